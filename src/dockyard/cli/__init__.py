@@ -1,0 +1,1 @@
+"""Docker-compatible command line: one module per noun, loaded only when used."""

@@ -1,0 +1,106 @@
+"""The ``dockyard`` command: global options, lazy command loading, Docker's exit codes.
+
+Commands live in sibling modules and are imported only when invoked, so ``dockyard
+--version`` and ``dockyard images`` pay only for what they use. Click's usage errors are
+reported the way the Docker CLI does (``unknown flag: --x`` / ``See 'dockyard run --help'.``)
+with exit code 125.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from dockyard import __version__
+from dockyard.errors import EXIT_ENGINE, DockyardError
+
+# command name -> "module:attribute" (a click.Command), imported on first use.
+COMMANDS: dict[str, str] = {
+    "bootstrap": "dockyard.cli.images:bootstrap",
+    "image": "dockyard.cli.images:image",
+    "images": "dockyard.cli.images:images",
+    "import": "dockyard.cli.images:import_",
+    "rmi": "dockyard.cli.images:rmi",
+    "tag": "dockyard.cli.images:tag",
+    "container": "dockyard.cli.containers:container",
+    "create": "dockyard.cli.run:create",
+    "run": "dockyard.cli.run:run",
+    "start": "dockyard.cli.containers:start",
+    "rm": "dockyard.cli.containers:rm",
+    "ps": "dockyard.cli.containers:ps",
+    "inspect": "dockyard.cli.containers:inspect",
+}
+
+# `docker container ls` and friends are the same commands under the noun.
+HIDDEN_ALIASES: dict[str, str] = {}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported from ``COMMANDS`` on demand."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["--help"]},
+    invoke_without_command=False,
+)
+@click.version_option(__version__, "-v", "--version", message="Dockyard version %(version)s")
+@click.option("--root", envvar="DOCKYARD_ROOT", help="Engine root (default /var/lib/dockyard).")
+@click.option("--runroot", envvar="DOCKYARD_RUNROOT", help="Run root (default /run/dockyard).")
+@click.option("--debug", "-D", is_flag=True, help="Show tracebacks of engine errors.")
+@click.pass_context
+def cli(ctx: click.Context, root: str | None, runroot: str | None, debug: bool) -> None:
+    """A Docker-compatible container engine."""
+    from dockyard.paths import Paths
+
+    ctx.obj = Paths.from_env(root, runroot)
+    if debug:
+        os.environ["DOCKYARD_DEBUG"] = "1"
+
+
+def _command_path(ctx: click.Context | None) -> str:
+    return ctx.command_path if ctx is not None else "dockyard"
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of the ``dockyard`` console script; exits with Docker's codes."""
+    try:
+        cli.main(args=argv, prog_name="dockyard", standalone_mode=False)
+    except click.exceptions.NoSuchOption as e:
+        _usage_error(f"unknown flag: {e.option_name}", e.ctx)
+    except click.exceptions.UsageError as e:
+        _usage_error(e.format_message(), e.ctx)
+    except click.exceptions.Abort:
+        sys.exit(EXIT_ENGINE)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except DockyardError as e:
+        if os.environ.get("DOCKYARD_DEBUG"):
+            raise
+        print(f"Error response from daemon: {e}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except BrokenPipeError:
+        sys.exit(EXIT_ENGINE)
+    sys.exit(0)
+
+
+def _usage_error(message: str, ctx: click.Context | None) -> None:
+    print(message, file=sys.stderr)
+    print(f"See '{_command_path(ctx)} --help'.", file=sys.stderr)
+    sys.exit(EXIT_ENGINE)

@@ -1,0 +1,168 @@
+"""Shared fixtures: a private engine root per test and a check that nothing leaked.
+
+Tests run as root against the real kernel: namespaces, overlayfs, cgroups. Each test gets
+its own ``DOCKYARD_ROOT`` and ``DOCKYARD_RUNROOT`` under pytest's tmp_path; after it, the
+autouse ``no_leaks`` fixture fails the test if a mount under its directories, a cgroup named
+``dockyard``, or a process it started is still there.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+PR_SET_CHILD_SUBREAPER = 36
+BIN_DIR = Path(sys.executable).parent
+DOCKYARD = str(BIN_DIR / "dockyard")
+
+# Orphaned descendants (a container init whose parent exited) become pytest's children,
+# so the leak check below sees them instead of losing them to PID 1.
+ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _mount_points_under(prefix: str) -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    return [p for p in points if p == prefix or p.startswith(prefix + "/")]
+
+
+def _dockyard_cgroups() -> set[str]:
+    found = set()
+    for top in Path("/sys/fs/cgroup").iterdir():
+        if not top.is_dir() or top.is_symlink():
+            continue
+        for dirpath, dirnames, _ in os.walk(top):
+            for d in dirnames:
+                if "dockyard" in d:
+                    found.add(os.path.join(dirpath, d))
+            if dirpath.count("/") > 12:
+                dirnames.clear()
+    return found
+
+
+def _children() -> set[int]:
+    me = str(os.getpid())
+    kids = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if fields[1] == me and fields[0] != "Z":
+            kids.add(int(entry))
+    return kids
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(tmp_path: Path) -> Iterator[None]:
+    """Fail a test that leaves mounts, dockyard cgroups or child processes behind."""
+    cgroups_before = _dockyard_cgroups()
+    kids_before = _children()
+    yield
+    # Reap zombies of finished children first; give exiting processes a moment.
+    deadline = time.monotonic() + 3
+    while True:
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            pass
+        leaks = []
+        mounts = _mount_points_under(str(tmp_path))
+        if mounts:
+            leaks.append(f"mounts: {mounts}")
+        cgroups = _dockyard_cgroups() - cgroups_before
+        if cgroups:
+            leaks.append(f"cgroups: {sorted(cgroups)}")
+        kids = _children() - kids_before
+        if kids:
+            leaks.append(f"processes: {sorted(kids)}")
+        if not leaks or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    if leaks:
+        # Clean up so one leak does not fail every later test, then report it.
+        for pid in _children() - kids_before:
+            try:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+        for m in sorted(_mount_points_under(str(tmp_path)), key=len, reverse=True):
+            subprocess.run(["umount", "-l", m], check=False)
+        for cg in sorted(_dockyard_cgroups() - cgroups_before, key=len, reverse=True):
+            try:
+                os.rmdir(cg)
+            except OSError:
+                pass
+        pytest.fail("test leaked " + "; ".join(leaks))
+
+
+@pytest.fixture
+def engine_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment variables pointing the engine at this test's private roots."""
+    root = tmp_path / "root"
+    runroot = tmp_path / "run"
+    monkeypatch.setenv("DOCKYARD_ROOT", str(root))
+    monkeypatch.setenv("DOCKYARD_RUNROOT", str(runroot))
+    return {"DOCKYARD_ROOT": str(root), "DOCKYARD_RUNROOT": str(runroot)}
+
+
+Runner = Callable[..., subprocess.CompletedProcess]
+
+
+@pytest.fixture
+def dy(engine_env: dict[str, str]) -> Runner:
+    """Run the ``dockyard`` command with this test's engine root.
+
+    ``dy("images", "-q")`` returns a CompletedProcess with text stdout/stderr; pass
+    ``input=`` for stdin and ``check=True`` to require exit 0.
+    """
+
+    def run(*args: str, input: str | bytes | None = None, check: bool = False,
+            timeout: float = 60, **kw: object) -> subprocess.CompletedProcess:
+        text = not isinstance(input, bytes)
+        proc = subprocess.run(
+            [DOCKYARD, *args],
+            input=input,
+            capture_output=True,
+            text=text,
+            timeout=timeout,
+            env={**os.environ, **engine_env},
+            **kw,  # type: ignore[arg-type]
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"dockyard {' '.join(args)} exited {proc.returncode}\n"
+                f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
+            )
+        return proc
+
+    return run
+
+
+@pytest.fixture
+def busybox(dy: Runner) -> str:
+    """Bootstrap ``busybox:latest`` into this test's engine root; returns its name."""
+    dy("bootstrap", "busybox", check=True)
+    return "busybox"
+
+
+def need(tool: str) -> str:
+    """The path of a host tool the test needs; skips with the reason if absent."""
+    path = shutil.which(tool)
+    if path is None:
+        pytest.skip(f"{tool} is not installed (make deps installs it)")
+    return path
