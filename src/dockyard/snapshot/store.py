@@ -1,0 +1,127 @@
+"""The layer store: each layer unpacked once under ``layers/<diff id hex>/`` (ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import string
+from typing import TYPE_CHECKING, BinaryIO
+
+from dockyard.errors import InvalidArgument, NotFound
+from dockyard.snapshot.unpack import apply_layer
+
+if TYPE_CHECKING:
+    from dockyard.paths import Paths
+
+_EMPTY = "empty"
+_TMP_PREFIX = ".tmp-"
+
+
+class _HashingReader:
+    """Hashes (sha256), counts and tees every byte read through it."""
+
+    def __init__(self, raw: BinaryIO, tee: BinaryIO | None) -> None:
+        self._raw = raw
+        self._tee = tee
+        import hashlib
+
+        self.sha = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.sha.update(data)
+        if self._tee is not None and data:
+            self._tee.write(data)
+        return data
+
+
+def _hex(diff_id: str) -> str:
+    algo, _, hexpart = diff_id.partition(":")
+    if algo != "sha256" or len(hexpart) != 64 or not set(hexpart) <= set(string.hexdigits[:16]):
+        raise InvalidArgument(f"invalid layer diff id {diff_id!r}: want sha256:<64 hex>")
+    return hexpart
+
+
+class LayerStore:
+    """Unpacked layers shared by all images and containers, keyed by diff id.
+
+    ``paths.layers/<hex>/`` is the layer's directory in overlayfs form (see
+    ``apply_layer``); ``paths.layers/empty`` is a permanent empty lower directory for
+    images without layers.
+    """
+
+    def __init__(self, paths: Paths) -> None:
+        self._root = paths.layers
+
+    def path(self, diff_id: str) -> str:
+        """Directory of layer ``diff_id`` (``"sha256:<hex>"``); raises ``InvalidArgument``."""
+        return os.path.join(self._root, _hex(diff_id))
+
+    def exists(self, diff_id: str) -> bool:
+        """Whether layer ``diff_id`` is unpacked."""
+        return os.path.isdir(self.path(diff_id))
+
+    def empty_dir(self) -> str:
+        """An empty directory to use as the only lower layer of a layerless image."""
+        path = os.path.join(self._root, _EMPTY)
+        if not os.path.isdir(path):
+            os.makedirs(path, mode=0o755, exist_ok=True)
+        return path
+
+    def add(
+        self,
+        stream: BinaryIO,
+        tee: BinaryIO | None = None,
+        expected_diff_id: str | None = None,
+    ) -> tuple[str, int]:
+        """Unpack the uncompressed layer tar ``stream``; return ``(diff_id, size in bytes)``.
+
+        The diff id is the sha256 of every byte read (the stream is read to its end);
+        each byte is also written to ``tee`` if given. The layer is unpacked into a
+        temporary directory, checked against ``expected_diff_id`` and renamed into place;
+        if the layer already exists the new copy is dropped. Raises ``InvalidArgument``
+        ("layer digest mismatch: ...") or whatever ``apply_layer`` raises; nothing is
+        left behind on failure.
+        """
+        if expected_diff_id is not None:
+            _hex(expected_diff_id)
+        os.makedirs(self._root, mode=0o700, exist_ok=True)
+        tmp = os.path.join(self._root, _TMP_PREFIX + os.urandom(8).hex())
+        os.mkdir(tmp, 0o700)
+        try:
+            os.chmod(tmp, 0o755)
+            reader = _HashingReader(stream, tee)
+            size = apply_layer(reader, tmp)  # type: ignore[arg-type]
+            diff_id = "sha256:" + reader.sha.hexdigest()
+            if expected_diff_id is not None and diff_id != expected_diff_id:
+                raise InvalidArgument(
+                    f"layer digest mismatch: expected {expected_diff_id}, got {diff_id}"
+                )
+            final = self.path(diff_id)
+            if os.path.isdir(final):
+                shutil.rmtree(tmp)
+            else:
+                try:
+                    os.rename(tmp, final)
+                except OSError as e:
+                    if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                        raise
+                    shutil.rmtree(tmp)  # another command stored it first
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return diff_id, size
+
+    def remove(self, diff_id: str) -> None:
+        """Delete layer ``diff_id`` (renamed away first, so it never appears half-deleted).
+
+        The caller makes sure no image or container still uses it. Raises ``NotFound``.
+        """
+        path = self.path(diff_id)
+        doomed = os.path.join(self._root, _TMP_PREFIX + os.urandom(8).hex())
+        try:
+            os.rename(path, doomed)
+        except FileNotFoundError:
+            raise NotFound(f"No such layer: {diff_id}") from None
+        shutil.rmtree(doomed)

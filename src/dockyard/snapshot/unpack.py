@@ -1,0 +1,333 @@
+"""Safe layer unpacking into overlayfs form (OCI image spec, "Applying Changesets").
+
+Each layer is unpacked alone into its own directory; whiteouts become what overlayfs reads:
+``.wh.NAME`` a 0/0 character device at ``NAME``, ``.wh..wh..opq`` the xattr
+``trusted.overlay.opaque=y`` on its directory. Names are resolved inside the layer
+directory as if chrooted there (``securejoin``), so no entry is written outside it.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import posixpath
+import shutil
+import stat
+from typing import TYPE_CHECKING, BinaryIO, cast
+
+from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.snapshot.securejoin import securejoin
+
+if TYPE_CHECKING:
+    import tarfile
+
+WHITEOUT_PREFIX = ".wh."
+WHITEOUT_META_PREFIX = ".wh..wh."
+WHITEOUT_OPAQUE = ".wh..wh..opq"
+OPAQUE_XATTR = "trusted.overlay.opaque"
+_PAX_XATTR = "SCHILY.xattr."
+# Xattrs that steer overlayfs itself; a layer must not set them through its archive.
+_OVERLAY_XATTR = "trusted.overlay."
+_COPY_CHUNK = 1 << 20
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_BZIP2_MAGIC = b"BZh"
+_XZ_MAGIC = b"\xfd7zXZ\x00"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+class _CountingReader:
+    """Counts the bytes read through it."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.count += len(data)
+        return data
+
+
+def _normalise(name: str) -> str:
+    """Entry name relative to the layer root: leading ``/`` and ``./`` gone, ``..`` clamped.
+
+    Returns ``""`` for the root itself.
+    """
+    return posixpath.normpath("/" + name).lstrip("/")
+
+
+def _is_whiteout_device(st: os.stat_result) -> bool:
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def _ns(seconds: float) -> int:
+    return round(seconds * 1_000_000_000)
+
+
+class _Unpacker:
+    """State of one ``apply_layer`` call: the root, deferred directory times, parent cache."""
+
+    def __init__(self, root: str, allow_devices: bool) -> None:
+        self.root = root
+        self.allow_devices = allow_devices
+        # Directory mtimes are set last: creating children changes them.
+        self.dir_times: list[tuple[str, int, int]] = []
+        # Normalised parent name -> resolved existing directory. Resolution only visits
+        # existing entries, so it stays valid until a directory or symlink is removed.
+        self.parents: dict[str, str] = {}
+
+    def apply(self, tf: tarfile.TarFile, m: tarfile.TarInfo) -> None:
+        rel = _normalise(m.name)
+        if not rel:
+            if m.isdir():
+                self._set_meta(self.root, m)
+            return
+        parent_rel, _, base = rel.rpartition("/")
+        if any(part.startswith(WHITEOUT_PREFIX) for part in parent_rel.split("/")):
+            # Inside aufs metadata dirs (.wh..wh.plnk) or a malformed whiteout path.
+            return
+        parent = self._parent_dir(parent_rel, m.name)
+        if base.startswith(WHITEOUT_PREFIX):
+            if base == WHITEOUT_OPAQUE:
+                os.setxattr(parent, OPAQUE_XATTR, b"y", follow_symlinks=False)
+            elif not base.startswith(WHITEOUT_META_PREFIX):
+                self._whiteout(os.path.join(parent, base[len(WHITEOUT_PREFIX) :]), m)
+            return
+        path = os.path.join(parent, base)
+        if m.isdir():
+            self._make_dir(path)
+            self._set_meta(path, m)
+        elif m.isreg():
+            self._remove(path)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         0o600)
+            with open(fd, "wb") as out:
+                src = tf.extractfile(m)
+                if src is not None:
+                    shutil.copyfileobj(src, out, _COPY_CHUNK)
+            self._set_meta(path, m)
+        elif m.issym():
+            self._remove(path)
+            os.symlink(m.linkname, path)
+            self._set_meta(path, m)
+        elif m.islnk():
+            self._hardlink(path, m)
+        elif m.ischr() or m.isblk() or m.isfifo():
+            if not self.allow_devices:
+                return
+            kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK if m.isblk() else stat.S_IFIFO
+            self._remove(path)
+            os.mknod(path, kind | 0o600, os.makedev(m.devmajor, m.devminor))
+            self._set_meta(path, m)
+        else:
+            raise InvalidArgument(f"layer entry {m.name}: unsupported tar entry type {m.type!r}")
+
+    def _parent_dir(self, parent_rel: str, name: str) -> str:
+        """Resolve (securejoin) and create the parent directory of an entry."""
+        cached = self.parents.get(parent_rel)
+        if cached is not None:
+            return cached
+        resolved = securejoin(self.root, parent_rel)
+        current = self.root
+        for part in resolved[len(self.root) :].split("/"):
+            if not part:
+                continue
+            current = os.path.join(current, part)
+            try:
+                st = os.lstat(current)
+            except FileNotFoundError:
+                os.mkdir(current)
+                os.chmod(current, 0o755)
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                continue
+            if not _is_whiteout_device(st):
+                raise InvalidArgument(f"layer entry {name}: a parent is not a directory")
+            self._make_dir(current)
+        self.parents[parent_rel] = resolved
+        return resolved
+
+    def _remove(self, path: str) -> None:
+        """Remove whatever non-directory or tree is at ``path`` (nothing if absent)."""
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            shutil.rmtree(path)
+            self.parents.clear()
+        else:
+            os.unlink(path)
+            if stat.S_ISLNK(st.st_mode):
+                self.parents.clear()
+
+    def _make_dir(self, path: str) -> None:
+        """Make ``path`` a directory; one replacing a whiteout becomes opaque (as overlayfs)."""
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            os.mkdir(path, 0o700)
+            return
+        if stat.S_ISDIR(st.st_mode):
+            return
+        self._remove(path)
+        os.mkdir(path, 0o700)
+        if _is_whiteout_device(st):
+            # Lower layers' entries under this name stay hidden, as the whiteout said.
+            os.setxattr(path, OPAQUE_XATTR, b"y", follow_symlinks=False)
+
+    def _whiteout(self, path: str, m: tarfile.TarInfo) -> None:
+        """Hide ``path`` of lower layers; what this layer wrote there stays (OCI spec)."""
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            os.mknod(path, stat.S_IFCHR, 0)
+            os.chown(path, m.uid, m.gid, follow_symlinks=False)
+            return
+        if stat.S_ISDIR(st.st_mode):
+            # This layer's directory keeps its own content but no longer merges with lower ones.
+            os.setxattr(path, OPAQUE_XATTR, b"y", follow_symlinks=False)
+        # Any other entry of this layer already hides the lower one.
+
+    def _hardlink(self, path: str, m: tarfile.TarInfo) -> None:
+        target_rel = _normalise(m.linkname)
+        t_parent, _, t_base = target_rel.rpartition("/")
+        target = os.path.join(securejoin(self.root, t_parent), t_base) if t_base else self.root
+        try:
+            st = os.lstat(target)
+        except OSError:
+            raise InvalidArgument(
+                f"layer entry {m.name}: hardlink target {m.linkname} does not exist in the layer"
+            ) from None
+        if stat.S_ISDIR(st.st_mode):
+            raise InvalidArgument(
+                f"layer entry {m.name}: hardlink target {m.linkname} is a directory"
+            )
+        if target == path:
+            return
+        self._remove(path)
+        os.link(target, path, follow_symlinks=False)
+
+    def _set_meta(self, path: str, m: tarfile.TarInfo) -> None:
+        """Owner, then mode (after chown so setuid bits stay), xattrs, then times."""
+        os.chown(path, m.uid, m.gid, follow_symlinks=False)
+        if not m.issym():
+            os.chmod(path, m.mode & 0o7777)
+        for key, value in m.pax_headers.items():
+            if not key.startswith(_PAX_XATTR):
+                continue
+            name = key[len(_PAX_XATTR) :]
+            if name.startswith(_OVERLAY_XATTR):
+                continue
+            try:
+                # tarfile decoded the value as UTF-8 with surrogateescape; this is lossless.
+                os.setxattr(path, name, value.encode("utf-8", "surrogateescape"),
+                            follow_symlinks=False)
+            except OSError as e:
+                if e.errno not in (errno.ENOTSUP, errno.EPERM):
+                    raise
+        mtime = _ns(m.mtime)
+        atime = _ns(float(m.pax_headers["atime"])) if "atime" in m.pax_headers else mtime
+        if m.isdir():
+            self.dir_times.append((path, atime, mtime))
+        else:
+            os.utime(path, ns=(atime, mtime), follow_symlinks=False)
+
+    def finish(self) -> None:
+        for path, atime, mtime in reversed(self.dir_times):
+            try:
+                if not stat.S_ISDIR(os.lstat(path).st_mode):
+                    continue  # replaced later in the layer
+            except FileNotFoundError:
+                continue
+            os.utime(path, ns=(atime, mtime), follow_symlinks=False)
+
+
+def apply_layer(stream: BinaryIO, dest: str, *, allow_devices: bool = True) -> int:
+    """Unpack the uncompressed tar ``stream`` into directory ``dest`` in overlayfs form.
+
+    Implements OCI image spec "Applying Changesets" for one layer directory: entry names are
+    normalised and resolved inside ``dest`` (symlinks, absolute names and ``..`` are
+    clamped at ``dest``), an entry replaces an existing one of another type, ``.wh.NAME``
+    becomes a whiteout device and ``.wh..wh..opq`` the opaque xattr (both hide only lower
+    layers, never what this layer wrote), hardlinks must point at an entry already in
+    ``dest``; devices and fifos are created only if ``allow_devices``. Ownership, mode,
+    times and ``SCHILY.xattr.*`` PAX xattrs are applied. The stream is read to its end.
+
+    Returns the number of bytes read from ``stream``. Raises ``InvalidArgument`` for a
+    malformed archive or entry, ``DockyardError`` for a filesystem failure (naming the entry).
+    """
+    import tarfile
+
+    reader = _CountingReader(stream)
+    unpacker = _Unpacker(os.path.abspath(dest), allow_devices)
+    name = ""
+    try:
+        with tarfile.open(fileobj=cast(BinaryIO, reader), mode="r|") as tf:
+            for member in tf:
+                name = member.name
+                unpacker.apply(tf, member)
+        name = ""
+        unpacker.finish()
+    except tarfile.TarError as e:
+        raise InvalidArgument(f"invalid layer tar{' after ' + name if name else ''}: {e}") from e
+    except OSError as e:
+        where = f"layer entry {name}" if name else f"layer in {dest}"
+        raise DockyardError(f"unpacking {where}: {e.strerror or e}") from e
+    while reader.read(_COPY_CHUNK):
+        pass
+    return reader.count
+
+
+class _PrefixedReader(io.RawIOBase):
+    """``prefix`` followed by the rest of ``raw``: magic bytes peeked from any stream."""
+
+    def __init__(self, prefix: bytes, raw: BinaryIO) -> None:
+        self._prefix = prefix
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._raw.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def open_decompressed(fileobj: BinaryIO) -> BinaryIO:
+    """Return a stream of the decompressed content of ``fileobj``.
+
+    gzip, bzip2 and xz are detected by their magic bytes; anything else passes through
+    unchanged (a plain tar). Works on unseekable streams (pipes, stdin). Raises
+    ``InvalidArgument`` for zstd, which is not supported.
+    """
+    head = b""
+    while len(head) < len(_XZ_MAGIC):
+        chunk = fileobj.read(len(_XZ_MAGIC) - len(head))
+        if not chunk:
+            break
+        head += chunk
+    stream = cast(BinaryIO, io.BufferedReader(_PrefixedReader(head, fileobj), _COPY_CHUNK))
+    if head.startswith(_GZIP_MAGIC):
+        import gzip
+
+        return cast(BinaryIO, gzip.GzipFile(fileobj=stream, mode="rb"))
+    if head.startswith(_BZIP2_MAGIC):
+        import bz2
+
+        return cast(BinaryIO, bz2.BZ2File(stream))
+    if head.startswith(_XZ_MAGIC):
+        import lzma
+
+        return cast(BinaryIO, lzma.LZMAFile(stream))
+    if head.startswith(_ZSTD_MAGIC):
+        raise InvalidArgument("zstd-compressed layers are not supported")
+    return stream
