@@ -1,0 +1,196 @@
+"""``dockyard create`` and ``dockyard run`` (Docker CLI reference: docker container
+create / run). Flags after IMAGE belong to the container's command, as with Docker."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from dockyard.errors import DockyardError, NotFound
+from dockyard.paths import Paths
+
+_SETTINGS = {"allow_interspersed_args": False, "help_option_names": ["--help"]}
+
+
+def _container_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags ``create`` and ``run`` share."""
+    options = [
+        click.option(
+            "-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached"
+        ),
+        click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY"),
+        click.option(
+            "--rm",
+            "auto_remove",
+            is_flag=True,
+            help="Automatically remove the container when it exits",
+        ),
+        click.option("--name", help="Assign a name to the container"),
+        click.option("-e", "--env", multiple=True, help="Set environment variables"),
+        click.option("--env-file", multiple=True, help="Read in a file of environment variables"),
+        click.option("-w", "--workdir", help="Working directory inside the container"),
+        click.option("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])"),
+        click.option("--entrypoint", help="Overwrite the default ENTRYPOINT of the image"),
+        click.option("-h", "--hostname", help="Container host name"),
+        click.option("-l", "--label", multiple=True, help="Set meta data on a container"),
+        click.option(
+            "--network",
+            "--net",
+            "network",
+            default="none",
+            help="Connect a container to a network (none|host)",
+        ),
+        click.option(
+            "--privileged", is_flag=True, help="Give extended privileges to this container"
+        ),
+        click.option("--cap-add", multiple=True, help="Add Linux capabilities"),
+        click.option("--cap-drop", multiple=True, help="Drop Linux capabilities"),
+        click.option(
+            "--read-only", is_flag=True, help="Mount the container's root filesystem as read only"
+        ),
+        click.option("--security-opt", multiple=True, help="Security Options"),
+        click.option("--ulimit", multiple=True, help="Ulimit options"),
+        click.option("-m", "--memory", help="Memory limit"),
+        click.option(
+            "--memory-swap",
+            help="Swap limit equal to memory plus swap: '-1' to enable unlimited swap",
+        ),
+        click.option("--cpus", help="Number of CPUs"),
+        click.option(
+            "-c", "--cpu-shares", type=int, default=0, help="CPU shares (relative weight)"
+        ),
+        click.option(
+            "--pids-limit",
+            type=int,
+            default=0,
+            help="Tune container pids limit (set -1 for unlimited)",
+        ),
+        click.option(
+            "--cgroup-parent", default="", help="Optional parent cgroup for the container"
+        ),
+        click.option(
+            "--runtime",
+            default="dockyard",
+            help="Runtime to use for this container (dockyard|runc|crun)",
+        ),
+        click.option(
+            "--init",
+            is_flag=True,
+            help="Run an init inside the container that forwards signals and reaps processes",
+        ),
+        click.argument("image"),
+        click.argument("command", nargs=-1, type=click.UNPROCESSED),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _create_options(kw: dict[str, Any]) -> Any:
+    from dockyard.container.options import CreateOptions
+    from dockyard.container.units import (
+        memory_swap,
+        parse_env_pairs,
+        parse_labels,
+        parse_ulimit,
+        ram_in_bytes,
+        read_env_file,
+    )
+    from dockyard.errors import InvalidArgument
+
+    env: list[str] = []
+    for path in kw["env_file"]:
+        env.extend(read_env_file(path))
+    env.extend(parse_env_pairs(list(kw["env"])))
+    cpus = 0.0
+    if kw["cpus"]:
+        try:
+            cpus = float(kw["cpus"])
+        except ValueError:
+            raise InvalidArgument(
+                f'invalid argument "{kw["cpus"]}" for "--cpus" flag: failed to parse {kw["cpus"]} as a rational number'
+            ) from None
+    return CreateOptions(
+        image=kw["image"],
+        command=list(kw["command"]),
+        entrypoint=kw["entrypoint"],
+        name=kw["name"],
+        env=env,
+        workdir=kw["workdir"],
+        user=kw["user"],
+        hostname=kw["hostname"],
+        labels=parse_labels(list(kw["label"])),
+        network=kw["network"],
+        tty=kw["tty"],
+        interactive=kw["interactive"],
+        privileged=kw["privileged"],
+        cap_add=list(kw["cap_add"]),
+        cap_drop=list(kw["cap_drop"]),
+        read_only=kw["read_only"],
+        security_opt=list(kw["security_opt"]),
+        ulimits=[parse_ulimit(u) for u in kw["ulimit"]],
+        memory=ram_in_bytes(kw["memory"], "--memory") if kw["memory"] else 0,
+        memory_swap=memory_swap(kw["memory_swap"]) if kw["memory_swap"] else 0,
+        cpus=cpus,
+        cpu_shares=kw["cpu_shares"],
+        pids_limit=kw["pids_limit"],
+        cgroup_parent=kw["cgroup_parent"],
+        runtime=kw["runtime"],
+        auto_remove=kw["auto_remove"],
+        init=kw["init"],
+    )
+
+
+def _fail(err: DockyardError) -> None:
+    """Docker's ``docker: Error response from daemon: ...`` line and exit code."""
+    print(f"dockyard: Error response from daemon: {str(err).rstrip('.')}.", file=sys.stderr)
+    print("See 'dockyard run --help'.", file=sys.stderr)
+    sys.exit(err.exit_code)
+
+
+def _create(paths: Paths, kw: dict[str, Any]) -> Any:
+    from dockyard.engine import Engine
+
+    engine = Engine(paths)
+    opts = _create_options(kw)
+    try:
+        return engine, engine.containers.create(opts)
+    except NotFound as e:
+        if "image" in str(e):
+            from dockyard.reference import parse
+
+            print(f"Unable to find image '{parse(opts.image).familiar()}' locally", file=sys.stderr)
+        raise
+
+
+@click.command(context_settings=_SETTINGS)
+@_container_options
+@click.pass_obj
+def create(paths: Paths, **kw: Any) -> None:
+    """Create a new container."""
+    try:
+        _, c = _create(paths, kw)
+    except DockyardError as e:
+        _fail(e)
+    print(c.id)
+
+
+@click.command(context_settings=_SETTINGS)
+@_container_options
+@click.pass_obj
+def run(paths: Paths, **kw: Any) -> None:
+    """Create and run a new container from an image."""
+    try:
+        engine, c = _create(paths, kw)
+        try:
+            status = engine.containers.run_attached(c)
+        except DockyardError:
+            if kw["auto_remove"]:
+                engine.containers.remove(c.id, force=True)
+            raise
+    except DockyardError as e:
+        _fail(e)
+    sys.exit(status)

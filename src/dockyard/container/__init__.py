@@ -1,0 +1,1 @@
+"""Containers: records, options, and the create/start/remove lifecycle (Docker semantics)."""

@@ -1,0 +1,456 @@
+"""Container lifecycle: create, start attached to the caller's terminal, remove.
+
+A container's files live in ``containers/<id>/``: ``config.json`` (the OCI bundle config),
+``rootfs`` (the overlayfs mount point, mounted only while it runs), ``upper`` and ``work``
+(its own writable layer) and the ``hostname``, ``hosts`` and ``resolv.conf`` files the
+runtime bind-mounts. Every step that makes something registers its undo, so a failure at any
+point leaves nothing behind (ARCHITECTURE.md, rules that keep it safe).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import datetime
+import fcntl
+import json
+import os
+import shutil
+import signal
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from dockyard.container.names import random_name, validate_name
+from dockyard.container.options import CreateOptions
+from dockyard.container.store import Container, ContainerStore, initial_state
+from dockyard.errors import Conflict, DockyardError, InvalidArgument, RuntimeFailure
+from dockyard.paths import Paths
+
+if TYPE_CHECKING:
+    from dockyard.image.store import Image, ImageStore
+    from dockyard.snapshot import LayerStore
+
+PR_SET_CHILD_SUBREAPER = 36
+MIN_MEMORY = 6 * 1024 * 1024
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Docker's CLI forwards every signal but these to the container (sig-proxy).
+_NOT_PROXIED = {
+    signal.SIGCHLD,
+    signal.SIGPIPE,
+    signal.SIGURG,
+    signal.SIGWINCH,
+    signal.SIGKILL,
+    signal.SIGSTOP,
+    signal.SIGTSTP,
+    signal.SIGTTIN,
+    signal.SIGTTOU,
+}
+TINI_PATHS = ("/usr/bin/tini-static", "/usr/bin/tini")
+INIT_PATH = "/sbin/docker-init"
+
+
+def now() -> str:
+    """The current time in RFC 3339 with nanoseconds, as Docker's timestamps."""
+    t = datetime.datetime.now(datetime.UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond:06d}000Z"
+
+
+def cgroups_path(container_id: str, parent: str) -> str:
+    """The OCI ``linux.cgroupsPath``: relative (nested under the engine process's own
+    cgroup) unless ``--cgroup-parent`` is absolute."""
+    return os.path.join(parent or "dockyard", container_id)
+
+
+def _terminal_size() -> tuple[int, int] | None:
+    """(rows, columns) of the caller's terminal, if it has one."""
+    for fd in (0, 1):
+        try:
+            size = os.get_terminal_size(fd)
+        except OSError:
+            continue
+        return size.lines, size.columns
+    return None
+
+
+class ContainerManager:
+    """Creates, runs and removes containers on one engine root.
+
+    ``images`` resolves image references; ``layers`` gives each layer's unpacked directory.
+    """
+
+    def __init__(
+        self, paths: Paths, store: ContainerStore, images: ImageStore, layers: LayerStore
+    ) -> None:
+        self.paths = paths
+        self.store = store
+        self.images = images
+        self.layers = layers
+
+    # -- create ---------------------------------------------------------------------------
+
+    def create(self, opts: CreateOptions) -> Container:
+        """Record a new container from ``opts``; nothing runs yet.
+
+        Raises NotFound (image), InvalidArgument (a bad value) or Conflict (name taken);
+        on any error nothing is left: no directory and no state row.
+        """
+        image = self.images.resolve(opts.image)
+        config, host_config = self._configs(opts, image)
+        name = validate_name(opts.name) if opts.name else random_name()
+        container_id = os.urandom(32).hex()
+        if not config["Hostname"]:
+            config["Hostname"] = container_id[:12]
+        c = Container(container_id, name, image.id, now(), config, host_config, initial_state())
+        cdir = self.paths.container_dir(container_id)
+        os.makedirs(self.paths.containers, mode=0o710, exist_ok=True)
+        os.mkdir(cdir, 0o710)
+        try:
+            from dockyard.container.etcfiles import write_etc_files
+
+            write_etc_files(cdir, config["Hostname"], host_config["NetworkMode"])
+            self.store.add(c)
+        except BaseException:
+            shutil.rmtree(cdir, ignore_errors=True)
+            raise
+        return c
+
+    def _configs(self, opts: CreateOptions, image: Image) -> tuple[dict, dict]:
+        img = image.config.get("config") or {}
+        if opts.memory and opts.memory < MIN_MEMORY:
+            raise InvalidArgument("Minimum memory limit allowed is 6MB")
+        if opts.memory_swap > 0 and opts.memory and opts.memory_swap < opts.memory:
+            raise InvalidArgument(
+                "Minimum memoryswap limit should be larger than memory limit, see usage"
+            )
+        if opts.memory_swap > 0 and not opts.memory:
+            raise InvalidArgument(
+                "You should always set the Memory limit when using Memoryswap limit, see usage"
+            )
+        ncpu = os.cpu_count() or 1
+        if opts.cpus and not 0.01 <= opts.cpus <= ncpu:
+            raise InvalidArgument(
+                f"Range of CPUs is from 0.01 to {ncpu:.2f}, as there are only {ncpu} CPUs available"
+            )
+        if opts.network not in ("none", "host"):
+            raise InvalidArgument(f"network {opts.network} not found")
+        no_new_privs = False
+        for so in opts.security_opt:
+            key, _, value = so.replace("=", ":", 1).partition(":")
+            if key == "no-new-privileges":
+                if value not in ("", "true", "false"):
+                    raise InvalidArgument(f"invalid --security-opt 2: {so!r}")
+                no_new_privs = value != "false"
+            elif key not in ("seccomp", "apparmor", "label"):
+                raise InvalidArgument(f'invalid --security-opt 1: "{so}"')
+        if opts.init and not any(os.path.exists(p) for p in TINI_PATHS):
+            raise InvalidArgument("--init needs tini: install Debian's tini package")
+
+        if opts.entrypoint is not None:
+            entrypoint = [opts.entrypoint] if opts.entrypoint else None
+            cmd = opts.command or None
+        else:
+            entrypoint = img.get("Entrypoint")
+            cmd = opts.command or img.get("Cmd")
+        if not (entrypoint or cmd):
+            raise InvalidArgument("No command specified")
+        env = img.get("Env") or []
+        if opts.env:
+            from dockyard.container.units import merge_env
+
+            env = merge_env(env, opts.env)
+        labels = dict(img.get("Labels") or {})
+        labels.update(opts.labels)
+        config = {
+            "Hostname": opts.hostname or "",
+            "Domainname": "",
+            "User": opts.user if opts.user is not None else img.get("User", ""),
+            "AttachStdin": opts.interactive,
+            "AttachStdout": True,
+            "AttachStderr": True,
+            "Tty": opts.tty,
+            "OpenStdin": opts.interactive,
+            "StdinOnce": opts.interactive,
+            "Env": env,
+            "Cmd": cmd,
+            "Image": opts.image,
+            "Volumes": img.get("Volumes"),
+            "WorkingDir": opts.workdir if opts.workdir is not None else img.get("WorkingDir", ""),
+            "Entrypoint": entrypoint,
+            "OnBuild": img.get("OnBuild"),
+            "Labels": labels,
+            "StopSignal": img.get("StopSignal"),
+        }
+        host_config = {
+            "NetworkMode": opts.network,
+            "Privileged": opts.privileged,
+            "CapAdd": opts.cap_add or None,
+            "CapDrop": opts.cap_drop or None,
+            "ReadonlyRootfs": opts.read_only,
+            "SecurityOpt": opts.security_opt or None,
+            "NoNewPrivileges": no_new_privs,
+            "Ulimits": opts.ulimits or None,
+            "Memory": opts.memory,
+            "MemorySwap": opts.memory_swap,
+            "NanoCpus": int(round(opts.cpus * 1e9)),
+            "CpuShares": opts.cpu_shares,
+            "PidsLimit": opts.pids_limit or None,
+            "CgroupParent": opts.cgroup_parent,
+            "Runtime": opts.runtime,
+            "AutoRemove": opts.auto_remove,
+            "Init": opts.init or None,
+        }
+        # Fail at create, not start, on a capability or value the runtime would refuse.
+        from dockyard.runtime import caps
+
+        caps.tweak(opts.cap_add, opts.cap_drop, opts.privileged)
+        return config, host_config
+
+    # -- start ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _start_lock(self, c: Container) -> Iterator[None]:
+        os.makedirs(self.paths.runroot, mode=0o700, exist_ok=True)
+        fd = os.open(
+            os.path.join(self.paths.runroot, f"{c.id}.lock"), os.O_CREAT | os.O_RDWR, 0o600
+        )
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def run_attached(self, c: Container) -> int:
+        """Start ``c`` with the caller's stdio (a pty relay with ``Tty``) and wait for it.
+
+        Returns Docker's exit status: the container's own code, or 128+N when signal N
+        killed it. Signals sent to the caller are forwarded to the container. Raises
+        RuntimeFailure (exit 125/126/127) when the process cannot be started; the
+        container then keeps status ``created`` with that exit code, as Docker records it.
+        """
+        with self._start_lock(c):
+            c = self.store.get(c.id)
+            if c.state["Running"]:
+                raise Conflict(f"container {c.id} is already running")
+            with contextlib.ExitStack() as undo:
+                runtime, pid = self._launch(c, undo)
+                status = self._wait(c, pid, runtime)
+        if c.host_config.get("AutoRemove"):
+            self.remove(c.id, force=True)
+        return status
+
+    def _launch(self, c: Container, undo: contextlib.ExitStack) -> tuple[Any, int]:
+        """Mount the rootfs, write the bundle, create and start the container process.
+
+        Everything made is registered on ``undo``; on success the caller keeps it until
+        the container exits.
+        """
+        from dockyard.runtime import get_runtime
+        from dockyard.snapshot import mount_rootfs, securejoin, unmount
+
+        cdir = self.paths.container_dir(c.id)
+        image = self.images.get(c.image_id)
+        lowers = [self.layers.path(d) for d in reversed(image.diff_ids)] or [
+            self.layers.empty_dir()
+        ]
+        rootfs = os.path.join(cdir, "rootfs")
+        mount_rootfs(lowers, os.path.join(cdir, "upper"), os.path.join(cdir, "work"), rootfs)
+        undo.callback(unmount, rootfs)
+        spec = self._spec(c, rootfs, securejoin)
+        tmp = os.path.join(cdir, "config.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(spec, f)
+        os.replace(tmp, os.path.join(cdir, "config.json"))
+
+        runtime = get_runtime(c.host_config.get("Runtime") or "dockyard", self.paths.runtime_state)
+        ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        console = None
+        if c.config["Tty"]:
+            from dockyard.container.tty import ConsoleSocket
+
+            console = undo.enter_context(ConsoleSocket(self.paths.runroot, c.id))
+        stdin_saved = None
+        if not c.config["OpenStdin"] or c.config["Tty"]:
+            # Without -i the container's stdin is /dev/null, as with Docker.
+            stdin_saved = os.dup(0)
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.close(devnull)
+        try:
+            runtime.create(c.id, cdir, console_socket=console.path if console else None)
+        except RuntimeFailure as e:
+            c.state.update(ExitCode=e.exit_code, Error=str(e))
+            self.store.save_state(c)
+            raise
+        finally:
+            if stdin_saved is not None:
+                os.dup2(stdin_saved, 0)
+                os.close(stdin_saved)
+        undo.callback(runtime.delete, c.id, True)
+        pid = int(runtime.state(c.id)["pid"])
+        if console is not None:
+            console.receive()
+        runtime.start(c.id)
+        c.state.update(
+            Status="running",
+            Running=True,
+            Pid=pid,
+            ExitCode=0,
+            Error="",
+            StartedAt=now(),
+            FinishedAt="0001-01-01T00:00:00Z",
+            OOMKilled=False,
+        )
+        self.store.save_state(c)
+        if console is not None:
+            undo.callback(console.close)
+            console.relay_start(c.config["OpenStdin"])
+        return runtime, pid
+
+    def _wait(self, c: Container, pid: int, runtime: Any) -> int:
+        def forward(signum: int, _frame: object) -> None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+        previous = {}
+        for sig in signal.valid_signals():
+            if sig in _NOT_PROXIED or not isinstance(sig, signal.Signals):
+                continue
+            with contextlib.suppress(OSError, ValueError):
+                previous[sig] = signal.signal(sig, forward)
+        try:
+            _, wstatus = os.waitpid(pid, 0)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        code = os.waitstatus_to_exitcode(wstatus)
+        status = 128 - code if code < 0 else code
+        from dockyard.runtime import cgroups
+
+        oom = False
+        with contextlib.suppress(DockyardError, OSError):
+            oom = cgroups.load(self._cgroups_path(c)).oom_kill_count() > 0
+        c.state.update(
+            Status="exited", Running=False, Pid=0, ExitCode=status, OOMKilled=oom, FinishedAt=now()
+        )
+        self.store.save_state(c)
+        return status
+
+    def _cgroups_path(self, c: Container) -> str:
+        return cgroups_path(c.id, c.host_config.get("CgroupParent") or "")
+
+    def _spec(self, c: Container, rootfs: str, securejoin: Any) -> dict[str, Any]:
+        from dockyard.container.users import resolve_user
+        from dockyard.runtime import cgroups
+        from dockyard.runtime.spec import SpecOptions, build_spec
+
+        cfg, hc = c.config, c.host_config
+        user = resolve_user(securejoin(rootfs, "/etc"), cfg.get("User") or "")
+        from dockyard.container.units import merge_env
+
+        env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={cfg['Hostname']}"]
+        if cfg["Tty"]:
+            env.append("TERM=xterm")
+        env = merge_env(env, cfg.get("Env") or [])
+        if not any(e.startswith("HOME=") for e in env):
+            env.append(f"HOME={user.home}")
+        args = (cfg.get("Entrypoint") or []) + (cfg.get("Cmd") or [])
+        cdir = self.paths.container_dir(c.id)
+        mounts = [
+            {
+                "destination": dest,
+                "type": "bind",
+                "source": os.path.join(cdir, src),
+                "options": ["rbind", "rprivate"],
+            }
+            for dest, src in (
+                ("/etc/resolv.conf", "resolv.conf"),
+                ("/etc/hostname", "hostname"),
+                ("/etc/hosts", "hosts"),
+            )
+        ]
+        if hc.get("Init"):
+            tini = next(p for p in TINI_PATHS if os.path.exists(p))
+            mounts.append(
+                {
+                    "destination": INIT_PATH,
+                    "type": "bind",
+                    "source": tini,
+                    "options": ["bind", "ro"],
+                }
+            )
+            args = [INIT_PATH, "--", *args]
+        resources = cgroups.resources_from_docker(
+            memory=hc.get("Memory") or None,
+            memory_swap=hc.get("MemorySwap") or None,
+            cpus=(hc.get("NanoCpus") or 0) / 1e9 or None,
+            cpu_shares=hc.get("CpuShares") or None,
+            pids_limit=hc.get("PidsLimit") or None,
+        )
+        opts = SpecOptions(
+            args=args,
+            env=env,
+            cwd=cfg.get("WorkingDir") or "/",
+            user=(user.uid, user.gid),
+            additional_gids=user.additional_gids,
+            hostname=cfg["Hostname"],
+            terminal=bool(cfg["Tty"]),
+            console_size=_terminal_size() if cfg["Tty"] else None,
+            readonly_rootfs=bool(hc.get("ReadonlyRootfs")),
+            privileged=bool(hc.get("Privileged")),
+            cap_add=hc.get("CapAdd") or [],
+            cap_drop=hc.get("CapDrop") or [],
+            no_new_privileges=bool(hc.get("NoNewPrivileges")),
+            ulimits={u["Name"]: (u["Soft"], u["Hard"]) for u in hc.get("Ulimits") or []},
+            namespaces={"network": "host"} if hc["NetworkMode"] == "host" else {},
+            resources=resources,
+            cgroups_path=self._cgroups_path(c),
+            mounts=mounts,
+        )
+        return build_spec(opts)
+
+    # -- remove ---------------------------------------------------------------------------
+
+    def remove(self, ref: str, force: bool = False) -> Container:
+        """Remove a container and its files. A running one needs ``force`` (then killed).
+
+        Raises NotFound or Conflict with Docker's messages.
+        """
+        c = self.store.get(ref)
+        if c.state["Running"]:
+            if not self._process_alive(c):
+                pass
+            elif not force:
+                raise Conflict(
+                    f'cannot remove container "/{c.name}": container is running: '
+                    "stop the container before removing or force remove"
+                )
+            else:
+                self._kill_and_reap(c)
+        from dockyard.snapshot import unmount
+
+        cdir = self.paths.container_dir(c.id)
+        unmount(os.path.join(cdir, "rootfs"))
+        self.store.delete(c.id)
+        shutil.rmtree(cdir, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(self.paths.runroot, f"{c.id}.lock"))
+        return c
+
+    def _process_alive(self, c: Container) -> bool:
+        pid = c.state.get("Pid") or 0
+        if pid <= 0:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def _kill_and_reap(self, c: Container) -> None:
+        from dockyard.runtime import get_runtime
+
+        runtime = get_runtime(c.host_config.get("Runtime") or "dockyard", self.paths.runtime_state)
+        with contextlib.suppress(DockyardError):
+            runtime.kill(c.id, signal.SIGKILL, all=True)
+        with contextlib.suppress(DockyardError):
+            runtime.delete(c.id, force=True)

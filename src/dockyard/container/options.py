@@ -1,0 +1,44 @@
+"""What ``create``/``run`` were asked for, before it is turned into Docker's Config and
+HostConfig (Docker CLI reference: docker container create)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class CreateOptions:
+    """Options of ``dockyard create``/``run``. Sizes are bytes, ``cpus`` is a CPU count.
+
+    ``command`` is the COMMAND ARG... after the image (empty: the image's Cmd);
+    ``entrypoint`` None keeps the image's, ``""`` clears it.
+    """
+
+    image: str
+    command: list[str] = field(default_factory=list)
+    entrypoint: str | None = None
+    name: str | None = None
+    env: list[str] = field(default_factory=list)
+    workdir: str | None = None
+    user: str | None = None
+    hostname: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    network: str = "none"
+    tty: bool = False
+    interactive: bool = False
+    privileged: bool = False
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    read_only: bool = False
+    security_opt: list[str] = field(default_factory=list)
+    ulimits: list[dict[str, Any]] = field(default_factory=list)
+    memory: int = 0
+    memory_swap: int = 0
+    cpus: float = 0.0
+    cpu_shares: int = 0
+    pids_limit: int = 0
+    cgroup_parent: str = ""
+    runtime: str = "dockyard"
+    auto_remove: bool = False
+    init: bool = False

@@ -1,0 +1,123 @@
+"""Container records in the state database, in Docker's object shape."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from dockyard.errors import Conflict, NotFound
+from dockyard.state import StateDB
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def initial_state() -> dict[str, Any]:
+    """Docker's State object of a container that was created and never started."""
+    return {
+        "Status": "created",
+        "Running": False,
+        "Paused": False,
+        "Restarting": False,
+        "OOMKilled": False,
+        "Dead": False,
+        "Pid": 0,
+        "ExitCode": 0,
+        "Error": "",
+        "StartedAt": ZERO_TIME,
+        "FinishedAt": ZERO_TIME,
+    }
+
+
+@dataclass
+class Container:
+    """One container: ``config`` is Docker's Config, ``host_config`` its HostConfig and
+    ``state`` its State (all JSON-shaped dicts, as ``docker inspect`` shows them)."""
+
+    id: str
+    name: str
+    image_id: str
+    created: str
+    config: dict[str, Any]
+    host_config: dict[str, Any]
+    state: dict[str, Any]
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+
+class ContainerStore:
+    """CRUD for container rows. Names are unique (the database enforces it)."""
+
+    def __init__(self, db: StateDB) -> None:
+        self.db = db
+
+    @staticmethod
+    def _from_row(row: Any) -> Container:
+        return Container(
+            id=row["id"],
+            name=row["name"],
+            image_id=row["image_id"],
+            created=row["created"],
+            config=json.loads(row["config"]),
+            host_config=json.loads(row["host_config"]),
+            state=json.loads(row["state"]),
+        )
+
+    def add(self, c: Container) -> None:
+        """Insert ``c``; raises Conflict with Docker's message when the name is taken."""
+        with self.db.write() as conn:
+            row = conn.execute("SELECT id FROM containers WHERE name = ?", (c.name,)).fetchone()
+            if row is not None:
+                raise Conflict(
+                    f'Conflict. The container name "/{c.name}" is already in use by container '
+                    f'"{row["id"]}". You have to remove (or rename) that container to be able '
+                    "to reuse that name."
+                )
+            conn.execute(
+                "INSERT INTO containers (id, name, image_id, created, config, host_config, state)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    c.id,
+                    c.name,
+                    c.image_id,
+                    c.created,
+                    json.dumps(c.config),
+                    json.dumps(c.host_config),
+                    json.dumps(c.state),
+                ),
+            )
+
+    def save_state(self, c: Container) -> None:
+        """Persist ``c.state``."""
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE containers SET state = ? WHERE id = ?", (json.dumps(c.state), c.id)
+            )
+
+    def delete(self, container_id: str) -> None:
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM containers WHERE id = ?", (container_id,))
+
+    def list(self) -> list[Container]:
+        """All containers, newest first."""
+        rows = self.db.query("SELECT * FROM containers ORDER BY created DESC")
+        return [self._from_row(r) for r in rows]
+
+    def get(self, ref: str) -> Container:
+        """Find by full ID, name (with or without ``/``) or unique ID prefix, as Docker.
+
+        Raises NotFound ``No such container: <ref>``.
+        """
+        name = ref.lstrip("/")
+        rows = self.db.query("SELECT * FROM containers WHERE id = ? OR name = ?", (ref, name))
+        if not rows and ref and all(ch in "0123456789abcdef" for ch in ref):
+            rows = self.db.query("SELECT * FROM containers WHERE id LIKE ?", (ref + "%",))
+            if len(rows) > 1:
+                raise NotFound(f"Multiple IDs found with provided prefix: {ref}")
+        if not rows:
+            raise NotFound(f"No such container: {ref}")
+        # An exact name match wins over an ID that is also someone's name.
+        rows.sort(key=lambda r: r["id"] != ref)
+        return self._from_row(rows[0])

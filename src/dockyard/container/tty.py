@@ -1,0 +1,116 @@
+"""``-t``: receive the container's pty master over a console socket (runc's
+``--console-socket`` protocol, SCM_RIGHTS) and relay it to the caller's terminal."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import select
+import signal
+import socket
+import struct
+import tempfile
+import termios
+import threading
+import tty
+from types import TracebackType
+
+_MAX_SUN_PATH = 100
+
+
+class ConsoleSocket:
+    """A listening unix socket for one container's console.
+
+    ``path`` is passed to the runtime; ``receive()`` accepts the runtime's connection and
+    takes the pty master; ``relay_start()`` copies stdin to it and it to stdout in a thread
+    until the container closes its side; ``close()`` restores the terminal.
+    """
+
+    def __init__(self, runroot: str, container_id: str) -> None:
+        os.makedirs(runroot, mode=0o700, exist_ok=True)
+        base = runroot if len(runroot) < _MAX_SUN_PATH - 40 else None
+        self.dir = tempfile.mkdtemp(prefix="console-", dir=base)
+        self.path = os.path.join(self.dir, "c.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        self.sock.listen(1)
+        self.master: int | None = None
+        self._thread: threading.Thread | None = None
+        self._saved_attrs: list | None = None
+        self._old_winch: object = None
+
+    def __enter__(self) -> ConsoleSocket:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.sock.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+            os.rmdir(self.dir)
+
+    def receive(self, timeout: float = 10.0) -> int:
+        """Accept the runtime's connection and return the pty master fd it sent."""
+        self.sock.settimeout(timeout)
+        conn, _ = self.sock.accept()
+        with conn:
+            _, fds, _, _ = socket.recv_fds(conn, 4096, 1)
+        if not fds:
+            raise OSError("the runtime sent no console file descriptor")
+        self.master = fds[0]
+        self._copy_winsize()
+        return self.master
+
+    def _copy_winsize(self, *_: object) -> None:
+        if self.master is None:
+            return
+        for fd in (0, 1):
+            with contextlib.suppress(OSError):
+                size = fcntl.ioctl(fd, termios.TIOCGWINSZ, struct.pack("HHHH", 0, 0, 0, 0))
+                fcntl.ioctl(self.master, termios.TIOCSWINSZ, size)
+                return
+
+    def relay_start(self, interactive: bool) -> None:
+        """Put the caller's terminal in raw mode and relay in a background thread."""
+        if interactive and os.isatty(0):
+            self._saved_attrs = termios.tcgetattr(0)
+            tty.setraw(0)
+        self._old_winch = signal.signal(signal.SIGWINCH, self._copy_winsize)
+        self._thread = threading.Thread(target=self._relay, args=(interactive,), daemon=True)
+        self._thread.start()
+
+    def _relay(self, interactive: bool) -> None:
+        assert self.master is not None
+        inputs = [self.master] + ([0] if interactive else [])
+        while True:
+            try:
+                readable, _, _ = select.select(inputs, [], [])
+            except InterruptedError:
+                continue
+            if self.master in readable:
+                try:
+                    data = os.read(self.master, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    return
+                os.write(1, data)
+            if 0 in readable:
+                data = os.read(0, 65536)
+                if data:
+                    os.write(self.master, data)
+                else:
+                    inputs.remove(0)
+
+    def close(self, drain_timeout: float = 2.0) -> None:
+        """Wait for the relay to drain the container's last output; restore the terminal."""
+        if self._thread is not None:
+            self._thread.join(drain_timeout)
+        if self._saved_attrs is not None:
+            termios.tcsetattr(0, termios.TCSADRAIN, self._saved_attrs)
+        if self._old_winch is not None:
+            signal.signal(signal.SIGWINCH, self._old_winch)  # type: ignore[arg-type]
+        if self.master is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.master)
+            self.master = None

@@ -1,0 +1,150 @@
+"""Parsing of Docker's human-friendly values: sizes, ulimits, env files, labels.
+
+These follow the Docker CLI (github.com/docker/go-units and opts/) so flags accept exactly
+what users type for ``docker run``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from dockyard.errors import InvalidArgument
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?$", re.IGNORECASE)
+_MULT = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def ram_in_bytes(text: str, flag: str) -> int:
+    """Parse a size like ``64m``, ``1.5g`` or ``512`` into bytes (binary units, go-units
+    RAMInBytes). Raises InvalidArgument naming ``flag`` on malformed input."""
+    m = _SIZE.match(text.strip())
+    if not m:
+        raise InvalidArgument(
+            f'invalid argument "{text}" for "{flag}" flag: invalid size: \'{text}\''
+        )
+    return int(float(m.group(1)) * _MULT[m.group(2).lower()])
+
+
+def memory_swap(text: str) -> int:
+    """``--memory-swap``: bytes, or -1 for unlimited swap."""
+    if text.strip() == "-1":
+        return -1
+    return ram_in_bytes(text, "--memory-swap")
+
+
+ULIMIT_NAMES = {
+    "core": "RLIMIT_CORE",
+    "cpu": "RLIMIT_CPU",
+    "data": "RLIMIT_DATA",
+    "fsize": "RLIMIT_FSIZE",
+    "locks": "RLIMIT_LOCKS",
+    "memlock": "RLIMIT_MEMLOCK",
+    "msgqueue": "RLIMIT_MSGQUEUE",
+    "nice": "RLIMIT_NICE",
+    "nofile": "RLIMIT_NOFILE",
+    "nproc": "RLIMIT_NPROC",
+    "rss": "RLIMIT_RSS",
+    "rtprio": "RLIMIT_RTPRIO",
+    "rttime": "RLIMIT_RTTIME",
+    "sigpending": "RLIMIT_SIGPENDING",
+    "stack": "RLIMIT_STACK",
+}
+
+
+def parse_ulimit(text: str) -> dict[str, int | str]:
+    """``--ulimit name=soft[:hard]`` into Docker's HostConfig.Ulimits entry
+    ``{"Name": name, "Soft": n, "Hard": n}``. -1 means unlimited."""
+    name, sep, values = text.partition("=")
+    if not sep or not values:
+        raise InvalidArgument(
+            f'invalid argument "{text}" for "--ulimit" flag: invalid ulimit argument: {text}'
+        )
+    if name not in ULIMIT_NAMES:
+        raise InvalidArgument(
+            f'invalid argument "{text}" for "--ulimit" flag: invalid ulimit type: {name}'
+        )
+    soft_s, _, hard_s = values.partition(":")
+    try:
+        soft = int(soft_s)
+        hard = int(hard_s) if hard_s else soft
+    except ValueError:
+        raise InvalidArgument(
+            f'invalid argument "{text}" for "--ulimit" flag: invalid ulimit value: {values}'
+        ) from None
+    if soft > hard and hard != -1:
+        raise InvalidArgument(
+            f'invalid argument "{text}" for "--ulimit" flag: ulimit soft limit must be less '
+            f"than or equal to hard limit: {soft} > {hard}"
+        )
+    return {"Name": name, "Soft": soft, "Hard": hard}
+
+
+def parse_env_pairs(items: list[str]) -> list[str]:
+    """``-e KEY=VAL`` / ``-e KEY`` (value taken from this process's environment, dropped
+    when unset), as the Docker CLI does. Returns ``KEY=VAL`` strings."""
+    out = []
+    for item in items:
+        key, sep, _ = item.partition("=")
+        if not key:
+            raise InvalidArgument(
+                f'invalid argument "{item}" for "-e, --env" flag: invalid environment variable: {item}'
+            )
+        if sep:
+            out.append(item)
+        elif key in os.environ:
+            out.append(f"{key}={os.environ[key]}")
+    return out
+
+
+def read_env_file(path: str) -> list[str]:
+    """Read a ``--env-file``: ``KEY=VAL`` lines, ``KEY`` alone taken from the environment,
+    ``#`` comments and blank lines skipped. Raises InvalidArgument naming file and line."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise InvalidArgument(f"open {path}: {e.strerror.lower() if e.strerror else e}") from None
+    except UnicodeDecodeError:
+        raise InvalidArgument(f"{path}: env file is not valid UTF-8") from None
+    out = []
+    for number, raw in enumerate(lines, 1):
+        line = raw.lstrip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not key or any(c.isspace() for c in key):
+            raise InvalidArgument(f"{path}:{number}: variable '{key}' contains whitespaces")
+        if sep:
+            out.append(f"{key}={value}")
+        elif key in os.environ:
+            out.append(f"{key}={os.environ[key]}")
+    return out
+
+
+def merge_env(base: list[str], overrides: list[str]) -> list[str]:
+    """Replace or append ``KEY=VAL`` entries of ``overrides`` in ``base``, keeping order
+    (Docker's ReplaceOrAppendEnvValues)."""
+    result = list(base)
+    index = {e.partition("=")[0]: i for i, e in enumerate(result)}
+    for entry in overrides:
+        key = entry.partition("=")[0]
+        if key in index:
+            result[index[key]] = entry
+        else:
+            index[key] = len(result)
+            result.append(entry)
+    return result
+
+
+def parse_labels(items: list[str]) -> dict[str, str]:
+    """``-l key=value`` / ``-l key`` (empty value) into a dict."""
+    labels = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if not key:
+            raise InvalidArgument(
+                f'invalid argument "{item}" for "-l, --label" flag: invalid label: {item}'
+            )
+        labels[key] = value
+    return labels

@@ -1,0 +1,55 @@
+"""The Engine facade: the one object every front end (CLI, compose, API) calls.
+
+Stores are opened lazily so a command pays only for what it touches.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from dockyard.paths import Paths
+
+if TYPE_CHECKING:
+    from dockyard.container.manager import ContainerManager
+    from dockyard.container.store import ContainerStore
+    from dockyard.image.store import ImageStore
+    from dockyard.snapshot import LayerStore
+    from dockyard.state import StateDB
+
+
+class Engine:
+    """Images, layers and containers of one engine root (``paths``)."""
+
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+
+    @cached_property
+    def db(self) -> StateDB:
+        from dockyard.state import StateDB
+
+        return StateDB(self.paths.state_db)
+
+    @cached_property
+    def layers(self) -> LayerStore:
+        from dockyard.snapshot import LayerStore
+
+        return LayerStore(self.paths)
+
+    @cached_property
+    def images(self) -> ImageStore:
+        from dockyard.image.store import ImageStore
+
+        return ImageStore(self.paths, self.db)
+
+    @cached_property
+    def container_store(self) -> ContainerStore:
+        from dockyard.container.store import ContainerStore
+
+        return ContainerStore(self.db)
+
+    @cached_property
+    def containers(self) -> ContainerManager:
+        from dockyard.container.manager import ContainerManager
+
+        return ContainerManager(self.paths, self.container_store, self.images, self.layers)

@@ -1,0 +1,354 @@
+"""End-to-end ``dockyard run``/``create``/``start``/``rm`` through the CLI, with real
+namespaces, overlayfs and cgroup v1 (this machine's controllers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import DOCKYARD, Runner
+
+DEFAULT_CAPS = "00000000a80425fb"
+
+
+def state_files(root: str) -> list[str]:
+    """Every path under the engine root except the image content, for before/after diffs."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = os.path.relpath(dirpath, root)
+        if rel.split(os.sep)[0] in ("blobs", "layers"):
+            continue
+        out.extend(os.path.join(rel, n) for n in dirnames + filenames)
+    return sorted(p for p in out if not p.startswith("state.db"))
+
+
+def test_exit_codes_follow_docker(dy: Runner, busybox: str) -> None:
+    """The cases of ../shared/cases/B19 that need no detached container (A-F, H)."""
+    assert dy("run", "--rm", busybox, "sh", "-c", "exit 3").returncode == 3
+    p = dy("run", "--rm", busybox, "/etc")
+    assert p.returncode == 126
+    assert 'exec: "/etc": permission denied' in p.stderr
+    p = dy("run", "--rm", busybox, "nosuchcommand")
+    assert p.returncode == 127
+    assert 'exec: "nosuchcommand": executable file not found in $PATH' in p.stderr
+    p = dy("run", "--rm", busybox, "/no/such/path")
+    assert p.returncode == 127
+    assert "stat /no/such/path: no such file or directory" in p.stderr
+    p = dy("run", "--rm", "--no-such-flag", busybox, "true")
+    assert p.returncode == 125
+    assert p.stderr.startswith("unknown flag: --no-such-flag\nSee 'dockyard run --help'.")
+    p = dy("run", "--rm", busybox, "sh", "-c", "kill -TERM $$; echo survived")
+    assert (p.returncode, p.stdout) == (0, "survived\n")
+    p = dy("run", "--rm", "--init", busybox, "sh", "-c", "kill -TERM $$; echo survived")
+    assert (p.returncode, p.stdout) == (143, "")
+    # H: create succeeds, start fails at exec; the record keeps "created" and 127.
+    dy("create", "--name", "b19-c", busybox, "nosuchcommand", check=True)
+    p = dy("start", "b19-c")
+    assert p.returncode != 0
+    assert "executable file not found" in p.stderr
+    p = dy("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "b19-c", check=True)
+    assert p.stdout == "created 127\n"
+    dy("rm", "b19-c", check=True)
+    assert dy("ps", "-aq", check=True).stdout == ""
+
+
+def test_stdout_and_stderr_are_separate(dy: Runner, busybox: str) -> None:
+    p = dy("run", "--rm", busybox, "sh", "-c", "echo out; echo err >&2", check=True)
+    assert (p.stdout, p.stderr) == ("out\n", "err\n")
+
+
+def test_stdin_only_with_interactive(dy: Runner, busybox: str) -> None:
+    p = dy("run", "--rm", "-i", busybox, "cat", input="hello\n", check=True)
+    assert p.stdout == "hello\n"
+    p = dy("run", "--rm", busybox, "cat", input="hello\n", check=True)
+    assert p.stdout == ""
+
+
+def test_environment_user_workdir_hostname(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    env_file = tmp_path / "env"
+    env_file.write_text("# comment\nFROM_FILE=1\nPATH=/bin\n")
+    p = dy("run", "--rm", "-e", "A=b", "--env-file", str(env_file), busybox, "env", check=True)
+    lines = p.stdout.splitlines()
+    assert "A=b" in lines and "FROM_FILE=1" in lines and "PATH=/bin" in lines
+    assert "HOME=/root" in lines
+    assert any(line.startswith("HOSTNAME=") for line in lines)
+    p = dy("run", "--rm", "-u", "nobody", busybox, "id", check=True)
+    assert p.stdout.startswith("uid=65534(nobody) gid=65534")
+    p = dy("run", "--rm", "-u", "1234:5678", busybox, "id", "-u", check=True)
+    assert p.stdout == "1234\n"
+    p = dy("run", "--rm", "-u", "nosuchuser", busybox, "id")
+    assert p.returncode == 125
+    assert "unable to find user nosuchuser" in p.stderr
+    p = dy("run", "--rm", "-w", "/new/dir", busybox, "pwd", check=True)
+    assert p.stdout == "/new/dir\n"
+    p = dy(
+        "run",
+        "--rm",
+        "--hostname",
+        "box1",
+        busybox,
+        "sh",
+        "-c",
+        "hostname; cat /etc/hostname",
+        check=True,
+    )
+    assert p.stdout == "box1\nbox1\n"
+    p = dy("run", "--rm", "--entrypoint", "echo", busybox, "a", "b", check=True)
+    assert p.stdout == "a b\n"
+
+
+def test_default_hostname_is_short_id(dy: Runner, busybox: str) -> None:
+    cid = dy("create", busybox, "hostname", check=True).stdout.strip()
+    p = dy("start", "-a", cid, check=True)
+    assert p.stdout.strip() == cid[:12]
+    dy("rm", cid, check=True)
+
+
+def test_isolation_defaults(dy: Runner, busybox: str) -> None:
+    p = dy(
+        "run",
+        "--rm",
+        busybox,
+        "sh",
+        "-c",
+        "echo $$; grep -E '^Cap(Eff|Bnd|Prm)' /proc/self/status; ls /dev; cat /proc/kcore | wc -c;"
+        " touch /proc/sys/x 2>&1; touch /sys/x 2>&1; ip link 2>/dev/null | grep -c '^[0-9]'",
+        check=True,
+    )
+    out = p.stdout.splitlines()
+    assert out[0] == "1"
+    assert out[1:4] == [
+        f"CapPrm:\t{DEFAULT_CAPS}",
+        f"CapEff:\t{DEFAULT_CAPS}",
+        f"CapBnd:\t{DEFAULT_CAPS}",
+    ]
+    assert "null" in out and "urandom" in out and "sda" not in out and "vda" not in out
+    assert "0" in out  # /proc/kcore is masked
+    assert any("Read-only file system" in line for line in out)
+
+
+def test_capabilities_and_security_flags(dy: Runner, busybox: str) -> None:
+    p = dy(
+        "run",
+        "--rm",
+        "--cap-drop",
+        "ALL",
+        busybox,
+        "grep",
+        "^CapEff",
+        "/proc/self/status",
+        check=True,
+    )
+    assert p.stdout == "CapEff:\t0000000000000000\n"
+    p = dy(
+        "run",
+        "--rm",
+        "--cap-add",
+        "sys_admin",
+        busybox,
+        "grep",
+        "^CapEff",
+        "/proc/self/status",
+        check=True,
+    )
+    assert p.stdout == "CapEff:\t00000000a82425fb\n"
+    p = dy("run", "--rm", "--cap-add", "CAP_NOPE", busybox, "true")
+    assert p.returncode == 125 and "CAP_NOPE" in p.stderr
+    p = dy(
+        "run",
+        "--rm",
+        "--privileged",
+        busybox,
+        "sh",
+        "-c",
+        "grep ^CapEff /proc/self/status; touch /sys/kernel/x 2>&1 | grep -c Read-only",
+        check=False,
+    )
+    assert p.stdout.startswith("CapEff:\t000001ffffffffff") or p.stdout.startswith(
+        "CapEff:\t0000003fffffffff"
+    )
+    p = dy("run", "--rm", "--read-only", busybox, "touch", "/x")
+    assert p.returncode == 1 and "Read-only file system" in p.stderr
+    p = dy(
+        "run",
+        "--rm",
+        "--security-opt",
+        "no-new-privileges",
+        busybox,
+        "grep",
+        "NoNewPrivs",
+        "/proc/self/status",
+        check=True,
+    )
+    assert p.stdout.split() == ["NoNewPrivs:", "1"]
+    p = dy(
+        "run",
+        "--rm",
+        "--ulimit",
+        "nofile=512:1024",
+        busybox,
+        "sh",
+        "-c",
+        "ulimit -n; ulimit -Hn",
+        check=True,
+    )
+    assert p.stdout == "512\n1024\n"
+
+
+def test_cgroup_limits(dy: Runner, busybox: str) -> None:
+    """cgroup v1 (this machine): the container sees its own cgroup as the root."""
+    p = dy(
+        "run",
+        "--rm",
+        "-m",
+        "64m",
+        "--pids-limit",
+        "50",
+        "--cpus",
+        "0.5",
+        "--cpu-shares",
+        "512",
+        busybox,
+        "cat",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+        "/sys/fs/cgroup/pids/pids.max",
+        "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+        "/sys/fs/cgroup/cpu/cpu.shares",
+        check=True,
+    )
+    assert p.stdout.split() == [str(64 << 20), "50", "50000", "512"]
+    p = dy("run", "--rm", "-m", "1k", busybox, "true")
+    assert p.returncode == 125 and "Minimum memory limit allowed is 6MB" in p.stderr
+
+
+@pytest.mark.slow
+def test_oom_kill_is_137_and_recorded(dy: Runner, busybox: str) -> None:
+    p = dy(
+        "run",
+        "--name",
+        "oom",
+        "-m",
+        "16m",
+        "--memory-swap",
+        "16m",
+        busybox,
+        "sh",
+        "-c",
+        "tail /dev/zero",
+    )
+    assert p.returncode == 137
+    p = dy(
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}",
+        "oom",
+        check=True,
+    )
+    assert p.stdout == "exited 137 true\n"
+    dy("rm", "oom", check=True)
+
+
+def test_signals_are_forwarded(engine_env: dict[str, str], busybox: str) -> None:
+    proc = subprocess.Popen(
+        [
+            DOCKYARD,
+            "run",
+            "--rm",
+            busybox,
+            "sh",
+            "-c",
+            "trap 'echo got TERM; exit 7' TERM; echo ready; while true; do sleep 0.1; done",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **engine_env},
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=20)
+    assert (proc.returncode, out) == (7, "got TERM\n")
+
+
+def test_tty(engine_env: dict[str, str], busybox: str) -> None:
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        [DOCKYARD, "run", "--rm", "-t", busybox, "sh", "-c", "tty; echo $TERM"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, **engine_env},
+    )
+    os.close(slave)
+    output = b""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    assert proc.wait(timeout=20) == 0
+    assert b"/dev/pts/0" in output and b"xterm" in output
+
+
+def test_network_modes(dy: Runner, busybox: str) -> None:
+    p = dy("run", "--rm", busybox, "sh", "-c", "ls /sys/class/net", check=True)
+    assert p.stdout.split() == ["lo"]
+    p = dy("run", "--rm", "--network", "host", busybox, "ls", "/sys/class/net", check=True)
+    assert set(p.stdout.split()) == set(os.listdir("/sys/class/net"))
+    p = dy("run", "--rm", "--network", "nosuch", busybox, "true")
+    assert p.returncode == 125 and "network nosuch not found" in p.stderr
+
+
+def test_failures_leave_nothing_behind(
+    dy: Runner, busybox: str, engine_env: dict[str, str]
+) -> None:
+    root = engine_env["DOCKYARD_ROOT"]
+    before = state_files(root)
+    p = dy("run", "--rm", "127.0.0.1:1/nosuch", "true")
+    assert p.returncode == 125
+    assert dy("run", "--rm", "--ulimit", "bogus=1", busybox, "true").returncode == 125
+    assert dy("run", "--rm", "--memory", "lots", busybox, "true").returncode == 125
+    assert dy("run", "--rm", "--name", "bad name!", busybox, "true").returncode == 125
+    assert dy("run", "--rm", busybox, "nosuchcommand").returncode == 127
+    assert dy("ps", "-aq", check=True).stdout == ""
+    assert state_files(root) == before
+
+
+def test_name_conflict(dy: Runner, busybox: str) -> None:
+    cid = dy("create", "--name", "same", busybox, "true", check=True).stdout.strip()
+    p = dy("create", "--name", "same", busybox, "true")
+    assert p.returncode == 125
+    assert f'The container name "/same" is already in use by container "{cid}"' in p.stderr
+    assert dy("ps", "-aq", "--no-trunc", check=True).stdout.split() == [cid]
+    dy("rm", "same", check=True)
+
+
+def test_inspect_shape_and_rm(dy: Runner, busybox: str) -> None:
+    dy("run", "--name", "kept", "-l", "a=b", busybox, "sh", "-c", "exit 5")
+    (obj,) = json.loads(dy("inspect", "kept", check=True).stdout)
+    assert obj["Name"] == "/kept"
+    assert obj["State"]["Status"] == "exited" and obj["State"]["ExitCode"] == 5
+    assert obj["Config"]["Labels"]["a"] == "b"
+    assert obj["Path"] == "sh" and obj["Args"] == ["-c", "exit 5"]
+    assert "Exited (5)" in dy("ps", "-a", check=True).stdout
+    dy("rm", "kept", check=True)
+    p = dy("rm", "kept")
+    assert p.returncode == 1 and "No such container: kept" in p.stderr
+
+
+def test_alternative_runtime_runc(dy: Runner, busybox: str) -> None:
+    p = dy("run", "--rm", "--runtime", "runc", busybox, "sh", "-c", "echo $$; exit 4")
+    assert (p.returncode, p.stdout) == (4, "1\n")
+    p = dy("run", "--rm", "--runtime", "runc", busybox, "nosuchcommand")
+    assert p.returncode == 127
