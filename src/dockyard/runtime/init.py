@@ -1,0 +1,655 @@
+"""The container's side of ``create``: join/unshare namespaces, set up the rootfs, exec.
+
+``stage1`` runs in the first child: it joins the cgroup, joins or unshares the namespaces
+(cgroup namespace last, after joining the cgroup, so the container sees its cgroup as
+root), forks PID 1 and exits. ``stage2`` is PID 1: it builds the rootfs in its mount
+namespace (OCI config.md "mounts", config-linux.md "devices", "maskedPaths",
+"readonlyPaths"), pivots into it, drops privileges, resolves the command inside the
+container, reports "ready", waits on the exec fifo and execs (runc's standard init).
+
+Messages to the parent are JSON lines on the sync pipe: ``{"type": "pid", "pid": N}``,
+``{"type": "ready"}`` or ``{"type": "error", "message": ..., "code": 125|126|127}``.
+Both stages are forked children of the caller: they must never return, and they import
+nothing heavy (the parent's modules are already loaded).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import resource
+import signal
+import socket
+import stat
+import struct
+from typing import Any
+
+from dockyard.errors import DockyardError
+from dockyard.runtime import caps as _caps
+from dockyard.runtime import syscalls as sc
+from dockyard.snapshot.securejoin import securejoin as _securejoin
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+NS_FLAGS = {
+    "mount": sc.CLONE_NEWNS,
+    "network": sc.CLONE_NEWNET,
+    "uts": sc.CLONE_NEWUTS,
+    "ipc": sc.CLONE_NEWIPC,
+    "pid": sc.CLONE_NEWPID,
+    "cgroup": sc.CLONE_NEWCGROUP,
+    "time": sc.CLONE_NEWTIME,
+}
+
+# option -> (clear?, MS_* flag): runc's mount option table.
+_MOUNT_FLAGS: dict[str, tuple[bool, int]] = {
+    "async": (True, sc.MS_SYNCHRONOUS),
+    "atime": (True, sc.MS_NOATIME),
+    "bind": (False, sc.MS_BIND),
+    "defaults": (False, 0),
+    "dev": (True, sc.MS_NODEV),
+    "diratime": (True, sc.MS_NODIRATIME),
+    "dirsync": (False, sc.MS_DIRSYNC),
+    "exec": (True, sc.MS_NOEXEC),
+    "mand": (False, sc.MS_MANDLOCK),
+    "noatime": (False, sc.MS_NOATIME),
+    "nodev": (False, sc.MS_NODEV),
+    "nodiratime": (False, sc.MS_NODIRATIME),
+    "noexec": (False, sc.MS_NOEXEC),
+    "nosuid": (False, sc.MS_NOSUID),
+    "nomand": (True, sc.MS_MANDLOCK),
+    "norelatime": (True, sc.MS_RELATIME),
+    "nostrictatime": (True, sc.MS_STRICTATIME),
+    "rbind": (False, sc.MS_BIND | sc.MS_REC),
+    "relatime": (False, sc.MS_RELATIME),
+    "remount": (False, sc.MS_REMOUNT),
+    "ro": (False, sc.MS_RDONLY),
+    "rw": (True, sc.MS_RDONLY),
+    "strictatime": (False, sc.MS_STRICTATIME),
+    "suid": (True, sc.MS_NOSUID),
+    "sync": (False, sc.MS_SYNCHRONOUS),
+    "lazytime": (False, sc.MS_LAZYTIME),
+    "nosymfollow": (False, sc.MS_NOSYMFOLLOW),
+}
+_PROPAGATION = {
+    "private": sc.MS_PRIVATE,
+    "rprivate": sc.MS_PRIVATE | sc.MS_REC,
+    "shared": sc.MS_SHARED,
+    "rshared": sc.MS_SHARED | sc.MS_REC,
+    "slave": sc.MS_SLAVE,
+    "rslave": sc.MS_SLAVE | sc.MS_REC,
+    "unbindable": sc.MS_UNBINDABLE,
+    "runbindable": sc.MS_UNBINDABLE | sc.MS_REC,
+}
+# Flags the kernel locks on a bind mount: a remount must repeat them (statvfs ST_* bits
+# have the same values as MS_*).
+_LOCKED = (
+    sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC | sc.MS_NOATIME | sc.MS_NODIRATIME | sc.MS_RELATIME
+)
+
+# Docker's/runc's default device nodes: (path, major, minor), character devices 0666.
+DEFAULT_DEVICES = (
+    ("/dev/null", 1, 3),
+    ("/dev/zero", 1, 5),
+    ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8),
+    ("/dev/urandom", 1, 9),
+    ("/dev/tty", 5, 0),
+)
+DEV_SYMLINKS = (
+    ("/proc/self/fd", "/dev/fd"),
+    ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"),
+    ("/proc/self/fd/2", "/dev/stderr"),
+    ("pts/ptmx", "/dev/ptmx"),
+)
+
+TIOCSCTTY = 0x540E
+TIOCSWINSZ = 0x5414
+TIOCGPTN = 0x80045430
+TIOCSPTLCK = 0x40045431
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+
+
+class SetupError(Exception):
+    """A setup step failed; ``code`` is the exit code the parent reports (125/126/127)."""
+
+    def __init__(self, message: str, code: int = 125) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _step(what: str, err: OSError) -> SetupError:
+    where = f" {err.filename}" if err.filename else ""
+    return SetupError(f"{what}{where}: {err.strerror or err}")
+
+
+def _send(fd: int, msg: dict[str, Any]) -> None:
+    os.write(fd, (json.dumps(msg) + "\n").encode())
+
+
+def securejoin(root: str, path: str) -> str:
+    """``path`` resolved inside ``root`` (symlinks and ``..`` clamped), as SetupError."""
+    try:
+        return _securejoin(root, path)
+    except DockyardError as e:
+        raise SetupError(f"resolve {path} in rootfs: {e}") from None
+
+
+def parse_mount_options(options: list[str]) -> tuple[int, int, str]:
+    """OCI mount options -> (MS_* flags, propagation flags, data string)."""
+    flags = prop = 0
+    data = []
+    for opt in options:
+        if opt in _MOUNT_FLAGS:
+            clear, bit = _MOUNT_FLAGS[opt]
+            flags = flags & ~bit if clear else flags | bit
+        elif opt in _PROPAGATION:
+            prop |= _PROPAGATION[opt]
+        else:
+            data.append(opt)
+    return flags, prop, ",".join(data)
+
+
+def _locked_flags(path: str) -> int:
+    return os.statvfs(path).f_flag & _LOCKED
+
+
+def _remount_ro(path: str, extra: int = 0) -> None:
+    flags = sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | extra | _locked_flags(path)
+    sc.mount(None, path, None, flags, None)
+
+
+def _makedirs(path: str, mode: int = 0o755) -> None:
+    os.makedirs(path, mode=mode, exist_ok=True)
+
+
+def _touch(path: str) -> None:
+    _makedirs(os.path.dirname(path))
+    if not os.path.lexists(path):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o755))
+
+
+# ---------------------------------------------------------------- stage 1
+
+
+def stage1(spec: dict[str, Any], ctx: dict[str, Any]) -> None:
+    """First child: cgroup, namespaces, fork PID 1, exit. Never returns."""
+    code = 1
+    try:
+        _reset_signals()
+        keep = sorted(ctx["keep_fds"])
+        _close_fds_except(keep)
+        manager = ctx.get("cgroup")
+        if manager is not None:
+            manager.add(os.getpid())
+        linux = spec.get("linux") or {}
+        namespaces = linux.get("namespaces") or []
+        types = {ns.get("type") for ns in namespaces}
+        if "mount" not in types:
+            raise SetupError("a mount namespace is required (linux.namespaces)")
+        if "user" in types:
+            raise SetupError("user namespaces are not supported")
+        # Open every namespace to join before joining any (paths are in the caller's view).
+        join = []
+        for ns in namespaces:
+            if ns.get("path"):
+                if ns["type"] not in NS_FLAGS:
+                    raise SetupError(f"unknown namespace type {ns['type']}")
+                try:
+                    join.append((os.open(ns["path"], os.O_RDONLY | os.O_CLOEXEC), ns))
+                except OSError as e:
+                    raise _step(f"open {ns['type']} namespace", e) from None
+        for fd, ns in sorted(join, key=lambda j: j[1]["type"] == "mount"):
+            try:
+                sc.setns(fd, NS_FLAGS[ns["type"]])
+            except OSError as e:
+                raise SetupError(
+                    f"join {ns['type']} namespace {ns['path']}: {e.strerror}"
+                ) from None
+            os.close(fd)
+        flags = 0
+        for ns in namespaces:
+            if not ns.get("path"):
+                if ns.get("type") not in NS_FLAGS:
+                    raise SetupError(f"unknown namespace type {ns.get('type')}")
+                flags |= NS_FLAGS[ns["type"]]
+        try:
+            sc.unshare(flags)
+        except OSError as e:
+            raise _step("unshare namespaces", e) from None
+        pid = os.fork()
+        if pid == 0:
+            stage2(spec, ctx, new_net=bool(flags & sc.CLONE_NEWNET))
+        _send(ctx["sync_w"], {"type": "pid", "pid": pid})
+        code = 0
+    except SetupError as e:
+        _try_send(ctx["sync_w"], {"type": "error", "message": str(e), "code": e.code})
+    except BaseException as e:  # noqa: BLE001 - a forked child must never unwind
+        _try_send(ctx["sync_w"], {"type": "error", "message": f"init: {e!r}", "code": 125})
+    finally:
+        os._exit(code)
+
+
+def _try_send(fd: int, msg: dict[str, Any]) -> None:
+    try:
+        _send(fd, msg)
+    except OSError:
+        pass
+
+
+def _reset_signals() -> None:
+    # Python ignores SIGPIPE and SIGXFSZ; ignored dispositions survive execve.
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def _close_fds_except(keep: list[int]) -> None:
+    low = 3
+    for fd in keep:
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, 1 << 20)
+
+
+# ---------------------------------------------------------------- stage 2 (PID 1)
+
+
+def stage2(spec: dict[str, Any], ctx: dict[str, Any], new_net: bool) -> None:
+    """PID 1 of the container: set up, report ready, wait for start, exec. Never returns."""
+    sync_w = ctx["sync_w"]
+    try:
+        path, env = _setup(spec, ctx, new_net)
+    except SetupError as e:
+        _try_send(sync_w, {"type": "error", "message": str(e), "code": e.code})
+        os._exit(1)
+    except BaseException as e:  # noqa: BLE001 - a forked child must never unwind
+        _try_send(sync_w, {"type": "error", "message": f"init: {e!r}", "code": 125})
+        os._exit(1)
+    try:
+        _send(sync_w, {"type": "ready"})
+        os.close(sync_w)
+        # Blocks until `start` opens the fifo for reading (runc's exec fifo).
+        fifo = os.open(f"/proc/self/fd/{ctx['fifo_fd']}", os.O_WRONLY | os.O_CLOEXEC)
+        os.write(fifo, b"0")
+        os.close(fifo)
+        os.close(ctx["fifo_fd"])
+        os.execve(path, spec["process"]["args"], env)
+    except OSError as e:
+        code = 126 if e.errno in (errno.EACCES, errno.EPERM, errno.ENOEXEC) else 127
+        try:
+            os.write(2, f"exec {path}: {e.strerror}\n".encode())
+        except OSError:
+            pass
+        os._exit(code)
+    except BaseException:  # noqa: BLE001
+        os._exit(125)
+
+
+def _setup(spec: dict[str, Any], ctx: dict[str, Any], new_net: bool) -> tuple[str, dict[str, str]]:
+    linux = spec.get("linux") or {}
+    process = spec["process"]
+    rootfs = ctx["rootfs"]
+    os.umask(0)
+    try:
+        os.setsid()
+    except OSError as e:
+        raise _step("setsid", e) from None
+    if new_net:
+        _loopback_up()
+
+    prop = _PROPAGATION.get(linux.get("rootfsPropagation", ""), sc.MS_SLAVE | sc.MS_REC)
+    try:
+        sc.mount(None, "/", None, prop)
+        sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
+    except OSError as e:
+        raise _step("prepare rootfs", e) from None
+    for m in spec.get("mounts") or []:
+        _do_mount(rootfs, m, ctx)
+    has_dev = any(
+        os.path.normpath(m.get("destination", "")) == "/dev" for m in spec.get("mounts") or []
+    )
+    if has_dev:
+        _create_devices(rootfs, linux.get("devices") or [])
+    pty_number = None
+    if process.get("terminal"):
+        pty_number = _setup_console(rootfs, ctx, process.get("consoleSize"))
+    cwd = process.get("cwd") or "/"
+    try:
+        _makedirs(securejoin(rootfs, cwd))
+    except OSError as e:
+        raise _step("create cwd", e) from None
+
+    try:
+        os.chdir(rootfs)
+        sc.pivot_root(".", ".")
+        sc.mount(None, ".", None, sc.MS_SLAVE | sc.MS_REC)
+        sc.umount2(".", sc.MNT_DETACH)
+        os.chdir("/")
+    except OSError as e:
+        raise _step("pivot_root", e) from None
+
+    if pty_number is not None:
+        _attach_console(pty_number)
+    if has_dev:
+        # Like runc: /dev is read-only only when asked, after devices are made.
+        for m in spec.get("mounts") or []:
+            if os.path.normpath(m.get("destination", "")) == "/dev" and "ro" in (
+                m.get("options") or []
+            ):
+                _remount_ro("/dev")
+    if (spec.get("root") or {}).get("readonly"):
+        try:
+            _remount_ro("/", sc.MS_REC)
+        except OSError as e:
+            raise _step("remount rootfs read-only", e) from None
+    hostname = spec.get("hostname")
+    if hostname:
+        try:
+            sc.sethostname(hostname)
+        except OSError as e:
+            raise _step(f"sethostname {hostname}", e) from None
+    for key, value in (linux.get("sysctl") or {}).items():
+        try:
+            with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+                f.write(value)
+        except OSError as e:
+            raise _step(f"write sysctl {key}", e) from None
+    for path in linux.get("readonlyPaths") or []:
+        _readonly_path(path)
+    for path in linux.get("maskedPaths") or []:
+        _mask_path(path)
+    _set_rlimits(process.get("rlimits") or [])
+    if process.get("noNewPrivileges"):
+        sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+    _finalize_user(process)
+    try:
+        os.chdir(cwd)
+    except OSError as e:
+        raise SetupError(
+            f'chdir to cwd ("{cwd}") set in config.json failed: {e.strerror}'
+        ) from None
+    env = _environ(process.get("env") or [])
+    path = lookpath(process["args"][0], env.get("PATH", DEFAULT_PATH))
+    os.umask(process.get("user", {}).get("umask", 0o022))
+    _reset_signals()
+    return path, env
+
+
+def _environ(entries: list[str]) -> dict[str, str]:
+    env = {}
+    for entry in entries:
+        key, sep, value = entry.partition("=")
+        if sep:
+            env[key] = value
+    return env
+
+
+def lookpath(name: str, path_var: str) -> str:
+    """Go's exec.LookPath, as runc uses it: the texts and codes Docker reports.
+
+    Raises SetupError: 127 ``exec: "x": executable file not found in $PATH`` or
+    ``exec: "/x": stat /x: no such file or directory``; 126 ``exec: "/etc": permission
+    denied`` for a directory or a file without execute bits.
+    """
+
+    def check(p: str) -> None:
+        st = os.stat(p)
+        if stat.S_ISDIR(st.st_mode) or not st.st_mode & 0o111:
+            raise PermissionError(errno.EACCES, "permission denied", p)
+
+    if "/" in name:
+        try:
+            check(name)
+        except PermissionError:
+            raise SetupError(f'exec: "{name}": permission denied', 126) from None
+        except OSError as e:
+            msg = (e.strerror or str(e)).lower()
+            code = 126 if e.errno in (errno.EACCES, errno.EPERM) else 127
+            raise SetupError(f'exec: "{name}": stat {name}: {msg}', code) from None
+        return name
+    for d in path_var.split(":"):
+        candidate = os.path.join(d or ".", name)
+        try:
+            check(candidate)
+            return candidate
+        except OSError:
+            continue
+    raise SetupError(f'exec: "{name}": executable file not found in $PATH', 127)
+
+
+def _loopback_up() -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        req = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, req))[1]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+    except OSError as e:
+        raise _step("bring up lo", e) from None
+    finally:
+        sock.close()
+
+
+def _do_mount(rootfs: str, m: dict[str, Any], ctx: dict[str, Any]) -> None:
+    dest_rel = m.get("destination", "")
+    if not dest_rel.startswith("/"):
+        raise SetupError(f"mount destination {dest_rel} is not absolute")
+    dest = securejoin(rootfs, dest_rel)
+    mtype = m.get("type") or ""
+    flags, prop, data = parse_mount_options(m.get("options") or [])
+    source = m.get("source") or ""
+    try:
+        if mtype == "bind" or flags & sc.MS_BIND:
+            _bind_mount(source, dest, flags | sc.MS_BIND, ctx["bundle"])
+        elif mtype == "cgroup":
+            _mount_cgroup(dest, flags, ctx)
+        else:
+            _makedirs(dest)
+            sc.mount(source or mtype, dest, mtype, flags & ~sc.MS_REMOUNT, data or None)
+        if prop:
+            sc.mount(None, dest, None, prop)
+    except OSError as e:
+        raise SetupError(f"mount {mtype or 'bind'} {source} to {dest_rel}: {e.strerror}") from None
+
+
+def _bind_mount(source: str, dest: str, flags: int, bundle: str) -> None:
+    if not os.path.isabs(source):
+        source = os.path.join(bundle, source)
+    if os.path.isdir(source):
+        _makedirs(dest)
+    else:
+        _touch(dest)
+    sc.mount(source, dest, None, sc.MS_BIND | (flags & sc.MS_REC))
+    # Other flags need a remount; the kernel ignores them on the first bind.
+    extra = flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT)
+    if extra:
+        sc.mount(None, dest, None, sc.MS_BIND | sc.MS_REMOUNT | extra | _locked_flags(dest), None)
+
+
+def _mount_cgroup(dest: str, flags: int, ctx: dict[str, Any]) -> None:
+    """/sys/fs/cgroup: with a cgroup namespace, fresh cgroup mounts (the kernel shows
+    the container's cgroup as root); without one, binds of the container's own dirs."""
+    base = flags & ~(sc.MS_RDONLY | sc.MS_REMOUNT | sc.MS_BIND | sc.MS_REC)
+    _makedirs(dest)
+    paths: dict[str, str] = ctx["cgroup_paths"]
+    if ctx["cgroup_v2"]:
+        if ctx["cgroupns"]:
+            sc.mount("cgroup", dest, "cgroup2", flags)
+        elif "" in paths:
+            sc.mount(paths[""], dest, None, sc.MS_BIND | sc.MS_REC)
+            sc.mount(None, dest, None, sc.MS_BIND | sc.MS_REMOUNT | flags, None)
+        return
+    sc.mount("tmpfs", dest, "tmpfs", base, "mode=755")
+    for point, controllers in ctx["cgroup_v1"]:
+        sub = os.path.join(dest, os.path.basename(point))
+        _makedirs(sub)
+        if ctx["cgroupns"]:
+            sc.mount("cgroup", sub, "cgroup", flags, controllers)
+            continue
+        own = paths.get(controllers.split(",")[0])
+        if own is None:
+            continue
+        sc.mount(own, sub, None, sc.MS_BIND | sc.MS_REC)
+        sc.mount(None, sub, None, sc.MS_BIND | sc.MS_REMOUNT | flags, None)
+    for name, target in ctx["cgroup_links"]:
+        os.symlink(target, os.path.join(dest, name))
+    if flags & sc.MS_RDONLY:
+        sc.mount(None, dest, None, sc.MS_REMOUNT | base | sc.MS_RDONLY, "mode=755")
+
+
+def _create_devices(rootfs: str, devices: list[dict[str, Any]]) -> None:
+    wanted: dict[str, dict[str, Any]] = {
+        path: {
+            "path": path,
+            "type": "c",
+            "major": ma,
+            "minor": mi,
+            "fileMode": 0o666,
+            "uid": 0,
+            "gid": 0,
+        }
+        for path, ma, mi in DEFAULT_DEVICES
+    }
+    for dev in devices:
+        wanted[os.path.normpath(dev["path"])] = dev
+    for dev in wanted.values():
+        dest = securejoin(rootfs, dev["path"])
+        kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}.get(
+            dev.get("type", "c")
+        )
+        if kind is None:
+            raise SetupError(f"device {dev['path']}: unknown type {dev.get('type')}")
+        mode = dev.get("fileMode", 0o666) & 0o7777
+        try:
+            _makedirs(os.path.dirname(dest))
+            try:
+                os.mknod(dest, kind | mode, os.makedev(dev.get("major", 0), dev.get("minor", 0)))
+                os.chown(dest, dev.get("uid", 0), dev.get("gid", 0))
+            except PermissionError:
+                # No CAP_MKNOD (e.g. nested): bind the host's node instead, as runc does.
+                _touch(dest)
+                sc.mount(dev["path"], dest, None, sc.MS_BIND)
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise _step(f"create device {dev['path']}", e) from None
+    for target, link in DEV_SYMLINKS:
+        try:
+            os.symlink(target, securejoin(rootfs, link))
+        except FileExistsError:
+            pass
+    if os.path.exists("/proc/kcore"):
+        try:
+            os.symlink("/proc/kcore", securejoin(rootfs, "/dev/core"))
+        except FileExistsError:
+            pass
+
+
+def _setup_console(rootfs: str, ctx: dict[str, Any], size: dict[str, int] | None) -> int:
+    ptmx_path = securejoin(rootfs, "/dev/pts/ptmx")
+    try:
+        master = os.open(ptmx_path, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+        fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+        number = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, struct.pack("I", 0)))[0]
+        if size:
+            fcntl.ioctl(
+                master,
+                TIOCSWINSZ,
+                struct.pack("HHHH", size.get("height", 0), size.get("width", 0), 0, 0),
+            )
+        console = securejoin(rootfs, "/dev/console")
+        _touch(console)
+        sc.mount(securejoin(rootfs, f"/dev/pts/{number}"), console, None, sc.MS_BIND)
+    except OSError as e:
+        raise _step("set up console", e) from None
+    sock_fd = ctx.get("console_fd")
+    if sock_fd is None:
+        raise SetupError("process.terminal is set but no --console-socket was given")
+    sock = socket.socket(fileno=sock_fd)
+    try:
+        socket.send_fds(sock, [b"/dev/ptmx"], [master])
+    except OSError as e:
+        raise _step("send console to --console-socket", e) from None
+    finally:
+        sock.close()
+        os.close(master)
+    return int(number)
+
+
+def _attach_console(number: int) -> None:
+    try:
+        slave = os.open(f"/dev/pts/{number}", os.O_RDWR)
+        fcntl.ioctl(slave, TIOCSCTTY, 0)
+        for fd in (0, 1, 2):
+            os.dup2(slave, fd)
+        if slave > 2:
+            os.close(slave)
+    except OSError as e:
+        raise _step("attach console", e) from None
+
+
+def _readonly_path(path: str) -> None:
+    try:
+        sc.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
+        _remount_ro(path, sc.MS_REC)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise _step("make read-only", e) from None
+
+
+def _mask_path(path: str) -> None:
+    try:
+        if os.path.isdir(path):
+            sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY)
+        else:
+            sc.mount("/dev/null", path, None, sc.MS_BIND)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as e:
+        raise _step("mask path", e) from None
+
+
+def _set_rlimits(rlimits: list[dict[str, Any]]) -> None:
+    for rl in rlimits:
+        kind = getattr(resource, rl["type"], None)
+        if kind is None:
+            raise SetupError(f"unknown rlimit {rl['type']}")
+        try:
+            resource.setrlimit(kind, (rl["soft"], rl["hard"]))
+        except (OSError, ValueError) as e:
+            raise SetupError(f"setrlimit {rl['type']} {rl['soft']}:{rl['hard']}: {e}") from None
+
+
+def _finalize_user(process: dict[str, Any]) -> None:
+    cap = process.get("capabilities")
+    user = process.get("user") or {}
+    uid, gid = user.get("uid", 0), user.get("gid", 0)
+    try:
+        if cap is not None:
+            _caps.drop_bounding(_caps.mask(cap.get("bounding")))
+        sc.prctl(sc.PR_SET_KEEPCAPS, 1)
+        os.setgroups(user.get("additionalGids") or [])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+        sc.prctl(sc.PR_SET_KEEPCAPS, 0)
+        if cap is not None:
+            _caps.apply(
+                _caps.mask(cap.get("effective")),
+                _caps.mask(cap.get("permitted")),
+                _caps.mask(cap.get("inheritable")),
+                _caps.mask(cap.get("ambient")),
+            )
+    except OSError as e:
+        raise _step(f"set user {uid}:{gid} and capabilities", e) from None

@@ -1,0 +1,401 @@
+"""Dockyard's built-in OCI runtime: the parent side (OCI runtime spec runtime.md).
+
+``LinuxRuntime(state_root)`` implements the runtime operations ``create``, ``start``,
+``state``, ``kill`` and ``delete`` (plus ``list``) like runc: state lives in
+``<state_root>/<id>/state.json`` (written atomically) next to an ``exec.fifo`` that
+holds the container's PID 1 between ``create`` and ``start``, so the two can run in
+different processes. The child side is :mod:`dockyard.runtime.init`.
+
+``create`` sets PR_SET_CHILD_SUBREAPER on the calling process: the container's PID 1 is
+forked by an intermediate process that exits at once, so PID 1 becomes the caller's
+child and the caller reaps it with ``os.waitpid``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import time
+from typing import Any
+
+from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound, RuntimeFailure
+from dockyard.runtime import syscalls
+
+_ID = re.compile(r"^[\w+\-.]+$")
+
+#: runc's specconv AllowedDevices, appended after the spec's own device rules as runc does.
+RUNC_ALLOWED_DEVICES: tuple[dict[str, Any], ...] = tuple(
+    {"allow": True, "type": t, "major": ma, "minor": mi, "access": a}
+    for t, ma, mi, a in (
+        ("c", -1, -1, "m"),
+        ("b", -1, -1, "m"),
+        ("c", 1, 3, "rwm"),
+        ("c", 1, 5, "rwm"),
+        ("c", 1, 7, "rwm"),
+        ("c", 5, 0, "rwm"),
+        ("c", 1, 9, "rwm"),
+        ("c", 1, 8, "rwm"),
+        ("c", 136, -1, "rwm"),
+        ("c", 5, 2, "rwm"),
+        ("c", 10, 200, "rwm"),
+    )
+)
+
+
+def _rule(r: dict[str, Any]) -> dict[str, Any]:
+    # -1 is runc's wildcard; OCI spells it by leaving the field out.
+    return {k: v for k, v in r.items() if not (k in ("major", "minor") and v == -1)}
+
+
+def start_time(pid: int) -> int | None:
+    """The start time of ``pid`` in clock ticks since boot, or None if it is gone/zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
+class LinuxRuntime:
+    """The built-in runtime; ``state_root`` is the directory holding per-container state."""
+
+    def __init__(self, state_root: str) -> None:
+        self.state_root = os.path.abspath(state_root)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _dir(self, container_id: str) -> str:
+        if not _ID.match(container_id) or container_id in (".", ".."):
+            raise InvalidArgument(f"invalid id format: {container_id}")
+        return os.path.join(self.state_root, container_id)
+
+    def _load(self, container_id: str) -> dict[str, Any]:
+        try:
+            with open(os.path.join(self._dir(container_id), "state.json")) as f:
+                state: dict[str, Any] = json.load(f)
+        except FileNotFoundError:
+            raise NotFound(f"container {container_id} does not exist") from None
+        return state
+
+    def _write_state(self, state: dict[str, Any]) -> None:
+        path = os.path.join(self._dir(state["id"]), "state.json")
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(state, f)
+        os.rename(tmp, path)
+
+    def _status(self, state: dict[str, Any]) -> str:
+        if start_time(state["pid"]) != state["start_time"]:
+            return "stopped"
+        fifo = os.path.join(self._dir(state["id"]), "exec.fifo")
+        return "created" if os.path.exists(fifo) else "running"
+
+    # ------------------------------------------------------------------ operations
+
+    def create(
+        self,
+        container_id: str,
+        bundle: str,
+        *,
+        console_socket: str | None = None,
+        pid_file: str | None = None,
+    ) -> None:
+        """Set up container ``container_id`` from ``<bundle>/config.json``; PID 1 waits
+        for :meth:`start` before exec.
+
+        Raises Conflict (id in use), InvalidArgument (bad id or config), RuntimeFailure
+        with exit code 127/126 for a command that cannot be found or invoked (runc's
+        texts) or 125 for any other set-up failure. On failure nothing is left behind:
+        no process, cgroup or state directory.
+        """
+        from dockyard.runtime import cgroups
+        from dockyard.runtime import init as _init
+
+        state_dir = self._dir(container_id)
+        bundle = os.path.abspath(bundle)
+        try:
+            with open(os.path.join(bundle, "config.json")) as f:
+                spec = json.load(f)
+        except OSError as e:
+            raise InvalidArgument(f"cannot read {bundle}/config.json: {e.strerror}") from None
+        except ValueError as e:
+            raise InvalidArgument(f"invalid {bundle}/config.json: {e}") from None
+        process = spec.get("process") or {}
+        if not process.get("args"):
+            raise InvalidArgument(f"{bundle}/config.json: process.args must not be empty")
+        rootfs = os.path.join(bundle, (spec.get("root") or {}).get("path", "rootfs"))
+        if not os.path.isdir(rootfs):
+            raise InvalidArgument(f"rootfs {rootfs} is not a directory")
+        linux = spec.get("linux") or {}
+
+        os.makedirs(self.state_root, mode=0o700, exist_ok=True)
+        try:
+            os.mkdir(state_dir, 0o711)
+        except FileExistsError:
+            raise Conflict(f"container with id exists: {container_id}") from None
+
+        syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
+        manager = None
+        sync_r = sync_w = console_fd = fifo_fd = -1
+        pid1 = 0
+        try:
+            fifo = os.path.join(state_dir, "exec.fifo")
+            os.mkfifo(fifo, 0o622)
+            resources = dict(linux.get("resources") or {})
+            if "devices" in resources:
+                resources["devices"] = list(resources["devices"]) + [
+                    _rule(r) for r in RUNC_ALLOWED_DEVICES
+                ]
+            cgroups_path = linux.get("cgroupsPath") or container_id
+            manager = cgroups.create(cgroups_path, resources)
+            layout = cgroups.detect()
+            if console_socket is not None:
+                console_fd = _connect(console_socket)
+            fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+            sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
+            ns_types = {ns.get("type") for ns in linux.get("namespaces") or []}
+            ctx: dict[str, Any] = {
+                "rootfs": os.path.realpath(rootfs),
+                "bundle": bundle,
+                "sync_w": sync_w,
+                "fifo_fd": fifo_fd,
+                "console_fd": console_fd if console_fd >= 0 else None,
+                "cgroup": manager,
+                "cgroup_paths": dict(manager.paths),
+                "cgroup_v2": layout.mode == "v2",
+                "cgroup_v1": [(m.point, ",".join(m.controllers)) for m in layout.v1_mounts()],
+                "cgroup_links": _cgroup_links(),
+                "cgroupns": "cgroup" in ns_types,
+            }
+            ctx["keep_fds"] = [fd for fd in (sync_w, fifo_fd, console_fd) if fd >= 0]
+            child = os.fork()
+            if child == 0:
+                _init.stage1(spec, ctx)
+            os.close(sync_w)
+            sync_w = -1
+            pid1 = self._await_ready(sync_r, child)
+            st = start_time(pid1)
+            if st is None:
+                raise RuntimeFailure("container init exited before it was ready")
+            state = {
+                "ociVersion": spec.get("ociVersion", "1.0.0"),
+                "id": container_id,
+                "pid": pid1,
+                "bundle": bundle,
+                "rootfs": ctx["rootfs"],
+                "start_time": st,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "annotations": spec.get("annotations") or {},
+                "cgroups_path": cgroups_path,
+                "cgroup_paths": ctx["cgroup_paths"],
+            }
+            self._write_state(state)
+            if pid_file:
+                _write_atomic(pid_file, f"{pid1}")
+        except BaseException as exc:
+            if pid1:
+                _kill_and_reap(pid1)
+            if manager is not None:
+                try:
+                    manager.destroy(kill=True)
+                except DockyardError:
+                    pass
+            shutil.rmtree(state_dir, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise RuntimeFailure(f"create {container_id}: {exc}") from None
+            raise
+        finally:
+            for fd in (sync_r, sync_w, console_fd, fifo_fd):
+                if fd >= 0:
+                    os.close(fd)
+
+    def _await_ready(self, sync_r: int, child: int) -> int:
+        """Read the sync pipe until PID 1 is ready; returns its pid (caller's namespace)."""
+        buf = b""
+        pid1 = 0
+        error: dict[str, Any] | None = None
+        ready = False
+        while not ready and error is None:
+            chunk = os.read(sync_r, 65536)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n" in buf and not ready and error is None:
+                line, buf = buf.split(b"\n", 1)
+                msg = json.loads(line)
+                if msg["type"] == "pid":
+                    pid1 = msg["pid"]
+                elif msg["type"] == "ready":
+                    ready = True
+                else:
+                    error = msg
+        os.waitpid(child, 0)
+        if error is not None:
+            if pid1:
+                _kill_and_reap(pid1)
+            raise RuntimeFailure(error["message"], error.get("code", 125))
+        if not ready:
+            if pid1:
+                _kill_and_reap(pid1)
+            raise RuntimeFailure("container init exited before it was ready")
+        return pid1
+
+    def start(self, container_id: str) -> None:
+        """Let a created container's PID 1 exec its process (opens the exec fifo).
+
+        Raises NotFound, or Conflict if the container is not in the created state.
+        """
+        state = self._load(container_id)
+        status = self._status(state)
+        if status != "created":
+            raise Conflict(
+                f"cannot start a container that has {status}"
+                if status == "stopped"
+                else "cannot start an already running container"
+            )
+        fifo = os.path.join(self._dir(container_id), "exec.fifo")
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    if os.read(fd, 1):
+                        break
+                except BlockingIOError:
+                    pass
+                if start_time(state["pid"]) != state["start_time"]:
+                    raise RuntimeFailure(f"container {container_id} exited before start")
+                if time.monotonic() > deadline:
+                    raise RuntimeFailure(f"container {container_id} did not start")
+                time.sleep(0.0005)
+        finally:
+            os.close(fd)
+        os.unlink(fifo)
+
+    def state(self, container_id: str) -> dict[str, Any]:
+        """The OCI state (runtime.md "State") of ``container_id``; raises NotFound."""
+        state = self._load(container_id)
+        status = self._status(state)
+        return {
+            "ociVersion": state["ociVersion"],
+            "id": state["id"],
+            "status": status,
+            "pid": state["pid"] if status != "stopped" else 0,
+            "bundle": state["bundle"],
+            "rootfs": state["rootfs"],
+            "created": state["created"],
+            "annotations": state["annotations"],
+        }
+
+    def kill(self, container_id: str, sig: int, all: bool = False) -> None:
+        """Send signal number ``sig`` to PID 1, or with ``all`` to every process in the
+        container's cgroup. Raises NotFound, or Conflict if the container is stopped."""
+        state = self._load(container_id)
+        if all:
+            self._manager(state).kill_all(sig)
+            return
+        if self._status(state) == "stopped":
+            raise Conflict("container not running")
+        try:
+            os.kill(state["pid"], sig)
+        except ProcessLookupError:
+            raise Conflict("container not running") from None
+
+    def delete(self, container_id: str, force: bool = False) -> None:
+        """Remove a stopped (or created) container: its cgroup and state directory.
+
+        A running container is refused (Conflict) unless ``force``, which SIGKILLs it and
+        waits until it is gone.
+        """
+        state = self._load(container_id)
+        status = self._status(state)
+        if status == "running" and not force:
+            raise Conflict(f"cannot delete container {container_id} that is not stopped: running")
+        manager = self._manager(state)
+        if status != "stopped":
+            _kill_and_reap(state["pid"], state["start_time"])
+        manager.destroy(kill=True)
+        shutil.rmtree(self._dir(container_id), ignore_errors=True)
+
+    def list(self) -> list[dict[str, Any]]:
+        """The OCI states of every container under ``state_root``, sorted by id."""
+        try:
+            ids = sorted(os.listdir(self.state_root))
+        except FileNotFoundError:
+            return []
+        out = []
+        for cid in ids:
+            try:
+                out.append(self.state(cid))
+            except (NotFound, InvalidArgument, ValueError):
+                continue
+        return out
+
+    def _manager(self, state: dict[str, Any]) -> Any:
+        from dockyard.runtime import cgroups
+
+        return cgroups.load(state["cgroups_path"])
+
+
+def _connect(path: str) -> int:
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError as e:
+        sock.close()
+        raise RuntimeFailure(f"connect to --console-socket {path}: {e.strerror}") from None
+    return sock.detach()
+
+
+def _cgroup_links() -> list[tuple[str, str]]:
+    """Symlinks the host keeps in /sys/fs/cgroup (``cpu -> cpu,cpuacct``)."""
+    out = []
+    try:
+        with os.scandir("/sys/fs/cgroup") as it:
+            for entry in it:
+                if entry.is_symlink():
+                    out.append((entry.name, os.readlink(entry.path)))
+    except OSError:
+        pass
+    return out
+
+
+def _write_atomic(path: str, text: str) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
+
+
+def _kill_and_reap(pid: int, expected_start: int | None = None) -> None:
+    """SIGKILL ``pid`` (if it is still the process that started at ``expected_start``)
+    and wait until it is gone: reaped if it is our child, else no longer in /proc."""
+    st = start_time(pid)
+    if st is None or (expected_start is not None and st != expected_start):
+        _reap(pid)
+        return
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if _reap(pid) or start_time(pid) is None:
+            return
+        time.sleep(0.002)
+
+
+def _reap(pid: int) -> bool:
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    except ChildProcessError:
+        return False

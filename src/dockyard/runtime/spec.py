@@ -1,0 +1,275 @@
+"""Docker's default OCI runtime spec (moby oci/defaults.go and daemon/oci_linux.go).
+
+``build_spec(SpecOptions(...))`` returns a config.json dict (OCI runtime spec 1.1,
+config.md and config-linux.md) with Docker's defaults plus what the options ask for.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from dockyard.errors import InvalidArgument
+from dockyard.runtime import caps as _caps
+
+OCI_VERSION = "1.1.0"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+#: moby oci/defaults.go MaskedPaths.
+MASKED_PATHS = (
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+)
+#: moby oci/defaults.go ReadonlyPaths.
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+
+#: The namespaces Docker gives a container by default, in Docker's order.
+NAMESPACES = ("mount", "network", "uts", "pid", "ipc", "cgroup")
+
+
+def _dev_rule(
+    allow: bool, typ: str | None, major: int | None, minor: int | None, access: str = "rwm"
+) -> dict[str, Any]:
+    rule: dict[str, Any] = {"allow": allow}
+    if typ is not None:
+        rule["type"] = typ
+    if major is not None:
+        rule["major"] = major
+    if minor is not None:
+        rule["minor"] = minor
+    rule["access"] = access
+    return rule
+
+
+#: moby oci/defaults.go Resources.Devices (runc appends its own AllowedDevices after).
+DEVICE_RULES = (
+    _dev_rule(False, None, None, None),
+    _dev_rule(True, "c", 1, 5),
+    _dev_rule(True, "c", 1, 3),
+    _dev_rule(True, "c", 1, 9),
+    _dev_rule(True, "c", 1, 8),
+    _dev_rule(True, "c", 5, 0),
+    _dev_rule(True, "c", 5, 1),
+    _dev_rule(False, "c", 10, 229),
+)
+
+
+@dataclass
+class SpecOptions:
+    """What a container asks for beyond Docker's defaults.
+
+    ``user`` is (uid, gid); ``ulimits`` maps Docker names (``nofile``) to (soft, hard);
+    ``namespaces`` maps an OCI namespace type to ``"private"`` (default), ``"host"`` (no
+    entry: share the caller's) or an absolute path of a namespace file to join;
+    ``resources`` is an OCI linux.resources dict; ``mounts`` are OCI mount dicts appended
+    after the defaults; ``shm_size`` is bytes; ``console_size`` is (height, width).
+    """
+
+    args: list[str]
+    env: list[str] = field(default_factory=lambda: [f"PATH={DEFAULT_PATH}"])
+    cwd: str = "/"
+    root_path: str = "rootfs"
+    user: tuple[int, int] = (0, 0)
+    additional_gids: list[int] = field(default_factory=list)
+    hostname: str = ""
+    terminal: bool = False
+    console_size: tuple[int, int] | None = None
+    privileged: bool = False
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    readonly_rootfs: bool = False
+    no_new_privileges: bool = False
+    ulimits: dict[str, tuple[int, int]] = field(default_factory=dict)
+    namespaces: dict[str, str] = field(default_factory=dict)
+    cgroups_path: str | None = None
+    resources: dict[str, Any] | None = None
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+    sysctl: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    shm_size: int = 64 * 1024 * 1024
+
+
+def _default_mounts(opts: SpecOptions) -> list[dict[str, Any]]:
+    shm_k = opts.shm_size // 1024
+    sys_opt = "rw" if opts.privileged else "ro"
+    return [
+        {
+            "destination": "/proc",
+            "type": "proc",
+            "source": "proc",
+            "options": ["nosuid", "noexec", "nodev"],
+        },
+        {
+            "destination": "/dev",
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+        },
+        {
+            "destination": "/dev/pts",
+            "type": "devpts",
+            "source": "devpts",
+            "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+        },
+        {
+            "destination": "/sys",
+            "type": "sysfs",
+            "source": "sysfs",
+            "options": ["nosuid", "noexec", "nodev", sys_opt],
+        },
+        {
+            "destination": "/sys/fs/cgroup",
+            "type": "cgroup",
+            "source": "cgroup",
+            "options": [sys_opt, "nosuid", "noexec", "nodev"],
+        },
+        {
+            "destination": "/dev/mqueue",
+            "type": "mqueue",
+            "source": "mqueue",
+            "options": ["nosuid", "noexec", "nodev"],
+        },
+        {
+            "destination": "/dev/shm",
+            "type": "tmpfs",
+            "source": "shm",
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm_k}k"],
+        },
+    ]
+
+
+def _host_devices() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every device node under the host's /dev (for --privileged), as OCI devices."""
+    import stat
+
+    devices = []
+    skip = ("/dev/pts", "/dev/mqueue", "/dev/shm", "/dev/console", "/dev/ptmx")
+    for dirpath, dirnames, filenames in os.walk("/dev"):
+        if dirpath.startswith(skip):
+            dirnames.clear()
+            continue
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if path in skip:
+                continue
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if not (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)):
+                continue
+            devices.append(
+                {
+                    "path": path,
+                    "type": "c" if stat.S_ISCHR(st.st_mode) else "b",
+                    "major": os.major(st.st_rdev),
+                    "minor": os.minor(st.st_rdev),
+                    "fileMode": stat.S_IMODE(st.st_mode),
+                    "uid": st.st_uid,
+                    "gid": st.st_gid,
+                }
+            )
+    return devices, [_dev_rule(True, None, None, None)]
+
+
+def _rlimits(ulimits: dict[str, tuple[int, int]]) -> list[dict[str, Any]]:
+    import resource
+
+    out = []
+    for name, (soft, hard) in ulimits.items():
+        kind = "RLIMIT_" + name.upper()
+        if not hasattr(resource, kind):
+            raise InvalidArgument(f"invalid ulimit type: {name}")
+        if soft > hard:
+            raise InvalidArgument(
+                f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+            )
+        out.append({"type": kind, "soft": soft, "hard": hard})
+    return out
+
+
+def build_spec(opts: SpecOptions) -> dict[str, Any]:
+    """Build a config.json dict for ``opts`` (OCI runtime spec config.md/config-linux.md).
+
+    Raises InvalidArgument for an unknown capability name (``unknown capability:
+    "CAP_FOO"``), ulimit or namespace mode.
+    """
+    cap_list = _caps.tweak(opts.cap_add, opts.cap_drop, opts.privileged)
+    uid, gid = opts.user
+    capabilities: dict[str, list[str]] = {"bounding": cap_list}
+    if uid == 0:
+        capabilities["effective"] = list(cap_list)
+        capabilities["permitted"] = list(cap_list)
+    # Docker 20.10+: a non-root user gets only the bounding set, as execve would give.
+
+    process: dict[str, Any] = {
+        "terminal": opts.terminal,
+        "user": {"uid": uid, "gid": gid},
+        "args": list(opts.args),
+        "env": list(opts.env),
+        "cwd": opts.cwd or "/",
+        "capabilities": capabilities,
+        "noNewPrivileges": opts.no_new_privileges,
+    }
+    if opts.additional_gids:
+        process["user"]["additionalGids"] = list(opts.additional_gids)
+    if opts.terminal and opts.console_size:
+        process["consoleSize"] = {"height": opts.console_size[0], "width": opts.console_size[1]}
+    rlimits = _rlimits(opts.ulimits)
+    if rlimits:
+        process["rlimits"] = rlimits
+
+    namespaces = []
+    for kind in NAMESPACES:
+        mode = opts.namespaces.get(kind, "private")
+        if mode == "host":
+            continue
+        if mode == "private":
+            namespaces.append({"type": kind})
+        elif os.path.isabs(mode):
+            namespaces.append({"type": kind, "path": mode})
+        else:
+            raise InvalidArgument(f"invalid {kind} namespace mode: {mode}")
+    unknown = set(opts.namespaces) - set(NAMESPACES)
+    if unknown:
+        raise InvalidArgument(f"unknown namespace type: {sorted(unknown)[0]}")
+
+    resources: dict[str, Any] = dict(opts.resources or {})
+    linux: dict[str, Any] = {"namespaces": namespaces}
+    if opts.privileged:
+        linux["devices"], resources["devices"] = _host_devices()
+    else:
+        resources["devices"] = [dict(r) for r in DEVICE_RULES] + list(
+            (opts.resources or {}).get("devices", [])
+        )
+        linux["maskedPaths"] = list(MASKED_PATHS)
+        linux["readonlyPaths"] = list(READONLY_PATHS)
+    linux["resources"] = resources
+    if opts.cgroups_path:
+        linux["cgroupsPath"] = opts.cgroups_path
+    if opts.sysctl:
+        linux["sysctl"] = dict(opts.sysctl)
+
+    spec: dict[str, Any] = {
+        "ociVersion": OCI_VERSION,
+        "process": process,
+        "root": {"path": opts.root_path, "readonly": opts.readonly_rootfs},
+        "mounts": _default_mounts(opts) + [dict(m) for m in opts.mounts],
+        "linux": linux,
+    }
+    if opts.hostname:
+        spec["hostname"] = opts.hostname
+    if opts.annotations:
+        spec["annotations"] = dict(opts.annotations)
+    return spec
