@@ -93,7 +93,7 @@ def case_rootfs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path
     for pattern in HOST_PATHS.get(case, []):
         assert not glob.glob(pattern), f"{pattern} already exists on the host"
     store = LayerStore(Paths(str(tmp_path / "root"), str(tmp_path / "run")))
-    lowers = []
+    lowers: list[str] = []
     for tar in sorted((CASES / case).glob("layer*.tar")):
         with open(tar, "rb") as f:
             diff_id, size = store.add(f)

@@ -11,7 +11,9 @@ import stat
 import subprocess
 import tarfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, BinaryIO, cast
 
 import pytest
 
@@ -28,34 +30,43 @@ class Layer:
         self._buf = io.BytesIO()
         self._tar = tarfile.open(fileobj=self._buf, mode="w", format=tarfile.PAX_FORMAT)
 
-    def _add(self, name: str, kind: bytes, data: bytes = b"", **kw: object) -> Layer:
+    def _add(
+        self,
+        name: str,
+        kind: bytes,
+        data: bytes = b"",
+        *,
+        mode: int | None = None,
+        mtime: float = MTIME,
+        xattrs: dict[str, str] | None = None,
+        **fields: Any,
+    ) -> Layer:
         info = tarfile.TarInfo(name)
         info.type = kind
-        info.mtime = kw.pop("mtime", MTIME)  # type: ignore[assignment]
-        info.mode = kw.pop("mode", 0o755 if kind == tarfile.DIRTYPE else 0o644)  # type: ignore[assignment]
-        xattrs = kw.pop("xattrs", {})
-        info.pax_headers = {f"SCHILY.xattr.{k}": v for k, v in xattrs.items()}  # type: ignore[union-attr]
-        for key, value in kw.items():
+        info.mtime = mtime
+        info.mode = mode if mode is not None else 0o755 if kind == tarfile.DIRTYPE else 0o644
+        info.pax_headers = {f"SCHILY.xattr.{k}": v for k, v in (xattrs or {}).items()}
+        for key, value in fields.items():
             setattr(info, key, value)
         info.size = len(data)
         self._tar.addfile(info, io.BytesIO(data) if data else None)
         return self
 
-    def dir(self, name: str, **kw: object) -> Layer:
+    def dir(self, name: str, **kw: Any) -> Layer:
         return self._add(name, tarfile.DIRTYPE, **kw)
 
-    def file(self, name: str, data: str | bytes = b"", **kw: object) -> Layer:
+    def file(self, name: str, data: str | bytes = b"", **kw: Any) -> Layer:
         return self._add(
             name, tarfile.REGTYPE, data.encode() if isinstance(data, str) else data, **kw
         )
 
-    def symlink(self, name: str, target: str, **kw: object) -> Layer:
+    def symlink(self, name: str, target: str, **kw: Any) -> Layer:
         return self._add(name, tarfile.SYMTYPE, linkname=target, mode=0o777, **kw)
 
     def hardlink(self, name: str, target: str) -> Layer:
         return self._add(name, tarfile.LNKTYPE, linkname=target)
 
-    def device(self, name: str, kind: bytes, major: int = 0, minor: int = 0, **kw: object) -> Layer:
+    def device(self, name: str, kind: bytes, major: int = 0, minor: int = 0, **kw: Any) -> Layer:
         return self._add(name, kind, devmajor=major, devminor=minor, **kw)
 
     def bytes(self) -> bytes:
@@ -491,7 +502,7 @@ TAR = Layer().file("f", "payload" * 1000).bytes()
     [lambda b: b, gzip.compress, bz2.compress, lzma.compress],
     ids=["plain", "gzip", "bzip2", "xz"],
 )
-def test_open_decompressed_detects_format(compress, dest: Path) -> None:  # type: ignore[no-untyped-def]
+def test_open_decompressed_detects_format(compress: Callable[[bytes], bytes], dest: Path) -> None:
     stream = open_decompressed(io.BytesIO(compress(TAR)))
     assert stream.read() == TAR
     assert apply_layer(open_decompressed(io.BytesIO(compress(TAR))), str(dest)) == len(TAR)
@@ -528,8 +539,8 @@ class Trickle(io.RawIOBase):
 
 
 @pytest.mark.parametrize("compress", [gzip.compress, lzma.compress], ids=["gzip", "xz"])
-def test_open_decompressed_with_one_byte_reads(compress) -> None:  # type: ignore[no-untyped-def]
-    assert open_decompressed(Trickle(compress(TAR))).read() == TAR  # type: ignore[arg-type]
+def test_open_decompressed_with_one_byte_reads(compress: Callable[[bytes], bytes]) -> None:
+    assert open_decompressed(cast(BinaryIO, Trickle(compress(TAR)))).read() == TAR
 
 
 def test_open_decompressed_short_and_empty_input() -> None:

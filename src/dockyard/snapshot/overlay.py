@@ -20,8 +20,13 @@ def _libc() -> Any:
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                           ctypes.c_char_p]
+    libc.mount.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        ctypes.c_ulong,
+        ctypes.c_char_p,
+    ]
     libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
     return libc
 
@@ -57,11 +62,12 @@ def mount_rootfs(
     flags = MS_RDONLY if readonly else 0
     rest = f",upperdir={upper},workdir={work}"
     data = os.fsencode("lowerdir=" + ":".join(lowers) + rest)
-    if len(data) < _PAGE_SIZE:
-        err = 0 if _libc().mount(b"overlay", os.fsencode(target), b"overlay", flags, data) == 0 \
-            else _errno()
-    else:
+    if len(data) >= _PAGE_SIZE:
         err = _mount_by_fd(lowers, rest, target, flags)
+    elif _libc().mount(b"overlay", os.fsencode(target), b"overlay", flags, data) != 0:
+        err = _errno()
+    else:
+        err = 0
     if err:
         raise DockyardError(f"overlay mount at {target}: {os.strerror(err)}")
 

@@ -49,9 +49,7 @@ def securejoin(root: str, path: str) -> str:
             continue
         hops += 1
         if hops > MAX_LINK_HOPS:
-            raise InvalidArgument(
-                f"too many levels of symbolic links resolving {path!r} in {root}"
-            )
+            raise InvalidArgument(f"too many levels of symbolic links resolving {path!r} in {root}")
         target = os.readlink(candidate)
         if target.startswith("/"):
             resolved.clear()

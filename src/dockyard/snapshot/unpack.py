@@ -101,8 +101,9 @@ class _Unpacker:
             self._set_meta(path, m)
         elif m.isreg():
             self._remove(path)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                         0o600)
+            fd = os.open(
+                path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+            )
             with open(fd, "wb") as out:
                 src = tf.extractfile(m)
                 if src is not None:
@@ -223,8 +224,9 @@ class _Unpacker:
                 continue
             try:
                 # tarfile decoded the value as UTF-8 with surrogateescape; this is lossless.
-                os.setxattr(path, name, value.encode("utf-8", "surrogateescape"),
-                            follow_symlinks=False)
+                os.setxattr(
+                    path, name, value.encode("utf-8", "surrogateescape"), follow_symlinks=False
+                )
             except OSError as e:
                 if e.errno not in (errno.ENOTSUP, errno.EPERM):
                     raise
