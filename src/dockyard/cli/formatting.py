@@ -1,0 +1,673 @@
+"""Docker CLI output formatting: ``--format`` Go templates, tabwriter tables, human units.
+
+Implements the subset of Go's ``text/template`` that Docker users write (fields, pipelines,
+``if``/``else``/``range``/``with``, variables in ``range``, Go's builtins and Docker's extra
+functions ``json``, ``join``, ``split``, ``title``, ``lower``, ``upper``, ``pad``,
+``truncate``), the Docker CLI's ``table`` prefix with headers, Go's ``text/tabwriter`` layout
+as the Docker CLI configures it (min width 10, padding 3) and go-units' ``HumanDuration`` /
+``HumanSizeWithPrecision``. Values are Python dicts, lists, str, int, float, bool and None.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from dockyard.errors import InvalidArgument
+
+TABLE_PREFIX = "table"
+
+
+class TemplateError(InvalidArgument):
+    """A ``--format`` template failed to parse or execute (the Docker CLI exits 1)."""
+
+    exit_code = 1
+
+
+# ---------------------------------------------------------------------------------------
+# Values as Go's fmt prints them (%v).
+
+
+def go_str(value: Any) -> str:
+    """``value`` formatted as Go's ``%v`` would print the equivalent Go value."""
+    if value is None:
+        return "<no value>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return _go_float(value)
+    if isinstance(value, str | int):
+        return str(value)
+    if isinstance(value, Mapping):
+        inner = " ".join(f"{k}:{_go_inner(v)}" for k, v in sorted(value.items()))
+        return f"map[{inner}]"
+    if isinstance(value, list | tuple):
+        return "[" + " ".join(_go_inner(v) for v in value) + "]"
+    return str(value)
+
+
+def _go_inner(value: Any) -> str:
+    # Nested nil prints as <nil> in Go, not <no value>.
+    return "<nil>" if value is None else go_str(value)
+
+
+def _go_float(f: float) -> str:
+    # Go's %v: shortest round-trip digits, exponent form when exp < -4 or exp >= 6.
+    if f != f:
+        return "NaN"
+    if f in (float("inf"), float("-inf")):
+        return "+Inf" if f > 0 else "-Inf"
+    if f == 0:
+        return "0"
+    d = Decimal(repr(f))
+    exp = d.adjusted()
+    if -4 <= exp < 6:
+        return format(d.normalize(), "f")
+    digits = "".join(map(str, d.as_tuple().digits)).rstrip("0") or "0"
+    mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{'-' if f < 0 else ''}{mant}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+
+
+# ---------------------------------------------------------------------------------------
+# Template parsing.
+
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<string>"(?:\\.|[^"\\])*")
+  | (?P<raw>`[^`]*`)
+  | (?P<char>'(?:\\.|[^'\\])')
+  | (?P<decl>:=|=)
+  | (?P<var>\$[A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
+  | (?P<field>(?:\.[A-Za-z_][A-Za-z0-9_]*)+|\.)
+  | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<punct>[|(),])
+    """,
+    re.VERBOSE,
+)
+
+_KEYWORDS = {"if", "else", "end", "range", "with", "define", "template", "block", "break"}
+
+
+class _Tok:
+    __slots__ = ("kind", "text", "pos")
+
+    def __init__(self, kind: str, text: str, pos: int) -> None:
+        self.kind, self.text, self.pos = kind, text, pos
+
+
+class _Node:
+    """A parsed template node; ``kind`` is text, action, if, range or with."""
+
+    __slots__ = ("kind", "pos", "text", "pipe", "body", "else_body", "decl")
+
+    def __init__(self, kind: str, pos: int, text: str = "", pipe: Any = None) -> None:
+        self.kind, self.pos, self.text, self.pipe = kind, pos, text, pipe
+        self.body: list[_Node] = []
+        self.else_body: list[_Node] = []
+        self.decl: list[str] = []
+
+
+class Template:
+    """A parsed Go template. ``Template(text)`` raises ``TemplateError`` on a syntax error."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._actions = self._lex(text)
+        self._i = 0
+        self.root, stop = self._parse_list()
+        if stop is not None:
+            raise self._parse_error(stop[1], f"unexpected {{{{{stop[0]}}}}}")
+
+    # -- lexing: alternating text and action segments -----------------------------------
+    def _lex(self, text: str) -> list[tuple[str, str, int]]:
+        out: list[tuple[str, str, int]] = []
+        pos = 0
+        while True:
+            start = text.find("{{", pos)
+            if start == -1:
+                out.append(("text", text[pos:], pos))
+                break
+            lit = text[pos:start]
+            inner_start = start + 2
+            if text.startswith("- ", inner_start) or text.startswith("-\t", inner_start):
+                lit = lit.rstrip()
+                inner_start += 1
+            out.append(("text", lit, pos))
+            end = text.find("}}", inner_start)
+            if end == -1:
+                raise self._parse_error(start, "unclosed action")
+            inner_end = end
+            trim_right = (
+                end - 1 >= inner_start
+                and text[end - 1] == "-"
+                and text[end - 2 : end - 1].isspace()
+            )
+            if trim_right:
+                inner_end = end - 1
+            out.append(("action", text[inner_start:inner_end], inner_start))
+            pos = end + 2
+            if trim_right:
+                while pos < len(text) and text[pos].isspace():
+                    pos += 1
+        return out
+
+    def _parse_error(self, pos: int, msg: str) -> TemplateError:
+        line = self.text.count("\n", 0, pos) + 1
+        return TemplateError(f"template parsing error: template: :{line}: {msg}")
+
+    def _tokens(self, inner: str, base: int) -> list[_Tok]:
+        toks: list[_Tok] = []
+        pos = 0
+        while pos < len(inner):
+            m = _TOKEN_RE.match(inner, pos)
+            if m is None:
+                raise self._parse_error(base + pos, f"unexpected {inner[pos]!r} in command")
+            kind = m.lastgroup or ""
+            if kind != "ws":
+                toks.append(_Tok(kind, m.group(), base + pos))
+            pos = m.end()
+        return toks
+
+    # -- parsing: a list of nodes up to {{end}} / {{else}} -------------------------------
+    def _parse_list(self) -> tuple[list[_Node], tuple[str, int, list[_Tok]] | None]:
+        nodes: list[_Node] = []
+        while self._i < len(self._actions):
+            kind, text, pos = self._actions[self._i]
+            self._i += 1
+            if kind == "text":
+                if text:
+                    nodes.append(_Node("text", pos, text=text))
+                continue
+            if text.strip().startswith("/*"):
+                continue
+            toks = self._tokens(text, pos)
+            if not toks:
+                raise self._parse_error(pos, "missing value for command")
+            head = toks[0]
+            if head.kind == "ident" and head.text in ("end", "else"):
+                return nodes, (head.text, head.pos, toks[1:])
+            if head.kind == "ident" and head.text in ("if", "range", "with"):
+                nodes.append(self._parse_control(head.text, head.pos, toks[1:]))
+                continue
+            if head.kind == "ident" and head.text in _KEYWORDS:
+                raise self._parse_error(pos, f"{head.text} is not supported")
+            nodes.append(_Node("action", pos, pipe=self._parse_pipeline(toks, pos)))
+        return nodes, None
+
+    def _parse_control(self, kind: str, pos: int, toks: list[_Tok]) -> _Node:
+        node = _Node(kind, pos)
+        if kind == "range" and len(toks) > 2:
+            # {{range $e := .X}} or {{range $i, $e := .X}}
+            decl_idx = next((i for i, t in enumerate(toks) if t.kind == "decl"), -1)
+            if decl_idx > 0:
+                node.decl = [t.text for t in toks[:decl_idx] if t.kind == "var"]
+                toks = toks[decl_idx + 1 :]
+        if not toks:
+            raise self._parse_error(pos, f"missing value for {kind}")
+        node.pipe = self._parse_pipeline(toks, pos)
+        node.body, stop = self._parse_list()
+        if stop is None:
+            raise self._parse_error(len(self.text), "unexpected EOF")
+        word, stop_pos, rest = stop
+        if word == "else":
+            if rest and rest[0].kind == "ident" and rest[0].text in ("if", "with"):
+                # {{else if ...}} is an if nested in the else branch sharing our {{end}}.
+                inner = self._parse_control_chain(rest[0].text, rest[0].pos, rest[1:])
+                node.else_body = [inner]
+                return node
+            node.else_body, stop = self._parse_list()
+            if stop is None or stop[0] != "end":
+                raise self._parse_error(stop_pos, "expected end; found else")
+        return node
+
+    def _parse_control_chain(self, kind: str, pos: int, toks: list[_Tok]) -> _Node:
+        return self._parse_control(kind, pos, toks)
+
+    def _parse_pipeline(self, toks: list[_Tok], pos: int) -> list[list[Any]]:
+        cmds: list[list[Any]] = [[]]
+        i = 0
+        while i < len(toks):
+            t = toks[i]
+            if t.kind == "punct" and t.text == "|":
+                if not cmds[-1]:
+                    raise self._parse_error(t.pos, "missing command")
+                cmds.append([])
+            elif t.kind == "punct" and t.text == "(":
+                depth, j = 1, i + 1
+                while j < len(toks) and depth:
+                    if toks[j].text == "(":
+                        depth += 1
+                    elif toks[j].text == ")":
+                        depth -= 1
+                    j += 1
+                if depth:
+                    raise self._parse_error(t.pos, "unclosed left paren")
+                cmds[-1].append(("pipe", self._parse_pipeline(toks[i + 1 : j - 1], t.pos), t.pos))
+                i = j
+                continue
+            elif t.kind == "punct":
+                raise self._parse_error(t.pos, f'unexpected "{t.text}" in operand')
+            elif t.kind in ("decl", "char"):
+                raise self._parse_error(t.pos, f'unexpected "{t.text}" in command')
+            else:
+                cmds[-1].append((t.kind, t.text, t.pos))
+            i += 1
+        if not cmds[-1]:
+            raise self._parse_error(pos, "missing command")
+        for cmd in cmds:
+            kind, text, p = cmd[0]
+            if kind == "ident" and text not in FUNCS and text not in ("true", "false", "nil"):
+                raise self._parse_error(p, f'function "{text}" not defined')
+        return cmds
+
+    # -- execution ----------------------------------------------------------------------
+    def execute(
+        self,
+        data: Any,
+        *,
+        strict: bool = True,
+        funcs: Mapping[str, Callable[..., Any]] | None = None,
+    ) -> str:
+        """Render with ``data`` as ``.``; a missing field is an error when ``strict``.
+
+        ``strict`` models Go structs (missing field: ``can't evaluate field X``); without
+        it dicts behave as Go maps (missing key prints ``<no value>``). ``funcs`` overrides
+        template functions (the table header uses that). Raises ``TemplateError``.
+        """
+        ex = _Exec(self, strict, {**FUNCS, **(funcs or {})})
+        out: list[str] = []
+        ex.run(self.root, data, {"$": data}, out)
+        return "".join(out)
+
+
+class _Exec:
+    def __init__(self, tmpl: Template, strict: bool, funcs: Mapping[str, Callable[..., Any]]):
+        self.tmpl, self.strict, self.funcs = tmpl, strict, funcs
+
+    def error(self, pos: int, at: str, msg: str) -> TemplateError:
+        text = self.tmpl.text[:pos]
+        nl = text.rfind("\n")
+        col = pos if nl == -1 else pos - nl - 1
+        line = text.count("\n") + 1
+        return TemplateError(f'template: :{line}:{col}: executing "" at <{at}>: {msg}')
+
+    def run(self, nodes: list[_Node], dot: Any, vars: dict[str, Any], out: list[str]) -> None:
+        for node in nodes:
+            if node.kind == "text":
+                out.append(node.text)
+            elif node.kind == "action":
+                out.append(go_str(self.pipeline(node.pipe, dot, vars)))
+            elif node.kind == "if":
+                branch = node.body if truth(self.pipeline(node.pipe, dot, vars)) else node.else_body
+                self.run(branch, dot, vars, out)
+            elif node.kind == "with":
+                value = self.pipeline(node.pipe, dot, vars)
+                if truth(value):
+                    self.run(node.body, value, vars, out)
+                else:
+                    self.run(node.else_body, dot, vars, out)
+            elif node.kind == "range":
+                self.range(node, dot, vars, out)
+
+    def range(self, node: _Node, dot: Any, vars: dict[str, Any], out: list[str]) -> None:
+        value = self.pipeline(node.pipe, dot, vars)
+        if isinstance(value, Mapping):
+            items: list[tuple[Any, Any]] = sorted(value.items())
+        elif isinstance(value, list | tuple):
+            items = list(enumerate(value))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            items = [(i, i) for i in range(value)]
+        elif value is None:
+            items = []
+        else:
+            raise self.error(node.pos, "range", f"range can't iterate over {go_str(value)}")
+        if not items:
+            self.run(node.else_body, dot, vars, out)
+        for key, elem in items:
+            scope = dict(vars)
+            if len(node.decl) == 1:
+                scope[node.decl[0]] = elem
+            elif len(node.decl) == 2:
+                scope[node.decl[0]], scope[node.decl[1]] = key, elem
+            self.run(node.body, elem, scope, out)
+
+    def pipeline(self, cmds: list[list[Any]], dot: Any, vars: dict[str, Any]) -> Any:
+        value: Any = _NOARG
+        for cmd in cmds:
+            value = self.command(cmd, dot, vars, value)
+        return value
+
+    def command(self, cmd: list[Any], dot: Any, vars: dict[str, Any], piped: Any) -> Any:
+        kind, text, pos = cmd[0]
+        if kind == "ident" and text in self.funcs:
+            args = [self.operand(op, dot, vars) for op in cmd[1:]]
+            if piped is not _NOARG:
+                args.append(piped)
+            try:
+                return self.funcs[text](*args)
+            except TemplateError:
+                raise
+            except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
+                raise self.error(pos, text, f"error calling {text}: {e}") from None
+        if len(cmd) > 1 or piped is not _NOARG:
+            raise self.error(pos, text, f"can't give argument to non-function {text}")
+        return self.operand(cmd[0], dot, vars)
+
+    def operand(self, op: tuple[str, Any, int], dot: Any, vars: dict[str, Any]) -> Any:
+        kind, text, pos = op
+        if kind == "field":
+            return self.fields(dot, text, pos, text)
+        if kind == "var":
+            name, _, rest = text.partition(".")
+            if name not in vars:
+                raise self.error(pos, text, f"undefined variable: {name}")
+            return self.fields(vars[name], "." + rest if rest else ".", pos, text)
+        if kind == "string":
+            return json.loads(text)
+        if kind == "raw":
+            return text[1:-1]
+        if kind == "number":
+            return float(text) if any(c in text for c in ".eE") else int(text)
+        if kind == "pipe":
+            return self.pipeline(text, dot, vars)
+        if kind == "ident":
+            if text in ("true", "false"):
+                return text == "true"
+            if text == "nil":
+                return None
+            return self.funcs[text]()
+        raise self.error(pos, str(text), "unexpected operand")
+
+    def fields(self, value: Any, chain: str, pos: int, at: str) -> Any:
+        if chain == ".":
+            return value
+        for name in chain[1:].split("."):
+            if isinstance(value, Mapping):
+                if name in value:
+                    value = value[name]
+                elif self.strict:
+                    raise self.error(pos, at, f"can't evaluate field {name}")
+                else:
+                    value = None
+            elif value is None:
+                raise self.error(pos, at, f"nil pointer evaluating interface {{}}.{name}")
+            else:
+                raise self.error(
+                    pos, at, f"can't evaluate field {name} in type {type(value).__name__}"
+                )
+        return value
+
+
+_NOARG = object()
+
+
+def truth(value: Any) -> bool:
+    """Go template truth: false, 0, nil and empty strings, lists and maps are false."""
+    return bool(value)
+
+
+# ---------------------------------------------------------------------------------------
+# Functions: Go's builtins and the Docker CLI's additions.
+
+
+def _json(value: Any) -> str:
+    # The Docker CLI's json func: encoding/json without HTML escaping, trailing newline cut.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _index(value: Any, *keys: Any) -> Any:
+    for key in keys:
+        if isinstance(value, Mapping):
+            value = value.get(key)
+        elif value is None:
+            raise ValueError("index of untyped nil")
+        else:
+            value = value[key]
+    return value
+
+
+def _sprint(*args: Any) -> str:
+    # Go's Sprint: a space between operands when neither side is a string.
+    out = ""
+    for i, a in enumerate(args):
+        if i and not isinstance(a, str) and not isinstance(args[i - 1], str):
+            out += " "
+        out += go_str(a)
+    return out
+
+
+_VERB_RE = re.compile(r"%([-+# 0]*)(\d+)?(?:\.(\d+))?([a-zA-Z%])")
+
+
+def _sprintf(fmt: str, *args: Any) -> str:
+    it = iter(args)
+
+    def verb(m: re.Match[str]) -> str:
+        flags, width, prec, v = m.group(1), m.group(2), m.group(3), m.group(4)
+        if v == "%":
+            return "%"
+        try:
+            arg = next(it)
+        except StopIteration:
+            return f"%!{v}(MISSING)"
+        if v in ("d", "x", "X", "o", "b") and isinstance(arg, int | float):
+            body = format(int(arg), {"d": "d", "x": "x", "X": "X", "o": "o", "b": "b"}[v])
+        elif v in ("f", "e", "g") and isinstance(arg, int | float):
+            body = format(float(arg), f".{prec or 6}{v}")
+        elif v == "q":
+            body = json.dumps(go_str(arg), ensure_ascii=False)
+        elif v == "t":
+            body = go_str(arg)
+        else:
+            body = go_str(arg)
+            if prec is not None and v == "s":
+                body = body[: int(prec)]
+        if width:
+            body = body.ljust(int(width)) if "-" in flags else body.rjust(int(width))
+        return body
+
+    return _VERB_RE.sub(verb, fmt)
+
+
+def _eq(a: Any, *others: Any) -> bool:
+    return any(a == b for b in others)
+
+
+def _truncate(s: str, n: int) -> str:
+    return s[:n]
+
+
+def _pad(s: str, before: int, after: int) -> str:
+    return " " * before + s + " " * after
+
+
+def _and(*args: Any) -> Any:
+    for a in args:
+        if not truth(a):
+            return a
+    return args[-1]
+
+
+def _or(*args: Any) -> Any:
+    for a in args:
+        if truth(a):
+            return a
+    return args[-1]
+
+
+def _join(items: Iterable[Any], sep: str) -> str:
+    return sep.join(go_str(i) for i in items)
+
+
+FUNCS: dict[str, Callable[..., Any]] = {
+    "json": _json,
+    "join": _join,
+    "split": lambda s, sep: s.split(sep),
+    "title": lambda s: s.title(),
+    "lower": lambda s: s.lower(),
+    "upper": lambda s: s.upper(),
+    "pad": _pad,
+    "truncate": _truncate,
+    "index": _index,
+    "len": len,
+    "print": _sprint,
+    "printf": _sprintf,
+    "println": lambda *a: " ".join(go_str(x) for x in a) + "\n",
+    "eq": _eq,
+    "ne": lambda a, b: a != b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "not": lambda a: not truth(a),
+    "and": _and,
+    "or": _or,
+    "slice": lambda s, *ix: s[slice(*ix)],
+}
+
+# The Docker CLI renders table headers with these: every function returns its first argument.
+HEADER_FUNCS: dict[str, Callable[..., Any]] = {
+    name: (lambda v, *_: v)
+    for name in ("json", "join", "split", "title", "lower", "upper", "pad", "truncate")
+}
+
+
+def render(template: str, obj: Any, *, strict: bool = True) -> str:
+    """Render Go template ``template`` with ``obj`` as ``.``; raises ``TemplateError``."""
+    return Template(template).execute(obj, strict=strict)
+
+
+def normalize(fmt: str) -> str:
+    """The Docker CLI's pre-formatting: strip spaces, turn literal ``\\t``/``\\n`` into tabs/newlines."""
+    return fmt.strip(" ").replace("\\t", "\t").replace("\\n", "\n")
+
+
+def format_items(
+    fmt: str,
+    items: Iterable[Any],
+    headers: Mapping[str, str] | None = None,
+    *,
+    strict: bool = True,
+) -> str:
+    """Render ``items`` with a Docker ``--format`` value (``table ...``, ``json`` or a template).
+
+    Each item is rendered then followed by a newline; with the ``table`` prefix a header row
+    (the template rendered against ``headers``, field name -> column title) comes first and
+    the whole is laid out with ``tabwrite``. ``json`` means ``{{json .}}`` per item. Raises
+    ``TemplateError``.
+    """
+    is_table = fmt.startswith(TABLE_PREFIX)
+    body = fmt[len(TABLE_PREFIX) :] if is_table else fmt
+    body = normalize(body)
+    if body == "json":
+        body = "{{json .}}"
+    tmpl = Template(body)
+    rows = "".join(tmpl.execute(item, strict=strict) + "\n" for item in items)
+    if not is_table:
+        return rows
+    header = tmpl.execute(dict(headers or {}), strict=False, funcs=HEADER_FUNCS)
+    return tabwrite(header + "\n" + rows)
+
+
+# ---------------------------------------------------------------------------------------
+# Go's text/tabwriter with the Docker CLI's settings: NewWriter(out, 10, 1, 3, ' ', 0).
+
+
+def tabwrite(text: str, minwidth: int = 10, padding: int = 3) -> str:
+    """Align tab-terminated cells in columns as Go's ``text/tabwriter`` does.
+
+    A cell is text ending in a tab; the text after a line's last tab is not part of any
+    column. A column's width is the widest cell of a block of adjacent lines that have that
+    cell, plus ``padding``, at least ``minwidth``.
+    """
+    lines = [line.split("\t") for line in text.split("\n")]
+    out: list[str] = []
+    widths: list[int] = []
+
+    def write(line0: int, line1: int) -> None:
+        for cells in lines[line0:line1]:
+            parts = []
+            for j, cell in enumerate(cells):
+                if j < len(cells) - 1 and j < len(widths):
+                    parts.append(cell.ljust(widths[j]))
+                else:
+                    parts.append(cell)
+            out.append("".join(parts))
+
+    def fmt(line0: int, line1: int) -> int:
+        col = len(widths)
+        pos = line0
+        this = line0
+        while this < line1:
+            if col >= len(lines[this]) - 1:
+                this += 1
+                continue
+            write(pos, this)
+            pos = this
+            width = minwidth
+            while this < line1 and col < len(lines[this]) - 1:
+                width = max(width, len(lines[this][col]) + padding)
+                this += 1
+            widths.append(width)
+            pos = fmt(pos, this)
+            widths.pop()
+        write(pos, line1)
+        return line1
+
+    fmt(0, len(lines))
+    return "\n".join(out)
+
+
+def format_table(headers: list[str], rows: list[list[str]]) -> str:
+    """A Docker-style table: ``headers`` then ``rows``, each line ending in a newline."""
+    text = "".join("\t".join(r) + "\n" for r in [headers, *rows])
+    return tabwrite(text)
+
+
+# ---------------------------------------------------------------------------------------
+# go-units.
+
+
+def human_duration(seconds: float) -> str:
+    """go-units ``HumanDuration``: ``seconds`` as "About an hour", "3 days", "2 years"."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    minutes = int(seconds / 60)
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(seconds / 3600 + 0.5)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds / 3600) // 24 // 365} years"
+
+
+_DECIMAL_UNITS = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
+
+
+def human_size(size: float, precision: int = 3) -> str:
+    """go-units ``HumanSizeWithPrecision``: bytes in decimal units, e.g. ``4.26MB``."""
+    i = 0
+    while size >= 1000.0 and i < len(_DECIMAL_UNITS) - 1:
+        size /= 1000.0
+        i += 1
+    return f"{size:.{precision}g}{_DECIMAL_UNITS[i]}"

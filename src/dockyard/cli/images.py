@@ -1,0 +1,316 @@
+"""Image commands: ``images``/``image ls``, ``image inspect``, ``tag``, ``rmi``, ``import`` and
+``bootstrap``, with the Docker CLI's flags, output and exit codes (1 on an engine error).
+
+The engine work is in ``dockyard.image``; this module parses flags and prints.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from dockyard.errors import DockyardError
+from dockyard.paths import Paths
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+IMAGE_HEADERS = {
+    "ID": "IMAGE ID",
+    "Repository": "REPOSITORY",
+    "Tag": "TAG",
+    "Digest": "DIGEST",
+    "CreatedSince": "CREATED",
+    "CreatedAt": "CREATED AT",
+    "Size": "SIZE",
+    "Containers": "CONTAINERS",
+    "SharedSize": "SHARED SIZE",
+    "UniqueSize": "UNIQUE SIZE",
+    "VirtualSize": "VIRTUAL SIZE",
+}
+DEFAULT_IMAGES_FORMAT = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+DIGESTS_IMAGES_FORMAT = (
+    "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+)
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print ``message`` to stderr and exit with ``code`` (through click, so main exits)."""
+    click.echo(message, err=True)
+    raise click.exceptions.Exit(code)
+
+
+def engine_errors(func: F) -> F:
+    """Report ``DockyardError`` as the Docker CLI reports daemon errors, exit code 1."""
+    from dockyard.cli.formatting import TemplateError
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except TemplateError as e:
+            fail(str(e), e.exit_code)
+        except DockyardError as e:
+            fail(f"Error response from daemon: {e}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def open_store(paths: Paths) -> Iterator[Any]:
+    """An ``ImageStore`` on the engine's state DB, closed afterwards."""
+    from dockyard.image.store import ImageStore
+    from dockyard.state import StateDB
+
+    db = StateDB(paths.state_db)
+    try:
+        yield ImageStore(paths, db)
+    finally:
+        db.close()
+
+
+# -- images -----------------------------------------------------------------------------
+
+
+def _epoch(rfc3339: str) -> int:
+    """Seconds since the epoch of an RFC 3339 time (fractions ignored)."""
+    import calendar
+    import re
+
+    m = re.match(
+        r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.\d+)?(?:[Zz]|([+-])(\d\d):(\d\d))?$",
+        rfc3339,
+    )
+    if m is None:
+        return 0
+    secs = calendar.timegm(tuple(int(g) for g in m.groups()[:6]) + (0, 0, 0))
+    if m.group(7):
+        offset = int(m.group(8)) * 3600 + int(m.group(9)) * 60
+        secs -= offset if m.group(7) == "+" else -offset
+    return secs
+
+
+def image_rows(images: list[Any], no_trunc: bool, now: float) -> list[dict[str, str]]:
+    """One ``docker images`` row context per tag (or one ``<none>`` row per untagged image).
+
+    Keys are the Docker CLI's image format fields, values strings.
+    """
+    import time
+
+    from dockyard import reference
+    from dockyard.cli.formatting import human_duration, human_size
+
+    rows = []
+    for img in images:
+        created = _epoch(img.created)
+        size = human_size(img.size)
+        common = {
+            "Containers": "N/A",
+            "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(created)),
+            "CreatedSince": human_duration(now - created) + " ago" if created > 0 else "N/A",
+            "Digest": "<none>",
+            "ID": img.id if no_trunc else img.id.removeprefix("sha256:")[:12],
+            "SharedSize": "N/A",
+            "Size": size,
+            "UniqueSize": "N/A",
+            "VirtualSize": size,
+        }
+        refs = [reference.parse(t) for t in img.tags]
+        pairs = sorted((r.familiar_name(), r.tag or "<none>") for r in refs) or [
+            ("<none>", "<none>")
+        ]
+        for repo, tag in pairs:
+            row = {**common, "Repository": repo, "Tag": tag}
+            rows.append(dict(sorted(row.items())))
+    return rows
+
+
+def _matches(row: dict[str, str], pattern: str) -> bool:
+    from fnmatch import fnmatchcase
+
+    repo, tag = pattern, ""
+    if ":" in pattern.rsplit("/", 1)[-1]:
+        repo, _, tag = pattern.rpartition(":")
+    if repo.startswith("docker.io/"):
+        repo = repo.removeprefix("docker.io/").removeprefix("library/")
+    return fnmatchcase(row["Repository"], repo) and (not tag or fnmatchcase(row["Tag"], tag))
+
+
+@click.command(
+    "images", context_settings={"help_option_names": ["--help"]}, short_help="List images"
+)
+@click.argument("repository", required=False)
+@click.option("-a", "--all", "all_", is_flag=True, help="Show all images.")
+@click.option("--digests", is_flag=True, help="Show digests.")
+@click.option("--format", "fmt", default="", help="Format output using a Go template.")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
+@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
+@click.pass_obj
+@engine_errors
+def images(
+    paths: Paths,
+    repository: str | None,
+    all_: bool,
+    digests: bool,
+    fmt: str,
+    no_trunc: bool,
+    quiet: bool,
+) -> None:
+    """List images."""
+    import time
+
+    from dockyard.cli.formatting import format_items
+
+    with open_store(paths) as store:
+        found = store.list()
+    # -a also shows intermediate images; without a builder there are none to hide.
+    rows = image_rows(found, no_trunc, time.time())
+    if repository:
+        rows = [r for r in rows if _matches(r, repository)]
+    if not fmt or fmt == "table":
+        if quiet:
+            fmt = "{{.ID}}"
+            rows = list({r["ID"]: r for r in rows}.values())
+        else:
+            fmt = DIGESTS_IMAGES_FORMAT if digests else DEFAULT_IMAGES_FORMAT
+    sys.stdout.write(format_items(fmt, rows, IMAGE_HEADERS))
+
+
+# -- image inspect ----------------------------------------------------------------------
+
+
+@click.command("inspect", context_settings={"help_option_names": ["--help"]})
+@click.argument("names", nargs=-1, required=True, metavar="IMAGE [IMAGE...]")
+@click.option("-f", "--format", "fmt", default="", help="Format output using a Go template.")
+@click.option("--platform", default=None, help="Inspect a specific platform.")
+@click.pass_obj
+@engine_errors
+def image_inspect(paths: Paths, names: tuple[str, ...], fmt: str, platform: str | None) -> None:
+    """Display detailed information on one or more images."""
+    from dockyard.cli.formatting import format_items
+    from dockyard.errors import NotFound
+    from dockyard.image.create import check_platform
+    from dockyard.image.inspect import inspect_image
+
+    check_platform(platform)
+    found: list[dict[str, Any]] = []
+    errors: list[str] = []
+    with open_store(paths) as store:
+        for name in names:
+            try:
+                found.append(inspect_image(paths, store.resolve(name)))
+            except NotFound:
+                errors.append(f"Error: No such image: {name}")
+    if fmt:
+        sys.stdout.write(format_items(fmt, found, strict=False))
+    else:
+        sys.stdout.write(json.dumps(found, indent=4, ensure_ascii=False) + "\n")
+    if errors:
+        fail("\n".join(errors))
+
+
+# -- tag, rmi ---------------------------------------------------------------------------
+
+
+@click.command("tag", context_settings={"help_option_names": ["--help"]})
+@click.argument("source", metavar="SOURCE_IMAGE[:TAG]")
+@click.argument("target", metavar="TARGET_IMAGE[:TAG]")
+@click.pass_obj
+@engine_errors
+def tag(paths: Paths, source: str, target: str) -> None:
+    """Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE."""
+    from dockyard import reference
+
+    try:
+        ref = reference.parse(target)
+    except DockyardError as e:
+        fail(f'Error parsing reference: "{target}" is not a valid repository/tag: {e}')
+        return
+    with open_store(paths) as store:
+        store.tag(store.resolve(source).id, ref)
+
+
+@click.command("rmi", context_settings={"help_option_names": ["--help"]})
+@click.argument("names", nargs=-1, required=True, metavar="IMAGE [IMAGE...]")
+@click.option("-f", "--force", is_flag=True, help="Force removal of the image.")
+@click.option("--no-prune", is_flag=True, help="Do not delete untagged parents.")
+@click.pass_obj
+def rmi(paths: Paths, names: tuple[str, ...], force: bool, no_prune: bool) -> None:
+    """Remove one or more images."""
+    errors = []
+    with open_store(paths) as store:
+        for name in names:
+            try:
+                records = store.delete(name, force=force)
+            except DockyardError as e:
+                errors.append(f"Error response from daemon: {e}")
+                continue
+            for kind, value in records:
+                click.echo(f"{kind}: {value}")
+    if errors:
+        fail("\n".join(errors))
+
+
+# -- import, bootstrap ------------------------------------------------------------------
+
+
+@click.command("import", context_settings={"help_option_names": ["--help"]})
+@click.argument("source", metavar="file|-")
+@click.argument("repository", required=False, metavar="[REPOSITORY[:TAG]]")
+@click.option("-c", "--change", "changes", multiple=True, help="Apply Dockerfile instruction.")
+@click.option("-m", "--message", default="", help="Set commit message for imported image.")
+@click.option("--platform", default=None, help="Set platform (linux/<host arch> only).")
+@click.pass_obj
+@engine_errors
+def import_(
+    paths: Paths,
+    source: str,
+    repository: str | None,
+    changes: tuple[str, ...],
+    message: str,
+    platform: str | None,
+) -> None:
+    """Import the contents from a tarball to create a filesystem image."""
+    from dockyard.image.create import import_image
+
+    with open_store(paths) as store:
+        img = import_image(store, source, repository, list(changes), message, platform)
+    click.echo(img.id)
+
+
+@click.command("bootstrap", context_settings={"help_option_names": ["--help"]})
+@click.argument("name", metavar="busybox[:TAG]")
+@click.pass_obj
+@engine_errors
+def bootstrap(paths: Paths, name: str) -> None:
+    """Create a base image offline from host files (supported: busybox)."""
+    from dockyard.image.bootstrap import BUSYBOX, parse_name
+    from dockyard.image.bootstrap import bootstrap as make
+
+    with open_store(paths) as store:
+        img, applets = make(store, name)
+    shown = parse_name(name).familiar()
+    click.echo(f"{shown}: {BUSYBOX} with {applets} applets, 1 layer, {img.size} bytes")
+    click.echo(img.id)
+
+
+# -- the image noun ---------------------------------------------------------------------
+
+
+@click.group("image", context_settings={"help_option_names": ["--help"]})
+def image() -> None:
+    """Manage images."""
+
+
+image.add_command(images, "ls")
+image.add_command(images, "list")
+image.add_command(image_inspect, "inspect")
+image.add_command(rmi, "rm")
+image.add_command(rmi, "remove")
+image.add_command(tag, "tag")
+image.add_command(import_, "import")

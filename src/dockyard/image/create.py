@@ -1,0 +1,288 @@
+"""Making single-layer images: ``docker import`` and the shared layer-to-image step.
+
+The layer is read once: ``LayerStore.add`` unpacks it while hashing it and tees each byte
+into a blob writer, so the stored layer blob (uncompressed,
+``application/vnd.oci.image.layer.v1.tar``) and the unpacked layer come from one pass.
+On any failure nothing is left behind: no blob, layer directory, image row or tag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform as _platform
+import sys
+import time
+from typing import Any, BinaryIO
+
+from dockyard import reference
+from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.image.store import MEDIA_CONFIG, MEDIA_LAYER, MEDIA_MANIFEST, Image, ImageStore
+
+_ARCHES = {
+    "x86_64": "amd64",
+    "aarch64": "arm64",
+    "armv7l": "arm",
+    "i686": "386",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+}
+
+
+def host_arch() -> str:
+    """The host's architecture in OCI terms (``amd64`` on x86_64, ``arm64`` on aarch64)."""
+    machine = _platform.machine()
+    return _ARCHES.get(machine, machine)
+
+
+def check_platform(value: str | None) -> None:
+    """Accept ``--platform`` only if it names this host (``linux`` or ``linux/<arch>``).
+
+    Raises ``InvalidArgument``.
+    """
+    if not value:
+        return
+    parts = value.lower().split("/")
+    if parts[0] != "linux" or (len(parts) > 1 and parts[1] != host_arch()) or len(parts) > 3:
+        raise InvalidArgument(
+            f'invalid platform "{value}": this host can only use linux/{host_arch()}'
+        )
+
+
+def rfc3339_nano(ns: int) -> str:
+    """``ns`` (nanoseconds since the epoch) as Go's RFC3339Nano in UTC."""
+    secs, frac = divmod(ns, 1_000_000_000)
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+    digits = f"{frac:09d}".rstrip("0")
+    return f"{base}.{digits}Z" if digits else f"{base}Z"
+
+
+def image_from_layer(
+    store: ImageStore,
+    stream: BinaryIO,
+    config: dict[str, Any],
+    history: dict[str, Any],
+    tag: reference.Reference | None = None,
+) -> Image:
+    """Store the uncompressed layer tar ``stream`` and an image made of it; returns it.
+
+    ``config`` is the OCI image config without ``rootfs``/``history`` (they are added);
+    ``history`` is its one history entry. ``tag`` (a full reference) is pointed at the new
+    image. Raises ``InvalidArgument`` for a bad archive; cleans up on every failure.
+    """
+    from dockyard.snapshot import LayerStore
+
+    layers = LayerStore(store.paths)
+    diff_id: str | None = None
+    blobs: list[str] = []
+    writer = store.content.writer()
+    try:
+        try:
+            diff_id, size = layers.add(stream, tee=writer)  # type: ignore[arg-type]
+        except DockyardError:
+            raise
+        except Exception as e:  # decompressor errors (zlib, lzma, bz2, EOF) on a bad file
+            raise InvalidArgument(f"invalid archive: {e}") from None
+        layer_digest, layer_size = writer.commit(diff_id)
+        blobs.append(layer_digest)
+        full = {**config, "rootfs": {"type": "layers", "diff_ids": [diff_id]}, "history": [history]}
+        config_bytes = json.dumps(full, separators=(",", ":")).encode()
+        config_digest = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
+        blobs.append(config_digest)
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": MEDIA_MANIFEST,
+            "config": {
+                "mediaType": MEDIA_CONFIG,
+                "digest": config_digest,
+                "size": len(config_bytes),
+            },
+            "layers": [{"mediaType": MEDIA_LAYER, "digest": layer_digest, "size": layer_size}],
+        }
+        manifest_bytes = json.dumps(manifest, separators=(",", ":")).encode()
+        blobs.append("sha256:" + hashlib.sha256(manifest_bytes).hexdigest())
+        image = store.add(manifest_bytes, config_bytes, size)
+        if tag is not None:
+            store.tag(image.id, tag)
+        return store.get(image.id)
+    except BaseException:
+        writer.abort()
+        if diff_id is not None:
+            store.discard_unreferenced(blobs, [diff_id])
+        raise
+
+
+# -- docker import ----------------------------------------------------------------------
+
+_CHANGE_COMMANDS = (
+    "CMD",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "LABEL",
+    "ONBUILD",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+)
+_DOCKERFILE_COMMANDS = (
+    *_CHANGE_COMMANDS,
+    "ADD",
+    "ARG",
+    "COPY",
+    "FROM",
+    "HEALTHCHECK",
+    "MAINTAINER",
+    "RUN",
+    "SHELL",
+)
+
+
+def _json_list(value: str) -> list[str] | None:
+    if not value.startswith("["):
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return None
+    if isinstance(parsed, list) and all(isinstance(x, str) for x in parsed):
+        return parsed
+    return None
+
+
+def _pairs(command: str, value: str) -> list[tuple[str, str]]:
+    """``k=v k2="v 2"`` (or the legacy ``k v`` form) as Dockerfile ENV/LABEL parse them."""
+    import shlex
+
+    words = shlex.split(value)
+    if not words:
+        raise InvalidArgument(f"{command} requires at least one argument")
+    if "=" not in words[0]:
+        key, _, rest = value.strip().partition(" ")
+        if not rest.strip():
+            raise InvalidArgument(f"{command} must have two arguments")
+        return [(key, rest.strip())]
+    out = []
+    for w in words:
+        key, eq, val = w.partition("=")
+        if not eq or not key:
+            raise InvalidArgument(f"{command} names can not be blank: {w!r}")
+        out.append((key, val))
+    return out
+
+
+def apply_changes(changes: list[str], config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Apply ``--change`` Dockerfile instructions to an OCI image ``config`` (a copy).
+
+    Supports CMD, ENTRYPOINT (JSON or shell form; shell form becomes ``["/bin/sh", "-c",
+    ...]``), ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME and WORKDIR, as ``docker
+    import``/``commit``. Raises ``InvalidArgument`` naming the bad instruction.
+    """
+    cfg: dict[str, Any] = json.loads(json.dumps(config or {}))
+    cmd_set = False
+    for change in changes:
+        command, _, value = change.strip().partition(" ")
+        if "\t" in command:
+            command, _, rest = command.partition("\t")
+            value = rest + " " + value
+        upper = command.upper()
+        value = value.strip()
+        if upper not in _DOCKERFILE_COMMANDS:
+            raise InvalidArgument(
+                f"dockerfile parse error on line 1: unknown instruction: {command}"
+            )
+        if upper not in _CHANGE_COMMANDS:
+            raise InvalidArgument(f"{command.lower()} is not a valid change command")
+        if not value:
+            raise InvalidArgument(f"{upper} requires at least one argument")
+        if upper in ("CMD", "ENTRYPOINT"):
+            args = _json_list(value)
+            cfg[upper.title()] = args if args is not None else ["/bin/sh", "-c", value]
+            if upper == "CMD":
+                cmd_set = True
+            elif not cmd_set:
+                cfg.pop("Cmd", None)  # Docker: a new ENTRYPOINT resets an inherited CMD
+        elif upper == "ENV":
+            env = list(cfg.get("Env") or [])
+            for key, val in _pairs(upper, value):
+                env = [e for e in env if e.split("=", 1)[0] != key] + [f"{key}={val}"]
+            cfg["Env"] = env
+        elif upper == "LABEL":
+            labels = dict(cfg.get("Labels") or {})
+            labels.update(_pairs(upper, value))
+            cfg["Labels"] = labels
+        elif upper == "EXPOSE":
+            ports = dict(cfg.get("ExposedPorts") or {})
+            for p in value.split():
+                ports[_port(p)] = {}
+            cfg["ExposedPorts"] = ports
+        elif upper == "VOLUME":
+            vols = dict(cfg.get("Volumes") or {})
+            for v in _json_list(value) or value.split():
+                vols[v] = {}
+            cfg["Volumes"] = vols
+        elif upper == "WORKDIR":
+            cfg["WorkingDir"] = os.path.normpath(os.path.join(cfg.get("WorkingDir") or "/", value))
+        elif upper == "USER":
+            cfg["User"] = value
+        elif upper == "STOPSIGNAL":
+            cfg["StopSignal"] = value
+        elif upper == "ONBUILD":
+            cfg["OnBuild"] = [*(cfg.get("OnBuild") or []), value]
+    return cfg
+
+
+def _port(text: str) -> str:
+    port, _, proto = text.partition("/")
+    proto = proto.lower() or "tcp"
+    lo, _, hi = port.partition("-")
+    if not lo.isdigit() or (hi and not hi.isdigit()) or proto not in ("tcp", "udp", "sctp"):
+        raise InvalidArgument(f"invalid containerPort: {text}")
+    return f"{port}/{proto}"
+
+
+def import_image(
+    store: ImageStore,
+    source: str,
+    repository: str | None = None,
+    changes: list[str] | None = None,
+    message: str = "",
+    platform: str | None = None,
+) -> Image:
+    """``docker import``: make an image from the rootfs tarball ``source`` (a path or "-").
+
+    The file may be plain, gzip, bzip2 or xz. ``repository`` (``name[:tag]``) is tagged;
+    ``changes`` are ``--change`` instructions; ``message`` the history comment. Everything
+    is validated before the archive is read. Raises ``InvalidArgument`` / ``NotFound``.
+    """
+    from dockyard.snapshot import open_decompressed
+
+    check_platform(platform)
+    cfg = apply_changes(changes or [])
+    tag = reference.parse(repository) if repository else None
+    if tag is not None and tag.digest is not None:
+        raise InvalidArgument("refusing to create a tag with a digest reference")
+    if source.startswith(("http://", "https://")):
+        raise InvalidArgument(f"importing from a URL is not supported: {source}")
+    created = rfc3339_nano(time.time_ns())
+    config: dict[str, Any] = {"created": created, "architecture": host_arch(), "os": "linux"}
+    if cfg:
+        config["config"] = cfg
+    history: dict[str, Any] = {"created": created, "comment": message or "Imported from -"}
+    if message:
+        config["comment"] = message
+    if source == "-":
+        return image_from_layer(store, open_decompressed(sys.stdin.buffer), config, history, tag)
+    try:
+        f = open(source, "rb")
+    except FileNotFoundError:
+        raise InvalidArgument(f"open {source}: no such file or directory") from None
+    except OSError as e:
+        raise InvalidArgument(f"open {source}: {e.strerror}") from None
+    with f:
+        if not os.path.isfile(source):
+            raise InvalidArgument(f"{source} is not a regular file")
+        return image_from_layer(store, open_decompressed(f), config, history, tag)

@@ -1,0 +1,502 @@
+"""The content-addressed blob store and the image store (OCI image spec, Docker's image IDs).
+
+Blobs live at ``blobs/sha256/<hex>``, written through a temporary file under ``tmp/`` and
+renamed into place, and are verified against their digest on every read. An image is a
+row in the ``images`` table keyed by its ID (the config digest, as Docker) pointing at its
+manifest blob; tags are rows in ``tags`` keyed by the full normalised reference.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import json
+import os
+import re
+from functools import cached_property
+from types import TracebackType
+from typing import Any
+
+from dockyard import reference
+from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
+from dockyard.paths import Paths
+from dockyard.state import StateDB
+
+MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
+MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
+
+_DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
+_ID_PREFIX_RE = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")
+_CHUNK = 1 << 20
+
+
+def _hex(digest: str) -> str:
+    if not _DIGEST_RE.match(digest):
+        raise InvalidArgument(f"invalid digest {digest!r}: want sha256:<64 hex>")
+    return digest[7:]
+
+
+def short_id(image_id: str) -> str:
+    """The 12-hex-digit short form Docker prints of ``sha256:<hex>`` or a bare hex ID."""
+    return image_id.removeprefix("sha256:")[:12]
+
+
+def chain_ids(diff_ids: list[str]) -> list[str]:
+    """OCI ChainIDs of a layer stack: ``chain[0] = diff[0]``, then sha256("<prev> <diff>")."""
+    out: list[str] = []
+    for d in diff_ids:
+        out.append(
+            d if not out else "sha256:" + hashlib.sha256(f"{out[-1]} {d}".encode()).hexdigest()
+        )
+    return out
+
+
+class BlobWriter:
+    """A blob being written: ``write`` bytes, then ``commit`` (atomic rename) or ``abort``.
+
+    Usable as a context manager that aborts unless committed. The temporary file is under
+    ``paths.tmp`` (same filesystem as the blobs).
+    """
+
+    def __init__(self, paths: Paths) -> None:
+        os.makedirs(paths.tmp, mode=0o700, exist_ok=True)
+        os.makedirs(paths.blobs, mode=0o700, exist_ok=True)
+        self._blobs = paths.blobs
+        self._tmp = os.path.join(paths.tmp, "blob-" + os.urandom(8).hex())
+        self._file: Any = open(self._tmp, "xb")
+        self._sha = hashlib.sha256()
+        self.size = 0
+        self.committed = False
+
+    def write(self, data: bytes) -> int:
+        """Append ``data``; returns its length in bytes."""
+        self._file.write(data)
+        self._sha.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def commit(self, expected: str | None = None) -> tuple[str, int]:
+        """Rename into ``blobs/sha256/<hex>``; returns ``(digest, size in bytes)``.
+
+        Raises ``InvalidArgument`` (and aborts) if ``expected`` is given and differs.
+        """
+        digest = "sha256:" + self._sha.hexdigest()
+        if expected is not None and digest != expected:
+            self.abort()
+            raise InvalidArgument(f"blob digest mismatch: expected {expected}, got {digest}")
+        self._file.close()
+        os.rename(self._tmp, os.path.join(self._blobs, digest[7:]))
+        self.committed = True
+        return digest, self.size
+
+    def abort(self) -> None:
+        """Drop the temporary file (a no-op after ``commit``)."""
+        if self.committed:
+            return
+        self._file.close()
+        try:
+            os.unlink(self._tmp)
+        except FileNotFoundError:
+            pass
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.abort()
+
+
+class ContentStore:
+    """Blobs by sha256 digest under ``paths.blobs`` (``blobs/sha256/<hex>``)."""
+
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+
+    def path(self, digest: str) -> str:
+        """The file of blob ``digest``; raises ``InvalidArgument`` for a malformed digest."""
+        return os.path.join(self.paths.blobs, _hex(digest))
+
+    def exists(self, digest: str) -> bool:
+        """Whether blob ``digest`` is stored."""
+        return os.path.isfile(self.path(digest))
+
+    def writer(self) -> BlobWriter:
+        """A new ``BlobWriter`` for streaming a blob of unknown digest."""
+        return BlobWriter(self.paths)
+
+    def put(self, data: bytes) -> str:
+        """Store ``data`` (if not already stored); returns its digest."""
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if not self.exists(digest):
+            with self.writer() as w:
+                w.write(data)
+                w.commit(digest)
+        return digest
+
+    def read(self, digest: str) -> bytes:
+        """The bytes of blob ``digest``, verified against it.
+
+        Raises ``NotFound`` if missing, ``DockyardError`` if the content does not match.
+        """
+        try:
+            with open(self.path(digest), "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise NotFound(f"blob {digest} not found") from None
+        actual = "sha256:" + hashlib.sha256(data).hexdigest()
+        if actual != digest:
+            raise DockyardError(f"blob {digest} is corrupt: content hashes to {actual}")
+        return data
+
+    def remove(self, digest: str) -> None:
+        """Delete blob ``digest`` if present."""
+        try:
+            os.unlink(self.path(digest))
+        except FileNotFoundError:
+            pass
+
+
+class Image:
+    """An image in the store. ``id`` is ``sha256:<config hex>``; ``created`` RFC 3339;
+    ``size`` bytes (uncompressed layers); ``tags`` full normalised references.
+
+    ``manifest``, ``config`` (the OCI image config) and ``diff_ids`` are read from the
+    content store on first use (verified).
+    """
+
+    def __init__(
+        self,
+        content: ContentStore,
+        id: str,
+        manifest_digest: str,
+        created: str,
+        size: int,
+        tags: list[str],
+    ) -> None:
+        self._content = content
+        self.id = id
+        self.manifest_digest = manifest_digest
+        self.created = created
+        self.size = size
+        self.tags = sorted(tags)
+
+    @property
+    def repo_tags(self) -> list[str]:
+        """Tags in Docker's familiar form, e.g. ``busybox:latest``."""
+        return [reference.parse(t).familiar() for t in self.tags]
+
+    @cached_property
+    def manifest(self) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(self._content.read(self.manifest_digest))
+        return result
+
+    @cached_property
+    def config(self) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(self._content.read(self.id))
+        return result
+
+    @property
+    def diff_ids(self) -> list[str]:
+        """The uncompressed layer digests, bottom layer first."""
+        return list(self.config.get("rootfs", {}).get("diff_ids") or [])
+
+    def __repr__(self) -> str:
+        return f"Image({self.id!r}, tags={self.tags!r})"
+
+
+class ImageStore:
+    """Images and tags in the state DB over a ``ContentStore`` and the layer store.
+
+    ``db`` is an open ``StateDB``; the store does not close it.
+    """
+
+    def __init__(self, paths: Paths, db: StateDB) -> None:
+        self.paths = paths
+        self.db = db
+        self.content = ContentStore(paths)
+
+    # -- lookups ------------------------------------------------------------------------
+    def _images(self, where: str = "", params: tuple = ()) -> builtins.list[Image]:
+        rows = self.db.query(
+            "SELECT i.id, i.manifest_digest, i.created, i.size, t.name FROM images i "
+            f"LEFT JOIN tags t ON t.image_id = i.id {where}",
+            params,
+        )
+        found: dict[str, Image] = {}
+        for r in rows:
+            img = found.get(r["id"])
+            if img is None:
+                img = found[r["id"]] = Image(
+                    self.content, r["id"], r["manifest_digest"], r["created"], r["size"], []
+                )
+            if r["name"] is not None:
+                img.tags = sorted([*img.tags, r["name"]])
+        return list(found.values())
+
+    def get(self, image_id: str) -> Image:
+        """The image with full ID ``image_id``; raises ``NotFound``."""
+        found = self._images("WHERE i.id = ?", (image_id,))
+        if not found:
+            raise NotFound(f"No such image: {image_id}")
+        return found[0]
+
+    def list(self) -> builtins.list[Image]:
+        """All images, newest first."""
+        return sorted(self._images(), key=lambda i: (i.created, i.id), reverse=True)
+
+    def lookup_tag(self, ref: reference.Reference) -> Image | None:
+        """The image tagged ``ref`` (full normalised form), or ``None``."""
+        rows = self.db.query("SELECT image_id FROM tags WHERE name = ?", (str(ref),))
+        return self.get(rows[0]["image_id"]) if rows else None
+
+    def resolve(self, name_or_id: str) -> Image:
+        """Find an image as Docker does: full ID, then tag, then unique ID prefix.
+
+        Raises ``NotFound("No such image: <familiar name:tag>")``.
+        """
+        text = name_or_id
+        if _DIGEST_RE.match(text) or re.fullmatch(r"[a-f0-9]{64}", text):
+            full = text if text.startswith("sha256:") else "sha256:" + text
+            found = self._images("WHERE i.id = ?", (full,))
+            if found:
+                return found[0]
+            raise NotFound(f"No such image: {text}")
+        shown = text
+        try:
+            ref = reference.parse(text)
+        except InvalidArgument:
+            ref = None
+        if ref is not None:
+            shown = ref.familiar()
+            if ref.digest is None:
+                img = self.lookup_tag(ref)
+                if img is not None:
+                    return img
+        m = _ID_PREFIX_RE.match(text)
+        if m is not None:
+            rows = self.db.query(
+                "SELECT id FROM images WHERE substr(id, 8, ?) = ?", (len(m.group(1)), m.group(1))
+            )
+            if len(rows) == 1:
+                return self.get(rows[0]["id"])
+        raise NotFound(f"No such image: {shown}")
+
+    # -- changes ------------------------------------------------------------------------
+    def add(self, manifest: bytes, config: bytes, size: int | None = None) -> Image:
+        """Store ``manifest`` and ``config`` blobs and record the image; returns it.
+
+        Every layer blob the manifest names and every layer (diff id) the config names must
+        already be stored. ``size`` is the uncompressed size in bytes (default: the sum of
+        the manifest's layer sizes). Adding an existing image is a no-op. Raises
+        ``InvalidArgument`` for malformed documents, ``NotFound`` for missing layers.
+        """
+        from dockyard.snapshot import LayerStore
+
+        try:
+            m = json.loads(manifest)
+            c = json.loads(config)
+            layer_digests = [d["digest"] for d in m.get("layers", [])]
+            diff_ids = list(c["rootfs"]["diff_ids"])
+            layer_size = sum(int(d["size"]) for d in m.get("layers", []))
+        except (ValueError, KeyError, TypeError) as e:
+            raise InvalidArgument(f"invalid image manifest or config: {e}") from None
+        config_digest = self.content.put(config)
+        if m.get("config", {}).get("digest") != config_digest:
+            raise InvalidArgument(
+                f"manifest names config {m.get('config', {}).get('digest')}, not {config_digest}"
+            )
+        manifest_digest = self.content.put(manifest)
+        created = str(c.get("created") or "0001-01-01T00:00:00Z")
+        layers = LayerStore(self.paths)
+        with self.db.write() as conn:
+            # Checked under the write lock: a concurrent remove cannot delete them now.
+            for d in layer_digests:
+                if not self.content.exists(d):
+                    raise NotFound(f"layer blob {d} is missing")
+            for d in diff_ids:
+                if not layers.exists(d):
+                    raise NotFound(f"layer {d} is missing")
+            conn.execute(
+                "INSERT OR IGNORE INTO images (id, manifest_digest, created, size) "
+                "VALUES (?, ?, ?, ?)",
+                (config_digest, manifest_digest, created, layer_size if size is None else size),
+            )
+        return self.get(config_digest)
+
+    def tag(self, image_id: str, ref: reference.Reference | str) -> None:
+        """Point tag ``ref`` at ``image_id`` (moving it if it pointed elsewhere).
+
+        Raises ``InvalidArgument`` for a digest reference, ``NotFound`` for a missing image.
+        """
+        if isinstance(ref, str):
+            ref = reference.parse(ref)
+        if ref.digest is not None:
+            raise InvalidArgument("refusing to create a tag with a digest reference")
+        with self.db.write() as conn:
+            if not conn.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone():
+                raise NotFound(f"No such image: {image_id}")
+            conn.execute(
+                "INSERT OR REPLACE INTO tags (name, image_id) VALUES (?, ?)", (str(ref), image_id)
+            )
+
+    def untag(self, ref: reference.Reference | str) -> None:
+        """Delete tag ``ref``; raises ``NotFound`` if it does not exist."""
+        if isinstance(ref, str):
+            ref = reference.parse(ref)
+        with self.db.write() as conn:
+            if conn.execute("DELETE FROM tags WHERE name = ?", (str(ref),)).rowcount == 0:
+                raise NotFound(f"No such image: {ref.familiar()}")
+
+    def remove(self, image_id: str) -> builtins.list[str]:
+        """Delete image ``image_id``, its tags, and the blobs and layers no other image uses.
+
+        Runs under one write transaction so a concurrent ``add`` cannot adopt a layer being
+        deleted. The caller checks containers first (see ``delete``). Returns the diff ids of
+        the layers removed. Raises ``NotFound``.
+        """
+        with self.db.write() as conn:
+            row = conn.execute(
+                "SELECT manifest_digest FROM images WHERE id = ?", (image_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"No such image: {image_id}")
+            blobs, diff_ids = self._references_of(image_id, row["manifest_digest"])
+            conn.execute("DELETE FROM tags WHERE image_id = ?", (image_id,))
+            conn.execute("DELETE FROM images WHERE id = ?", (image_id,))
+            return self._collect(conn, blobs, diff_ids)
+
+    def discard_unreferenced(
+        self, blobs: builtins.list[str], diff_ids: builtins.list[str]
+    ) -> builtins.list[str]:
+        """Delete those of ``blobs`` and layers ``diff_ids`` that no image references.
+
+        For cleaning up after a failed import or pull. Returns the diff ids removed.
+        """
+        with self.db.write() as conn:
+            return self._collect(conn, blobs, diff_ids)
+
+    def _collect(
+        self, conn: Any, blobs: builtins.list[str], diff_ids: builtins.list[str]
+    ) -> builtins.list[str]:
+        # Called under the write lock, after the image's own rows are gone.
+        from dockyard.snapshot import LayerStore
+
+        keep_blobs: set[str] = set()
+        keep_layers: set[str] = set()
+        for other in conn.execute("SELECT id, manifest_digest FROM images").fetchall():
+            other_blobs, other_diffs = self._references_of(other["id"], other["manifest_digest"])
+            keep_blobs.update(other_blobs)
+            keep_layers.update(other_diffs)
+        layers = LayerStore(self.paths)
+        removed = []
+        for d in dict.fromkeys(diff_ids):
+            if d not in keep_layers and layers.exists(d):
+                layers.remove(d)
+                removed.append(d)
+        for b in blobs:
+            if b not in keep_blobs:
+                self.content.remove(b)
+        return removed
+
+    def _references_of(
+        self, image_id: str, manifest_digest: str
+    ) -> tuple[builtins.list[str], builtins.list[str]]:
+        """(all blob digests, diff ids) an image uses, read from its blobs.
+
+        Unreadable blobs contribute nothing, so a corrupt image can still be removed.
+        """
+        blobs = [image_id, manifest_digest]
+        diff_ids: builtins.list[str] = []
+        try:
+            m = json.loads(self.content.read(manifest_digest))
+            blobs.extend(d["digest"] for d in m.get("layers", []))
+        except (DockyardError, ValueError, KeyError, TypeError):
+            pass
+        try:
+            c = json.loads(self.content.read(image_id))
+            diff_ids = list(c["rootfs"]["diff_ids"])
+        except (DockyardError, ValueError, KeyError, TypeError):
+            pass
+        return blobs, diff_ids
+
+    def _containers_using(self, image_id: str) -> builtins.list[tuple[str, bool]]:
+        """(container id, running) of every container created from ``image_id``."""
+        out = []
+        for r in self.db.query("SELECT id, state FROM containers WHERE image_id = ?", (image_id,)):
+            try:
+                state = json.loads(r["state"])
+            except ValueError:
+                state = {}
+            running = bool(state.get("Running")) or state.get("Status") in (
+                "running",
+                "paused",
+                "restarting",
+            )
+            out.append((r["id"], running))
+        # Running containers first: they make the strongest conflict.
+        return sorted(out, key=lambda c: not c[1])
+
+    def delete(self, name_or_id: str, force: bool = False) -> builtins.list[tuple[str, str]]:
+        """``docker rmi``: untag and/or delete an image; returns records in order.
+
+        Records are ``("Untagged", "busybox:latest")`` and ``("Deleted", "sha256:...")`` (the
+        image ID, then the chain IDs of removed layers). A tag given by name is untagged;
+        the image goes with its last tag unless a container uses it. An image given by ID
+        loses all its tags; several tags need ``force``. An image used by a container is
+        never deleted: ``force`` only untags it (Docker keeps it as ``<none>``). Raises
+        ``NotFound`` and ``Conflict`` with Docker's messages.
+        """
+        img = self.resolve(name_or_id)
+        records: builtins.list[tuple[str, str]] = []
+        users = self._containers_using(img.id)
+        by_id = _is_id_prefix(img.id, name_or_id)
+        if not by_id:
+            ref = reference.parse(name_or_id)
+            if not force and len(img.tags) == 1 and users:
+                raise Conflict(
+                    f'conflict: unable to remove repository reference "{name_or_id}" '
+                    f"(must force) - container {short_id(users[0][0])} is using its "
+                    f"referenced image {short_id(img.id)}"
+                )
+            self.untag(ref)
+            records.append(("Untagged", ref.familiar()))
+            if len(img.tags) > 1 or users:
+                return records
+        else:
+            if len(img.tags) > 1 and not force:
+                raise Conflict(
+                    f"conflict: unable to delete {short_id(img.id)} (must be forced) - "
+                    "image is referenced in multiple repositories"
+                )
+            if users:
+                cid, running = users[0]
+                if running:
+                    raise Conflict(
+                        f"conflict: unable to delete {short_id(img.id)} (cannot be forced) - "
+                        f"image is being used by running container {short_id(cid)}"
+                    )
+                if not force:
+                    raise Conflict(
+                        f"conflict: unable to delete {short_id(img.id)} (must be forced) - "
+                        f"image is being used by stopped container {short_id(cid)}"
+                    )
+            for t in img.tags:
+                self.untag(t)
+                records.append(("Untagged", reference.parse(t).familiar()))
+            if users:
+                return records
+        diff_ids = img.diff_ids
+        chains = dict(zip(diff_ids, chain_ids(diff_ids), strict=True))
+        removed = self.remove(img.id)
+        records.append(("Deleted", img.id))
+        records.extend(("Deleted", chains[d]) for d in removed)
+        return records
+
+
+def _is_id_prefix(image_id: str, text: str) -> bool:
+    """Whether ``text`` names ``image_id`` by ID (full, ``sha256:`` or a hex prefix)."""
+    m = _ID_PREFIX_RE.match(text)
+    return m is not None and image_id[7:].startswith(m.group(1))
