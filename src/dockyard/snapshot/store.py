@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import string
 from typing import TYPE_CHECKING, BinaryIO
 
 from dockyard.errors import InvalidArgument, NotFound
@@ -16,6 +15,7 @@ if TYPE_CHECKING:
 
 _EMPTY = "empty"
 _TMP_PREFIX = ".tmp-"
+_HEX_DIGITS = "0123456789abcdef"
 
 
 class _HashingReader:
@@ -38,7 +38,7 @@ class _HashingReader:
 
 def _hex(diff_id: str) -> str:
     algo, _, hexpart = diff_id.partition(":")
-    if algo != "sha256" or len(hexpart) != 64 or not set(hexpart) <= set(string.hexdigits[:16]):
+    if algo != "sha256" or len(hexpart) != 64 or not set(hexpart) <= set(_HEX_DIGITS):
         raise InvalidArgument(f"invalid layer diff id {diff_id!r}: want sha256:<64 hex>")
     return hexpart
 
