@@ -398,3 +398,38 @@ def test_v2_missing_controller_fails_and_leaves_nothing(cg_path: str, v2_layout:
         cgroups.create(cg_path, {"pids": {"limit": 5}}, layout=v2_layout)
     path = cgroups.load(cg_path, layout=v2_layout).paths[""]
     assert not os.path.exists(os.path.dirname(path))
+
+
+@needs_unified
+def test_v2_device_rules_ebpf(cg_path: str, v2_layout: Layout) -> None:
+    """v2: device rules become an eBPF device program: a child may open /dev/null (c 1:3
+    allowed) and read /dev/zero (c 1:5 "r" allowed) but not write it, nor open /dev/full
+    (c 1:7, denied by the leading deny-all)."""
+    rules = [
+        {"allow": False, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "r"},
+    ]
+
+    def try_open(path: str, flags: int) -> int:
+        try:
+            os.close(os.open(path, flags))
+            return 1
+        except PermissionError:
+            return 0
+
+    def probe() -> int:
+        return (
+            try_open("/dev/null", os.O_RDWR)
+            | try_open("/dev/zero", os.O_RDONLY) << 1
+            | try_open("/dev/zero", os.O_WRONLY) << 2
+            | try_open("/dev/full", os.O_RDONLY) << 3
+        )
+
+    with managed(cg_path, {"devices": rules}, layout=v2_layout) as mgr:
+        with forked(probe) as child:
+            mgr.add(child.pid)
+            child.go()
+            status = child.wait()
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0b0011
+        assert probe() == 0b1111  # this process, outside the cgroup, may open all four

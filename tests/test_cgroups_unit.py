@@ -161,7 +161,6 @@ def test_v2_translation_on_stand_in_dir(tmp_path: Path) -> None:
         "memory": {"limit": 32 * MiB, "swap": 96 * MiB, "reservation": 16 * MiB},
         "cpu": {"shares": 1024, "quota": 150000, "period": 100000, "cpus": "0-1", "mems": "0"},
         "pids": {"limit": 5},
-        "devices": [{"allow": False, "access": "rwm"}],
     }
     mgr = cgroups.create("/a/b", resources, layout=layout)
     leaf = mount / "a" / "b"
@@ -252,3 +251,23 @@ def test_resources_from_docker_errors(args: tuple, message: str) -> None:
     """dockerd's validation messages for bad memory/swap/cpus values."""
     with pytest.raises(InvalidArgument, match=message):
         resources_from_docker(*args)
+
+
+def test_v2_device_program_shape() -> None:
+    """v2: the eBPF device program is a 6-instruction prelude, one block per rule tested
+    last to first, and a default deny; a catch-all rule ends the program (the verifier
+    rejects unreachable instructions). Loading and enforcing it is tested in
+    test_cgroups.py::test_v2_device_rules_ebpf."""
+    from dockyard.runtime.cgroups.v2.devices import program
+
+    exit_deny = bytes.fromhex("b7000000000000009500000000000000")
+    assert len(program([])) == 8 * 8 and program([]).endswith(exit_deny)
+    allow_null = {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"}
+    code = program([{"allow": False, "access": "rwm"}, allow_null])
+    # prelude 6 + null block (3 checks + mov + exit) + deny-all block (mov + exit)
+    assert len(code) == (6 + 5 + 2) * 8 and code.endswith(exit_deny)
+    assert program([allow_null, {"allow": True, "type": "a"}])[-16:-8] == bytes.fromhex(
+        "b700000001000000"
+    )
+    with pytest.raises(DockyardError, match="invalid device access"):
+        program([{"allow": True, "type": "c", "access": "x"}])

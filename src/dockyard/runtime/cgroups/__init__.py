@@ -9,8 +9,8 @@ including the hybrid layout, where the process also joins the unified hierarchy)
 - :func:`resources_from_docker`: ``docker run`` flags -> OCI ``linux.resources``.
 
 Relative cgroups paths nest under the caller's own cgroup (per hierarchy on v1, runc's
-rule); absolute ones sit under each mount point. Known gap: device rules are not enforced
-on cgroup v2 (that needs an eBPF device program; see :mod:`.v2`).
+rule); absolute ones sit under each mount point. Device rules use the v1 devices controller
+or, on v2, an eBPF device program.
 """
 
 from __future__ import annotations

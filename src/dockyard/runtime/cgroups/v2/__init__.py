@@ -4,10 +4,8 @@ Controllers are enabled in ``cgroup.subtree_control`` of every ancestor below th
 point (each one listed in that ancestor's ``cgroup.controllers``); a controller that the
 requested limits need and that cannot be enabled is an error, the others are best effort.
 
-Gap: OCI device rules (``linux.resources.devices``) need an eBPF program of type
-``BPF_PROG_TYPE_CGROUP_DEVICE`` attached to the cgroup on v2; that is not implemented, so
-on v2 device rules are ignored (the container's /dev still has only the devices the
-runtime creates, but it is not prevented from ``mknod``-ing and opening others).
+OCI device rules become an eBPF ``BPF_PROG_TYPE_CGROUP_DEVICE`` program (see
+:mod:`.devices`), since v2 has no devices controller.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ from dockyard.errors import DockyardError
 from .. import fs
 from .. import pids as pids_ctl
 from ..manager import Manager
-from . import cpu, memory
+from . import cpu, devices, memory
 
 # Controllers enabled for a container cgroup when the parent offers them (as runc).
 _WANTED = ("cpu", "cpuset", "io", "memory", "pids", "hugetlb")
@@ -104,6 +102,8 @@ class V2Manager(Manager):
             memory.apply(h.path, resources["memory"])
         if resources.get("pids"):
             pids_ctl.apply(h.path, resources["pids"])
+        if resources.get("devices") is not None:
+            devices.attach(h.path, resources["devices"])
 
     def kill_all(self, sig: int) -> None:
         """Send ``sig`` to every process; SIGKILL uses ``cgroup.kill`` where the kernel
