@@ -1,0 +1,235 @@
+"""Start latency of ``dockyard run --rm busybox true`` beside runc, crun, Podman and Docker.
+
+Usage (as root): ``python bench/run_latency.py [--runs 30] [--skip-install] [--only LIST]``.
+
+Installs the peers from Debian's packages (unless ``--skip-install``), sets everything up in
+one private temp dir (see peers.py), times each command ``--runs`` times after 3 warm-up runs
+with ``hyperfine -N`` (or a Python loop if hyperfine is missing) and prints median, mean and
+min in milliseconds with each median's ratio to Dockyard's, plus the medians of
+``dockyard --version`` and ``dockyard images``. The last line says whether Dockyard's median is
+below Podman's (the target) and below half of Podman's (the goal). Everything it made is
+removed at the end, on failure and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import peers  # noqa: E402
+from peers import Command, Unavailable  # noqa: E402
+
+PEERS = ("dockyard", "runc", "crun", "podman", "docker")
+WARMUP = 3
+
+
+@dataclass
+class Row:
+    """One line of the table: a command to time, or the reason it cannot be timed."""
+
+    name: str
+    command: Command | None = None
+    reason: str = ""
+    times: list[float] = field(default_factory=list)  # seconds
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.times) * 1000
+
+
+def attempt(name: str, make: Callable[[], Command]) -> Row:
+    """A row for the command ``make`` sets up, or one called ``name`` saying why not."""
+    try:
+        command = make()
+        return Row(command.name, command)
+    except Unavailable as e:
+        return Row(name, reason=str(e))
+
+
+def set_up(work: Path, only: set[str], dockerd: peers.Dockerd) -> dict[str, Row]:
+    """Set up every selected engine under ``work``; return rows keyed run/runc/.../images."""
+    rows: dict[str, Row] = {}
+    layer = None
+    if "dockyard" in only:
+        env = peers.dockyard_env(work)
+        run_name = "dockyard run --rm busybox true"
+        try:
+            dockyard = peers.dockyard_binary()
+        except Unavailable as e:
+            for key, name in (("dockyard", run_name), ("version", "dockyard --version")):
+                rows[key] = Row(name, reason=str(e))
+        else:
+            try:
+                layer = peers.setup_dockyard(work)
+                argv = [dockyard, "run", "--rm", "busybox", "true"]
+                rows["dockyard"] = Row(run_name, Command(run_name, argv, env))
+            except Unavailable as e:
+                rows["dockyard"] = Row(run_name, reason=str(e))
+            for key, args in (("version", ["--version"]), ("images", ["images"])):
+                name = f"dockyard {args[0]}"
+                rows[key] = Row(name, Command(name, [dockyard, *args], env))
+    rootfs, tarball = peers.make_rootfs(work, layer)
+    if only & {"runc", "crun"}:
+        try:
+            bundle = peers.setup_bundle(work, rootfs)
+        except Unavailable as e:
+            for key in ("runc", "crun"):
+                rows[key] = Row(f"{key} run", reason=str(e))
+        else:
+            if "runc" in only:
+                rows["runc"] = attempt("runc run", lambda: peers.runc_command(work, bundle))
+            if "crun" in only:
+                rows["crun"] = attempt("crun run", lambda: peers.crun_command(work, bundle))
+    if "podman" in only:
+        rows["podman"] = attempt("podman run", lambda: peers.setup_podman(work, tarball))
+    if "docker" in only:
+
+        def docker() -> Command:
+            dockerd.start()
+            return dockerd.command(tarball)
+
+        rows["docker"] = attempt("docker run", docker)
+    order = ("dockyard", "runc", "crun", "podman", "docker", "version", "images")
+    return {key: rows[key] for key in order if key in rows}
+
+
+def probe(rows: list[Row]) -> None:
+    """Run each command once; one that fails becomes unavailable with the reason."""
+    for row in rows:
+        if row.command is not None:
+            try:
+                peers.run(row.command.argv, env=row.command.env, timeout=60)
+            except Unavailable as e:
+                row.command, row.reason = None, str(e)
+
+
+def time_hyperfine(rows: list[Row], runs: int, work: Path) -> None:
+    """Time the rows' commands in one ``hyperfine -N`` run; fill in ``times`` (seconds)."""
+    import json
+    import shlex
+
+    env = dict(os.environ)
+    for row in rows:
+        assert row.command is not None
+        env.update(row.command.env)
+    out = work / "hyperfine.json"
+    argv = ["hyperfine", "-N", "--warmup", str(WARMUP), "--runs", str(runs)]
+    argv += ["--style", "basic", "--export-json", str(out)]
+    argv += [shlex.join(row.command.argv) for row in rows if row.command is not None]
+    # hyperfine's own report goes to stderr; the table is the script's output.
+    subprocess.run(argv, env=env, stdout=sys.stderr, check=True)
+    results = json.loads(out.read_text())["results"]
+    for row, result in zip(rows, results, strict=True):
+        row.times = result["times"]
+
+
+def time_loop(rows: list[Row], runs: int) -> None:
+    """Time the rows' commands with ``time.perf_counter`` around subprocess.run."""
+    for row in rows:
+        assert row.command is not None
+        env = {**os.environ, **row.command.env}
+        for i in range(WARMUP + runs):
+            start = time.perf_counter()
+            subprocess.run(row.command.argv, env=env, stdout=subprocess.DEVNULL, check=True)
+            if i >= WARMUP:
+                row.times.append(time.perf_counter() - start)
+
+
+def report(rows: dict[str, Row], runs: int, tool: str) -> None:
+    """Print the table and the verdict against Podman's median."""
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(f"Start latency, {runs} runs each after {WARMUP} warm-up runs ({tool}), {when}")
+    print(f"{'command':<48} {'median':>8} {'mean':>8} {'min':>8}  ratio to dockyard")
+    base = rows.get("dockyard")
+    base_ms = base.median_ms if base is not None and base.times else None
+    for row in rows.values():
+        if not row.times:
+            print(f"{row.name:<48} unavailable: {row.reason}")
+            continue
+        mean, low = statistics.mean(row.times) * 1000, min(row.times) * 1000
+        ratio = f"{row.median_ms / base_ms:.2f}" if base_ms else "-"
+        print(f"{row.name:<48} {row.median_ms:>8.1f} {mean:>8.1f} {low:>8.1f}  {ratio}")
+    podman = rows.get("podman")
+    if base_ms is None or podman is None or not podman.times:
+        print("Dockyard vs Podman: cannot compare (one of them was not measured)")
+        return
+    half = podman.median_ms / 2
+    below = "yes" if base_ms < podman.median_ms else "no"
+    below_half = "yes" if base_ms < half else "no"
+    print(
+        f"Dockyard {base_ms:.1f} ms vs Podman {podman.median_ms:.1f} ms: "
+        f"below Podman's: {below}; below half of Podman's ({half:.1f} ms): {below_half}"
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30, help="timed runs per command (30)")
+    parser.add_argument(
+        "--skip-install", action="store_true", help="do not apt-get install the peers"
+    )
+    parser.add_argument(
+        "--only", default=",".join(PEERS), help=f"comma-separated subset of {','.join(PEERS)}"
+    )
+    args = parser.parse_args(argv)
+    args.only = set(filter(None, args.only.split(",")))
+    if not args.only <= set(PEERS):
+        parser.error(f"--only: unknown {','.join(sorted(args.only - set(PEERS)))}")
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    return args
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; 0 when Dockyard's run was timed (or not selected), else 1."""
+    args = parse_args(argv)
+    if os.geteuid() != 0:
+        print("run_latency.py must run as root (containers, mounts, dockerd)", file=sys.stderr)
+        return 1
+    if not args.skip_install:
+        peers.install_packages()
+    signal.signal(signal.SIGTERM, _interrupt)
+    cgroups_before = peers.peer_cgroups()
+    work = Path(tempfile.mkdtemp(prefix="dockyard-bench-"))
+    dockerd = peers.Dockerd(work)
+    try:
+        rows = set_up(work, args.only, dockerd)
+        probe(list(rows.values()))
+        timed = [row for row in rows.values() if row.command is not None]
+        tool = "hyperfine -N" if shutil.which("hyperfine") else "Python loop"
+        if timed and tool == "hyperfine -N":
+            time_hyperfine(timed, args.runs, work)
+        elif timed:
+            time_loop(timed, args.runs)
+        report(rows, args.runs, tool)
+        return 1 if "dockyard" in rows and not rows["dockyard"].times else 0
+    except KeyboardInterrupt:
+        print("interrupted; cleaning up", file=sys.stderr)
+        return 130
+    finally:
+        # A second Ctrl-C must not cut the clean-up short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        dockerd.stop()
+        peers.remove_work(work)
+        peers.remove_cgroups(peers.peer_cgroups() - cgroups_before)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
