@@ -16,6 +16,8 @@ deps:
 $(BIN)/dockyard: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# Byte-compile now: with PYTHONDONTWRITEBYTECODE set, every start would compile again.
+	$(BIN)/python -m compileall -q src $(VENV)/lib >/dev/null
 	ln -sf $(BIN)/dockyard /usr/local/bin/dockyard
 	ln -sf $(BIN)/dockyard-runtime /usr/local/bin/dockyard-runtime
 

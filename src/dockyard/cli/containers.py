@@ -66,9 +66,19 @@ def rm(paths: Paths, force: bool, volumes: bool, containers: tuple[str, ...]) ->
     sys.exit(1 if failed else 0)
 
 
-def _status_text(state: dict[str, Any]) -> str:
-    from dockyard.cli.formatting import human_duration_since
+def human_duration_since(timestamp: str) -> str:
+    """go-units HumanDuration of the time elapsed since an RFC 3339 ``timestamp``."""
+    import datetime
 
+    from dockyard.cli.formatting import human_duration
+
+    # Python parses at most microseconds: drop the extra nanosecond digits.
+    head, _, frac = timestamp.rstrip("Z").partition(".")
+    then = datetime.datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")
+    return human_duration((datetime.datetime.now(datetime.UTC) - then).total_seconds())
+
+
+def _status_text(state: dict[str, Any]) -> str:
     if state["Running"]:
         return f"Up {human_duration_since(state['StartedAt'])}"
     if state["Status"] == "exited":
@@ -104,7 +114,7 @@ def ps(
     format_: str | None,
 ) -> None:
     """List containers."""
-    from dockyard.cli.formatting import format_table, human_duration_since, render
+    from dockyard.cli.formatting import format_table, render
 
     engine = _engine(paths)
     found = engine.container_store.list()
@@ -216,9 +226,9 @@ def inspect(
                 pass
         if obj is None and type_ in (None, "image"):
             try:
-                from dockyard.image.inspect import image_inspect_json
+                from dockyard.image.inspect import inspect_image
 
-                obj = image_inspect_json(engine.images.resolve(name), engine.paths)
+                obj = inspect_image(engine.paths, engine.images.resolve(name))
             except NotFound:
                 pass
         if obj is None:

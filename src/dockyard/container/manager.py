@@ -253,7 +253,13 @@ class ContainerManager:
             self.layers.empty_dir()
         ]
         rootfs = os.path.join(cdir, "rootfs")
-        mount_rootfs(lowers, os.path.join(cdir, "upper"), os.path.join(cdir, "work"), rootfs)
+        mount_rootfs(
+            lowers,
+            os.path.join(cdir, "upper"),
+            os.path.join(cdir, "work"),
+            rootfs,
+            volatile=bool(c.host_config.get("AutoRemove")),
+        )
         undo.callback(unmount, rootfs)
         spec = self._spec(c, rootfs, securejoin)
         tmp = os.path.join(cdir, "config.json.tmp")

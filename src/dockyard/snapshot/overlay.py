@@ -38,7 +38,13 @@ def _errno() -> int:
 
 
 def mount_rootfs(
-    lower_dirs: list[str], upper: str, work: str, target: str, *, readonly: bool = False
+    lower_dirs: list[str],
+    upper: str,
+    work: str,
+    target: str,
+    *,
+    readonly: bool = False,
+    volatile: bool = False,
 ) -> None:
     """Mount overlayfs at ``target`` with ``lower_dirs`` (topmost first), ``upper``, ``work``.
 
@@ -47,7 +53,9 @@ def mount_rootfs(
     rather remount the root read-only after creating mount points). When the option string
     does not fit in one page, a forked child opens the lower dirs, ``chdir``s to
     ``/proc/self/fd`` and names them by fd number (Docker overlay2's ``mountFrom`` idea),
-    leaving this process's cwd alone. Raises ``InvalidArgument`` for no lower dirs or
+    leaving this process's cwd alone. ``volatile`` skips overlayfs's sync of the upper
+    layer at unmount (Linux 5.10+): for writable layers that are thrown away after one run
+    (``--rm``), where that sync is most of the unmount's cost. Raises ``InvalidArgument`` for no lower dirs or
     paths containing ``,`` or ``:``, ``DockyardError`` if mount(2) fails.
     """
     if not lower_dirs:
@@ -60,7 +68,7 @@ def mount_rootfs(
     for d in (upper, work, target):
         os.makedirs(d, exist_ok=True)
     flags = MS_RDONLY if readonly else 0
-    rest = f",upperdir={upper},workdir={work}"
+    rest = f",upperdir={upper},workdir={work}" + (",volatile" if volatile else "")
     data = os.fsencode("lowerdir=" + ":".join(lowers) + rest)
     if len(data) >= _PAGE_SIZE:
         err = _mount_by_fd(lowers, rest, target, flags)
