@@ -53,7 +53,7 @@ def resources_from_docker(
     if cpu_shares:
         cpu["shares"] = cpu_shares
     if cpus:
-        ncpu = os.cpu_count() or 1
+        ncpu = len(os.sched_getaffinity(0))  # as Go's runtime.NumCPU, which dockerd uses
         nano = int(round(cpus * 1e9))
         if nano < 0 or nano > ncpu * 10**9:
             raise InvalidArgument(
