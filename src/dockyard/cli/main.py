@@ -35,15 +35,22 @@ COMMANDS: dict[str, str] = {
     "inspect": "dockyard.cli.containers:inspect",
 }
 
-# `docker container ls` and friends are the same commands under the noun.
-HIDDEN_ALIASES: dict[str, str] = {}
-
 
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported from ``COMMANDS`` on demand."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and not args[0].startswith("-") and args[0] not in COMMANDS:
+            # Docker's wording and exit status for a mistyped command.
+            print(f"dockyard: '{args[0]}' is not a dockyard command.", file=sys.stderr)
+            print("See 'dockyard --help'", file=sys.stderr)
+            sys.exit(1)
+        return super().resolve_command(ctx, args)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
