@@ -281,10 +281,11 @@ def stage2(spec: dict[str, Any], ctx: dict[str, Any], new_net: bool) -> None:
         _send(sync_w, {"type": "ready"})
         os.close(sync_w)
         # Blocks until `start` opens the fifo for reading (runc's exec fifo).
-        fifo = os.open(f"/proc/self/fd/{ctx['fifo_fd']}", os.O_WRONLY | os.O_CLOEXEC)
+        # Opened relative to the state dir fd: after setuid /proc/self/fd is not ours.
+        fifo = os.open("exec.fifo", os.O_WRONLY | os.O_CLOEXEC, dir_fd=ctx["state_fd"])
         os.write(fifo, b"0")
         os.close(fifo)
-        os.close(ctx["fifo_fd"])
+        os.close(ctx["state_fd"])
         os.execve(path, spec["process"]["args"], env)
     except OSError as e:
         code = 126 if e.errno in (errno.EACCES, errno.EPERM, errno.ENOEXEC) else 127

@@ -143,11 +143,12 @@ class LinuxRuntime:
 
         syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
         manager = None
-        sync_r = sync_w = console_fd = fifo_fd = -1
+        sync_r = sync_w = console_fd = state_fd = -1
         pid1 = 0
         try:
             fifo = os.path.join(state_dir, "exec.fifo")
             os.mkfifo(fifo, 0o622)
+            os.chmod(fifo, 0o622)  # past the umask: a non-root PID 1 must open it
             resources = dict(linux.get("resources") or {})
             if "devices" in resources:
                 resources["devices"] = list(resources["devices"]) + [
@@ -158,14 +159,14 @@ class LinuxRuntime:
             layout = cgroups.detect()
             if console_socket is not None:
                 console_fd = _connect(console_socket)
-            fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+            state_fd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
             ns_types = {ns.get("type") for ns in linux.get("namespaces") or []}
             ctx: dict[str, Any] = {
                 "rootfs": os.path.realpath(rootfs),
                 "bundle": bundle,
                 "sync_w": sync_w,
-                "fifo_fd": fifo_fd,
+                "state_fd": state_fd,
                 "console_fd": console_fd if console_fd >= 0 else None,
                 "cgroup": manager,
                 "cgroup_paths": dict(manager.paths),
@@ -174,7 +175,7 @@ class LinuxRuntime:
                 "cgroup_links": _cgroup_links(),
                 "cgroupns": "cgroup" in ns_types,
             }
-            ctx["keep_fds"] = [fd for fd in (sync_w, fifo_fd, console_fd) if fd >= 0]
+            ctx["keep_fds"] = [fd for fd in (sync_w, state_fd, console_fd) if fd >= 0]
             child = os.fork()
             if child == 0:
                 _init.stage1(spec, ctx)
@@ -212,7 +213,7 @@ class LinuxRuntime:
                 raise RuntimeFailure(f"create {container_id}: {exc}") from None
             raise
         finally:
-            for fd in (sync_r, sync_w, console_fd, fifo_fd):
+            for fd in (sync_r, sync_w, console_fd, state_fd):
                 if fd >= 0:
                     os.close(fd)
 
