@@ -35,6 +35,18 @@ APT_PACKAGES = [
 # Parent cgroups dockerd and Podman create under each v1 controller; removed at the end only
 # if this run created them and they are empty again.
 PEER_CGROUPS = ("docker", "libpod_parent")
+# Host paths the peers create whatever their flags say: Podman's blob-info cache, crun's
+# default state dir, dockerd's plugin dir, trust key and shim-socket dir, CNI's lock file.
+# Removed at the end if this run created them; directories other than Podman's cache only
+# while empty.
+HOST_LEFTOVERS = (
+    "/var/lib/containers",
+    "/run/crun",
+    "/run/docker",
+    "/run/containerd",
+    "/etc/docker/key.json",
+    "/etc/cni/net.d/cni.lock",
+)
 
 
 class Unavailable(Exception):
@@ -318,6 +330,26 @@ def remove_cgroups(cgroups: set[Path]) -> None:
                 path.rmdir()
             except OSError:
                 pass
+
+
+def missing_host_paths() -> set[str]:
+    """The HOST_LEFTOVERS that do not exist now."""
+    return {path for path in HOST_LEFTOVERS if not os.path.lexists(path)}
+
+
+def remove_host_leftovers(paths: set[str]) -> None:
+    """Remove those of ``paths`` (HOST_LEFTOVERS this run created) that exist now."""
+    for path in paths:
+        if path == "/var/lib/containers":
+            shutil.rmtree(path, ignore_errors=True)
+        elif os.path.isdir(path) and not os.path.islink(path):
+            for parent, _, _ in os.walk(path, topdown=False):
+                try:
+                    os.rmdir(parent)
+                except OSError:
+                    pass
+        elif os.path.lexists(path):
+            os.unlink(path)
 
 
 def mounts_under(path: Path) -> list[str]:

@@ -206,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         peers.install_packages()
     signal.signal(signal.SIGTERM, _interrupt)
     cgroups_before = peers.peer_cgroups()
+    host_missing = peers.missing_host_paths()
     work = Path(tempfile.mkdtemp(prefix="dockyard-bench-"))
     dockerd = peers.Dockerd(work)
     try:
@@ -229,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         dockerd.stop()
         peers.remove_work(work)
         peers.remove_cgroups(peers.peer_cgroups() - cgroups_before)
+        peers.remove_host_leftovers(host_missing)
 
 
 if __name__ == "__main__":
