@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -39,10 +39,14 @@ DIGESTS_IMAGES_FORMAT = (
 )
 
 
-def fail(message: str, code: int = 1) -> None:
-    """Print ``message`` to stderr and exit with ``code`` (through click, so main exits)."""
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``message`` to stderr and exit with ``code``.
+
+    ``SystemExit`` rather than ``click.exceptions.Exit``: in non-standalone mode click
+    turns the latter into a return value that ``main`` does not use.
+    """
     click.echo(message, err=True)
-    raise click.exceptions.Exit(code)
+    sys.exit(code)
 
 
 def engine_errors(func: F) -> F:
@@ -230,7 +234,6 @@ def tag(paths: Paths, source: str, target: str) -> None:
         ref = reference.parse(target)
     except DockyardError as e:
         fail(f'Error parsing reference: "{target}" is not a valid repository/tag: {e}')
-        return
     with open_store(paths) as store:
         store.tag(store.resolve(source).id, ref)
 

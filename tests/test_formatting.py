@@ -1,0 +1,181 @@
+"""The Go-template subset, Docker's table layout and go-units formatting."""
+
+from __future__ import annotations
+
+import pytest
+
+from dockyard.cli.formatting import (
+    TemplateError,
+    format_items,
+    format_table,
+    go_str,
+    human_duration,
+    human_size,
+    render,
+    tabwrite,
+)
+
+DATA = {
+    "ID": "abc",
+    "State": {"Status": "running", "Pid": 42, "Running": True},
+    "List": ["a", "b", "c"],
+    "Empty": [],
+    "Labels": {"k": "v", "z": "1"},
+    "Nil": None,
+    "Zero": 0,
+    "Name": "Web",
+}
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{{.ID}}", "abc"),
+        ("id={{ .ID }}!", "id=abc!"),
+        ("{{.State.Status}} {{.State.Pid}} {{.State.Running}}", "running 42 true"),
+        ("{{json .List}}", '["a","b","c"]'),
+        ("{{json .State}}", '{"Status":"running","Pid":42,"Running":true}'),
+        ("{{.List | json}}", '["a","b","c"]'),
+        ('{{json "<&>"}}', '"<&>"'),
+        ('{{index .Labels "k"}}', "v"),
+        ("{{index .List 1}}", "b"),
+        ("{{range .List}}[{{.}}]{{end}}", "[a][b][c]"),
+        ("{{range .Empty}}x{{else}}none{{end}}", "none"),
+        ("{{range $i, $e := .List}}{{$i}}{{$e}} {{end}}", "0a 1b 2c "),
+        ("{{range $k, $v := .Labels}}{{$k}}={{$v}};{{end}}", "k=v;z=1;"),
+        ("{{if .State.Running}}up{{else}}down{{end}}", "up"),
+        ("{{if .Zero}}a{{else if .Nil}}b{{else}}c{{end}}", "c"),
+        ("{{if not .Zero}}yes{{end}}", "yes"),
+        ('{{if eq .State.Status "exited" "running"}}match{{end}}', "match"),
+        ("{{with .State}}{{.Status}}{{end}}", "running"),
+        ('{{join .List ","}}', "a,b,c"),
+        ('{{join (split "x:y" ":") "-"}}', "x-y"),
+        ("{{upper .Name}} {{lower .Name}} {{.Name | upper}}", "WEB web WEB"),
+        ("{{println .ID}}", "abc\n"),
+        ('{{printf "%s-%d|%-5s|%5s" .ID .State.Pid "l" "r"}}', "abc-42|l    |    r"),
+        ('{{printf "%q %v" .ID .List}}', '"abc" [a b c]'),
+        ("{{len .List}}", "3"),
+        ("{{.Labels}}", "map[k:v z:1]"),
+        ("{{.List}}", "[a b c]"),
+        ("{{truncate .ID 2}}", "ab"),
+        ("a {{- .ID -}} b", "aabcb"),
+        ("{{/* a comment */}}x", "x"),
+        ("{{`raw`}}", "raw"),
+        (
+            "{{.}}",
+            "map[Empty:[] ID:abc Labels:map[k:v z:1] List:[a b c] Name:Web Nil:<nil> "
+            "State:map[Pid:42 Running:true Status:running] Zero:0]",
+        ),
+    ],
+)
+def test_render(template: str, expected: str) -> None:
+    assert render(template, DATA) == expected
+
+
+def test_missing_field_strict_and_map() -> None:
+    with pytest.raises(TemplateError) as e:
+        render("{{.Foo}}", DATA)
+    assert str(e.value) == ('template: :1:2: executing "" at <.Foo>: can\'t evaluate field Foo')
+    with pytest.raises(TemplateError, match=r":1:5: executing .* at <.State.Nope>"):
+        render("x {{ .State.Nope}}", DATA)
+    assert render("{{.Foo}}", DATA, strict=False) == "<no value>"
+
+
+def test_error_position_on_later_line() -> None:
+    with pytest.raises(TemplateError, match=r"template: :2:4: executing"):
+        render("x\nab{{.Nope}}", DATA)
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{{.ID", "unclosed action"),
+        ("{{nosuch .ID}}", 'function "nosuch" not defined'),
+        ("{{if .ID}}x", "unexpected EOF"),
+        ("{{end}}", "unexpected {{end}}"),
+        ("{{.ID |}}", "missing command"),
+    ],
+)
+def test_parse_errors(template: str, message: str) -> None:
+    with pytest.raises(TemplateError) as e:
+        render(template, DATA)
+    assert str(e.value).startswith("template parsing error: template: :1:")
+    assert message in str(e.value)
+    assert e.value.exit_code == 1
+
+
+def test_go_values() -> None:
+    assert go_str(None) == "<no value>"
+    assert go_str(False) == "false"
+    assert go_str(4260000.0) == "4.26e+06"
+    assert go_str(2.5) == "2.5"
+    assert go_str(3.0) == "3"
+    assert go_str([1, None]) == "[1 <nil>]"
+
+
+def test_tabwriter_layout() -> None:
+    # Docker's NewWriter(out, 10, 1, 3, ' ', 0): width = max(10, widest + 3); last column raw.
+    text = "REPOSITORY\tTAG\tIMAGE ID\tSIZE\nbusybox\tlatest\t0123456789ab\t4.26MB\n"
+    assert tabwrite(text) == (
+        "REPOSITORY   TAG       IMAGE ID       SIZE\nbusybox      latest    0123456789ab   4.26MB\n"
+    )
+    assert format_table(["A", "B"], [["x" * 12, "y"]]) == "A              B\nxxxxxxxxxxxx   y\n"
+
+
+def test_tabwriter_column_blocks() -> None:
+    # A line without the column ends that column's block (Go's tabwriter does the same).
+    assert tabwrite("a\tb\nno tabs\nccccccccccccc\td\n") == (
+        "a         b\nno tabs\nccccccccccccc   d\n"
+    )
+
+
+def test_format_items_table_json_and_plain() -> None:
+    items = [{"ID": "1", "Name": "one"}, {"ID": "22", "Name": "two"}]
+    headers = {"ID": "CONTAINER ID", "Name": "NAMES"}
+    assert format_items("table {{.ID}}\\t{{.Name}}", items, headers) == (
+        "CONTAINER ID   NAMES\n1              one\n22             two\n"
+    )
+    # Header functions return their argument: {{upper .Name}} heads as NAMES.
+    assert format_items("table {{upper .Name}}", items, headers) == "NAMES\nONE\nTWO\n"
+    assert format_items("table {{.ID}}", [], headers) == "CONTAINER ID\n"
+    assert format_items("json", items[:1]) == '{"ID":"1","Name":"one"}\n'
+    assert format_items("{{.ID}}\\n", items) == "1\n\n22\n\n"
+    assert format_items("  {{.Name}}  ", items) == "one\ntwo\n"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.5, "Less than a second"),
+        (1, "1 second"),
+        (59, "59 seconds"),
+        (60, "About a minute"),
+        (59 * 60, "59 minutes"),
+        (3600, "About an hour"),
+        (2 * 3600, "2 hours"),
+        (47 * 3600, "47 hours"),
+        (3 * 86400, "3 days"),
+        (14 * 86400, "2 weeks"),
+        (60 * 86400, "2 months"),
+        (400 * 86400, "13 months"),
+        (800 * 86400, "2 years"),
+    ],
+)
+def test_human_duration(seconds: float, text: str) -> None:
+    assert human_duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (0, "0B"),
+        (999, "999B"),
+        (1000, "1kB"),
+        (4261550, "4.26MB"),
+        (1234567890, "1.23GB"),
+        (10_200, "10.2kB"),
+        (123_456_789, "123MB"),
+    ],
+)
+def test_human_size(size: int, text: str) -> None:
+    assert human_size(size) == text
