@@ -220,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
             time_loop(timed, args.runs)
         report(rows, args.runs, tool)
         return 1 if "dockyard" in rows and not rows["dockyard"].times else 0
+    except subprocess.CalledProcessError as e:
+        print(f"timing failed: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted; cleaning up", file=sys.stderr)
         return 130
