@@ -138,6 +138,8 @@ def test_format_items_table_json_and_plain() -> None:
     # Header functions return their argument: {{upper .Name}} heads as NAMES.
     assert format_items("table {{upper .Name}}", items, headers) == "NAMES\nONE\nTWO\n"
     assert format_items("table {{.ID}}", [], headers) == "CONTAINER ID\n"
+    assert format_items("table", items, headers, default="table {{.Name}}") == "NAMES\none\ntwo\n"
+    assert format_items("", items, headers, default="table {{.Name}}") == "NAMES\none\ntwo\n"
     assert format_items("json", items[:1]) == '{"ID":"1","Name":"one"}\n'
     assert format_items("{{.ID}}\\n", items) == "1\n\n22\n\n"
     assert format_items("  {{.Name}}  ", items) == "one\ntwo\n"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal
 from typing import Any
 
 from dockyard.errors import InvalidArgument
@@ -62,6 +61,8 @@ def _go_float(f: float) -> str:
         return "+Inf" if f > 0 else "-Inf"
     if f == 0:
         return "0"
+    from decimal import Decimal
+
     d = Decimal(repr(f))
     exp = d.adjusted()
     if -4 <= exp < 6:
@@ -217,16 +218,13 @@ class Template:
         if word == "else":
             if rest and rest[0].kind == "ident" and rest[0].text in ("if", "with"):
                 # {{else if ...}} is an if nested in the else branch sharing our {{end}}.
-                inner = self._parse_control_chain(rest[0].text, rest[0].pos, rest[1:])
+                inner = self._parse_control(rest[0].text, rest[0].pos, rest[1:])
                 node.else_body = [inner]
                 return node
             node.else_body, stop = self._parse_list()
             if stop is None or stop[0] != "end":
                 raise self._parse_error(stop_pos, "expected end; found else")
         return node
-
-    def _parse_control_chain(self, kind: str, pos: int, toks: list[_Tok]) -> _Node:
-        return self._parse_control(kind, pos, toks)
 
     def _parse_pipeline(self, toks: list[_Tok], pos: int) -> list[list[Any]]:
         cmds: list[list[Any]] = [[]]
@@ -553,14 +551,18 @@ def format_items(
     headers: Mapping[str, str] | None = None,
     *,
     strict: bool = True,
+    default: str = "",
 ) -> str:
     """Render ``items`` with a Docker ``--format`` value (``table ...``, ``json`` or a template).
 
     Each item is rendered then followed by a newline; with the ``table`` prefix a header row
     (the template rendered against ``headers``, field name -> column title) comes first and
-    the whole is laid out with ``tabwrite``. ``json`` means ``{{json .}}`` per item. Raises
-    ``TemplateError``.
+    the whole is laid out with ``tabwrite``. ``json`` means ``{{json .}}`` per item; an empty
+    ``fmt`` or a bare ``table`` means ``default`` (the command's default table template,
+    e.g. ``"table {{.ID}}\t{{.Names}}"``). Raises ``TemplateError``.
     """
+    if fmt.strip() in ("", TABLE_PREFIX) and default:
+        fmt = default
     is_table = fmt.startswith(TABLE_PREFIX)
     body = fmt[len(TABLE_PREFIX) :] if is_table else fmt
     body = normalize(body)

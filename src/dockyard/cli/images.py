@@ -176,13 +176,11 @@ def images(
     rows = image_rows(found, no_trunc, time.time())
     if repository:
         rows = [r for r in rows if _matches(r, repository)]
-    if not fmt or fmt == "table":
-        if quiet:
-            fmt = "{{.ID}}"
-            rows = list({r["ID"]: r for r in rows}.values())
-        else:
-            fmt = DIGESTS_IMAGES_FORMAT if digests else DEFAULT_IMAGES_FORMAT
-    sys.stdout.write(format_items(fmt, rows, IMAGE_HEADERS))
+    if quiet and fmt in ("", "table"):
+        fmt = "{{.ID}}"
+        rows = list({r["ID"]: r for r in rows}.values())
+    default = DIGESTS_IMAGES_FORMAT if digests else DEFAULT_IMAGES_FORMAT
+    sys.stdout.write(format_items(fmt, rows, IMAGE_HEADERS, default=default))
 
 
 # -- image inspect ----------------------------------------------------------------------

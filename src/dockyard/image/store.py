@@ -9,7 +9,6 @@ manifest blob; tags are rows in ``tags`` keyed by the full normalised reference.
 from __future__ import annotations
 
 import builtins
-import hashlib
 import json
 import os
 import re
@@ -28,7 +27,13 @@ MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
 
 _DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 _ID_PREFIX_RE = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")
-_CHUNK = 1 << 20
+
+
+def _sha256(data: bytes = b"") -> Any:
+    # hashlib loads OpenSSL (milliseconds); `dockyard images` never hashes.
+    import hashlib
+
+    return hashlib.sha256(data)
 
 
 def _hex(digest: str) -> str:
@@ -46,9 +51,7 @@ def chain_ids(diff_ids: list[str]) -> list[str]:
     """OCI ChainIDs of a layer stack: ``chain[0] = diff[0]``, then sha256("<prev> <diff>")."""
     out: list[str] = []
     for d in diff_ids:
-        out.append(
-            d if not out else "sha256:" + hashlib.sha256(f"{out[-1]} {d}".encode()).hexdigest()
-        )
+        out.append(d if not out else "sha256:" + _sha256(f"{out[-1]} {d}".encode()).hexdigest())
     return out
 
 
@@ -65,7 +68,7 @@ class BlobWriter:
         self._blobs = paths.blobs
         self._tmp = os.path.join(paths.tmp, "blob-" + os.urandom(8).hex())
         self._file: Any = open(self._tmp, "xb")
-        self._sha = hashlib.sha256()
+        self._sha = _sha256()
         self.size = 0
         self.committed = False
 
@@ -129,7 +132,7 @@ class ContentStore:
 
     def put(self, data: bytes) -> str:
         """Store ``data`` (if not already stored); returns its digest."""
-        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        digest = "sha256:" + _sha256(data).hexdigest()
         if not self.exists(digest):
             with self.writer() as w:
                 w.write(data)
@@ -146,7 +149,7 @@ class ContentStore:
                 data = f.read()
         except FileNotFoundError:
             raise NotFound(f"blob {digest} not found") from None
-        actual = "sha256:" + hashlib.sha256(data).hexdigest()
+        actual = "sha256:" + _sha256(data).hexdigest()
         if actual != digest:
             raise DockyardError(f"blob {digest} is corrupt: content hashes to {actual}")
         return data
