@@ -273,6 +273,20 @@ def test_setup_failure_cleans_up(rt: LinuxRuntime, tmp_path: Path) -> None:
     assert rt.list() == []
 
 
+def test_duplicate_and_invalid_ids(rt: LinuxRuntime, tmp_path: Path) -> None:
+    from dockyard.errors import InvalidArgument, NotFound
+
+    bundle = make_bundle(tmp_path, ["true"])
+    rt.create("dup", str(bundle))
+    with pytest.raises(Conflict, match="^container with id exists: dup$"):
+        rt.create("dup", str(bundle))
+    rt.delete("dup")
+    with pytest.raises(InvalidArgument, match="invalid id format"):
+        rt.create("../x", str(bundle))
+    with pytest.raises(NotFound, match="container nope does not exist"):
+        rt.state("nope")
+
+
 def test_exit_status_and_stdio(rt: LinuxRuntime, tmp_path: Path) -> None:
     bundle = make_bundle(tmp_path, ["sh", "-c", "echo out; echo err >&2; exit 3"])
     assert run(rt, bundle) == (3, "out\n", "err\n")

@@ -193,3 +193,30 @@ def test_clean_message() -> None:
     assert clean_message(line) == 'exec: "x": executable file not found in $PATH'
     assert exit_code_for('exec: "/x": stat /x: no such file or directory') == 127
     assert exit_code_for("something else") == 125
+
+
+def test_crun_through_hybrid_wrapper(tmp_path: Path) -> None:
+    need("crun")
+    from dockyard.errors import RuntimeFailure
+    from dockyard.runtime import get_runtime
+
+    rt = get_runtime("crun", str(tmp_path / "crun"))
+    bundle = tmp_path / "b"
+    bundle.mkdir()
+    make_rootfs(bundle / "rootfs")
+    spec = build_spec(
+        SpecOptions(
+            args=["sh", "-c", "exit 0"], cgroups_path=f"dockyard-diff-{uuid.uuid4().hex[:12]}"
+        )
+    )
+    (bundle / "config.json").write_text(json.dumps(spec))
+    rt.create("k", str(bundle))
+    assert rt.state("k")["status"] == "created"
+    rt.start("k")
+    rt.delete("k", force=True)
+    spec["process"]["args"] = ["nosuchcommand"]
+    (bundle / "config.json").write_text(json.dumps(spec))
+    with pytest.raises(RuntimeFailure) as info:
+        rt.create("k", str(bundle))
+    assert "nosuchcommand" in str(info.value) and info.value.exit_code == 127
+    assert rt.list() == []

@@ -77,10 +77,16 @@ def _log_error(path: str) -> str:
 
 
 def exit_code_for(message: str) -> int:
-    """Docker's exit code for a runtime error message: 127, 126 or 125."""
-    if "executable file not found" in message or "no such file or directory" in message:
+    """Docker's exit code for a runtime error message: 127 (not found), 126 (permission
+    denied) or 125. Matches runc's and crun's texts, case-insensitively."""
+    text = message.lower()
+    if (
+        "not found in $path" in text
+        or "executable file not found" in text
+        or "no such file or directory" in text
+    ):
         return 127
-    if "permission denied" in message:
+    if "permission denied" in text:
         return 126
     return 125
 

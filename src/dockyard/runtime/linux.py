@@ -195,7 +195,6 @@ class LinuxRuntime:
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "annotations": spec.get("annotations") or {},
                 "cgroups_path": cgroups_path,
-                "cgroup_paths": ctx["cgroup_paths"],
             }
             self._write_state(state)
             if pid_file:
