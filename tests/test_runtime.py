@@ -174,6 +174,38 @@ def test_mounts_and_options(tmp_path: Path) -> None:
     assert mounts["/"][1].startswith("rw,")
 
 
+def test_bind_mounts(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "f").write_text("in-dir\n")
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n")
+    mounts = [
+        {
+            "destination": "/data",
+            "type": "bind",
+            "source": str(data),
+            "options": ["rbind", "ro", "rprivate"],
+        },
+        {
+            "destination": "/etc/hosts",
+            "type": "bind",
+            "source": str(hosts),
+            "options": ["rbind", "rprivate"],
+        },
+    ]
+    out = probe(
+        tmp_path,
+        "cat /data/f /etc/hosts; touch /data/g 2>/dev/null || echo ro; "
+        "echo more >> /etc/hosts; grep -E ' /(data|etc/hosts) ' "
+        "/proc/self/mountinfo | cut -d' ' -f5,6",
+        mounts=mounts,
+    )
+    assert out.splitlines()[:3] == ["in-dir", "127.0.0.1 localhost", "ro"]
+    assert "/data ro," in out and "/etc/hosts rw," in out
+    assert hosts.read_text().endswith("more\n")
+
+
 def test_masked_and_readonly_paths(tmp_path: Path) -> None:
     out = probe(
         tmp_path,
