@@ -130,6 +130,8 @@ class LinuxRuntime:
         process = spec.get("process") or {}
         if not process.get("args"):
             raise InvalidArgument(f"{bundle}/config.json: process.args must not be empty")
+        if process.get("terminal") and console_socket is None:
+            raise InvalidArgument("process.terminal is set: --console-socket is required")
         rootfs = os.path.join(bundle, (spec.get("root") or {}).get("path", "rootfs"))
         if not os.path.isdir(rootfs):
             raise InvalidArgument(f"rootfs {rootfs} is not a directory")
