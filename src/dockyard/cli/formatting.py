@@ -135,7 +135,7 @@ class Template:
                 break
             lit = text[pos:start]
             inner_start = start + 2
-            if text.startswith("- ", inner_start) or text.startswith("-\t", inner_start):
+            if text[inner_start : inner_start + 2] in ("- ", "-\t", "-\n", "-\r"):
                 lit = lit.rstrip()
                 inner_start += 1
             out.append(("text", lit, pos))

@@ -88,6 +88,9 @@ class BlobWriter:
         if expected is not None and digest != expected:
             self.abort()
             raise InvalidArgument(f"blob digest mismatch: expected {expected}, got {digest}")
+        # Durable before it is visible: a DB row may point at it right after.
+        self._file.flush()
+        os.fsync(self._file.fileno())
         self._file.close()
         os.rename(self._tmp, os.path.join(self._blobs, digest[7:]))
         self.committed = True
