@@ -131,8 +131,13 @@ def dy(engine_env: dict[str, str]) -> Runner:
     ``input=`` for stdin and ``check=True`` to require exit 0.
     """
 
-    def run(*args: str, input: str | bytes | None = None, check: bool = False,
-            timeout: float = 60, **kw: object) -> subprocess.CompletedProcess:
+    def run(
+        *args: str,
+        input: str | bytes | None = None,
+        check: bool = False,
+        timeout: float = 60,
+        **kw: object,
+    ) -> subprocess.CompletedProcess:
         text = not isinstance(input, bytes)
         proc = subprocess.run(
             [DOCKYARD, *args],

@@ -86,25 +86,29 @@ def _command_path(ctx: click.Context | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Entry point of the ``dockyard`` console script; exits with Docker's codes."""
+    """Entry point of the ``dockyard`` console script; exits with Docker's codes.
+
+    Usage errors exit 125 as Docker's flag parser does; an engine error reported by a
+    command other than ``run``/``create`` (which print their own) exits 1, as the Docker
+    CLI does for an error response.
+    """
     try:
-        cli.main(args=argv, prog_name="dockyard", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="dockyard", standalone_mode=False)
     except click.exceptions.NoSuchOption as e:
         _usage_error(f"unknown flag: {e.option_name}", e.ctx)
     except click.exceptions.UsageError as e:
         _usage_error(e.format_message(), e.ctx)
     except click.exceptions.Abort:
         sys.exit(EXIT_ENGINE)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
     except DockyardError as e:
         if os.environ.get("DOCKYARD_DEBUG"):
             raise
         print(f"Error response from daemon: {e}", file=sys.stderr)
-        sys.exit(e.exit_code)
+        sys.exit(1)
     except BrokenPipeError:
         sys.exit(EXIT_ENGINE)
-    sys.exit(0)
+    # With standalone_mode=False click returns an Exit's code instead of raising it.
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 def _usage_error(message: str, ctx: click.Context | None) -> None:

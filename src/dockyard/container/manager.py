@@ -274,6 +274,7 @@ class ContainerManager:
             from dockyard.container.tty import ConsoleSocket
 
             console = undo.enter_context(ConsoleSocket(self.paths.runroot, c.id))
+        undo.callback(self._remove_cgroup_parent, c)
         stdin_saved = None
         if not c.config["OpenStdin"] or c.config["Tty"]:
             # Without -i the container's stdin is /dev/null, as with Docker.
@@ -340,6 +341,18 @@ class ContainerManager:
         )
         self.store.save_state(c)
         return status
+
+    def _remove_cgroup_parent(self, c: Container) -> None:
+        """Remove the default ``dockyard`` parent cgroup once empty: runc and crun leave
+        the parents of a nested cgroupsPath behind (Dockyard's runtime removes them)."""
+        if c.host_config.get("CgroupParent"):
+            return
+        from dockyard.runtime import cgroups
+
+        with contextlib.suppress(DockyardError, OSError):
+            for path in cgroups.load("dockyard").paths.values():
+                with contextlib.suppress(OSError):
+                    os.rmdir(path)
 
     def _cgroups_path(self, c: Container) -> str:
         return cgroups_path(c.id, c.host_config.get("CgroupParent") or "")
