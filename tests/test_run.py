@@ -31,7 +31,7 @@ def state_files(root: str) -> list[str]:
 
 
 def test_exit_codes_follow_docker(dy: Runner, busybox: str) -> None:
-    """The cases of ../shared/cases/B19 that need no detached container (A-F, H)."""
+    """../shared/cases/B19, step by step, with Docker's observed results."""
     assert dy("run", "--rm", busybox, "sh", "-c", "exit 3").returncode == 3
     p = dy("run", "--rm", busybox, "/etc")
     assert p.returncode == 126
@@ -49,6 +49,9 @@ def test_exit_codes_follow_docker(dy: Runner, busybox: str) -> None:
     assert (p.returncode, p.stdout) == (0, "survived\n")
     p = dy("run", "--rm", "--init", busybox, "sh", "-c", "kill -TERM $$; echo survived")
     assert (p.returncode, p.stdout) == (143, "")
+    dy("run", "-d", "--name", "b19-k", busybox, "sleep", "300", check=True)
+    dy("kill", "b19-k", check=True)
+    assert dy("wait", "b19-k", check=True).stdout == "137\n"
     # H: create succeeds, start fails at exec; the record keeps "created" and 127.
     dy("create", "--name", "b19-c", busybox, "nosuchcommand", check=True)
     p = dy("start", "b19-c")
@@ -56,7 +59,7 @@ def test_exit_codes_follow_docker(dy: Runner, busybox: str) -> None:
     assert "executable file not found" in p.stderr
     p = dy("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "b19-c", check=True)
     assert p.stdout == "created 127\n"
-    dy("rm", "b19-c", check=True)
+    dy("rm", "-f", "b19-k", "b19-c", check=True)
     assert dy("ps", "-aq", check=True).stdout == ""
 
 
@@ -354,3 +357,65 @@ def test_alternative_runtime_runc(dy: Runner, busybox: str) -> None:
     assert (p.returncode, p.stdout) == (4, "1\n")
     p = dy("run", "--rm", "--runtime", "runc", busybox, "nosuchcommand")
     assert p.returncode == 127
+
+
+def test_detached_run_kill_wait_rm(dy: Runner, busybox: str) -> None:
+    cid = dy(
+        "run", "-d", "--name", "bg", busybox, "sh", "-c", "echo started; sleep 300", check=True
+    ).stdout.strip()
+    assert len(cid) == 64
+    ps = dy("ps", check=True).stdout.splitlines()
+    assert ps[0].split() == [
+        "CONTAINER",
+        "ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ]
+    assert ps[1].startswith(cid[:12]) and " Up " in ps[1] and ps[1].endswith("bg")
+    p = dy("rm", "bg")
+    assert p.returncode == 1 and "container is running" in p.stderr
+    dy("kill", "-s", "TERM", "bg", check=True)  # PID 1 without a handler ignores SIGTERM
+    assert dy("inspect", "-f", "{{.State.Running}}", "bg", check=True).stdout == "true\n"
+    dy("rm", "-f", "bg", check=True)
+    assert dy("ps", "-aq", check=True).stdout == ""
+    p = dy("kill", "bg")
+    assert p.returncode == 1 and "No such container: bg" in p.stderr
+
+
+def test_detached_exit_is_recorded_and_rm_flag(dy: Runner, busybox: str) -> None:
+    dy("run", "-d", "--name", "quick", busybox, "sh", "-c", "exit 9", check=True)
+    assert dy("wait", "quick", check=True).stdout == "9\n"
+    assert dy("inspect", "-f", "{{.State.Status}}", "quick", check=True).stdout == "exited\n"
+    # start runs it again in the background.
+    dy("start", "quick", check=True)
+    assert dy("wait", "quick", check=True).stdout == "9\n"
+    dy("rm", "quick", check=True)
+    dy("run", "-d", "--rm", "--name", "gone", busybox, "true", check=True)
+    deadline = time.monotonic() + 10
+    while dy("ps", "-aq", check=True).stdout and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert dy("ps", "-aq", check=True).stdout == ""
+
+
+def test_killed_monitor_is_a_lost_exit(
+    dy: Runner, busybox: str, engine_env: dict[str, str]
+) -> None:
+    """A kill -9 of the monitor never leaves the container shown as running."""
+    cid = dy("run", "-d", busybox, "sleep", "300", check=True).stdout.strip()
+    lock = Path(engine_env["DOCKYARD_RUNROOT"]) / f"{cid}.lock"
+    holder = next(
+        int(line.split()[4])
+        for line in Path("/proc/locks").read_text().splitlines()
+        if line.split()[5].endswith(f":{os.stat(lock).st_ino}")
+    )
+    os.kill(holder, signal.SIGKILL)
+    assert dy("wait", cid, check=True).stdout == "255\n"
+    assert (
+        dy("inspect", "-f", "{{.State.Status}} {{.State.Running}}", cid, check=True).stdout
+        == "exited false\n"
+    )
+    dy("rm", cid, check=True)

@@ -44,7 +44,12 @@ class StateDB:
 
     def __init__(self, path: str) -> None:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        self.conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.path = path
+        self.connect()
+
+    def connect(self) -> None:
+        """Open the connection (again, after :meth:`close`)."""
+        self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
@@ -66,4 +71,7 @@ class StateDB:
         return self.conn.execute(sql, params).fetchall()
 
     def close(self) -> None:
+        """Close the connection. Close before ``fork()``: SQLite's per-process lock
+        bookkeeping copied into a child makes the child's own connections lose their locks,
+        and the parent's exit can then delete the WAL under the child."""
         self.conn.close()

@@ -27,22 +27,82 @@ def _engine(paths: Paths) -> Any:
 @click.argument("containers", nargs=-1, required=True)
 @click.pass_obj
 def start(paths: Paths, attach: bool, interactive: bool, containers: tuple[str, ...]) -> None:
-    """Start one or more stopped containers.
-
-    Until the container monitor lands, containers run attached to this command: ``-a`` is
-    implied, and only one container can be started at a time.
-    """
+    """Start one or more stopped containers."""
     engine = _engine(paths)
-    if len(containers) > 1:
-        raise click.UsageError("you cannot start and attach multiple containers at once")
-    try:
-        c = engine.container_store.get(containers[0])
-        status = engine.containers.run_attached(c)
-    except DockyardError as e:
-        print(f"Error response from daemon: {e}", file=sys.stderr)
-        print(f"Error: failed to start containers: {containers[0]}", file=sys.stderr)
+    if attach or interactive:
+        if len(containers) > 1:
+            raise click.UsageError("you cannot start and attach multiple containers at once")
+        try:
+            status = engine.containers.run_attached(engine.container_store.get(containers[0]))
+        except DockyardError as e:
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            print(f"Error: failed to start containers: {containers[0]}", file=sys.stderr)
+            sys.exit(1)
+        sys.exit(status)
+    failed = []
+    for ref in containers:
+        try:
+            c = engine.container_store.get(ref)
+            if not c.state["Running"]:
+                engine.containers.start_detached(c)
+            print(ref)
+        except DockyardError as e:
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            failed.append(ref)
+    if failed:
+        print(f"Error: failed to start containers: {', '.join(failed)}", file=sys.stderr)
         sys.exit(1)
-    sys.exit(status)
+
+
+def parse_signal(text: str) -> int:
+    """A signal given as a number, ``KILL`` or ``SIGKILL`` (``docker kill -s``)."""
+    import signal
+
+    from dockyard.errors import InvalidArgument
+
+    if text.isdigit():
+        return int(text)
+    name = text.upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    try:
+        return int(signal.Signals[name])
+    except KeyError:
+        raise InvalidArgument(f"Invalid signal: {text}") from None
+
+
+@click.command(context_settings=_SETTINGS)
+@click.option("-s", "--signal", "signal_", default="KILL", help="Signal to send to the container")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_obj
+def kill(paths: Paths, signal_: str, containers: tuple[str, ...]) -> None:
+    """Kill one or more running containers."""
+    engine = _engine(paths)
+    sig = parse_signal(signal_)
+    failed = False
+    for ref in containers:
+        try:
+            engine.containers.kill(ref, sig)
+            print(ref)
+        except DockyardError as e:
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            failed = True
+    sys.exit(1 if failed else 0)
+
+
+@click.command(context_settings=_SETTINGS)
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_obj
+def wait(paths: Paths, containers: tuple[str, ...]) -> None:
+    """Block until one or more containers stop, then print their exit codes."""
+    engine = _engine(paths)
+    failed = False
+    for ref in containers:
+        try:
+            print(engine.containers.wait(ref), flush=True)
+        except DockyardError as e:
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            failed = True
+    sys.exit(1 if failed else 0)
 
 
 @click.command(context_settings=_SETTINGS)
@@ -255,6 +315,8 @@ def _register() -> None:
     container.add_command(create)
     container.add_command(run)
     container.add_command(start)
+    container.add_command(kill)
+    container.add_command(wait)
     container.add_command(rm)
     container.add_command(rm, "remove")
     container.add_command(ps, "ls")

@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "rm": "dockyard.cli.containers:rm",
     "ps": "dockyard.cli.containers:ps",
     "inspect": "dockyard.cli.containers:inspect",
+    "kill": "dockyard.cli.containers:kill",
+    "wait": "dockyard.cli.containers:wait",
 }
 
 

@@ -179,13 +179,20 @@ def create(paths: Paths, **kw: Any) -> None:
 
 
 @click.command(context_settings=_SETTINGS)
+@click.option(
+    "-d", "--detach", is_flag=True, help="Run container in background and print container ID"
+)
 @_container_options
 @click.pass_obj
-def run(paths: Paths, **kw: Any) -> None:
+def run(paths: Paths, detach: bool, **kw: Any) -> None:
     """Create and run a new container from an image."""
     try:
         engine, c = _create(paths, kw)
         try:
+            if detach:
+                engine.containers.start_detached(c)
+                print(c.id)
+                sys.exit(0)
             status = engine.containers.run_attached(c)
         except DockyardError:
             if kw["auto_remove"]:

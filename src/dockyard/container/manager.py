@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from dockyard.container.names import random_name, validate_name
 from dockyard.container.options import CreateOptions
 from dockyard.container.store import Container, ContainerStore, initial_state
-from dockyard.errors import Conflict, DockyardError, InvalidArgument, RuntimeFailure
+from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound, RuntimeFailure
 from dockyard.paths import Paths
 
 if TYPE_CHECKING:
@@ -238,6 +238,134 @@ class ContainerManager:
             self.remove(c.id, force=True)
         return status
 
+    def start_detached(self, c: Container) -> None:
+        """Start ``c`` in the background under a monitor process and return once its
+        process runs.
+
+        The monitor is a double-forked child in its own session: it holds the container's
+        stdio (``containers/<id>/container.log`` for stdout and stderr), waits for it,
+        records the exit status and applies ``--rm``. Raises RuntimeFailure as
+        :meth:`run_attached` does when the process cannot be started.
+        """
+        read_fd, write_fd = os.pipe()
+        self.store.db.close()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the forked child
+            os.close(read_fd)
+            self._become_monitor(c.id, write_fd)
+        self.store.db.connect()
+        os.close(write_fd)
+        os.waitpid(pid, 0)
+        with os.fdopen(read_fd, "rb") as f:
+            report = f.read()
+        if not report:
+            raise DockyardError(f"container {c.id}: the monitor exited before starting it")
+        result = json.loads(report)
+        if result.get("error"):
+            raise RuntimeFailure(result["error"], result["code"])
+
+    def _become_monitor(self, container_id: str, report_fd: int) -> None:
+        """The monitor's body; never returns. Reports ``{}`` or the start error on
+        ``report_fd``, then waits for the container."""
+        code = 0
+        try:
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            # A fresh connection: SQLite connections must not cross a fork.
+            from dockyard.engine import Engine
+
+            engine = Engine(self.paths)
+            manager = engine.containers
+            devnull = os.open(os.devnull, os.O_RDWR)
+            log = os.open(
+                os.path.join(self.paths.container_dir(container_id), "container.log"),
+                os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
+                0o640,
+            )
+            os.dup2(devnull, 0)
+            os.dup2(log, 1)
+            os.dup2(log, 2)
+            os.close(devnull)
+            os.close(log)
+            c = manager.store.get(container_id)
+            try:
+                with manager._start_lock(c), contextlib.ExitStack() as undo:
+                    c = manager.store.get(container_id)
+                    if c.state["Running"]:
+                        raise Conflict(f"container {c.id} is already running")
+                    runtime, pid = manager._launch(c, undo)
+                    os.write(report_fd, b"{}")
+                    os.close(report_fd)
+                    report_fd = -1
+                    manager._wait(c, pid, runtime)
+            except DockyardError as e:
+                if report_fd >= 0:
+                    os.write(report_fd, json.dumps({"error": str(e), "code": e.exit_code}).encode())
+                raise
+            if c.host_config.get("AutoRemove"):
+                manager.remove(c.id, force=True)
+        except BaseException:  # noqa: BLE001 - a forked monitor must never unwind
+            code = 1
+        os._exit(code)
+
+    def kill(self, ref: str, sig: int) -> Container:
+        """Send signal number ``sig`` to the container's PID 1 (``docker kill``).
+
+        Raises NotFound, or Conflict when it is not running (Docker's message).
+        """
+        from dockyard.runtime import get_runtime
+
+        c = self.store.get(ref)
+        if not c.state["Running"]:
+            raise Conflict(f"cannot kill container: {ref}: container {c.id} is not running")
+        runtime = get_runtime(c.host_config.get("Runtime") or "dockyard", self.paths.runtime_state)
+        try:
+            runtime.kill(c.id, sig)
+        except DockyardError:
+            raise Conflict(
+                f"cannot kill container: {ref}: container {c.id} is not running"
+            ) from None
+        return c
+
+    def wait(self, ref: str, timeout: float | None = None) -> int:
+        """Block until the container is not running and return its exit code
+        (``docker wait``). ``timeout`` is seconds (None: forever); raises NotFound, or
+        DockyardError when the timeout passes."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        c = self.store.get(ref)
+        delay = 0.01
+        while c.state["Running"]:
+            if deadline is not None and time.monotonic() > deadline:
+                raise DockyardError(f"timed out waiting for container {c.id}")
+            if not self._monitor_alive(c):
+                # Its monitor died: the exit was never recorded (Docker shows 255).
+                c = self.store.get(c.id)
+                if c.state["Running"]:
+                    self._record_lost_exit(c)
+                break
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+            c = self.store.get(c.id)
+        return int(c.state["ExitCode"])
+
+    def _record_lost_exit(self, c: Container) -> None:
+        """Clean up after a container whose monitor is gone and mark it exited (255)."""
+        self._force_cleanup(c)
+        c.state.update(Status="exited", Running=False, Pid=0, ExitCode=255, FinishedAt=now())
+        self.store.save_state(c)
+
+    def _force_cleanup(self, c: Container) -> None:
+        """Kill and delete the runtime's container, unmount the rootfs, drop the default
+        cgroup parent: what a monitor does after an exit, for when there is no monitor."""
+        from dockyard.snapshot import unmount
+
+        self._kill_and_reap(c)
+        unmount(os.path.join(self.paths.container_dir(c.id), "rootfs"))
+        self._remove_cgroup_parent(c)
+
     def _launch(self, c: Container, undo: contextlib.ExitStack) -> tuple[Any, int]:
         """Mount the rootfs, write the bundle, create and start the container process.
 
@@ -435,35 +563,51 @@ class ContainerManager:
         Raises NotFound or Conflict with Docker's messages.
         """
         c = self.store.get(ref)
-        if c.state["Running"]:
-            if not self._process_alive(c):
-                pass
-            elif not force:
+        if c.state["Running"] and self._monitor_alive(c):
+            if not force:
                 raise Conflict(
                     f'cannot remove container "/{c.name}": container is running: '
                     "stop the container before removing or force remove"
                 )
-            else:
-                self._kill_and_reap(c)
+            from dockyard.runtime import get_runtime
+
+            runtime = get_runtime(
+                c.host_config.get("Runtime") or "dockyard", self.paths.runtime_state
+            )
+            with contextlib.suppress(DockyardError):
+                runtime.kill(c.id, signal.SIGKILL, all=True)
+            # Its monitor records the exit and cleans up; wait() takes over if it dies.
+            self.wait(c.id, timeout=10)
+            with contextlib.suppress(NotFound):
+                c = self.store.get(c.id)
+        elif c.state["Running"]:
+            self._record_lost_exit(c)
         from dockyard.snapshot import unmount
 
         cdir = self.paths.container_dir(c.id)
         unmount(os.path.join(cdir, "rootfs"))
-        self.store.delete(c.id)
+        with contextlib.suppress(NotFound):
+            self.store.delete(c.id)
         shutil.rmtree(cdir, ignore_errors=True)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(self.paths.runroot, f"{c.id}.lock"))
         return c
 
-    def _process_alive(self, c: Container) -> bool:
-        pid = c.state.get("Pid") or 0
-        if pid <= 0:
+    def _monitor_alive(self, c: Container) -> bool:
+        """Whether a monitor (or an attached ``run``) holds the container's start lock,
+        which it keeps from start until the exit is recorded."""
+        path = os.path.join(self.paths.runroot, f"{c.id}.lock")
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
             return False
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
 
     def _kill_and_reap(self, c: Container) -> None:
         from dockyard.runtime import get_runtime
