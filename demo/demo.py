@@ -11,7 +11,9 @@ import shutil
 import subprocess
 import sys
 
-DOCKYARD = shutil.which("dockyard") or os.path.join(os.path.dirname(sys.executable), "dockyard")
+# The dockyard installed beside this interpreter (the project's venv), else the one on PATH.
+_BESIDE = os.path.join(os.path.dirname(sys.executable), "dockyard")
+DOCKYARD = _BESIDE if os.path.exists(_BESIDE) else (shutil.which("dockyard") or "dockyard")
 
 
 def step(title: str, *args: str) -> None:
@@ -109,6 +111,20 @@ def main() -> None:
         "exit 3",
     )
     step("A missing command: exit code 127", "run", "--rm", "busybox", "nosuchcommand")
+    step(
+        "A detached container, under its own monitor",
+        "run",
+        "-d",
+        "--name",
+        "demo-bg",
+        "busybox",
+        "sleep",
+        "300",
+    )
+    step("It is listed as running", "ps")
+    step("docker kill sends SIGKILL", "kill", "demo-bg")
+    step("... and wait reports the exit code, 128+9", "wait", "demo-bg")
+    step("Remove it", "rm", "demo-bg")
     print("\nDemo finished.")
 
 
