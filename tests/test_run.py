@@ -419,3 +419,23 @@ def test_killed_monitor_is_a_lost_exit(
         == "exited false\n"
     )
     dy("rm", cid, check=True)
+
+
+def test_killed_foreground_cli_is_a_lost_exit(
+    engine_env: dict[str, str], dy: Runner, busybox: str
+) -> None:
+    """SIGKILL of an attached ``run``: ``ps`` shows the container exited (255), not
+    running forever, and nothing of it is left running or mounted."""
+    proc = subprocess.Popen(
+        [DOCKYARD, "run", "--name", "fg", busybox, "sh", "-c", "echo up; sleep 300"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **engine_env},
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "up\n"
+    proc.kill()
+    proc.wait()
+    proc.stdout.close()
+    assert "Exited (255)" in dy("ps", "-a", check=True).stdout
+    assert dy("inspect", "-f", "{{.State.Running}}", "fg", check=True).stdout == "false\n"
+    dy("rm", "fg", check=True)

@@ -177,7 +177,7 @@ def ps(
     from dockyard.cli.formatting import format_table, render
 
     engine = _engine(paths)
-    found = engine.container_store.list()
+    found = [engine.containers.reconcile(c) for c in engine.container_store.list()]
     if latest:
         last = 1
     if last >= 0:
@@ -281,7 +281,8 @@ def inspect(
         obj = None
         if type_ in (None, "container"):
             try:
-                obj = container_inspect_json(engine, engine.container_store.get(name))
+                c = engine.containers.reconcile(engine.container_store.get(name))
+                obj = container_inspect_json(engine, c)
             except NotFound:
                 pass
         if obj is None and type_ in (None, "image"):

@@ -341,15 +341,22 @@ class ContainerManager:
             if deadline is not None and time.monotonic() > deadline:
                 raise DockyardError(f"timed out waiting for container {c.id}")
             if not self._monitor_alive(c):
-                # Its monitor died: the exit was never recorded (Docker shows 255).
-                c = self.store.get(c.id)
-                if c.state["Running"]:
-                    self._record_lost_exit(c)
+                c = self.reconcile(c)
                 break
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
             c = self.store.get(c.id)
         return int(c.state["ExitCode"])
+
+    def reconcile(self, c: Container) -> Container:
+        """``c`` as it really is: a container recorded as running whose monitor (or
+        attached ``run``) is gone is cleaned up and recorded as exited with code 255, as
+        Docker reports a lost exit. Returns the up-to-date record."""
+        if c.state["Running"] and not self._monitor_alive(c):
+            c = self.store.get(c.id)
+            if c.state["Running"]:
+                self._record_lost_exit(c)
+        return c
 
     def _record_lost_exit(self, c: Container) -> None:
         """Clean up after a container whose monitor is gone and mark it exited (255)."""
