@@ -18,7 +18,8 @@ DOCKYARD = _BESIDE if os.path.exists(_BESIDE) else (shutil.which("dockyard") or 
 
 def step(title: str, *args: str) -> None:
     """Print a heading and the command, run it, and show its output and exit code."""
-    print(f"\n\033[1m== {title}\033[0m")
+    bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+    print(f"\n{bold}== {title}{plain}")
     print("$ dockyard " + " ".join(_quote(a) for a in args), flush=True)
     proc = subprocess.run([DOCKYARD, *args])
     if proc.returncode != 0:

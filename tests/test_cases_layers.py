@@ -89,7 +89,12 @@ def case_rootfs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path
     """The case's layers added to a fresh LayerStore and mounted with an upper in tmp."""
     case: str = request.param
     if not (CASES / case).is_dir():
-        pytest.fail(f"shared case directory {CASES / case} is missing")
+        # CI and the project's machines have ../shared beside the checkout; a clone made
+        # elsewhere does not, and there the cases cannot run.
+        message = f"shared case directory {CASES / case} is missing"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     for pattern in HOST_PATHS.get(case, []):
         assert not glob.glob(pattern), f"{pattern} already exists on the host"
     store = LayerStore(Paths(str(tmp_path / "root"), str(tmp_path / "run")))

@@ -439,3 +439,15 @@ def test_killed_foreground_cli_is_a_lost_exit(
     assert "Exited (255)" in dy("ps", "-a", check=True).stdout
     assert dy("inspect", "-f", "{{.State.Running}}", "fg", check=True).stdout == "false\n"
     dy("rm", "fg", check=True)
+
+
+def test_client_side_errors(dy: Runner, busybox: str) -> None:
+    p = dy("run", "--rm", "-it", busybox, "sh", input="ls\n")
+    assert (p.returncode, p.stderr) == (1, "the input device is not a TTY\n")
+    p = dy("run", "-m", "64x", busybox, "true")
+    assert p.returncode == 125
+    assert (
+        p.stderr.splitlines()[0]
+        == 'dockyard: invalid argument "64x" for "--memory" flag: invalid size: \'64x\''
+    )
+    assert dy("ps", "-aq", check=True).stdout == ""

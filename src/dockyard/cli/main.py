@@ -66,7 +66,7 @@ class LazyGroup(click.Group):
 
 @click.group(
     cls=LazyGroup,
-    context_settings={"help_option_names": ["--help"]},
+    context_settings={"help_option_names": ["-h", "--help"]},
     invoke_without_command=False,
 )
 @click.version_option(__version__, "-v", "--version", message="Dockyard version %(version)s")

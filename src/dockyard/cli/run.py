@@ -3,6 +3,7 @@ create / run). Flags after IMAGE belong to the container's command, as with Dock
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -153,9 +154,19 @@ def _fail(err: DockyardError) -> None:
 
 def _create(paths: Paths, kw: dict[str, Any]) -> Any:
     from dockyard.engine import Engine
+    from dockyard.errors import InvalidArgument
 
+    try:
+        opts = _create_options(kw)
+    except InvalidArgument as e:
+        # A flag the client itself rejects: Docker prints it without the daemon prefix.
+        print(f"dockyard: {e}", file=sys.stderr)
+        print("See 'dockyard run --help'.", file=sys.stderr)
+        sys.exit(e.exit_code)
+    if opts.tty and opts.interactive and not os.isatty(0):
+        print("the input device is not a TTY", file=sys.stderr)
+        sys.exit(1)
     engine = Engine(paths)
-    opts = _create_options(kw)
     try:
         return engine, engine.containers.create(opts)
     except NotFound as e:
