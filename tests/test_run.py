@@ -451,3 +451,30 @@ def test_client_side_errors(dy: Runner, busybox: str) -> None:
         == 'dockyard: invalid argument "64x" for "--memory" flag: invalid size: \'64x\''
     )
     assert dy("ps", "-aq", check=True).stdout == ""
+
+
+def test_bad_values_found_by_fuzzing(dy: Runner, busybox: str) -> None:
+    """Values that once ran as root, set a wrong limit or printed a traceback."""
+    p = dy("run", "--rm", "-u", "4294967295", busybox, "id")
+    assert p.returncode == 125 and "uids and gids must be in range 0-2147483647" in p.stderr
+    p = dy("run", "--rm", "-m", "99999999999999999999g", busybox, "true")
+    assert p.returncode == 125 and "invalid size" in p.stderr
+    p = dy("run", "--rm", "--ulimit", "nofile=99999999999999999999", busybox, "true")
+    assert p.returncode == 125 and "invalid ulimit value" in p.stderr
+    p = dy("run", "--rm", "--security-opt", "seccomp=/nonexistent.json", busybox, "true")
+    assert p.returncode == 125 and "seccomp=unconfined" in p.stderr
+    assert (
+        dy("run", "--rm", "--security-opt", "seccomp=unconfined", busybox, "true").returncode == 0
+    )
+    p = dy("kill", "-s", "999", "x")
+    assert p.returncode == 1 and p.stderr.strip().endswith("Invalid signal: 999")
+    p = dy("--runroot", "/etc/passwd", "run", "--rm", busybox, "true")
+    assert p.returncode == 125 and len(p.stderr.splitlines()) == 1
+    assert dy("ps", "-aq", check=True).stdout == ""
+
+
+def test_rm_force_of_a_detached_rm_container(dy: Runner, busybox: str) -> None:
+    dy("run", "-d", "--rm", "--name", "rr", busybox, "sleep", "50", check=True)
+    p = dy("rm", "-f", "rr")
+    assert (p.returncode, p.stdout, p.stderr) == (0, "rr\n", "")
+    assert dy("ps", "-aq", check=True).stdout == ""

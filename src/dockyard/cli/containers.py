@@ -61,7 +61,10 @@ def parse_signal(text: str) -> int:
     from dockyard.errors import InvalidArgument
 
     if text.isdigit():
-        return int(text)
+        number = int(text)
+        if not 0 < number <= signal.SIGRTMAX:
+            raise InvalidArgument(f"Invalid signal: {text}")
+        return number
     name = text.upper()
     name = name if name.startswith("SIG") else "SIG" + name
     try:

@@ -109,6 +109,13 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(1)
     except BrokenPipeError:
         sys.exit(EXIT_ENGINE)
+    except OSError as e:
+        # e.g. --root naming a file: one line, not a traceback.
+        if os.environ.get("DOCKYARD_DEBUG"):
+            raise
+        where = f": {e.filename}" if e.filename else ""
+        print(f"Error: {e.strerror or e}{where}", file=sys.stderr)
+        sys.exit(EXIT_ENGINE)
     # With standalone_mode=False click returns an Exit's code instead of raising it.
     sys.exit(rv if isinstance(rv, int) else 0)
 

@@ -3,6 +3,7 @@ create / run). Flags after IMAGE belong to the container's command, as with Dock
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -205,9 +206,11 @@ def run(paths: Paths, detach: bool, **kw: Any) -> None:
                 print(c.id)
                 sys.exit(0)
             status = engine.containers.run_attached(c)
-        except DockyardError:
+        except Exception:
+            # --rm removes the container whatever stopped it from running.
             if kw["auto_remove"]:
-                engine.containers.remove(c.id, force=True)
+                with contextlib.suppress(Exception):
+                    engine.containers.remove(c.id, force=True)
             raise
     except DockyardError as e:
         _fail(e)

@@ -45,6 +45,13 @@ _NOT_PROXIED = {
     signal.SIGTTIN,
     signal.SIGTTOU,
 }
+# Options that ask for no confinement, which is what Dockyard applies (no seccomp, AppArmor
+# or SELinux profile yet).
+_ACCEPTED_SECURITY_OPTS = {
+    ("seccomp", "unconfined"),
+    ("apparmor", "unconfined"),
+    ("label", "disable"),
+}
 TINI_PATHS = ("/usr/bin/tini-static", "/usr/bin/tini")
 INIT_PATH = "/sbin/docker-init"
 
@@ -140,8 +147,13 @@ class ContainerManager:
                 if value not in ("", "true", "false"):
                     raise InvalidArgument(f"invalid --security-opt 2: {so!r}")
                 no_new_privs = value != "false"
-            elif key not in ("seccomp", "apparmor", "label"):
-                raise InvalidArgument(f'invalid --security-opt 1: "{so}"')
+            elif (key, value) not in _ACCEPTED_SECURITY_OPTS:
+                # Accepting a profile and not applying it would be a silent lie.
+                raise InvalidArgument(
+                    f'invalid --security-opt "{so}": Dockyard supports only '
+                    "no-new-privileges, seccomp=unconfined, apparmor=unconfined and "
+                    "label=disable"
+                )
         if opts.init and not any(os.path.exists(p) for p in TINI_PATHS):
             raise InvalidArgument("--init needs tini: install Debian's tini package")
 
@@ -583,10 +595,12 @@ class ContainerManager:
             )
             with contextlib.suppress(DockyardError):
                 runtime.kill(c.id, signal.SIGKILL, all=True)
-            # Its monitor records the exit and cleans up; wait() takes over if it dies.
-            self.wait(c.id, timeout=10)
-            with contextlib.suppress(NotFound):
-                c = self.store.get(c.id)
+            # Its monitor records the exit and cleans up (and removes a --rm container);
+            # wait() takes over if it dies.
+            try:
+                self.wait(c.id, timeout=10)
+            except NotFound:
+                return c
         elif c.state["Running"]:
             self._record_lost_exit(c)
         from dockyard.snapshot import unmount

@@ -23,7 +23,12 @@ def ram_in_bytes(text: str, flag: str) -> int:
         raise InvalidArgument(
             f'invalid argument "{text}" for "{flag}" flag: invalid size: \'{text}\''
         )
-    return int(float(m.group(1)) * _MULT[m.group(2).lower()])
+    size = int(float(m.group(1)) * _MULT[m.group(2).lower()])
+    if size >= 2**63:
+        raise InvalidArgument(
+            f'invalid argument "{text}" for "{flag}" flag: invalid size: \'{text}\''
+        )
+    return size
 
 
 def memory_swap(text: str) -> int:
@@ -68,6 +73,8 @@ def parse_ulimit(text: str) -> dict[str, int | str]:
     try:
         soft = int(soft_s)
         hard = int(hard_s) if hard_s else soft
+        if not (-1 <= soft < 2**63 and -1 <= hard < 2**63):
+            raise ValueError(values)
     except ValueError:
         raise InvalidArgument(
             f'invalid argument "{text}" for "--ulimit" flag: invalid ulimit value: {values}'

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 
 from dockyard.errors import RuntimeFailure
 
+#: The largest uid/gid a container may use (runc's limit, 2^31 - 1).
+MAX_ID = 2**31 - 1
+
 
 @dataclass
 class ExecUser:
@@ -74,4 +77,7 @@ def resolve_user(rootfs_etc: str, spec: str) -> ExecUser:
             and g[2].isdigit()
             and int(g[2]) != result.gid
         ]
+    if not (0 <= result.uid <= MAX_ID and 0 <= result.gid <= MAX_ID):
+        # -1 would mean "unchanged" to setresuid, i.e. root; runc refuses these too.
+        raise RuntimeFailure(f"uids and gids must be in range 0-{MAX_ID}")
     return result

@@ -157,7 +157,10 @@ def _pairs(command: str, value: str) -> list[tuple[str, str]]:
     """``k=v k2="v 2"`` (or the legacy ``k v`` form) as Dockerfile ENV/LABEL parse them."""
     import shlex
 
-    words = shlex.split(value)
+    try:
+        words = shlex.split(value)
+    except ValueError as e:
+        raise InvalidArgument(f"{command} {value}: {str(e).lower()}") from None
     if not words:
         raise InvalidArgument(f"{command} requires at least one argument")
     if "=" not in words[0]:
