@@ -87,8 +87,10 @@ def run(rt: LinuxRuntime, bundle: Path, cid: str = "c1") -> tuple[int, str, str]
     out, err = bundle / "stdout", bundle / "stderr"
     with redirected(out, err):
         rt.create(cid, str(bundle))
+    # The pid before start: a process that already exited reads as "stopped", pid 0.
+    pid = rt.state(cid)["pid"]
     rt.start(cid)
-    _, status = os.waitpid(rt.state(cid)["pid"], 0)
+    _, status = os.waitpid(pid, 0)
     rt.delete(cid)
     code = os.waitstatus_to_exitcode(status)
     return (128 - code if code < 0 else code), out.read_text(), err.read_text()

@@ -94,14 +94,18 @@ def main(argv: list[str] | None = None) -> Any:
     command other than ``run``/``create`` (which print their own) exits 1, as the Docker
     CLI does for an error response.
     """
+    import signal
+
+    # SIGTERM unwinds like SIGINT, so every command's cleanup runs (`run` forwards it).
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         rv = cli.main(args=argv, prog_name="dockyard", standalone_mode=False)
     except click.exceptions.NoSuchOption as e:
         _usage_error(f"unknown flag: {e.option_name}", e.ctx)
     except click.exceptions.UsageError as e:
         _usage_error(e.format_message(), e.ctx)
-    except click.exceptions.Abort:
-        sys.exit(EXIT_ENGINE)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        sys.exit(130)
     except DockyardError as e:
         if os.environ.get("DOCKYARD_DEBUG"):
             raise
@@ -118,6 +122,10 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(EXIT_ENGINE)
     # With standalone_mode=False click returns an Exit's code instead of raising it.
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _usage_error(message: str, ctx: click.Context | None) -> None:

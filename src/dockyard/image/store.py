@@ -66,7 +66,10 @@ class BlobWriter:
         os.makedirs(paths.tmp, mode=0o700, exist_ok=True)
         os.makedirs(paths.blobs, mode=0o700, exist_ok=True)
         self._blobs = paths.blobs
-        self._tmp = os.path.join(paths.tmp, "blob-" + os.urandom(8).hex())
+        from dockyard.tempfiles import sweep, temp_name
+
+        sweep(paths.tmp, "blob-")
+        self._tmp = os.path.join(paths.tmp, temp_name("blob-"))
         self._file: Any = open(self._tmp, "xb")
         self._sha = _sha256()
         self.size = 0

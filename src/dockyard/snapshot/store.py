@@ -86,8 +86,11 @@ class LayerStore:
         """
         if expected_diff_id is not None:
             _hex(expected_diff_id)
+        from dockyard.tempfiles import sweep, temp_name
+
         os.makedirs(self._root, mode=0o700, exist_ok=True)
-        tmp = os.path.join(self._root, _TMP_PREFIX + os.urandom(8).hex())
+        sweep(self._root, _TMP_PREFIX)
+        tmp = os.path.join(self._root, temp_name(_TMP_PREFIX))
         os.mkdir(tmp, 0o700)
         try:
             os.chmod(tmp, 0o755)
