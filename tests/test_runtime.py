@@ -375,6 +375,7 @@ def test_privileged(tmp_path: Path) -> None:
 def test_pid1_ignores_sigterm_and_dies_on_sigkill(rt: LinuxRuntime, tmp_path: Path) -> None:
     bundle = make_bundle(tmp_path, ["sleep", "60"])
     rt.create("s", str(bundle))
+    pid = rt.state("s")["pid"]
     rt.start("s")
     assert rt.state("s")["status"] == "running"
     with pytest.raises(Conflict):
@@ -383,7 +384,7 @@ def test_pid1_ignores_sigterm_and_dies_on_sigkill(rt: LinuxRuntime, tmp_path: Pa
     time.sleep(0.2)
     assert rt.state("s")["status"] == "running"
     rt.kill("s", signal.SIGKILL)
-    _, status = os.waitpid(rt.state("s")["pid"], 0)
+    _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == -signal.SIGKILL
     assert rt.state("s")["status"] == "stopped"
     rt.delete("s")
@@ -489,8 +490,9 @@ def test_terminal_over_console_socket(rt: LinuxRuntime, tmp_path: Path) -> None:
         _, fds, _, _ = socket.recv_fds(conn, 1024, 1)
         conn.close()
         master = fds[0]
+        pid = rt.state("t")["pid"]
         rt.start("t")
-        _, status = os.waitpid(rt.state("t")["pid"], 0)
+        _, status = os.waitpid(pid, 0)
         data = b""
         while True:
             try:
