@@ -465,8 +465,13 @@ def test_cli_run_exit_codes(tmp_path: Path) -> None:
             "r2",
         ]
     )
+    # The pid file appears at create; kill only once `start` has exec'd sleep.
     deadline = time.monotonic() + 10
-    while not pid_file.exists() and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        if pid_file.exists():
+            cmdline = Path(f"/proc/{pid_file.read_text()}/cmdline")
+            if cmdline.exists() and cmdline.read_bytes().startswith(b"sleep"):
+                break
         time.sleep(0.01)
     os.kill(int(pid_file.read_text()), signal.SIGKILL)
     assert killed.wait(timeout=30) == 137

@@ -45,6 +45,11 @@ _NOT_PROXIED = {
     signal.SIGTTIN,
     signal.SIGTTOU,
 }
+PROXIED_SIGNALS = {
+    sig
+    for sig in signal.valid_signals()
+    if isinstance(sig, signal.Signals) and sig not in _NOT_PROXIED
+}
 # Options that ask for no confinement, which is what Dockyard applies (no seccomp, AppArmor
 # or SELinux profile yet).
 _ACCEPTED_SECURITY_OPTS = {
@@ -441,6 +446,10 @@ class ContainerManager:
                 os.close(stdin_saved)
         undo.callback(runtime.delete, c.id, True)
         pid = int(runtime.state(c.id)["pid"])
+        # Hold signals meant for the container until _wait forwards them: one sent as soon
+        # as it prints its first line must reach it, not end this process.
+        signal.pthread_sigmask(signal.SIG_BLOCK, PROXIED_SIGNALS)
+        undo.callback(signal.pthread_sigmask, signal.SIG_UNBLOCK, PROXIED_SIGNALS)
         if console is not None:
             console.receive()
         runtime.start(c.id)
@@ -466,11 +475,10 @@ class ContainerManager:
                 os.kill(pid, signum)
 
         previous = {}
-        for sig in signal.valid_signals():
-            if sig in _NOT_PROXIED or not isinstance(sig, signal.Signals):
-                continue
+        for sig in PROXIED_SIGNALS:
             with contextlib.suppress(OSError, ValueError):
                 previous[sig] = signal.signal(sig, forward)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, PROXIED_SIGNALS)
         try:
             _, wstatus = os.waitpid(pid, 0)
         finally:
