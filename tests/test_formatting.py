@@ -181,3 +181,38 @@ def test_human_duration(seconds: float, text: str) -> None:
 )
 def test_human_size(size: int, text: str) -> None:
     assert human_size(size) == text
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{{json}}", "at <json>: wrong number of args for json: want 1 got 0"),
+        ("{{join}}", "at <join>: wrong number of args for join: want 2 got 0"),
+        ('{{.List | join "," "x"}}', "wrong number of args for join: want 2 got 3"),
+        ("{{index}}", "at <index>: wrong number of args for index: want at least 1 got 0"),
+        ("{{len json}}", ':1:6: executing "" at <json>: wrong number of args for json'),
+        ("{{pad .ID 1}}", "wrong number of args for pad: want 3 got 2"),
+        ("{{eq .ID}}", "error calling eq: missing argument for comparison"),
+        ("{{index .List 9}}", "error calling index: index out of range: 9"),
+        ('{{lt 1 "a"}}', "error calling lt: incompatible types for comparison"),
+        ("{{upper .Zero}}", "wrong type of args for upper: got (int)"),
+    ],
+)
+def test_function_call_errors(template: str, message: str) -> None:
+    with pytest.raises(TemplateError) as e:
+        render(template, DATA)
+    assert str(e.value).startswith("template: :1:")
+    assert message in str(e.value)
+    assert "positional" not in str(e.value) and "object" not in str(e.value)
+
+
+def test_header_function_arity() -> None:
+    with pytest.raises(TemplateError, match="wrong number of args for json: want 1 got 0"):
+        format_items("table {{json}}", [], {"ID": "ID"})
+
+
+def test_missing_map_key_chain_is_no_value() -> None:
+    # Go maps: fields of a missing key are <no value>; fields of a null value are an error.
+    assert render("{{.Foo.Bar}}|{{.State.Nope}}", DATA, strict=False) == "<no value>|<no value>"
+    with pytest.raises(TemplateError, match="nil pointer evaluating interface {}.X"):
+        render("{{.Nil.X}}", DATA, strict=False)

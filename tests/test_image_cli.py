@@ -75,6 +75,14 @@ def test_images_formats(dy: Runner, busybox: str) -> None:
     proc = dy("images", "--format", "{{.Nope}}")
     assert proc.returncode == 1
     assert "can't evaluate field Nope" in proc.stderr
+    proc = dy("images", "--format", "{{json}}")
+    assert (proc.returncode, proc.stderr) == (
+        1,
+        'template: :1:2: executing "" at <json>: wrong number of args for json: want 1 got 0\n',
+    )
+    # image inspect renders maps as Docker's raw-JSON fallback does: absent keys are <no value>.
+    fmt = "{{.Config.StopSignal}}|{{.Config.StopSignal.X}}"
+    assert dy("image", "inspect", "-f", fmt, "busybox").stdout == "<no value>|<no value>\n"
 
 
 def test_tag_and_rmi(dy: Runner, busybox: str) -> None:

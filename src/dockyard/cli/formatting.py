@@ -11,6 +11,7 @@ as the Docker CLI configures it (min width 10, padding 3) and go-units' ``HumanD
 from __future__ import annotations
 
 import json
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -344,17 +345,33 @@ class _Exec:
         kind, text, pos = cmd[0]
         if kind == "ident" and text in self.funcs:
             args = [self.operand(op, dot, vars) for op in cmd[1:]]
-            if piped is not _NOARG:
-                args.append(piped)
-            try:
-                return self.funcs[text](*args)
-            except TemplateError:
-                raise
-            except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
-                raise self.error(pos, text, f"error calling {text}: {e}") from None
+            return self.call(text, pos, args, piped)
         if len(cmd) > 1 or piped is not _NOARG:
             raise self.error(pos, text, f"can't give argument to non-function {text}")
         return self.operand(cmd[0], dot, vars)
+
+    def call(self, name: str, pos: int, args: list[Any], piped: Any) -> Any:
+        """Call template function ``name``; argument count and type errors as Go words them."""
+        given = len(args) + (piped is not _NOARG)
+        least, most = ARITY.get(name, (0, None))
+        if most is None and given < least:
+            # Go counts only the explicit arguments here, not a piped value.
+            msg = f"wrong number of args for {name}: want at least {least} got {len(args)}"
+            raise self.error(pos, name, msg)
+        if most is not None and given != most:
+            raise self.error(pos, name, f"wrong number of args for {name}: want {most} got {given}")
+        if piped is not _NOARG:
+            args = [*args, piped]
+        try:
+            return self.funcs[name](*args)
+        except TemplateError:
+            raise
+        except _CallError as e:
+            raise self.error(pos, name, f"error calling {name}: {e}") from None
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+            # Python's message names Python internals; say what Go says about a bad operand.
+            kinds = ", ".join(_go_type(a) for a in args)
+            raise self.error(pos, name, f"wrong type of args for {name}: got ({kinds})") from None
 
     def operand(self, op: tuple[str, Any, int], dot: Any, vars: dict[str, Any]) -> Any:
         kind, text, pos = op
@@ -378,7 +395,7 @@ class _Exec:
                 return text == "true"
             if text == "nil":
                 return None
-            return self.funcs[text]()
+            return self.call(text, pos, [], _NOARG)
         raise self.error(pos, str(text), "unexpected operand")
 
     def fields(self, value: Any, chain: str, pos: int, at: str) -> Any:
@@ -391,7 +408,9 @@ class _Exec:
                 elif self.strict:
                     raise self.error(pos, at, f"can't evaluate field {name}")
                 else:
-                    value = None
+                    # Go maps: a missing key is the invalid value, and fields of that are
+                    # too, so {{.Missing.X}} prints <no value> (a null value does not).
+                    return None
             elif value is None:
                 raise self.error(pos, at, f"nil pointer evaluating interface {{}}.{name}")
             else:
@@ -402,6 +421,27 @@ class _Exec:
 
 
 _NOARG = object()
+
+
+class _CallError(Exception):
+    """A template function failed the way its Go counterpart returns an error."""
+
+
+def _go_type(value: Any) -> str:
+    # The Go type encoding/json would decode ``value`` into.
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float64"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "map[string]interface {}"
+    return "[]interface {}"
 
 
 def truth(value: Any) -> bool:
@@ -423,9 +463,12 @@ def _index(value: Any, *keys: Any) -> Any:
         if isinstance(value, Mapping):
             value = value.get(key)
         elif value is None:
-            raise ValueError("index of untyped nil")
+            raise _CallError("index of untyped nil")
         else:
-            value = value[key]
+            try:
+                value = value[key]
+            except IndexError:
+                raise _CallError(f"index out of range: {key}") from None
     return value
 
 
@@ -473,7 +516,16 @@ def _sprintf(fmt: str, *args: Any) -> str:
 
 
 def _eq(a: Any, *others: Any) -> bool:
+    if not others:
+        raise _CallError("missing argument for comparison")
     return any(a == b for b in others)
+
+
+def _compare(op: Callable[[Any, Any], bool], a: Any, b: Any) -> bool:
+    try:
+        return op(a, b)
+    except TypeError:
+        raise _CallError("incompatible types for comparison") from None
 
 
 def _truncate(s: str, n: int) -> str:
@@ -518,14 +570,24 @@ FUNCS: dict[str, Callable[..., Any]] = {
     "println": lambda *a: " ".join(go_str(x) for x in a) + "\n",
     "eq": _eq,
     "ne": lambda a, b: a != b,
-    "lt": lambda a, b: a < b,
-    "le": lambda a, b: a <= b,
-    "gt": lambda a, b: a > b,
-    "ge": lambda a, b: a >= b,
+    "lt": lambda a, b: _compare(operator.lt, a, b),
+    "le": lambda a, b: _compare(operator.le, a, b),
+    "gt": lambda a, b: _compare(operator.gt, a, b),
+    "ge": lambda a, b: _compare(operator.ge, a, b),
     "not": lambda a: not truth(a),
     "and": _and,
     "or": _or,
     "slice": lambda s, *ix: s[slice(*ix)],
+}
+
+# Argument counts of FUNCS as Go declares them: (fixed, None) is variadic with at least
+# ``fixed``; (n, n) is exactly n.
+ARITY: dict[str, tuple[int, int | None]] = {
+    **{name: (1, 1) for name in ("json", "title", "lower", "upper", "len", "not")},
+    **{name: (2, 2) for name in ("join", "split", "truncate", "ne", "lt", "le", "gt", "ge")},
+    "pad": (3, 3),
+    **{name: (1, None) for name in ("index", "slice", "printf", "eq", "and", "or")},
+    **{name: (0, None) for name in ("print", "println")},
 }
 
 # The Docker CLI renders table headers with these: every function returns its first argument.
