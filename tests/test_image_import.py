@@ -108,6 +108,13 @@ def test_import_stdin_and_manifest(dy: Runner, engine_env: dict[str, str]) -> No
         (['LABEL a=b "c d"=e'], {"Labels": {"a": "b", "c d": "e"}}),
         (['VOLUME ["/data"]', "VOLUME /x /y"], {"Volumes": {"/data": {}, "/x": {}, "/y": {}}}),
         (["STOPSIGNAL SIGINT"], {"StopSignal": "SIGINT"}),
+        (["STOPSIGNAL 9"], {"StopSignal": "9"}),
+        (["EXPOSE 1-65535/udp"], {"ExposedPorts": {"1-65535/udp": {}}}),
+        # Docker parses the changes joined by newlines as a Dockerfile.
+        (
+            ["ENV A=1\nUSER u", "# note", "CMD echo \\\n hi"],
+            {"Env": ["A=1"], "User": "u", "Cmd": ["/bin/sh", "-c", "echo  hi"]},
+        ),
     ],
 )
 def test_import_changes(dy: Runner, tmp_path: Path, changes: list[str], expected: dict) -> None:
@@ -136,6 +143,13 @@ def test_import_message(dy: Runner, tmp_path: Path, engine_env: dict[str, str]) 
         (["-c", "BOGUS x"], TAR, "unknown instruction: BOGUS"),
         (["-c", "CMD"], TAR, "CMD requires at least one argument"),
         (["-c", "EXPOSE http"], TAR, "invalid containerPort: http"),
+        (["-c", "EXPOSE 99999"], TAR, "invalid containerPort: 99999"),
+        (["-c", "EXPOSE 0/udp"], TAR, "invalid containerPort: 0/udp"),
+        (["-c", "EXPOSE 80-70"], TAR, "invalid containerPort: 80-70: invalid range"),
+        (["-c", "STOPSIGNAL NOPE"], TAR, "Invalid signal: NOPE"),
+        (["-c", "STOPSIGNAL 99"], TAR, "Invalid signal: 99"),
+        (["-c", "CMD x\ny"], TAR, "parse error on line 2: unknown instruction: y"),
+        (["-c", "CMD x", "-c", "\nBOGUS"], TAR, "parse error on line 3: unknown instruction"),
         (["--platform", "linux/s390x"], TAR, "invalid platform"),
         ([], b"this is not a tar archive" * 40, "invalid layer tar"),
         ([], gzip.compress(TAR)[:60], "invalid archive"),

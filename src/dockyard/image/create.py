@@ -186,7 +186,7 @@ def apply_changes(changes: list[str], config: dict[str, Any] | None = None) -> d
     """
     cfg: dict[str, Any] = json.loads(json.dumps(config or {}))
     cmd_set = False
-    for change in changes:
+    for line, change in _instructions(changes):
         command, _, value = change.strip().partition(" ")
         if "\t" in command:
             command, _, rest = command.partition("\t")
@@ -195,7 +195,7 @@ def apply_changes(changes: list[str], config: dict[str, Any] | None = None) -> d
         value = value.strip()
         if upper not in _DOCKERFILE_COMMANDS:
             raise InvalidArgument(
-                f"dockerfile parse error on line 1: unknown instruction: {command}"
+                f"dockerfile parse error on line {line}: unknown instruction: {command}"
             )
         if upper not in _CHANGE_COMMANDS:
             raise InvalidArgument(f"{command.lower()} is not a valid change command")
@@ -232,19 +232,64 @@ def apply_changes(changes: list[str], config: dict[str, Any] | None = None) -> d
         elif upper == "USER":
             cfg["User"] = value
         elif upper == "STOPSIGNAL":
+            _check_signal(value)
             cfg["StopSignal"] = value
         elif upper == "ONBUILD":
             cfg["OnBuild"] = [*(cfg.get("OnBuild") or []), value]
     return cfg
 
 
+def _instructions(changes: list[str]) -> list[tuple[int, str]]:
+    """The Dockerfile instructions in ``changes`` with their line numbers.
+
+    Docker joins the changes with newlines and parses the result as a Dockerfile, so a
+    change holding a newline is two instructions; blank and ``#`` lines are skipped and
+    a line ending in a backslash continues on the next.
+    """
+    out: list[tuple[int, str]] = []
+    pending, start = "", 0
+    for number, text in enumerate("\n".join(changes).split("\n"), 1):
+        stripped = text.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if not pending:
+            start = number
+        if stripped.endswith("\\"):
+            pending += text.rstrip()[:-1]
+            continue
+        out.append((start, pending + text))
+        pending = ""
+    if pending.strip():
+        out.append((start, pending))
+    return out
+
+
 def _port(text: str) -> str:
+    """An EXPOSE port as go-connections' ``ParsePortSpec`` checks it: 1-65535, lo <= hi."""
     port, _, proto = text.partition("/")
     proto = proto.lower() or "tcp"
-    lo, _, hi = port.partition("-")
-    if not lo.isdigit() or (hi and not hi.isdigit()) or proto not in ("tcp", "udp", "sctp"):
+    lo, dash, hi = port.partition("-")
+    numbers = [lo, hi] if dash else [lo]
+    if not all(n.isdigit() and 0 < int(n) <= 65535 for n in numbers) or (
+        proto not in ("tcp", "udp", "sctp")
+    ):
         raise InvalidArgument(f"invalid containerPort: {text}")
+    if dash and int(hi) < int(lo):
+        raise InvalidArgument(f"invalid containerPort: {text}: invalid range specified for port")
     return f"{port}/{proto}"
+
+
+def _check_signal(text: str) -> None:
+    """STOPSIGNAL: a number 1..SIGRTMAX or a signal name, with or without ``SIG``."""
+    import signal
+
+    if text.isdigit():
+        ok = 0 < int(text) <= signal.SIGRTMAX
+    else:
+        name = text.upper()
+        ok = (name if name.startswith("SIG") else "SIG" + name) in signal.Signals.__members__
+    if not ok:
+        raise InvalidArgument(f"Invalid signal: {text}")
 
 
 def import_image(
