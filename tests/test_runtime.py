@@ -525,3 +525,92 @@ def test_get_runtime() -> None:
     if os.path.exists("/usr/sbin/runc"):
         ext = get_runtime("runc", "/tmp/x")
         assert isinstance(ext, ExternalRuntime) and ext.binary.endswith("runc")
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    """An edit that sets ``spec[a][b]...`` (``path`` "a.b"), or drops it if ``value`` is ...."""
+
+    def edit(spec: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        target = spec
+        for p in parents:
+            target = target[p]
+        if value is ...:
+            del target[last]
+        else:
+            target[last] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda s: s.clear(), "process must be an object"),
+        (_set("process", "x"), "process must be an object"),
+        (_set("process.args", "sh"), "process.args must be a list of strings"),
+        (_set("process.args", ["sh", 1]), "process.args must be a list of strings"),
+        (_set("process.args", []), "process.args must not be empty"),
+        (_set("process.env", "PATH=/bin"), "process.env must be a list of strings"),
+        (_set("process.cwd", 5), "process.cwd must be a string"),
+        (_set("process.user", "root"), "process.user must be an object"),
+        (_set("root", ...), "root.path must be a string"),
+        (_set("root.path", None), "root.path must be a string"),
+        (_set("mounts", {}), "mounts must be a list of objects"),
+        (
+            _set("mounts", [{"destination": "/x"}, "tmpfs"]),
+            "mounts[1].destination must be a string",
+        ),
+        (_set("mounts", [{"type": "tmpfs"}]), "mounts[0].destination must be a string"),
+        (_set("linux", []), "linux must be an object"),
+    ],
+)
+def test_config_shape_errors(
+    rt: LinuxRuntime, tmp_path: Path, edit: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    from dockyard.errors import InvalidArgument
+
+    bundle = make_bundle(tmp_path, ["true"], edit=edit)
+    with pytest.raises(InvalidArgument) as info:
+        rt.create("bad", str(bundle))
+    assert str(info.value) == f"{bundle}/config.json: {message}"
+    assert rt.list() == []
+
+
+def test_config_not_an_object(rt: LinuxRuntime, tmp_path: Path) -> None:
+    from dockyard.errors import InvalidArgument
+
+    bundle = make_bundle(tmp_path, ["true"])
+    (bundle / "config.json").write_text("[]")
+    with pytest.raises(InvalidArgument, match=r"config.json: must be a JSON object$"):
+        rt.create("bad", str(bundle))
+    root = tmp_path / "cli-state"
+    proc = _cli(root, "create", "-b", str(bundle), "c")
+    assert (proc.returncode, proc.stderr) == (
+        1,
+        f"dockyard-runtime: {bundle}/config.json: must be a JSON object\n",
+    )
+
+
+def test_cli_kill_rejects_out_of_range_signal(tmp_path: Path) -> None:
+    bundle = make_bundle(tmp_path, ["sleep", "60"])
+    root = tmp_path / "state"
+    with open(tmp_path / "out", "w") as out:
+        created = subprocess.run(
+            [RUNTIME_CLI, "--root", str(root), "create", "-b", str(bundle), "c"],
+            stdout=out,
+            stderr=out,
+            timeout=30,
+        )
+    assert created.returncode == 0
+    pid = json.loads(_cli(root, "state", "c").stdout)["pid"]
+    try:
+        for sig in ("999", "0", str(int(signal.SIGRTMAX) + 1)):
+            proc = _cli(root, "kill", "c", sig)
+            assert proc.returncode == 1
+            assert proc.stderr.startswith("dockyard-runtime: invalid signal")
+            assert proc.stderr.count("\n") == 1
+        assert _cli(root, "state", "c").returncode == 0
+    finally:
+        assert _cli(root, "delete", "-f", "c").returncode == 0
+        os.waitpid(pid, 0)

@@ -127,12 +127,11 @@ class LinuxRuntime:
             raise InvalidArgument(f"cannot read {bundle}/config.json: {e.strerror}") from None
         except ValueError as e:
             raise InvalidArgument(f"invalid {bundle}/config.json: {e}") from None
-        process = spec.get("process") or {}
-        if not process.get("args"):
-            raise InvalidArgument(f"{bundle}/config.json: process.args must not be empty")
+        check_spec(spec, f"{bundle}/config.json")
+        process = spec["process"]
         if process.get("terminal") and console_socket is None:
             raise InvalidArgument("process.terminal is set: --console-socket is required")
-        rootfs = os.path.join(bundle, (spec.get("root") or {}).get("path", "rootfs"))
+        rootfs = os.path.join(bundle, spec["root"]["path"])
         if not os.path.isdir(rootfs):
             raise InvalidArgument(f"rootfs {rootfs} is not a directory")
         linux = spec.get("linux") or {}
@@ -298,7 +297,9 @@ class LinuxRuntime:
 
     def kill(self, container_id: str, sig: int, all: bool = False) -> None:
         """Send signal number ``sig`` to PID 1, or with ``all`` to every process in the
-        container's cgroup. Raises NotFound, or Conflict if the container is stopped."""
+        container's cgroup. Raises InvalidArgument for a signal outside 1..SIGRTMAX,
+        NotFound, or Conflict if the container is stopped."""
+        check_signal(sig)
         state = self._load(container_id)
         if all:
             self._manager(state).kill_all(sig)
@@ -344,6 +345,57 @@ class LinuxRuntime:
         from dockyard.runtime import cgroups
 
         return cgroups.load(state["cgroups_path"])
+
+
+def check_signal(sig: int) -> None:
+    """Raise InvalidArgument unless ``sig`` is a signal number, 1..SIGRTMAX."""
+    if not 0 < sig <= signal.SIGRTMAX:
+        raise InvalidArgument(f"invalid signal: {sig}")
+
+
+def check_spec(spec: Any, name: str) -> None:
+    """Check the shape of an OCI ``spec`` (config.md) in the fields this runtime reads.
+
+    ``name`` names the file in messages. Checks: an object; ``process`` an object with
+    ``args`` a non-empty list of strings, ``env`` a list of strings, ``cwd`` a string and
+    ``user`` an object when present; ``root.path`` a string; ``mounts`` a list of objects
+    with a string ``destination``; ``linux`` an object. Raises InvalidArgument naming the
+    field.
+    """
+
+    def bad(field: str, what: str) -> InvalidArgument:
+        return InvalidArgument(f"{name}: {field} must be {what}")
+
+    def strings(value: Any) -> bool:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+    if not isinstance(spec, dict):
+        raise InvalidArgument(f"{name}: must be a JSON object")
+    process = spec.get("process")
+    if not isinstance(process, dict):
+        raise bad("process", "an object")
+    if not strings(process.get("args")):
+        raise bad("process.args", "a list of strings")
+    if not process["args"]:
+        raise InvalidArgument(f"{name}: process.args must not be empty")
+    if process.get("env") is not None and not strings(process["env"]):
+        raise bad("process.env", "a list of strings")
+    if process.get("cwd") is not None and not isinstance(process["cwd"], str):
+        raise bad("process.cwd", "a string")
+    if process.get("user") is not None and not isinstance(process["user"], dict):
+        raise bad("process.user", "an object")
+    root = spec.get("root")
+    if not isinstance(root, dict) or not isinstance(root.get("path"), str):
+        raise bad("root.path", "a string")
+    mounts = spec.get("mounts")
+    if mounts is not None:
+        if not isinstance(mounts, list):
+            raise bad("mounts", "a list of objects")
+        for i, m in enumerate(mounts):
+            if not isinstance(m, dict) or not isinstance(m.get("destination"), str):
+                raise bad(f"mounts[{i}].destination", "a string")
+    if spec.get("linux") is not None and not isinstance(spec["linux"], dict):
+        raise bad("linux", "an object")
 
 
 def _connect(path: str) -> int:
