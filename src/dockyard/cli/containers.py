@@ -302,7 +302,7 @@ def inspect(
         results.append(obj)
     if format_:
         for obj in results:
-            print(render(format_, obj))
+            print(render(format_, obj, strict=False))
     else:
         print(json.dumps(results, indent=4))
     sys.exit(1 if failed else 0)

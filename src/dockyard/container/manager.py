@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from dockyard.container.names import random_name, validate_name
@@ -225,16 +225,34 @@ class ContainerManager:
     # -- start ----------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _start_lock(self, c: Container) -> Iterator[None]:
+    def _start_lock(self, container_id: str) -> Iterator[None]:
+        """Held by whoever runs the container, from start until its exit is recorded."""
         os.makedirs(self.paths.runroot, mode=0o700, exist_ok=True)
         fd = os.open(
-            os.path.join(self.paths.runroot, f"{c.id}.lock"), os.O_CREAT | os.O_RDWR, 0o600
+            os.path.join(self.paths.runroot, f"{container_id}.lock"), os.O_CREAT | os.O_RDWR, 0o600
         )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)
+
+    def _run(self, container_id: str, started: Callable[[], None] | None = None) -> int:
+        """Start the container, call ``started`` once its process runs, wait for it, record
+        the exit and apply ``--rm``: the body of an attached ``run`` and of a monitor.
+        Returns Docker's exit status."""
+        with self._start_lock(container_id):
+            c = self.store.get(container_id)
+            if c.state["Running"]:
+                raise Conflict(f"container {c.id} is already running")
+            with contextlib.ExitStack() as undo:
+                runtime, pid = self._launch(c, undo)
+                if started is not None:
+                    started()
+                status = self._wait(c, pid, runtime)
+        if c.host_config.get("AutoRemove"):
+            self.remove(c.id, force=True)
+        return status
 
     def run_attached(self, c: Container) -> int:
         """Start ``c`` with the caller's stdio (a pty relay with ``Tty``) and wait for it.
@@ -244,16 +262,7 @@ class ContainerManager:
         RuntimeFailure (exit 125/126/127) when the process cannot be started; the
         container then keeps status ``created`` with that exit code, as Docker records it.
         """
-        with self._start_lock(c):
-            c = self.store.get(c.id)
-            if c.state["Running"]:
-                raise Conflict(f"container {c.id} is already running")
-            with contextlib.ExitStack() as undo:
-                runtime, pid = self._launch(c, undo)
-                status = self._wait(c, pid, runtime)
-        if c.host_config.get("AutoRemove"):
-            self.remove(c.id, force=True)
-        return status
+        return self._run(c.id)
 
     def start_detached(self, c: Container) -> None:
         """Start ``c`` in the background under a monitor process and return once its
@@ -265,6 +274,7 @@ class ContainerManager:
         :meth:`run_attached` does when the process cannot be started.
         """
         read_fd, write_fd = os.pipe()
+        # SQLite's per-process lock bookkeeping must not be inherited (see StateDB.close).
         self.store.db.close()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the forked child
@@ -282,18 +292,22 @@ class ContainerManager:
             raise RuntimeFailure(result["error"], result["code"])
 
     def _become_monitor(self, container_id: str, report_fd: int) -> None:
-        """The monitor's body; never returns. Reports ``{}`` or the start error on
-        ``report_fd``, then waits for the container."""
+        """The monitor's body; never returns. Reports ``{}`` once the container runs, or
+        the error that stopped it, on ``report_fd``; then waits for it."""
+        pending = [report_fd]
+
+        def report(message: bytes) -> None:
+            if pending:
+                os.write(pending[0], message)
+                os.close(pending.pop())
+
         code = 0
         try:
             os.setsid()
             if os.fork() != 0:
                 os._exit(0)
-            # A fresh connection: SQLite connections must not cross a fork.
             from dockyard.engine import Engine
 
-            engine = Engine(self.paths)
-            manager = engine.containers
             devnull = os.open(os.devnull, os.O_RDWR)
             log = os.open(
                 os.path.join(self.paths.container_dir(container_id), "container.log"),
@@ -305,24 +319,10 @@ class ContainerManager:
             os.dup2(log, 2)
             os.close(devnull)
             os.close(log)
-            c = manager.store.get(container_id)
-            try:
-                with manager._start_lock(c), contextlib.ExitStack() as undo:
-                    c = manager.store.get(container_id)
-                    if c.state["Running"]:
-                        raise Conflict(f"container {c.id} is already running")
-                    runtime, pid = manager._launch(c, undo)
-                    os.write(report_fd, b"{}")
-                    os.close(report_fd)
-                    report_fd = -1
-                    manager._wait(c, pid, runtime)
-            except DockyardError as e:
-                if report_fd >= 0:
-                    os.write(report_fd, json.dumps({"error": str(e), "code": e.exit_code}).encode())
-                raise
-            if c.host_config.get("AutoRemove"):
-                manager.remove(c.id, force=True)
-        except BaseException:  # noqa: BLE001 - a forked monitor must never unwind
+            Engine(self.paths).containers._run(container_id, started=lambda: report(b"{}"))
+        except BaseException as e:  # noqa: BLE001 - a forked monitor must never unwind
+            exit_code = e.exit_code if isinstance(e, DockyardError) else 125
+            report(json.dumps({"error": str(e) or repr(e), "code": exit_code}).encode())
             code = 1
         os._exit(code)
 
@@ -452,7 +452,10 @@ class ContainerManager:
         undo.callback(signal.pthread_sigmask, signal.SIG_UNBLOCK, PROXIED_SIGNALS)
         if console is not None:
             console.receive()
-        runtime.start(c.id)
+        # Recorded as running before it runs: if this process dies from here on, the
+        # record says running with no monitor, which reconcile() turns into a lost exit
+        # and a cleanup, instead of an orphan behind a "created" record.
+        before = dict(c.state)
         c.state.update(
             Status="running",
             Running=True,
@@ -464,6 +467,12 @@ class ContainerManager:
             OOMKilled=False,
         )
         self.store.save_state(c)
+        try:
+            runtime.start(c.id)
+        except DockyardError as e:
+            c.state = {**before, "Error": str(e)}
+            self.store.save_state(c)
+            raise
         if console is not None:
             undo.callback(console.close)
             console.relay_start(c.config["OpenStdin"])
