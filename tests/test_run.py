@@ -3,6 +3,7 @@ namespaces, overlayfs and cgroup v1 (this machine's controllers)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -478,3 +479,66 @@ def test_rm_force_of_a_detached_rm_container(dy: Runner, busybox: str) -> None:
     p = dy("rm", "-f", "rr")
     assert (p.returncode, p.stdout, p.stderr) == (0, "rr\n", "")
     assert dy("ps", "-aq", check=True).stdout == ""
+
+
+def _own_cgroup_paths() -> dict[str, str]:
+    paths = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for ctl in controllers.split(","):
+            paths[ctl] = path
+    return paths
+
+
+def _container_in_cgroup(dy: Runner, busybox: str, parent: str, pids_dir: str) -> None:
+    """Start a container with ``--cgroup-parent parent`` and wait until its process shows
+    up in ``<pids_dir>/<id>`` on the host; then remove it."""
+    cid = dy("create", "--cgroup-parent", parent, busybox, "sleep", "30", check=True).stdout.strip()
+    proc = subprocess.Popen([DOCKYARD, "start", "-a", cid])
+    try:
+        procs = Path(pids_dir) / cid / "cgroup.procs"
+        deadline = time.monotonic() + 10
+        while not (procs.exists() and procs.read_text().strip()):
+            assert time.monotonic() < deadline, f"{procs} never got the container"
+            time.sleep(0.05)
+    finally:
+        dy("rm", "-f", cid, check=True)
+        proc.wait(timeout=20)
+
+
+def test_cgroup_parent(dy: Runner, busybox: str) -> None:
+    """cgroup v1 here: a relative --cgroup-parent nests under the engine's own cgroup in
+    every hierarchy; an absolute one is used as given (chosen inside this test's own
+    subtree, which tests must not leave)."""
+    own = _own_cgroup_paths()
+    pids_own = "/sys/fs/cgroup/pids" + own["pids"].rstrip("/")
+    _container_in_cgroup(dy, busybox, "dockyard-rel", f"{pids_own}/dockyard-rel")
+    deepest = max(own.values(), key=len)
+    if not all(p == "/" or deepest.startswith(p) for p in own.values()):
+        pytest.skip("this machine's own cgroups differ per hierarchy; no common absolute parent")
+    parent = f"{deepest.rstrip('/')}/dockyard-abs-{os.getpid()}"
+    try:
+        _container_in_cgroup(dy, busybox, parent, f"/sys/fs/cgroup/pids{parent}")
+    finally:
+        # Docker leaves an absolute parent in place; the test removes what it asked for.
+        for top in Path("/sys/fs/cgroup").iterdir():
+            with contextlib.suppress(OSError):
+                os.rmdir(f"{top}{parent}")
+
+
+def test_alternative_runtime_crun(dy: Runner, busybox: str) -> None:
+    """crun 1.8 refuses this hybrid cgroup layout; Dockyard runs it through the same
+    private-mount-namespace wrapper as ../shared/peers/crun-hybrid."""
+    p = dy(
+        "run",
+        "--rm",
+        "--runtime",
+        "crun",
+        "-m",
+        "32m",
+        busybox,
+        "sh",
+        "-c",
+        "echo $$; cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
+    )
+    assert (p.returncode, p.stdout.split()) == (0, ["1", str(32 << 20)])
