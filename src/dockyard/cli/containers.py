@@ -143,7 +143,8 @@ def human_duration_since(timestamp: str) -> str:
 
 def _status_text(state: dict[str, Any]) -> str:
     if state["Running"]:
-        return f"Up {human_duration_since(state['StartedAt'])}"
+        paused = " (Paused)" if state.get("Paused") else ""
+        return f"Up {human_duration_since(state['StartedAt'])}{paused}"
     if state["Status"] == "exited":
         return f"Exited ({state['ExitCode']}) {human_duration_since(state['FinishedAt'])} ago"
     return state["Status"].capitalize()
@@ -314,6 +315,7 @@ def container() -> None:
 
 
 def _register() -> None:
+    from dockyard.cli import exec as exec_cmds
     from dockyard.cli.run import create, run
 
     container.add_command(create)
@@ -327,6 +329,11 @@ def _register() -> None:
     container.add_command(ps, "list")
     container.add_command(ps, "ps")
     container.add_command(inspect)
+    container.add_command(exec_cmds.exec_)
+    container.add_command(exec_cmds.top)
+    container.add_command(exec_cmds.stats)
+    container.add_command(exec_cmds.pause)
+    container.add_command(exec_cmds.unpause)
 
 
 _register()

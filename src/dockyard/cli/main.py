@@ -35,6 +35,11 @@ COMMANDS: dict[str, str] = {
     "inspect": "dockyard.cli.containers:inspect",
     "kill": "dockyard.cli.containers:kill",
     "wait": "dockyard.cli.containers:wait",
+    "exec": "dockyard.cli.exec:exec_",
+    "top": "dockyard.cli.exec:top",
+    "stats": "dockyard.cli.exec:stats",
+    "pause": "dockyard.cli.exec:pause",
+    "unpause": "dockyard.cli.exec:unpause",
 }
 
 

@@ -1,7 +1,7 @@
 """``dockyard-runtime``: runc's command line for Dockyard's built-in runtime.
 
-``dockyard-runtime [--root DIR] create|start|state|kill|delete|run|list`` with runc's
-flags. Like runc, a failing command prints its error on stderr and exits 1; ``run``
+``dockyard-runtime [--root DIR] create|start|state|kill|delete|run|list|exec|pause|
+resume|ps`` with runc's flags. Like runc, a failing command prints its error on stderr and exits 1; ``run``
 exits with the container's status (128+N when killed by signal N).
 """
 
@@ -158,6 +158,106 @@ def run(
         _fail(e)
     rt.delete(container_id, force=True)
     sys.exit(128 - code if code < 0 else code)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--process", "-p", "process_file", default=None, help="path to process.json")
+@click.option("--tty", "-t", is_flag=True, help="allocate a pseudo-TTY")
+@click.option("--console-socket", default=None, help="unix socket that receives the pty master")
+@click.option("--detach", "-d", is_flag=True, help="do not wait for the process")
+@click.option("--pid-file", default=None, help="write the process's PID here")
+@click.option("--cwd", default=None, help="working directory in the container")
+@click.option("--env", "-e", multiple=True, help="set an environment variable (KEY=VAL)")
+@click.argument("container_id")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def exec(
+    ctx: click.Context,
+    process_file: str | None,
+    tty: bool,
+    console_socket: str | None,
+    detach: bool,
+    pid_file: str | None,
+    cwd: str | None,
+    env: tuple[str, ...],
+    container_id: str,
+    command: tuple[str, ...],
+) -> None:
+    """Run a process in a running container (runc exec); exits with its status."""
+    rt = _runtime(ctx)
+    try:
+        if process_file is not None:
+            with open(process_file) as f:
+                process: dict[str, Any] = json.load(f)
+        else:
+            if not command:
+                raise InvalidArgument("exec needs a command or --process")
+            # runc's default: the container's own process settings with this command.
+            bundle = rt.state(container_id)["bundle"]
+            with open(os.path.join(bundle, "config.json")) as f:
+                process = json.load(f)["process"]
+            process["args"] = list(command)
+            process["terminal"] = tty
+            process.pop("consoleSize", None)
+        if cwd is not None:
+            process["cwd"] = cwd
+        if env:
+            process["env"] = list(process.get("env") or []) + list(env)
+        pid = rt.exec(container_id, process, console_socket=console_socket, pid_file=pid_file)
+    except (DockyardError, OSError, ValueError) as e:
+        _fail(e)
+    if detach:
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, lambda s, _f: os.kill(pid, s))
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    sys.exit(128 - code if code < 0 else code)
+
+
+@main.command()
+@click.argument("container_id")
+@click.pass_context
+def pause(ctx: click.Context, container_id: str) -> None:
+    """Freeze every process of a running container."""
+    try:
+        _runtime(ctx).pause(container_id)
+    except DockyardError as e:
+        _fail(e)
+
+
+@main.command()
+@click.argument("container_id")
+@click.pass_context
+def resume(ctx: click.Context, container_id: str) -> None:
+    """Thaw a paused container."""
+    try:
+        _runtime(ctx).resume(container_id)
+    except DockyardError as e:
+        _fail(e)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.argument("container_id")
+@click.argument("ps_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def ps(ctx: click.Context, fmt: str, container_id: str, ps_args: tuple[str, ...]) -> None:
+    """List the container's processes: JSON pids, or `ps` (default -ef) filtered to them."""
+    try:
+        pids = _runtime(ctx).ps(container_id)
+    except DockyardError as e:
+        _fail(e)
+    if fmt == "json":
+        click.echo(json.dumps(pids))
+        return
+    from dockyard.container.exec import ps_lines
+
+    try:
+        header, lines = ps_lines(pids, list(ps_args) or ["-ef"])
+    except DockyardError as e:
+        _fail(e)
+    for line in [header, *lines]:
+        click.echo(line)
 
 
 @main.command("list")

@@ -178,6 +178,72 @@ class ExternalRuntime:
         if proc.returncode != 0:
             self._fail("delete", proc, container_id)
 
+    def exec(
+        self,
+        container_id: str,
+        process: dict[str, Any],
+        *,
+        console_socket: str | None = None,
+        pid_file: str | None = None,
+        setsid: bool = False,
+    ) -> int:
+        """``runtime exec --detach --process P`` with the caller as child subreaper, so
+        the process (with the caller's stdio, or a pty sent to ``console_socket``) becomes
+        the caller's child; returns its pid. ``setsid`` is accepted for interface parity
+        (runc's exec'd process already has its own session). Raises RuntimeFailure
+        (127/126/125, see :func:`exit_code_for`)."""
+        import ctypes
+        import tempfile
+
+        ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+        os.makedirs(self.state_root, mode=0o700, exist_ok=True)
+        work = tempfile.mkdtemp(prefix=f".{container_id}.exec-", dir=self.state_root)
+        try:
+            process_file = os.path.join(work, "process.json")
+            with open(process_file, "w") as f:
+                json.dump(process, f)
+            own_pid_file = os.path.join(work, "pid")
+            log = os.path.join(work, "log")
+            args = ["--log", log, "--log-format", "json", "exec", "--detach"]
+            args += ["--pid-file", own_pid_file, "--process", process_file]
+            if console_socket:
+                args += ["--console-socket", console_socket]
+            proc = subprocess.run([*self._argv, *args, container_id], check=False)
+            if proc.returncode != 0:
+                msg = _log_error(log)
+                raise RuntimeFailure(msg, exit_code_for(msg))
+            with open(own_pid_file) as f:
+                pid = int(f.read().strip())
+        finally:
+            import shutil
+
+            shutil.rmtree(work, ignore_errors=True)
+        if pid_file:
+            tmp = f"{pid_file}.{os.getpid()}.tmp"
+            with open(tmp, "w") as f:
+                f.write(str(pid))
+            os.rename(tmp, pid_file)
+        return pid
+
+    def pause(self, container_id: str) -> None:
+        """``runtime pause ID``; raises NotFound or Conflict."""
+        proc = self._run("pause", container_id)
+        if proc.returncode != 0:
+            self._fail("pause", proc, container_id)
+
+    def resume(self, container_id: str) -> None:
+        """``runtime resume ID``; raises NotFound or Conflict."""
+        proc = self._run("resume", container_id)
+        if proc.returncode != 0:
+            self._fail("resume", proc, container_id)
+
+    def ps(self, container_id: str) -> list[int]:
+        """``runtime ps --format json ID``: the container's pids (host view)."""
+        proc = self._run("ps", "--format", "json", container_id)
+        if proc.returncode != 0:
+            self._fail("ps", proc, container_id)
+        return sorted(int(p) for p in json.loads(proc.stdout or "[]") or [])
+
     def list(self) -> list[dict[str, Any]]:
         """``runtime list --format json``: the containers' states."""
         proc = self._run("list", "--format", "json")

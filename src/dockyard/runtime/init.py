@@ -654,3 +654,126 @@ def _finalize_user(process: dict[str, Any]) -> None:
             )
     except OSError as e:
         raise _step(f"set user {uid}:{gid} and capabilities", e) from None
+
+
+# ---------------------------------------------------------------- exec (runc exec)
+
+#: Namespaces an exec'd process joins, mount last: after it, /proc paths name the
+#: container's view (setns(2) also sets the root and cwd to the namespace's root).
+EXEC_NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")
+
+
+def _same_ns(a: str, b: str) -> bool:
+    sa, sb = os.stat(a), os.stat(b)
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def exec_stage1(pid1: int, process: dict[str, Any], ctx: dict[str, Any]) -> None:
+    """First child of exec: join PID 1's cgroup and namespaces, fork the process (so it is
+    inside the PID namespace), report its pid and exit. Never returns.
+
+    ``ctx``: ``sync_w`` (pipe), ``keep_fds``, ``cgroup`` (Manager), ``start_time`` (PID
+    1's, to refuse a recycled pid), ``console_fd`` (or None).
+    """
+    code = 1
+    try:
+        _reset_signals()
+        _close_fds_except(sorted(ctx["keep_fds"]))
+        ctx["cgroup"].add(os.getpid())
+        join = []
+        for name in EXEC_NAMESPACES:
+            target = f"/proc/{pid1}/ns/{name}"
+            try:
+                if _same_ns(target, f"/proc/self/ns/{name}"):
+                    continue
+                join.append((name, os.open(target, os.O_RDONLY | os.O_CLOEXEC)))
+            except FileNotFoundError:
+                continue  # a namespace type this kernel lacks
+            except OSError as e:
+                raise _step(f"open {name} namespace", e) from None
+        # Opened before this check: a pid recycled after it cannot swap namespaces in.
+        with open(f"/proc/{pid1}/stat") as f:
+            stat_text = f.read()
+        if int(stat_text[stat_text.rfind(")") + 2 :].split()[19]) != ctx["start_time"]:
+            raise SetupError("container init exited")
+        for name, fd in join:
+            try:
+                sc.setns(fd, 0)
+            except OSError as e:
+                raise SetupError(f"join {name} namespace of pid {pid1}: {e.strerror}") from None
+            os.close(fd)
+        pid = os.fork()
+        if pid == 0:
+            exec_stage2(process, ctx)
+        _send(ctx["sync_w"], {"type": "pid", "pid": pid})
+        code = 0
+    except SetupError as e:
+        _try_send(ctx["sync_w"], {"type": "error", "message": str(e), "code": e.code})
+    except BaseException as e:  # noqa: BLE001 - a forked child must never unwind
+        _try_send(ctx["sync_w"], {"type": "error", "message": f"exec: {e!r}", "code": 125})
+    finally:
+        os._exit(code)
+
+
+def exec_stage2(process: dict[str, Any], ctx: dict[str, Any]) -> None:
+    """The exec'd process inside the container: console, rlimits, no_new_privs, user and
+    capabilities, cwd, PATH lookup, execve. Errors go to the sync pipe (closed on exec).
+    Never returns."""
+    sync_w = ctx["sync_w"]
+    try:
+        if process.get("terminal"):
+            _exec_console(ctx, process.get("consoleSize"))
+        elif ctx.get("setsid"):
+            os.setsid()
+        _set_rlimits(process.get("rlimits") or [])
+        if process.get("noNewPrivileges"):
+            sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+        _finalize_user(process)
+        cwd = process.get("cwd") or "/"
+        try:
+            os.chdir(cwd)
+        except OSError as e:
+            raise SetupError(
+                f'chdir to cwd ("{cwd}") set in config.json failed: {(e.strerror or "").lower()}'
+            ) from None
+        env = _environ(process.get("env") or [])
+        path = lookpath(process["args"][0], env.get("PATH", DEFAULT_PATH))
+        os.umask(process.get("user", {}).get("umask", 0o022))
+        _reset_signals()
+        os.execve(path, process["args"], env)
+    except SetupError as e:
+        _try_send(sync_w, {"type": "error", "message": str(e), "code": e.code})
+    except OSError as e:
+        code = 126 if e.errno in (errno.EACCES, errno.EPERM, errno.ENOEXEC) else 127
+        _try_send(sync_w, {"type": "error", "message": f"exec: {e.strerror}", "code": code})
+    except BaseException as e:  # noqa: BLE001 - a forked child must never unwind
+        _try_send(sync_w, {"type": "error", "message": f"exec: {e!r}", "code": 125})
+    os._exit(1)
+
+
+def _exec_console(ctx: dict[str, Any], size: dict[str, int] | None) -> None:
+    """A pty from the container's devpts (/dev/pts/ptmx in its mount namespace): the
+    master goes to the console socket, the slave becomes the controlling terminal."""
+    sock_fd = ctx.get("console_fd")
+    if sock_fd is None:
+        raise SetupError("process.terminal is set but no --console-socket was given")
+    try:
+        master = os.open("/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+        fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+        number = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, struct.pack("I", 0)))[0]
+        if size:
+            fcntl.ioctl(
+                master,
+                TIOCSWINSZ,
+                struct.pack("HHHH", size.get("height", 0), size.get("width", 0), 0, 0),
+            )
+        sock = socket.socket(fileno=sock_fd)
+        try:
+            socket.send_fds(sock, [b"/dev/ptmx"], [master])
+        finally:
+            sock.close()
+            os.close(master)
+        os.setsid()
+    except OSError as e:
+        raise _step("set up exec console", e) from None
+    _attach_console(number)

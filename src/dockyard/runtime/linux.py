@@ -95,7 +95,13 @@ class LinuxRuntime:
         if start_time(state["pid"]) != state["start_time"]:
             return "stopped"
         fifo = os.path.join(self._dir(state["id"]), "exec.fifo")
-        return "created" if os.path.exists(fifo) else "running"
+        if os.path.exists(fifo):
+            return "created"
+        try:
+            paused = _frozen(self._manager(state))
+        except DockyardError:
+            paused = False
+        return "paused" if paused else "running"
 
     # ------------------------------------------------------------------ operations
 
@@ -327,6 +333,108 @@ class LinuxRuntime:
         manager.destroy(kill=True)
         shutil.rmtree(self._dir(container_id), ignore_errors=True)
 
+    def exec(
+        self,
+        container_id: str,
+        process: dict[str, Any],
+        *,
+        console_socket: str | None = None,
+        pid_file: str | None = None,
+        setsid: bool = False,
+    ) -> int:
+        """Start OCI ``process`` (config.md "process": args, env, cwd, user, capabilities,
+        rlimits, noNewPrivileges, terminal) in running container ``container_id``, like
+        ``runc exec --detach``: it joins PID 1's cgroup and namespaces, is a child of the
+        caller (PR_SET_CHILD_SUBREAPER) with the caller's stdio, or a pty sent to
+        ``console_socket``. ``setsid`` gives it its own session. Returns its pid.
+
+        Raises NotFound, Conflict (not running or paused), InvalidArgument (bad process),
+        RuntimeFailure with exit code 127/126 (runc's texts) or 125.
+        """
+        from dockyard.runtime import init as _init
+
+        state = self._load(container_id)
+        status = self._status(state)
+        if status != "running":
+            raise Conflict(f"cannot exec in a {status} container")
+        check_spec({"process": process, "root": {"path": "."}}, "process")
+        if process.get("terminal") and console_socket is None:
+            raise InvalidArgument("process.terminal is set: --console-socket is required")
+        manager = self._manager(state)
+        syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
+        sync_r = sync_w = console_fd = -1
+        try:
+            if console_socket is not None:
+                console_fd = _connect(console_socket)
+            sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
+            ctx: dict[str, Any] = {
+                "sync_w": sync_w,
+                "console_fd": console_fd if console_fd >= 0 else None,
+                "cgroup": manager,
+                "start_time": state["start_time"],
+                "setsid": setsid,
+                "keep_fds": [fd for fd in (sync_w, console_fd) if fd >= 0],
+            }
+            child = os.fork()
+            if child == 0:
+                _init.exec_stage1(state["pid"], process, ctx)
+            os.close(sync_w)
+            sync_w = -1
+            pid = self._await_exec(sync_r, child)
+        except OSError as e:
+            raise RuntimeFailure(f"exec in {container_id}: {e}") from None
+        finally:
+            for fd in (sync_r, sync_w, console_fd):
+                if fd >= 0:
+                    os.close(fd)
+        if pid_file:
+            _write_atomic(pid_file, f"{pid}")
+        return pid
+
+    def _await_exec(self, sync_r: int, child: int) -> int:
+        """Read the exec sync pipe to EOF (the process exec'd or failed); returns its pid."""
+        buf = b""
+        while chunk := os.read(sync_r, 65536):
+            buf += chunk
+        os.waitpid(child, 0)
+        pid = 0
+        error: dict[str, Any] | None = None
+        for line in buf.splitlines():
+            msg = json.loads(line)
+            if msg["type"] == "pid":
+                pid = msg["pid"]
+            elif msg["type"] == "error":
+                error = msg
+        if error is not None or not pid:
+            if pid:
+                _kill_and_reap(pid)
+            if error is None:
+                raise RuntimeFailure("exec: the process exited before it started")
+            raise RuntimeFailure(error["message"], error.get("code", 125))
+        return pid
+
+    def pause(self, container_id: str) -> None:
+        """Freeze every process of a running container (cgroup freezer), like runc pause.
+
+        Raises NotFound, or Conflict when it is not running."""
+        state = self._load(container_id)
+        if self._status(state) != "running":
+            raise Conflict("container not running")
+        self._manager(state).freeze()
+
+    def resume(self, container_id: str) -> None:
+        """Thaw a paused container, like runc resume; raises NotFound, or Conflict when
+        it is not paused."""
+        state = self._load(container_id)
+        if self._status(state) != "paused":
+            raise Conflict("container not paused")
+        self._manager(state).thaw()
+
+    def ps(self, container_id: str) -> list[int]:
+        """The pids (host view) of every process in the container's cgroup, sorted."""
+        pids: list[int] = self._manager(self._load(container_id)).pids()
+        return pids
+
     def list(self) -> list[dict[str, Any]]:
         """The OCI states of every container under ``state_root``, sorted by id."""
         try:
@@ -396,6 +504,20 @@ def check_spec(spec: Any, name: str) -> None:
                 raise bad(f"mounts[{i}].destination", "a string")
     if spec.get("linux") is not None and not isinstance(spec["linux"], dict):
         raise bad("linux", "an object")
+
+
+def _frozen(manager: Any) -> bool:
+    """Whether the cgroup is frozen (v1 ``freezer.state``, v2 ``cgroup.freeze``)."""
+    for key, name, value in (("freezer", "freezer.state", "FROZEN"), ("", "cgroup.freeze", "1")):
+        path = manager.paths.get(key)
+        if path is None:
+            continue
+        try:
+            with open(os.path.join(path, name)) as f:
+                return f.read().strip() == value
+        except OSError:
+            return False
+    return False
 
 
 def _connect(path: str) -> int:

@@ -1,0 +1,477 @@
+"""``docker exec``, ``top``, ``stats``, ``pause`` and ``unpause`` on running containers.
+
+Exec builds an OCI process from the container's bundle (capabilities, rlimits,
+no_new_privileges as its PID 1 has them) and the exec options, and has the container's
+runtime start it (``runtime.exec``); the caller waits for it and forwards signals.
+Pause and unpause freeze and thaw the container's cgroup (runtime ``pause``/``resume``)
+and record State.Paused. Docker CLI reference: docker container exec/top/stats/pause.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dockyard.errors import Conflict, DockyardError, RuntimeFailure
+
+if TYPE_CHECKING:
+    from dockyard.container.manager import ContainerManager
+    from dockyard.container.store import Container
+
+
+@dataclass
+class ExecOptions:
+    """``docker exec`` options: ``command`` (argv), ``env`` (``KEY=VAL`` entries added to
+    the container's), ``user`` (``user[:group]``, None: the container's), ``workdir``
+    (None: the container's WorkingDir), ``privileged`` (all capabilities), ``tty``,
+    ``interactive`` (pass stdin), ``detach`` (do not wait)."""
+
+    command: list[str]
+    env: list[str] = field(default_factory=list)
+    user: str | None = None
+    workdir: str | None = None
+    privileged: bool = False
+    tty: bool = False
+    interactive: bool = False
+    detach: bool = False
+
+
+def _runtime(manager: ContainerManager, c: Container) -> Any:
+    from dockyard.runtime import get_runtime
+
+    return get_runtime(c.host_config.get("Runtime") or "dockyard", manager.paths.runtime_state)
+
+
+def running_container(manager: ContainerManager, ref: str) -> Container:
+    """The container ``ref``, which must be running; raises NotFound or Conflict
+    (``container <id> is not running``, Docker's text)."""
+    c = manager.reconcile(manager.store.get(ref))
+    if not c.state["Running"]:
+        raise Conflict(f"container {c.id} is not running")
+    return c
+
+
+def build_process(manager: ContainerManager, c: Container, opts: ExecOptions) -> dict[str, Any]:
+    """The OCI process for ``opts`` in ``c``: the user resolved in the container's
+    /etc/passwd and /etc/group, env = the container's plus ``opts.env``, cwd = workdir or
+    WorkingDir, capabilities/rlimits/noNewPrivileges from its config.json (all
+    capabilities with ``privileged``). Raises RuntimeFailure (126) for an unknown user."""
+    from dockyard.container.manager import DEFAULT_PATH, _terminal_size
+    from dockyard.container.units import merge_env
+    from dockyard.container.users import resolve_user
+    from dockyard.runtime import caps
+    from dockyard.snapshot import securejoin
+
+    cdir = manager.paths.container_dir(c.id)
+    with open(os.path.join(cdir, "config.json")) as f:
+        spec = json.load(f)
+    base = spec["process"]
+    user_spec = opts.user if opts.user is not None else c.config.get("User") or ""
+    try:
+        user = resolve_user(securejoin(os.path.join(cdir, "rootfs"), "/etc"), user_spec)
+    except RuntimeFailure as e:
+        raise RuntimeFailure(str(e), 126) from None
+    env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={c.config['Hostname']}"]
+    if opts.tty:
+        env.append("TERM=xterm")
+    env = merge_env(env, c.config.get("Env") or [])
+    env = merge_env(env, opts.env)
+    if not any(e.startswith("HOME=") for e in env):
+        env.append(f"HOME={user.home}")
+    capabilities = base.get("capabilities")
+    if opts.privileged:
+        every = caps.all_caps()
+        capabilities = {"bounding": every, "effective": every, "permitted": every}
+    process: dict[str, Any] = {
+        "terminal": opts.tty,
+        "user": {"uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids},
+        "args": list(opts.command),
+        "env": env,
+        "cwd": opts.workdir or c.config.get("WorkingDir") or "/",
+        "rlimits": base.get("rlimits") or [],
+        "noNewPrivileges": bool(base.get("noNewPrivileges")),
+    }
+    if capabilities is not None:
+        process["capabilities"] = capabilities
+    size = _terminal_size() if opts.tty else None
+    if size:
+        process["consoleSize"] = {"height": size[0], "width": size[1]}
+    return process
+
+
+def exec_in(manager: ContainerManager, ref: str, opts: ExecOptions) -> int:
+    """Run ``opts.command`` in running container ``ref`` (``docker exec``).
+
+    Returns the command's exit status (128+N when killed by signal N; 0 at once with
+    ``detach``). Signals to the caller are forwarded to the process. Raises NotFound,
+    Conflict (not running, paused), RuntimeFailure 127 (command not found) or 126 (any
+    other exec failure, as Docker's "OCI runtime exec failed").
+    """
+    c = running_container(manager, ref)
+    if c.state.get("Paused"):
+        raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
+    process = build_process(manager, c, opts)
+    runtime = _runtime(manager, c)
+    if opts.detach:
+        process["terminal"] = False
+        return _exec_detached(runtime, c.id, process)
+    try:
+        return _exec_attached(manager, runtime, c, process, opts)
+    finally:
+        _reap_orphans()
+
+
+def _reap_orphans() -> None:
+    """Reap processes of the runtime reparented to this (subreaper) process: left as
+    zombies, they would keep the container's PID namespace from ending."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+
+
+def _exec_detached(runtime: Any, container_id: str, process: dict[str, Any]) -> int:
+    """``exec -d``: a double-forked reaper in its own session starts the process with
+    stdio on /dev/null, reports, and waits for it (so its exit is reaped by a process
+    outside the container, whatever this caller's ancestors do). Returns 0 once it runs."""
+    read_fd, write_fd = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the forked child
+        code = 0
+        try:
+            os.close(read_fd)
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            os.close(devnull)
+            try:
+                pid = runtime.exec(container_id, process)
+            except DockyardError as e:
+                os.write(write_fd, json.dumps({"error": str(e), "code": e.exit_code}).encode())
+                os._exit(1)
+            os.write(write_fd, b"{}")
+            os.close(write_fd)
+            os.waitpid(pid, 0)
+            _reap_orphans()
+        except BaseException:  # noqa: BLE001 - a forked child must never unwind
+            code = 1
+        os._exit(code)
+    os.close(write_fd)
+    os.waitpid(child, 0)
+    with os.fdopen(read_fd, "rb") as f:
+        report = f.read()
+    result = json.loads(report or b'{"error": "exec: the reaper exited early", "code": 126}')
+    if result.get("error"):
+        raise RuntimeFailure(result["error"], 127 if result["code"] == 127 else 126)
+    return 0
+
+
+def _exec_attached(
+    manager: ContainerManager,
+    runtime: Any,
+    c: Container,
+    process: dict[str, Any],
+    opts: ExecOptions,
+) -> int:
+    from dockyard.container.manager import PROXIED_SIGNALS
+
+    with contextlib.ExitStack() as undo:
+        console = None
+        if opts.tty:
+            from dockyard.container.tty import ConsoleSocket
+
+            console = undo.enter_context(ConsoleSocket(manager.paths.runroot, c.id))
+        # Without -i the process's stdin is /dev/null.
+        redirect = [0] if not opts.interactive or opts.tty else []
+        saved = [(fd, os.dup(fd)) for fd in redirect]
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in redirect:
+            os.dup2(devnull, fd)
+        os.close(devnull)
+        signal.pthread_sigmask(signal.SIG_BLOCK, PROXIED_SIGNALS)
+        undo.callback(signal.pthread_sigmask, signal.SIG_UNBLOCK, PROXIED_SIGNALS)
+        try:
+            pid = runtime.exec(
+                c.id, process, console_socket=console.path if console else None, setsid=True
+            )
+        except RuntimeFailure as e:
+            raise RuntimeFailure(str(e), 127 if e.exit_code == 127 else 126) from None
+        except DockyardError as e:
+            raise RuntimeFailure(str(e), 126) from None
+        finally:
+            for fd, copy in saved:
+                os.dup2(copy, fd)
+                os.close(copy)
+        if console is not None:
+            console.receive()
+            undo.callback(console.close)
+            console.relay_start(opts.interactive)
+        return _wait(pid, PROXIED_SIGNALS)
+
+
+def _wait(pid: int, proxied: set[signal.Signals]) -> int:
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+    previous = {}
+    for sig in proxied:
+        with contextlib.suppress(OSError, ValueError):
+            previous[sig] = signal.signal(sig, forward)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, proxied)
+    try:
+        _, wstatus = os.waitpid(pid, 0)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    code = os.waitstatus_to_exitcode(wstatus)
+    return 128 - code if code < 0 else code
+
+
+# -- pause / unpause ------------------------------------------------------------------------
+
+
+def pause(manager: ContainerManager, ref: str) -> Container:
+    """Freeze container ``ref`` and record State.Paused/Status "paused" (``docker pause``).
+
+    Raises NotFound, or Conflict with Docker's ``Container <id> is not running`` /
+    ``Container <id> is already paused``."""
+    c = manager.reconcile(manager.store.get(ref))
+    if not c.state["Running"]:
+        raise Conflict(f"Container {c.id} is not running")
+    if c.state.get("Paused"):
+        raise Conflict(f"Container {c.id} is already paused")
+    _runtime(manager, c).pause(c.id)
+    return _record_paused(manager, c, True)
+
+
+def unpause(manager: ContainerManager, ref: str) -> Container:
+    """Thaw container ``ref`` and record it running (``docker unpause``).
+
+    Raises NotFound, or Conflict ``Container <id> is not paused``."""
+    c = manager.reconcile(manager.store.get(ref))
+    if not c.state["Running"] or not c.state.get("Paused"):
+        raise Conflict(f"Container {c.id} is not paused")
+    _runtime(manager, c).resume(c.id)
+    return _record_paused(manager, c, False)
+
+
+def _record_paused(manager: ContainerManager, c: Container, paused: bool) -> Container:
+    # Re-read: the monitor may have recorded an exit meanwhile, which must win.
+    c = manager.store.get(c.id)
+    if c.state["Running"]:
+        c.state.update(Paused=paused, Status="paused" if paused else "running")
+        manager.store.save_state(c)
+    return c
+
+
+# -- top ----------------------------------------------------------------------------------
+
+
+def ps_lines(pids: list[int], args: list[str]) -> tuple[str, list[str]]:
+    """Run the host's ``ps ARGS`` and keep the header and the lines of ``pids`` (matched
+    in its PID column), as Docker's ``top`` does. Raises DockyardError when ps fails or
+    prints no PID column."""
+    import subprocess
+
+    proc = subprocess.run(["ps", *args], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise DockyardError(f"ps: {proc.stderr.strip() or f'exit status {proc.returncode}'}")
+    lines = proc.stdout.splitlines()
+    if not lines:
+        raise DockyardError("ps printed nothing")
+    titles = lines[0].split()
+    if "PID" not in titles:
+        raise DockyardError("Couldn't find PID field in ps output")
+    column = titles.index("PID")
+    wanted = {str(p) for p in pids}
+    kept = [
+        line for line in lines[1:] if len(line.split()) > column and line.split()[column] in wanted
+    ]
+    return lines[0], kept
+
+
+def top(
+    manager: ContainerManager, ref: str, ps_args: list[str]
+) -> tuple[list[str], list[list[str]]]:
+    """``docker top``: (titles, rows) of ``ps ps_args`` (default ``-ef``) for the
+    container's processes; the last column keeps its spaces. Raises NotFound, Conflict
+    (not running) or DockyardError (ps failed)."""
+    c = running_container(manager, ref)
+    header, lines = ps_lines(_runtime(manager, c).ps(c.id), ps_args or ["-ef"])
+    titles = header.split()
+    rows = []
+    for line in lines:
+        fields = line.split()
+        rows.append([*fields[: len(titles) - 1], " ".join(fields[len(titles) - 1 :])])
+    return titles, rows
+
+
+# -- stats --------------------------------------------------------------------------------
+
+
+def _cgroup(manager: ContainerManager, c: Container) -> Any:
+    from dockyard.runtime import cgroups
+
+    return cgroups.load(manager._cgroups_path(c))
+
+
+def _read_keyed(path: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2 and parts[1].isdigit():
+                    out[parts[0]] = int(parts[1])
+    except OSError:
+        pass
+    return out
+
+
+def _net_io(pid: int) -> tuple[int, int]:
+    """(received, sent) bytes over the non-loopback interfaces of ``pid``'s netns."""
+    rx = tx = 0
+    try:
+        with open(f"/proc/{pid}/net/dev") as f:
+            lines = f.read().splitlines()[2:]
+    except OSError:
+        return 0, 0
+    for line in lines:
+        name, _, data = line.partition(":")
+        fields = data.split()
+        if name.strip() != "lo" and len(fields) >= 9:
+            rx += int(fields[0])
+            tx += int(fields[8])
+    return rx, tx
+
+
+def _block_io(cg: Any) -> tuple[int, int]:
+    """(read, written) bytes: v1 blkio.throttle.io_service_bytes, v2 io.stat."""
+    read = written = 0
+    blkio = cg.paths.get("blkio")
+    if blkio:
+        try:
+            with open(os.path.join(blkio, "blkio.throttle.io_service_bytes")) as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) == 3 and parts[1] == "Read":
+                        read += int(parts[2])
+                    elif len(parts) == 3 and parts[1] == "Write":
+                        written += int(parts[2])
+        except OSError:
+            pass
+        return read, written
+    unified = cg.paths.get("")
+    if unified:
+        try:
+            with open(os.path.join(unified, "io.stat")) as f:
+                for line in f:
+                    for kv in line.split()[1:]:
+                        key, _, value = kv.partition("=")
+                        if key == "rbytes":
+                            read += int(value)
+                        elif key == "wbytes":
+                            written += int(value)
+        except OSError:
+            pass
+    return read, written
+
+
+def _host_memory() -> int:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _memory_usage(cg: Any, raw: int) -> int:
+    """Docker's figure: usage minus inactive file cache (v1 total_inactive_file, v2
+    inactive_file)."""
+    path = cg.paths.get("memory") or cg.paths.get("")
+    if not path:
+        return raw
+    stat = _read_keyed(os.path.join(path, "memory.stat"))
+    inactive = stat.get("total_inactive_file", stat.get("inactive_file", 0))
+    return raw - inactive if inactive < raw else raw
+
+
+def stats(
+    manager: ContainerManager, refs: list[str], interval: float = 0.1
+) -> list[dict[str, Any]]:
+    """One ``docker stats --no-stream`` sample per running container (all running ones
+    when ``refs`` is empty): dicts with ``ID`` (short), ``Container`` (the ref or ID),
+    ``Name``, ``CPUPerc``, ``MemUsage``, ``MemPerc``, ``NetIO``, ``BlockIO``, ``PIDs``
+    (strings as Docker prints them; memory in binary units, I/O in decimal ones).
+    CPU % is the cgroup's CPU time over ``interval`` seconds of wall time. Raises
+    NotFound, or Conflict for a named container that is not running."""
+    from dockyard.cli.formatting import human_size
+
+    if refs:
+        found = [(ref, running_container(manager, ref)) for ref in refs]
+    else:
+        found = [
+            (c.id[:12], c)
+            for c in (manager.reconcile(x) for x in manager.store.list())
+            if c.state["Running"]
+        ]
+    groups = []
+    for ref, c in found:
+        try:
+            cg = _cgroup(manager, c)
+            groups.append((ref, c, cg, cg.stats().get("cpu_usage"), time.monotonic()))
+        except DockyardError:
+            groups.append((ref, c, None, None, time.monotonic()))
+    if groups:
+        time.sleep(interval)
+    out = []
+    for ref, c, cg, cpu0, t0 in groups:
+        st: dict[str, int | None] = cg.stats() if cg is not None else {}
+        cpu1 = st.get("cpu_usage")
+        cpu = 0.0
+        if cpu0 is not None and cpu1 is not None:
+            cpu = (cpu1 - cpu0) / ((time.monotonic() - t0) * 1e9) * 100.0
+        usage = _memory_usage(cg, st.get("memory_usage") or 0) if cg is not None else 0
+        limit = st.get("memory_limit") or _host_memory()
+        if c.host_config.get("NetworkMode") == "host":
+            rx = tx = 0
+        else:
+            rx, tx = _net_io(int(c.state.get("Pid") or 0))
+        blk_r, blk_w = _block_io(cg) if cg is not None else (0, 0)
+        pids = st.get("pids_current")
+        if pids is None and cg is not None:
+            pids = len(cg.pids())
+        out.append(
+            {
+                "ID": c.id[:12],
+                "Container": ref,
+                "Name": c.name,
+                "CPUPerc": f"{cpu:.2f}%",
+                "MemUsage": f"{bytes_size(usage)} / {bytes_size(limit)}",
+                "MemPerc": f"{(usage / limit * 100 if limit else 0.0):.2f}%",
+                "NetIO": f"{human_size(rx)} / {human_size(tx)}",
+                "BlockIO": f"{human_size(blk_r)} / {human_size(blk_w)}",
+                "PIDs": str(pids or 0),
+            }
+        )
+    return out
+
+
+_BINARY_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
+
+
+def bytes_size(size: float) -> str:
+    """go-units ``BytesSize``: binary units with 4 significant digits, e.g. ``1.5MiB``."""
+    i = 0
+    while size >= 1024.0 and i < len(_BINARY_UNITS) - 1:
+        size /= 1024.0
+        i += 1
+    return f"{size:.4g}{_BINARY_UNITS[i]}"
