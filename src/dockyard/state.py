@@ -32,6 +32,11 @@ CREATE TABLE IF NOT EXISTS containers (
     host_config TEXT NOT NULL,        -- JSON: Docker's HostConfig
     state TEXT NOT NULL               -- JSON: Docker's State
 );
+CREATE TABLE IF NOT EXISTS build_cache (
+    key TEXT PRIMARY KEY,             -- sha256 of (parent image ID, instruction, inputs)
+    image_id TEXT NOT NULL,           -- the image the step produced
+    created TEXT NOT NULL             -- RFC 3339
+);
 """
 
 
