@@ -218,6 +218,16 @@ def ps(
     sys.stdout.write(format_table(headers, [[r[k] for k in keys] for r in rows]))
 
 
+def _log_path(engine: Any, c: Any) -> str:
+    """The json-file log once the container's monitor made it, else "" (as Docker)."""
+    import os
+
+    from dockyard.container.logs import log_path
+
+    path = log_path(engine.paths.container_dir(c.id), c.id)
+    return path if os.path.exists(path) else ""
+
+
 def container_inspect_json(engine: Any, c: Any) -> dict[str, Any]:
     """Docker's ``docker container inspect`` object for ``c``."""
     cdir = engine.paths.container_dir(c.id)
@@ -234,9 +244,9 @@ def container_inspect_json(engine: Any, c: Any) -> dict[str, Any]:
         "ResolvConfPath": f"{cdir}/resolv.conf",
         "HostnamePath": f"{cdir}/hostname",
         "HostsPath": f"{cdir}/hosts",
-        "LogPath": "",
+        "LogPath": _log_path(engine, c),
         "Name": "/" + c.name,
-        "RestartCount": 0,
+        "RestartCount": c.state.get("RestartCount", 0),
         "Driver": "overlay",
         "Platform": "linux",
         "MountLabel": "",

@@ -40,6 +40,8 @@ COMMANDS: dict[str, str] = {
     "stats": "dockyard.cli.exec:stats",
     "pause": "dockyard.cli.exec:pause",
     "unpause": "dockyard.cli.exec:unpause",
+    "logs": "dockyard.cli.logs:logs",
+    "system": "dockyard.cli.system:system",
 }
 
 

@@ -83,6 +83,11 @@ def _container_options(f: Callable[..., Any]) -> Callable[..., Any]:
             is_flag=True,
             help="Run an init inside the container that forwards signals and reaps processes",
         ),
+        click.option(
+            "--restart",
+            default="no",
+            help="Restart policy to apply when a container exits (no|always|on-failure[:N]|unless-stopped)",
+        ),
         click.argument("image"),
         click.argument("command", nargs=-1, type=click.UNPROCESSED),
     ]
@@ -115,6 +120,11 @@ def _create_options(kw: dict[str, Any]) -> Any:
             raise InvalidArgument(
                 f'invalid argument "{kw["cpus"]}" for "--cpus" flag: failed to parse {kw["cpus"]} as a rational number'
             ) from None
+    from dockyard.container.restart import is_none, parse_restart_policy
+
+    restart_policy = parse_restart_policy(kw["restart"])
+    if kw["auto_remove"] and not is_none(restart_policy):
+        raise InvalidArgument("Conflicting options: --restart and --rm")
     return CreateOptions(
         image=kw["image"],
         command=list(kw["command"]),
@@ -143,6 +153,7 @@ def _create_options(kw: dict[str, Any]) -> Any:
         runtime=kw["runtime"],
         auto_remove=kw["auto_remove"],
         init=kw["init"],
+        restart_policy=restart_policy,
     )
 
 

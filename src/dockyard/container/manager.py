@@ -159,6 +159,9 @@ class ContainerManager:
                     "no-new-privileges, seccomp=unconfined, apparmor=unconfined and "
                     "label=disable"
                 )
+        from dockyard.container.restart import validate_restart_policy
+
+        validate_restart_policy(opts.restart_policy)
         if opts.init and not any(os.path.exists(p) for p in TINI_PATHS):
             raise InvalidArgument("--init needs tini: install Debian's tini package")
 
@@ -215,6 +218,7 @@ class ContainerManager:
             "Runtime": opts.runtime,
             "AutoRemove": opts.auto_remove,
             "Init": opts.init or None,
+            "RestartPolicy": dict(opts.restart_policy),
         }
         # Fail at create, not start, on a capability or value the runtime would refuse.
         from dockyard.runtime import caps
@@ -237,22 +241,103 @@ class ContainerManager:
         finally:
             os.close(fd)
 
-    def _run(self, container_id: str, started: Callable[[], None] | None = None) -> int:
+    def _run(
+        self,
+        container_id: str,
+        started: Callable[[], None] | None = None,
+        monitor: bool = False,
+    ) -> int:
         """Start the container, call ``started`` once its process runs, wait for it, record
         the exit and apply ``--rm``: the body of an attached ``run`` and of a monitor.
-        Returns Docker's exit status."""
+
+        A ``monitor`` also writes the container's output to its json-file log and applies
+        the restart policy (an attached run passes the caller's stdio through and does
+        not restart). Returns Docker's exit status of the last run.
+        """
+        import time
+
+        from dockyard.container.restart import RestartManager
+
         with self._start_lock(container_id):
             c = self.store.get(container_id)
             if c.state["Running"]:
                 raise Conflict(f"container {c.id} is already running")
-            with contextlib.ExitStack() as undo:
-                runtime, pid = self._launch(c, undo)
-                if started is not None:
-                    started()
-                status = self._wait(c, pid, runtime)
+            # A start by the user (or at boot) begins a new restart history, as Docker's.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._stopped_marker(c.id))
+            c.state["RestartCount"] = 0
+            restarts = RestartManager(c.host_config.get("RestartPolicy") or {})
+            first = True
+            while True:
+                began = time.monotonic()
+                with contextlib.ExitStack() as undo:
+                    try:
+                        runtime, pid, relay = self._launch(c, undo, log_output=monitor)
+                    except DockyardError:
+                        if first:
+                            raise
+                        # A restart that cannot start leaves the container exited.
+                        c.state.update(Status="exited", Running=False, Restarting=False)
+                        self.store.save_state(c)
+                        return int(c.state["ExitCode"])
+                    if started is not None and first:
+                        started()
+                    first = False
+                    status = self._wait(c, pid, runtime, relay)
+                if not monitor:
+                    break
+                delay = restarts.should_restart(
+                    status, self.stopped_by_user(c.id), time.monotonic() - began
+                )
+                if delay is None or not self._wait_restart(c, delay, restarts.restart_count):
+                    break
         if c.host_config.get("AutoRemove"):
             self.remove(c.id, force=True)
         return status
+
+    def _wait_restart(self, c: Container, delay: float, count: int) -> bool:
+        """Show ``c`` as restarting (Docker keeps Running true) for ``delay`` seconds.
+
+        Returns False, with the container recorded as exited, when the user stopped or
+        removed it meanwhile.
+        """
+        import time
+
+        c.state.update(Status="restarting", Running=True, Restarting=True, RestartCount=count)
+        self.store.save_state(c)
+        deadline = time.monotonic() + delay
+        while True:
+            if self.stopped_by_user(c.id):
+                with contextlib.suppress(NotFound):
+                    self.store.get(c.id)
+                    c.state.update(Status="exited", Running=False, Restarting=False)
+                    self.store.save_state(c)
+                return False
+            left = deadline - time.monotonic()
+            if left <= 0:
+                c.state.update(Running=False, Restarting=False)
+                return True
+            time.sleep(min(left, 0.05))
+
+    def _stopped_marker(self, container_id: str) -> str:
+        # A file rather than a State field: set by other commands while the monitor
+        # rewrites State, it can never be lost to a concurrent save.
+        return os.path.join(self.paths.container_dir(container_id), "stopped-by-user")
+
+    def mark_stopped_by_user(self, ref: str) -> None:
+        """Record that the user stopped, killed or removed the container (Docker's
+        HasBeenManuallyStopped): its monitor does not restart it, and ``system boot``
+        does not start it if its policy is ``unless-stopped``. Cleared by the next start.
+        Call before signalling it. Raises NotFound."""
+        c = self.store.get(ref)
+        with contextlib.suppress(FileNotFoundError), open(self._stopped_marker(c.id), "w"):
+            pass
+
+    def stopped_by_user(self, container_id: str) -> bool:
+        """Whether :meth:`mark_stopped_by_user` was called since the last start (a
+        removed container counts as stopped)."""
+        marker = self._stopped_marker(container_id)
+        return os.path.exists(marker) or not os.path.isdir(os.path.dirname(marker))
 
     def run_attached(self, c: Container) -> int:
         """Start ``c`` with the caller's stdio (a pty relay with ``Tty``) and wait for it.
@@ -269,8 +354,9 @@ class ContainerManager:
         process runs.
 
         The monitor is a double-forked child in its own session: it holds the container's
-        stdio (``containers/<id>/container.log`` for stdout and stderr), waits for it,
-        records the exit status and applies ``--rm``. Raises RuntimeFailure as
+        stdio (pipes, or the pty with ``Tty``, copied to ``containers/<id>/<id>-json.log``),
+        waits for it, records the exit status, applies the restart policy and ``--rm``.
+        Raises RuntimeFailure as
         :meth:`run_attached` does when the process cannot be started.
         """
         read_fd, write_fd = os.pipe()
@@ -309,17 +395,12 @@ class ContainerManager:
             from dockyard.engine import Engine
 
             devnull = os.open(os.devnull, os.O_RDWR)
-            log = os.open(
-                os.path.join(self.paths.container_dir(container_id), "container.log"),
-                os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
-                0o640,
-            )
-            os.dup2(devnull, 0)
-            os.dup2(log, 1)
-            os.dup2(log, 2)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
             os.close(devnull)
-            os.close(log)
-            Engine(self.paths).containers._run(container_id, started=lambda: report(b"{}"))
+            Engine(self.paths).containers._run(
+                container_id, started=lambda: report(b"{}"), monitor=True
+            )
         except BaseException as e:  # noqa: BLE001 - a forked monitor must never unwind
             exit_code = e.exit_code if isinstance(e, DockyardError) else 125
             report(json.dumps({"error": str(e) or repr(e), "code": exit_code}).encode())
@@ -336,6 +417,9 @@ class ContainerManager:
         c = self.store.get(ref)
         if not c.state["Running"]:
             raise Conflict(f"cannot kill container: {ref}: container {c.id} is not running")
+        # Docker cancels the restart policy when the signal is meant to stop it.
+        if sig in (signal.SIGKILL, self._stop_signal(c)):
+            self.mark_stopped_by_user(c.id)
         runtime = get_runtime(c.host_config.get("Runtime") or "dockyard", self.paths.runtime_state)
         try:
             runtime.kill(c.id, sig)
@@ -344,6 +428,17 @@ class ContainerManager:
                 f"cannot kill container: {ref}: container {c.id} is not running"
             ) from None
         return c
+
+    @staticmethod
+    def _stop_signal(c: Container) -> int:
+        """The container's stop signal number (Config.StopSignal, else SIGTERM)."""
+        text = (c.config.get("StopSignal") or "SIGTERM").upper()
+        if text.isdigit():
+            return int(text)
+        try:
+            return int(signal.Signals[text if text.startswith("SIG") else "SIG" + text])
+        except KeyError:
+            return int(signal.SIGTERM)
 
     def wait(self, ref: str, timeout: float | None = None) -> int:
         """Block until the container is not running and return its exit code
@@ -390,9 +485,14 @@ class ContainerManager:
         unmount(os.path.join(self.paths.container_dir(c.id), "rootfs"))
         self._remove_cgroup_parent(c)
 
-    def _launch(self, c: Container, undo: contextlib.ExitStack) -> tuple[Any, int]:
+    def _launch(
+        self, c: Container, undo: contextlib.ExitStack, log_output: bool = False
+    ) -> tuple[Any, int, Any]:
         """Mount the rootfs, write the bundle, create and start the container process.
 
+        With ``log_output`` the container's stdout and stderr are pipes (its pty with
+        ``Tty``) copied into its json-file log by a thread, returned third for
+        :meth:`_wait` to join (else None: the caller's stdio is passed through).
         Everything made is registered on ``undo``; on success the caller keeps it until
         the container exits.
         """
@@ -427,23 +527,35 @@ class ContainerManager:
 
             console = undo.enter_context(ConsoleSocket(self.paths.runroot, c.id))
         undo.callback(self._remove_cgroup_parent, c)
-        stdin_saved = None
+        # The runtime gives the container this process's fds 0-2: point them at what
+        # the container gets for the duration of create, then put them back.
+        replaced: dict[int, int] = {}
         if not c.config["OpenStdin"] or c.config["Tty"]:
             # Without -i the container's stdin is /dev/null, as with Docker.
-            stdin_saved = os.dup(0)
-            devnull = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(devnull, 0)
-            os.close(devnull)
+            replaced[0] = os.open(os.devnull, os.O_RDONLY)
+        sources: list[tuple[int, str]] = []
+        if log_output and not c.config["Tty"]:
+            for fd, stream in ((1, "stdout"), (2, "stderr")):
+                read_end, replaced[fd] = os.pipe()
+                os.set_inheritable(read_end, False)
+                sources.append((read_end, stream))
+        saved = {fd: os.dup(fd) for fd in replaced}
         try:
+            for fd, target in replaced.items():
+                os.dup2(target, fd)
+                os.close(target)
             runtime.create(c.id, cdir, console_socket=console.path if console else None)
-        except RuntimeFailure as e:
-            c.state.update(ExitCode=e.exit_code, Error=str(e))
-            self.store.save_state(c)
+        except BaseException as e:
+            for fd, _ in sources:
+                os.close(fd)
+            if isinstance(e, RuntimeFailure):
+                c.state.update(ExitCode=e.exit_code, Error=str(e))
+                self.store.save_state(c)
             raise
         finally:
-            if stdin_saved is not None:
-                os.dup2(stdin_saved, 0)
-                os.close(stdin_saved)
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
         undo.callback(runtime.delete, c.id, True)
         pid = int(runtime.state(c.id)["pid"])
         # Hold signals meant for the container until _wait forwards them: one sent as soon
@@ -451,7 +563,13 @@ class ContainerManager:
         signal.pthread_sigmask(signal.SIG_BLOCK, PROXIED_SIGNALS)
         undo.callback(signal.pthread_sigmask, signal.SIG_UNBLOCK, PROXIED_SIGNALS)
         if console is not None:
-            console.receive()
+            master = console.receive()
+            if log_output:
+                sources.append((master, "stdout"))
+                console.master = None  # the log relay owns and closes it now
+        relay = None
+        if sources:
+            relay = self._start_log_relay(c, sources)
         # Recorded as running before it runs: if this process dies from here on, the
         # record says running with no monitor, which reconcile() turns into a lost exit
         # and a cleanup, instead of an orphan behind a "created" record.
@@ -475,10 +593,29 @@ class ContainerManager:
             raise
         if console is not None:
             undo.callback(console.close)
-            console.relay_start(c.config["OpenStdin"])
-        return runtime, pid
+            if not log_output:
+                console.relay_start(c.config["OpenStdin"])
+        return runtime, pid, relay
 
-    def _wait(self, c: Container, pid: int, runtime: Any) -> int:
+    def _start_log_relay(self, c: Container, sources: list[tuple[int, str]]) -> Any:
+        """A thread copying ``(fd, stream)`` sources into the container's json-file log."""
+        import threading
+
+        from dockyard.container.logs import JsonFileWriter, log_path
+
+        writer = JsonFileWriter(log_path(self.paths.container_dir(c.id), c.id))
+
+        def relay() -> None:
+            try:
+                writer.relay(sources)
+            finally:
+                writer.close()
+
+        thread = threading.Thread(target=relay, name=f"log-{c.short_id}", daemon=True)
+        thread.start()
+        return thread
+
+    def _wait(self, c: Container, pid: int, runtime: Any, relay: Any = None) -> int:
         def forward(signum: int, _frame: object) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
@@ -495,6 +632,11 @@ class ContainerManager:
                 signal.signal(sig, handler)
         code = os.waitstatus_to_exitcode(wstatus)
         status = 128 - code if code < 0 else code
+        if relay is not None:
+            # The last output is in the log before the exit is recorded (`logs -f` ends
+            # on the exit). The rest of the PID namespace dies with PID 1, closing the
+            # pipes; a bound guards against a runtime that keeps them open.
+            relay.join(10)
         from dockyard.runtime import cgroups
 
         oom = False
@@ -610,6 +752,8 @@ class ContainerManager:
             runtime = get_runtime(
                 c.host_config.get("Runtime") or "dockyard", self.paths.runtime_state
             )
+            # A restart policy must not bring it back while it is being removed.
+            self.mark_stopped_by_user(c.id)
             with contextlib.suppress(DockyardError):
                 runtime.kill(c.id, signal.SIGKILL, all=True)
             # Its monitor records the exit and cleans up (and removes a --rm container);

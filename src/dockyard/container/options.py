@@ -42,3 +42,6 @@ class CreateOptions:
     runtime: str = "dockyard"
     auto_remove: bool = False
     init: bool = False
+    restart_policy: dict[str, Any] = field(
+        default_factory=lambda: {"Name": "no", "MaximumRetryCount": 0}
+    )

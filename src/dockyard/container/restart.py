@@ -1,0 +1,97 @@
+"""Restart policies: ``--restart no|always|on-failure[:N]|unless-stopped`` and Docker's
+back-off (moby ``restartmanager``: 100 ms doubling up to one minute, back to 100 ms once
+the container ran 10 seconds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dockyard.errors import InvalidArgument
+
+POLICIES = ("no", "always", "on-failure", "unless-stopped")
+DEFAULT_DELAY = 0.1
+MAX_DELAY = 60.0
+RESET_AFTER = 10.0
+
+
+def parse_restart_policy(text: str) -> dict[str, Any]:
+    """``--restart`` text as Docker's HostConfig.RestartPolicy ``{"Name", "MaximumRetryCount"}``.
+
+    The client-side parse of the Docker CLI (``opts.ParseRestartPolicy``); the policy name
+    is checked by :func:`validate_restart_policy`. Raises InvalidArgument with Docker's
+    ``invalid restart policy format: ...`` messages.
+    """
+    name, colon, count = text.partition(":")
+    if colon and not name:
+        raise InvalidArgument("invalid restart policy format: no policy provided before colon")
+    retries = 0
+    if count:
+        try:
+            retries = int(count)
+        except ValueError:
+            raise InvalidArgument(
+                "invalid restart policy format: maximum retry count must be an integer"
+            ) from None
+    return {"Name": name, "MaximumRetryCount": retries}
+
+
+def validate_restart_policy(policy: dict[str, Any]) -> None:
+    """The engine-side check of a RestartPolicy (moby ``ValidateRestartPolicy``).
+
+    Raises InvalidArgument with Docker's ``invalid restart policy: ...`` messages.
+    """
+    name, retries = policy["Name"], policy["MaximumRetryCount"]
+    if name in ("always", "unless-stopped", "no"):
+        if retries != 0:
+            msg = "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+            if retries < 0:
+                msg += " and cannot be negative"
+            raise InvalidArgument(msg)
+    elif name == "on-failure":
+        if retries < 0:
+            raise InvalidArgument("invalid restart policy: maximum retry count cannot be negative")
+    elif name:
+        raise InvalidArgument(
+            f"invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', "
+            "'on-failure', or 'unless-stopped'"
+        )
+
+
+def is_none(policy: dict[str, Any] | None) -> bool:
+    """Whether ``policy`` never restarts (``no`` or empty)."""
+    return not policy or policy.get("Name") in ("", "no")
+
+
+@dataclass
+class RestartManager:
+    """Decides, after each exit, whether and when to start the container again.
+
+    ``policy`` is HostConfig.RestartPolicy; ``restart_count`` is the number of restarts
+    so far (State.RestartCount).
+    """
+
+    policy: dict[str, Any]
+    restart_count: int = 0
+    delay: float = 0.0
+
+    def should_restart(self, exit_code: int, stopped_by_user: bool, ran_for: float) -> float | None:
+        """The delay in seconds before the next start, or None for no restart.
+
+        ``ran_for`` is how long the last run lasted in seconds. A container stopped by the
+        user is never restarted (Docker cancels its restart manager on stop and kill).
+        """
+        if is_none(self.policy) or stopped_by_user:
+            return None
+        if ran_for >= RESET_AFTER:
+            self.delay = 0.0
+        self.delay = DEFAULT_DELAY if self.delay == 0 else min(self.delay * 2, MAX_DELAY)
+        name, limit = self.policy["Name"], self.policy.get("MaximumRetryCount") or 0
+        if name in ("always", "unless-stopped"):
+            restart = True
+        else:  # on-failure
+            restart = exit_code != 0 and (limit == 0 or self.restart_count < limit)
+        if not restart:
+            return None
+        self.restart_count += 1
+        return self.delay
