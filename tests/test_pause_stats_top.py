@@ -141,3 +141,22 @@ def test_stats_json_and_without_limit(dy: Runner, busybox: str) -> None:
         assert abs(limit - total) / total < 0.01
     finally:
         dy("rm", "-f", "free", check=True)
+
+
+@pytest.mark.parametrize("runtime", ["runc", "crun"])
+def test_external_runtime(dy: Runner, busybox: str, runtime: str) -> None:
+    from conftest import need
+
+    need(runtime)
+    dy("run", "-d", "--runtime", runtime, "-m", "32m", "--name", "ext", busybox, "sleep", "300")
+    try:
+        line = dy("stats", "--no-stream", "--format", "{{.MemUsage}}", "ext", check=True).stdout
+        usage, limit = line.strip().split(" / ")
+        assert _size(usage) > 0 and limit == "32MiB"
+        assert "sleep 300" in dy("top", "ext", check=True).stdout
+        dy("pause", "ext", check=True)
+        assert dy("inspect", "-f", "{{.State.Status}}", "ext").stdout == "paused\n"
+        dy("unpause", "ext", check=True)
+        assert dy("exec", "ext", "true").returncode == 0
+    finally:
+        dy("rm", "-f", "ext", check=True)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -56,21 +57,9 @@ def start(paths: Paths, attach: bool, interactive: bool, containers: tuple[str, 
 
 def parse_signal(text: str) -> int:
     """A signal given as a number, ``KILL`` or ``SIGKILL`` (``docker kill -s``)."""
-    import signal
+    from dockyard.container.operations import parse_signal as parse
 
-    from dockyard.errors import InvalidArgument
-
-    if text.isdigit():
-        number = int(text)
-        if not 0 < number <= signal.SIGRTMAX:
-            raise InvalidArgument(f"Invalid signal: {text}")
-        return number
-    name = text.upper()
-    name = name if name.startswith("SIG") else "SIG" + name
-    try:
-        return int(signal.Signals[name])
-    except KeyError:
-        raise InvalidArgument(f"Invalid signal: {text}") from None
+    return parse(text)
 
 
 @click.command(context_settings=_SETTINGS)
@@ -108,6 +97,109 @@ def wait(paths: Paths, containers: tuple[str, ...]) -> None:
     sys.exit(1 if failed else 0)
 
 
+def _stop_options(f: Any) -> Any:
+    f = click.option(
+        "-t",
+        "--timeout",
+        "--time",
+        "timeout",
+        type=int,
+        default=None,
+        help="Seconds to wait before killing the container",
+    )(f)
+    return click.option("-s", "--signal", "signal_", help="Signal to send to the container")(f)
+
+
+@click.command(context_settings=_SETTINGS)
+@_stop_options
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_obj
+def stop(
+    paths: Paths, signal_: str | None, timeout: int | None, containers: tuple[str, ...]
+) -> None:
+    """Stop one or more running containers."""
+    from dockyard.container import operations
+
+    engine = _engine(paths)
+    sig = parse_signal(signal_) if signal_ else None
+    failed = False
+    for ref in containers:
+        try:
+            operations.stop(engine.containers, ref, timeout=timeout, sig=sig)
+            print(ref, flush=True)
+        except DockyardError as e:
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            failed = True
+    sys.exit(1 if failed else 0)
+
+
+@click.command(context_settings=_SETTINGS)
+@_stop_options
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_obj
+def restart(
+    paths: Paths, signal_: str | None, timeout: int | None, containers: tuple[str, ...]
+) -> None:
+    """Restart one or more containers."""
+    from dockyard.container import operations
+
+    engine = _engine(paths)
+    sig = parse_signal(signal_) if signal_ else None
+    failed = False
+    for ref in containers:
+        try:
+            operations.restart(engine.containers, ref, timeout=timeout, sig=sig)
+            print(ref, flush=True)
+        except DockyardError as e:
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            failed = True
+    sys.exit(1 if failed else 0)
+
+
+@click.command(context_settings=_SETTINGS)
+@click.argument("old")
+@click.argument("new")
+@click.pass_obj
+def rename(paths: Paths, old: str, new: str) -> None:
+    """Rename a container."""
+    from dockyard.container import operations
+
+    if not old.strip() or not new.strip():
+        print("Error: Neither old nor new names may be empty", file=sys.stderr)
+        sys.exit(1)
+    operations.rename(_engine(paths).containers, old, new)
+
+
+@click.command(context_settings=_SETTINGS)
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.option(
+    "--filter", "filters", multiple=True, help='Provide filter values (e.g. "until=<timestamp>")'
+)
+@click.pass_obj
+def prune(paths: Paths, force: bool, filters: tuple[str, ...]) -> None:
+    """Remove all stopped containers."""
+    from dockyard.cli.formatting import human_size
+    from dockyard.container import operations
+
+    parsed = operations.parse_filters(filters)
+    if not force:
+        sys.stdout.write(
+            "WARNING! This will remove all stopped containers.\n"
+            "Are you sure you want to continue? [y/N] "
+        )
+        sys.stdout.flush()
+        answer = sys.stdin.readline().strip().lower()
+        if answer not in ("y", "yes"):
+            return
+    removed = operations.prune(_engine(paths).containers, parsed)
+    if removed:
+        print("Deleted Containers:")
+        for container_id, _size in removed:
+            print(container_id)
+        print()
+    print(f"Total reclaimed space: {human_size(sum(size for _, size in removed), 4)}")
+
+
 @click.command(context_settings=_SETTINGS)
 @click.option("-f", "--force", is_flag=True, help="Force the removal of a running container")
 @click.option(
@@ -142,9 +234,19 @@ def human_duration_since(timestamp: str) -> str:
 
 
 def _status_text(state: dict[str, Any]) -> str:
+    """Docker's STATUS column: ``Up 3 seconds (Paused)``, ``Exited (0) 2 minutes ago``..."""
+    health = (state.get("Health") or {}).get("Status")
+    if state.get("Restarting"):
+        return f"Restarting ({state['ExitCode']}) {human_duration_since(state['FinishedAt'])} ago"
     if state["Running"]:
-        paused = " (Paused)" if state.get("Paused") else ""
-        return f"Up {human_duration_since(state['StartedAt'])}{paused}"
+        text = f"Up {human_duration_since(state['StartedAt'])}"
+        if state.get("Paused"):
+            return text + " (Paused)"
+        if health == "starting":
+            return text + " (health: starting)"
+        if health in ("healthy", "unhealthy"):
+            return text + f" ({health})"
+        return text
     if state["Status"] == "exited":
         return f"Exited ({state['ExitCode']}) {human_duration_since(state['FinishedAt'])} ago"
     return state["Status"].capitalize()
@@ -158,64 +260,348 @@ def _command_text(c: Any, no_trunc: bool) -> str:
     return f'"{text}"'
 
 
+PS_FILTERS = ("ancestor", "exited", "id", "label", "name", "status")
+PS_STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+PS_HEADERS = {
+    "ID": "CONTAINER ID",
+    "Image": "IMAGE",
+    "Command": "COMMAND",
+    "CreatedAt": "CREATED AT",
+    "RunningFor": "CREATED",
+    "Ports": "PORTS",
+    "State": "STATE",
+    "Status": "STATUS",
+    "Size": "SIZE",
+    "Names": "NAMES",
+    "Labels": "LABELS",
+    "Mounts": "MOUNTS",
+    "Networks": "NETWORKS",
+    "LocalVolumes": "LOCAL VOLUMES",
+}
+PS_DEFAULT = (
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+)
+# {{.Label "key"}} is a method call in Docker's template context; here an index of a map.
+_LABEL_CALL = re.compile(r'(?<![\w.])\.Label\s+("(?:[^"\\]|\\.)*"|`[^`]*`)')
+
+
+def _ps_select(engine: Any, containers: list[Any], filters: dict[str, list[str]]) -> list[Any]:
+    """Docker's ``ps --filter``: values of one key are alternatives, keys all apply
+    (``label`` values all apply). Raises InvalidArgument for an unknown key or status."""
+    from dockyard.container.operations import label_matches
+    from dockyard.errors import InvalidArgument
+
+    for key, values in filters.items():
+        if key not in PS_FILTERS:
+            raise InvalidArgument(f"invalid filter '{key}'")
+        for v in values:
+            if key == "status" and v not in PS_STATUSES:
+                raise InvalidArgument(f"invalid filter 'status={v}'")
+            if key == "exited" and not v.lstrip("-").isdigit():
+                raise InvalidArgument(f"invalid filter 'exited={v}'")
+    ancestors: set[str] = set()
+    for v in filters.get("ancestor", []):
+        ancestors.add(v)
+        try:
+            ancestors.add(engine.images.resolve(v).id)
+        except NotFound:
+            pass
+
+    def keep(c: Any) -> bool:
+        labels = c.config.get("Labels") or {}
+        tests = {
+            "name": lambda v: re.search(v, "/" + c.name) is not None,
+            "id": lambda v: re.search(v, c.id) is not None,
+            "label": None,
+            "status": lambda v: v == c.state["Status"],
+            "exited": lambda v: c.state["Status"] == "exited" and int(v) == c.state["ExitCode"],
+            "ancestor": lambda v: c.image_id in ancestors or c.config.get("Image") in ancestors,
+        }
+        for key, values in filters.items():
+            if key == "label":
+                if not all(label_matches(labels, v) for v in values):
+                    return False
+            elif not any(tests[key](v) for v in values):  # type: ignore[misc]
+                return False
+        return True
+
+    try:
+        return [c for c in containers if keep(c)]
+    except re.error as e:
+        raise InvalidArgument(f"invalid filter: {e}") from None
+
+
+def _ps_row(engine: Any, c: Any, no_trunc: bool, with_size: bool) -> dict[str, Any]:
+    import datetime
+
+    from dockyard.cli.formatting import human_size
+
+    labels = c.config.get("Labels") or {}
+    created = datetime.datetime.fromtimestamp(_created_time(c)).astimezone()
+    row: dict[str, Any] = {
+        "Command": _command_text(c, no_trunc),
+        "CreatedAt": created.strftime("%Y-%m-%d %H:%M:%S %z %Z"),
+        "ID": c.id if no_trunc else c.short_id,
+        "Image": c.config.get("Image", ""),
+        "Labels": ",".join(f"{k}={v}" for k, v in labels.items()),
+        "LocalVolumes": "0",
+        "Mounts": "",
+        "Names": c.name,
+        "Networks": c.host_config.get("NetworkMode", ""),
+        "Ports": "",
+        "RunningFor": human_duration_since(c.created) + " ago",
+        "Size": "",
+        "State": c.state["Status"],
+        "Status": _status_text(c.state),
+        "Label": _Labels(labels),
+    }
+    if with_size:
+        from dockyard.container.operations import container_size
+
+        rw = container_size(engine.containers, c)
+        virtual = rw + _image_size(engine, c)
+        row["Size"] = (
+            f"{human_size(rw)} (virtual {human_size(virtual)})" if virtual else human_size(rw)
+        )
+    return row
+
+
+def _created_time(c: Any) -> float:
+    from dockyard.container.operations import created_time
+
+    return created_time(c)
+
+
+def _image_size(engine: Any, c: Any) -> int:
+    try:
+        return int(engine.images.get(c.image_id).size)
+    except NotFound:
+        return 0
+
+
+class _Labels(dict[str, str]):
+    """A container's labels for ``{{.Label "key"}}``: a missing key is "" as in Go."""
+
+    def get(self, key: str, default: Any = "") -> Any:
+        return super().get(key, default)
+
+
+class _LabelHeader(dict[str, str]):
+    """``{{.Label "key"}}`` in a table header row."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return "LABEL"
+
+
+def _ps_output(fmt: str, rows: list[dict[str, Any]]) -> str:
+    """Render ``rows`` with a ``ps --format`` value (``table ...``, ``json`` or a template)."""
+    from dockyard.cli.formatting import HEADER_FUNCS, TABLE_PREFIX, Template, normalize, tabwrite
+
+    is_table = fmt.startswith(TABLE_PREFIX)
+    body = normalize(fmt[len(TABLE_PREFIX) :] if is_table else fmt)
+    if body == "json":
+        body = "{{json .}}"
+        rows = [{k: v for k, v in r.items() if k != "Label"} for r in rows]
+    body = _LABEL_CALL.sub(r"index .Label \1", body)
+    tmpl = Template(body)
+    out = "".join(tmpl.execute(r) + "\n" for r in rows)
+    if not is_table:
+        return out
+    header = tmpl.execute({**PS_HEADERS, "Label": _LabelHeader()}, strict=False, funcs=HEADER_FUNCS)
+    return tabwrite(header + "\n" + out)
+
+
 @click.command(context_settings=_SETTINGS)
 @click.option(
     "-a", "--all", "all_", is_flag=True, help="Show all containers (default shows just running)"
 )
-@click.option("-q", "--quiet", is_flag=True, help="Only display container IDs")
-@click.option("-l", "--latest", is_flag=True, help="Show the latest created container")
-@click.option("-n", "--last", type=int, default=-1, help="Show n last created containers")
+@click.option(
+    "-f", "--filter", "filters", multiple=True, help="Filter output based on conditions provided"
+)
+@click.option("--format", "format_", default="", help="Format output using a custom template")
+@click.option(
+    "-n",
+    "--last",
+    type=int,
+    default=-1,
+    help="Show n last created containers (includes all states)",
+)
+@click.option(
+    "-l", "--latest", is_flag=True, help="Show the latest created container (includes all states)"
+)
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output")
-@click.option("--format", "format_", help="Format output using a Go template")
+@click.option("-q", "--quiet", is_flag=True, help="Only display container IDs")
+@click.option("-s", "--size", is_flag=True, help="Display total file sizes")
 @click.pass_obj
 def ps(
     paths: Paths,
     all_: bool,
-    quiet: bool,
-    latest: bool,
+    filters: tuple[str, ...],
+    format_: str,
     last: int,
+    latest: bool,
     no_trunc: bool,
-    format_: str | None,
+    quiet: bool,
+    size: bool,
 ) -> None:
     """List containers."""
-    from dockyard.cli.formatting import format_table, render
+    from dockyard.container.operations import parse_filters
 
     engine = _engine(paths)
+    parsed = parse_filters(filters)
     found = [engine.containers.reconcile(c) for c in engine.container_store.list()]
     if latest:
         last = 1
-    if last >= 0:
-        found = found[:last]
-    elif not all_:
+    if not (all_ or last > 0 or "status" in parsed):
         found = [c for c in found if c.state["Running"]]
-    if quiet:
-        for c in found:
-            print(c.id if no_trunc else c.short_id)
-        return
-    rows = []
-    for c in found:
-        image_ref = c.config.get("Image", "")
-        rows.append(
-            {
-                "ID": c.id if no_trunc else c.short_id,
-                "Image": image_ref,
-                "Command": _command_text(c, no_trunc),
-                "CreatedAt": c.created,
-                "RunningFor": human_duration_since(c.created) + " ago",
-                "Status": _status_text(c.state),
-                "State": c.state["Status"],
-                "Ports": "",
-                "Names": c.name,
-                "Labels": ",".join(f"{k}={v}" for k, v in (c.config.get("Labels") or {}).items()),
-            }
-        )
-    if format_ and not format_.startswith("table"):
-        for row in rows:
-            print(render(format_, row))
-        return
-    headers = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
-    keys = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"]
-    sys.stdout.write(format_table(headers, [[r[k] for k in keys] for r in rows]))
+    found = _ps_select(engine, found, parsed)
+    if last > 0:
+        found = found[:last]
+    if quiet and format_ in ("", "table"):
+        format_ = "{{.ID}}"
+    elif format_ in ("", "table"):
+        format_ = PS_DEFAULT + ("\t{{.Size}}" if size else "")
+    with_size = size or ".Size" in format_ or format_.strip() == "json"
+    rows = [_ps_row(engine, c, no_trunc, with_size) for c in found]
+    sys.stdout.write(_ps_output(format_, rows))
+
+
+STATE_KEYS = (
+    "Status",
+    "Running",
+    "Paused",
+    "Restarting",
+    "OOMKilled",
+    "Dead",
+    "Pid",
+    "ExitCode",
+    "Error",
+    "StartedAt",
+    "FinishedAt",
+)
+
+
+def _host_config(c: Any) -> dict[str, Any]:
+    """Docker's HostConfig: every key ``docker inspect`` always shows, in its order, with
+    the container's values (Dockyard's own extra keys last)."""
+    hc = c.host_config
+    out: dict[str, Any] = {
+        "Binds": None,
+        "ContainerIDFile": "",
+        "LogConfig": {"Type": "json-file", "Config": {}},
+        "NetworkMode": "none",
+        "PortBindings": {},
+        "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "AutoRemove": False,
+        "VolumeDriver": "",
+        "VolumesFrom": None,
+        "ConsoleSize": [0, 0],
+        "CapAdd": None,
+        "CapDrop": None,
+        "CgroupnsMode": "host",
+        "Dns": [],
+        "DnsOptions": [],
+        "DnsSearch": [],
+        "ExtraHosts": None,
+        "GroupAdd": None,
+        "IpcMode": "private",
+        "Cgroup": "",
+        "Links": None,
+        "OomScoreAdj": 0,
+        "PidMode": "",
+        "Privileged": False,
+        "PublishAllPorts": False,
+        "ReadonlyRootfs": False,
+        "SecurityOpt": None,
+        "UTSMode": "",
+        "UsernsMode": "",
+        "ShmSize": 67108864,
+        "Runtime": "dockyard",
+        "Isolation": "",
+        "CpuShares": 0,
+        "Memory": 0,
+        "NanoCpus": 0,
+        "CgroupParent": "",
+        "BlkioWeight": 0,
+        "BlkioWeightDevice": [],
+        "BlkioDeviceReadBps": [],
+        "BlkioDeviceWriteBps": [],
+        "BlkioDeviceReadIOps": [],
+        "BlkioDeviceWriteIOps": [],
+        "CpuPeriod": 0,
+        "CpuQuota": 0,
+        "CpuRealtimePeriod": 0,
+        "CpuRealtimeRuntime": 0,
+        "CpusetCpus": "",
+        "CpusetMems": "",
+        "Devices": [],
+        "DeviceCgroupRules": None,
+        "DeviceRequests": None,
+        "MemoryReservation": 0,
+        "MemorySwap": 0,
+        "MemorySwappiness": None,
+        "OomKillDisable": False,
+        "PidsLimit": None,
+        "Ulimits": None,
+        "CpuCount": 0,
+        "CpuPercent": 0,
+        "IOMaximumIOps": 0,
+        "IOMaximumBandwidth": 0,
+    }
+    out.update(hc)
+    if out.get("Init") is None:
+        # A nil *bool with omitempty: Docker shows Init only when --init was given.
+        out.pop("Init", None)
+    return out
+
+
+def _config(c: Any) -> dict[str, Any]:
+    """Docker's Config: StopSignal and StopTimeout only when set (omitempty)."""
+    cfg = dict(c.config)
+    for key in ("StopSignal", "StopTimeout", "Healthcheck"):
+        if cfg.get(key) is None:
+            cfg.pop(key, None)
+    return cfg
+
+
+def _network_settings(c: Any) -> dict[str, Any]:
+    """Docker's NetworkSettings for the ``none`` or ``host`` network (no addresses)."""
+    endpoint = {
+        "IPAMConfig": None,
+        "Links": None,
+        "Aliases": None,
+        "MacAddress": "",
+        "DriverOpts": None,
+        "NetworkID": "",
+        "EndpointID": "",
+        "Gateway": "",
+        "IPAddress": "",
+        "IPPrefixLen": 0,
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "DNSNames": None,
+    }
+    return {
+        "Bridge": "",
+        "SandboxID": "",
+        "SandboxKey": "",
+        "HairpinMode": False,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "Ports": {},
+        "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None,
+        "EndpointID": "",
+        "Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": "",
+        "IPPrefixLen": 0,
+        "IPv6Gateway": "",
+        "MacAddress": "",
+        "Networks": {c.host_config.get("NetworkMode") or "none": endpoint},
+    }
 
 
 def _log_path(engine: Any, c: Any) -> str:
@@ -228,18 +614,22 @@ def _log_path(engine: Any, c: Any) -> str:
     return path if os.path.exists(path) else ""
 
 
-def container_inspect_json(engine: Any, c: Any) -> dict[str, Any]:
-    """Docker's ``docker container inspect`` object for ``c``."""
+def container_inspect_json(engine: Any, c: Any, size: bool = False) -> dict[str, Any]:
+    """Docker's ``docker container inspect`` object for ``c``; with ``size`` also SizeRw
+    and SizeRootFs (bytes: the writable layer, and that plus the image)."""
     cdir = engine.paths.container_dir(c.id)
     image = engine.images.get(c.image_id)
     args = (c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or [])
     layers = [engine.layers.path(d) for d in reversed(image.diff_ids)]
-    return {
+    state = {k: c.state[k] for k in STATE_KEYS if k in c.state}
+    if c.config.get("Healthcheck") and "Health" in c.state:
+        state["Health"] = c.state["Health"]
+    obj: dict[str, Any] = {
         "Id": c.id,
         "Created": c.created,
         "Path": args[0] if args else "",
         "Args": args[1:],
-        "State": c.state,
+        "State": state,
         "Image": c.image_id,
         "ResolvConfPath": f"{cdir}/resolv.conf",
         "HostnamePath": f"{cdir}/hostname",
@@ -253,7 +643,7 @@ def container_inspect_json(engine: Any, c: Any) -> dict[str, Any]:
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": None,
-        "HostConfig": c.host_config,
+        "HostConfig": _host_config(c),
         "GraphDriver": {
             "Name": "overlay",
             "Data": {
@@ -263,10 +653,17 @@ def container_inspect_json(engine: Any, c: Any) -> dict[str, Any]:
                 "MergedDir": f"{cdir}/rootfs",
             },
         },
-        "Mounts": [],
-        "Config": c.config,
-        "NetworkSettings": {"Networks": {c.host_config["NetworkMode"]: {}}},
     }
+    if size:
+        from dockyard.container.operations import container_size
+
+        rw = container_size(engine.containers, c)
+        obj["SizeRw"] = rw
+        obj["SizeRootFs"] = rw + int(image.size)
+    obj["Mounts"] = []
+    obj["Config"] = _config(c)
+    obj["NetworkSettings"] = _network_settings(c)
+    return obj
 
 
 @click.command(context_settings=_SETTINGS)
@@ -296,7 +693,7 @@ def inspect(
         if type_ in (None, "container"):
             try:
                 c = engine.containers.reconcile(engine.container_store.get(name))
-                obj = container_inspect_json(engine, c)
+                obj = container_inspect_json(engine, c, size)
             except NotFound:
                 pass
         if obj is None and type_ in (None, "image"):
@@ -344,6 +741,10 @@ def _register() -> None:
     container.add_command(exec_cmds.stats)
     container.add_command(exec_cmds.pause)
     container.add_command(exec_cmds.unpause)
+    container.add_command(stop)
+    container.add_command(restart)
+    container.add_command(rename)
+    container.add_command(prune)
 
 
 _register()

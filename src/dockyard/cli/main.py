@@ -42,6 +42,9 @@ COMMANDS: dict[str, str] = {
     "unpause": "dockyard.cli.exec:unpause",
     "logs": "dockyard.cli.logs:logs",
     "system": "dockyard.cli.system:system",
+    "stop": "dockyard.cli.containers:stop",
+    "restart": "dockyard.cli.containers:restart",
+    "rename": "dockyard.cli.containers:rename",
 }
 
 

@@ -83,6 +83,8 @@ def _container_options(f: Callable[..., Any]) -> Callable[..., Any]:
             is_flag=True,
             help="Run an init inside the container that forwards signals and reaps processes",
         ),
+        click.option("--stop-signal", help="Signal to stop the container"),
+        click.option("--stop-timeout", type=int, help="Timeout (in seconds) to stop a container"),
         click.option(
             "--restart",
             default="no",
@@ -153,8 +155,19 @@ def _create_options(kw: dict[str, Any]) -> Any:
         runtime=kw["runtime"],
         auto_remove=kw["auto_remove"],
         init=kw["init"],
+        stop_signal=_stop_signal(kw["stop_signal"]),
+        stop_timeout=kw["stop_timeout"],
         restart_policy=restart_policy,
     )
+
+
+def _stop_signal(text: str | None) -> str | None:
+    """``--stop-signal`` as given, once known to name a signal."""
+    from dockyard.container.operations import parse_signal
+
+    if text:
+        parse_signal(text)
+    return text
 
 
 def _fail(err: DockyardError) -> None:

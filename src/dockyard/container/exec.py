@@ -318,8 +318,20 @@ def top(
 
 
 def _cgroup(manager: ContainerManager, c: Container) -> Any:
+    """The container's cgroup as its PID 1 is in it (runtimes differ in where a relative
+    cgroupsPath goes: crun ignores the caller's own cgroup), else as configured."""
     from dockyard.runtime import cgroups
 
+    try:
+        with open(f"/proc/{int(c.state.get('Pid') or 0)}/cgroup") as f:
+            paths = cgroups.layout.parse_proc_cgroup(f.read())
+    except OSError:
+        paths = {}
+    wanted = {paths.get(k) for k in ("memory", "cpuacct", "pids", "blkio") if k in paths}
+    if len(wanted) == 1 and None not in wanted:
+        return cgroups.load(wanted.pop() or "/")
+    if not wanted and paths.get("", "/") != "/":
+        return cgroups.load(paths[""])
     return cgroups.load(manager._cgroups_path(c))
 
 

@@ -198,8 +198,10 @@ class ContainerManager:
             "Entrypoint": entrypoint,
             "OnBuild": img.get("OnBuild"),
             "Labels": labels,
-            "StopSignal": img.get("StopSignal"),
+            "StopSignal": opts.stop_signal or img.get("StopSignal"),
         }
+        if opts.stop_timeout is not None:
+            config["StopTimeout"] = opts.stop_timeout
         host_config = {
             "NetworkMode": opts.network,
             "Privileged": opts.privileged,

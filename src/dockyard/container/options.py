@@ -45,3 +45,5 @@ class CreateOptions:
     restart_policy: dict[str, Any] = field(
         default_factory=lambda: {"Name": "no", "MaximumRetryCount": 0}
     )
+    stop_signal: str | None = None
+    stop_timeout: int | None = None

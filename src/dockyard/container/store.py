@@ -96,6 +96,23 @@ class ContainerStore:
                 "UPDATE containers SET state = ? WHERE id = ?", (json.dumps(c.state), c.id)
             )
 
+    def rename(self, container_id: str, name: str) -> None:
+        """Give the container ``container_id`` the (validated) ``name``; raises Conflict
+        with Docker's message when another container has it (the UNIQUE constraint)."""
+        import sqlite3
+
+        try:
+            with self.db.write() as conn:
+                conn.execute("UPDATE containers SET name = ? WHERE id = ?", (name, container_id))
+        except sqlite3.IntegrityError:
+            row = self.db.query("SELECT id FROM containers WHERE name = ?", (name,))
+            owner = row[0]["id"] if row else ""
+            raise Conflict(
+                f'Error when allocating new name: Conflict. The container name "/{name}" is '
+                f'already in use by container "{owner}". You have to remove (or rename) that '
+                "container to be able to reuse that name."
+            ) from None
+
     def delete(self, container_id: str) -> None:
         with self.db.write() as conn:
             conn.execute("DELETE FROM containers WHERE id = ?", (container_id,))
