@@ -45,6 +45,17 @@ def test_ps_filters_and_limits(dy: Runner, busybox: str) -> None:
         assert len(names(dy, "-a", "-f", f"ancestor={image_id}")) == 4
         assert names(dy, "-a", "-f", "ancestor=nosuchimage") == []
         assert names(dy, "-a", "-n", "1", "-f", "status=exited") == ["c-exit0"]
+        assert names(dy, "-a", "-f", "before=c-exit0") == ["c-exit3", "c-created"]
+        assert names(dy, "-a", "-f", "since=c-exit3") == ["c-up", "c-exit0"]
+        assert names(dy, "-a", "-f", "since=c-created", "-f", "before=c-up") == [
+            "c-exit0",
+            "c-exit3",
+        ]
+        assert names(dy, "-a", "-f", "network=none", "-f", "health=none") == names(dy, "-a")
+        assert names(dy, "-a", "-f", "network=host") == []
+        assert names(dy, "-a", "-f", "volume=/data") == []
+        p = dy("ps", "-f", "before=nosuch")
+        assert p.stderr == "Error response from daemon: No such container: nosuch\n"
         p = dy("ps", "-f", "color=red")
         assert (p.returncode, p.stderr) == (
             1,

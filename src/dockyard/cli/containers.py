@@ -260,7 +260,24 @@ def _command_text(c: Any, no_trunc: bool) -> str:
     return f'"{text}"'
 
 
-PS_FILTERS = ("ancestor", "exited", "id", "label", "name", "status")
+PS_FILTERS = (
+    "ancestor",
+    "before",
+    "exited",
+    "expose",
+    "health",
+    "id",
+    "is-task",
+    "isolation",
+    "label",
+    "name",
+    "network",
+    "publish",
+    "since",
+    "status",
+    "volume",
+)
+PS_HEALTH = ("starting", "healthy", "unhealthy", "none")
 PS_STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 PS_HEADERS = {
     "ID": "CONTAINER ID",
@@ -299,6 +316,12 @@ def _ps_select(engine: Any, containers: list[Any], filters: dict[str, list[str]]
                 raise InvalidArgument(f"invalid filter 'status={v}'")
             if key == "exited" and not v.lstrip("-").isdigit():
                 raise InvalidArgument(f"invalid filter 'exited={v}'")
+    for v in filters.get("health", []):
+        if v not in PS_HEALTH:
+            raise InvalidArgument(f"Unrecognised filter value for health: {v}")
+    # before/since name containers; their creation times bound the list.
+    before = [engine.container_store.get(v).created for v in filters.get("before", [])]
+    since = [engine.container_store.get(v).created for v in filters.get("since", [])]
     ancestors: set[str] = set()
     for v in filters.get("ancestor", []):
         ancestors.add(v)
@@ -316,8 +339,20 @@ def _ps_select(engine: Any, containers: list[Any], filters: dict[str, list[str]]
             "status": lambda v: v == c.state["Status"],
             "exited": lambda v: c.state["Status"] == "exited" and int(v) == c.state["ExitCode"],
             "ancestor": lambda v: c.image_id in ancestors or c.config.get("Image") in ancestors,
+            "network": lambda v: v == c.host_config.get("NetworkMode"),
+            "health": lambda v: v == ((c.state.get("Health") or {}).get("Status") or "none"),
+            "isolation": lambda v: v in ("", "default"),
+            "is-task": lambda v: v == "false",
+            # No volumes and no published or exposed ports: nothing matches these.
+            "volume": lambda v: False,
+            "publish": lambda v: False,
+            "expose": lambda v: False,
         }
+        if any(c.created >= t for t in before) or any(c.created <= t for t in since):
+            return False
         for key, values in filters.items():
+            if key in ("before", "since"):
+                continue
             if key == "label":
                 if not all(label_matches(labels, v) for v in values):
                     return False
