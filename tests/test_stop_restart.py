@@ -46,6 +46,17 @@ def test_stop_signal_flag_overrides_the_container(dy: Runner, busybox: str) -> N
     dy("rm", "s2", check=True)
 
 
+def test_stop_paused_container(dy: Runner, busybox: str) -> None:
+    dy("run", "-d", "--name", "pz", busybox, "sleep", "300", check=True)
+    dy("pause", "pz", check=True)
+    began = time.monotonic()
+    dy("stop", "-t", "1", "pz", check=True)
+    assert time.monotonic() - began < 5
+    fmt_ = "{{.State.Status}} {{.State.ExitCode}} {{.State.Paused}}"
+    assert fmt(dy, fmt_, "pz") == "exited 137 false"
+    dy("rm", "pz", check=True)
+
+
 def test_stop_timeout_in_inspect_only_when_set(dy: Runner, busybox: str) -> None:
     dy("create", "--name", "t1", busybox, "true", check=True)
     dy("create", "--name", "t2", "--stop-timeout", "4", busybox, "true", check=True)

@@ -74,6 +74,8 @@ def stop(
     except (Conflict, NotFound):
         # It exited (and --rm may have removed it) between the check and the signal.
         return c
+    if c.state.get("Paused"):
+        _thaw(manager, c)
     try:
         manager.wait(c.id, timeout=None if timeout < 0 else timeout)
     except DockyardError:
@@ -86,6 +88,20 @@ def stop(
         return manager.store.get(c.id)
     except NotFound:
         return c
+
+
+def _thaw(manager: ContainerManager, c: Container) -> None:
+    """Unpause ``c`` so the signal just sent takes effect, as Docker does on stop.
+
+    Recorded first: a frozen container cannot exit, so no exit record can be overwritten.
+    """
+    from dockyard.runtime import get_runtime
+
+    c.state.update(Paused=False, Status="running")
+    manager.store.save_state(c)
+    runtime = get_runtime(c.host_config.get("Runtime") or "dockyard", manager.paths.runtime_state)
+    with contextlib.suppress(DockyardError):
+        runtime.resume(c.id)
 
 
 def restart(
