@@ -91,6 +91,24 @@ def test_stop_is_not_undone_by_a_restart_policy(dy: Runner, busybox: str) -> Non
     dy("rm", "p1", check=True)
 
 
+def test_stop_between_restarts(dy: Runner, busybox: str) -> None:
+    dy("run", "-d", "--restart", "always", "--name", "p2", busybox, "sh", "-c", "exit 1",
+       check=True)  # fmt: skip
+    deadline = time.monotonic() + 10
+    # Docker's back-off doubles from 100 ms: after a few runs it waits long enough to see.
+    while True:
+        status, count = fmt(dy, "{{.State.Status}} {{.RestartCount}}", "p2").split()
+        if status == "restarting" and int(count) >= 4:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert dy("stop", "p2", check=True).stdout == "p2\n"
+    assert fmt(dy, "{{.State.Status}} {{.State.Restarting}} {{.State.ExitCode}}", "p2") == (
+        "exited false 1"
+    )
+    dy("rm", "p2", check=True)
+
+
 def test_rename(dy: Runner, busybox: str) -> None:
     dy("run", "-d", "--name", "old1", busybox, "sleep", "300", check=True)
     dy("create", "--name", "taken", busybox, "true", check=True)

@@ -72,8 +72,14 @@ def stop(
     try:
         manager.kill(c.id, sig)
     except (Conflict, NotFound):
-        # It exited (and --rm may have removed it) between the check and the signal.
-        return c
+        # It exited (--rm may have removed it), or it is between two runs of its restart
+        # policy: then its monitor sees the mark and records the exit at once.
+        with contextlib.suppress(DockyardError):
+            manager.wait(c.id, timeout=5)
+        try:
+            return manager.store.get(c.id)
+        except NotFound:
+            return c
     if c.state.get("Paused"):
         _thaw(manager, c)
     try:
