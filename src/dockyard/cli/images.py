@@ -6,6 +6,7 @@ The engine work is in ``dockyard.image``; this module parses flags and prints.
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -315,3 +316,5 @@ image.add_command(rmi, "rm")
 image.add_command(rmi, "remove")
 image.add_command(tag, "tag")
 image.add_command(import_, "import")
+image.add_command(importlib.import_module("dockyard.cli.build").history, "history")
+image.add_command(importlib.import_module("dockyard.cli.build").build, "build")

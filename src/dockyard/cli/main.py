@@ -21,6 +21,8 @@ from dockyard.errors import EXIT_ENGINE, DockyardError
 # command name -> "module:attribute" (a click.Command), imported on first use.
 COMMANDS: dict[str, str] = {
     "bootstrap": "dockyard.cli.images:bootstrap",
+    "build": "dockyard.cli.build:build",
+    "history": "dockyard.cli.build:history",
     "image": "dockyard.cli.images:image",
     "images": "dockyard.cli.images:images",
     "import": "dockyard.cli.images:import_",

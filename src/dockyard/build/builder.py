@@ -1,0 +1,940 @@
+"""The Dockerfile builder: stages run step by step into images, with the layer cache.
+
+Spec: the Dockerfile reference (each instruction), the classic builder's output (``Step 2/5 :
+RUN ...``, `` ---> Using cache``), BuildKit's history texts (``RUN /bin/sh -c ... #
+buildkit``, ``ENV A=b``) and its stage pruning (only the target stage and the stages it
+needs are built).
+
+Every step makes an image in the store (as the classic builder's intermediate images), so
+the cache (``dockyard.build.cache``) can map a step's key to the image it made. Steps that
+change files (RUN, COPY, ADD, a WORKDIR that creates its directory) run over an overlay of
+the current layers with a fresh upper directory, which becomes the step's layer; the other
+steps add a history entry with ``empty_layer``. Tags are moved only after the whole build
+succeeded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from dockyard import reference
+from dockyard.build import instructions as ins
+from dockyard.build.cache import BuildCache, cache_key
+from dockyard.errors import DockyardError, InvalidArgument, NotFound, RuntimeFailure
+from dockyard.image.store import MEDIA_CONFIG, MEDIA_LAYER, MEDIA_MANIFEST, Image, ImageStore
+from dockyard.paths import Paths
+
+DEFAULT_SHELL = ["/bin/sh", "-c"]
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_MAGIC = set("*?[")
+
+
+class BuildError(DockyardError):
+    """A build step failed; the CLI prints the message and exits 1."""
+
+    exit_code = 1
+
+
+@dataclass
+class BuildOptions:
+    """What ``docker build`` asks for: the Dockerfile ``text`` and its ``filename``; the
+    ``context_dir`` (None: no context, as ``docker build -``); ``matcher`` (the
+    .dockerignore ``PatternMatcher``; None: nothing excluded); ``tags`` (references to point at the result); ``build_args``; ``target``
+    stage; ``no_cache``; extra ``labels``; ``network`` for RUN (default, host, none)."""
+
+    text: str
+    filename: str = "Dockerfile"
+    context_dir: str | None = None
+    matcher: Any = None
+    tags: list[str] = field(default_factory=list)
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str = ""
+    no_cache: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    network: str = "default"
+
+
+@dataclass
+class _State:
+    """The image a stage has built so far."""
+
+    image_id: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    diff_ids: list[str] = field(default_factory=list)
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    author: str = ""
+    args: dict[str, str | None] = field(default_factory=dict)
+    cmd_set: bool = False
+
+    @classmethod
+    def of(cls, image: Image) -> _State:
+        cfg = image.config
+        return cls(
+            image_id=image.id,
+            config=json.loads(json.dumps(cfg.get("config") or {})),
+            diff_ids=image.diff_ids,
+            layers=list(image.manifest.get("layers") or []),
+            history=list(cfg.get("history") or []),
+            author=str(cfg.get("author") or ""),
+        )
+
+    @property
+    def shell(self) -> list[str]:
+        return list(self.config.get("Shell") or DEFAULT_SHELL)
+
+    def env(self) -> dict[str, str]:
+        """Variables for word expansion: the stage's ARGs, then ENV (ENV wins)."""
+        out = {k: v for k, v in self.args.items() if v is not None}
+        for entry in self.config.get("Env") or []:
+            key, _, value = entry.partition("=")
+            out[key] = value
+        return out
+
+
+def short(image_id: str) -> str:
+    """The 12-hex short form of an image or container ID."""
+    return image_id.removeprefix("sha256:")[:12]
+
+
+class Builder:
+    """One ``docker build``: ``store`` is the image store (its DB holds the cache),
+    ``out`` gets each output line (without newline), ``raw`` the RUN output bytes."""
+
+    def __init__(
+        self,
+        paths: Paths,
+        store: ImageStore,
+        options: BuildOptions,
+        out: Callable[[str], None],
+        raw: Callable[[bytes], None],
+    ) -> None:
+        self.paths = paths
+        self.store = store
+        self.opts = options
+        self.out = out
+        self.raw = raw
+        self.cache = BuildCache(store.db)
+        self.ignore = options.matcher
+        self.consumed: set[str] = set()
+        self.step = 0
+        self.total = 0
+        self.stage_results: dict[int, _State] = {}
+        self.df: ins.Dockerfile | None = None
+
+    # -- the build ----------------------------------------------------------------------
+
+    def build(self) -> Image:
+        """Run the build; returns the final image (tagged). Raises ``DockerfileError`` for
+        a bad Dockerfile, ``BuildError`` for a failed step, ``InvalidArgument``/``NotFound``
+        for bad options or a missing base image; on failure no tag is moved."""
+        opts = self.opts
+        refs = [_tag_ref(t) for t in opts.tags]
+        df = self.df = ins.parse_dockerfile(opts.text, opts.filename)
+        for parse_warning in df.warnings:
+            self.out(parse_warning)
+        if not df.stages:
+            raise BuildError("the Dockerfile has no FROM instruction")
+        if opts.target:
+            try:
+                target = df.stage(opts.target)
+            except KeyError:
+                raise InvalidArgument(
+                    f"failed to reach build target {opts.target} in Dockerfile"
+                ) from None
+        else:
+            target = df.stages[-1]
+        globals_ = ins.global_args(df.args_before_from, opts.build_args, self.consumed)
+        needed = self._needed(df, target.index, globals_)
+        stages = [s for s in df.stages if s.index in needed]
+        self.total = sum(1 + len(s.instructions) for s in stages) + (1 if opts.labels else 0)
+        state = _State()
+        for stage in stages:
+            state = self._run_stage(df, stage, globals_, stage is target)
+            self.stage_results[stage.index] = state
+            if stage is target:
+                break
+        warning = ins.unused_build_args_warning(dict(opts.build_args), self.consumed)
+        if warning:
+            self.out(warning)
+        if not state.image_id:
+            raise BuildError("No image was generated. Is your Dockerfile empty?")
+        image = self.store.get(state.image_id)
+        self.out(f"Successfully built {short(image.id)}")
+        for ref in refs:
+            self.store.tag(image.id, ref)
+            self.out(f"Successfully tagged {ref.familiar()}")
+        return image
+
+    def _needed(self, df: ins.Dockerfile, target: int, globals_: dict[str, str]) -> set[int]:
+        """Indexes of the stages the target stage depends on (FROM, COPY --from)."""
+        names = {s.name: s.index for s in df.stages if s.name}
+
+        def ref(word: str, before: int) -> int | None:
+            word = word.lower()
+            if word in names and names[word] < before:
+                return names[word]
+            if word.isdecimal() and int(word) < before:
+                return int(word)
+            return None
+
+        needed: set[int] = set()
+        todo = [target]
+        while todo:
+            index = todo.pop()
+            if index in needed:
+                continue
+            needed.add(index)
+            stage = df.stages[index]
+            base = ins.expand_instruction(stage.from_, globals_, df.escape)
+            deps = [ref(base.base, index)]  # type: ignore[attr-defined]
+            deps += [ref(i.from_, index) for i in stage.instructions if isinstance(i, ins.Copy)]
+            todo.extend(d for d in deps if d is not None)
+        return needed
+
+    def _announce(self, instr: ins.Instruction) -> None:
+        self.step += 1
+        self.out(f"Step {self.step}/{self.total} : {instr.original}")
+
+    def _run_stage(
+        self, df: ins.Dockerfile, stage: ins.Stage, globals_: dict[str, str], is_target: bool
+    ) -> _State:
+        from dockyard.image.create import check_platform
+
+        frm = ins.expand_instruction(stage.from_, globals_, df.escape)
+        assert isinstance(frm, ins.From)
+        self._announce(stage.from_)
+        check_platform(frm.platform)
+        state = self._base(frm.base, stage.index)
+        self.out(f" ---> {short(state.image_id)}" if state.image_id else " ---> scratch")
+        triggers = list(state.config.get("OnBuild") or [])
+        if triggers:
+            state.config["OnBuild"] = None
+            word = "trigger" if len(triggers) == 1 else "triggers"
+            self.out(f"# Executing {len(triggers)} build {word}")
+            text = "FROM scratch\n" + "\n".join(triggers)
+            for trigger in ins.parse_dockerfile(text, df.filename).stages[0].instructions:
+                self._dispatch(df, trigger, state, globals_)
+        declared_globals = {k for a in df.args_before_from for k, _ in a.pairs}
+        self.declared_globals = declared_globals
+        body = list(stage.instructions)
+        if is_target and self.opts.labels:
+            pairs = sorted(self.opts.labels.items())
+            text = "LABEL " + " ".join(f"{json.dumps(k)}={json.dumps(v)}" for k, v in pairs)
+            body.append(ins.Label(name="label", original=text, pairs=pairs))
+        for instr in body:
+            self._announce(instr)
+            self._dispatch(df, instr, state, globals_)
+        return state
+
+    def _base(self, name: str, index: int) -> _State:
+        """The starting state of a stage ``FROM name``."""
+        if name.lower() == "scratch":
+            return _State()
+        for stage_index, result in self.stage_results.items():
+            stage = self.df.stages[stage_index] if self.df else None
+            if (
+                stage is not None
+                and stage_index < index
+                and name.lower()
+                in (
+                    stage.name,
+                    str(stage_index),
+                )
+            ):
+                return _State.of(self.store.get(result.image_id))
+        return _State.of(self._image(name))
+
+    def _image(self, name: str) -> Image:
+        try:
+            return self.store.resolve(name)
+        except NotFound:
+            raise NotFound(
+                f"pull access denied for {name}, repository does not exist or may require "
+                f"'docker login' (no such image in the local store: {name})"
+            ) from None
+
+    # -- steps --------------------------------------------------------------------------
+
+    def _dispatch(
+        self, df: ins.Dockerfile, raw: ins.Instruction, state: _State, globals_: dict[str, str]
+    ) -> None:
+        if isinstance(raw, ins.Onbuild):
+            meta = state.config.setdefault("OnBuild", None) or []
+            state.config["OnBuild"] = [*meta, raw.expression]
+            self._meta(state, f"ONBUILD {raw.expression}")
+            return
+        instr = ins.expand_instruction(raw, state.env(), df.escape)
+        cfg = state.config
+        if isinstance(instr, ins.Run):
+            self._run(instr, state)
+        elif isinstance(instr, (ins.Copy, ins.Add)):
+            self._copy(instr, state)
+        elif isinstance(instr, ins.Workdir):
+            path = os.path.normpath(os.path.join(cfg.get("WorkingDir") or "/", instr.path))
+            cfg["WorkingDir"] = path
+            self._workdir(state, path)
+        elif isinstance(instr, ins.Arg):
+            for key, default in instr.pairs:
+                self.consumed.add(key)
+                state.args[key] = ins.declare_arg(
+                    key, default, self.opts.build_args, globals_, self.declared_globals
+                )
+            text = " ".join(k if v is None else f"{k}={v}" for k, v in instr.pairs)
+            self._meta(state, f"ARG {text}")
+        elif isinstance(instr, ins.Env):
+            env = list(cfg.get("Env") or [])
+            for key, value in instr.pairs:
+                env = [e for e in env if e.partition("=")[0] != key] + [f"{key}={value}"]
+            cfg["Env"] = env
+            self._meta(state, "ENV " + " ".join(f"{k}={v}" for k, v in instr.pairs))
+        elif isinstance(instr, ins.Label):
+            labels = dict(cfg.get("Labels") or {})
+            labels.update(instr.pairs)
+            cfg["Labels"] = labels
+            self._meta(state, "LABEL " + " ".join(f"{k}={v}" for k, v in instr.pairs))
+        elif isinstance(instr, ins.Cmd):
+            cfg["Cmd"] = self._command(instr, state)
+            state.cmd_set = True
+            self._meta(state, f"CMD {_go_list(cfg['Cmd'])}")
+        elif isinstance(instr, ins.Entrypoint):
+            cfg["Entrypoint"] = self._command(instr, state)
+            if not state.cmd_set:
+                cfg["Cmd"] = None  # an ENTRYPOINT resets the CMD inherited from the base
+            self._meta(state, f"ENTRYPOINT {_go_list(cfg['Entrypoint'])}")
+        elif isinstance(instr, ins.Expose):
+            ports = dict(cfg.get("ExposedPorts") or {})
+            new = [_port(p) for p in instr.ports]
+            ports.update({p: {} for p in new})
+            cfg["ExposedPorts"] = ports
+            self._meta(state, "EXPOSE map[" + " ".join(f"{p}:{{}}" for p in sorted(ports)) + "]")
+        elif isinstance(instr, ins.User):
+            cfg["User"] = instr.user
+            self._meta(state, f"USER {instr.user}")
+        elif isinstance(instr, ins.Volume):
+            vols = dict(cfg.get("Volumes") or {})
+            vols.update({v: {} for v in instr.volumes})
+            cfg["Volumes"] = vols
+            self._meta(state, "VOLUME [" + " ".join(instr.volumes) + "]")
+        elif isinstance(instr, ins.StopSignal):
+            _check_signal(instr)
+            cfg["StopSignal"] = instr.signal
+            self._meta(state, f"STOPSIGNAL {instr.signal}")
+        elif isinstance(instr, ins.Healthcheck):
+            cfg["Healthcheck"] = _healthcheck(instr)
+            self._meta(state, "HEALTHCHECK " + _go_list(instr.test))
+        elif isinstance(instr, ins.Shell):
+            cfg["Shell"] = list(instr.shell)
+            self._meta(state, "SHELL [" + " ".join(instr.shell) + "]")
+        elif isinstance(instr, ins.Maintainer):
+            state.author = instr.maintainer
+            self._meta(state, f"MAINTAINER {instr.maintainer}")
+        else:  # the parser knows no other instruction
+            raise BuildError(f"{instr.filename}:{instr.start_line}: unsupported {instr.name}")
+
+    def _command(self, instr: ins.ShellDependent, state: _State) -> list[str] | None:
+        if instr.command is None:
+            return None
+        if instr.prepend_shell:
+            return [*state.shell, " ".join(instr.command)]
+        return list(instr.command)
+
+    def _meta(self, state: _State, text: str) -> None:
+        """A step that changes only the config: an image with an ``empty_layer`` entry."""
+        created_by = text
+        key = cache_key(state.image_id, created_by, [state.config, state.author])
+        if self._cached(key, state):
+            return
+        self._commit(state, created_by, None, key)
+
+    def _cached(self, key: str, state: _State) -> bool:
+        """Continue from the cached image for ``key`` if there is one."""
+        if self.opts.no_cache:
+            return False
+        image_id = self.cache.lookup(key)
+        if image_id is None:
+            return False
+        image = self.store.get(image_id)
+        self.out(" ---> Using cache")
+        self.out(f" ---> {short(image.id)}")
+        fresh = _State.of(image)
+        state.image_id, state.diff_ids, state.layers = fresh.image_id, fresh.diff_ids, fresh.layers
+        state.history, state.config, state.author = fresh.history, fresh.config, fresh.author
+        return True
+
+    def _commit(
+        self, state: _State, created_by: str, layer: BinaryIO | None, key: str, comment: str = ""
+    ) -> None:
+        """Store the image ``state`` describes plus ``layer`` (an uncompressed tar, or None
+        for a metadata step) and continue from it; records ``key`` in the cache."""
+        from dockyard.image.create import host_arch, rfc3339_nano
+        from dockyard.snapshot import LayerStore
+
+        created = rfc3339_nano(time.time_ns())
+        entry: dict[str, Any] = {"created": created, "created_by": created_by}
+        if comment:
+            entry["comment"] = comment
+        diff_ids, layers = list(state.diff_ids), list(state.layers)
+        blobs: list[str] = []
+        new_diff: list[str] = []
+        writer = self.store.content.writer()
+        try:
+            if layer is None:
+                entry["empty_layer"] = True
+                writer.abort()
+            else:
+                diff_id, size = LayerStore(self.paths).add(layer, tee=writer)  # type: ignore[arg-type]
+                new_diff.append(diff_id)
+                digest, blob_size = writer.commit(diff_id)
+                blobs.append(digest)
+                diff_ids.append(diff_id)
+                layers.append({"mediaType": MEDIA_LAYER, "digest": digest, "size": blob_size})
+            doc: dict[str, Any] = {"created": created}
+            if state.author:
+                doc["author"] = state.author
+            doc.update(
+                architecture=host_arch(),
+                os="linux",
+                config=state.config,
+                rootfs={"type": "layers", "diff_ids": diff_ids},
+                history=[*state.history, entry],
+            )
+            config_bytes = json.dumps(doc, separators=(",", ":")).encode()
+            config_digest = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": MEDIA_MANIFEST,
+                "config": {
+                    "mediaType": MEDIA_CONFIG,
+                    "digest": config_digest,
+                    "size": len(config_bytes),
+                },
+                "layers": layers,
+            }
+            image = self.store.add(
+                json.dumps(manifest, separators=(",", ":")).encode(), config_bytes
+            )
+        except BaseException:
+            writer.abort()
+            if new_diff:
+                self.store.discard_unreferenced(blobs, new_diff)
+            raise
+        self.cache.record(key, image.id, created)
+        state.image_id, state.diff_ids, state.layers = image.id, diff_ids, layers
+        state.history = [*state.history, entry]
+        self.out(f" ---> {short(image.id)}")
+
+    # -- steps with a filesystem ----------------------------------------------------------
+
+    def _lowers(self, state: _State) -> list[str]:
+        from dockyard.snapshot import LayerStore
+
+        layers = LayerStore(self.paths)
+        return [layers.path(d) for d in reversed(state.diff_ids)] or [layers.empty_dir()]
+
+    @contextlib.contextmanager
+    def _scratch_dir(self) -> Any:
+        """A private directory for one step's bundle (upper, work, rootfs), removed after."""
+        from dockyard.tempfiles import sweep, temp_name
+
+        os.makedirs(self.paths.tmp, mode=0o700, exist_ok=True)
+        sweep(self.paths.tmp, "build-")
+        path = os.path.join(self.paths.tmp, temp_name("build-"))
+        os.mkdir(path, 0o700)
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def _layer_step(
+        self, state: _State, created_by: str, key: str, change: Callable[[str], None]
+    ) -> None:
+        """Mount the current layers with a fresh upper dir, run ``change(rootfs)``, and
+        commit the upper dir as the step's layer."""
+        from dockyard.snapshot import mount_rootfs, unmount
+
+        with self._scratch_dir() as tmp:
+            upper = os.path.join(tmp, "upper")
+            rootfs = os.path.join(tmp, "rootfs")
+            mount_rootfs(self._lowers(state), upper, os.path.join(tmp, "work"), rootfs)
+            try:
+                change(rootfs)
+            finally:
+                unmount(rootfs)
+            self._commit_upper(state, created_by, upper, key, tmp)
+
+    def _commit_upper(self, state: _State, created_by: str, upper: str, key: str, tmp: str) -> None:
+        from dockyard.snapshot.diff import layer_from_upper
+
+        stream = layer_from_upper(upper, tmp_dir=tmp)
+        try:
+            self._commit(state, created_by, stream, key)
+        finally:
+            stream.close()
+
+    def _workdir(self, state: _State, path: str) -> None:
+        """WORKDIR: an empty-layer entry, or a layer when the directory had to be made."""
+        from dockyard.snapshot import mount_rootfs, securejoin, unmount
+
+        created_by = f"WORKDIR {path}"
+        key = cache_key(state.image_id, created_by, [state.config])
+        if self._cached(key, state):
+            return
+        with self._scratch_dir() as tmp:
+            upper = os.path.join(tmp, "upper")
+            rootfs = os.path.join(tmp, "rootfs")
+            mount_rootfs(self._lowers(state), upper, os.path.join(tmp, "work"), rootfs)
+            try:
+                target = securejoin(rootfs, path)
+                os.makedirs(target, mode=0o755, exist_ok=True)
+            finally:
+                unmount(rootfs)
+            if os.listdir(upper):
+                self._commit_upper(state, created_by, upper, key, tmp)
+            else:
+                self._commit(state, created_by, None, key)
+
+    def _run(self, instr: ins.Run, state: _State) -> None:
+        from dockyard.build.run_step import RunRequest, run_in_container
+
+        shell = state.shell
+        args = [*shell, *instr.script()] if instr.prepend_shell else list(instr.command or [])
+        if not args:
+            raise BuildError(f"{instr.filename}:{instr.start_line}: RUN needs a command")
+        env = list(state.config.get("Env") or [])
+        names = {e.partition("=")[0] for e in env}
+        if "PATH" not in names:
+            env.insert(0, f"PATH={DEFAULT_PATH}")
+        build_args = [f"{k}={v}" for k, v in state.args.items() if v is not None]
+        env += [a for a in build_args if a.partition("=")[0] not in names]
+        prefix = f"|{len(build_args)} {' '.join(build_args)} " if build_args else ""
+        created_by = f"RUN {prefix}{' '.join(args)} # buildkit"
+        network = instr.network or self.opts.network or "default"
+        if network not in ("default", "host", "none"):
+            raise InvalidArgument(f"network mode {network!r} not supported by the builder")
+        key = cache_key(state.image_id, created_by, [state.config, env, network])
+        if self._cached(key, state):
+            return
+        container_id = os.urandom(32).hex()
+        self.out(f" ---> Running in {container_id[:12]}")
+        request = RunRequest(
+            args=args,
+            env=env,
+            cwd=state.config.get("WorkingDir") or "/",
+            user=state.config.get("User") or "",
+            network=network,
+        )
+        with self._scratch_dir() as tmp:
+            upper = os.path.join(tmp, "upper")
+            rootfs = os.path.join(tmp, "bundle", "rootfs")
+            os.makedirs(os.path.dirname(rootfs))
+            try:
+                code = run_in_container(
+                    self.paths,
+                    container_id,
+                    self._lowers(state),
+                    upper,
+                    os.path.join(tmp, "work"),
+                    rootfs,
+                    request,
+                    self.raw,
+                )
+            except RuntimeFailure as e:  # not found / not executable: the shell's codes
+                self.out(str(e))
+                code = e.exit_code
+            if code != 0:
+                raise BuildError(f"The command '{' '.join(args)}' returned a non-zero code: {code}")
+            self.out(f"Removing intermediate container {container_id[:12]}")
+            self._commit_upper(state, created_by, upper, key, tmp)
+
+    # -- COPY and ADD -------------------------------------------------------------------
+
+    def _copy(self, instr: ins.Copy | ins.Add, state: _State) -> None:
+        verb = "COPY" if isinstance(instr, ins.Copy) else "ADD"
+        workdir = state.config.get("WorkingDir") or "/"
+        from_ = instr.from_ if isinstance(instr, ins.Copy) else ""
+        with contextlib.ExitStack() as stack:
+            root: str | None
+            ignore: Any
+            if from_:
+                root, source_id = self._source_root(from_, stack)
+                ignore = None
+            else:
+                root, source_id = self.opts.context_dir, "context"
+                ignore = self.ignore
+            plan = _plan(
+                verb,
+                root,
+                ignore,
+                instr.sources,
+                instr.dest,
+                workdir,
+                instr.contents,
+                download_dir=stack.enter_context(self._scratch_dir()),
+            )
+            digest = plan.digest()
+            created_by = f"{instr.original} # buildkit"
+            key = cache_key(
+                state.image_id,
+                created_by,
+                [digest, source_id, instr.chown, instr.chmod, state.config],
+            )
+            if self._cached(key, state):
+                return
+
+            def change(rootfs: str) -> None:
+                _apply(plan, rootfs, instr.chown, instr.chmod, extract=verb == "ADD")
+
+            self._layer_step(state, created_by, key, change)
+
+    def _source_root(self, name: str, stack: contextlib.ExitStack) -> tuple[str, str]:
+        """A read-only view of stage or image ``name``'s rootfs for ``COPY --from``."""
+        from dockyard.snapshot import mount_rootfs, unmount
+
+        image_id = ""
+        if self.df is not None:
+            with contextlib.suppress(KeyError):
+                stage = self.df.stage(name)
+                if stage.index in self.stage_results:
+                    image_id = self.stage_results[stage.index].image_id
+        if not image_id:
+            image_id = self._image(name).id
+        state = _State.of(self.store.get(image_id))
+        tmp = stack.enter_context(self._scratch_dir())
+        root = os.path.join(tmp, "rootfs")
+        mount_rootfs(self._lowers(state), os.path.join(tmp, "u"), os.path.join(tmp, "w"), root)
+        stack.callback(unmount, root)
+        return root, image_id
+
+
+def _go_list(items: list[str] | None) -> str:
+    """A list as Go's ``%q`` of a slice prints it: ``["a" "b"]``."""
+    return "[" + " ".join(json.dumps(i) for i in items or []) + "]"
+
+
+def _tag_ref(text: str) -> reference.Reference:
+    try:
+        ref = reference.parse(text)
+    except InvalidArgument:
+        raise InvalidArgument(
+            f'invalid argument "{text}" for "-t, --tag" flag: invalid reference format'
+        ) from None
+    if ref.digest is not None:
+        raise InvalidArgument(f"invalid tag {text}: a tag cannot name a digest")
+    return ref
+
+
+def _port(text: str) -> str:
+    """An EXPOSE word as ``port[-port]/proto`` (tcp by default); raises ``InvalidArgument``."""
+    port, _, proto = text.partition("/")
+    proto = proto.lower() or "tcp"
+    lo, dash, hi = port.partition("-")
+    numbers = [lo, hi] if dash else [lo]
+    if not all(n.isdigit() and 0 < int(n) <= 65535 for n in numbers) or proto not in (
+        "tcp",
+        "udp",
+        "sctp",
+    ):
+        raise InvalidArgument(f"invalid containerPort: {text}")
+    return f"{port}/{proto}"
+
+
+def _check_signal(instr: ins.StopSignal) -> None:
+    import signal
+
+    text = instr.signal
+    if text.isdigit():
+        ok = 0 < int(text) <= signal.SIGRTMAX
+    else:
+        name = text.upper()
+        ok = (name if name.startswith("SIG") else "SIG" + name) in signal.Signals.__members__
+    if not ok:
+        raise InvalidArgument(f"{instr.filename}:{instr.start_line}: Invalid signal: {text}")
+
+
+def _healthcheck(instr: ins.Healthcheck) -> dict[str, Any]:
+    """The image config's Healthcheck: Test plus the durations set, in nanoseconds."""
+    out: dict[str, Any] = {"Test": list(instr.test)}
+    for name, value in (
+        ("Interval", instr.interval),
+        ("Timeout", instr.timeout),
+        ("StartPeriod", instr.start_period),
+        ("StartInterval", instr.start_interval),
+    ):
+        if value:
+            out[name] = int(round(value * 1e9))
+    if instr.retries:
+        out["Retries"] = instr.retries
+    return out
+
+
+# -- COPY/ADD sources and their application ----------------------------------------------
+
+
+@dataclass
+class _Source:
+    """One COPY/ADD source: ``path`` on the host (None for a heredoc, whose bytes are
+    ``data``), ``name`` (the basename used under a directory destination), ``rel`` (its
+    path in the build context, for .dockerignore), ``is_dir``, ``mode`` (for a download)."""
+
+    path: str | None
+    name: str
+    rel: str = ""
+    is_dir: bool = False
+    data: bytes | None = None
+    mode: int | None = None
+
+
+@dataclass
+class _Plan:
+    """What a COPY/ADD copies: ``sources``, ``dest`` (absolute, trailing slash kept),
+    ``dest_is_dir`` (several sources, a wildcard or a trailing slash), the ``ignore``
+    matcher for context sources (None for other roots)."""
+
+    sources: list[_Source]
+    dest: str
+    dest_is_dir: bool
+    ignore: Any
+
+    def entries(self, source: _Source) -> list[tuple[str, str, os.stat_result]]:
+        """``(host path, path relative to the source, lstat)`` of a directory source's
+        contents (sorted, .dockerignore applied), or of a file source itself."""
+        assert source.path is not None
+        if not source.is_dir:
+            return [(source.path, "", os.lstat(source.path))]
+        out = []
+        for top, dirs, files in os.walk(source.path):
+            dirs.sort()
+            for name in sorted(dirs) + sorted(files):
+                host = os.path.join(top, name)
+                rel = os.path.relpath(host, source.path)
+                if self.ignore is not None and self._ignored(source, rel):
+                    if name in dirs and not self.ignore.has_exclusions():
+                        dirs.remove(name)
+                    continue
+                out.append((host, rel, os.lstat(host)))
+        return out
+
+    def _ignored(self, source: _Source, rel: str) -> bool:
+        ctx_rel = os.path.normpath(os.path.join(source.rel, rel))
+        return bool(self.ignore.matches(ctx_rel))
+
+    def digest(self) -> str:
+        """sha256 over the sources' names, modes, sizes, link targets and contents (not
+        their times), the cache key input of COPY/ADD."""
+        import stat
+
+        h = hashlib.sha256()
+        h.update(json.dumps([self.dest, self.dest_is_dir]).encode())
+        for source in self.sources:
+            h.update(json.dumps([source.name, source.is_dir, source.mode]).encode())
+            if source.path is None:
+                h.update(source.data or b"")
+                continue
+            for host, rel, st in self.entries(source):
+                h.update(json.dumps([rel, st.st_mode, st.st_size]).encode())
+                if stat.S_ISLNK(st.st_mode):
+                    h.update(os.fsencode(os.readlink(host)))
+                elif stat.S_ISREG(st.st_mode):
+                    with open(host, "rb") as f:
+                        while chunk := f.read(1 << 20):
+                            h.update(chunk)
+        return "sha256:" + h.hexdigest()
+
+
+def _not_found(verb: str, src: str) -> BuildError:
+    return BuildError(
+        f"{verb} failed: file not found in build context or excluded by .dockerignore: "
+        f"stat {src}: file does not exist"
+    )
+
+
+def _plan(
+    verb: str,
+    root: str | None,
+    ignore: Any,
+    sources: list[str],
+    dest: str,
+    workdir: str,
+    contents: list[ins.SourceContent],
+    download_dir: str,
+) -> _Plan:
+    """Resolve COPY/ADD ``sources`` in ``root`` (the context or a stage's rootfs; None
+    when the build has no context) against ``dest`` (relative to ``workdir``). Raises
+    ``BuildError`` for a missing source, ``_download``'s errors for URLs."""
+    from fnmatch import fnmatchcase
+
+    from dockyard.build.dockerignore import go_clean
+    from dockyard.snapshot import securejoin
+
+    found: list[_Source] = []
+    wildcard = False
+    for src in sources:
+        if verb == "ADD" and src.startswith(("http://", "https://")):
+            found.append(_download(src, download_dir))
+            continue
+        clean = go_clean(src).lstrip("/") or "."
+        if root is None:
+            raise _not_found(verb, clean)
+        if _MAGIC & set(clean):
+            wildcard = True
+            rels = [""]
+            for part in clean.split("/"):
+                nxt = []
+                for rel in rels:
+                    base = securejoin(root, rel or "/")
+                    if _MAGIC & set(part):
+                        with contextlib.suppress(OSError):
+                            nxt += [
+                                os.path.join(rel, n)
+                                for n in sorted(os.listdir(base))
+                                if fnmatchcase(n, part)
+                            ]
+                    elif os.path.lexists(os.path.join(base, part)):
+                        nxt.append(os.path.join(rel, part))
+                rels = nxt
+            rels = [r for r in rels if ignore is None or not ignore.matches(r)]
+            if not rels:
+                raise BuildError(f"{verb} failed: no source files were specified")
+        else:
+            rels = [clean]
+        for rel in rels:
+            host = securejoin(root, rel)
+            excluded = ignore is not None and rel != "." and ignore.matches(rel)
+            if not os.path.lexists(host) or excluded:
+                raise _not_found(verb, rel)
+            name = os.path.basename(rel.rstrip("/")) if rel != "." else ""
+            found.append(_Source(host, name, rel=rel, is_dir=os.path.isdir(host)))
+    for content in contents:
+        found.append(_Source(None, content.path, data=content.data.encode()))
+    full = dest if dest.startswith("/") else os.path.join(workdir, dest)
+    dest_is_dir = full.endswith("/") or len(found) > 1 or wildcard
+    return _Plan(found, full, dest_is_dir, ignore)
+
+
+def _download(url: str, directory: str) -> _Source:
+    """ADD of a URL: fetch it into ``directory``; raises ``BuildError`` when it fails."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    name = os.path.basename(urllib.parse.urlsplit(url).path.rstrip("/")) or "__unnamed__"
+    path = os.path.join(directory, "download")
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response, open(path, "wb") as f:
+            shutil.copyfileobj(response, f)
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise BuildError(f"ADD failed: failed to download {url}: {reason}") from None
+    return _Source(path, name, mode=0o600)
+
+
+def _owner(rootfs: str, chown: str) -> tuple[int, int]:
+    """``--chown=user[:group]`` resolved in the image (a lone user gives gid = uid)."""
+    from dockyard.container.users import resolve_user
+    from dockyard.snapshot import securejoin
+
+    if not chown:
+        return 0, 0
+    try:
+        user = resolve_user(securejoin(rootfs, "/etc"), chown)
+    except DockyardError as e:
+        raise BuildError(f"failed to resolve --chown={chown}: {e}") from None
+    return user.uid, (user.gid if ":" in chown else user.uid)
+
+
+def _host_path(rootfs: str, path: str) -> str:
+    """``path`` in the rootfs with its parents resolved inside it but not its last
+    component (so an existing symlink there is replaced, not followed)."""
+    from dockyard.snapshot import securejoin
+
+    parent, name = os.path.split(os.path.normpath(path))
+    return os.path.join(securejoin(rootfs, parent), name) if name else securejoin(rootfs, "/")
+
+
+def _mkdirs(rootfs: str, path: str, owner: tuple[int, int]) -> str:
+    """Create ``path`` (and missing parents) in the rootfs, new ones 0755 owned by
+    ``owner``; existing directories are left as they are. Returns the host path."""
+    from dockyard.snapshot import securejoin
+
+    current = "/"
+    for part in [p for p in os.path.normpath(path).split("/") if p]:
+        current = os.path.join(current, part)
+        host = securejoin(rootfs, current)
+        if not os.path.isdir(host):
+            if os.path.lexists(host):
+                raise BuildError(f"cannot copy to {current}: not a directory")
+            os.mkdir(host)
+            os.chmod(host, 0o755)
+            os.chown(host, *owner)
+    return securejoin(rootfs, path)
+
+
+def _put(host: str, dst: str, st: os.stat_result, owner: tuple[int, int], mode: int | None) -> None:
+    """Copy one entry (file, directory or symlink) to ``dst`` with ``owner``."""
+    import stat
+
+    if stat.S_ISDIR(st.st_mode):
+        if os.path.lexists(dst) and not os.path.isdir(dst):
+            os.unlink(dst)
+        if not os.path.isdir(dst):
+            os.mkdir(dst)
+    else:
+        if os.path.isdir(dst) and not os.path.islink(dst):
+            shutil.rmtree(dst)
+        elif os.path.lexists(dst):
+            os.unlink(dst)
+        if stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(host), dst)
+            os.lchown(dst, *owner)
+            return
+        shutil.copyfile(host, dst, follow_symlinks=False)
+    os.chown(dst, *owner)
+    os.chmod(dst, mode if mode is not None else stat.S_IMODE(st.st_mode))
+    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _apply(plan: _Plan, rootfs: str, chown: str, chmod: str, extract: bool) -> None:
+    """Copy ``plan``'s sources into the mounted ``rootfs``; ``extract`` (ADD) unpacks
+    local tar archives (plain, gzip, bzip2, xz) into the destination directory."""
+    import tarfile
+
+    from dockyard.snapshot import apply_layer, open_decompressed
+
+    owner = _owner(rootfs, chown)
+    mode = int(chmod, 8) if chmod else None
+    dest = plan.dest
+    for source in plan.sources:
+        if source.is_dir:
+            target = _mkdirs(rootfs, dest, owner)
+            for host, rel, st in plan.entries(source):
+                _put(host, _host_path(rootfs, os.path.join(dest, rel)), st, owner, mode)
+            continue
+        archive = source.path is not None and extract and source.mode is None
+        if archive and source.path is not None and tarfile.is_tarfile(source.path):
+            target = _mkdirs(rootfs, dest, owner)
+            with open(source.path, "rb") as f:
+                apply_layer(open_decompressed(f), target)
+            continue
+        is_dir = plan.dest_is_dir or os.path.isdir(_host_path(rootfs, dest))
+        path = os.path.join(dest, source.name) if is_dir else dest.rstrip("/")
+        _mkdirs(rootfs, os.path.dirname(path), owner)
+        dst = _host_path(rootfs, path)
+        if source.path is None:
+            if os.path.lexists(dst):
+                os.unlink(dst)
+            with open(dst, "wb") as f:
+                f.write(source.data or b"")
+            os.chown(dst, *owner)
+            os.chmod(dst, mode if mode is not None else 0o644)
+            continue
+        st = os.lstat(source.path)
+        _put(source.path, dst, st, owner, mode if mode is not None else source.mode)

@@ -1,0 +1,150 @@
+"""RUN: a command in a temporary container whose writable layer becomes the step's layer.
+
+The container's root is an overlay of the image's layers with a fresh upper directory
+(``dockyard.snapshot.mount_rootfs``); it runs under the built-in runtime with Docker's
+default isolation. As Docker's builder, it shares the host's network namespace by
+default (outbound access); ``network="none"`` gives it a new, empty one. Its stdout and
+stderr are copied to the build output while it runs. Nothing is left behind: the
+runtime state, cgroup and mount are removed whatever happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dockyard.paths import Paths
+
+#: Mount points the runtime creates in the root when missing; not part of the layer.
+_MOUNT_POINTS = ("proc", "dev", "sys")
+
+
+@dataclass
+class RunRequest:
+    """One RUN: ``args`` (argv), ``env`` (``K=V``), ``cwd``, ``user`` (Docker's USER
+    syntax, resolved in the rootfs), ``network`` (``default``, ``host`` or ``none``)."""
+
+    args: list[str]
+    env: list[str]
+    cwd: str = "/"
+    user: str = ""
+    network: str = "default"
+
+
+def run_in_container(
+    paths: Paths,
+    container_id: str,
+    lowers: list[str],
+    upper: str,
+    work: str,
+    rootfs: str,
+    request: RunRequest,
+    write: Callable[[bytes], None],
+) -> int:
+    """Run ``request`` in container ``container_id`` over ``lowers`` (layer directories,
+    topmost first) with writable ``upper``/``work``, mounted at ``rootfs``; ``write``
+    gets the output as it comes. Returns the exit status (128+n for signal n).
+
+    The bundle is ``rootfs``'s parent directory. Raises ``RuntimeFailure`` when the
+    command cannot be started (127 not found, 126 not executable), ``DockyardError``
+    for set-up failures; the mount, container and cgroup are gone on return.
+    """
+    from dockyard.container.users import resolve_user
+    from dockyard.runtime import get_runtime
+    from dockyard.runtime.spec import SpecOptions, build_spec
+    from dockyard.snapshot import mount_rootfs, securejoin, unmount
+
+    bundle = os.path.dirname(rootfs)
+    existed = {p for p in _MOUNT_POINTS if _exists_in(lowers, p)}
+    with contextlib.ExitStack() as undo:
+        mount_rootfs(lowers, upper, work, rootfs)
+        undo.callback(unmount, rootfs)
+        user = resolve_user(securejoin(rootfs, "/etc"), request.user)
+        cwd_host = securejoin(rootfs, request.cwd)
+        if not os.path.isdir(cwd_host):
+            os.makedirs(cwd_host, exist_ok=True)
+        env = list(request.env)
+        if not any(e.startswith("HOME=") for e in env):
+            env.append(f"HOME={user.home}")
+        spec = build_spec(
+            SpecOptions(
+                args=request.args,
+                env=env,
+                cwd=request.cwd,
+                user=(user.uid, user.gid),
+                additional_gids=user.additional_gids,
+                hostname=container_id[:12],
+                namespaces={} if request.network == "none" else {"network": "host"},
+                cgroups_path=os.path.join("dockyard", container_id),
+            )
+        )
+        import json
+
+        tmp = os.path.join(bundle, "config.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(spec, f)
+        os.replace(tmp, os.path.join(bundle, "config.json"))
+        runtime = get_runtime("dockyard", paths.runtime_state)
+        undo.callback(_remove_cgroup_parent)
+        read_end, write_end = os.pipe()
+        os.set_inheritable(read_end, False)
+        relay = threading.Thread(target=_relay, args=(read_end, write), daemon=True)
+        relay_started = False
+        try:
+            # The runtime gives the container this process's fds 0-2 at create.
+            saved = {fd: os.dup(fd) for fd in (0, 1, 2)}
+            null = os.open(os.devnull, os.O_RDONLY)
+            try:
+                os.dup2(null, 0)
+                os.dup2(write_end, 1)
+                os.dup2(write_end, 2)
+                runtime.create(container_id, bundle)
+            finally:
+                for fd, copy in saved.items():
+                    os.dup2(copy, fd)
+                    os.close(copy)
+                os.close(null)
+                os.close(write_end)
+            undo.callback(runtime.delete, container_id, True)
+            relay.start()
+            relay_started = True
+            pid = int(runtime.state(container_id)["pid"])
+            runtime.start(container_id)
+            _, wstatus = os.waitpid(pid, 0)
+            code = os.waitstatus_to_exitcode(wstatus)
+            relay.join(10)
+        finally:
+            if not relay_started:
+                os.close(read_end)
+    for name in _MOUNT_POINTS:
+        if name not in existed:
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.join(upper, name))
+    return 128 - code if code < 0 else code
+
+
+def _exists_in(lowers: list[str], name: str) -> bool:
+    return any(os.path.lexists(os.path.join(d, name)) for d in lowers)
+
+
+def _relay(fd: int, write: Callable[[bytes], None]) -> None:
+    """Copy everything from ``fd`` to ``write`` until every writer has closed it."""
+    try:
+        while data := os.read(fd, 65536):
+            write(data)
+    finally:
+        os.close(fd)
+
+
+def _remove_cgroup_parent() -> None:
+    """Remove the ``dockyard`` parent cgroup once empty (external runtimes leave it)."""
+    from dockyard.errors import DockyardError
+    from dockyard.runtime import cgroups
+
+    with contextlib.suppress(DockyardError, OSError):
+        for path in cgroups.load("dockyard").paths.values():
+            with contextlib.suppress(OSError):
+                os.rmdir(path)

@@ -1,0 +1,210 @@
+"""``dockyard build`` and ``dockyard history`` with the Docker CLI's flags and output.
+
+``build`` streams the classic builder's lines (``Step 2/5 : RUN ...``, `` ---> Using
+cache``, ``Successfully built <id>``) with each RUN's output; ``-q`` prints only the image
+ID. Any failure exits 1 with the message on stderr. The work is in ``dockyard.build``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from dockyard.errors import DockyardError
+from dockyard.paths import Paths
+
+HISTORY_HEADERS = {
+    "ID": "IMAGE",
+    "CreatedSince": "CREATED",
+    "CreatedAt": "CREATED AT",
+    "CreatedBy": "CREATED BY",
+    "Size": "SIZE",
+    "Comment": "COMMENT",
+}
+DEFAULT_HISTORY_FORMAT = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+
+
+def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
+    """``K=V`` flag values as a dict; a bare ``K`` takes its value from the environment
+    (as ``docker build --build-arg K``) and is dropped when unset there."""
+    out: dict[str, str] = {}
+    for value in values:
+        key, eq, val = value.partition("=")
+        if not key:
+            from dockyard.cli.images import fail
+
+            fail(f'invalid argument "{value}" for "{flag}" flag: empty key', 125)
+        if eq:
+            out[key] = val
+        elif key in os.environ:
+            out[key] = os.environ[key]
+    return out
+
+
+@click.command("build", context_settings={"help_option_names": ["--help"]})
+@click.argument("context", metavar="PATH | URL | -")
+@click.option("-t", "--tag", "tags", multiple=True, help="Name and optionally a tag.")
+@click.option("-f", "--file", "dockerfile", default=None, help="Name of the Dockerfile.")
+@click.option("--build-arg", "build_args", multiple=True, help="Set build-time variables.")
+@click.option("--target", default="", help="Set the target build stage to build.")
+@click.option("--no-cache", is_flag=True, help="Do not use cache when building the image.")
+@click.option("--label", "labels", multiple=True, help="Set metadata for an image.")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress the build output and print image ID.")
+@click.option(
+    "--network",
+    default="default",
+    type=click.Choice(["default", "host", "none"]),
+    help="Networking mode for the RUN instructions during build.",
+)
+@click.option("--iidfile", default="", help="Write the image ID to the file.")
+@click.option(
+    "--progress",
+    default="auto",
+    type=click.Choice(["auto", "plain", "tty"]),
+    help="Type of progress output.",
+)
+@click.option("--platform", default=None, help="Set platform if server is multi-platform capable.")
+@click.pass_obj
+def build(
+    paths: Paths,
+    context: str,
+    tags: tuple[str, ...],
+    dockerfile: str | None,
+    build_args: tuple[str, ...],
+    target: str,
+    no_cache: bool,
+    labels: tuple[str, ...],
+    quiet: bool,
+    network: str,
+    iidfile: str,
+    progress: str,
+    platform: str | None,
+) -> None:
+    """Build an image from a Dockerfile."""
+    from dockyard.build.builder import Builder, BuildOptions
+    from dockyard.build.context import Context
+    from dockyard.cli.images import fail, open_store
+    from dockyard.image.create import check_platform
+
+    options = BuildOptions(
+        text="",
+        tags=list(tags),
+        build_args=_pairs(build_args, "--build-arg"),
+        target=target,
+        no_cache=no_cache,
+        labels=_pairs(labels, "--label"),
+        network=network,
+    )
+    out_stream = sys.stdout.buffer
+
+    def line(text: str) -> None:
+        if not quiet:
+            out_stream.write(text.encode() + b"\n")
+            out_stream.flush()
+
+    def raw(data: bytes) -> None:
+        if not quiet:
+            out_stream.write(data)
+            out_stream.flush()
+
+    try:
+        check_platform(platform)
+        if context == "-":
+            ctx = Context.from_stdin(sys.stdin.buffer, dockerfile)
+        else:
+            ctx = Context.from_directory(context, dockerfile)
+        with ctx:
+            options.text = ctx.dockerfile_text()
+            options.filename = os.path.basename(dockerfile) if dockerfile else "Dockerfile"
+            options.context_dir = ctx.root
+            options.matcher = ctx.matcher
+            with open_store(paths) as store:
+                image = Builder(paths, store, options, line, raw).build()
+    except DockyardError as e:
+        sys.stdout.flush()
+        fail(str(e), 1)
+    if iidfile:
+        tmp = f"{iidfile}.tmp{os.getpid()}"
+        with open(tmp, "w") as f:
+            f.write(image.id)
+        os.replace(tmp, iidfile)
+    if quiet:
+        click.echo(image.id)
+
+
+@click.command("history", context_settings={"help_option_names": ["--help"]})
+@click.argument("name", metavar="IMAGE")
+@click.option("--format", "fmt", default="", help="Format output using a Go template.")
+@click.option("-H", "--human", default=True, type=bool, help="Print sizes and dates in human form.")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
+@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
+@click.pass_obj
+def history(paths: Paths, name: str, fmt: str, human: bool, no_trunc: bool, quiet: bool) -> None:
+    """Show the history of an image."""
+    import time
+
+    from dockyard.cli.formatting import TemplateError, format_items
+    from dockyard.cli.images import fail, open_store
+
+    try:
+        with open_store(paths) as store:
+            image = store.resolve(name)
+            config, manifest = image.config, image.manifest
+    except DockyardError as e:
+        fail(f"Error response from daemon: {e}")
+    rows = history_rows(config, manifest, image.id, no_trunc, human, time.time())
+    if quiet and fmt in ("", "table"):
+        fmt = "{{.ID}}"
+    try:
+        text = format_items(fmt, rows, HISTORY_HEADERS, default=DEFAULT_HISTORY_FORMAT)
+    except TemplateError as e:
+        fail(str(e), e.exit_code)
+    sys.stdout.write(text)
+
+
+def history_rows(
+    config: dict, manifest: dict, image_id: str, no_trunc: bool, human: bool, now: float
+) -> list[dict[str, str]]:
+    """``docker history`` rows, newest first: the image ID on the top row and
+    ``<missing>`` below, CREATED BY cut to 45 characters with ``…`` unless ``no_trunc``,
+    the size of each entry's layer (0 B for ``empty_layer`` entries)."""
+    from dockyard.cli.formatting import human_duration, human_size
+    from dockyard.cli.images import _epoch
+
+    layer_sizes = [int(d.get("size", 0)) for d in manifest.get("layers") or []]
+    rows = []
+    index = 0
+    for entry in config.get("history") or []:
+        size = 0
+        if not entry.get("empty_layer"):
+            size = layer_sizes[index] if index < len(layer_sizes) else 0
+            index += 1
+        created = _epoch(str(entry.get("created") or ""))
+        created_by = str(entry.get("created_by") or "")
+        if not no_trunc and len(created_by) > 45:
+            created_by = created_by[:44] + "…"
+        rows.append(
+            {
+                "ID": "<missing>",
+                "CreatedSince": human_duration(now - created) + " ago"
+                if human
+                else time_text(created),
+                "CreatedAt": time_text(created),
+                "CreatedBy": created_by,
+                "Size": human_size(size) if human else str(size),
+                "Comment": str(entry.get("comment") or ""),
+            }
+        )
+    rows.reverse()
+    if rows:
+        rows[0]["ID"] = image_id if no_trunc else image_id.removeprefix("sha256:")[:12]
+    return rows
+
+
+def time_text(epoch: int) -> str:
+    """RFC 3339 local time as ``docker history --human=false`` prints it."""
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(epoch))
