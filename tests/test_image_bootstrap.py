@@ -66,7 +66,7 @@ def test_bootstrap_is_reproducible(dy: Runner, engine_env: dict[str, str]) -> No
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("debian", 'cannot bootstrap "debian": supported images are busybox'),
+        ("debian:sid", 'cannot bootstrap "debian:sid": supported debian tags are latest, bookworm'),
         ("alpine:3", 'cannot bootstrap "alpine:3": supported images are busybox'),
         ("example.com/busybox", "supported images are busybox"),
         ("Busybox", "repository name (library/Busybox) must be lowercase"),

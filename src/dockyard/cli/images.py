@@ -286,18 +286,18 @@ def import_(
 
 
 @click.command("bootstrap", context_settings={"help_option_names": ["--help"]})
-@click.argument("name", metavar="busybox[:TAG]")
+@click.argument("name", metavar="busybox[:TAG]|debian[:bookworm]")
 @click.pass_obj
 @engine_errors
 def bootstrap(paths: Paths, name: str) -> None:
-    """Create a base image offline from host files (supported: busybox)."""
-    from dockyard.image.bootstrap import BUSYBOX, parse_name
+    """Create a base image from host files (busybox) or Debian's archive (debian)."""
     from dockyard.image.bootstrap import bootstrap as make
+    from dockyard.image.bootstrap import parse_name
 
     with open_store(paths) as store:
-        img, applets = make(store, name)
+        img, source = make(store, name)
     shown = parse_name(name).familiar()
-    click.echo(f"{shown}: {BUSYBOX} with {applets} applets, 1 layer, {img.size} bytes")
+    click.echo(f"{shown}: {source}, 1 layer, {img.size} bytes")
     click.echo(img.id)
 
 

@@ -1,10 +1,14 @@
-"""``dockyard bootstrap``: base images made offline from host files.
+"""``dockyard bootstrap``: base images made from host files or the host's Debian archive.
 
 ``busybox`` packs the host's static busybox (Debian's ``busybox-static``) in the official
 busybox image's layout: ``/bin/busybox`` with every applet as a hard link in ``/bin``, a
 minimal ``/etc``, and the usual top-level directories. The layer is generated in memory
 with fixed metadata (every mtime is the binary's), so bootstrapping twice on one machine
 gives the same image ID.
+
+``debian[:bookworm]`` builds a minbase Debian rootfs with ``mmdebstrap`` (the ``mmdebstrap``
+package) from Debian's archive, as the official ``debian`` image is built (debuerreotype),
+and imports it as one layer with ``PATH`` and ``Cmd ["bash"]``.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import time
 from typing import Any
 
 from dockyard import reference
-from dockyard.errors import InvalidArgument, NotFound
+from dockyard.errors import DockyardError, InvalidArgument, NotFound
 from dockyard.image.create import host_arch, image_from_layer
 from dockyard.image.store import Image, ImageStore
 
-SUPPORTED = ("busybox",)
+SUPPORTED = ("busybox", "debian")
+#: Tags ``bootstrap debian`` accepts -> the Debian suite built (the host's release).
+DEBIAN_SUITES = {"latest": "bookworm", "bookworm": "bookworm", "12": "bookworm"}
+MMDEBSTRAP = "mmdebstrap"
 BUSYBOX = "/bin/busybox"
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -103,15 +110,84 @@ def parse_name(name: str) -> reference.Reference:
         raise InvalidArgument(
             f'cannot bootstrap "{name}": supported images are {", ".join(SUPPORTED)}'
         )
+    if ref.familiar_name() == "debian" and ref.tag not in DEBIAN_SUITES:
+        raise InvalidArgument(
+            f'cannot bootstrap "{name}": supported debian tags are {", ".join(DEBIAN_SUITES)}'
+        )
     return ref
 
 
-def bootstrap(store: ImageStore, name: str) -> tuple[Image, int]:
-    """Build and tag the image ``name`` (``busybox[:TAG]``); returns ``(image, applets)``.
+def debian_rootfs(suite: str, out_path: str) -> None:
+    """Write a minbase Debian ``suite`` rootfs as an uncompressed tar to ``out_path``.
 
-    Raises ``InvalidArgument`` for an unsupported name, ``NotFound`` if busybox is missing.
+    Runs ``mmdebstrap --variant=minbase --mode=root`` against Debian's archive (network),
+    leaving ``/dev`` nodes out (the runtime makes them). Raises ``NotFound`` naming the
+    ``mmdebstrap`` package if it is missing, ``DockyardError`` with mmdebstrap's last
+    output lines if it fails.
+    """
+    import shutil
+
+    tool = shutil.which(MMDEBSTRAP)
+    if tool is None:
+        raise NotFound(
+            "mmdebstrap not found: install Debian's mmdebstrap package (apt-get install mmdebstrap)"
+        )
+    cmd = [tool, "--variant=minbase", "--mode=root", "--quiet", "--format=tar"]
+    cmd += ["--skip=output/dev", suite, out_path]
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
+        raise DockyardError(f"mmdebstrap {suite} failed (exit {proc.returncode}): {tail}")
+
+
+def bootstrap_debian(store: ImageStore, ref: reference.Reference) -> Image:
+    """Build ``debian:<tag>`` with :func:`debian_rootfs` and tag it ``ref`` and
+    ``debian:<suite>``. The tar is written to a temporary file under the engine root and
+    removed afterwards. Raises what :func:`debian_rootfs` and ``image_from_layer`` raise."""
+    from dockyard.tempfiles import sweep, temp_name
+
+    assert ref.tag is not None
+    suite = DEBIAN_SUITES[ref.tag]
+    tmp_dir = store.paths.tmp
+    os.makedirs(tmp_dir, mode=0o700, exist_ok=True)
+    sweep(tmp_dir, "debian-")
+    tar_path = os.path.join(tmp_dir, temp_name("debian-") + ".tar")
+    try:
+        debian_rootfs(suite, tar_path)
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        config: dict[str, Any] = {
+            "created": created,
+            "architecture": host_arch(),
+            "os": "linux",
+            "config": {"Env": [PATH_ENV], "Cmd": ["bash"]},
+        }
+        history = {
+            "created": created,
+            "created_by": f"dockyard bootstrap debian: mmdebstrap --variant=minbase {suite}",
+        }
+        with open(tar_path, "rb") as stream:
+            img = image_from_layer(store, stream, config, history, ref)
+    finally:
+        try:
+            os.unlink(tar_path)
+        except FileNotFoundError:
+            pass
+    suite_ref = reference.parse(f"debian:{suite}")
+    if suite_ref != ref:
+        store.tag(img.id, suite_ref)
+    return img
+
+
+def bootstrap(store: ImageStore, name: str) -> tuple[Image, str]:
+    """Build and tag the image ``name`` (``busybox[:TAG]``, ``debian[:latest|bookworm|12]``).
+
+    Returns ``(image, what it was made from)``. Raises ``InvalidArgument`` for an
+    unsupported name, ``NotFound`` if busybox or mmdebstrap is missing.
     """
     ref = parse_name(name)
+    if ref.familiar_name() == "debian":
+        img = bootstrap_debian(store, ref)
+        return img, f"Debian {DEBIAN_SUITES[ref.tag or 'latest']} minbase (mmdebstrap)"
     data, mtime, applets = busybox_layer()
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(mtime))
     config: dict[str, Any] = {
@@ -121,4 +197,5 @@ def bootstrap(store: ImageStore, name: str) -> tuple[Image, int]:
         "config": {"Env": [PATH_ENV], "Cmd": ["sh"]},
     }
     history = {"created": created, "created_by": f"dockyard bootstrap busybox from {BUSYBOX}"}
-    return image_from_layer(store, io.BytesIO(data), config, history, ref), applets
+    image = image_from_layer(store, io.BytesIO(data), config, history, ref)
+    return image, f"{BUSYBOX} with {applets} applets"
