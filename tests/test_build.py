@@ -12,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import Runner
 
 
@@ -366,3 +368,67 @@ def test_history_output(dy: Runner, busybox: str, tmp_path: Path) -> None:
     missing = dy("history", "nope")
     assert missing.returncode == 1
     assert missing.stderr.strip() == "Error response from daemon: No such image: nope:latest"
+
+
+@pytest.mark.parametrize(
+    ("lines", "entrypoint", "cmd"),
+    [
+        # The reference's table: exec/shell ENTRYPOINT x exec/shell CMD.
+        ('ENTRYPOINT ["e"]\nCMD ["c"]', ["e"], ["c"]),
+        ('ENTRYPOINT ["e"]\nCMD c x', ["e"], ["/bin/sh", "-c", "c x"]),
+        ('ENTRYPOINT e x\nCMD ["c"]', ["/bin/sh", "-c", "e x"], ["c"]),
+        ("CMD c", None, ["/bin/sh", "-c", "c"]),
+        # An ENTRYPOINT drops the base's CMD (busybox's ["sh"]), not one set before it.
+        ('ENTRYPOINT ["e"]', ["e"], None),
+        ('CMD ["c"]\nENTRYPOINT ["e"]', ["e"], ["c"]),
+        ('ENTRYPOINT ["e"]\nENTRYPOINT []', None, None),
+        ('SHELL ["/bin/ash", "-xc"]\nENTRYPOINT e', ["/bin/ash", "-xc", "e"], None),
+        ("", None, ["sh"]),
+    ],
+)
+def test_entrypoint_cmd_table(
+    dy: Runner, busybox: str, tmp_path: Path, lines: str, entrypoint: object, cmd: object
+) -> None:
+    ctx = write(tmp_path / "ctx", {"Dockerfile": f"FROM busybox\nLABEL x=y\n{lines}\n"})
+    dy("build", "-t", "ec", str(ctx), check=True)
+    cfg = inspect(dy, "ec")["Config"]
+    assert (cfg["Entrypoint"], cfg["Cmd"]) == (entrypoint, cmd)
+
+
+def test_dockerignore_exceptions(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    ctx = write(
+        tmp_path / "ctx",
+        {
+            "Dockerfile": "FROM busybox\nCOPY . /c/\n",
+            ".dockerignore": "**/*.md\n!keep/README.md\nbuild\n",
+            "README.md": "x",
+            "docs/a.md": "x",
+            "keep/README.md": "kept",
+            "build/out": "x",
+            "src/main.c": "x",
+        },
+    )
+    dy("build", "-t", "ign", str(ctx), check=True)
+    out = dy("run", "--rm", "ign", "find", "/c", "-type", "f", check=True).stdout
+    assert sorted(out.split()) == [
+        "/c/.dockerignore",
+        "/c/Dockerfile",
+        "/c/keep/README.md",
+        "/c/src/main.c",
+    ]
+
+
+def test_run_layer_holds_only_the_changes(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    ctx = write(
+        tmp_path / "ctx",
+        {
+            "Dockerfile": "FROM busybox AS bb\nFROM scratch\n"
+            "COPY --from=bb /bin/busybox /bin/busybox\n"
+            'RUN ["/bin/busybox", "touch", "/made"]\n',
+        },
+    )
+    dy("build", "-t", "only", str(ctx), check=True)
+    layers = inspect(dy, "only")["RootFS"]["Layers"]
+    top = Path(os.environ["DOCKYARD_ROOT"]) / "layers" / layers[-1].removeprefix("sha256:")
+    # No /proc, /dev, /sys or /etc mount points, no hosts/resolv.conf files.
+    assert os.listdir(top) == ["made"]

@@ -34,7 +34,6 @@ from dockyard.paths import Paths
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_MAGIC = set("*?[")
 
 
 class BuildError(DockyardError):
@@ -46,14 +45,13 @@ class BuildError(DockyardError):
 @dataclass
 class BuildOptions:
     """What ``docker build`` asks for: the Dockerfile ``text`` and its ``filename``; the
-    ``context_dir`` (None: no context, as ``docker build -``); ``matcher`` (the
-    .dockerignore ``PatternMatcher``; None: nothing excluded); ``tags`` (references to point at the result); ``build_args``; ``target``
+    ``context`` (a ``dockyard.build.context.Context``; None or one without a root: no
+    files, as ``docker build -``); ``tags`` (references to point at the result); ``build_args``; ``target``
     stage; ``no_cache``; extra ``labels``; ``network`` for RUN (default, host, none)."""
 
     text: str
     filename: str = "Dockerfile"
-    context_dir: str | None = None
-    matcher: Any = None
+    context: Any = None
     tags: list[str] = field(default_factory=list)
     build_args: dict[str, str] = field(default_factory=dict)
     target: str = ""
@@ -123,7 +121,6 @@ class Builder:
         self.out = out
         self.raw = raw
         self.cache = BuildCache(store.db)
-        self.ignore = options.matcher
         self.consumed: set[str] = set()
         self.step = 0
         self.total = 0
@@ -562,18 +559,13 @@ class Builder:
         workdir = state.config.get("WorkingDir") or "/"
         from_ = instr.from_ if isinstance(instr, ins.Copy) else ""
         with contextlib.ExitStack() as stack:
-            root: str | None
-            ignore: Any
             if from_:
-                root, source_id = self._source_root(from_, stack)
-                ignore = None
+                files, source_id = self._source_root(from_, stack)
             else:
-                root, source_id = self.opts.context_dir, "context"
-                ignore = self.ignore
+                files, source_id = self.opts.context, "context"
             plan = _plan(
                 verb,
-                root,
-                ignore,
+                files,
                 instr.sources,
                 instr.dest,
                 workdir,
@@ -595,8 +587,11 @@ class Builder:
 
             self._layer_step(state, created_by, key, change)
 
-    def _source_root(self, name: str, stack: contextlib.ExitStack) -> tuple[str, str]:
-        """A read-only view of stage or image ``name``'s rootfs for ``COPY --from``."""
+    def _source_root(self, name: str, stack: contextlib.ExitStack) -> tuple[Any, str]:
+        """Stage or image ``name``'s rootfs for ``COPY --from``, mounted for the step, as
+        a ``Context`` without exclusions; and the image ID."""
+        from dockyard.build.context import Context
+        from dockyard.build.dockerignore import PatternMatcher
         from dockyard.snapshot import mount_rootfs, unmount
 
         image_id = ""
@@ -612,7 +607,9 @@ class Builder:
         root = os.path.join(tmp, "rootfs")
         mount_rootfs(self._lowers(state), os.path.join(tmp, "u"), os.path.join(tmp, "w"), root)
         stack.callback(unmount, root)
-        return root, image_id
+        files = Context(root, None, "")
+        files.matcher = PatternMatcher([])
+        return files, image_id
 
 
 def _go_list(items: list[str] | None) -> str:
@@ -682,12 +679,11 @@ def _healthcheck(instr: ins.Healthcheck) -> dict[str, Any]:
 @dataclass
 class _Source:
     """One COPY/ADD source: ``path`` on the host (None for a heredoc, whose bytes are
-    ``data``), ``name`` (the basename used under a directory destination), ``rel`` (its
-    path in the build context, for .dockerignore), ``is_dir``, ``mode`` (for a download)."""
+    ``data``), ``name`` (the basename used under a directory destination), ``is_dir``,
+    ``mode`` (set for a download: its file mode)."""
 
     path: str | None
     name: str
-    rel: str = ""
     is_dir: bool = False
     data: bytes | None = None
     mode: int | None = None
@@ -696,84 +692,62 @@ class _Source:
 @dataclass
 class _Plan:
     """What a COPY/ADD copies: ``sources``, ``dest`` (absolute, trailing slash kept),
-    ``dest_is_dir`` (several sources, a wildcard or a trailing slash), the ``ignore``
-    matcher for context sources (None for other roots)."""
+    ``dest_is_dir`` (several sources, a wildcard or a trailing slash), ``files`` (the
+    ``Context`` the sources are in; None when there are only heredocs and URLs)."""
 
     sources: list[_Source]
     dest: str
     dest_is_dir: bool
-    ignore: Any
+    files: Any
 
     def entries(self, source: _Source) -> list[tuple[str, str, os.stat_result]]:
-        """``(host path, path relative to the source, lstat)`` of a directory source's
-        contents (sorted, .dockerignore applied), or of a file source itself."""
+        """``(host path, path relative to the source, lstat)`` of everything below a
+        directory source (sorted, .dockerignore applied), or of a file source itself."""
         assert source.path is not None
         if not source.is_dir:
             return [(source.path, "", os.lstat(source.path))]
-        out = []
-        for top, dirs, files in os.walk(source.path):
-            dirs.sort()
-            for name in sorted(dirs) + sorted(files):
-                host = os.path.join(top, name)
-                rel = os.path.relpath(host, source.path)
-                if self.ignore is not None and self._ignored(source, rel):
-                    if name in dirs and not self.ignore.has_exclusions():
-                        dirs.remove(name)
-                    continue
-                out.append((host, rel, os.lstat(host)))
-        return out
-
-    def _ignored(self, source: _Source, rel: str) -> bool:
-        ctx_rel = os.path.normpath(os.path.join(source.rel, rel))
-        return bool(self.ignore.matches(ctx_rel))
+        return [
+            (p, os.path.relpath(p, source.path), os.lstat(p))
+            for p in self.files.walk(source.path)
+            if p != source.path
+        ]
 
     def digest(self) -> str:
-        """sha256 over the sources' names, modes, sizes, link targets and contents (not
-        their times), the cache key input of COPY/ADD."""
-        import stat
-
+        """sha256 over the sources' names, contents and metadata (not their times) and
+        the destination: the cache key input of COPY/ADD."""
         h = hashlib.sha256()
         h.update(json.dumps([self.dest, self.dest_is_dir]).encode())
+        paths = []
         for source in self.sources:
             h.update(json.dumps([source.name, source.is_dir, source.mode]).encode())
-            if source.path is None:
-                h.update(source.data or b"")
-                continue
-            for host, rel, st in self.entries(source):
-                h.update(json.dumps([rel, st.st_mode, st.st_size]).encode())
-                if stat.S_ISLNK(st.st_mode):
-                    h.update(os.fsencode(os.readlink(host)))
-                elif stat.S_ISREG(st.st_mode):
-                    with open(host, "rb") as f:
-                        while chunk := f.read(1 << 20):
-                            h.update(chunk)
+            if source.path is None or source.mode is not None:  # heredoc or download
+                if source.path is None:
+                    h.update(source.data or b"")
+                else:
+                    with open(source.path, "rb") as f:
+                        h.update(hashlib.sha256(f.read()).digest())
+            else:
+                paths.append(source.path)
+        if paths:
+            h.update(self.files.content_hash(paths).encode())
         return "sha256:" + h.hexdigest()
-
-
-def _not_found(verb: str, src: str) -> BuildError:
-    return BuildError(
-        f"{verb} failed: file not found in build context or excluded by .dockerignore: "
-        f"stat {src}: file does not exist"
-    )
 
 
 def _plan(
     verb: str,
-    root: str | None,
-    ignore: Any,
+    files: Any,
     sources: list[str],
     dest: str,
     workdir: str,
     contents: list[ins.SourceContent],
     download_dir: str,
 ) -> _Plan:
-    """Resolve COPY/ADD ``sources`` in ``root`` (the context or a stage's rootfs; None
-    when the build has no context) against ``dest`` (relative to ``workdir``). Raises
-    ``BuildError`` for a missing source, ``_download``'s errors for URLs."""
-    from fnmatch import fnmatchcase
-
+    """Resolve COPY/ADD ``sources`` in ``files`` (the build ``Context`` or a stage's
+    rootfs as one; None or a root of None when the build has no files) against ``dest``
+    (relative to ``workdir``). Raises ``BuildError`` (``COPY failed: file not found in
+    build context ...``) for a missing source, ``_download``'s errors for URLs."""
+    from dockyard.build.context import has_wildcards
     from dockyard.build.dockerignore import go_clean
-    from dockyard.snapshot import securejoin
 
     found: list[_Source] = []
     wildcard = False
@@ -781,43 +755,28 @@ def _plan(
         if verb == "ADD" and src.startswith(("http://", "https://")):
             found.append(_download(src, download_dir))
             continue
-        clean = go_clean(src).lstrip("/") or "."
-        if root is None:
-            raise _not_found(verb, clean)
-        if _MAGIC & set(clean):
+        clean = go_clean("/" + src).lstrip("/")
+        if files is None or files.root is None:
+            raise BuildError(
+                f"{verb} failed: file not found in build context or excluded by "
+                f".dockerignore: stat {src}: file does not exist"
+            )
+        try:
+            paths = files.resolve_sources([src])
+        except InvalidArgument as e:
+            raise BuildError(f"{verb} failed: {e}") from None
+        if has_wildcards(clean):
             wildcard = True
-            rels = [""]
-            for part in clean.split("/"):
-                nxt = []
-                for rel in rels:
-                    base = securejoin(root, rel or "/")
-                    if _MAGIC & set(part):
-                        with contextlib.suppress(OSError):
-                            nxt += [
-                                os.path.join(rel, n)
-                                for n in sorted(os.listdir(base))
-                                if fnmatchcase(n, part)
-                            ]
-                    elif os.path.lexists(os.path.join(base, part)):
-                        nxt.append(os.path.join(rel, part))
-                rels = nxt
-            rels = [r for r in rels if ignore is None or not ignore.matches(r)]
-            if not rels:
-                raise BuildError(f"{verb} failed: no source files were specified")
+            names = [os.path.basename(p) for p in paths]
         else:
-            rels = [clean]
-        for rel in rels:
-            host = securejoin(root, rel)
-            excluded = ignore is not None and rel != "." and ignore.matches(rel)
-            if not os.path.lexists(host) or excluded:
-                raise _not_found(verb, rel)
-            name = os.path.basename(rel.rstrip("/")) if rel != "." else ""
-            found.append(_Source(host, name, rel=rel, is_dir=os.path.isdir(host)))
+            names = [os.path.basename(clean)]
+        for path, name in zip(paths, names, strict=True):
+            found.append(_Source(path, name, is_dir=os.path.isdir(path)))
     for content in contents:
         found.append(_Source(None, content.path, data=content.data.encode()))
     full = dest if dest.startswith("/") else os.path.join(workdir, dest)
     dest_is_dir = full.endswith("/") or len(found) > 1 or wildcard
-    return _Plan(found, full, dest_is_dir, ignore)
+    return _Plan(found, full, dest_is_dir, files)
 
 
 def _download(url: str, directory: str) -> _Source:

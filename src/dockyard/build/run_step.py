@@ -3,7 +3,9 @@
 The container's root is an overlay of the image's layers with a fresh upper directory
 (``dockyard.snapshot.mount_rootfs``); it runs under the built-in runtime with Docker's
 default isolation. As Docker's builder, it shares the host's network namespace by
-default (outbound access); ``network="none"`` gives it a new, empty one. Its stdout and
+default (outbound access); ``network="none"`` gives it a new, empty one. Like Docker's
+build containers it gets private copies of /etc/hosts, /etc/hostname and /etc/resolv.conf,
+which are not part of the layer. Its stdout and
 stderr are copied to the build output while it runs. Nothing is left behind: the
 runtime state, cgroup and mount are removed whatever happens.
 """
@@ -18,8 +20,9 @@ from dataclasses import dataclass
 
 from dockyard.paths import Paths
 
-#: Mount points the runtime creates in the root when missing; not part of the layer.
-_MOUNT_POINTS = ("proc", "dev", "sys")
+#: Mount points the runtime creates in the root when missing; not part of the layer
+#: (files first, then the directories that may have been made to hold them).
+_MOUNT_POINTS = ("etc/hostname", "etc/hosts", "etc/resolv.conf", "proc", "dev", "sys", "etc")
 
 
 @dataclass
@@ -52,6 +55,7 @@ def run_in_container(
     command cannot be started (127 not found, 126 not executable), ``DockyardError``
     for set-up failures; the mount, container and cgroup are gone on return.
     """
+    from dockyard.container.etcfiles import write_etc_files
     from dockyard.container.users import resolve_user
     from dockyard.runtime import get_runtime
     from dockyard.runtime.spec import SpecOptions, build_spec
@@ -66,6 +70,8 @@ def run_in_container(
         cwd_host = securejoin(rootfs, request.cwd)
         if not os.path.isdir(cwd_host):
             os.makedirs(cwd_host, exist_ok=True)
+        network = "none" if request.network == "none" else "host"
+        etc_files = write_etc_files(bundle, container_id[:12], network)
         env = list(request.env)
         if not any(e.startswith("HOME=") for e in env):
             env.append(f"HOME={user.home}")
@@ -79,6 +85,15 @@ def run_in_container(
                 hostname=container_id[:12],
                 namespaces={} if request.network == "none" else {"network": "host"},
                 cgroups_path=os.path.join("dockyard", container_id),
+                mounts=[
+                    {
+                        "destination": dest,
+                        "type": "bind",
+                        "source": src,
+                        "options": ["rbind", "rprivate"],
+                    }
+                    for dest, src in etc_files.items()
+                ],
             )
         )
         import json
@@ -120,9 +135,14 @@ def run_in_container(
             if not relay_started:
                 os.close(read_end)
     for name in _MOUNT_POINTS:
-        if name not in existed:
-            with contextlib.suppress(OSError):
-                os.rmdir(os.path.join(upper, name))
+        path = os.path.join(upper, name)
+        if name in existed or not os.path.lexists(path):
+            continue
+        with contextlib.suppress(OSError):
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.rmdir(path)  # only when empty
+            elif os.path.isfile(path) and os.path.getsize(path) == 0:
+                os.unlink(path)
     return 128 - code if code < 0 else code
 
 

@@ -118,8 +118,7 @@ def build(
         with ctx:
             options.text = ctx.dockerfile_text()
             options.filename = os.path.basename(dockerfile) if dockerfile else "Dockerfile"
-            options.context_dir = ctx.root
-            options.matcher = ctx.matcher
+            options.context = ctx
             with open_store(paths) as store:
                 image = Builder(paths, store, options, line, raw).build()
     except DockyardError as e:
