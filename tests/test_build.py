@@ -3,6 +3,7 @@ multi-stage builds, COPY/ADD rules, bad input, ``history``."""
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import io
 import json
@@ -303,11 +304,12 @@ def test_add_archives_and_urls(dy: Runner, busybox: str, tmp_path: Path) -> None
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_port}"
+        digest = "sha256:" + hashlib.sha256(b"downloaded\n").hexdigest()
         write(
             ctx,
             {
                 "Dockerfile": f"FROM busybox\nADD arch.tar.gz arch.tar.bz2 arch.tar.xz /x/\n"
-                f"ADD {url}/file.txt /dl/\n",
+                f"ADD --checksum={digest} {url}/file.txt /dl/\n",
             },
         )
         dy("build", "-t", "add", str(ctx), check=True)
@@ -324,6 +326,12 @@ def test_add_archives_and_urls(dy: Runner, busybox: str, tmp_path: Path) -> None
         bad = dy("build", str(ctx))
         assert bad.returncode == 1
         assert f"ADD failed: failed to download {url}/missing" in bad.stderr
+        write(
+            ctx,
+            {"Dockerfile": f"FROM busybox\nADD --checksum=sha256:{'0' * 64} {url}/file.txt /f\n"},
+        )
+        bad = dy("build", str(ctx))
+        assert bad.returncode == 1 and f"digest mismatch {digest}" in bad.stderr
     finally:
         server.shutdown()
         server.server_close()
@@ -337,6 +345,8 @@ def test_bad_input_names_file_and_line(dy: Runner, busybox: str, tmp_path: Path)
         "FROM busybox\nEXPOSE 99999\n": "invalid containerPort: 99999",
         "FROM no-such-image\n": "no-such-image",
         "FROM scratch\n": "No image was generated",
+        "FROM --platform=linux/mips64 busybox\n": 'invalid platform "linux/mips64"',
+        "FROM busybox\nSTOPSIGNAL SIGNOPE\n": "Dockerfile:2: Invalid signal: SIGNOPE",
     }
     for text, message in cases.items():
         write(ctx, {"Dockerfile": text})
@@ -353,6 +363,20 @@ def test_bad_input_names_file_and_line(dy: Runner, busybox: str, tmp_path: Path)
     assert piped.returncode == 1 and "stat a: file does not exist" in piped.stderr
     ok = dy("build", "-q", "-", input="FROM busybox\nRUN true\n")
     assert ok.returncode == 0 and ok.stdout.startswith("sha256:")
+
+
+def test_stdin_contexts(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nCOPY f /f\n", "f": "tar\n"})
+    # A tar archive on stdin is the context.
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w:gz") as tf:
+        tf.add(ctx / "Dockerfile", "Dockerfile")
+        tf.add(ctx / "f", "f")
+    dy("build", "-t", "fromtar", "-", input=data.getvalue(), check=True)
+    assert dy("run", "--rm", "fromtar", "cat", "/f").stdout == "tar\n"
+    # `-f -`: the Dockerfile on stdin, the files from the directory.
+    dy("build", "-t", "fdash", "-f", "-", str(ctx), input="FROM busybox\nCOPY f /g\n", check=True)
+    assert dy("run", "--rm", "fdash", "cat", "/g").stdout == "tar\n"
 
 
 def test_history_output(dy: Runner, busybox: str, tmp_path: Path) -> None:

@@ -571,6 +571,7 @@ class Builder:
                 workdir,
                 instr.contents,
                 download_dir=stack.enter_context(self._scratch_dir()),
+                checksum=instr.checksum if isinstance(instr, ins.Add) else "",
             )
             digest = plan.digest()
             created_by = f"{instr.original} # buildkit"
@@ -741,11 +742,13 @@ def _plan(
     workdir: str,
     contents: list[ins.SourceContent],
     download_dir: str,
+    checksum: str = "",
 ) -> _Plan:
     """Resolve COPY/ADD ``sources`` in ``files`` (the build ``Context`` or a stage's
     rootfs as one; None or a root of None when the build has no files) against ``dest``
-    (relative to ``workdir``). Raises ``BuildError`` (``COPY failed: file not found in
-    build context ...``) for a missing source, ``_download``'s errors for URLs."""
+    (relative to ``workdir``); ``checksum`` (ADD ``--checksum``) is checked against URL
+    downloads. Raises ``BuildError`` (``COPY failed: file not found in build context
+    ...``) for a missing source, ``_download``'s errors for URLs."""
     from dockyard.build.context import has_wildcards
     from dockyard.build.dockerignore import go_clean
 
@@ -753,7 +756,7 @@ def _plan(
     wildcard = False
     for src in sources:
         if verb == "ADD" and src.startswith(("http://", "https://")):
-            found.append(_download(src, download_dir))
+            found.append(_download(src, download_dir, checksum))
             continue
         clean = go_clean("/" + src).lstrip("/")
         if files is None or files.root is None:
@@ -779,20 +782,26 @@ def _plan(
     return _Plan(found, full, dest_is_dir, files)
 
 
-def _download(url: str, directory: str) -> _Source:
-    """ADD of a URL: fetch it into ``directory``; raises ``BuildError`` when it fails."""
+def _download(url: str, directory: str, checksum: str) -> _Source:
+    """ADD of a URL: fetch it into ``directory`` and compare it with ``checksum``
+    (``sha256:<hex>`` or ""); raises ``BuildError`` when it fails or differs."""
     import urllib.error
     import urllib.parse
     import urllib.request
 
     name = os.path.basename(urllib.parse.urlsplit(url).path.rstrip("/")) or "__unnamed__"
-    path = os.path.join(directory, "download")
+    path = os.path.join(directory, f"download-{len(os.listdir(directory))}")
     try:
         with urllib.request.urlopen(url, timeout=30) as response, open(path, "wb") as f:
             shutil.copyfileobj(response, f)
     except (urllib.error.URLError, OSError, ValueError) as e:
         reason = getattr(e, "reason", None) or e
         raise BuildError(f"ADD failed: failed to download {url}: {reason}") from None
+    if checksum:
+        with open(path, "rb") as f:
+            actual = "sha256:" + hashlib.sha256(f.read()).hexdigest()
+        if actual != checksum:
+            raise BuildError(f"ADD failed: digest mismatch {actual}: {checksum}")
     return _Source(path, name, mode=0o600)
 
 

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from dockyard.errors import DockyardError
+from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.paths import Paths
 
 HISTORY_HEADERS = {
@@ -113,11 +113,17 @@ def build(
         check_platform(platform)
         if context == "-":
             ctx = Context.from_stdin(sys.stdin.buffer, dockerfile)
+        elif dockerfile == "-":  # `-f -`: the Dockerfile on stdin, files from the directory
+            if not os.path.isdir(context):
+                raise InvalidArgument(f'unable to prepare context: path "{context}" not found')
+            text = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+            ctx = Context(os.path.realpath(context), None, text)
         else:
             ctx = Context.from_directory(context, dockerfile)
         with ctx:
             options.text = ctx.dockerfile_text()
-            options.filename = os.path.basename(dockerfile) if dockerfile else "Dockerfile"
+            named = dockerfile if dockerfile not in (None, "-") else None
+            options.filename = os.path.basename(named) if named else "Dockerfile"
             options.context = ctx
             with open_store(paths) as store:
                 image = Builder(paths, store, options, line, raw).build()
