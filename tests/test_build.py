@@ -456,3 +456,20 @@ def test_run_layer_holds_only_the_changes(dy: Runner, busybox: str, tmp_path: Pa
     top = Path(os.environ["DOCKYARD_ROOT"]) / "layers" / layers[-1].removeprefix("sha256:")
     # No /proc, /dev, /sys or /etc mount points, no hosts/resolv.conf files.
     assert os.listdir(top) == ["made"]
+
+
+def test_progress_tty_view(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nRUN echo from-run\n"})
+    # Bytes (input=b""): text mode would turn the carriage returns into newlines.
+    out = dy(
+        "build", "--progress", "tty", "-t", "p", str(ctx), input=b"", check=True
+    ).stdout.decode()
+    assert "Step " not in out
+    assert "\r\x1b[K=> [2/2] RUN echo from-run  DONE " in out
+    assert "\r\x1b[Kfrom-run\n" in out
+    assert out.endswith("Successfully tagged p:latest\n")
+    again = dy("build", "--progress", "tty", str(ctx), input=b"", check=True).stdout.decode()
+    assert "=> CACHED [2/2] RUN echo from-run  DONE " in again
+    failed = dy("build", "--progress", "tty", "-", input=b"FROM busybox\nRUN exit 2\n")
+    assert "=> [2/2] RUN exit 2  ERROR " in failed.stdout.decode()
+    assert "returned a non-zero code: 2" in failed.stderr.decode()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -98,14 +99,21 @@ def build(
         network=network,
     )
     out_stream = sys.stdout.buffer
+    live = None
+    if not quiet and (progress == "tty" or (progress == "auto" and sys.stdout.isatty())):
+        live = LiveProgress(out_stream)
 
     def line(text: str) -> None:
-        if not quiet:
+        if live is not None:
+            live.line(text)
+        elif not quiet:
             out_stream.write(text.encode() + b"\n")
             out_stream.flush()
 
     def raw(data: bytes) -> None:
-        if not quiet:
+        if live is not None:
+            live.raw(data)
+        elif not quiet:
             out_stream.write(data)
             out_stream.flush()
 
@@ -128,8 +136,12 @@ def build(
             with open_store(paths) as store:
                 image = Builder(paths, store, options, line, raw).build()
     except DockyardError as e:
+        if live is not None:
+            live.close(failed=True)
         sys.stdout.flush()
         fail(str(e), 1)
+    if live is not None:
+        live.close(failed=False)
     if iidfile:
         tmp = f"{iidfile}.tmp{os.getpid()}"
         with open(tmp, "w") as f:
@@ -137,6 +149,84 @@ def build(
         os.replace(tmp, iidfile)
     if quiet:
         click.echo(image.id)
+
+
+class LiveProgress:
+    """``--progress tty``: BuildKit's style of view, the running step redrawn in place with
+    its elapsed time (``=> [2/5] RUN make   1.3s``), finished steps kept as ``DONE`` or
+    ``CACHED``, RUN output shown as it comes. Fed the classic builder's lines."""
+
+    def __init__(self, out: Any) -> None:
+        import threading
+
+        self.out = out
+        self.lock = threading.Lock()
+        self.step = ""
+        self.started = 0.0
+        self.cached = False
+        self.stop = threading.Event()
+        self.ticker = threading.Thread(target=self._tick, daemon=True)
+        self.ticker.start()
+
+    def _status(self, final: str = "") -> bytes:
+        import time
+
+        label = f"=> {'CACHED ' if self.cached else ''}{self.step}"
+        elapsed = f"{time.monotonic() - self.started:.1f}s"
+        return f"\r\x1b[K{label}  {final or elapsed}".encode()
+
+    def _tick(self) -> None:
+        while not self.stop.wait(0.1):
+            with self.lock:
+                if self.step:
+                    self.out.write(self._status())
+                    self.out.flush()
+
+    def _finish(self, word: str) -> None:
+        if self.step:
+            import time
+
+            elapsed = f"{time.monotonic() - self.started:.1f}s"
+            self.out.write(self._status(f"{word} {elapsed}") + b"\n")
+            self.step = ""
+
+    def line(self, text: str) -> None:
+        """Take one line of the classic output."""
+        import re
+        import time
+
+        with self.lock:
+            m = re.match(r"Step (\d+)/(\d+) : (.*)", text)
+            if m:
+                self._finish("DONE")
+                self.step = f"[{m.group(1)}/{m.group(2)}] {m.group(3)}"
+                self.started, self.cached = time.monotonic(), False
+            elif text == " ---> Using cache":
+                self.cached = True
+            elif text.startswith(("Successfully", "[Warning]", "#")) or not text.startswith(
+                (" ---> ", "Removing intermediate container ")
+            ):
+                self._finish("DONE")
+                self.out.write(text.encode() + b"\n")
+            if self.step:
+                self.out.write(self._status())
+            self.out.flush()
+
+    def raw(self, data: bytes) -> None:
+        """Show RUN output below the step line, which is redrawn after it."""
+        with self.lock:
+            self.out.write(b"\r\x1b[K" + data + (b"" if data.endswith(b"\n") else b"\n"))
+            if self.step:
+                self.out.write(self._status())
+            self.out.flush()
+
+    def close(self, failed: bool) -> None:
+        """Stop redrawing; the last step ends as ``DONE`` or ``ERROR``."""
+        self.stop.set()
+        self.ticker.join()
+        with self.lock:
+            self._finish("ERROR" if failed else "DONE")
+            self.out.flush()
 
 
 @click.command("history", context_settings={"help_option_names": ["--help"]})
