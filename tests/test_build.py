@@ -473,3 +473,29 @@ def test_progress_tty_view(dy: Runner, busybox: str, tmp_path: Path) -> None:
     failed = dy("build", "--progress", "tty", "-", input=b"FROM busybox\nRUN exit 2\n")
     assert "=> [2/2] RUN exit 2  ERROR " in failed.stdout.decode()
     assert "returned a non-zero code: 2" in failed.stderr.decode()
+
+
+def test_run_mounts(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    ctx = write(
+        tmp_path / "ctx",
+        {
+            "Dockerfile": """FROM busybox
+RUN --mount=type=cache,target=/cache echo x >> /cache/log && wc -l < /cache/log > /first
+RUN --mount=type=cache,target=/cache wc -l < /cache/log > /second
+RUN --mount=type=tmpfs,target=/scratch touch /scratch/t && ls /scratch > /tmpfs
+RUN --mount=source=data,target=/data cat /data/f > /bound
+RUN --mount=source=data,target=/data,rw echo changed > /data/f
+""",
+            "data/f": "from-context\n",
+        },
+    )
+    dy("build", "-t", "mnt", str(ctx), check=True)
+    out = dy("run", "--rm", "mnt", "cat", "/first", "/second", "/tmpfs", "/bound").stdout
+    assert out == "1\n1\nt\nfrom-context\n"
+    assert (ctx / "data" / "f").read_text() == "from-context\n"  # rw writes are discarded
+    for gone in ("/cache", "/scratch", "/data"):
+        assert dy("run", "--rm", "mnt", "test", "-e", gone).returncode == 1, gone
+    write(ctx, {"Dockerfile": "FROM busybox\nRUN --mount=type=secret,id=x true\n"})
+    bad = dy("build", str(ctx))
+    assert bad.returncode == 1
+    assert "Dockerfile:2: RUN --mount=type=secret,id=x: not supported" in bad.stderr

@@ -126,6 +126,7 @@ class Builder:
         self.total = 0
         self.stage_results: dict[int, _State] = {}
         self.df: ins.Dockerfile | None = None
+        self.declared_globals: set[str] = set()
 
     # -- the build ----------------------------------------------------------------------
 
@@ -136,6 +137,7 @@ class Builder:
         opts = self.opts
         refs = [_tag_ref(t) for t in opts.tags]
         df = self.df = ins.parse_dockerfile(opts.text, opts.filename)
+        self.declared_globals = {k for a in df.args_before_from for k, _ in a.pairs}
         for parse_warning in df.warnings:
             self.out(parse_warning)
         if not df.stages:
@@ -220,8 +222,6 @@ class Builder:
             text = "FROM scratch\n" + "\n".join(triggers)
             for trigger in ins.parse_dockerfile(text, df.filename).stages[0].instructions:
                 self._dispatch(df, trigger, state, globals_)
-        declared_globals = {k for a in df.args_before_from for k, _ in a.pairs}
-        self.declared_globals = declared_globals
         body = list(stage.instructions)
         if is_target and self.opts.labels:
             pairs = sorted(self.opts.labels.items())
@@ -517,19 +517,24 @@ class Builder:
         network = instr.network or self.opts.network or "default"
         if network not in ("default", "host", "none"):
             raise InvalidArgument(f"network mode {network!r} not supported by the builder")
-        key = cache_key(state.image_id, created_by, [state.config, env, network])
-        if self._cached(key, state):
-            return
-        container_id = os.urandom(32).hex()
-        self.out(f" ---> Running in {container_id[:12]}")
-        request = RunRequest(
-            args=args,
-            env=env,
-            cwd=state.config.get("WorkingDir") or "/",
-            user=state.config.get("User") or "",
-            network=network,
-        )
-        with self._scratch_dir() as tmp:
+        with contextlib.ExitStack() as stack:
+            mounts, mount_inputs = self._run_mounts(instr, stack)
+            key = cache_key(
+                state.image_id, created_by, [state.config, env, network, instr.mounts, mount_inputs]
+            )
+            if self._cached(key, state):
+                return
+            container_id = os.urandom(32).hex()
+            self.out(f" ---> Running in {container_id[:12]}")
+            request = RunRequest(
+                args=args,
+                env=env,
+                cwd=state.config.get("WorkingDir") or "/",
+                user=state.config.get("User") or "",
+                network=network,
+                mounts=mounts,
+            )
+            tmp = stack.enter_context(self._scratch_dir())
             upper = os.path.join(tmp, "upper")
             rootfs = os.path.join(tmp, "bundle", "rootfs")
             os.makedirs(os.path.dirname(rootfs))
@@ -551,6 +556,70 @@ class Builder:
                 raise BuildError(f"The command '{' '.join(args)}' returned a non-zero code: {code}")
             self.out(f"Removing intermediate container {container_id[:12]}")
             self._commit_upper(state, created_by, upper, key, tmp)
+
+    def _run_mounts(
+        self, instr: ins.Run, stack: contextlib.ExitStack
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """OCI mounts for ``RUN --mount`` (BuildKit's ``type=cache``, ``tmpfs`` and ``bind``
+        from the build context) and the cache-key inputs they add (bind sources' content
+        hashes). A ``rw`` bind gets a private copy, so writes are discarded as BuildKit
+        does. Raises ``BuildError`` for other types or options."""
+        mounts: list[dict[str, Any]] = []
+        inputs: list[str] = []
+        where = f"{instr.filename}:{instr.start_line}"
+        for text in instr.mounts:
+            fields: dict[str, str] = {}
+            for part in text.split(","):
+                key, eq, value = part.partition("=")
+                fields[key.strip().lower()] = value if eq else "true"
+            kind = fields.pop("type", "bind")
+            if kind not in ("cache", "tmpfs", "bind") or (kind == "bind" and "from" in fields):
+                raise BuildError(f"{where}: RUN --mount={text}: not supported by this builder")
+            target = fields.get("target") or fields.get("dst") or fields.get("destination")
+            if not target:
+                raise BuildError(f"{where}: RUN --mount={text}: target is required")
+            target = os.path.normpath(os.path.join("/", target))
+            readonly = fields.get("readonly", fields.get("ro", "false")) == "true"
+            if kind == "cache":
+                name = fields.get("id") or target
+                source = os.path.join(
+                    self.paths.root, "build-cache", hashlib.sha256(name.encode()).hexdigest()
+                )
+                os.makedirs(source, mode=0o755, exist_ok=True)
+                options = ["rbind", "rprivate", "ro" if readonly else "rw"]
+                mounts.append(
+                    {"destination": target, "type": "bind", "source": source, "options": options}
+                )
+            elif kind == "tmpfs":
+                size = fields.get("size")
+                options = ["nosuid", "nodev"] + ([f"size={size}"] if size else [])
+                mounts.append(
+                    {"destination": target, "type": "tmpfs", "source": "tmpfs", "options": options}
+                )
+            else:
+                ctx = self.opts.context
+                if ctx is None or ctx.root is None:
+                    raise BuildError(f"{where}: RUN --mount={text}: the build has no context")
+                try:
+                    [source] = ctx.resolve_sources(
+                        [fields.get("source") or fields.get("src") or "."]
+                    )
+                except InvalidArgument as e:
+                    raise BuildError(f"{where}: RUN --mount={text}: {e}") from None
+                inputs.append(ctx.content_hash([source]))
+                if fields.get("rw", "false") == "true" or fields.get("readwrite") == "true":
+                    copy = os.path.join(stack.enter_context(self._scratch_dir()), "src")
+                    if os.path.isdir(source):
+                        shutil.copytree(source, copy, symlinks=True)
+                    else:
+                        shutil.copy2(source, copy)
+                    source, options = copy, ["rbind", "rprivate", "rw"]
+                else:
+                    options = ["rbind", "rprivate", "ro"]
+                mounts.append(
+                    {"destination": target, "type": "bind", "source": source, "options": options}
+                )
+        return mounts, inputs
 
     # -- COPY and ADD -------------------------------------------------------------------
 

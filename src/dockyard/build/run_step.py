@@ -16,7 +16,8 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from dockyard.paths import Paths
 
@@ -28,13 +29,16 @@ _MOUNT_POINTS = ("etc/hostname", "etc/hosts", "etc/resolv.conf", "proc", "dev", 
 @dataclass
 class RunRequest:
     """One RUN: ``args`` (argv), ``env`` (``K=V``), ``cwd``, ``user`` (Docker's USER
-    syntax, resolved in the rootfs), ``network`` (``default``, ``host`` or ``none``)."""
+    syntax, resolved in the rootfs), ``network`` (``default``, ``host`` or ``none``),
+    ``mounts`` (OCI mount dicts from ``RUN --mount``; their mount points are not part of
+    the layer)."""
 
     args: list[str]
     env: list[str]
     cwd: str = "/"
     user: str = ""
     network: str = "default"
+    mounts: list[dict[str, Any]] = field(default_factory=list)
 
 
 def run_in_container(
@@ -62,7 +66,9 @@ def run_in_container(
     from dockyard.snapshot import mount_rootfs, securejoin, unmount
 
     bundle = os.path.dirname(rootfs)
-    existed = {p for p in _MOUNT_POINTS if _exists_in(lowers, p)}
+    extra = [m["destination"].strip("/") for m in request.mounts]
+    mount_points = [*extra, *_MOUNT_POINTS]
+    existed = {p for p in mount_points if _exists_in(lowers, p)}
     with contextlib.ExitStack() as undo:
         mount_rootfs(lowers, upper, work, rootfs)
         undo.callback(unmount, rootfs)
@@ -93,7 +99,8 @@ def run_in_container(
                         "options": ["rbind", "rprivate"],
                     }
                     for dest, src in etc_files.items()
-                ],
+                ]
+                + request.mounts,
             )
         )
         import json
@@ -134,7 +141,7 @@ def run_in_container(
         finally:
             if not relay_started:
                 os.close(read_end)
-    for name in _MOUNT_POINTS:
+    for name in mount_points:
         path = os.path.join(upper, name)
         if name in existed or not os.path.lexists(path):
             continue
