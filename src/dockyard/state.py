@@ -32,6 +32,10 @@ CREATE TABLE IF NOT EXISTS containers (
     host_config TEXT NOT NULL,        -- JSON: Docker's HostConfig
     state TEXT NOT NULL               -- JSON: Docker's State
 );
+CREATE TABLE IF NOT EXISTS image_parents (
+    image_id TEXT PRIMARY KEY,        -- an image a build step produced
+    parent TEXT NOT NULL              -- the image the step started from
+);
 CREATE TABLE IF NOT EXISTS build_cache (
     key TEXT PRIMARY KEY,             -- sha256 of (parent image ID, instruction, inputs)
     image_id TEXT NOT NULL,           -- the image the step produced

@@ -425,6 +425,8 @@ class Builder:
                 self.store.discard_unreferenced(blobs, new_diff)
             raise
         self.cache.record(key, image.id, created)
+        if state.image_id and state.image_id != image.id:
+            self.store.set_parent(image.id, state.image_id)
         state.image_id, state.diff_ids, state.layers = image.id, diff_ids, layers
         state.history = [*state.history, entry]
         self.out(f" ---> {short(image.id)}")

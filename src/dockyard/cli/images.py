@@ -173,7 +173,9 @@ def images(
 
     with open_store(paths) as store:
         found = store.list()
-    # -a also shows intermediate images; without a builder there are none to hide.
+        if not all_:
+            hidden = store.intermediate_ids()
+            found = [i for i in found if i.id not in hidden]
     rows = image_rows(found, no_trunc, time.time())
     if repository:
         rows = [r for r in rows if _matches(r, repository)]

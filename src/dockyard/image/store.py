@@ -359,6 +359,42 @@ class ImageStore:
             if conn.execute("DELETE FROM tags WHERE name = ?", (str(ref),)).rowcount == 0:
                 raise NotFound(f"No such image: {ref.familiar()}")
 
+    def set_parent(self, image_id: str, parent_id: str) -> None:
+        """Record that a build step made ``image_id`` from ``parent_id`` (Docker's image
+        parent chain: intermediate images are the untagged parents of other images)."""
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO image_parents (image_id, parent) VALUES (?, ?)",
+                (image_id, parent_id),
+            )
+
+    def intermediate_ids(self) -> set[str]:
+        """IDs of untagged images that another image was built from: ``docker images``
+        lists them only with ``-a``."""
+        rows = self.db.query(
+            "SELECT DISTINCT p.parent AS id FROM image_parents p"
+            " JOIN images i ON i.id = p.image_id"
+            " WHERE p.parent NOT IN (SELECT image_id FROM tags)"
+        )
+        return {r["id"] for r in rows}
+
+    def _parent_to_prune(self, image_id: str) -> str | None:
+        """The parent of a just-deleted ``image_id`` if it is now an unused intermediate:
+        untagged, no other child, no container using it."""
+        row = self.db.query("SELECT parent FROM image_parents WHERE image_id = ?", (image_id,))
+        if not row:
+            return None
+        parent = row[0]["parent"]
+        busy = self.db.query(
+            "SELECT 1 FROM tags WHERE image_id = ?"
+            " UNION ALL SELECT 1 FROM image_parents p JOIN images i ON i.id = p.image_id"
+            " WHERE p.parent = ? AND p.image_id != ?"
+            " UNION ALL SELECT 1 FROM containers WHERE image_id = ?",
+            (parent, parent, image_id, parent),
+        )
+        exists = self.db.query("SELECT 1 FROM images WHERE id = ?", (parent,))
+        return parent if exists and not busy else None
+
     def remove(self, image_id: str) -> builtins.list[str]:
         """Delete image ``image_id``, its tags, and the blobs and layers no other image uses.
 
@@ -497,11 +533,18 @@ class ImageStore:
                 records.append(("Untagged", reference.parse(t).familiar()))
             if users:
                 return records
-        diff_ids = img.diff_ids
-        chains = dict(zip(diff_ids, chain_ids(diff_ids), strict=True))
-        removed = self.remove(img.id)
-        records.append(("Deleted", img.id))
-        records.extend(("Deleted", chains[d]) for d in removed)
+        # The image, then the intermediate images it was built from that nothing else needs.
+        target: Image | None = img
+        while target is not None:
+            parent = self._parent_to_prune(target.id)
+            diff_ids = target.diff_ids
+            chains = dict(zip(diff_ids, chain_ids(diff_ids), strict=True))
+            removed = self.remove(target.id)
+            records.append(("Deleted", target.id))
+            records.extend(("Deleted", chains[d]) for d in removed)
+            with self.db.write() as conn:
+                conn.execute("DELETE FROM image_parents WHERE image_id = ?", (target.id,))
+            target = self.get(parent) if parent else None
         return records
 
 

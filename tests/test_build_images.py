@@ -1,0 +1,33 @@
+"""Intermediate images of a build: hidden by ``images``, shown by ``images -a``, removed
+with the image built from them (Docker's parent chain)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import Runner
+
+
+def test_intermediate_images(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "f.txt").write_text("x\n")
+    (ctx / "Dockerfile").write_text(
+        'FROM busybox\nCOPY f.txt /f.txt\nRUN echo built > /b\nENV A=b\nCMD ["cat", "/b"]\n'
+    )
+    dy("build", "-q", "-t", "app:1", str(ctx), check=True)
+    shown = dy("images", "--format", "{{.Repository}}:{{.Tag}}", check=True).stdout.split()
+    assert sorted(shown) == ["app:1", "busybox:latest"]
+    everything = dy("images", "-a", "-q", check=True).stdout.split()
+    assert len(everything) == 2 + 3  # plus the COPY, RUN and ENV steps' images
+    out = dy("rmi", "app:1", check=True).stdout.splitlines()
+    assert out[0] == "Untagged: app:1"
+    deleted = [line for line in out if line.startswith("Deleted: ")]
+    assert len(deleted) >= 4  # the image and its three intermediates (plus layers)
+    assert dy("images", "-a", "--format", "{{.Repository}}", check=True).stdout.split() == [
+        "busybox"
+    ]
+    # A rebuild after that starts from scratch again and still works.
+    p = dy("build", "-t", "app:1", str(ctx), check=True)
+    assert "Using cache" not in p.stdout
+    assert dy("run", "--rm", "app:1", check=True).stdout == "built\n"
