@@ -1,33 +1,87 @@
-"""Dockyard's demo: make a base image offline, then run isolated containers.
+"""Dockyard's demo: make a base image offline, run isolated containers, manage detached
+ones, then build an example app from a Dockerfile and serve a page from it.
 
 Each step prints the command it runs (as a user would type it) and the real output.
-It uses the normal engine root (``$DOCKYARD_ROOT`` or /var/lib/dockyard).
+It uses the normal engine root (``$DOCKYARD_ROOT`` or /var/lib/dockyard); it removes the
+containers it names and the ``site`` image at the start (leftovers of an interrupted run)
+and again at the end, even when a step fails.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 
 # The dockyard installed beside this interpreter (the project's venv), else the one on PATH.
 _BESIDE = os.path.join(os.path.dirname(sys.executable), "dockyard")
 DOCKYARD = _BESIDE if os.path.exists(_BESIDE) else (shutil.which("dockyard") or "dockyard")
+SITE = os.path.relpath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "busybox-site")
+)
+# The containers and the image this demo makes: removed before (an interrupted run's
+# leftovers) and after.
+CONTAINERS = ("demo-bg", "demo-ticker", "demo-site")
+IMAGE = "site"
+TICKER = (
+    'trap "echo got SIGTERM; exit 0" TERM; while true; do echo tick $(date +%T); sleep 0.2; done'
+)
+FETCH = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 80"
 
 
-def step(title: str, *args: str) -> None:
-    """Print a heading and the command, run it, and show its output and exit code."""
+def step(title: str, *args: str, timeout: float | None = None, timed: bool = False) -> None:
+    """Print a heading and the command, run it, and show its output and exit code.
+
+    ``timeout`` (seconds) stops the command (SIGKILL, as Ctrl-C would end a ``logs -f``)
+    and says so; ``timed`` prints how long it took.
+    """
     bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
     print(f"\n{bold}== {title}{plain}")
     print("$ dockyard " + " ".join(_quote(a) for a in args), flush=True)
-    proc = subprocess.run([DOCKYARD, *args])
+    start = time.monotonic()
+    try:
+        proc = subprocess.run([DOCKYARD, *args], timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"(stopped by the demo after {timeout:g} s)", flush=True)
+        return
     if proc.returncode != 0:
         print(f"(exit code {proc.returncode})", flush=True)
+    if timed:
+        print(f"(took {time.monotonic() - start:.2f} s)", flush=True)
+
+
+def quietly(*args: str) -> int:
+    """Run dockyard with its output discarded; returns its exit code."""
+    return subprocess.run([DOCKYARD, *args], capture_output=True).returncode
+
+
+def clean_up() -> None:
+    """Remove the demo's containers and its image, whatever state they are in."""
+    for name in CONTAINERS:
+        quietly("rm", "-f", name)
+    quietly("rmi", IMAGE)
+
+
+def wait_for_site(name: str, timeout: float = 5) -> None:
+    """Poll until httpd in ``name`` answers (it needs a moment after ``run -d``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if quietly("exec", name, "sh", "-c", FETCH) == 0:
+            return
+        time.sleep(0.1)
 
 
 def _quote(arg: str) -> str:
-    return arg if arg and all(c.isalnum() or c in "-_./:=%" for c in arg) else repr(arg)
+    """``arg`` as a POSIX shell word, so the printed command can be pasted."""
+    if arg and all(c.isalnum() or c in "-_./:=%" for c in arg):
+        return arg
+    if "'" not in arg:
+        return f"'{arg}'"
+    # Inside double quotes a backslash is literal unless it precedes one of these.
+    return '"' + re.sub(r'([$`"]|\\(?=[$`"\\\n]|$))', r"\\\1", arg) + '"'
 
 
 def memory_limit_file() -> str:
@@ -37,6 +91,18 @@ def memory_limit_file() -> str:
 
 
 def main() -> None:
+    clean_up()
+    try:
+        isolation()
+        lifecycle()
+        build()
+    finally:
+        clean_up()
+    print("\nDemo finished.")
+
+
+def isolation() -> None:
+    """Issue 2: images and isolated containers."""
     step("Make busybox:latest from the host's busybox-static, offline", "bootstrap", "busybox")
     step("The image store", "images")
     step("A container gets its own hostname (its short ID)", "run", "--rm", "busybox", "hostname")
@@ -126,7 +192,83 @@ def main() -> None:
     step("docker kill sends SIGKILL", "kill", "demo-bg")
     step("... and wait reports the exit code, 128+9", "wait", "demo-bg")
     step("Remove it", "rm", "demo-bg")
-    print("\nDemo finished.")
+
+
+def lifecycle() -> None:
+    """Issue 3: a detached container's life, from run -d to rm."""
+    step(
+        "A detached container printing a line every 0.2 s (PID 1 traps SIGTERM)",
+        "run",
+        "-d",
+        "--name",
+        "demo-ticker",
+        "busybox",
+        "sh",
+        "-c",
+        TICKER,
+    )
+    step("ps shows it running", "ps")
+    step(
+        "logs -f follows its output (the demo stops it after 2 s, as Ctrl-C would)",
+        "logs",
+        "-f",
+        "demo-ticker",
+        timeout=2,
+    )
+    step(
+        "exec runs a command inside it: ps sees the container's processes",
+        "exec",
+        "demo-ticker",
+        "ps",
+    )
+    step("top lists them with host PIDs", "top", "demo-ticker")
+    step(
+        "stop sends SIGTERM; PID 1 handles it, so no 10 s grace period",
+        "stop",
+        "demo-ticker",
+        timed=True,
+    )
+    step("Its last lines", "logs", "--tail", "2", "demo-ticker")
+    step("ps -a shows how it exited", "ps", "-a", "--filter", "name=demo-ticker")
+    step("rm removes it", "rm", "demo-ticker")
+
+
+def build() -> None:
+    """Issue 4: build the example site from its Dockerfile, rebuild from cache, serve it."""
+    with open(os.path.join(SITE, "Dockerfile")) as f:
+        print(f"\n== The example app's Dockerfile ({SITE}/Dockerfile)\n{f.read()}", end="")
+    step("Build it", "build", "--progress", "plain", "-t", IMAGE, SITE, timed=True)
+    step(
+        "Nothing changed: every step comes from the cache",
+        "build",
+        "--progress",
+        "plain",
+        "-t",
+        IMAGE,
+        SITE,
+        timed=True,
+    )
+    step("Its history, one line per instruction", "history", IMAGE)
+    step("Run the site detached", "run", "-d", "--name", "demo-site", IMAGE)
+    wait_for_site("demo-site")
+    step(
+        "Fetch its page from inside the container (busybox nc)",
+        "exec",
+        "demo-site",
+        "sh",
+        "-c",
+        FETCH,
+    )
+    step(
+        "httpd as PID 1 has no SIGTERM handler: stop -t 1 kills it after 1 s, not 10",
+        "stop",
+        "-t",
+        "1",
+        "demo-site",
+        timed=True,
+    )
+    step("Remove the container", "rm", "demo-site")
+    step("... and the image with its intermediate layers", "rmi", IMAGE)
 
 
 if __name__ == "__main__":
