@@ -38,6 +38,7 @@ test: install
 
 bench: install
 	$(BIN)/python bench/run_latency.py
+	$(BIN)/python bench/build_latency.py --skip-install
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
