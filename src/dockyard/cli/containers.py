@@ -34,7 +34,13 @@ def start(paths: Paths, attach: bool, interactive: bool, containers: tuple[str, 
         if len(containers) > 1:
             raise click.UsageError("you cannot start and attach multiple containers at once")
         try:
-            status = engine.containers.run_attached(engine.container_store.get(containers[0]))
+            c = engine.containers.reconcile(engine.container_store.get(containers[0]))
+            if c.state["Running"]:
+                from dockyard.container.attach import attach as attach_to
+
+                status = attach_to(engine.containers, c.id, stdin=interactive)
+            else:
+                status = engine.containers.run_attached(c)
         except DockyardError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)
             print(f"Error: failed to start containers: {containers[0]}", file=sys.stderr)
@@ -780,6 +786,9 @@ def _register() -> None:
     container.add_command(restart)
     container.add_command(rename)
     container.add_command(prune)
+    from dockyard.cli.attach import attach
+
+    container.add_command(attach)
 
 
 _register()

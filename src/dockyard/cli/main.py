@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "create": "dockyard.cli.run:create",
     "run": "dockyard.cli.run:run",
     "start": "dockyard.cli.containers:start",
+    "attach": "dockyard.cli.attach:attach",
     "rm": "dockyard.cli.containers:rm",
     "ps": "dockyard.cli.containers:ps",
     "inspect": "dockyard.cli.containers:inspect",

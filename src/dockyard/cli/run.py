@@ -90,6 +90,32 @@ def _container_options(f: Callable[..., Any]) -> Callable[..., Any]:
             default="no",
             help="Restart policy to apply when a container exits (no|always|on-failure[:N]|unless-stopped)",
         ),
+        click.option("--health-cmd", help="Command to run to check health"),
+        click.option(
+            "--health-interval", help="Time between running the check (ms|s|m|h) (default 0s)"
+        ),
+        click.option(
+            "--health-retries",
+            type=int,
+            default=0,
+            help="Consecutive failures needed to report unhealthy",
+        ),
+        click.option(
+            "--health-start-interval",
+            help="Time between running the check during the start period (ms|s|m|h) (default 0s)",
+        ),
+        click.option(
+            "--health-start-period",
+            help="Start period for the container to initialize before starting health-retries "
+            "countdown (ms|s|m|h) (default 0s)",
+        ),
+        click.option(
+            "--health-timeout",
+            help="Maximum time to allow one check to run (ms|s|m|h) (default 0s)",
+        ),
+        click.option(
+            "--no-healthcheck", is_flag=True, help="Disable any container-specified HEALTHCHECK"
+        ),
         click.argument("image"),
         click.argument("command", nargs=-1, type=click.UNPROCESSED),
     ]
@@ -127,6 +153,26 @@ def _create_options(kw: dict[str, Any]) -> Any:
     restart_policy = parse_restart_policy(kw["restart"])
     if kw["auto_remove"] and not is_none(restart_policy):
         raise InvalidArgument("Conflicting options: --restart and --rm")
+    from dockyard.container.health import config_from_flags, parse_duration
+
+    durations = {
+        name: parse_duration(kw[name], "--" + name.replace("_", "-")) if kw[name] else 0
+        for name in (
+            "health_interval",
+            "health_timeout",
+            "health_start_period",
+            "health_start_interval",
+        )
+    }
+    healthcheck = config_from_flags(
+        kw["health_cmd"],
+        interval=durations["health_interval"],
+        timeout=durations["health_timeout"],
+        retries=kw["health_retries"],
+        start_period=durations["health_start_period"],
+        start_interval=durations["health_start_interval"],
+        no_healthcheck=kw["no_healthcheck"],
+    )
     return CreateOptions(
         image=kw["image"],
         command=list(kw["command"]),
@@ -158,6 +204,7 @@ def _create_options(kw: dict[str, Any]) -> Any:
         stop_signal=_stop_signal(kw["stop_signal"]),
         stop_timeout=kw["stop_timeout"],
         restart_policy=restart_policy,
+        healthcheck=healthcheck,
     )
 
 

@@ -115,8 +115,13 @@ class JsonFileWriter:
             self._emit(stream, bytes(buf[:end]), stamp)
             del buf[:end]
 
-    def relay(self, sources: list[tuple[int, str]]) -> None:
-        """Copy every source into the log until all are at end of file; closes them."""
+    def relay(
+        self,
+        sources: list[tuple[int, str]],
+        on_data: Callable[[str, bytes], None] | None = None,
+    ) -> None:
+        """Copy every source into the log until all are at end of file; closes them.
+        ``on_data(stream, bytes)`` also gets every chunk read (the attach clients)."""
         buffers = {fd: bytearray() for fd, _ in sources}
         streams = dict(sources)
         open_fds = list(streams)
@@ -133,6 +138,8 @@ class JsonFileWriter:
                 stamp = time.time_ns()
                 buf = buffers[fd]
                 if data:
+                    if on_data is not None:
+                        on_data(streams[fd], data)
                     buf += data
                     self._drain(streams[fd], buf, stamp, final=False)
                     continue

@@ -73,6 +73,14 @@ def cgroups_path(container_id: str, parent: str) -> str:
     return os.path.join(parent or "dockyard", container_id)
 
 
+def _close_unless_taken(fds: list[int | None]) -> None:
+    """Close the fds in ``fds`` still owned here (None: handed to another owner)."""
+    for fd in fds:
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
 def _terminal_size() -> tuple[int, int] | None:
     """(rows, columns) of the caller's terminal, if it has one."""
     for fd in (0, 1):
@@ -202,6 +210,11 @@ class ContainerManager:
         }
         if opts.stop_timeout is not None:
             config["StopTimeout"] = opts.stop_timeout
+        from dockyard.container.health import merge
+
+        healthcheck = merge(opts.healthcheck, img.get("Healthcheck"))
+        if healthcheck:
+            config["Healthcheck"] = healthcheck
         host_config = {
             "NetworkMode": opts.network,
             "Privileged": opts.privileged,
@@ -532,9 +545,17 @@ class ContainerManager:
         # The runtime gives the container this process's fds 0-2: point them at what
         # the container gets for the duration of create, then put them back.
         replaced: dict[int, int] = {}
+        # The write side of the container's stdin a monitor keeps for attach clients
+        # (OpenStdin), until handed to the attach server (then None).
+        stdin_w: list[int | None] = [None]
+        undo.callback(_close_unless_taken, stdin_w)
         if not c.config["OpenStdin"] or c.config["Tty"]:
             # Without -i the container's stdin is /dev/null, as with Docker.
             replaced[0] = os.open(os.devnull, os.O_RDONLY)
+        elif log_output:
+            replaced[0], write_end = os.pipe()
+            os.set_inheritable(write_end, False)
+            stdin_w[0] = write_end
         sources: list[tuple[int, str]] = []
         if log_output and not c.config["Tty"]:
             for fd, stream in ((1, "stdout"), (2, "stderr")):
@@ -569,9 +590,18 @@ class ContainerManager:
             if log_output:
                 sources.append((master, "stdout"))
                 console.master = None  # the log relay owns and closes it now
+                if c.config["OpenStdin"]:
+                    stdin_w[0] = os.dup(master)
         relay = None
         if sources:
-            relay = self._start_log_relay(c, sources)
+            from dockyard.container.attach import AttachServer
+
+            server = AttachServer(
+                self.paths.runroot, c.id, stdin_w[0], bool(c.config.get("StdinOnce"))
+            )
+            stdin_w[0] = None  # the server owns it now
+            undo.callback(server.close)
+            relay = self._start_log_relay(c, sources, server.broadcast)
         # Recorded as running before it runs: if this process dies from here on, the
         # record says running with no monitor, which reconcile() turns into a lost exit
         # and a cleanup, instead of an orphan behind a "created" record.
@@ -597,10 +627,23 @@ class ContainerManager:
             undo.callback(console.close)
             if not log_output:
                 console.relay_start(c.config["OpenStdin"])
+        from dockyard.container.health import HealthMonitor, probe_command
+
+        probe = probe_command(c.config.get("Healthcheck"))
+        if probe is not None:
+            health = HealthMonitor(self, c, probe)
+            health.start()
+            undo.callback(health.stop)
         return runtime, pid, relay
 
-    def _start_log_relay(self, c: Container, sources: list[tuple[int, str]]) -> Any:
-        """A thread copying ``(fd, stream)`` sources into the container's json-file log."""
+    def _start_log_relay(
+        self,
+        c: Container,
+        sources: list[tuple[int, str]],
+        on_data: Callable[[str, bytes], None] | None = None,
+    ) -> Any:
+        """A thread copying ``(fd, stream)`` sources into the container's json-file log
+        (and each chunk to ``on_data(stream, bytes)``, the attach clients)."""
         import threading
 
         from dockyard.container.logs import JsonFileWriter, log_path
@@ -609,7 +652,7 @@ class ContainerManager:
 
         def relay() -> None:
             try:
-                writer.relay(sources)
+                writer.relay(sources, on_data)
             finally:
                 writer.close()
 

@@ -47,3 +47,5 @@ class CreateOptions:
     )
     stop_signal: str | None = None
     stop_timeout: int | None = None
+    # Docker's Healthcheck from --health-*/--no-healthcheck (None: the image's).
+    healthcheck: dict[str, Any] | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,11 +91,36 @@ class ContainerStore:
             )
 
     def save_state(self, c: Container) -> None:
-        """Persist ``c.state``."""
+        """Persist ``c.state``, except its Health, which only :meth:`update_health`
+        writes (the stored one is kept, so a health probe's result is never undone)."""
         with self.db.write() as conn:
+            row = conn.execute("SELECT state FROM containers WHERE id = ?", (c.id,)).fetchone()
+            state = dict(c.state)
+            state.pop("Health", None)
+            health = json.loads(row["state"]).get("Health") if row is not None else None
+            if health is not None:
+                state["Health"] = health
+            c.state = state
+            conn.execute("UPDATE containers SET state = ? WHERE id = ?", (json.dumps(state), c.id))
+
+    def update_health(
+        self, container_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Replace State.Health by ``change(current Health or {})`` in one write
+        transaction, leaving every other State key as stored; returns the new Health.
+        Raises NotFound when the container is gone."""
+        with self.db.write() as conn:
+            row = conn.execute(
+                "SELECT state FROM containers WHERE id = ?", (container_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"No such container: {container_id}")
+            state = json.loads(row["state"])
+            state["Health"] = change(state.get("Health") or {})
             conn.execute(
-                "UPDATE containers SET state = ? WHERE id = ?", (json.dumps(c.state), c.id)
+                "UPDATE containers SET state = ? WHERE id = ?", (json.dumps(state), container_id)
             )
+        return dict(state["Health"])
 
     def rename(self, container_id: str, name: str) -> None:
         """Give the container ``container_id`` the (validated) ``name``; raises Conflict

@@ -1,0 +1,36 @@
+"""``dockyard attach`` (Docker CLI reference: docker container attach)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from dockyard.errors import DockyardError
+from dockyard.paths import Paths
+
+_SETTINGS = {"help_option_names": ["--help"]}
+
+
+@click.command(context_settings=_SETTINGS)
+@click.option("--no-stdin", is_flag=True, help="Do not attach STDIN")
+@click.option(
+    "--sig-proxy",
+    type=click.BOOL,
+    default=True,
+    help="Proxy all received signals to the process (default true)",
+)
+@click.argument("container")
+@click.pass_obj
+def attach(paths: Paths, no_stdin: bool, sig_proxy: bool, container: str) -> None:
+    """Attach local standard input, output, and error streams to a running container."""
+    from dockyard.container.attach import attach as attach_to
+    from dockyard.engine import Engine
+
+    engine = Engine(paths)
+    try:
+        status = attach_to(engine.containers, container, stdin=not no_stdin, sig_proxy=sig_proxy)
+    except DockyardError as e:
+        print(f"Error response from daemon: {e}", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(status)
