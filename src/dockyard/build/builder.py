@@ -856,23 +856,30 @@ def _plan(
 def _download(url: str, directory: str, checksum: str) -> _Source:
     """ADD of a URL: fetch it into ``directory`` and compare it with ``checksum``
     (``sha256:<hex>`` or ""); raises ``BuildError`` when it fails or differs."""
-    import urllib.error
     import urllib.parse
-    import urllib.request
+
+    import httpx
 
     name = os.path.basename(urllib.parse.urlsplit(url).path.rstrip("/")) or "__unnamed__"
     path = os.path.join(directory, f"download-{len(os.listdir(directory))}")
+    digest = hashlib.sha256()
     try:
-        with urllib.request.urlopen(url, timeout=30) as response, open(path, "wb") as f:
-            shutil.copyfileobj(response, f)
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        reason = getattr(e, "reason", None) or e
-        raise BuildError(f"ADD failed: failed to download {url}: {reason}") from None
-    if checksum:
-        with open(path, "rb") as f:
-            actual = "sha256:" + hashlib.sha256(f.read()).hexdigest()
-        if actual != checksum:
-            raise BuildError(f"ADD failed: digest mismatch {actual}: {checksum}")
+        with (
+            httpx.stream("GET", url, timeout=30, follow_redirects=True) as response,
+            open(path, "wb") as f,
+        ):
+            if response.status_code >= 400:
+                raise BuildError(
+                    f"ADD failed: failed to download {url}: failed to GET {url} with status "
+                    f"{response.status_code} {response.reason_phrase}"
+                )
+            for chunk in response.iter_bytes():
+                digest.update(chunk)
+                f.write(chunk)
+    except (httpx.HTTPError, httpx.InvalidURL, OSError) as e:
+        raise BuildError(f"ADD failed: failed to download {url}: {e}") from None
+    if checksum and "sha256:" + digest.hexdigest() != checksum:
+        raise BuildError(f"ADD failed: digest mismatch sha256:{digest.hexdigest()}: {checksum}")
     return _Source(path, name, mode=0o600)
 
 
