@@ -124,14 +124,27 @@ def stop(
     paths: Paths, signal_: str | None, timeout: int | None, containers: tuple[str, ...]
 ) -> None:
     """Stop one or more running containers."""
+    _stop_or_restart("stop", paths, signal_, timeout, containers)
+
+
+def _stop_or_restart(
+    action: str,
+    paths: Paths,
+    signal_: str | None,
+    timeout: int | None,
+    containers: tuple[str, ...],
+) -> None:
+    """``stop``/``restart`` each container; prints the names as given, exits 1 if any
+    failed (Docker's behaviour)."""
     from dockyard.container import operations
 
+    run = operations.stop if action == "stop" else operations.restart
     engine = _engine(paths)
     sig = parse_signal(signal_) if signal_ else None
     failed = False
     for ref in containers:
         try:
-            operations.stop(engine.containers, ref, timeout=timeout, sig=sig)
+            run(engine.containers, ref, timeout=timeout, sig=sig)
             print(ref, flush=True)
         except DockyardError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)
@@ -147,19 +160,7 @@ def restart(
     paths: Paths, signal_: str | None, timeout: int | None, containers: tuple[str, ...]
 ) -> None:
     """Restart one or more containers."""
-    from dockyard.container import operations
-
-    engine = _engine(paths)
-    sig = parse_signal(signal_) if signal_ else None
-    failed = False
-    for ref in containers:
-        try:
-            operations.restart(engine.containers, ref, timeout=timeout, sig=sig)
-            print(ref, flush=True)
-        except DockyardError as e:
-            print(f"Error response from daemon: {e}", file=sys.stderr)
-            failed = True
-    sys.exit(1 if failed else 0)
+    _stop_or_restart("restart", paths, signal_, timeout, containers)
 
 
 @click.command(context_settings=_SETTINGS)

@@ -190,7 +190,7 @@ def attach(manager: ContainerManager, ref: str, stdin: bool = True, sig_proxy: b
     """
     import signal
 
-    from dockyard.container.manager import PROXIED_SIGNALS
+    from dockyard.container.signals import PROXIED_SIGNALS
 
     c = manager.reconcile(manager.store.get(ref))
     if c.state.get("Restarting"):

@@ -180,7 +180,7 @@ def _exec_attached(
     process: dict[str, Any],
     opts: ExecOptions,
 ) -> int:
-    from dockyard.container.manager import PROXIED_SIGNALS
+    from dockyard.container.signals import PROXIED_SIGNALS, wait_forwarding
 
     with contextlib.ExitStack() as undo:
         console = None
@@ -213,26 +213,7 @@ def _exec_attached(
             console.receive()
             undo.callback(console.close)
             console.relay_start(opts.interactive)
-        return _wait(pid, PROXIED_SIGNALS)
-
-
-def _wait(pid: int, proxied: set[signal.Signals]) -> int:
-    def forward(signum: int, _frame: object) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
-
-    previous = {}
-    for sig in proxied:
-        with contextlib.suppress(OSError, ValueError):
-            previous[sig] = signal.signal(sig, forward)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, proxied)
-    try:
-        _, wstatus = os.waitpid(pid, 0)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    code = os.waitstatus_to_exitcode(wstatus)
-    return 128 - code if code < 0 else code
+        return wait_forwarding(pid)
 
 
 # -- pause / unpause ------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.container.names import random_name, validate_name
 from dockyard.container.options import CreateOptions
+from dockyard.container.signals import PROXIED_SIGNALS, wait_forwarding
 from dockyard.container.store import Container, ContainerStore, initial_state
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound, RuntimeFailure
 from dockyard.paths import Paths
@@ -33,23 +34,6 @@ if TYPE_CHECKING:
 PR_SET_CHILD_SUBREAPER = 36
 MIN_MEMORY = 6 * 1024 * 1024
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# Docker's CLI forwards every signal but these to the container (sig-proxy).
-_NOT_PROXIED = {
-    signal.SIGCHLD,
-    signal.SIGPIPE,
-    signal.SIGURG,
-    signal.SIGWINCH,
-    signal.SIGKILL,
-    signal.SIGSTOP,
-    signal.SIGTSTP,
-    signal.SIGTTIN,
-    signal.SIGTTOU,
-}
-PROXIED_SIGNALS = {
-    sig
-    for sig in signal.valid_signals()
-    if isinstance(sig, signal.Signals) and sig not in _NOT_PROXIED
-}
 # Options that ask for no confinement, which is what Dockyard applies (no seccomp, AppArmor
 # or SELinux profile yet).
 _ACCEPTED_SECURITY_OPTS = {
@@ -661,22 +645,7 @@ class ContainerManager:
         return thread
 
     def _wait(self, c: Container, pid: int, runtime: Any, relay: Any = None) -> int:
-        def forward(signum: int, _frame: object) -> None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signum)
-
-        previous = {}
-        for sig in PROXIED_SIGNALS:
-            with contextlib.suppress(OSError, ValueError):
-                previous[sig] = signal.signal(sig, forward)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, PROXIED_SIGNALS)
-        try:
-            _, wstatus = os.waitpid(pid, 0)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-        code = os.waitstatus_to_exitcode(wstatus)
-        status = 128 - code if code < 0 else code
+        status = wait_forwarding(pid)
         if relay is not None:
             # The last output is in the log before the exit is recorded (`logs -f` ends
             # on the exit). The rest of the PID namespace dies with PID 1, closing the
