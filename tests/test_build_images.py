@@ -31,3 +31,20 @@ def test_intermediate_images(dy: Runner, busybox: str, tmp_path: Path) -> None:
     p = dy("build", "-t", "app:1", str(ctx), check=True)
     assert "Using cache" not in p.stdout
     assert dy("run", "--rm", "app:1", check=True).stdout == "built\n"
+
+
+def test_copy_of_a_file_reincluded_in_an_ignored_directory(
+    dy: Runner, busybox: str, tmp_path: Path
+) -> None:
+    """``.dockerignore``: ``docs`` then ``!docs/README.md`` copies only that file (found by a
+    user trial: the parent directory was never created)."""
+    ctx = tmp_path / "ctx"
+    (ctx / "docs").mkdir(parents=True)
+    (ctx / "docs" / "README.md").write_text("readme\n")
+    (ctx / "docs" / "other.md").write_text("other\n")
+    (ctx / ".dockerignore").write_text("docs\n!docs/README.md\n")
+    (ctx / "Dockerfile").write_text("FROM busybox\nCOPY . /ctx\n")
+    dy("build", "-q", "-t", "ign", str(ctx), check=True)
+    p = dy("run", "--rm", "ign", "sh", "-c", "ls /ctx/docs; cat /ctx/docs/README.md", check=True)
+    assert p.stdout == "README.md\nreadme\n"
+    dy("rmi", "ign", check=True)

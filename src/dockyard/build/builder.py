@@ -962,7 +962,12 @@ def _apply(plan: _Plan, rootfs: str, chown: str, chmod: str, extract: bool) -> N
         if source.is_dir:
             target = _mkdirs(rootfs, dest, owner)
             for host, rel, st in plan.entries(source):
-                _put(host, _host_path(rootfs, os.path.join(dest, rel)), st, owner, mode)
+                dst = _host_path(rootfs, os.path.join(dest, rel))
+                if not os.path.isdir(os.path.dirname(dst)):
+                    # A file re-included by a .dockerignore `!` rule inside an excluded
+                    # directory arrives without its parent entry.
+                    _mkdirs(rootfs, os.path.dirname(os.path.join(dest, rel)), owner)
+                _put(host, dst, st, owner, mode)
             continue
         archive = source.path is not None and extract and source.mode is None
         if archive and source.path is not None and tarfile.is_tarfile(source.path):

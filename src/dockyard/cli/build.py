@@ -135,10 +135,15 @@ def build(
             options.context = ctx
             with open_store(paths) as store:
                 image = Builder(paths, store, options, line, raw).build()
-    except DockyardError as e:
+    except (DockyardError, OSError) as e:
+        # A build fails with exit 1 and one line, as Docker's; an OS error names its path.
         if live is not None:
             live.close(failed=True)
         sys.stdout.flush()
+        if isinstance(e, OSError):
+            if os.environ.get("DOCKYARD_DEBUG"):
+                raise
+            fail(f"{e.strerror or e}: {e.filename}" if e.filename else str(e), 1)
         fail(str(e), 1)
     if live is not None:
         live.close(failed=False)
