@@ -48,3 +48,24 @@ def test_copy_of_a_file_reincluded_in_an_ignored_directory(
     p = dy("run", "--rm", "ign", "sh", "-c", "ls /ctx/docs; cat /ctx/docs/README.md", check=True)
     assert p.stdout == "README.md\nreadme\n"
     dy("rmi", "ign", check=True)
+
+
+def test_history_shows_step_ids_and_content_sizes(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    """Each step's image ID while it exists, ``<missing>`` below the base image's top
+    entry; SIZE counts file bytes (hardlinks once), 0B for metadata steps."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nWORKDIR /app\nRUN echo hi > /app/x\nENV A=b\n")
+    image_id = dy("build", "-q", "-t", "h:1", str(ctx), check=True).stdout.strip()
+    rows = dy(
+        "history", "--format", "{{.ID}}|{{.Size}}|{{.CreatedBy}}", "h:1", check=True
+    ).stdout.splitlines()
+    ids = [r.split("|")[0] for r in rows]
+    sizes = [r.split("|")[1] for r in rows]
+    assert ids[0] == image_id.removeprefix("sha256:")[:12]
+    assert all(i != "<missing>" for i in ids[:4])
+    base = dy("images", "-q", "busybox", check=True).stdout.strip()
+    assert ids[3] == base
+    assert sizes[:3] == ["0B", "3B", "0B"]
+    assert sizes[3].endswith("MB") and float(sizes[3][:-2]) < 3  # busybox once, not 269 times
+    dy("rmi", "h:1", check=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -251,10 +252,14 @@ def history(paths: Paths, name: str, fmt: str, human: bool, no_trunc: bool, quie
     try:
         with open_store(paths) as store:
             image = store.resolve(name)
-            config, manifest = image.config, image.manifest
+            config = image.config
+            chain = store.parent_chain(image.id)
     except DockyardError as e:
         fail(f"Error response from daemon: {e}")
-    rows = history_rows(config, manifest, image.id, no_trunc, human, time.time())
+    from dockyard.snapshot import LayerStore
+
+    layers = LayerStore(paths)
+    rows = history_rows(config, chain, layers.content_size, no_trunc, human, time.time())
     if quiet and fmt in ("", "table"):
         fmt = "{{.ID}}"
     try:
@@ -265,21 +270,28 @@ def history(paths: Paths, name: str, fmt: str, human: bool, no_trunc: bool, quie
 
 
 def history_rows(
-    config: dict, manifest: dict, image_id: str, no_trunc: bool, human: bool, now: float
+    config: dict,
+    chain: list[str],
+    layer_size: Callable[[str], int],
+    no_trunc: bool,
+    human: bool,
+    now: float,
 ) -> list[dict[str, str]]:
-    """``docker history`` rows, newest first: the image ID on the top row and
-    ``<missing>`` below, CREATED BY cut to 45 characters with ``…`` unless ``no_trunc``,
-    the size of each entry's layer (0 B for ``empty_layer`` entries)."""
+    """``docker history`` rows, newest first. ``chain`` is the image's ID then the IDs of
+    the images it was built from (its build steps, then the base image); rows past the
+    chain show ``<missing>``, as Docker's. CREATED BY is cut to 45 characters with ``…``
+    unless ``no_trunc``; SIZE is the bytes of the files the step's layer holds
+    (``layer_size(diff_id)``), 0 for ``empty_layer`` entries."""
     from dockyard.cli.formatting import human_duration, human_size
     from dockyard.cli.images import _epoch
 
-    layer_sizes = [int(d.get("size", 0)) for d in manifest.get("layers") or []]
+    diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
     rows = []
     index = 0
     for entry in config.get("history") or []:
         size = 0
         if not entry.get("empty_layer"):
-            size = layer_sizes[index] if index < len(layer_sizes) else 0
+            size = layer_size(diff_ids[index]) if index < len(diff_ids) else 0
             index += 1
         created = _epoch(str(entry.get("created") or ""))
         created_by = str(entry.get("created_by") or "")
@@ -298,8 +310,8 @@ def history_rows(
             }
         )
     rows.reverse()
-    if rows:
-        rows[0]["ID"] = image_id if no_trunc else image_id.removeprefix("sha256:")[:12]
+    for row, image_id in zip(rows, chain, strict=False):
+        row["ID"] = image_id if no_trunc else image_id.removeprefix("sha256:")[:12]
     return rows
 
 

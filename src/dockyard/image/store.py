@@ -368,6 +368,20 @@ class ImageStore:
                 (image_id, parent_id),
             )
 
+    def parent_chain(self, image_id: str) -> builtins.list[str]:
+        """``image_id`` and the images it was built from, nearest first, as far as they
+        still exist (``docker history`` shows their IDs)."""
+        chain = [image_id]
+        while True:
+            row = self.db.query(
+                "SELECT p.parent FROM image_parents p JOIN images i ON i.id = p.parent"
+                " WHERE p.image_id = ?",
+                (chain[-1],),
+            )
+            if not row or row[0]["parent"] in chain:
+                return chain
+            chain.append(row[0]["parent"])
+
     def intermediate_ids(self) -> set[str]:
         """IDs of untagged images that another image was built from: ``docker images``
         lists them only with ``-a``."""

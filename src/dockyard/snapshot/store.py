@@ -62,6 +62,25 @@ class LayerStore:
         """Whether layer ``diff_id`` is unpacked."""
         return os.path.isdir(self.path(diff_id))
 
+    def content_size(self, diff_id: str) -> int:
+        """Bytes of the files and symlinks in the unpacked layer, each hardlinked inode
+        once (what ``docker history`` counts, not the tar's size); 0 if it is missing."""
+        total = 0
+        seen: set[tuple[int, int]] = set()
+        for dirpath, dirnames, filenames in os.walk(self.path(diff_id)):
+            links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+            for name in filenames + links:
+                try:
+                    st = os.lstat(os.path.join(dirpath, name))
+                except OSError:
+                    continue
+                if st.st_nlink > 1:
+                    if (st.st_dev, st.st_ino) in seen:
+                        continue
+                    seen.add((st.st_dev, st.st_ino))
+                total += st.st_size
+        return total
+
     def empty_dir(self) -> str:
         """An empty directory to use as the only lower layer of a layerless image."""
         path = os.path.join(self._root, _EMPTY)
