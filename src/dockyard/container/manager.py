@@ -526,6 +526,8 @@ class ContainerManager:
 
             console = undo.enter_context(ConsoleSocket(self.paths.runroot, c.id))
         undo.callback(self._remove_cgroup_parent, c)
+        if c.host_config.get("Runtime") == "crun":
+            undo.callback(self._remove_dirs, self._cgroup_dirs_to_remove(c))
         # The runtime gives the container this process's fds 0-2: point them at what
         # the container gets for the duration of create, then put them back.
         replaced: dict[int, int] = {}
@@ -675,7 +677,45 @@ class ContainerManager:
                     os.rmdir(path)
 
     def _cgroups_path(self, c: Container) -> str:
-        return cgroups_path(c.id, c.host_config.get("CgroupParent") or "")
+        path = cgroups_path(c.id, c.host_config.get("CgroupParent") or "")
+        if c.host_config.get("Runtime") == "crun" and not path.startswith("/"):
+            # crun puts a relative cgroupsPath under each hierarchy's root, outside the
+            # engine's own cgroup; give it the absolute path runc's rule would produce
+            # when one own cgroup path contains all the others (the common case).
+            from dockyard.runtime import cgroups
+
+            own = [p.rstrip("/") for p in cgroups.own_cgroup_paths().values()]
+            deepest = max(own, key=len)
+            if all(deepest == p or deepest.startswith(p + "/") for p in own):
+                path = f"{deepest}/{path}"
+        return path
+
+    def _cgroup_dirs_to_remove(self, c: Container) -> list[str]:
+        """The directories above an absolute cgroupsPath that do not exist yet in any
+        hierarchy (deepest first): what an external runtime creates and leaves behind,
+        and so what the engine removes after the container, and nothing else."""
+        path = self._cgroups_path(c)
+        if not path.startswith("/"):
+            return []
+        from dockyard.runtime import cgroups
+
+        layout = cgroups.detect()
+        points = [m.point for m in layout.v1_mounts()]
+        if layout.unified is not None:
+            points.append(layout.unified.point)
+        parts = path.strip("/").split("/")[:-1]
+        missing = [
+            os.path.join(point, *parts[:i])
+            for point in points
+            for i in range(len(parts), 0, -1)
+            if not os.path.isdir(os.path.join(point, *parts[:i]))
+        ]
+        return sorted(missing, key=len, reverse=True)
+
+    def _remove_dirs(self, dirs: list[str]) -> None:
+        for d in dirs:
+            with contextlib.suppress(OSError):
+                os.rmdir(d)
 
     def _spec(self, c: Container, rootfs: str, securejoin: Any) -> dict[str, Any]:
         from dockyard.container.users import resolve_user
