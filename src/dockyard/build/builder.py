@@ -308,8 +308,10 @@ class Builder:
                 cfg["Cmd"] = None  # an ENTRYPOINT resets the CMD inherited from the base
             self._meta(state, f"ENTRYPOINT {_go_list(cfg['Entrypoint'])}")
         elif isinstance(instr, ins.Expose):
+            from dockyard.image.create import port_spec
+
             ports = dict(cfg.get("ExposedPorts") or {})
-            new = [_port(p) for p in instr.ports]
+            new = [port_spec(p) for p in instr.ports]
             ports.update({p: {} for p in new})
             cfg["ExposedPorts"] = ports
             self._meta(state, "EXPOSE map[" + " ".join(f"{p}:{{}}" for p in sorted(ports)) + "]")
@@ -701,32 +703,13 @@ def _tag_ref(text: str) -> reference.Reference:
     return ref
 
 
-def _port(text: str) -> str:
-    """An EXPOSE word as ``port[-port]/proto`` (tcp by default); raises ``InvalidArgument``."""
-    port, _, proto = text.partition("/")
-    proto = proto.lower() or "tcp"
-    lo, dash, hi = port.partition("-")
-    numbers = [lo, hi] if dash else [lo]
-    if not all(n.isdigit() and 0 < int(n) <= 65535 for n in numbers) or proto not in (
-        "tcp",
-        "udp",
-        "sctp",
-    ):
-        raise InvalidArgument(f"invalid containerPort: {text}")
-    return f"{port}/{proto}"
-
-
 def _check_signal(instr: ins.StopSignal) -> None:
-    import signal
+    from dockyard.image.create import check_stop_signal
 
-    text = instr.signal
-    if text.isdigit():
-        ok = 0 < int(text) <= signal.SIGRTMAX
-    else:
-        name = text.upper()
-        ok = (name if name.startswith("SIG") else "SIG" + name) in signal.Signals.__members__
-    if not ok:
-        raise InvalidArgument(f"{instr.filename}:{instr.start_line}: Invalid signal: {text}")
+    try:
+        check_stop_signal(instr.signal)
+    except InvalidArgument as e:
+        raise InvalidArgument(f"{instr.filename}:{instr.start_line}: {e}") from None
 
 
 def _healthcheck(instr: ins.Healthcheck) -> dict[str, Any]:

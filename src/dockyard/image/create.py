@@ -220,7 +220,7 @@ def apply_changes(changes: list[str], config: dict[str, Any] | None = None) -> d
         elif upper == "EXPOSE":
             ports = dict(cfg.get("ExposedPorts") or {})
             for p in value.split():
-                ports[_port(p)] = {}
+                ports[port_spec(p)] = {}
             cfg["ExposedPorts"] = ports
         elif upper == "VOLUME":
             vols = dict(cfg.get("Volumes") or {})
@@ -232,7 +232,7 @@ def apply_changes(changes: list[str], config: dict[str, Any] | None = None) -> d
         elif upper == "USER":
             cfg["User"] = value
         elif upper == "STOPSIGNAL":
-            _check_signal(value)
+            check_stop_signal(value)
             cfg["StopSignal"] = value
         elif upper == "ONBUILD":
             cfg["OnBuild"] = [*(cfg.get("OnBuild") or []), value]
@@ -264,8 +264,9 @@ def _instructions(changes: list[str]) -> list[tuple[int, str]]:
     return out
 
 
-def _port(text: str) -> str:
-    """An EXPOSE port as go-connections' ``ParsePortSpec`` checks it: 1-65535, lo <= hi."""
+def port_spec(text: str) -> str:
+    """An EXPOSE port as go-connections' ``ParsePortSpec`` checks it (1-65535, lo <= hi),
+    as ``port[-port]/proto`` with tcp by default; raises ``InvalidArgument``."""
     port, _, proto = text.partition("/")
     proto = proto.lower() or "tcp"
     lo, dash, hi = port.partition("-")
@@ -279,8 +280,9 @@ def _port(text: str) -> str:
     return f"{port}/{proto}"
 
 
-def _check_signal(text: str) -> None:
-    """STOPSIGNAL: a number 1..SIGRTMAX or a signal name, with or without ``SIG``."""
+def check_stop_signal(text: str) -> None:
+    """STOPSIGNAL: a number 1..SIGRTMAX or a signal name, with or without ``SIG``;
+    raises ``InvalidArgument("Invalid signal: X")``."""
     import signal
 
     if text.isdigit():
