@@ -816,6 +816,10 @@ class ContainerManager:
                 self.wait(c.id, timeout=10)
             except NotFound:
                 return c
+            except DockyardError:
+                # The monitor is alive but did not record the exit in time: do its cleanup
+                # here so that rm -f never leaves a mount, cgroup or process behind.
+                self._force_cleanup(c)
         elif c.state["Running"]:
             self._record_lost_exit(c)
         from dockyard.snapshot import unmount
