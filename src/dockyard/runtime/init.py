@@ -371,15 +371,23 @@ def _setup(spec: dict[str, Any], ctx: dict[str, Any], new_net: bool) -> tuple[st
         _readonly_path(path)
     for path in linux.get("maskedPaths") or []:
         _mask_path(path)
+    return _enter_process(process)
+
+
+def _enter_process(process: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The last steps before execve, shared by create and exec: rlimits, no_new_privs,
+    user and capabilities, cwd, PATH lookup inside the container, umask, signal
+    dispositions. Returns the executable's path and the environment; raises SetupError."""
     _set_rlimits(process.get("rlimits") or [])
     if process.get("noNewPrivileges"):
         sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
     _finalize_user(process)
+    cwd = process.get("cwd") or "/"
     try:
         os.chdir(cwd)
     except OSError as e:
         raise SetupError(
-            f'chdir to cwd ("{cwd}") set in config.json failed: {e.strerror}'
+            f'chdir to cwd ("{cwd}") set in config.json failed: {(e.strerror or "").lower()}'
         ) from None
     env = _environ(process.get("env") or [])
     path = lookpath(process["args"][0], env.get("PATH", DEFAULT_PATH))
@@ -725,21 +733,7 @@ def exec_stage2(process: dict[str, Any], ctx: dict[str, Any]) -> None:
             _exec_console(ctx, process.get("consoleSize"))
         elif ctx.get("setsid"):
             os.setsid()
-        _set_rlimits(process.get("rlimits") or [])
-        if process.get("noNewPrivileges"):
-            sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
-        _finalize_user(process)
-        cwd = process.get("cwd") or "/"
-        try:
-            os.chdir(cwd)
-        except OSError as e:
-            raise SetupError(
-                f'chdir to cwd ("{cwd}") set in config.json failed: {(e.strerror or "").lower()}'
-            ) from None
-        env = _environ(process.get("env") or [])
-        path = lookpath(process["args"][0], env.get("PATH", DEFAULT_PATH))
-        os.umask(process.get("user", {}).get("umask", 0o022))
-        _reset_signals()
+        path, env = _enter_process(process)
         os.execve(path, process["args"], env)
     except SetupError as e:
         _try_send(sync_w, {"type": "error", "message": str(e), "code": e.code})
