@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,14 +35,22 @@ def _mount_points_under(prefix: str) -> list[str]:
     return [p for p in points if p == prefix or p.startswith(prefix + "/")]
 
 
+# Each test run gets its own default cgroup parent, so two runs on one machine do not see
+# each other's containers as leaks.
+CGROUP_PARENT = f"dockyard-run-{os.getpid()}"
+_OTHER_RUN = re.compile(r"dockyard-run-(\d+)")
+
+
 def _dockyard_cgroups() -> set[str]:
     found = set()
     for top in Path("/sys/fs/cgroup").iterdir():
         if not top.is_dir() or top.is_symlink():
             continue
         for dirpath, dirnames, _ in os.walk(top):
-            for d in dirnames:
-                if "dockyard" in d:
+            for d in list(dirnames):
+                if _OTHER_RUN.fullmatch(d) and d != CGROUP_PARENT:
+                    dirnames.remove(d)
+                elif "dockyard" in d:
                     found.add(os.path.join(dirpath, d))
             if dirpath.count("/") > 12:
                 dirnames.clear()
@@ -117,7 +126,12 @@ def engine_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str
     runroot = tmp_path / "run"
     monkeypatch.setenv("DOCKYARD_ROOT", str(root))
     monkeypatch.setenv("DOCKYARD_RUNROOT", str(runroot))
-    return {"DOCKYARD_ROOT": str(root), "DOCKYARD_RUNROOT": str(runroot)}
+    monkeypatch.setenv("DOCKYARD_CGROUP_PARENT", CGROUP_PARENT)
+    return {
+        "DOCKYARD_ROOT": str(root),
+        "DOCKYARD_RUNROOT": str(runroot),
+        "DOCKYARD_CGROUP_PARENT": CGROUP_PARENT,
+    }
 
 
 Runner = Callable[..., subprocess.CompletedProcess]

@@ -7,6 +7,17 @@ from dataclasses import dataclass
 
 DEFAULT_ROOT = "/var/lib/dockyard"
 DEFAULT_RUNROOT = "/run/dockyard"
+DEFAULT_CGROUP_PARENT = "dockyard"
+
+
+def default_cgroup_parent() -> str:
+    """The cgroup parent of containers without ``--cgroup-parent``: ``$DOCKYARD_CGROUP_PARENT``
+    or ``dockyard``, relative to the engine process's own cgroup (ARCHITECTURE.md, rules).
+
+    Like ``$DOCKYARD_ROOT`` it is an engine setting: every command of one engine must see the
+    same value (the test suite gives each run its own, so concurrent runs stay apart).
+    """
+    return os.environ.get("DOCKYARD_CGROUP_PARENT") or DEFAULT_CGROUP_PARENT
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dockyard.paths import Paths
+from dockyard.paths import Paths, default_cgroup_parent
 
 #: Mount points the runtime creates in the root when missing; not part of the layer
 #: (files first, then the directories that may have been made to hold them).
@@ -90,7 +90,7 @@ def run_in_container(
                 additional_gids=user.additional_gids,
                 hostname=container_id[:12],
                 namespaces={} if request.network == "none" else {"network": "host"},
-                cgroups_path=os.path.join("dockyard", container_id),
+                cgroups_path=os.path.join(default_cgroup_parent(), container_id),
                 mounts=[
                     {
                         "destination": dest,
@@ -167,11 +167,11 @@ def _relay(fd: int, write: Callable[[bytes], None]) -> None:
 
 
 def _remove_cgroup_parent() -> None:
-    """Remove the ``dockyard`` parent cgroup once empty (external runtimes leave it)."""
+    """Remove the default parent cgroup once empty (external runtimes leave it)."""
     from dockyard.errors import DockyardError
     from dockyard.runtime import cgroups
 
     with contextlib.suppress(DockyardError, OSError):
-        for path in cgroups.load("dockyard").paths.values():
+        for path in cgroups.load(default_cgroup_parent()).paths.values():
             with contextlib.suppress(OSError):
                 os.rmdir(path)

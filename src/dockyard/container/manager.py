@@ -54,7 +54,9 @@ def now() -> str:
 def cgroups_path(container_id: str, parent: str) -> str:
     """The OCI ``linux.cgroupsPath``: relative (nested under the engine process's own
     cgroup) unless ``--cgroup-parent`` is absolute."""
-    return os.path.join(parent or "dockyard", container_id)
+    from dockyard.paths import default_cgroup_parent
+
+    return os.path.join(parent or default_cgroup_parent(), container_id)
 
 
 def _close_unless_taken(fds: list[int | None]) -> None:
@@ -665,14 +667,15 @@ class ContainerManager:
         return status
 
     def _remove_cgroup_parent(self, c: Container) -> None:
-        """Remove the default ``dockyard`` parent cgroup once empty: runc and crun leave
-        the parents of a nested cgroupsPath behind (Dockyard's runtime removes them)."""
+        """Remove the default parent cgroup once empty: runc and crun leave the parents
+        of a nested cgroupsPath behind (Dockyard's runtime removes them)."""
         if c.host_config.get("CgroupParent"):
             return
+        from dockyard.paths import default_cgroup_parent
         from dockyard.runtime import cgroups
 
         with contextlib.suppress(DockyardError, OSError):
-            for path in cgroups.load("dockyard").paths.values():
+            for path in cgroups.load(default_cgroup_parent()).paths.values():
                 with contextlib.suppress(OSError):
                     os.rmdir(path)
 
