@@ -1,0 +1,1 @@
+"""Networking: IPAM, drivers, name resolution and port publishing (Docker networking docs)."""

@@ -1,0 +1,376 @@
+"""The userland proxy of published ports (what Docker's ``docker-proxy`` does by default).
+
+The container's monitor holds a host socket per published port and copies traffic to the
+container's address for the container's lifetime: TCP with ``os.splice`` through a pipe (the
+bytes never enter Python), one thread per direction per connection; UDP with one
+connected socket per client, expired after 90 s idle (docker-proxy's UDPConnTrackTimeout).
+Loaded only by monitors of containers that publish ports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from dockyard.errors import Conflict, InvalidArgument
+
+UDP_TIMEOUT = 90.0
+_CHUNK = 1 << 18
+_F_SETPIPE_SZ = 1031
+
+
+def _pipe() -> tuple[int, int]:
+    r, w = os.pipe2(os.O_CLOEXEC)
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(w, _F_SETPIPE_SZ, _CHUNK)
+    return r, w
+
+
+class _TcpConnection:
+    """One accepted client and its connection to the container, spliced both ways."""
+
+    def __init__(self, client: socket.socket, target: tuple[str, int], done: Callable) -> None:
+        self.client = client
+        self.upstream: socket.socket | None = None
+        self.target = target
+        self.done = done
+
+    def run(self) -> None:
+        try:
+            try:
+                self.upstream = socket.create_connection(self.target, timeout=10)
+            except OSError:
+                return
+            self.upstream.settimeout(None)
+            self.upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            back = threading.Thread(
+                target=self._pump, args=(self.upstream, self.client), daemon=True
+            )
+            back.start()
+            self._pump(self.client, self.upstream)
+            back.join()
+        finally:
+            self.client.close()
+            if self.upstream is not None:
+                self.upstream.close()
+            self.done(self)
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        r, w = _pipe()
+        try:
+            while True:
+                n = os.splice(src.fileno(), w, _CHUNK)
+                if n == 0:
+                    break
+                while n:
+                    n -= os.splice(r, dst.fileno(), n)
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            # A reset on either side ends both directions.
+            self.abort()
+        finally:
+            os.close(r)
+            os.close(w)
+
+    def abort(self) -> None:
+        """Wake both directions (blocked splices return) so the connection ends."""
+        for s in (self.client, self.upstream):
+            if s is not None:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+
+class Proxy:
+    """Serves listening TCP sockets and bound UDP sockets, each forwarding to a container
+    ``(ip, port)``, from one selector thread (plus two threads per TCP connection).
+
+    Add sockets with :meth:`add_tcp`/:meth:`add_udp` before :meth:`start`; :meth:`close`
+    stops everything, closes every socket and joins the threads.
+    """
+
+    def __init__(self) -> None:
+        self._sel = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._sel.register(self._wake_r, selectors.EVENT_READ, None)
+        self._owned: list[socket.socket] = []
+        self._conns: set[_TcpConnection] = set()
+        self._threads: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        # (host socket, client address) -> [connected socket, last use (monotonic)]
+        self._udp: dict[tuple[int, Any], list[Any]] = {}
+
+    def add_tcp(self, listener: socket.socket, target: tuple[str, int]) -> None:
+        """Forward connections accepted on ``listener`` (listening) to ``target``."""
+        listener.setblocking(False)
+        self._owned.append(listener)
+        self._sel.register(listener, selectors.EVENT_READ, ("accept", target))
+
+    def add_udp(self, sock: socket.socket, target: tuple[str, int]) -> None:
+        """Forward datagrams arriving on ``sock`` (bound) to ``target``, replies back."""
+        sock.setblocking(False)
+        self._owned.append(sock)
+        self._sel.register(sock, selectors.EVENT_READ, ("udp", target))
+
+    def start(self) -> None:
+        """Serve in a daemon thread."""
+        self._thread = threading.Thread(target=self._loop, name="port-proxy", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        last_sweep = time.monotonic()
+        while not self._stopping:
+            for key, _ in self._sel.select(timeout=10):
+                data = key.data
+                if data is None:
+                    continue
+                try:
+                    if data[0] == "accept":
+                        self._accept(key.fileobj, data[1])  # type: ignore[arg-type]
+                    elif data[0] == "udp":
+                        self._udp_in(key.fileobj, data[1])  # type: ignore[arg-type]
+                    else:
+                        self._udp_back(key.fileobj, data[1], data[2])  # type: ignore[arg-type]
+                except OSError:
+                    continue
+            now = time.monotonic()
+            if now - last_sweep > 5:
+                last_sweep = now
+                self._expire_udp(now)
+
+    def _accept(self, listener: socket.socket, target: tuple[str, int]) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            client.setblocking(True)
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = _TcpConnection(client, target, self._finished)
+            thread = threading.Thread(target=conn.run, name="port-proxy-conn", daemon=True)
+            with self._lock:
+                if self._stopping:
+                    client.close()
+                    return
+                self._conns.add(conn)
+                self._threads.add(thread)
+            thread.start()
+
+    def _finished(self, conn: _TcpConnection) -> None:
+        with self._lock:
+            self._conns.discard(conn)
+            self._threads.discard(threading.current_thread())
+
+    def _udp_in(self, sock: socket.socket, target: tuple[str, int]) -> None:
+        while True:
+            try:
+                data, client = sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            entry = self._udp.get((sock.fileno(), client))
+            if entry is None:
+                family = socket.AF_INET6 if ":" in target[0] else socket.AF_INET
+                upstream = socket.socket(family, socket.SOCK_DGRAM)
+                upstream.setblocking(False)
+                upstream.connect(target)
+                entry = [upstream, 0.0]
+                self._udp[(sock.fileno(), client)] = entry
+                self._sel.register(upstream, selectors.EVENT_READ, ("back", sock, client))
+            entry[1] = time.monotonic()
+            with contextlib.suppress(OSError):
+                entry[0].send(data)
+
+    def _udp_back(self, upstream: socket.socket, sock: socket.socket, client: Any) -> None:
+        while True:
+            try:
+                data = upstream.recv(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                # ICMP port unreachable from the container: nothing to relay.
+                return
+            entry = self._udp.get((sock.fileno(), client))
+            if entry is not None:
+                entry[1] = time.monotonic()
+            with contextlib.suppress(OSError):
+                sock.sendto(data, client)
+
+    def _expire_udp(self, now: float) -> None:
+        for key, (upstream, last) in list(self._udp.items()):
+            if now - last > UDP_TIMEOUT:
+                del self._udp[key]
+                self._sel.unregister(upstream)
+                upstream.close()
+
+    def close(self) -> None:
+        """Stop serving: close the host sockets, end open connections, join threads."""
+        with self._lock:
+            self._stopping = True
+            conns = list(self._conns)
+            threads = list(self._threads)
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
+        if self._thread is not None:
+            self._thread.join(5)
+        for conn in conns:
+            conn.abort()
+        for thread in threads:
+            thread.join(5)
+        for upstream, _ in self._udp.values():
+            upstream.close()
+        self._udp.clear()
+        for s in self._owned:
+            s.close()
+        self._sel.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+
+def _ipv6_available() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+def _bind(host_ip: str, port: int, proto: str) -> socket.socket:
+    """A socket bound to ``host_ip:port`` (listening for TCP); raises OSError."""
+    family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    s = socket.socket(family, kind)
+    try:
+        if family == socket.AF_INET6:
+            # "::" stands beside "0.0.0.0" (Docker binds both), not over it.
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if kind == socket.SOCK_STREAM:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host_ip, port))
+        if kind == socket.SOCK_STREAM:
+            s.listen(socket.SOMAXCONN)
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+class Published:
+    """A container's published ports while it runs: the proxy serving them and
+    ``ports``, NetworkSettings.Ports (``{"80/tcp": [{"HostIp", "HostPort"}], ...}``)."""
+
+    def __init__(self, proxy: Proxy, ports: dict[str, list[dict[str, str]]]) -> None:
+        self.proxy = proxy
+        self.ports = ports
+
+    def close(self) -> None:
+        """Stop the proxy and close the host sockets."""
+        self.proxy.close()
+
+
+def publish(
+    mappings: list[Any],
+    target_ip: str,
+    taken: Callable[[str, int, str], bool] = lambda ip, port, proto: False,
+    endpoint: str = "",
+) -> Published:
+    """Bind a host socket for each :class:`dockyard.network.ports.Mapping` and serve them,
+    forwarding to ``target_ip`` (the container's address) on the mapping's port.
+
+    A mapping without a host IP binds ``0.0.0.0`` and, when the host has IPv6, ``::`` on the
+    same port (Docker's default). Port 0 takes a free port of the kernel's ephemeral range;
+    a host port range takes its first free port. ``taken(ip, port, proto)`` says whether
+    another container of the engine holds that port, for Docker's ``Bind for
+    0.0.0.0:8080 failed: port is already allocated``; any other process's socket gives
+    ``failed to bind host port for 0.0.0.0:8080:172.17.0.2:80/tcp: address already in
+    use``, both after ``driver failed programming external connectivity on endpoint``
+    ``endpoint``. Raises Conflict (nothing stays bound) or InvalidArgument (sctp).
+    """
+    proxy = Proxy()
+    ports: dict[str, list[dict[str, str]]] = {}
+    bound: list[socket.socket] = []
+    ipv6 = None
+    try:
+        for m in mappings:
+            if m.proto not in ("tcp", "udp"):
+                raise InvalidArgument(f"publishing {m.proto} ports is not supported: {m.key}")
+            if m.host_ip:
+                ips = [m.host_ip]
+            else:
+                if ipv6 is None:
+                    ipv6 = _ipv6_available()
+                ips = ["0.0.0.0", "::"] if ipv6 else ["0.0.0.0"]
+            socks = _bind_all(ips, m, target_ip, taken, endpoint)
+            bound.extend(socks)
+            host_port = socks[0].getsockname()[1]
+            for ip, s in zip(ips, socks, strict=True):
+                if m.proto == "tcp":
+                    proxy.add_tcp(s, (target_ip, m.port))
+                else:
+                    proxy.add_udp(s, (target_ip, m.port))
+                ports.setdefault(m.key, []).append({"HostIp": ip, "HostPort": str(host_port)})
+    except BaseException:
+        proxy.close()
+        for s in bound:
+            s.close()
+        raise
+    proxy.start()
+    return Published(proxy, ports)
+
+
+def _bind_all(
+    ips: list[str],
+    m: Any,
+    target_ip: str,
+    taken: Callable[[str, int, str], bool],
+    endpoint: str,
+) -> list[socket.socket]:
+    """Sockets for ``m`` on each of ``ips``, all on one port number."""
+    if m.host_first == 0:
+        candidates: list[int] = [0] * 20  # the kernel picks; retried if ``::`` has it taken
+    else:
+        candidates = list(range(m.host_first, m.host_last + 1))
+    last_error: Exception | None = None
+    for candidate in candidates:
+        socks: list[socket.socket] = []
+        port = candidate
+        try:
+            for ip in ips:
+                if port and taken(ip, port, m.proto):
+                    raise Conflict(f"Bind for {_join(ip, port)} failed: port is already allocated")
+                try:
+                    s = _bind(ip, port, m.proto)
+                except OSError as e:
+                    if e.errno != errno.EADDRINUSE:
+                        raise Conflict(
+                            f"failed to bind host port for {_join(ip, port or 0)}:"
+                            f"{_join(target_ip, m.port)}/{m.proto}: {(e.strerror or str(e)).lower()}"
+                        ) from None
+                    raise Conflict(
+                        f"failed to bind host port for {_join(ip, port)}:"
+                        f"{_join(target_ip, m.port)}/{m.proto}: address already in use"
+                    ) from None
+                socks.append(s)
+                port = s.getsockname()[1]
+            return socks
+        except Conflict as e:
+            for s in socks:
+                s.close()
+            last_error = e
+    assert last_error is not None
+    prefix = f"driver failed programming external connectivity on endpoint {endpoint}: "
+    raise Conflict(prefix + str(last_error) if endpoint else str(last_error))
+
+
+def _join(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
