@@ -377,6 +377,7 @@ def _ps_row(engine: Any, c: Any, no_trunc: bool, with_size: bool) -> dict[str, A
     import datetime
 
     from dockyard.cli.formatting import human_size
+    from dockyard.network.ports import PortStore, api_ports, displayable_ports
 
     labels = c.config.get("Labels") or {}
     created = datetime.datetime.fromtimestamp(_created_time(c)).astimezone()
@@ -390,7 +391,7 @@ def _ps_row(engine: Any, c: Any, no_trunc: bool, with_size: bool) -> dict[str, A
         "Mounts": "",
         "Names": c.name,
         "Networks": c.host_config.get("NetworkMode", ""),
-        "Ports": "",
+        "Ports": displayable_ports(api_ports(PortStore(engine.db).ports(c))),
         "RunningFor": human_duration_since(c.created) + " ago",
         "Size": "",
         "State": c.state["Status"],
@@ -705,6 +706,9 @@ def container_inspect_json(engine: Any, c: Any, size: bool = False) -> dict[str,
     obj["Mounts"] = []
     obj["Config"] = _config(c)
     obj["NetworkSettings"] = _network_settings(c)
+    from dockyard.network.ports import PortStore
+
+    obj["NetworkSettings"]["Ports"] = PortStore(engine.db).ports(c)
     return obj
 
 
@@ -790,6 +794,9 @@ def _register() -> None:
     from dockyard.cli.attach import attach
 
     container.add_command(attach)
+    from dockyard.cli.port import port
+
+    container.add_command(port)
 
 
 _register()

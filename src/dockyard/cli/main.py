@@ -48,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "stop": "dockyard.cli.containers:stop",
     "restart": "dockyard.cli.containers:restart",
     "rename": "dockyard.cli.containers:rename",
+    "port": "dockyard.cli.port:port",
 }
 
 

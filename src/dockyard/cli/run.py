@@ -46,6 +46,16 @@ def _container_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Connect a container to a network (none|host)",
         ),
         click.option(
+            "-p", "--publish", multiple=True, help="Publish a container's port(s) to the host"
+        ),
+        click.option(
+            "-P",
+            "--publish-all",
+            is_flag=True,
+            help="Publish all exposed ports to random ports",
+        ),
+        click.option("--expose", multiple=True, help="Expose a port or a range of ports"),
+        click.option(
             "--privileged", is_flag=True, help="Give extended privileges to this container"
         ),
         click.option("--cap-add", multiple=True, help="Add Linux capabilities"),
@@ -173,6 +183,10 @@ def _create_options(kw: dict[str, Any]) -> Any:
         start_interval=durations["health_start_interval"],
         no_healthcheck=kw["no_healthcheck"],
     )
+    from dockyard.network.ports import parse_expose, parse_publish
+
+    exposed, port_bindings = parse_publish(list(kw["publish"]))
+    exposed += [p for p in parse_expose(list(kw["expose"])) if p not in exposed]
     return CreateOptions(
         image=kw["image"],
         command=list(kw["command"]),
@@ -205,6 +219,9 @@ def _create_options(kw: dict[str, Any]) -> Any:
         stop_timeout=kw["stop_timeout"],
         restart_policy=restart_policy,
         healthcheck=healthcheck,
+        exposed_ports=exposed,
+        port_bindings=port_bindings,
+        publish_all=kw["publish_all"],
     )
 
 

@@ -181,6 +181,13 @@ class ContainerManager:
             "AttachStdin": opts.interactive,
             "AttachStdout": True,
             "AttachStderr": True,
+        }
+        exposed: dict[str, dict] = {
+            k: {} for k in [*(img.get("ExposedPorts") or {}), *opts.exposed_ports]
+        }
+        if exposed:
+            config["ExposedPorts"] = dict(sorted(exposed.items()))
+        config |= {
             "Tty": opts.tty,
             "OpenStdin": opts.interactive,
             "StdinOnce": opts.interactive,
@@ -203,6 +210,7 @@ class ContainerManager:
             config["Healthcheck"] = healthcheck
         host_config = {
             "NetworkMode": opts.network,
+            "PortBindings": opts.port_bindings,
             "Privileged": opts.privileged,
             "CapAdd": opts.cap_add or None,
             "CapDrop": opts.cap_drop or None,
@@ -220,6 +228,7 @@ class ContainerManager:
             "AutoRemove": opts.auto_remove,
             "Init": opts.init or None,
             "RestartPolicy": dict(opts.restart_policy),
+            "PublishAllPorts": opts.publish_all,
         }
         # Fail at create, not start, on a capability or value the runtime would refuse.
         from dockyard.runtime import caps

@@ -49,3 +49,7 @@ class CreateOptions:
     stop_timeout: int | None = None
     # Docker's Healthcheck from --health-*/--no-healthcheck (None: the image's).
     healthcheck: dict[str, Any] | None = None
+    # -p and --expose as port keys ("80/tcp") and HostConfig.PortBindings; -P.
+    exposed_ports: list[str] = field(default_factory=list)
+    port_bindings: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    publish_all: bool = False

@@ -4,13 +4,15 @@ Parsing follows go-connections' ``nat.ParsePortSpec`` (what ``docker run -p`` us
 Docker CLI's ``--expose`` and long ``--publish`` handling; the displays follow the CLI's
 ``DisplayablePorts`` (``ps`` PORTS column) and ``docker port``. Port keys are Docker's
 ``"<port>/<proto>"`` strings; bindings are ``{"HostIp": str, "HostPort": str}`` dicts, as in
-HostConfig.PortBindings and NetworkSettings.Ports. Nothing here touches sockets.
+HostConfig.PortBindings and NetworkSettings.Ports. :class:`PortStore` records which host
+ports running containers hold; the sockets themselves are :mod:`dockyard.network.proxy`'s.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -317,3 +319,85 @@ def port_command_lines(
             for f in frontends or []:
                 out.append(f"{key} -> {join_host_port(f['HostIp'], f['HostPort'])}")
     return sorted(out, key=_natural_key)
+
+
+PORTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS published_ports (
+    container_id TEXT NOT NULL,
+    port TEXT NOT NULL,               -- container port, "80/tcp"
+    host_ip TEXT NOT NULL,            -- "0.0.0.0", "::", or the -p address
+    host_port INTEGER NOT NULL,       -- the port the container's proxy holds
+    seq INTEGER NOT NULL              -- order of the bindings of one container
+);
+"""
+
+
+def _wildcard(ip: str) -> bool:
+    return ip in ("", "0.0.0.0", "::")
+
+
+def _overlaps(a: str, b: str) -> bool:
+    """Whether host addresses ``a`` and ``b`` share a socket address space of one family."""
+    if (":" in a) != (":" in b):
+        return False
+    return a == b or _wildcard(a) or _wildcard(b)
+
+
+class PortStore:
+    """The host ports each running container's proxy holds (``published_ports`` in the
+    state database), for NetworkSettings.Ports, ``ps``, ``port`` and Docker's "port is
+    already allocated". Rows of containers no longer running are ignored and replaced."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        db.conn.executescript(PORTS_SCHEMA)
+
+    def record(self, container_id: str, ports: dict[str, list[dict[str, str]]]) -> None:
+        """Replace the container's rows with ``ports`` (NetworkSettings.Ports shape)."""
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM published_ports WHERE container_id = ?", (container_id,))
+            seq = 0
+            for key, bindings in ports.items():
+                for b in bindings:
+                    conn.execute(
+                        "INSERT INTO published_ports VALUES (?, ?, ?, ?, ?)",
+                        (container_id, key, b["HostIp"], int(b["HostPort"]), seq),
+                    )
+                    seq += 1
+
+    def clear(self, container_id: str) -> None:
+        """Forget the container's ports (its proxy closed)."""
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM published_ports WHERE container_id = ?", (container_id,))
+
+    def _rows(self, where: str, params: tuple) -> list[Any]:
+        return self.db.query(
+            "SELECT p.* FROM published_ports p JOIN containers c ON c.id = p.container_id "
+            f"WHERE json_extract(c.state, '$.Running') AND {where} ORDER BY p.seq",
+            params,
+        )
+
+    def taken(self, container_id: str) -> Callable[[str, int, str], bool]:
+        """A ``taken(ip, port, proto)`` test: whether another running container holds it."""
+        held = [
+            (r["host_ip"], r["host_port"], r["port"].partition("/")[2])
+            for r in self._rows("p.container_id != ?", (container_id,))
+        ]
+        return lambda ip, port, proto: any(
+            port == p and proto == pr and _overlaps(ip, i) for i, p, pr in held
+        )
+
+    def ports(self, c: Any) -> dict[str, list[dict[str, str]] | None]:
+        """NetworkSettings.Ports of container ``c``: while it runs, each exposed port
+        (``None`` when not published) with the bindings its proxy holds, keys in Go's map
+        order; ``{}`` when it does not run."""
+        if not c.state.get("Running"):
+            return {}
+        out: dict[str, list[dict[str, str]] | None] = {
+            k: None for k in c.config.get("ExposedPorts") or {}
+        }
+        for r in self._rows("p.container_id = ?", (c.id,)):
+            bindings = out.get(r["port"]) or []
+            bindings.append({"HostIp": r["host_ip"], "HostPort": str(r["host_port"])})
+            out[r["port"]] = bindings
+        return dict(sorted(out.items()))
