@@ -393,3 +393,59 @@ def _enter_netns(path: str) -> None:
             raise OSError(err, os.strerror(err), path)
     finally:
         os.close(fd)
+
+
+_PEERS_SQL = """
+SELECT e.address, c.id, c.name, e.aliases, n.name AS network
+FROM endpoints e
+JOIN containers c ON c.id = e.container_id
+JOIN networks n ON n.id = e.network_id
+WHERE json_extract(c.state, '$.Running')
+  AND n.name != 'bridge'
+  AND e.network_id IN (SELECT network_id FROM endpoints WHERE container_id = ?)
+"""
+
+
+class NetworkNames:
+    """The names a container resolves through its embedded DNS, read from the state
+    database (``db_path``) at each query: every running container sharing one of its
+    user-defined networks (not the default ``bridge``, as Docker), by name, short ID
+    (12 hex digits) and ``--network-alias``, also as ``NAME.NETWORK``. Thread-safe: each
+    thread opens its own read connection."""
+
+    def __init__(self, db_path: str, container_id: str) -> None:
+        self.db_path = db_path
+        self.container_id = container_id
+        self._local = threading.local()
+
+    def _peers(self) -> list[tuple[str, list[str], str]]:
+        """(address, names, ``NAME.NETWORK``) of every endpoint on the container's
+        user-defined networks."""
+        import json
+        import sqlite3
+
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.db_path, timeout=10)
+            self._local.conn = conn
+        out = []
+        for address, cid, name, aliases, network in conn.execute(
+            _PEERS_SQL, (self.container_id,)
+        ):
+            names = [name, cid[:12], *json.loads(aliases or "[]")]
+            names = [n.lower() for n in names]
+            qualified = [f"{n}.{network.lower()}" for n in names]
+            out.append((address, names + qualified, qualified[0]))
+        return out
+
+    def lookup(self, name: str) -> list[str] | None:
+        """IPv4 addresses of ``name`` (lower case, no trailing dot), None if unknown."""
+        found = [address for address, names, _ in self._peers() if name in names]
+        return list(dict.fromkeys(found)) or None
+
+    def reverse(self, ip: str) -> str | None:
+        """``NAME.NETWORK`` of the container holding ``ip``, as Docker answers PTR."""
+        for address, _, qualified in self._peers():
+            if address == ip:
+                return qualified
+        return None
