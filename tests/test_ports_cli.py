@@ -74,3 +74,22 @@ def test_bad_specs_fail_before_anything_is_made(dy: Runner, busybox: str) -> Non
         assert out.returncode == 125, out.stderr
         assert out.stderr.splitlines()[0] == f"dockyard: {message}"
     assert dy("ps", "-aq", check=True).stdout == ""
+
+
+def test_ps_filters_publish_and_expose(dy: Runner, busybox: str) -> None:
+    dy("create", "--name", "pub", "-p", "8080:80", busybox, "true", check=True)
+    dy("create", "--name", "exp", "--expose", "8080/udp", busybox, "true", check=True)
+
+    def names(*filters: str) -> list[str]:
+        args = [a for f in filters for a in ("--filter", f)]
+        return dy("ps", "-a", *args, "--format", "{{.Names}}", check=True).stdout.split()
+
+    assert names("publish=80") == ["pub"]
+    assert names("publish=70-90/tcp") == ["pub"]
+    assert names("publish=8080") == []
+    assert names("expose=80") == ["pub"]
+    assert names("expose=8080/udp") == ["exp"]
+    out = dy("ps", "--filter", "publish=1:2")
+    assert out.returncode == 1
+    assert "filter for 'publish' should not contain ':': 1:2" in out.stderr
+    dy("rm", "pub", "exp", check=True)

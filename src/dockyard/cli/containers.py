@@ -329,6 +329,10 @@ def _ps_select(engine: Any, containers: list[Any], filters: dict[str, list[str]]
     # before/since name containers; their creation times bound the list.
     before = [engine.container_store.get(v).created for v in filters.get("before", [])]
     since = [engine.container_store.get(v).created for v in filters.get("since", [])]
+    from dockyard.network.ports import port_filter
+
+    published = port_filter("publish", filters.get("publish", []))
+    exposed = port_filter("expose", filters.get("expose", []))
     ancestors: set[str] = set()
     for v in filters.get("ancestor", []):
         ancestors.add(v)
@@ -350,10 +354,11 @@ def _ps_select(engine: Any, containers: list[Any], filters: dict[str, list[str]]
             "health": lambda v: v == ((c.state.get("Health") or {}).get("Status") or "none"),
             "isolation": lambda v: v in ("", "default"),
             "is-task": lambda v: v == "false",
-            # No volumes and no published or exposed ports: nothing matches these.
+            # No volumes: nothing matches this.
             "volume": lambda v: False,
-            "publish": lambda v: False,
-            "expose": lambda v: False,
+            # Any of the ports given (all values of the key, as Docker's one set).
+            "publish": lambda v: bool(published & set(c.host_config.get("PortBindings") or {})),
+            "expose": lambda v: bool(exposed & set(c.config.get("ExposedPorts") or {})),
         }
         if any(c.created >= t for t in before) or any(c.created <= t for t in since):
             return False

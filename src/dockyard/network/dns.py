@@ -429,9 +429,7 @@ class NetworkNames:
             conn = sqlite3.connect(self.db_path, timeout=10)
             self._local.conn = conn
         out = []
-        for address, cid, name, aliases, network in conn.execute(
-            _PEERS_SQL, (self.container_id,)
-        ):
+        for address, cid, name, aliases, network in conn.execute(_PEERS_SQL, (self.container_id,)):
             names = [name, cid[:12], *json.loads(aliases or "[]")]
             names = [n.lower() for n in names]
             qualified = [f"{n}.{network.lower()}" for n in names]

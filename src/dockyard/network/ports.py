@@ -401,3 +401,19 @@ class PortStore:
             bindings.append({"HostIp": r["host_ip"], "HostPort": str(r["host_port"])})
             out[r["port"]] = bindings
         return dict(sorted(out.items()))
+
+
+def port_filter(key: str, values: list[str]) -> set[str]:
+    """The port keys ``ps --filter publish=``/``expose=`` values name (``80``, ``80/udp``,
+    ``8000-8080/tcp``), as the daemon's portOp. Raises InvalidArgument with its messages."""
+    out: set[str] = set()
+    for value in values:
+        if ":" in value:
+            raise InvalidArgument(f"filter for '{key}' should not contain ':': {value}")
+        proto, port = split_proto_port(value)
+        try:
+            start, end = parse_port_range(port)
+        except ValueError as e:
+            raise InvalidArgument(f"error while looking up for {key} {port}: {e}") from None
+        out.update(f"{p}/{proto}" for p in range(start, end + 1))
+    return out
