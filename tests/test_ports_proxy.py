@@ -193,14 +193,26 @@ def test_port_held_by_another_container_is_already_allocated() -> None:
     assert str(e.value) == f"Bind for 0.0.0.0:{port} failed: port is already allocated"
 
 
-def test_host_port_range_takes_the_first_free_port() -> None:
-    with socket.create_server(("127.0.0.1", 0)) as holder:
-        busy = holder.getsockname()[1]
-        if busy == 65535:
-            pytest.skip("no room above the ephemeral port")
-        with tcp_echo() as target:
-            pub = publish([Mapping("tcp", target, "127.0.0.1", busy, busy + 1)], "127.0.0.1")
+def _free_pair() -> socket.socket:
+    """A listening socket on 127.0.0.1:P where P+1 is free too (checked just now)."""
+    for _ in range(50):
+        holder = socket.create_server(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+        if port < 65535:
             try:
-                assert pub.ports[f"{target}/tcp"][0]["HostPort"] == str(busy + 1)
-            finally:
-                pub.close()
+                with socket.create_server(("127.0.0.1", port + 1)):
+                    return holder
+            except OSError:
+                pass
+        holder.close()
+    raise AssertionError("no two free consecutive ports")
+
+
+def test_host_port_range_takes_the_first_free_port() -> None:
+    with _free_pair() as holder, tcp_echo() as target:
+        busy = holder.getsockname()[1]
+        pub = publish([Mapping("tcp", target, "127.0.0.1", busy, busy + 1)], "127.0.0.1")
+        try:
+            assert pub.ports[f"{target}/tcp"][0]["HostPort"] == str(busy + 1)
+        finally:
+            pub.close()
