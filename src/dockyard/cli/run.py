@@ -255,6 +255,11 @@ def _create(paths: Paths, kw: dict[str, Any]) -> Any:
     if opts.tty and opts.interactive and not os.isatty(0):
         print("the input device is not a TTY", file=sys.stderr)
         sys.exit(1)
+    if opts.network == "host" and opts.port_bindings:
+        # The daemon's warning: the container has the host's ports already.
+        print(
+            "WARNING: Published ports are discarded when using host network mode", file=sys.stderr
+        )
     engine = Engine(paths)
     try:
         return engine, engine.containers.create(opts)
