@@ -16,10 +16,11 @@ if TYPE_CHECKING:
     from dockyard.image.store import ImageStore
     from dockyard.snapshot import LayerStore
     from dockyard.state import StateDB
+    from dockyard.volume.store import VolumeStore
 
 
 class Engine:
-    """Images, layers and containers of one engine root (``paths``)."""
+    """Images, layers, containers and volumes of one engine root (``paths``)."""
 
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
@@ -53,3 +54,8 @@ class Engine:
         from dockyard.container.manager import ContainerManager
 
         return ContainerManager(self.paths, self.container_store, self.images, self.layers)
+
+    @cached_property
+    def volumes(self) -> VolumeStore:
+        """Volumes and the containers' mount points (the container manager's own store)."""
+        return self.containers.volumes

@@ -220,7 +220,7 @@ def rm(paths: Paths, force: bool, volumes: bool, containers: tuple[str, ...]) ->
     failed = False
     for ref in containers:
         try:
-            engine.containers.remove(ref, force=force)
+            engine.containers.remove(ref, force=force, volumes=volumes)
             print(ref)
         except DockyardError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)
@@ -708,7 +708,7 @@ def container_inspect_json(engine: Any, c: Any, size: bool = False) -> dict[str,
         rw = container_size(engine.containers, c)
         obj["SizeRw"] = rw
         obj["SizeRootFs"] = rw + int(image.size)
-    obj["Mounts"] = []
+    obj["Mounts"] = engine.volumes.inspect_mounts(c.id)
     obj["Config"] = _config(c)
     obj["NetworkSettings"] = _network_settings(c)
     from dockyard.network.ports import PortStore

@@ -49,6 +49,7 @@ COMMANDS: dict[str, str] = {
     "restart": "dockyard.cli.containers:restart",
     "rename": "dockyard.cli.containers:rename",
     "port": "dockyard.cli.port:port",
+    "volume": "dockyard.cli.volumes:volume",
 }
 
 

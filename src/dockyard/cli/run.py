@@ -38,6 +38,12 @@ def _container_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--entrypoint", help="Overwrite the default ENTRYPOINT of the image"),
         click.option("-h", "--hostname", help="Container host name"),
         click.option("-l", "--label", multiple=True, help="Set meta data on a container"),
+        click.option("-v", "--volume", "volume", multiple=True, help="Bind mount a volume"),
+        click.option("--mount", multiple=True, help="Attach a filesystem mount to the container"),
+        click.option("--tmpfs", multiple=True, help="Mount a tmpfs directory"),
+        click.option(
+            "--volumes-from", multiple=True, help="Mount volumes from the specified container(s)"
+        ),
         click.option(
             "--network",
             "--net",
@@ -187,7 +193,14 @@ def _create_options(kw: dict[str, Any]) -> Any:
 
     exposed, port_bindings = parse_publish(list(kw["publish"]))
     exposed += [p for p in parse_expose(list(kw["expose"])) if p not in exposed]
+    from dockyard.volume import spec as volume_spec
+
+    tmpfs = dict(volume_spec.parse_tmpfs_flag(t) for t in kw["tmpfs"])
     return CreateOptions(
+        volumes=[volume_spec.absolute_bind(v) for v in kw["volume"]],
+        mounts=[volume_spec.parse_mount_flag(m) for m in kw["mount"]],
+        tmpfs=tmpfs,
+        volumes_from=list(kw["volumes_from"]),
         image=kw["image"],
         command=list(kw["command"]),
         entrypoint=kw["entrypoint"],
@@ -303,7 +316,7 @@ def run(paths: Paths, detach: bool, **kw: Any) -> None:
             # --rm removes the container whatever stopped it from running.
             if kw["auto_remove"]:
                 with contextlib.suppress(Exception):
-                    engine.containers.remove(c.id, force=True)
+                    engine.containers.remove(c.id, force=True, volumes=True)
             raise
     except DockyardError as e:
         _fail(e)

@@ -18,6 +18,7 @@ import os
 import shutil
 import signal
 from collections.abc import Callable, Iterator
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from dockyard.container.names import random_name, validate_name
@@ -30,6 +31,7 @@ from dockyard.paths import Paths
 if TYPE_CHECKING:
     from dockyard.image.store import Image, ImageStore
     from dockyard.snapshot import LayerStore
+    from dockyard.volume.store import VolumeStore
 
 PR_SET_CHILD_SUBREAPER = 36
 MIN_MEMORY = 6 * 1024 * 1024
@@ -92,6 +94,13 @@ class ContainerManager:
         self.images = images
         self.layers = layers
 
+    @cached_property
+    def volumes(self) -> VolumeStore:
+        """The engine's volumes and the containers' mount points."""
+        from dockyard.volume.store import VolumeStore
+
+        return VolumeStore(self.paths, self.store.db)
+
     # -- create ---------------------------------------------------------------------------
 
     def create(self, opts: CreateOptions) -> Container:
@@ -107,18 +116,53 @@ class ContainerManager:
         if not config["Hostname"]:
             config["Hostname"] = container_id[:12]
         c = Container(container_id, name, image.id, now(), config, host_config, initial_state())
+        points = self.volumes.plan(config, host_config, self._mount_points_of)
         cdir = self.paths.container_dir(container_id)
         os.makedirs(self.paths.containers, mode=0o710, exist_ok=True)
         os.mkdir(cdir, 0o710)
+        added = False
         try:
             from dockyard.container.etcfiles import write_etc_files
 
             write_etc_files(cdir, config["Hostname"], host_config["NetworkMode"])
-            self.store.add(c)
+            # Under the volume lock: a volume rm cannot slip between creating the
+            # container's volumes and recording it as their user.
+            with self.volumes.lock():
+                self.store.add(c)
+                added = True
+                if points:
+                    self.volumes.attach(c.id, points, lambda: self._mounted_rootfs(c))
         except BaseException:
+            if added:
+                with contextlib.suppress(NotFound):
+                    self.store.delete(c.id)
             shutil.rmtree(cdir, ignore_errors=True)
             raise
         return c
+
+    def _mount_points_of(self, ref: str) -> list[dict[str, Any]]:
+        """The mount points of container ``ref`` (for ``--volumes-from``)."""
+        return self.volumes.container_mounts(self.store.get(ref).id)
+
+    def _lower_dirs(self, c: Container) -> list[str]:
+        image = self.images.get(c.image_id)
+        return [self.layers.path(d) for d in reversed(image.diff_ids)] or [self.layers.empty_dir()]
+
+    @contextlib.contextmanager
+    def _mounted_rootfs(self, c: Container) -> Iterator[str]:
+        """The container's root filesystem mounted for the duration (copy-up at create,
+        as Docker mounts it then)."""
+        from dockyard.snapshot import mount_rootfs, unmount
+
+        cdir = self.paths.container_dir(c.id)
+        rootfs = os.path.join(cdir, "rootfs")
+        mount_rootfs(
+            self._lower_dirs(c), os.path.join(cdir, "upper"), os.path.join(cdir, "work"), rootfs
+        )
+        try:
+            yield rootfs
+        finally:
+            unmount(rootfs)
 
     def _configs(self, opts: CreateOptions, image: Image) -> tuple[dict, dict]:
         img = image.config.get("config") or {}
@@ -174,6 +218,11 @@ class ContainerManager:
             env = merge_env(env, opts.env)
         labels = dict(img.get("Labels") or {})
         labels.update(opts.labels)
+        # A bare `-v /path` is an anonymous volume in Config.Volumes, as the Docker CLI
+        # puts it; the image's VOLUMEs are merged in as the daemon does.
+        volumes = dict(img.get("Volumes") or {})
+        volumes.update({v: {} for v in opts.volumes if ":" not in v})
+        binds = [v for v in opts.volumes if ":" in v]
         config = {
             "Hostname": opts.hostname or "",
             "Domainname": "",
@@ -194,7 +243,7 @@ class ContainerManager:
             "Env": env,
             "Cmd": cmd,
             "Image": opts.image,
-            "Volumes": img.get("Volumes"),
+            "Volumes": volumes or None,
             "WorkingDir": opts.workdir if opts.workdir is not None else img.get("WorkingDir", ""),
             "Entrypoint": entrypoint,
             "OnBuild": img.get("OnBuild"),
@@ -229,7 +278,13 @@ class ContainerManager:
             "Init": opts.init or None,
             "RestartPolicy": dict(opts.restart_policy),
             "PublishAllPorts": opts.publish_all,
+            "Binds": binds or None,
+            "VolumesFrom": opts.volumes_from or None,
         }
+        if opts.mounts:
+            host_config["Mounts"] = opts.mounts
+        if opts.tmpfs:
+            host_config["Tmpfs"] = opts.tmpfs
         # Fail at create, not start, on a capability or value the runtime would refuse.
         from dockyard.runtime import caps
 
@@ -302,7 +357,7 @@ class ContainerManager:
                 if delay is None or not self._wait_restart(c, delay, restarts.restart_count):
                     break
         if c.host_config.get("AutoRemove"):
-            self.remove(c.id, force=True)
+            self.remove(c.id, force=True, volumes=True)
         return status
 
     def _wait_restart(self, c: Container, delay: float, count: int) -> bool:
@@ -493,6 +548,7 @@ class ContainerManager:
 
         self._kill_and_reap(c)
         unmount(os.path.join(self.paths.container_dir(c.id), "rootfs"))
+        self.volumes.deactivate(c.id)
         self._remove_cgroup_parent(c)
 
     def _launch(
@@ -510,20 +566,17 @@ class ContainerManager:
         from dockyard.snapshot import mount_rootfs, securejoin, unmount
 
         cdir = self.paths.container_dir(c.id)
-        image = self.images.get(c.image_id)
-        lowers = [self.layers.path(d) for d in reversed(image.diff_ids)] or [
-            self.layers.empty_dir()
-        ]
         rootfs = os.path.join(cdir, "rootfs")
         mount_rootfs(
-            lowers,
+            self._lower_dirs(c),
             os.path.join(cdir, "upper"),
             os.path.join(cdir, "work"),
             rootfs,
             volatile=bool(c.host_config.get("AutoRemove")),
         )
         undo.callback(unmount, rootfs)
-        spec = self._spec(c, rootfs, securejoin)
+        volume_mounts = self.volumes.oci_mounts(c.id, c.host_config.get("Tmpfs") or {}, undo)
+        spec = self._spec(c, rootfs, securejoin, volume_mounts)
         tmp = os.path.join(cdir, "config.json.tmp")
         with open(tmp, "w") as f:
             json.dump(spec, f)
@@ -729,7 +782,11 @@ class ContainerManager:
             with contextlib.suppress(OSError):
                 os.rmdir(d)
 
-    def _spec(self, c: Container, rootfs: str, securejoin: Any) -> dict[str, Any]:
+    def _spec(
+        self, c: Container, rootfs: str, securejoin: Any, volume_mounts: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The OCI config of ``c``; ``volume_mounts`` (OCI mounts of its volumes, binds and
+        tmpfs) come last and replace the engine's files at the same destination."""
         from dockyard.container.users import resolve_user
         from dockyard.runtime import cgroups
         from dockyard.runtime.spec import SpecOptions, build_spec
@@ -758,6 +815,7 @@ class ContainerManager:
                 ("/etc/hostname", "hostname"),
                 ("/etc/hosts", "hosts"),
             )
+            if dest not in {m["destination"] for m in volume_mounts}
         ]
         if hc.get("Init"):
             tini = next(p for p in TINI_PATHS if os.path.exists(p))
@@ -770,6 +828,7 @@ class ContainerManager:
                 }
             )
             args = [INIT_PATH, "--", *args]
+        mounts += volume_mounts
         resources = cgroups.resources_from_docker(
             memory=hc.get("Memory") or None,
             memory_swap=hc.get("MemorySwap") or None,
@@ -801,8 +860,9 @@ class ContainerManager:
 
     # -- remove ---------------------------------------------------------------------------
 
-    def remove(self, ref: str, force: bool = False) -> Container:
-        """Remove a container and its files. A running one needs ``force`` (then killed).
+    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> Container:
+        """Remove a container and its files. A running one needs ``force`` (then killed);
+        ``volumes`` (``rm -v``) also removes the anonymous volumes only it used.
 
         Raises NotFound or Conflict with Docker's messages.
         """
@@ -840,6 +900,7 @@ class ContainerManager:
         unmount(os.path.join(cdir, "rootfs"))
         with contextlib.suppress(NotFound):
             self.store.delete(c.id)
+        self.volumes.detach(c.id, remove_anonymous=volumes)
         shutil.rmtree(cdir, ignore_errors=True)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(self.paths.runroot, f"{c.id}.lock"))

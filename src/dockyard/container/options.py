@@ -53,3 +53,9 @@ class CreateOptions:
     exposed_ports: list[str] = field(default_factory=list)
     port_bindings: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     publish_all: bool = False
+    # -v values (relative ./ sources made absolute), --mount as Docker's API Mount objects,
+    # --tmpfs as path -> options, --volumes-from as CONTAINER[:ro|rw] (dockyard.volume.spec).
+    volumes: list[str] = field(default_factory=list)
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+    tmpfs: dict[str, str] = field(default_factory=dict)
+    volumes_from: list[str] = field(default_factory=list)

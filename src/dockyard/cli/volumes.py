@@ -1,0 +1,228 @@
+"""``dockyard volume`` create/ls/inspect/rm/prune (Docker CLI reference: docker volume),
+with the Docker CLI's flags, output and exit codes (1 on an engine error)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import Any
+
+import click
+
+from dockyard.cli.images import engine_errors, fail
+from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.paths import Paths
+
+_SETTINGS = {"help_option_names": ["--help"]}
+LS_DEFAULT = "table {{.Driver}}\t{{.Name}}"
+LS_HEADERS = {
+    "Name": "VOLUME NAME",
+    "Driver": "DRIVER",
+    "Scope": "SCOPE",
+    "Mountpoint": "MOUNTPOINT",
+    "Labels": "LABELS",
+    "Links": "LINKS",
+    "Size": "SIZE",
+    "Group": "GROUP",
+    "Availability": "AVAILABILITY",
+    "Status": "STATUS",
+}
+# {{.Label "key"}} is a method of Docker's volume context; here an index of a map.
+_LABEL_CALL = re.compile(r'(?<![\w.])\.Label\s+("(?:[^"\\]|\\.)*"|`[^`]*`)')
+
+
+def _engine(paths: Paths) -> Any:
+    from dockyard.engine import Engine
+
+    return Engine(paths)
+
+
+class _Labels(dict[str, str]):
+    """``{{.Label "key"}}``: a missing key is "" as in Go."""
+
+    def get(self, key: str, default: Any = "") -> Any:
+        return super().get(key, default)
+
+
+def _row(v: Any) -> dict[str, Any]:
+    """Docker's volume format context (``volume ls --format``), keys sorted as its JSON."""
+    labels = v.labels or {}
+    return {
+        "Availability": "N/A",
+        "Driver": v.driver,
+        "Group": "N/A",
+        "Labels": ",".join(f"{k}={val}" for k, val in sorted(labels.items())),
+        "Links": "N/A",
+        "Mountpoint": v.mountpoint,
+        "Name": v.name,
+        "Scope": "local",
+        "Size": "N/A",
+        "Status": "N/A",
+    }
+
+
+def _natural_key(name: str) -> list[Any]:
+    # The Docker CLI sorts volume names with sortorder.NaturalLess (digit runs by value).
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+
+
+def _parse_opts(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for value in values:
+        key, eq, val = value.partition("=")
+        if not eq:
+            raise InvalidArgument(
+                f'invalid argument "{value}" for "-o, --opt" flag: bad format for opt: {value}'
+            )
+        out[key] = val
+    return out
+
+
+@click.command("create", context_settings=_SETTINGS)
+@click.argument("name", required=False, metavar="[VOLUME]")
+@click.option(
+    "-d", "--driver", default="local", help='Specify volume driver name (default "local")'
+)
+@click.option("--label", "labels", multiple=True, help="Set metadata for a volume")
+@click.option("-o", "--opt", "opts", multiple=True, help="Set driver specific options")
+@click.pass_obj
+@engine_errors
+def create(
+    paths: Paths, name: str | None, driver: str, labels: tuple[str, ...], opts: tuple[str, ...]
+) -> None:
+    """Create a volume."""
+    from dockyard.container.units import parse_labels
+
+    try:
+        options = _parse_opts(opts)
+        label_map = parse_labels(list(labels))
+    except InvalidArgument as e:
+        fail(f"{e}\nSee 'dockyard volume create --help'.", 125)
+    # The Docker CLI always sends both maps: a volume made here shows {} rather than null.
+    v = _engine(paths).volumes.create(name, driver=driver, labels=label_map, options=options)
+    print(v.name)
+
+
+@click.command("ls", context_settings=_SETTINGS)
+@click.option("-f", "--filter", "filters", multiple=True, help="Provide filter values")
+@click.option("--format", "format_", default="", help="Format output using a custom template")
+@click.option("-q", "--quiet", is_flag=True, help="Only display volume names")
+@click.pass_obj
+@engine_errors
+def ls(paths: Paths, filters: tuple[str, ...], format_: str, quiet: bool) -> None:
+    """List volumes."""
+    from dockyard.cli.formatting import format_items
+    from dockyard.container.operations import parse_filters
+
+    volumes = _engine(paths).volumes.select(parse_filters(filters))
+    volumes.sort(key=lambda v: _natural_key(v.name))
+    if quiet:
+        sys.stdout.write("".join(v.name + "\n" for v in volumes))
+        return
+    fmt = format_ or LS_DEFAULT
+    rows: list[dict[str, Any]] = [_row(v) for v in volumes]
+    if fmt.strip() not in ("json", "table json"):
+        fmt = _LABEL_CALL.sub(r"index .Label \1", fmt)
+        rows = [{**r, "Label": _Labels(v.labels or {})} for r, v in zip(rows, volumes, strict=True)]
+    headers: dict[str, Any] = {**LS_HEADERS, "Label": _LabelHeader()}
+    sys.stdout.write(format_items(fmt, rows, headers, default=LS_DEFAULT))
+
+
+class _LabelHeader(dict[str, str]):
+    def get(self, key: str, default: Any = None) -> Any:
+        return "LABEL"
+
+
+@click.command("inspect", context_settings=_SETTINGS)
+@click.argument("names", nargs=-1, required=True, metavar="VOLUME [VOLUME...]")
+@click.option("-f", "--format", "format_", default="", help="Format output using a custom template")
+@click.pass_obj
+@engine_errors
+def inspect(paths: Paths, names: tuple[str, ...], format_: str) -> None:
+    """Display detailed information on one or more volumes."""
+    from dockyard.cli.formatting import render
+
+    store = _engine(paths).volumes
+    found = []
+    errors = []
+    for name in names:
+        try:
+            found.append(store.get(name).inspect())
+        except DockyardError as e:
+            errors.append(f"Error response from daemon: {e}")
+    if format_ and format_.strip() != "json":
+        for obj in found:
+            print(render(format_, obj, strict=False))
+    else:
+        print(json.dumps(found, indent=4))
+    if errors:
+        fail("\n".join(errors))
+
+
+@click.command("rm", context_settings=_SETTINGS)
+@click.argument("names", nargs=-1, required=True, metavar="VOLUME [VOLUME...]")
+@click.option("-f", "--force", is_flag=True, help="Force the removal of one or more volumes")
+@click.pass_obj
+def rm(paths: Paths, names: tuple[str, ...], force: bool) -> None:
+    """Remove one or more volumes. You cannot remove a volume that is in use by a
+    container."""
+    store = _engine(paths).volumes
+    failed = False
+    for name in names:
+        try:
+            store.remove(name, force=force)
+        except DockyardError as e:
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            failed = True
+            continue
+        print(name)
+    sys.exit(1 if failed else 0)
+
+
+@click.command("prune", context_settings=_SETTINGS)
+@click.option(
+    "-a", "--all", "all_", is_flag=True, help="Remove all unused volumes, not just anonymous ones"
+)
+@click.option(
+    "--filter", "filters", multiple=True, help='Provide filter values (e.g. "label=<label>")'
+)
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.pass_obj
+@engine_errors
+def prune(paths: Paths, all_: bool, filters: tuple[str, ...], force: bool) -> None:
+    """Remove unused local volumes."""
+    from dockyard.cli.formatting import human_size
+    from dockyard.container.operations import parse_filters
+
+    parsed = parse_filters(filters)
+    if not force:
+        what = "all local volumes" if all_ else "anonymous local volumes"
+        sys.stdout.write(
+            f"WARNING! This will remove {what} not used by at least one container.\n"
+            "Are you sure you want to continue? [y/N] "
+        )
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return
+    removed = _engine(paths).volumes.prune(all_, parsed)
+    if removed:
+        print("Deleted Volumes:")
+        for name, _size in removed:
+            print(name)
+        print()
+    print(f"Total reclaimed space: {human_size(sum(size for _, size in removed))}")
+
+
+@click.group("volume", context_settings=_SETTINGS)
+def volume() -> None:
+    """Manage volumes."""
+
+
+volume.add_command(create)
+volume.add_command(ls)
+volume.add_command(ls, "list")
+volume.add_command(inspect)
+volume.add_command(rm)
+volume.add_command(rm, "remove")
+volume.add_command(prune)

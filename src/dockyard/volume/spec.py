@@ -1,0 +1,400 @@
+"""Parsing of ``-v``, ``--mount``, ``--tmpfs`` and ``--volumes-from`` into Docker's shapes.
+
+``-v`` strings stay strings (HostConfig.Binds, or Config.Volumes for an anonymous volume);
+``--mount`` becomes Docker's API ``Mount`` object (HostConfig.Mounts); ``--tmpfs`` becomes
+HostConfig.Tmpfs (path -> option string). Each is then turned into one mount point per
+destination by :func:`mount_point_from_bind` / :func:`mount_point_from_mount`, with the
+messages of moby's volume/mounts/linux_parser.go and docker/cli's opts/mount.go.
+Pure Python and import-light: the CLI parses flags with it before the engine is loaded.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from typing import Any
+
+from dockyard.errors import InvalidArgument
+
+#: Names the local driver accepts (moby's RestrictedNameChars).
+NAME_CHARS = "[a-zA-Z0-9][a-zA-Z0-9_.-]"
+_NAME = re.compile(rf"^{NAME_CHARS}+$")
+
+_RW_MODES = {"rw", "ro"}
+_LABEL_MODES = {"z", "Z"}
+_PROPAGATIONS = {"shared", "rshared", "slave", "rslave", "private", "rprivate"}
+_COPY_MODES = {"nocopy"}
+_CONSISTENCY = {"consistent", "cached", "delegated"}
+DEFAULT_PROPAGATION = "rprivate"
+
+
+def validate_volume_name(name: str) -> None:
+    """Raise InvalidArgument unless ``name`` is a valid local volume name (moby's
+    local driver validateName)."""
+    if len(name) == 1:
+        raise InvalidArgument(
+            "volume name is too short, names should be at least two alphanumeric characters"
+        )
+    if not _NAME.match(name):
+        raise InvalidArgument(
+            f'"{name}" includes invalid characters for a local volume name, only '
+            f'"{NAME_CHARS}" are allowed. If you intended to pass a host directory, use '
+            "absolute path"
+        )
+
+
+def _mode_parts(mode: str) -> list[str] | None:
+    """The comma-separated parts of a ``-v`` mode, or None if it is not a valid mode
+    (at most one of each kind: rw/ro, z/Z, propagation, nocopy, consistency)."""
+    if not mode:
+        return []
+    parts = mode.split(",")
+    for kinds in (_RW_MODES, _LABEL_MODES, _PROPAGATIONS, _COPY_MODES, _CONSISTENCY):
+        if sum(p in kinds for p in parts) > 1:
+            return None
+    known = _RW_MODES | _LABEL_MODES | _PROPAGATIONS | _COPY_MODES | _CONSISTENCY
+    if any(p not in known for p in parts):
+        return None
+    return parts
+
+
+def split_bind(raw: str) -> tuple[str, str, str]:
+    """``[SOURCE:]TARGET[:MODE]`` -> (source, target, mode); source "" for an anonymous
+    volume. Raises InvalidArgument ``invalid volume specification: '<raw>'``."""
+    arr = raw.split(":")
+    if len(arr) == 1:
+        source, target, mode = "", arr[0], ""
+    elif len(arr) == 2:
+        if _mode_parts(arr[1]) is not None and arr[1]:
+            source, target, mode = "", arr[0], arr[1]
+        else:
+            source, target, mode = arr[0], arr[1], ""
+    elif len(arr) == 3:
+        source, target, mode = arr
+    else:
+        raise InvalidArgument(f"invalid volume specification: '{raw}'")
+    if not target:
+        raise InvalidArgument(f"invalid volume specification: '{raw}'")
+    return source, target, mode
+
+
+def absolute_bind(raw: str) -> str:
+    """The Docker CLI's rewrite of a ``-v`` whose source is a relative path starting with
+    ``.`` into an absolute path (a source without ``/`` stays a volume name)."""
+    source, sep, rest = raw.partition(":")
+    if sep and source.startswith(".") and rest:
+        return os.path.abspath(source) + ":" + rest
+    return raw
+
+
+def is_anonymous_bind(raw: str) -> bool:
+    """Whether a ``-v`` value names only a container path (it then goes to Config.Volumes,
+    as the Docker CLI does)."""
+    return split_bind(raw)[0] == ""
+
+
+def _check_target(kind: str, target: str) -> str:
+    if not target.startswith("/"):
+        raise InvalidArgument(
+            f"invalid mount config for type \"{kind}\": invalid mount path: '{target}' "
+            "mount path must be absolute"
+        )
+    clean = os.path.normpath(target)
+    if clean == "/":
+        raise InvalidArgument("invalid specification: destination can't be '/'")
+    return clean.replace("//", "/")
+
+
+def mount_point_from_bind(raw: str) -> dict[str, Any]:
+    """A ``-v`` value (HostConfig.Binds entry) as a mount point dict:
+    ``Type`` (bind|volume), ``Name``, ``Source``, ``Destination``, ``Driver``, ``Mode``,
+    ``RW``, ``Propagation`` (Docker's inspect Mounts keys) plus ``CopyData`` and
+    ``Anonymous``. Raises InvalidArgument with moby's messages."""
+    source, target, mode = split_bind(raw)
+    parts = _mode_parts(mode)
+    if parts is None:
+        raise InvalidArgument(f"invalid mode: {mode}")
+    dest = _check_target("bind" if source.startswith("/") else "volume", target)
+    rw = "ro" not in parts
+    propagation = next((p for p in parts if p in _PROPAGATIONS), "")
+    if source.startswith("/"):
+        if "nocopy" in parts:
+            raise InvalidArgument(
+                'invalid mount config for type "bind": field VolumeOptions must not be '
+                f"specified: invalid volume specification: '{raw}'"
+            )
+        return {
+            "Type": "bind",
+            "Source": os.path.normpath(source),
+            "Destination": dest,
+            "Mode": mode,
+            "RW": rw,
+            "Propagation": propagation or DEFAULT_PROPAGATION,
+            "CreateSource": True,
+        }
+    if propagation:
+        raise InvalidArgument(
+            'invalid mount config for type "volume": field BindOptions must not be '
+            f"specified: invalid volume specification: '{raw}'"
+        )
+    if source:
+        try:
+            validate_volume_name(source)
+        except InvalidArgument as e:
+            raise InvalidArgument(f"create {source}: {e}") from None
+    return {
+        "Type": "volume",
+        "Name": source,
+        "Destination": dest,
+        "Driver": "local",
+        "Mode": mode or ("z" if source else ""),
+        "RW": rw,
+        "Propagation": "",
+        "CopyData": "nocopy" not in parts,
+        "Anonymous": not source,
+    }
+
+
+def _parse_bool(key: str, value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("1", "t", "true"):
+        return True
+    if lowered in ("0", "f", "false"):
+        return False
+    raise InvalidArgument(f"invalid value for {key}: {value}")
+
+
+def parse_mount_flag(value: str) -> dict[str, Any]:
+    """A ``--mount`` value (CSV of key=value) as Docker's API ``Mount`` object.
+
+    Keys: type, source|src, target|dst|destination, readonly|ro, bind-propagation,
+    volume-nocopy, volume-label, volume-driver, volume-opt, tmpfs-size (bytes, go-units
+    RAM sizes), tmpfs-mode (octal). Raises InvalidArgument with the Docker CLI's message,
+    prefixed ``invalid argument "<value>" for "--mount" flag: ``.
+    """
+    try:
+        return _parse_mount(value)
+    except InvalidArgument as e:
+        raise InvalidArgument(f'invalid argument "{value}" for "--mount" flag: {e}') from None
+
+
+def _parse_mount(value: str) -> dict[str, Any]:
+    from dockyard.container.units import ram_in_bytes
+
+    try:
+        fields = next(csv.reader([value]))
+    except (csv.Error, StopIteration) as e:
+        raise InvalidArgument(str(e)) from None
+    m: dict[str, Any] = {"Type": ""}
+    volume: dict[str, Any] = {}
+    bind: dict[str, Any] = {}
+    tmpfs: dict[str, Any] = {}
+    for field in fields:
+        key, eq, val = field.partition("=")
+        key = key.strip().lower()
+        if not eq:
+            if key in ("readonly", "ro"):
+                m["ReadOnly"] = True
+            elif key == "volume-nocopy":
+                volume["NoCopy"] = True
+            else:
+                raise InvalidArgument(f"invalid field '{field}' must be a key=value pair")
+            continue
+        if key == "type":
+            m["Type"] = val
+        elif key in ("source", "src"):
+            m["Source"] = val
+        elif key in ("target", "dst", "destination"):
+            m["Target"] = val
+        elif key in ("readonly", "ro"):
+            m["ReadOnly"] = _parse_bool(key, val)
+        elif key == "bind-propagation":
+            bind["Propagation"] = val.lower()
+        elif key == "volume-nocopy":
+            volume["NoCopy"] = _parse_bool(key, val)
+        elif key == "volume-label":
+            k, _, v = val.partition("=")
+            volume.setdefault("Labels", {})[k] = v
+        elif key == "volume-driver":
+            volume.setdefault("DriverConfig", {})["Name"] = val
+        elif key == "volume-opt":
+            k, _, v = val.partition("=")
+            volume.setdefault("DriverConfig", {}).setdefault("Options", {})[k] = v
+        elif key == "tmpfs-size":
+            try:
+                tmpfs["SizeBytes"] = ram_in_bytes(val, "--mount")
+            except InvalidArgument:
+                raise InvalidArgument(f"invalid value for {key}: {val}") from None
+        elif key == "tmpfs-mode":
+            try:
+                tmpfs["Mode"] = int(val, 8)
+            except ValueError:
+                raise InvalidArgument(f"invalid value for {key}: {val}") from None
+        else:
+            raise InvalidArgument(f"unexpected key '{key}' in '{field}'")
+    if not m["Type"]:
+        raise InvalidArgument("type is required")
+    if not m.get("Target"):
+        raise InvalidArgument("target is required")
+    for opts, prefix, kind, name in (
+        (volume, "volume", "volume", "VolumeOptions"),
+        (bind, "bind", "bind", "BindOptions"),
+        (tmpfs, "tmpfs", "tmpfs", "TmpfsOptions"),
+    ):
+        if opts:
+            if m["Type"] != kind:
+                raise InvalidArgument(
+                    f"cannot mix '{prefix}-*' options with mount type '{m['Type']}'"
+                )
+            m[name] = opts
+    return m
+
+
+def mount_point_from_mount(m: dict[str, Any]) -> dict[str, Any]:
+    """A HostConfig.Mounts entry as a mount point dict (see :func:`mount_point_from_bind`;
+    tmpfs mount points also carry ``TmpfsOptions``). Raises InvalidArgument with moby's
+    ``invalid mount config for type "<type>": ...`` messages; a bind source must exist."""
+    kind = m.get("Type", "")
+    source = m.get("Source", "")
+
+    def bad(reason: str) -> InvalidArgument:
+        return InvalidArgument(f'invalid mount config for type "{kind}": {reason}')
+
+    if kind not in ("bind", "volume", "tmpfs"):
+        raise bad("mount type unknown")
+    if not m.get("Target"):
+        raise bad("field Target must not be empty")
+    dest = _check_target(kind, m["Target"])
+    rw = not m.get("ReadOnly")
+    if kind != "bind" and m.get("BindOptions"):
+        raise bad("field BindOptions must not be specified")
+    if kind != "volume" and m.get("VolumeOptions"):
+        raise bad("field VolumeOptions must not be specified")
+    if kind != "tmpfs" and m.get("TmpfsOptions"):
+        raise bad("field TmpfsOptions must not be specified")
+    if kind == "bind":
+        if not source:
+            raise bad("field Source must not be empty")
+        if not source.startswith("/"):
+            raise bad(f"invalid mount path: '{source}' mount path must be absolute")
+        if not os.path.exists(source):
+            raise bad(f"bind source path does not exist: {source}")
+        propagation = (m.get("BindOptions") or {}).get("Propagation") or DEFAULT_PROPAGATION
+        if propagation not in _PROPAGATIONS:
+            raise bad(f"invalid propagation mode: {propagation}")
+        return {
+            "Type": "bind",
+            "Source": os.path.normpath(source),
+            "Destination": dest,
+            "Mode": "",
+            "RW": rw,
+            "Propagation": propagation,
+        }
+    if kind == "tmpfs":
+        if source:
+            raise bad("field Source must not be specified")
+        return {
+            "Type": "tmpfs",
+            "Source": "",
+            "Destination": dest,
+            "Mode": "",
+            "RW": rw,
+            "Propagation": "",
+            "TmpfsOptions": dict(m.get("TmpfsOptions") or {}),
+        }
+    opts = m.get("VolumeOptions") or {}
+    driver = (opts.get("DriverConfig") or {}).get("Name") or "local"
+    if driver != "local":
+        raise InvalidArgument(
+            f'error looking up volume plugin {driver}: plugin "{driver}" not found'
+        )
+    if source:
+        try:
+            validate_volume_name(source)
+        except InvalidArgument as e:
+            raise InvalidArgument(f"create {source}: {e}") from None
+    return {
+        "Type": "volume",
+        "Name": source,
+        "Destination": dest,
+        "Driver": "local",
+        "Mode": "z",
+        "RW": rw,
+        "Propagation": "",
+        "CopyData": not opts.get("NoCopy"),
+        "Anonymous": not source,
+        "VolumeLabels": opts.get("Labels"),
+        "VolumeOptions": (opts.get("DriverConfig") or {}).get("Options"),
+    }
+
+
+def parse_tmpfs_flag(value: str) -> tuple[str, str]:
+    """``--tmpfs PATH[:OPTIONS]`` -> (path, options). Raises InvalidArgument."""
+    path, _, options = value.partition(":")
+    if not path.startswith("/"):
+        raise InvalidArgument(f'invalid argument "{value}" for "--tmpfs" flag: invalid path')
+    return os.path.normpath(path), options
+
+
+# Options whose later opposite cancels them (moby's MergeTmpfsOptions).
+_OPPOSITES = {
+    "ro": "rw",
+    "rw": "ro",
+    "exec": "noexec",
+    "noexec": "exec",
+    "suid": "nosuid",
+    "nosuid": "suid",
+    "dev": "nodev",
+    "nodev": "dev",
+    "atime": "noatime",
+    "noatime": "atime",
+}
+
+
+def tmpfs_options(data: str) -> list[str]:
+    """OCI options of a tmpfs mount: Docker's defaults ``noexec,nosuid,nodev`` and
+    ``rprivate``, then ``data`` (``size=64m,mode=1770,exec``...), a later option
+    replacing an earlier one of the same key or its opposite (moby MergeTmpfsOptions).
+    Raises InvalidArgument for an unknown option."""
+    options = ["noexec", "nosuid", "nodev", DEFAULT_PROPAGATION]
+    if data:
+        options.extend(o for o in data.split(",") if o)
+    merged: list[str] = []
+    for opt in options:
+        key = opt.partition("=")[0]
+        opposite = _OPPOSITES.get(opt)
+        merged = [
+            o for o in merged if o.partition("=")[0] != key and (opposite is None or o != opposite)
+        ]
+        merged.append(opt)
+    return merged
+
+
+def tmpfs_data(options: dict[str, Any], readonly: bool) -> str:
+    """A ``--mount type=tmpfs`` TmpfsOptions (SizeBytes: bytes, Mode: int) as a tmpfs
+    option string, as moby's ConvertTmpfsOptions (``size=65536k,mode=700,ro``)."""
+    out = []
+    size = int(options.get("SizeBytes") or 0)
+    if size:
+        suffix = ""
+        for unit, factor in (("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10)):
+            if size % factor == 0:
+                size //= factor
+                suffix = unit
+                break
+        out.append(f"size={size}{suffix}")
+    mode = int(options.get("Mode") or 0)
+    if mode:
+        out.append(f"mode={mode:o}")
+    if readonly:
+        out.append("ro")
+    return ",".join(out)
+
+
+def parse_volumes_from(value: str) -> tuple[str, str]:
+    """``CONTAINER[:ro|rw]`` -> (container, mode). Raises InvalidArgument."""
+    ref, _, mode = value.partition(":")
+    if mode not in ("", "ro", "rw"):
+        raise InvalidArgument(f"invalid mode: {mode}")
+    return ref, mode
