@@ -62,9 +62,9 @@ def _row(v: Any) -> dict[str, Any]:
     }
 
 
-def _natural_key(name: str) -> list[Any]:
+def _natural_key(name: str) -> list[tuple[int, int, str]]:
     # The Docker CLI sorts volume names with sortorder.NaturalLess (digit runs by value).
-    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", name)]
 
 
 def _parse_opts(values: tuple[str, ...]) -> dict[str, str]:

@@ -575,7 +575,9 @@ class ContainerManager:
             volatile=bool(c.host_config.get("AutoRemove")),
         )
         undo.callback(unmount, rootfs)
-        volume_mounts = self.volumes.oci_mounts(c.id, c.host_config.get("Tmpfs") or {}, undo)
+        volume_mounts = self.volumes.oci_mounts(
+            c.id, c.host_config.get("Tmpfs") or {}, rootfs, undo
+        )
         spec = self._spec(c, rootfs, securejoin, volume_mounts)
         tmp = os.path.join(cdir, "config.json.tmp")
         with open(tmp, "w") as f:
@@ -901,6 +903,8 @@ class ContainerManager:
         with contextlib.suppress(NotFound):
             self.store.delete(c.id)
         self.volumes.detach(c.id, remove_anonymous=volumes)
+        # Its monitor may not have finished its own cleanup yet.
+        self.volumes.deactivate(c.id)
         shutil.rmtree(cdir, ignore_errors=True)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(self.paths.runroot, f"{c.id}.lock"))

@@ -165,7 +165,18 @@ def _remount_ro(path: str, extra: int = 0) -> None:
 
 
 def _makedirs(path: str, mode: int = 0o755) -> None:
-    os.makedirs(path, mode=mode, exist_ok=True)
+    # Parents get ``mode`` too (as runc's MkdirAll): os.makedirs would give them
+    # 0777 & ~umask, and the umask is 0 here.
+    if os.path.isdir(path):
+        return
+    parent = os.path.dirname(path)
+    if parent != path:
+        _makedirs(parent, mode)
+    try:
+        os.mkdir(path, mode)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
 
 
 def _touch(path: str) -> None:

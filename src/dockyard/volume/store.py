@@ -528,13 +528,17 @@ class VolumeStore:
     # -- start ----------------------------------------------------------------------------
 
     def oci_mounts(
-        self, container_id: str, tmpfs: dict[str, str], undo: contextlib.ExitStack
+        self, container_id: str, tmpfs: dict[str, str], rootfs: str, undo: contextlib.ExitStack
     ) -> list[dict[str, Any]]:
         """The OCI ``mounts`` of the container's mount points and ``--tmpfs`` paths
-        (``tmpfs``: path -> options), parents before children. A ``-v`` bind source that
-        does not exist is created as a directory (0755), as Docker does; a volume with
-        driver options is mounted on its ``_data`` (unmounted, via ``undo``, once no
-        running container uses it). Raises DockyardError."""
+        (``tmpfs``: path -> options), parents before children.
+
+        Each destination is resolved inside the mounted ``rootfs`` (symlinks clamped, as
+        securejoin) and its mount point created there, so the OCI destination has no
+        symlink left and no runtime (built-in, runc, crun) can be led outside the rootfs.
+        A ``-v`` bind source that does not exist is created as a directory (0755), as
+        Docker does; a volume with driver options is mounted on its ``_data`` (unmounted,
+        via ``undo``, once no running container uses it). Raises DockyardError."""
         mounts: list[dict[str, Any]] = []
         option_volumes = []
         for mp in self.container_mounts(container_id):
@@ -567,6 +571,8 @@ class VolumeStore:
             )
         for path, data in tmpfs.items():
             mounts.append(self._tmpfs(path, data))
+        for m in mounts:
+            m["destination"] = _mount_point(rootfs, m["destination"], m["source"])
         if option_volumes:
             undo.callback(self.deactivate, container_id)
             for v in option_volumes:
@@ -629,6 +635,36 @@ class VolumeStore:
                 name = row["volume"]
                 if not self.db.query("SELECT 1 FROM volume_activity WHERE volume = ?", (name,)):
                     unmount(self.mountpoint(name))
+
+
+def _mount_point(rootfs: str, dest: str, source: str) -> str:
+    """Resolve ``dest`` inside ``rootfs``, create it (a directory, or an empty file when
+    ``source`` is a file; missing parents 0755) and return it as a path in the rootfs."""
+    from dockyard.snapshot import securejoin
+
+    path = securejoin(rootfs, dest)
+    try:
+        if os.path.isdir(source) or source == "tmpfs":
+            _makedirs(path)
+        elif not os.path.lexists(path):
+            _makedirs(os.path.dirname(path))
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o755))
+    except OSError as e:
+        raise DockyardError(f"create mount point {dest} in the rootfs: {e.strerror}") from None
+    return "/" + os.path.relpath(path, rootfs)
+
+
+def _makedirs(path: str) -> None:
+    """``os.makedirs`` giving missing parents 0755 too (whatever the umask)."""
+    if os.path.isdir(path):
+        return
+    _makedirs(os.path.dirname(path))
+    try:
+        os.mkdir(path, 0o755)
+        os.chmod(path, 0o755)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
 
 
 def _is_mount_point(path: str) -> bool:
