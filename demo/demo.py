@@ -1,9 +1,10 @@
 """Dockyard's demo: make a base image offline, run isolated containers, manage detached
-ones, then build an example app from a Dockerfile and serve a page from it.
+ones, then build an example app from a Dockerfile and serve a page from it, then serve it
+with its content in a named volume that outlives its containers.
 
 Each step prints the command it runs (as a user would type it) and the real output.
 It uses the normal engine root (``$DOCKYARD_ROOT`` or /var/lib/dockyard); it removes the
-containers it names and the ``site`` image at the start (leftovers of an interrupted run)
+containers it names, its volume and the ``site`` image at the start (leftovers of an interrupted run)
 and again at the end, even when a step fails.
 """
 
@@ -24,8 +25,9 @@ SITE = os.path.relpath(
 )
 # The containers and the image this demo makes: removed before (an interrupted run's
 # leftovers) and after.
-CONTAINERS = ("demo-bg", "demo-ticker", "demo-site")
+CONTAINERS = ("demo-bg", "demo-ticker", "demo-site", "demo-vol-1", "demo-vol-2")
 IMAGE = "site"
+VOLUME = "demo-site-content"
 TICKER = (
     'trap "echo got SIGTERM; exit 0" TERM; while true; do echo tick $(date +%T); sleep 0.2; done'
 )
@@ -62,6 +64,7 @@ def clean_up() -> None:
     """Remove the demo's containers and its image, whatever state they are in."""
     for name in CONTAINERS:
         quietly("rm", "-f", name)
+    quietly("volume", "rm", "-f", VOLUME)
     quietly("rmi", IMAGE)
 
 
@@ -96,6 +99,8 @@ def main() -> None:
         isolation()
         lifecycle()
         build()
+        volumes()
+        step("Remove the image with its intermediate layers", "rmi", IMAGE)
     finally:
         clean_up()
     print("\nDemo finished.")
@@ -268,7 +273,54 @@ def build() -> None:
         timed=True,
     )
     step("Remove the container", "rm", "demo-site")
-    step("... and the image with its intermediate layers", "rmi", IMAGE)
+
+
+def volumes() -> None:
+    """Issue 6: the site's content in a named volume outlives its containers."""
+    html = "/var/www/html"
+    step(
+        "Serve the site with its content in a named volume (created and seeded from the image)",
+        "run",
+        "-d",
+        "--name",
+        "demo-vol-1",
+        "-v",
+        f"{VOLUME}:{html}",
+        IMAGE,
+    )
+    step(
+        "Edit the page inside the volume",
+        "exec",
+        "demo-vol-1",
+        "sh",
+        "-c",
+        f"echo '<p>edited in demo-vol-1</p>' >> {html}/index.html",
+    )
+    step("Remove that container", "rm", "-f", "demo-vol-1")
+    step("The volume is still there", "volume", "ls")
+    step("Where its data lives", "volume", "inspect", VOLUME)
+    step(
+        "A new container on the same volume",
+        "run",
+        "-d",
+        "--name",
+        "demo-vol-2",
+        "-v",
+        f"{VOLUME}:{html}",
+        IMAGE,
+    )
+    wait_for_site("demo-vol-2")
+    step("... serves the edited page", "exec", "demo-vol-2", "sh", "-c", FETCH)
+    step(
+        "Its Mounts, as docker inspect shows them",
+        "inspect",
+        "-f",
+        "{{json .Mounts}}",
+        "demo-vol-2",
+    )
+    step("A volume in use cannot be removed", "volume", "rm", VOLUME)
+    step("Remove the container", "rm", "-f", "demo-vol-2")
+    step("... then the volume", "volume", "rm", VOLUME)
 
 
 if __name__ == "__main__":

@@ -205,3 +205,22 @@ def test_data_survives_containers_and_restarts(dy: Runner, busybox: str, tmp_pat
     finally:
         dy("rm", "-f", "writer")
     dy("volume", "rm", "data", check=True)
+
+
+def test_ps_volume_filter_and_mounts_column(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    dy("create", "--name", "pv", "-v", "longvolumename123:/data", "-v", f"{tmp_path}:/h",
+       busybox, check=True)  # fmt: skip
+    dy("create", "--name", "other", busybox, check=True)
+    try:
+        for value in ("longvolumename123", "/data", str(tmp_path), "/h"):
+            out = dy("ps", "-a", "--format", "{{.Names}}", "-f", f"volume={value}", check=True)
+            assert out.stdout == "pv\n", value
+        assert dy("ps", "-aq", "-f", "volume=nope", check=True).stdout == ""
+        fmt = "{{.Mounts}} {{.LocalVolumes}}"
+        out = dy("ps", "-a", "-f", "name=pv", "--format", fmt, check=True)
+        assert out.stdout == f"longvolumena...,{str(tmp_path)[:12]}... 1\n"
+        out = dy("ps", "-a", "--no-trunc", "-f", "name=pv", "--format", fmt, check=True)
+        assert out.stdout == f"longvolumename123,{tmp_path} 1\n"
+    finally:
+        dy("rm", "pv", "other", check=True)
+    dy("volume", "rm", "longvolumename123", check=True)

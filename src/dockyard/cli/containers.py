@@ -354,8 +354,11 @@ def _ps_select(engine: Any, containers: list[Any], filters: dict[str, list[str]]
             "health": lambda v: v == ((c.state.get("Health") or {}).get("Status") or "none"),
             "isolation": lambda v: v in ("", "default"),
             "is-task": lambda v: v == "false",
-            # No volumes: nothing matches this.
-            "volume": lambda v: False,
+            # A volume's name (a bind's source) or a mount's destination, as Docker's.
+            "volume": lambda v: any(
+                v in (m.get("Name") or m["Source"], m["Destination"])
+                for m in engine.volumes.container_mounts(c.id)
+            ),
             # Any of the ports given (all values of the key, as Docker's one set).
             "publish": lambda v: bool(published & set(c.host_config.get("PortBindings") or {})),
             "expose": lambda v: bool(exposed & set(c.config.get("ExposedPorts") or {})),
@@ -386,14 +389,19 @@ def _ps_row(engine: Any, c: Any, no_trunc: bool, with_size: bool) -> dict[str, A
 
     labels = c.config.get("Labels") or {}
     created = datetime.datetime.fromtimestamp(_created_time(c)).astimezone()
+    mounts = engine.volumes.container_mounts(c.id)
+    # Docker's ps Mounts: volume names (bind sources), each cut to 15 characters.
+    mount_names = [m.get("Name") or m["Source"] for m in mounts]
+    if not no_trunc:
+        mount_names = [n if len(n) <= 15 else n[:12] + "..." for n in mount_names]
     row: dict[str, Any] = {
         "Command": _command_text(c, no_trunc),
         "CreatedAt": created.strftime("%Y-%m-%d %H:%M:%S %z %Z"),
         "ID": c.id if no_trunc else c.short_id,
         "Image": c.config.get("Image", ""),
         "Labels": ",".join(f"{k}={v}" for k, v in labels.items()),
-        "LocalVolumes": "0",
-        "Mounts": "",
+        "LocalVolumes": str(sum(m.get("Driver") == "local" for m in mounts)),
+        "Mounts": ",".join(mount_names),
         "Names": c.name,
         "Networks": c.host_config.get("NetworkMode", ""),
         "Ports": displayable_ports(api_ports(PortStore(engine.db).ports(c))),
