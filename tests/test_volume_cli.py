@@ -46,6 +46,9 @@ def test_create_inspect_ls(dy: Runner, engine_env: dict[str, str]) -> None:
     assert objs[1]["Labels"] == {"env": "prod", "tier": ""}
     fmt = dy("volume", "inspect", "-f", "{{.Name}} {{.Driver}} {{.Labels.env}}", "vol10")
     assert fmt.stdout == "vol10 local prod\n"
+    # The generic inspect finds volumes too.
+    assert json.loads(dy("inspect", "--type", "volume", "vol1", check=True).stdout) == objs[:1]
+    assert dy("inspect", "-f", "{{.Mountpoint}}", "vol1").stdout == objs[0]["Mountpoint"] + "\n"
 
     # Natural order of names, Docker's table.
     ls = dy("volume", "ls", check=True).stdout.splitlines()

@@ -730,7 +730,7 @@ def container_inspect_json(engine: Any, c: Any, size: bool = False) -> dict[str,
 @click.option(
     "--type",
     "type_",
-    type=click.Choice(["container", "image"]),
+    type=click.Choice(["container", "image", "volume"]),
     help="Only inspect objects of the given type",
 )
 @click.option(
@@ -760,6 +760,11 @@ def inspect(
                 from dockyard.image.inspect import inspect_image
 
                 obj = inspect_image(engine.paths, engine.images.resolve(name))
+            except NotFound:
+                pass
+        if obj is None and type_ in (None, "volume"):
+            try:
+                obj = engine.volumes.get(name).inspect()
             except NotFound:
                 pass
         if obj is None:
