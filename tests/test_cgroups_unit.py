@@ -271,3 +271,20 @@ def test_v2_device_program_shape() -> None:
     )
     with pytest.raises(DockyardError, match="invalid device access"):
         program([{"allow": True, "type": "c", "access": "x"}])
+
+
+def test_v1_cpuset_init_fills_an_empty_parent_first(tmp_path: Path) -> None:
+    """A parent cpuset made a moment ago by a concurrent create is still empty: the new
+    cgroup must not copy its emptiness (no process could join it: ENOSPC)."""
+    from dockyard.runtime.cgroups.v1 import cpuset
+
+    root = tmp_path / "cpuset"
+    child = root / "dockyard" / "abc"
+    child.mkdir(parents=True)
+    for d, cpus, mems in ((root, "0-1", "0"), (root / "dockyard", "", ""), (child, "", "")):
+        (d / "cpuset.cpus").write_text(cpus + "\n")
+        (d / "cpuset.mems").write_text(mems + "\n")
+    cpuset.init_dir(str(child))
+    for d in (root / "dockyard", child):
+        assert (d / "cpuset.cpus").read_text().strip() == "0-1"
+        assert (d / "cpuset.mems").read_text().strip() == "0"

@@ -18,7 +18,12 @@ def init_dir(path: str) -> None:
     parent = os.path.dirname(path)
     for name in _FILES:
         if not fs.read(os.path.join(path, name)).strip():
-            fs.write(os.path.join(path, name), fs.read(os.path.join(parent, name)).strip())
+            value = fs.read(os.path.join(parent, name)).strip()
+            if not value and parent != path:
+                # A concurrent create made the parent and has not filled it in yet.
+                init_dir(parent)
+                value = fs.read(os.path.join(parent, name)).strip()
+            fs.write(os.path.join(path, name), value)
 
 
 def apply(path: str, cpu: dict[str, Any]) -> None:
