@@ -171,6 +171,14 @@ def test_anonymous_volumes_removed_only_with_rm_v_or_run_rm(dy: Runner, busybox:
     dy("create", "--name", "c2", "-v", "/anon", "-v", "named:/named", busybox, check=True)
     dy("rm", "-v", "c2", check=True)
     assert dy("volume", "ls", "-q").stdout == "named\n"
+    # A --rm container removed by rm -f, and one that could not start, leave none either.
+    dy("run", "-d", "--rm", "--name", "c3", "-v", "/anon", "-v", "named:/named", busybox,
+       "sleep", "300", check=True)  # fmt: skip
+    dy("rm", "-f", "c3", check=True)
+    failed = dy("run", "--rm", "-v", "/anon", "-v", "named:/named", busybox, "nosuchcommand")
+    assert failed.returncode == 127
+    assert dy("volume", "ls", "-q").stdout == "named\n"
+    assert dy("ps", "-aq").stdout == ""
     out = dy("run", "--rm", "-v", "named:/named", busybox, "cat", "/named/f", check=True)
     assert out.stdout == "n\n"
     # prune -a takes named ones too; the reclaimed size counts their files.

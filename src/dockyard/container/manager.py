@@ -902,7 +902,8 @@ class ContainerManager:
         unmount(os.path.join(cdir, "rootfs"))
         with contextlib.suppress(NotFound):
             self.store.delete(c.id)
-        self.volumes.detach(c.id, remove_anonymous=volumes)
+        # A --rm container's anonymous volumes go with it however it is removed.
+        self.volumes.detach(c.id, remove_anonymous=volumes or bool(c.host_config.get("AutoRemove")))
         # Its monitor may not have finished its own cleanup yet.
         self.volumes.deactivate(c.id)
         shutil.rmtree(cdir, ignore_errors=True)
