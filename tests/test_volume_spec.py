@@ -34,6 +34,7 @@ def test_bind_named_anonymous() -> None:
     anon = spec.mount_point_from_bind("/srv")
     assert (anon["Name"], anon["Mode"], anon["Anonymous"]) == ("", "", True)
     assert spec.mount_point_from_bind("/srv:ro")["RW"] is False
+    assert spec.mount_point_from_bind("/h:/c:rw")["RW"] is True
     assert spec.mount_point_from_bind("data:/srv:nocopy")["CopyData"] is False
     # SELinux labels are accepted (and ignored), with or without another mode.
     assert spec.mount_point_from_bind("/h:/c:ro,Z")["RW"] is False
