@@ -549,7 +549,7 @@ class VolumeStore:
             source = mp["Source"]
             if mp["Type"] == "bind" and mp.get("CreateSource") and not os.path.lexists(source):
                 try:
-                    os.makedirs(source, mode=0o755, exist_ok=True)
+                    _makedirs(source)
                 except OSError as e:
                     raise DockyardError(
                         f"error while creating mount source path '{source}': {e.strerror}"
