@@ -3,7 +3,9 @@
 Tests run as root against the real kernel: namespaces, overlayfs, cgroups. Each test gets
 its own ``DOCKYARD_ROOT`` and ``DOCKYARD_RUNROOT`` under pytest's tmp_path; after it, the
 autouse ``no_leaks`` fixture fails the test if a mount under its directories, a cgroup named
-``dockyard``, or a process it started is still there.
+``dockyard``, a process it started, or an interface or nftables chain its engine made (marked
+``dockyard <engine root>``) is still there. Each run has its own default bridge name and
+subnet (``$DOCKYARD_BRIDGE``, ``$DOCKYARD_BIP``).
 """
 
 from __future__ import annotations
@@ -57,6 +59,72 @@ def _dockyard_cgroups() -> set[str]:
     return found
 
 
+def _default_bridge() -> tuple[str, str]:
+    """This run's default bridge name and gateway/prefix (``$DOCKYARD_BRIDGE``,
+    ``$DOCKYARD_BIP``): a /24 of 10.0.0.0/8 picked from the PID that no host route covers,
+    so concurrent runs and the host's own networks never collide."""
+    import ipaddress
+
+    out = subprocess.run(["ip", "-json", "route"], capture_output=True, text=True, check=False)
+    import json
+
+    routes = []
+    for r in json.loads(out.stdout or "[]"):
+        dst = r.get("dst", "")
+        if dst and dst != "default":
+            routes.append(ipaddress.ip_network(dst if "/" in dst else dst + "/32", strict=False))
+    pid = os.getpid()
+    for k in range(256):
+        net = ipaddress.ip_network(f"10.{100 + (pid // 256 + k) % 150}.{pid % 256}.0/24")
+        if not any(net.overlaps(r) for r in routes):
+            return f"dyt{pid}", f"{net.network_address + 1}/24"
+    raise RuntimeError("no free 10.x.y.0/24 for the test run's default bridge")
+
+
+DEFAULT_BRIDGE, DEFAULT_BIP = _default_bridge()
+
+
+def network_tag(root: str) -> str:
+    """The alias/comment the engine rooted at ``root`` puts on its interfaces and chains."""
+    return f"dockyard {root}"[:120]
+
+
+def _network_leftovers(root: str) -> list[str]:
+    """Interfaces (by alias) and nftables chains (by comment) the engine at ``root`` made."""
+    tag = network_tag(root)
+    found = []
+    for name in os.listdir("/sys/class/net"):
+        try:
+            with open(f"/sys/class/net/{name}/ifalias") as f:
+                if f.read().strip() == tag:
+                    found.append(f"interface {name}")
+        except OSError:
+            continue
+    proc = subprocess.run(
+        ["nft", "-j", "list", "table", "ip", "dockyard"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode == 0:
+        import json
+
+        for item in json.loads(proc.stdout).get("nftables", []):
+            chain = item.get("chain")
+            if chain and chain.get("comment") == tag:
+                found.append(f"nft chain {chain['name']}")
+    return found
+
+
+def _remove_network_leftovers(root: str) -> None:
+    for what in _network_leftovers(root):
+        kind, name = what.rsplit(" ", 1)
+        if kind == "interface":
+            subprocess.run(["ip", "link", "del", name], check=False)
+        else:
+            subprocess.run(["nft", "delete", "chain", "ip", "dockyard", name], check=False)
+
+
 def _children() -> set[int]:
     me = str(os.getpid())
     kids = set()
@@ -98,6 +166,9 @@ def no_leaks(tmp_path: Path) -> Iterator[None]:
         kids = _children() - kids_before
         if kids:
             leaks.append(f"processes: {sorted(kids)}")
+        network = _network_leftovers(str(tmp_path / "root"))
+        if network:
+            leaks.append(f"network: {network}")
         if not leaks or time.monotonic() > deadline:
             break
         time.sleep(0.1)
@@ -111,6 +182,7 @@ def no_leaks(tmp_path: Path) -> Iterator[None]:
                 pass
         for m in sorted(_mount_points_under(str(tmp_path)), key=len, reverse=True):
             subprocess.run(["umount", "-l", m], check=False)
+        _remove_network_leftovers(str(tmp_path / "root"))
         for cg in sorted(_dockyard_cgroups() - cgroups_before, key=len, reverse=True):
             try:
                 os.rmdir(cg)
@@ -127,10 +199,14 @@ def engine_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str
     monkeypatch.setenv("DOCKYARD_ROOT", str(root))
     monkeypatch.setenv("DOCKYARD_RUNROOT", str(runroot))
     monkeypatch.setenv("DOCKYARD_CGROUP_PARENT", CGROUP_PARENT)
+    monkeypatch.setenv("DOCKYARD_BRIDGE", DEFAULT_BRIDGE)
+    monkeypatch.setenv("DOCKYARD_BIP", DEFAULT_BIP)
     return {
         "DOCKYARD_ROOT": str(root),
         "DOCKYARD_RUNROOT": str(runroot),
         "DOCKYARD_CGROUP_PARENT": CGROUP_PARENT,
+        "DOCKYARD_BRIDGE": DEFAULT_BRIDGE,
+        "DOCKYARD_BIP": DEFAULT_BIP,
     }
 
 

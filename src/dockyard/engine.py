@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from dockyard.container.manager import ContainerManager
     from dockyard.container.store import ContainerStore
     from dockyard.image.store import ImageStore
+    from dockyard.network.manager import NetworkManager
     from dockyard.snapshot import LayerStore
     from dockyard.state import StateDB
     from dockyard.volume.store import VolumeStore
@@ -59,3 +60,8 @@ class Engine:
     def volumes(self) -> VolumeStore:
         """Volumes and the containers' mount points (the container manager's own store)."""
         return self.containers.volumes
+
+    @property
+    def networks(self) -> NetworkManager:
+        """Networks and endpoints (the containers' manager's, so both share one view)."""
+        return self.containers.networks

@@ -545,7 +545,7 @@ def _host_config(c: Any) -> dict[str, Any]:
         "Binds": None,
         "ContainerIDFile": "",
         "LogConfig": {"Type": "json-file", "Config": {}},
-        "NetworkMode": "none",
+        "NetworkMode": "bridge",
         "PortBindings": {},
         "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
         "AutoRemove": False,
@@ -620,46 +620,6 @@ def _config(c: Any) -> dict[str, Any]:
     return cfg
 
 
-def _network_settings(c: Any) -> dict[str, Any]:
-    """Docker's NetworkSettings for the ``none`` or ``host`` network (no addresses)."""
-    endpoint = {
-        "IPAMConfig": None,
-        "Links": None,
-        "Aliases": None,
-        "MacAddress": "",
-        "DriverOpts": None,
-        "NetworkID": "",
-        "EndpointID": "",
-        "Gateway": "",
-        "IPAddress": "",
-        "IPPrefixLen": 0,
-        "IPv6Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
-        "DNSNames": None,
-    }
-    return {
-        "Bridge": "",
-        "SandboxID": "",
-        "SandboxKey": "",
-        "HairpinMode": False,
-        "LinkLocalIPv6Address": "",
-        "LinkLocalIPv6PrefixLen": 0,
-        "Ports": {},
-        "SecondaryIPAddresses": None,
-        "SecondaryIPv6Addresses": None,
-        "EndpointID": "",
-        "Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
-        "IPAddress": "",
-        "IPPrefixLen": 0,
-        "IPv6Gateway": "",
-        "MacAddress": "",
-        "Networks": {c.host_config.get("NetworkMode") or "none": endpoint},
-    }
-
-
 def _log_path(engine: Any, c: Any) -> str:
     """The json-file log once the container's monitor made it, else "" (as Docker)."""
     import os
@@ -718,7 +678,7 @@ def container_inspect_json(engine: Any, c: Any, size: bool = False) -> dict[str,
         obj["SizeRootFs"] = rw + int(image.size)
     obj["Mounts"] = engine.volumes.inspect_mounts(c.id)
     obj["Config"] = _config(c)
-    obj["NetworkSettings"] = _network_settings(c)
+    obj["NetworkSettings"] = engine.networks.container_settings(c)
     from dockyard.network.ports import PortStore
 
     obj["NetworkSettings"]["Ports"] = PortStore(engine.db).ports(c)

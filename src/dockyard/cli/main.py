@@ -50,6 +50,7 @@ COMMANDS: dict[str, str] = {
     "rename": "dockyard.cli.containers:rename",
     "port": "dockyard.cli.port:port",
     "volume": "dockyard.cli.volumes:volume",
+    "network": "dockyard.cli.networks:network",
 }
 
 

@@ -48,9 +48,22 @@ def _container_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--network",
             "--net",
             "network",
-            default="none",
-            help="Connect a container to a network (none|host)",
+            default="bridge",
+            help="Connect a container to a network (bridge|host|none|container:NAME|NETWORK)",
         ),
+        click.option("--ip", help="IPv4 address (e.g., 172.30.100.104)"),
+        click.option(
+            "--network-alias",
+            "--net-alias",
+            multiple=True,
+            help="Add network-scoped alias for the container",
+        ),
+        click.option("--mac-address", help="Container MAC address (e.g., 92:d0:c6:0a:29:33)"),
+        click.option("--add-host", multiple=True, help="Add a custom host-to-IP mapping (host:ip)"),
+        click.option("--dns", multiple=True, help="Set custom DNS servers"),
+        click.option("--dns-search", multiple=True, help="Set custom DNS search domains"),
+        click.option("--dns-option", multiple=True, help="Set DNS options"),
+        click.option("--link", multiple=True, help="Add link to another container"),
         click.option(
             "-p", "--publish", multiple=True, help="Publish a container's port(s) to the host"
         ),
@@ -196,7 +209,9 @@ def _create_options(kw: dict[str, Any]) -> Any:
     from dockyard.volume import spec as volume_spec
 
     tmpfs = dict(volume_spec.parse_tmpfs_flag(t) for t in kw["tmpfs"])
+    network_flags = _network_flags(kw)
     return CreateOptions(
+        **network_flags,
         volumes=[volume_spec.absolute_bind(v) for v in kw["volume"]],
         mounts=[volume_spec.parse_mount_flag(m) for m in kw["mount"]],
         tmpfs=tmpfs,
@@ -210,7 +225,6 @@ def _create_options(kw: dict[str, Any]) -> Any:
         user=kw["user"],
         hostname=kw["hostname"],
         labels=parse_labels(list(kw["label"])),
-        network=kw["network"],
         tty=kw["tty"],
         interactive=kw["interactive"],
         privileged=kw["privileged"],
@@ -236,6 +250,46 @@ def _create_options(kw: dict[str, Any]) -> Any:
         port_bindings=port_bindings,
         publish_all=kw["publish_all"],
     )
+
+
+def _network_flags(kw: dict[str, Any]) -> dict[str, Any]:
+    """The network flags, checked as the Docker CLI checks them (its messages)."""
+    import ipaddress
+
+    from dockyard.errors import InvalidArgument
+
+    def bad(flag: str, value: str, why: str) -> InvalidArgument:
+        return InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: {why}')
+
+    def is_ip(text: str) -> bool:
+        try:
+            ipaddress.ip_address(text)
+        except ValueError:
+            return False
+        return True
+
+    for entry in kw["add_host"]:
+        name, sep, addr = entry.replace("=", ":", 1).partition(":")
+        if not sep or not name or not (is_ip(addr) or addr == "host-gateway"):
+            raise bad("--add-host", entry, f'invalid IP address in add-host: "{addr}"')
+        if addr == "host-gateway":
+            raise bad("--add-host", entry, "host-gateway is not supported by Dockyard")
+    for server in kw["dns"]:
+        if not is_ip(server):
+            raise bad("--dns", server, f"{server} is not an ip address")
+    if kw["ip"] and not is_ip(kw["ip"]):
+        raise bad("--ip", kw["ip"], "invalid string being converted to IP address")
+    return {
+        "network": kw["network"],
+        "ip": kw["ip"],
+        "network_aliases": list(kw["network_alias"]),
+        "mac_address": kw["mac_address"],
+        "add_hosts": [h.replace("=", ":", 1) for h in kw["add_host"]],
+        "dns": list(kw["dns"]),
+        "dns_search": list(kw["dns_search"]),
+        "dns_options": list(kw["dns_option"]),
+        "links": list(kw["link"]),
+    }
 
 
 def _stop_signal(text: str | None) -> str | None:

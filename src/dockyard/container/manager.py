@@ -30,6 +30,7 @@ from dockyard.paths import Paths
 
 if TYPE_CHECKING:
     from dockyard.image.store import Image, ImageStore
+    from dockyard.network.manager import NetworkManager
     from dockyard.snapshot import LayerStore
     from dockyard.volume.store import VolumeStore
 
@@ -110,8 +111,8 @@ class ContainerManager:
         on any error nothing is left: no directory and no state row.
         """
         image = self.images.resolve(opts.image)
-        config, host_config = self._configs(opts, image)
         name = validate_name(opts.name) if opts.name else random_name()
+        config, host_config = self._configs(opts, image, name)
         container_id = os.urandom(32).hex()
         if not config["Hostname"]:
             config["Hostname"] = container_id[:12]
@@ -122,18 +123,17 @@ class ContainerManager:
         os.mkdir(cdir, 0o710)
         added = False
         try:
-            from dockyard.container.etcfiles import write_etc_files
-
-            write_etc_files(cdir, config["Hostname"], host_config["NetworkMode"])
             # Under the volume lock: a volume rm cannot slip between creating the
             # container's volumes and recording it as their user.
             with self.volumes.lock():
                 self.store.add(c)
                 added = True
+                self._create_network(c, opts)
                 if points:
                     self.volumes.attach(c.id, points, lambda: self._mounted_rootfs(c))
         except BaseException:
             if added:
+                self.networks.release(c.id)
                 with contextlib.suppress(NotFound):
                     self.store.delete(c.id)
             shutil.rmtree(cdir, ignore_errors=True)
@@ -164,7 +164,52 @@ class ContainerManager:
         finally:
             unmount(rootfs)
 
-    def _configs(self, opts: CreateOptions, image: Image) -> tuple[dict, dict]:
+    @cached_property
+    def networks(self) -> NetworkManager:
+        from dockyard.network.manager import NetworkManager
+
+        return NetworkManager(self.paths, self.store.db)
+
+    def _create_network(self, c: Container, opts: CreateOptions) -> None:
+        """Allocate the new container's address (inside the state database's write lock)
+        and write its hostname, hosts and resolv.conf files."""
+        from dockyard.container.etcfiles import write_etc_files
+
+        cdir = self.paths.container_dir(c.id)
+        mode = c.host_config["NetworkMode"]
+        if mode.startswith("container:"):
+            # It shares the other container's namespace, so its view of the network too.
+            other = self.paths.container_dir(mode.partition(":")[2])
+            for name in ("hostname", "hosts", "resolv.conf"):
+                shutil.copyfile(os.path.join(other, name), os.path.join(cdir, name))
+            return
+        eps = self.networks.allocate(
+            c.id, mode, ip=opts.ip, aliases=opts.network_aliases, mac=opts.mac_address
+        )
+        hostname = c.config["Hostname"]
+        own = [(ep.address, hostname) for ep in eps]
+        links = []
+        for link in c.host_config.get("Links") or []:
+            target, alias = (part.rpartition("/")[2] for part in link.split(":"))
+            linked = self.store.get(target)
+            for _, lep in self.networks.endpoints(linked.id)[:1]:
+                names = " ".join(dict.fromkeys([alias, linked.id[:12], linked.name]))
+                links.append((lep.address, names))
+        internal_dns = bool(eps) and mode != "bridge"
+        write_etc_files(
+            cdir,
+            hostname,
+            mode,
+            own=own,
+            extra_hosts=c.host_config.get("ExtraHosts") or [],
+            links=links,
+            dns=c.host_config.get("Dns") or [],
+            dns_search=c.host_config.get("DnsSearch") or [],
+            dns_options=c.host_config.get("DnsOptions") or [],
+            internal_dns=internal_dns,
+        )
+
+    def _configs(self, opts: CreateOptions, image: Image, name: str) -> tuple[dict, dict]:
         img = image.config.get("config") or {}
         if opts.memory and opts.memory < MIN_MEMORY:
             raise InvalidArgument("Minimum memory limit allowed is 6MB")
@@ -181,8 +226,24 @@ class ContainerManager:
             raise InvalidArgument(
                 f"Range of CPUs is from 0.01 to {ncpu:.2f}, as there are only {ncpu} CPUs available"
             )
-        if opts.network not in ("none", "host"):
-            raise InvalidArgument(f"network {opts.network} not found")
+        network_mode = self.networks.validate_mode(opts.network, self.store)
+        if network_mode.startswith("container:") and (
+            opts.hostname or opts.dns or opts.dns_search or opts.dns_options or opts.add_hosts
+        ):
+            raise InvalidArgument(
+                "conflicting options: hostname, dns and add-host cannot be used with a "
+                "container type network"
+            )
+        links = []
+        for link in opts.links:
+            target, _, alias = link.partition(":")
+            if network_mode != "bridge":
+                raise InvalidArgument("--link is only supported on the default bridge network")
+            try:
+                linked = self.store.get(target)
+            except NotFound:
+                raise InvalidArgument(f"could not get container for {target}") from None
+            links.append(f"/{linked.name}:/{name}/{alias or linked.name}")
         no_new_privs = False
         for so in opts.security_opt:
             key, _, value = so.replace("=", ":", 1).partition(":")
@@ -258,8 +319,13 @@ class ContainerManager:
         if healthcheck:
             config["Healthcheck"] = healthcheck
         host_config = {
-            "NetworkMode": opts.network,
+            "NetworkMode": network_mode,
             "PortBindings": opts.port_bindings,
+            "Dns": list(opts.dns),
+            "DnsOptions": list(opts.dns_options),
+            "DnsSearch": list(opts.dns_search),
+            "ExtraHosts": list(opts.add_hosts) or None,
+            "Links": links or None,
             "Privileged": opts.privileged,
             "CapAdd": opts.cap_add or None,
             "CapDrop": opts.cap_drop or None,
@@ -550,6 +616,8 @@ class ContainerManager:
         unmount(os.path.join(self.paths.container_dir(c.id), "rootfs"))
         self.volumes.deactivate(c.id)
         self._remove_cgroup_parent(c)
+        with contextlib.suppress(DockyardError, OSError):
+            self.networks.teardown(c.id)
 
     def _launch(
         self, c: Container, undo: contextlib.ExitStack, log_output: bool = False
@@ -578,7 +646,10 @@ class ContainerManager:
         volume_mounts = self.volumes.oci_mounts(
             c.id, c.host_config.get("Tmpfs") or {}, rootfs, undo
         )
-        spec = self._spec(c, rootfs, securejoin, volume_mounts)
+        netns = self.networks.setup(c, self.store)
+        if netns == self.networks.netns_path(c.id):
+            undo.callback(self.networks.teardown, c.id)
+        spec = self._spec(c, rootfs, securejoin, volume_mounts, netns)
         tmp = os.path.join(cdir, "config.json.tmp")
         with open(tmp, "w") as f:
             json.dump(spec, f)
@@ -785,10 +856,16 @@ class ContainerManager:
                 os.rmdir(d)
 
     def _spec(
-        self, c: Container, rootfs: str, securejoin: Any, volume_mounts: list[dict[str, Any]]
+        self,
+        c: Container,
+        rootfs: str,
+        securejoin: Any,
+        volume_mounts: list[dict[str, Any]],
+        netns: str | None,
     ) -> dict[str, Any]:
         """The OCI config of ``c``; ``volume_mounts`` (OCI mounts of its volumes, binds and
-        tmpfs) come last and replace the engine's files at the same destination."""
+        tmpfs) come last and replace the engine's files at the same destination; ``netns``
+        is the network namespace mode (see NetworkManager.setup)."""
         from dockyard.container.users import resolve_user
         from dockyard.runtime import cgroups
         from dockyard.runtime.spec import SpecOptions, build_spec
@@ -853,7 +930,7 @@ class ContainerManager:
             cap_drop=hc.get("CapDrop") or [],
             no_new_privileges=bool(hc.get("NoNewPrivileges")),
             ulimits={u["Name"]: (u["Soft"], u["Hard"]) for u in hc.get("Ulimits") or []},
-            namespaces={"network": "host"} if hc["NetworkMode"] == "host" else {},
+            namespaces={"network": netns} if netns else {},
             resources=resources,
             cgroups_path=self._cgroups_path(c),
             mounts=mounts,
@@ -900,6 +977,9 @@ class ContainerManager:
 
         cdir = self.paths.container_dir(c.id)
         unmount(os.path.join(cdir, "rootfs"))
+        with contextlib.suppress(DockyardError, OSError):
+            self.networks.teardown(c.id)
+        self.networks.release(c.id)
         with contextlib.suppress(NotFound):
             self.store.delete(c.id)
         # A --rm container's anonymous volumes go with it however it is removed.

@@ -24,7 +24,17 @@ class CreateOptions:
     user: str | None = None
     hostname: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
-    network: str = "none"
+    network: str = "bridge"
+    # Network flags: --ip, --network-alias, --mac-address, --add-host (name:ip), --dns,
+    # --dns-search, --dns-option, --link (name[:alias]).
+    ip: str | None = None
+    network_aliases: list[str] = field(default_factory=list)
+    mac_address: str | None = None
+    add_hosts: list[str] = field(default_factory=list)
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
     tty: bool = False
     interactive: bool = False
     privileged: bool = False

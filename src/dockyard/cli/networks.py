@@ -1,0 +1,283 @@
+"""``dockyard network``: create, ls, inspect, rm, connect, disconnect and prune, with the
+Docker CLI's flags, output and exit codes (Docker CLI reference: docker network)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from dockyard.cli.images import engine_errors, fail
+from dockyard.errors import DockyardError, InvalidArgument, NotFound
+from dockyard.paths import Paths
+
+_SETTINGS = {"help_option_names": ["--help"]}
+NETWORK_HEADERS = {
+    "ID": "NETWORK ID",
+    "Name": "NAME",
+    "Driver": "DRIVER",
+    "Scope": "SCOPE",
+    "IPv6": "IPV6",
+    "Internal": "INTERNAL",
+    "Labels": "LABELS",
+    "CreatedAt": "CREATED AT",
+}
+DEFAULT_LS_FORMAT = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
+
+
+def _engine(paths: Paths) -> Any:
+    from dockyard.engine import Engine
+
+    return Engine(paths)
+
+
+def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
+    out = {}
+    for v in values:
+        key, sep, value = v.partition("=")
+        if not key:
+            raise InvalidArgument(f'invalid argument "{v}" for "{flag}" flag: bad format')
+        out[key] = value if sep else ""
+    return out
+
+
+@click.group("network", context_settings=_SETTINGS)
+def network() -> None:
+    """Manage networks."""
+
+
+@network.command("create", context_settings=_SETTINGS)
+@click.argument("name")
+@click.option("-d", "--driver", default="bridge", help="Driver to manage the Network")
+@click.option(
+    "--subnet", multiple=True, help="Subnet in CIDR format that represents a network segment"
+)
+@click.option("--gateway", multiple=True, help="IPv4 Gateway for the master subnet")
+@click.option("--ip-range", multiple=True, help="Allocate container ip from a sub-range")
+@click.option("-o", "--opt", multiple=True, help="Set driver specific options")
+@click.option("--internal", is_flag=True, help="Restrict external access to the network")
+@click.option("--label", multiple=True, help="Set metadata on a network")
+@click.option("--attachable", is_flag=True, help="Enable manual container attachment")
+@click.pass_obj
+@engine_errors
+def create(
+    paths: Paths,
+    name: str,
+    driver: str,
+    subnet: tuple[str, ...],
+    gateway: tuple[str, ...],
+    ip_range: tuple[str, ...],
+    opt: tuple[str, ...],
+    internal: bool,
+    label: tuple[str, ...],
+    attachable: bool,
+) -> None:
+    """Create a network."""
+    for flag, values in (("--subnet", subnet), ("--gateway", gateway), ("--ip-range", ip_range)):
+        if len(values) > 1:
+            raise InvalidArgument(
+                f"{flag} given more than once: Dockyard networks have one IPv4 subnet"
+            )
+    net = _engine(paths).networks.create(
+        name,
+        driver,
+        subnet=subnet[0] if subnet else None,
+        gateway=gateway[0] if gateway else None,
+        ip_range=ip_range[0] if ip_range else None,
+        options=_pairs(opt, "--opt"),
+        internal=internal,
+        labels=_pairs(label, "--label"),
+        attachable=attachable,
+    )
+    click.echo(net.id)
+
+
+def _row(net: Any, no_trunc: bool) -> dict[str, Any]:
+    labels = ",".join(f"{k}={v}" for k, v in net.labels.items())
+    return {
+        "ID": net.id if no_trunc else net.short_id,
+        "Name": net.name,
+        "Driver": net.driver,
+        "Scope": "local",
+        "IPv6": "false",
+        "Internal": "true" if net.internal else "false",
+        "Labels": labels,
+        "CreatedAt": net.created,
+    }
+
+
+def _filter(engine: Any, nets: list[Any], filters: tuple[str, ...]) -> list[Any]:
+    """Docker's ``--filter`` for networks: driver, id, label, name, scope, type, dangling.
+    Values of one key are ORed, keys are ANDed."""
+    wanted: dict[str, list[str]] = {}
+    for f in filters:
+        key, sep, value = f.partition("=")
+        if not sep:
+            raise InvalidArgument(f"bad format of filter (expected name=value): {f}")
+        if key not in ("driver", "id", "label", "name", "scope", "type", "dangling"):
+            raise InvalidArgument(f"invalid filter '{key}'")
+        wanted.setdefault(key, []).append(value)
+
+    def label_ok(net: Any, v: str) -> bool:
+        k, sep, val = v.partition("=")
+        return k in net.labels and (not sep or net.labels[k] == val)
+
+    def dangling(net: Any) -> bool:
+        return not net.predefined and not engine.networks.store.endpoints(network_id=net.id)
+
+    tests = {
+        "driver": lambda n, v: n.driver == v,
+        "id": lambda n, v: n.id.startswith(v),
+        "label": label_ok,
+        "name": lambda n, v: v in n.name,
+        "scope": lambda n, v: v == "local",
+        "type": lambda n, v: (v == "builtin") == n.predefined,
+        "dangling": lambda n, v: dangling(n) == (v.lower() in ("true", "1")),
+    }
+    for key, values in wanted.items():
+        if key == "type" and any(v not in ("custom", "builtin") for v in values):
+            raise InvalidArgument(f"invalid filter: 'type'='{values[0]}'")
+        nets = [n for n in nets if any(tests[key](n, v) for v in values)]
+    return nets
+
+
+@network.command("ls", context_settings=_SETTINGS)
+@click.option(
+    "-f", "--filter", "filters", multiple=True, help="Provide filter values (e.g. 'driver=bridge')"
+)
+@click.option("--format", "fmt", default="", help="Format output using a custom template")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate the output")
+@click.option("-q", "--quiet", is_flag=True, help="Only display network IDs")
+@click.pass_obj
+@engine_errors
+def ls(paths: Paths, filters: tuple[str, ...], fmt: str, no_trunc: bool, quiet: bool) -> None:
+    """List networks."""
+    from dockyard.cli.formatting import format_items
+
+    engine = _engine(paths)
+    nets = sorted(_filter(engine, engine.networks.list_networks(), filters), key=lambda n: n.name)
+    if quiet and fmt in ("", "table"):
+        fmt = "{{.ID}}"
+    rows = [_row(n, no_trunc) for n in nets]
+    sys.stdout.write(format_items(fmt, rows, NETWORK_HEADERS, default=DEFAULT_LS_FORMAT))
+
+
+network.add_command(ls, "list")
+
+
+@network.command("inspect", context_settings=_SETTINGS)
+@click.argument("names", nargs=-1, required=True, metavar="NETWORK [NETWORK...]")
+@click.option("-f", "--format", "fmt", default="", help="Format output using a custom template")
+@click.pass_obj
+@engine_errors
+def inspect(paths: Paths, names: tuple[str, ...], fmt: str) -> None:
+    """Display detailed information on one or more networks."""
+    from dockyard.cli.formatting import format_items
+
+    engine = _engine(paths)
+    found, errors = [], []
+    for name in names:
+        try:
+            found.append(engine.networks.inspect(engine.networks.get(name), engine.container_store))
+        except NotFound:
+            errors.append(f"Error: No such network: {name}")
+    if fmt:
+        sys.stdout.write(format_items(fmt, found, strict=False))
+    else:
+        sys.stdout.write(json.dumps(found, indent=4, ensure_ascii=False) + "\n")
+    if errors:
+        fail("\n".join(errors))
+
+
+@network.command("rm", context_settings=_SETTINGS)
+@click.argument("names", nargs=-1, required=True, metavar="NETWORK [NETWORK...]")
+@click.option("-f", "--force", is_flag=True, help="Do not error if the network does not exist")
+@click.pass_obj
+def rm(paths: Paths, names: tuple[str, ...], force: bool) -> None:
+    """Remove one or more networks."""
+    engine = _engine(paths)
+    errors = []
+    for name in names:
+        try:
+            engine.networks.remove(name)
+        except NotFound as e:
+            if not force:
+                errors.append(f"Error response from daemon: {e}")
+            continue
+        except DockyardError as e:
+            errors.append(f"Error response from daemon: {e}")
+            continue
+        click.echo(name)
+    if errors:
+        fail("\n".join(errors))
+
+
+network.add_command(rm, "remove")
+
+
+@network.command("connect", context_settings=_SETTINGS)
+@click.argument("net", metavar="NETWORK")
+@click.argument("container")
+@click.option("--ip", help="IPv4 address (e.g., 172.30.100.104)")
+@click.option("--alias", multiple=True, help="Add network-scoped alias for the container")
+@click.pass_obj
+@engine_errors
+def connect(paths: Paths, net: str, container: str, ip: str | None, alias: tuple[str, ...]) -> None:
+    """Connect a container to a network."""
+    engine = _engine(paths)
+    c = engine.container_store.get(container)
+    engine.networks.connect(c, net, ip=ip, aliases=list(alias))
+
+
+@network.command("disconnect", context_settings=_SETTINGS)
+@click.argument("net", metavar="NETWORK")
+@click.argument("container")
+@click.option(
+    "-f", "--force", is_flag=True, help="Force the container to disconnect from a network"
+)
+@click.pass_obj
+@engine_errors
+def disconnect(paths: Paths, net: str, container: str, force: bool) -> None:
+    """Disconnect a container from a network."""
+    engine = _engine(paths)
+    c = engine.container_store.get(container)
+    engine.networks.disconnect(c, net)
+
+
+@network.command("prune", context_settings=_SETTINGS)
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.option(
+    "--filter", "filters", multiple=True, help="Provide filter values (e.g. 'label=<key>=<value>')"
+)
+@click.pass_obj
+@engine_errors
+def prune(paths: Paths, force: bool, filters: tuple[str, ...]) -> None:
+    """Remove all unused networks."""
+    if not force:
+        click.echo(
+            "WARNING! This will remove all custom networks not used by at least one container.\n"
+            "Are you sure you want to continue? [y/N] ",
+            nl=False,
+        )
+        answer = sys.stdin.readline().strip().lower()
+        if answer not in ("y", "yes"):
+            return
+    engine = _engine(paths)
+    keep = {n.id for n in engine.networks.list_networks()} - {
+        n.id for n in _filter(engine, engine.networks.list_networks(), tuple(f for f in filters))
+    }
+    removed = []
+    for net in engine.networks.list_networks():
+        if net.predefined or net.id in keep or engine.networks.store.endpoints(network_id=net.id):
+            continue
+        try:
+            engine.networks.remove(net.id)
+        except DockyardError:
+            continue
+        removed.append(net.name)
+    if removed:
+        click.echo("Deleted Networks:")
+        for name in removed:
+            click.echo(name)

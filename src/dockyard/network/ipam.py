@@ -1,0 +1,132 @@
+"""Address management (libnetwork's default IPAM driver): subnets, gateways, ``--ip-range``
+and the pools automatic subnets come from. Pure functions over :mod:`ipaddress`."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from dockyard.errors import Conflict, InvalidArgument
+
+IPv4Network = ipaddress.IPv4Network
+IPv4Address = ipaddress.IPv4Address
+
+#: Docker's default address pools (daemon.json default-address-pools): 172.17.0.0/16 to
+#: 172.31.0.0/16, then 192.168.0.0/16 cut in /20s. 172.17.0.0/16 is the default bridge's.
+DEFAULT_POOLS: tuple[tuple[str, int], ...] = tuple(
+    (f"172.{i}.0.0/16", 16) for i in range(17, 32)
+) + (("192.168.0.0/16", 20),)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One network's IPv4 configuration: ``subnet``, ``gateway`` (an address inside it) and
+    ``ip_range`` (the part containers get automatic addresses from; the subnet if unset)."""
+
+    subnet: IPv4Network
+    gateway: IPv4Address
+    ip_range: IPv4Network
+
+    def to_config(self, explicit_range: bool) -> dict[str, str]:
+        """Docker's IPAM.Config entry."""
+        cfg = {"Subnet": str(self.subnet), "Gateway": str(self.gateway)}
+        if explicit_range:
+            cfg["IPRange"] = str(self.ip_range)
+        return cfg
+
+
+def parse_subnet(text: str, flag: str = "--subnet") -> IPv4Network:
+    """``10.1.0.0/16`` as a network. Raises InvalidArgument naming ``flag`` for a malformed
+    value, an IPv6 one or one with host bits set (Docker's messages)."""
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise InvalidArgument(
+            f'invalid argument "{text}" for "{flag}" flag: invalid CIDR address: {text}'
+        ) from None
+    if net.version != 4:
+        raise InvalidArgument(f"{flag} {text}: IPv6 networks are not supported by Dockyard")
+    if str(net) != text and "/" in text:
+        raise InvalidArgument(f"invalid {flag.lstrip('-')}: {text}: it should be {net}")
+    assert isinstance(net, IPv4Network)
+    return net
+
+
+def parse_address(text: str, flag: str) -> IPv4Address:
+    """An IPv4 address given to ``flag``; raises InvalidArgument."""
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        raise InvalidArgument(f"invalid {flag} address: {text}") from None
+    if addr.version != 4:
+        raise InvalidArgument(f"invalid {flag} address: {text}: IPv6 is not supported by Dockyard")
+    assert isinstance(addr, IPv4Address)
+    return addr
+
+
+def make_pool(subnet: IPv4Network, gateway: str | None, ip_range: str | None) -> Pool:
+    """Check ``gateway`` and ``ip_range`` (strings or None) against ``subnet``; the gateway
+    defaults to the subnet's first address, as Docker's. Raises InvalidArgument."""
+    gw = parse_address(gateway, "gateway") if gateway else subnet.network_address + 1
+    if gw not in subnet:
+        raise InvalidArgument(f"no matching subnet for gateway {gw}")
+    if subnet.prefixlen > 30:
+        raise InvalidArgument(f"subnet {subnet} is too small: it needs at least a /30")
+    rng = subnet
+    if ip_range:
+        rng = parse_subnet(ip_range, "--ip-range")
+        if not rng.subnet_of(subnet):
+            raise InvalidArgument(f"no matching subnet for range {ip_range}")
+    return Pool(subnet, gw, rng)
+
+
+def candidate_subnets(pools: Iterable[tuple[str, int]] = DEFAULT_POOLS) -> Iterator[IPv4Network]:
+    """The subnets automatic allocation tries, in Docker's order; 172.17.0.0/16 is left to
+    the default bridge even when it is configured elsewhere."""
+    for base, size in pools:
+        for net in ipaddress.ip_network(base).subnets(new_prefix=size):
+            assert isinstance(net, IPv4Network)
+            if str(net) != "172.17.0.0/16":
+                yield net
+
+
+def pick_subnet(taken: Iterable[IPv4Network]) -> IPv4Network:
+    """The first candidate subnet overlapping none of ``taken`` (the engine's networks, the
+    default bridge's subnet and the host's routes: so 172.18.0.0/16 for the first one).
+
+    Raises Conflict with Docker's message when every pool is used up.
+    """
+    used = list(taken)
+    for net in candidate_subnets():
+        if not any(net.overlaps(t) for t in used):
+            return net
+    raise Conflict("all predefined address pools have been fully subnetted")
+
+
+def first_free(pool: Pool, used: set[IPv4Address]) -> IPv4Address:
+    """The lowest address of the pool's range that is neither the subnet's network or
+    broadcast address, nor the gateway, nor in ``used``. Raises Conflict when none is left."""
+    bad = {pool.subnet.network_address, pool.subnet.broadcast_address, pool.gateway}
+    for addr in pool.ip_range:
+        if addr not in bad and addr not in used:
+            return addr
+    raise Conflict(f"no available IPv4 addresses on this network's address pools: {pool.subnet}")
+
+
+def check_fixed(pool: Pool, addr: IPv4Address, used: set[IPv4Address]) -> None:
+    """Check a ``--ip`` address: inside the subnet, not reserved, not taken.
+
+    Raises InvalidArgument or Conflict with Docker's messages.
+    """
+    if addr not in pool.subnet:
+        raise InvalidArgument(f"no configured subnet or ip-range contain the IP address {addr}")
+    if addr in (pool.subnet.network_address, pool.subnet.broadcast_address, pool.gateway):
+        raise Conflict(f"Address already in use: {addr} is reserved on network {pool.subnet}")
+    if addr in used:
+        raise Conflict(f"Address already in use: {addr}")
+
+
+def mac_for(addr: IPv4Address) -> str:
+    """Docker's MAC address for an IPv4 address: ``02:42`` then the four address bytes."""
+    return "02:42:" + ":".join(f"{b:02x}" for b in addr.packed)

@@ -1,0 +1,196 @@
+"""The kernel side of networking through Debian's iproute2 (``ip -batch -``, ``-json``) and
+nftables (``nft -f -``), and network namespace files.
+
+Not pyroute2: importing it costs ~165 ms (its package pulls ndb, asyncio and
+multiprocessing), more than a whole ``dockyard run``; one ``ip -batch`` exec does many
+changes for ~2 ms (docs/design.md, networking).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from dockyard.errors import DockyardError
+
+CLONE_NEWNET = 0x40000000
+MS_BIND = 4096
+MNT_DETACH = 2
+#: The nftables table holding every Dockyard rule (``table ip dockyard``).
+NFT_TABLE = "dockyard"
+
+T = TypeVar("T")
+
+
+def quote(word: str) -> str:
+    """A word for an ``ip -batch`` line (its parser understands double quotes)."""
+    if word and all(ch.isalnum() or ch in "-_./:@" for ch in word):
+        return word
+    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _tool(name: str) -> str:
+    for d in ("/usr/sbin", "/sbin", "/usr/bin", "/bin"):
+        path = os.path.join(d, name)
+        if os.access(path, os.X_OK):
+            return path
+    found = shutil.which(name)
+    if found is None:
+        raise DockyardError(
+            f"{name} is not installed: install Debian's "
+            f"{'iproute2' if name == 'ip' else 'nftables'} package"
+        )
+    return found
+
+
+def ip_batch(lines: list[str], netns: str | None = None, force: bool = False) -> None:
+    """Run ``ip -batch -`` with ``lines`` (one ``ip`` command each, without ``ip``), inside
+    the network namespace file ``netns`` if given. ``force`` goes on past failing lines
+    (teardown). Raises DockyardError with ip's message."""
+    if not lines:
+        return
+    args = [_tool("ip"), *(["-force"] if force else []), "-batch", "-"]
+    text = "\n".join(lines) + "\n"
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(args, input=text, capture_output=True, text=True, check=False)
+
+    proc = in_netns(netns, run) if netns else run()
+    if proc.returncode != 0 and not force:
+        msg = " ".join(proc.stderr.split()) or f"ip exited {proc.returncode}"
+        raise DockyardError(f"failed to set up the network: {msg}")
+
+
+def ip_json(args: list[str]) -> Any:
+    """``ip -json ARGS`` parsed (``[]`` when ip prints nothing)."""
+    proc = subprocess.run(
+        [_tool("ip"), "-json", *args], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise DockyardError(f"ip {' '.join(args)}: {' '.join(proc.stderr.split())}")
+    return json.loads(proc.stdout or "[]")
+
+
+def link_exists(name: str) -> bool:
+    """Whether the host has a network interface ``name`` (no exec: sysfs)."""
+    return os.path.exists(f"/sys/class/net/{name}")
+
+
+def bridge_ports(name: str) -> list[str]:
+    """The interfaces enslaved to the bridge ``name`` (empty if it does not exist)."""
+    try:
+        return os.listdir(f"/sys/class/net/{name}/brif")
+    except OSError:
+        return []
+
+
+def in_netns(path: str, fn: Callable[[], T]) -> T:
+    """Call ``fn`` in a thread that joined the network namespace file ``path``, so the
+    process itself stays in its own namespace (a child it execs starts in ``path``'s)."""
+    result: list[Any] = []
+
+    def body() -> None:
+        from dockyard.runtime.syscalls import setns
+
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                setns(fd, CLONE_NEWNET)
+            finally:
+                os.close(fd)
+            result.append((True, fn()))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            result.append((False, e))
+
+    thread = threading.Thread(target=body, name="netns")
+    thread.start()
+    thread.join()
+    ok, value = result[0]
+    if not ok:
+        raise value
+    return value
+
+
+def create_netns(path: str) -> None:
+    """Make a new network namespace and bind-mount it at ``path`` (a file is created), as
+    ``ip netns add`` does. Raises OSError; on failure nothing is left."""
+
+    def body() -> None:
+        from dockyard.runtime.syscalls import mount, unshare
+
+        unshare(CLONE_NEWNET)
+        mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", path, None, MS_BIND)
+
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    with open(path, "x"):
+        pass
+    errors: list[BaseException] = []
+
+    def guarded() -> None:
+        try:
+            body()
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(e)
+
+    # A thread's namespace change dies with the thread; the bind mount keeps the namespace.
+    thread = threading.Thread(target=guarded, name="netns-create")
+    thread.start()
+    thread.join()
+    if errors:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise errors[0]
+
+
+def remove_netns(path: str) -> None:
+    """Unmount and delete a namespace file made by :func:`create_netns`; a missing or
+    already unmounted one is fine."""
+    from dockyard.runtime.syscalls import umount2
+
+    try:
+        umount2(path, MNT_DETACH)
+    except OSError as e:
+        if e.errno not in (errno.EINVAL, errno.ENOENT):
+            raise
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def nft(script: str) -> None:
+    """Apply an nftables script in one transaction (``nft -f -``). Raises DockyardError."""
+    proc = subprocess.run(
+        [_tool("nft"), "-f", "-"], input=script, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise DockyardError(f"failed to set up firewall rules: {' '.join(proc.stderr.split())}")
+
+
+def nft_chains() -> list[dict[str, Any]]:
+    """The chains of Dockyard's table (nft's JSON objects; empty if there is none)."""
+    proc = subprocess.run(
+        [_tool("nft"), "-j", "list", "table", "ip", NFT_TABLE],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return []
+    items = json.loads(proc.stdout).get("nftables", [])
+    return [i["chain"] for i in items if "chain" in i]
+
+
+def set_ip_forward() -> None:
+    """Turn on IPv4 forwarding, as dockerd does, so masqueraded traffic leaves the host."""
+    path = "/proc/sys/net/ipv4/ip_forward"
+    with open(path) as f:
+        if f.read().strip() == "1":
+            return
+    with open(path, "w") as f:
+        f.write("1")

@@ -1,0 +1,663 @@
+"""Networks and container attachment (Docker networking docs: bridge, host, none, macvlan,
+ipvlan; ``docker network`` commands).
+
+A container's network namespace is a file, ``<runroot>/netns/<container id>``, made before the
+runtime starts the container and given to it as the OCI ``linux.namespaces`` network path;
+its interfaces are configured there first. Addresses are allocated when a container is
+created or connected (so ``--ip`` and automatic addresses survive restarts) and released when
+it is removed or disconnected. Every host interface Dockyard makes carries the alias
+``dockyard <engine root>`` and every nftables chain that comment, so only Dockyard's own are
+ever changed, and a test can find exactly what it left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import ipaddress
+import os
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
+from dockyard.network import ipam, linux
+from dockyard.network.linux import NFT_TABLE, quote
+from dockyard.network.store import Endpoint, Network, NetworkStore, now
+
+if TYPE_CHECKING:
+    from dockyard.container.store import Container, ContainerStore
+    from dockyard.paths import Paths
+    from dockyard.state import StateDB
+
+DEFAULT_BRIDGE = "dockyard0"
+DEFAULT_BIP = "172.17.0.1/16"
+#: Drivers a container can be attached to through an endpoint.
+ENDPOINT_DRIVERS = ("bridge", "macvlan", "ipvlan")
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+
+
+def default_bridge() -> tuple[str, ipaddress.IPv4Interface]:
+    """The default ``bridge`` network's device name and gateway address with prefix, from
+    ``$DOCKYARD_BRIDGE`` (default ``dockyard0``) and ``$DOCKYARD_BIP`` (default
+    ``172.17.0.1/16``), like dockerd's ``--bridge`` and ``--bip``. Engine settings: every
+    command of one engine must see the same values. Raises InvalidArgument."""
+    name = os.environ.get("DOCKYARD_BRIDGE") or DEFAULT_BRIDGE
+    text = os.environ.get("DOCKYARD_BIP") or DEFAULT_BIP
+    try:
+        bip = ipaddress.IPv4Interface(text)
+    except ValueError:
+        raise InvalidArgument(
+            f"invalid DOCKYARD_BIP {text!r}: want an address/prefix such as {DEFAULT_BIP}"
+        ) from None
+    if len(name) > 15:
+        raise InvalidArgument(f"invalid DOCKYARD_BRIDGE {name!r}: at most 15 characters")
+    return name, bip
+
+
+class NetworkManager:
+    """Networks of one engine (``paths``, state database ``db``) and the network side of
+    its containers' lifecycles."""
+
+    def __init__(self, paths: Paths, db: StateDB) -> None:
+        self.paths = paths
+        self.store = NetworkStore(db)
+        # Marks every interface (alias) and nftables chain (comment) this engine makes.
+        self.tag = f"dockyard {paths.root}"[:120]
+
+    # -- networks -------------------------------------------------------------------------
+
+    def full(self, net: Network) -> Network:
+        """``net`` with the default bridge's settings filled in (they come from the
+        environment, not the database)."""
+        if net.name != "bridge":
+            return net
+        name, bip = default_bridge()
+        net.config = {
+            "subnet": str(bip.network),
+            "gateway": str(bip.ip),
+            "bridge": name,
+            "options": {
+                "com.docker.network.bridge.default_bridge": "true",
+                "com.docker.network.bridge.enable_icc": "true",
+                "com.docker.network.bridge.enable_ip_masquerade": "true",
+                "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+                BRIDGE_NAME_OPTION: name,
+                "com.docker.network.driver.mtu": "1500",
+            },
+        }
+        return net
+
+    def get(self, ref: str) -> Network:
+        """A network by name, ID or ID prefix; raises NotFound ``network X not found``."""
+        return self.full(self.store.get(ref))
+
+    def list_networks(self) -> list[Network]:
+        """Every network, the predefined ones included, oldest first."""
+        return [self.full(n) for n in self.store.list_networks()]
+
+    @staticmethod
+    def bridge_name(net: Network) -> str:
+        return str(net.config.get("bridge") or "br-" + net.id[:12])
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """Serialises bridge creation, enslaving and removal among this engine's commands."""
+        os.makedirs(self.paths.runroot, mode=0o700, exist_ok=True)
+        fd = os.open(
+            os.path.join(self.paths.runroot, "network.lock"), os.O_CREAT | os.O_RDWR, 0o600
+        )
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def create(
+        self,
+        name: str,
+        driver: str = "bridge",
+        *,
+        subnet: str | None = None,
+        gateway: str | None = None,
+        ip_range: str | None = None,
+        options: dict[str, str] | None = None,
+        internal: bool = False,
+        labels: dict[str, str] | None = None,
+        attachable: bool = False,
+    ) -> Network:
+        """``docker network create``: record the network and, for ``bridge``, make its
+        bridge device and nftables chains. Addresses are CIDR/dotted strings; ``options``
+        are ``-o`` pairs (``parent`` for macvlan and ipvlan). Raises InvalidArgument,
+        Conflict (name taken, overlapping subnet), NotFound (unknown driver) or
+        DockyardError (the kernel refused, e.g. no ipvlan support); nothing is left then."""
+        options = dict(options or {})
+        if not _NAME.match(name):
+            raise InvalidArgument(
+                f'invalid network name "{name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed'
+            )
+        if driver in ("host", "null"):
+            raise Conflict(f'only one instance of "{driver}" network is allowed')
+        if driver not in ENDPOINT_DRIVERS:
+            raise NotFound(f'plugin "{driver}" not found')
+        config: dict[str, Any] = {
+            "internal": internal,
+            "attachable": attachable,
+            "labels": dict(labels or {}),
+            "options": options,
+        }
+        if subnet:
+            pool = ipam.make_pool(ipam.parse_subnet(subnet), gateway, ip_range)
+            config.update(subnet=str(pool.subnet), gateway=str(pool.gateway))
+            if ip_range:
+                config["ip_range"] = str(pool.ip_range)
+        elif gateway or ip_range:
+            raise InvalidArgument("--gateway and --ip-range need --subnet")
+        net = Network(os.urandom(32).hex(), name, driver, now(), config)
+        if driver == "bridge":
+            bridge = options.get(BRIDGE_NAME_OPTION) or "br-" + net.id[:12]
+            if len(bridge) > 15 or not _NAME.match(bridge):
+                raise InvalidArgument(
+                    f"invalid bridge name {bridge!r}: at most 15 characters of [a-zA-Z0-9_.-]"
+                )
+            config["bridge"] = bridge
+        else:
+            parent = options.get("parent")
+            if not parent:
+                raise InvalidArgument(
+                    f"the {driver} driver needs -o parent=INTERFACE (Dockyard makes no dummy parent)"
+                )
+            if not linux.link_exists(parent):
+                raise InvalidArgument(f"-o parent={parent}: no such network interface on the host")
+            if driver == "ipvlan":
+                self._check_ipvlan(parent)
+        taken = self._host_subnets() if not subnet else []
+        self.store.add(net, choose_subnet=lambda nets: ipam.pick_subnet([*nets, *taken]))
+        if driver == "bridge":
+            try:
+                with self._lock():
+                    self._ensure_bridge(net)
+            except BaseException:
+                self.store.delete(net.id)
+                raise
+        return net
+
+    def _host_subnets(self) -> list[ipam.IPv4Network]:
+        """Subnets an automatic one must not overlap: the default bridge's and every route
+        of the host (other engines' bridges, the host's own networks)."""
+        out = [default_bridge()[1].network]
+        for route in linux.ip_json(["route", "show", "table", "main"]):
+            dst = route.get("dst", "")
+            if dst and dst != "default":
+                with contextlib.suppress(ValueError):
+                    out.append(
+                        ipaddress.IPv4Network(dst if "/" in dst else dst + "/32", strict=False)
+                    )
+        return out
+
+    def _check_ipvlan(self, parent: str) -> None:
+        """Fail when the kernel cannot make ipvlan devices, naming the missing support."""
+        probe = "dyipvl" + os.urandom(3).hex()
+        try:
+            linux.ip_batch([f"link add link {parent} name {probe} type ipvlan mode l2"])
+        except DockyardError as e:
+            raise DockyardError(
+                "the ipvlan driver needs kernel support for ipvlan devices (CONFIG_IPVLAN, "
+                f"module ipvlan), which this kernel lacks: {str(e).split(': ', 1)[-1]}"
+            ) from None
+        linux.ip_batch([f"link del {probe}"], force=True)
+
+    def _ensure_bridge(self, net: Network) -> None:
+        """Make ``net``'s bridge (gateway address, up) and its nftables chains unless the
+        bridge exists (an engine restart or reboot re-creates them). Call under _lock."""
+        br = self.bridge_name(net)
+        if linux.link_exists(br):
+            return
+        pool = net.pool()
+        assert pool is not None
+        linux.ip_batch(
+            [
+                f"link add {br} type bridge",
+                f"link set {br} alias {quote(self.tag)}",
+                f"addr add {pool.gateway}/{pool.subnet.prefixlen} dev {br}",
+                f"link set {br} up",
+            ]
+        )
+        try:
+            self._add_rules(net, br, pool)
+            if not net.internal:
+                linux.set_ip_forward()
+        except BaseException:
+            self._remove_bridge(net)
+            raise
+
+    def _add_rules(self, net: Network, br: str, pool: ipam.Pool) -> None:
+        """One filter and one nat chain per bridge (comment: the tag), so removing a
+        network is deleting two chains: isolation from Dockyard's other bridges as Docker's
+        DOCKER-ISOLATION chains, masquerade of outbound traffic, or for ``--internal`` no
+        traffic beyond the bridge at all."""
+        default = default_bridge()[0]
+        t = f"ip {NFT_TABLE}"
+        tag = quote(self.tag)
+        lines = [
+            f"add table {t}",
+            f"add chain {t} fwd-{br} {{ type filter hook forward priority 0; comment {tag}; }}",
+            f"flush chain {t} fwd-{br}",
+            f"add chain {t} nat-{br} {{ type nat hook postrouting priority 100; comment {tag}; }}",
+            f"flush chain {t} nat-{br}",
+        ]
+        if net.internal:
+            lines += [
+                f'add rule {t} fwd-{br} iifname "{br}" oifname != "{br}" drop',
+                f'add rule {t} fwd-{br} oifname "{br}" iifname != "{br}" drop',
+            ]
+        else:
+            others = ['"br-*"'] + ([f'"{default}"'] if default != br else [])
+            lines += [
+                f'add rule {t} fwd-{br} iifname "{br}" oifname != "{br}" oifname {o} drop'
+                for o in others
+            ]
+            lines.append(
+                f'add rule {t} nat-{br} ip saddr {pool.subnet} oifname != "{br}" masquerade'
+            )
+        linux.nft("\n".join(lines) + "\n")
+
+    def _remove_bridge(self, net: Network) -> None:
+        """Delete ``net``'s bridge and chains (what is missing is fine)."""
+        br = self.bridge_name(net)
+        t = f"ip {NFT_TABLE}"
+        script = f"add table {t}\n" + "".join(
+            f"add chain {t} {c}-{br}\nflush chain {t} {c}-{br}\ndelete chain {t} {c}-{br}\n"
+            for c in ("fwd", "nat")
+        )
+        with contextlib.suppress(DockyardError):
+            linux.nft(script)
+        if linux.link_exists(br):
+            linux.ip_batch([f"link del {br}"], force=True)
+
+    def remove(self, ref: str) -> Network:
+        """``docker network rm``: refused for the predefined networks and while a container
+        is attached (Docker's messages); removes the bridge and its rules."""
+        net = self.get(ref)
+        if net.predefined:
+            raise Conflict(f"{net.name} is a pre-defined network and cannot be removed")
+        eps = self.store.endpoints(network_id=net.id)
+        if eps:
+            raise Conflict(
+                f"error while removing network: network {net.name} id {net.id} has active endpoints"
+            )
+        if net.driver == "bridge":
+            with self._lock():
+                self._remove_bridge(net)
+        self.store.delete(net.id)
+        return net
+
+    def prune(self) -> list[Network]:
+        """``docker network prune``: remove user-defined networks no container uses;
+        returns them."""
+        removed = []
+        for net in self.list_networks():
+            if net.predefined or self.store.endpoints(network_id=net.id):
+                continue
+            with contextlib.suppress(Conflict, NotFound):
+                removed.append(self.remove(net.id))
+        return removed
+
+    # -- containers -----------------------------------------------------------------------
+
+    def netns_path(self, container_id: str) -> str:
+        return os.path.join(self.paths.runroot, "netns", container_id)
+
+    def validate_mode(self, mode: str, containers: ContainerStore) -> str:
+        """The NetworkMode to record for ``--network mode``: ``bridge`` for ``default``,
+        ``container:<full id>`` for ``container:NAME``, a network's name as given.
+        Raises NotFound (no such network or container)."""
+        if mode in ("", "default"):
+            return "bridge"
+        if mode in ("host", "none", "bridge"):
+            return mode
+        if mode.startswith("container:"):
+            ref = mode.partition(":")[2]
+            if not ref:
+                raise InvalidArgument("--network container: needs a container name or ID")
+            return "container:" + containers.get(ref).id
+        self.get(mode)
+        return mode
+
+    def allocate(
+        self,
+        container_id: str,
+        mode: str,
+        *,
+        ip: str | None = None,
+        aliases: list[str] | None = None,
+        mac: str | None = None,
+    ) -> list[Endpoint]:
+        """Record the endpoint of a container created with NetworkMode ``mode`` (none for
+        host, none and container:X). ``--ip`` and ``--network-alias`` need a user-defined
+        network (Docker's messages). Raises InvalidArgument or Conflict."""
+        if mode in ("host", "none") or mode.startswith("container:"):
+            if ip or aliases or mac:
+                flag = "--ip" if ip else "--network-alias" if aliases else "--mac-address"
+                raise InvalidArgument(
+                    f"{flag} needs a network with addresses, not {mode.split(':')[0]}"
+                )
+            return []
+        net = self.get(mode)
+        if net.name == "bridge" and ip:
+            raise InvalidArgument(
+                "user specified IP address is supported on user defined networks only"
+            )
+        if net.name == "bridge" and aliases:
+            raise InvalidArgument(
+                "network-scoped alias is supported only for containers in user defined networks"
+            )
+        return [self._allocate(net, container_id, ip, aliases, mac)]
+
+    def _allocate(
+        self,
+        net: Network,
+        container_id: str,
+        ip: str | None,
+        aliases: list[str] | None,
+        mac: str | None,
+    ) -> Endpoint:
+        if net.driver not in ENDPOINT_DRIVERS:
+            raise InvalidArgument(
+                f"container cannot be connected to network {net.name} ({net.driver})"
+            )
+        pool = net.pool()
+        assert pool is not None
+        if mac and not re.fullmatch(r"([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}", mac):
+            raise InvalidArgument(f"{mac} is not a valid mac address")
+        return self.store.allocate(
+            net, pool, container_id, address=ip, mac=mac and mac.lower(), aliases=aliases
+        )
+
+    def release(self, container_id: str) -> None:
+        """Free every address of a removed container."""
+        self.store.release_container(container_id)
+
+    def endpoints(self, container_id: str) -> list[tuple[Network, Endpoint]]:
+        """The container's endpoints with their networks, eth0 first."""
+        out = []
+        for ep in self.store.endpoints(container_id=container_id):
+            with contextlib.suppress(NotFound):
+                out.append((self.get(ep.network_id), ep))
+        return out
+
+    def setup(self, c: Container, containers: ContainerStore) -> str | None:
+        """Make the network namespace ``c`` runs in, before the runtime starts it.
+
+        Returns the OCI namespace mode: ``"host"``, a namespace file path (its own, or the
+        process of the container it joins with ``container:X``), or None (``none``: a new
+        empty namespace the runtime makes). On failure nothing is left; raises
+        DockyardError (``container:X`` not running, the kernel refused).
+        """
+        mode = c.host_config.get("NetworkMode") or "bridge"
+        if mode == "host":
+            return "host"
+        if mode == "none":
+            return None
+        if mode.startswith("container:"):
+            other = containers.get(mode.partition(":")[2])
+            if not other.state.get("Running") or not other.state.get("Pid"):
+                raise Conflict(f"cannot join network of a non running container: {other.id}")
+            return f"/proc/{other.state['Pid']}/ns/net"
+        path = self.netns_path(c.id)
+        linux.remove_netns(path)  # a stale one from a crash
+        linux.create_netns(path)
+        try:
+            eps = self.endpoints(c.id)
+            for i, (net, ep) in enumerate(eps):
+                self._attach(path, net, ep, first=i == 0)
+            if not eps:
+                linux.ip_batch(["link set lo up"], netns=path)
+        except BaseException:
+            self.teardown(c.id)
+            raise
+        return path
+
+    def _attach(self, path: str, net: Network, ep: Endpoint, first: bool) -> None:
+        """Give the namespace at ``path`` the interface of ``ep``: a veth pair on the
+        network's bridge, or a macvlan/ipvlan device on its parent; then its address, the
+        default route via the gateway (first endpoint, not ``--internal``) and lo up."""
+        pool = net.pool()
+        assert pool is not None
+        ns = quote(path)
+        if net.driver == "bridge":
+            with self._lock():
+                self._ensure_bridge(net)
+                linux.ip_batch(
+                    [
+                        f"link add {ep.host_ifname} type veth peer name {ep.ifname} address {ep.mac} netns {ns}",
+                        f"link set {ep.host_ifname} alias {quote(self.tag)}",
+                        f"link set {ep.host_ifname} master {self.bridge_name(net)} up",
+                    ]
+                )
+        else:
+            parent = net.options["parent"]
+            if net.driver == "macvlan":
+                kind = f"address {ep.mac} netns {ns} type macvlan mode bridge"
+            else:
+                kind = f"netns {ns} type ipvlan mode l2"
+            linux.ip_batch([f"link add link {parent} name {ep.ifname} {kind}"])
+        inside = [
+            f"addr add {ep.address}/{pool.subnet.prefixlen} dev {ep.ifname}",
+            f"link set {ep.ifname} up",
+        ]
+        if first:
+            inside.append("link set lo up")
+            if not net.internal:
+                inside.append(f"route add default via {pool.gateway} dev {ep.ifname}")
+        linux.ip_batch(inside, netns=path)
+
+    def teardown(self, container_id: str) -> None:
+        """Undo :meth:`setup` after the container stopped (or when it could not start):
+        delete its host-side interfaces, the default bridge if nothing else uses it, and
+        the namespace file. Idempotent: a killed monitor's leftovers are cleaned the same."""
+        eps = self.endpoints(container_id)
+        lines = [
+            f"link del {ep.host_ifname}"
+            for net, ep in eps
+            if net.driver == "bridge" and linux.link_exists(ep.host_ifname)
+        ]
+        if lines or any(net.name == "bridge" for net, _ in eps):
+            with self._lock():
+                linux.ip_batch(lines, force=True)
+                self._drop_idle_default_bridge()
+        linux.remove_netns(self.netns_path(container_id))
+
+    def _drop_idle_default_bridge(self) -> None:
+        """Remove the default bridge once no interface is on it (a departure from Docker,
+        which keeps docker0: an idle engine leaves nothing on the host). Call under _lock."""
+        net = self.get("bridge")
+        br = self.bridge_name(net)
+        if linux.link_exists(br) and not linux.bridge_ports(br):
+            self._remove_bridge(net)
+
+    def connect(
+        self,
+        c: Container,
+        ref: str,
+        *,
+        ip: str | None = None,
+        aliases: list[str] | None = None,
+    ) -> Endpoint:
+        """``docker network connect``: attach ``c`` to network ``ref`` now if it runs (the
+        next interface, ethN), else from its next start. Raises NotFound, Conflict or
+        InvalidArgument with Docker's messages."""
+        net = self.get(ref)
+        mode = c.host_config.get("NetworkMode") or "bridge"
+        if net.driver == "host" or mode == "host":
+            raise Conflict(
+                "container cannot be disconnected from host network or connected to host network"
+            )
+        if net.driver == "null" or mode == "none":
+            raise Conflict(
+                "container cannot be connected to multiple networks with one of the networks in private (none) mode"
+            )
+        if mode.startswith("container:"):
+            raise Conflict(
+                "conflicting options: container type network can't be used with other networks"
+            )
+        if net.name == "bridge" and (ip or aliases):
+            raise InvalidArgument(
+                "user specified IP address is supported on user defined networks only"
+                if ip
+                else "network-scoped alias is supported only for containers in user defined networks"
+            )
+        ep = self._allocate(net, c.id, ip, aliases, None)
+        path = self.netns_path(c.id)
+        if c.state.get("Running") and os.path.exists(path):
+            try:
+                self._attach(path, net, ep, first=not self.store.endpoints(container_id=c.id)[:-1])
+            except BaseException:
+                self._detach(path, net, ep)
+                self.store.release(ep.id)
+                raise
+        return ep
+
+    def _detach(self, path: str, net: Network, ep: Endpoint) -> None:
+        if net.driver == "bridge":
+            with self._lock():
+                if linux.link_exists(ep.host_ifname):
+                    linux.ip_batch([f"link del {ep.host_ifname}"], force=True)
+                if net.name == "bridge":
+                    self._drop_idle_default_bridge()
+        elif os.path.exists(path):
+            with contextlib.suppress(OSError):
+                linux.ip_batch([f"link del {ep.ifname}"], netns=path, force=True)
+
+    def disconnect(self, c: Container, ref: str) -> None:
+        """``docker network disconnect``: remove ``c``'s interface on network ``ref`` (now,
+        if it runs) and free its address. Raises NotFound or Conflict."""
+        net = self.get(ref)
+        mode = c.host_config.get("NetworkMode") or "bridge"
+        if net.driver == "host" or mode == "host":
+            raise Conflict(
+                "container cannot be disconnected from host network or connected to host network"
+            )
+        ep = next(
+            (e for e in self.store.endpoints(container_id=c.id) if e.network_id == net.id), None
+        )
+        if ep is None:
+            raise Conflict(f"container {c.id} is not connected to network {net.name}")
+        self._detach(self.netns_path(c.id), net, ep)
+        self.store.release(ep.id)
+
+    # -- inspect --------------------------------------------------------------------------
+
+    def inspect(self, net: Network, containers: ContainerStore) -> dict[str, Any]:
+        """Docker's ``docker network inspect`` object, with each attached container's
+        name, endpoint, MAC and address."""
+        pool = net.pool()
+        ipam_config: list[dict[str, str]] = []
+        if pool is not None:
+            ipam_config.append(pool.to_config(bool(net.config.get("ip_range"))))
+        attached: dict[str, Any] = {}
+        for ep in self.store.endpoints(network_id=net.id):
+            try:
+                c = containers.get(ep.container_id)
+            except NotFound:
+                continue
+            attached[c.id] = {
+                "Name": c.name,
+                "EndpointID": ep.id,
+                "MacAddress": ep.mac,
+                "IPv4Address": f"{ep.address}/{pool.subnet.prefixlen}" if pool else "",
+                "IPv6Address": "",
+            }
+        return {
+            "Name": net.name,
+            "Id": net.id,
+            "Created": net.created,
+            "Scope": "local",
+            "Driver": net.driver,
+            "EnableIPv4": True,
+            "EnableIPv6": False,
+            "IPAM": {
+                "Driver": "default",
+                "Options": None if net.predefined else {},
+                "Config": ipam_config,
+            },
+            "Internal": net.internal,
+            "Attachable": bool(net.config.get("attachable")),
+            "Ingress": False,
+            "ConfigFrom": {"Network": ""},
+            "ConfigOnly": False,
+            "Containers": attached,
+            "Options": net.options,
+            "Labels": net.labels,
+        }
+
+    def container_settings(self, c: Container) -> dict[str, Any]:
+        """Docker's NetworkSettings of ``c``: one entry per network in ``Networks``, the
+        default bridge's address also at the top level, as Docker shows it."""
+        mode = c.host_config.get("NetworkMode") or "bridge"
+        networks: dict[str, Any] = {}
+        top = {"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}
+        for net, ep in self.endpoints(c.id):
+            pool = net.pool()
+            assert pool is not None
+            entry = _endpoint_settings(
+                NetworkID=net.id,
+                EndpointID=ep.id,
+                Gateway="" if net.internal else str(pool.gateway),
+                IPAddress=ep.address,
+                IPPrefixLen=pool.subnet.prefixlen,
+                MacAddress=ep.mac,
+                Aliases=list(ep.aliases) or None,
+                IPAMConfig={"IPv4Address": ep.address} if ep.fixed else None,
+                DNSNames=[c.name, c.id[:12], *ep.aliases] if net.name != "bridge" else None,
+            )
+            networks[net.name] = entry
+            if net.name == "bridge":
+                top = {k: entry[k] for k in top}
+        if mode in ("host", "none"):
+            with contextlib.suppress(NotFound):
+                networks[mode] = _endpoint_settings(NetworkID=self.get(mode).id)
+        sandbox = ""
+        if c.state.get("Running") and not mode.startswith("container:") and mode != "host":
+            path = self.netns_path(c.id)
+            sandbox = path if os.path.exists(path) else ""
+        return {
+            "Bridge": "",
+            "SandboxID": c.id if sandbox else "",
+            "SandboxKey": sandbox,
+            "HairpinMode": False,
+            "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0,
+            "Ports": {},
+            "SecondaryIPAddresses": None,
+            "SecondaryIPv6Addresses": None,
+            **top,
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "IPv6Gateway": "",
+            "Networks": networks,
+        }
+
+
+def _endpoint_settings(**values: Any) -> dict[str, Any]:
+    """Docker's EndpointSettings with ``values`` over the empty defaults."""
+    entry: dict[str, Any] = {
+        "IPAMConfig": None,
+        "Links": None,
+        "Aliases": None,
+        "MacAddress": "",
+        "DriverOpts": None,
+        "GwPriority": 0,
+        "NetworkID": "",
+        "EndpointID": "",
+        "Gateway": "",
+        "IPAddress": "",
+        "IPPrefixLen": 0,
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "DNSNames": None,
+    }
+    entry.update(values)
+    return entry

@@ -1,0 +1,300 @@
+"""Network and endpoint records in the state database, and address allocation inside its
+write transactions (so 20 concurrent ``run`` never get the same address)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dockyard.errors import Conflict, NotFound
+from dockyard.network import ipam
+
+if TYPE_CHECKING:
+    from dockyard.state import StateDB
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS networks (
+    id TEXT PRIMARY KEY,              -- 64 hex characters
+    name TEXT NOT NULL UNIQUE,
+    driver TEXT NOT NULL,             -- bridge, host, null, macvlan, ipvlan
+    created TEXT NOT NULL,            -- RFC 3339 with nanoseconds
+    config TEXT NOT NULL              -- JSON: subnet, gateway, ip_range, internal, labels, ...
+);
+CREATE TABLE IF NOT EXISTS endpoints (
+    id TEXT PRIMARY KEY,              -- 64 hex characters
+    network_id TEXT NOT NULL,
+    container_id TEXT NOT NULL,
+    address TEXT NOT NULL,            -- IPv4 address without prefix length
+    mac TEXT NOT NULL,
+    ifname TEXT NOT NULL,             -- eth0, eth1, ... inside the container
+    fixed INTEGER NOT NULL,           -- 1: asked for with --ip
+    aliases TEXT NOT NULL,            -- JSON list of --network-alias names
+    UNIQUE (network_id, container_id),
+    UNIQUE (network_id, address)
+);
+"""
+
+#: Docker's predefined networks: name -> driver.
+PREDEFINED = {"bridge": "bridge", "host": "host", "none": "null"}
+
+
+def now() -> str:
+    """The current time in RFC 3339 with nanoseconds, as Docker's timestamps."""
+    t = datetime.datetime.now(datetime.UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond:06d}000Z"
+
+
+@dataclass
+class Network:
+    """A network record. ``config`` keys: ``subnet``, ``gateway``, ``ip_range`` (strings,
+    the range only when given), ``internal``, ``attachable`` (bools), ``labels`` and
+    ``options`` (dicts of strings; ``parent`` for macvlan/ipvlan)."""
+
+    id: str
+    name: str
+    driver: str
+    created: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def predefined(self) -> bool:
+        return self.name in PREDEFINED
+
+    @property
+    def internal(self) -> bool:
+        return bool(self.config.get("internal"))
+
+    @property
+    def options(self) -> dict[str, str]:
+        return dict(self.config.get("options") or {})
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(self.config.get("labels") or {})
+
+    def pool(self) -> ipam.Pool | None:
+        """The network's IPAM pool (None for host and none)."""
+        if not self.config.get("subnet"):
+            return None
+        subnet = ipaddress_network(self.config["subnet"])
+        return ipam.Pool(
+            subnet,
+            ipam.IPv4Address(self.config["gateway"]),
+            ipaddress_network(self.config.get("ip_range") or self.config["subnet"]),
+        )
+
+
+def ipaddress_network(text: str) -> ipam.IPv4Network:
+    return ipam.IPv4Network(text, strict=False)
+
+
+@dataclass
+class Endpoint:
+    """A container's attachment to a network: its ``address`` (IPv4, no prefix), ``mac``,
+    interface name inside the container and ``aliases``."""
+
+    id: str
+    network_id: str
+    container_id: str
+    address: str
+    mac: str
+    ifname: str
+    fixed: bool
+    aliases: list[str]
+
+    @property
+    def host_ifname(self) -> str:
+        """The host side of a bridge endpoint's veth pair (Docker: ``veth`` + 7 hex)."""
+        return "veth" + self.id[:7]
+
+
+class NetworkStore:
+    """Network and endpoint rows of one state database (``db``); the predefined
+    ``bridge``, ``host`` and ``none`` networks are recorded on first use."""
+
+    def __init__(self, db: StateDB) -> None:
+        self.db = db
+        db.conn.executescript(SCHEMA)
+        if len(db.query("SELECT id FROM networks WHERE name IN ('bridge', 'host', 'none')")) < 3:
+            with db.write() as conn:
+                for name, driver in PREDEFINED.items():
+                    conn.execute(
+                        "INSERT OR IGNORE INTO networks (id, name, driver, created, config)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        (os.urandom(32).hex(), name, driver, now(), "{}"),
+                    )
+
+    @staticmethod
+    def _network(row: Any) -> Network:
+        return Network(
+            row["id"], row["name"], row["driver"], row["created"], json.loads(row["config"])
+        )
+
+    @staticmethod
+    def _endpoint(row: Any) -> Endpoint:
+        return Endpoint(
+            row["id"],
+            row["network_id"],
+            row["container_id"],
+            row["address"],
+            row["mac"],
+            row["ifname"],
+            bool(row["fixed"]),
+            json.loads(row["aliases"]),
+        )
+
+    # -- networks -------------------------------------------------------------------------
+
+    def list_networks(self) -> list[Network]:
+        """All networks, oldest first."""
+        return [self._network(r) for r in self.db.query("SELECT * FROM networks ORDER BY created")]
+
+    def get(self, ref: str) -> Network:
+        """Find by full ID, name or unique ID prefix, as Docker. Raises NotFound
+        ``network <ref> not found``."""
+        rows = self.db.query("SELECT * FROM networks WHERE id = ? OR name = ?", (ref, ref))
+        if not rows and ref and all(ch in "0123456789abcdef" for ch in ref):
+            rows = self.db.query("SELECT * FROM networks WHERE id LIKE ?", (ref + "%",))
+            if len(rows) > 1:
+                raise NotFound(
+                    f"network {ref} is ambiguous ({len(rows)} matches found based on ID prefix)"
+                )
+        if not rows:
+            raise NotFound(f"network {ref} not found")
+        rows.sort(key=lambda r: r["name"] != ref)
+        return self._network(rows[0])
+
+    def add(
+        self,
+        net: Network,
+        choose_subnet: Callable[[list[ipam.IPv4Network]], ipam.IPv4Network] | None = None,
+    ) -> Network:
+        """Record ``net``. Without ``net.config["subnet"]``, ``choose_subnet`` (given the
+        subnets of every network) picks one inside the write transaction, so two concurrent
+        creates never get the same one; the gateway is then its first address.
+        Raises Conflict when the name is taken or the subnet overlaps another network's."""
+        with self.db.write() as conn:
+            if conn.execute("SELECT 1 FROM networks WHERE name = ?", (net.name,)).fetchone():
+                raise Conflict(f"network with name {net.name} already exists")
+            taken = [
+                ipaddress_network(json.loads(r["config"])["subnet"])
+                for r in conn.execute("SELECT config FROM networks")
+                if json.loads(r["config"]).get("subnet")
+            ]
+            if choose_subnet is not None and not net.config.get("subnet"):
+                subnet = choose_subnet(taken)
+                net.config["subnet"] = str(subnet)
+                net.config["gateway"] = str(subnet.network_address + 1)
+            elif net.config.get("subnet"):
+                mine = ipaddress_network(net.config["subnet"])
+                if any(mine.overlaps(t) for t in taken):
+                    raise Conflict("Pool overlaps with other one on this address space")
+            conn.execute(
+                "INSERT INTO networks (id, name, driver, created, config) VALUES (?, ?, ?, ?, ?)",
+                (net.id, net.name, net.driver, net.created, json.dumps(net.config)),
+            )
+        return net
+
+    def delete(self, network_id: str) -> None:
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM networks WHERE id = ?", (network_id,))
+
+    # -- endpoints ------------------------------------------------------------------------
+
+    def allocate(
+        self,
+        net: Network,
+        pool: ipam.Pool,
+        container_id: str,
+        *,
+        address: str | None = None,
+        mac: str | None = None,
+        aliases: list[str] | None = None,
+    ) -> Endpoint:
+        """Record ``container_id``'s endpoint on ``net`` with the fixed ``address`` (``--ip``)
+        or the first free one of ``pool``; the MAC is ``mac`` or derived from the address
+        as Docker's. Raises Conflict (already connected, address taken, pool exhausted)
+        or InvalidArgument (address outside the subnet)."""
+        with self.db.write() as conn:
+            if conn.execute(
+                "SELECT 1 FROM endpoints WHERE network_id = ? AND container_id = ?",
+                (net.id, container_id),
+            ).fetchone():
+                raise Conflict(
+                    f"endpoint with name {container_id[:12]} already exists in network {net.name}"
+                )
+            used = {
+                ipam.IPv4Address(r["address"])
+                for r in conn.execute(
+                    "SELECT address FROM endpoints WHERE network_id = ?", (net.id,)
+                )
+            }
+            if address:
+                addr = ipam.parse_address(address, "--ip")
+                ipam.check_fixed(pool, addr, used)
+            else:
+                addr = ipam.first_free(pool, used)
+            names = {
+                r["ifname"]
+                for r in conn.execute(
+                    "SELECT ifname FROM endpoints WHERE container_id = ?", (container_id,)
+                )
+            }
+            ifname = next(f"eth{i}" for i in range(len(names) + 1) if f"eth{i}" not in names)
+            ep = Endpoint(
+                os.urandom(32).hex(),
+                net.id,
+                container_id,
+                str(addr),
+                mac or ipam.mac_for(addr),
+                ifname,
+                bool(address),
+                list(aliases or []),
+            )
+            conn.execute(
+                "INSERT INTO endpoints (id, network_id, container_id, address, mac, ifname, fixed,"
+                " aliases) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    ep.id,
+                    ep.network_id,
+                    ep.container_id,
+                    ep.address,
+                    ep.mac,
+                    ep.ifname,
+                    int(ep.fixed),
+                    json.dumps(ep.aliases),
+                ),
+            )
+        return ep
+
+    def endpoints(
+        self, *, container_id: str | None = None, network_id: str | None = None
+    ) -> list[Endpoint]:
+        """Endpoints of one container and/or one network, in interface order."""
+        sql, params = "SELECT * FROM endpoints WHERE 1", []
+        if container_id is not None:
+            sql += " AND container_id = ?"
+            params.append(container_id)
+        if network_id is not None:
+            sql += " AND network_id = ?"
+            params.append(network_id)
+        rows = self.db.query(sql + " ORDER BY length(ifname), ifname", tuple(params))
+        return [self._endpoint(r) for r in rows]
+
+    def release(self, endpoint_id: str) -> None:
+        """Forget an endpoint, freeing its address."""
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM endpoints WHERE id = ?", (endpoint_id,))
+
+    def release_container(self, container_id: str) -> None:
+        """Forget every endpoint of a removed container."""
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM endpoints WHERE container_id = ?", (container_id,))
