@@ -309,6 +309,8 @@ def test_tty(engine_env: dict[str, str], busybox: str) -> None:
 
 def test_network_modes(dy: Runner, busybox: str) -> None:
     p = dy("run", "--rm", busybox, "sh", "-c", "ls /sys/class/net", check=True)
+    assert p.stdout.split() == ["eth0", "lo"]  # the default bridge network
+    p = dy("run", "--rm", "--network", "none", busybox, "ls", "/sys/class/net", check=True)
     assert p.stdout.split() == ["lo"]
     p = dy("run", "--rm", "--network", "host", busybox, "ls", "/sys/class/net", check=True)
     assert set(p.stdout.split()) == set(os.listdir("/sys/class/net"))

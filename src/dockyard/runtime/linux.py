@@ -13,6 +13,7 @@ child and the caller reaps it with ``os.waitpid``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -278,6 +279,10 @@ class LinuxRuntime:
                 except BlockingIOError:
                     pass
                 if start_time(state["pid"]) != state["start_time"]:
+                    # It may have opened the fifo, exec'd and exited since the read above.
+                    with contextlib.suppress(BlockingIOError):
+                        if os.read(fd, 1):
+                            break
                     raise RuntimeFailure(f"container {container_id} exited before start")
                 if time.monotonic() > deadline:
                     raise RuntimeFailure(f"container {container_id} did not start")

@@ -1,0 +1,89 @@
+"""IPAM and the /etc files, without containers."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from dockyard.container import etcfiles
+from dockyard.errors import Conflict, InvalidArgument
+from dockyard.network import ipam
+
+
+def net(text: str) -> ipaddress.IPv4Network:
+    return ipaddress.IPv4Network(text)
+
+
+def test_automatic_subnets_follow_dockers_pools() -> None:
+    assert ipam.pick_subnet([]) == net("172.18.0.0/16")
+    assert ipam.pick_subnet([net("172.18.0.0/16"), net("172.19.5.0/24")]) == net("172.20.0.0/16")
+    taken = [net("172.16.0.0/12")]
+    assert ipam.pick_subnet(taken) == net("192.168.0.0/20")
+    with pytest.raises(Conflict, match="fully subnetted"):
+        ipam.pick_subnet([net("172.16.0.0/12"), net("192.168.0.0/16")])
+
+
+def test_first_free_skips_network_gateway_broadcast_and_used() -> None:
+    pool = ipam.make_pool(net("10.9.0.0/29"), None, None)
+    assert pool.gateway == ipaddress.IPv4Address("10.9.0.1")
+    used = {ipaddress.IPv4Address("10.9.0.2")}
+    assert str(ipam.first_free(pool, used)) == "10.9.0.3"
+    used |= {ipaddress.IPv4Address(f"10.9.0.{i}") for i in range(3, 7)}
+    with pytest.raises(Conflict, match="no available IPv4 addresses"):
+        ipam.first_free(pool, used)
+
+
+def test_ip_range_and_gateway_are_checked() -> None:
+    pool = ipam.make_pool(net("10.9.0.0/16"), "10.9.255.254", "10.9.4.0/24")
+    assert str(ipam.first_free(pool, set())) == "10.9.4.0"
+    with pytest.raises(InvalidArgument, match="no matching subnet for gateway 10.8.0.1"):
+        ipam.make_pool(net("10.9.0.0/16"), "10.8.0.1", None)
+    with pytest.raises(InvalidArgument, match="no matching subnet for range"):
+        ipam.make_pool(net("10.9.0.0/16"), None, "10.10.0.0/24")
+    with pytest.raises(InvalidArgument, match='"--subnet"'):
+        ipam.parse_subnet("10.9.0.0/33")
+
+
+def test_fixed_addresses() -> None:
+    pool = ipam.make_pool(net("10.9.0.0/24"), None, None)
+    ipam.check_fixed(pool, ipaddress.IPv4Address("10.9.0.50"), set())
+    with pytest.raises(Conflict, match="Address already in use"):
+        ipam.check_fixed(pool, ipaddress.IPv4Address("10.9.0.1"), set())
+    with pytest.raises(Conflict, match="Address already in use"):
+        ipam.check_fixed(
+            pool, ipaddress.IPv4Address("10.9.0.50"), {ipaddress.IPv4Address("10.9.0.50")}
+        )
+    with pytest.raises(InvalidArgument, match="no configured subnet"):
+        ipam.check_fixed(pool, ipaddress.IPv4Address("10.10.0.5"), set())
+
+
+def test_mac_is_dockers_02_42_plus_address() -> None:
+    assert ipam.mac_for(ipaddress.IPv4Address("172.17.0.2")) == "02:42:ac:11:00:02"
+
+
+def test_hosts_file_order_is_dockers() -> None:
+    text = etcfiles.hosts_file(
+        own=[("172.17.0.3", "web")],
+        extra_hosts=["db.local:10.0.0.5"],
+        links=[("172.17.0.2", "db 0123456789ab db1")],
+    )
+    assert text.startswith(etcfiles.DEFAULT_HOSTS)
+    assert text[len(etcfiles.DEFAULT_HOSTS) :] == (
+        "10.0.0.5\tdb.local\n172.17.0.2\tdb 0123456789ab db1\n172.17.0.3\tweb\n"
+    )
+
+
+def test_resolv_conf_on_default_bridge_and_user_networks() -> None:
+    host = "search corp.example\nnameserver 127.0.0.53\nnameserver 10.1.1.1\n"
+    bridge = etcfiles.container_resolv_conf(host)
+    assert "127.0.0.53" not in bridge and "nameserver 10.1.1.1" in bridge
+    assert etcfiles._override(bridge, ["9.9.9.9"], ["a.example"], ["ndots:2"]) == (
+        "nameserver 9.9.9.9\nsearch a.example\noptions ndots:2\n"
+    )
+    internal = etcfiles.internal_resolv_conf(host, [], [], [])
+    assert internal.startswith("nameserver 127.0.0.11\nsearch corp.example\noptions ndots:0\n")
+    assert etcfiles.external_servers(internal) == ["host(127.0.0.53)", "host(10.1.1.1)"]
+    custom = etcfiles.internal_resolv_conf(host, ["9.9.9.9"], ["."], ["ndots:3", "rotate"])
+    assert custom.startswith("nameserver 127.0.0.11\noptions ndots:3 rotate\n")
+    assert etcfiles.external_servers(custom) == ["9.9.9.9"]
