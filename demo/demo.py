@@ -25,9 +25,10 @@ SITE = os.path.relpath(
 )
 # The containers and the image this demo makes: removed before (an interrupted run's
 # leftovers) and after.
-CONTAINERS = ("demo-bg", "demo-ticker", "demo-site", "demo-vol-1", "demo-vol-2")
+CONTAINERS = ("demo-bg", "demo-ticker", "demo-site", "demo-vol-1", "demo-vol-2", "demo-db")
 IMAGE = "site"
 VOLUME = "demo-site-content"
+NETWORK = "demo-net"
 TICKER = (
     'trap "echo got SIGTERM; exit 0" TERM; while true; do echo tick $(date +%T); sleep 0.2; done'
 )
@@ -66,6 +67,7 @@ def clean_up() -> None:
         quietly("rm", "-f", name)
     quietly("volume", "rm", "-f", VOLUME)
     quietly("rmi", IMAGE)
+    quietly("network", "rm", NETWORK)
 
 
 def wait_for_site(name: str, timeout: float = 5) -> None:
@@ -101,6 +103,7 @@ def main() -> None:
         build()
         volumes()
         step("Remove the image with its intermediate layers", "rmi", IMAGE)
+        networking()
     finally:
         clean_up()
     print("\nDemo finished.")
@@ -321,6 +324,79 @@ def volumes() -> None:
     step("A volume in use cannot be removed", "volume", "rm", VOLUME)
     step("Remove the container", "rm", "-f", "demo-vol-2")
     step("... then the volume", "volume", "rm", VOLUME)
+
+
+def networking() -> None:
+    """Issue 5: the default bridge, a user-defined network, one container reaching another."""
+    step(
+        "Containers are on the default bridge: eth0 with an address, a route via the gateway",
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "ip -o -4 addr show eth0; ip route",
+    )
+    step("The predefined networks", "network", "ls")
+    step(
+        "A user-defined network: the next free subnet of Docker's pools",
+        "network",
+        "create",
+        NETWORK,
+    )
+    step(
+        "A server on it",
+        "run",
+        "-d",
+        "--name",
+        "demo-db",
+        "--network",
+        NETWORK,
+        "busybox",
+        "sh",
+        "-c",
+        "while :; do echo hello from demo-db | nc -l -p 7000; done",
+    )
+    step(
+        "Its address on the network",
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        "demo-db",
+    )
+    out = subprocess.run(
+        [
+            DOCKYARD,
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            "demo-db",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    step(
+        "Another container on the network reaches it by IP",
+        "run",
+        "--rm",
+        "--network",
+        NETWORK,
+        "busybox",
+        "sh",
+        "-c",
+        f"ping -c 1 {out} && nc {out} 7000 </dev/null",
+    )
+    step(
+        "network inspect lists the attached containers",
+        "network",
+        "inspect",
+        "-f",
+        "{{range .Containers}}{{.Name}} {{.IPv4Address}} {{.MacAddress}}{{end}}",
+        NETWORK,
+    )
+    step("A network in use cannot be removed", "network", "rm", NETWORK)
+    step("Remove the server", "rm", "-f", "demo-db")
+    step("... then the network: its bridge and rules go too", "network", "rm", NETWORK)
 
 
 if __name__ == "__main__":

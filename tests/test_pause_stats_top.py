@@ -17,7 +17,19 @@ COUNTER = "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.02; done"
 def counter(dy: Runner, busybox: str) -> Iterator[str]:
     """A detached container ``ctr`` (memory limit 64 MiB) counting in /tmp/n."""
     cid = dy(
-        "run", "-d", "--name", "ctr", "-m", "64m", busybox, "sh", "-c", COUNTER, check=True
+        "run",
+        "-d",
+        "--name",
+        "ctr",
+        "-m",
+        "64m",
+        "--network",
+        "none",
+        busybox,
+        "sh",
+        "-c",
+        COUNTER,
+        check=True,
     ).stdout.strip()
     yield cid
     dy("rm", "-f", "ctr", check=True)

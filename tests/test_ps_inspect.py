@@ -51,7 +51,7 @@ def test_ps_filters_and_limits(dy: Runner, busybox: str) -> None:
             "c-exit0",
             "c-exit3",
         ]
-        assert names(dy, "-a", "-f", "network=none", "-f", "health=none") == names(dy, "-a")
+        assert names(dy, "-a", "-f", "network=bridge", "-f", "health=none") == names(dy, "-a")
         assert names(dy, "-a", "-f", "network=host") == []
         assert names(dy, "-a", "-f", "volume=/data") == []
         p = dy("ps", "-f", "before=nosuch")
@@ -88,7 +88,7 @@ def test_ps_format_placeholders(dy: Runner, busybox: str) -> None:
     assert fields[1:3] == ["busybox", '"sh -c echo a long c…"']
     assert fields[3].endswith(" ago")
     assert fields[4:8] == ["", "created", "Created", "f1"]
-    assert fields[8:] == ["com.example.k=v", "v", "", "", "none"]
+    assert fields[8:] == ["com.example.k=v", "v", "", "", "bridge"]
     created = dy("ps", "-a", "--format", "{{.CreatedAt}}", check=True).stdout
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} \S+\n", created), created
     no_trunc = dy("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Command}}", check=True)
@@ -135,8 +135,8 @@ def test_inspect_container_shape(dy: Runner, busybox: str) -> None:
     assert obj["Mounts"] == []
     assert "StopSignal" not in obj["Config"]
     assert "Health" not in obj["State"]
-    assert list(obj["NetworkSettings"]["Networks"]) == ["none"]
-    assert obj["NetworkSettings"]["Networks"]["none"]["IPAddress"] == ""
+    assert list(obj["NetworkSettings"]["Networks"]) == ["bridge"]
+    assert obj["NetworkSettings"]["Networks"]["bridge"]["IPAddress"] != ""
     assert "SizeRw" not in obj
     (obj,) = json.loads(dy("inspect", "i2", check=True).stdout)
     assert obj["HostConfig"]["Init"] is True
