@@ -649,6 +649,9 @@ class ContainerManager:
         netns = self.networks.setup(c, self.store)
         if netns == self.networks.netns_path(c.id):
             undo.callback(self.networks.teardown, c.id)
+            from dockyard.network.services import start_services
+
+            start_services(self.paths, self.store.db, c, netns, self.networks.endpoints(c.id), undo)
         spec = self._spec(c, rootfs, securejoin, volume_mounts, netns)
         tmp = os.path.join(cdir, "config.json.tmp")
         with open(tmp, "w") as f:
