@@ -90,21 +90,28 @@ def ask_tcp(msg: bytes, addr: tuple[str, int] = (dns.DNS_ADDRESS, 53)) -> bytes:
         return reply
 
 
+EXTERNAL = "198.51.100.7"
+
+
 @contextlib.contextmanager
-def upstream() -> Iterator[tuple[tuple[str, int], list[str]]]:
-    """A resolver on 127.0.0.1 (UDP and TCP on one port) answering every A query with
-    192.0.2.99; yields its address and the names it was asked."""
+def upstream(ip: str = "127.0.0.1", port: int = 0) -> Iterator[tuple[tuple[str, int], list[str]]]:
+    """A resolver on loopback (UDP and TCP on one port) answering every A query with
+    198.51.100.7; yields its address and the names it was asked."""
     asked: list[str] = []
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
+    udp.bind((ip, port))
     port = udp.getsockname()[1]
-    tcp = socket.create_server(("127.0.0.1", port))
+    try:
+        tcp = socket.create_server((ip, port))
+    except OSError:
+        udp.close()
+        raise
 
     def reply(msg: bytes) -> bytes:
         q = dns.parse_question(msg)
         assert q is not None
         asked.append(q.name)
-        return dns.build_reply(msg, q, 0, [(dns.TYPE_A, socket.inet_aton("192.0.2.99"))])
+        return dns.build_reply(msg, q, 0, [(dns.TYPE_A, socket.inet_aton(EXTERNAL))])
 
     def serve_udp() -> None:
         while True:
@@ -133,7 +140,7 @@ def upstream() -> Iterator[tuple[tuple[str, int], list[str]]]:
     try:
         yield ("127.0.0.1", port), asked
     finally:
-        udp.sendto(b"quit", ("127.0.0.1", port))
+        udp.sendto(b"quit", (ip, port))
         tcp.shutdown(socket.SHUT_RDWR)
         for t in threads:
             t.join(5)
@@ -178,7 +185,7 @@ def test_answers_names_and_forwards_the_rest_in_the_namespace(netns: str) -> Non
                 _, rcode, answers = parse_reply(
                     in_netns(netns, lambda ask=ask: ask(query("example.test")))  # type: ignore[misc]
                 )
-                assert answers == [(dns.TYPE_A, socket.inet_aton("192.0.2.99"))]
+                assert answers == [(dns.TYPE_A, socket.inet_aton(EXTERNAL))]
             assert asked == ["example.test", "example.test"]
         finally:
             server.close()
