@@ -257,7 +257,16 @@ def build() -> None:
         timed=True,
     )
     step("Its history, one line per instruction", "history", IMAGE)
-    step("Run the site detached", "run", "-d", "--name", "demo-site", IMAGE)
+    step(
+        "Run the site detached, its port 80 published on the host's 8080",
+        "run",
+        "-d",
+        "--name",
+        "demo-site",
+        "-p",
+        "8080:80",
+        IMAGE,
+    )
     wait_for_site("demo-site")
     step(
         "Fetch its page from inside the container (busybox nc)",
@@ -266,6 +275,16 @@ def build() -> None:
         "sh",
         "-c",
         FETCH,
+    )
+    fetch_from_host("http://127.0.0.1:8080/")
+    step("The published port", "port", "demo-site")
+    step(
+        "... and in ps",
+        "ps",
+        "--filter",
+        "name=demo-site",
+        "--format",
+        "{{.Names}}  {{.Ports}}",
     )
     step(
         "httpd as PID 1 has no SIGTERM handler: stop -t 1 kills it after 1 s, not 10",
@@ -324,6 +343,24 @@ def volumes() -> None:
     step("A volume in use cannot be removed", "volume", "rm", VOLUME)
     step("Remove the container", "rm", "-f", "demo-vol-2")
     step("... then the volume", "volume", "rm", VOLUME)
+
+
+def fetch_from_host(url: str) -> None:
+    """Fetch ``url`` from the host (what ``curl -s URL`` shows) and print it."""
+    import urllib.request
+
+    print(f"\n== Fetch it from the host, through the published port\n$ curl -s {url}", flush=True)
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                print(r.read().decode(errors="replace"), end="", flush=True)
+            return
+        except OSError as e:
+            if time.monotonic() > deadline:
+                print(f"(failed: {e})", flush=True)
+                return
+            time.sleep(0.1)
 
 
 def networking() -> None:
@@ -385,6 +422,17 @@ def networking() -> None:
         "sh",
         "-c",
         f"ping -c 1 {out} && nc {out} 7000 </dev/null",
+    )
+    step(
+        "... and by name, through the embedded DNS server at 127.0.0.11",
+        "run",
+        "--rm",
+        "--network",
+        NETWORK,
+        "busybox",
+        "sh",
+        "-c",
+        "nslookup demo-db && nc demo-db 7000 </dev/null",
     )
     step(
         "network inspect lists the attached containers",
