@@ -183,14 +183,18 @@ def test_port_in_use_fails_and_leaves_nothing_bound() -> None:
 
 
 def test_port_held_by_another_container_is_already_allocated() -> None:
-    port = _free_port()
-    with pytest.raises(Conflict) as e:
-        publish(
-            [Mapping("tcp", 80, "", port, port)],
-            "172.17.0.2",
-            taken=lambda ip, p, proto: p == port,
-        )
+    with socket.create_server(("0.0.0.0", 0)) as holder:
+        port = holder.getsockname()[1]
+        with pytest.raises(Conflict) as e:
+            publish(
+                [Mapping("tcp", 80, "", port, port)],
+                "172.17.0.2",
+                taken=lambda ip, p, proto: (ip, p, proto) == ("0.0.0.0", port, "tcp"),
+            )
     assert str(e.value) == f"Bind for 0.0.0.0:{port} failed: port is already allocated"
+    # A stale record of a port nobody holds does not stop a bind.
+    pub = publish([Mapping("tcp", 80, "127.0.0.1", port, port)], "127.0.0.1", taken=lambda *a: True)
+    pub.close()
 
 
 def _free_pair() -> socket.socket:

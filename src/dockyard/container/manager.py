@@ -94,6 +94,9 @@ class ContainerManager:
         self.store = store
         self.images = images
         self.layers = layers
+        # The running container's published ports and DNS server, released by _wait
+        # before the exit is recorded: whoever waits for that can bind the ports again.
+        self._services: contextlib.ExitStack | None = None
 
     @cached_property
     def volumes(self) -> VolumeStore:
@@ -651,7 +654,9 @@ class ContainerManager:
             undo.callback(self.networks.teardown, c.id)
             from dockyard.network.services import start_services
 
-            start_services(self.paths, self.store.db, c, netns, self.networks.endpoints(c.id), undo)
+            self._services = undo.enter_context(contextlib.ExitStack())
+            eps = self.networks.endpoints(c.id)
+            start_services(self.paths, self.store.db, c, netns, eps, self._services)
         spec = self._spec(c, rootfs, securejoin, volume_mounts, netns)
         tmp = os.path.join(cdir, "config.json.tmp")
         with open(tmp, "w") as f:
@@ -798,6 +803,8 @@ class ContainerManager:
         oom = False
         with contextlib.suppress(DockyardError, OSError):
             oom = cgroups.load(self._cgroups_path(c)).oom_kill_count() > 0
+        if self._services is not None:
+            self._services.close()
         c.state.update(
             Status="exited", Running=False, Pid=0, ExitCode=status, OOMKilled=oom, FinishedAt=now()
         )

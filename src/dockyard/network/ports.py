@@ -355,7 +355,11 @@ class PortStore:
     def record(self, container_id: str, ports: dict[str, list[dict[str, str]]]) -> None:
         """Replace the container's rows with ``ports`` (NetworkSettings.Ports shape)."""
         with self.db.write() as conn:
-            conn.execute("DELETE FROM published_ports WHERE container_id = ?", (container_id,))
+            conn.execute(
+                "DELETE FROM published_ports WHERE container_id = ? OR container_id NOT IN "
+                "(SELECT id FROM containers)",
+                (container_id,),
+            )
             seq = 0
             for key, bindings in ports.items():
                 for b in bindings:

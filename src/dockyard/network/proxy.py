@@ -380,19 +380,20 @@ def _bind_all(
         port = candidate
         try:
             for ip in ips:
-                if port and taken(ip, port, m.proto):
-                    raise Conflict(f"Bind for {_join(ip, port)} failed: port is already allocated")
                 try:
                     s = _bind(ip, port, m.proto)
                 except OSError as e:
-                    if e.errno != errno.EADDRINUSE:
+                    # Another container's proxy (Docker's allocator would know it), or
+                    # some other process.
+                    if e.errno == errno.EADDRINUSE and taken(ip, port, m.proto):
                         raise Conflict(
-                            f"failed to bind host port for {_join(ip, port or 0)}:"
-                            f"{_join(target_ip, m.port)}/{m.proto}: {(e.strerror or str(e)).lower()}"
+                            f"Bind for {_join(ip, port)} failed: port is already allocated"
                         ) from None
+                    reason = "address already in use" if e.errno == errno.EADDRINUSE else None
                     raise Conflict(
                         f"failed to bind host port for {_join(ip, port)}:"
-                        f"{_join(target_ip, m.port)}/{m.proto}: address already in use"
+                        f"{_join(target_ip, m.port)}/{m.proto}: "
+                        f"{reason or (e.strerror or str(e)).lower()}"
                     ) from None
                 socks.append(s)
                 port = s.getsockname()[1]
