@@ -257,3 +257,43 @@ def test_udp(dy: Runner, busybox: str) -> None:
                 assert c.recv(100) == word.upper()
     assert dy("port", "udp1", "5353/udp", check=True).stdout == f"127.0.0.1:{host_port}\n"
     dy("rm", "-f", "udp1", check=True)
+
+
+def test_host_none_and_container_modes(dy: Runner, busybox: str) -> None:
+    out = dy(
+        "run",
+        "-d",
+        "--name",
+        "hostmode",
+        "--network",
+        "host",
+        "-p",
+        "80:80",
+        busybox,
+        "sleep",
+        "60",
+    )
+    assert out.returncode == 0
+    assert out.stderr == "WARNING: Published ports are discarded when using host network mode\n"
+    assert inspect(dy, "hostmode")["NetworkSettings"]["Ports"] == {}
+    assert dy("port", "hostmode", check=True).stdout == ""
+    for args, what in ((["-p", "80"], "publishing"), (["--expose", "80"], "exposing")):
+        out = dy("create", "--network", "container:hostmode", *args, busybox, "true")
+        assert out.returncode == 125
+        assert f"conflicting options: port {what} and the container type network mode" in out.stderr
+    dy(
+        "run",
+        "-d",
+        "--name",
+        "nonemode",
+        "--network",
+        "none",
+        "--expose",
+        "80",
+        busybox,
+        "sleep",
+        "60",
+        check=True,
+    )
+    assert inspect(dy, "nonemode")["NetworkSettings"]["Ports"] == {}
+    dy("rm", "-f", "hostmode", "nonemode", check=True)

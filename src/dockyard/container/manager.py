@@ -237,6 +237,14 @@ class ContainerManager:
                 "conflicting options: hostname, dns and add-host cannot be used with a "
                 "container type network"
             )
+        if network_mode.startswith("container:") and (opts.port_bindings or opts.publish_all):
+            raise InvalidArgument(
+                "conflicting options: port publishing and the container type network mode"
+            )
+        if network_mode.startswith("container:") and opts.exposed_ports:
+            raise InvalidArgument(
+                "conflicting options: port exposing and the container type network mode"
+            )
         links = []
         for link in opts.links:
             target, _, alias = link.partition(":")

@@ -394,8 +394,9 @@ class PortStore:
     def ports(self, c: Any) -> dict[str, list[dict[str, str]] | None]:
         """NetworkSettings.Ports of container ``c``: while it runs, each exposed port
         (``None`` when not published) with the bindings its proxy holds, keys in Go's map
-        order; ``{}`` when it does not run."""
-        if not c.state.get("Running"):
+        order; ``{}`` when it does not run or has no network namespace of its own."""
+        mode = c.host_config.get("NetworkMode") or ""
+        if not c.state.get("Running") or mode in ("host", "none") or mode.startswith("container:"):
             return {}
         out: dict[str, list[dict[str, str]] | None] = {
             k: None for k in c.config.get("ExposedPorts") or {}
