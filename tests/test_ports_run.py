@@ -98,6 +98,8 @@ def test_publish_serve_inspect_and_release(dy: Runner, busybox: str) -> None:
         f"{port}:80",
         "-p",
         "127.0.0.1::80",
+        "-p",
+        "[::1]::80",
         busybox,
         "sh",
         "-c",
@@ -118,6 +120,10 @@ def test_publish_serve_inspect_and_release(dy: Runner, busybox: str) -> None:
         assert fetch(own, port) == f"hello from {cid}\n"
     if any(b["HostIp"] == "::" for b in bindings):
         assert fetch("::1", port) == f"hello from {cid}\n"
+    six = [b for b in bindings if b["HostIp"] == "::1"]
+    assert len(six) == 1
+    assert fetch("::1", int(six[0]["HostPort"])) == f"hello from {cid}\n"
+    assert f"[::1]:{six[0]['HostPort']}" in dy("port", "web", "80", check=True).stdout
     lines = dy("port", "web", check=True).stdout.splitlines()
     assert f"80/tcp -> 0.0.0.0:{port}" in lines
     assert f"80/tcp -> 127.0.0.1:{local[0]['HostPort']}" in lines
