@@ -39,7 +39,6 @@ test: install
 bench: install
 	$(BIN)/python bench/run_latency.py
 	$(BIN)/python bench/build_latency.py --skip-install
-	$(BIN)/python bench/port_throughput.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
