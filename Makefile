@@ -3,9 +3,10 @@ PYTHON ?= /usr/bin/python3
 VENV ?= $(CURDIR)/.venv
 BIN := $(VENV)/bin
 # Debian packages the engine and its tests use: busybox-static (offline base image), tini
-# (--init), runc and crun (alternative runtimes, differential tests), iproute2, python3-venv,
+# (--init), runc and crun (alternative runtimes, differential tests), iproute2 and nftables
+# (container networks: ip -batch, nft), python3-venv,
 # mmdebstrap (dockyard bootstrap debian).
-DEB_PACKAGES := busybox-static tini runc crun iproute2 python3-venv ca-certificates mmdebstrap
+DEB_PACKAGES := busybox-static tini runc crun iproute2 nftables python3-venv ca-certificates mmdebstrap
 
 .PHONY: deps install demo test lint bench clean
 
