@@ -116,6 +116,20 @@ def _network_leftovers(root: str) -> list[str]:
     return found
 
 
+@pytest.fixture(autouse=True, scope="session")
+def default_bridge_removed() -> Iterator[None]:
+    """Remove this run's default bridge and its chains at the end: like docker0 it stays
+    while the engine lives (alias ``dockyard default bridge``, outside the per-test check)."""
+    yield
+    subprocess.run(["ip", "link", "del", DEFAULT_BRIDGE], capture_output=True, check=False)
+    for chain in ("fwd", "nat"):
+        subprocess.run(
+            ["nft", "delete", "chain", "ip", "dockyard", f"{chain}-{DEFAULT_BRIDGE}"],
+            capture_output=True,
+            check=False,
+        )
+
+
 def _remove_network_leftovers(root: str) -> None:
     for what in _network_leftovers(root):
         kind, name = what.rsplit(" ", 1)

@@ -265,19 +265,8 @@ def prune(paths: Paths, force: bool, filters: tuple[str, ...]) -> None:
         if answer not in ("y", "yes"):
             return
     engine = _engine(paths)
-    keep = {n.id for n in engine.networks.list_networks()} - {
-        n.id for n in _filter(engine, engine.networks.list_networks(), tuple(f for f in filters))
-    }
-    removed = []
-    for net in engine.networks.list_networks():
-        if net.predefined or net.id in keep or engine.networks.store.endpoints(network_id=net.id):
-            continue
-        try:
-            engine.networks.remove(net.id)
-        except DockyardError:
-            continue
-        removed.append(net.name)
+    removed = engine.networks.prune(_filter(engine, engine.networks.list_networks(), filters))
     if removed:
         click.echo("Deleted Networks:")
-        for name in removed:
-            click.echo(name)
+        for net in removed:
+            click.echo(net.name)
