@@ -451,6 +451,12 @@ def test_etc_files_flags(dy: Runner, busybox: str) -> None:
         assert f"{db}\tdb {db_id[:12]} db1\n" in p.stdout
         assert "nameserver 10.0.0.53\nsearch corp.example\noptions ndots:2\n" in p.stdout
         assert p.stdout.endswith("box\n")
+        p = dy(
+            "run", "--rm", "--mac-address", "02:42:0A:0B:0C:0D", busybox,
+            "cat", "/sys/class/net/eth0/address",
+            check=True,
+        )  # fmt: skip
+        assert p.stdout == "02:42:0a:0b:0c:0d\n"
         p = dy("run", "--rm", "--add-host", "bad", busybox, "true")
         assert p.returncode == 125 and '"--add-host"' in p.stderr
         p = dy("run", "--rm", "--dns", "nope", busybox, "true")
