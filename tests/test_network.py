@@ -357,6 +357,8 @@ def test_connect_and_disconnect_running_container(dy: Runner, busybox: str) -> N
         p = dy("exec", "cc", "ip", "-o", "-4", "addr", "show", "eth1", check=True)
         assert f"inet {host(sub, 7)}/24" in p.stdout
         assert networks(dy, "cc")["extra"]["Aliases"] == ["db"]
+        ps = dy("ps", "--format", "{{.Names}} {{.Networks}}", "-f", "network=extra", check=True)
+        assert ps.stdout == "cc bridge,extra\n"
         p = dy("network", "connect", "extra", "cc")
         assert p.returncode == 1 and "already exists" in p.stderr
         assert host_ping(host(sub, 7), bridge_of(dy, "extra"))

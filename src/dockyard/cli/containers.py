@@ -350,7 +350,10 @@ def _ps_select(engine: Any, containers: list[Any], filters: dict[str, list[str]]
             "status": lambda v: v == c.state["Status"],
             "exited": lambda v: c.state["Status"] == "exited" and int(v) == c.state["ExitCode"],
             "ancestor": lambda v: c.image_id in ancestors or c.config.get("Image") in ancestors,
-            "network": lambda v: v == c.host_config.get("NetworkMode"),
+            "network": lambda v: any(
+                v == net.name or net.id.startswith(v)
+                for net in engine.networks.container_networks(c)
+            ),
             "health": lambda v: v == ((c.state.get("Health") or {}).get("Status") or "none"),
             "isolation": lambda v: v in ("", "default"),
             "is-task": lambda v: v == "false",
@@ -403,7 +406,7 @@ def _ps_row(engine: Any, c: Any, no_trunc: bool, with_size: bool) -> dict[str, A
         "LocalVolumes": str(sum(m.get("Driver") == "local" for m in mounts)),
         "Mounts": ",".join(mount_names),
         "Names": c.name,
-        "Networks": c.host_config.get("NetworkMode", ""),
+        "Networks": ",".join(n.name for n in engine.networks.container_networks(c)),
         "Ports": displayable_ports(api_ports(PortStore(engine.db).ports(c))),
         "RunningFor": human_duration_since(c.created) + " ago",
         "Size": "",

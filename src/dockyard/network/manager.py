@@ -393,6 +393,14 @@ class NetworkManager:
                 out.append((self.get(ep.network_id), ep))
         return out
 
+    def container_networks(self, c: Container) -> list[Network]:
+        """The networks ``c`` is on (``ps``'s NETWORKS column and ``network`` filter): its
+        endpoints' networks, or ``host``/``none`` for those modes; none for ``container:X``."""
+        mode = c.host_config.get("NetworkMode") or "bridge"
+        if mode in ("host", "none"):
+            return [self.get(mode)]
+        return [net for net, _ in self.endpoints(c.id)]
+
     def setup(self, c: Container, containers: ContainerStore) -> str | None:
         """Make the network namespace ``c`` runs in, before the runtime starts it.
 
