@@ -182,12 +182,19 @@ RUN id -u > /home/x/uid.txt
 
 
 def test_network_modes(dy: Runner, busybox: str, tmp_path: Path) -> None:
-    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nRUN ls /sys/class/net > /n\n"})
+    # The namespace itself, not the host's interface list, which concurrent runs change.
+    ctx = write(
+        tmp_path / "ctx",
+        {
+            "Dockerfile": "FROM busybox\nRUN ls /sys/class/net > /n; readlink /proc/self/ns/net >> /n\n"
+        },
+    )
     dy("build", "-t", "none", "--network", "none", str(ctx), check=True)
-    assert dy("run", "--rm", "none", "cat", "/n").stdout == "lo\n"
+    lines = dy("run", "--rm", "none", "cat", "/n").stdout.splitlines()
+    assert lines[0] == "lo" and lines[1] != os.readlink("/proc/self/ns/net")
     dy("build", "-t", "host", str(ctx), check=True)
-    host_links = sorted(os.listdir("/sys/class/net"))
-    assert dy("run", "--rm", "host", "cat", "/n").stdout.split() == host_links
+    lines = dy("run", "--rm", "host", "cat", "/n").stdout.splitlines()
+    assert lines[-1] == os.readlink("/proc/self/ns/net")
 
 
 def test_multi_stage_target_and_copy_from(dy: Runner, busybox: str, tmp_path: Path) -> None:
