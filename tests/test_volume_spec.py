@@ -33,7 +33,6 @@ def test_bind_named_anonymous() -> None:
     assert spec.mount_point_from_bind("data:/srv")["Mode"] == "z"
     anon = spec.mount_point_from_bind("/srv")
     assert (anon["Name"], anon["Mode"], anon["Anonymous"]) == ("", "", True)
-    assert spec.mount_point_from_bind("/srv:ro")["RW"] is False
     assert spec.mount_point_from_bind("/h:/c:rw")["RW"] is True
     assert spec.mount_point_from_bind("data:/srv:nocopy")["CopyData"] is False
     # SELinux labels are accepted (and ignored), with or without another mode.
@@ -50,6 +49,15 @@ def test_bind_named_anonymous() -> None:
         ("/a:/b:ro,rw", "invalid mode: ro,rw"),
         ("/a:rel", "invalid mount path: 'rel' mount path must be absolute"),
         ("/a:/", "invalid specification: destination can't be '/'"),
+        # Go's path.Clean makes "//" the root; Python's normpath keeps it.
+        ("v1://", "invalid specification: destination can't be '/'"),
+        ("/a://", "invalid specification: destination can't be '/'"),
+        # A volume cannot have a mode (moby's ParseMountRaw), nor an empty first part.
+        ("/srv:ro", "invalid volume specification: '/srv:ro'"),
+        ("/srv:", "invalid volume specification: '/srv:'"),
+        (":/srv", "invalid volume specification: ':/srv'"),
+        # A name Go's regexp refuses: Python's "$" would match before the newline.
+        ("ab\n:/b", "includes invalid characters for a local volume name"),
         ("x:/b", "create x: volume name is too short"),
         ("a$b:/b", 'create a$b: "a$b" includes invalid characters for a local volume name'),
         ("/a:/b:nocopy", "field VolumeOptions must not be specified"),
@@ -60,6 +68,41 @@ def test_bind_errors(raw: str, message: str) -> None:
     with pytest.raises(InvalidArgument) as e:
         spec.mount_point_from_bind(raw)
     assert message in str(e.value)
+
+
+def test_bind_error_shape() -> None:
+    # moby wraps the mount config error in the spec, as "<spec>: <reason>".
+    with pytest.raises(InvalidArgument) as e:
+        spec.mount_point_from_bind("v1:rel")
+    assert str(e.value) == (
+        "invalid volume specification: 'v1:rel': invalid mount config for type \"volume\": "
+        "invalid mount path: 'rel' mount path must be absolute"
+    )
+    assert spec.mount_point_from_bind("v1://data/")["Destination"] == "/data"
+    assert spec.clean_path("//") == "/" and spec.clean_path("///a//b/../c") == "/a/c"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("", "invalid empty volume spec"),
+        (":/data", "invalid spec: :/data: empty section between colons"),
+        ("/h:/data:", "invalid spec: /h:/data:: empty section between colons"),
+        ("/h::ro", "invalid spec: /h::ro: empty section between colons"),
+        ("/a:/b:/c:/d", "invalid spec: /a:/b:/c:/d: too many colons"),
+        ("/a:/b:ro:", "invalid spec: /a:/b:ro:: too many colons"),
+    ],
+)
+def test_cli_volume_flag_errors(raw: str, message: str) -> None:
+    """What the Docker CLI itself refuses before sending anything (compose ParseVolume)."""
+    with pytest.raises(InvalidArgument) as e:
+        spec.absolute_bind(raw)
+    assert str(e.value) == message
+
+
+def test_cli_volume_flag_accepts() -> None:
+    for raw in (":", "/d", "v1:/d", "/h:/d:ro,z", "a:b:c:d"):
+        spec.check_volume_flag(raw)
 
 
 def test_relative_bind_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,6 +144,11 @@ def test_mount_flag_keys() -> None:
         ("type=volume,target=/b,tmpfs-size=1m", "cannot mix 'tmpfs-*' options with mount type 'volume'"),
         ("type=tmpfs,target=/b,tmpfs-size=lots", "invalid value for tmpfs-size: lots"),
         ("type=tmpfs,target=/b,tmpfs-mode=9", "invalid value for tmpfs-mode: 9"),
+        # Go's ParseUint(v, 8, 32) takes none of what Python's int(v, 8) also takes.
+        ("type=tmpfs,target=/b,tmpfs-mode=-1", "invalid value for tmpfs-mode: -1"),
+        ("type=tmpfs,target=/b,tmpfs-mode=0o755", "invalid value for tmpfs-mode: 0o755"),
+        ("type=tmpfs,target=/b,tmpfs-mode=+7_7", "invalid value for tmpfs-mode: +7_7"),
+        ("type=tmpfs,target=/b,tmpfs-mode=77777777777", "invalid value for tmpfs-mode: 77777777777"),
         ("type=bind,target=/b,readonly=maybe", "invalid value for readonly: maybe"),
     ],
 )  # fmt: skip
@@ -113,8 +161,19 @@ def test_mount_flag_errors(value: str, message: str) -> None:
 def test_mount_point_from_mount(tmp_path: Path) -> None:
     bind = spec.mount_point_from_mount({"Type": "bind", "Source": str(tmp_path), "Target": "/t"})
     assert (bind["Source"], bind["Mode"], bind["Propagation"]) == (str(tmp_path), "", "rprivate")
-    vol = spec.mount_point_from_mount({"Type": "volume", "Target": "/v", "ReadOnly": True})
-    assert (vol["Name"], vol["Anonymous"], vol["RW"], vol["Mode"]) == ("", True, False, "z")
+    vol = spec.mount_point_from_mount({"Type": "volume", "Target": "/v"})
+    assert (vol["Name"], vol["Anonymous"], vol["RW"], vol["Mode"]) == ("", True, True, "z")
+    named = {"Type": "volume", "Source": "v1", "Target": "/v", "ReadOnly": True}
+    assert spec.mount_point_from_mount(named)["RW"] is False
+    with pytest.raises(InvalidArgument) as e:
+        spec.mount_point_from_mount({"Type": "volume", "Target": "/v", "ReadOnly": True})
+    assert str(e.value) == (
+        'invalid mount config for type "volume": '
+        "must not set ReadOnly mode when using anonymous volumes"
+    )
+    for target in ("/", "//", "/a/.."):
+        with pytest.raises(InvalidArgument, match="destination can't be '/'"):
+            spec.mount_point_from_mount({"Type": "tmpfs", "Target": target})
     missing = str(tmp_path / "nope")
     with pytest.raises(InvalidArgument) as e:
         spec.mount_point_from_mount({"Type": "bind", "Source": missing, "Target": "/t"})
@@ -135,6 +194,9 @@ def test_tmpfs_options() -> None:
     assert spec.parse_tmpfs_flag("/run/x/:size=1m,exec") == ("/run/x", "size=1m,exec")
     with pytest.raises(InvalidArgument):
         spec.parse_tmpfs_flag("relative")
+    for root in ("/", "//:size=1m", "/x/.."):
+        with pytest.raises(InvalidArgument, match="destination can't be '/'"):
+            spec.parse_tmpfs_flag(root)
     # Docker's defaults, a later option replacing its opposite or the same key.
     assert spec.tmpfs_options("") == ["noexec", "nosuid", "nodev", "rprivate"]
     assert spec.tmpfs_options("exec,size=1m,size=2m") == [

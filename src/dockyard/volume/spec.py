@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import os
+import posixpath
 import re
 from typing import Any
 
@@ -19,7 +20,7 @@ from dockyard.errors import InvalidArgument
 
 #: Names the local driver accepts (moby's RestrictedNameChars).
 NAME_CHARS = "[a-zA-Z0-9][a-zA-Z0-9_.-]"
-_NAME = re.compile(rf"^{NAME_CHARS}+$")
+_NAME = re.compile(rf"{NAME_CHARS}+")
 
 _RW_MODES = {"rw", "ro"}
 _LABEL_MODES = {"z", "Z"}
@@ -29,6 +30,15 @@ _CONSISTENCY = {"consistent", "cached", "delegated"}
 DEFAULT_PROPAGATION = "rprivate"
 
 
+def clean_path(path: str) -> str:
+    """Go's ``path.Clean``: ``posixpath.normpath`` keeps a leading ``//`` (POSIX allows it
+    a meaning), Go and the kernel do not, so ``//`` is ``/`` and ``//x`` is ``/x``."""
+    clean = posixpath.normpath(path)
+    if clean.startswith("//"):
+        clean = "/" + clean.lstrip("/")
+    return clean
+
+
 def validate_volume_name(name: str) -> None:
     """Raise InvalidArgument unless ``name`` is a valid local volume name (moby's
     local driver validateName)."""
@@ -36,7 +46,8 @@ def validate_volume_name(name: str) -> None:
         raise InvalidArgument(
             "volume name is too short, names should be at least two alphanumeric characters"
         )
-    if not _NAME.match(name):
+    # fullmatch: Go's ``$`` never matches before a trailing newline, Python's does.
+    if not _NAME.fullmatch(name):
         raise InvalidArgument(
             f'"{name}" includes invalid characters for a local volume name, only '
             f'"{NAME_CHARS}" are allowed. If you intended to pass a host directory, use '
@@ -61,27 +72,51 @@ def _mode_parts(mode: str) -> list[str] | None:
 
 def split_bind(raw: str) -> tuple[str, str, str]:
     """``[SOURCE:]TARGET[:MODE]`` -> (source, target, mode); source "" for an anonymous
-    volume. Raises InvalidArgument ``invalid volume specification: '<raw>'``."""
-    arr = raw.split(":")
+    volume. As moby's ParseMountRaw: an empty first part, more than three parts, and
+    ``/path:MODE`` (a volume cannot have a mode) raise InvalidArgument ``invalid volume
+    specification: '<raw>'``."""
+    arr = raw.split(":", 3)
+    if not arr[0] or len(arr) > 3:
+        raise InvalidArgument(f"invalid volume specification: '{raw}'")
     if len(arr) == 1:
-        source, target, mode = "", arr[0], ""
-    elif len(arr) == 2:
-        if _mode_parts(arr[1]) is not None and arr[1]:
-            source, target, mode = "", arr[0], arr[1]
+        return "", arr[0], ""
+    if len(arr) == 2:
+        if _mode_parts(arr[1]) is not None:
+            raise InvalidArgument(f"invalid volume specification: '{raw}'")
+        return arr[0], arr[1], ""
+    return arr[0], arr[1], arr[2]
+
+
+def check_volume_flag(raw: str) -> None:
+    """The Docker CLI's own check of a ``-v`` value before it sends anything (compose's
+    loader.ParseVolume): an empty value or an empty part, or a part after the third,
+    raise InvalidArgument with its messages. A one-letter part before a colon is a
+    Windows drive there and is kept with what follows, as it does."""
+    if not raw:
+        raise InvalidArgument("invalid empty volume spec")
+    if len(raw) <= 2:
+        return
+    fields = 0
+    buffer = ""
+    for char in raw + "\0":
+        if char == ":" and len(buffer) == 1 and buffer.isalpha():
+            buffer += char
+        elif char in (":", "\0"):
+            if not buffer:
+                raise InvalidArgument(f"invalid spec: {raw}: empty section between colons")
+            if fields == 2 and char == ":":
+                raise InvalidArgument(f"invalid spec: {raw}: too many colons")
+            fields += 1
+            buffer = ""
         else:
-            source, target, mode = arr[0], arr[1], ""
-    elif len(arr) == 3:
-        source, target, mode = arr
-    else:
-        raise InvalidArgument(f"invalid volume specification: '{raw}'")
-    if not target:
-        raise InvalidArgument(f"invalid volume specification: '{raw}'")
-    return source, target, mode
+            buffer += char
 
 
 def absolute_bind(raw: str) -> str:
-    """The Docker CLI's rewrite of a ``-v`` whose source is a relative path starting with
-    ``.`` into an absolute path (a source without ``/`` stays a volume name)."""
+    """The Docker CLI's handling of a ``-v`` value: :func:`check_volume_flag`, then a
+    source that is a relative path starting with ``.`` made absolute (a source without
+    ``/`` stays a volume name). Raises InvalidArgument."""
+    check_volume_flag(raw)
     source, sep, rest = raw.partition(":")
     if sep and source.startswith(".") and rest:
         return os.path.abspath(source) + ":" + rest
@@ -95,15 +130,20 @@ def is_anonymous_bind(raw: str) -> bool:
 
 
 def _check_target(kind: str, target: str) -> str:
+    """The clean destination, or InvalidArgument with moby's validateMountConfig message
+    (the root first, then a relative path)."""
+    clean = clean_path(target)
+    if clean == "/":
+        raise InvalidArgument(
+            f'invalid mount config for type "{kind}": invalid specification: '
+            "destination can't be '/'"
+        )
     if not target.startswith("/"):
         raise InvalidArgument(
             f"invalid mount config for type \"{kind}\": invalid mount path: '{target}' "
             "mount path must be absolute"
         )
-    clean = os.path.normpath(target)
-    if clean == "/":
-        raise InvalidArgument("invalid specification: destination can't be '/'")
-    return clean.replace("//", "/")
+    return clean
 
 
 def mount_point_from_bind(raw: str) -> dict[str, Any]:
@@ -115,18 +155,22 @@ def mount_point_from_bind(raw: str) -> dict[str, Any]:
     parts = _mode_parts(mode)
     if parts is None:
         raise InvalidArgument(f"invalid mode: {mode}")
-    dest = _check_target("bind" if source.startswith("/") else "volume", target)
+    kind = "bind" if source.startswith("/") else "volume"
+    try:
+        dest = _check_target(kind, target)
+    except InvalidArgument as e:
+        raise InvalidArgument(f"invalid volume specification: '{raw}': {e}") from None
     rw = "ro" not in parts
     propagation = next((p for p in parts if p in _PROPAGATIONS), "")
     if source.startswith("/"):
         if "nocopy" in parts:
             raise InvalidArgument(
-                'invalid mount config for type "bind": field VolumeOptions must not be '
-                f"specified: invalid volume specification: '{raw}'"
+                f"invalid volume specification: '{raw}': invalid mount config for type "
+                '"bind": field VolumeOptions must not be specified'
             )
         return {
             "Type": "bind",
-            "Source": os.path.normpath(source),
+            "Source": clean_path(source),
             "Destination": dest,
             "Mode": mode,
             "RW": rw,
@@ -135,8 +179,8 @@ def mount_point_from_bind(raw: str) -> dict[str, Any]:
         }
     if propagation:
         raise InvalidArgument(
-            'invalid mount config for type "volume": field BindOptions must not be '
-            f"specified: invalid volume specification: '{raw}'"
+            f"invalid volume specification: '{raw}': invalid mount config for type "
+            '"volume": field BindOptions must not be specified'
         )
     if source:
         try:
@@ -227,10 +271,10 @@ def _parse_mount(value: str) -> dict[str, Any]:
             except InvalidArgument:
                 raise InvalidArgument(f"invalid value for {key}: {val}") from None
         elif key == "tmpfs-mode":
-            try:
-                tmpfs["Mode"] = int(val, 8)
-            except ValueError:
-                raise InvalidArgument(f"invalid value for {key}: {val}") from None
+            # Go's strconv.ParseUint(val, 8, 32): octal digits only (no sign, prefix or _).
+            if not re.fullmatch("[0-7]+", val) or int(val, 8) >= 1 << 32:
+                raise InvalidArgument(f"invalid value for {key}: {val}")
+            tmpfs["Mode"] = int(val, 8)
         else:
             raise InvalidArgument(f"unexpected key '{key}' in '{field}'")
     if not m["Type"]:
@@ -285,7 +329,7 @@ def mount_point_from_mount(m: dict[str, Any]) -> dict[str, Any]:
             raise bad(f"invalid propagation mode: {propagation}")
         return {
             "Type": "bind",
-            "Source": os.path.normpath(source),
+            "Source": clean_path(source),
             "Destination": dest,
             "Mode": "",
             "RW": rw,
@@ -303,6 +347,8 @@ def mount_point_from_mount(m: dict[str, Any]) -> dict[str, Any]:
             "Propagation": "",
             "TmpfsOptions": dict(m.get("TmpfsOptions") or {}),
         }
+    if not rw and not source:
+        raise bad("must not set ReadOnly mode when using anonymous volumes")
     opts = m.get("VolumeOptions") or {}
     driver = (opts.get("DriverConfig") or {}).get("Name") or "local"
     if driver != "local":
@@ -334,7 +380,10 @@ def parse_tmpfs_flag(value: str) -> tuple[str, str]:
     path, _, options = value.partition(":")
     if not path.startswith("/"):
         raise InvalidArgument(f'invalid argument "{value}" for "--tmpfs" flag: invalid path')
-    return os.path.normpath(path), options
+    path = clean_path(path)
+    if path == "/":
+        raise InvalidArgument("invalid specification: destination can't be '/'")
+    return path, options
 
 
 # Options whose later opposite cancels them (moby's MergeTmpfsOptions).
