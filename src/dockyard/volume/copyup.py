@@ -68,11 +68,13 @@ def _copy_meta(src: str, dst: str, st: os.stat_result) -> None:
 def copy_tree(src: str, dst: str) -> None:
     """Copy the contents of directory ``src`` into the existing directory ``dst`` with
     owners, modes, times, xattrs and hard links, then give ``dst`` the owner and mode of
-    ``src``. Symlinks are copied as links, never followed. Raises OSError."""
+    ``src``. Symlinks are copied as links, never followed. Iterative, so an image tree
+    of any depth is copied (no recursion limit). Raises OSError."""
     links: dict[tuple[int, int], str] = {}
     dirs: list[tuple[str, str, os.stat_result]] = []
-
-    def walk(s: str, d: str) -> None:
+    pending = [(src, dst)]
+    while pending:
+        s, d = pending.pop()
         with os.scandir(s) as it:
             entries = sorted(it, key=lambda e: e.name)
         for entry in entries:
@@ -80,15 +82,60 @@ def copy_tree(src: str, dst: str) -> None:
             st = entry.stat(follow_symlinks=False)
             if stat.S_ISDIR(st.st_mode):
                 os.mkdir(dp, 0o700)
-                walk(sp, dp)
+                pending.append((sp, dp))
                 dirs.append((sp, dp, st))
             else:
                 _copy_entry(sp, dp, st, links)
-
-    walk(src, dst)
-    # Directories last (deepest first), so their times are not changed by their entries.
-    for sp, dp, st in dirs:
+    # Directories last, children before parents, so their times are not changed by
+    # their entries (each directory is listed after its parent).
+    for sp, dp, st in reversed(dirs):
         _copy_meta(sp, dp, st)
     root = os.stat(src)
     os.chown(dst, root.st_uid, root.st_gid)
     os.chmod(dst, stat.S_IMODE(root.st_mode))
+
+
+def remove_tree(path: str) -> None:
+    """Remove ``path`` and everything under it without following symlinks, whatever the
+    depth or the length of the paths inside (a container can make both exceed what
+    ``shutil.rmtree`` survives: its recursion limit, PATH_MAX). Works from directory
+    file descriptors, one open at a time, climbing back up through ``..``. A missing
+    ``path`` is fine. Raises OSError."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        os.unlink(path)
+        return
+    names: list[str] = []  # the directories entered below ``path``, outermost first
+    try:
+        while True:
+            child = None
+            unlinked = False
+            with os.scandir(fd) as it:
+                for entry in it:
+                    if entry.is_dir(follow_symlinks=False):
+                        child = entry.name
+                        break
+                    os.unlink(entry.name, dir_fd=fd)
+                    unlinked = True
+            if child is not None:
+                new = os.open(child, flags, dir_fd=fd)
+                os.close(fd)
+                fd = new
+                names.append(child)
+                continue
+            if unlinked:
+                # Read it again: a listing changed while read may have skipped entries.
+                continue
+            if not names:
+                break
+            parent = os.open("..", flags, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            os.rmdir(names.pop(), dir_fd=fd)
+    finally:
+        os.close(fd)
+    os.rmdir(path)

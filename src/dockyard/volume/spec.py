@@ -11,6 +11,7 @@ Pure Python and import-light: the CLI parses flags with it before the engine is 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import posixpath
 import re
@@ -39,6 +40,11 @@ def clean_path(path: str) -> str:
     return clean
 
 
+def shown_name(name: str) -> str:
+    """``name`` for a one-line message: control characters escaped (as Go's ``%q``)."""
+    return name if name.isprintable() else json.dumps(name, ensure_ascii=False)[1:-1]
+
+
 def validate_volume_name(name: str) -> None:
     """Raise InvalidArgument unless ``name`` is a valid local volume name (moby's
     local driver validateName)."""
@@ -49,7 +55,7 @@ def validate_volume_name(name: str) -> None:
     # fullmatch: Go's ``$`` never matches before a trailing newline, Python's does.
     if not _NAME.fullmatch(name):
         raise InvalidArgument(
-            f'"{name}" includes invalid characters for a local volume name, only '
+            f'"{shown_name(name)}" includes invalid characters for a local volume name, only '
             f'"{NAME_CHARS}" are allowed. If you intended to pass a host directory, use '
             "absolute path"
         )
@@ -186,7 +192,7 @@ def mount_point_from_bind(raw: str) -> dict[str, Any]:
         try:
             validate_volume_name(source)
         except InvalidArgument as e:
-            raise InvalidArgument(f"create {source}: {e}") from None
+            raise InvalidArgument(f"create {shown_name(source)}: {e}") from None
     return {
         "Type": "volume",
         "Name": source,
@@ -359,7 +365,7 @@ def mount_point_from_mount(m: dict[str, Any]) -> dict[str, Any]:
         try:
             validate_volume_name(source)
         except InvalidArgument as e:
-            raise InvalidArgument(f"create {source}: {e}") from None
+            raise InvalidArgument(f"create {shown_name(source)}: {e}") from None
     return {
         "Type": "volume",
         "Name": source,

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import fcntl
 import json
 import os
-import shutil
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -60,6 +61,24 @@ CREATE TABLE IF NOT EXISTS volume_activity (
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 #: Driver options of the local driver (moby volume/local validOpts).
 LOCAL_OPTIONS = ("type", "device", "o", "size")
+#: Where a bind mount may go inside /proc (runc's checkProcMount: files lxcfs emulates).
+PROC_MOUNTS_ALLOWED = (
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+    "/proc/sys/crypto/fips_enabled",
+)
+#: File beside a volume's ``_data`` while image content is being copied into it: if it
+#: is still there, a copy-up was cut short and ``_data`` holds only part of the content.
+COPYUP_MARKER = "_copyup"
+UMOUNT_NOFOLLOW = 8
 #: Keys of Docker's container inspect ``Mounts`` entries.
 _MOUNT_KEYS = ("Type", "Name", "Source", "Destination", "Driver", "Mode", "RW", "Propagation")
 
@@ -224,15 +243,25 @@ class VolumeStore:
             try:
                 spec.validate_volume_name(name)
             except InvalidArgument as e:
-                raise InvalidArgument(f"create {name}: {e}") from None
+                raise InvalidArgument(f"create {spec.shown_name(name)}: {e}") from None
         if options:
             self._check_options(name, options)
         rows = self.db.query("SELECT * FROM volumes WHERE name = ?", (name,))
         if rows:
             return self._from_row(rows[0]), False
+        from dockyard.volume.copyup import remove_tree
+
         vdir = os.path.join(self.root, name)
-        os.makedirs(self.root, mode=0o701, exist_ok=True)
-        os.makedirs(os.path.join(vdir, "_data"), mode=0o755, exist_ok=True)
+        try:
+            os.makedirs(self.root, mode=0o701, exist_ok=True)
+            os.makedirs(os.path.join(vdir, "_data"), mode=0o755, exist_ok=True)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                remove_tree(vdir)
+            raise DockyardError(
+                f"create {name}: error while creating volume root path '{vdir}': "
+                f"{(e.strerror or str(e)).lower()}"
+            ) from None
         try:
             with self.db.write() as conn:
                 conn.execute(
@@ -241,7 +270,8 @@ class VolumeStore:
                     (name, driver, _now(), json.dumps(labels), json.dumps(options)),
                 )
         except BaseException:
-            shutil.rmtree(vdir, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                remove_tree(vdir)
             raise
         return self.get(name), True
 
@@ -284,18 +314,25 @@ class VolumeStore:
 
     def _remove(self, name: str) -> None:
         """Remove a volume nobody uses (caller holds the lock): the directory is first
-        renamed aside, so a failure never leaves a half-deleted volume under its name."""
-        from dockyard.snapshot import unmount
+        renamed aside (a short name: the volume's own may already be 255 bytes), so a
+        failure never leaves a half-deleted volume under its name; its content, however
+        deep a container made it, is then removed without following symlinks."""
+        from dockyard.volume.copyup import remove_tree
 
         vdir = os.path.join(self.root, name)
-        unmount(os.path.join(vdir, "_data"))
-        trash = os.path.join(self.root, f".removing-{name}-{os.urandom(4).hex()}")
-        with contextlib.suppress(FileNotFoundError):
+        _unmount(os.path.join(vdir, "_data"))
+        trash = os.path.join(self.root, f".removing-{os.urandom(8).hex()}")
+        try:
             os.rename(vdir, trash)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise DockyardError(f"remove {name}: {e.strerror}") from None
         with self.db.write() as conn:
             conn.execute("DELETE FROM volumes WHERE name = ?", (name,))
             conn.execute("DELETE FROM volume_activity WHERE volume = ?", (name,))
-        shutil.rmtree(trash, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            remove_tree(trash)
 
     def select(self, filters: dict[str, list[str]]) -> list[Volume]:
         """``volume ls --filter``: dangling (true/false), name (regular expression),
@@ -416,7 +453,7 @@ class VolumeStore:
             taken.add(dest)
             points[dest] = mp
         for path in config.get("Volumes") or {}:
-            dest = os.path.normpath(path)
+            dest = spec.clean_path(path)
             if dest in points or dest in tmpfs:
                 continue
             points[dest] = spec.mount_point_from_bind(dest)
@@ -485,8 +522,11 @@ class VolumeStore:
         points: list[dict[str, Any]],
         image_rootfs: Callable[[], AbstractContextManager[str]],
     ) -> None:
+        """Copy image content into each new, empty volume of ``points`` that asks for it,
+        and into a volume whose copy-up was cut short (its ``_copyup`` marker is still
+        there: it is emptied and copied again), so a volume never keeps half of it."""
         from dockyard.snapshot import securejoin
-        from dockyard.volume.copyup import copy_tree, is_empty
+        from dockyard.volume.copyup import copy_tree, is_empty, remove_tree
 
         due = []
         for mp in points:
@@ -494,20 +534,43 @@ class VolumeStore:
                 continue
             v = self.get(mp["Name"])
             # A volume with driver options is a mount of its own, made only while in use.
-            if not (v.options or {}).get("type") and is_empty(v.mountpoint):
-                due.append((mp["Destination"], v.mountpoint))
+            if (v.options or {}).get("type"):
+                continue
+            data = self._data_dir(v)
+            marker = os.path.join(os.path.dirname(data), COPYUP_MARKER)
+            if os.path.lexists(marker) or is_empty(data):
+                due.append((mp["Destination"], data, marker))
         if not due:
             return
         with image_rootfs() as rootfs:
-            for dest, target in due:
+            for dest, data, marker in due:
                 source = securejoin(rootfs, dest)
-                if os.path.isdir(source) and not os.path.islink(source):
-                    try:
-                        copy_tree(source, target)
-                    except OSError as e:
-                        raise DockyardError(
-                            f"copy image content of {dest} into volume {target}: {e.strerror or e}"
-                        ) from None
+                try:
+                    if os.path.lexists(marker):
+                        with os.scandir(data) as it:
+                            for entry in list(it):
+                                remove_tree(entry.path)
+                    else:
+                        os.close(os.open(marker, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+                    if os.path.isdir(source) and not os.path.islink(source):
+                        copy_tree(source, data)
+                    os.unlink(marker)
+                except OSError as e:
+                    raise DockyardError(
+                        f"copy image content of {dest} into volume {data}: {e.strerror or e}"
+                    ) from None
+
+    def _data_dir(self, v: Volume) -> str:
+        """The volume's ``_data``, checked to be a real directory: one replaced by a
+        symlink would have the engine mount, copy into or unmount whatever it points
+        at. Raises DockyardError."""
+        try:
+            st = os.lstat(v.mountpoint)
+        except OSError as e:
+            raise DockyardError(f"volume {v.name}: {v.mountpoint}: {e.strerror}") from None
+        if not stat.S_ISDIR(st.st_mode):
+            raise DockyardError(f"volume {v.name}: {v.mountpoint} is not a directory")
+        return v.mountpoint
 
     def detach(self, container_id: str, remove_anonymous: bool = False) -> None:
         """Forget the container's mount points (it is being removed); with
@@ -556,6 +619,7 @@ class VolumeStore:
                     ) from None
             if mp["Type"] == "volume":
                 v = self.get(mp["Name"])
+                source = self._data_dir(v)
                 if (v.options or {}).get("type"):
                     option_volumes.append(v)
             options = ["rbind", mp.get("Propagation") or spec.DEFAULT_PROPAGATION]
@@ -572,7 +636,7 @@ class VolumeStore:
         for path, data in tmpfs.items():
             mounts.append(self._tmpfs(path, data))
         for m in mounts:
-            m["destination"] = _mount_point(rootfs, m["destination"], m["source"])
+            m["destination"] = _mount_point(rootfs, m["destination"], m["source"], m["type"])
         if option_volumes:
             undo.callback(self.deactivate, container_id)
             for v in option_volumes:
@@ -601,6 +665,7 @@ class VolumeStore:
                     "INSERT OR IGNORE INTO volume_activity (volume, container_id) VALUES (?, ?)",
                     (v.name, container_id),
                 )
+            self._data_dir(v)
             if _is_mount_point(v.mountpoint):
                 return
             flags, _prop, data = parse_mount_options((opts.get("o") or "").split(","))
@@ -621,8 +686,6 @@ class VolumeStore:
     def deactivate(self, container_id: str) -> None:
         """The container stopped: unmount each volume with driver options that no other
         running container uses any more."""
-        from dockyard.snapshot import unmount
-
         with self.lock():
             rows = self.db.query(
                 "SELECT volume FROM volume_activity WHERE container_id = ?", (container_id,)
@@ -634,15 +697,25 @@ class VolumeStore:
             for row in rows:
                 name = row["volume"]
                 if not self.db.query("SELECT 1 FROM volume_activity WHERE volume = ?", (name,)):
-                    unmount(self.mountpoint(name))
+                    _unmount(self.mountpoint(name))
 
 
-def _mount_point(rootfs: str, dest: str, source: str) -> str:
+def _mount_point(rootfs: str, dest: str, source: str, kind: str) -> str:
     """Resolve ``dest`` inside ``rootfs``, create it (a directory, or an empty file when
-    ``source`` is a file; missing parents 0755) and return it as a path in the rootfs."""
+    ``source`` is a file; missing parents 0755) and return it as a path in the rootfs.
+    A bind (``kind``) may not land on or in /proc, as runc refuses (a procfs root on
+    /proc and the files lxcfs emulates excepted), so every runtime behaves alike.
+    Raises DockyardError."""
     from dockyard.snapshot import securejoin
 
     path = securejoin(rootfs, dest)
+    inside = "/" + os.path.relpath(path, rootfs)
+    if kind == "bind" and (inside == "/proc" or inside.startswith("/proc/")):
+        where = f'error mounting "{source}" to rootfs at "{dest}": "{inside}" cannot be mounted'
+        if inside == "/proc" and not _is_procfs_root(source):
+            raise DockyardError(f"{where} because it is not of type proc")
+        if inside != "/proc" and inside not in PROC_MOUNTS_ALLOWED:
+            raise DockyardError(f"{where} because it is inside /proc")
     try:
         if os.path.isdir(source) or source == "tmpfs":
             _makedirs(path)
@@ -651,7 +724,30 @@ def _mount_point(rootfs: str, dest: str, source: str) -> str:
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o755))
     except OSError as e:
         raise DockyardError(f"create mount point {dest} in the rootfs: {e.strerror}") from None
-    return "/" + os.path.relpath(path, rootfs)
+    return inside
+
+
+def _is_procfs_root(path: str) -> bool:
+    real = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            if fields[3] == "/" and fields[4] == real and fields[sep + 1] == "proc":
+                return True
+    return False
+
+
+def _unmount(path: str) -> None:
+    """Detach a mount on a volume's ``_data`` without following a symlink there (never
+    a mount the engine did not make); not mounted is fine. Raises DockyardError."""
+    from dockyard.runtime import syscalls as sc
+
+    try:
+        sc.umount2(path, sc.MNT_DETACH | UMOUNT_NOFOLLOW)
+    except OSError as e:
+        if e.errno not in (errno.EINVAL, errno.ENOENT):
+            raise DockyardError(f"unmount {path}: {e.strerror}") from None
 
 
 def _makedirs(path: str) -> None:

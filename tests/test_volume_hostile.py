@@ -1,0 +1,189 @@
+"""Volumes against bad and hostile input: malformed specs, names at the limits, mount
+targets at the root or in /proc, a volume whose ``_data`` became a symlink, trees deeper
+than Python's recursion limit, special files, and a copy-up cut short."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import stat
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import Runner
+from dockyard.engine import Engine
+from dockyard.paths import Paths
+from dockyard.volume import copyup, spec
+from dockyard.volume.store import COPYUP_MARKER
+
+
+def _refused(out: subprocess.CompletedProcess, code: int, message: str) -> None:
+    assert out.returncode == code, out
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) <= 2, out.stderr
+
+
+def test_root_and_malformed_targets_refused(dy: Runner, busybox: str) -> None:
+    # "//" is the root for Go and the kernel: no volume or tmpfs over the container's /.
+    for flags in (("-v", "v1://"), ("--mount", "type=volume,target=//"), ("--tmpfs", "//")):
+        _refused(dy("run", "--rm", *flags, busybox, "true"), 125, "destination can't be '/'")
+    _refused(dy("run", "--rm", "-v", ":/data", busybox, "true"), 125, "empty section")
+    _refused(dy("run", "--rm", "-v", "/data:ro", busybox, "true"), 125, "invalid volume spec")
+    _refused(dy("run", "--rm", "-v", "", busybox, "true"), 125, "invalid empty volume spec")
+    assert dy("volume", "ls", "-q").stdout == ""
+    assert dy("ps", "-aq").stdout == ""
+
+
+def test_names_at_the_limits(dy: Runner, busybox: str, engine_env: dict[str, str]) -> None:
+    longest = "v" * 255
+    assert dy("volume", "create", longest, check=True).stdout == longest + "\n"
+    dy("run", "--rm", "-v", f"{longest}:/d", busybox, "touch", "/d/f", check=True)
+    # Its removal used to rename it to ".removing-<name>-<hex>", over NAME_MAX.
+    assert dy("volume", "rm", longest, "nosuch", "-f").returncode == 0
+    _refused(dy("volume", "create", "v" * 256), 1, "file name too long")
+    _refused(dy("volume", "create", "ab\n"), 1, "includes invalid characters")
+    assert os.listdir(Path(engine_env["DOCKYARD_ROOT"]) / "volumes") == []
+
+
+def test_proc_targets_refused_as_runc_does(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    image_dir = tmp_path / "ctx"
+    image_dir.mkdir()
+    (image_dir / "Dockerfile").write_text("FROM busybox\nRUN ln -s /proc/sys /data\n")
+    dy("build", "-q", "-t", "procsym", str(image_dir), check=True)
+    cases = (
+        (("-v", "v1:/proc"), "because it is not of type proc"),
+        (("-v", f"{tmp_path}:/proc/sys"), "because it is inside /proc"),
+        (("--mount", "type=volume,target=/proc/self/x"), "because it is inside /proc"),
+    )
+    for flags, message in cases:
+        _refused(dy("run", "--rm", *flags, busybox, "true"), 125, message)
+    # A symlink in the image leading into /proc is followed inside the rootfs, then refused.
+    _refused(dy("run", "--rm", "-v", "v1:/data", "procsym", "true"), 125, "inside /proc")
+    # The files lxcfs emulates may be replaced.
+    fake = tmp_path / "cpuinfo"
+    fake.write_text("fake\n")
+    out = dy("run", "--rm", "-v", f"{fake}:/proc/cpuinfo:ro", busybox, "cat", "/proc/cpuinfo")
+    assert out.stdout == "fake\n"
+
+
+@contextlib.contextmanager
+def _tmpfs(path: Path) -> Iterator[None]:
+    path.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "dyvoltest", str(path)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+
+
+def test_data_replaced_by_symlink(dy: Runner, busybox: str, engine_env: dict[str, str]) -> None:
+    """``_data`` replaced by a symlink: never mounted into a container, copied into, or
+    unmounted (``volume rm`` used to detach the host mount it pointed at)."""
+    host = Path(engine_env["DOCKYARD_ROOT"]).parent / "hostmount"
+    dy("volume", "create", "victim", check=True)
+    data = Path(engine_env["DOCKYARD_ROOT"]) / "volumes" / "victim" / "_data"
+    with _tmpfs(host):
+        (host / "secret").write_text("host\n")
+        data.rmdir()
+        data.symlink_to(host)
+        out = dy("run", "--rm", "-v", "victim:/d", busybox, "cat", "/d/secret")
+        _refused(out, 125, f"volume victim: {data} is not a directory")
+        dy("volume", "rm", "victim", check=True)
+        assert os.path.ismount(host)
+        assert (host / "secret").read_text() == "host\n"
+    assert dy("ps", "-aq").stdout == ""
+
+
+def test_deep_volume_tree_removed(dy: Runner, busybox: str, engine_env: dict[str, str]) -> None:
+    """A container can nest directories past Python's recursion limit and paths past
+    PATH_MAX; ``volume rm`` and ``rm -v`` still remove everything."""
+    script = (
+        "cd /d && i=0; while [ $i -lt 1200 ]; do mkdir a; cd a; i=$((i+1)); done; "
+        f"i=0; while [ $i -lt 30 ]; do mkdir {'b' * 200}; cd {'b' * 200}; i=$((i+1)); done; "
+        "echo x > f; ln -s / root"
+    )
+    dy("run", "--name", "deep", "-v", "deepv:/d", "-v", "/anon", busybox, "sh", "-c", script)
+    dy("run", "--rm", "--volumes-from", "deep", busybox, "sh", "-c", script.replace("/d", "/anon"))
+    dy("rm", "-v", "deep", check=True)
+    dy("volume", "rm", "deepv", check=True)
+    assert os.listdir(Path(engine_env["DOCKYARD_ROOT"]) / "volumes") == []
+
+
+def test_copy_tree_special_files_and_depth(tmp_path: Path) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    dst.mkdir()
+    deep = src / "/".join(["d"] * 1100)
+    src.mkdir()
+    fd = os.open(src, os.O_RDONLY)
+    for _ in range(1100):  # Path.mkdir(parents=True) recurses too deep itself
+        os.mkdir("d", dir_fd=fd)
+        fd, parent = os.open("d", os.O_RDONLY, dir_fd=fd), fd
+        os.close(parent)
+    os.close(os.open("f", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+    os.close(fd)
+    os.mknod(src / "null", stat.S_IFCHR | 0o640, os.makedev(1, 3))
+    os.mkfifo(src / "fifo", 0o600)
+    (src / "h1").write_text("linked\n")
+    os.link(src / "h1", src / "h2")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(src / "sock"))
+    sock.close()
+    copyup.copy_tree(str(src), str(dst))
+    assert (dst / deep.relative_to(src) / "f").exists()
+    st = os.lstat(dst / "null")
+    assert stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3)
+    assert stat.S_IMODE(st.st_mode) == 0o640
+    assert stat.S_ISFIFO(os.lstat(dst / "fifo").st_mode)
+    assert os.lstat(dst / "h1").st_ino == os.lstat(dst / "h2").st_ino
+    assert not os.path.lexists(dst / "sock")  # sockets are skipped, as continuity does
+    copyup.remove_tree(str(src))
+    copyup.remove_tree(str(dst))
+    assert not src.exists() and not dst.exists()
+
+
+def test_copy_up_cut_short_is_redone(
+    engine_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy-up killed half-way leaves its marker; the next container to mount the
+    volume empties it and copies everything again, rather than keeping half."""
+    image = tmp_path / "image"
+    (image / "data").mkdir(parents=True)
+    for i in range(20):
+        (image / "data" / f"f{i:02}").write_text(f"{i}\n")
+
+    @contextlib.contextmanager
+    def rootfs() -> Iterator[str]:
+        yield str(image)
+
+    store = Engine(Paths.from_env()).volumes
+    store.create("half")
+    points = [spec.mount_point_from_bind("half:/data")]
+    copied = []
+    real_copy = copyup._copy_entry
+
+    def dying_copy(*args: object) -> None:
+        if len(copied) == 7:
+            raise KeyboardInterrupt  # as good as a SIGKILL: no cleanup of the data
+        copied.append(args)
+        real_copy(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(copyup, "_copy_entry", dying_copy)
+    with pytest.raises(KeyboardInterrupt):
+        store.attach("c1" * 32, points, rootfs)
+    data = Path(store.mountpoint("half"))
+    assert len(os.listdir(data)) == 7
+    assert (data.parent / COPYUP_MARKER).exists()
+    assert store.users("half") == []
+    monkeypatch.setattr(copyup, "_copy_entry", real_copy)
+    store.attach("c2" * 32, points, rootfs)
+    assert sorted(os.listdir(data)) == [f"f{i:02}" for i in range(20)]
+    assert not (data.parent / COPYUP_MARKER).exists()
+    # A volume with complete content is not copied into again.
+    (data / "f00").unlink()
+    store.attach("c3" * 32, points, rootfs)
+    assert len(os.listdir(data)) == 19
