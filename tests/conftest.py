@@ -32,8 +32,10 @@ ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def _mount_points_under(prefix: str) -> list[str]:
+    # The kernel escapes space, tab, newline and backslash in mountinfo as octal.
+    unescape = re.compile(r"\\([0-7]{3})")
     with open("/proc/self/mountinfo") as f:
-        points = [line.split()[4] for line in f]
+        points = [unescape.sub(lambda m: chr(int(m[1], 8)), line.split()[4]) for line in f]
     return [p for p in points if p == prefix or p.startswith(prefix + "/")]
 
 

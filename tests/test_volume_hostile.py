@@ -11,8 +11,7 @@ import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
+from typing import Any
 
 from conftest import Runner
 from dockyard.engine import Engine
@@ -146,44 +145,86 @@ def test_copy_tree_special_files_and_depth(tmp_path: Path) -> None:
     assert not src.exists() and not dst.exists()
 
 
-def test_copy_up_cut_short_is_redone(
-    engine_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A copy-up killed half-way leaves its marker; the next container to mount the
-    volume empties it and copies everything again, rather than keeping half."""
+def _image_tree(tmp_path: Path) -> Path:
     image = tmp_path / "image"
     (image / "data").mkdir(parents=True)
     for i in range(20):
         (image / "data" / f"f{i:02}").write_text(f"{i}\n")
+    return image
 
-    @contextlib.contextmanager
-    def rootfs() -> Iterator[str]:
-        yield str(image)
 
-    store = Engine(Paths.from_env()).volumes
-    store.create("half")
-    points = [spec.mount_point_from_bind("half:/data")]
-    copied = []
-    real_copy = copyup._copy_entry
+def _killed_during_copy_up(image: Path, volume: str, container_id: str) -> Path:
+    """Attach ``volume`` at /data for ``container_id`` in a child process that dies
+    (``_exit``, no cleanup at all, as a SIGKILL) after copying 7 of the 20 files."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            copied = []
+            real_copy = copyup._copy_entry
 
-    def dying_copy(*args: object) -> None:
-        if len(copied) == 7:
-            raise KeyboardInterrupt  # as good as a SIGKILL: no cleanup of the data
-        copied.append(args)
-        real_copy(*args)  # type: ignore[arg-type]
+            def dying_copy(*args: Any) -> None:
+                if len(copied) == 7:
+                    os._exit(9)
+                copied.append(args)
+                real_copy(*args)
 
-    monkeypatch.setattr(copyup, "_copy_entry", dying_copy)
-    with pytest.raises(KeyboardInterrupt):
-        store.attach("c1" * 32, points, rootfs)
-    data = Path(store.mountpoint("half"))
+            copyup._copy_entry = dying_copy  # type: ignore[assignment]
+            store = Engine(Paths.from_env()).volumes
+            store.attach(
+                container_id,
+                [spec.mount_point_from_bind(f"{volume}:/data")],
+                lambda: contextlib.nullcontext(str(image)),
+            )
+        finally:
+            os._exit(1)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 9
+    data = Path(Engine(Paths.from_env()).volumes.mountpoint(volume))
     assert len(os.listdir(data)) == 7
     assert (data.parent / COPYUP_MARKER).exists()
-    assert store.users("half") == []
-    monkeypatch.setattr(copyup, "_copy_entry", real_copy)
-    store.attach("c2" * 32, points, rootfs)
-    assert sorted(os.listdir(data)) == [f"f{i:02}" for i in range(20)]
+    return data
+
+
+def test_copy_up_cut_short_is_redone(engine_env: dict[str, str], tmp_path: Path) -> None:
+    """A create killed half-way through a copy-up leaves its marker; the next container
+    to mount the volume, or that container when started, empties it and copies again,
+    rather than keeping half of the image's content."""
+    image = _image_tree(tmp_path)
+    want = [f"f{i:02}" for i in range(20)]
+    store = Engine(Paths.from_env()).volumes
+    # The next container created on the volume.
+    data = _killed_during_copy_up(image, "half", "c1" * 32)
+    points = [spec.mount_point_from_bind("half:/data")]
+    store.attach("c2" * 32, points, lambda: contextlib.nullcontext(str(image)))
+    assert sorted(os.listdir(data)) == want
     assert not (data.parent / COPYUP_MARKER).exists()
     # A volume with complete content is not copied into again.
     (data / "f00").unlink()
-    store.attach("c3" * 32, points, rootfs)
+    store.attach("c3" * 32, points, lambda: contextlib.nullcontext(str(image)))
     assert len(os.listdir(data)) == 19
+    # The killed create's own container, started.
+    data = _killed_during_copy_up(image, "half2", "c4" * 32)
+    assert store.users("half2") == ["c4" * 32]
+    with contextlib.ExitStack() as undo:
+        store.oci_mounts("c4" * 32, {}, str(image), undo)
+    assert sorted(os.listdir(data)) == want
+    assert not (data.parent / COPYUP_MARKER).exists()
+
+
+def test_driver_option_volume_under_a_root_with_a_space(
+    dy: Runner, engine_env: dict[str, str], tmp_path: Path
+) -> None:
+    """mountinfo escapes a space as \\040: read raw, a mounted ``-o type=tmpfs`` volume
+    looked unmounted, so a second container got a second tmpfs (not the first one's
+    data) and one was left mounted after both stopped."""
+    root = tmp_path / "my root"
+    engine_env["DOCKYARD_ROOT"] = str(root)
+    dy("bootstrap", "busybox", check=True)
+    dy("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "shared", check=True)
+    first = dy("run", "-d", "-v", "shared:/d", "busybox", "sh", "-c", "echo 1 > /d/f; sleep 60")
+    assert first.returncode == 0, first.stderr
+    out = dy("run", "--rm", "-v", "shared:/d", "busybox", "sh", "-c", "sleep 1; cat /d/f")
+    assert out.stdout == "1\n"
+    dy("rm", "-f", first.stdout.strip(), check=True)
+    with open("/proc/self/mountinfo") as f:
+        assert str(root).replace(" ", "\\040") not in f.read()
+    dy("volume", "rm", "shared", check=True)

@@ -213,5 +213,11 @@ def test_tmpfs_options() -> None:
 def test_volumes_from() -> None:
     assert spec.parse_volumes_from("c1:ro") == ("c1", "ro")
     assert spec.parse_volumes_from("c1") == ("c1", "")
-    with pytest.raises(InvalidArgument, match="invalid mode: z"):
-        spec.parse_volumes_from("c1:z")
+    # Any -v mode but propagation and nocopy (moby's ParseVolumesFrom).
+    assert spec.parse_volumes_from("c1:ro,Z") == ("c1", "ro,Z")
+    assert spec.parse_volumes_from("c1:") == ("c1", "")
+    for bad in ("c1:rshared", "c1:nocopy", "c1:rw:ro", "c1:ro,ro"):
+        with pytest.raises(InvalidArgument, match="invalid mode: "):
+            spec.parse_volumes_from(bad)
+    with pytest.raises(InvalidArgument, match="cannot be an empty string"):
+        spec.parse_volumes_from("")

@@ -448,8 +448,13 @@ def tmpfs_data(options: dict[str, Any], readonly: bool) -> str:
 
 
 def parse_volumes_from(value: str) -> tuple[str, str]:
-    """``CONTAINER[:ro|rw]`` -> (container, mode). Raises InvalidArgument."""
+    """``CONTAINER[:MODE]`` -> (container, mode), as moby's ParseVolumesFrom: MODE is a
+    ``-v`` mode without propagation or nocopy (``ro``, ``rw``, ``z``, ``ro,Z``...).
+    Raises InvalidArgument."""
+    if not value:
+        raise InvalidArgument("volumes-from specification cannot be an empty string")
     ref, _, mode = value.partition(":")
-    if mode not in ("", "ro", "rw"):
+    parts = _mode_parts(mode)
+    if parts is None or any(p in _PROPAGATIONS or p in _COPY_MODES for p in parts):
         raise InvalidArgument(f"invalid mode: {mode}")
     return ref, mode

@@ -22,6 +22,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -338,8 +339,6 @@ class VolumeStore:
         """``volume ls --filter``: dangling (true/false), name (regular expression),
         driver, label (``key`` or ``key=value``, all must match), label! (none may).
         Raises InvalidArgument for an unknown key or a bad value."""
-        import re
-
         from dockyard.container.operations import label_matches
 
         for key, values in filters.items():
@@ -441,7 +440,7 @@ class VolumeStore:
                 if mp["Type"] == "tmpfs":
                     continue
                 copy = {**mp, "CopyData": False, "Mode": ""}
-                copy["RW"] = bool(mp.get("RW")) and mode != "ro"
+                copy["RW"] = bool(mp.get("RW")) and "ro" not in mode.split(",")
                 points[mp["Destination"]] = copy
         taken: set[str] = set()
         user_points = [spec.mount_point_from_bind(b) for b in host_config.get("Binds") or []]
@@ -521,10 +520,12 @@ class VolumeStore:
         self,
         points: list[dict[str, Any]],
         image_rootfs: Callable[[], AbstractContextManager[str]],
+        cut_short_only: bool = False,
     ) -> None:
-        """Copy image content into each new, empty volume of ``points`` that asks for it,
-        and into a volume whose copy-up was cut short (its ``_copyup`` marker is still
-        there: it is emptied and copied again), so a volume never keeps half of it."""
+        """Copy image content into each new, empty volume of ``points`` that asks for it
+        (unless ``cut_short_only``), and into a volume whose copy-up was cut short (its
+        ``_copyup`` marker is still there: it is emptied and copied again), so a volume
+        never keeps half of it. Caller holds the lock."""
         from dockyard.snapshot import securejoin
         from dockyard.volume.copyup import copy_tree, is_empty, remove_tree
 
@@ -538,7 +539,7 @@ class VolumeStore:
                 continue
             data = self._data_dir(v)
             marker = os.path.join(os.path.dirname(data), COPYUP_MARKER)
-            if os.path.lexists(marker) or is_empty(data):
+            if os.path.lexists(marker) or (not cut_short_only and is_empty(data)):
                 due.append((mp["Destination"], data, marker))
         if not due:
             return
@@ -601,10 +602,16 @@ class VolumeStore:
         symlink left and no runtime (built-in, runc, crun) can be led outside the rootfs.
         A ``-v`` bind source that does not exist is created as a directory (0755), as
         Docker does; a volume with driver options is mounted on its ``_data`` (unmounted,
-        via ``undo``, once no running container uses it). Raises DockyardError."""
+        via ``undo``, once no running container uses it); a copy-up cut short is done
+        again from ``rootfs``. Raises DockyardError."""
         mounts: list[dict[str, Any]] = []
         option_volumes = []
-        for mp in self.container_mounts(container_id):
+        points = self.container_mounts(container_id)
+        if any(mp["Type"] == "volume" and mp.get("CopyData") for mp in points):
+            # A create killed during copy-up left its container: finish the copy now.
+            with self.lock():
+                self._copy_up(points, lambda: contextlib.nullcontext(rootfs), cut_short_only=True)
+        for mp in points:
             if mp["Type"] == "tmpfs":
                 data = spec.tmpfs_data(mp.get("TmpfsOptions") or {}, not mp.get("RW"))
                 mounts.append(self._tmpfs(mp["Destination"], data))
@@ -733,21 +740,30 @@ def _is_procfs_root(path: str) -> bool:
         for line in f:
             fields = line.split()
             sep = fields.index("-")
-            if fields[3] == "/" and fields[4] == real and fields[sep + 1] == "proc":
+            if (
+                fields[3] == "/"
+                and _mountinfo_path(fields[4]) == real
+                and fields[sep + 1] == "proc"
+            ):
                 return True
     return False
 
 
 def _unmount(path: str) -> None:
-    """Detach a mount on a volume's ``_data`` without following a symlink there (never
-    a mount the engine did not make); not mounted is fine. Raises DockyardError."""
+    """Detach every mount on a volume's ``_data`` (mounts stacked there too: removing
+    the volume's files through one left behind would remove what it shows), without
+    following a symlink there (never a mount the engine did not make); not mounted is
+    fine. Raises DockyardError."""
     from dockyard.runtime import syscalls as sc
 
-    try:
-        sc.umount2(path, sc.MNT_DETACH | UMOUNT_NOFOLLOW)
-    except OSError as e:
-        if e.errno not in (errno.EINVAL, errno.ENOENT):
+    for _ in range(64):
+        try:
+            sc.umount2(path, sc.MNT_DETACH | UMOUNT_NOFOLLOW)
+        except OSError as e:
+            if e.errno in (errno.EINVAL, errno.ENOENT):
+                return
             raise DockyardError(f"unmount {path}: {e.strerror}") from None
+    raise DockyardError(f"unmount {path}: still mounted")
 
 
 def _makedirs(path: str) -> None:
@@ -763,6 +779,12 @@ def _makedirs(path: str) -> None:
             raise
 
 
+def _mountinfo_path(field: str) -> str:
+    """A path field of /proc/self/mountinfo: the kernel escapes space, tab, newline and
+    backslash as octal (``\\040``)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
 def _is_mount_point(path: str) -> bool:
     with open("/proc/self/mountinfo") as f:
-        return any(line.split()[4] == path for line in f)
+        return any(_mountinfo_path(line.split()[4]) == path for line in f)
