@@ -118,18 +118,38 @@ def _network_leftovers(root: str) -> list[str]:
     return found
 
 
-@pytest.fixture(autouse=True, scope="session")
-def default_bridge_removed() -> Iterator[None]:
-    """Remove this run's default bridge and its chains at the end: like docker0 it stays
-    while the engine lives (alias ``dockyard default bridge``, outside the per-test check)."""
-    yield
-    subprocess.run(["ip", "link", "del", DEFAULT_BRIDGE], capture_output=True, check=False)
+def _remove_default_bridge(name: str) -> None:
+    subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)
     for chain in ("fwd", "nat"):
         subprocess.run(
-            ["nft", "delete", "chain", "ip", "dockyard", f"{chain}-{DEFAULT_BRIDGE}"],
+            ["nft", "delete", "chain", "ip", "dockyard", f"{chain}-{name}"],
             capture_output=True,
             check=False,
         )
+
+
+def _dead_runs_bridges() -> set[str]:
+    """Default bridges (``dyt<pid>``, links or chains) of test runs whose process is gone:
+    what a killed run left."""
+    names = set(os.listdir("/sys/class/net"))
+    proc = subprocess.run(
+        ["nft", "list", "table", "ip", "dockyard"], capture_output=True, text=True, check=False
+    )
+    names |= set(re.findall(r"chain (?:fwd|nat)-(dyt\d+) ", proc.stdout))
+    return {
+        n for n in names if re.fullmatch(r"dyt(\d+)", n) and not os.path.exists(f"/proc/{n[3:]}")
+    }
+
+
+@pytest.fixture(autouse=True, scope="session")
+def default_bridge_removed() -> Iterator[None]:
+    """Remove this run's default bridge and its chains at the end (like docker0 it stays
+    while the engine lives: alias ``dockyard default bridge``, outside the per-test check),
+    and at the start those of earlier runs that were killed."""
+    for name in _dead_runs_bridges():
+        _remove_default_bridge(name)
+    yield
+    _remove_default_bridge(DEFAULT_BRIDGE)
 
 
 def _remove_network_leftovers(root: str) -> None:
