@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import socket
 import subprocess
 import threading
@@ -19,6 +21,7 @@ import pytest
 
 from conftest import DEFAULT_BRIDGE, Runner
 from dockyard.network.dns import _enter_netns
+from test_monitor import _monitor_pid
 
 pytestmark = pytest.mark.slow
 
@@ -303,3 +306,20 @@ def test_host_none_and_container_modes(dy: Runner, busybox: str) -> None:
     )
     assert inspect(dy, "nonemode")["NetworkSettings"]["Ports"] == {}
     dy("rm", "-f", "hostmode", "nonemode", check=True)
+
+
+def test_killed_monitor_frees_its_ports(
+    dy: Runner, busybox: str, engine_env: dict[str, str]
+) -> None:
+    port = free_port()
+    dy("run", "-d", "--name", "lost", "-p", f"{port}:80", busybox, "sleep", "60", check=True)
+    cid = inspect(dy, "lost")["Id"]
+    os.kill(_monitor_pid(engine_env["DOCKYARD_RUNROOT"], cid), signal.SIGKILL)
+    # The proxy died with its monitor: the next command finds the exit and the port free.
+    dy("run", "-d", "--name", "next", "-p", f"{port}:80", busybox, "sh", "-c", HTTPD, check=True)
+    assert inspect(dy, "lost")["State"]["Status"] == "exited"
+    assert inspect(dy, "lost")["NetworkSettings"]["Ports"] == {}
+    assert fetch("127.0.0.1", port).startswith("hello from")
+    dy("rm", "-f", "lost", "next", check=True)
+    with socket.create_server(("0.0.0.0", port)):
+        pass
