@@ -52,7 +52,9 @@ def test_names_at_the_limits(dy: Runner, busybox: str, engine_env: dict[str, str
 def test_proc_targets_refused_as_runc_does(dy: Runner, busybox: str, tmp_path: Path) -> None:
     image_dir = tmp_path / "ctx"
     image_dir.mkdir()
-    (image_dir / "Dockerfile").write_text("FROM busybox\nRUN ln -s /proc/sys /data\n")
+    (image_dir / "Dockerfile").write_text(
+        "FROM busybox\nRUN ln -s /proc/sys /data && ln -s / /root2 && ln -s .. /up\n"
+    )
     dy("build", "-q", "-t", "procsym", str(image_dir), check=True)
     cases = (
         (("-v", "v1:/proc"), "because it is not of type proc"),
@@ -61,6 +63,15 @@ def test_proc_targets_refused_as_runc_does(dy: Runner, busybox: str, tmp_path: P
     )
     for flags, message in cases:
         _refused(dy("run", "--rm", *flags, busybox, "true"), 125, message)
+    # A symlink in the image to its root: no mount over the container's whole
+    # filesystem (nor a copy of all of it into the volume first).
+    for flags in (("-v", "v2:/root2"), ("-v", "v3:/up/"), ("-v", f"{tmp_path}:/root2")):
+        _refused(dy("run", "--rm", *flags, "procsym", "true"), 125, "destination can't be '/'")
+    # The failed creates took back the volumes they made (v1 is from the cases above).
+    assert dy("volume", "ls", "-q").stdout.split() == ["v1"]
+    # A directory over a file of the image.
+    out = dy("run", "--rm", "-v", "v1:/etc/passwd", busybox, "true")
+    _refused(out, 125, 'to rootfs at "/etc/passwd": not a directory')
     # A symlink in the image leading into /proc is followed inside the rootfs, then refused.
     _refused(dy("run", "--rm", "-v", "v1:/data", "procsym", "true"), 125, "inside /proc")
     # The files lxcfs emulates may be replaced.

@@ -526,7 +526,6 @@ class VolumeStore:
         (unless ``cut_short_only``), and into a volume whose copy-up was cut short (its
         ``_copyup`` marker is still there: it is emptied and copied again), so a volume
         never keeps half of it. Caller holds the lock."""
-        from dockyard.snapshot import securejoin
         from dockyard.volume.copyup import copy_tree, is_empty, remove_tree
 
         due = []
@@ -545,7 +544,7 @@ class VolumeStore:
             return
         with image_rootfs() as rootfs:
             for dest, data, marker in due:
-                source = securejoin(rootfs, dest)
+                source = _resolve(rootfs, dest)
                 try:
                     if os.path.lexists(marker):
                         with os.scandir(data) as it:
@@ -713,9 +712,7 @@ def _mount_point(rootfs: str, dest: str, source: str, kind: str) -> str:
     A bind (``kind``) may not land on or in /proc, as runc refuses (a procfs root on
     /proc and the files lxcfs emulates excepted), so every runtime behaves alike.
     Raises DockyardError."""
-    from dockyard.snapshot import securejoin
-
-    path = securejoin(rootfs, dest)
+    path = _resolve(rootfs, dest)
     inside = "/" + os.path.relpath(path, rootfs)
     if kind == "bind" and (inside == "/proc" or inside.startswith("/proc/")):
         where = f'error mounting "{source}" to rootfs at "{dest}": "{inside}" cannot be mounted'
@@ -723,8 +720,12 @@ def _mount_point(rootfs: str, dest: str, source: str, kind: str) -> str:
             raise DockyardError(f"{where} because it is not of type proc")
         if inside != "/proc" and inside not in PROC_MOUNTS_ALLOWED:
             raise DockyardError(f"{where} because it is inside /proc")
+    is_dir = os.path.isdir(source) or source == "tmpfs"
+    if is_dir and os.path.lexists(path) and not os.path.isdir(path):
+        # runc's message for a directory mounted over a file of the image.
+        raise DockyardError(f'error mounting "{source}" to rootfs at "{dest}": not a directory')
     try:
-        if os.path.isdir(source) or source == "tmpfs":
+        if is_dir:
             _makedirs(path)
         elif not os.path.lexists(path):
             _makedirs(os.path.dirname(path))
@@ -732,6 +733,21 @@ def _mount_point(rootfs: str, dest: str, source: str, kind: str) -> str:
     except OSError as e:
         raise DockyardError(f"create mount point {dest} in the rootfs: {e.strerror}") from None
     return inside
+
+
+def _resolve(rootfs: str, dest: str) -> str:
+    """``dest`` resolved inside ``rootfs`` (securejoin). Raises DockyardError when the
+    image's symlinks make it the root itself (``/data -> /``): a mount there would
+    cover the container's whole filesystem, as ``-v x:/`` would, which Docker refuses."""
+    from dockyard.snapshot import securejoin
+
+    path = securejoin(rootfs, dest)
+    if path == os.path.abspath(rootfs):
+        raise DockyardError(
+            f"invalid mount config: {dest} resolves to '/' in the image: "
+            "invalid specification: destination can't be '/'"
+        )
+    return path
 
 
 def _is_procfs_root(path: str) -> bool:
