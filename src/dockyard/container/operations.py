@@ -145,10 +145,22 @@ def dir_size(path: str) -> int:
     not followed); 0 when it does not exist."""
     seen: set[tuple[int, int]] = set()
     total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for name in files:
+    # A stack, not os.walk: it recurses, and a container can nest directories deeper
+    # than the recursion limit.
+    pending = [path]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for entry in entries:
             try:
-                st = os.lstat(os.path.join(dirpath, name))
+                if entry.is_dir():
+                    if not entry.is_symlink():
+                        pending.append(entry.path)
+                    continue
+                st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
             if (st.st_dev, st.st_ino) in seen:
