@@ -127,6 +127,14 @@ def test_deep_volume_tree_removed(dy: Runner, busybox: str, engine_env: dict[str
     assert os.listdir(Path(engine_env["DOCKYARD_ROOT"]) / "volumes") == []
 
 
+def test_deep_writable_layer_removed(dy: Runner, busybox: str, engine_env: dict[str, str]) -> None:
+    script = "cd /tmp && i=0; while [ $i -lt 1100 ]; do mkdir a; cd a; i=$((i+1)); done"
+    dy("run", "--name", "deep", busybox, "sh", "-c", script, check=True)
+    out = dy("rm", "deep")
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    assert os.listdir(Path(engine_env["DOCKYARD_ROOT"]) / "containers") == []
+
+
 def test_copy_tree_special_files_and_depth(tmp_path: Path) -> None:
     src, dst = tmp_path / "src", tmp_path / "dst"
     dst.mkdir()

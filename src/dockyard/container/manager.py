@@ -1004,7 +1004,12 @@ class ContainerManager:
         self.volumes.detach(c.id, remove_anonymous=volumes or bool(c.host_config.get("AutoRemove")))
         # Its monitor may not have finished its own cleanup yet.
         self.volumes.deactivate(c.id)
-        shutil.rmtree(cdir, ignore_errors=True)
+        from dockyard.volume.copyup import remove_tree
+
+        # Not shutil.rmtree: it recurses, and a container can nest its writable layer
+        # deeper than the recursion limit (rm crashed, leaving the directory).
+        with contextlib.suppress(OSError):
+            remove_tree(cdir)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(self.paths.runroot, f"{c.id}.lock"))
         return c
