@@ -4,10 +4,12 @@ unix socket, ``<runroot>/<id>.attach``; clients connect to it.
 Server to client: Docker's multiplexed stream (moby ``stdcopy``): frames of an 8-byte
 header ``[stream, 0, 0, 0, size (big-endian uint32)]`` (stream 1 stdout, 2 stderr; a tty's
 output is stdout) then ``size`` bytes, each written to every client as the monitor writes
-it to the log. Client to server: raw bytes for the container's stdin (only with
-``OpenStdin``); the client's half-close is stdin's end of file, which closes the
-container's stdin when ``StdinOnce``. The server closes every connection once the
-container has exited and its exit is recorded.
+it to the log. Client to server: frames with the same header, type 0 for bytes of the
+container's stdin (used only with ``OpenStdin``) and type 4 for a tty's new size
+(``rows, columns`` as two big-endian uint16; Docker's API has a resize call for this);
+the client's half-close is stdin's end of file, which closes the container's stdin when
+``StdinOnce``. The server closes every connection once the container has exited and its
+last output is sent.
 
 The socket's path can exceed ``sun_path`` (108 bytes) under a long runroot, so both ends
 name it through ``/proc/self/fd/<runroot dirfd>/``, which always fits.
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import socket
 import struct
 import sys
@@ -30,9 +31,8 @@ from dockyard.errors import Conflict, DockyardError
 if TYPE_CHECKING:
     from dockyard.container.manager import ContainerManager
 
-STDOUT, STDERR = 1, 2
+STDIN, STDOUT, STDERR, RESIZE = 0, 1, 2, 4
 _HEADER = struct.Struct(">BxxxI")
-_SEND_TIMEOUT = 10.0  # seconds a client may stall the log before it is dropped
 
 
 def socket_name(container_id: str) -> str:
@@ -55,114 +55,22 @@ def frame(stream: int, data: bytes) -> bytes:
     return _HEADER.pack(stream, len(data)) + data
 
 
-class AttachServer:
-    """The attach socket of one run of a container, served by its monitor.
-
-    ``stdin_fd`` is the write side of the container's stdin (a pipe, or a dup of its pty
-    master), owned and closed by the server; None when it was created without ``-i``.
-    """
-
-    def __init__(
-        self, runroot: str, container_id: str, stdin_fd: int | None, stdin_once: bool
-    ) -> None:
-        os.makedirs(runroot, mode=0o700, exist_ok=True)
-        self.runroot = runroot
-        self.name = socket_name(container_id)
-        self.stdin_fd = stdin_fd
-        self.stdin_once = stdin_once
-        self._lock = threading.Lock()
-        self._clients: list[socket.socket] = []
-        self._closed = False
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        with contextlib.suppress(FileNotFoundError), _short_path(runroot, self.name) as path:
+def listen(runroot: str, container_id: str) -> socket.socket:
+    """Bind and listen on the attach socket of ``container_id`` (a stale one replaced);
+    the monitor serves it (:class:`dockyard.container.monitor.Watch`) and removes it."""
+    os.makedirs(runroot, mode=0o700, exist_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        name = socket_name(container_id)
+        with contextlib.suppress(FileNotFoundError), _short_path(runroot, name) as path:
             os.unlink(path)
-        with _short_path(runroot, self.name) as path:
-            self.sock.bind(path)
-        self.sock.listen(16)
-        self._thread = threading.Thread(target=self._accept, name="attach", daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                readable, _, _ = select.select([self.sock], [], [], 0.2)
-            except (OSError, ValueError):
-                return
-            with self._lock:
-                if self._closed:
-                    return
-            if not readable:
-                continue
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            conn.settimeout(_SEND_TIMEOUT)
-            with self._lock:
-                self._clients.append(conn)
-            threading.Thread(target=self._input, args=(conn,), daemon=True).start()
-
-    def _input(self, conn: socket.socket) -> None:
-        """Copy a client's bytes to the container's stdin until it half-closes."""
-        while True:
-            try:
-                data = conn.recv(65536)
-            except TimeoutError:
-                continue
-            except OSError:
-                data = b""
-            if not data:
-                break
-            with self._lock:
-                fd = self.stdin_fd
-            if fd is None:
-                continue  # without -i a client's input goes nowhere, as with Docker
-            try:
-                os.write(fd, data)
-            except OSError:
-                break  # the container closed its stdin or exited
-        if self.stdin_once:
-            self._close_stdin()
-
-    def _close_stdin(self) -> None:
-        with self._lock:
-            fd, self.stdin_fd = self.stdin_fd, None
-        if fd is not None:
-            os.close(fd)
-
-    def broadcast(self, stream: str, data: bytes) -> None:
-        """Send ``data`` written by the container on ``stream`` ("stdout"/"stderr") to
-        every client; a client that fails or stalls is dropped."""
-        message = frame(STDERR if stream == "stderr" else STDOUT, data)
-        with self._lock:
-            clients = list(self._clients)
-        for conn in clients:
-            try:
-                conn.sendall(message)
-            except OSError:
-                self._drop(conn)
-
-    def _drop(self, conn: socket.socket) -> None:
-        with self._lock:
-            if conn in self._clients:
-                self._clients.remove(conn)
-        with contextlib.suppress(OSError):
-            conn.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        """Stop accepting, end every client's stream and close the container's stdin."""
-        with self._lock:
-            self._closed = True
-            clients, self._clients = self._clients, []
-        self._thread.join(2)
-        with contextlib.suppress(FileNotFoundError), _short_path(self.runroot, self.name) as p:
-            os.unlink(p)
-        self.sock.close()
-        for conn in clients:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-            conn.close()
-        self._close_stdin()
+        with _short_path(runroot, name) as path:
+            sock.bind(path)
+        sock.listen(16)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _connect(manager: ContainerManager, container_id: str) -> socket.socket:
@@ -250,7 +158,7 @@ def _send_stdin(sock: socket.socket) -> None:
                 sock.shutdown(socket.SHUT_WR)
             return
         try:
-            sock.sendall(data)
+            sock.sendall(frame(STDIN, data))
         except OSError:
             return
 

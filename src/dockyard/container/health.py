@@ -154,25 +154,130 @@ def _now() -> str:
     return now()
 
 
-class HealthMonitor:
-    """The probe loop of one run of a container, in a thread of its monitor.
+def durations(healthcheck: dict[str, Any]) -> tuple[int, int, int]:
+    """(Interval, StartInterval, StartPeriod) of a Healthcheck in ns, defaults applied."""
+    return (
+        healthcheck.get("Interval") or DEFAULT_INTERVAL,
+        healthcheck.get("StartInterval") or DEFAULT_START_INTERVAL,
+        healthcheck.get("StartPeriod") or 0,
+    )
 
-    ``start()`` records ``Health.Status = "starting"`` (the log of earlier runs kept) and
-    begins probing; ``stop()`` ends the loop, kills a running probe and records the status
-    unhealthy. Every write goes through :meth:`ContainerStore.update_health`, which changes
-    only the Health key, so it never undoes what the exit recording writes.
+
+def next_delay(healthcheck: dict[str, Any], status: str, in_start_period: bool) -> float:
+    """Seconds until the next probe: StartInterval while ``starting`` inside the start
+    period, else Interval (moby ``daemon/health.go``)."""
+    interval, start_interval, _ = durations(healthcheck)
+    if status == "starting" and in_start_period:
+        return min(start_interval, interval) / 1e9
+    return interval / 1e9
+
+
+def mark_starting(store: ContainerStore, container_id: str) -> None:
+    """Record ``Health.Status = "starting"`` for a new run (the log of earlier runs kept)."""
+
+    def starting(h: dict[str, Any]) -> dict[str, Any]:
+        return {"Status": "starting", "FailingStreak": 0, "Log": h.get("Log") or []}
+
+    store.update_health(container_id, starting)
+
+
+def mark_stopped(store: ContainerStore, container_id: str) -> None:
+    """Record the status unhealthy once the probes stop, as moby does "for compatibility
+    reasons"; nothing when the container is gone."""
+
+    def stopped(h: dict[str, Any]) -> dict[str, Any]:
+        return {**h, "Status": "unhealthy"}
+
+    from dockyard.errors import NotFound
+
+    with contextlib.suppress(NotFound):
+        store.update_health(container_id, stopped)
+
+
+def record(
+    store: ContainerStore,
+    container_id: str,
+    retries: int,
+    result: dict[str, Any],
+    in_start_period: bool,
+) -> str:
+    """Add a probe's ``result`` to State.Health (the last 5 kept) and apply Docker's
+    state machine with ``retries`` (failures before the first success inside the start
+    period do not count); returns the new status. Raises NotFound."""
+
+    def apply(h: dict[str, Any]) -> dict[str, Any]:
+        log = (h.get("Log") or [])[-(MAX_LOG_ENTRIES - 1) :] + [result]
+        streak = h.get("FailingStreak") or 0
+        status = h.get("Status") or "starting"
+        if result["ExitCode"] == 0:
+            streak, status = 0, "healthy"
+        elif not (status == "starting" and in_start_period):
+            streak += 1
+            if streak >= retries:
+                status = "unhealthy"
+        return {"Status": status, "FailingStreak": streak, "Log": log}
+
+    health = store.update_health(container_id, apply)
+    return str((health or {}).get("Status") or "starting")
+
+
+def load_probe_code() -> None:
+    """Import what :func:`probe_and_record` needs, so that a monitor imports it once and
+    each forked probe finds it loaded."""
+    import dockyard.container.exec
+    import dockyard.engine
+    import dockyard.runtime.init  # noqa: F401 - what runtime.exec imports
+
+
+def probe_and_record(root: str, runroot: str, container_id: str, in_start_period: bool) -> str:
+    """Run the container's health check once in it and record the result; returns the
+    status after it. For a single-threaded process of its own (the monitor forks one per
+    probe): the probe's stdio is this process's. Raises NotFound when the container is
+    gone."""
+    from dockyard.container.exec import ExecOptions, _runtime, build_process
+    from dockyard.engine import Engine
+    from dockyard.paths import Paths
+
+    engine = Engine(Paths(root, runroot))
+    manager = engine.containers
+    c = manager.store.get(container_id)
+    hc = c.config.get("Healthcheck") or {}
+    command = probe_command(hc)
+    timeout_ns = hc.get("Timeout") or DEFAULT_TIMEOUT
+    start = _now()
+    try:
+        process = build_process(manager, c, ExecOptions(command=command or []))
+        outcome = _helper(_runtime(manager, c), c.id, process, timeout_ns / 1e9, timeout_ns)
+    except Exception as e:  # noqa: BLE001 - any failure to probe is a failed probe
+        outcome = {"code": -1, "output": str(e)}
+    result = {
+        "Start": start,
+        "End": _now(),
+        "ExitCode": outcome["code"],
+        "Output": outcome["output"],
+    }
+    retries = hc.get("Retries") or DEFAULT_RETRIES
+    return record(manager.store, c.id, retries, result, in_start_period)
+
+
+class HealthMonitor:
+    """The probe loop of one run of an attached container (``run`` without ``-d``), in
+    a thread; a detached container's monitor schedules its probes itself.
+
+    ``start()`` records ``Health.Status = "starting"`` and begins probing; ``stop()``
+    ends the loop, kills a running probe and records the status unhealthy. Every write
+    goes through :meth:`ContainerStore.update_health`, which changes only the Health
+    key, so it never undoes what the exit recording writes.
     """
 
     def __init__(self, manager: ContainerManager, c: Container, command: list[str]) -> None:
-        hc = c.config.get("Healthcheck") or {}
+        self.hc = c.config.get("Healthcheck") or {}
         self.manager = manager
         self.c = c
         self.command = command
-        self.interval = (hc.get("Interval") or DEFAULT_INTERVAL) / 1e9
-        self.timeout_ns = hc.get("Timeout") or DEFAULT_TIMEOUT
-        self.start_period = (hc.get("StartPeriod") or 0) / 1e9
-        self.start_interval = (hc.get("StartInterval") or DEFAULT_START_INTERVAL) / 1e9
-        self.retries = hc.get("Retries") or DEFAULT_RETRIES
+        self.timeout_ns = self.hc.get("Timeout") or DEFAULT_TIMEOUT
+        self.start_period = (self.hc.get("StartPeriod") or 0) / 1e9
+        self.retries = self.hc.get("Retries") or DEFAULT_RETRIES
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = 0.0
@@ -180,11 +285,7 @@ class HealthMonitor:
     def start(self) -> None:
         """Record the starting status and run the probe loop in a daemon thread."""
         self._started = time.monotonic()
-
-        def starting(h: dict[str, Any]) -> dict[str, Any]:
-            return {"Status": "starting", "FailingStreak": 0, "Log": h.get("Log") or []}
-
-        self.manager.store.update_health(self.c.id, starting)
+        mark_starting(self.manager.store, self.c.id)
         self._thread = threading.Thread(
             target=self._loop, name=f"health-{self.c.short_id}", daemon=True
         )
@@ -195,14 +296,7 @@ class HealthMonitor:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(10)
-
-        def stopped(h: dict[str, Any]) -> dict[str, Any]:
-            return {**h, "Status": "unhealthy"}
-
-        from dockyard.errors import NotFound
-
-        with contextlib.suppress(NotFound):
-            self.manager.store.update_health(self.c.id, stopped)
+        mark_stopped(self.manager.store, self.c.id)
 
     def _in_start_period(self) -> bool:
         return time.monotonic() - self._started < self.start_period
@@ -221,37 +315,16 @@ class HealthMonitor:
     def _probe_loop(self, store: ContainerStore) -> None:
         status = "starting"
         while True:
-            wait = self.interval
-            if status == "starting" and self._in_start_period():
-                wait = min(self.start_interval, self.interval)
-            if self._stop.wait(wait):
+            if self._stop.wait(next_delay(self.hc, status, self._in_start_period())):
                 return
             in_start_period = self._in_start_period()
             result = self._probe()
             if self._stop.is_set():
                 return
             try:
-                status = self._record(store, result, in_start_period)
+                status = record(store, self.c.id, self.retries, result, in_start_period)
             except DockyardError:  # removed meanwhile
                 return
-
-    def _record(self, store: ContainerStore, result: dict[str, Any], in_start_period: bool) -> str:
-        retries = self.retries
-
-        def apply(h: dict[str, Any]) -> dict[str, Any]:
-            log = (h.get("Log") or [])[-(MAX_LOG_ENTRIES - 1) :] + [result]
-            streak = h.get("FailingStreak") or 0
-            status = h.get("Status") or "starting"
-            if result["ExitCode"] == 0:
-                streak, status = 0, "healthy"
-            elif not (status == "starting" and in_start_period):
-                streak += 1
-                if streak >= retries:
-                    status = "unhealthy"
-            return {"Status": status, "FailingStreak": streak, "Log": log}
-
-        health = store.update_health(self.c.id, apply)
-        return str((health or {}).get("Status") or "starting")
 
     def _probe(self) -> dict[str, Any]:
         """Run the check once in the container; its ``{Start, End, ExitCode, Output}``."""
@@ -265,7 +338,7 @@ class HealthMonitor:
     def _run_probe(self) -> tuple[int, str]:
         """Fork a helper that execs the command in the container (its stdout and stderr
         one pipe), kills it after the timeout and reports ``{code, output}``: a helper
-        process, so the monitor's own stdio is never swapped under its other threads."""
+        process, so the caller's own stdio is never swapped under its other threads."""
         from dockyard.container.exec import ExecOptions, _runtime, build_process
 
         process = build_process(self.manager, self.c, ExecOptions(command=self.command))

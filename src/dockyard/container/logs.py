@@ -10,14 +10,23 @@ import datetime
 import json
 import os
 import re
-import select
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-# Docker's copier splits a line longer than this into partial messages.
-PARTIAL_SIZE = 16 * 1024
-_READ_SIZE = 32 * 1024
+from dockyard.container.jsonfile import PARTIAL_SIZE, JsonFileWriter, format_time
+
+__all__ = [
+    "PARTIAL_SIZE",
+    "JsonFileWriter",
+    "LogEntry",
+    "format_time",
+    "log_path",
+    "parse_time",
+    "parse_time_arg",
+    "read_log",
+]
+
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNITS_NS = {"ns": 1, "us": 1e3, "µs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
 
@@ -25,16 +34,6 @@ _UNITS_NS = {"ns": 1, "us": 1e3, "µs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h"
 def log_path(container_dir: str, container_id: str) -> str:
     """The json-file log of a container (inspect's ``LogPath``)."""
     return os.path.join(container_dir, f"{container_id}-json.log")
-
-
-def format_time(ns: int, fixed: bool = False) -> str:
-    """RFC 3339 UTC of ``ns`` nanoseconds since the epoch: Go's RFC3339Nano (trailing
-    zeros of the fraction dropped, as in the log file) or, with ``fixed``, always nine
-    digits (``docker logs -t``)."""
-    seconds, frac = divmod(ns, 1_000_000_000)
-    head = datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    digits = f"{frac:09d}" if fixed else f"{frac:09d}".rstrip("0")
-    return f"{head}.{digits}Z" if digits else f"{head}Z"
 
 
 def parse_time(text: str) -> int:
@@ -75,77 +74,6 @@ def parse_time_arg(text: str, flag: str, now_ns: int | None = None) -> int:
     raise InvalidArgument(
         f'invalid value for "{flag}": failed to parse value as time or duration: "{text}"'
     )
-
-
-class JsonFileWriter:
-    """Appends a container's output to its json-file log.
-
-    ``relay(sources)`` copies ``(fd, stream)`` pairs (``stream`` is ``"stdout"`` or
-    ``"stderr"``) until each reaches end of file (EIO from a pty master counts as the
-    end): complete lines become one entry each, a line longer than 16 KiB is split as
-    Docker splits it, and what is left without a newline at the end is written too.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-    def _emit(self, stream: str, data: bytes, stamp: int) -> None:
-        entry = {
-            "log": data.decode("utf-8", "replace"),
-            "stream": stream,
-            "time": format_time(stamp),
-        }
-        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
-        os.write(self.fd, line.encode())
-
-    def _drain(self, stream: str, buf: bytearray, stamp: int, final: bool) -> None:
-        while buf:
-            nl = buf.find(b"\n", 0, PARTIAL_SIZE)
-            if nl >= 0:
-                end = nl + 1
-            elif len(buf) >= PARTIAL_SIZE:
-                end = PARTIAL_SIZE
-            elif final:
-                end = len(buf)
-            else:
-                return
-            self._emit(stream, bytes(buf[:end]), stamp)
-            del buf[:end]
-
-    def relay(
-        self,
-        sources: list[tuple[int, str]],
-        on_data: Callable[[str, bytes], None] | None = None,
-    ) -> None:
-        """Copy every source into the log until all are at end of file; closes them.
-        ``on_data(stream, bytes)`` also gets every chunk read (the attach clients)."""
-        buffers = {fd: bytearray() for fd, _ in sources}
-        streams = dict(sources)
-        open_fds = list(streams)
-        while open_fds:
-            try:
-                readable, _, _ = select.select(open_fds, [], [])
-            except InterruptedError:
-                continue
-            for fd in readable:
-                try:
-                    data = os.read(fd, _READ_SIZE)
-                except OSError:  # EIO: the pty's other side is closed
-                    data = b""
-                stamp = time.time_ns()
-                buf = buffers[fd]
-                if data:
-                    if on_data is not None:
-                        on_data(streams[fd], data)
-                    buf += data
-                    self._drain(streams[fd], buf, stamp, final=False)
-                    continue
-                self._drain(streams[fd], buf, stamp, final=True)
-                open_fds.remove(fd)
-                os.close(fd)
 
 
 @dataclass

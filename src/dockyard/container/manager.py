@@ -17,9 +17,10 @@ import json
 import os
 import shutil
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from dockyard.container.names import random_name, validate_name
 from dockyard.container.options import CreateOptions
@@ -62,12 +63,24 @@ def cgroups_path(container_id: str, parent: str) -> str:
     return os.path.join(parent or default_cgroup_parent(), container_id)
 
 
-def _close_unless_taken(fds: list[int | None]) -> None:
-    """Close the fds in ``fds`` still owned here (None: handed to another owner)."""
-    for fd in fds:
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+@dataclass
+class Stdio:
+    """The container's side of its stdio kept by whoever runs it: ``sources`` the read
+    ends of its output as ``(fd, "stdout"|"stderr")`` (a pty master is ``stdout``),
+    ``stdin`` the write end of its input (None: none), ``master`` its pty master, also
+    in ``sources`` (None: no pty)."""
+
+    sources: list[tuple[int, str]] = field(default_factory=list)
+    stdin: int | None = None
+    master: int | None = None
+
+    def close(self) -> None:
+        """Close every fd still held."""
+        for fd in [fd for fd, _ in self.sources] + [self.stdin]:
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.sources, self.stdin, self.master = [], None, None
 
 
 def _terminal_size() -> tuple[int, int] | None:
@@ -370,72 +383,77 @@ class ContainerManager:
 
     # -- start ----------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _start_lock(self, container_id: str) -> Iterator[None]:
-        """Held by whoever runs the container, from start until its exit is recorded."""
+    def _acquire_start_lock(self, container_id: str) -> int:
+        """Take the container's start lock (blocking) and return its fd. Whoever runs the
+        container holds it from start until the exit is recorded; it is released when
+        every process sharing the open file has closed it or died."""
         os.makedirs(self.paths.runroot, mode=0o700, exist_ok=True)
         fd = os.open(
             os.path.join(self.paths.runroot, f"{container_id}.lock"), os.O_CREAT | os.O_RDWR, 0o600
         )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
+        except BaseException:
             os.close(fd)
+            raise
+        return fd
 
-    def _run(
-        self,
-        container_id: str,
-        started: Callable[[], None] | None = None,
-        monitor: bool = False,
-    ) -> int:
-        """Start the container, call ``started`` once its process runs, wait for it, record
-        the exit and apply ``--rm``: the body of an attached ``run`` and of a monitor.
+    def _begin_start(self, container_id: str) -> Container:
+        """The container a user (or ``system boot``) starts, with the start lock held.
 
-        A ``monitor`` also writes the container's output to its json-file log and applies
-        the restart policy (an attached run passes the caller's stdio through and does
-        not restart). Returns Docker's exit status of the last run.
-        """
-        import time
+        Raises NotFound, or Conflict when it runs already. A start by the user begins a
+        new restart history, as Docker's."""
+        c = self.store.get(container_id)
+        if c.state["Running"]:
+            raise Conflict(f"container {c.id} is already running")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._stopped_marker(c.id))
+        c.state["RestartCount"] = 0
+        return c
 
-        from dockyard.container.restart import RestartManager
+    def _run(self, container_id: str) -> int:
+        """The body of an attached ``run``: start the container with the caller's stdio,
+        wait for it forwarding signals, clean up, record the exit and apply ``--rm``.
+        Returns Docker's exit status."""
+        lock = self._acquire_start_lock(container_id)
+        try:
+            c = self._begin_start(container_id)
+            with contextlib.ExitStack() as undo:
+                _, pid, _ = self._launch(c, undo)
+                from dockyard.container.health import HealthMonitor, probe_command
 
-        with self._start_lock(container_id):
-            c = self.store.get(container_id)
-            if c.state["Running"]:
-                raise Conflict(f"container {c.id} is already running")
-            # A start by the user (or at boot) begins a new restart history, as Docker's.
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._stopped_marker(c.id))
-            c.state["RestartCount"] = 0
-            restarts = RestartManager(c.host_config.get("RestartPolicy") or {})
-            first = True
-            while True:
-                began = time.monotonic()
-                with contextlib.ExitStack() as undo:
-                    try:
-                        runtime, pid, relay = self._launch(c, undo, log_output=monitor)
-                    except DockyardError:
-                        if first:
-                            raise
-                        # A restart that cannot start leaves the container exited.
-                        c.state.update(Status="exited", Running=False, Restarting=False)
-                        self.store.save_state(c)
-                        return int(c.state["ExitCode"])
-                    if started is not None and first:
-                        started()
-                    first = False
-                    status = self._wait(c, pid, runtime, relay)
-                if not monitor:
-                    break
-                delay = restarts.should_restart(
-                    status, self.stopped_by_user(c.id), time.monotonic() - began
-                )
-                if delay is None or not self._wait_restart(c, delay, restarts.restart_count):
-                    break
+                probe = probe_command(c.config.get("Healthcheck"))
+                if probe is not None:
+                    health = HealthMonitor(self, c, probe)
+                    health.start()
+                    undo.callback(health.stop)
+                status = wait_forwarding(pid)
+                oom = self.oom_killed(c)
+            # Cleaned up before the exit is recorded: whoever waits for it finds nothing
+            # of the run left.
+            self.record_exit(c, status, oom)
+        finally:
+            os.close(lock)
         if c.host_config.get("AutoRemove"):
             self.remove(c.id, force=True, volumes=True)
         return status
+
+    def oom_killed(self, c: Container) -> bool:
+        """Whether the kernel's OOM killer killed a process of the running (or just
+        exited, cgroup not yet removed) container ``c``."""
+        from dockyard.runtime import cgroups
+
+        with contextlib.suppress(DockyardError, OSError):
+            return bool(cgroups.load(self._cgroups_path(c)).oom_kill_count() > 0)
+        return False
+
+    def record_exit(self, c: Container, status: int, oom: bool) -> None:
+        """Record that ``c`` exited with Docker exit status ``status`` (``oom``: killed
+        by the OOM killer)."""
+        c.state.update(
+            Status="exited", Running=False, Pid=0, ExitCode=status, OOMKilled=oom, FinishedAt=now()
+        )
+        self.store.save_state(c)
 
     def _wait_restart(self, c: Container, delay: float, count: int) -> bool:
         """Show ``c`` as restarting (Docker keeps Running true) for ``delay`` seconds.
@@ -495,11 +513,11 @@ class ContainerManager:
         """Start ``c`` in the background under a monitor process and return once its
         process runs.
 
-        The monitor is a double-forked child in its own session: it holds the container's
-        stdio (pipes, or the pty with ``Tty``, copied to ``containers/<id>/<id>-json.log``),
-        waits for it, records the exit status, applies the restart policy and ``--rm``.
-        Raises RuntimeFailure as
-        :meth:`run_attached` does when the process cannot be started.
+        The monitor is a double-forked child in its own session (see
+        :mod:`dockyard.container.monitor`): it holds the container's stdio (pipes, or the
+        pty with ``Tty``, copied to ``containers/<id>/<id>-json.log``), waits for it,
+        records the exit status, applies the restart policy and ``--rm``. Raises
+        RuntimeFailure as :meth:`run_attached` does when the process cannot be started.
         """
         read_fd, write_fd = os.pipe()
         # SQLite's per-process lock bookkeeping must not be inherited (see StateDB.close).
@@ -519,35 +537,35 @@ class ContainerManager:
         if result.get("error"):
             raise RuntimeFailure(result["error"], result["code"])
 
-    def _become_monitor(self, container_id: str, report_fd: int) -> None:
-        """The monitor's body; never returns. Reports ``{}`` once the container runs, or
-        the error that stopped it, on ``report_fd``; then waits for it."""
-        pending = [report_fd]
-
-        def report(message: bytes) -> None:
-            if pending:
-                os.write(pending[0], message)
-                os.close(pending.pop())
-
-        code = 0
+    def _become_monitor(self, container_id: str, report_fd: int) -> NoReturn:
+        """The forked monitor: leaves the caller's session, launches the container and
+        execs the monitor's watch phase; reports ``{}`` once the container runs, or the
+        error that stopped it, on ``report_fd``. Never returns."""
         try:
             os.setsid()
             if os.fork() != 0:
                 os._exit(0)
-            from dockyard.engine import Engine
-
             devnull = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(devnull, fd)
             os.close(devnull)
-            Engine(self.paths).containers._run(
-                container_id, started=lambda: report(b"{}"), monitor=True
-            )
+            # Nothing else of the caller's (a pipe a shell reads to its end, say) may
+            # stay open for the container's lifetime.
+            os.closerange(3, report_fd)
+            os.closerange(report_fd + 1, os.sysconf("SC_OPEN_MAX"))
+            from dockyard.container.supervise import launch
+            from dockyard.engine import Engine
+
+            manager = Engine(self.paths).containers
+            lock = manager._acquire_start_lock(container_id)
+            launch(manager, manager._begin_start(container_id), lock, report_fd)
         except BaseException as e:  # noqa: BLE001 - a forked monitor must never unwind
             exit_code = e.exit_code if isinstance(e, DockyardError) else 125
-            report(json.dumps({"error": str(e) or repr(e), "code": exit_code}).encode())
-            code = 1
-        os._exit(code)
+            with contextlib.suppress(OSError):
+                os.write(
+                    report_fd, json.dumps({"error": str(e) or repr(e), "code": exit_code}).encode()
+                )
+        os._exit(1)
 
     def kill(self, ref: str, sig: int) -> Container:
         """Send signal number ``sig`` to the container's PID 1 (``docker kill``).
@@ -623,23 +641,25 @@ class ContainerManager:
         cgroup parent: what a monitor does after an exit, for when there is no monitor."""
         from dockyard.snapshot import unmount
 
-        self._kill_and_reap(c)
+        with self._cgroup_parent_lock(exclusive=True):
+            self._kill_and_reap(c)
+            self._remove_cgroup_parent(c)
         unmount(os.path.join(self.paths.container_dir(c.id), "rootfs"))
         self.volumes.deactivate(c.id)
-        self._remove_cgroup_parent(c)
         with contextlib.suppress(DockyardError, OSError):
             self.networks.teardown(c.id)
 
     def _launch(
-        self, c: Container, undo: contextlib.ExitStack, log_output: bool = False
-    ) -> tuple[Any, int, Any]:
-        """Mount the rootfs, write the bundle, create and start the container process.
+        self, c: Container, undo: contextlib.ExitStack, capture: bool = False
+    ) -> tuple[Any, int, Stdio]:
+        """Mount the rootfs, write the bundle, create and start the container process;
+        returns the runtime, PID 1's pid and the container's stdio kept here.
 
-        With ``log_output`` the container's stdout and stderr are pipes (its pty with
-        ``Tty``) copied into its json-file log by a thread, returned third for
-        :meth:`_wait` to join (else None: the caller's stdio is passed through).
-        Everything made is registered on ``undo``; on success the caller keeps it until
-        the container exits.
+        With ``capture`` (a monitor) the container's stdout and stderr are pipes (its pty
+        with ``Tty``) and its stdin, with ``-i``, a pipe, whose other ends are returned;
+        else the caller's stdio is passed through (relayed through the pty with ``Tty``).
+        Everything made is registered on ``undo`` (closing it cleans up the run); on
+        success the caller keeps it until the container exits.
         """
         from dockyard.runtime import get_runtime
         from dockyard.snapshot import mount_rootfs, securejoin, unmount
@@ -678,69 +698,54 @@ class ContainerManager:
             from dockyard.container.tty import ConsoleSocket
 
             console = undo.enter_context(ConsoleSocket(self.paths.runroot, c.id))
-        undo.callback(self._remove_cgroup_parent, c)
-        if c.host_config.get("Runtime") == "crun":
-            undo.callback(self._remove_dirs, self._cgroup_dirs_to_remove(c))
+        created: list[bool] = []
+        undo.callback(self._release_runtime, c, runtime, created)
         # The runtime gives the container this process's fds 0-2: point them at what
         # the container gets for the duration of create, then put them back.
         replaced: dict[int, int] = {}
-        # The write side of the container's stdin a monitor keeps for attach clients
-        # (OpenStdin), until handed to the attach server (then None).
-        stdin_w: list[int | None] = [None]
-        undo.callback(_close_unless_taken, stdin_w)
+        stdio = Stdio()
+        undo.callback(stdio.close)
         if not c.config["OpenStdin"] or c.config["Tty"]:
             # Without -i the container's stdin is /dev/null, as with Docker.
             replaced[0] = os.open(os.devnull, os.O_RDONLY)
-        elif log_output:
+        elif capture:
             replaced[0], write_end = os.pipe()
             os.set_inheritable(write_end, False)
-            stdin_w[0] = write_end
-        sources: list[tuple[int, str]] = []
-        if log_output and not c.config["Tty"]:
+            stdio.stdin = write_end
+        if capture and not c.config["Tty"]:
             for fd, stream in ((1, "stdout"), (2, "stderr")):
                 read_end, replaced[fd] = os.pipe()
                 os.set_inheritable(read_end, False)
-                sources.append((read_end, stream))
+                stdio.sources.append((read_end, stream))
         saved = {fd: os.dup(fd) for fd in replaced}
         try:
             for fd, target in replaced.items():
                 os.dup2(target, fd)
                 os.close(target)
-            runtime.create(c.id, cdir, console_socket=console.path if console else None)
-        except BaseException as e:
-            for fd, _ in sources:
-                os.close(fd)
-            if isinstance(e, RuntimeFailure):
-                c.state.update(ExitCode=e.exit_code, Error=str(e))
-                self.store.save_state(c)
+            with self._cgroup_parent_lock(exclusive=False):
+                runtime.create(c.id, cdir, console_socket=console.path if console else None)
+            created.append(True)
+        except RuntimeFailure as e:
+            c.state.update(ExitCode=e.exit_code, Error=str(e))
+            self.store.save_state(c)
             raise
         finally:
             for fd, copy in saved.items():
                 os.dup2(copy, fd)
                 os.close(copy)
-        undo.callback(runtime.delete, c.id, True)
         pid = int(runtime.state(c.id)["pid"])
-        # Hold signals meant for the container until _wait forwards them: one sent as soon
+        # Hold signals meant for the container until they are forwarded: one sent as soon
         # as it prints its first line must reach it, not end this process.
         signal.pthread_sigmask(signal.SIG_BLOCK, PROXIED_SIGNALS)
         undo.callback(signal.pthread_sigmask, signal.SIG_UNBLOCK, PROXIED_SIGNALS)
         if console is not None:
             master = console.receive()
-            if log_output:
-                sources.append((master, "stdout"))
-                console.master = None  # the log relay owns and closes it now
+            if capture:
+                stdio.sources.append((master, "stdout"))
+                stdio.master = master
+                console.master = None  # the monitor owns it now
                 if c.config["OpenStdin"]:
-                    stdin_w[0] = os.dup(master)
-        relay = None
-        if sources:
-            from dockyard.container.attach import AttachServer
-
-            server = AttachServer(
-                self.paths.runroot, c.id, stdin_w[0], bool(c.config.get("StdinOnce"))
-            )
-            stdin_w[0] = None  # the server owns it now
-            undo.callback(server.close)
-            relay = self._start_log_relay(c, sources, server.broadcast)
+                    stdio.stdin = os.dup(master)
         # Recorded as running before it runs: if this process dies from here on, the
         # record says running with no monitor, which reconcile() turns into a lost exit
         # and a cleanup, instead of an orphan behind a "created" record.
@@ -764,60 +769,36 @@ class ContainerManager:
             raise
         if console is not None:
             undo.callback(console.close)
-            if not log_output:
+            if not capture:
                 console.relay_start(c.config["OpenStdin"])
-        from dockyard.container.health import HealthMonitor, probe_command
+        return runtime, pid, stdio
 
-        probe = probe_command(c.config.get("Healthcheck"))
-        if probe is not None:
-            health = HealthMonitor(self, c, probe)
-            health.start()
-            undo.callback(health.stop)
-        return runtime, pid, relay
-
-    def _start_log_relay(
-        self,
-        c: Container,
-        sources: list[tuple[int, str]],
-        on_data: Callable[[str, bytes], None] | None = None,
-    ) -> Any:
-        """A thread copying ``(fd, stream)`` sources into the container's json-file log
-        (and each chunk to ``on_data(stream, bytes)``, the attach clients)."""
-        import threading
-
-        from dockyard.container.logs import JsonFileWriter, log_path
-
-        writer = JsonFileWriter(log_path(self.paths.container_dir(c.id), c.id))
-
-        def relay() -> None:
-            try:
-                writer.relay(sources, on_data)
-            finally:
-                writer.close()
-
-        thread = threading.Thread(target=relay, name=f"log-{c.short_id}", daemon=True)
-        thread.start()
-        return thread
-
-    def _wait(self, c: Container, pid: int, runtime: Any, relay: Any = None) -> int:
-        status = wait_forwarding(pid)
-        if relay is not None:
-            # The last output is in the log before the exit is recorded (`logs -f` ends
-            # on the exit). The rest of the PID namespace dies with PID 1, closing the
-            # pipes; a bound guards against a runtime that keeps them open.
-            relay.join(10)
-        from dockyard.runtime import cgroups
-
-        oom = False
-        with contextlib.suppress(DockyardError, OSError):
-            oom = cgroups.load(self._cgroups_path(c)).oom_kill_count() > 0
-        if self._services is not None:
-            self._services.close()
-        c.state.update(
-            Status="exited", Running=False, Pid=0, ExitCode=status, OOMKilled=oom, FinishedAt=now()
+    @contextlib.contextmanager
+    def _cgroup_parent_lock(self, exclusive: bool) -> Iterator[None]:
+        """Shared while a runtime creates a container's cgroup (with its parents),
+        exclusive while one is removed with the parents left empty: without it, the
+        removal of an empty parent races another container's create, which then fails
+        with ENOENT."""
+        os.makedirs(self.paths.runroot, mode=0o700, exist_ok=True)
+        fd = os.open(
+            os.path.join(self.paths.runroot, "cgroups.lock"), os.O_CREAT | os.O_RDWR, 0o600
         )
-        self.store.save_state(c)
-        return status
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
+
+    def _release_runtime(self, c: Container, runtime: Any, created: list[bool]) -> None:
+        """Delete the runtime's container (``created``: it exists) with its cgroup, and
+        the cgroup parents it leaves empty."""
+        with self._cgroup_parent_lock(exclusive=True):
+            if created:
+                with contextlib.suppress(DockyardError):
+                    runtime.delete(c.id, True)
+            if c.host_config.get("Runtime") == "crun":
+                self._remove_dirs(self._cgroup_dirs_to_remove(c))
+            self._remove_cgroup_parent(c)
 
     def _remove_cgroup_parent(self, c: Container) -> None:
         """Remove the default parent cgroup once empty: runc and crun leave the parents

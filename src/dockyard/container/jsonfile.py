@@ -1,0 +1,111 @@
+"""The writing side of Docker's ``json-file`` log driver (moby
+``daemon/logger/jsonfilelog``): one JSON object a line,
+``{"log":"line\\n","stream":"stdout","time":"2026-01-02T03:04:05.123456789Z"}``.
+
+Import-light on purpose (no ``json``, ``re``, ``datetime``): the container monitor
+imports it and every module it imports costs memory in each monitor. The encoder is
+CPython's own ``_json`` string encoder, the one ``json.dumps`` uses.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+from _json import encode_basestring
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+# Docker's copier splits a line longer than this into partial messages.
+PARTIAL_SIZE = 16 * 1024
+READ_SIZE = 32 * 1024
+
+
+def format_time(ns: int, fixed: bool = False) -> str:
+    """RFC 3339 UTC of ``ns`` nanoseconds since the epoch: Go's RFC3339Nano (trailing
+    zeros of the fraction dropped, as in the log file) or, with ``fixed``, always nine
+    digits (``docker logs -t``)."""
+    seconds, frac = divmod(ns, 1_000_000_000)
+    head = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    digits = f"{frac:09d}" if fixed else f"{frac:09d}".rstrip("0")
+    return f"{head}.{digits}Z" if digits else f"{head}Z"
+
+
+class JsonFileWriter:
+    """Appends a container's output to its json-file log at ``path``.
+
+    :meth:`feed` takes chunks as they are read (complete lines become one entry each, a
+    line longer than 16 KiB is split as Docker splits it) and :meth:`finish` writes what
+    is left of a stream without a newline at its end. :meth:`relay` does both for a set
+    of file descriptors until each reaches end of file.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        self._buffers: dict[str, bytearray] = {}
+
+    def close(self) -> None:
+        """Close the log file (what a stream left unfinished is not written)."""
+        os.close(self.fd)
+
+    def _emit(self, stream: str, data: bytes, stamp: int) -> None:
+        text = encode_basestring(data.decode("utf-8", "replace"))
+        line = f'{{"log":{text},"stream":"{stream}","time":"{format_time(stamp)}"}}\n'
+        os.write(self.fd, line.encode())
+
+    def _drain(self, stream: str, stamp: int, final: bool) -> None:
+        buf = self._buffers.setdefault(stream, bytearray())
+        while buf:
+            nl = buf.find(b"\n", 0, PARTIAL_SIZE)
+            if nl >= 0:
+                end = nl + 1
+            elif len(buf) >= PARTIAL_SIZE:
+                end = PARTIAL_SIZE
+            elif final:
+                end = len(buf)
+            else:
+                return
+            self._emit(stream, bytes(buf[:end]), stamp)
+            del buf[:end]
+
+    def feed(self, stream: str, data: bytes) -> None:
+        """Log ``data`` read from ``stream`` ("stdout" or "stderr") now."""
+        self._buffers.setdefault(stream, bytearray()).extend(data)
+        self._drain(stream, time.time_ns(), final=False)
+
+    def finish(self, stream: str) -> None:
+        """``stream`` reached its end: log what is left of it."""
+        self._drain(stream, time.time_ns(), final=True)
+
+    def relay(
+        self,
+        sources: list[tuple[int, str]],
+        on_data: Callable[[str, bytes], None] | None = None,
+    ) -> None:
+        """Copy every ``(fd, stream)`` source into the log until all are at end of file
+        (EIO from a pty master counts as the end); closes them. ``on_data(stream,
+        bytes)`` also gets every chunk read."""
+        streams = dict(sources)
+        open_fds = list(streams)
+        while open_fds:
+            try:
+                readable, _, _ = select.select(open_fds, [], [])
+            except InterruptedError:
+                continue
+            for fd in readable:
+                try:
+                    data = os.read(fd, READ_SIZE)
+                except BlockingIOError:
+                    continue
+                except OSError:  # EIO: the pty's other side is closed
+                    data = b""
+                if data:
+                    if on_data is not None:
+                        on_data(streams[fd], data)
+                    self.feed(streams[fd], data)
+                    continue
+                self.finish(streams[fd])
+                open_fds.remove(fd)
+                os.close(fd)

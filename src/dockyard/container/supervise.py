@@ -1,0 +1,131 @@
+"""The monitor's two phases that need the whole engine: *launch* (start the container,
+then exec the small watch phase) and *finish* (record its exit, clean up, restart it or
+apply ``--rm``). See :mod:`dockyard.container.monitor` for the process as a whole."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from typing import TYPE_CHECKING, NoReturn
+
+from dockyard.container.signals import PROXIED_SIGNALS
+from dockyard.errors import DockyardError, NotFound
+
+if TYPE_CHECKING:
+    from dockyard.container.manager import ContainerManager
+    from dockyard.container.store import Container
+
+
+def launch(
+    manager: ContainerManager,
+    c: Container,
+    lock: int,
+    report_fd: int | None = None,
+    restarts: int = 0,
+    delay: float = 0.0,
+) -> NoReturn:
+    """Start ``c`` with its stdio captured, bind its attach socket, then exec the watch
+    phase with them; this process (a child subreaper) stays PID 1's parent.
+
+    ``lock`` is the held start lock (fd); ``report_fd`` gets ``{}`` once the container
+    runs (a first start); ``restarts``/``delay`` are the restart policy's count and
+    back-off in seconds so far. Raises DockyardError (RuntimeFailure with 125/126/127)
+    when the container cannot start, with everything made undone.
+    """
+    from dockyard.container import monitor
+    from dockyard.container.attach import listen
+    from dockyard.container.health import mark_starting, probe_command
+
+    began = time.monotonic()
+    with contextlib.ExitStack() as undo:
+        _, pid, stdio = manager._launch(c, undo, capture=True)
+        sock = listen(manager.paths.runroot, c.id)
+        undo.callback(sock.close)
+        args: dict[str, object] = {
+            "root": manager.paths.root,
+            "runroot": manager.paths.runroot,
+            "id": c.id,
+            "pid": pid,
+            "lock": lock,
+            "out": -1,
+            "err": -1,
+            "tty": int(stdio.master is not None),
+            "stdin": -1 if stdio.stdin is None else stdio.stdin,
+            "stdin_once": int(bool(c.config.get("StdinOnce"))),
+            "attach": sock.fileno(),
+            "started": began,
+            "began": began,
+            "restarts": restarts,
+            "delay": delay,
+        }
+        for fd, stream in stdio.sources:
+            args["out" if stream == "stdout" else "err"] = fd
+        hc = c.config.get("Healthcheck") or {}
+        if probe_command(hc) is not None:
+            from dockyard.container.health import durations
+
+            args["interval"], args["start_interval"], args["start_period"] = durations(hc)
+            mark_starting(manager.store, c.id)
+        argv = monitor.command("watch", args)
+        keep = [lock, sock.fileno(), *(fd for fd, _ in stdio.sources)]
+        if stdio.stdin is not None:
+            keep.append(stdio.stdin)
+        for fd in keep:
+            os.set_inheritable(fd, True)
+        undo.pop_all()  # from here on, the watch phase and then finish() own it all
+    if report_fd is not None:
+        os.write(report_fd, b"{}")
+        os.close(report_fd)
+    manager.store.db.close()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, PROXIED_SIGNALS)
+    os.execv(argv[0], argv)
+
+
+def finish(args: dict[str, str]) -> NoReturn:
+    """The monitor after PID 1 exited (``args`` from the watch phase: ``root``,
+    ``runroot``, ``id``, ``lock``, ``status`` (Docker's exit status), ``began``,
+    ``restarts``, ``delay``): mark the health unhealthy, clean up the run, record the
+    exit, then restart the container as its policy says (exec'ing the watch phase again)
+    or apply ``--rm``. Never returns."""
+    from dockyard.container.health import mark_stopped, probe_command
+    from dockyard.container.restart import RestartManager
+    from dockyard.engine import Engine
+    from dockyard.paths import Paths
+    from dockyard.runtime import get_runtime
+    from dockyard.snapshot import unmount
+
+    manager = Engine(Paths(args["root"], args["runroot"])).containers
+    lock = int(args["lock"])
+    os.set_inheritable(lock, False)
+    status = int(args["status"])
+    try:
+        c = manager.store.get(args["id"])
+    except NotFound:
+        os._exit(0)  # removed meanwhile: `rm -f` cleaned up when the exit came late
+    if probe_command(c.config.get("Healthcheck")) is not None:
+        mark_stopped(manager.store, c.id)
+    oom = manager.oom_killed(c)
+    runtime = get_runtime(c.host_config.get("Runtime") or "dockyard", manager.paths.runtime_state)
+    manager._release_runtime(c, runtime, [True])
+    unmount(os.path.join(manager.paths.container_dir(c.id), "rootfs"))
+    manager.record_exit(c, status, oom)
+    restart = RestartManager(
+        c.host_config.get("RestartPolicy") or {}, int(args["restarts"]), float(args["delay"])
+    )
+    ran_for = time.monotonic() - float(args["began"])
+    wait = restart.should_restart(status, manager.stopped_by_user(c.id), ran_for)
+    if wait is not None and manager._wait_restart(c, wait, restart.restart_count):
+        try:
+            launch(manager, c, lock, None, restart.restart_count, restart.delay)
+        except DockyardError:
+            # A restart that cannot start leaves the container exited.
+            c.state.update(Status="exited", Running=False, Restarting=False)
+            manager.store.save_state(c)
+            os._exit(0)
+    os.close(lock)  # the exit is recorded: nobody runs the container any more
+    if c.host_config.get("AutoRemove"):
+        with contextlib.suppress(NotFound):
+            manager.remove(c.id, force=True, volumes=True)
+    os._exit(0)
