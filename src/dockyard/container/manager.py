@@ -643,6 +643,7 @@ class ContainerManager:
 
         with self._cgroup_parent_lock(exclusive=True):
             self._kill_and_reap(c)
+            self._remove_noted_cgroup_dirs(c)
             self._remove_cgroup_parent(c)
         unmount(os.path.join(self.paths.container_dir(c.id), "rootfs"))
         self.volumes.deactivate(c.id)
@@ -700,6 +701,8 @@ class ContainerManager:
             console = undo.enter_context(ConsoleSocket(self.paths.runroot, c.id))
         created: list[bool] = []
         undo.callback(self._release_runtime, c, runtime, created)
+        if c.host_config.get("Runtime") == "crun":
+            self._note_cgroup_dirs(c)
         # The runtime gives the container this process's fds 0-2: point them at what
         # the container gets for the duration of create, then put them back.
         replaced: dict[int, int] = {}
@@ -796,8 +799,7 @@ class ContainerManager:
             if created:
                 with contextlib.suppress(DockyardError):
                     runtime.delete(c.id, True)
-            if c.host_config.get("Runtime") == "crun":
-                self._remove_dirs(self._cgroup_dirs_to_remove(c))
+            self._remove_noted_cgroup_dirs(c)
             self._remove_cgroup_parent(c)
 
     def _remove_cgroup_parent(self, c: Container) -> None:
@@ -849,10 +851,27 @@ class ContainerManager:
         ]
         return sorted(missing, key=len, reverse=True)
 
-    def _remove_dirs(self, dirs: list[str]) -> None:
+    def _note_cgroup_dirs(self, c: Container) -> None:
+        """Write down (``containers/<id>/cgroup-dirs``) the cgroup directories an
+        external runtime is about to create and leave behind, for whichever process
+        cleans up after the container (the monitor, ``rm -f``) to remove."""
+        path = os.path.join(self.paths.container_dir(c.id), "cgroup-dirs")
+        with open(path + ".tmp", "w") as f:
+            json.dump(self._cgroup_dirs_to_remove(c), f)
+        os.replace(path + ".tmp", path)
+
+    def _remove_noted_cgroup_dirs(self, c: Container) -> None:
+        path = os.path.join(self.paths.container_dir(c.id), "cgroup-dirs")
+        try:
+            with open(path) as f:
+                dirs = json.load(f)
+        except (OSError, ValueError):
+            return
         for d in dirs:
             with contextlib.suppress(OSError):
                 os.rmdir(d)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
     def _spec(
         self,
