@@ -3,15 +3,17 @@ Docker's state machine (starting/healthy/unhealthy, retries, start period, timeo
 
 from __future__ import annotations
 
+import glob
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import Runner
+from conftest import CGROUP_PARENT, Runner
 from dockyard.container.health import (
     config_from_flags,
     format_duration,
@@ -151,3 +153,38 @@ def test_image_healthcheck_and_no_healthcheck(dy: Runner, busybox: str, tmp_path
         assert "--no-healthcheck conflicts with --health-* options" in bad.stderr
     finally:
         dy("rm", "-f", "img", "off")
+
+
+def _container_cgroups(cid: str) -> list[str]:
+    """The cgroup directories of container ``cid`` under this run's default parent."""
+    found: set[str] = set()
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        own = line.split(":", 2)[2].rstrip("/")
+        found.update(glob.glob(f"/sys/fs/cgroup/*{own}/{CGROUP_PARENT}/{cid}"))
+    return sorted(found)
+
+
+@pytest.mark.slow
+def test_rm_f_with_probes_in_flight_leaves_nothing(dy: Runner, busybox: str) -> None:
+    """``rm -f`` while 100 ms probes run returns once the container's cgroup is gone
+    and soon; a container started meanwhile is not hurt by the removal of the cgroup
+    parent. The old monitor recorded the exit before its cleanup (so ``rm`` returned
+    with the cgroup still there) and removed the empty parent cgroup while another
+    container was being created under it (that create failed with ENOENT)."""
+    health = ["--health-cmd", "sleep 0.05", "--health-interval", "100ms"]
+    previous = dy("run", "-d", *health, busybox, "sleep", "100", check=True).stdout.strip()
+    try:
+        for i in range(8):
+            assert _container_cgroups(previous)
+            time.sleep(0.1 + 0.07 * (i % 4))  # land at different points of a probe
+            with ThreadPoolExecutor(2) as pool:
+                removal = pool.submit(dy, "rm", "-f", previous)
+                started = time.monotonic()
+                run = pool.submit(dy, "run", "-d", *health, busybox, "sleep", "100")
+                assert removal.result().returncode == 0, removal.result().stderr
+                assert time.monotonic() - started < 8
+                assert _container_cgroups(previous) == []
+                assert run.result().returncode == 0, run.result().stderr
+            previous = run.result().stdout.strip()
+    finally:
+        dy("rm", "-f", previous)
