@@ -632,13 +632,20 @@ class ContainerManager:
 
     def _record_lost_exit(self, c: Container) -> None:
         """Clean up after a container whose monitor is gone and mark it exited (255)."""
-        self._force_cleanup(c)
+        self.cleanup_run(c)
         c.state.update(Status="exited", Running=False, Pid=0, ExitCode=255, FinishedAt=now())
         self.store.save_state(c)
 
-    def _force_cleanup(self, c: Container) -> None:
-        """Kill and delete the runtime's container, unmount the rootfs, drop the default
-        cgroup parent: what a monitor does after an exit, for when there is no monitor."""
+    def cleanup_run(self, c: Container) -> None:
+        """Undo what :meth:`_launch` made for a run of ``c``, from the record alone and
+        idempotently: kill and delete the runtime's container, remove the cgroup
+        directories it leaves, unmount the rootfs, release its volumes' mounts and tear
+        down its network namespace.
+
+        A detached container's monitor calls it after the exit (in another process image
+        than the one that launched: nothing registered on the launch's undo stack
+        survives there), and so do ``rm -f`` and lost exits, where there is no monitor.
+        Whatever ``_launch`` sets up must be undone here too."""
         from dockyard.snapshot import unmount
 
         with self._cgroup_parent_lock(exclusive=True):
@@ -988,7 +995,7 @@ class ContainerManager:
             except DockyardError:
                 # The monitor is alive but did not record the exit in time: do its cleanup
                 # here so that rm -f never leaves a mount, cgroup or process behind.
-                self._force_cleanup(c)
+                self.cleanup_run(c)
         elif c.state["Running"]:
             self._record_lost_exit(c)
         from dockyard.snapshot import unmount

@@ -93,8 +93,6 @@ def finish(args: dict[str, str]) -> NoReturn:
     from dockyard.container.restart import RestartManager
     from dockyard.engine import Engine
     from dockyard.paths import Paths
-    from dockyard.runtime import get_runtime
-    from dockyard.snapshot import unmount
 
     manager = Engine(Paths(args["root"], args["runroot"])).containers
     lock = int(args["lock"])
@@ -107,9 +105,7 @@ def finish(args: dict[str, str]) -> NoReturn:
     if probe_command(c.config.get("Healthcheck")) is not None:
         mark_stopped(manager.store, c.id)
     oom = manager.oom_killed(c)
-    runtime = get_runtime(c.host_config.get("Runtime") or "dockyard", manager.paths.runtime_state)
-    manager._release_runtime(c, runtime, [True])
-    unmount(os.path.join(manager.paths.container_dir(c.id), "rootfs"))
+    manager.cleanup_run(c)
     manager.record_exit(c, status, oom)
     restart = RestartManager(
         c.host_config.get("RestartPolicy") or {}, int(args["restarts"]), float(args["delay"])
