@@ -123,3 +123,16 @@ def test_logs_follow_ends_with_the_container(
     assert proc.stdout == b"first\r\nsecond\r\n"
     assert time.monotonic() - started >= 0.5
     dy("rm", "fl", check=True)
+
+
+def test_attached_run_is_logged(dy: Runner, busybox: str) -> None:
+    """A foreground ``run`` relays its output and logs it, as Docker does."""
+    p = dy("run", "--name", "fg", busybox, "sh", "-c", "echo out; echo err >&2; printf end")
+    assert (p.returncode, p.stdout, p.stderr) == (0, "out\nend", "err\n")
+    logs = dy("logs", "fg", check=True)
+    assert (logs.stdout, logs.stderr) == ("out\nend", "err\n")
+    # Bytes (input=b""): the tty's line endings are part of what is checked.
+    p = dy("run", "-t", "--name", "fgt", busybox, "sh", "-c", "echo hi; exit 3", input=b"")
+    assert (p.returncode, p.stdout) == (3, b"hi\r\n")
+    assert dy("logs", "fgt", input=b"", check=True).stdout == b"hi\r\n"
+    dy("rm", "fg", "fgt", check=True)

@@ -722,7 +722,8 @@ class ContainerManager:
             replaced[0], write_end = os.pipe()
             os.set_inheritable(write_end, False)
             stdio.stdin = write_end
-        if capture and not c.config["Tty"]:
+        if not c.config["Tty"]:
+            # Pipes also for an attached run: its output is logged (and relayed) too.
             for fd, stream in ((1, "stdout"), (2, "stderr")):
                 read_end, replaced[fd] = os.pipe()
                 os.set_inheritable(read_end, False)
@@ -777,11 +778,44 @@ class ContainerManager:
             c.state = {**before, "Error": str(e)}
             self.store.save_state(c)
             raise
+        if not capture:
+            self._relay_attached(c, undo, stdio, console)
+        elif console is not None:
+            undo.callback(console.close)
+        return runtime, pid, stdio
+
+    def _relay_attached(
+        self, c: Container, undo: contextlib.ExitStack, stdio: Stdio, console: Any
+    ) -> None:
+        """Copy an attached run's output to the caller's stdout/stderr and into its
+        json-file log (Docker logs attached containers too), in a thread; the undo joins
+        it first, so the last output is out before anything is torn down."""
+        from dockyard.container.jsonfile import JsonFileWriter
+        from dockyard.container.logs import log_path
+
+        writer = JsonFileWriter(log_path(self.paths.container_dir(c.id), c.id))
+        undo.callback(writer.close)
         if console is not None:
             undo.callback(console.close)
-            if not capture:
-                console.relay_start(c.config["OpenStdin"])
-        return runtime, pid, stdio
+            console.relay_start(c.config["OpenStdin"], log=writer)
+            return
+        import threading
+
+        sources, stdio.sources = stdio.sources, []  # the thread closes them at their end
+        broken: set[int] = set()
+
+        def write_out(stream: str, data: bytes) -> None:
+            fd = 2 if stream == "stderr" else 1
+            view = memoryview(data)
+            while view and fd not in broken:
+                try:
+                    view = view[os.write(fd, view) :]
+                except OSError:  # the reader went away: keep logging
+                    broken.add(fd)
+
+        thread = threading.Thread(target=writer.relay, args=(sources, write_out), daemon=True)
+        thread.start()
+        undo.callback(thread.join, 10)
 
     @contextlib.contextmanager
     def _cgroup_parent_lock(self, exclusive: bool) -> Iterator[None]:

@@ -15,6 +15,10 @@ import termios
 import threading
 import tty
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dockyard.container.jsonfile import JsonFileWriter
 
 _MAX_SUN_PATH = 100
 
@@ -39,6 +43,7 @@ class ConsoleSocket:
         self._thread: threading.Thread | None = None
         self._saved_attrs: list | None = None
         self._old_winch: object = None
+        self._log: JsonFileWriter | None = None
 
     def __enter__(self) -> ConsoleSocket:
         return self
@@ -70,8 +75,10 @@ class ConsoleSocket:
                 fcntl.ioctl(self.master, termios.TIOCSWINSZ, size)
                 return
 
-    def relay_start(self, interactive: bool) -> None:
-        """Put the caller's terminal in raw mode and relay in a background thread."""
+    def relay_start(self, interactive: bool, log: JsonFileWriter | None = None) -> None:
+        """Put the caller's terminal in raw mode and relay in a background thread; the
+        container's output also goes to ``log`` (its json-file log), if given."""
+        self._log = log
         if interactive and os.isatty(0):
             self._saved_attrs = termios.tcgetattr(0)
             tty.setraw(0)
@@ -93,7 +100,11 @@ class ConsoleSocket:
                 except OSError:
                     data = b""
                 if not data:
+                    if self._log is not None:
+                        self._log.finish("stdout")
                     return
+                if self._log is not None:
+                    self._log.feed("stdout", data)
                 os.write(1, data)
             if 0 in readable:
                 data = os.read(0, 65536)
