@@ -13,6 +13,7 @@ _SETTINGS = {"help_option_names": ["--help"]}
 
 
 @click.command(context_settings=_SETTINGS)
+@click.option("--detach-keys", help="Override the key sequence for detaching a container")
 @click.option("--no-stdin", is_flag=True, help="Do not attach STDIN")
 @click.option(
     "--sig-proxy",
@@ -22,14 +23,22 @@ _SETTINGS = {"help_option_names": ["--help"]}
 )
 @click.argument("container")
 @click.pass_obj
-def attach(paths: Paths, no_stdin: bool, sig_proxy: bool, container: str) -> None:
+def attach(
+    paths: Paths, detach_keys: str | None, no_stdin: bool, sig_proxy: bool, container: str
+) -> None:
     """Attach local standard input, output, and error streams to a running container."""
     from dockyard.container.attach import attach as attach_to
     from dockyard.engine import Engine
 
     engine = Engine(paths)
     try:
-        status = attach_to(engine.containers, container, stdin=not no_stdin, sig_proxy=sig_proxy)
+        status = attach_to(
+            engine.containers,
+            container,
+            stdin=not no_stdin,
+            sig_proxy=sig_proxy,
+            detach_keys=detach_keys,
+        )
     except DockyardError as e:
         print(f"Error response from daemon: {e}", file=sys.stderr)
         sys.exit(1)

@@ -308,7 +308,11 @@ def _fail(err: DockyardError) -> None:
     sys.exit(err.exit_code)
 
 
-def _create(paths: Paths, kw: dict[str, Any]) -> Any:
+def _create(
+    paths: Paths, kw: dict[str, Any], detach: bool = False, foreground: bool = False
+) -> Any:
+    """Create the container ``kw`` describes, for ``run -d`` (``detach``: nothing
+    attached), a ``foreground`` run (``-it`` needs a terminal) or ``create``."""
     from dockyard.engine import Engine
     from dockyard.errors import InvalidArgument
 
@@ -319,7 +323,8 @@ def _create(paths: Paths, kw: dict[str, Any]) -> Any:
         print(f"dockyard: {e}", file=sys.stderr)
         print("See 'dockyard run --help'.", file=sys.stderr)
         sys.exit(e.exit_code)
-    if opts.tty and opts.interactive and not os.isatty(0):
+    opts.detach = detach
+    if foreground and opts.tty and opts.interactive and not os.isatty(0):
         print("the input device is not a TTY", file=sys.stderr)
         sys.exit(1)
     if opts.network == "host" and opts.port_bindings:
@@ -359,7 +364,7 @@ def create(paths: Paths, **kw: Any) -> None:
 def run(paths: Paths, detach: bool, **kw: Any) -> None:
     """Create and run a new container from an image."""
     try:
-        engine, c = _create(paths, kw)
+        engine, c = _create(paths, kw, detach=detach, foreground=not detach)
         try:
             if detach:
                 engine.containers.start_detached(c)

@@ -87,19 +87,108 @@ def _connect(manager: ContainerManager, container_id: str) -> socket.socket:
     return sock
 
 
-def attach(manager: ContainerManager, ref: str, stdin: bool = True, sig_proxy: bool = True) -> int:
+DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
+# moby/term's names of the control characters, by code: ctrl-@ is 0, ctrl-a 1, ...
+_CTRL_NAMES = ["ctrl-@"] + [f"ctrl-{chr(c)}" for c in range(ord("a"), ord("z") + 1)]
+_CTRL_NAMES += ["ctrl-[", "ctrl-\\", "ctrl-]", "ctrl-^", "ctrl-_"]
+
+
+def parse_detach_keys(text: str) -> bytes:
+    """``--detach-keys`` (``ctrl-p,ctrl-q``, ``ctrl-a,x``: comma-separated single
+    characters or ``ctrl-<a-z @ [ \\ ] ^ _>``) as bytes (moby/term ``ToBytes``).
+
+    Raises InvalidArgument with the daemon's message."""
+    from dockyard.errors import InvalidArgument
+
+    codes = bytearray()
+    for key in text.split(","):
+        if len(key) == 1:
+            codes += key.encode()
+        elif key in _CTRL_NAMES:
+            codes.append(_CTRL_NAMES.index(key))
+        else:
+            raise InvalidArgument(f"Invalid detach keys ({text}) provided")
+    return bytes(codes)
+
+
+class EscapeFilter:
+    """Finds the detach sequence in a terminal's input (moby/term ``EscapeProxy``):
+    bytes that may begin it are held back, and sent on when what follows differs."""
+
+    def __init__(self, keys: bytes) -> None:
+        self.keys = keys
+        self.held = b""
+
+    def feed(self, data: bytes) -> tuple[bytes, bool]:
+        """The bytes to pass on, and whether the whole sequence was typed (then nothing
+        after it is passed on)."""
+        out = bytearray()
+        for byte in data:
+            candidate = self.held + bytes([byte])
+            if self.keys.startswith(candidate):
+                if candidate == self.keys:
+                    return bytes(out), True
+                self.held = candidate
+            else:
+                out += candidate
+                self.held = b""
+        return bytes(out), False
+
+
+class _Sender:
+    """Frames to the monitor from two threads (stdin, and window size changes from
+    the SIGWINCH handler), one whole frame at a time."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.lock = threading.Lock()
+
+    def send(self, kind: int, data: bytes) -> bool:
+        with self.lock:
+            try:
+                self.sock.sendall(frame(kind, data))
+            except OSError:
+                return False
+        return True
+
+    def resize(self, *_: object) -> None:
+        """Send this terminal's size (rows, columns), if there is one."""
+        import fcntl
+        import termios
+
+        for fd in (0, 1):
+            with contextlib.suppress(OSError):
+                packed = fcntl.ioctl(fd, termios.TIOCGWINSZ, struct.pack("HHHH", 0, 0, 0, 0))
+                rows, cols = struct.unpack("HHHH", packed)[:2]
+                self.send(RESIZE, struct.pack(">HH", rows, cols))
+                return
+
+
+def attach(
+    manager: ContainerManager,
+    ref: str,
+    stdin: bool = True,
+    sig_proxy: bool = True,
+    detach_keys: str | None = None,
+) -> int:
     """``docker attach``: copy the running container ``ref``'s output to this process's
     stdout/stderr from now on, this process's stdin to its stdin (with ``stdin`` and a
     container created with ``-i``), forward signals (``sig_proxy``, not for a tty) and
     return its exit code once it stops (Docker's behaviour).
 
-    Raises NotFound, or Conflict with Docker's texts for a stopped, paused or restarting
-    container, or DockyardError("the input device is not a TTY").
+    With a tty, the terminal's size is sent at once and on every SIGWINCH, and typing
+    ``detach_keys`` (default ctrl-p,ctrl-q) detaches: the container keeps running and,
+    as Docker's CLI, this prints ``read escape sequence`` and returns 1.
+
+    Raises NotFound, InvalidArgument (bad ``detach_keys``), or Conflict with Docker's
+    texts for a stopped, paused or restarting container, or DockyardError("the input
+    device is not a TTY").
     """
     import signal
 
     from dockyard.container.signals import PROXIED_SIGNALS
 
+    keys = parse_detach_keys(detach_keys or DEFAULT_DETACH_KEYS)
     c = manager.reconcile(manager.store.get(ref))
     if c.state.get("Restarting"):
         raise Conflict("You cannot attach to a restarting container, wait until it is running")
@@ -112,10 +201,12 @@ def attach(manager: ContainerManager, ref: str, stdin: bool = True, sig_proxy: b
     if tty and forward_stdin and not os.isatty(0):
         raise DockyardError("the input device is not a TTY")
     sock = _connect(manager, c.id)
+    sender = _Sender(sock)
     previous: dict[int, object] = {}
-    saved_attrs = None
+    detached = threading.Event()
     with contextlib.ExitStack() as undo:
         undo.callback(sock.close)
+        undo.callback(_restore_handlers, previous)
         if sig_proxy and not tty:
 
             def forward(signum: int, _frame: object) -> None:
@@ -125,7 +216,9 @@ def attach(manager: ContainerManager, ref: str, stdin: bool = True, sig_proxy: b
             for sig in PROXIED_SIGNALS:
                 with contextlib.suppress(OSError, ValueError):
                     previous[sig] = signal.signal(sig, forward)
-            undo.callback(_restore_handlers, previous)
+        if tty:
+            previous[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, sender.resize)
+            sender.resize()
         if tty and forward_stdin:
             import termios
             import tty as tty_mod
@@ -134,8 +227,14 @@ def attach(manager: ContainerManager, ref: str, stdin: bool = True, sig_proxy: b
             tty_mod.setraw(0)
             undo.callback(termios.tcsetattr, 0, termios.TCSADRAIN, saved_attrs)
         if forward_stdin:
-            threading.Thread(target=_send_stdin, args=(sock,), daemon=True).start()
+            escape = EscapeFilter(keys) if tty else None
+            threading.Thread(
+                target=_send_stdin, args=(sender, escape, detached), daemon=True
+            ).start()
         _receive(sock)
+    if detached.is_set():
+        print("read escape sequence", file=sys.stderr)
+        return 1
     return manager.wait(c.id)
 
 
@@ -146,8 +245,10 @@ def _restore_handlers(previous: dict[int, object]) -> None:
         signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
-def _send_stdin(sock: socket.socket) -> None:
-    """Copy this process's stdin to the socket; half-close it at end of file."""
+def _send_stdin(sender: _Sender, escape: EscapeFilter | None, detached: threading.Event) -> None:
+    """Copy this process's stdin to the socket; half-close it at end of file. With
+    ``escape``, end the session instead when the detach keys are typed."""
+    sock = sender.sock
     while True:
         try:
             data = os.read(0, 65536)
@@ -157,9 +258,16 @@ def _send_stdin(sock: socket.socket) -> None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_WR)
             return
-        try:
-            sock.sendall(frame(STDIN, data))
-        except OSError:
+        if escape is not None:
+            data, detach = escape.feed(data)
+            if detach:
+                if data:
+                    sender.send(STDIN, data)
+                detached.set()
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)  # ends _receive in the main thread
+                return
+        if data and not sender.send(STDIN, data):
             return
 
 

@@ -312,9 +312,9 @@ class ContainerManager:
             "Hostname": opts.hostname or "",
             "Domainname": "",
             "User": opts.user if opts.user is not None else img.get("User", ""),
-            "AttachStdin": opts.interactive,
-            "AttachStdout": True,
-            "AttachStderr": True,
+            "AttachStdin": opts.interactive and not opts.detach,
+            "AttachStdout": not opts.detach,
+            "AttachStderr": not opts.detach,
         }
         exposed: dict[str, dict] = {
             k: {} for k in [*(img.get("ExposedPorts") or {}), *opts.exposed_ports]
@@ -324,7 +324,7 @@ class ContainerManager:
         config |= {
             "Tty": opts.tty,
             "OpenStdin": opts.interactive,
-            "StdinOnce": opts.interactive,
+            "StdinOnce": opts.interactive and not opts.detach,
             "Env": env,
             "Cmd": cmd,
             "Image": opts.image,

@@ -271,7 +271,9 @@ class Watch:
             data = b""
         if not data:
             del self.inputs[fd]  # half-closed: it still gets the output
-            if self.stdin_once:
+            # As moby's attach: the end of a client's input closes the container's
+            # stdin with StdinOnce, never a tty's.
+            if self.stdin_once and self.tty_master < 0:
                 self._close_stdin()
             return
         buf = self.inputs[fd]

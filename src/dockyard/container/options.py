@@ -37,6 +37,8 @@ class CreateOptions:
     links: list[str] = field(default_factory=list)
     tty: bool = False
     interactive: bool = False
+    # run -d: nothing attached (Docker's Attach* and StdinOnce false).
+    detach: bool = False
     privileged: bool = False
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
