@@ -508,7 +508,7 @@ def ps(
 
     engine = _engine(paths)
     parsed = parse_filters(filters)
-    found = [engine.containers.reconcile(c) for c in engine.container_store.list()]
+    found = engine.containers.list_reconciled()
     if latest:
         last = 1
     if not (all_ or last > 0 or "status" in parsed):

@@ -411,11 +411,7 @@ def stats(
     if refs:
         found = [(ref, running_container(manager, ref)) for ref in refs]
     else:
-        found = [
-            (c.id[:12], c)
-            for c in (manager.reconcile(x) for x in manager.store.list())
-            if c.state["Running"]
-        ]
+        found = [(c.id[:12], c) for c in manager.list_reconciled() if c.state["Running"]]
     groups = []
     for ref, c in found:
         try:

@@ -142,7 +142,7 @@ class ContainerManager:
             # Under the volume lock: a volume rm cannot slip between creating the
             # container's volumes and recording it as their user.
             with self.volumes.lock():
-                self.store.add(c)
+                self._add_record(c, generated_name=not opts.name)
                 added = True
                 self._create_network(c, opts)
                 if points:
@@ -155,6 +155,23 @@ class ContainerManager:
             shutil.rmtree(cdir, ignore_errors=True)
             raise
         return c
+
+    def _add_record(self, c: Container, generated_name: bool) -> None:
+        """Insert ``c``; a ``generated_name`` someone else took meanwhile is replaced by
+        another, as moby retries (20 concurrent ``run -d`` collided once). Raises
+        Conflict for a name the user chose."""
+        for attempt in range(6):
+            try:
+                self.store.add(c)
+                return
+            except Conflict:
+                if not generated_name or attempt == 5:
+                    raise
+                old, c.name = c.name, random_name()
+                links = c.host_config.get("Links") or []
+                c.host_config["Links"] = [
+                    link.replace(f":/{old}/", f":/{c.name}/") for link in links
+                ] or None
 
     def _mount_points_of(self, ref: str) -> list[dict[str, Any]]:
         """The mount points of container ``ref`` (for ``--volumes-from``)."""
@@ -629,6 +646,15 @@ class ContainerManager:
             if c.state["Running"]:
                 self._record_lost_exit(c)
         return c
+
+    def list_reconciled(self) -> list[Container]:
+        """Every container as :meth:`reconcile` sees it, newest first; one removed
+        meanwhile (a ``--rm`` container whose monitor just finished) is left out."""
+        found = []
+        for c in self.store.list():
+            with contextlib.suppress(NotFound):
+                found.append(self.reconcile(c))
+        return found
 
     def _record_lost_exit(self, c: Container) -> None:
         """Clean up after a container whose monitor is gone and mark it exited (255)."""

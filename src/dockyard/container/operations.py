@@ -225,8 +225,7 @@ def prune(manager: ContainerManager, filters: dict[str, list[str]]) -> list[tupl
             raise InvalidArgument(f"invalid filter '{key}'")
     untils = [_parse_until(v) for v in filters.get("until", [])]
     removed = []
-    for c in manager.store.list():
-        c = manager.reconcile(c)
+    for c in manager.list_reconciled():
         if c.state["Running"] or c.state.get("Paused"):
             continue
         labels = c.config.get("Labels") or {}
