@@ -72,7 +72,9 @@ def test_starting_healthy_unhealthy_and_ps(dy: Runner, busybox: str) -> None:
     )  # fmt: skip
     try:
         h = _health(dy, "hh")
-        assert h["Status"] == "starting" and h["FailingStreak"] == 0
+        # A first probe (200 ms) may have failed already on a loaded machine: one
+        # failure of the two retries keeps it starting.
+        assert h["Status"] == "starting" and h["FailingStreak"] <= 1
         assert "(health: starting)" in dy("ps", check=True).stdout
         # Two failures before /tmp/ok exists: unhealthy (no start period).
         _until(lambda: _health(dy, "hh")["Status"] == "unhealthy")

@@ -362,7 +362,8 @@ class HealthMonitor:
         with os.fdopen(report_r, "rb") as f:
             while data := f.read(65536):
                 chunks.append(data)
-        os.waitpid(child, 0)
+        with contextlib.suppress(ChildProcessError):  # reaped by run's wait (reap_others)
+            os.waitpid(child, 0)
         result = json.loads(b"".join(chunks) or b'{"code": -1, "output": "probe helper died"}')
         return int(result["code"]), str(result["output"])
 

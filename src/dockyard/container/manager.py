@@ -444,7 +444,7 @@ class ContainerManager:
                     health = HealthMonitor(self, c, probe)
                     health.start()
                     undo.callback(health.stop)
-                status = wait_forwarding(pid)
+                status = wait_forwarding(pid, reap_others=True)
                 oom = self.oom_killed(c)
             # Cleaned up before the exit is recorded: whoever waits for it finds nothing
             # of the run left.

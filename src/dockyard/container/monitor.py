@@ -71,6 +71,10 @@ def main(argv: list[str]) -> NoReturn:
     finish(args)
 
 
+def _ignore(_signum: int, _frame: object) -> None:
+    """A SIGCHLD handler that only makes the signal wake the loop (set_wakeup_fd)."""
+
+
 class Watch:
     """Phase 2: the idle life of the monitor, one ``select`` loop and no threads.
 
@@ -127,6 +131,7 @@ class Watch:
         self.started = float(args["started"])
         self.probe_pid = 0
         self.probe_fd = -1
+        self.sigchld = -1
         self.health_status = "starting"
         self.next_probe = self._probe_delay() + time.monotonic() if self.health else 0.0
 
@@ -134,12 +139,18 @@ class Watch:
 
     def run(self) -> NoReturn:
         """Serve until PID 1 exits, then exec phase 3 with its Docker exit status."""
+        import _signal
+
         pidfd = os.pidfd_open(self.pid)
+        # SIGCHLD wakes the loop to reap children nobody waits for (see _reap_strays).
+        self.sigchld, wakeup = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        _signal.set_wakeup_fd(wakeup, warn_on_full_buffer=False)
+        _signal.signal(_signal.SIGCHLD, _ignore)
         while True:
             timeout = None
             if self.health and not self.probe_pid:
                 timeout = max(0.0, self.next_probe - time.monotonic())
-            readable = [pidfd, *self.sources, self.listen.fileno()]
+            readable = [pidfd, self.sigchld, *self.sources, self.listen.fileno()]
             if not self.pending:
                 readable += list(self.inputs)
             if self.probe_pid:
@@ -158,6 +169,14 @@ class Watch:
                     self._accept()
                 elif fd == self.probe_fd:
                     self._probe_done()
+                elif fd == self.sigchld:
+                    while True:  # drain the wakeup bytes
+                        try:
+                            if not os.read(self.sigchld, 512):
+                                break
+                        except BlockingIOError:
+                            break
+                    self._reap_strays()
             if w:
                 self._write_stdin()
             if pidfd in r:
@@ -195,6 +214,7 @@ class Watch:
             if not r:
                 os.kill(self.probe_pid, 9)
             self._probe_done()
+        self._reap_strays()
         for conn in self.clients.values():
             try:
                 conn.shutdown(2)
@@ -211,6 +231,21 @@ class Watch:
         self.listen.close()
         if self.stdin is not None:
             os.close(self.stdin)
+
+    def _reap_strays(self) -> None:
+        """Reap every exited child but PID 1 and the running probe (whose pidfds the
+        loop watches). As a child subreaper the monitor inherits the orphans of its
+        probes (an exec'd process whose helper died first): unreaped, a zombie of the
+        container's PID namespace keeps its PID 1 from finishing its exit (the kernel
+        waits for the namespace's processes to be reaped), and the exit is never seen."""
+        while True:
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return
+            if info is None or info.si_pid in (self.pid, self.probe_pid):
+                return
+            os.waitpid(info.si_pid, 0)
 
     # -- output ---------------------------------------------------------------------------
 
@@ -344,6 +379,10 @@ class Watch:
         if pid == 0:  # pragma: no cover - runs in the forked child
             code = 3
             try:
+                import _signal
+
+                _signal.set_wakeup_fd(-1)
+                _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
                 os.closerange(3, os.sysconf("SC_OPEN_MAX"))
                 status = health.probe_and_record(
                     self.args["root"], self.args["runroot"], self.args["id"], in_start_period

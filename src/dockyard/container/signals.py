@@ -25,9 +25,13 @@ PROXIED_SIGNALS = {
 }
 
 
-def wait_forwarding(pid: int) -> int:
+def wait_forwarding(pid: int, reap_others: bool = False) -> int:
     """Wait for child ``pid`` while forwarding :data:`PROXIED_SIGNALS` to it; returns
     Docker's exit status (the code, or 128+N when signal N ended it).
+
+    With ``reap_others`` every other child that exits meanwhile is reaped too: a child
+    subreaper running a container must, or an orphan of the container's PID namespace
+    left a zombie keeps PID 1 from finishing its exit (see monitor.Watch._reap_strays).
 
     The caller blocks those signals (``pthread_sigmask``) from when ``pid`` exists until
     this call, so none sent in between is lost; they are delivered here, after the
@@ -44,7 +48,10 @@ def wait_forwarding(pid: int) -> int:
             previous[sig] = signal.signal(sig, forward)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, PROXIED_SIGNALS)
     try:
-        _, wstatus = os.waitpid(pid, 0)
+        while True:
+            done, wstatus = os.wait() if reap_others else os.waitpid(pid, 0)
+            if done == pid:
+                break
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

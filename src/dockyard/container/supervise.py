@@ -94,6 +94,10 @@ def finish(args: dict[str, str]) -> NoReturn:
     from dockyard.engine import Engine
     from dockyard.paths import Paths
 
+    # Orphans of probes reparented to this subreaper since the watch phase's last reap.
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
     manager = Engine(Paths(args["root"], args["runroot"])).containers
     lock = int(args["lock"])
     os.set_inheritable(lock, False)
