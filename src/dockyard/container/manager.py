@@ -567,9 +567,12 @@ class ContainerManager:
                 os.dup2(devnull, fd)
             os.close(devnull)
             # Nothing else of the caller's (a pipe a shell reads to its end, say) may
-            # stay open for the container's lifetime.
-            os.closerange(3, report_fd)
-            os.closerange(report_fd + 1, os.sysconf("SC_OPEN_MAX"))
+            # stay open for the container's lifetime: closed at the exec. Not closed
+            # here, where an object of the CLI's could still close its fd's number
+            # once that number is reused.
+            for name in os.listdir("/proc/self/fd"):
+                with contextlib.suppress(OSError):
+                    os.set_inheritable(int(name), False)
             from dockyard.container.supervise import launch
             from dockyard.engine import Engine
 
