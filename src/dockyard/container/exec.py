@@ -195,8 +195,9 @@ def _exec_attached(
         for fd in redirect:
             os.dup2(devnull, fd)
         os.close(devnull)
-        signal.pthread_sigmask(signal.SIG_BLOCK, PROXIED_SIGNALS)
-        undo.callback(signal.pthread_sigmask, signal.SIG_UNBLOCK, PROXIED_SIGNALS)
+        held = PROXIED_SIGNALS | {signal.SIGCHLD}  # taken by wait_forwarding
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        undo.callback(signal.pthread_sigmask, signal.SIG_UNBLOCK, held)
         try:
             pid = runtime.exec(
                 c.id, process, console_socket=console.path if console else None, setsid=True

@@ -776,8 +776,11 @@ class ContainerManager:
         pid = int(runtime.state(c.id)["pid"])
         # Hold signals meant for the container until they are forwarded: one sent as soon
         # as it prints its first line must reach it, not end this process.
-        signal.pthread_sigmask(signal.SIG_BLOCK, PROXIED_SIGNALS)
-        undo.callback(signal.pthread_sigmask, signal.SIG_UNBLOCK, PROXIED_SIGNALS)
+        # SIGCHLD too: wait_forwarding takes it synchronously, and a thread started from
+        # here on must not swallow it (its default action is to discard it).
+        held = PROXIED_SIGNALS | {signal.SIGCHLD}
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        undo.callback(signal.pthread_sigmask, signal.SIG_UNBLOCK, held)
         if console is not None:
             master = console.receive()
             if capture:

@@ -33,27 +33,39 @@ def wait_forwarding(pid: int, reap_others: bool = False) -> int:
     subreaper running a container must, or an orphan of the container's PID namespace
     left a zombie keeps PID 1 from finishing its exit (see monitor.Watch._reap_strays).
 
-    The caller blocks those signals (``pthread_sigmask``) from when ``pid`` exists until
-    this call, so none sent in between is lost; they are delivered here, after the
-    forwarding handlers are installed.
+    Signals are taken synchronously (``sigtimedwait``), not by handlers: a handler's
+    signal arriving just before a blocking ``waitpid`` was lost until the next one (a
+    SIGTERM right after the container's first line went unforwarded). The caller
+    blocks the proxied signals and SIGCHLD in every thread (``pthread_sigmask``) from
+    when ``pid`` exists, so none is lost before this call.
     """
-
-    def forward(signum: int, _frame: object) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
-
-    previous = {}
-    for sig in PROXIED_SIGNALS:
-        with contextlib.suppress(OSError, ValueError):
-            previous[sig] = signal.signal(sig, forward)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, PROXIED_SIGNALS)
+    watched = PROXIED_SIGNALS | {signal.SIGCHLD}
+    signal.pthread_sigmask(signal.SIG_BLOCK, watched)
     try:
-        while True:
-            done, wstatus = os.wait() if reap_others else os.waitpid(pid, 0)
-            if done == pid:
-                break
+        while (wstatus := _reaped(pid, reap_others)) is None:
+            # The timeout only bounds the wait should a SIGCHLD go to another thread.
+            info = signal.sigtimedwait(watched, 1.0)
+            if info is not None and info.si_signo != signal.SIGCHLD:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, info.si_signo)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, watched)
     code = os.waitstatus_to_exitcode(wstatus)
     return 128 - code if code < 0 else code
+
+
+def _reaped(pid: int, reap_others: bool) -> int | None:
+    """``pid``'s wait status if it has exited (reaping it, and with ``reap_others``
+    every other exited child too), else None."""
+    if not reap_others:
+        done, wstatus = os.waitpid(pid, os.WNOHANG)
+        return wstatus if done == pid else None
+    while True:
+        try:
+            done, wstatus = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if done == 0:
+            return None
+        if done == pid:
+            return wstatus

@@ -79,7 +79,7 @@ def launch(
         os.write(report_fd, b"{}")
         os.close(report_fd)
     manager.store.db.close()
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, PROXIED_SIGNALS)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, PROXIED_SIGNALS | {signal.SIGCHLD})
     os.execv(argv[0], argv)
 
 
