@@ -66,7 +66,10 @@ def main() -> None:
     ids: list[str] = []
     try:
         dy("bootstrap", "busybox")
-        ids = [dy("run", "-d", "busybox", "sleep", "600").strip() for _ in range(args.count)]
+        ids = [
+            dy("run", "-d", "--network", "none", "busybox", "sleep", "600").strip()
+            for _ in range(args.count)
+        ]
         figures = [rollup(lock_holder(f"{tmp}/run", cid)) for cid in ids]
         print(f"{'CONTAINER':<14}{'RSS KiB':>10}{'PSS KiB':>10}")
         for cid, fig in zip(ids, figures, strict=True):

@@ -107,9 +107,13 @@ class ContainerManager:
         self.store = store
         self.images = images
         self.layers = layers
-        # The running container's published ports and DNS server, released by _wait
-        # before the exit is recorded: whoever waits for that can bind the ports again.
+        # The running container's published ports and DNS server, released by the
+        # launch's undo (a monitor's: by its watch phase and cleanup_run) before the exit
+        # is recorded: whoever waits for that can bind the ports again.
         self._services: contextlib.ExitStack | None = None
+        # The monitor's watch arguments naming the bound service sockets of the
+        # container _launch last started with capture (network.services.start_services).
+        self.service_handoff: dict[str, str] = {}
 
     @cached_property
     def volumes(self) -> VolumeStore:
@@ -189,6 +193,7 @@ class ContainerManager:
 
         cdir = self.paths.container_dir(c.id)
         rootfs = os.path.join(cdir, "rootfs")
+        self.service_handoff = {}
         mount_rootfs(
             self._lower_dirs(c), os.path.join(cdir, "upper"), os.path.join(cdir, "work"), rootfs
         )
@@ -668,8 +673,8 @@ class ContainerManager:
     def cleanup_run(self, c: Container) -> None:
         """Undo what :meth:`_launch` made for a run of ``c``, from the record alone and
         idempotently: kill and delete the runtime's container, remove the cgroup
-        directories it leaves, unmount the rootfs, release its volumes' mounts and tear
-        down its network namespace.
+        directories it leaves, unmount the rootfs, release its volumes' mounts, tear
+        down its network namespace and forget its published ports.
 
         A detached container's monitor calls it after the exit (in another process image
         than the one that launched: nothing registered on the launch's undo stack
@@ -685,6 +690,9 @@ class ContainerManager:
         self.volumes.deactivate(c.id)
         with contextlib.suppress(DockyardError, OSError):
             self.networks.teardown(c.id)
+        from dockyard.network.ports import PortStore
+
+        PortStore(self.store.db).clear(c.id)
 
     def _launch(
         self, c: Container, undo: contextlib.ExitStack, capture: bool = False
@@ -703,6 +711,7 @@ class ContainerManager:
 
         cdir = self.paths.container_dir(c.id)
         rootfs = os.path.join(cdir, "rootfs")
+        self.service_handoff = {}
         mount_rootfs(
             self._lower_dirs(c),
             os.path.join(cdir, "upper"),
@@ -721,7 +730,10 @@ class ContainerManager:
 
             self._services = undo.enter_context(contextlib.ExitStack())
             eps = self.networks.endpoints(c.id)
-            start_services(self.paths, self.store.db, c, netns, eps, self._services)
+            # A monitor serves them only after its exec: bound here, handed over then.
+            self.service_handoff = start_services(
+                self.paths, self.store.db, c, netns, eps, self._services, serve=not capture
+            )
         spec = self._spec(c, rootfs, securejoin, volume_mounts, netns)
         tmp = os.path.join(cdir, "config.json.tmp")
         with open(tmp, "w") as f:

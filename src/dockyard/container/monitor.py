@@ -83,6 +83,8 @@ class Watch:
     master as ``out``; -1: none), ``stdin`` (write end of its stdin, -1: none),
     ``stdin_once`` (0/1), ``attach`` (the listening attach socket), health check
     durations in ns (``interval``, ``start_interval``, ``start_period``; absent: no check),
+    ``ports``/``dns`` (sockets of its network services, see
+    :func:`dockyard.network.services.serve_handed_off`; absent: none),
     ``started`` (CLOCK_MONOTONIC seconds of the start) and what phase 3 needs
     (``began``, ``restarts``, ``delay``), passed on unchanged.
     """
@@ -118,6 +120,17 @@ class Watch:
 
             path = os.path.join(args["root"], "containers", args["id"], f"{args['id']}-json.log")
             self.writer = JsonFileWriter(path)
+        self.services = None
+        if args.get("ports") or args.get("dns"):
+            # Published ports and the embedded DNS, bound by the launch phase: served
+            # here (threads), imported only by monitors of containers that have them.
+            from dockyard.network.services import serve_handed_off
+            from dockyard.paths import Paths
+
+            paths = Paths(args["root"], args["runroot"])
+            self.services = serve_handed_off(
+                paths, args["id"], args.get("ports", ""), args.get("dns", "")
+            )
         self.health = "interval" in args
         # The health check's durations in ns (health.next_delay's Healthcheck keys).
         self.hc = {
@@ -200,6 +213,8 @@ class Watch:
         """After PID 1's exit: the last output into the log (bounded: a process that
         escaped the container could hold a pipe open), the running probe ended, every
         client's stream closed, the attach socket removed."""
+        if self.services is not None:
+            self.services.close()  # the host ports are free before the exit is recorded
         deadline = time.monotonic() + DRAIN_TIMEOUT
         while self.sources and (left := deadline - time.monotonic()) > 0:
             r, _, _ = select.select(list(self.sources), [], [], left)

@@ -68,8 +68,10 @@ def launch(
 
             args["interval"], args["start_interval"], args["start_period"] = durations(hc)
             mark_starting(manager.store, c.id)
+        args.update(manager.service_handoff)
         argv = monitor.command("watch", args)
         keep = [lock, sock.fileno(), *(fd for fd, _ in stdio.sources)]
+        keep += _handoff_fds(manager.service_handoff)
         if stdio.stdin is not None:
             keep.append(stdio.stdin)
         for fd in keep:
@@ -81,6 +83,15 @@ def launch(
     manager.store.db.close()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, PROXIED_SIGNALS | {signal.SIGCHLD})
     os.execv(argv[0], argv)
+
+
+def _handoff_fds(handoff: dict[str, str]) -> list[int]:
+    """The socket fds named in the watch arguments ``ports`` (``fd/proto/port/ip,...``)
+    and ``dns`` (``udpfd/tcpfd``)."""
+    fds = [int(item.split("/", 1)[0]) for item in filter(None, handoff.get("ports", "").split(","))]
+    if handoff.get("dns"):
+        fds += [int(fd) for fd in handoff["dns"].split("/")]
+    return fds
 
 
 def finish(args: dict[str, str]) -> NoReturn:

@@ -160,6 +160,8 @@ class Proxy:
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self.sel.register(self._wake_r, _READ, None)
         self._owned: list[socket.socket] = []
+        # (socket, "tcp"|"udp", target) of every socket added, for a handoff.
+        self.served: list[tuple[socket.socket, str, tuple[str, int]]] = []
         self.conns: set[_TcpConnection] = set()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -170,12 +172,14 @@ class Proxy:
         """Forward connections accepted on ``listener`` (listening) to ``target``."""
         listener.setblocking(False)
         self._owned.append(listener)
+        self.served.append((listener, "tcp", target))
         self.sel.register(listener, _READ, lambda s, m: self._accept(s, target))
 
     def add_udp(self, sock: socket.socket, target: tuple[str, int]) -> None:
         """Forward datagrams arriving on ``sock`` (bound) to ``target``, replies back."""
         sock.setblocking(False)
         self._owned.append(sock)
+        self.served.append((sock, "udp", target))
         self.sel.register(sock, _READ, lambda s, m: self._udp_in(s, target))
 
     def start(self) -> None:
@@ -317,6 +321,7 @@ def publish(
     target_ip: str,
     taken: Callable[[str, int, str], bool] = lambda ip, port, proto: False,
     endpoint: str = "",
+    serve: bool = True,
 ) -> Published:
     """Bind a host socket for each :class:`dockyard.network.ports.Mapping` and serve them,
     forwarding to ``target_ip`` (the container's address) on the mapping's port.
@@ -329,6 +334,8 @@ def publish(
     ``failed to bind host port for 0.0.0.0:8080:172.17.0.2:80/tcp: address already in
     use``, both after ``driver failed programming external connectivity on endpoint``
     ``endpoint``. Raises Conflict (nothing stays bound) or InvalidArgument (sctp).
+    Without ``serve`` the sockets are bound but not served (``proxy.served`` lists them
+    for a process that serves them after an exec: a detached container's monitor).
     """
     proxy = Proxy()
     ports: dict[str, list[dict[str, str]]] = {}
@@ -358,7 +365,8 @@ def publish(
         for s in bound:
             s.close()
         raise
-    proxy.start()
+    if serve:
+        proxy.start()
     return Published(proxy, ports)
 
 

@@ -20,7 +20,8 @@ def start_services(
     netns: str,
     endpoints: list[tuple[Any, Any]],
     undo: contextlib.ExitStack,
-) -> None:
+    serve: bool = True,
+) -> dict[str, str]:
     """Publish the ports of container ``c`` to its first endpoint's address and start its
     embedded DNS server inside ``netns`` (its network namespace file) when it is on a
     user-defined network; each is stopped by ``undo``.
@@ -28,7 +29,13 @@ def start_services(
     ``endpoints`` is ``[(Network, Endpoint)]``, eth0 first; ``db`` the state database.
     Raises Conflict (a host port taken: Docker's message, nothing left bound) or
     DockyardError (the DNS socket could not be bound).
+
+    Without ``serve`` (a detached container: its monitor execs before it serves) the
+    sockets are bound and recorded but not served; returns the monitor's watch arguments
+    naming them (``ports``, ``dns``: see :func:`serve_handed_off`), their fds left
+    open for the exec. With ``serve`` returns {}.
     """
+    handoff: dict[str, str] = {}
     from dockyard.network.ports import planned_mappings
 
     mappings = planned_mappings(c.config, c.host_config)
@@ -44,6 +51,7 @@ def start_services(
                 ep.address,
                 taken=store.taken(c.id),
                 endpoint=f"{c.name} ({ep.id})",
+                serve=serve,
             )
         except DockyardError as e:
             # Docker 28's wording for a failure to connect the container to its networks.
@@ -51,23 +59,70 @@ def start_services(
         undo.callback(published.close)
         store.record(c.id, published.ports)
         undo.callback(store.clear, c.id)
+        if not serve:
+            handoff["ports"] = ",".join(
+                f"{sock.fileno()}/{proto}/{port}/{ip}"
+                for sock, proto, (ip, port) in published.proxy.served
+            )
     if any(net.name != "bridge" for net, _ in endpoints):
         from dockyard.network.dns import DnsServer, NetworkNames
 
         names = NetworkNames(db.path, c.id)
-        server = DnsServer(names.lookup, _upstreams(paths, c), reverse=names.reverse)
+        server = DnsServer(names.lookup, _upstreams(paths, c.id), reverse=names.reverse)
         server.bind(netns)
         undo.callback(server.close)
+        if serve:
+            server.start()
+        else:
+            assert server.udp is not None and server.tcp is not None
+            handoff["dns"] = f"{server.udp.fileno()}/{server.tcp.fileno()}"
+    return handoff
+
+
+def serve_handed_off(paths: Paths, container_id: str, ports: str, dns: str) -> contextlib.ExitStack:
+    """Serve, in a detached container's monitor after its exec, the sockets
+    :func:`start_services` bound without serving: ``ports`` is ``fd/proto/port/ip,...``
+    (each host socket and the container address it forwards to), ``dns`` is
+    ``udpfd/tcpfd`` (either may be empty). Closing the returned stack stops them and
+    closes the sockets (their records are cleared by the container's cleanup)."""
+    import socket
+
+    stack = contextlib.ExitStack()
+    if ports:
+        from dockyard.network.proxy import Proxy
+
+        proxy = Proxy()
+        stack.callback(proxy.close)
+        for item in ports.split(","):
+            fd, proto, port, ip = item.split("/", 3)
+            sock = socket.socket(fileno=int(fd))
+            os.set_inheritable(sock.fileno(), False)
+            if proto == "tcp":
+                proxy.add_tcp(sock, (ip, int(port)))
+            else:
+                proxy.add_udp(sock, (ip, int(port)))
+        proxy.start()
+    if dns:
+        from dockyard.network.dns import DnsServer, NetworkNames
+
+        udp, tcp = (socket.socket(fileno=int(fd)) for fd in dns.split("/"))
+        for sock in (udp, tcp):
+            os.set_inheritable(sock.fileno(), False)
+        names = NetworkNames(paths.state_db, container_id)
+        server = DnsServer(names.lookup, _upstreams(paths, container_id), reverse=names.reverse)
+        server.udp, server.tcp = udp, tcp
+        stack.callback(server.close)
         server.start()
+    return stack
 
 
-def _upstreams(paths: Paths, c: Any) -> list[tuple[str, int]]:
+def _upstreams(paths: Paths, container_id: str) -> list[tuple[str, int]]:
     """The servers the container's resolv.conf names in its ``# ExtServers`` comment
     (``--dns``, else ``host(ADDR)``, the host's), all queried from the host's namespace."""
     from dockyard.container.etcfiles import external_servers
 
     try:
-        with open(os.path.join(paths.container_dir(c.id), "resolv.conf")) as f:
+        with open(os.path.join(paths.container_dir(container_id), "resolv.conf")) as f:
             text = f.read()
     except OSError:
         return []
