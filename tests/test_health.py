@@ -66,20 +66,20 @@ def test_flags_durations_and_merge() -> None:
 def test_starting_healthy_unhealthy_and_ps(dy: Runner, busybox: str) -> None:
     dy(
         "run", "-d", "--name", "hh", "--health-cmd", "cat /tmp/ok",
-        "--health-interval", "200ms", "--health-retries", "2",
-        busybox, "sh", "-c", "sleep 1.5; echo fine > /tmp/ok; sleep 100",
+        "--health-interval", "1s", "--health-retries", "2",
+        busybox, "sh", "-c", "sleep 5; echo fine > /tmp/ok; sleep 100",
         check=True,
     )  # fmt: skip
     try:
         h = _health(dy, "hh")
-        # A first probe (200 ms) may have failed already on a loaded machine: one
-        # failure of the two retries keeps it starting.
+        # A first probe (1 s) may have failed already on a loaded machine: one failure
+        # of the two retries keeps it starting.
         assert h["Status"] == "starting" and h["FailingStreak"] <= 1
         assert "(health: starting)" in dy("ps", check=True).stdout
         # Two failures before /tmp/ok exists: unhealthy (no start period).
-        _until(lambda: _health(dy, "hh")["Status"] == "unhealthy")
+        _until(lambda: _health(dy, "hh")["Status"] == "unhealthy", timeout=15)
         assert _health(dy, "hh")["FailingStreak"] >= 2
-        _until(lambda: _health(dy, "hh")["Status"] == "healthy")
+        _until(lambda: _health(dy, "hh")["Status"] == "healthy", timeout=15)
         h = _health(dy, "hh")
         assert h["FailingStreak"] == 0
         assert h["Log"][-1]["ExitCode"] == 0 and h["Log"][-1]["Output"] == "fine\n"
@@ -89,11 +89,11 @@ def test_starting_healthy_unhealthy_and_ps(dy: Runner, busybox: str) -> None:
         names = dy("ps", "--filter", "health=healthy", "--format", "{{.Names}}").stdout
         assert names.split() == ["hh"]
         assert dy("ps", "-q", "--filter", "health=unhealthy").stdout == ""
-        _until(lambda: len(_health(dy, "hh")["Log"]) == 5)
-        time.sleep(0.5)
+        _until(lambda: len(_health(dy, "hh")["Log"]) == 5, timeout=15)
+        time.sleep(1.5)
         assert len(_health(dy, "hh")["Log"]) == 5  # only the last 5 are kept
         dy("exec", "hh", "rm", "/tmp/ok", check=True)
-        _until(lambda: _health(dy, "hh")["Status"] == "unhealthy")
+        _until(lambda: _health(dy, "hh")["Status"] == "unhealthy", timeout=15)
         assert "(unhealthy)" in dy("ps", check=True).stdout
         dy("stop", "-t", "0", "hh", check=True)
         # The exit is recorded and the health kept (unhealthy once the probes stop).
