@@ -3,6 +3,7 @@ and messages (moby volume/mounts/linux_parser.go, docker/cli opts/mount.go)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,15 @@ def test_relative_bind_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert spec.absolute_bind("./data:/d") == f"{tmp_path}/data:/d"
     assert spec.absolute_bind("../x:/d:ro") == f"{tmp_path.parent}/x:/d:ro"
     assert spec.absolute_bind("name:/d") == "name:/d"
+
+    # A removed working directory: kept as given (then refused as a volume name).
+    def no_cwd() -> str:
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr(os, "getcwd", no_cwd)
+    assert spec.absolute_bind("./data:/d") == "./data:/d"
+    with pytest.raises(InvalidArgument, match='create ./data: "./data" includes invalid'):
+        spec.mount_point_from_bind("./data:/d")
 
 
 def test_mount_flag_keys() -> None:

@@ -125,7 +125,10 @@ def absolute_bind(raw: str) -> str:
     check_volume_flag(raw)
     source, sep, rest = raw.partition(":")
     if sep and source.startswith(".") and rest:
-        return os.path.abspath(source) + ":" + rest
+        try:
+            return os.path.abspath(source) + ":" + rest
+        except OSError:
+            pass  # no working directory (removed): kept as given, as the Docker CLI does
     return raw
 
 
