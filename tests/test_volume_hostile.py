@@ -44,6 +44,11 @@ def test_names_at_the_limits(dy: Runner, busybox: str, engine_env: dict[str, str
     dy("run", "--rm", "-v", f"{longest}:/d", busybox, "touch", "/d/f", check=True)
     # Its removal used to rename it to ".removing-<name>-<hex>", over NAME_MAX.
     assert dy("volume", "rm", longest, "nosuch", "-f").returncode == 0
+    # What a removal killed between its rename and its delete left goes with the next.
+    leftover = Path(engine_env["DOCKYARD_ROOT"]) / "volumes" / ".removing-0123456789abcdef"
+    (leftover / "_data" / "sub").mkdir(parents=True)
+    dy("volume", "create", "other", check=True)
+    dy("volume", "rm", "other", check=True)
     _refused(dy("volume", "create", "v" * 256), 1, "file name too long")
     _refused(dy("volume", "create", "ab\n"), 1, "includes invalid characters")
     assert os.listdir(Path(engine_env["DOCKYARD_ROOT"]) / "volumes") == []

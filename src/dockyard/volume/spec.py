@@ -132,12 +132,6 @@ def absolute_bind(raw: str) -> str:
     return raw
 
 
-def is_anonymous_bind(raw: str) -> bool:
-    """Whether a ``-v`` value names only a container path (it then goes to Config.Volumes,
-    as the Docker CLI does)."""
-    return split_bind(raw)[0] == ""
-
-
 def _check_target(kind: str, target: str) -> str:
     """The clean destination, or InvalidArgument with moby's validateMountConfig message
     (the root first, then a relative path)."""

@@ -332,8 +332,11 @@ class VolumeStore:
         with self.db.write() as conn:
             conn.execute("DELETE FROM volumes WHERE name = ?", (name,))
             conn.execute("DELETE FROM volume_activity WHERE volume = ?", (name,))
-        with contextlib.suppress(OSError):
-            remove_tree(trash)
+        # This one, and any a removal killed half-way left (removals hold the lock).
+        for entry in os.listdir(self.root):
+            if entry.startswith(".removing-"):
+                with contextlib.suppress(OSError):
+                    remove_tree(os.path.join(self.root, entry))
 
     def select(self, filters: dict[str, list[str]]) -> list[Volume]:
         """``volume ls --filter``: dangling (true/false), name (regular expression),
