@@ -30,9 +30,9 @@ _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32
 _NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
 
 # Go's \w is ASCII-only.
-_REFERENCE_RE = re.compile(rf"^({_NAME})(?::({_TAG}))?(?:@({_DIGEST}))?$", re.ASCII)
-_ANCHORED_ID_RE = re.compile(r"^[a-f0-9]{64}$")
-_SHA256_DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
+_REFERENCE_RE = re.compile(rf"^({_NAME})(?::({_TAG}))?(?:@({_DIGEST}))?\Z", re.ASCII)
+_ANCHORED_ID_RE = re.compile(r"^[a-f0-9]{64}\Z")
+_SHA256_DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}\Z")
 
 INVALID = "invalid reference format"
 

@@ -7,7 +7,7 @@ import re
 
 from dockyard.errors import InvalidArgument
 
-_VALID = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+_VALID = re.compile(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")
 
 ADJECTIVES = (
     "admiring adoring affectionate agitated amazing angry awesome beautiful blissful bold "

@@ -25,7 +25,7 @@ from typing import Any
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound, RuntimeFailure
 from dockyard.runtime import syscalls
 
-_ID = re.compile(r"^[\w+\-.]+$")
+_ID = re.compile(r"^[\w+\-.]+\Z")
 
 #: runc's specconv AllowedDevices, appended after the spec's own device rules as runc does.
 RUNC_ALLOWED_DEVICES: tuple[dict[str, Any], ...] = tuple(
