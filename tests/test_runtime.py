@@ -395,8 +395,9 @@ def test_force_delete_and_kill_all(rt: LinuxRuntime, tmp_path: Path) -> None:
     bundle = make_bundle(tmp_path, ["sh", "-c", "sleep 60 & sleep 60"])
     rt.create("f", str(bundle))
     rt.start("f")
-    rt.kill("f", signal.SIGKILL, all=True)
+    # Read the PID before the kill: once PID 1 is gone the state reports pid 0.
     pid = rt.state("f")["pid"]
+    rt.kill("f", signal.SIGKILL, all=True)
     os.waitpid(pid, 0)
     bundle2 = make_bundle(tmp_path, ["sleep", "60"])
     rt.create("g", str(bundle2))
