@@ -102,19 +102,10 @@ def _network_leftovers(root: str) -> list[str]:
                     found.append(f"interface {name}")
         except OSError:
             continue
-    proc = subprocess.run(
-        ["nft", "-j", "list", "table", "ip", "dockyard"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode == 0:
-        import json
+    # nft's JSON leaves chain comments out (nftables 1.0.6): the engine's text parser.
+    from dockyard.network.linux import nft_chains
 
-        for item in json.loads(proc.stdout).get("nftables", []):
-            chain = item.get("chain")
-            if chain and chain.get("comment") == tag:
-                found.append(f"nft chain {chain['name']}")
+    found += [f"nft chain {c['name']}" for c in nft_chains() if c["comment"] == tag]
     return found
 
 

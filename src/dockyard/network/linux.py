@@ -83,6 +83,16 @@ def link_exists(name: str) -> bool:
     return os.path.exists(f"/sys/class/net/{name}")
 
 
+def link_alias(name: str) -> str | None:
+    """The alias (``ip link set NAME alias``) of the host interface ``name``; None when
+    there is no such interface."""
+    try:
+        with open(f"/sys/class/net/{name}/ifalias") as f:
+            return f.read().rstrip("\n")
+    except OSError:
+        return None
+
+
 def bridge_ports(name: str) -> list[str]:
     """The interfaces enslaved to the bridge ``name`` (empty if it does not exist)."""
     try:
@@ -172,18 +182,29 @@ def nft(script: str) -> None:
         raise DockyardError(f"failed to set up firewall rules: {' '.join(proc.stderr.split())}")
 
 
-def nft_chains() -> list[dict[str, Any]]:
-    """The chains of Dockyard's table (nft's JSON objects; empty if there is none)."""
+def nft_chains() -> list[dict[str, str]]:
+    """The chains of Dockyard's table as ``{"name", "comment"}`` (empty if there is no
+    table). From nft's text output: its JSON (nftables 1.0.6) leaves chain comments out."""
     proc = subprocess.run(
-        [_tool("nft"), "-j", "list", "table", "ip", NFT_TABLE],
+        [_tool("nft"), "list", "table", "ip", NFT_TABLE],
         capture_output=True,
         text=True,
         check=False,
     )
     if proc.returncode != 0:
         return []
-    items = json.loads(proc.stdout).get("nftables", [])
-    return [i["chain"] for i in items if "chain" in i]
+    chains: list[dict[str, str]] = []
+    for line in proc.stdout.splitlines():
+        words = line.split()
+        if len(words) == 3 and words[0] == "chain" and words[2] == "{":
+            chains.append({"name": words[1], "comment": ""})
+        elif chains and words[:1] == ["comment"] and not chains[-1]["comment"]:
+            text = line.strip()[len("comment ") :]
+            try:
+                chains[-1]["comment"] = str(json.loads(text))
+            except ValueError:
+                chains[-1]["comment"] = text.strip('"')
+    return chains
 
 
 def set_ip_forward() -> None:

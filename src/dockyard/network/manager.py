@@ -155,6 +155,7 @@ class NetworkManager:
         }
         if subnet:
             pool = ipam.make_pool(ipam.parse_subnet(subnet), gateway, ip_range)
+            self._check_subnet(pool.subnet, driver)
             config.update(subnet=str(pool.subnet), gateway=str(pool.gateway))
             if ip_range:
                 config["ip_range"] = str(pool.ip_range)
@@ -178,29 +179,58 @@ class NetworkManager:
                 raise InvalidArgument(f"-o parent={parent}: no such network interface on the host")
             if driver == "ipvlan":
                 self._check_ipvlan(parent)
-        taken = self._host_subnets() if not subnet else []
-        self.store.add(net, choose_subnet=lambda nets: ipam.pick_subnet([*nets, *taken]))
-        if driver == "bridge":
+        taken = [default_bridge()[1].network, *(r for r, _ in _host_routes())] if not subnet else []
+
+        def choose(nets: list[ipam.IPv4Network]) -> ipam.IPv4Network:
+            return ipam.pick_subnet([*nets, *taken])
+
+        if driver != "bridge":
+            self.store.add(net, choose_subnet=choose)
+            return net
+        # Under the lock: two creates naming the same bridge must not both pass the check.
+        with self._lock():
+            self._check_bridge_name(name, config["bridge"])
+            self.store.add(net, choose_subnet=choose)
             try:
-                with self._lock():
-                    self._ensure_bridge(net)
+                self._ensure_bridge(net)
             except BaseException:
                 self.store.delete(net.id)
                 raise
         return net
 
-    def _host_subnets(self) -> list[ipam.IPv4Network]:
-        """Subnets an automatic one must not overlap: the default bridge's and every route
-        of the host (other engines' bridges, the host's own networks)."""
-        out = [default_bridge()[1].network]
-        for route in linux.ip_json(["route", "show", "table", "main"]):
-            dst = route.get("dst", "")
-            if dst and dst != "default":
-                with contextlib.suppress(ValueError):
-                    out.append(
-                        ipaddress.IPv4Network(dst if "/" in dst else dst + "/32", strict=False)
-                    )
-        return out
+    def _check_subnet(self, subnet: ipam.IPv4Network, driver: str) -> None:
+        """Refuse a ``--subnet`` overlapping the default bridge's or another network's
+        (Docker's message) or, for a bridge, any route of the host: the bridge's address
+        and route would take over the host's own traffic to it (its LAN, its gateway,
+        loopback, another engine's bridge). Raises Conflict."""
+        others = [default_bridge()[1].network]
+        others += [p.subnet for n in self.store.list_networks() if (p := n.pool()) is not None]
+        if any(subnet.overlaps(o) for o in others):
+            raise Conflict("Pool overlaps with other one on this address space")
+        if driver != "bridge":
+            return
+        for dst, dev in _host_routes():
+            if subnet.overlaps(dst):
+                raise Conflict(
+                    f"--subnet {subnet} overlaps the host's route to {dst} on {dev}: "
+                    "choose a subnet the host does not use"
+                )
+
+    def _check_bridge_name(self, name: str, bridge: str) -> None:
+        """Refuse a bridge device name another network or the host already uses: Dockyard
+        would enslave containers to it and delete it at ``network rm``. Call under _lock.
+        Raises Conflict."""
+        for other in self.list_networks():
+            if other.driver == "bridge" and self.bridge_name(other) == bridge:
+                raise Conflict(
+                    f"cannot create network {name}: conflicts with network {other.name} "
+                    f"({other.short_id}): networks have same bridge name"
+                )
+        if linux.link_exists(bridge):
+            raise Conflict(
+                f"cannot create network {name}: the host already has an interface named "
+                f"{bridge} ({BRIDGE_NAME_OPTION})"
+            )
 
     def _check_ipvlan(self, parent: str) -> None:
         """Fail when the kernel cannot make ipvlan devices, naming the missing support."""
@@ -218,8 +248,14 @@ class NetworkManager:
         """Make ``net``'s bridge (gateway address, up) and its nftables chains unless the
         bridge exists (an engine restart or reboot re-creates them). Call under _lock."""
         br = self.bridge_name(net)
-        if linux.link_exists(br):
+        alias = linux.link_alias(br)
+        if alias == self._tag(net):
             return
+        if alias is not None:
+            raise DockyardError(
+                f"network {net.name}: the host has an interface named {br} that Dockyard did "
+                "not make; remove or rename it"
+            )
         pool = net.pool()
         assert pool is not None
         linux.ip_batch(
@@ -273,13 +309,18 @@ class NetworkManager:
         """Delete ``net``'s bridge and chains (what is missing is fine)."""
         br = self.bridge_name(net)
         t = f"ip {NFT_TABLE}"
-        script = f"add table {t}\n" + "".join(
-            f"add chain {t} {c}-{br}\nflush chain {t} {c}-{br}\ndelete chain {t} {c}-{br}\n"
-            for c in ("fwd", "nat")
-        )
-        with contextlib.suppress(DockyardError):
-            linux.nft(script)
-        if linux.link_exists(br):
+        # Only chains with this engine's comment: another engine's bridge may share the name.
+        mine = {
+            c["name"]
+            for c in linux.nft_chains()
+            if c.get("comment") == self._tag(net) and c["name"] in (f"fwd-{br}", f"nat-{br}")
+        }
+        script = "".join(f"flush chain {t} {c}\ndelete chain {t} {c}\n" for c in sorted(mine))
+        if script:
+            with contextlib.suppress(DockyardError):
+                linux.nft(script)
+        # Only a bridge this engine made (its alias), never a host interface of that name.
+        if linux.link_alias(br) == self._tag(net):
             linux.ip_batch([f"link del {br}"], force=True)
 
     def remove(self, ref: str) -> Network:
@@ -638,6 +679,23 @@ class NetworkManager:
             "IPv6Gateway": "",
             "Networks": networks,
         }
+
+
+def _host_routes() -> list[tuple[ipam.IPv4Network, str]]:
+    """The host's IPv4 routes other than the default one, with their devices: the main
+    table and the local addresses of the local table (loopback's 127.0.0.0/8 too)."""
+    routes = linux.ip_json(["route", "show", "table", "main"])
+    routes += [
+        r for r in linux.ip_json(["route", "show", "table", "local"]) if r.get("type") == "local"
+    ]
+    out = []
+    for route in routes:
+        dst = route.get("dst", "")
+        if dst and dst != "default":
+            with contextlib.suppress(ValueError):
+                net = ipaddress.IPv4Network(dst if "/" in dst else dst + "/32", strict=False)
+                out.append((net, str(route.get("dev", "?"))))
+    return out
 
 
 def _endpoint_settings(**values: Any) -> dict[str, Any]:
