@@ -1049,6 +1049,10 @@ class ContainerManager:
         Raises NotFound or Conflict with Docker's messages.
         """
         c = self.store.get(ref)
+        if force and not c.state["Running"] and self._monitor_alive(c):
+            # A start is under way (its monitor holds the lock, Running not yet recorded):
+            # removing now would leave its process, veth and mounts with no record.
+            c = self._await_start(c)
         if c.state["Running"] and self._monitor_alive(c):
             if not force:
                 raise Conflict(
@@ -1097,6 +1101,18 @@ class ContainerManager:
             remove_tree(cdir)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(self.paths.runroot, f"{c.id}.lock"))
+        return c
+
+    def _await_start(self, c: Container, timeout: float = 10) -> Container:
+        """``c`` re-read once a start in progress has recorded it running or given up
+        (its monitor let go of the start lock), waiting at most ``timeout`` seconds."""
+        import time
+
+        self.mark_stopped_by_user(c.id)
+        deadline = time.monotonic() + timeout
+        while not c.state["Running"] and self._monitor_alive(c) and time.monotonic() < deadline:
+            time.sleep(0.02)
+            c = self.store.get(c.id)
         return c
 
     def _monitor_alive(self, c: Container) -> bool:

@@ -4,6 +4,7 @@ and the pools automatic subnets come from. Pure functions over :mod:`ipaddress`.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -73,6 +74,9 @@ def make_pool(subnet: IPv4Network, gateway: str | None, ip_range: str | None) ->
         raise InvalidArgument(f"no matching subnet for gateway {gw}")
     if subnet.prefixlen > 30:
         raise InvalidArgument(f"subnet {subnet} is too small: it needs at least a /30")
+    if gw in (subnet.network_address, subnet.broadcast_address):
+        # The bridge would take the subnet's network or broadcast address.
+        raise InvalidArgument(f"failed to allocate gateway ({gw}): Address already in use")
     rng = subnet
     if ip_range:
         rng = parse_subnet(ip_range, "--ip-range")
@@ -104,14 +108,17 @@ def pick_subnet(taken: Iterable[IPv4Network]) -> IPv4Network:
     raise Conflict("all predefined address pools have been fully subnetted")
 
 
-def first_free(pool: Pool, used: set[IPv4Address]) -> IPv4Address:
+def first_free(pool: Pool, used: set[IPv4Address], network: str = "") -> IPv4Address:
     """The lowest address of the pool's range that is neither the subnet's network or
-    broadcast address, nor the gateway, nor in ``used``. Raises Conflict when none is left."""
+    broadcast address, nor the gateway, nor in ``used``. Raises Conflict when none is left,
+    with libnetwork's message naming ``network`` (``NAME (ID)``)."""
     bad = {pool.subnet.network_address, pool.subnet.broadcast_address, pool.gateway}
     for addr in pool.ip_range:
         if addr not in bad and addr not in used:
             return addr
-    raise Conflict(f"no available IPv4 addresses on this network's address pools: {pool.subnet}")
+    raise Conflict(
+        f"no available IPv4 addresses on this network's address pools: {network or pool.subnet}"
+    )
 
 
 def check_fixed(pool: Pool, addr: IPv4Address, used: set[IPv4Address]) -> None:
@@ -125,6 +132,27 @@ def check_fixed(pool: Pool, addr: IPv4Address, used: set[IPv4Address]) -> None:
         raise Conflict(f"Address already in use: {addr} is reserved on network {pool.subnet}")
     if addr in used:
         raise Conflict(f"Address already in use: {addr}")
+
+
+def parse_mac(text: str) -> str:
+    """A ``--mac-address`` in the forms Go's ``net.ParseMAC`` takes for 48-bit addresses
+    (``02:42:ac:11:00:02``, ``02-42-ac-11-00-02``, ``0242.ac11.0002``), as lower-case
+    colon form. A multicast, broadcast or all-zero address is refused too: no interface
+    can have one (the kernel refused it only at start). Raises InvalidArgument."""
+    t = text.lower()
+    if re.fullmatch(r"[0-9a-f]{4}(\.[0-9a-f]{4}){2}", t):
+        t = t.replace(".", "")
+        octets = [t[i : i + 2] for i in range(0, 12, 2)]
+    elif re.fullmatch(r"[0-9a-f]{2}([:-][0-9a-f]{2}){5}", t) and len(set(t[2::3])) == 1:
+        octets = re.split("[:-]", t)
+    else:
+        raise InvalidArgument(f"{text} is not a valid mac address")
+    if int(octets[0], 16) & 1 or octets == ["00"] * 6:
+        raise InvalidArgument(
+            f"{text} is not a valid mac address for an interface: "
+            + ("all zeros" if octets == ["00"] * 6 else "a multicast or broadcast address")
+        )
+    return ":".join(octets)
 
 
 def mac_for(addr: IPv4Address) -> str:

@@ -416,10 +416,8 @@ class NetworkManager:
             )
         pool = net.pool()
         assert pool is not None
-        if mac and not re.fullmatch(r"([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}", mac):
-            raise InvalidArgument(f"{mac} is not a valid mac address")
         return self.store.allocate(
-            net, pool, container_id, address=ip, mac=mac and mac.lower(), aliases=aliases
+            net, pool, container_id, address=ip, mac=mac and ipam.parse_mac(mac), aliases=aliases
         )
 
     def release(self, container_id: str) -> None:

@@ -229,7 +229,8 @@ class NetworkStore:
                 (net.id, container_id),
             ).fetchone():
                 raise Conflict(
-                    f"endpoint with name {container_id[:12]} already exists in network {net.name}"
+                    f"endpoint with name {self._container_name(conn, container_id)} already "
+                    f"exists in network {net.name}"
                 )
             used = {
                 ipam.IPv4Address(r["address"])
@@ -241,7 +242,7 @@ class NetworkStore:
                 addr = ipam.parse_address(address, "--ip")
                 ipam.check_fixed(pool, addr, used)
             else:
-                addr = ipam.first_free(pool, used)
+                addr = ipam.first_free(pool, used, f"{net.name} ({net.id})")
             names = {
                 r["ifname"]
                 for r in conn.execute(
@@ -274,6 +275,12 @@ class NetworkStore:
                 ),
             )
         return ep
+
+    @staticmethod
+    def _container_name(conn: Any, container_id: str) -> str:
+        """The container's name, as Docker names endpoints (its short ID if unrecorded)."""
+        row = conn.execute("SELECT name FROM containers WHERE id = ?", (container_id,)).fetchone()
+        return str(row[0]) if row else container_id[:12]
 
     def endpoints(
         self, *, container_id: str | None = None, network_id: str | None = None
