@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import pytest
 
 from dockyard.container import etcfiles
-from dockyard.errors import Conflict, InvalidArgument
+from dockyard.errors import Conflict, InvalidArgument, NotFound
 from dockyard.network import ipam
 
 
@@ -87,3 +88,53 @@ def test_resolv_conf_on_default_bridge_and_user_networks() -> None:
     custom = etcfiles.internal_resolv_conf(host, ["9.9.9.9"], ["."], ["ndots:3", "rotate"])
     assert custom.startswith("nameserver 127.0.0.11\noptions ndots:3 rotate\n")
     assert etcfiles.external_servers(custom) == ["9.9.9.9"]
+
+
+def test_parse_mac_takes_go_forms_and_refuses_group_addresses() -> None:
+    for text in ("02:42:AC:11:00:02", "02-42-ac-11-00-02", "0242.ac11.0002"):
+        assert ipam.parse_mac(text) == "02:42:ac:11:00:02"
+    for bad in ("02:42:ac:11:00", "02:42-ac:11:00:02", "zz:42:ac:11:00:02", "02:42:ac:11:00:02:"):
+        with pytest.raises(InvalidArgument, match="is not a valid mac address$"):
+            ipam.parse_mac(bad)
+    for group in (
+        "01:00:5e:00:00:01",
+        "ff:ff:ff:ff:ff:ff",
+        "33:33:00:00:00:01",
+        "00:00:00:00:00:00",
+    ):
+        with pytest.raises(InvalidArgument, match="not a valid mac address for an interface"):
+            ipam.parse_mac(group)
+
+
+def test_gateway_on_network_or_broadcast_address_refused() -> None:
+    for gw in ("10.9.0.0", "10.9.0.255"):
+        with pytest.raises(InvalidArgument, match=rf"failed to allocate gateway \({gw}\)"):
+            ipam.make_pool(net("10.9.0.0/24"), gw, None)
+
+
+def test_network_removal_and_allocation_exclude_each_other(tmp_path: Path) -> None:
+    """``network rm`` checks for endpoints and deletes in one transaction, and an address
+    is only allocated on a network still recorded: a ``run`` racing ``network rm`` either
+    blocks the removal or fails, never leaving an endpoint on a removed network."""
+    from dockyard.network.store import Network, NetworkStore, now
+    from dockyard.state import StateDB
+
+    db = StateDB(str(tmp_path / "state.db"))
+    try:
+        store = NetworkStore(db)
+        n = Network(
+            "a" * 64, "n1", "bridge", now(), {"subnet": "10.9.0.0/24", "gateway": "10.9.0.1"}
+        )
+        store.add(n)
+        pool = n.pool()
+        assert pool is not None
+        store.allocate(n, pool, "c" * 64)
+        with pytest.raises(Conflict, match="network n1 id a+ has active endpoints"):
+            store.delete(n.id, unused=True)
+        store.release_container("c" * 64)
+        store.delete(n.id, unused=True)
+        with pytest.raises(NotFound, match="network n1 not found"):
+            store.allocate(n, pool, "d" * 64)
+        assert store.endpoints(network_id=n.id) == []
+    finally:
+        db.close()

@@ -329,15 +329,10 @@ class NetworkManager:
         net = self.get(ref)
         if net.predefined:
             raise Conflict(f"{net.name} is a pre-defined network and cannot be removed")
-        eps = self.store.endpoints(network_id=net.id)
-        if eps:
-            raise Conflict(
-                f"error while removing network: network {net.name} id {net.id} has active endpoints"
-            )
+        self.store.delete(net.id, unused=True)
         if net.driver == "bridge":
             with self._lock():
                 self._remove_bridge(net)
-        self.store.delete(net.id)
         return net
 
     def prune(self, candidates: list[Network] | None = None) -> list[Network]:

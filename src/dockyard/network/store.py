@@ -203,8 +203,22 @@ class NetworkStore:
             )
         return net
 
-    def delete(self, network_id: str) -> None:
+    def delete(self, network_id: str, unused: bool = False) -> None:
+        """Forget a network. With ``unused``, only if no endpoint is on it, checked in the
+        same write transaction (so a concurrent ``create`` cannot slip onto a network being
+        removed): raises Conflict with Docker's "has active endpoints" message."""
         with self.db.write() as conn:
+            if unused:
+                row = conn.execute(
+                    "SELECT name FROM networks WHERE id = ?"
+                    " AND EXISTS (SELECT 1 FROM endpoints WHERE network_id = ?)",
+                    (network_id, network_id),
+                ).fetchone()
+                if row:
+                    raise Conflict(
+                        f"error while removing network: network {row[0]} id {network_id} "
+                        "has active endpoints"
+                    )
             conn.execute("DELETE FROM networks WHERE id = ?", (network_id,))
 
     # -- endpoints ------------------------------------------------------------------------
@@ -221,9 +235,11 @@ class NetworkStore:
     ) -> Endpoint:
         """Record ``container_id``'s endpoint on ``net`` with the fixed ``address`` (``--ip``)
         or the first free one of ``pool``; the MAC is ``mac`` or derived from the address
-        as Docker's. Raises Conflict (already connected, address taken, pool exhausted)
-        or InvalidArgument (address outside the subnet)."""
+        as Docker's. Raises Conflict (already connected, address taken, pool exhausted),
+        InvalidArgument (address outside the subnet) or NotFound (network removed)."""
         with self.db.write() as conn:
+            if not conn.execute("SELECT 1 FROM networks WHERE id = ?", (net.id,)).fetchone():
+                raise NotFound(f"network {net.name} not found")  # removed meanwhile
             if conn.execute(
                 "SELECT 1 FROM endpoints WHERE network_id = ? AND container_id = ?",
                 (net.id, container_id),
