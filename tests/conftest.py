@@ -40,9 +40,10 @@ def _mount_points_under(prefix: str) -> list[str]:
 
 
 # Each test run gets its own default cgroup parent, so two runs on one machine do not see
-# each other's containers as leaks.
+# each other's containers as leaks; a bare ``dockyard`` is the default parent of an engine
+# used by hand beside the run, never of this run's engines.
 CGROUP_PARENT = f"dockyard-run-{os.getpid()}"
-_OTHER_RUN = re.compile(r"dockyard-run-(\d+)")
+_OTHER_ENGINE = re.compile(r"dockyard|dockyard-run-(\d+)")
 
 
 def _dockyard_cgroups() -> set[str]:
@@ -52,7 +53,7 @@ def _dockyard_cgroups() -> set[str]:
             continue
         for dirpath, dirnames, _ in os.walk(top):
             for d in list(dirnames):
-                if _OTHER_RUN.fullmatch(d) and d != CGROUP_PARENT:
+                if _OTHER_ENGINE.fullmatch(d) and d != CGROUP_PARENT:
                     dirnames.remove(d)
                 elif "dockyard" in d:
                     found.add(os.path.join(dirpath, d))
