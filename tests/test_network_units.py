@@ -138,3 +138,10 @@ def test_network_removal_and_allocation_exclude_each_other(tmp_path: Path) -> No
         assert store.endpoints(network_id=n.id) == []
     finally:
         db.close()
+
+
+def test_unusable_subnets_refused() -> None:
+    for text in ("0.0.0.0/8", "224.0.0.0/24", "239.1.0.0/16", "255.255.255.0/24", "0.0.0.0/0"):
+        with pytest.raises(InvalidArgument, match=f"invalid subnet {text}: it overlaps"):
+            ipam.make_pool(net(text), None, None)
+    assert str(ipam.make_pool(net("169.254.0.0/16"), None, None).gateway) == "169.254.0.1"

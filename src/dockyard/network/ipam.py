@@ -66,9 +66,23 @@ def parse_address(text: str, flag: str) -> IPv4Address:
     return addr
 
 
+#: Ranges a subnet may not touch: the kernel takes them but no container can use them.
+_UNUSABLE = (
+    (IPv4Network("0.0.0.0/8"), '"this network" (RFC 1122)'),
+    (IPv4Network("224.0.0.0/4"), "multicast"),
+    (IPv4Network("255.255.255.255/32"), "the limited broadcast address"),
+)
+
+
 def make_pool(subnet: IPv4Network, gateway: str | None, ip_range: str | None) -> Pool:
     """Check ``gateway`` and ``ip_range`` (strings or None) against ``subnet``; the gateway
-    defaults to the subnet's first address, as Docker's. Raises InvalidArgument."""
+    defaults to the subnet's first address, as Docker's. A subnet in 0.0.0.0/8, multicast
+    or holding 255.255.255.255 is refused (Docker takes them). Raises InvalidArgument."""
+    for special, what in _UNUSABLE:
+        if subnet.overlaps(special):
+            raise InvalidArgument(
+                f"invalid subnet {subnet}: it overlaps {special}, {what}, which no interface can use"
+            )
     gw = parse_address(gateway, "gateway") if gateway else subnet.network_address + 1
     if gw not in subnet:
         raise InvalidArgument(f"no matching subnet for gateway {gw}")
