@@ -201,3 +201,31 @@ def test_rm_force_during_start_leaves_nothing(dy: Runner, busybox: str) -> None:
     finally:
         dy("rm", "-f", *(f"r{i}" for i in range(12)))
         dy("network", "rm", "n1")
+
+
+def test_link_bad_format_or_off_the_default_bridge(dy: Runner, busybox: str) -> None:
+    for link in ("a:b:c", ":x", "a:"):
+        p = dy("create", "--link", link, busybox, "true")
+        assert p.returncode == 125
+        assert f'invalid argument "{link}" for "--link" flag: bad format for links: {link}' in (
+            p.stderr
+        )
+        assert "Traceback" not in p.stderr
+    dy("network", "create", "--subnet", subnet(0), "n1", check=True)
+    try:
+        dy("create", "--name", "onhost", "--network", "host", busybox, "true", check=True)
+        dy("create", "--name", "onnet", "--network", "n1", busybox, "true", check=True)
+        dy("create", "--name", "onbridge", busybox, "true", check=True)
+        for target in ("onhost", "onnet"):
+            p = dy("create", "--link", f"{target}:t", busybox, "true")
+            assert p.returncode == 125
+            assert (
+                f"Cannot link to /{target}, as it does not belong to the default network"
+                in p.stderr
+            )
+        p = dy("run", "--rm", "--link", "onbridge:t", busybox, "grep", "-w", "t", "/etc/hosts")
+        assert p.returncode == 0, p.stderr
+        assert names(dy, "ps", "-a") == ["onbridge", "onnet", "onhost"]
+    finally:
+        dy("rm", "-f", "onhost", "onnet", "onbridge")
+        dy("network", "rm", "n1")

@@ -274,6 +274,11 @@ def _network_flags(kw: dict[str, Any]) -> dict[str, Any]:
             raise bad("--add-host", entry, f'invalid IP address in add-host: "{addr}"')
         if addr == "host-gateway":
             raise bad("--add-host", entry, "host-gateway is not supported by Dockyard")
+    for link in kw["link"]:
+        # The CLI's opts.ValidateLink: NAME or NAME:ALIAS, neither empty.
+        parts = link.split(":")
+        if len(parts) > 2 or not all(parts):
+            raise bad("--link", link, f"bad format for links: {link}")
     for server in kw["dns"]:
         if not is_ip(server):
             raise bad("--dns", server, f"{server} is not an ip address")

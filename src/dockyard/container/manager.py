@@ -289,6 +289,11 @@ class ContainerManager:
                 linked = self.store.get(target)
             except NotFound:
                 raise InvalidArgument(f"could not get container for {target}") from None
+            if not any(n.name == "bridge" for n, _ in self.networks.endpoints(linked.id)):
+                # Its /etc/hosts entry would have no address (Docker's check and message).
+                raise InvalidArgument(
+                    f"Cannot link to /{linked.name}, as it does not belong to the default network"
+                )
             links.append(f"/{linked.name}:/{name}/{alias or linked.name}")
         no_new_privs = False
         for so in opts.security_opt:
