@@ -229,3 +229,24 @@ def test_link_bad_format_or_off_the_default_bridge(dy: Runner, busybox: str) -> 
     finally:
         dy("rm", "-f", "onhost", "onnet", "onbridge")
         dy("network", "rm", "n1")
+
+
+def test_prune_filters_until_and_labels(dy: Runner) -> None:
+    dy("network", "create", "--subnet", subnet(0), "--label", "keep=1", "n1", check=True)
+    dy("network", "create", "--subnet", subnet(1), "--label", "tier=a", "n2", check=True)
+    try:
+        for bad, message in (
+            ("name=n1", "invalid filter 'name'"),
+            ("until", "bad format of filter (expected name=value): until"),
+        ):
+            p = dy("network", "prune", "-f", "--filter", bad)
+            assert p.returncode == 1
+            assert p.stderr.strip() == f"Error response from daemon: {message}"
+        assert dy("network", "prune", "-f", "--filter", "until=1h", check=True).stdout == ""
+        p = dy("network", "prune", "-f", "--filter", "label!=keep", check=True)
+        assert p.stdout == "Deleted Networks:\nn2\n"
+        p = dy("network", "prune", "-f", "--filter", "label=keep=1", "--filter", "until=0s")
+        assert p.stdout == "Deleted Networks:\nn1\n"
+        assert names(dy, "network", "ls") == ["bridge", "host", "none"]
+    finally:
+        dy("network", "rm", "n1", "n2")
