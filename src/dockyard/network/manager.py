@@ -340,7 +340,7 @@ class NetworkManager:
         (default: all) that no container uses; returns them."""
         removed = []
         for net in self.list_networks() if candidates is None else candidates:
-            if net.predefined or self.store.endpoints(network_id=net.id):
+            if net.predefined:
                 continue
             with contextlib.suppress(Conflict, NotFound):
                 removed.append(self.remove(net.id))

@@ -204,14 +204,16 @@ class NetworkStore:
         return net
 
     def delete(self, network_id: str, unused: bool = False) -> None:
-        """Forget a network. With ``unused``, only if no endpoint is on it, checked in the
-        same write transaction (so a concurrent ``create`` cannot slip onto a network being
-        removed): raises Conflict with Docker's "has active endpoints" message."""
+        """Forget a network. With ``unused``, only if no recorded container has an endpoint
+        on it, checked in the same write transaction (so a concurrent ``create`` cannot slip
+        onto a network being removed; endpoints of containers gone in a crash go with it):
+        raises Conflict with Docker's "has active endpoints" message."""
         with self.db.write() as conn:
             if unused:
                 row = conn.execute(
-                    "SELECT name FROM networks WHERE id = ?"
-                    " AND EXISTS (SELECT 1 FROM endpoints WHERE network_id = ?)",
+                    "SELECT name FROM networks WHERE id = ? AND EXISTS (SELECT 1 FROM endpoints"
+                    " JOIN containers ON containers.id = endpoints.container_id"
+                    " WHERE network_id = ?)",
                     (network_id, network_id),
                 ).fetchone()
                 if row:
@@ -219,6 +221,8 @@ class NetworkStore:
                         f"error while removing network: network {row[0]} id {network_id} "
                         "has active endpoints"
                     )
+                # Rows of containers that are gone (a crash) must not pin the network.
+                conn.execute("DELETE FROM endpoints WHERE network_id = ?", (network_id,))
             conn.execute("DELETE FROM networks WHERE id = ?", (network_id,))
 
     # -- endpoints ------------------------------------------------------------------------
