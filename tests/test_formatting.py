@@ -24,6 +24,7 @@ DATA = {
     "Nil": None,
     "Zero": 0,
     "Name": "Web",
+    "Items": [{"Name": "a"}, {"Name": "b"}],
 }
 
 
@@ -58,12 +59,15 @@ DATA = {
         ("{{.Labels}}", "map[k:v z:1]"),
         ("{{.List}}", "[a b c]"),
         ("{{truncate .ID 2}}", "ab"),
+        ("{{(index .Items 1).Name}}", "b"),
+        ("{{(.State).Status}} {{ (.State) }}", "running map[Pid:42 Running:true Status:running]"),
         ("a {{- .ID -}} b", "aabcb"),
         ("{{/* a comment */}}x", "x"),
         ("{{`raw`}}", "raw"),
         (
             "{{.}}",
-            "map[Empty:[] ID:abc Labels:map[k:v z:1] List:[a b c] Name:Web Nil:<nil> "
+            "map[Empty:[] ID:abc Items:[map[Name:a] map[Name:b]] Labels:map[k:v z:1] "
+            "List:[a b c] Name:Web Nil:<nil> "
             "State:map[Pid:42 Running:true Status:running] Zero:0]",
         ),
     ],

@@ -246,7 +246,14 @@ class Template:
                     j += 1
                 if depth:
                     raise self._parse_error(t.pos, "unclosed left paren")
-                cmds[-1].append(("pipe", self._parse_pipeline(toks[i + 1 : j - 1], t.pos), t.pos))
+                inner = self._parse_pipeline(toks[i + 1 : j - 1], t.pos)
+                after = toks[j] if j < len(toks) else None
+                if after and after.kind == "field" and after.pos == toks[j - 1].pos + 1:
+                    # Go's chain node: (pipeline).Field.Field
+                    cmds[-1].append(("chain", (inner, after.text), t.pos))
+                    j += 1
+                else:
+                    cmds[-1].append(("pipe", inner, t.pos))
                 i = j
                 continue
             elif t.kind == "punct":
@@ -390,6 +397,9 @@ class _Exec:
             return float(text) if any(c in text for c in ".eE") else int(text)
         if kind == "pipe":
             return self.pipeline(text, dot, vars)
+        if kind == "chain":
+            inner, chain = text
+            return self.fields(self.pipeline(inner, dot, vars), chain, pos, chain)
         if kind == "ident":
             if text in ("true", "false"):
                 return text == "true"
