@@ -12,6 +12,7 @@ import ipaddress
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -377,6 +378,83 @@ def test_connect_and_disconnect_running_container(dy: Runner, busybox: str) -> N
     finally:
         dy("rm", "-f", "cc", "later", "later2")
         dy("network", "rm", "extra")
+
+
+def test_run_with_several_networks(dy: Runner, busybox: str) -> None:
+    """Docker 25+: every --network is attached in order (eth0 is the first, with the default
+    route); --ip and --network-alias go to the first; built-in modes do not mix."""
+    sub, sub2 = subnet(3), subnet(4)
+    dy("network", "create", "--subnet", sub, "tnet", check=True)
+    dy("network", "create", "--subnet", sub2, "tnet2", check=True)
+    try:
+        dy(
+            "run",
+            "-d",
+            "--name",
+            "multi",
+            "--network",
+            "tnet",
+            "--network",
+            "tnet2",
+            "--ip",
+            host(sub, 9),
+            "--network-alias",
+            "m",
+            busybox,
+            "sleep",
+            "60",
+            check=True,
+        )
+        nets = networks(dy, "multi")
+        assert sorted(nets) == ["tnet", "tnet2"]
+        assert nets["tnet"]["IPAddress"] == host(sub, 9)
+        assert "m" in nets["tnet"]["Aliases"] and "m" not in (nets["tnet2"]["Aliases"] or [])
+        assert inspect(dy, "multi", "{{.HostConfig.NetworkMode}}") == "tnet"
+        for ifname, addr in (("eth0", host(sub, 9)), ("eth1", address(dy, "multi", "tnet2"))):
+            p = dy("exec", "multi", "ip", "-o", "-4", "addr", "show", ifname, check=True)
+            assert f"inet {addr}/24" in p.stdout
+        p = dy("exec", "multi", "ip", "route", "show", "default", check=True)
+        assert p.stdout.split()[:5] == ["default", "via", host(sub, 1), "dev", "eth0"]
+        assert host_ping(address(dy, "multi", "tnet2"), bridge_of(dy, "tnet2"))
+        ps = dy("ps", "--format", "{{.Networks}}", "-f", "name=multi", check=True)
+        assert ps.stdout == "tnet,tnet2\n"
+        refusals = [
+            (["tnet", "tnet"], 'network "tnet" is specified multiple times'),
+            (["tnet", "host"], "cannot attach both user-defined and non-user-defined"),
+            (["bridge", "tnet"], "cannot attach both user-defined and non-user-defined"),
+            (["host", "none"], "connected to host network"),
+            (["bridge", "none"], "private (none) mode"),
+            (["container:multi", "bridge"], "container type network can't be used"),
+        ]
+        for modes, message in refusals:
+            flags = [arg for mode in modes for arg in ("--network", mode)]
+            p = dy("create", "--name", "refused", *flags, busybox, "true")
+            assert p.returncode == 125 and message in p.stderr, (modes, p.stderr)
+        assert "refused" not in dy("ps", "-a", "--format", "{{.Names}}", check=True).stdout
+        dy("rm", "-f", "multi", check=True)
+        assert not dy("network", "inspect", "-f", "{{json .Containers}}", "tnet2").stdout.count(
+            "multi"
+        )
+    finally:
+        dy("rm", "-f", "multi", "refused")
+        dy("network", "rm", "tnet", "tnet2")
+
+
+def test_host_network_has_the_hosts_name_and_hosts_file(dy: Runner, busybox: str) -> None:
+    """Docker: --network host gives the host's hostname (unless -h) and /etc/hosts."""
+    p = dy("run", "--rm", "--network", "host", busybox, "cat", "/etc/hostname", check=True)
+    assert p.stdout == socket.gethostname() + "\n"
+    p = dy("run", "--rm", "--network", "host", busybox, "hostname", check=True)
+    assert p.stdout == socket.gethostname() + "\n"
+    p = dy("run", "--rm", "--network", "host", busybox, "cat", "/etc/hosts", check=True)
+    assert p.stdout == Path("/etc/hosts").read_text()
+    p = dy("run", "--rm", "--network", "host", "-h", "own", busybox, "cat", "/etc/hostname")
+    assert p.stdout == "own\n"
+    dy("create", "--name", "hostnet", "--network", "host", busybox, "true", check=True)
+    try:
+        assert inspect(dy, "hostnet", "{{.Config.Hostname}}") == socket.gethostname()
+    finally:
+        dy("rm", "-f", "hostnet")
 
 
 def test_host_none_and_container_modes(dy: Runner, busybox: str) -> None:

@@ -48,7 +48,7 @@ def _container_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--network",
             "--net",
             "network",
-            default="bridge",
+            multiple=True,
             help="Connect a container to a network (bridge|host|none|container:NAME|NETWORK)",
         ),
         click.option("--ip", help="IPv4 address (e.g., 172.30.100.104)"),
@@ -284,8 +284,11 @@ def _network_flags(kw: dict[str, Any]) -> dict[str, Any]:
             raise bad("--dns", server, f"{server} is not an ip address")
     if kw["ip"] and not is_ip(kw["ip"]):
         raise bad("--ip", kw["ip"], "invalid string being converted to IP address")
+    # Docker 25+: every --network is attached in order; the first is eth0 and NetworkMode.
+    networks = list(kw["network"]) or ["bridge"]
     return {
-        "network": kw["network"],
+        "network": networks[0],
+        "extra_networks": networks[1:],
         "ip": kw["ip"],
         "network_aliases": list(kw["network_alias"]),
         "mac_address": kw["mac_address"],

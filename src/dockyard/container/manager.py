@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -135,7 +136,9 @@ class ContainerManager:
         config, host_config = self._configs(opts, image, name)
         container_id = os.urandom(32).hex()
         if not config["Hostname"]:
-            config["Hostname"] = container_id[:12]
+            # Docker: a host-network container has the host's name, others their short ID.
+            host = host_config["NetworkMode"] == "host"
+            config["Hostname"] = socket.gethostname() if host else container_id[:12]
         c = Container(container_id, name, image.id, now(), config, host_config, initial_state())
         points = self.volumes.plan(config, host_config, self._mount_points_of)
         cdir = self.paths.container_dir(container_id)
@@ -222,7 +225,12 @@ class ContainerManager:
                 shutil.copyfile(os.path.join(other, name), os.path.join(cdir, name))
             return
         eps = self.networks.allocate(
-            c.id, mode, ip=opts.ip, aliases=opts.network_aliases, mac=opts.mac_address
+            c.id,
+            mode,
+            ip=opts.ip,
+            aliases=opts.network_aliases,
+            mac=opts.mac_address,
+            more=opts.extra_networks,
         )
         hostname = c.config["Hostname"]
         own = [(ep.address, hostname) for ep in eps]
@@ -264,7 +272,9 @@ class ContainerManager:
             raise InvalidArgument(
                 f"Range of CPUs is from 0.01 to {ncpu:.2f}, as there are only {ncpu} CPUs available"
             )
-        network_mode = self.networks.validate_mode(opts.network, self.store)
+        network_mode = self.networks.validate_modes(
+            [opts.network, *opts.extra_networks], self.store
+        )[0]
         if network_mode.startswith("container:") and (
             opts.hostname or opts.dns or opts.dns_search or opts.dns_options or opts.add_hosts
         ):

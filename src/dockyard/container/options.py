@@ -25,6 +25,8 @@ class CreateOptions:
     hostname: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     network: str = "bridge"
+    # The second and later --network values, attached as eth1, eth2, ... (Docker 25+).
+    extra_networks: list[str] = field(default_factory=list)
     # Network flags: --ip, --network-alias, --mac-address, --add-host (name:ip), --dns,
     # --dns-search, --dns-option, --link (name[:alias]).
     ip: str | None = None

@@ -18,7 +18,7 @@ import fcntl
 import ipaddress
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
@@ -367,6 +367,47 @@ class NetworkManager:
         self.get(mode)
         return mode
 
+    def validate_modes(self, modes: Sequence[str], containers: ContainerStore) -> list[str]:
+        """:meth:`validate_mode` for each ``--network`` of ``run``/``create`` (Docker 25+
+        attaches them all, the first being NetworkMode). Several are refused as Docker
+        refuses them: one named twice, built-in modes (bridge, host, none, container:X)
+        mixed with user-defined networks (the CLI's parseNetworkOpts), or several built-in
+        ones (the daemon's host/none/container conflicts). Raises InvalidArgument or
+        NotFound."""
+        if len(modes) <= 1:
+            return [self.validate_mode(modes[0] if modes else "bridge", containers)]
+        seen: set[str] = set()
+        for mode in modes:
+            if mode in seen:
+                raise InvalidArgument(f'network "{mode}" is specified multiple times')
+            seen.add(mode)
+        builtin = [
+            m
+            for m in modes
+            if m in ("", "default", "bridge", "host", "none") or m.startswith("container:")
+        ]
+        if builtin and len(builtin) < len(modes):
+            raise InvalidArgument(
+                "conflicting options: cannot attach both user-defined and non-user-defined "
+                "network-modes"
+            )
+        if "host" in builtin:
+            raise InvalidArgument(
+                "container cannot be disconnected from host network or connected to host network"
+            )
+        if any(m.startswith("container:") for m in builtin):
+            raise InvalidArgument(
+                "conflicting options: container type network can't be used with other networks"
+            )
+        if "none" in builtin:
+            raise InvalidArgument(
+                "container cannot be connected to multiple networks with one of the networks "
+                "in private (none) mode"
+            )
+        if builtin:  # bridge and its alias default
+            raise InvalidArgument('network "bridge" is specified multiple times')
+        return [self.validate_mode(m, containers) for m in modes]
+
     def allocate(
         self,
         container_id: str,
@@ -375,10 +416,15 @@ class NetworkManager:
         ip: str | None = None,
         aliases: list[str] | None = None,
         mac: str | None = None,
+        more: Sequence[str] = (),
     ) -> list[Endpoint]:
-        """Record the endpoint of a container created with NetworkMode ``mode`` (none for
-        host, none and container:X). ``--ip`` and ``--network-alias`` need a user-defined
-        network (Docker's messages). Raises InvalidArgument or Conflict."""
+        """Record the endpoints of a container created with NetworkMode ``mode`` (none for
+        host, none and container:X) and then on each network of ``more`` (names or IDs,
+        checked by :meth:`validate_modes`), eth0 first. ``ip``, ``aliases`` and ``mac`` apply
+        to ``mode``'s endpoint, as the Docker CLI applies ``--ip``, ``--network-alias`` and
+        ``--mac-address`` to the first ``--network``; ``--ip`` and ``--network-alias`` need a
+        user-defined network (Docker's messages). Raises InvalidArgument or Conflict; the
+        caller frees what was recorded (:meth:`release`) if it raises."""
         if mode in ("host", "none") or mode.startswith("container:"):
             if ip or aliases or mac:
                 flag = "--ip" if ip else "--network-alias" if aliases else "--mac-address"
@@ -395,7 +441,9 @@ class NetworkManager:
             raise InvalidArgument(
                 "network-scoped alias is supported only for containers in user defined networks"
             )
-        return [self._allocate(net, container_id, ip, aliases, mac)]
+        eps = [self._allocate(net, container_id, ip, aliases, mac)]
+        eps += [self._allocate(self.get(ref), container_id, None, None, None) for ref in more]
+        return eps
 
     def _allocate(
         self,
