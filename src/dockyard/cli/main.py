@@ -77,7 +77,22 @@ class LazyGroup(click.Group):
         module, attr = target.split(":")
         command = getattr(importlib.import_module(module), attr)
         assert isinstance(command, click.Command)
+        _enable_short_help(command)
         return command
+
+
+def _enable_short_help(command: click.Command) -> None:
+    """Make ``-h`` a help flag of ``command`` and its subcommands, as in Docker, except
+    where ``-h`` is a real option (``run -h`` is ``--hostname``)."""
+    if not any("-h" in p.opts for p in command.params):
+        # A new dict: modules share one settings dict between their commands.
+        command.context_settings = {
+            **command.context_settings,
+            "help_option_names": ["-h", "--help"],
+        }
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _enable_short_help(sub)
 
 
 @click.group(
@@ -116,9 +131,15 @@ def main(argv: list[str] | None = None) -> Any:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         rv = cli.main(args=argv, prog_name="dockyard", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as e:
+        # A bare group command (`dockyard network`): Docker prints its usage, exit 0.
+        print(e.format_message(), file=sys.stderr)
+        sys.exit(0)
     except click.exceptions.NoSuchOption as e:
         _usage_error(f"unknown flag: {e.option_name}", e.ctx)
     except click.exceptions.UsageError as e:
+        if e.ctx is not None and _is_argument_count_error(e):
+            _argument_count_error(e.ctx)
         _usage_error(e.format_message(), e.ctx)
     except (click.exceptions.Abort, KeyboardInterrupt):
         sys.exit(130)
@@ -148,3 +169,50 @@ def _usage_error(message: str, ctx: click.Context | None) -> None:
     print(message, file=sys.stderr)
     print(f"See '{_command_path(ctx)} --help'.", file=sys.stderr)
     sys.exit(EXIT_ENGINE)
+
+
+def _is_argument_count_error(e: click.exceptions.UsageError) -> bool:
+    """Whether click refused the number of positional arguments."""
+    if isinstance(e, click.exceptions.MissingParameter):
+        return isinstance(e.param, click.Argument)
+    return type(e) is click.exceptions.UsageError and e.message.startswith(
+        "Got unexpected extra argument"
+    )
+
+
+def _argument_count_error(ctx: click.Context) -> None:
+    """Report a wrong number of arguments as Docker 28's CLI does (cli/required.go),
+    e.g. ``dockyard: 'dockyard network create' requires 1 argument``, the usage line
+    and a pointer to ``--help``; exit 1."""
+    low = 0
+    high: int | None = 0
+    for param in ctx.command.params:
+        if not isinstance(param, click.Argument):
+            continue
+        count = max(param.nargs, 1)
+        if param.required:
+            low += count
+        if param.nargs == -1 or high is None:
+            high = None
+        else:
+            high += count
+    given = len(ctx.args) + sum(
+        1
+        for p in ctx.command.params
+        if isinstance(p, click.Argument) and ctx.params.get(p.name or "") not in (None, ())
+    )
+    if low == high:
+        need, hint = f"{low}", "Run"
+    elif high is None or given < low:
+        need, hint = f"at least {low}", "See"
+    else:
+        need, hint = f"at most {high}", "Run"
+    plural = "argument" if need.endswith(" 1") or need == "1" else "arguments"
+    usage = " ".join([ctx.command_path, *ctx.command.collect_usage_pieces(ctx)])
+    print(
+        f"dockyard: '{ctx.command_path}' requires {need} {plural}\n\n"
+        f"Usage:  {usage}\n\n"
+        f"{hint} '{ctx.command_path} --help' for more information",
+        file=sys.stderr,
+    )
+    sys.exit(1)

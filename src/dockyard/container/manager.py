@@ -649,16 +649,57 @@ class ContainerManager:
         deadline = None if timeout is None else time.monotonic() + timeout
         c = self.store.get(ref)
         delay = 0.01
-        while c.state["Running"]:
-            if deadline is not None and time.monotonic() > deadline:
-                raise DockyardError(f"timed out waiting for container {c.id}")
-            if not self._monitor_alive(c):
-                c = self.reconcile(c)
-                break
-            time.sleep(delay)
-            delay = min(delay * 2, 0.1)
-            c = self.store.get(c.id)
+        try:
+            while c.state["Running"]:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise DockyardError(f"timed out waiting for container {c.id}")
+                if not self._monitor_alive(c):
+                    c = self.reconcile(c)
+                    break
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+                c = self.store.get(c.id)
+        except NotFound:
+            # Removed while we waited (--rm): remove() left the exit code behind.
+            code = self._removed_exit_code(c.id)
+            if code is None:
+                raise NotFound(f"No such container: {ref}") from None
+            return code
         return int(c.state["ExitCode"])
+
+    # Seconds an exit code outlives its removed container for waiters still polling.
+    REMOVED_EXIT_TTL = 60.0
+
+    def _removed_exits_dir(self) -> str:
+        return os.path.join(self.paths.runroot, "exits")
+
+    def _keep_removed_exit_code(self, container_id: str, code: int) -> None:
+        """Leave ``code`` under ``<runroot>/exits/<id>`` (temp file + rename) for
+        :meth:`wait` callers still polling a container being removed, and drop records
+        older than ``REMOVED_EXIT_TTL`` seconds."""
+        import time
+
+        directory = self._removed_exits_dir()
+        os.makedirs(directory, exist_ok=True)
+        cutoff = time.time() - self.REMOVED_EXIT_TTL
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    if entry.stat().st_mtime < cutoff:
+                        os.unlink(entry.path)
+        path = os.path.join(directory, container_id)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            f.write(str(code))
+        os.rename(tmp, path)
+
+    def _removed_exit_code(self, container_id: str) -> int | None:
+        """The exit code :meth:`remove` kept for ``container_id``, or None."""
+        try:
+            with open(os.path.join(self._removed_exits_dir(), container_id)) as f:
+                return int(f.read())
+        except (OSError, ValueError):
+            return None
 
     def reconcile(self, c: Container) -> Container:
         """``c`` as it really is: a container recorded as running whose monitor (or
@@ -1102,6 +1143,10 @@ class ContainerManager:
         with contextlib.suppress(DockyardError, OSError):
             self.networks.teardown(c.id)
         self.networks.release(c.id)
+        with contextlib.suppress(NotFound):
+            # Before the row goes, so that a waiter never finds neither (docker wait on
+            # a --rm container prints its exit code).
+            self._keep_removed_exit_code(c.id, int(self.store.get(c.id).state["ExitCode"]))
         with contextlib.suppress(NotFound):
             self.store.delete(c.id)
         # A --rm container's anonymous volumes go with it however it is removed.
