@@ -192,7 +192,9 @@ class LinuxRuntime:
             pid1 = self._await_ready(sync_r, child)
             st = start_time(pid1)
             if st is None:
-                raise RuntimeFailure("container init exited before it was ready")
+                raise RuntimeFailure(
+                    f"container init exited before it was ready{_exit_detail(pid1)}"
+                )
             state = {
                 "ociVersion": spec.get("ociVersion", "1.0.0"),
                 "id": container_id,
@@ -555,6 +557,20 @@ def _write_atomic(path: str, text: str) -> None:
     with open(tmp, "w") as f:
         f.write(text)
     os.rename(tmp, path)
+
+
+def _exit_detail(pid: int) -> str:
+    """How our exited child ``pid`` ended (reaping it), for an error message; "" when it
+    is not ours to reap (a rare failure worth a clue, not a guess)."""
+    try:
+        got, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return ""
+    if got != pid:
+        return ""
+    if os.WIFSIGNALED(status):
+        return f" (killed by signal {os.WTERMSIG(status)})"
+    return f" (exit status {os.waitstatus_to_exitcode(status)})"
 
 
 def _kill_and_reap(pid: int, expected_start: int | None = None) -> None:
