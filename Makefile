@@ -24,6 +24,8 @@ $(BIN)/dockyard: pyproject.toml
 	ln -sf $(BIN)/dockyard-runtime /usr/local/bin/dockyard-runtime
 
 install: deps $(BIN)/dockyard
+	# Sources added since the venv was made are compiled too (see above).
+	$(BIN)/python -m compileall -q src >/dev/null
 
 demo: install
 	$(BIN)/python demo/demo.py
