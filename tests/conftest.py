@@ -10,6 +10,7 @@ subnet (``$DOCKYARD_BRIDGE``, ``$DOCKYARD_BIP``).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import re
@@ -133,13 +134,31 @@ def _dead_runs_bridges() -> set[str]:
     }
 
 
+def _remove_dead_runs_cgroups() -> None:
+    """Remove the (empty) cgroup parents ``dockyard-run-<pid>`` of test runs whose process
+    is gone, deepest first: what a killed run left. A cgroup still holding a process stays."""
+    for top in Path("/sys/fs/cgroup").iterdir():
+        if not top.is_dir() or top.is_symlink():
+            continue
+        for dirpath, dirnames, _ in os.walk(top):
+            for d in list(dirnames):
+                m = re.fullmatch(r"dockyard-run-(\d+)", d)
+                if m and not os.path.exists(f"/proc/{m[1]}"):
+                    for sub, _, _ in sorted(os.walk(os.path.join(dirpath, d)), reverse=True):
+                        with contextlib.suppress(OSError):
+                            os.rmdir(sub)
+                if m or dirpath.count("/") > 12:
+                    dirnames.remove(d)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def default_bridge_removed() -> Iterator[None]:
     """Remove this run's default bridge and its chains at the end (like docker0 it stays
     while the engine lives: alias ``dockyard default bridge``, outside the per-test check),
-    and at the start those of earlier runs that were killed."""
+    and at the start those, and the cgroup parents, of earlier runs that were killed."""
     for name in _dead_runs_bridges():
         _remove_default_bridge(name)
+    _remove_dead_runs_cgroups()
     yield
     _remove_default_bridge(DEFAULT_BRIDGE)
 
@@ -201,13 +220,16 @@ def no_leaks(tmp_path: Path) -> Iterator[None]:
             break
         time.sleep(0.1)
     if leaks:
-        # Clean up so one leak does not fail every later test, then report it.
-        for pid in _children() - kids_before:
-            try:
-                os.kill(pid, 9)
-                os.waitpid(pid, 0)
-            except OSError:
-                pass
+        # Clean up so one leak does not fail every later test, then report it. Killing a
+        # child (an attached `run`) hands its container to pytest, the subreaper: repeat.
+        deadline = time.monotonic() + 5
+        while (kids := _children() - kids_before) and time.monotonic() < deadline:
+            for pid in kids:
+                try:
+                    os.kill(pid, 9)
+                    os.waitpid(pid, 0)
+                except OSError:
+                    pass
         for m in sorted(_mount_points_under(str(tmp_path)), key=len, reverse=True):
             subprocess.run(["umount", "-l", m], check=False)
         _remove_network_leftovers(str(tmp_path / "root"))
