@@ -134,6 +134,13 @@ def _dead_runs_bridges() -> set[str]:
     }
 
 
+def _remove_cgroup_tree(path: str) -> None:
+    """rmdir ``path`` and the cgroups below it, deepest first; busy ones stay."""
+    for sub, _, _ in sorted(os.walk(path), reverse=True):
+        with contextlib.suppress(OSError):
+            os.rmdir(sub)
+
+
 def _remove_dead_runs_cgroups() -> None:
     """Remove the (empty) cgroup parents ``dockyard-run-<pid>`` of test runs whose process
     is gone, deepest first: what a killed run left. A cgroup still holding a process stays."""
@@ -144,9 +151,7 @@ def _remove_dead_runs_cgroups() -> None:
             for d in list(dirnames):
                 m = re.fullmatch(r"dockyard-run-(\d+)", d)
                 if m and not os.path.exists(f"/proc/{m[1]}"):
-                    for sub, _, _ in sorted(os.walk(os.path.join(dirpath, d)), reverse=True):
-                        with contextlib.suppress(OSError):
-                            os.rmdir(sub)
+                    _remove_cgroup_tree(os.path.join(dirpath, d))
                 if m or dirpath.count("/") > 12:
                     dirnames.remove(d)
 
@@ -233,11 +238,11 @@ def no_leaks(tmp_path: Path) -> Iterator[None]:
         for m in sorted(_mount_points_under(str(tmp_path)), key=len, reverse=True):
             subprocess.run(["umount", "-l", m], check=False)
         _remove_network_leftovers(str(tmp_path / "root"))
-        for cg in sorted(_dockyard_cgroups() - cgroups_before, key=len, reverse=True):
-            try:
-                os.rmdir(cg)
-            except OSError:
-                pass
+        # A killed container's last processes may still be exiting: retry for a moment.
+        while (cgs := _dockyard_cgroups() - cgroups_before) and time.monotonic() < deadline:
+            for cg in cgs:
+                _remove_cgroup_tree(cg)
+            time.sleep(0.05)
         pytest.fail("test leaked " + "; ".join(leaks))
 
 
