@@ -20,11 +20,9 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,24 +177,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 0 when Dockyard's builds were timed (or not selected), else 1."""
     args = parse_args(argv)
-    if os.geteuid() != 0:
-        print("build_latency.py must run as root (mounts, dockerd)", file=sys.stderr)
-        return 1
-    if not args.skip_install:
-        peers.install_packages()
-    signal.signal(signal.SIGTERM, _interrupt)
-    cgroups_before = peers.peer_cgroups()
-    host_missing = peers.missing_host_paths()
-    work = Path(tempfile.mkdtemp(prefix="dockyard-bench-"))
-    dockerd = peers.Dockerd(work)
-    try:
+
+    def body(work: Path, dockerd: peers.Dockerd) -> int:
         context = work / "context"
         shutil.copytree(CONTEXT, context)
         builders = set_up(work, context, args.only, dockerd)
@@ -207,17 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         report(builders, args.runs)
         ours = [b for b in builders if b.name == "dockyard build"]
         return 1 if ours and not ours[0].cold else 0
-    except KeyboardInterrupt:
-        print("interrupted; cleaning up", file=sys.stderr)
-        return 130
-    finally:
-        # A second Ctrl-C must not cut the clean-up short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        dockerd.stop()
-        peers.remove_work(work)
-        peers.remove_cgroups(peers.peer_cgroups() - cgroups_before)
-        peers.remove_host_leftovers(host_missing)
+
+    return peers.run_session("build_latency.py", "mounts, dockerd", args.skip_install, body)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -376,3 +378,39 @@ def remove_work(work: Path) -> None:
     shutil.rmtree(work, ignore_errors=True)
     if work.exists():
         print(f"warning: could not remove all of {work}", file=sys.stderr)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_session(
+    script: str, why_root: str, skip_install: bool, body: Callable[[Path, Dockerd], int]
+) -> int:
+    """Run ``body(work, dockerd)`` for a benchmark script: as root only, the peers installed
+    unless ``skip_install``, in a fresh temp ``work`` dir; on return, failure, Ctrl-C (exit
+    130) or SIGTERM, stop the dockerd it may have started and remove the work dir, the peers'
+    new cgroups and the host paths they created. Returns ``body``'s exit status."""
+    if os.geteuid() != 0:
+        print(f"{script} must run as root ({why_root})", file=sys.stderr)
+        return 1
+    if not skip_install:
+        install_packages()
+    signal.signal(signal.SIGTERM, _interrupt)
+    cgroups_before = peer_cgroups()
+    host_missing = missing_host_paths()
+    work = Path(tempfile.mkdtemp(prefix="dockyard-bench-"))
+    dockerd = Dockerd(work)
+    try:
+        return body(work, dockerd)
+    except KeyboardInterrupt:
+        print("interrupted; cleaning up", file=sys.stderr)
+        return 130
+    finally:
+        # A second Ctrl-C must not cut the clean-up short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        dockerd.stop()
+        remove_work(work)
+        remove_cgroups(peer_cgroups() - cgroups_before)
+        remove_host_leftovers(host_missing)

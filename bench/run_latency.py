@@ -16,11 +16,9 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -192,48 +190,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 0 when Dockyard's run was timed (or not selected), else 1."""
     args = parse_args(argv)
-    if os.geteuid() != 0:
-        print("run_latency.py must run as root (containers, mounts, dockerd)", file=sys.stderr)
-        return 1
-    if not args.skip_install:
-        peers.install_packages()
-    signal.signal(signal.SIGTERM, _interrupt)
-    cgroups_before = peers.peer_cgroups()
-    host_missing = peers.missing_host_paths()
-    work = Path(tempfile.mkdtemp(prefix="dockyard-bench-"))
-    dockerd = peers.Dockerd(work)
-    try:
-        rows = set_up(work, args.only, dockerd)
-        probe(list(rows.values()))
-        timed = [row for row in rows.values() if row.command is not None]
-        tool = "hyperfine -N" if shutil.which("hyperfine") else "Python loop"
-        if timed and tool == "hyperfine -N":
-            time_hyperfine(timed, args.runs, work)
-        elif timed:
-            time_loop(timed, args.runs)
-        report(rows, args.runs, tool)
-        return 1 if "dockyard" in rows and not rows["dockyard"].times else 0
-    except subprocess.CalledProcessError as e:
-        print(f"timing failed: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; cleaning up", file=sys.stderr)
-        return 130
-    finally:
-        # A second Ctrl-C must not cut the clean-up short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        dockerd.stop()
-        peers.remove_work(work)
-        peers.remove_cgroups(peers.peer_cgroups() - cgroups_before)
-        peers.remove_host_leftovers(host_missing)
+
+    def body(work: Path, dockerd: peers.Dockerd) -> int:
+        try:
+            rows = set_up(work, args.only, dockerd)
+            probe(list(rows.values()))
+            timed = [row for row in rows.values() if row.command is not None]
+            tool = "hyperfine -N" if shutil.which("hyperfine") else "Python loop"
+            if timed and tool == "hyperfine -N":
+                time_hyperfine(timed, args.runs, work)
+            elif timed:
+                time_loop(timed, args.runs)
+            report(rows, args.runs, tool)
+            return 1 if "dockyard" in rows and not rows["dockyard"].times else 0
+        except subprocess.CalledProcessError as e:
+            print(f"timing failed: {e}", file=sys.stderr)
+            return 1
+
+    return peers.run_session(
+        "run_latency.py", "containers, mounts, dockerd", args.skip_install, body
+    )
 
 
 if __name__ == "__main__":
