@@ -29,7 +29,7 @@ from dockyard import reference
 from dockyard.build import instructions as ins
 from dockyard.build.cache import BuildCache, cache_key
 from dockyard.errors import DockyardError, InvalidArgument, NotFound, RuntimeFailure
-from dockyard.image.store import MEDIA_CONFIG, MEDIA_LAYER, MEDIA_MANIFEST, Image, ImageStore
+from dockyard.image.store import MEDIA_LAYER, Image, ImageStore
 from dockyard.paths import Paths
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
@@ -374,7 +374,7 @@ class Builder:
     ) -> None:
         """Store the image ``state`` describes plus ``layer`` (an uncompressed tar, or None
         for a metadata step) and continue from it; records ``key`` in the cache."""
-        from dockyard.image.create import host_arch, rfc3339_nano
+        from dockyard.image.create import host_arch, manifest_for, rfc3339_nano
         from dockyard.snapshot import LayerStore
 
         created = rfc3339_nano(time.time_ns())
@@ -406,21 +406,8 @@ class Builder:
                 rootfs={"type": "layers", "diff_ids": diff_ids},
                 history=[*state.history, entry],
             )
-            config_bytes = json.dumps(doc, separators=(",", ":")).encode()
-            config_digest = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
-            manifest = {
-                "schemaVersion": 2,
-                "mediaType": MEDIA_MANIFEST,
-                "config": {
-                    "mediaType": MEDIA_CONFIG,
-                    "digest": config_digest,
-                    "size": len(config_bytes),
-                },
-                "layers": layers,
-            }
-            image = self.store.add(
-                json.dumps(manifest, separators=(",", ":")).encode(), config_bytes
-            )
+            config_bytes, manifest_bytes = manifest_for(doc, layers)
+            image = self.store.add(manifest_bytes, config_bytes)
         except BaseException:
             writer.abort()
             if new_diff:

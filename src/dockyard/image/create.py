@@ -59,6 +59,24 @@ def rfc3339_nano(ns: int) -> str:
     return f"{base}.{digits}Z" if digits else f"{base}Z"
 
 
+def manifest_for(config: dict[str, Any], layers: list[dict[str, Any]]) -> tuple[bytes, bytes]:
+    """The canonical bytes of an image ``config`` and of the OCI image manifest naming it and
+    ``layers`` (descriptors: mediaType, digest, size), as ``(config, manifest)``
+    (OCI image spec, manifest.md)."""
+    config_bytes = json.dumps(config, separators=(",", ":")).encode()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": MEDIA_MANIFEST,
+        "config": {
+            "mediaType": MEDIA_CONFIG,
+            "digest": "sha256:" + hashlib.sha256(config_bytes).hexdigest(),
+            "size": len(config_bytes),
+        },
+        "layers": layers,
+    }
+    return config_bytes, json.dumps(manifest, separators=(",", ":")).encode()
+
+
 def image_from_layer(
     store: ImageStore,
     stream: BinaryIO,
@@ -88,20 +106,10 @@ def image_from_layer(
         layer_digest, layer_size = writer.commit(diff_id)
         blobs.append(layer_digest)
         full = {**config, "rootfs": {"type": "layers", "diff_ids": [diff_id]}, "history": [history]}
-        config_bytes = json.dumps(full, separators=(",", ":")).encode()
-        config_digest = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
-        blobs.append(config_digest)
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": MEDIA_MANIFEST,
-            "config": {
-                "mediaType": MEDIA_CONFIG,
-                "digest": config_digest,
-                "size": len(config_bytes),
-            },
-            "layers": [{"mediaType": MEDIA_LAYER, "digest": layer_digest, "size": layer_size}],
-        }
-        manifest_bytes = json.dumps(manifest, separators=(",", ":")).encode()
+        config_bytes, manifest_bytes = manifest_for(
+            full, [{"mediaType": MEDIA_LAYER, "digest": layer_digest, "size": layer_size}]
+        )
+        blobs.append("sha256:" + hashlib.sha256(config_bytes).hexdigest())
         blobs.append("sha256:" + hashlib.sha256(manifest_bytes).hexdigest())
         image = store.add(manifest_bytes, config_bytes, size)
         if tag is not None:
