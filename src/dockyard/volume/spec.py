@@ -149,6 +149,28 @@ def _check_target(kind: str, target: str) -> str:
     return clean
 
 
+def _volume_mount_point(
+    source: str, dest: str, mode: str, rw: bool, copy_data: bool
+) -> dict[str, Any]:
+    # One shape for -v and --mount volume mount points; an empty source is anonymous.
+    if source:
+        try:
+            validate_volume_name(source)
+        except InvalidArgument as e:
+            raise InvalidArgument(f"create {shown_name(source)}: {e}") from None
+    return {
+        "Type": "volume",
+        "Name": source,
+        "Destination": dest,
+        "Driver": "local",
+        "Mode": mode,
+        "RW": rw,
+        "Propagation": "",
+        "CopyData": copy_data,
+        "Anonymous": not source,
+    }
+
+
 def mount_point_from_bind(raw: str) -> dict[str, Any]:
     """A ``-v`` value (HostConfig.Binds entry) as a mount point dict:
     ``Type`` (bind|volume), ``Name``, ``Source``, ``Destination``, ``Driver``, ``Mode``,
@@ -185,22 +207,9 @@ def mount_point_from_bind(raw: str) -> dict[str, Any]:
             f"invalid volume specification: '{raw}': invalid mount config for type "
             '"volume": field BindOptions must not be specified'
         )
-    if source:
-        try:
-            validate_volume_name(source)
-        except InvalidArgument as e:
-            raise InvalidArgument(f"create {shown_name(source)}: {e}") from None
-    return {
-        "Type": "volume",
-        "Name": source,
-        "Destination": dest,
-        "Driver": "local",
-        "Mode": mode or ("z" if source else ""),
-        "RW": rw,
-        "Propagation": "",
-        "CopyData": "nocopy" not in parts,
-        "Anonymous": not source,
-    }
+    return _volume_mount_point(
+        source, dest, mode or ("z" if source else ""), rw, "nocopy" not in parts
+    )
 
 
 def _parse_bool(key: str, value: str) -> bool:
@@ -358,21 +367,8 @@ def mount_point_from_mount(m: dict[str, Any]) -> dict[str, Any]:
         raise InvalidArgument(
             f'error looking up volume plugin {driver}: plugin "{driver}" not found'
         )
-    if source:
-        try:
-            validate_volume_name(source)
-        except InvalidArgument as e:
-            raise InvalidArgument(f"create {shown_name(source)}: {e}") from None
     return {
-        "Type": "volume",
-        "Name": source,
-        "Destination": dest,
-        "Driver": "local",
-        "Mode": "z",
-        "RW": rw,
-        "Propagation": "",
-        "CopyData": not opts.get("NoCopy"),
-        "Anonymous": not source,
+        **_volume_mount_point(source, dest, "z", rw, not opts.get("NoCopy")),
         "VolumeLabels": opts.get("Labels"),
         "VolumeOptions": (opts.get("DriverConfig") or {}).get("Options"),
     }
