@@ -46,17 +46,19 @@ def shown_name(name: str) -> str:
 
 
 def validate_volume_name(name: str) -> None:
-    """Raise InvalidArgument unless ``name`` is a valid local volume name (moby's
-    local driver validateName)."""
+    """Raise InvalidArgument ``create <name>: <why>`` unless ``name`` is a valid local
+    volume name (moby's local driver validateName, as the daemon reports it)."""
     if len(name) == 1:
         raise InvalidArgument(
-            "volume name is too short, names should be at least two alphanumeric characters"
+            f"create {shown_name(name)}: volume name is too short, names should be at least two "
+            "alphanumeric characters"
         )
     # fullmatch: Go's ``$`` never matches before a trailing newline, Python's does.
     if not _NAME.fullmatch(name):
+        shown = shown_name(name)
         raise InvalidArgument(
-            f'"{shown_name(name)}" includes invalid characters for a local volume name, only '
-            f'"{NAME_CHARS}" are allowed. If you intended to pass a host directory, use '
+            f'create {shown}: "{shown}" includes invalid characters for a local volume name, '
+            f'only "{NAME_CHARS}" are allowed. If you intended to pass a host directory, use '
             "absolute path"
         )
 
@@ -154,10 +156,7 @@ def _volume_mount_point(
 ) -> dict[str, Any]:
     # One shape for -v and --mount volume mount points; an empty source is anonymous.
     if source:
-        try:
-            validate_volume_name(source)
-        except InvalidArgument as e:
-            raise InvalidArgument(f"create {shown_name(source)}: {e}") from None
+        validate_volume_name(source)
     return {
         "Type": "volume",
         "Name": source,

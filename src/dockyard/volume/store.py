@@ -241,10 +241,7 @@ class VolumeStore:
         if name is None:
             name = os.urandom(32).hex()
         else:
-            try:
-                spec.validate_volume_name(name)
-            except InvalidArgument as e:
-                raise InvalidArgument(f"create {spec.shown_name(name)}: {e}") from None
+            spec.validate_volume_name(name)
         if options:
             self._check_options(name, options)
         rows = self.db.query("SELECT * FROM volumes WHERE name = ?", (name,))
