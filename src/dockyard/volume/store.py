@@ -128,6 +128,16 @@ def inspect_mount(mp: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _labels_match(labels: dict[str, str], filters: dict[str, list[str]]) -> bool:
+    """Whether ``labels`` pass the ``label`` (all must match) and ``label!`` (none may)
+    filters of ``volume ls``/``volume prune``."""
+    from dockyard.container.operations import label_matches
+
+    return all(label_matches(labels, s) for s in filters.get("label", [])) and not any(
+        label_matches(labels, s) for s in filters.get("label!", [])
+    )
+
+
 def _depth(mount: dict[str, Any]) -> int:
     return len([p for p in mount["destination"].split("/") if p])
 
@@ -339,8 +349,6 @@ class VolumeStore:
         """``volume ls --filter``: dangling (true/false), name (regular expression),
         driver, label (``key`` or ``key=value``, all must match), label! (none may).
         Raises InvalidArgument for an unknown key or a bad value."""
-        from dockyard.container.operations import label_matches
-
         for key, values in filters.items():
             if key not in ("dangling", "name", "driver", "label", "label!"):
                 raise InvalidArgument(f"invalid filter '{key}'")
@@ -351,7 +359,6 @@ class VolumeStore:
         used = {r["volume"] for r in self.db.query("SELECT DISTINCT volume FROM container_mounts")}
         out: list[Volume] = []
         for v in self.all():
-            labels = v.labels or {}
             dangling = v.name not in used
             if any((d.lower() in ("true", "1")) != dangling for d in filters.get("dangling", [])):
                 continue
@@ -363,9 +370,7 @@ class VolumeStore:
                 raise InvalidArgument(f"invalid filter: {e}") from None
             if filters.get("driver") and v.driver not in filters["driver"]:
                 continue
-            if not all(label_matches(labels, s) for s in filters.get("label", [])):
-                continue
-            if any(label_matches(labels, s) for s in filters.get("label!", [])):
+            if not _labels_match(v.labels or {}, filters):
                 continue
             out.append(v)
         return out
@@ -376,7 +381,7 @@ class VolumeStore:
         """``docker volume prune``: remove unused anonymous volumes (all unused ones with
         ``all_volumes`` or the filter ``all=true``) that match the ``label``/``label!``
         filters. Returns ``[(name, bytes reclaimed)]``. Raises InvalidArgument."""
-        from dockyard.container.operations import dir_size, label_matches
+        from dockyard.container.operations import dir_size
 
         filters = dict(filters or {})
         for key in filters:
@@ -389,12 +394,9 @@ class VolumeStore:
         removed = []
         with self.lock():
             for v in self.all():
-                labels = v.labels or {}
                 if not all_volumes and not v.anonymous:
                     continue
-                if not all(label_matches(labels, s) for s in filters.get("label", [])):
-                    continue
-                if any(label_matches(labels, s) for s in filters.get("label!", [])):
+                if not _labels_match(v.labels or {}, filters):
                     continue
                 if self.users(v.name):
                     continue
