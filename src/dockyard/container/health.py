@@ -15,12 +15,12 @@ import contextlib
 import json
 import os
 import re
-import select
 import signal
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from dockyard.container import fdwait
 from dockyard.errors import DockyardError, InvalidArgument
 
 if TYPE_CHECKING:
@@ -404,7 +404,7 @@ def _helper(
         if left <= 0:
             break
         if open_fd:
-            ready, _, _ = select.select([out_r], [], [], min(left, 0.05))
+            ready, _ = fdwait.wait([out_r], timeout=min(left, 0.05))
             if ready:
                 data = os.read(out_r, 65536)
                 if data:

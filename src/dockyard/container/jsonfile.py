@@ -10,9 +10,10 @@ CPython's own ``_json`` string encoder, the one ``json.dumps`` uses.
 from __future__ import annotations
 
 import os
-import select
 import time
 from _json import encode_basestring
+
+from dockyard.container import fdwait
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class JsonFileWriter:
         open_fds = list(streams)
         while open_fds:
             try:
-                readable, _, _ = select.select(open_fds, [], [])
+                readable, _ = fdwait.wait(open_fds)
             except InterruptedError:
                 continue
             for fd in readable:

@@ -23,10 +23,11 @@ exec, so it is held from start until the exit is recorded. Phases pass their sta
 from __future__ import annotations
 
 import os
-import select
 import struct
 import sys
 import time
+
+from dockyard.container import fdwait
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -170,7 +171,7 @@ class Watch:
                 readable.append(self.probe_fd)
             writable = [self.stdin] if self.pending and self.stdin is not None else []
             try:
-                r, w, _ = select.select(readable, writable, [], timeout)
+                r, w = fdwait.wait(readable, writable, timeout)
             except InterruptedError:
                 continue
             for fd in r:
@@ -217,7 +218,7 @@ class Watch:
             self.services.close()  # the host ports are free before the exit is recorded
         deadline = time.monotonic() + DRAIN_TIMEOUT
         while self.sources and (left := deadline - time.monotonic()) > 0:
-            r, _, _ = select.select(list(self.sources), [], [], left)
+            r, _ = fdwait.wait(self.sources, timeout=left)
             for fd in r:
                 self._read_source(fd)
         for fd in list(self.sources):
@@ -225,7 +226,7 @@ class Watch:
         if self.writer is not None:
             self.writer.close()
         if self.probe_pid:
-            r, _, _ = select.select([self.probe_fd], [], [], PROBE_GRACE)
+            r, _ = fdwait.wait([self.probe_fd], timeout=PROBE_GRACE)
             if not r:
                 os.kill(self.probe_pid, 9)
             self._probe_done()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import select
 import signal
 import socket
 import struct
@@ -16,6 +15,8 @@ import threading
 import tty
 from types import TracebackType
 from typing import TYPE_CHECKING
+
+from dockyard.container import fdwait
 
 if TYPE_CHECKING:
     from dockyard.container.jsonfile import JsonFileWriter
@@ -91,7 +92,7 @@ class ConsoleSocket:
         inputs = [self.master] + ([0] if interactive else [])
         while True:
             try:
-                readable, _, _ = select.select(inputs, [], [])
+                readable, _ = fdwait.wait(inputs)
             except InterruptedError:
                 continue
             if self.master in readable:
