@@ -3,13 +3,13 @@ write transactions (so 20 concurrent ``run`` never get the same address)."""
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dockyard.container.manager import now
 from dockyard.errors import Conflict, NotFound
 from dockyard.network import ipam
 
@@ -40,12 +40,6 @@ CREATE TABLE IF NOT EXISTS endpoints (
 
 #: Docker's predefined networks: name -> driver.
 PREDEFINED = {"bridge": "bridge", "host": "host", "none": "null"}
-
-
-def now() -> str:
-    """The current time in RFC 3339 with nanoseconds, as Docker's timestamps."""
-    t = datetime.datetime.now(datetime.UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond:06d}000Z"
 
 
 @dataclass
