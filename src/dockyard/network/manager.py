@@ -527,8 +527,7 @@ class NetworkManager:
             with self._lock():
                 self._ensure_bridge(net)
                 # Left by the previous run of this container while the kernel destroys it.
-                if linux.link_exists(ep.host_ifname):
-                    linux.ip_batch([f"link del {ep.host_ifname}"], force=True)
+                _delete_link(ep.host_ifname)
                 linux.ip_batch(
                     [
                         f"link add {ep.host_ifname} type veth peer name {ep.ifname} address {ep.mac} netns {ns}",
@@ -607,8 +606,7 @@ class NetworkManager:
     def _detach(self, path: str, net: Network, ep: Endpoint) -> None:
         if net.driver == "bridge":
             with self._lock():
-                if linux.link_exists(ep.host_ifname):
-                    linux.ip_batch([f"link del {ep.host_ifname}"], force=True)
+                _delete_link(ep.host_ifname)
         elif os.path.exists(path):
             with contextlib.suppress(OSError):
                 linux.ip_batch([f"link del {ep.ifname}"], netns=path, force=True)
@@ -738,6 +736,12 @@ def _host_routes() -> list[tuple[ipam.IPv4Network, str]]:
                 net = ipaddress.IPv4Network(dst if "/" in dst else dst + "/32", strict=False)
                 out.append((net, str(route.get("dev", "?"))))
     return out
+
+
+def _delete_link(name: str) -> None:
+    """Delete the host interface ``name`` if it exists."""
+    if linux.link_exists(name):
+        linux.ip_batch([f"link del {name}"], force=True)
 
 
 def _endpoint_settings(**values: Any) -> dict[str, Any]:
