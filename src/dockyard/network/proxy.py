@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dockyard.errors import Conflict, InvalidArgument
+from dockyard.network.ports import join_host_port
 
 UDP_TIMEOUT = 90.0
 _CHUNK = 1 << 18
@@ -395,12 +396,12 @@ def _bind_all(
                     # some other process.
                     if e.errno == errno.EADDRINUSE and taken(ip, port, m.proto):
                         raise Conflict(
-                            f"Bind for {_join(ip, port)} failed: port is already allocated"
+                            f"Bind for {join_host_port(ip, port)} failed: port is already allocated"
                         ) from None
                     reason = "address already in use" if e.errno == errno.EADDRINUSE else None
                     raise Conflict(
-                        f"failed to bind host port for {_join(ip, port)}:"
-                        f"{_join(target_ip, m.port)}/{m.proto}: "
+                        f"failed to bind host port for {join_host_port(ip, port)}:"
+                        f"{join_host_port(target_ip, m.port)}/{m.proto}: "
                         f"{reason or (e.strerror or str(e)).lower()}"
                     ) from None
                 socks.append(s)
@@ -413,7 +414,3 @@ def _bind_all(
     assert last_error is not None
     prefix = f"driver failed programming external connectivity on endpoint {endpoint}: "
     raise Conflict(prefix + str(last_error) if endpoint else str(last_error))
-
-
-def _join(ip: str, port: int) -> str:
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
