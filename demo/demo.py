@@ -35,11 +35,22 @@ TICKER = (
 FETCH = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 80"
 
 
-def step(title: str, *args: str, timeout: float | None = None, timed: bool = False) -> None:
+class DemoFailed(Exception):
+    """A step the rest of the demo depends on failed."""
+
+
+def step(
+    title: str,
+    *args: str,
+    timeout: float | None = None,
+    timed: bool = False,
+    required: bool = False,
+) -> None:
     """Print a heading and the command, run it, and show its output and exit code.
 
     ``timeout`` (seconds) stops the command (SIGKILL, as Ctrl-C would end a ``logs -f``)
-    and says so; ``timed`` prints how long it took.
+    and says so; ``timed`` prints how long it took. A ``required`` step that fails ends
+    the demo (DemoFailed): what follows would only fail after it.
     """
     bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
     print(f"\n{bold}== {title}{plain}")
@@ -52,6 +63,8 @@ def step(title: str, *args: str, timeout: float | None = None, timed: bool = Fal
         return
     if proc.returncode != 0:
         print(f"(exit code {proc.returncode})", flush=True)
+        if required:
+            raise DemoFailed(f"the demo stopped: {title!r} failed")
     if timed:
         print(f"(took {time.monotonic() - start:.2f} s)", flush=True)
 
@@ -95,7 +108,7 @@ def memory_limit_file() -> str:
     return "/sys/fs/cgroup/memory.max"
 
 
-def main() -> None:
+def main() -> int:
     clean_up()
     try:
         isolation()
@@ -104,9 +117,13 @@ def main() -> None:
         volumes()
         step("Remove the image with its intermediate layers", "rmi", IMAGE)
         networking()
+    except DemoFailed as e:
+        print(f"\n{e}", file=sys.stderr)
+        return 1
     finally:
         clean_up()
     print("\nDemo finished.")
+    return 0
 
 
 def isolation() -> None:
@@ -195,6 +212,7 @@ def isolation() -> None:
         "busybox",
         "sleep",
         "300",
+        required=True,
     )
     step("It is listed as running", "ps")
     step("docker kill sends SIGKILL", "kill", "demo-bg")
@@ -214,6 +232,7 @@ def lifecycle() -> None:
         "sh",
         "-c",
         TICKER,
+        required=True,
     )
     step("ps shows it running", "ps")
     step(
@@ -255,6 +274,7 @@ def build() -> None:
         IMAGE,
         SITE,
         timed=True,
+        required=True,
     )
     step("Its history, one line per instruction", "history", IMAGE)
     step(
@@ -266,6 +286,7 @@ def build() -> None:
         "-p",
         "8080:80",
         IMAGE,
+        required=True,
     )
     wait_for_site("demo-site")
     step(
@@ -309,6 +330,7 @@ def volumes() -> None:
         "-v",
         f"{VOLUME}:{html}",
         IMAGE,
+        required=True,
     )
     step(
         "Edit the page inside the volume",
@@ -330,6 +352,7 @@ def volumes() -> None:
         "-v",
         f"{VOLUME}:{html}",
         IMAGE,
+        required=True,
     )
     wait_for_site("demo-vol-2")
     step("... serves the edited page", "exec", "demo-vol-2", "sh", "-c", FETCH)
@@ -393,6 +416,7 @@ def networking() -> None:
         "sh",
         "-c",
         "while :; do echo hello from demo-db | nc -l -p 7000; done",
+        required=True,
     )
     step(
         "Its address on the network",
@@ -448,4 +472,4 @@ def networking() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
