@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from typing import Any
@@ -705,11 +704,11 @@ def inspect(
     paths: Paths, format_: str | None, type_: str | None, size: bool, names: tuple[str, ...]
 ) -> None:
     """Return low-level information on containers or images."""
-    from dockyard.cli.formatting import render
+    from dockyard.cli.formatting import print_inspect
 
     engine = _engine(paths)
     results: list[dict[str, Any]] = []
-    failed = False
+    errors: list[str] = []
     for name in names:
         obj = None
         if type_ in (None, "container"):
@@ -731,16 +730,10 @@ def inspect(
             except NotFound:
                 pass
         if obj is None:
-            print(f"Error: No such object: {name}", file=sys.stderr)
-            failed = True
+            errors.append(f"Error: No such object: {name}")
             continue
         results.append(obj)
-    if format_:
-        for obj in results:
-            print(render(format_, obj, strict=False))
-    else:
-        print(json.dumps(results, indent=4))
-    sys.exit(1 if failed else 0)
+    print_inspect(format_ or "", results, errors)
 
 
 @click.group(context_settings=_SETTINGS)

@@ -648,6 +648,27 @@ def format_items(
     return tabwrite(header + "\n" + rows)
 
 
+def print_inspect(fmt: str, items: list[Any], errors: list[str]) -> None:
+    """Print ``inspect`` results the Docker CLI's way, then its errors; exits 1 if any.
+
+    ``items`` are the found objects (JSON-able dicts), ``errors`` one line per name not
+    found. No ``fmt`` prints an indented JSON array, ``json`` one compact JSON line per
+    item, else the Go template ``fmt`` rendered per item (missing keys give
+    ``<no value>``). Docker CLI ``cli/command/inspect`` (``NewTemplateInspectorFromString``).
+    Raises ``TemplateError`` before printing anything for a bad template.
+    """
+    import sys
+
+    if fmt:
+        out = format_items(fmt, items, strict=False)
+    else:
+        out = json.dumps(items, indent=4, ensure_ascii=False) + "\n"
+    sys.stdout.write(out)
+    if errors:
+        sys.stderr.write("\n".join(errors) + "\n")
+        sys.exit(1)
+
+
 # ---------------------------------------------------------------------------------------
 # Go's text/tabwriter with the Docker CLI's settings: NewWriter(out, 10, 1, 3, ' ', 0).
 

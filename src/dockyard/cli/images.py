@@ -7,7 +7,6 @@ The engine work is in ``dockyard.image``; this module parses flags and prints.
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -197,7 +196,7 @@ def images(
 @engine_errors
 def image_inspect(paths: Paths, names: tuple[str, ...], fmt: str, platform: str | None) -> None:
     """Display detailed information on one or more images."""
-    from dockyard.cli.formatting import format_items
+    from dockyard.cli.formatting import print_inspect
     from dockyard.errors import NotFound
     from dockyard.image.create import check_platform
     from dockyard.image.inspect import inspect_image
@@ -211,12 +210,7 @@ def image_inspect(paths: Paths, names: tuple[str, ...], fmt: str, platform: str 
                 found.append(inspect_image(paths, store.resolve(name)))
             except NotFound:
                 errors.append(f"Error: No such image: {name}")
-    if fmt:
-        sys.stdout.write(format_items(fmt, found, strict=False))
-    else:
-        sys.stdout.write(json.dumps(found, indent=4, ensure_ascii=False) + "\n")
-    if errors:
-        fail("\n".join(errors))
+    print_inspect(fmt, found, errors)
 
 
 # -- tag, rmi ---------------------------------------------------------------------------

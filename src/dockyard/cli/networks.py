@@ -3,7 +3,6 @@ Docker CLI's flags, output and exit codes (Docker CLI reference: docker network)
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -207,7 +206,7 @@ network.add_command(ls, "list")
 @engine_errors
 def inspect(paths: Paths, names: tuple[str, ...], fmt: str) -> None:
     """Display detailed information on one or more networks."""
-    from dockyard.cli.formatting import format_items
+    from dockyard.cli.formatting import print_inspect
 
     engine = _engine(paths)
     found, errors = [], []
@@ -216,12 +215,7 @@ def inspect(paths: Paths, names: tuple[str, ...], fmt: str) -> None:
             found.append(engine.networks.inspect(engine.networks.get(name), engine.container_store))
         except NotFound:
             errors.append(f"Error: No such network: {name}")
-    if fmt:
-        sys.stdout.write(format_items(fmt, found, strict=False))
-    else:
-        sys.stdout.write(json.dumps(found, indent=4, ensure_ascii=False) + "\n")
-    if errors:
-        fail("\n".join(errors))
+    print_inspect(fmt, found, errors)
 
 
 @network.command("rm", context_settings=_SETTINGS)

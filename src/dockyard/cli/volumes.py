@@ -3,7 +3,6 @@ with the Docker CLI's flags, output and exit codes (1 on an engine error)."""
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from typing import Any
@@ -141,7 +140,7 @@ class _LabelHeader(dict[str, str]):
 @engine_errors
 def inspect(paths: Paths, names: tuple[str, ...], format_: str) -> None:
     """Display detailed information on one or more volumes."""
-    from dockyard.cli.formatting import render
+    from dockyard.cli.formatting import print_inspect
 
     store = _engine(paths).volumes
     found = []
@@ -151,13 +150,7 @@ def inspect(paths: Paths, names: tuple[str, ...], format_: str) -> None:
             found.append(store.get(name).inspect())
         except DockyardError as e:
             errors.append(f"Error response from daemon: {e}")
-    if format_ and format_.strip() != "json":
-        for obj in found:
-            print(render(format_, obj, strict=False))
-    else:
-        print(json.dumps(found, indent=4))
-    if errors:
-        fail("\n".join(errors))
+    print_inspect(format_, found, errors)
 
 
 @click.command("rm", context_settings=_SETTINGS)
