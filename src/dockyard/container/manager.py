@@ -448,33 +448,6 @@ class ContainerManager:
         c.state["RestartCount"] = 0
         return c
 
-    def _run(self, container_id: str) -> int:
-        """The body of an attached ``run``: start the container with the caller's stdio,
-        wait for it forwarding signals, clean up, record the exit and apply ``--rm``.
-        Returns Docker's exit status."""
-        lock = self._acquire_start_lock(container_id)
-        try:
-            c = self._begin_start(container_id)
-            with contextlib.ExitStack() as undo:
-                _, pid, _ = self._launch(c, undo)
-                from dockyard.container.health import HealthMonitor, probe_command
-
-                probe = probe_command(c.config.get("Healthcheck"))
-                if probe is not None:
-                    health = HealthMonitor(self, c, probe)
-                    health.start()
-                    undo.callback(health.stop)
-                status = wait_forwarding(pid, reap_others=True)
-                oom = self.oom_killed(c)
-            # Cleaned up before the exit is recorded: whoever waits for it finds nothing
-            # of the run left.
-            self.record_exit(c, status, oom)
-        finally:
-            os.close(lock)
-        if c.host_config.get("AutoRemove"):
-            self.remove(c.id, force=True, volumes=True)
-        return status
-
     def oom_killed(self, c: Container) -> bool:
         """Whether the kernel's OOM killer killed a process of the running (or just
         exited, cgroup not yet removed) container ``c``."""
@@ -543,8 +516,30 @@ class ContainerManager:
         killed it. Signals sent to the caller are forwarded to the container. Raises
         RuntimeFailure (exit 125/126/127) when the process cannot be started; the
         container then keeps status ``created`` with that exit code, as Docker records it.
+        The run is cleaned up before its exit is recorded, then ``--rm`` applied.
         """
-        return self._run(c.id)
+        lock = self._acquire_start_lock(c.id)
+        try:
+            c = self._begin_start(c.id)
+            with contextlib.ExitStack() as undo:
+                _, pid, _ = self._launch(c, undo)
+                from dockyard.container.health import HealthMonitor, probe_command
+
+                probe = probe_command(c.config.get("Healthcheck"))
+                if probe is not None:
+                    health = HealthMonitor(self, c, probe)
+                    health.start()
+                    undo.callback(health.stop)
+                status = wait_forwarding(pid, reap_others=True)
+                oom = self.oom_killed(c)
+            # Cleaned up before the exit is recorded: whoever waits for it finds nothing
+            # of the run left.
+            self.record_exit(c, status, oom)
+        finally:
+            os.close(lock)
+        if c.host_config.get("AutoRemove"):
+            self.remove(c.id, force=True, volumes=True)
+        return status
 
     def start_detached(self, c: Container) -> None:
         """Start ``c`` in the background under a monitor process and return once its
