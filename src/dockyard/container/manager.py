@@ -420,14 +420,16 @@ class ContainerManager:
 
     # -- start ----------------------------------------------------------------------------
 
+    def _open_lock_file(self, name: str) -> int:
+        """An fd of the lock file ``<runroot>/<name>``, created (mode 0600) if missing."""
+        os.makedirs(self.paths.runroot, mode=0o700, exist_ok=True)
+        return os.open(os.path.join(self.paths.runroot, name), os.O_CREAT | os.O_RDWR, 0o600)
+
     def _acquire_start_lock(self, container_id: str) -> int:
         """Take the container's start lock (blocking) and return its fd. Whoever runs the
         container holds it from start until the exit is recorded; it is released when
         every process sharing the open file has closed it or died."""
-        os.makedirs(self.paths.runroot, mode=0o700, exist_ok=True)
-        fd = os.open(
-            os.path.join(self.paths.runroot, f"{container_id}.lock"), os.O_CREAT | os.O_RDWR, 0o600
-        )
+        fd = self._open_lock_file(f"{container_id}.lock")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
         except BaseException:
@@ -918,10 +920,7 @@ class ContainerManager:
         exclusive while one is removed with the parents left empty: without it, the
         removal of an empty parent races another container's create, which then fails
         with ENOENT."""
-        os.makedirs(self.paths.runroot, mode=0o700, exist_ok=True)
-        fd = os.open(
-            os.path.join(self.paths.runroot, "cgroups.lock"), os.O_CREAT | os.O_RDWR, 0o600
-        )
+        fd = self._open_lock_file("cgroups.lock")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield
