@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dockyard.container.signals import detach_from_caller
 from dockyard.errors import Conflict, DockyardError, RuntimeFailure
 
 if TYPE_CHECKING:
@@ -144,13 +145,7 @@ def _exec_detached(runtime: Any, container_id: str, process: dict[str, Any]) -> 
         code = 0
         try:
             os.close(read_fd)
-            os.setsid()
-            if os.fork() != 0:
-                os._exit(0)
-            devnull = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):
-                os.dup2(devnull, fd)
-            os.close(devnull)
+            detach_from_caller()
             try:
                 pid = runtime.exec(container_id, process)
             except DockyardError as e:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from dockyard.container.names import random_name, validate_name
 from dockyard.container.options import CreateOptions
-from dockyard.container.signals import PROXIED_SIGNALS, wait_forwarding
+from dockyard.container.signals import PROXIED_SIGNALS, detach_from_caller, wait_forwarding
 from dockyard.container.store import Container, ContainerStore, initial_state
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound, RuntimeFailure
 from dockyard.paths import Paths
@@ -576,13 +576,7 @@ class ContainerManager:
         execs the monitor's watch phase; reports ``{}`` once the container runs, or the
         error that stopped it, on ``report_fd``. Never returns."""
         try:
-            os.setsid()
-            if os.fork() != 0:
-                os._exit(0)
-            devnull = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):
-                os.dup2(devnull, fd)
-            os.close(devnull)
+            detach_from_caller()
             # Nothing else of the caller's (a pipe a shell reads to its end, say) may
             # stay open for the container's lifetime: closed at the exec. Not closed
             # here, where an object of the CLI's could still close its fd's number

@@ -1,4 +1,5 @@
-"""Signal proxying for processes the CLI waits on (Docker's ``--sig-proxy``)."""
+"""Signal proxying for processes the CLI waits on (Docker's ``--sig-proxy``), and the
+detaching of the background processes it leaves behind."""
 
 from __future__ import annotations
 
@@ -69,3 +70,16 @@ def _reaped(pid: int, reap_others: bool) -> int | None:
             return None
         if done == pid:
             return wstatus
+
+
+def detach_from_caller() -> None:
+    """In a forked child: leave the caller's session and terminal (``setsid``, then fork
+    again, the intermediate process exiting 0) and point fds 0-2 at /dev/null. Returns in
+    the grandchild, which no terminal signal of the caller's reaches. Raises OSError."""
+    os.setsid()
+    if os.fork() != 0:
+        os._exit(0)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
