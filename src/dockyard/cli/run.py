@@ -7,7 +7,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -309,9 +309,13 @@ def _stop_signal(text: str | None) -> str | None:
     return text
 
 
-def _fail(err: DockyardError) -> None:
-    """Docker's ``docker: Error response from daemon: ...`` line and exit code."""
-    print(f"dockyard: Error response from daemon: {str(err).rstrip('.')}.", file=sys.stderr)
+def _fail(err: DockyardError, client: bool = False) -> NoReturn:
+    """Docker's ``docker: Error response from daemon: ...`` line (``client``: a flag the
+    client itself rejects, printed as ``docker: ...``), its hint, and exit code."""
+    if client:
+        print(f"dockyard: {err}", file=sys.stderr)
+    else:
+        print(f"dockyard: Error response from daemon: {str(err).rstrip('.')}.", file=sys.stderr)
     print("See 'dockyard run --help'.", file=sys.stderr)
     sys.exit(err.exit_code)
 
@@ -327,10 +331,7 @@ def _create(
     try:
         opts = _create_options(kw)
     except InvalidArgument as e:
-        # A flag the client itself rejects: Docker prints it without the daemon prefix.
-        print(f"dockyard: {e}", file=sys.stderr)
-        print("See 'dockyard run --help'.", file=sys.stderr)
-        sys.exit(e.exit_code)
+        _fail(e, client=True)
     opts.detach = detach
     if foreground and opts.tty and opts.interactive and not os.isatty(0):
         print("the input device is not a TTY", file=sys.stderr)
