@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # (--init), runc and crun (alternative runtimes, differential tests), iproute2 and nftables
 # (container networks: ip -batch, nft), python3-venv,
 # mmdebstrap (dockyard bootstrap debian).
-DEB_PACKAGES := busybox-static tini runc crun iproute2 nftables python3-venv ca-certificates mmdebstrap
+DEB_PACKAGES := busybox-static tini runc crun iproute2 nftables python3-venv ca-certificates mmdebstrap gcc libc6-dev
 
 .PHONY: deps install demo test lint bench clean
 
