@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "image": "dockyard.cli.images:image",
     "images": "dockyard.cli.images:images",
     "import": "dockyard.cli.images:import_",
+    "load": "dockyard.cli.archives:load",
+    "save": "dockyard.cli.archives:save",
     "rmi": "dockyard.cli.images:rmi",
     "tag": "dockyard.cli.images:tag",
     "container": "dockyard.cli.containers:container",

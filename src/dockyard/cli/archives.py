@@ -1,0 +1,132 @@
+"""Archive commands: ``save`` and ``load`` (docker image save/load), with the Docker CLI's
+flags, messages and exit codes. The work is in ``dockyard.engine.archives``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, BinaryIO, NoReturn
+
+import click
+
+from dockyard.errors import DockyardError
+from dockyard.paths import Paths
+
+_SETTINGS = {"help_option_names": ["--help"]}
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """``dockyard.cli.images.fail`` (imported late: ``image save`` loads this module
+    while ``dockyard.cli.images`` is being imported)."""
+    from dockyard.cli.images import fail as fail_
+
+    fail_(message, code)
+
+
+def _engine(paths: Paths) -> Any:
+    from dockyard.engine import Engine
+
+    return Engine(paths)
+
+
+def write_output(path: str | None, what: str, produce: Any) -> None:
+    """Run ``produce(out)`` into the file ``path`` (through a temporary file in the same
+    directory, renamed when complete, as the docker CLI's CopyToFile) or into stdout
+    (``path`` None; refused when it is a terminal, with the docker CLI's message).
+    ``what`` names the command in the docker CLI's "failed to save image" wording."""
+    if path is None:
+        if sys.stdout.isatty():
+            fail("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+        sys.stdout.flush()
+        produce(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        fail(f'failed to {what}: invalid output path: directory "{directory}" does not exist')
+    if os.path.exists(path) and not os.path.isfile(path):
+        fail(
+            f'failed to {what}: invalid output path: "{path}" must be a directory or a regular file'
+        )
+    from dockyard.tempfiles import temp_name
+
+    tmp = os.path.join(directory, temp_name(".dockyard_temp_"))
+    try:
+        with open(tmp, "xb") as out:
+            produce(out)
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+@click.command("save", context_settings=_SETTINGS)
+@click.argument("names", nargs=-1, required=True, metavar="IMAGE [IMAGE...]")
+@click.option("-o", "--output", default=None, help="Write to a file, instead of STDOUT")
+@click.option("--platform", default=None, help="Save only the given platform (host's only)")
+@click.pass_obj
+def save(paths: Paths, names: tuple[str, ...], output: str | None, platform: str | None) -> None:
+    """Save one or more images to a tar archive (streamed to STDOUT by default)."""
+    from dockyard.engine import archives
+    from dockyard.image.create import check_platform
+
+    engine = _engine(paths)
+    try:
+        check_platform(platform)
+        write_output(output, "save image", lambda out: archives.save(engine, list(names), out))
+    except DockyardError as e:
+        fail(f"Error response from daemon: {e}")
+
+
+@click.command("load", context_settings=_SETTINGS)
+@click.option(
+    "-i", "--input", "input_", default=None, help="Read from tar archive file, instead of STDIN"
+)
+@click.option("-q", "--quiet", is_flag=True, help="Suppress the load output")
+@click.option("--platform", default=None, help="Load only the given platform (host's only)")
+@click.pass_obj
+def load(paths: Paths, input_: str | None, quiet: bool, platform: str | None) -> None:
+    """Load an image from a tar archive or STDIN."""
+    from dockyard.engine import archives
+    from dockyard.image.create import check_platform
+
+    try:
+        check_platform(platform)
+    except DockyardError as e:
+        fail(str(e))
+    source: BinaryIO
+    if input_ is None:
+        if sys.stdin.isatty():
+            fail("requested load from stdin, but stdin is empty")
+        source = sys.stdin.buffer
+    else:
+        try:
+            source = open(input_, "rb")
+        except FileNotFoundError:
+            fail(f"open {input_}: no such file or directory")
+        except OSError as e:
+            fail(f"open {input_}: {(e.strerror or str(e)).lower()}")
+    # Progress bars only on a terminal, as the docker CLI.
+    terminal = sys.stdout.isatty()
+    try:
+        with source:
+            for message in archives.load(_engine(paths), source, quiet or not terminal):
+                _show(message, terminal)
+    except DockyardError as e:
+        fail(str(e))
+
+
+def _show(message: dict[str, Any], terminal: bool) -> None:
+    """Print one JSON message as the docker CLI's jsonmessage does."""
+    if "stream" in message:
+        sys.stdout.write(message["stream"])
+    elif terminal:
+        detail = message.get("progressDetail") or {}
+        end = "\n" if detail.get("current") == detail.get("total") else ""
+        sys.stdout.write(
+            f"\r\x1b[2K{message.get('id')}: {message.get('status')} {message.get('progress', '')}{end}"
+        )
+    sys.stdout.flush()
