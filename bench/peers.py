@@ -2,8 +2,8 @@
 
 Everything lives under one private work directory: Dockyard's engine root, the busybox rootfs
 and its tarball, the OCI bundle for runc and crun, Podman's storage and a private dockerd.
-The peers follow ``<repo>/../shared/peers/README.md``: crun runs through ``crun-hybrid``
-(hybrid cgroups), Podman reads ``containers.conf`` there (no CAP_SYS_RESOURCE), dockerd leaves
+crun runs through ``bench/peer-files/crun-hybrid`` (hybrid cgroups), Podman reads
+``bench/peer-files/containers.conf`` (no CAP_SYS_RESOURCE), dockerd leaves
 the host's network alone, and every peer container runs with ``--network none``.
 """
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_PEERS = REPO.parent / "shared" / "peers"
+PEER_FILES = REPO / "bench" / "peer-files"
 APT_PACKAGES = [
     "runc",
     "crun",
@@ -185,7 +185,7 @@ def runc_command(work: Path, bundle: Path) -> Command:
 
 def crun_command(work: Path, bundle: Path) -> Command:
     """``crun run`` of the bundle through ``crun-hybrid``, its state under ``work``."""
-    wrapper = SHARED_PEERS / "crun-hybrid"
+    wrapper = PEER_FILES / "crun-hybrid"
     if shutil.which("crun") is None:
         raise Unavailable("crun is not installed")
     if not wrapper.exists():
@@ -198,11 +198,11 @@ def crun_command(work: Path, bundle: Path) -> Command:
 def setup_podman(work: Path, tarball: Path) -> Command:
     """Import the rootfs tarball as ``busybox`` into a private Podman store.
 
-    Podman runs crun through ``crun-hybrid`` with ``CONTAINERS_CONF`` from shared/peers.
-    Raises Unavailable if Podman, the shared files or the import fail.
+    Podman runs crun through ``crun-hybrid`` with ``CONTAINERS_CONF`` from bench/peer-files.
+    Raises Unavailable if Podman, those files or the import fail.
     """
-    conf = SHARED_PEERS / "containers.conf"
-    wrapper = SHARED_PEERS / "crun-hybrid"
+    conf = PEER_FILES / "containers.conf"
+    wrapper = PEER_FILES / "crun-hybrid"
     for needed in (conf, wrapper):
         if not needed.exists():
             raise Unavailable(f"{needed} is missing")

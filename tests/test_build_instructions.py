@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,17 +9,11 @@ import pytest
 from dockyard.build import instructions as ins
 from dockyard.build.parser import DockerfileError
 
-CASES = Path(__file__).resolve().parents[2] / "shared" / "cases"
+CASES = Path(__file__).resolve().parent / "data" / "cases"
 
 
 def case_file(*parts: str) -> str:
-    path = CASES.joinpath(*parts)
-    if not path.is_file():
-        message = f"shared case file {path} is missing"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path.read_text(encoding="utf-8")
+    return CASES.joinpath(*parts).read_text(encoding="utf-8")
 
 
 def one(text: str) -> ins.Instruction:
@@ -298,7 +291,7 @@ def test_run_script_heredoc_forms() -> None:
     assert isinstance(plain, ins.Run) and plain.script() == ["plain"]
 
 
-# --- the shared cases: what their builds depend on from the parser and expansion ---
+# --- the cases (tests/data/cases): what their builds depend on from the parser and expansion ---
 
 
 def test_case_b08_arg_scope() -> None:

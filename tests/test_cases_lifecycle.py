@@ -1,4 +1,4 @@
-"""Shared cases B20 (stop: signal, grace period, SIGKILL, --init, stop signals) and B23
+"""Cases B20 (stop: signal, grace period, SIGKILL, --init, stop signals) and B23
 (zombie reaping by PID 1), with the values a real Docker engine showed (observed.txt)."""
 
 from __future__ import annotations
@@ -7,20 +7,9 @@ import os
 import time
 from pathlib import Path
 
-import pytest
-
 from conftest import Runner
 
-CASES = Path(__file__).resolve().parents[2] / "shared" / "cases"
-
-
-def need_case(case: str) -> None:
-    if not (CASES / case).is_dir():
-        # CI and the project's machines have ../shared beside the checkout.
-        message = f"shared case directory {CASES / case} is missing"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+CASES = Path(__file__).resolve().parent / "data" / "cases"
 
 
 def timed_stop(dy: Runner, *args: str) -> float:
@@ -34,7 +23,6 @@ def inspect(dy: Runner, fmt: str, name: str) -> str:
 
 
 def test_b20_stop(dy: Runner, busybox: str) -> None:
-    need_case("B20")
     names = [f"b20-{i}" for i in range(1, 7)]
     try:
         dy("run", "-d", "--name", "b20-1", busybox, "sleep", "300", check=True)
@@ -113,7 +101,6 @@ def pid_namespace_processes(host_pid: int) -> list[tuple[int, str, str, int]]:
 
 
 def test_b23_zombies_reaped_only_by_init(dy: Runner, busybox: str) -> None:
-    need_case("B23")
     script = "(sleep 1 &); exec sleep 300"
     try:
         dy("run", "-d", "--name", "b23-noinit", busybox, "sh", "-c", script, check=True)

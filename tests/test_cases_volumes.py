@@ -1,4 +1,4 @@
-"""Shared cases B24 (copy-up into named volumes) and B26 (bind sources that do not exist):
+"""Cases B24 (copy-up into named volumes) and B26 (bind sources that do not exist):
 each case's run.sh runs with ``docker`` being Dockyard, its /tmp paths moved into the
 test's own directory, and must print what a real Docker engine printed (observed.txt)."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DOCKYARD, Runner
-from test_cases_lifecycle import CASES, need_case
+from test_cases_lifecycle import CASES
 
 # `ls -l` dates are the time of the run.
 _LS_DATE = re.compile(r"\b[A-Z][a-z]{2} [ \d]\d \d\d:\d\d\b")
@@ -55,7 +55,6 @@ def normalise(lines: list[str]) -> list[str]:
 
 @pytest.mark.slow
 def test_b24_copy_up(dy: Runner, busybox: str, engine_env: dict[str, str], tmp_path: Path) -> None:
-    need_case("B24")
     try:
         assert normalise(run_case("B24", tmp_path, engine_env)) == normalise(observed_output("B24"))
     finally:
@@ -68,7 +67,6 @@ def test_b24_copy_up(dy: Runner, busybox: str, engine_env: dict[str, str], tmp_p
 def test_b26_missing_bind_sources(
     dy: Runner, busybox: str, engine_env: dict[str, str], tmp_path: Path
 ) -> None:
-    need_case("B26")
     assert run_case("B26", tmp_path, engine_env) == observed_output("B26")
     assert dy("volume", "ls", "-q", check=True).stdout == ""
     assert dy("ps", "-aq", check=True).stdout == ""

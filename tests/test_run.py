@@ -32,7 +32,7 @@ def state_files(root: str) -> list[str]:
 
 
 def test_exit_codes_follow_docker(dy: Runner, busybox: str) -> None:
-    """../shared/cases/B19, step by step, with Docker's observed results."""
+    """tests/data/cases/B19, step by step, with Docker's observed results."""
     assert dy("run", "--rm", busybox, "sh", "-c", "exit 3").returncode == 3
     p = dy("run", "--rm", busybox, "/etc")
     assert p.returncode == 126
@@ -530,8 +530,8 @@ def test_cgroup_parent(dy: Runner, busybox: str) -> None:
 
 
 def test_alternative_runtime_crun(dy: Runner, busybox: str) -> None:
-    """crun 1.8 refuses this hybrid cgroup layout; Dockyard runs it through the same
-    private-mount-namespace wrapper as ../shared/peers/crun-hybrid."""
+    """crun 1.8 refuses this hybrid cgroup layout; Dockyard runs it in a private mount
+    namespace without the cgroup2 mount (runtime/external.py)."""
     p = dy(
         "run",
         "--rm",

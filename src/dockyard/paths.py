@@ -1,4 +1,4 @@
-"""Where the engine keeps its files (see ARCHITECTURE.md, on-disk layout)."""
+"""Where the engine keeps its files (see docs/architecture.md, on-disk layout)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ DEFAULT_CGROUP_PARENT = "dockyard"
 
 def default_cgroup_parent() -> str:
     """The cgroup parent of containers without ``--cgroup-parent``: ``$DOCKYARD_CGROUP_PARENT``
-    or ``dockyard``, relative to the engine process's own cgroup (ARCHITECTURE.md, rules).
+    or ``dockyard``, relative to the engine process's own cgroup (docs/architecture.md, rules).
 
     Like ``$DOCKYARD_ROOT`` it is an engine setting: every command of one engine must see the
     same value (the test suite gives each run its own, so concurrent runs stay apart).

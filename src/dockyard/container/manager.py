@@ -4,7 +4,7 @@ A container's files live in ``containers/<id>/``: ``config.json`` (the OCI bundl
 ``rootfs`` (the overlayfs mount point, mounted only while it runs), ``upper`` and ``work``
 (its own writable layer) and the ``hostname``, ``hosts`` and ``resolv.conf`` files the
 runtime bind-mounts. Every step that makes something registers its undo, so a failure at any
-point leaves nothing behind (ARCHITECTURE.md, rules that keep it safe).
+point leaves nothing behind (docs/architecture.md, rules that keep it safe).
 """
 
 from __future__ import annotations

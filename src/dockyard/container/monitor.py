@@ -1,4 +1,4 @@
-"""The per-container monitor process (ARCHITECTURE.md, process model), kept small.
+"""The per-container monitor process (docs/architecture.md, process model), kept small.
 
 One monitor process lives as long as its container and keeps one PID throughout; what
 it runs changes by ``execve`` so that the long, idle part is a fresh interpreter with

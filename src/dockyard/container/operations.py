@@ -141,32 +141,63 @@ def rename(manager: ContainerManager, ref: str, new_name: str) -> Container:
 
 
 def dir_size(path: str) -> int:
-    """Bytes used by the regular files under ``path`` (hard links counted once, symlinks
-    not followed); 0 when it does not exist."""
+    """Bytes under ``path`` as moby's ``directory.Size`` counts them (the size of a volume
+    ``volume prune`` reports, a container's SizeRw): the lstat size of every entry that is
+    not a directory (regular files, and symlinks by the length of their target), each
+    inode once. 0 when ``path`` does not exist.
+
+    Walks from directory file descriptors, one open at a time, climbing back through
+    ``..``: a container can nest directories deeper than the recursion limit and make
+    paths longer than PATH_MAX, which moby's path walk stops at but this one does not.
+    Entries that vanish or cannot be read while walking are skipped."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     seen: set[tuple[int, int]] = set()
     total = 0
-    # A stack, not os.walk: it recurses, and a container can nest directories deeper
-    # than the recursion limit.
-    pending = [path]
-    while pending:
+
+    def scan(fd: int) -> list[str]:
+        nonlocal total
+        subdirs: list[str] = []
         try:
-            with os.scandir(pending.pop()) as it:
-                entries = list(it)
+            it = os.scandir(fd)
         except OSError:
-            continue
-        for entry in entries:
-            try:
-                if entry.is_dir():
-                    if not entry.is_symlink():
-                        pending.append(entry.path)
+            return subdirs
+        with it:
+            for entry in it:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        subdirs.append(entry.name)
+                        continue
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
                     continue
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
+                if st.st_size and (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    total += st.st_size
+        return subdirs
+
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return 0
+    try:
+        pending = [scan(fd)]  # per level entered, the subdirectories not yet walked
+        while pending:
+            if pending[-1]:
+                try:
+                    child = os.open(pending[-1].pop(), flags, dir_fd=fd)
+                except OSError:
+                    continue
+                os.close(fd)
+                fd = child
+                pending.append(scan(fd))
                 continue
-            if (st.st_dev, st.st_ino) in seen:
-                continue
-            seen.add((st.st_dev, st.st_ino))
-            total += st.st_size
+            pending.pop()
+            if pending:
+                parent = os.open("..", flags, dir_fd=fd)
+                os.close(fd)
+                fd = parent
+    finally:
+        os.close(fd)
     return total
 
 

@@ -5,7 +5,7 @@ crun 1.8 refuses the hybrid cgroup layout of hosts where a cgroup2 hierarchy is 
 at ``/sys/fs/cgroup/unified`` beside the v1 controllers ("cgroups in hybrid mode not
 supported"); for crun on such a host every command is run through ``unshare -m
 --propagation private`` with that mount unmounted in the private mount namespace first,
-which changes nothing on the host (the same trick as /work/shared/peers/crun-hybrid).
+which changes nothing on the host.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The layer store: each layer unpacked once under ``layers/<diff id hex>/`` (ARCHITECTURE.md)."""
+"""The layer store: each layer unpacked once under ``layers/<diff id hex>/`` (docs/architecture.md)."""
 
 from __future__ import annotations
 
