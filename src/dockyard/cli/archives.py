@@ -1,5 +1,6 @@
-"""Archive commands: ``save`` and ``load`` (docker image save/load), with the Docker CLI's
-flags, messages and exit codes. The work is in ``dockyard.engine.archives``."""
+"""Archive and container filesystem commands: ``save``, ``load``, ``export``, ``diff``,
+``commit`` (docker image save/load, docker container export/diff/commit), with the Docker
+CLI's flags, messages and exit codes. The work is in ``dockyard.engine.archives``."""
 
 from __future__ import annotations
 
@@ -130,3 +131,77 @@ def _show(message: dict[str, Any], terminal: bool) -> None:
             f"\r\x1b[2K{message.get('id')}: {message.get('status')} {message.get('progress', '')}{end}"
         )
     sys.stdout.flush()
+
+
+@click.command("export", context_settings=_SETTINGS)
+@click.argument("container_ref", metavar="CONTAINER")
+@click.option("-o", "--output", default=None, help="Write to a file, instead of STDOUT")
+@click.pass_obj
+def export(paths: Paths, container_ref: str, output: str | None) -> None:
+    """Export a container's filesystem as a tar archive."""
+    from dockyard.engine import archives
+
+    engine = _engine(paths)
+    try:
+        write_output(
+            output, "export container", lambda out: archives.export(engine, container_ref, out)
+        )
+    except DockyardError as e:
+        fail(f"Error response from daemon: {e}")
+
+
+@click.command("diff", context_settings=_SETTINGS)
+@click.argument("container_ref", metavar="CONTAINER")
+@click.pass_obj
+def diff(paths: Paths, container_ref: str) -> None:
+    """Inspect changes to files or directories on a container's filesystem."""
+    from dockyard.engine import archives
+
+    try:
+        found = archives.changes(_engine(paths), container_ref)
+    except DockyardError as e:
+        fail(f"Error response from daemon: {e}")
+    sys.stdout.write("".join(f"{kind} {path}\n" for kind, path in found))
+
+
+@click.command("commit", context_settings=_SETTINGS)
+@click.argument("container_ref", metavar="CONTAINER")
+@click.argument("repository", required=False, metavar="[REPOSITORY[:TAG]]")
+@click.option("-a", "--author", default="", help='Author (e.g., "John Hannibal Smith")')
+@click.option("-c", "--change", "changes", multiple=True, help="Apply Dockerfile instruction")
+@click.option("-m", "--message", default="", help="Commit message")
+@click.option(
+    "-p",
+    "--pause",
+    type=click.BOOL,
+    default=True,
+    is_flag=False,
+    flag_value=True,
+    help="Pause container during commit (default true)",
+)
+@click.pass_obj
+def commit(
+    paths: Paths,
+    container_ref: str,
+    repository: str | None,
+    author: str,
+    changes: tuple[str, ...],
+    message: str,
+    pause: bool,
+) -> None:
+    """Create a new image from a container's changes."""
+    from dockyard.engine import archives
+
+    try:
+        image = archives.commit(
+            _engine(paths),
+            container_ref,
+            repository,
+            author=author,
+            message=message,
+            changes=list(changes),
+            pause=pause,
+        )
+    except DockyardError as e:
+        fail(f"Error response from daemon: {e}")
+    click.echo(image.id)

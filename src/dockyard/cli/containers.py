@@ -771,6 +771,11 @@ def _register() -> None:
     from dockyard.cli.port import port
 
     container.add_command(port)
+    from dockyard.cli import archives
+
+    container.add_command(archives.export)
+    container.add_command(archives.diff)
+    container.add_command(archives.commit)
 
 
 _register()

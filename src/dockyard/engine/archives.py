@@ -6,6 +6,9 @@ Each function takes the ``Engine`` and does what one Engine API endpoint does:
 ======================================  ===============================================
 ``save``                                ``GET /images/get``
 ``load``                                ``POST /images/load``
+``export``                              ``GET /containers/{id}/export``
+``changes``                             ``GET /containers/{id}/changes``
+``commit``                              ``POST /commit``
 ======================================  ===============================================
 """
 
@@ -16,6 +19,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from dockyard.engine import Engine
+    from dockyard.image.store import Image
+
+#: ``docker diff`` kinds to the Engine API's ``Kind`` numbers.
+CHANGE_KINDS = {"C": 0, "A": 1, "D": 2}
 
 
 def save(engine: Engine, names: list[str], out: BinaryIO) -> None:
@@ -34,3 +41,44 @@ def load(engine: Engine, stream: BinaryIO, quiet: bool = False) -> Iterator[dict
     from dockyard.image.archive import load as load_images
 
     return load_images(engine.images, stream, quiet)
+
+
+def export(engine: Engine, container: str, out: BinaryIO) -> None:
+    """Write the root filesystem of ``container`` (name or ID) to ``out`` as a tar.
+    Raises ``NotFound``, ``Conflict``, ``DockyardError``."""
+    from dockyard.container.filesystem import export as export_rootfs
+
+    export_rootfs(engine.containers, container, out)
+
+
+def changes(engine: Engine, container: str) -> list[tuple[str, str]]:
+    """``container``'s changes to its image, ``[("A"|"C"|"D", "/path")]`` (the API's
+    ``[{"Kind": CHANGE_KINDS[kind], "Path": path}]``). Raises ``NotFound``."""
+    from dockyard.container.filesystem import changes as container_changes
+
+    return container_changes(engine.containers, container)
+
+
+def commit(
+    engine: Engine,
+    container: str,
+    repository: str | None = None,
+    *,
+    author: str = "",
+    message: str = "",
+    changes: list[str] | None = None,
+    pause: bool = True,
+) -> Image:
+    """A new image from ``container``'s changes (tagged ``repository`` if given); see
+    ``dockyard.container.filesystem.commit``."""
+    from dockyard.container.filesystem import commit as commit_container
+
+    return commit_container(
+        engine.containers,
+        container,
+        repository,
+        author=author,
+        message=message,
+        changes=changes,
+        pause=pause,
+    )
