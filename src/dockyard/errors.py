@@ -1,4 +1,5 @@
-"""Engine errors and the CLI exit codes they map to (Docker's conventions)."""
+"""Engine errors, the CLI exit codes and the Engine API statuses they map to (Docker's
+conventions: moby's errdefs classes and the HTTP status each gets, api/server/httpstatus)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ class DockyardError(Exception):
     """
 
     exit_code: int = EXIT_ENGINE
+    #: The Engine API's HTTP status for this class (errdefs.System: 500).
+    status_code: int = 500
 
     def __init__(self, message: str, exit_code: int | None = None) -> None:
         super().__init__(message)
@@ -25,19 +28,44 @@ class DockyardError(Exception):
 
 
 class NotFound(DockyardError):
-    """An image, container, layer or blob does not exist."""
+    """An image, container, layer or blob does not exist (errdefs.NotFound: 404)."""
+
+    status_code = 404
 
 
 class Conflict(DockyardError):
-    """The operation conflicts with current state (name in use, image in use, ...)."""
+    """The operation conflicts with current state (name in use, image in use, ...;
+    errdefs.Conflict: 409)."""
+
+    status_code = 409
 
 
 class InvalidArgument(DockyardError):
-    """A flag, reference, file or value given by the user is malformed."""
+    """A flag, reference, file or value given by the user is malformed
+    (errdefs.InvalidParameter: 400)."""
+
+    status_code = 400
+
+
+#: The Engine API's name for :class:`InvalidArgument`.
+InvalidParameter = InvalidArgument
+
+
+class NotModified(DockyardError):
+    """The object is already in the state asked for (``start`` of a running container,
+    ``stop`` of a stopped one; errdefs.NotModified: 304). The CLI treats it as success."""
+
+    status_code = 304
 
 
 class RuntimeFailure(DockyardError):
     """The OCI runtime could not create or start the container process.
 
-    ``exit_code`` is 126 (cannot invoke), 127 (not found) or 125 (anything else).
+    ``exit_code`` is 126 (cannot invoke), 127 (not found) or 125 (anything else); the
+    first two are the caller's bad configuration (moby's startInvalidConfigError: 400).
     """
+
+    def __init__(self, message: str, exit_code: int | None = None) -> None:
+        super().__init__(message, exit_code)
+        if self.exit_code in (EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND):
+            self.status_code = 400
