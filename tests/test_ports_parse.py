@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from dockyard.cli.formatting import displayable_ports, port_command_lines
 from dockyard.errors import InvalidArgument
-from dockyard.network.ports import (
-    Mapping,
-    api_ports,
-    displayable_ports,
-    parse_expose,
-    parse_port_spec,
-    parse_publish,
-    planned_mappings,
-    port_command_lines,
-)
+from dockyard.nat import parse_expose, parse_port_spec, parse_publish
+from dockyard.network.ports import Mapping, api_ports, planned_mappings
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import click
@@ -247,19 +246,14 @@ def history(paths: Paths, name: str, fmt: str, human: bool, no_trunc: bool, quie
     import time
 
     from dockyard.cli.formatting import TemplateError, format_items
-    from dockyard.cli.images import fail, open_store
+    from dockyard.cli.images import fail
+    from dockyard.engine import Engine
 
     try:
-        with open_store(paths) as store:
-            image = store.resolve(name)
-            config = image.config
-            chain = store.parent_chain(image.id)
+        items = Engine(paths).image_history(name)
     except DockyardError as e:
         fail(f"Error response from daemon: {e}")
-    from dockyard.snapshot import LayerStore
-
-    layers = LayerStore(paths)
-    rows = history_rows(config, chain, layers.content_size, no_trunc, human, time.time())
+    rows = history_rows(items, no_trunc, human, time.time())
     if quiet and fmt in ("", "table"):
         fmt = "{{.ID}}"
     try:
@@ -269,49 +263,31 @@ def history(paths: Paths, name: str, fmt: str, human: bool, no_trunc: bool, quie
     sys.stdout.write(text)
 
 
-def history_rows(
-    config: dict,
-    chain: list[str],
-    layer_size: Callable[[str], int],
-    no_trunc: bool,
-    human: bool,
-    now: float,
-) -> list[dict[str, str]]:
-    """``docker history`` rows, newest first. ``chain`` is the image's ID then the IDs of
-    the images it was built from (its build steps, then the base image); rows past the
-    chain show ``<missing>``, as Docker's. CREATED BY is cut to 45 characters with ``…``
-    unless ``no_trunc``; SIZE is the bytes of the files the step's layer holds
-    (``layer_size(diff_id)``), 0 for ``empty_layer`` entries."""
+def history_rows(items: list[Any], no_trunc: bool, human: bool, now: float) -> list[dict[str, str]]:
+    """``docker history`` rows of ``GET /images/{name}/history``'s ``items``, newest
+    first: CREATED BY cut to 45 characters with ``…`` unless ``no_trunc``, sizes and
+    times in human form with ``human``."""
     from dockyard.cli.formatting import human_duration, human_size
-    from dockyard.cli.images import _epoch
 
-    diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
     rows = []
-    index = 0
-    for entry in config.get("history") or []:
-        size = 0
-        if not entry.get("empty_layer"):
-            size = layer_size(diff_ids[index]) if index < len(diff_ids) else 0
-            index += 1
-        created = _epoch(str(entry.get("created") or ""))
-        created_by = str(entry.get("created_by") or "")
+    for item in items:
+        created = item["Created"]
+        created_by = item["CreatedBy"]
         if not no_trunc and len(created_by) > 45:
             created_by = created_by[:44] + "…"
+        image_id = item["Id"]
         rows.append(
             {
-                "ID": "<missing>",
+                "ID": image_id if no_trunc else image_id.removeprefix("sha256:")[:12],
                 "CreatedSince": human_duration(now - created) + " ago"
                 if human
                 else time_text(created),
                 "CreatedAt": time_text(created),
                 "CreatedBy": created_by,
-                "Size": human_size(size) if human else str(size),
-                "Comment": str(entry.get("comment") or ""),
+                "Size": human_size(item["Size"]) if human else str(item["Size"]),
+                "Comment": item["Comment"],
             }
         )
-    rows.reverse()
-    for row, image_id in zip(rows, chain, strict=False):
-        row["ID"] = image_id if no_trunc else image_id.removeprefix("sha256:")[:12]
     return rows
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 from typing import Any
@@ -185,9 +186,10 @@ def rename(paths: Paths, old: str, new: str) -> None:
 def prune(paths: Paths, force: bool, filters: tuple[str, ...]) -> None:
     """Remove all stopped containers."""
     from dockyard.cli.formatting import human_size
+    from dockyard.cli.opts import parse_filters
     from dockyard.container import operations
 
-    parsed = operations.parse_filters(filters)
+    parsed = parse_filters(filters)
     if not force:
         sys.stdout.write(
             "WARNING! This will remove all stopped containers.\n"
@@ -227,64 +229,13 @@ def rm(paths: Paths, force: bool, volumes: bool, containers: tuple[str, ...]) ->
     sys.exit(1 if failed else 0)
 
 
-def human_duration_since(timestamp: str) -> str:
-    """go-units HumanDuration of the time elapsed since an RFC 3339 ``timestamp``."""
-    import datetime
-
-    from dockyard.cli.formatting import human_duration
-
-    # Python parses at most microseconds: drop the extra nanosecond digits.
-    head, _, frac = timestamp.rstrip("Z").partition(".")
-    then = datetime.datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")
-    return human_duration((datetime.datetime.now(datetime.UTC) - then).total_seconds())
-
-
-def _status_text(state: dict[str, Any]) -> str:
-    """Docker's STATUS column: ``Up 3 seconds (Paused)``, ``Exited (0) 2 minutes ago``..."""
-    health = (state.get("Health") or {}).get("Status")
-    if state.get("Restarting"):
-        return f"Restarting ({state['ExitCode']}) {human_duration_since(state['FinishedAt'])} ago"
-    if state["Running"]:
-        text = f"Up {human_duration_since(state['StartedAt'])}"
-        if state.get("Paused"):
-            return text + " (Paused)"
-        if health == "starting":
-            return text + " (health: starting)"
-        if health in ("healthy", "unhealthy"):
-            return text + f" ({health})"
-        return text
-    if state["Status"] == "exited":
-        return f"Exited ({state['ExitCode']}) {human_duration_since(state['FinishedAt'])} ago"
-    return state["Status"].capitalize()
-
-
-def _command_text(c: Any, no_trunc: bool) -> str:
-    args = (c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or [])
-    text = " ".join(args)
+def _command_text(summary: dict[str, Any], no_trunc: bool) -> str:
+    text = summary["Command"]
     if not no_trunc and len(text) > 20:
         text = text[:19] + "…"
     return f'"{text}"'
 
 
-PS_FILTERS = (
-    "ancestor",
-    "before",
-    "exited",
-    "expose",
-    "health",
-    "id",
-    "is-task",
-    "isolation",
-    "label",
-    "name",
-    "network",
-    "publish",
-    "since",
-    "status",
-    "volume",
-)
-PS_HEALTH = ("starting", "healthy", "unhealthy", "none")
-PS_STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 PS_HEADERS = {
     "ID": "CONTAINER ID",
     "Image": "IMAGE",
@@ -308,133 +259,41 @@ PS_DEFAULT = (
 _LABEL_CALL = re.compile(r'(?<![\w.])\.Label\s+("(?:[^"\\]|\\.)*"|`[^`]*`)')
 
 
-def _ps_select(engine: Any, containers: list[Any], filters: dict[str, list[str]]) -> list[Any]:
-    """Docker's ``ps --filter``: values of one key are alternatives, keys all apply
-    (``label`` values all apply). Raises InvalidArgument for an unknown key or status."""
-    from dockyard.container.operations import label_matches
-    from dockyard.errors import InvalidArgument
+def _ps_row(summary: dict[str, Any], no_trunc: bool, now: float) -> dict[str, Any]:
+    """The ``ps`` format context of a ContainerSummary (docker/cli formatter's
+    ContainerContext)."""
+    import time
 
-    for key, values in filters.items():
-        if key not in PS_FILTERS:
-            raise InvalidArgument(f"invalid filter '{key}'")
-        for v in values:
-            if key == "status" and v not in PS_STATUSES:
-                raise InvalidArgument(f"invalid filter 'status={v}'")
-            if key == "exited" and not v.lstrip("-").isdigit():
-                raise InvalidArgument(f"invalid filter 'exited={v}'")
-    for v in filters.get("health", []):
-        if v not in PS_HEALTH:
-            raise InvalidArgument(f"Unrecognised filter value for health: {v}")
-    # before/since name containers; their creation times bound the list.
-    before = [engine.container_store.get(v).created for v in filters.get("before", [])]
-    since = [engine.container_store.get(v).created for v in filters.get("since", [])]
-    from dockyard.network.ports import port_filter
+    from dockyard.cli.formatting import displayable_ports, human_duration, human_size
 
-    published = port_filter("publish", filters.get("publish", []))
-    exposed = port_filter("expose", filters.get("expose", []))
-    ancestors: set[str] = set()
-    for v in filters.get("ancestor", []):
-        ancestors.add(v)
-        try:
-            ancestors.add(engine.images.resolve(v).id)
-        except NotFound:
-            pass
-
-    def keep(c: Any) -> bool:
-        labels = c.config.get("Labels") or {}
-        tests = {
-            "name": lambda v: re.search(v, "/" + c.name) is not None,
-            "id": lambda v: re.search(v, c.id) is not None,
-            "label": None,
-            "status": lambda v: v == c.state["Status"],
-            "exited": lambda v: c.state["Status"] == "exited" and int(v) == c.state["ExitCode"],
-            "ancestor": lambda v: c.image_id in ancestors or c.config.get("Image") in ancestors,
-            "network": lambda v: any(
-                v == net.name or net.id.startswith(v)
-                for net in engine.networks.container_networks(c)
-            ),
-            "health": lambda v: v == ((c.state.get("Health") or {}).get("Status") or "none"),
-            "isolation": lambda v: v in ("", "default"),
-            "is-task": lambda v: v == "false",
-            # A volume's name (a bind's source) or a mount's destination, as Docker's.
-            "volume": lambda v: any(
-                v in (m.get("Name") or m["Source"], m["Destination"])
-                for m in engine.volumes.container_mounts(c.id)
-            ),
-            # Any of the ports given (all values of the key, as Docker's one set).
-            "publish": lambda v: bool(published & set(c.host_config.get("PortBindings") or {})),
-            "expose": lambda v: bool(exposed & set(c.config.get("ExposedPorts") or {})),
-        }
-        if any(c.created >= t for t in before) or any(c.created <= t for t in since):
-            return False
-        for key, values in filters.items():
-            if key in ("before", "since"):
-                continue
-            if key == "label":
-                if not all(label_matches(labels, v) for v in values):
-                    return False
-            elif not any(tests[key](v) for v in values):  # type: ignore[misc]
-                return False
-        return True
-
-    try:
-        return [c for c in containers if keep(c)]
-    except re.error as e:
-        raise InvalidArgument(f"invalid filter: {e}") from None
-
-
-def _ps_row(engine: Any, c: Any, no_trunc: bool, with_size: bool) -> dict[str, Any]:
-    import datetime
-
-    from dockyard.cli.formatting import human_size
-    from dockyard.network.ports import PortStore, api_ports, displayable_ports
-
-    labels = c.config.get("Labels") or {}
-    created = datetime.datetime.fromtimestamp(_created_time(c)).astimezone()
-    mounts = engine.volumes.container_mounts(c.id)
+    labels = summary.get("Labels") or {}
+    mounts = summary.get("Mounts") or []
     # Docker's ps Mounts: volume names (bind sources), each cut to 15 characters.
     mount_names = [m.get("Name") or m["Source"] for m in mounts]
     if not no_trunc:
         mount_names = [n if len(n) <= 15 else n[:12] + "..." for n in mount_names]
-    row: dict[str, Any] = {
-        "Command": _command_text(c, no_trunc),
-        "CreatedAt": created.strftime("%Y-%m-%d %H:%M:%S %z %Z"),
-        "ID": c.id if no_trunc else c.short_id,
-        "Image": c.config.get("Image", ""),
+    size = ""
+    if "SizeRw" in summary:
+        rw, virtual = summary["SizeRw"], summary.get("SizeRootFs", 0)
+        size = f"{human_size(rw)} (virtual {human_size(virtual)})" if virtual else human_size(rw)
+    created = summary["Created"]
+    return {
+        "Command": _command_text(summary, no_trunc),
+        "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(created)),
+        "ID": summary["Id"] if no_trunc else summary["Id"][:12],
+        "Image": summary["Image"],
         "Labels": ",".join(f"{k}={v}" for k, v in labels.items()),
         "LocalVolumes": str(sum(m.get("Driver") == "local" for m in mounts)),
         "Mounts": ",".join(mount_names),
-        "Names": c.name,
-        "Networks": ",".join(n.name for n in engine.networks.container_networks(c)),
-        "Ports": displayable_ports(api_ports(PortStore(engine.db).ports(c))),
-        "RunningFor": human_duration_since(c.created) + " ago",
-        "Size": "",
-        "State": c.state["Status"],
-        "Status": _status_text(c.state),
+        "Names": ",".join(n.removeprefix("/") for n in summary["Names"]),
+        "Networks": ",".join((summary.get("NetworkSettings") or {}).get("Networks") or {}),
+        "Ports": displayable_ports(summary.get("Ports") or []),
+        "RunningFor": human_duration(now - created) + " ago",
+        "Size": size,
+        "State": summary["State"],
+        "Status": summary["Status"],
         "Label": _Labels(labels),
     }
-    if with_size:
-        from dockyard.container.operations import container_size
-
-        rw = container_size(engine.containers, c)
-        virtual = rw + _image_size(engine, c)
-        row["Size"] = (
-            f"{human_size(rw)} (virtual {human_size(virtual)})" if virtual else human_size(rw)
-        )
-    return row
-
-
-def _created_time(c: Any) -> float:
-    from dockyard.container.operations import created_time
-
-    return created_time(c)
-
-
-def _image_size(engine: Any, c: Any) -> int:
-    try:
-        return int(engine.images.get(c.image_id).size)
-    except NotFound:
-        return 0
 
 
 class _Labels(dict[str, str]):
@@ -503,188 +362,22 @@ def ps(
     size: bool,
 ) -> None:
     """List containers."""
-    from dockyard.container.operations import parse_filters
+    import time
 
-    engine = _engine(paths)
+    from dockyard.cli.opts import parse_filters
+
     parsed = parse_filters(filters)
-    found = engine.containers.list_reconciled()
     if latest:
         last = 1
-    if not (all_ or last > 0 or "status" in parsed):
-        found = [c for c in found if c.state["Running"]]
-    found = _ps_select(engine, found, parsed)
-    if last > 0:
-        found = found[:last]
     if quiet and format_ in ("", "table"):
         format_ = "{{.ID}}"
     elif format_ in ("", "table"):
         format_ = PS_DEFAULT + ("\t{{.Size}}" if size else "")
     with_size = size or ".Size" in format_ or format_.strip() == "json"
-    rows = [_ps_row(engine, c, no_trunc, with_size) for c in found]
+    found = _engine(paths).container_list(all=all_, limit=last, size=with_size, filters=parsed)
+    now = time.time()
+    rows = [_ps_row(c, no_trunc, now) for c in found]
     sys.stdout.write(_ps_output(format_, rows))
-
-
-STATE_KEYS = (
-    "Status",
-    "Running",
-    "Paused",
-    "Restarting",
-    "OOMKilled",
-    "Dead",
-    "Pid",
-    "ExitCode",
-    "Error",
-    "StartedAt",
-    "FinishedAt",
-)
-
-
-def _host_config(c: Any) -> dict[str, Any]:
-    """Docker's HostConfig: every key ``docker inspect`` always shows, in its order, with
-    the container's values (Dockyard's own extra keys last)."""
-    hc = c.host_config
-    out: dict[str, Any] = {
-        "Binds": None,
-        "ContainerIDFile": "",
-        "LogConfig": {"Type": "json-file", "Config": {}},
-        "NetworkMode": "bridge",
-        "PortBindings": {},
-        "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
-        "AutoRemove": False,
-        "VolumeDriver": "",
-        "VolumesFrom": None,
-        "ConsoleSize": [0, 0],
-        "CapAdd": None,
-        "CapDrop": None,
-        "CgroupnsMode": "host",
-        "Dns": [],
-        "DnsOptions": [],
-        "DnsSearch": [],
-        "ExtraHosts": None,
-        "GroupAdd": None,
-        "IpcMode": "private",
-        "Cgroup": "",
-        "Links": None,
-        "OomScoreAdj": 0,
-        "PidMode": "",
-        "Privileged": False,
-        "PublishAllPorts": False,
-        "ReadonlyRootfs": False,
-        "SecurityOpt": None,
-        "UTSMode": "",
-        "UsernsMode": "",
-        "ShmSize": 67108864,
-        "Runtime": "dockyard",
-        "Isolation": "",
-        "CpuShares": 0,
-        "Memory": 0,
-        "NanoCpus": 0,
-        "CgroupParent": "",
-        "BlkioWeight": 0,
-        "BlkioWeightDevice": [],
-        "BlkioDeviceReadBps": [],
-        "BlkioDeviceWriteBps": [],
-        "BlkioDeviceReadIOps": [],
-        "BlkioDeviceWriteIOps": [],
-        "CpuPeriod": 0,
-        "CpuQuota": 0,
-        "CpuRealtimePeriod": 0,
-        "CpuRealtimeRuntime": 0,
-        "CpusetCpus": "",
-        "CpusetMems": "",
-        "Devices": [],
-        "DeviceCgroupRules": None,
-        "DeviceRequests": None,
-        "MemoryReservation": 0,
-        "MemorySwap": 0,
-        "MemorySwappiness": None,
-        "OomKillDisable": False,
-        "PidsLimit": None,
-        "Ulimits": None,
-        "CpuCount": 0,
-        "CpuPercent": 0,
-        "IOMaximumIOps": 0,
-        "IOMaximumBandwidth": 0,
-    }
-    out.update(hc)
-    if out.get("Init") is None:
-        # A nil *bool with omitempty: Docker shows Init only when --init was given.
-        out.pop("Init", None)
-    return out
-
-
-def _config(c: Any) -> dict[str, Any]:
-    """Docker's Config: StopSignal and StopTimeout only when set (omitempty)."""
-    cfg = dict(c.config)
-    for key in ("StopSignal", "StopTimeout", "Healthcheck"):
-        if cfg.get(key) is None:
-            cfg.pop(key, None)
-    return cfg
-
-
-def _log_path(engine: Any, c: Any) -> str:
-    """The json-file log once the container's monitor made it, else "" (as Docker)."""
-    import os
-
-    from dockyard.container.logs import log_path
-
-    path = log_path(engine.paths.container_dir(c.id), c.id)
-    return path if os.path.exists(path) else ""
-
-
-def container_inspect_json(engine: Any, c: Any, size: bool = False) -> dict[str, Any]:
-    """Docker's ``docker container inspect`` object for ``c``; with ``size`` also SizeRw
-    and SizeRootFs (bytes: the writable layer, and that plus the image)."""
-    cdir = engine.paths.container_dir(c.id)
-    image = engine.images.get(c.image_id)
-    args = (c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or [])
-    layers = [engine.layers.path(d) for d in reversed(image.diff_ids)]
-    state = {k: c.state[k] for k in STATE_KEYS if k in c.state}
-    if c.config.get("Healthcheck") and "Health" in c.state:
-        state["Health"] = c.state["Health"]
-    obj: dict[str, Any] = {
-        "Id": c.id,
-        "Created": c.created,
-        "Path": args[0] if args else "",
-        "Args": args[1:],
-        "State": state,
-        "Image": c.image_id,
-        "ResolvConfPath": f"{cdir}/resolv.conf",
-        "HostnamePath": f"{cdir}/hostname",
-        "HostsPath": f"{cdir}/hosts",
-        "LogPath": _log_path(engine, c),
-        "Name": "/" + c.name,
-        "RestartCount": c.state.get("RestartCount", 0),
-        "Driver": "overlay",
-        "Platform": "linux",
-        "MountLabel": "",
-        "ProcessLabel": "",
-        "AppArmorProfile": "",
-        "ExecIDs": None,
-        "HostConfig": _host_config(c),
-        "GraphDriver": {
-            "Name": "overlay",
-            "Data": {
-                "LowerDir": ":".join(layers),
-                "UpperDir": f"{cdir}/upper",
-                "WorkDir": f"{cdir}/work",
-                "MergedDir": f"{cdir}/rootfs",
-            },
-        },
-    }
-    if size:
-        from dockyard.container.operations import container_size
-
-        rw = container_size(engine.containers, c)
-        obj["SizeRw"] = rw
-        obj["SizeRootFs"] = rw + int(image.size)
-    obj["Mounts"] = engine.volumes.inspect_mounts(c.id)
-    obj["Config"] = _config(c)
-    obj["NetworkSettings"] = engine.networks.container_settings(c)
-    from dockyard.network.ports import PortStore
-
-    obj["NetworkSettings"]["Ports"] = PortStore(engine.db).ports(c)
-    return obj
 
 
 @click.command(context_settings=_SETTINGS)
@@ -710,25 +403,16 @@ def inspect(
     results: list[dict[str, Any]] = []
     errors: list[str] = []
     for name in names:
-        obj = None
+        obj: Any = None
         if type_ in (None, "container"):
-            try:
-                c = engine.containers.reconcile(engine.container_store.get(name))
-                obj = container_inspect_json(engine, c, size)
-            except NotFound:
-                pass
+            with contextlib.suppress(NotFound):
+                obj = engine.container_inspect(name, size=size)
         if obj is None and type_ in (None, "image"):
-            try:
-                from dockyard.image.inspect import inspect_image
-
-                obj = inspect_image(engine.paths, engine.images.resolve(name))
-            except NotFound:
-                pass
+            with contextlib.suppress(NotFound):
+                obj = engine.image_inspect(name)
         if obj is None and type_ in (None, "volume"):
-            try:
-                obj = engine.volumes.get(name).inspect()
-            except NotFound:
-                pass
+            with contextlib.suppress(NotFound):
+                obj = engine.volume_inspect(name)
         if obj is None:
             errors.append(f"Error: No such object: {name}")
             continue

@@ -18,6 +18,9 @@ from typing import Any
 
 from dockyard.errors import InvalidArgument
 
+# go-units' helpers, shared with the engine (ps STATUS is the daemon's text).
+from dockyard.humanize import human_duration, human_size  # noqa: F401
+
 TABLE_PREFIX = "table"
 
 
@@ -725,44 +728,83 @@ def format_table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 # ---------------------------------------------------------------------------------------
-# go-units.
+# Ports (docker/cli formatter.DisplayablePorts, docker port).
 
 
-def human_duration(seconds: float) -> str:
-    """go-units ``HumanDuration``: ``seconds`` as "About an hour", "3 days", "2 years"."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
+def _form_group(key: str, first: int, last: int) -> str:
+    from dockyard.nat import join_host_port
+
+    ip, _, proto = key.rpartition("/")
+    group = str(first) if first == last else f"{first}-{last}"
+    if ip:
+        return f"{join_host_port(ip, group)}->{group}/{proto}"
+    return f"{group}/{proto}"
 
 
-_DECIMAL_UNITS = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
+def displayable_ports(ports: list[dict[str, Any]]) -> str:
+    """The ``ps`` PORTS column (docker/cli formatter.DisplayablePorts): consecutive ports
+    published on the same number grouped (``0.0.0.0:8000-8002->8000-8002/tcp``), others as
+    ``IP:PUBLIC->PRIVATE/proto``, unpublished ones as ``80/tcp``."""
+    from dockyard.nat import join_host_port
+
+    ordered = sorted(
+        ports,
+        key=lambda p: (p["PrivatePort"], p.get("IP", ""), p.get("PublicPort", 0), p["Type"]),
+    )
+    groups: dict[str, list[int]] = {}
+    result: list[str] = []
+    host_mappings: list[str] = []
+    for p in ordered:
+        current = p["PrivatePort"]
+        key = p["Type"]
+        if p.get("IP", "") != "":
+            if p["PublicPort"] != current:
+                host_mappings.append(
+                    f"{join_host_port(p['IP'], p['PublicPort'])}->{current}/{p['Type']}"
+                )
+                continue
+            key = f"{p['IP']}/{p['Type']}"
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [current, current]
+            continue
+        if current == group[1] + 1:
+            group[1] = current
+            continue
+        result.append(_form_group(key, group[0], group[1]))
+        groups[key] = [current, current]
+    result.extend(_form_group(key, g[0], g[1]) for key, g in groups.items())
+    result.extend(host_mappings)
+    return ", ".join(result)
 
 
-def human_size(size: float, precision: int = 3) -> str:
-    """go-units ``HumanSizeWithPrecision``: bytes in decimal units, e.g. ``4.26MB``."""
-    i = 0
-    while size >= 1000.0 and i < len(_DECIMAL_UNITS) - 1:
-        size /= 1000.0
-        i += 1
-    return f"{size:.{precision}g}{_DECIMAL_UNITS[i]}"
+def _natural_key(text: str) -> list[Any]:
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text) if t]
+
+
+def port_command_lines(
+    ports: dict[str, list[dict[str, str]] | None], private: str | None, container: str
+) -> list[str]:
+    """The lines ``docker port CONTAINER [PRIVATE_PORT[/PROTO]]`` prints, naturally sorted.
+
+    Raises InvalidArgument (``Error: invalid port (x)``) for a bad PRIVATE_PORT and
+    NotFound-like InvalidArgument ``Error: No public port '80/tcp' published for c``.
+    """
+    from dockyard.nat import join_host_port, uint16
+
+    out: list[str] = []
+    if private is not None:
+        port, _, proto = private.partition("/")
+        if uint16(port) is None:
+            raise InvalidArgument(
+                f'Error: invalid port ({port}): strconv.ParseUint: parsing "{port}": invalid syntax'
+            )
+        frontends = ports.get(f"{port}/{proto or 'tcp'}")
+        if not frontends:
+            raise InvalidArgument(f"Error: No public port '{private}' published for {container}")
+        out = [join_host_port(f["HostIp"], f["HostPort"]) for f in frontends]
+    else:
+        for key, frontends in ports.items():
+            for f in frontends or []:
+                out.append(f"{key} -> {join_host_port(f['HostIp'], f['HostPort'])}")
+    return sorted(out, key=_natural_key)

@@ -81,26 +81,9 @@ def open_store(paths: Paths) -> Iterator[Any]:
 # -- images -----------------------------------------------------------------------------
 
 
-def _epoch(rfc3339: str) -> int:
-    """Seconds since the epoch of an RFC 3339 time (fractions ignored)."""
-    import calendar
-    import re
-
-    m = re.match(
-        r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.\d+)?(?:[Zz]|([+-])(\d\d):(\d\d))?$",
-        rfc3339,
-    )
-    if m is None:
-        return 0
-    secs = calendar.timegm(tuple(int(g) for g in m.groups()[:6]) + (0, 0, 0))
-    if m.group(7):
-        offset = int(m.group(8)) * 3600 + int(m.group(9)) * 60
-        secs -= offset if m.group(7) == "+" else -offset
-    return secs
-
-
 def image_rows(images: list[Any], no_trunc: bool, now: float) -> list[dict[str, str]]:
-    """One ``docker images`` row context per tag (or one ``<none>`` row per untagged image).
+    """One ``docker images`` row context per tag (or one ``<none>`` row per untagged image)
+    of the ImageSummary list ``images``.
 
     Keys are the Docker CLI's image format fields, values strings.
     """
@@ -111,20 +94,20 @@ def image_rows(images: list[Any], no_trunc: bool, now: float) -> list[dict[str, 
 
     rows = []
     for img in images:
-        created = _epoch(img.created)
-        size = human_size(img.size)
+        created = img["Created"]
+        size = human_size(img["Size"])
         common = {
             "Containers": "N/A",
             "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(created)),
             "CreatedSince": human_duration(now - created) + " ago" if created > 0 else "N/A",
             "Digest": "<none>",
-            "ID": img.id if no_trunc else img.id.removeprefix("sha256:")[:12],
+            "ID": img["Id"] if no_trunc else img["Id"].removeprefix("sha256:")[:12],
             "SharedSize": "N/A",
             "Size": size,
             "UniqueSize": "N/A",
             "VirtualSize": size,
         }
-        refs = [reference.parse(t) for t in img.tags]
+        refs = [reference.parse(t) for t in img["RepoTags"]]
         pairs = sorted((r.familiar_name(), r.tag or "<none>") for r in refs) or [
             ("<none>", "<none>")
         ]
@@ -132,17 +115,6 @@ def image_rows(images: list[Any], no_trunc: bool, now: float) -> list[dict[str, 
             row = {**common, "Repository": repo, "Tag": tag}
             rows.append(dict(sorted(row.items())))
     return rows
-
-
-def _matches(row: dict[str, str], pattern: str) -> bool:
-    from fnmatch import fnmatchcase
-
-    repo, tag = pattern, ""
-    if ":" in pattern.rsplit("/", 1)[-1]:
-        repo, _, tag = pattern.rpartition(":")
-    if repo.startswith("docker.io/"):
-        repo = repo.removeprefix("docker.io/").removeprefix("library/")
-    return fnmatchcase(row["Repository"], repo) and (not tag or fnmatchcase(row["Tag"], tag))
 
 
 @click.command(
@@ -169,15 +141,11 @@ def images(
     import time
 
     from dockyard.cli.formatting import format_items
+    from dockyard.engine import Engine
 
-    with open_store(paths) as store:
-        found = store.list()
-        if not all_:
-            hidden = store.intermediate_ids()
-            found = [i for i in found if i.id not in hidden]
+    filters = {"reference": [repository]} if repository else {}
+    found = Engine(paths).image_list(all=all_, filters=filters)
     rows = image_rows(found, no_trunc, time.time())
-    if repository:
-        rows = [r for r in rows if _matches(r, repository)]
     if quiet and fmt in ("", "table"):
         fmt = "{{.ID}}"
         rows = list({r["ID"]: r for r in rows}.values())
@@ -197,19 +165,19 @@ def images(
 def image_inspect(paths: Paths, names: tuple[str, ...], fmt: str, platform: str | None) -> None:
     """Display detailed information on one or more images."""
     from dockyard.cli.formatting import print_inspect
+    from dockyard.engine import Engine
     from dockyard.errors import NotFound
     from dockyard.image.create import check_platform
-    from dockyard.image.inspect import inspect_image
 
     check_platform(platform)
-    found: list[dict[str, Any]] = []
+    engine = Engine(paths)
+    found: list[Any] = []
     errors: list[str] = []
-    with open_store(paths) as store:
-        for name in names:
-            try:
-                found.append(inspect_image(paths, store.resolve(name)))
-            except NotFound:
-                errors.append(f"Error: No such image: {name}")
+    for name in names:
+        try:
+            found.append(engine.image_inspect(name))
+        except NotFound as e:
+            errors.append(f"Error: {e}")
     print_inspect(fmt, found, errors)
 
 

@@ -20,13 +20,12 @@ def port(paths: Paths, container: str, private_port: str | None) -> None:
     Prints ``80/tcp -> 0.0.0.0:8080`` lines, or with PRIVATE_PORT[/PROTO] the host
     addresses alone; a port with no binding fails with Docker's message and exit 1.
     """
+    from dockyard.cli.formatting import port_command_lines
     from dockyard.engine import Engine
-    from dockyard.network.ports import PortStore, port_command_lines
 
-    engine = Engine(paths)
-    c = engine.containers.reconcile(engine.container_store.get(container))
+    ports = Engine(paths).container_inspect(container)["NetworkSettings"]["Ports"]
     try:
-        lines = port_command_lines(PortStore(engine.db).ports(c), private_port, container)
+        lines = port_command_lines(ports, private_port, container)
     except InvalidArgument as e:
         print(e, file=sys.stderr)
         sys.exit(1)

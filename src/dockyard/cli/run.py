@@ -202,7 +202,7 @@ def _create_options(kw: dict[str, Any]) -> Any:
         start_interval=durations["health_start_interval"],
         no_healthcheck=kw["no_healthcheck"],
     )
-    from dockyard.network.ports import parse_expose, parse_publish
+    from dockyard.nat import parse_expose, parse_publish
 
     exposed, port_bindings = parse_publish(list(kw["publish"]))
     exposed += [p for p in parse_expose(list(kw["expose"])) if p not in exposed]

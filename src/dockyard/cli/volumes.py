@@ -112,7 +112,7 @@ def create(
 def ls(paths: Paths, filters: tuple[str, ...], format_: str, quiet: bool) -> None:
     """List volumes."""
     from dockyard.cli.formatting import format_items
-    from dockyard.container.operations import parse_filters
+    from dockyard.cli.opts import parse_filters
 
     volumes = _engine(paths).volumes.select(parse_filters(filters))
     volumes.sort(key=lambda v: _natural_key(v.name))
@@ -186,7 +186,7 @@ def rm(paths: Paths, names: tuple[str, ...], force: bool) -> None:
 def prune(paths: Paths, all_: bool, filters: tuple[str, ...], force: bool) -> None:
     """Remove unused local volumes."""
     from dockyard.cli.formatting import human_size
-    from dockyard.container.operations import parse_filters
+    from dockyard.cli.opts import parse_filters
 
     parsed = parse_filters(filters)
     if not force:

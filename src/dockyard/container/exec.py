@@ -402,7 +402,7 @@ def stats(
     (strings as Docker prints them; memory in binary units, I/O in decimal ones).
     CPU % is the cgroup's CPU time over ``interval`` seconds of wall time. Raises
     NotFound, or Conflict for a named container that is not running."""
-    from dockyard.cli.formatting import human_size
+    from dockyard.humanize import human_size
 
     if refs:
         found = [(ref, running_container(manager, ref)) for ref in refs]

@@ -273,16 +273,3 @@ def prune(manager: ContainerManager, filters: dict[str, list[str]]) -> list[tupl
             continue
         removed.append((c.id, size))
     return removed
-
-
-def parse_filters(values: tuple[str, ...] | list[str]) -> dict[str, list[str]]:
-    """``--filter key=value`` flags as ``{key: [values]}``.
-
-    Raises InvalidArgument ``bad format of filter (expected name=value)``."""
-    out: dict[str, list[str]] = {}
-    for v in values:
-        key, eq, value = v.partition("=")
-        if not eq:
-            raise InvalidArgument("bad format of filter (expected name=value)")
-        out.setdefault(key.strip().lower(), []).append(value.strip())
-    return out

@@ -1,67 +1,27 @@
-"""The Engine facade: the one object every front end (CLI, compose, API) calls.
+"""The Engine facade: the one object every front end (CLI, API service, compose) calls.
 
-Stores are opened lazily so a command pays only for what it touches.
+Its operations are the Docker Engine API's (v1.51, moby ``api/swagger.yaml``), named
+after the API's operation IDs in snake_case (``ContainerList`` is
+:meth:`~Engine.container_list`), taking the API's parameters and request objects and
+returning its response objects (:mod:`dockyard.engine.types`); errors are
+:mod:`dockyard.errors` classes, each with the API's HTTP status. One module per area
+(containers, images, networks, volumes, system, exec...) contributes a class of
+operations; :class:`Engine` composes them. Stores are opened lazily (:mod:`.base`), so a
+command pays only for what it touches.
 """
 
 from __future__ import annotations
 
-from functools import cached_property
-from typing import TYPE_CHECKING
-
-from dockyard.paths import Paths
-
-if TYPE_CHECKING:
-    from dockyard.container.manager import ContainerManager
-    from dockyard.container.store import ContainerStore
-    from dockyard.image.store import ImageStore
-    from dockyard.network.manager import NetworkManager
-    from dockyard.snapshot import LayerStore
-    from dockyard.state import StateDB
-    from dockyard.volume.store import VolumeStore
+from dockyard.engine.containers import ContainerOperations
+from dockyard.engine.images import ImageOperations
+from dockyard.engine.system import SystemOperations
+from dockyard.engine.volumes import VolumeOperations
 
 
-class Engine:
-    """Images, layers, containers and volumes of one engine root (``paths``)."""
-
-    def __init__(self, paths: Paths) -> None:
-        self.paths = paths
-
-    @cached_property
-    def db(self) -> StateDB:
-        from dockyard.state import StateDB
-
-        return StateDB(self.paths.state_db)
-
-    @cached_property
-    def layers(self) -> LayerStore:
-        from dockyard.snapshot import LayerStore
-
-        return LayerStore(self.paths)
-
-    @cached_property
-    def images(self) -> ImageStore:
-        from dockyard.image.store import ImageStore
-
-        return ImageStore(self.paths, self.db)
-
-    @cached_property
-    def container_store(self) -> ContainerStore:
-        from dockyard.container.store import ContainerStore
-
-        return ContainerStore(self.db)
-
-    @cached_property
-    def containers(self) -> ContainerManager:
-        from dockyard.container.manager import ContainerManager
-
-        return ContainerManager(self.paths, self.container_store, self.images, self.layers)
-
-    @cached_property
-    def volumes(self) -> VolumeStore:
-        """Volumes and the containers' mount points (the container manager's own store)."""
-        return self.containers.volumes
-
-    @property
-    def networks(self) -> NetworkManager:
-        """Networks and endpoints (the containers' manager's, so both share one view)."""
-        return self.containers.networks
+class Engine(
+    ContainerOperations,
+    ImageOperations,
+    VolumeOperations,
+    SystemOperations,
+):
+    """Every operation of the engine rooted at ``paths`` (a :class:`dockyard.paths.Paths`)."""

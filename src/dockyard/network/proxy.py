@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dockyard.errors import Conflict, InvalidArgument
-from dockyard.network.ports import join_host_port
+from dockyard.nat import join_host_port
 
 UDP_TIMEOUT = 90.0
 _CHUNK = 1 << 18

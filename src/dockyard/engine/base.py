@@ -1,0 +1,71 @@
+"""The stores and managers of one engine root, opened lazily: what every area module of
+the facade (containers, images, networks, volumes, system, exec...) works on.
+
+Front ends use the facade's operations (:class:`dockyard.engine.Engine`), not these.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from dockyard.paths import Paths
+
+if TYPE_CHECKING:
+    from dockyard.container.manager import ContainerManager
+    from dockyard.container.store import ContainerStore
+    from dockyard.image.store import ImageStore
+    from dockyard.network.manager import NetworkManager
+    from dockyard.snapshot import LayerStore
+    from dockyard.state import StateDB
+    from dockyard.volume.store import VolumeStore
+
+
+class EngineBase:
+    """Images, layers, containers, networks and volumes of one engine root (``paths``).
+
+    Stores are opened on first use, so a command pays only for what it touches.
+    """
+
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+
+    @cached_property
+    def db(self) -> StateDB:
+        from dockyard.state import StateDB
+
+        return StateDB(self.paths.state_db)
+
+    @cached_property
+    def layers(self) -> LayerStore:
+        from dockyard.snapshot import LayerStore
+
+        return LayerStore(self.paths)
+
+    @cached_property
+    def images(self) -> ImageStore:
+        from dockyard.image.store import ImageStore
+
+        return ImageStore(self.paths, self.db)
+
+    @cached_property
+    def container_store(self) -> ContainerStore:
+        from dockyard.container.store import ContainerStore
+
+        return ContainerStore(self.db)
+
+    @cached_property
+    def containers(self) -> ContainerManager:
+        from dockyard.container.manager import ContainerManager
+
+        return ContainerManager(self.paths, self.container_store, self.images, self.layers)
+
+    @cached_property
+    def volumes(self) -> VolumeStore:
+        """Volumes and the containers' mount points (the container manager's own store)."""
+        return self.containers.volumes
+
+    @property
+    def networks(self) -> NetworkManager:
+        """Networks and endpoints (the containers' manager's, so both share one view)."""
+        return self.containers.networks

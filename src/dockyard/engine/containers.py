@@ -1,0 +1,376 @@
+"""The facade's container operations (Engine API v1.51, Container): they take the API's
+parameters and return its objects (ContainerSummary, ContainerInspectResponse...).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dockyard.engine.base import EngineBase
+from dockyard.errors import InvalidArgument, NotFound
+
+if TYPE_CHECKING:
+    from dockyard.container.store import Container
+    from dockyard.engine.types import ContainerInspectResponse, ContainerSummary, Filters
+
+#: The ``filters`` keys of ``GET /containers/json`` (moby daemon/list.go acceptedPsFilterTags).
+LIST_FILTERS = (
+    "ancestor",
+    "before",
+    "exited",
+    "expose",
+    "health",
+    "id",
+    "is-task",
+    "isolation",
+    "label",
+    "name",
+    "network",
+    "publish",
+    "since",
+    "status",
+    "volume",
+)
+_HEALTH = ("starting", "healthy", "unhealthy", "none")
+_STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+_STATE_KEYS = (
+    "Status",
+    "Running",
+    "Paused",
+    "Restarting",
+    "OOMKilled",
+    "Dead",
+    "Pid",
+    "ExitCode",
+    "Error",
+    "StartedAt",
+    "FinishedAt",
+)
+
+
+def seconds_since(timestamp: str) -> float:
+    """Seconds elapsed since an RFC 3339 ``timestamp`` (nanoseconds allowed)."""
+    import datetime
+
+    # Python parses at most microseconds: drop the extra nanosecond digits.
+    head, _, frac = timestamp.rstrip("Z").partition(".")
+    then = datetime.datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")
+    return (datetime.datetime.now(datetime.UTC) - then).total_seconds()
+
+
+def status_text(state: dict[str, Any]) -> str:
+    """The daemon's one-line status of a container State (moby container.State.String):
+    ``Up 3 seconds (Paused)``, ``Exited (0) 2 minutes ago``, ``Created``..."""
+    from dockyard.humanize import human_duration
+
+    def since(key: str) -> str:
+        return human_duration(seconds_since(state[key]))
+
+    health = (state.get("Health") or {}).get("Status")
+    if state.get("Restarting"):
+        return f"Restarting ({state['ExitCode']}) {since('FinishedAt')} ago"
+    if state["Running"]:
+        text = f"Up {since('StartedAt')}"
+        if state.get("Paused"):
+            return text + " (Paused)"
+        if health == "starting":
+            return text + " (health: starting)"
+        if health in ("healthy", "unhealthy"):
+            return text + f" ({health})"
+        return text
+    if state["Status"] == "exited":
+        return f"Exited ({state['ExitCode']}) {since('FinishedAt')} ago"
+    return str(state["Status"]).capitalize()
+
+
+def _host_config(c: Container) -> dict[str, Any]:
+    """Docker's HostConfig: every key ``docker inspect`` always shows, in its order, with
+    the container's values (Dockyard's own extra keys last)."""
+    out: dict[str, Any] = {
+        "Binds": None,
+        "ContainerIDFile": "",
+        "LogConfig": {"Type": "json-file", "Config": {}},
+        "NetworkMode": "bridge",
+        "PortBindings": {},
+        "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "AutoRemove": False,
+        "VolumeDriver": "",
+        "VolumesFrom": None,
+        "ConsoleSize": [0, 0],
+        "CapAdd": None,
+        "CapDrop": None,
+        "CgroupnsMode": "host",
+        "Dns": [],
+        "DnsOptions": [],
+        "DnsSearch": [],
+        "ExtraHosts": None,
+        "GroupAdd": None,
+        "IpcMode": "private",
+        "Cgroup": "",
+        "Links": None,
+        "OomScoreAdj": 0,
+        "PidMode": "",
+        "Privileged": False,
+        "PublishAllPorts": False,
+        "ReadonlyRootfs": False,
+        "SecurityOpt": None,
+        "UTSMode": "",
+        "UsernsMode": "",
+        "ShmSize": 67108864,
+        "Runtime": "dockyard",
+        "Isolation": "",
+        "CpuShares": 0,
+        "Memory": 0,
+        "NanoCpus": 0,
+        "CgroupParent": "",
+        "BlkioWeight": 0,
+        "BlkioWeightDevice": [],
+        "BlkioDeviceReadBps": [],
+        "BlkioDeviceWriteBps": [],
+        "BlkioDeviceReadIOps": [],
+        "BlkioDeviceWriteIOps": [],
+        "CpuPeriod": 0,
+        "CpuQuota": 0,
+        "CpuRealtimePeriod": 0,
+        "CpuRealtimeRuntime": 0,
+        "CpusetCpus": "",
+        "CpusetMems": "",
+        "Devices": [],
+        "DeviceCgroupRules": None,
+        "DeviceRequests": None,
+        "MemoryReservation": 0,
+        "MemorySwap": 0,
+        "MemorySwappiness": None,
+        "OomKillDisable": False,
+        "PidsLimit": None,
+        "Ulimits": None,
+        "CpuCount": 0,
+        "CpuPercent": 0,
+        "IOMaximumIOps": 0,
+        "IOMaximumBandwidth": 0,
+    }
+    out.update(c.host_config)
+    if out.get("Init") is None:
+        # A nil *bool with omitempty: Docker shows Init only when --init was given.
+        out.pop("Init", None)
+    return out
+
+
+def _config(c: Container) -> dict[str, Any]:
+    """Docker's Config: StopSignal, StopTimeout and Healthcheck only when set (omitempty)."""
+    cfg = dict(c.config)
+    for key in ("StopSignal", "StopTimeout", "Healthcheck"):
+        if cfg.get(key) is None:
+            cfg.pop(key, None)
+    return cfg
+
+
+def _command(c: Container) -> list[str]:
+    return (c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or [])
+
+
+class ContainerOperations(EngineBase):
+    """Containers (Engine API: Container)."""
+
+    def _container(self, ref: str) -> Container:
+        """The container ``ref`` (name, ID or ID prefix) as it really is (a lost exit
+        recorded). Raises NotFound ``No such container: <ref>``."""
+        return self.containers.reconcile(self.container_store.get(ref))
+
+    # -- GET /containers/json -----------------------------------------------------------
+
+    def container_list(
+        self,
+        all: bool = False,
+        limit: int = -1,
+        size: bool = False,
+        filters: Filters | None = None,
+    ) -> list[ContainerSummary]:
+        """``GET /containers/json``: containers newest first, running ones only unless
+        ``all`` (a ``limit`` > 0, the newest ``limit`` of every state, or a ``status``
+        filter imply it); ``size`` adds SizeRw/SizeRootFs (bytes). ``filters`` as
+        :data:`LIST_FILTERS`: values of one key are alternatives, keys all apply (every
+        ``label`` value applies).
+
+        Raises InvalidArgument for an unknown filter or value (Docker's messages),
+        NotFound for a ``before``/``since`` container that does not exist.
+        """
+        filters = filters or {}
+        found = self.containers.list_reconciled()
+        if not (all or limit > 0 or "status" in filters):
+            found = [c for c in found if c.state["Running"]]
+        found = self._select(found, filters)
+        if limit > 0:
+            found = found[:limit]
+        return [self._container_summary(c, size) for c in found]
+
+    def _select(self, containers: list[Container], filters: Filters) -> list[Container]:
+        """The containers ``filters`` keep (moby daemon/list.go)."""
+        import re
+
+        from dockyard.container.operations import label_matches
+        from dockyard.network.ports import port_filter
+
+        for key, values in filters.items():
+            if key not in LIST_FILTERS:
+                raise InvalidArgument(f"invalid filter '{key}'")
+            for v in values:
+                if key == "status" and v not in _STATUSES:
+                    raise InvalidArgument(f"invalid filter 'status={v}'")
+                if key == "exited" and not v.lstrip("-").isdigit():
+                    raise InvalidArgument(f"invalid filter 'exited={v}'")
+        for v in filters.get("health", []):
+            if v not in _HEALTH:
+                raise InvalidArgument(f"Unrecognised filter value for health: {v}")
+        # before/since name containers; their creation times bound the list.
+        before = [self.container_store.get(v).created for v in filters.get("before", [])]
+        since = [self.container_store.get(v).created for v in filters.get("since", [])]
+        published = port_filter("publish", filters.get("publish", []))
+        exposed = port_filter("expose", filters.get("expose", []))
+        ancestors: set[str] = set()
+        for v in filters.get("ancestor", []):
+            ancestors.add(v)
+            try:
+                ancestors.add(self.images.resolve(v).id)
+            except NotFound:
+                pass
+
+        def keep(c: Container) -> bool:
+            labels = c.config.get("Labels") or {}
+            tests = {
+                "name": lambda v: re.search(v, "/" + c.name) is not None,
+                "id": lambda v: re.search(v, c.id) is not None,
+                "status": lambda v: v == c.state["Status"],
+                "exited": lambda v: c.state["Status"] == "exited" and int(v) == c.state["ExitCode"],
+                "ancestor": lambda v: c.image_id in ancestors or c.config.get("Image") in ancestors,
+                "network": lambda v: any(
+                    v == net.name or net.id.startswith(v)
+                    for net in self.networks.container_networks(c)
+                ),
+                "health": lambda v: v == ((c.state.get("Health") or {}).get("Status") or "none"),
+                "isolation": lambda v: v in ("", "default"),
+                "is-task": lambda v: v == "false",
+                # A volume's name (a bind's source) or a mount's destination, as Docker's.
+                "volume": lambda v: any(
+                    v in (m.get("Name") or m["Source"], m["Destination"])
+                    for m in self.volumes.container_mounts(c.id)
+                ),
+                # Any of the ports given (all values of the key, as Docker's one set).
+                "publish": lambda v: bool(published & set(c.host_config.get("PortBindings") or {})),
+                "expose": lambda v: bool(exposed & set(c.config.get("ExposedPorts") or {})),
+            }
+            if any(c.created >= t for t in before) or any(c.created <= t for t in since):
+                return False
+            for key, values in filters.items():
+                if key in ("before", "since"):
+                    continue
+                if key == "label":
+                    if not all(label_matches(labels, v) for v in values):
+                        return False
+                elif not any(tests[key](v) for v in values):
+                    return False
+            return True
+
+        try:
+            return [c for c in containers if keep(c)]
+        except re.error as e:
+            raise InvalidArgument(f"invalid filter: {e}") from None
+
+    def _container_summary(self, c: Container, size: bool) -> ContainerSummary:
+        from dockyard.container.operations import created_time
+        from dockyard.network.ports import PortStore, api_ports
+
+        settings = self.networks.container_settings(c)
+        out: ContainerSummary = {
+            "Id": c.id,
+            "Names": ["/" + c.name],
+            "Image": c.config.get("Image", ""),
+            "ImageID": c.image_id,
+            "Command": " ".join(_command(c)),
+            "Created": int(created_time(c)),
+            "Ports": api_ports(PortStore(self.db).ports(c)),  # type: ignore[typeddict-item]
+        }
+        if size:
+            out["SizeRw"], out["SizeRootFs"] = self._sizes(c)
+        out.update(
+            {
+                "Labels": c.config.get("Labels") or {},
+                "State": c.state["Status"],
+                "Status": status_text(c.state),
+                "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode") or "bridge"},
+                "NetworkSettings": {"Networks": settings["Networks"]},
+                "Mounts": self.volumes.inspect_mounts(c.id),
+            }
+        )
+        return out
+
+    def _sizes(self, c: Container) -> tuple[int, int]:
+        """(SizeRw, SizeRootFs) of ``c`` in bytes: its writable layer, and that plus its
+        image's layers."""
+        from dockyard.container.operations import container_size
+
+        rw = container_size(self.containers, c)
+        try:
+            image_size = int(self.images.get(c.image_id).size)
+        except NotFound:
+            image_size = 0
+        return rw, rw + image_size
+
+    # -- GET /containers/{id}/json ------------------------------------------------------
+
+    def container_inspect(self, id: str, size: bool = False) -> ContainerInspectResponse:
+        """``GET /containers/{id}/json`` of the container ``id`` (name, ID or ID prefix);
+        ``size`` adds SizeRw and SizeRootFs (bytes). Raises NotFound."""
+        import os
+
+        from dockyard.container.logs import log_path
+        from dockyard.network.ports import PortStore
+
+        c = self._container(id)
+        cdir = self.paths.container_dir(c.id)
+        image = self.images.get(c.image_id)
+        args = _command(c)
+        layers = [self.layers.path(d) for d in reversed(image.diff_ids)]
+        state = {k: c.state[k] for k in _STATE_KEYS if k in c.state}
+        if c.config.get("Healthcheck") and "Health" in c.state:
+            state["Health"] = c.state["Health"]
+        # The json-file log once the container's monitor made it, else "" (as Docker).
+        log = log_path(cdir, c.id)
+        obj: ContainerInspectResponse = {
+            "Id": c.id,
+            "Created": c.created,
+            "Path": args[0] if args else "",
+            "Args": args[1:],
+            "State": state,
+            "Image": c.image_id,
+            "ResolvConfPath": f"{cdir}/resolv.conf",
+            "HostnamePath": f"{cdir}/hostname",
+            "HostsPath": f"{cdir}/hosts",
+            "LogPath": log if os.path.exists(log) else "",
+            "Name": "/" + c.name,
+            "RestartCount": c.state.get("RestartCount", 0),
+            "Driver": "overlay",
+            "Platform": "linux",
+            "MountLabel": "",
+            "ProcessLabel": "",
+            "AppArmorProfile": "",
+            "ExecIDs": None,
+            "HostConfig": _host_config(c),
+            "GraphDriver": {
+                "Name": "overlay",
+                "Data": {
+                    "LowerDir": ":".join(layers),
+                    "UpperDir": f"{cdir}/upper",
+                    "WorkDir": f"{cdir}/work",
+                    "MergedDir": f"{cdir}/rootfs",
+                },
+            },
+        }
+        if size:
+            obj["SizeRw"], obj["SizeRootFs"] = self._sizes(c)
+        obj["Mounts"] = self.volumes.inspect_mounts(c.id)
+        obj["Config"] = _config(c)
+        settings = self.networks.container_settings(c)
+        settings["Ports"] = PortStore(self.db).ports(c)
+        obj["NetworkSettings"] = settings
+        return obj

@@ -1,0 +1,168 @@
+"""The facade's image operations (Engine API v1.51, Image): list and inspect. Pull and
+push (distribution.py), save and load (archives.py) are their own modules.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dockyard.engine.base import EngineBase
+from dockyard.errors import InvalidArgument, NotFound
+
+if TYPE_CHECKING:
+    from dockyard.engine.types import Filters, HistoryResponseItem, ImageInspect, ImageSummary
+    from dockyard.image.store import Image
+
+#: The ``filters`` keys of ``GET /images/json``.
+LIST_FILTERS = ("before", "dangling", "label", "reference", "since")
+
+
+def epoch(rfc3339: str) -> int:
+    """Seconds since the epoch of an RFC 3339 time (fractions ignored; 0 if malformed)."""
+    import calendar
+    import re
+
+    m = re.match(
+        r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.\d+)?(?:[Zz]|([+-])(\d\d):(\d\d))?$",
+        rfc3339,
+    )
+    if m is None:
+        return 0
+    secs = calendar.timegm(tuple(int(g) for g in m.groups()[:6]) + (0, 0, 0))
+    if m.group(7):
+        offset = int(m.group(8)) * 3600 + int(m.group(9)) * 60
+        secs -= offset if m.group(7) == "+" else -offset
+    return secs
+
+
+def reference_matches(familiar: str, pattern: str) -> bool:
+    """Whether the familiar reference ``familiar`` (``busybox:latest``) matches a
+    ``reference`` filter ``pattern`` (shell globs on the repository and the tag;
+    ``docker.io/library/`` may be spelt out)."""
+    from fnmatch import fnmatchcase
+
+    repo, _, tag = (
+        familiar.rpartition(":")
+        if ":" in familiar.rsplit("/", 1)[-1]
+        else (
+            familiar,
+            "",
+            "",
+        )
+    )
+    want_repo, want_tag = pattern, ""
+    if ":" in pattern.rsplit("/", 1)[-1]:
+        want_repo, _, want_tag = pattern.rpartition(":")
+    if want_repo.startswith("docker.io/"):
+        want_repo = want_repo.removeprefix("docker.io/").removeprefix("library/")
+    return fnmatchcase(repo, want_repo) and (not want_tag or fnmatchcase(tag, want_tag))
+
+
+class ImageOperations(EngineBase):
+    """Images (Engine API: Image)."""
+
+    def image_list(self, all: bool = False, filters: Filters | None = None) -> list[ImageSummary]:
+        """``GET /images/json``: images newest first; the untagged parents of other
+        images (build steps) only with ``all``. ``filters``: ``reference`` (globs; the
+        image's RepoTags are narrowed to the matching ones), ``dangling`` (true: untagged
+        only), ``label`` (``key`` or ``key=value``), ``before``/``since`` (an image).
+
+        Raises InvalidArgument for another filter key or a bad value, NotFound for a
+        ``before``/``since`` image that does not exist.
+        """
+        from dockyard.container.operations import label_matches
+
+        filters = filters or {}
+        for key in filters:
+            if key not in LIST_FILTERS:
+                raise InvalidArgument(f"invalid filter '{key}'")
+        dangling = None
+        for v in filters.get("dangling", []):
+            if v.lower() not in ("true", "false", "1", "0"):
+                raise InvalidArgument(f"Invalid filter 'dangling={v}'")
+            dangling = v.lower() in ("true", "1")
+        before = [self.images.resolve(v).created for v in filters.get("before", [])]
+        since = [self.images.resolve(v).created for v in filters.get("since", [])]
+        found = self.images.list()
+        if not all:
+            hidden = self.images.intermediate_ids()
+            found = [i for i in found if i.id not in hidden]
+        out = []
+        for img in found:
+            if any(img.created >= t for t in before) or any(img.created <= t for t in since):
+                continue
+            if dangling is not None and dangling != (not img.tags):
+                continue
+            summary = self._image_summary(img)
+            labels = summary["Labels"]
+            if any(not label_matches(labels, s) for s in filters.get("label", [])):
+                continue
+            patterns = filters.get("reference", [])
+            if patterns:
+                summary["RepoTags"] = [
+                    t for t in summary["RepoTags"] if any(reference_matches(t, p) for p in patterns)
+                ]
+                if not summary["RepoTags"]:
+                    continue
+            out.append(summary)
+        return out
+
+    def _image_summary(self, img: Image) -> ImageSummary:
+        chain = self.images.parent_chain(img.id)
+        return {
+            "Id": img.id,
+            "ParentId": chain[1] if len(chain) > 1 else "",
+            "RepoTags": img.repo_tags,
+            "RepoDigests": [],
+            "Created": epoch(img.created),
+            "Size": int(img.size),
+            "SharedSize": -1,
+            "Labels": (img.config.get("config") or {}).get("Labels") or {},
+            "Containers": -1,
+        }
+
+    def image_history(self, name: str) -> list[HistoryResponseItem]:
+        """``GET /images/{name}/history``: one entry per history entry of the image's
+        config, newest first. ``Id`` is the image's and then the IDs of the images it was
+        built from (its build steps, then the base), ``<missing>`` past them; ``Size`` is
+        the bytes of the files the step's layer holds (0 for an ``empty_layer``);
+        ``Created`` Unix seconds. Raises NotFound."""
+        image = self.images.resolve(name)
+        config = image.config
+        chain = self.images.parent_chain(image.id)
+        diff_ids = image.diff_ids
+        items: list[HistoryResponseItem] = []
+        index = 0
+        for entry in config.get("history") or []:
+            size = 0
+            if not entry.get("empty_layer"):
+                if index < len(diff_ids):
+                    size = self.layers.content_size(diff_ids[index])
+                index += 1
+            items.append(
+                {
+                    "Id": "<missing>",
+                    "Created": epoch(str(entry.get("created") or "")),
+                    "CreatedBy": str(entry.get("created_by") or ""),
+                    "Tags": None,
+                    "Size": size,
+                    "Comment": str(entry.get("comment") or ""),
+                }
+            )
+        items.reverse()
+        for item, image_id in zip(items, chain, strict=False):
+            item["Id"] = image_id
+            tags = self.images.get(image_id).repo_tags
+            item["Tags"] = tags or None
+        return items
+
+    def image_inspect(self, name: str) -> ImageInspect:
+        """``GET /images/{name}/json`` of the image ``name`` (a reference, full or short
+        ID). Raises NotFound ``No such image: <name>``."""
+        from dockyard.image.inspect import inspect_image
+
+        try:
+            image = self.images.resolve(name)
+        except NotFound:
+            raise NotFound(f"No such image: {name}") from None
+        return inspect_image(self.paths, image)  # type: ignore[return-value]
