@@ -231,7 +231,7 @@ def _create_options(kw: dict[str, Any]) -> Any:
         cap_add=list(kw["cap_add"]),
         cap_drop=list(kw["cap_drop"]),
         read_only=kw["read_only"],
-        security_opt=list(kw["security_opt"]),
+        security_opt=security_opts(list(kw["security_opt"])),
         ulimits=[parse_ulimit(u) for u in kw["ulimit"]],
         memory=ram_in_bytes(kw["memory"], "--memory") if kw["memory"] else 0,
         memory_swap=memory_swap(kw["memory_swap"]) if kw["memory_swap"] else 0,
@@ -298,6 +298,41 @@ def _network_flags(kw: dict[str, Any]) -> dict[str, Any]:
         "dns_options": list(kw["dns_option"]),
         "links": list(kw["link"]),
     }
+
+
+def security_opts(values: list[str]) -> list[str]:
+    """``--security-opt`` values as Docker's CLI sends them (cli parseSecurityOpts): a
+    ``seccomp=FILE`` (other than ``unconfined``/``builtin``) becomes ``seccomp=<the
+    file's JSON, compacted>``. Raises InvalidArgument with the CLI's messages."""
+    from dockyard.errors import InvalidArgument
+
+    out = []
+    for opt in values:
+        key, sep, value = opt.partition("=")
+        if not sep and key != "no-new-privileges":
+            key, sep, value = opt.partition(":")
+        if (not sep or not value) and key != "no-new-privileges":
+            raise InvalidArgument(f'Invalid --security-opt: "{opt}"')
+        if key == "seccomp" and value not in ("builtin", "unconfined"):
+            import json
+
+            try:
+                with open(value, "rb") as f:
+                    raw = f.read()
+            except OSError as e:
+                raise InvalidArgument(
+                    f"opening seccomp profile ({value}) failed: open {value}: "
+                    f"{(e.strerror or str(e)).lower()}"
+                ) from None
+            try:
+                compact = json.dumps(json.loads(raw), separators=(",", ":"))
+            except ValueError as e:
+                raise InvalidArgument(
+                    f"compacting json for seccomp profile ({value}) failed: {e}"
+                ) from None
+            opt = "seccomp=" + compact
+        out.append(opt)
+    return out
 
 
 def _stop_signal(text: str | None) -> str | None:

@@ -43,6 +43,7 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # or SELinux profile yet).
 _ACCEPTED_SECURITY_OPTS = {
     ("seccomp", "unconfined"),
+    ("seccomp", "builtin"),
     ("apparmor", "unconfined"),
     ("label", "disable"),
 }
@@ -312,12 +313,17 @@ class ContainerManager:
                 if value not in ("", "true", "false"):
                     raise InvalidArgument(f"invalid --security-opt 2: {so!r}")
                 no_new_privs = value != "false"
+            elif key == "seccomp" and value.startswith("{"):
+                # A profile's content (the client read the file, as Docker's CLI does).
+                from dockyard.runtime.seccomp import parse_profile
+
+                parse_profile(value, "--security-opt seccomp")
             elif (key, value) not in _ACCEPTED_SECURITY_OPTS:
                 # Accepting a profile and not applying it would be a silent lie.
                 raise InvalidArgument(
                     f'invalid --security-opt "{so}": Dockyard supports only '
-                    "no-new-privileges, seccomp=unconfined, apparmor=unconfined and "
-                    "label=disable"
+                    "no-new-privileges, seccomp=unconfined|builtin|PROFILE, "
+                    "apparmor=unconfined and label=disable"
                 )
         from dockyard.container.restart import validate_restart_policy
 
@@ -1081,6 +1087,7 @@ class ContainerManager:
             resources=resources,
             cgroups_path=self._cgroups_path(c),
             mounts=mounts,
+            seccomp=_seccomp_profile(hc),
         )
         return build_spec(opts)
 
@@ -1187,3 +1194,21 @@ class ContainerManager:
             runtime.kill(c.id, signal.SIGKILL, all=True)
         with contextlib.suppress(DockyardError):
             runtime.delete(c.id, force=True)
+
+
+def _seccomp_profile(hc: dict[str, Any]) -> dict[str, Any] | None:
+    """The Docker seccomp profile for HostConfig ``hc`` (moby daemon WithSeccomp): none
+    with ``seccomp=unconfined``, or ``--privileged`` without an explicit profile; the
+    given profile (``seccomp=<JSON>``); else Docker's default. Raises InvalidArgument."""
+    from dockyard.runtime import seccomp
+
+    given = ""
+    for so in hc.get("SecurityOpt") or []:
+        key, _, value = so.replace("=", ":", 1).partition(":")
+        if key == "seccomp":
+            given = value
+    if given == "unconfined" or (hc.get("Privileged") and given in ("", "builtin")):
+        return None
+    if given.startswith("{"):
+        return seccomp.parse_profile(given, "--security-opt seccomp")
+    return seccomp.default_profile()

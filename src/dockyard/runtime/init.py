@@ -28,6 +28,7 @@ from typing import Any
 
 from dockyard.errors import DockyardError
 from dockyard.runtime import caps as _caps
+from dockyard.runtime import seccomp as _seccomp
 from dockyard.runtime import syscalls as sc
 from dockyard.snapshot.securejoin import securejoin as _securejoin
 
@@ -192,6 +193,9 @@ def stage1(spec: dict[str, Any], ctx: dict[str, Any]) -> None:
     """First child: cgroup, namespaces, fork PID 1, exit. Never returns."""
     code = 1
     try:
+        # Non-dumpable until the container's program is exec'd (runc's nsexec): no
+        # process in the container may open /proc/<pid>/exe of this interpreter.
+        sc.prctl(sc.PR_SET_DUMPABLE, 0)
         _reset_signals()
         keep = sorted(ctx["keep_fds"])
         _close_fds_except(keep)
@@ -318,6 +322,7 @@ def _setup(spec: dict[str, Any], ctx: dict[str, Any], new_net: bool) -> tuple[st
         os.setsid()
     except OSError as e:
         raise _step("setsid", e) from None
+    _join_keyring(ctx["id"])
     if new_net:
         _loopback_up()
 
@@ -382,15 +387,43 @@ def _setup(spec: dict[str, Any], ctx: dict[str, Any], new_net: bool) -> tuple[st
         _readonly_path(path)
     for path in linux.get("maskedPaths") or []:
         _mask_path(path)
-    return _enter_process(process)
+    return _enter_process(process, ctx.get("seccomp"))
 
 
-def _enter_process(process: dict[str, Any]) -> tuple[str, dict[str, str]]:
+def _join_keyring(container_id: str) -> None:
+    """A session keyring of the container's own, ``_ses.<id>``, searchable by its
+    possessor (runc's standard init): not the caller's, which holds the host's keys."""
+    try:
+        serial = sc.join_session_keyring("_ses." + container_id)
+        sc.keyring_add_perm(serial, sc.KEY_USR_SEARCH)
+    except OSError as e:
+        if e.errno != errno.ENOSYS:  # a kernel without keyrings: nothing to share
+            raise _step("join session keyring", e) from None
+
+
+def _load_seccomp(seccomp: tuple[bytes, list[str]]) -> None:
+    # The module is imported with this one: after pivot_root or setns(mnt) the
+    # engine's files are out of reach.
+    try:
+        _seccomp.load_filter(*seccomp)
+    except OSError as e:
+        raise _step("load seccomp filter", e) from None
+
+
+def _enter_process(
+    process: dict[str, Any], seccomp: tuple[bytes, list[str]] | None
+) -> tuple[str, dict[str, str]]:
     """The last steps before execve, shared by create and exec: rlimits, no_new_privs,
-    user and capabilities, cwd, PATH lookup inside the container, umask, signal
-    dispositions. Returns the executable's path and the environment; raises SetupError."""
+    seccomp (``(BPF program, OCI flags)``), user and capabilities, cwd, PATH lookup inside
+    the container, umask, signal dispositions. Returns the executable's path and the
+    environment; raises SetupError."""
     _set_rlimits(process.get("rlimits") or [])
-    if process.get("noNewPrivileges"):
+    nnp = bool(process.get("noNewPrivileges"))
+    if seccomp is not None and not nnp:
+        # Without no_new_privs loading a filter needs CAP_SYS_ADMIN: before the drop
+        # (runc's order); with it, as late as possible.
+        _load_seccomp(seccomp)
+    if nnp:
         sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
     _finalize_user(process)
     cwd = process.get("cwd") or "/"
@@ -404,6 +437,8 @@ def _enter_process(process: dict[str, Any]) -> tuple[str, dict[str, str]]:
     path = lookpath(process["args"][0], env.get("PATH", DEFAULT_PATH))
     os.umask(process.get("user", {}).get("umask", 0o022))
     _reset_signals()
+    if seccomp is not None and nnp:
+        _load_seccomp(seccomp)
     return path, env
 
 
@@ -692,10 +727,14 @@ def exec_stage1(pid1: int, process: dict[str, Any], ctx: dict[str, Any]) -> None
     inside the PID namespace), report its pid and exit. Never returns.
 
     ``ctx``: ``sync_w`` (pipe), ``keep_fds``, ``cgroup`` (Manager), ``start_time`` (PID
-    1's, to refuse a recycled pid), ``console_fd`` (or None).
+    1's, to refuse a recycled pid), ``console_fd`` (or None), ``id`` (the container's),
+    ``seccomp`` (BPF program and OCI flags, or None).
     """
     code = 1
     try:
+        # Non-dumpable before it enters the container until the program's execve (runc's
+        # rule, CVE-2019-5736): a process in the container cannot open /proc/<pid>/exe.
+        sc.prctl(sc.PR_SET_DUMPABLE, 0)
         _reset_signals()
         _close_fds_except(sorted(ctx["keep_fds"]))
         ctx["cgroup"].add(os.getpid())
@@ -744,7 +783,8 @@ def exec_stage2(process: dict[str, Any], ctx: dict[str, Any]) -> None:
             _exec_console(ctx, process.get("consoleSize"))
         elif ctx.get("setsid"):
             os.setsid()
-        path, env = _enter_process(process)
+        _join_keyring(ctx["id"])
+        path, env = _enter_process(process, ctx.get("seccomp"))
         os.execve(path, process["args"], env)
     except SetupError as e:
         _try_send(sync_w, {"type": "error", "message": str(e), "code": e.code})

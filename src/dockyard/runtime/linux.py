@@ -142,6 +142,7 @@ class LinuxRuntime:
         if not os.path.isdir(rootfs):
             raise InvalidArgument(f"rootfs {rootfs} is not a directory")
         linux = spec.get("linux") or {}
+        seccomp = self._seccomp(linux)
 
         os.makedirs(self.state_root, mode=0o700, exist_ok=True)
         try:
@@ -182,6 +183,8 @@ class LinuxRuntime:
                 "cgroup_v1": [(m.point, ",".join(m.controllers)) for m in layout.v1_mounts()],
                 "cgroup_links": _cgroup_links(),
                 "cgroupns": "cgroup" in ns_types,
+                "id": container_id,
+                "seccomp": seccomp,
             }
             ctx["keep_fds"] = [fd for fd in (sync_w, state_fd, console_fd) if fd >= 0]
             child = os.fork()
@@ -205,7 +208,11 @@ class LinuxRuntime:
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "annotations": spec.get("annotations") or {},
                 "cgroups_path": cgroups_path,
+                "seccomp_flags": None if seccomp is None else seccomp[1],
             }
+            if seccomp is not None:
+                with open(os.path.join(state_dir, "seccomp.bpf"), "wb") as f:
+                    f.write(seccomp[0])
             self._write_state(state)
             if pid_file:
                 _write_atomic(pid_file, f"{pid1}")
@@ -225,6 +232,19 @@ class LinuxRuntime:
             for fd in (sync_r, sync_w, console_fd, state_fd):
                 if fd >= 0:
                     os.close(fd)
+
+    def _seccomp(self, linux: dict[str, Any]) -> tuple[bytes, list[str]] | None:
+        """The BPF program and flags for ``linux.seccomp``, compiled (or read from the
+        cache in the state root) before any fork; raises InvalidArgument."""
+        section = linux.get("seccomp")
+        if not section:
+            return None
+        if not isinstance(section, dict):
+            raise InvalidArgument("linux.seccomp must be an object")
+        from dockyard.runtime.seccomp import cached_filter
+
+        program = cached_filter(section, os.path.join(self.state_root, ".seccomp"))
+        return program, list(section.get("flags") or [])
 
     def _await_ready(self, sync_r: int, child: int) -> int:
         """Read the sync pipe until PID 1 is ready; returns its pid (caller's namespace)."""
@@ -368,6 +388,11 @@ class LinuxRuntime:
         if process.get("terminal") and console_socket is None:
             raise InvalidArgument("process.terminal is set: --console-socket is required")
         manager = self._manager(state)
+        # The container's seccomp filter applies to every process in it (runc's).
+        seccomp = None
+        if state.get("seccomp_flags") is not None:
+            with open(os.path.join(self._dir(container_id), "seccomp.bpf"), "rb") as f:
+                seccomp = f.read(), state["seccomp_flags"]
         syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
         sync_r = sync_w = console_fd = -1
         try:
@@ -380,6 +405,8 @@ class LinuxRuntime:
                 "cgroup": manager,
                 "start_time": state["start_time"],
                 "setsid": setsid,
+                "id": container_id,
+                "seccomp": seccomp,
                 "keep_fds": [fd for fd in (sync_w, console_fd) if fd >= 0],
             }
             child = os.fork()
@@ -450,6 +477,8 @@ class LinuxRuntime:
             return []
         out = []
         for cid in ids:
+            if cid.startswith("."):
+                continue  # the seccomp cache
             try:
                 out.append(self.state(cid))
             except (NotFound, InvalidArgument, ValueError):

@@ -73,7 +73,9 @@ class SpecOptions:
     ``namespaces`` maps an OCI namespace type to ``"private"`` (default), ``"host"`` (no
     entry: share the caller's) or an absolute path of a namespace file to join;
     ``resources`` is an OCI linux.resources dict; ``mounts`` are OCI mount dicts appended
-    after the defaults; ``shm_size`` is bytes; ``console_size`` is (height, width).
+    after the defaults; ``shm_size`` is bytes; ``console_size`` is (height, width);
+    ``seccomp`` is a Docker seccomp profile (``seccomp.default_profile()``), turned into
+    ``linux.seccomp`` for the container's bounding capabilities; None: no filter.
     """
 
     args: list[str]
@@ -98,6 +100,7 @@ class SpecOptions:
     sysctl: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
     shm_size: int = 64 * 1024 * 1024
+    seccomp: dict[str, Any] | None = None
 
 
 def _default_mounts(opts: SpecOptions) -> list[dict[str, Any]]:
@@ -203,7 +206,7 @@ def build_spec(opts: SpecOptions) -> dict[str, Any]:
     """Build a config.json dict for ``opts`` (OCI runtime spec config.md/config-linux.md).
 
     Raises InvalidArgument for an unknown capability name (``unknown capability:
-    "CAP_FOO"``), ulimit or namespace mode.
+    "CAP_FOO"``), ulimit or namespace mode, or a seccomp profile moby would refuse.
     """
     cap_list = _caps.tweak(opts.cap_add, opts.cap_drop, opts.privileged)
     uid, gid = opts.user
@@ -260,6 +263,12 @@ def build_spec(opts: SpecOptions) -> dict[str, Any]:
         linux["cgroupsPath"] = opts.cgroups_path
     if opts.sysctl:
         linux["sysctl"] = dict(opts.sysctl)
+    if opts.seccomp is not None:
+        from dockyard.runtime.seccomp import oci_seccomp
+
+        section = oci_seccomp(opts.seccomp, cap_list)
+        if section is not None:
+            linux["seccomp"] = section
 
     spec: dict[str, Any] = {
         "ociVersion": OCI_VERSION,

@@ -51,6 +51,7 @@ MNT_DETACH = 2
 
 # prctl(2) options.
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_KEEPCAPS = 8
 PR_CAPBSET_READ = 23
 PR_CAPBSET_DROP = 24
@@ -61,6 +62,12 @@ PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 _PIVOT_ROOT_NR = {"x86_64": 155, "aarch64": 41, "armv7l": 218, "ppc64le": 203, "s390x": 217}
+_KEYCTL_NR = {"x86_64": 250, "aarch64": 219, "armv7l": 311, "ppc64le": 271, "s390x": 280}
+KEYCTL_SETPERM = 5
+KEYCTL_DESCRIBE = 6
+KEYCTL_JOIN_SESSION_KEYRING = 1
+#: KEY_USR_SEARCH: the possessor's uid may search the keyring (keyutils.h).
+KEY_USR_SEARCH = 0x00080000
 
 _libc.mount.argtypes = [
     ctypes.c_char_p,
@@ -172,3 +179,27 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
         data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
         data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
     _check(_libc.capset(ctypes.byref(hdr), data))
+
+
+def _keyctl(*args: int | bytes | ctypes.Array[ctypes.c_char]) -> int:
+    nr = _KEYCTL_NR.get(platform.machine())
+    if nr is None:
+        raise OSError(38, "keyctl: unsupported architecture " + platform.machine())
+    conv = [ctypes.c_long(a) if isinstance(a, int) else a for a in args]
+    return _check(_libc.syscall(ctypes.c_long(nr), *conv))
+
+
+def join_session_keyring(name: str) -> int:
+    """keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a new (or the named, if searchable)
+    session keyring for this process; returns its serial number."""
+    return _keyctl(KEYCTL_JOIN_SESSION_KEYRING, name.encode())
+
+
+def keyring_add_perm(serial: int, bits: int) -> None:
+    """Add permission ``bits`` (KEY_* masks) to key ``serial`` (KEYCTL_DESCRIBE, then
+    KEYCTL_SETPERM), as runc's ModKeyringPerm."""
+    buf = ctypes.create_string_buffer(512)
+    n = _keyctl(KEYCTL_DESCRIBE, serial, buf, len(buf))
+    # "type;uid;gid;perm;description", perm in hex.
+    perm = int(buf.raw[: max(n - 1, 0)].split(b";")[3], 16)
+    _keyctl(KEYCTL_SETPERM, serial, perm | bits)
