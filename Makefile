@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # mmdebstrap (dockyard bootstrap debian).
 DEB_PACKAGES := busybox-static tini runc crun iproute2 nftables python3-venv ca-certificates mmdebstrap gcc libc6-dev
 
-.PHONY: deps install demo test lint bench clean
+.PHONY: deps install demo test lint bench conformance clean
 
 deps:
 	apt-get update
@@ -42,6 +42,13 @@ test: install
 bench: install
 	$(BIN)/python bench/run_latency.py
 	$(BIN)/python bench/build_latency.py --skip-install
+
+# OCI runtime conformance (docs/conformance.md): runtime-tools' validation programs against
+# dockyard-runtime and runc. Needs golang-go and a runtime-tools checkout:
+#   make conformance RUNTIME_TOOLS=/path/to/runtime-tools
+conformance: $(BIN)/dockyard
+	@test -n "$(RUNTIME_TOOLS)" || { echo "set RUNTIME_TOOLS=<runtime-tools checkout>" >&2; exit 2; }
+	DOCKYARD_RUNTIME=$(BIN)/dockyard-runtime tools/conformance.sh $(RUNTIME_TOOLS) $(CONFORMANCE_OUT)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
