@@ -307,9 +307,8 @@ class _PrefixedReader(io.RawIOBase):
 def open_decompressed(fileobj: BinaryIO) -> BinaryIO:
     """Return a stream of the decompressed content of ``fileobj``.
 
-    gzip, bzip2 and xz are detected by their magic bytes; anything else passes through
-    unchanged (a plain tar). Works on unseekable streams (pipes, stdin). Raises
-    ``InvalidArgument`` for zstd, which is not supported.
+    gzip, bzip2, xz and zstd are detected by their magic bytes; anything else passes
+    through unchanged (a plain tar). Works on unseekable streams (pipes, stdin).
     """
     head = b""
     while len(head) < len(_XZ_MAGIC):
@@ -331,5 +330,7 @@ def open_decompressed(fileobj: BinaryIO) -> BinaryIO:
 
         return cast(BinaryIO, lzma.LZMAFile(stream))
     if head.startswith(_ZSTD_MAGIC):
-        raise InvalidArgument("zstd-compressed layers are not supported")
+        import zstandard
+
+        return cast(BinaryIO, zstandard.ZstdDecompressor().stream_reader(stream, closefd=False))
     return stream
