@@ -351,7 +351,7 @@ def test_bad_input_names_file_and_line(dy: Runner, busybox: str, tmp_path: Path)
         "FROM busybox\nFROB x\n": "Dockerfile:2: unknown instruction: FROB",
         "FROM busybox\nCOPY --bogus=1 a b\n": "Dockerfile:2:",
         "FROM busybox\nEXPOSE 99999\n": "invalid containerPort: 99999",
-        "FROM no-such-image\n": "no-such-image",
+        "FROM 127.0.0.1:1/no-such-image\n": "127.0.0.1:1/no-such-image",
         "FROM scratch\n": "No image was generated",
         "FROM --platform=linux/mips64 busybox\n": 'invalid platform "linux/mips64"',
         "FROM busybox\nSTOPSIGNAL SIGNOPE\n": "Dockerfile:2: Invalid signal: SIGNOPE",

@@ -32,6 +32,10 @@ CREATE TABLE IF NOT EXISTS containers (
     host_config TEXT NOT NULL,        -- JSON: Docker's HostConfig
     state TEXT NOT NULL               -- JSON: Docker's State
 );
+CREATE TABLE IF NOT EXISTS repo_digests (
+    name TEXT PRIMARY KEY,            -- "docker.io/library/busybox@sha256:<hex>" (a RepoDigest)
+    image_id TEXT NOT NULL REFERENCES images(id)
+);
 CREATE TABLE IF NOT EXISTS image_parents (
     image_id TEXT PRIMARY KEY,        -- an image a build step produced
     parent TEXT NOT NULL              -- the image the step started from

@@ -47,7 +47,8 @@ class BuildOptions:
     """What ``docker build`` asks for: the Dockerfile ``text`` and its ``filename``; the
     ``context`` (a ``dockyard.build.context.Context``; None or one without a root: no
     files, as ``docker build -``); ``tags`` (references to point at the result); ``build_args``; ``target``
-    stage; ``no_cache``; extra ``labels``; ``network`` for RUN (default, host, none)."""
+    stage; ``no_cache``; extra ``labels``; ``network`` for RUN (default, host, none); ``pull``
+    (``--pull``: fetch every ``FROM`` image again, through the builder's ``fetch``)."""
 
     text: str
     filename: str = "Dockerfile"
@@ -58,6 +59,7 @@ class BuildOptions:
     no_cache: bool = False
     labels: dict[str, str] = field(default_factory=dict)
     network: str = "default"
+    pull: bool = False
 
 
 @dataclass
@@ -114,8 +116,11 @@ class Builder:
         options: BuildOptions,
         out: Callable[[str], None],
         raw: Callable[[bytes], None],
+        fetch: Callable[[str], None] | None = None,
     ) -> None:
         self.paths = paths
+        # Pulls an image by name (the front end's registry client); None: local images only.
+        self.fetch = fetch
         self.store = store
         self.opts = options
         self.out = out
@@ -251,13 +256,30 @@ class Builder:
         return _State.of(self._image(name))
 
     def _image(self, name: str) -> Image:
+        if self.fetch is not None and self.opts.pull:
+            self._fetch(name)
         try:
             return self.store.resolve(name)
         except NotFound:
+            if self.fetch is not None and not self.opts.pull:
+                self._fetch(name)
+                return self.store.resolve(name)
             raise NotFound(
                 f"pull access denied for {name}, repository does not exist or may require "
                 f"'docker login' (no such image in the local store: {name})"
             ) from None
+
+    def _fetch(self, name: str) -> None:
+        """Pull ``name``; an error names the image as BuildKit's does."""
+        assert self.fetch is not None
+        try:
+            self.fetch(name)
+        except DockyardError as e:
+            try:
+                shown = str(reference.parse(name))
+            except DockyardError:
+                shown = name
+            raise DockyardError(f"failed to resolve source metadata for {shown}: {e}") from None
 
     # -- steps --------------------------------------------------------------------------
 

@@ -67,6 +67,7 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
     help="Type of progress output.",
 )
 @click.option("--platform", default=None, help="Set platform if server is multi-platform capable.")
+@click.option("--pull", is_flag=True, help="Always attempt to pull a newer version of the image.")
 @click.pass_obj
 def build(
     paths: Paths,
@@ -82,6 +83,7 @@ def build(
     iidfile: str,
     progress: str,
     platform: str | None,
+    pull: bool,
 ) -> None:
     """Build an image from a Dockerfile."""
     from dockyard.build.builder import Builder, BuildOptions
@@ -97,6 +99,7 @@ def build(
         no_cache=no_cache,
         labels=_pairs(labels, "--label"),
         network=network,
+        pull=pull,
     )
     out_stream = sys.stdout.buffer
     live = None
@@ -117,6 +120,16 @@ def build(
             out_stream.write(data)
             out_stream.flush()
 
+    def fetch(name: str) -> None:
+        # The classic builder shows a FROM image's pull as plain status lines.
+        from dockyard.engine import distribution
+
+        for m in distribution.pull(paths, name, platform=platform):
+            if m.get("error"):
+                raise DockyardError(str(m["error"]))
+            if not m.get("progress"):
+                line(f"{m['id']}: {m['status']}" if m.get("id") else str(m.get("status", "")))
+
     try:
         check_platform(platform)
         if context == "-":
@@ -134,7 +147,7 @@ def build(
             options.filename = os.path.basename(named) if named else "Dockerfile"
             options.context = ctx
             with open_store(paths) as store:
-                image = Builder(paths, store, options, line, raw).build()
+                image = Builder(paths, store, options, line, raw, fetch).build()
     except (DockyardError, OSError) as e:
         # A build fails with exit 1 and one line, as Docker's; an OS error names its path.
         if live is not None:

@@ -108,11 +108,17 @@ def image_rows(images: list[Any], no_trunc: bool, now: float) -> list[dict[str, 
             "VirtualSize": size,
         }
         refs = [reference.parse(t) for t in img["RepoTags"]]
-        pairs = sorted((r.familiar_name(), r.tag or "<none>") for r in refs) or [
-            ("<none>", "<none>")
-        ]
-        for repo, tag in pairs:
+        digests: dict[str, str | None] = {}
+        for d in img["RepoDigests"]:
+            dref = reference.parse(d)
+            digests.setdefault(dref.familiar_name(), dref.digest)
+        pairs = sorted((r.familiar_name(), r.tag or "<none>") for r in refs)
+        # A repository known only by digest gets a <none> tag row, as in Docker.
+        named = {repo for repo, _ in pairs}
+        pairs += sorted((repo, "<none>") for repo in digests if repo not in named)
+        for repo, tag in pairs or [("<none>", "<none>")]:
             row = {**common, "Repository": repo, "Tag": tag}
+            row["Digest"] = digests.get(repo) or "<none>"
             rows.append(dict(sorted(row.items())))
     return rows
 
@@ -282,5 +288,7 @@ image.add_command(tag, "tag")
 image.add_command(import_, "import")
 image.add_command(importlib.import_module("dockyard.cli.archives").save, "save")
 image.add_command(importlib.import_module("dockyard.cli.archives").load, "load")
+# Adds `image pull` and `image push` (that module imports this one for its helpers).
+importlib.import_module("dockyard.cli.registry")
 image.add_command(importlib.import_module("dockyard.cli.build").history, "history")
 image.add_command(importlib.import_module("dockyard.cli.build").build, "build")

@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 
 import click
 
-from dockyard.errors import DockyardError, NotFound
+from dockyard.errors import DockyardError
 from dockyard.paths import Paths
 
 _SETTINGS = {"allow_interspersed_args": False, "help_option_names": ["--help"]}
@@ -31,6 +31,11 @@ def _container_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Automatically remove the container when it exits",
         ),
         click.option("--name", help="Assign a name to the container"),
+        click.option(
+            "--pull",
+            default="missing",
+            help='Pull image before running ("always", "missing", "never")',
+        ),
         click.option("-e", "--env", multiple=True, help="Set environment variables"),
         click.option("--env-file", multiple=True, help="Read in a file of environment variables"),
         click.option("-w", "--workdir", help="Working directory inside the container"),
@@ -376,15 +381,33 @@ def _create(
         print(
             "WARNING: Published ports are discarded when using host network mode", file=sys.stderr
         )
+    _pull_image(paths, opts.image, kw["pull"])
     engine = Engine(paths)
-    try:
-        return engine, engine.containers.create(opts)
-    except NotFound as e:
-        if "image" in str(e):
-            from dockyard.reference import parse
+    return engine, engine.containers.create(opts)
 
-            print(f"Unable to find image '{parse(opts.image).familiar()}' locally", file=sys.stderr)
-        raise
+
+def _pull_image(paths: Paths, name: str, policy: str) -> None:
+    """``--pull``: ``missing`` pulls an image no local name matches (after Docker's
+    ``Unable to find image '...' locally``), ``always`` pulls, ``never`` does not. The
+    progress goes to stderr, as the docker CLI's."""
+    from dockyard.cli.registry import ProgressDisplay
+    from dockyard.engine import distribution
+    from dockyard.errors import InvalidArgument
+
+    try:
+        if not distribution.needs_pull(paths, name, policy):
+            return
+    except InvalidArgument as e:
+        _fail(e, client=True)
+    if policy == "missing":
+        from dockyard.reference import parse
+
+        try:
+            shown = parse(name).familiar()
+        except DockyardError:
+            shown = name
+        print(f"Unable to find image '{shown}' locally", file=sys.stderr)
+    ProgressDisplay(sys.stderr).show_all(distribution.pull(paths, name))
 
 
 @click.command(context_settings=_SETTINGS)

@@ -113,7 +113,7 @@ class ImageOperations(EngineBase):
             "Id": img.id,
             "ParentId": chain[1] if len(chain) > 1 else "",
             "RepoTags": img.repo_tags,
-            "RepoDigests": [],
+            "RepoDigests": img.repo_digests,
             "Created": epoch(img.created),
             "Size": int(img.size),
             "SharedSize": -1,

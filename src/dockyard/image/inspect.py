@@ -67,7 +67,7 @@ def inspect_image(paths: Paths, image: Image) -> dict[str, Any]:
     return {
         "Id": image.id,
         "RepoTags": image.repo_tags,
-        "RepoDigests": [],
+        "RepoDigests": image.repo_digests,
         "Parent": "",
         "Comment": cfg.get("comment", ""),
         "Created": cfg.get("created", ZERO_TIME),

@@ -184,8 +184,11 @@ class Image:
         created: str,
         size: int,
         tags: list[str],
+        digests: list[str] | None = None,
     ) -> None:
         self._content = content
+        #: RepoDigests, full form (``docker.io/library/busybox@sha256:...``).
+        self.digests = sorted(digests or [])
         self.id = id
         self.manifest_digest = manifest_digest
         self.created = created
@@ -196,6 +199,11 @@ class Image:
     def repo_tags(self) -> list[str]:
         """Tags in Docker's familiar form, e.g. ``busybox:latest``."""
         return [reference.parse(t).familiar() for t in self.tags]
+
+    @property
+    def repo_digests(self) -> list[str]:
+        """RepoDigests in Docker's familiar form, e.g. ``busybox@sha256:...``."""
+        return [reference.parse(d).familiar() for d in self.digests]
 
     @cached_property
     def manifest(self) -> dict[str, Any]:
@@ -243,6 +251,11 @@ class ImageStore:
                 )
             if r["name"] is not None:
                 img.tags = sorted([*img.tags, r["name"]])
+        if found:
+            for r in self.db.query("SELECT name, image_id FROM repo_digests"):
+                img = found.get(r["image_id"])
+                if img is not None:
+                    img.digests = sorted([*img.digests, r["name"]])
         return list(found.values())
 
     def get(self, image_id: str) -> Image:
@@ -260,6 +273,31 @@ class ImageStore:
         """The image tagged ``ref`` (full normalised form), or ``None``."""
         rows = self.db.query("SELECT image_id FROM tags WHERE name = ?", (str(ref),))
         return self.get(rows[0]["image_id"]) if rows else None
+
+    def lookup_digest(self, ref: reference.Reference) -> Image | None:
+        """The image recorded under the RepoDigest ``ref`` (``name@sha256:...``; a tag in
+        ``ref`` is ignored, as Docker does), or ``None``."""
+        if ref.digest is None:
+            return None
+        name = f"{ref.name}@{ref.digest}"
+        rows = self.db.query("SELECT image_id FROM repo_digests WHERE name = ?", (name,))
+        return self.get(rows[0]["image_id"]) if rows else None
+
+    def repo_digests(self, image_id: str) -> builtins.list[str]:
+        """The image's RepoDigests in familiar form (``busybox@sha256:...``), sorted."""
+        rows = self.db.query("SELECT name FROM repo_digests WHERE image_id = ?", (image_id,))
+        return sorted(reference.parse(r["name"]).familiar() for r in rows)
+
+    def add_repo_digest(self, image_id: str, ref: reference.Reference) -> None:
+        """Record that ``ref.name`` serves ``image_id`` under manifest digest ``ref.digest``
+        (after a pull or push). Raises ``InvalidArgument`` without a digest."""
+        if ref.digest is None:
+            raise InvalidArgument(f"{ref} has no digest")
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO repo_digests (name, image_id) VALUES (?, ?)",
+                (f"{ref.name}@{ref.digest}", image_id),
+            )
 
     def resolve(self, name_or_id: str) -> Image:
         """Find an image as Docker does: full ID, then tag, then unique ID prefix.
@@ -280,10 +318,9 @@ class ImageStore:
             ref = None
         if ref is not None:
             shown = ref.familiar()
-            if ref.digest is None:
-                img = self.lookup_tag(ref)
-                if img is not None:
-                    return img
+            img = self.lookup_tag(ref) if ref.digest is None else self.lookup_digest(ref)
+            if img is not None:
+                return img
         m = _ID_PREFIX_RE.match(text)
         if m is not None:
             rows = self.db.query(
@@ -355,9 +392,25 @@ class ImageStore:
         """Delete tag ``ref``; raises ``NotFound`` if it does not exist."""
         if isinstance(ref, str):
             ref = reference.parse(ref)
+        table, key = ("tags", str(ref))
+        if ref.digest is not None:
+            table, key = ("repo_digests", f"{ref.name}@{ref.digest}")
         with self.db.write() as conn:
-            if conn.execute("DELETE FROM tags WHERE name = ?", (str(ref),)).rowcount == 0:
+            if conn.execute(f"DELETE FROM {table} WHERE name = ?", (key,)).rowcount == 0:
                 raise NotFound(f"No such image: {ref.familiar()}")
+
+    def _untag_repo_digests(self, image_id: str, name: str | None) -> builtins.list[str]:
+        """Drop the image's RepoDigests (of repository ``name``, or all); returns them in
+        familiar form. Docker drops them with the repository's last tag."""
+        found = [
+            r["name"]
+            for r in self.db.query("SELECT name FROM repo_digests WHERE image_id = ?", (image_id,))
+            if name is None or r["name"].split("@", 1)[0] == name
+        ]
+        with self.db.write() as conn:
+            for n in found:
+                conn.execute("DELETE FROM repo_digests WHERE name = ?", (n,))
+        return sorted(reference.parse(n).familiar() for n in found)
 
     def set_parent(self, image_id: str, parent_id: str) -> None:
         """Record that a build step made ``image_id`` from ``parent_id`` (Docker's image
@@ -424,6 +477,7 @@ class ImageStore:
                 raise NotFound(f"No such image: {image_id}")
             blobs, diff_ids = self._references_of(image_id, row["manifest_digest"])
             conn.execute("DELETE FROM tags WHERE image_id = ?", (image_id,))
+            conn.execute("DELETE FROM repo_digests WHERE image_id = ?", (image_id,))
             conn.execute("DELETE FROM images WHERE id = ?", (image_id,))
             return self._collect(conn, blobs, diff_ids)
 
@@ -522,7 +576,11 @@ class ImageStore:
                 )
             self.untag(ref)
             records.append(("Untagged", ref.familiar()))
-            if len(img.tags) > 1 or users:
+            if ref.digest is None and not any(
+                reference.parse(t).name == ref.name for t in img.tags if t != str(ref)
+            ):
+                records.extend(("Untagged", d) for d in self._untag_repo_digests(img.id, ref.name))
+            if users or self.get(img.id).tags or self.repo_digests(img.id):
                 return records
         else:
             if len(img.tags) > 1 and not force:
@@ -545,6 +603,7 @@ class ImageStore:
             for t in img.tags:
                 self.untag(t)
                 records.append(("Untagged", reference.parse(t).familiar()))
+            records.extend(("Untagged", d) for d in self._untag_repo_digests(img.id, None))
             if users:
                 return records
         # The image, then the intermediate images it was built from that nothing else needs.

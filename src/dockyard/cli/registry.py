@@ -1,0 +1,212 @@
+"""Registry commands: ``pull``, ``push``, ``login``, ``logout`` (and ``image pull|push``),
+with the Docker CLI's flags, output and exit codes (1 on an error from the engine).
+
+The work is in ``dockyard.engine.distribution``; this module renders its JSON progress
+messages as the docker CLI's ``jsonmessage.DisplayJSONMessagesStream`` does: on a
+terminal one line per layer, redrawn in place; otherwise plain lines without the
+progress bars.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+import click
+
+from dockyard.cli.images import engine_errors, fail, image
+from dockyard.errors import DockyardError
+from dockyard.paths import Paths
+
+_SETTINGS = {"help_option_names": ["--help"]}
+
+
+class ProgressDisplay:
+    """Docker's ``DisplayJSONMessagesStream`` for one stream ``out``."""
+
+    def __init__(self, out: TextIO, terminal: bool | None = None) -> None:
+        self.out = out
+        self.terminal = out.isatty() if terminal is None else terminal
+        self.width = 200
+        if self.terminal:
+            try:
+                self.width = os.get_terminal_size(out.fileno()).columns
+            except OSError:
+                pass
+        self._ids: dict[str, int] = {}
+
+    def show(self, jm: dict[str, Any]) -> None:
+        """Render one message; raises ``DockyardError`` for an error message."""
+        if jm.get("error"):
+            raise DockyardError(str(jm["error"]))
+        if "aux" in jm:
+            return  # for API clients (push's tag, digest and size)
+        ident = jm.get("id") or ""
+        has_progress = "progressDetail" in jm
+        diff = 0
+        if ident and has_progress:
+            line = self._ids.get(ident)
+            if line is None:
+                line = self._ids[ident] = len(self._ids)
+                if self.terminal:
+                    self.out.write("\n")
+            diff = len(self._ids) - line
+            if self.terminal and diff:
+                self.out.write(f"\x1b[{diff}A")
+        else:
+            self._ids = {}
+        self._display(jm, ident, has_progress)
+        if ident and self.terminal and diff:
+            self.out.write(f"\x1b[{diff}B")
+        self.out.flush()
+
+    def _display(self, jm: dict[str, Any], ident: str, has_progress: bool) -> None:
+        from dockyard.distribution.progress import bar
+
+        text = bar(jm.get("progressDetail") or {}, self.width) if has_progress else ""
+        endl = ""
+        if self.terminal and has_progress:
+            self.out.write("\x1b[2K\r")
+            endl = "\r"
+        elif text:
+            return  # no progress bars off a terminal
+        if ident:
+            self.out.write(f"{ident}: ")
+        if has_progress and self.terminal:
+            self.out.write(f"{jm.get('status', '')} {text}{endl}")
+        else:
+            self.out.write(f"{jm.get('status', '')}{endl}\n")
+
+    def show_all(self, messages: Iterable[dict[str, Any]]) -> None:
+        for m in messages:
+            self.show(m)
+
+
+def _drain(messages: Iterable[dict[str, Any]], quiet: bool) -> None:
+    if quiet:
+        for m in messages:
+            if m.get("error"):
+                raise DockyardError(str(m["error"]))
+        return
+    ProgressDisplay(sys.stdout).show_all(messages)
+
+
+def pull_and_show(
+    paths: Paths, name: str, platform: str | None, quiet: bool, all_tags: bool = False
+) -> None:
+    """``docker pull``'s client side: ``Using default tag: latest`` for a bare name,
+    the progress, then the full reference."""
+    from dockyard import reference
+    from dockyard.engine import distribution
+
+    ref = distribution.parse_pull_reference(name, all_tags)
+    bare = reference.parse(name, default_tag=False)
+    if not quiet and not all_tags and bare.tag is None and bare.digest is None:
+        click.echo(f"Using default tag: {reference.DEFAULT_TAG}")
+    _drain(distribution.pull(paths, name, platform=platform, all_tags=all_tags), quiet)
+    click.echo(ref.name if all_tags else str(ref))
+
+
+@click.command("pull", context_settings=_SETTINGS)
+@click.argument("name", metavar="NAME[:TAG|@DIGEST]")
+@click.option(
+    "-a", "--all-tags", is_flag=True, help="Download all tagged images in the repository."
+)
+@click.option("--platform", default=None, help="Set platform if server is multi-platform capable.")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress verbose output.")
+@click.pass_obj
+@engine_errors
+def pull(paths: Paths, name: str, all_tags: bool, platform: str | None, quiet: bool) -> None:
+    """Download an image from a registry."""
+    pull_and_show(
+        paths, name, platform or os.environ.get("DOCKER_DEFAULT_PLATFORM"), quiet, all_tags
+    )
+
+
+@click.command("push", context_settings=_SETTINGS)
+@click.argument("name", metavar="NAME[:TAG]")
+@click.option("-a", "--all-tags", is_flag=True, help="Push all tags of an image to the repository.")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress verbose output.")
+@click.pass_obj
+@engine_errors
+def push(paths: Paths, name: str, all_tags: bool, quiet: bool) -> None:
+    """Upload an image to a registry."""
+    from dockyard import reference
+    from dockyard.engine import distribution
+
+    _drain(distribution.push(paths, name, all_tags=all_tags), quiet)
+    if quiet:
+        ref = reference.parse(name, default_tag=not all_tags)
+        click.echo(ref.name if all_tags else str(ref))
+
+
+@click.command("login", context_settings=_SETTINGS)
+@click.argument("server", required=False)
+@click.option("-u", "--username", default=None, help="Username.")
+@click.option("-p", "--password", default=None, help="Password or Personal Access Token (PAT).")
+@click.option("--password-stdin", is_flag=True, help="Take the Password or PAT from stdin.")
+@click.pass_obj
+@engine_errors
+def login(
+    paths: Paths,
+    server: str | None,
+    username: str | None,
+    password: str | None,
+    password_stdin: bool,
+) -> None:
+    """Authenticate to a registry. Defaults to Docker Hub if no server is specified."""
+    from dockyard.engine import distribution
+
+    if password is not None:
+        click.echo(
+            "WARNING! Using --password via the CLI is insecure. Use --password-stdin.", err=True
+        )
+        if password_stdin:
+            fail("--password and --password-stdin are mutually exclusive")
+    if password_stdin:
+        if not username:
+            fail("Must provide --username with --password-stdin")
+        password = sys.stdin.read().removesuffix("\n").removesuffix("\r")
+    if not username or password is None:
+        if not sys.stdin.isatty():
+            fail("Error: Cannot perform an interactive login from a non TTY device")
+        if not username:
+            username = input("Username: ").strip()
+        if password is None:
+            import getpass
+
+            password = getpass.getpass("Password: ")
+    if not username:
+        fail("Error: Non-null Username Required")
+    if not password:
+        fail("Error: Password Required")
+    status, unencrypted = distribution.login(server, username, password)
+    if unencrypted:
+        click.echo(
+            f"\nWARNING! Your credentials are stored unencrypted in '{unencrypted}'.\n"
+            "Configure a credential helper to remove this warning. See\n"
+            "https://docs.docker.com/go/credential-store/\n",
+            err=True,
+        )
+    click.echo(status)
+
+
+@click.command("logout", context_settings=_SETTINGS)
+@click.argument("server", required=False)
+@click.pass_obj
+@engine_errors
+def logout(paths: Paths, server: str | None) -> None:
+    """Log out from a registry. Defaults to Docker Hub if no server is specified."""
+    from dockyard.engine import distribution
+
+    key, found = distribution.logout(server)
+    if not found:
+        click.echo(f"Not logged in to {key}")
+        return
+    click.echo(f"Removing login credentials for {key}")
+
+
+image.add_command(pull, "pull")
+image.add_command(push, "push")

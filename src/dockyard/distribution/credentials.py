@@ -1,0 +1,201 @@
+"""Registry credentials as the docker CLI keeps them, so a login works in both tools.
+
+``$DOCKER_CONFIG/config.json`` (default ``~/.docker/config.json``): ``auths`` maps a
+server (``127.0.0.1:5000``, ``https://index.docker.io/v1/``) to ``{"auth":
+base64("user:password")}``; ``credHelpers`` maps a server to a helper and ``credsStore``
+names the default one. A helper is the program ``docker-credential-<name>`` speaking the
+docker-credential-helpers protocol: ``get`` (server URL on stdin, JSON ``{"ServerURL",
+"Username", "Secret"}`` on stdout), ``store`` (that JSON on stdin), ``erase`` (the URL).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+from dockyard.errors import DockyardError, InvalidArgument
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A user name and secret for one registry. ``identity_token`` is set instead of a
+    password when a helper returned the user ``<token>`` (an OAuth refresh token)."""
+
+    username: str
+    secret: str
+    identity_token: bool = False
+
+
+def config_dir() -> str:
+    """The docker CLI's configuration directory: ``$DOCKER_CONFIG`` or ``~/.docker``."""
+    return os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+
+
+def config_path() -> str:
+    """The docker CLI's ``config.json``."""
+    return os.path.join(config_dir(), "config.json")
+
+
+def _load() -> dict[str, Any]:
+    path = config_path()
+    try:
+        with open(path, "rb") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return {}
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise InvalidArgument(f"loading config file {path}: {e}") from None
+    if not isinstance(data, dict):
+        raise InvalidArgument(f"loading config file {path}: want a JSON object")
+    return data
+
+
+def _save(data: dict[str, Any]) -> None:
+    """Write config.json atomically, as the CLI formats it (tab indent, mode 0600)."""
+    path = config_path()
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(data, indent="\t"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _hostname(server: str) -> str:
+    """The docker CLI's ``ConvertToHostname``: scheme and path dropped."""
+    host = server.split("://", 1)[1] if "://" in server else server
+    return host.split("/", 1)[0]
+
+
+def _helper_for(data: dict[str, Any], key: str) -> str | None:
+    helpers = data.get("credHelpers") or {}
+    if isinstance(helpers, dict) and isinstance(helpers.get(key), str):
+        return str(helpers[key])
+    store = data.get("credsStore")
+    return store if isinstance(store, str) and store else None
+
+
+def _run_helper(helper: str, action: str, payload: str) -> str:
+    program = f"docker-credential-{helper}"
+    try:
+        proc = subprocess.run(
+            [program, action], input=payload.encode(), capture_output=True, timeout=60
+        )
+    except FileNotFoundError:
+        raise DockyardError(
+            f'error getting credentials - err: exec: "{program}": executable file not found '
+            "in $PATH, out: ``"
+        ) from None
+    out = proc.stdout.decode(errors="replace").strip()
+    if proc.returncode != 0:
+        if action == "get" and "credentials not found" in out:
+            return ""
+        verb = {"get": "getting", "store": "storing", "erase": "erasing"}[action]
+        raise DockyardError(
+            f"error {verb} credentials - err: exit status {proc.returncode}, out: `{out}`"
+        )
+    return out
+
+
+def lookup(key: str) -> Credentials | None:
+    """The stored credentials for ``key`` (a config.json server key, see
+    ``config.auth_key``), from its helper or from ``auths``; ``None`` if there are none.
+
+    Raises ``InvalidArgument`` for an unreadable config.json and ``DockyardError`` when a
+    helper fails.
+    """
+    data = _load()
+    helper = _helper_for(data, key)
+    if helper is not None:
+        out = _run_helper(helper, "get", key)
+        if not out:
+            return None
+        try:
+            got = json.loads(out)
+            user, secret = str(got["Username"]), str(got["Secret"])
+        except (ValueError, KeyError, TypeError):
+            raise DockyardError(
+                f"credential helper docker-credential-{helper}: bad reply"
+            ) from None
+        if user == "<token>":
+            return Credentials("", secret, identity_token=True)
+        return Credentials(user, secret)
+    auths = data.get("auths") or {}
+    if not isinstance(auths, dict):
+        return None
+    entry = auths.get(key)
+    if entry is None:
+        for name, value in auths.items():
+            if _hostname(name) == _hostname(key):
+                entry = value
+                break
+    if not isinstance(entry, dict):
+        return None
+    if entry.get("identitytoken"):
+        return Credentials("", str(entry["identitytoken"]), identity_token=True)
+    if entry.get("auth"):
+        try:
+            user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidArgument(f"{config_path()}: invalid auth for {key}") from None
+        return Credentials(user, password)
+    if entry.get("username"):
+        return Credentials(str(entry["username"]), str(entry.get("password", "")))
+    return None
+
+
+def store(key: str, creds: Credentials) -> str | None:
+    """Save ``creds`` for ``key`` as ``docker login`` does: through the helper if one is
+    configured, else base64 in ``auths``. Returns the config.json path when the password
+    went into the file unencrypted (the CLI warns then), else ``None``."""
+    data = _load()
+    helper = _helper_for(data, key)
+    if helper is not None:
+        payload = {"ServerURL": key, "Username": creds.username, "Secret": creds.secret}
+        _run_helper(helper, "store", json.dumps(payload))
+        auths = data.setdefault("auths", {})
+        if key not in auths:
+            auths[key] = {}  # the CLI records the server with an empty entry
+            _save(data)
+        return None
+    auth = base64.b64encode(f"{creds.username}:{creds.secret}".encode()).decode()
+    data.setdefault("auths", {})[key] = {"auth": auth}
+    _save(data)
+    return config_path()
+
+
+def erase(key: str) -> bool:
+    """Remove the stored credentials for ``key`` (``docker logout``); returns whether
+    any were there."""
+    data = _load()
+    auths = data.get("auths") or {}
+    names = [n for n in auths if n == key or _hostname(n) == _hostname(key)]
+    helper = _helper_for(data, key)
+    found = bool(names)
+    if helper is not None:
+        had = bool(_run_helper(helper, "get", key))
+        if had:
+            _run_helper(helper, "erase", key)
+        found = found or had
+    if names:
+        for n in names:
+            del auths[n]
+        _save(data)
+    return found

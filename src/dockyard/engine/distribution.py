@@ -1,0 +1,198 @@
+"""Engine entry points for registries: pull, push, login, logout (``dockyard.distribution``).
+
+``pull`` and ``push`` return iterators of Docker's JSON progress messages (see
+``dockyard.distribution.progress``), what the Engine API's ``/images/create`` and
+``/images/{name}/push`` stream; the CLI renders them. The work runs on a thread of its
+own with its own state DB connection, so the caller can stream messages as they come.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from dockyard import reference
+from dockyard.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from dockyard.image.store import ImageStore
+    from dockyard.paths import Paths
+
+_DONE = object()
+
+
+def _stream(
+    paths: Paths, work: Callable[[ImageStore, Callable[[dict[str, Any]], None]], None]
+) -> Iterator[dict[str, Any]]:
+    """Run ``work(store, emit)`` on a thread; yield what it emits; re-raise its error."""
+    from dockyard.image.store import ImageStore
+    from dockyard.state import StateDB
+
+    q: queue.Queue[Any] = queue.Queue()
+
+    def run() -> None:
+        db = StateDB(paths.state_db)
+        try:
+            work(ImageStore(paths, db), q.put)
+            q.put(_DONE)
+        except BaseException as e:  # handed to the caller's thread
+            q.put(e)
+        finally:
+            db.close()
+
+    thread = threading.Thread(target=run, name="dockyard-registry", daemon=True)
+    thread.start()
+    while True:
+        item = q.get()
+        if item is _DONE:
+            break
+        if isinstance(item, BaseException):
+            thread.join()
+            raise item
+        yield item
+    thread.join()
+
+
+def parse_pull_reference(name: str, all_tags: bool = False) -> reference.Reference:
+    """``docker pull``'s argument as a reference; with ``all_tags`` a bare repository
+    (Docker: ``tag can't be used with --all-tags/-a``). Raises ``InvalidArgument``."""
+    ref = reference.parse(name, default_tag=not all_tags)
+    if all_tags and (ref.tag or ref.digest):
+        raise InvalidArgument("tag can't be used with --all-tags/-a")
+    return ref
+
+
+def pull(
+    paths: Paths, name: str, *, platform: str | None = None, all_tags: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Pull image ``name`` (``busybox``, ``host:5000/app:1``, ``app@sha256:...``; with
+    ``all_tags`` every tag of the repository) for ``platform`` (``linux/arm64``; the
+    host's by default). Yields progress messages ending with ``Status: Downloaded newer
+    image for ...`` or ``Status: Image is up to date for ...``. Raises ``DockyardError``
+    (``NotFound`` for a missing image, ``RegistryError``/``Unreachable``)."""
+    from dockyard.distribution import config, media
+    from dockyard.distribution import progress as msg
+    from dockyard.distribution.pull import Puller, list_tags
+
+    ref = parse_pull_reference(name, all_tags)
+    media.parse_platform(platform)
+    cfg = config.load()
+
+    def work(store: ImageStore, emit: Callable[[dict[str, Any]], None]) -> None:
+        puller = Puller(store, cfg, emit, paths.runroot)
+        if not all_tags:
+            result = puller.pull(ref, platform)
+            word = "Downloaded newer image" if result.updated else "Image is up to date"
+            emit(msg.status(f"Status: {word} for {ref.familiar()}"))
+            return
+        regs = puller.endpoints(ref)
+        try:
+            tags = list_tags(regs[-1], ref)
+        finally:
+            for r in regs:
+                r.close()
+        updated = False
+        for tag in tags:
+            result = puller.pull(reference.Reference(ref.name, tag), platform)
+            updated = updated or result.updated
+        word = "Downloaded newer image" if updated else "Image is up to date"
+        emit(msg.status(f"Status: {word} for {ref.familiar_name()}"))
+
+    return _stream(paths, work)
+
+
+def pull_reference(name: str, all_tags: bool = False) -> str:
+    """The full reference ``docker pull`` prints last (``docker.io/library/busybox:latest``,
+    the repository alone with ``all_tags``)."""
+    ref = parse_pull_reference(name, all_tags)
+    return ref.name if all_tags else str(ref)
+
+
+def needs_pull(paths: Paths, name: str, policy: str) -> bool:
+    """``run``/``create``'s ``--pull`` policy for image ``name``: ``missing`` pulls when no
+    local image has that name, ``always`` pulls, ``never`` does not. Raises
+    ``InvalidArgument`` (Docker's message) for another policy."""
+    from dockyard.errors import NotFound
+    from dockyard.image.store import ImageStore
+    from dockyard.state import StateDB
+
+    if policy not in ("missing", "always", "never"):
+        raise InvalidArgument(
+            f'invalid pull option: \'{policy}\': must be one of "always", "missing" or "never"'
+        )
+    if policy != "missing":
+        return policy == "always"
+    db = StateDB(paths.state_db)
+    try:
+        ImageStore(paths, db).resolve(name)
+        return False
+    except NotFound:
+        return True
+    finally:
+        db.close()
+
+
+def push(paths: Paths, name: str, *, all_tags: bool = False) -> Iterator[dict[str, Any]]:
+    """Push the local image ``name`` (``host:5000/app:1``; with ``all_tags`` every local
+    tag of the repository). Yields progress messages ending with ``<tag>: digest:
+    sha256:... size: N`` for each tag. Raises ``NotFound`` (``An image does not exist
+    locally with the tag: ...``), ``RegistryError``/``Unreachable``."""
+    from dockyard.distribution import config
+    from dockyard.distribution.push import Pusher
+
+    ref = reference.parse(name, default_tag=not all_tags)
+    if all_tags and ref.tag:
+        raise InvalidArgument("tag can't be used with --all-tags/-a")
+    if ref.digest:
+        raise InvalidArgument("cannot push a digest reference")
+    cfg = config.load()
+
+    def work(store: ImageStore, emit: Callable[[dict[str, Any]], None]) -> None:
+        Pusher(store, cfg, emit).push(ref, all_tags)
+
+    return _stream(paths, work)
+
+
+def login(server: str | None, username: str, password: str) -> tuple[str, str | None]:
+    """Check ``username``/``password`` against registry ``server`` (Docker Hub when
+    ``None``) and store them as ``docker login`` does. Returns ``(status, path)``:
+    ``"Login Succeeded"`` and the config.json path when the password was stored there
+    unencrypted (the CLI warns then), else ``None``. Raises ``RegistryError`` (``login
+    attempt to ... failed with status: 401 Unauthorized``) or ``Unreachable``."""
+    from dockyard.distribution import config, credentials
+    from dockyard.distribution.client import Registry
+
+    domain, key = _server(server)
+    creds = credentials.Credentials(username, password)
+    reg = Registry(domain, config.load(), creds)
+    try:
+        reg.check_login()
+    finally:
+        reg.close()
+    return "Login Succeeded", credentials.store(key, creds)
+
+
+def logout(server: str | None) -> tuple[str, bool]:
+    """Forget the stored login for ``server`` (Docker Hub when ``None``). Returns
+    ``(the server's config.json key, whether a login was stored)``."""
+    from dockyard.distribution import credentials
+
+    _, key = _server(server)
+    return key, credentials.erase(key)
+
+
+def _server(server: str | None) -> tuple[str, str]:
+    """``(domain, config.json key)`` of ``login``/``logout``'s SERVER argument."""
+    from dockyard.distribution.config import auth_key
+
+    if not server:
+        return "docker.io", auth_key("docker.io")
+    host = server.split("://", 1)[1] if "://" in server else server
+    host = host.split("/", 1)[0]
+    if not host:
+        raise InvalidArgument(f"invalid registry address: {server!r}")
+    if host in ("docker.io", "index.docker.io", "registry-1.docker.io"):
+        return "docker.io", auth_key("docker.io")
+    return host, host

@@ -1,0 +1,280 @@
+"""Pull and push against a real registry (Debian's docker-registry on 127.0.0.1):
+round trips, RepoDigests, multi-platform indexes, mirrors, all tags, racing and killed
+pulls."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import DOCKYARD, Runner
+from registry_peer import Registry, registry_env
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    reg = Registry(tmp_path_factory.mktemp("registry"))
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    registry_env(monkeypatch, tmp_path)
+
+
+def _push(dy: Runner, source: str, target: str) -> str:
+    """Tag ``source`` as ``target``, push it; returns the manifest digest pushed."""
+    dy("tag", source, target, check=True)
+    out = dy("push", target, check=True).stdout
+    last = out.strip().splitlines()[-1]
+    tag = target.rsplit(":", 1)[1]
+    assert last.startswith(f"{tag}: digest: sha256:") and " size: " in last, out
+    return last.split()[2]
+
+
+def _blobs(root: str) -> list[str]:
+    return sorted(os.listdir(os.path.join(root, "blobs", "sha256")))
+
+
+def test_push_rmi_pull_run(dy: Runner, busybox: str, registry: Registry, engine_env: dict) -> None:
+    name = f"{registry.host}/rt/busybox:1"
+    out = dy("push", name).stderr
+    assert (
+        out
+        == f"Error response from daemon: An image does not exist locally with the tag: {registry.host}/rt/busybox\n"
+    )
+    digest = _push(dy, busybox, name)
+    lines = dy("push", name, check=True).stdout.splitlines()
+    assert lines[0] == f"The push refers to repository [{registry.host}/rt/busybox]"
+    assert any(line.endswith(": Layer already exists") for line in lines), lines
+    # The registry serves the bytes Dockyard stored: same digest.
+    resp = httpx.get(
+        f"http://{registry.host}/v2/rt/busybox/manifests/1",
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+    )
+    assert "sha256:" + hashlib.sha256(resp.content).hexdigest() == digest
+    dy("rmi", name, busybox, check=True)
+    assert dy("images", "-q", check=True).stdout == ""
+    pulled = dy("pull", name, check=True)
+    lines = pulled.stdout.splitlines()
+    assert lines[0] == "1: Pulling from rt/busybox"
+    assert any(line.endswith(": Pull complete") for line in lines)
+    assert not any("[=" in line for line in lines)  # no progress bars off a terminal
+    assert lines[-3:] == [
+        f"Digest: {digest}",
+        f"Status: Downloaded newer image for {name}",
+        name,
+    ]
+    again = dy("pull", name, check=True).stdout.splitlines()
+    assert any(line.endswith(": Already exists") for line in again)
+    assert again[-2] == f"Status: Image is up to date for {name}"
+    assert dy("pull", "-q", name, check=True).stdout == name + "\n"
+    by_digest = f"{registry.host}/rt/busybox@{digest}"
+    inspect = json.loads(dy("image", "inspect", name, check=True).stdout)[0]
+    assert inspect["RepoDigests"] == [by_digest]
+    table = dy("images", "--digests", check=True).stdout.splitlines()
+    assert table[1].split()[:3] == [f"{registry.host}/rt/busybox", "1", digest]
+    assert dy("run", "--rm", by_digest, "echo", "by digest", check=True).stdout == "by digest\n"
+    removed = dy("rmi", name, check=True).stdout.splitlines()
+    assert removed[:2] == [f"Untagged: {name}", f"Untagged: {by_digest}"]
+    # By digest alone, then `run` pulls what is missing.
+    dy("pull", by_digest, check=True)
+    run = dy("run", "--rm", name, "echo", "pulled by run", check=True)
+    assert run.stdout == "pulled by run\n"
+    assert f"Unable to find image '{name}' locally" in run.stderr
+    assert "Status: Downloaded newer image" in run.stderr
+    never = dy("run", "--rm", "--pull", "never", f"{registry.host}/rt/nothing", "true")
+    assert never.returncode == 125 and "Unable to find" not in never.stderr
+    missing = dy("pull", f"{registry.host}/rt/busybox:nope")
+    assert missing.returncode == 1
+    assert missing.stderr == (
+        f"Error response from daemon: manifest for {registry.host}/rt/busybox:nope not found: "
+        "manifest unknown: manifest unknown\n"
+    )
+
+
+def _put_blob(host: str, repo: str, data: bytes) -> dict:
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    start = httpx.post(f"http://{host}/v2/{repo}/blobs/uploads/")
+    assert start.status_code == 202
+    loc = httpx.URL(f"http://{host}").join(start.headers["location"])
+    put = httpx.put(loc.copy_merge_params({"digest": digest}), content=data)
+    assert put.status_code == 201, put.text
+    return {"digest": digest, "size": len(data)}
+
+
+def _put_manifest(host: str, repo: str, ref: str, data: bytes, media_type: str) -> str:
+    resp = httpx.put(
+        f"http://{host}/v2/{repo}/manifests/{ref}",
+        content=data,
+        headers={"Content-Type": media_type},
+    )
+    assert resp.status_code == 201, resp.text
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_multi_platform_index(dy: Runner, busybox: str, registry: Registry) -> None:
+    """An index made here (amd64 + arm64 entries): the host's platform by default,
+    ``--platform linux/arm64`` the other, and a platform it lacks is refused."""
+    from dockyard.image.create import host_arch
+
+    other = "arm64" if host_arch() != "arm64" else "amd64"
+    base = f"{registry.host}/mp/busybox"
+    _push(dy, busybox, f"{base}:host")
+    manifest = httpx.get(
+        f"http://{registry.host}/v2/mp/busybox/manifests/host",
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+    ).content
+    m = json.loads(manifest)
+    config = json.loads(
+        httpx.get(f"http://{registry.host}/v2/mp/busybox/blobs/{m['config']['digest']}").content
+    )
+    config["architecture"] = other
+    cfg_desc = _put_blob(registry.host, "mp/busybox", json.dumps(config).encode())
+    m["config"] = {**m["config"], **cfg_desc}
+    other_bytes = json.dumps(m).encode()
+    oci = "application/vnd.oci.image.manifest.v1+json"
+    other_digest = _put_manifest(registry.host, "mp/busybox", "other", other_bytes, oci)
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {
+                "mediaType": oci,
+                "digest": "sha256:" + hashlib.sha256(manifest).hexdigest(),
+                "size": len(manifest),
+                "platform": {"os": "linux", "architecture": host_arch()},
+            },
+            {
+                "mediaType": oci,
+                "digest": other_digest,
+                "size": len(other_bytes),
+                "platform": {"os": "linux", "architecture": other},
+            },
+        ],
+    }
+    index_bytes = json.dumps(index).encode()
+    index_digest = _put_manifest(
+        registry.host, "mp/busybox", "multi", index_bytes, index["mediaType"]
+    )
+    dy("rmi", f"{base}:host", check=True)
+    pulled = dy("pull", f"{base}:multi", check=True).stdout
+    assert f"Digest: {index_digest}" in pulled
+    arch = dy("image", "inspect", "-f", "{{.Architecture}}", f"{base}:multi", check=True)
+    assert arch.stdout.strip() == host_arch()
+    dy("pull", "--platform", f"linux/{other}", f"{base}:multi", check=True)
+    arch = dy("image", "inspect", "-f", "{{.Architecture}}", f"{base}:multi", check=True)
+    assert arch.stdout.strip() == other
+    bad = dy("pull", "--platform", "linux/s390x", f"{base}:multi")
+    assert bad.returncode == 1
+    assert bad.stderr == (
+        "Error response from daemon: no matching manifest for linux/s390x in the manifest "
+        f"list entries (the index offers linux/{host_arch()}, linux/{other})\n"
+    )
+
+
+def test_registry_mirror_serves_docker_hub_names(
+    dy: Runner, busybox: str, registry: Registry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``registry-mirrors`` makes ``pull busybox`` (docker.io/library/busybox:latest)
+    come from the loopback registry, with no other network."""
+    registry_env(
+        monkeypatch, tmp_path, json.dumps({"registry-mirrors": [f"http://{registry.host}"]})
+    )
+    _push(dy, busybox, f"{registry.host}/library/busybox:latest")
+    dy("rmi", "busybox", f"{registry.host}/library/busybox:latest", check=True)
+    out = dy("pull", "busybox", check=True).stdout.splitlines()
+    assert out[0] == "Using default tag: latest"
+    assert out[1] == "latest: Pulling from library/busybox"
+    assert out[-2:] == [
+        "Status: Downloaded newer image for busybox:latest",
+        "docker.io/library/busybox:latest",
+    ]
+    digests = dy("image", "inspect", "-f", "{{json .RepoDigests}}", "busybox", check=True)
+    assert json.loads(digests.stdout)[0].startswith("busybox@sha256:")
+    bad = tmp_path / "daemon.json"
+    bad.write_text('{"registry-mirrors": ["ftp://x"]}')
+    refused = dy("pull", "busybox")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(f"Error response from daemon: {bad}: invalid mirror")
+
+
+def test_all_tags(dy: Runner, busybox: str, registry: Registry) -> None:
+    base = f"{registry.host}/tags/busybox"
+    for tag in ("a", "b"):
+        _push(dy, busybox, f"{base}:{tag}")
+    dy("rmi", f"{base}:a", f"{base}:b", check=True)
+    tagged = dy("pull", "-a", f"{base}:a")
+    assert tagged.stderr == "Error response from daemon: tag can't be used with --all-tags/-a\n"
+    out = dy("pull", "-a", base, check=True).stdout.splitlines()
+    assert "a: Pulling from tags/busybox" in out and "b: Pulling from tags/busybox" in out
+    assert out[-2:] == [f"Status: Downloaded newer image for {base}", base]
+    assert {f"{base}:a", f"{base}:b"} <= set(
+        dy("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    )
+    pushed = dy("push", "-a", base, check=True).stdout
+    assert "a: digest: sha256:" in pushed and "b: digest: sha256:" in pushed
+
+
+def _big_image(dy: Runner, busybox: str, tmp_path: Path, name: str) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\n"
+        "RUN head -c 30000000 /dev/urandom > /one\n"
+        "RUN head -c 30000000 /dev/urandom > /two\n"
+    )
+    dy("build", "-q", "-t", name, str(ctx), check=True)
+
+
+def test_racing_and_killed_pulls(
+    dy: Runner, busybox: str, registry: Registry, tmp_path: Path, engine_env: dict
+) -> None:
+    """Two pulls racing store each layer once; a pull killed with SIGKILL at any moment
+    leaves the store whole and the next pull completes it."""
+    name = f"{registry.host}/race/big:1"
+    _big_image(dy, busybox, tmp_path, name)
+    _push(dy, name, name)
+    dy("rmi", name, busybox, check=True)
+    root = engine_env["DOCKYARD_ROOT"]
+    env = {**os.environ, **engine_env}
+    procs = [
+        subprocess.Popen(
+            [DOCKYARD, "pull", "-q", name], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    layers = [d for d in os.listdir(os.path.join(root, "layers")) if len(d) == 64]
+    assert len(layers) == 3
+    assert os.listdir(os.path.join(root, "tmp")) == []
+    for delay in (0.05, 0.3, 0.6, 1.0):
+        dy("rmi", name, check=True)
+        p = subprocess.Popen(
+            [DOCKYARD, "pull", name], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(delay)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        listed = dy("images", "-q", check=True).stdout.split()
+        assert len(listed) <= 1
+        if listed:  # the kill came after the image was recorded: it is whole
+            assert dy("run", "--rm", name, "ls", "/one", "/two", check=True)
+        dy("pull", name, check=True)
+        run = dy("run", "--rm", name, "sh", "-c", "wc -c < /one; wc -c < /two", check=True)
+        assert run.stdout.split() == ["30000000", "30000000"]
+        assert os.listdir(os.path.join(root, "tmp")) == []
