@@ -122,9 +122,9 @@ def build(
 
     def fetch(name: str) -> None:
         # The classic builder shows a FROM image's pull as plain status lines.
-        from dockyard.engine import distribution
+        from dockyard.engine import Engine, distribution
 
-        for m in distribution.pull(paths, name, platform=platform):
+        for m in distribution.pull(Engine(paths), name, platform=platform):
             if m.get("error"):
                 raise DockyardError(str(m["error"]))
             if not m.get("progress"):

@@ -105,7 +105,9 @@ def pull_and_show(
     bare = reference.parse(name, default_tag=False)
     if not quiet and not all_tags and bare.tag is None and bare.digest is None:
         click.echo(f"Using default tag: {reference.DEFAULT_TAG}")
-    _drain(distribution.pull(paths, name, platform=platform, all_tags=all_tags), quiet)
+    from dockyard.engine import Engine
+
+    _drain(distribution.pull(Engine(paths), name, platform=platform, all_tags=all_tags), quiet)
     click.echo(ref.name if all_tags else str(ref))
 
 
@@ -134,9 +136,9 @@ def pull(paths: Paths, name: str, all_tags: bool, platform: str | None, quiet: b
 def push(paths: Paths, name: str, all_tags: bool, quiet: bool) -> None:
     """Upload an image to a registry."""
     from dockyard import reference
-    from dockyard.engine import distribution
+    from dockyard.engine import Engine, distribution
 
-    _drain(distribution.push(paths, name, all_tags=all_tags), quiet)
+    _drain(distribution.push(Engine(paths), name, all_tags=all_tags), quiet)
     if quiet:
         ref = reference.parse(name, default_tag=not all_tags)
         click.echo(ref.name if all_tags else str(ref))

@@ -381,12 +381,12 @@ def _create(
         print(
             "WARNING: Published ports are discarded when using host network mode", file=sys.stderr
         )
-    _pull_image(paths, opts.image, kw["pull"])
     engine = Engine(paths)
+    _pull_image(engine, opts.image, kw["pull"])
     return engine, engine.containers.create(opts)
 
 
-def _pull_image(paths: Paths, name: str, policy: str) -> None:
+def _pull_image(engine: Any, name: str, policy: str) -> None:
     """``--pull``: ``missing`` pulls an image no local name matches (after Docker's
     ``Unable to find image '...' locally``), ``always`` pulls, ``never`` does not. The
     progress goes to stderr, as the docker CLI's."""
@@ -395,7 +395,7 @@ def _pull_image(paths: Paths, name: str, policy: str) -> None:
     from dockyard.errors import InvalidArgument
 
     try:
-        if not distribution.needs_pull(paths, name, policy):
+        if not distribution.needs_pull(engine, name, policy):
             return
     except InvalidArgument as e:
         _fail(e, client=True)
@@ -407,7 +407,7 @@ def _pull_image(paths: Paths, name: str, policy: str) -> None:
         except DockyardError:
             shown = name
         print(f"Unable to find image '{shown}' locally", file=sys.stderr)
-    ProgressDisplay(sys.stderr).show_all(distribution.pull(paths, name))
+    ProgressDisplay(sys.stderr).show_all(distribution.pull(engine, name))
 
 
 @click.command(context_settings=_SETTINGS)

@@ -1,4 +1,12 @@
-"""Engine entry points for registries: pull, push, login, logout (``dockyard.distribution``).
+"""Engine operations on registries (issue 10, ``dockyard.distribution``), for every front
+end: the CLI here, the Engine API service later.
+
+======================================  ===============================================
+``pull``                                ``POST /images/create?fromImage=...``
+``push``                                ``POST /images/{name}/push``
+``login``                               ``POST /auth`` (then stored as ``docker login``)
+``logout``                              (the docker CLI's own, on config.json)
+======================================  ===============================================
 
 ``pull`` and ``push`` return iterators of Docker's JSON progress messages (see
 ``dockyard.distribution.progress``), what the Engine API's ``/images/create`` and
@@ -17,6 +25,7 @@ from dockyard import reference
 from dockyard.errors import InvalidArgument
 
 if TYPE_CHECKING:
+    from dockyard.engine import Engine
     from dockyard.image.store import ImageStore
     from dockyard.paths import Paths
 
@@ -65,7 +74,7 @@ def parse_pull_reference(name: str, all_tags: bool = False) -> reference.Referen
 
 
 def pull(
-    paths: Paths, name: str, *, platform: str | None = None, all_tags: bool = False
+    engine: Engine, name: str, *, platform: str | None = None, all_tags: bool = False
 ) -> Iterator[dict[str, Any]]:
     """Pull image ``name`` (``busybox``, ``host:5000/app:1``, ``app@sha256:...``; with
     ``all_tags`` every tag of the repository) for ``platform`` (``linux/arm64``; the
@@ -76,6 +85,7 @@ def pull(
     from dockyard.distribution import progress as msg
     from dockyard.distribution.pull import Puller, list_tags
 
+    paths = engine.paths
     ref = parse_pull_reference(name, all_tags)
     media.parse_platform(platform)
     cfg = config.load()
@@ -110,13 +120,11 @@ def pull_reference(name: str, all_tags: bool = False) -> str:
     return ref.name if all_tags else str(ref)
 
 
-def needs_pull(paths: Paths, name: str, policy: str) -> bool:
+def needs_pull(engine: Engine, name: str, policy: str) -> bool:
     """``run``/``create``'s ``--pull`` policy for image ``name``: ``missing`` pulls when no
     local image has that name, ``always`` pulls, ``never`` does not. Raises
     ``InvalidArgument`` (Docker's message) for another policy."""
     from dockyard.errors import NotFound
-    from dockyard.image.store import ImageStore
-    from dockyard.state import StateDB
 
     if policy not in ("missing", "always", "never"):
         raise InvalidArgument(
@@ -124,17 +132,14 @@ def needs_pull(paths: Paths, name: str, policy: str) -> bool:
         )
     if policy != "missing":
         return policy == "always"
-    db = StateDB(paths.state_db)
     try:
-        ImageStore(paths, db).resolve(name)
+        engine.images.resolve(name)
         return False
     except NotFound:
         return True
-    finally:
-        db.close()
 
 
-def push(paths: Paths, name: str, *, all_tags: bool = False) -> Iterator[dict[str, Any]]:
+def push(engine: Engine, name: str, *, all_tags: bool = False) -> Iterator[dict[str, Any]]:
     """Push the local image ``name`` (``host:5000/app:1``; with ``all_tags`` every local
     tag of the repository). Yields progress messages ending with ``<tag>: digest:
     sha256:... size: N`` for each tag. Raises ``NotFound`` (``An image does not exist
@@ -152,7 +157,7 @@ def push(paths: Paths, name: str, *, all_tags: bool = False) -> Iterator[dict[st
     def work(store: ImageStore, emit: Callable[[dict[str, Any]], None]) -> None:
         Pusher(store, cfg, emit).push(ref, all_tags)
 
-    return _stream(paths, work)
+    return _stream(engine.paths, work)
 
 
 def login(server: str | None, username: str, password: str) -> tuple[str, str | None]:
