@@ -1,10 +1,15 @@
-"""``dockyard system boot``: what an init system runs once at boot (see
+"""``dockyard system boot`` and ``dockyard system service``.
+
+``boot`` is what an init system runs once at boot (see
 contrib/dockyard-boot.service) to bring back containers as Docker's daemon does when it
 starts: those whose restart policy is ``always``, or ``unless-stopped`` and not stopped by
 the user."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sys
 
 import click
@@ -46,3 +51,113 @@ def boot(paths: Paths) -> None:
             print(f"Error: {c.name}: {e}", file=sys.stderr)
             failed.append(c.name)
     sys.exit(1 if failed else 0)
+
+
+@system.command(context_settings={"help_option_names": ["--help"]})
+@click.option(
+    "--time",
+    "-t",
+    "idle_time",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Seconds without a client after which the service exits (0: run until stopped).",
+)
+@click.option(
+    "--tlsverify", is_flag=True, help="Require TLS client certificates signed by --tlscacert."
+)
+@click.option(
+    "--tlscacert", type=click.Path(dir_okay=False), help="CA of accepted client certificates."
+)
+@click.option("--tlscert", type=click.Path(dir_okay=False), help="The service's TLS certificate.")
+@click.option("--tlskey", type=click.Path(dir_okay=False), help="The service's TLS key.")
+@click.option(
+    "--read-timeout",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    help="Seconds a client may take to send the next part of a request before it is dropped.",
+)
+@click.option("--verbose", is_flag=True, help="Log every request on stderr.")
+@click.argument("uri", required=False)
+@click.pass_obj
+def service(
+    paths: Paths,
+    idle_time: int,
+    tlsverify: bool,
+    tlscacert: str | None,
+    tlscert: str | None,
+    tlskey: str | None,
+    read_timeout: float,
+    verbose: bool,
+    uri: str | None,
+) -> None:
+    """Serve the Docker Engine API on URI (Podman's `system service`).
+
+    URI is unix://PATH (default unix://<runroot>/docker.sock, mode 0660, group docker),
+    tcp://127.0.0.1:PORT, a non-loopback tcp://HOST:PORT only with --tlsverify, or fd://
+    (the sockets systemd passes; also used when LISTEN_FDS is set and URI is not given).
+    Containers keep running when the service stops.
+    """
+    try:
+        _serve(paths, idle_time, tlsverify, tlscacert, tlscert, tlskey, read_timeout, verbose, uri)
+    except DockyardError as e:
+        # Podman's and dockerd's start-up errors: "Error: ...", exit 125.
+        print(f"Error: {e}", file=sys.stderr)
+        sys.exit(125)
+
+
+def _serve(
+    paths: Paths,
+    idle_time: int,
+    tlsverify: bool,
+    tlscacert: str | None,
+    tlscert: str | None,
+    tlskey: str | None,
+    read_timeout: float,
+    verbose: bool,
+    uri: str | None,
+) -> None:
+    from dockyard.api import listen
+    from dockyard.api.routes import make_service
+
+    tls = None
+    if tlsverify or tlscacert or tlscert or tlskey:
+        missing = [
+            flag
+            for flag, value in (
+                ("--tlsverify", tlsverify),
+                ("--tlscacert", tlscacert),
+                ("--tlscert", tlscert),
+                ("--tlskey", tlskey),
+            )
+            if not value
+        ]
+        if missing:
+            raise click.UsageError(f"TLS needs {' '.join(missing)} too")
+        assert tlscacert and tlscert and tlskey
+        tls = listen.TLSFiles(ca=tlscacert, cert=tlscert, key=tlskey)
+    if uri is None:
+        uri = "fd://" if os.environ.get("LISTEN_FDS") else listen.default_uri(paths.runroot)
+    address = listen.parse_uri(uri)
+    if tls is not None and address.scheme != "tcp":
+        raise click.UsageError("--tlsverify applies to tcp:// addresses only")
+    context = listen.tls_context(tls) if tls else None
+    sockets = listen.listeners(address, tls)
+    svc = make_service(
+        paths,
+        sockets,
+        tls=context,
+        idle_time=idle_time,
+        verbose=verbose,
+        read_timeout=read_timeout,
+    )
+    signal.signal(signal.SIGINT, lambda *_: svc.shutdown())
+    signal.signal(signal.SIGTERM, lambda *_: svc.shutdown())
+    print(f"API service listening on {address}", file=sys.stderr, flush=True)
+    try:
+        svc.serve()
+    finally:
+        if address.scheme == "unix":
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(address.path)

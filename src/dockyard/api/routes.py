@@ -1,0 +1,396 @@
+"""The Engine API's operations (v1.51, moby ``api/swagger.yaml``) mapped onto the facade.
+
+Each handler turns path variables, query parameters and the JSON body into one facade
+call (``dockyard.engine.Engine``, methods named after the operations in snake_case) and
+writes its result in the API's shape. An operation the facade does not offer (yet) is
+answered 501 with Docker's "not implemented" wording, never with a made-up success.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from dockyard.api import API_VERSION, schema
+from dockyard.api.server import APIError, Request, Router, Service
+from dockyard.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    import socket
+    import ssl
+
+    from dockyard.paths import Paths
+
+router = Router()
+
+
+def call(req: Request, operation: str, *args: Any, **kwargs: Any) -> Any:
+    """``req.engine.<operation>(*args, **kwargs)``; APIError 501 when the facade has no
+    such operation."""
+    fn = getattr(req.engine, operation, None)
+    if fn is None:
+        raise APIError(501, f"{req.method} {req.path}: not implemented by Dockyard ({operation})")
+    return fn(*args, **kwargs)
+
+
+def waiting(fn: Callable[[], Any], interval: float = 0.25) -> Iterator[Any]:
+    """Run ``fn`` in a helper thread and yield None every ``interval`` seconds while it
+    runs (so the stream notices a client that left), then its result. Its exception is
+    raised in the caller."""
+    done = threading.Event()
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 (re-raised in the caller)
+            box["error"] = e
+        finally:
+            done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    while not done.wait(interval):
+        yield None
+    if "error" in box:
+        raise box["error"]
+    yield box["value"]
+
+
+# -- system ------------------------------------------------------------------------------
+
+
+@router.route("GET", "/_ping")
+def ping(req: Request) -> None:
+    info = call(req, "system_ping")
+    headers = {
+        "Api-Version": info.get("ApiVersion", API_VERSION),
+        "Builder-Version": str(info.get("BuilderVersion", "1")),
+        "Docker-Experimental": "true" if info.get("Experimental") else "false",
+        "Ostype": info.get("OSType", "linux"),
+        "Cache-Control": "no-cache, no-store, must-revalidate",
+        "Pragma": "no-cache",
+    }
+    if req.method == "HEAD":
+        req.send(200, b"", "text/plain; charset=utf-8", headers)
+    else:
+        req.send(200, b"OK", "text/plain; charset=utf-8", headers)
+
+
+@router.route("GET", "/version")
+def version(req: Request) -> None:
+    req.send_json(call(req, "system_version"))
+
+
+@router.route("GET", "/info")
+def info(req: Request) -> None:
+    req.send_json(call(req, "system_info"))
+
+
+@router.route("GET", "/system/df")
+def system_df(req: Request) -> None:
+    req.send_json(call(req, "system_df", types=req.query.get("type") or None))
+
+
+@router.route("GET", "/events")
+def events(req: Request) -> None:
+    stream = call(
+        req, "system_events", since=req.q("since"), until=req.q("until"), filters=req.q_filters()
+    )
+    req.stream_json(stream)
+
+
+@router.route("POST", "/auth")
+def auth(req: Request) -> None:
+    req.send_json(call(req, "system_auth", req.json(required=True)))
+
+
+# -- containers --------------------------------------------------------------------------
+
+
+@router.route("GET", "/containers/json")
+def container_list(req: Request) -> None:
+    req.send_json(
+        call(
+            req,
+            "container_list",
+            all=req.q_bool("all"),
+            limit=req.q_int("limit", -1),
+            size=req.q_bool("size"),
+            filters=req.q_filters(),
+        )
+    )
+
+
+@router.route("POST", "/containers/create")
+def container_create(req: Request) -> None:
+    body = req.json(required=True)
+    config, host_config, networking_config = schema.create_request(body)
+    result = call(
+        req,
+        "container_create",
+        config,
+        host_config,
+        networking_config,
+        name=req.q("name") or None,
+        platform=req.q("platform") or None,
+    )
+    req.send_json(result, 201)
+
+
+@router.route("GET", "/containers/{id}/json")
+def container_inspect(req: Request) -> None:
+    req.send_json(call(req, "container_inspect", req.vars["id"], size=req.q_bool("size")))
+
+
+@router.route("GET", "/containers/{id}/top")
+def container_top(req: Request) -> None:
+    req.send_json(call(req, "container_top", req.vars["id"], ps_args=req.q("ps_args") or None))
+
+
+@router.route("POST", "/containers/{id}/start")
+def container_start(req: Request) -> None:
+    call(req, "container_start", req.vars["id"])
+    req.send_empty(204)
+
+
+def _stop_args(req: Request) -> dict[str, Any]:
+    return {"signal": req.q("signal") or None, "timeout": req.q_int("t")}
+
+
+@router.route("POST", "/containers/{id}/stop")
+def container_stop(req: Request) -> None:
+    call(req, "container_stop", req.vars["id"], **_stop_args(req))
+    req.send_empty(204)
+
+
+@router.route("POST", "/containers/{id}/restart")
+def container_restart(req: Request) -> None:
+    call(req, "container_restart", req.vars["id"], **_stop_args(req))
+    req.send_empty(204)
+
+
+@router.route("POST", "/containers/{id}/kill")
+def container_kill(req: Request) -> None:
+    call(req, "container_kill", req.vars["id"], signal=req.q("signal") or None)
+    req.send_empty(204)
+
+
+@router.route("POST", "/containers/{id}/pause")
+def container_pause(req: Request) -> None:
+    call(req, "container_pause", req.vars["id"])
+    req.send_empty(204)
+
+
+@router.route("POST", "/containers/{id}/unpause")
+def container_unpause(req: Request) -> None:
+    call(req, "container_unpause", req.vars["id"])
+    req.send_empty(204)
+
+
+@router.route("POST", "/containers/{id}/rename")
+def container_rename(req: Request) -> None:
+    name = req.q("name")
+    if not name:
+        raise InvalidArgument("Neither old nor new names may be empty")
+    call(req, "container_rename", req.vars["id"], name)
+    req.send_empty(204)
+
+
+@router.route("POST", "/containers/{id}/resize")
+def container_resize(req: Request) -> None:
+    call(req, "container_resize", req.vars["id"], height=req.q_int("h", 0), width=req.q_int("w", 0))
+    req.send_empty(200)
+
+
+@router.route("DELETE", "/containers/{id}")
+def container_delete(req: Request) -> None:
+    call(
+        req,
+        "container_delete",
+        req.vars["id"],
+        force=req.q_bool("force"),
+        volumes=req.q_bool("v"),
+        link=req.q_bool("link"),
+    )
+    req.send_empty(204)
+
+
+@router.route("POST", "/containers/prune")
+def container_prune(req: Request) -> None:
+    req.send_json(call(req, "container_prune", filters=req.q_filters()))
+
+
+@router.route("POST", "/containers/{id}/wait")
+def container_wait(req: Request) -> None:
+    condition = req.q("condition") or "not-running"
+    if condition not in ("not-running", "next-exit", "removed"):
+        raise InvalidArgument(f"invalid condition: {condition!r}")
+    ident = req.vars["id"]
+    # Resolve the container first, so a missing one is a 404, not a 200 with an error.
+    call(req, "container_inspect", ident)
+
+    def body() -> Iterator[bytes | None]:
+        import json
+
+        for result in waiting(lambda: req.new_engine().container_wait(ident, condition=condition)):
+            yield None if result is None else json.dumps(result).encode() + b"\n"
+
+    # Docker sends the status at once, so the client knows the wait is in place (docker
+    # run --rm registers it before the start).
+    req.stream(body(), "application/json")
+
+
+# -- images ------------------------------------------------------------------------------
+
+
+@router.route("GET", "/images/json")
+def image_list(req: Request) -> None:
+    req.send_json(
+        call(
+            req,
+            "image_list",
+            all=req.q_bool("all"),
+            filters=req.q_filters(),
+        )
+    )
+
+
+@router.route("GET", "/images/{name:path}/json")
+def image_inspect(req: Request) -> None:
+    req.send_json(call(req, "image_inspect", req.vars["name"]))
+
+
+@router.route("GET", "/images/{name:path}/history")
+def image_history(req: Request) -> None:
+    req.send_json(call(req, "image_history", req.vars["name"]))
+
+
+@router.route("POST", "/images/{name:path}/tag")
+def image_tag(req: Request) -> None:
+    repo = req.q("repo") or ""
+    call(req, "image_tag", req.vars["name"], repo, req.q("tag") or None)
+    req.send_empty(201)
+
+
+@router.route("DELETE", "/images/{name:path}")
+def image_delete(req: Request) -> None:
+    req.send_json(
+        call(
+            req,
+            "image_delete",
+            req.vars["name"],
+            force=req.q_bool("force"),
+            noprune=req.q_bool("noprune"),
+        )
+    )
+
+
+@router.route("POST", "/images/prune")
+def image_prune(req: Request) -> None:
+    req.send_json(call(req, "image_prune", filters=req.q_filters()))
+
+
+# -- networks ----------------------------------------------------------------------------
+
+
+@router.route("GET", "/networks")
+def network_list(req: Request) -> None:
+    req.send_json(call(req, "network_list", filters=req.q_filters()))
+
+
+@router.route("GET", "/networks/{id}")
+def network_inspect(req: Request) -> None:
+    req.send_json(call(req, "network_inspect", req.vars["id"], verbose=req.q_bool("verbose")))
+
+
+@router.route("POST", "/networks/create")
+def network_create(req: Request) -> None:
+    body = req.json(required=True)
+    req.send_json(call(req, "network_create", schema.network_create(body)), 201)
+
+
+@router.route("DELETE", "/networks/{id}")
+def network_delete(req: Request) -> None:
+    call(req, "network_delete", req.vars["id"])
+    req.send_empty(204)
+
+
+@router.route("POST", "/networks/{id}/connect")
+def network_connect(req: Request) -> None:
+    body = schema.network_connect(req.json(required=True))
+    call(
+        req, "network_connect", req.vars["id"], body["Container"], body.get("EndpointConfig") or {}
+    )
+    req.send_empty(200)
+
+
+@router.route("POST", "/networks/{id}/disconnect")
+def network_disconnect(req: Request) -> None:
+    body = schema.network_disconnect(req.json(required=True))
+    call(
+        req, "network_disconnect", req.vars["id"], body["Container"], force=bool(body.get("Force"))
+    )
+    req.send_empty(200)
+
+
+@router.route("POST", "/networks/prune")
+def network_prune(req: Request) -> None:
+    req.send_json(call(req, "network_prune", filters=req.q_filters()))
+
+
+# -- volumes -----------------------------------------------------------------------------
+
+
+@router.route("GET", "/volumes")
+def volume_list(req: Request) -> None:
+    req.send_json(call(req, "volume_list", filters=req.q_filters()))
+
+
+@router.route("POST", "/volumes/create")
+def volume_create(req: Request) -> None:
+    body = schema.volume_create(req.json() or {})
+    req.send_json(call(req, "volume_create", body), 201)
+
+
+@router.route("GET", "/volumes/{name}")
+def volume_inspect(req: Request) -> None:
+    req.send_json(call(req, "volume_inspect", req.vars["name"]))
+
+
+@router.route("DELETE", "/volumes/{name}")
+def volume_delete(req: Request) -> None:
+    call(req, "volume_delete", req.vars["name"], force=req.q_bool("force"))
+    req.send_empty(204)
+
+
+@router.route("POST", "/volumes/prune")
+def volume_prune(req: Request) -> None:
+    req.send_json(call(req, "volume_prune", filters=req.q_filters()))
+
+
+# -- the service -------------------------------------------------------------------------
+
+
+def make_service(
+    paths: Paths,
+    sockets: list[socket.socket],
+    tls: ssl.SSLContext | None = None,
+    idle_time: float = 0,
+    verbose: bool = False,
+    read_timeout: float | None = None,
+) -> Service:
+    """The API service for the engine root ``paths`` on ``sockets``: each request gets
+    its own facade object (the engine's state database connection is per thread)."""
+    from dockyard.api.server import READ_TIMEOUT
+    from dockyard.engine import Engine
+
+    return Service(
+        lambda: Engine(paths),
+        sockets,
+        router,
+        tls=tls,
+        idle_time=idle_time,
+        read_timeout=READ_TIMEOUT if read_timeout is None else read_timeout,
+        verbose=verbose,
+    )
