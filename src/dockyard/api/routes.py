@@ -8,16 +8,18 @@ answered 501 with Docker's "not implemented" wording, never with a made-up succe
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from dockyard.api import API_VERSION, schema
+from dockyard.api import API_VERSION, isolate, schema
 from dockyard.api.server import APIError, Request, Router, Service
 from dockyard.errors import InvalidArgument
 
 if TYPE_CHECKING:
-    import socket
     import ssl
 
     from dockyard.paths import Paths
@@ -27,10 +29,14 @@ router = Router()
 
 def call(req: Request, operation: str, *args: Any, **kwargs: Any) -> Any:
     """``req.engine.<operation>(*args, **kwargs)``; APIError 501 when the facade has no
-    such operation."""
+    such operation. Operations that fork a container monitor run in a process of their
+    own (:mod:`dockyard.api.isolate`)."""
     fn = getattr(req.engine, operation, None)
     if fn is None:
         raise APIError(501, f"{req.method} {req.path}: not implemented by Dockyard ({operation})")
+    paths = req.service.paths
+    if operation in isolate.FORKING and paths is not None:
+        return isolate.run(paths, operation, *args, **kwargs)
     return fn(*args, **kwargs)
 
 
@@ -241,6 +247,78 @@ def container_wait(req: Request) -> None:
     req.stream(body(), "application/json")
 
 
+def _stream_type(req: Request, tty: bool) -> str:
+    """The media type of a container's output: raw for a tty, else Docker's
+    multiplexed stream (named so from API 1.42 on; raw-stream before)."""
+    if tty or req.version_below("1.42"):
+        return "application/vnd.docker.raw-stream"
+    return "application/vnd.docker.multiplexed-stream"
+
+
+def _frame(stream: int, data: bytes) -> bytes:
+    """One stdcopy frame: [stream, 0, 0, 0, size BE32] then the bytes."""
+    return struct.pack(">BxxxI", stream, len(data)) + data
+
+
+def relay(req: Request, session: Any, tty: bool, stdin: bool) -> None:
+    """Carry ``session`` (an attachment or exec session: ``output(alive)``,
+    ``write_stdin``, ``close_stdin``, ``close``) over the hijacked connection: the
+    client's bytes to its stdin, its output to the client (stdcopy frames unless
+    ``tty``). Ends when the output ends, the client goes, or the detach keys are typed."""
+    reader, sock = req.hijack(_stream_type(req, tty))
+    gone = threading.Event()
+
+    def pump_stdin() -> None:
+        while True:
+            try:
+                data = reader.read1(65536)
+            except (OSError, ValueError):
+                data = b""
+            if not data:
+                # A client that sends no stdin and hits end of file has left; one that
+                # sends stdin half-closes at its end and still reads the output.
+                session.close_stdin()
+                if not stdin:
+                    gone.set()
+                return
+            if not session.write_stdin(data):
+                gone.set()
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                return
+
+    threading.Thread(target=pump_stdin, daemon=True).start()
+    try:
+        for item in session.output(lambda: not gone.is_set()):
+            if item is None:
+                continue
+            stream, data = item
+            sock.sendall(data if tty else _frame(stream, data))
+    except OSError:
+        pass
+    finally:
+        session.close()
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+@router.route("POST", "/containers/{id}/attach")
+def container_attach(req: Request) -> None:
+    stdin = req.q_bool("stdin")
+    session = call(
+        req,
+        "container_attach",
+        req.vars["id"],
+        stdin=stdin,
+        stdout=req.q_bool("stdout"),
+        stderr=req.q_bool("stderr"),
+        stream=req.q_bool("stream"),
+        logs=req.q_bool("logs"),
+        detach_keys=req.q("detachKeys") or None,
+    )
+    relay(req, session, session.tty, stdin)
+
+
 # -- images ------------------------------------------------------------------------------
 
 
@@ -389,6 +467,7 @@ def make_service(
         lambda: Engine(paths),
         sockets,
         router,
+        paths=paths,
         tls=tls,
         idle_time=idle_time,
         read_timeout=READ_TIMEOUT if read_timeout is None else read_timeout,

@@ -37,6 +37,8 @@ from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
 if TYPE_CHECKING:
     import ssl
 
+    from dockyard.paths import Paths
+
 #: Largest JSON request body accepted, in bytes (container create with a large Env fits).
 MAX_JSON_BODY = 10 * 1024 * 1024
 #: Default seconds a read of a request may stall before the connection is dropped.
@@ -144,6 +146,7 @@ class Request:
         self.query = query
         self.vars: dict[str, str] = {}
         self.headers = handler.headers
+        self.service = handler.server
         self.started = False
 
     @property
@@ -301,11 +304,18 @@ class Request:
 
     def stream_json(self, items: Iterable[Any], content_type: str = "application/json") -> None:
         """A chunked stream of JSON messages, one per line (``None`` items as in
-        :meth:`stream`)."""
-        self.stream(
-            (None if item is None else json.dumps(item).encode() + b"\n" for item in items),
-            content_type,
-        )
+        :meth:`stream`). An engine error once the stream has begun is its last message,
+        in Docker's JSON message form (``{"errorDetail": {"message"}, "error"}``)."""
+
+        def lines() -> Iterator[bytes | None]:
+            try:
+                for item in items:
+                    yield None if item is None else json.dumps(item).encode() + b"\n"
+            except DockyardError as e:
+                message = {"errorDetail": {"message": str(e)}, "error": str(e)}
+                yield json.dumps(message).encode() + b"\n"
+
+        self.stream(lines(), content_type)
 
     def client_gone(self) -> bool:
         """Whether the client closed its side of the connection (EOF, error)."""
@@ -496,7 +506,8 @@ class Handler(BaseHTTPRequestHandler):
 class Service:
     """The API service: listening sockets, the engine facade and the router.
 
-    ``engine_factory``: makes the facade object a request calls; ``sockets``: listening sockets;
+    ``engine_factory``: makes the facade object a request calls; ``paths``: its engine
+    root, for operations run in a process of their own (:mod:`dockyard.api.isolate`); ``sockets``: listening sockets;
     ``tls``: an SSLContext that wraps every accepted connection (None: plain);
     ``idle_time``: seconds without a request or connection after which :meth:`serve`
     returns (0: never, Podman's ``--time``); ``read_timeout``: seconds a read of a
@@ -508,12 +519,14 @@ class Service:
         engine_factory: Callable[[], Any],
         sockets: list[socket.socket],
         router: Router,
+        paths: Paths | None = None,
         tls: ssl.SSLContext | None = None,
         idle_time: float = 0,
         read_timeout: float = READ_TIMEOUT,
         verbose: bool = False,
     ) -> None:
         self.engine_factory = engine_factory
+        self.paths = paths
         self.sockets = sockets
         self.router = router
         self.tls = tls

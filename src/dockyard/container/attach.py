@@ -73,7 +73,9 @@ def listen(runroot: str, container_id: str) -> socket.socket:
     return sock
 
 
-def _connect(manager: ContainerManager, container_id: str) -> socket.socket:
+def connect(manager: ContainerManager, container_id: str) -> socket.socket:
+    """A connection to the running container's attach socket; Conflict (Docker-like
+    text) when it has none (a foreground run holds its output)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         with _short_path(manager.paths.runroot, socket_name(container_id)) as path:
@@ -200,7 +202,7 @@ def attach(
     forward_stdin = stdin and bool(c.config.get("OpenStdin"))
     if tty and forward_stdin and not os.isatty(0):
         raise DockyardError("the input device is not a TTY")
-    sock = _connect(manager, c.id)
+    sock = connect(manager, c.id)
     sender = _Sender(sock)
     previous: dict[int, object] = {}
     detached = threading.Event()

@@ -1,0 +1,355 @@
+"""The facade's interface over HTTP: an Engine API client for ``dockyard -H URI`` and
+``DOCKER_HOST`` (Podman's local/remote split; Dockyard's service or a real dockerd).
+
+:class:`RemoteEngine` has the facade's operation methods, taking and returning the same
+API objects; each is one request. Errors come back as the facade's classes, chosen by
+status (404 NotFound, 409 Conflict, 400 InvalidArgument, 304 NotModified, others
+DockyardError) with the daemon's message. The API version is negotiated as the docker
+CLI does: the lower of the server's ``API-Version`` (``/_ping``) and :data:`API_VERSION`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from dockyard.api import API_VERSION
+from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound, NotModified
+
+
+def _error(response: httpx.Response) -> DockyardError:
+    try:
+        message = response.json().get("message") or response.text
+    except ValueError:
+        message = response.text.strip() or response.reason_phrase
+    status = response.status_code
+    if status == 404:
+        return NotFound(message)
+    if status == 409:
+        return Conflict(message)
+    if status == 400:
+        return InvalidArgument(message)
+    if status == 304:
+        return NotModified(message)
+    err = DockyardError(message)
+    err.status_code = status
+    return err
+
+
+def transport_for(host: str) -> tuple[httpx.BaseTransport, str]:
+    """(transport, base URL) for a ``DOCKER_HOST`` value: ``unix:///path``,
+    ``tcp://host:port`` (https with client certificates from ``DOCKER_CERT_PATH`` when
+    ``DOCKER_TLS_VERIFY`` is set, as the docker CLI). InvalidArgument for others."""
+    scheme, sep, rest = host.partition("://")
+    if not sep:
+        raise InvalidArgument(
+            f"invalid -H/DOCKER_HOST {host!r}: want unix://PATH or tcp://HOST:PORT"
+        )
+    if scheme == "unix":
+        return httpx.HTTPTransport(uds=rest), "http://docker"
+    if scheme in ("tcp", "http", "https"):
+        tls = scheme == "https" or bool(os.environ.get("DOCKER_TLS_VERIFY"))
+        if not tls:
+            return httpx.HTTPTransport(), f"http://{rest.rstrip('/')}"
+        import ssl
+
+        certs = os.environ.get("DOCKER_CERT_PATH") or os.path.expanduser("~/.docker")
+        ctx = ssl.create_default_context(cafile=os.path.join(certs, "ca.pem"))
+        ctx.load_cert_chain(os.path.join(certs, "cert.pem"), os.path.join(certs, "key.pem"))
+        return httpx.HTTPTransport(verify=ctx), f"https://{rest.rstrip('/')}"
+    raise InvalidArgument(f"invalid -H/DOCKER_HOST {host!r}: unsupported scheme {scheme!r}")
+
+
+def _filters(filters: dict[str, list[str]] | None) -> str | None:
+    if not filters:
+        return None
+    return json.dumps({k: dict.fromkeys(v, True) for k, v in filters.items()})
+
+
+def _bool(value: bool) -> str:
+    return "1" if value else "0"
+
+
+class RemoteEngine:
+    """The facade's operations, each a request to the Engine API at ``host``
+    (``unix:///path`` or ``tcp://host:port``). Connection failures raise DockyardError
+    with the docker CLI's wording."""
+
+    def __init__(self, host: str, timeout: float | None = None) -> None:
+        self.host = host
+        transport, base = transport_for(host)
+        self._http = httpx.Client(transport=transport, base_url=base, timeout=timeout)
+        self._version: str | None = None
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    # -- transport ---------------------------------------------------------------------
+
+    @property
+    def api_version(self) -> str:
+        """The negotiated API version (one ``/_ping`` on first use)."""
+        if self._version is None:
+            server = self._send("GET", "/_ping", versioned=False).headers.get(
+                "Api-Version", API_VERSION
+            )
+
+            def key(v: str) -> tuple[int, ...]:
+                return tuple(int(p) for p in v.split("."))
+
+            self._version = min(server, API_VERSION, key=key)
+        return self._version
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        versioned: bool = True,
+        stream: bool = False,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        url = f"/v{self.api_version}{path}" if versioned else path
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        request = self._http.build_request(
+            method,
+            url,
+            params=query,
+            json=body,
+            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+        try:
+            response = self._http.send(request, stream=stream)
+        except httpx.TransportError as e:
+            raise DockyardError(
+                f"Cannot connect to the Docker daemon at {self.host}. Is the docker daemon running? ({e})"
+            ) from None
+        if response.status_code >= 300:
+            if stream:
+                response.read()
+            raise _error(response)
+        return response
+
+    def _json(
+        self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None
+    ) -> Any:
+        response = self._send(method, path, params, body)
+        return response.json() if response.content else None
+
+    # -- system ------------------------------------------------------------------------
+
+    def system_ping(self) -> dict[str, Any]:
+        """``GET /_ping``'s headers as the facade's Ping object."""
+        h = self._send("GET", "/_ping", versioned=False).headers
+        return {
+            "ApiVersion": h.get("Api-Version", ""),
+            "OSType": h.get("Ostype", ""),
+            "Experimental": h.get("Docker-Experimental") == "true",
+            "BuilderVersion": h.get("Builder-Version", ""),
+        }
+
+    def system_version(self) -> dict[str, Any]:
+        """``GET /version``."""
+        return self._json("GET", "/version")
+
+    def system_info(self) -> dict[str, Any]:
+        """``GET /info``."""
+        return self._json("GET", "/info")
+
+    # -- containers --------------------------------------------------------------------
+
+    def container_list(
+        self,
+        all: bool = False,
+        limit: int = -1,
+        size: bool = False,
+        filters: dict[str, list[str]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """``GET /containers/json``."""
+        params = {"all": _bool(all), "size": _bool(size), "filters": _filters(filters)}
+        if limit > 0:
+            params["limit"] = str(limit)
+        return self._json("GET", "/containers/json", params)
+
+    def container_create(
+        self,
+        config: dict[str, Any],
+        host_config: dict[str, Any] | None = None,
+        networking_config: dict[str, Any] | None = None,
+        name: str | None = None,
+        platform: str | None = None,
+    ) -> dict[str, Any]:
+        """``POST /containers/create``: returns ``{"Id", "Warnings"}``."""
+        body = {
+            **config,
+            "HostConfig": host_config or {},
+            "NetworkingConfig": networking_config or {},
+        }
+        return self._json("POST", "/containers/create", {"name": name, "platform": platform}, body)
+
+    def container_inspect(self, id: str, size: bool = False) -> dict[str, Any]:
+        """``GET /containers/{id}/json``."""
+        return self._json("GET", f"/containers/{quote(id, safe='')}/json", {"size": _bool(size)})
+
+    def container_start(self, id: str) -> None:
+        """``POST /containers/{id}/start`` (NotModified if already running)."""
+        self._send("POST", f"/containers/{quote(id, safe='')}/start")
+
+    def container_stop(
+        self, id: str, signal: str | None = None, timeout: int | None = None
+    ) -> None:
+        """``POST /containers/{id}/stop``."""
+        wait = None if timeout is None or timeout < 0 else timeout + 30
+        self._send(
+            "POST",
+            f"/containers/{quote(id, safe='')}/stop",
+            {"signal": signal, "t": timeout},
+            timeout=wait,
+        )
+
+    def container_restart(
+        self, id: str, signal: str | None = None, timeout: int | None = None
+    ) -> None:
+        """``POST /containers/{id}/restart``."""
+        self._send(
+            "POST", f"/containers/{quote(id, safe='')}/restart", {"signal": signal, "t": timeout}
+        )
+
+    def container_kill(self, id: str, signal: str | None = None) -> None:
+        """``POST /containers/{id}/kill``."""
+        self._send("POST", f"/containers/{quote(id, safe='')}/kill", {"signal": signal})
+
+    def container_delete(
+        self, id: str, force: bool = False, volumes: bool = False, link: bool = False
+    ) -> None:
+        """``DELETE /containers/{id}``."""
+        self._send(
+            "DELETE",
+            f"/containers/{quote(id, safe='')}",
+            {"force": _bool(force), "v": _bool(volumes), "link": _bool(link)},
+        )
+
+    def container_wait(self, id: str, condition: str = "not-running") -> dict[str, Any]:
+        """``POST /containers/{id}/wait``: ``{"StatusCode", "Error"}``."""
+        return self._json(
+            "POST", f"/containers/{quote(id, safe='')}/wait", {"condition": condition}
+        )
+
+    def container_logs(
+        self,
+        id: str,
+        follow: bool = False,
+        stdout: bool = True,
+        stderr: bool = True,
+        since: str | None = None,
+        until: str | None = None,
+        timestamps: bool = False,
+        tail: str = "all",
+    ) -> Iterator[tuple[int, bytes]]:
+        """``GET /containers/{id}/logs``: (stream, bytes) pairs, stream 1 stdout and 2
+        stderr, from Docker's stdcopy frames (a tty container's raw output is stream 1)."""
+        params = {
+            "follow": _bool(follow),
+            "stdout": _bool(stdout),
+            "stderr": _bool(stderr),
+            "since": since,
+            "until": until,
+            "timestamps": _bool(timestamps),
+            "tail": tail,
+        }
+        response = self._send(
+            "GET", f"/containers/{quote(id, safe='')}/logs", params, stream=True, timeout=None
+        )
+        try:
+            framed = response.headers.get("Content-Type") != "application/vnd.docker.raw-stream"
+            yield from _demux(response.iter_raw(), framed)
+        finally:
+            response.close()
+
+    # -- images ------------------------------------------------------------------------
+
+    def image_list(
+        self, all: bool = False, filters: dict[str, list[str]] | None = None
+    ) -> list[dict[str, Any]]:
+        """``GET /images/json``."""
+        return self._json("GET", "/images/json", {"all": _bool(all), "filters": _filters(filters)})
+
+    def image_inspect(self, name: str) -> dict[str, Any]:
+        """``GET /images/{name}/json``."""
+        return self._json("GET", f"/images/{name}/json")
+
+    def image_history(self, name: str) -> list[dict[str, Any]]:
+        """``GET /images/{name}/history``."""
+        return self._json("GET", f"/images/{name}/history")
+
+    def image_tag(self, name: str, repo: str, tag: str | None = None) -> None:
+        """``POST /images/{name}/tag``."""
+        self._send("POST", f"/images/{name}/tag", {"repo": repo, "tag": tag})
+
+    def image_delete(
+        self, name: str, force: bool = False, noprune: bool = False
+    ) -> list[dict[str, str]]:
+        """``DELETE /images/{name}``: the Untagged/Deleted items."""
+        return self._json(
+            "DELETE", f"/images/{name}", {"force": _bool(force), "noprune": _bool(noprune)}
+        )
+
+    # -- networks and volumes ----------------------------------------------------------
+
+    def network_list(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        """``GET /networks``."""
+        return self._json("GET", "/networks", {"filters": _filters(filters)})
+
+    def network_inspect(self, id: str, verbose: bool = False) -> dict[str, Any]:
+        """``GET /networks/{id}``."""
+        return self._json("GET", f"/networks/{quote(id, safe='')}", {"verbose": _bool(verbose)})
+
+    def network_create(self, request: dict[str, Any]) -> dict[str, Any]:
+        """``POST /networks/create``: ``{"Id", "Warning"}``."""
+        return self._json("POST", "/networks/create", None, request)
+
+    def network_delete(self, id: str) -> None:
+        """``DELETE /networks/{id}``."""
+        self._send("DELETE", f"/networks/{quote(id, safe='')}")
+
+    def volume_list(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        """``GET /volumes``: ``{"Volumes", "Warnings"}``."""
+        return self._json("GET", "/volumes", {"filters": _filters(filters)})
+
+    def volume_create(self, request: dict[str, Any]) -> dict[str, Any]:
+        """``POST /volumes/create``."""
+        return self._json("POST", "/volumes/create", None, request)
+
+    def volume_inspect(self, name: str) -> dict[str, Any]:
+        """``GET /volumes/{name}``."""
+        return self._json("GET", f"/volumes/{quote(name, safe='')}")
+
+    def volume_delete(self, name: str, force: bool = False) -> None:
+        """``DELETE /volumes/{name}``."""
+        self._send("DELETE", f"/volumes/{quote(name, safe='')}", {"force": _bool(force)})
+
+
+def _demux(chunks: Iterator[bytes], framed: bool) -> Iterator[tuple[int, bytes]]:
+    """Docker's stdcopy frames (8-byte header: stream, 0, 0, 0, size BE32) as (stream,
+    payload); raw output as stream 1."""
+    if not framed:
+        for chunk in chunks:
+            yield 1, chunk
+        return
+    buf = b""
+    for chunk in chunks:
+        buf += chunk
+        while len(buf) >= 8:
+            stream, size = buf[0], struct.unpack(">I", buf[4:8])[0]
+            if len(buf) < 8 + size:
+                break
+            yield stream, buf[8 : 8 + size]
+            buf = buf[8 + size :]

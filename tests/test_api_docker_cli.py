@@ -1,0 +1,128 @@
+"""The docker CLI 28 (/usr/local/bin/docker, unchanged) driving Dockyard's Engine API
+service through ``DOCKER_HOST=unix://...``: the everyday commands, their output and exit
+codes, and that the service and the in-process CLI see the same objects."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from api_service import running_service
+from conftest import Runner
+
+DOCKER = "/usr/local/bin/docker"
+
+pytestmark = [
+    pytest.mark.skipif(not os.path.exists(DOCKER), reason="the docker CLI is not installed"),
+    pytest.mark.timeout(240),
+]
+
+Docker = Callable[..., subprocess.CompletedProcess]
+
+
+@pytest.fixture
+def docker(engine_env: dict[str, str], tmp_path: Path, busybox: str) -> Iterator[Docker]:
+    """Run the docker CLI against a service on this test's engine root."""
+    sock = str(tmp_path / "run" / "docker.sock")
+    env = {
+        **os.environ,
+        "DOCKER_HOST": f"unix://{sock}",
+        "DOCKER_CONFIG": str(tmp_path / "docker-config"),
+        "DOCKER_CLI_HINTS": "false",
+    }
+    env.pop("DOCKER_CONTEXT", None)
+
+    def run(*args: str, check: bool = True, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [DOCKER, *args], env=env, capture_output=True, text=True, input=input, timeout=timeout
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"docker {' '.join(args)} exited {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
+            )
+        return proc
+
+    with running_service(engine_env, sock):
+        try:
+            yield run
+        finally:
+            ids = run("ps", "-aq", check=False).stdout.split()
+            if ids:
+                run("rm", "-f", *ids, check=False)
+
+
+def test_version_and_info(docker: Docker) -> None:
+    out = docker("version", "--format", "{{json .Server}}").stdout
+    server = json.loads(out)
+    assert server["ApiVersion"] == "1.51"
+    assert server["Os"] == "linux"
+    info = json.loads(docker("info", "--format", "{{json .}}").stdout)
+    assert info["Images"] == 1
+    assert info["OSType"] == "linux"
+
+
+def test_run_ps_logs_exec_stop_rm(docker: Docker, dy: Runner) -> None:
+    out = docker("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3", check=False)
+    assert out.returncode == 3
+    assert out.stdout == "out\n"
+    assert out.stderr == "err\n"
+    cid = docker("run", "-d", "--name", "web", "busybox", "sh", "-c", "echo started; sleep 60").stdout.strip()
+    assert len(cid) == 64
+    ps = docker("ps", "--format", "{{.ID}} {{.Names}} {{.Image}} {{.Status}}").stdout.split("\n")
+    assert ps[0].startswith(f"{cid[:12]} web busybox Up ")
+    # The in-process CLI sees the same container.
+    assert dy("ps", "-q", check=True).stdout.strip() == cid[:12]
+    assert docker("logs", "web").stdout == "started\n"
+    ex = docker("exec", "web", "sh", "-c", "echo in; echo ein >&2; exit 5", check=False)
+    assert (ex.returncode, ex.stdout, ex.stderr) == (5, "in\n", "ein\n")
+    inspect = json.loads(docker("inspect", "web").stdout)
+    assert inspect[0]["Id"] == cid and inspect[0]["State"]["Running"] is True
+    assert docker("stop", "-t", "1", "web").stdout == "web\n"
+    state = json.loads(docker("inspect", "web").stdout)[0]["State"]
+    assert state["Running"] is False
+    assert docker("rm", "web").stdout == "web\n"
+    assert docker("ps", "-aq").stdout == ""
+
+
+def test_kill_and_rm_force(docker: Docker) -> None:
+    docker("run", "-d", "--name", "k", "busybox", "sleep", "60")
+    assert docker("kill", "k").stdout == "k\n"
+    assert json.loads(docker("inspect", "k").stdout)[0]["State"]["ExitCode"] == 137
+    docker("start", "k")
+    assert docker("rm", "-f", "k").stdout == "k\n"
+    missing = docker("inspect", "k", check=False)
+    assert missing.returncode == 1
+    assert "No such object: k" in missing.stderr
+    err = docker("rm", "nosuch", check=False)
+    assert err.returncode == 1
+    assert err.stderr.strip() == "Error response from daemon: No such container: nosuch"
+
+
+def test_images_tag_rmi(docker: Docker) -> None:
+    lines = docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    assert lines == ["busybox:latest"]
+    docker("tag", "busybox", "mybox:1")
+    assert sorted(docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()) == [
+        "busybox:latest",
+        "mybox:1",
+    ]
+    assert docker("rmi", "mybox:1").stdout == "Untagged: mybox:1\n"
+    err = docker("rmi", "nosuch:1", check=False)
+    assert err.returncode == 1
+    assert "No such image: nosuch:1" in err.stderr
+
+
+def test_networks_and_volumes(docker: Docker) -> None:
+    nid = docker("network", "create", "--subnet", "10.231.0.0/24", "apinet").stdout.strip()
+    assert len(nid) == 64
+    names = docker("network", "ls", "--format", "{{.Name}}").stdout.split()
+    assert "apinet" in names and "bridge" in names
+    assert docker("network", "rm", "apinet").stdout == "apinet\n"
+    assert docker("volume", "create", "apivol").stdout == "apivol\n"
+    assert docker("volume", "ls", "--format", "{{.Name}}").stdout.split() == ["apivol"]
+    assert docker("volume", "rm", "apivol").stdout == "apivol\n"
+    assert docker("volume", "ls", "-q").stdout == ""

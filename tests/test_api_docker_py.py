@@ -1,0 +1,86 @@
+"""docker-py 7 (PyPI ``docker``, unchanged) against Dockyard's Engine API service: the
+core of what programs built on it do (version, info, run with output, detached run, logs,
+exec, stop, kill, remove, images, tag, networks, volumes) and its errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from api_service import running_service
+
+docker = pytest.importorskip("docker")
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture
+def client(engine_env: dict[str, str], tmp_path: Path, busybox: str) -> Iterator[object]:
+    sock = str(tmp_path / "run" / "docker.sock")
+    with running_service(engine_env, sock):
+        c = docker.DockerClient(base_url=f"unix://{sock}", version="auto", timeout=60)
+        try:
+            yield c
+        finally:
+            for container in c.containers.list(all=True):
+                container.remove(force=True)
+            c.close()
+
+
+def test_version_info_ping(client: docker.DockerClient) -> None:
+    assert client.ping() is True
+    assert client.version()["ApiVersion"] == "1.51"
+    assert client.api.api_version == "1.51"
+    assert client.info()["Images"] == 1
+
+
+def test_run_with_output_and_errors(client: docker.DockerClient) -> None:
+    out = client.containers.run("busybox", ["sh", "-c", "echo hello"], remove=True)
+    assert out == b"hello\n"
+    with pytest.raises(docker.errors.ContainerError) as e:
+        client.containers.run("busybox", ["sh", "-c", "echo bad >&2; exit 4"], remove=True, stderr=True)
+    assert e.value.exit_status == 4
+    assert b"bad" in e.value.stderr
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get("nosuch")
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get("nosuch:1")
+
+
+def test_detached_lifecycle(client: docker.DockerClient) -> None:
+    c = client.containers.run("busybox", ["sh", "-c", "echo up; sleep 60"], detach=True, name="py")
+    assert c.name == "py"
+    c.reload()
+    assert c.status == "running"
+    assert [x.name for x in client.containers.list()] == ["py"]
+    exit_code, output = c.exec_run(["sh", "-c", "echo from-exec"])
+    assert (exit_code, output) == (0, b"from-exec\n")
+    deadline_logs = c.logs()
+    assert deadline_logs == b"up\n"
+    c.stop(timeout=1)
+    c.reload()
+    assert c.status == "exited"
+    c.start()
+    c.kill()
+    assert c.wait()["StatusCode"] == 137
+    c.remove()
+    assert client.containers.list(all=True) == []
+
+
+def test_images_networks_volumes(client: docker.DockerClient) -> None:
+    image = client.images.get("busybox")
+    assert "busybox:latest" in image.tags
+    assert image.tag("pybox", "2") is True
+    assert "pybox:2" in client.images.get("busybox").tags
+    client.images.remove("pybox:2")
+    assert "pybox:2" not in client.images.get("busybox").tags
+    net = client.networks.create("pynet")
+    assert net.name == "pynet"
+    assert "pynet" in [n.name for n in client.networks.list()]
+    net.remove()
+    vol = client.volumes.create("pyvol", labels={"a": "b"})
+    assert vol.attrs["Labels"] == {"a": "b"}
+    assert [v.name for v in client.volumes.list()] == ["pyvol"]
+    vol.remove()
+    assert client.volumes.list() == []
