@@ -9,15 +9,19 @@ answered 501 with Docker's "not implemented" wording, never with a made-up succe
 from __future__ import annotations
 
 import contextlib
+import itertools
+import os
+import select
 import socket
 import struct
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from dockyard.api import API_VERSION, isolate, schema
 from dockyard.api.server import APIError, Request, Router, Service
-from dockyard.errors import InvalidArgument
+from dockyard.errors import DockyardError, InvalidArgument
 
 if TYPE_CHECKING:
     import ssl
@@ -319,6 +323,157 @@ def container_attach(req: Request) -> None:
     relay(req, session, session.tty, stdin)
 
 
+# -- exec --------------------------------------------------------------------------------
+
+
+@router.route("POST", "/containers/{id}/exec")
+def exec_create(req: Request) -> None:
+    config = schema.exec_config(req.json(required=True))
+    req.send_json(call(req, "exec_create", req.vars["id"], config), 201)
+
+
+@router.route("GET", "/exec/{id}/json")
+def exec_inspect(req: Request) -> None:
+    req.send_json(call(req, "exec_inspect", req.vars["id"]))
+
+
+@router.route("POST", "/exec/{id}/resize")
+def exec_resize(req: Request) -> None:
+    exec_id = req.vars["id"]
+    height, width = req.q_int("h", 0) or 0, req.q_int("w", 0) or 0
+    master = req.service.terminals.get(exec_id)
+    if master is None:
+        # Not attached through this service (or not yet): the facade's own resize.
+        call(req, "exec_resize", exec_id, height=height, width=width)
+    else:
+        import fcntl
+        import termios
+
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+    req.send_empty(200)
+
+
+@router.route("POST", "/exec/{id}/start")
+def exec_start(req: Request) -> None:
+    body = schema.exec_start(req.json())
+    exec_id = req.vars["id"]
+    info = call(req, "exec_inspect", exec_id)
+    if info.get("Running"):
+        raise APIError(409, f"Error: Exec command {exec_id} is already running")
+    if not hasattr(req.engine, "exec_start"):
+        call(req, "exec_start")
+    paths = req.service.paths
+    assert paths is not None
+    if body.get("Detach"):
+        isolate.run(paths, "exec_start", exec_id, detach=True)
+        req.send_empty(200)
+        return
+    tty = bool((info.get("ProcessConfig") or {}).get("tty"))
+    stdin = bool(info.get("OpenStdin"))
+    relay(req, ExecSession(req, paths, exec_id, tty, stdin), tty, stdin)
+
+
+class ExecSession:
+    """An attached exec for :func:`relay`: the facade's ``exec_start`` run in a child
+    (:class:`isolate.Session`) whose stdio are pipes (stdout and stderr framed apart) or
+    a pty (one raw stream; ``POST /exec/{id}/resize`` sizes it)."""
+
+    def __init__(self, req: Request, paths: Paths, exec_id: str, tty: bool, stdin: bool) -> None:
+        self._terminals = req.service.terminals
+        self._exec_id = exec_id
+        self._reads: dict[int, int] = {}  # our read end -> stream
+        self._stdin_w: int | None = None
+        self._master: int | None = None
+        child_fds: list[int] = []
+        try:
+            if tty:
+                master, slave = os.openpty()
+                self._master = master
+                child_fds.append(slave)
+                self._reads[master] = 1
+                self._terminals[exec_id] = master
+                self._session = isolate.Session(
+                    paths, "exec_start", [exec_id], {}, slave, slave, slave, tty=True
+                )
+            else:
+                out_r, out_w = os.pipe()
+                err_r, err_w = os.pipe()
+                self._reads = {out_r: 1, err_r: 2}
+                child_fds += [out_w, err_w]
+                in_r = None
+                if stdin:
+                    in_r, self._stdin_w = os.pipe()
+                    child_fds.append(in_r)
+                self._session = isolate.Session(
+                    paths, "exec_start", [exec_id], {}, in_r, out_w, err_w
+                )
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            for fd in child_fds:
+                os.close(fd)
+
+    def write_stdin(self, data: bytes) -> bool:
+        fd = self._master if self._master is not None else self._stdin_w
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.write(fd, data)
+        return True
+
+    def close_stdin(self) -> None:
+        if self._stdin_w is not None:
+            os.close(self._stdin_w)
+            self._stdin_w = None
+        elif self._master is not None:
+            # A terminal's end of input is its EOF character.
+            with contextlib.suppress(OSError):
+                os.write(self._master, b"\x04")
+
+    def output(self, alive: Callable[[], bool]) -> Iterator[tuple[int, bytes] | None]:
+        open_fds = dict(self._reads)
+        while open_fds:
+            ready, _, _ = select.select(list(open_fds), [], [], 0.25)
+            if not ready:
+                if not alive():
+                    break
+                yield None
+                continue
+            for fd in ready:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:  # EIO: the pty's last user has gone
+                    data = b""
+                if data:
+                    yield open_fds[fd], data
+                else:
+                    del open_fds[fd]
+        # The exit code is recorded by exec_start itself (GET /exec/{id}/json).
+        with contextlib.suppress(DockyardError):
+            self._session.result()
+
+    def close(self) -> None:
+        self._terminals.pop(self._exec_id, None)
+        session = getattr(self, "_session", None)
+        if session is not None:
+            if session.proc.poll() is None:
+                # The client left mid-session: end the exec's worker (and with it the
+                # relay; the process in the container gets its terminal's hangup).
+                session.proc.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    session.proc.wait(timeout=5)
+                if session.proc.poll() is None:
+                    session.proc.kill()
+                    session.proc.wait()
+            session.close()
+        for fd in [*self._reads, self._stdin_w]:
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._reads = {}
+        self._stdin_w = None
+
+
 # -- images ------------------------------------------------------------------------------
 
 
@@ -362,6 +517,35 @@ def image_delete(req: Request) -> None:
             noprune=req.q_bool("noprune"),
         )
     )
+
+
+@router.route("GET", "/images/get")
+def image_get_all(req: Request) -> None:
+    _save(req, req.query.get("names") or [])
+
+
+@router.route("GET", "/images/{name:path}/get")
+def image_get(req: Request) -> None:
+    _save(req, [req.vars["name"]])
+
+
+def _save(req: Request, names: list[str]) -> None:
+    from dockyard.engine import archives
+
+    out = req.writer("application/x-tar")
+    archives.save(req.engine, names, cast(BinaryIO, out))
+    out.finish()
+
+
+@router.route("POST", "/images/load")
+def image_load(req: Request) -> None:
+    from dockyard.engine import archives
+
+    messages = archives.load(req.engine, cast(BinaryIO, req.reader()), quiet=req.q_bool("quiet"))
+    # The archive is read (and checked) as the messages are produced: the first one
+    # decides between an error status and a 200 stream.
+    first = next(messages, None)
+    req.stream_json(itertools.chain([] if first is None else [first], messages))
 
 
 @router.route("POST", "/images/prune")

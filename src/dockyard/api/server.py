@@ -17,6 +17,7 @@ seconds per read (408 for a body, the connection is dropped for headers).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -317,6 +318,16 @@ class Request:
 
         self.stream(lines(), content_type)
 
+    def writer(self, content_type: str) -> ChunkWriter:
+        """A file-like ``write`` target for a chunked response that starts with the
+        first write (so an error raised before any output is still a JSON error);
+        :meth:`ChunkWriter.finish` ends it."""
+        return ChunkWriter(self, content_type)
+
+    def reader(self) -> BodyReader:
+        """The request body as a binary file (tar uploads: read as it arrives)."""
+        return BodyReader(self._h.body_chunks())
+
     def client_gone(self) -> bool:
         """Whether the client closed its side of the connection (EOF, error)."""
         sock = self._h.connection
@@ -369,6 +380,54 @@ class Request:
         for key, value in fields.items():
             h.send_header(key, value)
         h.end_headers()
+
+
+class ChunkWriter(io.RawIOBase):
+    """See :meth:`Request.writer`."""
+
+    def __init__(self, req: Request, content_type: str) -> None:
+        self._req = req
+        self._type = content_type
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        data = bytes(data)
+        if not self._req.started:
+            self._req._start(200, self._type, {"Transfer-Encoding": "chunked"})
+        if data:
+            self._req._h.wfile.write(b"%x\r\n%b\r\n" % (len(data), data))
+        return len(data)
+
+    def finish(self) -> None:
+        """End the response (an empty one if nothing was written)."""
+        if not self._req.started:
+            self._req._start(200, self._type, {"Transfer-Encoding": "chunked"})
+        self._req._h.wfile.write(b"0\r\n\r\n")
+        self._req._h.wfile.flush()
+
+
+class BodyReader(io.RawIOBase):
+    """See :meth:`Request.reader`."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._buf:
+            try:
+                self._buf = next(self._chunks)
+            except StopIteration:
+                return 0
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -527,6 +586,8 @@ class Service:
     ) -> None:
         self.engine_factory = engine_factory
         self.paths = paths
+        #: exec ID -> pty master of an attached exec with a tty (for its resize).
+        self.terminals: dict[str, int] = {}
         self.sockets = sockets
         self.router = router
         self.tls = tls
