@@ -311,10 +311,14 @@ class Request:
         def lines() -> Iterator[bytes | None]:
             try:
                 for item in items:
-                    yield None if item is None else json.dumps(item).encode() + b"\n"
+                    yield (
+                        None
+                        if item is None
+                        else json.dumps(item, separators=(",", ":")).encode() + b"\n"
+                    )
             except DockyardError as e:
                 message = {"errorDetail": {"message": str(e)}, "error": str(e)}
-                yield json.dumps(message).encode() + b"\n"
+                yield json.dumps(message, separators=(",", ":")).encode() + b"\n"
 
         self.stream(lines(), content_type)
 

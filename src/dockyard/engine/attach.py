@@ -133,29 +133,7 @@ class Attachment:
         if self._sock is not None:
             yield from self._from_socket(alive)
             return
-        # Not running at attach time: wait for the start, then follow the run's log.
-        while True:
-            try:
-                c = self._engine._current(self._id)
-            except NotFound:
-                return
-            if c.state.get("Running") or c.state.get("StartedAt") != self._started_at:
-                break
-            if not alive():
-                return
-            yield None
-            time.sleep(POLL)
-        if self._stdin and c.state.get("Running"):
-            with contextlib.suppress(DockyardError), self._lock:
-                sock = self._engine._attach_socket(self._id)
-                with contextlib.suppress(OSError):
-                    for data in self._pending:
-                        sock.sendall(_HEADER.pack(0, len(data)) + data)
-                    if self._stdin_closed:
-                        sock.shutdown(socket.SHUT_WR)
-                self._pending.clear()
-                self._sock = sock
-        yield from self._follow_log(alive)
+        yield from self._follow_run(alive)
 
     def _from_socket(self, alive: Callable[[], bool]) -> Iterator[tuple[int, bytes] | None]:
         assert self._sock is not None
@@ -198,18 +176,32 @@ class Attachment:
             if entry is not None:
                 yield entry
 
-    def _follow_log(self, alive: Callable[[], bool]) -> Iterator[tuple[int, bytes] | None]:
-        pending = b""
+    def _follow_run(self, alive: Callable[[], bool]) -> Iterator[tuple[int, bytes] | None]:
+        """Not running at attach time: wait for the start, then follow the run's log
+        from where it ended at attach time until the run has ended. The log is opened as
+        soon as it exists, so a run that ends and is removed (``--rm``) at once is
+        still read whole."""
         f = None
+        pending = b""
+        started = False
         try:
             while True:
+                self._drain()
                 if f is None:
-                    try:
+                    with contextlib.suppress(OSError):
                         f = open(self._log, "rb")  # noqa: SIM115 - closed below
                         f.seek(self._offset)
-                    except OSError:
-                        f = None
-                running = self._engine._is_running(self._id)
+                try:
+                    c: Container | None = self._engine._current(self._id)
+                except NotFound:
+                    c = None
+                if c is not None and not started:
+                    started = (
+                        bool(c.state.get("Running")) or c.state.get("StartedAt") != self._started_at
+                    )
+                    if started and c.state.get("Running"):
+                        self._connect_stdin()
+                running = c is not None and bool(c.state.get("Running"))
                 data = f.read() if f is not None else b""
                 if data:
                     lines = (pending + data).split(b"\n")
@@ -219,14 +211,37 @@ class Attachment:
                         if entry is not None and entry[0] in self._wanted:
                             yield entry
                     continue
-                # Nothing new: the run's output is complete once it is not running.
-                if not running or not alive():
+                # Nothing new: the run's output is complete once it has ended.
+                if c is None or (started and not running) or not alive():
                     return
                 yield None
-                time.sleep(POLL)
+                time.sleep(POLL if started else POLL / 5)
         finally:
             if f is not None:
                 f.close()
+
+    def _drain(self) -> None:
+        """Discard what the attach socket sent (the output, read from the log here) so
+        the monitor never finds this client slow."""
+        if self._sock is None:
+            return
+        with contextlib.suppress(OSError):
+            while self._sock.recv(65536, socket.MSG_DONTWAIT):
+                pass
+
+    def _connect_stdin(self) -> None:
+        """Once the container runs: its attach socket for stdin, and what was held."""
+        if not self._stdin:
+            return
+        with contextlib.suppress(DockyardError), self._lock:
+            sock = self._engine._attach_socket(self._id)
+            with contextlib.suppress(OSError):
+                for data in self._pending:
+                    sock.sendall(_HEADER.pack(0, len(data)) + data)
+                if self._stdin_closed:
+                    sock.shutdown(socket.SHUT_WR)
+            self._pending.clear()
+            self._sock = sock
 
 
 def _decode(line: bytes) -> tuple[int, bytes] | None:
