@@ -4,8 +4,8 @@
 on a unix socket, loopback TCP, TLS-verified TCP or sockets systemd passes (``listen``);
 ``routes`` maps each operation onto the Engine facade (``dockyard.engine``), which alone
 holds the engine's behaviour: this package imports no container, image, network or volume
-module (an import-linter contract checks it). ``client`` is the facade's interface over
-HTTP, which ``dockyard -H URI`` uses.
+module (an import-linter contract checks it). The other direction, the facade over HTTP
+for ``dockyard -H URI``, is :mod:`dockyard.engine.remote`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The facade's interface over HTTP: an Engine API client for ``dockyard -H URI`` and
-``DOCKER_HOST`` (Podman's local/remote split; Dockyard's service or a real dockerd).
+"""The facade over HTTP: an Engine API client for ``dockyard -H URI`` and ``DOCKER_HOST``
+(Podman's local/remote split; Dockyard's own service or a real dockerd). Front ends use it
+in place of the in-process :class:`dockyard.engine.Engine`.
 
 :class:`RemoteEngine` has the facade's operation methods, taking and returning the same
 API objects; each is one request. Errors come back as the facade's classes, chosen by
@@ -19,8 +20,11 @@ from urllib.parse import quote
 
 import httpx
 
-from dockyard.api import API_VERSION
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound, NotModified
+
+
+#: The newest Engine API version this client speaks.
+API_VERSION = "1.51"
 
 
 def _error(response: httpx.Response) -> DockyardError:
