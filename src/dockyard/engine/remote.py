@@ -22,7 +22,6 @@ import httpx
 
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound, NotModified
 
-
 #: The newest Engine API version this client speaks.
 API_VERSION = "1.51"
 
