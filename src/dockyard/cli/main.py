@@ -60,7 +60,14 @@ COMMANDS: dict[str, str] = {
     "port": "dockyard.cli.port:port",
     "volume": "dockyard.cli.volumes:volume",
     "network": "dockyard.cli.networks:network",
+    "version": "dockyard.cli.version:version",
+    "info": "dockyard.cli.version:info",
 }
+
+#: Commands that work against a remote endpoint (``-H``/``DOCKER_HOST``): those that
+#: use only facade operations :class:`dockyard.engine.remote.RemoteEngine` has. Others
+#: are refused there rather than run on the local engine by mistake.
+REMOTE_COMMANDS = frozenset({"version", "info", "ps", "inspect", "images"})
 
 
 class LazyGroup(click.Group):
@@ -113,14 +120,35 @@ def _enable_short_help(command: click.Command) -> None:
 @click.option("--root", envvar="DOCKYARD_ROOT", help="Engine root (default /var/lib/dockyard).")
 @click.option("--runroot", envvar="DOCKYARD_RUNROOT", help="Run root (default /run/dockyard).")
 @click.option("--debug", "-D", is_flag=True, help="Show tracebacks of engine errors.")
+@click.option(
+    "-H",
+    "--host",
+    envvar="DOCKER_HOST",
+    help="Engine API endpoint to use instead of the local engine (unix://PATH, tcp://HOST:PORT).",
+)
 @click.pass_context
-def cli(ctx: click.Context, root: str | None, runroot: str | None, debug: bool) -> None:
+def cli(
+    ctx: click.Context, root: str | None, runroot: str | None, debug: bool, host: str | None
+) -> None:
     """A Docker-compatible container engine."""
     from dockyard.paths import Paths
 
     ctx.obj = Paths.from_env(root, runroot)
     if debug:
         os.environ["DOCKYARD_DEBUG"] = "1"
+    command = ctx.invoked_subcommand
+    # `system service` and `system boot` act on this machine's engine whatever
+    # DOCKER_HOST says (they do not use open_engine).
+    if host and command != "system":
+        if command not in REMOTE_COMMANDS:
+            print(
+                f"dockyard {command}: not available with -H/DOCKER_HOST (a remote engine) yet",
+                file=sys.stderr,
+            )
+            sys.exit(EXIT_ENGINE)
+        from dockyard.cli.engine import HOST_KEY
+
+        ctx.meta[HOST_KEY] = host
 
 
 def _command_path(ctx: click.Context | None) -> str:
