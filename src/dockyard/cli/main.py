@@ -183,7 +183,8 @@ def main(argv: list[str] | None = None) -> Any:
     except DockyardError as e:
         if os.environ.get("DOCKYARD_DEBUG"):
             raise
-        print(f"Error response from daemon: {e}", file=sys.stderr)
+        prefix = "" if getattr(e, "from_client", False) else "Error response from daemon: "
+        print(f"{prefix}{e}", file=sys.stderr)
         sys.exit(1)
     except BrokenPipeError:
         sys.exit(EXIT_ENGINE)

@@ -26,6 +26,13 @@ from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound, 
 API_VERSION = "1.51"
 
 
+class ConnectionFailed(DockyardError):
+    """The endpoint cannot be reached. Reported as the docker CLI does, without the
+    "Error response from daemon" prefix (``from_client``)."""
+
+    from_client = True
+
+
 def _error(response: httpx.Response) -> DockyardError:
     try:
         message = response.json().get("message") or response.text
@@ -132,9 +139,9 @@ class RemoteEngine:
         try:
             response = self._http.send(request, stream=stream)
         except httpx.TransportError as e:
-            raise DockyardError(
-                f"Cannot connect to the Docker daemon at {self.host}. Is the docker daemon running? ({e})"
-            ) from None
+            raise ConnectionFailed(
+                f"Cannot connect to the Docker daemon at {self.host}. Is the docker daemon running?"
+            ) from e
         if response.status_code >= 300:
             if stream:
                 response.read()

@@ -1,0 +1,83 @@
+"""Dockyard's CLI as a client (``-H``/``DOCKER_HOST``) of its own Engine API service:
+the same commands run in process and through the service give the same output and exit
+codes (a differential check of the facade's two implementations), and commands not yet
+available remotely are refused instead of run on the local engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from api_service import running_service
+from conftest import Runner
+
+pytestmark = pytest.mark.timeout(240)
+
+# Output that does not depend on when it is asked (no "2 seconds ago").
+PS_FORMAT = "{{.ID}} {{.Image}} {{.Command}} {{.Names}} {{.Ports}} {{.State}} {{.Labels}}"
+
+COMMANDS = [
+    ("ps",),
+    ("ps", "-a", "--format", PS_FORMAT),
+    ("ps", "-aq", "--no-trunc"),
+    ("ps", "-a", "--filter", "status=exited", "--format", PS_FORMAT),
+    ("ps", "-a", "--filter", "name=nosuch"),
+    ("ps", "--filter", "bogus=1"),
+    ("inspect", "ran"),
+    (
+        "inspect",
+        "--format",
+        "{{.State.Status}} {{.Config.Cmd}} {{.HostConfig.NetworkMode}}",
+        "ran",
+        "made",
+    ),
+    ("inspect", "busybox"),
+    ("inspect", "nosuch"),
+    ("images",),
+    ("images", "-q"),
+    ("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}"),
+    ("images", "--filter", "reference=busy*"),
+    ("info", "--format", "{{.Containers}} {{.ContainersRunning}} {{.Images}} {{.DockerRootDir}}"),
+    ("version", "--format", "{{.Server.ApiVersion}} {{.Server.Version}}"),
+]
+
+
+def test_same_output_in_process_and_through_the_service(
+    engine_env: dict[str, str], tmp_path: Path, dy: Runner, busybox: str
+) -> None:
+    dy("create", "--name", "made", "--label", "a=b", busybox, "true", check=True)
+    dy("run", "--name", "ran", busybox, "sh", "-c", "exit 3")
+    sock = str(tmp_path / "run" / "docker.sock")
+    with running_service(engine_env, sock):
+        for args in COMMANDS:
+            local = dy(*args)
+            remote = dy("-H", f"unix://{sock}", *args)
+            assert (remote.returncode, remote.stdout, remote.stderr) == (
+                local.returncode,
+                local.stdout,
+                local.stderr,
+            ), args
+        dy("rm", "made", "ran", check=True)
+
+
+def test_docker_host_and_refusals(
+    engine_env: dict[str, str],
+    tmp_path: Path,
+    dy: Runner,
+    busybox: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sock = str(tmp_path / "run" / "docker.sock")
+    with running_service(engine_env, sock):
+        with monkeypatch.context() as m:
+            m.setenv("DOCKER_HOST", f"unix://{sock}")
+            r = dy("images", "-q")
+            assert r.returncode == 0 and len(r.stdout.split()) == 1
+        r = dy("-H", f"unix://{sock}", "bootstrap", "busybox")
+        assert r.returncode == 125
+        assert "not available with -H/DOCKER_HOST" in r.stderr
+    r = dy("-H", f"unix://{tmp_path}/nothing.sock", "ps")
+    assert r.returncode == 1
+    assert r.stderr.startswith(
+        f"Cannot connect to the Docker daemon at unix://{tmp_path}/nothing.sock."
+    )
