@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from api_service import running_service
 from conftest import Runner
 
@@ -36,7 +37,9 @@ def docker(engine_env: dict[str, str], tmp_path: Path, busybox: str) -> Iterator
     }
     env.pop("DOCKER_CONTEXT", None)
 
-    def run(*args: str, check: bool = True, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    def run(
+        *args: str, check: bool = True, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess:
         proc = subprocess.run(
             [DOCKER, *args], env=env, capture_output=True, text=True, input=input, timeout=timeout
         )
@@ -66,11 +69,15 @@ def test_version_and_info(docker: Docker) -> None:
 
 
 def test_run_ps_logs_exec_stop_rm(docker: Docker, dy: Runner) -> None:
-    out = docker("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3", check=False)
+    out = docker(
+        "run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3", check=False
+    )
     assert out.returncode == 3
     assert out.stdout == "out\n"
     assert out.stderr == "err\n"
-    cid = docker("run", "-d", "--name", "web", "busybox", "sh", "-c", "echo started; sleep 60").stdout.strip()
+    cid = docker(
+        "run", "-d", "--name", "web", "busybox", "sh", "-c", "echo started; sleep 60"
+    ).stdout.strip()
     assert len(cid) == 64
     ps = docker("ps", "--format", "{{.ID}} {{.Names}} {{.Image}} {{.Status}}").stdout.split("\n")
     assert ps[0].startswith(f"{cid[:12]} web busybox Up ")

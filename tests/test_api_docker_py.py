@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from api_service import running_service
 
 docker = pytest.importorskip("docker")
@@ -39,7 +40,9 @@ def test_run_with_output_and_errors(client: docker.DockerClient) -> None:
     out = client.containers.run("busybox", ["sh", "-c", "echo hello"], remove=True)
     assert out == b"hello\n"
     with pytest.raises(docker.errors.ContainerError) as e:
-        client.containers.run("busybox", ["sh", "-c", "echo bad >&2; exit 4"], remove=True, stderr=True)
+        client.containers.run(
+            "busybox", ["sh", "-c", "echo bad >&2; exit 4"], remove=True, stderr=True
+        )
     assert e.value.exit_status == 4
     assert b"bad" in e.value.stderr
     with pytest.raises(docker.errors.NotFound):
