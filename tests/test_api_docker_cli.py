@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from api_service import running_service
+from api_service import needs, running_service
 from conftest import Runner
 
 DOCKER = "/usr/local/bin/docker"
@@ -68,6 +68,17 @@ def test_version_and_info(docker: Docker) -> None:
     assert info["OSType"] == "linux"
 
 
+@needs(
+    "container_create",
+    "container_start",
+    "container_wait",
+    "container_logs",
+    "container_stop",
+    "container_delete",
+    "exec_create",
+    "exec_start",
+    "exec_inspect",
+)
 def test_run_ps_logs_exec_stop_rm(docker: Docker, dy: Runner) -> None:
     out = docker(
         "run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3", check=False
@@ -95,6 +106,7 @@ def test_run_ps_logs_exec_stop_rm(docker: Docker, dy: Runner) -> None:
     assert docker("ps", "-aq").stdout == ""
 
 
+@needs("container_create", "container_start", "container_kill", "container_delete")
 def test_kill_and_rm_force(docker: Docker) -> None:
     docker("run", "-d", "--name", "k", "busybox", "sleep", "60")
     assert docker("kill", "k").stdout == "k\n"
@@ -109,6 +121,7 @@ def test_kill_and_rm_force(docker: Docker) -> None:
     assert err.stderr.strip() == "Error response from daemon: No such container: nosuch"
 
 
+@needs("image_tag", "image_delete")
 def test_images_tag_rmi(docker: Docker) -> None:
     lines = docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
     assert lines == ["busybox:latest"]
@@ -123,6 +136,14 @@ def test_images_tag_rmi(docker: Docker) -> None:
     assert "No such image: nosuch:1" in err.stderr
 
 
+@needs(
+    "network_create",
+    "network_list",
+    "network_delete",
+    "volume_create",
+    "volume_list",
+    "volume_delete",
+)
 def test_networks_and_volumes(docker: Docker) -> None:
     nid = docker("network", "create", "--subnet", "10.231.0.0/24", "apinet").stdout.strip()
     assert len(nid) == 64
@@ -133,3 +154,21 @@ def test_networks_and_volumes(docker: Docker) -> None:
     assert docker("volume", "ls", "--format", "{{.Name}}").stdout.split() == ["apivol"]
     assert docker("volume", "rm", "apivol").stdout == "apivol\n"
     assert docker("volume", "ls", "-q").stdout == ""
+
+
+def test_save_and_load(docker: Docker, tmp_path: Path, dy: Runner) -> None:
+    archive = tmp_path / "busybox.tar"
+    docker("save", "-o", str(archive), "busybox")
+    assert archive.stat().st_size > 100_000
+    err = docker("save", "-o", str(tmp_path / "none.tar"), "nosuch:1", check=False)
+    assert err.returncode == 1
+    assert "No such image: nosuch:1" in err.stderr
+    image_id = dy("images", "-q", "--no-trunc", check=True).stdout.strip()
+    dy("rmi", "busybox", check=True)
+    assert docker("load", "-i", str(archive)).stdout == "Loaded image: busybox:latest\n"
+    assert dy("images", "-q", "--no-trunc", check=True).stdout.strip() == image_id
+    bad = tmp_path / "bad.tar"
+    bad.write_bytes(b"not a tar")
+    err = docker("load", "-i", str(bad), check=False)
+    assert err.returncode == 1
+    assert "invalid archive" in err.stderr

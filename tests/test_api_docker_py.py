@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from api_service import running_service
+from api_service import needs, running_service
 
 docker = pytest.importorskip("docker")
 
@@ -36,6 +36,17 @@ def test_version_info_ping(client: docker.DockerClient) -> None:
     assert client.info()["Images"] == 1
 
 
+@needs(
+    "container_create",
+    "container_start",
+    "container_wait",
+    "container_logs",
+    "container_stop",
+    "container_delete",
+    "exec_create",
+    "exec_start",
+    "exec_inspect",
+)
 def test_run_with_output_and_errors(client: docker.DockerClient) -> None:
     out = client.containers.run("busybox", ["sh", "-c", "echo hello"], remove=True)
     assert out == b"hello\n"
@@ -51,6 +62,17 @@ def test_run_with_output_and_errors(client: docker.DockerClient) -> None:
         client.images.get("nosuch:1")
 
 
+@needs(
+    "container_create",
+    "container_start",
+    "container_wait",
+    "container_logs",
+    "container_stop",
+    "container_delete",
+    "exec_create",
+    "exec_start",
+    "exec_inspect",
+)
 def test_detached_lifecycle(client: docker.DockerClient) -> None:
     c = client.containers.run("busybox", ["sh", "-c", "echo up; sleep 60"], detach=True, name="py")
     assert c.name == "py"
@@ -71,6 +93,16 @@ def test_detached_lifecycle(client: docker.DockerClient) -> None:
     assert client.containers.list(all=True) == []
 
 
+@needs(
+    "image_tag",
+    "image_delete",
+    "network_create",
+    "network_list",
+    "network_delete",
+    "volume_create",
+    "volume_list",
+    "volume_delete",
+)
 def test_images_networks_volumes(client: docker.DockerClient) -> None:
     image = client.images.get("busybox")
     assert "busybox:latest" in image.tags

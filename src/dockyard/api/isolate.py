@@ -111,7 +111,7 @@ class Session:
                 cls = errors.DockyardError
             err = cls(e["message"], e.get("exit_code"))
             if cls is errors.DockyardError and e.get("status_code") is not None:
-                err.status_code = e["status_code"]  # type: ignore[attr-defined]
+                err.status_code = e["status_code"]
             raise err
         return answer.get("result")
 

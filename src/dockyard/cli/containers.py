@@ -17,9 +17,9 @@ _SETTINGS = {"help_option_names": ["--help"]}
 
 
 def _engine(paths: Paths) -> Any:
-    from dockyard.engine import Engine
+    from dockyard.cli.engine import open_engine
 
-    return Engine(paths)
+    return open_engine(paths)
 
 
 @click.command(context_settings=_SETTINGS)

@@ -146,11 +146,11 @@ def images(
     """List images."""
     import time
 
+    from dockyard.cli.engine import open_engine
     from dockyard.cli.formatting import format_items
-    from dockyard.engine import Engine
 
     filters = {"reference": [repository]} if repository else {}
-    found = Engine(paths).image_list(all=all_, filters=filters)
+    found = open_engine(paths).image_list(all=all_, filters=filters)
     rows = image_rows(found, no_trunc, time.time())
     if quiet and fmt in ("", "table"):
         fmt = "{{.ID}}"

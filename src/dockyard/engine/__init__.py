@@ -12,6 +12,7 @@ command pays only for what it touches.
 
 from __future__ import annotations
 
+from dockyard.engine.attach import AttachOperations
 from dockyard.engine.containers import ContainerOperations
 from dockyard.engine.images import ImageOperations
 from dockyard.engine.system import SystemOperations
@@ -19,6 +20,7 @@ from dockyard.engine.volumes import VolumeOperations
 
 
 class Engine(
+    AttachOperations,
     ContainerOperations,
     ImageOperations,
     VolumeOperations,

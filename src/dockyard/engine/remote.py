@@ -101,6 +101,10 @@ class RemoteEngine:
         """Close the connection pool."""
         self._http.close()
 
+    def __getattr__(self, name: str) -> Any:
+        # A store or operation of the local engine that has no API counterpart here yet.
+        raise DockyardError(f"{name}: not available through a remote engine ({self.host}) yet")
+
     # -- transport ---------------------------------------------------------------------
 
     @property
