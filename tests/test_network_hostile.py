@@ -250,3 +250,44 @@ def test_prune_filters_until_and_labels(dy: Runner) -> None:
         assert names(dy, "network", "ls") == ["bridge", "host", "none"]
     finally:
         dy("network", "rm", "n1", "n2")
+
+
+def test_default_bridge_settings_that_cannot_work_refused(
+    dy: Runner, busybox: str, engine_env: dict[str, str]
+) -> None:
+    """``$DOCKYARD_BIP``/``$DOCKYARD_BRIDGE`` (dockerd's --bip/--bridge) overlapping a host
+    route, another bridge, another engine's default bridge or a network are refused when
+    a container would use the default bridge, with one clear error; nothing is made."""
+    own_bridge, own_bip = engine_env["DOCKYARD_BRIDGE"], engine_env["DOCKYARD_BIP"]
+    dy("run", "--rm", busybox, "true", check=True)  # this run's default bridge exists
+    dy("network", "create", "--subnet", subnet(0), "n1", check=True)
+    bridge = f"dyb{os.getpid() % 100000}"
+    own_net = own_bip.replace(".1/24", ".0/24")
+    try:
+        for name, bip, message in (
+            (bridge, "127.0.0.1/24", "overlaps the host's route to 127.0.0.0/8 on lo"),
+            (
+                bridge,
+                own_bip.replace(".1/24", ".129/25"),
+                f"overlaps the host's route to {own_net} on {own_bridge}",
+            ),
+            (bridge, subnet(0).replace(".0/24", ".1/16"), f"overlaps network n1 ({subnet(0)})"),
+            (
+                own_bridge,
+                own_bip.replace("/24", "/25"),
+                f"does not match {own_bip}, the address of the default bridge {own_bridge}",
+            ),
+            ("lo", subnet(1).replace(".0/", ".1/"), "DOCKYARD_BRIDGE lo: the host has an"),
+        ):
+            engine_env.update(DOCKYARD_BRIDGE=name, DOCKYARD_BIP=bip)
+            p = dy("run", "--rm", busybox, "true")
+            assert p.returncode == 125, p.stderr
+            first = p.stderr.splitlines()[0]
+            assert message in first and "Traceback" not in p.stderr, p.stderr
+            assert first.startswith("dockyard: Error response from daemon: DOCKYARD_"), first
+            assert not link_exists(bridge)
+            assert dy("ps", "-aq", check=True).stdout == ""
+            assert not os.listdir(engine_env["DOCKYARD_RUNROOT"] + "/netns")
+    finally:
+        engine_env.update(DOCKYARD_BRIDGE=own_bridge, DOCKYARD_BIP=own_bip)
+        dy("network", "rm", "n1")

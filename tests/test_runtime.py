@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from conftest import CGROUP_PARENT
 from dockyard.errors import Conflict, RuntimeFailure
 from dockyard.runtime import caps, get_runtime
 from dockyard.runtime.linux import LinuxRuntime
@@ -57,7 +58,8 @@ def make_bundle(
     bundle = tmp / f"bundle-{uuid.uuid4().hex[:8]}"
     bundle.mkdir()
     make_rootfs(bundle / "rootfs")
-    opts.setdefault("cgroups_path", f"dockyard-test-{uuid.uuid4().hex[:12]}")
+    # Under this run's cgroup parent: another run's leak check never sees it as its own.
+    opts.setdefault("cgroups_path", f"{CGROUP_PARENT}/dockyard-test-{uuid.uuid4().hex[:12]}")
     spec = build_spec(SpecOptions(args=args, **opts))
     if edit:
         edit(spec)
@@ -322,6 +324,27 @@ def test_duplicate_and_invalid_ids(rt: LinuxRuntime, tmp_path: Path) -> None:
 
 
 def test_exit_status_and_stdio(rt: LinuxRuntime, tmp_path: Path) -> None:
+    bundle = make_bundle(tmp_path, ["sh", "-c", "echo out; echo err >&2; exit 3"])
+    assert run(rt, bundle) == (3, "out\n", "err\n")
+
+
+def test_ready_reported_before_pid(
+    rt: LinuxRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PID 1's "ready" can reach the caller before the first child's "pid" message (the
+    first child descheduled between its fork and its write): create waits for both. The
+    delay stands in for the scheduler: the race was only ever seen under heavy load,
+    failing with "container init exited before it was ready"."""
+    from dockyard.runtime import init
+
+    send = init._send
+
+    def late_pid(fd: int, msg: dict[str, Any]) -> None:
+        if msg["type"] == "pid":  # only the first child sends it
+            time.sleep(1)
+        send(fd, msg)
+
+    monkeypatch.setattr(init, "_send", late_pid)
     bundle = make_bundle(tmp_path, ["sh", "-c", "echo out; echo err >&2; exit 3"])
     assert run(rt, bundle) == (3, "out\n", "err\n")
 

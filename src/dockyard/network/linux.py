@@ -93,6 +93,24 @@ def link_alias(name: str) -> str | None:
         return None
 
 
+def link_ipv4(name: str) -> tuple[str, str] | None:
+    """The primary IPv4 address and netmask of the host interface ``name`` as dotted
+    strings (``SIOCGIFADDR``/``SIOCGIFNETMASK``: no exec), or None when it has none or
+    does not exist."""
+    import fcntl
+    import socket
+    import struct
+
+    request = struct.pack("256s", name.encode()[:15])
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            addr = fcntl.ioctl(s.fileno(), 0x8915, request)[20:24]  # SIOCGIFADDR
+            mask = fcntl.ioctl(s.fileno(), 0x891B, request)[20:24]  # SIOCGIFNETMASK
+        except OSError:
+            return None
+    return socket.inet_ntoa(addr), socket.inet_ntoa(mask)
+
+
 def bridge_ports(name: str) -> list[str]:
     """The interfaces enslaved to the bridge ``name`` (empty if it does not exist)."""
     try:

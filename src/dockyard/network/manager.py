@@ -217,6 +217,44 @@ class NetworkManager:
                     "choose a subnet the host does not use"
                 )
 
+    def _check_default_bridge(self, br: str, alias: str | None) -> None:
+        """Refuse engine settings for the default bridge that cannot work, before a
+        container is attached to it: ``$DOCKYARD_BRIDGE`` naming a host interface that is
+        not a Dockyard default bridge; a bridge of that name that another engine made with
+        another ``$DOCKYARD_BIP``; or, when the bridge is to be made, a ``$DOCKYARD_BIP``
+        subnet overlapping one of this engine's networks or any host route (another
+        bridge, another engine's default bridge, the LAN, loopback), as ``network create
+        --subnet`` refuses it. Call under _lock. Raises InvalidArgument."""
+        _, bip = default_bridge()
+        if alias is not None and alias != DEFAULT_BRIDGE_TAG:
+            raise InvalidArgument(
+                f"DOCKYARD_BRIDGE {br}: the host has an interface of that name that is not "
+                "a Dockyard default bridge; choose another name"
+            )
+        if alias is not None:
+            have = linux.link_ipv4(br)
+            if have is not None and ipaddress.IPv4Interface("/".join(have)) != bip:
+                found = ipaddress.IPv4Interface("/".join(have))
+                raise InvalidArgument(
+                    f"DOCKYARD_BIP {bip} does not match {found}, the address of the default "
+                    f"bridge {br} another engine made: use DOCKYARD_BIP={found} or another "
+                    "DOCKYARD_BRIDGE"
+                )
+            return
+        for other in self.store.list_networks():
+            pool = other.pool()
+            if other.name != "bridge" and pool is not None and pool.subnet.overlaps(bip.network):
+                raise InvalidArgument(
+                    f"DOCKYARD_BIP {bip} overlaps network {other.name} ({pool.subnet}): "
+                    "choose a subnet no network uses"
+                )
+        for dst, dev in _host_routes():
+            if dev != br and bip.network.overlaps(dst):
+                raise InvalidArgument(
+                    f"DOCKYARD_BIP {bip} overlaps the host's route to {dst} on {dev}: "
+                    "choose a subnet the host does not use"
+                )
+
     def _check_bridge_name(self, name: str, bridge: str) -> None:
         """Refuse a bridge device name another network or the host already uses: Dockyard
         would enslave containers to it and delete it at ``network rm``. Call under _lock.
@@ -250,6 +288,8 @@ class NetworkManager:
         bridge exists (an engine restart or reboot re-creates them). Call under _lock."""
         br = self.bridge_name(net)
         alias = linux.link_alias(br)
+        if net.name == "bridge":
+            self._check_default_bridge(br, alias)
         if alias == self._tag(net):
             return
         if alias is not None:

@@ -247,31 +247,39 @@ class LinuxRuntime:
         return program, list(section.get("flags") or [])
 
     def _await_ready(self, sync_r: int, child: int) -> int:
-        """Read the sync pipe until PID 1 is ready; returns its pid (caller's namespace)."""
+        """Read the sync pipe until PID 1 is ready and its pid known; returns that pid
+        (caller's namespace).
+
+        The two messages come from two processes, so either can come first: PID 1 can
+        report "ready" before the first child, descheduled between its fork and its
+        write, reports the pid (seen under load). Stopping at "ready" then took pid 0 for
+        PID 1 and failed the create with "container init exited before it was ready".
+        After an error it reads on to the end (both writers exit then) so that a PID 1
+        that already exited is known and reaped."""
         buf = b""
         pid1 = 0
         error: dict[str, Any] | None = None
         ready = False
-        while not ready and error is None:
+        while not (ready and pid1 and error is None):
             chunk = os.read(sync_r, 65536)
             if not chunk:
                 break
             buf += chunk
-            while b"\n" in buf and not ready and error is None:
+            while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
                 msg = json.loads(line)
                 if msg["type"] == "pid":
                     pid1 = msg["pid"]
                 elif msg["type"] == "ready":
                     ready = True
-                else:
+                elif error is None:
                     error = msg
         os.waitpid(child, 0)
         if error is not None:
             if pid1:
                 _kill_and_reap(pid1)
             raise RuntimeFailure(error["message"], error.get("code", 125))
-        if not ready:
+        if not (ready and pid1):
             if pid1:
                 _kill_and_reap(pid1)
             raise RuntimeFailure("container init exited before it was ready")
