@@ -58,6 +58,10 @@ class NotModified(DockyardError):
     status_code = 304
 
 
+class DiskFull(DockyardError):
+    """A file or the state database could not be written: its filesystem is full."""
+
+
 class RuntimeFailure(DockyardError):
     """The OCI runtime could not create or start the container process.
 

@@ -3,14 +3,32 @@
 Every command opens it, works inside short transactions and closes it; SQLite's locking
 makes concurrent commands safe. ``BEGIN IMMEDIATE`` takes the write lock up front so two
 commands racing for the same name cannot both pass a check and then insert.
+
+A full disk: the last connection to close deletes the WAL and shared-memory files, and the
+next open must create them again (the -shm file alone is 32 KiB), so on a full filesystem
+no command could open the database, not even ``rm`` to free space. A reserve file beside
+the database (``state.db-reserve``, RESERVE_BYTES allocated) is deleted when an open fails
+for lack of space, and made again by a later open once there is room for it twice over.
+With no reserve left either (something else took the space it freed), the database is
+opened in exclusive locking mode, where SQLite keeps the WAL index in memory and needs no
+-shm file: reads work and writes fit as long as a few pages do; other commands wait for
+that one (the busy timeout). SQLite's "database or disk is full" becomes DiskFull, one line
+naming the database.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from dockyard.errors import DiskFull
+
+#: Bytes kept allocated beside the database, released when it cannot be opened for lack of
+#: space (the WAL and -shm files of a few commands' transactions fit in it many times).
+RESERVE_BYTES = 4 << 20
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -52,32 +70,113 @@ class StateDB:
     """A connection to ``<root>/state.db`` with the schema applied.
 
     ``path`` is the database file; its directory is created if missing.
-    Raises ``sqlite3.Error`` if the file is not a database.
+    Raises ``sqlite3.Error`` if the file is not a database, DiskFull if it cannot be
+    opened for lack of space even after the reserve is released.
     """
 
     def __init__(self, path: str) -> None:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         self.path = path
+        self.reserve = path + "-reserve"
         self.connect()
 
     def connect(self) -> None:
-        """Open the connection (again, after :meth:`close`)."""
+        """Open the connection (again, after :meth:`close`), releasing the space reserve
+        if the open fails for lack of space, and keeping one when there is room."""
+        try:
+            self._open()
+        except sqlite3.OperationalError as e:
+            if not self._short_of_space():
+                raise
+            try:
+                if not self._release_reserve():
+                    raise e
+                self._open()
+            except sqlite3.OperationalError:
+                try:
+                    self._open(exclusive=True)
+                except sqlite3.OperationalError as again:
+                    raise self.full(again) from None
+        if not os.path.exists(self.reserve):
+            self._make_reserve()
+
+    def _open(self, exclusive: bool = False) -> None:
         self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.executescript(SCHEMA)
+        try:
+            self.conn.row_factory = sqlite3.Row
+            if exclusive:  # before the first WAL access: no -shm file (see above)
+                self.conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.executescript(SCHEMA)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _free_bytes(self) -> int:
+        st = os.statvfs(os.path.dirname(self.path))
+        return st.f_bavail * st.f_frsize
+
+    def _short_of_space(self) -> bool:
+        return self._free_bytes() < RESERVE_BYTES
+
+    def _release_reserve(self) -> bool:
+        try:
+            os.unlink(self.reserve)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _make_reserve(self) -> None:
+        """Allocate the reserve (temp file, then rename) if there is room for it twice."""
+        if self._free_bytes() < 2 * RESERVE_BYTES:
+            return
+        tmp = f"{self.reserve}.tmp-{os.getpid()}"
+        try:
+            fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, RESERVE_BYTES)
+            finally:
+                os.close(fd)
+            os.rename(tmp, self.reserve)
+        except OSError:
+            # Racing another command, or the space went: try again at the next open.
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+    def full(self, e: sqlite3.Error) -> Exception:
+        """``e`` as DiskFull naming the database when it is a lack of space, else ``e``."""
+        text = str(e)
+        if "full" in text or (isinstance(e, sqlite3.OperationalError) and self._short_of_space()):
+            return DiskFull(f"cannot write the state database {self.path}: no space left on device")
+        return e
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: commits on success, rolls back on any exception."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        """A write transaction: commits on success, rolls back on any exception.
+        Raises DiskFull when the database cannot be written for lack of space."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            raise self.full(e) from None
         try:
             yield self.conn
+        except sqlite3.OperationalError as e:
+            self._rollback()
+            raise self.full(e) from None
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
-        self.conn.execute("COMMIT")
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as e:
+            self._rollback()
+            raise self.full(e) from None
+
+    def _rollback(self) -> None:
+        # SQLite may already have rolled back (SQLITE_FULL does): no transaction then.
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
 
     def query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
         """Run a read-only statement and return all rows."""

@@ -9,7 +9,7 @@ import signal
 from typing import TYPE_CHECKING
 
 from dockyard.container.store import Container
-from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
+from dockyard.errors import Conflict, DiskFull, DockyardError, InvalidArgument, NotFound
 
 if TYPE_CHECKING:
     from dockyard.container.manager import ContainerManager
@@ -269,6 +269,8 @@ def prune(manager: ContainerManager, filters: dict[str, list[str]]) -> list[tupl
         size = container_size(manager, c)
         try:
             manager.remove(c.id)
+        except DiskFull:
+            raise  # not one container's trouble: every other removal would fail too
         except DockyardError:
             continue
         removed.append((c.id, size))

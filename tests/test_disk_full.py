@@ -1,0 +1,134 @@
+"""The engine root on a small filesystem (a 64 MiB tmpfs under the test's directory) that
+fills up: commands fail with one line naming what could not be written, never a
+traceback; the read-only commands and those that free space keep working; the state
+database stays openable (state.py: the reserve, then exclusive locking mode)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import Runner
+
+pytestmark = pytest.mark.slow
+
+
+def fill(path: Path) -> None:
+    """Write zeros to ``path`` until the filesystem is full."""
+    chunk = b"\0" * (1 << 20)
+    with open(path, "ab", buffering=0) as f:
+        while True:
+            try:
+                f.write(chunk)
+            except OSError as e:
+                assert e.errno == errno.ENOSPC
+                break
+    with open(path, "ab", buffering=0) as f:  # the last partial block
+        for size in (65536, 4096, 512, 1):
+            while True:
+                try:
+                    f.write(b"\0" * size)
+                except OSError:
+                    break
+
+
+@pytest.fixture
+def small(tmp_path: Path, engine_env: dict[str, str], dy: Runner) -> Iterator[Path]:
+    """A 64 MiB tmpfs holding the engine root; everything removed and unmounted after."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mnt)], check=True)
+    engine_env["DOCKYARD_ROOT"] = str(mnt / "root")
+    try:
+        yield mnt
+    finally:
+        for name in os.listdir(mnt):
+            if name.startswith("filler"):
+                os.unlink(mnt / name)
+        ids = dy("ps", "-aq").stdout.split()
+        if ids:
+            dy("rm", "-f", *ids)
+        dy("volume", "prune", "-af")
+        dy("network", "prune", "-f")
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+def bootstrap(dy: Runner) -> str:
+    """busybox in the engine root on the small filesystem (the ``busybox`` fixture would
+    put it in the default root)."""
+    dy("bootstrap", "busybox", check=True)
+    return "busybox"
+
+
+def one_line_error(p: subprocess.CompletedProcess, what: str) -> None:
+    assert p.returncode != 0, p.stdout
+    assert "Traceback" not in p.stderr, p.stderr
+    lines = p.stderr.splitlines()
+    # `run` adds Docker's "See 'docker run --help'." line.
+    assert len(lines) == 1 or (len(lines) == 2 and lines[1].startswith("See '")), p.stderr
+    assert what in lines[0] and "no space left on device" in lines[0], p.stderr
+
+
+def test_full_disk_reads_removals_and_refusals(dy: Runner, small: Path) -> None:
+    busybox = bootstrap(dy)
+    dy("volume", "create", "v1", check=True)
+    dy("volume", "create", "v2", check=True)
+    dy("run", "--name", "done", busybox, "echo", "hi", check=True)
+    dy("run", "--name", "done2", busybox, "true", check=True)
+    keep = dy("run", "-d", "--name", "keep", busybox, "sleep", "300", check=True).stdout.strip()
+    dy("tag", busybox, "b2", check=True)
+    dy("tag", busybox, "b3", check=True)
+    assert os.path.exists(small / "root" / "state.db-reserve")
+    fill(small / "filler")
+
+    def reads() -> None:
+        assert dy("ps", "-a", "--format", "{{.Names}}", check=True).stdout.split() == [
+            "keep",
+            "done2",
+            "done",
+        ]
+        assert dy("inspect", "-f", "{{.State.Status}}", "keep", check=True).stdout == "running\n"
+        assert dy("logs", "done", check=True).stdout == "hi\n"
+        assert "b2" in dy("images", check=True).stdout
+        assert dy("volume", "ls", "-q", check=True).stdout.split() == ["v1", "v2"]
+
+    # The first command releases the reserve; the removals work.
+    reads()
+    assert not os.path.exists(small / "root" / "state.db-reserve")
+    assert dy("rm", "done", check=True).stdout == "done\n"
+    dy("volume", "rm", "-f", "v1", check=True)
+    assert dy("rmi", "b2", check=True).stdout == "Untagged: b2:latest\n"
+    done2 = dy("inspect", "-f", "{{.Id}}", "done2", check=True).stdout.strip()
+    assert dy("container", "prune", "-f", check=True).stdout.startswith(
+        f"Deleted Containers:\n{done2}\n"
+    )
+
+    # Full again and no reserve left: still readable; what adds to the state fails cleanly.
+    fill(small / "filler2")
+    assert dy("ps", "-aq", check=True).stdout.split() == [keep[:12]]
+    assert dy("volume", "ls", "-q", check=True).stdout.split() == ["v2"]
+    db = str(small / "root" / "state.db")
+    for args in (
+        ("run", "--rm", busybox, "true"),
+        ("run", "-d", busybox, "true"),
+        ("create", busybox),
+        ("volume", "create", "v3"),
+        ("network", "create", "n1"),
+        ("tag", busybox, "b4"),
+        ("volume", "rm", "v2"),
+        ("rmi", "b3"),
+    ):
+        one_line_error(dy(*args), f"cannot write the state database {db}")
+    assert dy("ps", "-aq", check=True).stdout.split() == [keep[:12]]
+    assert dy("volume", "ls", "-q", check=True).stdout.split() == ["v2"]
+
+    # Space comes back: the reserve is made again at the next open.
+    os.unlink(small / "filler2")
+    os.unlink(small / "filler")
+    dy("ps", check=True)
+    assert os.path.getsize(small / "root" / "state.db-reserve") == 4 << 20
