@@ -9,9 +9,12 @@ import os
 import socket
 import stat
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from conftest import Runner
 from dockyard.engine import Engine
@@ -256,3 +259,55 @@ def test_driver_option_volume_under_a_root_with_a_space(
     with open("/proc/self/mountinfo") as f:
         assert str(root).replace(" ", "\\040") not in f.read()
     dy("volume", "rm", "shared", check=True)
+
+
+# -- races with a running container that shares the volume (issue 13) --------------------
+
+
+@pytest.fixture(scope="module")
+def racer_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import racer
+
+    return racer.build(tmp_path_factory.mktemp("racer"))
+
+
+def _attacker(dy: Runner, racer_bin: Path, volume: str, script: str) -> str:
+    """A detached busybox container with ``volume`` on /v and the racer on /r/racer."""
+    out = dy(
+        "run", "-d", "-v", f"{volume}:/v", "-v", f"{racer_bin.parent}:/r:ro",
+        "busybox", "sh", "-c", script, check=True,
+    )  # fmt: skip
+    return out.stdout.strip()
+
+
+@pytest.mark.timeout(180)
+def test_copy_up_races_a_symlink_swap(
+    dy: Runner, busybox: str, tmp_path: Path, racer_bin: Path
+) -> None:
+    host = tmp_path / "hostdir"
+    host.mkdir(mode=0o711)
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    count = 300
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\nRUN mkdir -m 0777 /v && for i in $(seq 0 "
+        f"{count - 1}); do "
+        "d=/v/d$(printf %03d $i); mkdir -m 0777 $d && echo x > $d/f && mkdir $d/sub; done\n"
+    )
+    dy("build", "-q", "-t", "many", str(ctx), check=True)
+    dy("volume", "create", "shared", check=True)
+    # The attacker exchanges each /v/dNNN, as soon as the copy-up has made it, with a
+    # symlink to the host directory.
+    script = f"exec /r/racer each /v/d {count} /v/l {host} 60"
+    attacker = _attacker(dy, racer_bin, "shared", script)
+    try:
+        time.sleep(0.3)
+        out = dy("create", "-v", "shared:/v", "many")
+        assert out.returncode == 0, out.stderr
+        # The copy went into the volume, through the directories it made.
+        data = Path(dy("volume", "inspect", "-f", "{{.Mountpoint}}", "shared").stdout.strip())
+        assert len(os.listdir(data)) == 2 * count
+    finally:
+        dy("rm", "-f", attacker)
+    assert os.listdir(host) == []
+    assert stat.S_IMODE(host.stat().st_mode) == 0o711

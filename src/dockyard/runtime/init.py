@@ -497,39 +497,69 @@ def _loopback_up() -> None:
 
 
 def _do_mount(rootfs: str, m: dict[str, Any], ctx: dict[str, Any]) -> None:
+    """One OCI mount. The destination is resolved and created inside the rootfs through
+    fds (``snapshot.inroot``), the mount made onto ``/proc/self/fd/N`` of the resolved
+    target, and the new mount found again and checked (its root is the bind source, or a
+    new filesystem) before remounts and propagation are applied to it: an earlier mount
+    (a volume shared with a running container) may hold a symlink that is swapped in at
+    any moment, which a path string would follow out of the rootfs (CVE-2021-30465)."""
+    from dockyard.snapshot import inroot
+
     dest_rel = m.get("destination", "")
     if not dest_rel.startswith("/"):
         raise SetupError(f"mount destination {dest_rel} is not absolute")
-    dest = securejoin(rootfs, dest_rel)
     mtype = m.get("type") or ""
     flags, prop, data = parse_mount_options(m.get("options") or [])
     source = m.get("source") or ""
-    try:
-        if mtype == "bind" or flags & sc.MS_BIND:
-            _bind_mount(source, dest, flags | sc.MS_BIND, ctx["bundle"])
-        elif mtype == "cgroup":
+    if mtype == "cgroup":
+        dest = securejoin(rootfs, dest_rel)
+        try:
             _mount_cgroup(dest, flags, ctx)
+            if prop:
+                sc.mount(None, dest, None, prop)
+        except OSError as e:
+            raise SetupError(f"mount cgroup {source} to {dest_rel}: {e.strerror}") from None
+        return
+    bind = mtype == "bind" or bool(flags & sc.MS_BIND)
+    if bind and not os.path.isabs(source):
+        source = os.path.join(ctx["bundle"], source)
+    root_fd = target = mounted = -1
+    try:
+        root_fd = inroot.open_root(rootfs)
+        if bind:
+            want = os.stat(source)
+            target = inroot.mount_target(root_fd, dest_rel, directory=stat.S_ISDIR(want.st_mode))
+            sc.mount(source, inroot.fd_path(target), None, sc.MS_BIND | (flags & sc.MS_REC))
         else:
-            _makedirs(dest)
-            sc.mount(source or mtype, dest, mtype, flags & ~sc.MS_REMOUNT, data or None)
+            target = inroot.mount_target(root_fd, dest_rel)
+            sc.mount(
+                source or mtype, inroot.fd_path(target), mtype, flags & ~sc.MS_REMOUNT, data or None
+            )
+        mounted = inroot.open_in(root_fd, dest_rel, os.O_PATH)
+        now = os.fstat(mounted)
+        if bind:
+            # A bind mount's root is the source itself.
+            ours = (now.st_dev, now.st_ino) == (want.st_dev, want.st_ino)
+        else:
+            ours = now.st_dev != os.fstat(target).st_dev  # a new filesystem on top
+        if not ours:
+            raise SetupError(
+                f"mount {mtype or 'bind'} {source} to {dest_rel}: the mount point was "
+                "replaced while being mounted (possibly malicious path)"
+            )
+        where = inroot.fd_path(mounted)
+        # Other flags need a remount of a bind; the kernel ignores them on the first one.
+        extra = flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT)
+        if bind and extra:
+            sc.mount(None, where, None, sc.MS_BIND | sc.MS_REMOUNT | extra | _locked_flags(where))
         if prop:
-            sc.mount(None, dest, None, prop)
+            sc.mount(None, where, None, prop)
     except OSError as e:
         raise SetupError(f"mount {mtype or 'bind'} {source} to {dest_rel}: {e.strerror}") from None
-
-
-def _bind_mount(source: str, dest: str, flags: int, bundle: str) -> None:
-    if not os.path.isabs(source):
-        source = os.path.join(bundle, source)
-    if os.path.isdir(source):
-        _makedirs(dest)
-    else:
-        _touch(dest)
-    sc.mount(source, dest, None, sc.MS_BIND | (flags & sc.MS_REC))
-    # Other flags need a remount; the kernel ignores them on the first bind.
-    extra = flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT)
-    if extra:
-        sc.mount(None, dest, None, sc.MS_BIND | sc.MS_REMOUNT | extra | _locked_flags(dest), None)
+    finally:
+        for fd in (mounted, target, root_fd):
+            if fd >= 0:
+                os.close(fd)
 
 
 def _mount_cgroup(dest: str, flags: int, ctx: dict[str, Any]) -> None:

@@ -334,10 +334,13 @@ def mount_target(root_fd: int, path: str, *, directory: bool = True, mode: int =
     """Resolve (and create if missing) a mount destination inside the root -> an ``O_PATH``
     fd to mount onto with ``fd_path(fd)``.
 
-    ``directory``: the target is a directory (``mkdirs``); otherwise a file (an empty
-    file is created, parents made, an existing non-directory kept). The fd pins the inode
+    ``directory``: the target is a directory (``mkdirs``, ``mode``); otherwise a file: an
+    existing entry is used as it is (symlinks followed inside the root), a missing one
+    created empty with ``mode`` (runc's 0755), parents made. The fd pins the inode
     resolved inside the root, so a component swapped for a symlink after this call cannot
-    redirect the mount (runc's check since 1.0.0-rc95). Raises ``OSError``.
+    redirect the mount (runc's rule since 1.0.0-rc95, CVE-2021-30465). After mounting,
+    reopen the path (``open_in``) to reach the new mount, and check it is the one made.
+    Raises ``OSError``.
     """
     if directory:
         fd = mkdirs(root_fd, path, mode)
@@ -345,21 +348,19 @@ def mount_target(root_fd: int, path: str, *, directory: bool = True, mode: int =
             return os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
         finally:
             os.close(fd)
+    try:
+        return open_in(root_fd, path, os.O_PATH)
+    except FileNotFoundError:
+        pass
     dir_fd, name = open_parent(root_fd, path, create=True, mode=mode)
     try:
         if not name:
             raise OSError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
-            os.close(
-                os.open(
-                    name,
-                    os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                    0o644,
-                    dir_fd=dir_fd,
-                )
-            )
+            os.close(os.open(name, flags, mode, dir_fd=dir_fd))
         except FileExistsError:
-            pass
+            pass  # made meanwhile: whatever it is, it is not followed below
         return os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
     finally:
         os.close(dir_fd)

@@ -23,76 +23,206 @@ def is_empty(path: str) -> bool:
         return False
 
 
-def _copy_xattrs(src: str, dst: str) -> None:
-    with contextlib.suppress(OSError):
-        for name in os.listxattr(src, follow_symlinks=False):
-            # overlayfs's own attributes do not describe the file.
-            if name.startswith("trusted.overlay."):
+def _xattrs(dir_fd: int, name: str, st: os.stat_result) -> list[tuple[str, bytes]]:
+    """The extended attributes of entry ``name`` of ``dir_fd`` (none for a symlink or a
+    socket), overlayfs's own left out: they do not describe the file."""
+    if stat.S_ISLNK(st.st_mode) or stat.S_ISSOCK(st.st_mode):
+        return []
+    found = []
+    try:
+        fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return []
+    try:
+        path = f"/proc/self/fd/{fd}"
+        for key in os.listxattr(path):
+            if key.startswith("trusted.overlay."):
                 continue
             with contextlib.suppress(OSError):
-                value = os.getxattr(src, name, follow_symlinks=False)
-                os.setxattr(dst, name, value, follow_symlinks=False)
+                found.append((key, os.getxattr(path, key)))
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return found
 
 
-def _copy_entry(src: str, dst: str, st: os.stat_result, links: dict[tuple[int, int], str]) -> None:
-    """Copy one non-directory entry (regular file, symlink, device, fifo); sockets are
-    skipped as continuity does. Hard links within the tree stay hard links."""
+def _set_xattrs(fd: int, attrs: list[tuple[str, bytes]]) -> None:
+    for key, value in attrs:
+        with contextlib.suppress(OSError):
+            os.setxattr(fd, key, value)
+
+
+class _Dest:
+    """The destination side of a copy: directories reopened from the root's fd by their
+    relative path with no symlink allowed (openat2 RESOLVE_IN_ROOT|RESOLVE_NO_SYMLINKS)
+    and checked to be the inode made for them, so a directory a running container swaps
+    for a symlink is never written through; one swapped away is skipped."""
+
+    def __init__(self, root_fd: int) -> None:
+        self.root_fd = root_fd
+        st = os.fstat(root_fd)
+        self.made: dict[str, tuple[int, int]] = {"": (st.st_dev, st.st_ino)}
+        self.rel: str | None = None
+        self.fd = -1
+
+    def open(self, rel: str) -> int | None:
+        """A directory fd of ``rel`` (kept until another is asked for), or None."""
+        if rel == self.rel:
+            return self.fd if self.fd >= 0 else None
+        self.close()
+        self.rel = rel
+        fd = self.reopen(rel)
+        self.fd = -1 if fd is None else fd
+        return fd
+
+    def reopen(self, rel: str) -> int | None:
+        """A new directory fd of ``rel`` if it is still the directory made, else None."""
+        from dockyard.snapshot import inroot
+
+        want = self.made.get(rel)
+        if want is None:
+            return None
+        try:
+            fd = inroot.openat2(
+                self.root_fd,
+                rel or ".",
+                os.O_RDONLY | os.O_DIRECTORY,
+                resolve=inroot.IN_ROOT | inroot.RESOLVE_NO_SYMLINKS,
+            )
+        except OSError:
+            return None
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != want:
+            os.close(fd)
+            return None
+        return fd
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+        self.fd, self.rel = -1, None
+
+
+def _copy_entry(
+    src_dir: int, dst_dir: int, name: str, st: os.stat_result, xattrs: list[tuple[str, bytes]]
+) -> None:
+    """Copy one non-directory entry (regular file, symlink, device, fifo) from ``src_dir``
+    to ``dst_dir`` under ``name``, with its metadata, through fds: nothing is followed."""
+    from dockyard.snapshot import inroot
+
     mode = st.st_mode
-    if not stat.S_ISDIR(mode) and st.st_nlink > 1:
-        first = links.get((st.st_dev, st.st_ino))
-        if first is not None:
-            os.link(first, dst)
-            return
-        links[(st.st_dev, st.st_ino)] = dst
     if stat.S_ISREG(mode):
-        with open(src, "rb") as fin, open(dst, "wb") as fout:
-            shutil.copyfileobj(fin, fout, 1 << 20)
-    elif stat.S_ISLNK(mode):
-        os.symlink(os.readlink(src), dst)
-    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode):
-        os.mknod(dst, mode, st.st_rdev)
-    else:
+        fin = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src_dir)
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            fout = os.open(name, flags, 0o600, dir_fd=dst_dir)
+            try:
+                with os.fdopen(os.dup(fin), "rb") as r, os.fdopen(os.dup(fout), "wb") as w:
+                    shutil.copyfileobj(r, w, 1 << 20)
+                os.fchown(fout, st.st_uid, st.st_gid)
+                # After chown, which clears set-user-ID and set-group-ID bits.
+                os.fchmod(fout, stat.S_IMODE(mode))
+                _set_xattrs(fout, xattrs)
+                os.utime(fout, ns=(st.st_atime_ns, st.st_mtime_ns))
+            finally:
+                os.close(fout)
+        finally:
+            os.close(fin)
         return
-    _copy_meta(src, dst, st)
-
-
-def _copy_meta(src: str, dst: str, st: os.stat_result) -> None:
-    os.chown(dst, st.st_uid, st.st_gid, follow_symlinks=False)
-    if not stat.S_ISLNK(st.st_mode):
-        # After chown, which clears set-user-ID and set-group-ID bits.
-        os.chmod(dst, stat.S_IMODE(st.st_mode))
-    _copy_xattrs(src, dst)
-    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+    if stat.S_ISLNK(mode):
+        os.symlink(os.readlink(name, dir_fd=src_dir), name, dir_fd=dst_dir)
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode):
+        os.mknod(name, mode, st.st_rdev, dir_fd=dst_dir)
+    else:
+        return  # a socket: skipped, as continuity does
+    inroot.set_meta(dst_dir, name, uid=st.st_uid, gid=st.st_gid)
+    if not stat.S_ISLNK(mode):
+        inroot.set_meta(dst_dir, name, mode=stat.S_IMODE(mode))
+        if xattrs:
+            fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dst_dir)
+            try:
+                for key, value in xattrs:
+                    with contextlib.suppress(OSError):
+                        os.setxattr(f"/proc/self/fd/{fd}", key, value)
+            finally:
+                os.close(fd)
+    inroot.set_meta(dst_dir, name, times_ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 def copy_tree(src: str, dst: str) -> None:
     """Copy the contents of directory ``src`` into the existing directory ``dst`` with
     owners, modes, times, xattrs and hard links, then give ``dst`` the owner and mode of
-    ``src``. Symlinks are copied as links, never followed. Iterative, so an image tree
-    of any depth is copied (no recursion limit). Raises OSError."""
-    links: dict[tuple[int, int], str] = {}
-    dirs: list[tuple[str, str, os.stat_result]] = []
-    pending = [(src, dst)]
-    while pending:
-        s, d = pending.pop()
-        with os.scandir(s) as it:
-            entries = sorted(it, key=lambda e: e.name)
-        for entry in entries:
-            sp, dp = entry.path, os.path.join(d, entry.name)
-            st = entry.stat(follow_symlinks=False)
+    ``src``. Iterative (no recursion limit). Symlinks are copied as links, never
+    followed, on either side: ``dst`` may be a volume a running container writes to, so
+    every write goes through directory fds made by the copy (``_Dest``), never through a
+    path string a container could redirect with a symlink (issue 13). A directory of
+    ``dst`` replaced meanwhile is skipped with what it would have held. Raises OSError."""
+    from dockyard.snapshot import inroot
+
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    src_fd = os.open(src, flags)
+    try:
+        dst_fd = os.open(dst, flags)
+    except OSError:
+        os.close(src_fd)
+        raise
+    dest = _Dest(dst_fd)
+    links: dict[tuple[int, int], tuple[str, str]] = {}
+    dirs: list[tuple[str, os.stat_result, list[tuple[str, bytes]]]] = []
+    try:
+        for rel, src_dir, name, st in inroot.walk(src_fd, "/"):
+            if not rel:
+                continue
+            parent = os.path.dirname(rel)
+            dst_dir = dest.open(parent)
+            if dst_dir is None:
+                continue
+            xattrs = _xattrs(src_dir, name, st)
             if stat.S_ISDIR(st.st_mode):
-                os.mkdir(dp, 0o700)
-                pending.append((sp, dp))
-                dirs.append((sp, dp, st))
-            else:
-                _copy_entry(sp, dp, st, links)
-    # Directories last, children before parents, so their times are not changed by
-    # their entries (each directory is listed after its parent).
-    for sp, dp, st in reversed(dirs):
-        _copy_meta(sp, dp, st)
-    root = os.stat(src)
-    os.chown(dst, root.st_uid, root.st_gid)
-    os.chmod(dst, stat.S_IMODE(root.st_mode))
+                os.mkdir(name, 0o700, dir_fd=dst_dir)
+                made = os.stat(name, dir_fd=dst_dir, follow_symlinks=False)
+                dest.made[rel] = (made.st_dev, made.st_ino)
+                dirs.append((rel, st, xattrs))
+                continue
+            if st.st_nlink > 1:
+                first = links.get((st.st_dev, st.st_ino))
+                if first is not None:
+                    first_dir = dest.reopen(first[0])
+                    if first_dir is not None:
+                        try:
+                            os.link(
+                                first[1],
+                                name,
+                                src_dir_fd=first_dir,
+                                dst_dir_fd=dst_dir,
+                                follow_symlinks=False,
+                            )
+                        finally:
+                            os.close(first_dir)
+                    continue
+                links[(st.st_dev, st.st_ino)] = (parent, name)
+            _copy_entry(src_dir, dst_dir, name, st, xattrs)
+        dest.close()
+        # Directories last, children before parents, so their times are not changed by
+        # their entries (each directory is listed after its parent).
+        for rel, st, xattrs in reversed(dirs):
+            fd = dest.reopen(rel)
+            if fd is None:
+                continue
+            try:
+                inroot.set_meta(fd, "", uid=st.st_uid, gid=st.st_gid, mode=stat.S_IMODE(st.st_mode))
+                _set_xattrs(fd, xattrs)
+                os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+            finally:
+                os.close(fd)
+        root = os.fstat(src_fd)
+        os.fchown(dst_fd, root.st_uid, root.st_gid)
+        os.fchmod(dst_fd, stat.S_IMODE(root.st_mode))
+    finally:
+        dest.close()
+        os.close(dst_fd)
+        os.close(src_fd)
 
 
 def remove_tree(path: str) -> None:

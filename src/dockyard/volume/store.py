@@ -726,12 +726,16 @@ def _mount_point(rootfs: str, dest: str, source: str, kind: str) -> str:
     if is_dir and os.path.lexists(path) and not os.path.isdir(path):
         # runc's message for a directory mounted over a file of the image.
         raise DockyardError(f'error mounting "{source}" to rootfs at "{dest}": not a directory')
+    from dockyard.snapshot import inroot
+
     try:
-        if is_dir:
-            _makedirs(path)
-        elif not os.path.lexists(path):
-            _makedirs(os.path.dirname(path))
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o755))
+        # Made from a directory fd of the rootfs (the filesystem rule), where the runtime
+        # will find it again the same way.
+        root_fd = inroot.open_root(rootfs)
+        try:
+            os.close(inroot.mount_target(root_fd, inside, directory=is_dir))
+        finally:
+            os.close(root_fd)
     except OSError as e:
         raise DockyardError(f"create mount point {dest} in the rootfs: {e.strerror}") from None
     return inside
