@@ -136,14 +136,9 @@ def container_list(req: Request) -> None:
 def container_create(req: Request) -> None:
     body = req.json(required=True)
     config, host_config, networking_config = schema.create_request(body)
+    schema.check_platform(req.q("platform") or "")
     result = call(
-        req,
-        "container_create",
-        config,
-        host_config,
-        networking_config,
-        name=req.q("name") or None,
-        platform=req.q("platform") or None,
+        req, "container_create", config, host_config, networking_config, name=req.q("name") or None
     )
     req.send_json(result, 201)
 
@@ -155,7 +150,7 @@ def container_inspect(req: Request) -> None:
 
 @router.route("GET", "/containers/{id}/top")
 def container_top(req: Request) -> None:
-    req.send_json(call(req, "container_top", req.vars["id"], ps_args=req.q("ps_args") or None))
+    req.send_json(call(req, "container_top", req.vars["id"], ps_args=req.q("ps_args") or "-ef"))
 
 
 @router.route("POST", "/containers/{id}/start")
@@ -165,7 +160,7 @@ def container_start(req: Request) -> None:
 
 
 def _stop_args(req: Request) -> dict[str, Any]:
-    return {"signal": req.q("signal") or None, "timeout": req.q_int("t")}
+    return {"signal": req.q("signal") or None, "t": req.q_int("t")}
 
 
 @router.route("POST", "/containers/{id}/stop")
@@ -182,7 +177,7 @@ def container_restart(req: Request) -> None:
 
 @router.route("POST", "/containers/{id}/kill")
 def container_kill(req: Request) -> None:
-    call(req, "container_kill", req.vars["id"], signal=req.q("signal") or None)
+    call(req, "container_kill", req.vars["id"], signal=req.q("signal") or "SIGKILL")
     req.send_empty(204)
 
 
@@ -215,13 +210,16 @@ def container_resize(req: Request) -> None:
 
 @router.route("DELETE", "/containers/{id}")
 def container_delete(req: Request) -> None:
+    if req.q_bool("link"):
+        raise InvalidArgument(
+            "removing a link (link=1) is not supported: Dockyard's links are /etc/hosts entries"
+        )
     call(
         req,
         "container_delete",
         req.vars["id"],
         force=req.q_bool("force"),
-        volumes=req.q_bool("v"),
-        link=req.q_bool("link"),
+        v=req.q_bool("v"),
     )
     req.send_empty(204)
 
@@ -306,12 +304,49 @@ def relay(req: Request, session: Any, tty: bool, stdin: bool) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
+def _unix_ns(req: Request, name: str) -> int:
+    """A Unix time parameter (``since``, ``until``: seconds with an optional fraction,
+    as the docker CLI sends them) in nanoseconds; 0 when absent."""
+    value = req.q(name) or "0"
+    seconds, _, fraction = value.partition(".")
+    if not seconds.lstrip("-").isdigit() or (fraction and not fraction.isdigit()):
+        raise InvalidArgument(f"invalid value for {name}: {value!r}: want a Unix timestamp")
+    return int(seconds) * 1_000_000_000 + int((fraction + "000000000")[:9] or 0)
+
+
+@router.route("GET", "/containers/{id}/logs")
+def container_logs(req: Request) -> None:
+    stdout, stderr = req.q_bool("stdout"), req.q_bool("stderr")
+    if not (stdout or stderr):
+        raise InvalidArgument("Bad parameters: you must choose at least one stream")
+    ident = req.vars["id"]
+    tty = bool(call(req, "container_inspect", ident)["Config"].get("Tty"))
+    entries = call(
+        req,
+        "container_logs",
+        ident,
+        follow=req.q_bool("follow"),
+        stdout=stdout,
+        stderr=stderr,
+        since=_unix_ns(req, "since"),
+        until=_unix_ns(req, "until"),
+        timestamps=req.q_bool("timestamps"),
+        tail=req.q("tail") or "all",
+        alive=lambda: not req.client_gone(),
+    )
+    streams = {"stdout": 1, "stderr": 2}
+    req.stream(
+        (data if tty else _frame(streams.get(stream, 1), data) for stream, data in entries),
+        _stream_type(req, tty),
+    )
+
+
 @router.route("POST", "/containers/{id}/attach")
 def container_attach(req: Request) -> None:
     stdin = req.q_bool("stdin")
     session = call(
         req,
-        "container_attach",
+        "container_attach_stream",
         req.vars["id"],
         stdin=stdin,
         stdout=req.q_bool("stdout"),

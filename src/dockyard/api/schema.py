@@ -303,3 +303,17 @@ def exec_config(body: Any) -> dict[str, Any]:
 def exec_start(body: Any) -> dict[str, Any]:
     """``POST /exec/{id}/start``'s body (ExecStartConfig), type-checked."""
     return check(body if body is not None else {}, EXEC_START, "ExecStartOptions")
+
+
+def check_platform(platform: str) -> None:
+    """A ``platform`` query parameter (``os[/arch[/variant]]``): only this machine's
+    (``linux``, ``linux/<arch>``) can be honoured; InvalidArgument for another."""
+    if not platform:
+        return
+    import platform as host
+
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(host.machine(), host.machine())
+    if platform not in ("linux", f"linux/{arch}"):
+        raise InvalidArgument(
+            f"platform {platform!r} is not supported: Dockyard runs linux/{arch} only"
+        )

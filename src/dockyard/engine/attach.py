@@ -255,7 +255,7 @@ def _decode(line: bytes) -> tuple[int, bytes] | None:
 class AttachOperations(EngineBase):
     """Attach and resize (Engine API: Container)."""
 
-    def container_attach(
+    def container_attach_stream(
         self,
         id: str,
         stdin: bool = False,
@@ -265,7 +265,9 @@ class AttachOperations(EngineBase):
         logs: bool = False,
         detach_keys: str | None = None,
     ) -> Attachment:
-        """``POST /containers/{id}/attach``'s stream: an :class:`Attachment`
+        """``POST /containers/{id}/attach`` for a front end that carries the stream
+        itself (the API service): an :class:`Attachment` (``container_attach`` attaches
+        this process's own stdio)
         (``detach_keys``: Docker's ``ctrl-p,ctrl-q`` syntax, that default when None).
         Raises NotFound, InvalidArgument (bad detach keys), or Conflict for a paused or
         restarting container (Docker's texts)."""

@@ -217,38 +217,34 @@ class RemoteEngine:
         """``POST /containers/{id}/start`` (NotModified if already running)."""
         self._send("POST", f"/containers/{quote(id, safe='')}/start")
 
-    def container_stop(
-        self, id: str, signal: str | None = None, timeout: int | None = None
-    ) -> None:
-        """``POST /containers/{id}/stop``."""
-        wait = None if timeout is None or timeout < 0 else timeout + 30
+    def container_stop(self, id: str, signal: str | None = None, t: int | None = None) -> None:
+        """``POST /containers/{id}/stop`` (NotModified if not running)."""
+        # The request lasts as long as the stop: its timeout plus some slack.
+        wait = None if t is None or t < 0 else t + 30
         self._send(
             "POST",
             f"/containers/{quote(id, safe='')}/stop",
-            {"signal": signal, "t": timeout},
+            {"signal": signal, "t": t},
             timeout=wait,
         )
 
-    def container_restart(
-        self, id: str, signal: str | None = None, timeout: int | None = None
-    ) -> None:
+    def container_restart(self, id: str, signal: str | None = None, t: int | None = None) -> None:
         """``POST /containers/{id}/restart``."""
         self._send(
-            "POST", f"/containers/{quote(id, safe='')}/restart", {"signal": signal, "t": timeout}
+            "POST",
+            f"/containers/{quote(id, safe='')}/restart",
+            {"signal": signal, "t": t},
+            timeout=None,
         )
 
-    def container_kill(self, id: str, signal: str | None = None) -> None:
+    def container_kill(self, id: str, signal: str = "SIGKILL") -> None:
         """``POST /containers/{id}/kill``."""
         self._send("POST", f"/containers/{quote(id, safe='')}/kill", {"signal": signal})
 
-    def container_delete(
-        self, id: str, force: bool = False, volumes: bool = False, link: bool = False
-    ) -> None:
+    def container_delete(self, id: str, force: bool = False, v: bool = False) -> None:
         """``DELETE /containers/{id}``."""
         self._send(
-            "DELETE",
-            f"/containers/{quote(id, safe='')}",
-            {"force": _bool(force), "v": _bool(volumes), "link": _bool(link)},
+            "DELETE", f"/containers/{quote(id, safe='')}", {"force": _bool(force), "v": _bool(v)}
         )
 
     def container_wait(self, id: str, condition: str = "not-running") -> dict[str, Any]:
@@ -263,30 +259,36 @@ class RemoteEngine:
         follow: bool = False,
         stdout: bool = True,
         stderr: bool = True,
-        since: str | None = None,
-        until: str | None = None,
+        since: int = 0,
+        until: int = 0,
         timestamps: bool = False,
         tail: str = "all",
-    ) -> Iterator[tuple[int, bytes]]:
-        """``GET /containers/{id}/logs``: (stream, bytes) pairs, stream 1 stdout and 2
-        stderr, from Docker's stdcopy frames (a tty container's raw output is stream 1)."""
+    ) -> Iterator[tuple[str, bytes]]:
+        """``GET /containers/{id}/logs``: ("stdout" or "stderr", bytes) pairs from
+        Docker's stdcopy frames (a tty container's raw output is stdout); ``since`` and
+        ``until`` in Unix nanoseconds (0: no bound)."""
         params = {
             "follow": _bool(follow),
             "stdout": _bool(stdout),
             "stderr": _bool(stderr),
-            "since": since,
-            "until": until,
+            "since": f"{since // 10**9}.{since % 10**9:09d}" if since else None,
+            "until": f"{until // 10**9}.{until % 10**9:09d}" if until else None,
             "timestamps": _bool(timestamps),
             "tail": tail,
         }
         response = self._send(
             "GET", f"/containers/{quote(id, safe='')}/logs", params, stream=True, timeout=None
         )
-        try:
-            framed = response.headers.get("Content-Type") != "application/vnd.docker.raw-stream"
-            yield from _demux(response.iter_raw(), framed)
-        finally:
-            response.close()
+
+        def pairs() -> Iterator[tuple[str, bytes]]:
+            try:
+                framed = response.headers.get("Content-Type") != "application/vnd.docker.raw-stream"
+                for stream, data in _demux(response.iter_raw(), framed):
+                    yield ("stderr" if stream == 2 else "stdout"), data
+            finally:
+                response.close()
+
+        return pairs()
 
     # -- images ------------------------------------------------------------------------
 
