@@ -378,8 +378,9 @@ def exec_resize(req: Request) -> None:
     height, width = req.q_int("h", 0) or 0, req.q_int("w", 0) or 0
     master = req.service.terminals.get(exec_id)
     if master is None:
-        # Not attached through this service (or not yet): the facade's own resize.
-        call(req, "exec_resize", exec_id, height=height, width=width)
+        # Only a session this service attaches has a terminal it can size.
+        call(req, "exec_inspect", exec_id)
+        raise APIError(409, f"exec {exec_id} has no terminal attached through this service")
     else:
         import fcntl
         import termios
@@ -393,10 +394,9 @@ def exec_start(req: Request) -> None:
     body = schema.exec_start(req.json())
     exec_id = req.vars["id"]
     info = call(req, "exec_inspect", exec_id)
-    if info.get("Running"):
-        raise APIError(409, f"Error: Exec command {exec_id} is already running")
-    if not hasattr(req.engine, "exec_start"):
-        call(req, "exec_start")
+    if info.get("Running") or info.get("ExitCode") is not None:
+        state = "is already running" if info.get("Running") else "has already run"
+        raise APIError(409, f"Error: Exec command {exec_id} {state}")
     paths = req.service.paths
     assert paths is not None
     if body.get("Detach"):
@@ -483,9 +483,12 @@ class ExecSession:
                     yield open_fds[fd], data
                 else:
                     del open_fds[fd]
-        # The exit code is recorded by exec_start itself (GET /exec/{id}/json).
-        with contextlib.suppress(DockyardError):
+        # The exit code is recorded by exec_start itself (GET /exec/{id}/json); a
+        # process that could not start is reported in the stream, as dockerd does.
+        try:
             self._session.result()
+        except DockyardError as e:
+            yield 2, f"{e}\r\n".encode()
 
     def close(self) -> None:
         self._terminals.pop(self._exec_id, None)

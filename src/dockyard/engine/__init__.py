@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dockyard.engine.attach import AttachOperations
 from dockyard.engine.containers import ContainerOperations
+from dockyard.engine.exec import ExecOperations
 from dockyard.engine.images import ImageOperations
 from dockyard.engine.system import SystemOperations
 from dockyard.engine.volumes import VolumeOperations
@@ -21,6 +22,7 @@ from dockyard.engine.volumes import VolumeOperations
 
 class Engine(
     AttachOperations,
+    ExecOperations,
     ContainerOperations,
     ImageOperations,
     VolumeOperations,
