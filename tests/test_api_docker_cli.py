@@ -108,14 +108,15 @@ def test_run_ps_logs_exec_stop_rm(docker: Docker, dy: Runner) -> None:
 
 @needs("container_create", "container_start", "container_kill", "container_delete")
 def test_kill_and_rm_force(docker: Docker) -> None:
-    docker("run", "-d", "--name", "k", "busybox", "sleep", "60")
-    assert docker("kill", "k").stdout == "k\n"
-    assert json.loads(docker("inspect", "k").stdout)[0]["State"]["ExitCode"] == 137
-    docker("start", "k")
-    assert docker("rm", "-f", "k").stdout == "k\n"
-    missing = docker("inspect", "k", check=False)
+    docker("run", "-d", "--name", "kk", "busybox", "sleep", "60")
+    assert docker("kill", "kk").stdout == "kk\n"
+    assert docker("wait", "kk").stdout == "137\n"
+    assert json.loads(docker("inspect", "kk").stdout)[0]["State"]["ExitCode"] == 137
+    docker("start", "kk")
+    assert docker("rm", "-f", "kk").stdout == "kk\n"
+    missing = docker("inspect", "kk", check=False)
     assert missing.returncode == 1
-    assert "No such object: k" in missing.stderr
+    assert "No such object: kk" in missing.stderr
     err = docker("rm", "nosuch", check=False)
     assert err.returncode == 1
     assert err.stderr.strip() == "Error response from daemon: No such container: nosuch"

@@ -262,11 +262,12 @@ def _frame(stream: int, data: bytes) -> bytes:
     return struct.pack(">BxxxI", stream, len(data)) + data
 
 
-def relay(req: Request, session: Any, tty: bool, stdin: bool) -> None:
+def relay(req: Request, session: Any, tty: bool) -> None:
     """Carry ``session`` (an attachment or exec session: ``output(alive)``,
     ``write_stdin``, ``close_stdin``, ``close``) over the hijacked connection: the
     client's bytes to its stdin, its output to the client (stdcopy frames unless
-    ``tty``). Ends when the output ends, the client goes, or the detach keys are typed."""
+    ``tty``). Ends when the output ends, the client goes (a reset, or a write that
+    fails), or the detach keys are typed."""
     reader, sock = req.hijack(_stream_type(req, tty))
     gone = threading.Event()
 
@@ -275,13 +276,12 @@ def relay(req: Request, session: Any, tty: bool, stdin: bool) -> None:
             try:
                 data = reader.read1(65536)
             except (OSError, ValueError):
+                gone.set()  # reset: the client has gone
                 data = b""
             if not data:
-                # A client that sends no stdin and hits end of file has left; one that
-                # sends stdin half-closes at its end and still reads the output.
+                # End of file is a half-close (docker's CLI sends it at once when it has
+                # no stdin to send): the client still reads the output.
                 session.close_stdin()
-                if not stdin:
-                    gone.set()
                 return
             if not session.write_stdin(data):
                 gone.set()
@@ -355,7 +355,7 @@ def container_attach(req: Request) -> None:
         logs=req.q_bool("logs"),
         detach_keys=req.q("detachKeys") or None,
     )
-    relay(req, session, session.tty, stdin)
+    relay(req, session, session.tty)
 
 
 # -- exec --------------------------------------------------------------------------------
@@ -405,7 +405,7 @@ def exec_start(req: Request) -> None:
         return
     tty = bool((info.get("ProcessConfig") or {}).get("tty"))
     stdin = bool(info.get("OpenStdin"))
-    relay(req, ExecSession(req, paths, exec_id, tty, stdin), tty, stdin)
+    relay(req, ExecSession(req, paths, exec_id, tty, stdin), tty)
 
 
 class ExecSession:

@@ -504,6 +504,8 @@ class Handler(BaseHTTPRequestHandler):
     def dispatch(self) -> None:
         """Route one request, answering errors as ``{"message": ...}``."""
         self.body_done = False
+        if self.server.verbose:
+            sys.stderr.write(f"{self.command} {self.path}\n")
         self.server.busy(+1)
         req = None
         try:
