@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 # Debian packages the engine and its tests use: busybox-static (offline base image), tini
 # (--init), runc and crun (alternative runtimes, differential tests), iproute2 and nftables
 # (container networks: ip -batch, nft), python3-venv,
-# mmdebstrap (dockyard bootstrap debian).
-DEB_PACKAGES := busybox-static tini runc crun iproute2 nftables python3-venv ca-certificates mmdebstrap gcc libc6-dev
+# mmdebstrap (dockyard bootstrap debian); docker-registry, skopeo, umoci, apache2-utils
+# (htpasswd) and openssl for the registry tests (issue 10).
+DEB_PACKAGES := busybox-static tini runc crun iproute2 nftables python3-venv ca-certificates mmdebstrap gcc libc6-dev docker-registry skopeo umoci apache2-utils openssl
 
 .PHONY: deps install demo test lint bench conformance clean
 

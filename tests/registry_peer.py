@@ -63,6 +63,9 @@ class Registry:
             if self.proc.poll() is not None:
                 raise RuntimeError((self.dir / "registry.log").read_text())
             try:
+                if self.tls:  # it may want a client certificate: a listening port will do
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    return
                 urllib.request.urlopen(f"{scheme}://{self.host}/v2/", timeout=1, context=ctx)
                 return
             except urllib.error.HTTPError:

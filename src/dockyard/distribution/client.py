@@ -62,6 +62,11 @@ def _error_text(resp: httpx.Response) -> tuple[str, str]:
         return (f"{text}: {message}" if message else text), code
     except (ValueError, AttributeError, IndexError, TypeError, KeyError):
         pass
+    # distribution's client: a bodiless 401/403 (HEAD) is its error code's default text.
+    if resp.status_code == 401:
+        return "unauthorized: authentication required", "UNAUTHORIZED"
+    if resp.status_code == 403:
+        return "denied: requested access to the resource is denied", "DENIED"
     return f"received unexpected HTTP status: {resp.status_code} {resp.reason_phrase}", ""
 
 

@@ -1,0 +1,232 @@
+"""Hostile registries: small HTTP servers on 127.0.0.1 (written here, since a real
+registry never misbehaves on purpose) serving a bad blob, a short layer, a huge
+manifest, an unknown media type, endless 401s, a stalled layer, a redirect loop. Each
+pull fails with one line and stores nothing."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import tarfile
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import Runner
+from registry_peer import registry_env
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _layer() -> tuple[bytes, str]:
+    """A gzip layer with one file, and its diff id."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        data = b"hello\n" * 10000
+        info = tarfile.TarInfo("hello.txt")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    raw = buf.getvalue()
+    return gzip.compress(raw), "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+LAYER, DIFF_ID = _layer()
+CONFIG = json.dumps(
+    {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [DIFF_ID]},
+    }
+).encode()
+
+
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+MANIFEST = json.dumps(
+    {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": _digest(CONFIG),
+            "size": len(CONFIG),
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": _digest(LAYER),
+                "size": len(LAYER),
+            }
+        ],
+    }
+).encode()
+
+
+class Hostile(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.mode = mode
+        self.stop = threading.Event()
+        self.requests = 0
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: Hostile
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _send(
+        self, status: int, body: bytes = b"", ctype: str = "application/json", **headers: str
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", headers.pop("length", str(len(body))))
+        for k, v in headers.items():
+            self.send_header(k.replace("_", "-"), v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        mode = self.server.mode
+        self.server.requests += 1
+        port = self.server.server_address[1]
+        if mode == "endless-401":
+            if self.path.startswith("/token"):
+                return self._send(200, json.dumps({"token": "t", "expires_in": 300}).encode())
+            challenge = f'Bearer realm="http://127.0.0.1:{port}/token",service="hostile"'
+            return self._send(
+                401,
+                b'{"errors":[{"code":"UNAUTHORIZED","message":"go away"}]}',
+                WWW_Authenticate=challenge,
+            )
+        if self.path == "/v2/":
+            return self._send(200, b"{}")
+        if "/manifests/" in self.path:
+            if mode == "huge-manifest":
+                return self._send(
+                    200,
+                    b"{" + b" " * (5 * 1024 * 1024) + b"}",
+                    "application/vnd.oci.image.manifest.v1+json",
+                )
+            if mode == "unknown-media-type":
+                body = json.dumps(
+                    {"schemaVersion": 2, "mediaType": "application/x-unknown"}
+                ).encode()
+                return self._send(200, body, "application/x-unknown")
+            if mode == "schema1":
+                body = json.dumps(
+                    {"schemaVersion": 1, "name": "x", "tag": "1", "fsLayers": []}
+                ).encode()
+                return self._send(
+                    200, body, "application/vnd.docker.distribution.manifest.v1+prettyjws"
+                )
+            return self._send(200, MANIFEST, "application/vnd.oci.image.manifest.v1+json")
+        if self.path.endswith(_digest(CONFIG)):
+            return self._send(200, CONFIG, "application/octet-stream")
+        if self.path.endswith(_digest(LAYER)):
+            if mode == "redirect-loop":
+                return self._send(307, Location=self.path)
+            if mode == "bad-digest":
+                return self._send(200, bytes(len(LAYER)), "application/octet-stream")
+            if mode == "too-long":
+                return self._send(200, LAYER + b"extra", "application/octet-stream")
+            if mode == "truncated":
+                self._send(
+                    200,
+                    LAYER[: len(LAYER) // 2],
+                    "application/octet-stream",
+                    length=str(len(LAYER)),
+                )
+                self.close_connection = True
+                return
+            if mode == "stall":
+                self._send(
+                    200,
+                    LAYER[: len(LAYER) // 2],
+                    "application/octet-stream",
+                    length=str(len(LAYER)),
+                )
+                self.wfile.flush()
+                self.server.stop.wait(30)
+                return
+            return self._send(200, LAYER, "application/octet-stream")
+        self._send(404, b'{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}')
+
+    do_HEAD = do_GET
+
+
+@pytest.fixture
+def hostile(request: pytest.FixtureRequest) -> Iterator[Hostile]:
+    server = Hostile(request.param)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.stop.set()
+    server.shutdown()
+    server.server_close()
+    thread.join(10)
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    registry_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("DOCKYARD_REGISTRY_TIMEOUT", "1")
+
+
+def _stored(root: str) -> list[str]:
+    found = []
+    for sub in ("blobs/sha256", "tmp", "layers"):
+        path = os.path.join(root, sub)
+        if os.path.isdir(path):
+            found += [f"{sub}/{n}" for n in os.listdir(path) if n != "empty"]
+    return found
+
+
+CASES = {
+    "bad-digest": f"filesystem layer verification failed for digest {_digest(LAYER)}",
+    "too-long": f"filesystem layer verification failed for digest {_digest(LAYER)}: more than the {len(LAYER)} bytes the manifest gives",
+    "truncated": "peer closed connection without sending complete message body",
+    "huge-manifest": "manifest too large: 5242882 bytes is over the 4194304-byte limit",
+    "unknown-media-type": "unsupported manifest media type and no default available: application/x-unknown",
+    "schema1": "Docker Image Format v1 and Docker Image manifest version 2, schema 1 support has been removed.",
+    "endless-401": "pull access denied for {host}/hostile/img, repository does not exist or may require 'docker login': unauthorized: go away",
+    "stall": "net/http: timeout awaiting response (i/o timeout)",
+    "redirect-loop": "stopped after 10 redirects",
+}
+
+
+@pytest.mark.parametrize("hostile", list(CASES), indirect=True)
+def test_hostile_registry(dy: Runner, hostile: Hostile, engine_env: dict[str, str]) -> None:
+    host = f"127.0.0.1:{hostile.server_address[1]}"
+    p = dy("pull", f"{host}/hostile/img:1")
+    assert p.returncode == 1, p.stdout
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1, p.stderr
+    assert lines[0].startswith("Error response from daemon: ")
+    assert CASES[hostile.mode].format(host=host) in lines[0]
+    assert dy("images", "-q", check=True).stdout == ""
+    assert _stored(engine_env["DOCKYARD_ROOT"]) == []
+    if hostile.mode == "endless-401":
+        assert hostile.requests < 10  # gave up, no loop
+
+
+@pytest.mark.parametrize("hostile", ["good"], indirect=True)
+def test_the_good_server_works(dy: Runner, hostile: Hostile) -> None:
+    """The same server without a fault: the cases above fail for their fault alone."""
+    host = f"127.0.0.1:{hostile.server_address[1]}"
+    dy("pull", f"{host}/hostile/img:1", check=True)
+    assert dy("images", "-q", check=True).stdout.strip() == _digest(CONFIG)[7:19]
