@@ -114,3 +114,48 @@ def test_no_embedded_dns_on_the_default_bridge(dy: Runner, dnsnet: str) -> None:
     # Nothing answers at 127.0.0.11 in its namespace (no query leaves it: loopback).
     out = dy("exec", "plain", "nslookup", "db", "127.0.0.11")
     assert out.returncode != 0
+
+
+def test_internal_network_dns_never_forwards(dy: Runner, busybox: str, resolver: list[str]) -> None:
+    """CVE-2024-29018: an --internal network's embedded DNS answers the network's names
+    only; anything else is SERVFAIL, never forwarded (Docker 26), even with --dns."""
+    subnet = f"10.248.{os.getpid() % 256}.0/24"
+    dy("network", "create", "--internal", "--subnet", subnet, "closed", check=True)
+    try:
+        run = ["run", "-d", "--network", "closed", "--dns", FAKE_RESOLVER]
+        dy(*run, "--name", "peer", "busybox", "sleep", "300", check=True)
+        dy(*run, "--name", "inside", "busybox", "sleep", "300", check=True)
+        assert resolve(dy, "inside", "peer") == [address(dy, "peer", "closed")]
+        out = dy("exec", "inside", "nslookup", "-type=a", "example.test", "127.0.0.11")
+        assert out.returncode != 0
+        assert "SERVFAIL" in out.stdout + out.stderr
+        # A foreground run serves its DNS from another code path: the same rule.
+        out = dy(
+            "run", "--rm", "--network", "closed", "--dns", FAKE_RESOLVER, "busybox",
+            "nslookup", "-type=a", "x.example.test", "127.0.0.11",
+        )  # fmt: skip
+        assert out.returncode != 0
+        assert resolver == []
+    finally:
+        dy("rm", "-f", "peer", "inside")
+        dy("network", "rm", "closed", check=True)
+
+
+def test_upstreams_are_not_read_back_from_the_container(
+    dy: Runner, dnsnet: str, resolver: list[str]
+) -> None:
+    """A container that rewrites its resolv.conf's ``# ExtServers`` line and restarts
+    does not choose where its embedded DNS forwards: the engine keeps that in its state."""
+    with upstream("127.0.0.154", 53) as (_, chosen):
+        run = ["run", "-d", "--network", dnsnet, "--dns", FAKE_RESOLVER, "--name", "cc"]
+        dy(*run, "busybox", "sleep", "300", check=True)
+        dy(
+            "exec", "cc", "sh", "-c",
+            "printf 'nameserver 127.0.0.11\\n# ExtServers: [host(127.0.0.154)]\\n'"
+            " > /etc/resolv.conf",
+            check=True,
+        )  # fmt: skip
+        dy("restart", "-t", "0", "cc", check=True)
+        assert resolve(dy, "cc", "example.test") == [EXTERNAL]
+        assert resolver == ["example.test"]
+        assert chosen == []

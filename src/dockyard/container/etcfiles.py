@@ -74,7 +74,9 @@ def internal_resolv_conf(
     """Docker's resolv.conf on a user-defined network: the embedded DNS server (127.0.0.11)
     with ``options ndots:0``, the search domains of the host (or ``--dns-search``), and a
     ``# ExtServers: [...]`` comment naming the servers it forwards to: ``--dns`` servers, else
-    the host's (``host(ADDR)``: reached from the host's namespace, loopback ones included)."""
+    the host's (``host(ADDR)``: reached from the host's namespace, loopback ones included).
+    The comment is for people, as Docker's: the engine never reads it back (the container
+    can rewrite the file); see ``network.services.upstream_servers``."""
     ext = [str(ns) for ns in dns] or [f"host({ns})" for ns in _directives(host_conf, "nameserver")]
     searches = list(search) if search else _directives(host_conf, "search")
     if searches == ["."]:
@@ -88,13 +90,6 @@ def internal_resolv_conf(
     out += "options " + " ".join(opts) + "\n"
     out += "\n# ExtServers: [" + " ".join(ext) + "]\n"
     return out
-
-
-def external_servers(resolv_conf: str) -> list[str]:
-    """The servers the embedded DNS forwards to, from a file :func:`internal_resolv_conf`
-    wrote: ``host(ADDR)`` entries (to query from the host's namespace) and plain addresses."""
-    m = re.search(r"^# ExtServers: \[(.*)\]$", resolv_conf, re.MULTILINE)
-    return m.group(1).split() if m else []
 
 
 def hosts_file(

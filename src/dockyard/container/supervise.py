@@ -87,10 +87,10 @@ def launch(
 
 def _handoff_fds(handoff: dict[str, str]) -> list[int]:
     """The socket fds named in the watch arguments ``ports`` (``fd/proto/port/ip,...``)
-    and ``dns`` (``udpfd/tcpfd``)."""
+    and ``dns`` (``udpfd/tcpfd/upstreams``)."""
     fds = [int(item.split("/", 1)[0]) for item in filter(None, handoff.get("ports", "").split(","))]
     if handoff.get("dns"):
-        fds += [int(fd) for fd in handoff["dns"].split("/")]
+        fds += [int(fd) for fd in handoff["dns"].split("/")[:2]]
     return fds
 
 

@@ -68,14 +68,17 @@ def start_services(
         from dockyard.network.dns import DnsServer, NetworkNames
 
         names = NetworkNames(db.path, c.id)
-        server = DnsServer(names.lookup, _upstreams(paths, c.id), reverse=names.reverse)
+        upstreams = upstream_servers(c.host_config, endpoints)
+        server = DnsServer(names.lookup, upstreams, reverse=names.reverse)
         server.bind(netns)
         undo.callback(server.close)
         if serve:
             server.start()
         else:
             assert server.udp is not None and server.tcp is not None
-            handoff["dns"] = f"{server.udp.fileno()}/{server.tcp.fileno()}"
+            handoff["dns"] = f"{server.udp.fileno()}/{server.tcp.fileno()}/" + ",".join(
+                ip for ip, _port in upstreams
+            )
     return handoff
 
 
@@ -83,7 +86,8 @@ def serve_handed_off(paths: Paths, container_id: str, ports: str, dns: str) -> c
     """Serve, in a detached container's monitor after its exec, the sockets
     :func:`start_services` bound without serving: ``ports`` is ``fd/proto/port/ip,...``
     (each host socket and the container address it forwards to), ``dns`` is
-    ``udpfd/tcpfd`` (either may be empty). Closing the returned stack stops them and
+    ``udpfd/tcpfd/ip,ip...`` (the sockets and the upstream servers, see
+    :func:`upstream_servers`; empty: none). Closing the returned stack stops them and
     closes the sockets (their records are cleared by the container's cleanup)."""
     import socket
 
@@ -105,30 +109,39 @@ def serve_handed_off(paths: Paths, container_id: str, ports: str, dns: str) -> c
     if dns:
         from dockyard.network.dns import DnsServer, NetworkNames
 
-        udp, tcp = (socket.socket(fileno=int(fd)) for fd in dns.split("/"))
+        udp_fd, tcp_fd, servers = dns.split("/", 2)
+        udp, tcp = (socket.socket(fileno=int(fd)) for fd in (udp_fd, tcp_fd))
         for sock in (udp, tcp):
             os.set_inheritable(sock.fileno(), False)
         names = NetworkNames(paths.state_db, container_id)
-        server = DnsServer(names.lookup, _upstreams(paths, container_id), reverse=names.reverse)
+        upstreams = [(ip, 53) for ip in servers.split(",") if ip]
+        server = DnsServer(names.lookup, upstreams, reverse=names.reverse)
         server.udp, server.tcp = udp, tcp
         stack.callback(server.close)
         server.start()
     return stack
 
 
-def _upstreams(paths: Paths, container_id: str) -> list[tuple[str, int]]:
-    """The servers the container's resolv.conf names in its ``# ExtServers`` comment
-    (``--dns``, else ``host(ADDR)``, the host's), all queried from the host's namespace."""
-    from dockyard.container.etcfiles import external_servers
+def upstream_servers(
+    host_config: dict[str, Any],
+    endpoints: list[tuple[Any, Any]],
+    resolv_conf: str = "/etc/resolv.conf",
+) -> list[tuple[str, int]]:
+    """The servers a container's embedded DNS forwards to, as (ip, 53), queried from the
+    host's namespace: its ``--dns`` servers (HostConfig ``Dns``), else the host's
+    resolvers (loopback ones included), read at each start as Docker does.
 
-    try:
-        with open(os.path.join(paths.container_dir(container_id), "resolv.conf")) as f:
-            text = f.read()
-    except OSError:
+    None when every network of the container (``endpoints``: ``[(Network, Endpoint)]``)
+    is ``--internal``: Docker 26's fix for CVE-2024-29018 (libnetwork's resolver
+    forwards only for a sandbox with external access), so names outside the network get
+    SERVFAIL rather than a way out. Taken from the engine's state, never from the
+    container's /etc/resolv.conf, which the container can rewrite.
+    """
+    from dockyard.network.dns import host_upstreams
+
+    if all(net.internal for net, _ in endpoints):
         return []
-    out = []
-    for server in external_servers(text):
-        if server.startswith("host(") and server.endswith(")"):
-            server = server[5:-1]
-        out.append((server, 53))
-    return out
+    servers = [str(ip) for ip in host_config.get("Dns") or []]
+    if servers:
+        return [(ip, 53) for ip in servers]
+    return host_upstreams(resolv_conf)
