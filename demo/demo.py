@@ -1,6 +1,7 @@
 """Dockyard's demo: make a base image offline, run isolated containers, manage detached
 ones, then build an example app from a Dockerfile and serve a page from it, then serve it
-with its content in a named volume that outlives its containers.
+with its content in a named volume that outlives its containers, then push an image to a
+registry on 127.0.0.1 and pull it back (directly and as a Docker Hub mirror).
 
 Each step prints the command it runs (as a user would type it) and the real output.
 It uses the normal engine root (``$DOCKYARD_ROOT`` or /var/lib/dockyard); it removes the
@@ -117,6 +118,7 @@ def main() -> int:
         volumes()
         step("Remove the image with its intermediate layers", "rmi", IMAGE)
         networking()
+        registry()
     except DemoFailed as e:
         print(f"\n{e}", file=sys.stderr)
         return 1
@@ -469,6 +471,74 @@ def networking() -> None:
     step("A network in use cannot be removed", "network", "rm", NETWORK)
     step("Remove the server", "rm", "-f", "demo-db")
     step("... then the network: its bridge and rules go too", "network", "rm", NETWORK)
+
+
+def registry() -> None:
+    """Issue 10: a loopback registry (Debian's docker-registry): push, rmi, pull, run;
+    then the same registry as a Docker Hub mirror, as an offline site would use it."""
+    import socket
+    import tempfile
+    import urllib.error
+    import urllib.request
+
+    if shutil.which("docker-registry") is None:
+        print("\n(docker-registry is not installed: the registry steps are skipped)")
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    host = f"127.0.0.1:{port}"
+    work = tempfile.mkdtemp(prefix="dockyard-demo-registry-")
+    with open(os.path.join(work, "config.yml"), "w") as f:
+        f.write(
+            "version: 0.1\nlog:\n  level: warn\n"
+            f"storage:\n  filesystem:\n    rootdirectory: {work}/storage\n"
+            f"http:\n  addr: {host}\n"
+        )
+    log = open(os.path.join(work, "registry.log"), "wb")
+    server = subprocess.Popen(
+        ["docker-registry", "serve", os.path.join(work, "config.yml")], stdout=log, stderr=log
+    )
+    saved_env = {k: os.environ.get(k) for k in ("DOCKYARD_DAEMON_CONFIG", "DOCKER_CONFIG")}
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://{host}/v2/", timeout=1)
+                break
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        # A private docker CLI config and daemon.json: the demo touches neither of yours.
+        os.environ["DOCKER_CONFIG"] = os.path.join(work, "docker-config")
+        os.environ["DOCKYARD_DAEMON_CONFIG"] = os.path.join(work, "daemon.json")
+        print(f"\n(a registry runs on {host}: docker-registry serve {work}/config.yml)")
+        name = f"{host}/demo/busybox:1"
+        step("Tag busybox for the local registry", "tag", "busybox", name, required=True)
+        step("Push it", "push", name, required=True, timed=True)
+        step("Remove it here", "rmi", name)
+        step("Pull it back", "pull", name, required=True, timed=True)
+        step("images --digests shows the digest the registry gave", "images", "--digests", name)
+        step("Run it", "run", "--rm", name, "echo", "pulled from the registry")
+        step("Remove it: run pulls a missing image", "rmi", name)
+        step("run pulls it", "run", "--rm", name, "echo", "pulled by run")
+        # The offline-site set-up: the registry serves Docker Hub names as a mirror.
+        step("Push busybox under Docker Hub's name", "tag", "busybox", f"{host}/library/busybox")
+        step("... to the registry", "push", "-q", f"{host}/library/busybox")
+        with open(os.environ["DOCKYARD_DAEMON_CONFIG"], "w") as f:
+            f.write(f'{{"registry-mirrors": ["http://{host}"]}}\n')
+        print(f'\n(daemon.json: {{"registry-mirrors": ["http://{host}"]}})')
+        step("Remove the local busybox", "rmi", "busybox", f"{host}/library/busybox")
+        step("pull busybox comes from the mirror", "pull", "busybox", required=True)
+        step("Clean up", "rmi", name)
+    finally:
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        server.terminate()
+        server.wait()
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -109,10 +109,13 @@ def transport_error(method: str, url: str, e: Exception) -> Unreachable:
     if isinstance(e, (httpx.ReadTimeout, httpx.WriteTimeout)):
         return Unreachable(f'{verb} "{url}": net/http: timeout awaiting response (i/o timeout)')
     if isinstance(e, httpx.ConnectError | httpx.ConnectTimeout):
-        host = httpx.URL(url).netloc.decode()
+        parsed = httpx.URL(url)
         if reason.startswith("tls:"):
             return Unreachable(f'{verb} "{url}": {reason}')
-        return Unreachable(f'{verb} "{url}": dial tcp {host}: {reason}')
+        if reason == "no such host":
+            return Unreachable(f'{verb} "{url}": dial tcp: lookup {parsed.host}: no such host')
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        return Unreachable(f'{verb} "{url}": dial tcp {parsed.host}:{port}: {reason}')
     return Unreachable(f'{verb} "{url}": {reason}')
 
 
@@ -222,7 +225,7 @@ class Registry:
             candidates = [(f"https://{self.host}", not insecure)]
             if insecure:
                 candidates.append((f"http://{self.host}", False))
-        first_error: Unreachable | None = None
+        last_error: Unreachable | None = None
         for base, verify in candidates:
             client = self._make_client(verify)
             url = f"{base}/v2/"
@@ -230,7 +233,7 @@ class Registry:
                 resp = client.get(url)
             except httpx.HTTPError as e:
                 client.close()
-                first_error = first_error or transport_error("GET", url, e)
+                last_error = transport_error("GET", url, e)
                 continue
             if resp.status_code == 401:
                 self._scheme, self._params = parse_challenge(
@@ -242,8 +245,8 @@ class Registry:
                 raise RegistryError(f'Get "{url}": {message}', resp.status_code, code)
             self.base, self._client = base, client
             return
-        assert first_error is not None
-        raise first_error
+        assert last_error is not None
+        raise last_error
 
     def close(self) -> None:
         """Close the connections."""
