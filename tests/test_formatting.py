@@ -220,3 +220,26 @@ def test_missing_map_key_chain_is_no_value() -> None:
     assert render("{{.Foo.Bar}}|{{.State.Nope}}", DATA, strict=False) == "<no value>|<no value>"
     with pytest.raises(TemplateError, match="nil pointer evaluating interface {}.X"):
         render("{{.Nil.X}}", DATA, strict=False)
+
+
+# Expected outputs recorded from Go 1.19.8's text/template (template.Execute of the same
+# strings, nil data) on this machine.
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ('{{printf "%0999999999d" 1}}', "%!(NOVERB)%!(EXTRA int=1)"),
+        ('{{printf "a%0999999999d|%d" 1 2}}', "a%!(NOVERB)%!(EXTRA int=1, int=2)"),
+        ('{{printf "%10000001d|" 1 | len}}', "10000002"),
+        ('{{printf "%.99999999s" "x"}}', "%!(NOVERB)%!(EXTRA string=x)"),
+        ('{{printf "%*d|" 5 1}}', "    1|"),
+        ('{{printf "%*d|" 1000001 1}}', "%!(BADWIDTH)1|"),
+        ('{{printf "%.*s|" 1000001 "abc"}}', "%!(BADPREC)abc|"),
+        ('{{printf "%*d|" "x" 1}}', "%!(BADWIDTH)1|"),
+        ('{{printf "%d" 1 "x" 2.5}}', "1%!(EXTRA string=x, float64=2.5)"),
+        ('{{printf "%-*d|" -4 7}}', "7   |"),
+    ],
+)
+@pytest.mark.timeout(20)
+def test_printf_widths_are_bounded_as_go(template: str, expected: str) -> None:
+    """Issue 13: a width of a billion asked for gigabytes; Go's fmt gives up past a million."""
+    assert render(template, {}) == expected

@@ -495,37 +495,113 @@ def _sprint(*args: Any) -> str:
     return out
 
 
-_VERB_RE = re.compile(r"%([-+# 0]*)(\d+)?(?:\.(\d+))?([a-zA-Z%])")
+#: Go's fmt refuses widths and precisions whose magnitude is over a million (tooLarge).
+_TOO_LARGE = 1_000_000
+
+
+def _parsenum(s: str, i: int) -> tuple[int, bool, int]:
+    """Go fmt's parsenum: the number at ``s[i:]`` -> (num, isnum, next index); a number
+    that grows past a million gives up and consumes the rest of ``s`` (Go: "crazy long
+    number most likely"), so the directive ends in ``%!(NOVERB)``."""
+    num, isnum = 0, False
+    while i < len(s) and "0" <= s[i] <= "9":
+        if num > _TOO_LARGE:
+            return 0, False, len(s)
+        num = num * 10 + ord(s[i]) - 48
+        isnum = True
+        i += 1
+    return num, isnum, i
+
+
+def _int_arg(args: tuple[Any, ...], n: int) -> tuple[int, bool, int]:
+    """Go fmt's intFromArg for a ``*`` width or precision -> (num, ok, next arg index)."""
+    if n >= len(args):
+        return 0, False, n
+    arg = args[n]
+    if not isinstance(arg, int) or isinstance(arg, bool) or abs(arg) > _TOO_LARGE:
+        return 0, False, n + 1
+    return arg, True, n + 1
+
+
+def _render(flags: str, width: int | None, prec: int | None, v: str, arg: Any) -> str:
+    """One ``%`` directive's text for ``arg``."""
+    if v in ("d", "x", "X", "o", "b") and isinstance(arg, int | float):
+        body = format(int(arg), v)
+    elif v in ("f", "e", "g") and isinstance(arg, int | float):
+        body = format(float(arg), f".{6 if prec is None else prec}{v}")
+    elif v == "q":
+        body = json.dumps(go_str(arg), ensure_ascii=False)
+    else:
+        body = go_str(arg)
+        if prec is not None and v == "s":
+            body = body[:prec]
+    if width:
+        body = body.ljust(width) if "-" in flags else body.rjust(width)
+    return body
 
 
 def _sprintf(fmt: str, *args: Any) -> str:
-    it = iter(args)
-
-    def verb(m: re.Match[str]) -> str:
-        flags, width, prec, v = m.group(1), m.group(2), m.group(3), m.group(4)
-        if v == "%":
-            return "%"
-        try:
-            arg = next(it)
-        except StopIteration:
-            return f"%!{v}(MISSING)"
-        if v in ("d", "x", "X", "o", "b") and isinstance(arg, int | float):
-            body = format(int(arg), {"d": "d", "x": "x", "X": "X", "o": "o", "b": "b"}[v])
-        elif v in ("f", "e", "g") and isinstance(arg, int | float):
-            body = format(float(arg), f".{prec or 6}{v}")
-        elif v == "q":
-            body = json.dumps(go_str(arg), ensure_ascii=False)
-        elif v == "t":
-            body = go_str(arg)
+    """Go's ``fmt.Sprintf`` for the verbs templates use, with its error strings:
+    ``%!v(MISSING)``, ``%!(NOVERB)``, ``%!(BADWIDTH)``, ``%!(BADPREC)`` (a ``*`` width or
+    precision that is not an int or is over a million), ``%!(EXTRA type=value)``; a
+    literal width or precision past a million ends the format in ``%!(NOVERB)``, as Go's
+    parsenum, so no directive can ask for gigabytes."""
+    out: list[str] = []
+    n = i = 0
+    end = len(fmt)
+    while i < end:
+        j = fmt.find("%", i)
+        if j < 0:
+            out.append(fmt[i:])
+            break
+        out.append(fmt[i:j])
+        i = j + 1
+        flags = ""
+        while i < end and fmt[i] in "-+# 0":
+            flags += fmt[i]
+            i += 1
+        width: int | None = None
+        if i < end and fmt[i] == "*":
+            i += 1
+            num, ok, n = _int_arg(args, n)
+            if not ok:
+                out.append("%!(BADWIDTH)")
+            elif num < 0:
+                flags, num = flags + "-", -num
+            width = num if ok else None
         else:
-            body = go_str(arg)
-            if prec is not None and v == "s":
-                body = body[: int(prec)]
-        if width:
-            body = body.ljust(int(width)) if "-" in flags else body.rjust(int(width))
-        return body
-
-    return _VERB_RE.sub(verb, fmt)
+            num, ok, i = _parsenum(fmt, i)
+            width = num if ok else None
+        prec: int | None = None
+        if i < end and fmt[i] == ".":
+            i += 1
+            if i < end and fmt[i] == "*":
+                i += 1
+                num, ok, n = _int_arg(args, n)
+                if not ok:
+                    out.append("%!(BADPREC)")
+                elif num >= 0:  # Go: a negative precision is no precision
+                    prec = num
+            else:
+                num, ok, i = _parsenum(fmt, i)
+                prec = num if ok else 0
+        if i >= end:
+            out.append("%!(NOVERB)")
+            break
+        v = fmt[i]
+        i += 1
+        if v == "%":
+            out.append("%")
+            continue
+        if n >= len(args):
+            out.append(f"%!{v}(MISSING)")
+            continue
+        out.append(_render(flags, width, prec, v, args[n]))
+        n += 1
+    if n < len(args):
+        extra = ", ".join("<nil>" if a is None else f"{_go_type(a)}={go_str(a)}" for a in args[n:])
+        out.append(f"%!(EXTRA {extra})")
+    return "".join(out)
 
 
 def _eq(a: Any, *others: Any) -> bool:
