@@ -70,3 +70,24 @@ def test_copy_of_a_heredoc_and_a_file_over_symlinks(
     assert victim.read_text() == "host\n"
     assert stat.S_IMODE(victim.stat().st_mode) == 0o600
     assert sorted(os.listdir(tmp_path)) == sorted(["victim.txt", "ctx", "root", "run"])
+
+
+def test_deeply_nested_substitutions_expand(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    """``${a:-${a:-...}}`` 900 deep: BuildKit expands it (the lexer recursed past Python's
+    limit and printed a 3,001-line traceback)."""
+    from dockyard.build import shell
+
+    nested = "${a:-" * 900 + "deep" + "}" * 900
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM busybox\nARG a\nENV X={nested}\n")
+    out = dy("build", "-q", "-t", "nested", str(ctx))
+    assert out.returncode == 0, out.stderr[-2000:]
+    env = dy("image", "inspect", "-f", "{{json .Config.Env}}", "nested", check=True).stdout
+    assert '"X=deep"' in env
+    # Far deeper still expands; past the bound a one-line error, never a traceback.
+    assert shell.expand("${a:-" * 20000 + "x" + "}" * 20000, {"a": ""}) == "x"
+    with pytest.raises(shell.ExpansionError) as err:
+        shell.expand("${a:-" * 100_001 + "}" * 100_001, {})
+    assert "nested deeper than 100000 levels" in str(err.value)
+    assert len(str(err.value)) < 200

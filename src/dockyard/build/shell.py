@@ -9,12 +9,20 @@ Spec: the Dockerfile reference, "Environment replacement"; behaviour copied from
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dockyard.errors import InvalidArgument
 
 _EOF = ""
+#: Nesting of ``${...}`` the lexer follows. BuildKit's recursive lexer has no limit of its
+#: own (its goroutine stack, 1 GB, gives out about ten times deeper); this bounds memory
+#: (about 1 KiB a level here) with a clear error instead of a crash.
+MAX_NESTING = 100_000
+#: Python frames one nesting level costs (``_stop_on``, ``_stop_on_inner``, ``_dollar``,
+#: ``_modifier_word``), with margin.
+_FRAMES_PER_LEVEL = 6
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
 _GO_ESCAPES = {
     "\a": "\\a",
@@ -29,6 +37,10 @@ _GO_ESCAPES = {
 
 class ExpansionError(InvalidArgument):
     """A word could not be expanded; the message is BuildKit's text."""
+
+
+class _TooDeep(Exception):
+    """Substitutions nested past MAX_NESTING."""
 
 
 class _LexError(Exception):
@@ -136,16 +148,32 @@ class Lexer:
         self._matched: set[str] = set()
         self._unmatched: set[str] = set()
         self._raw_escapes_now = raw_escapes
+        self._depth = 0
 
     def process(self, word: str, env: Mapping[str, str]) -> Expansion:
         """Expand ``word``; raises :class:`ExpansionError` (``failed to process "w": ...``)."""
         self._src, self._pos, self._env = word, 0, env
         self._matched, self._unmatched = set(), set()
         self._raw_escapes_now = self.raw_escapes
+        self._depth = 0
+        # The lexer recurses once per ${...} level, as BuildKit's does: make room for the
+        # depth this word can reach (bounded by MAX_NESTING) for the call only.
+        limit = sys.getrecursionlimit()
+        need = _FRAMES_PER_LEVEL * min(word.count("${"), MAX_NESTING + 1) + limit
+        if need > limit:
+            sys.setrecursionlimit(need)
         try:
             result, words = self._stop_on(_EOF, self.raw_escapes)
         except _LexError as err:
             raise ExpansionError(f"failed to process {go_quote(word)}: {err}") from None
+        except _TooDeep:
+            start = go_quote(word[:40])[:-1]
+            raise ExpansionError(
+                f"failed to process {start}...: substitutions nested deeper than "
+                f"{MAX_NESTING} levels"
+            ) from None
+        finally:
+            sys.setrecursionlimit(limit)
         return Expansion(result, words, self._matched, self._unmatched)
 
     # scanner primitives: one code point at a time, "" at the end
@@ -279,6 +307,16 @@ class Lexer:
                 return "$" + name
             return value
         self._next()
+        if self._depth >= MAX_NESTING:
+            raise _TooDeep
+        self._depth += 1
+        try:
+            return self._braced()
+        finally:
+            self._depth -= 1
+
+    def _braced(self) -> str:
+        """``${...}`` after its ``${``."""
         peek = self._peek()
         if peek == _EOF:
             raise _LexError("syntax error: missing '}'")
