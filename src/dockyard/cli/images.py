@@ -290,5 +290,6 @@ image.add_command(importlib.import_module("dockyard.cli.archives").save, "save")
 image.add_command(importlib.import_module("dockyard.cli.archives").load, "load")
 # Adds `image pull` and `image push` (that module imports this one for its helpers).
 importlib.import_module("dockyard.cli.registry")
+image.add_command(importlib.import_module("dockyard.cli.prune").image_prune, "prune")
 image.add_command(importlib.import_module("dockyard.cli.build").history, "history")
 image.add_command(importlib.import_module("dockyard.cli.build").build, "build")

@@ -22,6 +22,7 @@ from dockyard.errors import EXIT_ENGINE, DockyardError
 COMMANDS: dict[str, str] = {
     "bootstrap": "dockyard.cli.images:bootstrap",
     "build": "dockyard.cli.build:build",
+    "builder": "dockyard.cli.prune:builder",
     "history": "dockyard.cli.build:history",
     "image": "dockyard.cli.images:image",
     "images": "dockyard.cli.images:images",

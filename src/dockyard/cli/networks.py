@@ -142,39 +142,6 @@ def _filter(engine: Any, nets: list[Any], filters: tuple[str, ...]) -> list[Any]
     return nets
 
 
-def _prune_filter(nets: list[Any], filters: tuple[str, ...]) -> list[Any]:
-    """``network prune --filter``: Docker's ``until`` (a Go duration, RFC 3339 time or Unix
-    seconds: created before it), ``label`` (every one must match) and ``label!`` (none may
-    match); any other key is refused with Docker's message. Raises InvalidArgument."""
-    import datetime
-
-    from dockyard.container.logs import parse_time_arg
-
-    def created_ns(net: Any) -> int:
-        whole, _, frac = net.created.rstrip("Z").partition(".")
-        t = datetime.datetime.fromisoformat(whole).replace(tzinfo=datetime.UTC)
-        return int(t.timestamp()) * 10**9 + int((frac + "000000000")[:9])
-
-    def has_label(net: Any, v: str) -> bool:
-        k, sep, val = v.partition("=")
-        return k in net.labels and (not sep or net.labels[k] == val)
-
-    for f in filters:
-        key, sep, value = f.partition("=")
-        if not sep:
-            raise InvalidArgument(f"bad format of filter (expected name=value): {f}")
-        if key == "until":
-            limit = parse_time_arg(value, "until")
-            nets = [n for n in nets if created_ns(n) < limit]
-        elif key == "label":
-            nets = [n for n in nets if has_label(n, value)]
-        elif key == "label!":
-            nets = [n for n in nets if not has_label(n, value)]
-        else:
-            raise InvalidArgument(f"invalid filter '{key}'")
-    return nets
-
-
 @network.command("ls", context_settings=_SETTINGS)
 @click.option(
     "-f", "--filter", "filters", multiple=True, help="Provide filter values (e.g. 'driver=bridge')"
@@ -292,7 +259,9 @@ def prune(paths: Paths, force: bool, filters: tuple[str, ...]) -> None:
         if answer not in ("y", "yes"):
             return
     engine = _engine(paths)
-    removed = engine.networks.prune(_prune_filter(engine.networks.list_networks(), filters))
+    from dockyard.network.manager import prune_filter
+
+    removed = engine.networks.prune(prune_filter(engine.networks.list_networks(), filters))
     if removed:
         click.echo("Deleted Networks:")
         for net in removed:

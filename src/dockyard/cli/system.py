@@ -1,4 +1,5 @@
-"""``dockyard system boot`` and ``dockyard system service``.
+"""``dockyard system boot`` and ``dockyard system service`` (``df`` and ``prune`` are in
+dockyard.cli.prune).
 
 ``boot`` is what an init system runs once at boot (see
 contrib/dockyard-boot.service) to bring back containers as Docker's daemon does when it
@@ -161,3 +162,13 @@ def _serve(
         if address.scheme == "unix":
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(address.path)
+
+
+def _register() -> None:
+    from dockyard.cli.prune import df, system_prune
+
+    system.add_command(df)
+    system.add_command(system_prune)
+
+
+_register()

@@ -60,6 +60,39 @@ def default_bridge() -> tuple[str, ipaddress.IPv4Interface]:
     return name, bip
 
 
+def prune_filter(nets: list[Network], filters: tuple[str, ...] | list[str]) -> list[Network]:
+    """``network prune --filter``: Docker's ``until`` (a Go duration, RFC 3339 time or Unix
+    seconds: created before it), ``label`` (every one must match) and ``label!`` (none may
+    match); any other key is refused with Docker's message. Raises InvalidArgument."""
+    import datetime
+
+    from dockyard.container.logs import parse_time_arg
+
+    def created_ns(net: Network) -> int:
+        whole, _, frac = net.created.rstrip("Z").partition(".")
+        t = datetime.datetime.fromisoformat(whole).replace(tzinfo=datetime.UTC)
+        return int(t.timestamp()) * 10**9 + int((frac + "000000000")[:9])
+
+    def has_label(net: Network, v: str) -> bool:
+        k, sep, val = v.partition("=")
+        return k in net.labels and (not sep or net.labels[k] == val)
+
+    for f in filters:
+        key, sep, value = f.partition("=")
+        if not sep:
+            raise InvalidArgument(f"bad format of filter (expected name=value): {f}")
+        if key == "until":
+            limit = parse_time_arg(value, "until")
+            nets = [n for n in nets if created_ns(n) < limit]
+        elif key == "label":
+            nets = [n for n in nets if has_label(n, value)]
+        elif key == "label!":
+            nets = [n for n in nets if not has_label(n, value)]
+        else:
+            raise InvalidArgument(f"invalid filter '{key}'")
+    return nets
+
+
 class NetworkManager:
     """Networks of one engine (``paths``, state database ``db``) and the network side of
     its containers' lifecycles."""

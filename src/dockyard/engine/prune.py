@@ -1,0 +1,139 @@
+"""Engine operations that reclaim and report disk space (issue 10), for every front end:
+
+==========================  ===============================================
+``image_prune``             ``POST /images/prune``
+``build_cache_prune``       ``POST /build/prune``
+``system_prune``            what ``docker system prune`` runs (containers, networks,
+                            volumes, images, build cache: the prune endpoints in turn)
+``disk_usage``              ``GET /system/df``
+==========================  ===============================================
+
+Filters are Docker's ``--filter key=value`` strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dockyard.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from dockyard.engine import Engine
+
+
+def _parsed(filters: list[str] | tuple[str, ...]) -> dict[str, list[str]]:
+    from dockyard.container.operations import parse_filters
+
+    return parse_filters(list(filters))
+
+
+def image_prune(
+    engine: Engine, all_images: bool = False, filters: list[str] | tuple[str, ...] = ()
+) -> tuple[list[tuple[str, str]], int]:
+    """Delete dangling images (every image no container uses with ``all_images``)
+    matching ``filters`` (``until``, ``label``, ``label!``, ``dangling``); returns
+    ``([("untagged"|"deleted", value)], bytes reclaimed)``. Raises InvalidArgument."""
+    from dockyard.image.prune import prune_images
+
+    return prune_images(engine.images, all_images, _parsed(filters))
+
+
+def build_cache_prune(engine: Engine, all_entries: bool = False) -> tuple[list[str], int]:
+    """Drop unused build cache entries (all with ``all_entries``) and the images only the
+    cache kept; returns ``(entry IDs, bytes reclaimed)``."""
+    from dockyard.image.prune import prune_build_cache
+
+    return prune_build_cache(engine.images, all_entries)
+
+
+@dataclass
+class SystemPruneReport:
+    """What ``system_prune`` removed: container IDs, network names, volume names, image
+    records (``("untagged"|"deleted", value)``), build cache entry IDs, and the bytes
+    reclaimed in all."""
+
+    containers: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    images: list[tuple[str, str]] = field(default_factory=list)
+    build_cache: list[str] = field(default_factory=list)
+    reclaimed: int = 0
+
+
+def system_prune(
+    engine: Engine,
+    all_images: bool = False,
+    volumes: bool = False,
+    filters: list[str] | tuple[str, ...] = (),
+) -> SystemPruneReport:
+    """``docker system prune``: stopped containers, unused user-defined networks, unused
+    anonymous volumes (with ``volumes``), dangling images (all unused ones with
+    ``all_images``) and the build cache (all of it with ``all_images``), in that order,
+    each with ``filters`` (``until``, ``label``, ``label!``). Every filter is checked
+    before anything is removed. Raises InvalidArgument (Docker's messages)."""
+    from dockyard.container import operations
+    from dockyard.image.prune import prune_build_cache, prune_images
+    from dockyard.network.manager import prune_filter
+
+    check_system_prune(volumes, filters)
+    parsed = _parsed(filters)
+    report = SystemPruneReport()
+    removed = operations.prune(engine.containers, parsed)
+    report.containers = [cid for cid, _ in removed]
+    report.reclaimed += sum(size for _, size in removed)
+    nets = engine.networks.prune(prune_filter(engine.networks.list_networks(), list(filters)))
+    report.networks = [n.name for n in nets]
+    if volumes:
+        gone = engine.volumes.prune(False, {k: v for k, v in parsed.items() if k != "until"})
+        report.volumes = [name for name, _ in gone]
+        report.reclaimed += sum(size for _, size in gone)
+    report.images, size = prune_images(engine.images, all_images, parsed)
+    report.reclaimed += size
+    report.build_cache, size = prune_build_cache(engine.images, all_images)
+    report.reclaimed += size
+    # Issue 14's garbage collector (leftovers of killed commands) runs here, last.
+    return report
+
+
+def check_system_prune(volumes: bool, filters: list[str] | tuple[str, ...]) -> None:
+    """Refuse ``system prune`` filters before anything is removed (or asked): every key
+    must suit every kind, and ``until`` does not go with ``volumes`` (Docker's messages).
+    Raises InvalidArgument."""
+    from dockyard.image.prune import select
+    from dockyard.network.manager import prune_filter
+
+    parsed = _parsed(filters)
+    if volumes and "until" in parsed:
+        raise InvalidArgument('The "until" filter is not supported with "--volumes"')
+    select([], parsed)
+    prune_filter([], list(filters))
+
+
+def disk_usage(engine: Engine) -> dict[str, Any]:
+    """``docker system df`` figures (bytes): ``images`` (listed images, their containers
+    count, per-image ``size``/``shared``), ``images_total``/``images_active`` (unique
+    layer bytes, of all images and of those in use), ``containers`` (``(container,
+    writable-layer bytes, active)``), ``volumes`` (``(volume, bytes, links)``),
+    ``build_cache`` (``(entries, bytes)``)."""
+    from dockyard.container.operations import container_size, dir_size
+    from dockyard.image.prune import cache_size, image_usage
+
+    usage = image_usage(engine.images)
+    containers = []
+    for c in engine.containers.list_reconciled():
+        active = c.state.get("Status") in ("running", "paused", "restarting")
+        containers.append((c, container_size(engine.containers, c), active))
+    vols = [
+        (v, dir_size(v.mountpoint), len(engine.volumes.users(v.name))) for v in engine.volumes.all()
+    ]
+    return {
+        "images": usage["images"],
+        "image_containers": usage["containers"],
+        "per_image": usage["per_image"],
+        "images_total": usage["total"],
+        "images_active": usage["active"],
+        "containers": containers,
+        "volumes": vols,
+        "build_cache": cache_size(engine.images),
+    }

@@ -1,0 +1,214 @@
+"""Reclaiming image space: ``docker image prune``, ``docker builder prune`` and the image
+and build cache figures of ``docker system df`` (moby daemon/images/image_prune.go).
+
+A layer's size is that of its uncompressed tar (the size ``docker images`` adds up), or of
+its unpacked files when only a compressed blob is stored; an image's space is reclaimed
+only when its last user goes, so a prune reports the layers its deletions removed.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from dockyard.errors import Conflict, InvalidArgument, NotFound
+from dockyard.image.store import Image, ImageStore, chain_ids
+
+#: A prune's result: (records, bytes reclaimed); a record is ("untagged"|"deleted", value).
+PruneReport = tuple[list[tuple[str, str]], int]
+
+
+def _created_ns(img: Image) -> int:
+    whole, _, frac = img.created.rstrip("Z").partition(".")
+    try:
+        t = datetime.datetime.fromisoformat(whole).replace(tzinfo=datetime.UTC)
+    except ValueError:
+        return 0
+    return int(t.timestamp()) * 10**9 + int((frac + "000000000")[:9] or 0)
+
+
+def _has_label(img: Image, spec: str) -> bool:
+    labels = (img.config.get("config") or {}).get("Labels") or {}
+    key, eq, value = spec.partition("=")
+    return key in labels and (not eq or labels[key] == value)
+
+
+def select(images: list[Image], filters: dict[str, list[str]]) -> list[Image]:
+    """The ``images`` matching prune ``filters`` (``until``: created before; ``label``:
+    every one matches; ``label!``: none matches). Raises InvalidArgument for another key,
+    with Docker's message."""
+    from dockyard.container.logs import parse_time_arg
+
+    for key in filters:
+        if key not in ("until", "label", "label!"):
+            raise InvalidArgument(f"invalid filter '{key}'")
+    limits = [parse_time_arg(v, "until") for v in filters.get("until", [])]
+    return [
+        img
+        for img in images
+        if all(_created_ns(img) < limit for limit in limits)
+        and all(_has_label(img, s) for s in filters.get("label", []))
+        and not any(_has_label(img, s) for s in filters.get("label!", []))
+    ]
+
+
+def layer_size(store: ImageStore, diff_id: str) -> int:
+    """Bytes of layer ``diff_id``: its uncompressed blob's size, else its unpacked files'."""
+    import os
+
+    try:
+        return os.path.getsize(store.content.path(diff_id))
+    except FileNotFoundError:
+        from dockyard.snapshot import LayerStore
+
+        return LayerStore(store.paths).content_size(diff_id)
+
+
+def layer_sizes(store: ImageStore, img: Image) -> dict[str, int]:
+    """``{chain ID: bytes}`` of ``img``'s layers (the IDs ``rmi`` reports as deleted)."""
+    return {
+        chain: layer_size(store, diff_id)
+        for diff_id, chain in zip(img.diff_ids, chain_ids(img.diff_ids), strict=True)
+    }
+
+
+def with_children(store: ImageStore) -> set[str]:
+    """IDs of images another existing image was built from (moby's image "children")."""
+    rows = store.db.query(
+        "SELECT DISTINCT p.parent AS id FROM image_parents p JOIN images i ON i.id = p.image_id"
+    )
+    return {r["id"] for r in rows}
+
+
+def _delete(store: ImageStore, img: Image, names: list[str]) -> PruneReport:
+    """Delete ``img`` by each of ``names`` (its tags, or its ID), without force; a
+    container using it makes it stay (the conflict is skipped, as moby's prune)."""
+    sizes = layer_sizes(store, img)
+    records: list[tuple[str, str]] = []
+    for name in names:
+        try:
+            found = store.delete(name, force=False)
+        except (Conflict, NotFound):
+            continue
+        records.extend((kind.lower(), value) for kind, value in found)
+    reclaimed = sum(sizes.get(value, 0) for kind, value in records if kind == "deleted")
+    return records, reclaimed
+
+
+def prune_images(
+    store: ImageStore, all_images: bool = False, filters: dict[str, list[str]] | None = None
+) -> PruneReport:
+    """``docker image prune``: delete the dangling images (untagged, no image built from
+    them), or with ``all_images`` every image no container uses, that match ``filters``
+    (``until``, ``label``, ``label!``; ``dangling=true|false`` as ``-a``'s opposite).
+    Untagged parents nothing needs any more go with them. Returns the ``untagged``/
+    ``deleted`` records (image IDs, then the chain IDs of removed layers) and the bytes
+    reclaimed. Raises InvalidArgument for a bad filter."""
+    filters = dict(filters or {})
+    for value in filters.pop("dangling", []):
+        if value.lower() not in ("true", "false", "1", "0"):
+            raise InvalidArgument(f"invalid filter 'dangling={value}'")
+        all_images = value.lower() in ("false", "0")
+    children = with_children(store)
+    candidates = []
+    for img in store.list():
+        if img.id in children and (not all_images or not img.tags):
+            continue  # an intermediate image: it goes with the image built on it
+        if img.tags and not all_images:
+            continue
+        candidates.append(img)
+    records: list[tuple[str, str]] = []
+    reclaimed = 0
+    for img in select(candidates, filters):
+        names = list(img.tags) or [img.id[7:]]
+        found, size = _delete(store, img, names)
+        records.extend(found)
+        reclaimed += size
+    return records, reclaimed
+
+
+# -- build cache --------------------------------------------------------------------------
+
+
+def cache_only_images(store: ImageStore) -> list[Image]:
+    """Images only the build cache keeps: untagged, nothing built on them, no container
+    (``builder prune`` deletes them; ``system df`` counts them as the cache's size)."""
+    rows = store.db.query(
+        "SELECT DISTINCT c.image_id AS id FROM build_cache c JOIN images i ON i.id = c.image_id"
+        " WHERE c.image_id NOT IN (SELECT image_id FROM tags)"
+        " AND c.image_id NOT IN (SELECT image_id FROM containers)"
+    )
+    children = with_children(store)
+    return [store.get(r["id"]) for r in rows if r["id"] not in children]
+
+
+def cache_size(store: ImageStore) -> tuple[int, int]:
+    """``(entries, bytes)`` of the build cache: its rows, and the unique layers of the
+    images only it keeps (layers another image uses are not counted)."""
+    entries = int(store.db.query("SELECT COUNT(*) AS n FROM build_cache")[0]["n"])
+    only = cache_only_images(store)
+    if not only:
+        return entries, 0
+    used: set[str] = set()
+    ids = {img.id for img in only}
+    for img in store.list():
+        if img.id not in ids:
+            used.update(img.diff_ids)
+    unique = {d for img in only for d in img.diff_ids} - used
+    return entries, sum(layer_size(store, d) for d in unique)
+
+
+def prune_build_cache(store: ImageStore, all_entries: bool = False) -> tuple[list[str], int]:
+    """``docker builder prune``: drop the build cache entries whose image is gone or kept
+    by the cache alone (with ``all_entries``: every entry), deleting those images.
+    Returns the entries removed (their keys, without ``sha256:``) and the bytes
+    reclaimed."""
+    only = {img.id: img for img in cache_only_images(store)}
+    rows = store.db.query(
+        "SELECT c.key, c.image_id, i.id AS exists_ FROM build_cache c"
+        " LEFT JOIN images i ON i.id = c.image_id ORDER BY c.created, c.key"
+    )
+    doomed = [
+        r["key"] for r in rows if all_entries or r["exists_"] is None or r["image_id"] in only
+    ]
+    with store.db.write() as conn:
+        conn.executemany("DELETE FROM build_cache WHERE key = ?", [(k,) for k in doomed])
+    reclaimed = 0
+    for img in only.values():
+        reclaimed += _delete(store, img, [img.id[7:]])[1]
+    return [k.removeprefix("sha256:") for k in doomed], reclaimed
+
+
+def image_usage(store: ImageStore) -> dict[str, Any]:
+    """``system df``'s image figures: ``images`` (listed ones, intermediates aside),
+    ``containers`` ({image ID: containers using it}), ``total`` (bytes of every stored
+    layer once) and ``active`` (bytes of the layers of images in use), plus per image
+    ``unique``/``shared`` bytes for ``-v``."""
+    every = store.list()
+    hidden = store.intermediate_ids()
+    counts: dict[str, int] = {}
+    for r in store.db.query("SELECT image_id, COUNT(*) AS n FROM containers GROUP BY image_id"):
+        counts[r["image_id"]] = int(r["n"])
+    sizes: dict[str, int] = {}
+    users: dict[str, int] = {}
+    for img in every:
+        for d in set(img.diff_ids):
+            if d not in sizes:
+                sizes[d] = layer_size(store, d)
+            users[d] = users.get(d, 0) + 1
+    active = {d for img in every if counts.get(img.id) for d in img.diff_ids}
+    listed = [img for img in every if img.id not in hidden]
+    per_image = {
+        img.id: {
+            "size": sum(sizes[d] for d in set(img.diff_ids)),
+            "shared": sum(sizes[d] for d in set(img.diff_ids) if users[d] > 1),
+        }
+        for img in listed
+    }
+    return {
+        "images": listed,
+        "containers": counts,
+        "total": sum(sizes.values()),
+        "active": sum(sizes[d] for d in active),
+        "per_image": per_image,
+    }

@@ -1,0 +1,182 @@
+"""``image prune``, ``builder prune``, ``system prune`` and ``system df`` (end to end)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+from conftest import Runner
+
+
+def image_id(dy: Runner, name: str) -> str:
+    return json.loads(dy("image", "inspect", name, check=True).stdout)[0]["Id"]
+
+
+def chain_of(dy: Runner, name: str) -> str:
+    """The chain ID of the image's top layer (what rmi/prune report as deleted)."""
+    import hashlib
+
+    layers = json.loads(dy("image", "inspect", name, check=True).stdout)[0]["RootFS"]["Layers"]
+    chain = layers[0]
+    for d in layers[1:]:
+        chain = "sha256:" + hashlib.sha256(f"{chain} {d}".encode()).hexdigest()
+    return chain
+
+
+TOTAL = re.compile(r"Total reclaimed space: \d+(\.\d+)?[kMG]?B\n")
+
+
+def test_image_prune_dangling(dy: Runner, busybox: str) -> None:
+    dy("run", "--name", "c1", "busybox", "sh", "-c", "echo one > /f", check=True)
+    dy("commit", "c1", "x:1", check=True)
+    old, old_chain = image_id(dy, "x:1"), chain_of(dy, "x:1")
+    dy("rm", "c1", check=True)
+    dy("run", "--name", "c2", "busybox", "sh", "-c", "echo two > /f", check=True)
+    dy("commit", "c2", "x:1", check=True)  # the tag moves: the old image dangles
+    r = dy("image", "prune", input="n\n", check=True)
+    assert r.stdout == (
+        "WARNING! This will remove all dangling images.\nAre you sure you want to continue? [y/N] "
+    )
+    assert image_id(dy, old[7:19]) == old
+    out = dy("image", "prune", "-f", check=True).stdout
+    head, _, total = out.partition("\n\n")
+    assert head == f"Deleted Images:\ndeleted: {old}\ndeleted: {old_chain}"
+    assert total == "Total reclaimed space: 10.24kB\n"  # the layer tar: one 10 KiB tar record
+    assert dy("image", "prune", "-f", check=True).stdout == "Total reclaimed space: 0B\n"
+    # Tagged and in-use images stay.
+    assert dy("images", "-q", check=True).stdout.count("\n") == 2
+
+
+def test_image_prune_all_and_filters(dy: Runner, busybox: str) -> None:
+    dy("run", "--name", "c1", "busybox", "true", check=True)
+    dy("commit", "-c", "LABEL keep=yes", "c1", "kept:1", check=True)
+    dy("commit", "-c", "LABEL keep=no", "c1", "gone:1", check=True)
+    dy("rm", "c1", check=True)
+    dy("create", "--name", "user", "kept:1", "true", check=True)
+    r = dy("image", "prune", "-a", "--filter", "nosuch=1", "-f")
+    assert (r.returncode, r.stderr) == (1, "Error response from daemon: invalid filter 'nosuch'\n")
+    out = dy("image", "prune", "-af", "--filter", "label=keep=no", check=True).stdout
+    assert out.startswith("Deleted Images:\nuntagged: gone:1\ndeleted: sha256:")
+    assert TOTAL.search(out)
+    out = dy("image", "prune", "-af", "--filter", "until=2000-01-01", check=True).stdout
+    assert out == "Total reclaimed space: 0B\n"
+    # busybox goes (its only container was removed); kept:1 has a container.
+    out = dy("image", "prune", "-a", input="y\n", check=True).stdout
+    assert out.startswith(
+        "WARNING! This will remove all images without at least one container associated to"
+        " them.\nAre you sure you want to continue? [y/N] Deleted Images:\n"
+    )
+    assert dy("images", "--format", "{{.Repository}}", check=True).stdout == "kept\n"
+
+
+def _build(dy: Runner, tmp_path: Path, tag: str) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir(exist_ok=True)
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo cached > /f\nCMD cat /f\n")
+    dy("build", "-q", "-t", tag, str(ctx), check=True)
+
+
+def _cache_rows(engine_env: dict[str, str]) -> int:
+    db = sqlite3.connect(Path(engine_env["DOCKYARD_ROOT"]) / "state.db")
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM build_cache").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_builder_prune(dy: Runner, busybox: str, tmp_path: Path, engine_env: dict) -> None:
+    _build(dy, tmp_path, "site:1")
+    rows = _cache_rows(engine_env)
+    assert rows >= 1
+    df = dy("system", "df", "--format", "{{.Type}}={{.TotalCount}}", check=True).stdout
+    assert f"Build Cache={rows}\n" in df
+    # In use by a tagged image: the dangling prune keeps it.
+    r = dy("builder", "prune", input="y\n", check=True)
+    assert r.stdout == (
+        "WARNING! This will remove all dangling build cache. Are you sure you want to"
+        " continue? [y/N] Total reclaimed space: 0B\n"
+    )
+    assert _cache_rows(engine_env) == rows
+    dy("rmi", "site:1", check=True)
+    out = dy("builder", "prune", "-f", check=True).stdout
+    assert out.startswith("Deleted build cache objects:\n")
+    assert len(out.split("\n\n")[0].splitlines()) == rows + 1
+    assert _cache_rows(engine_env) == 0
+    _build(dy, tmp_path, "site:2")
+    out = dy("builder", "prune", "-af", check=True).stdout
+    assert out.startswith("Deleted build cache objects:\n") and TOTAL.search(out)
+    assert _cache_rows(engine_env) == 0
+    assert dy("run", "--rm", "site:2", check=True).stdout == "cached\n"
+
+
+def test_system_prune(dy: Runner, busybox: str, engine_env: dict) -> None:
+    dy(
+        "run",
+        "--name",
+        "stopped",
+        "-v",
+        "/anon",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /anon/f",
+        check=True,
+    )
+    cid = json.loads(dy("inspect", "stopped", check=True).stdout)[0]["Id"]
+    dy("network", "create", "unused", check=True)
+    dy("volume", "create", "named", check=True)
+    r = dy("system", "prune", "--volumes", "--filter", "until=1h")
+    assert (r.returncode, r.stderr) == (
+        1,
+        'Error response from daemon: The "until" filter is not supported with "--volumes"\n',
+    )
+    r = dy("system", "prune", "--volumes", input="n\n", check=True)
+    assert r.stdout == (
+        "WARNING! This will remove:\n"
+        "  - all stopped containers\n"
+        "  - all networks not used by at least one container\n"
+        "  - all anonymous volumes not used by at least one container\n"
+        "  - all dangling images\n"
+        "  - unused build cache\n"
+        "\nAre you sure you want to continue? [y/N] "
+    )
+    out = dy("system", "prune", "-f", "--volumes", check=True).stdout
+    sections = out.split("\n\n")
+    assert sections[0] == f"Deleted Containers:\n{cid}"
+    assert sections[1] == "Deleted Networks:\nunused"
+    assert sections[2].startswith("Deleted Volumes:\n") and len(sections[2].splitlines()) == 2
+    assert TOTAL.fullmatch(sections[3])
+    assert dy("volume", "ls", "-q", check=True).stdout == "named\n"
+    assert dy("images", "-q", check=True).stdout != ""  # busybox is tagged: not dangling
+    out = dy("system", "prune", "-af", check=True).stdout
+    assert out.startswith("Deleted Images:\nuntagged: busybox:latest\n")
+
+
+def test_system_df(dy: Runner, busybox: str) -> None:
+    dy(
+        "run",
+        "--name",
+        "c1",
+        "-v",
+        "vol:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo 12345 > /data/f; echo abc > /g",
+        check=True,
+    )
+    dy("volume", "create", "idle", check=True)
+    out = dy("system", "df", check=True).stdout.splitlines()
+    assert out[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+    assert re.fullmatch(r"Images\s+1\s+1\s+\S+MB\s+0B \(0%\)", out[1]), out[1]
+    assert re.fullmatch(r"Containers\s+1\s+0\s+\d+B\s+\d+B \(100%\)", out[2]), out[2]
+    assert re.fullmatch(r"Local Volumes\s+2\s+1\s+6B\s+0B \(0%\)", out[3]), out[3]
+    assert re.fullmatch(r"Build Cache\s+0\s+0\s+0B\s+0B", out[4]), out[4]
+    verbose = dy("system", "df", "-v", check=True).stdout
+    assert verbose.startswith("Images space usage:\n\nREPOSITORY ")
+    assert "\nContainers space usage:\n\nCONTAINER ID " in verbose
+    assert re.search(r"\nLocal Volumes space usage:\n\nVOLUME NAME +LINKS +SIZE\n", verbose)
+    assert re.search(r"\nvol +1 +6B\n", verbose)
+    assert verbose.endswith("\nBuild cache usage: 0B\n")
