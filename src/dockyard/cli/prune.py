@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from dockyard.cli.opts import parse_filters
 from dockyard.errors import DockyardError
 from dockyard.paths import Paths
 
@@ -71,7 +72,7 @@ def image_prune(paths: Paths, all_: bool, force: bool, filters: tuple[str, ...])
     if not force and not _confirm(warning + "\nAre you sure you want to continue?"):
         return
     try:
-        records, reclaimed = prune.image_prune(_engine(paths), all_, filters)
+        records, reclaimed = prune.image_prune(_engine(paths), all_, parse_filters(filters))
     except DockyardError as e:
         _fail(f"Error response from daemon: {e}")
     if records:
@@ -129,7 +130,8 @@ def system_prune(
     from dockyard.engine import prune
 
     try:
-        prune.check_system_prune(volumes, filters)
+        parsed = parse_filters(filters)
+        prune.check_system_prune(volumes, parsed)
     except DockyardError as e:
         _fail(f"Error response from daemon: {e}")
     warnings = ["all stopped containers", "all networks not used by at least one container"]
@@ -148,7 +150,7 @@ def system_prune(
     if not force and not _confirm(text + "\nAre you sure you want to continue?"):
         return
     try:
-        report = prune.system_prune(_engine(paths), all_, volumes, filters)
+        report = prune.system_prune(_engine(paths), all_, volumes, parsed)
     except DockyardError as e:
         _fail(f"Error response from daemon: {e}")
     sections = [
@@ -256,9 +258,12 @@ def _verbose(engine: Any, usage: dict[str, Any]) -> str:
 
     out = ["Images space usage:\n\n"]
     rows = []
+    summaries = {s["Id"]: s for s in engine.image_list()}
     for img in usage["images"]:
+        if img.id not in summaries:
+            continue  # removed meanwhile
         sizes = usage["per_image"][img.id]
-        for row in image_rows([img], False, time.time()):
+        for row in image_rows([summaries[img.id]], False, time.time()):
             row.update(
                 Size=_size(sizes["size"]),
                 SharedSize=_size(sizes["shared"]),
@@ -276,9 +281,11 @@ def _verbose(engine: Any, usage: dict[str, Any]) -> str:
     )
     out.append("\nContainers space usage:\n\n")
     crow = []
-    for c, size, _ in usage["containers"]:
-        row = _ps_row(engine, c, False, False)
-        row["Size"] = _size(size)
+    sizes = {c.id: size for c, size, _ in usage["containers"]}
+    now = time.time()
+    for summary in engine.container_list(all=True):
+        row = _ps_row(summary, False, now)
+        row["Size"] = _size(sizes.get(summary["Id"], 0))
         crow.append(row)
     out.append(
         format_items(

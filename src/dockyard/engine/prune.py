@@ -8,7 +8,7 @@
 ``disk_usage``              ``GET /system/df``
 ==========================  ===============================================
 
-Filters are Docker's ``--filter key=value`` strings.
+Filters are the Engine API's ``filters``: ``{key: [values]}``.
 """
 
 from __future__ import annotations
@@ -22,21 +22,20 @@ if TYPE_CHECKING:
     from dockyard.engine import Engine
 
 
-def _parsed(filters: list[str] | tuple[str, ...]) -> dict[str, list[str]]:
-    from dockyard.container.operations import parse_filters
-
-    return parse_filters(list(filters))
+def _as_flags(filters: dict[str, list[str]]) -> list[str]:
+    """``filters`` as ``key=value`` strings (what the network prune filter takes)."""
+    return [f"{key}={value}" for key, values in filters.items() for value in values]
 
 
 def image_prune(
-    engine: Engine, all_images: bool = False, filters: list[str] | tuple[str, ...] = ()
+    engine: Engine, all_images: bool = False, filters: dict[str, list[str]] | None = None
 ) -> tuple[list[tuple[str, str]], int]:
     """Delete dangling images (every image no container uses with ``all_images``)
     matching ``filters`` (``until``, ``label``, ``label!``, ``dangling``); returns
     ``([("untagged"|"deleted", value)], bytes reclaimed)``. Raises InvalidArgument."""
     from dockyard.image.prune import prune_images
 
-    return prune_images(engine.images, all_images, _parsed(filters))
+    return prune_images(engine.images, all_images, filters or {})
 
 
 def build_cache_prune(engine: Engine, all_entries: bool = False) -> tuple[list[str], int]:
@@ -65,7 +64,7 @@ def system_prune(
     engine: Engine,
     all_images: bool = False,
     volumes: bool = False,
-    filters: list[str] | tuple[str, ...] = (),
+    filters: dict[str, list[str]] | None = None,
 ) -> SystemPruneReport:
     """``docker system prune``: stopped containers, unused user-defined networks, unused
     anonymous volumes (with ``volumes``), dangling images (all unused ones with
@@ -76,13 +75,13 @@ def system_prune(
     from dockyard.image.prune import prune_build_cache, prune_images
     from dockyard.network.manager import prune_filter
 
-    check_system_prune(volumes, filters)
-    parsed = _parsed(filters)
+    parsed = dict(filters or {})
+    check_system_prune(volumes, parsed)
     report = SystemPruneReport()
     removed = operations.prune(engine.containers, parsed)
     report.containers = [cid for cid, _ in removed]
     report.reclaimed += sum(size for _, size in removed)
-    nets = engine.networks.prune(prune_filter(engine.networks.list_networks(), list(filters)))
+    nets = engine.networks.prune(prune_filter(engine.networks.list_networks(), _as_flags(parsed)))
     report.networks = [n.name for n in nets]
     if volumes:
         gone = engine.volumes.prune(False, {k: v for k, v in parsed.items() if k != "until"})
@@ -96,18 +95,17 @@ def system_prune(
     return report
 
 
-def check_system_prune(volumes: bool, filters: list[str] | tuple[str, ...]) -> None:
+def check_system_prune(volumes: bool, filters: dict[str, list[str]]) -> None:
     """Refuse ``system prune`` filters before anything is removed (or asked): every key
     must suit every kind, and ``until`` does not go with ``volumes`` (Docker's messages).
     Raises InvalidArgument."""
     from dockyard.image.prune import select
     from dockyard.network.manager import prune_filter
 
-    parsed = _parsed(filters)
-    if volumes and "until" in parsed:
+    if volumes and "until" in filters:
         raise InvalidArgument('The "until" filter is not supported with "--volumes"')
-    select([], parsed)
-    prune_filter([], list(filters))
+    select([], filters)
+    prune_filter([], _as_flags(filters))
 
 
 def disk_usage(engine: Engine) -> dict[str, Any]:
