@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api_service import raw_request, running_service, wait_for_socket
+from api_service import needs, raw_request, running_service, wait_for_socket
 from conftest import DOCKYARD, Runner
 
 
@@ -339,3 +339,89 @@ def test_socket_activation(engine_env: dict[str, str], sock: str) -> None:
         proc.wait(timeout=10)
         assert proc.stderr is not None
         proc.stderr.close()
+
+
+def _threads(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def _settles(pid: int, count: int, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _threads(pid) <= count:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@needs("container_create", "container_start", "container_logs", "container_delete")
+def test_client_leaving_mid_stream_leaves_nothing(
+    engine_env: dict[str, str], sock: str, dy: Runner, busybox: str
+) -> None:
+    """A client that goes away during ``logs -f`` or an attach of a silent container
+    leaves no thread in the service; the container runs on."""
+    cid = dy("run", "-d", busybox, "sleep", "60", check=True).stdout.strip()
+    try:
+        with running_service(engine_env, sock) as proc, client(sock) as c:
+            assert c.get("/_ping").status_code == 200
+            baseline = _threads(proc.pid)
+            for request in (
+                f"GET /containers/{cid}/logs?follow=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\n\r\n",
+                f"POST /containers/{cid}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\n"
+                "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
+            ):
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(sock)
+                s.sendall(request.encode())
+                assert s.recv(4096).split(b"\r\n")[0] in (
+                    b"HTTP/1.1 200 OK",
+                    b"HTTP/1.1 101 UPGRADED",
+                )
+                assert _threads(proc.pid) > baseline
+                s.close()
+                assert _settles(proc.pid, baseline), request
+            inspect = c.get(f"/containers/{cid}/json").json()
+            assert inspect["State"]["Running"] is True
+        # Stopping the service leaves the container running too.
+        assert dy("inspect", "-f", "{{.State.Running}}", cid, check=True).stdout == "true\n"
+    finally:
+        dy("rm", "-f", cid, check=True)
+
+
+@needs("container_create", "container_start", "container_delete", "exec_create", "exec_start")
+def test_two_requests_on_one_container_at_once(
+    engine_env: dict[str, str], sock: str, dy: Runner, busybox: str
+) -> None:
+    """Two starts of one container, two starts of one exec instance, two removals of
+    one container at once: one succeeds, the other gets Docker's status; no half-made
+    state is left."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with running_service(engine_env, sock), client(sock) as c, client(sock) as c2:
+        r = c.post("/containers/create", json={"Image": busybox, "Cmd": ["sleep", "60"]})
+        assert r.status_code == 201, r.text
+        cid = r.json()["Id"]
+        with ThreadPoolExecutor(2) as pool:
+            codes = sorted(
+                f.result().status_code
+                for f in [pool.submit(x.post, f"/containers/{cid}/start") for x in (c, c2)]
+            )
+        assert codes[0] == 204 and codes[1] in (204, 304, 409), codes
+        assert c.get(f"/containers/{cid}/json").json()["State"]["Running"] is True
+        r = c.post(f"/containers/{cid}/exec", json={"Cmd": ["sleep", "1"]})
+        assert r.status_code == 201, r.text
+        eid = r.json()["Id"]
+        with ThreadPoolExecutor(2) as pool:
+            futures = [
+                pool.submit(x.post, f"/exec/{eid}/start", json={"Detach": True}) for x in (c, c2)
+            ]
+            codes = sorted(f.result().status_code for f in futures)
+        assert codes == [200, 409], codes
+        with ThreadPoolExecutor(2) as pool:
+            futures = [
+                pool.submit(x.delete, f"/containers/{cid}", params={"force": "1"}) for x in (c, c2)
+            ]
+            codes = sorted(f.result().status_code for f in futures)
+        assert codes[0] == 204 and codes[1] in (204, 404, 409), codes
+        assert c.get(f"/containers/{cid}/json").status_code == 404
+    assert dy("ps", "-aq", check=True).stdout == ""

@@ -16,6 +16,7 @@ import socket
 import struct
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from dockyard.paths import Paths
 
 router = Router()
+
+#: Seconds of silence after which a hijacked stream checks that its client is there.
+PROBE_INTERVAL = 1.0
 
 
 def call(req: Request, operation: str, *args: Any, **kwargs: Any) -> Any:
@@ -290,12 +294,19 @@ def relay(req: Request, session: Any, tty: bool) -> None:
                 return
 
     threading.Thread(target=pump_stdin, daemon=True).start()
+    last_write = time.monotonic()
     try:
         for item in session.output(lambda: not gone.is_set()):
             if item is None:
+                # Idle: an empty frame (harmless to stdcopy readers) finds out whether
+                # the client is still there; a raw tty stream has no such frame.
+                if not tty and time.monotonic() - last_write >= PROBE_INTERVAL:
+                    sock.sendall(_frame(1, b""))
+                    last_write = time.monotonic()
                 continue
             stream, data = item
             sock.sendall(data if tty else _frame(stream, data))
+            last_write = time.monotonic()
     except OSError:
         pass
     finally:
