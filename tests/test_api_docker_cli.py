@@ -26,8 +26,14 @@ Docker = Callable[..., subprocess.CompletedProcess]
 
 
 @pytest.fixture
-def docker(engine_env: dict[str, str], tmp_path: Path, busybox: str) -> Iterator[Docker]:
-    """Run the docker CLI against a service on this test's engine root."""
+def docker(
+    engine_env: dict[str, str], tmp_path: Path, busybox: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Docker]:
+    """Run the docker CLI against a service on this test's engine root (registry
+    settings of its own: no daemon.json, an empty certs.d)."""
+    from registry_peer import registry_env
+
+    registry_env(monkeypatch, tmp_path)
     sock = str(tmp_path / "run" / "docker.sock")
     env = {
         **os.environ,
@@ -173,3 +179,78 @@ def test_save_and_load(docker: Docker, tmp_path: Path, dy: Runner) -> None:
     err = docker("load", "-i", str(bad), check=False)
     assert err.returncode == 1
     assert "invalid archive" in err.stderr
+
+
+def test_push_and_pull(docker: Docker, dy: Runner, tmp_path: Path) -> None:
+    """docker push and pull through the service, against a loopback registry."""
+    from registry_peer import Registry
+
+    registry = Registry(tmp_path / "registry")
+    try:
+        name = f"{registry.host}/api/busybox:1"
+        dy("tag", "busybox", name, check=True)
+        out = docker("push", name).stdout
+        assert out.startswith(f"The push refers to repository [{registry.host}/api/busybox]\n")
+        assert "1: digest: sha256:" in out.splitlines()[-1]
+        dy("rmi", name, check=True)
+        out = docker("pull", name).stdout
+        assert f"Status: Downloaded newer image for {name}" in out
+        assert out.endswith(f"{name}\n")
+        assert (
+            name.rsplit(":", 1)[0] in dy("images", "--format", "{{.Repository}}", check=True).stdout
+        )
+        err = docker("pull", f"{registry.host}/api/nosuch:1", check=False)
+        assert err.returncode == 1
+        assert err.stderr.startswith("Error response from daemon: ")
+    finally:
+        registry.stop()
+
+
+def test_login_then_push(docker: Docker, dy: Runner, tmp_path: Path) -> None:
+    """docker login goes to POST /auth (the engine's host keeps the login, as
+    ``dockyard login`` does); credentials a client puts in X-Registry-Auth itself are
+    refused, not ignored."""
+    import base64
+    import subprocess
+
+    from conftest import need
+    from registry_peer import Registry
+
+    need("htpasswd")
+    d = tmp_path / "auth"
+    d.mkdir()
+    line = subprocess.run(
+        ["htpasswd", "-Bbn", "alice", "s3cret"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    (d / "htpasswd").write_text(line + "\n")
+    registry = Registry(
+        d / "reg", f"auth:\n  htpasswd:\n    realm: dockyard-test\n    path: {d}/htpasswd\n"
+    )
+    try:
+        bad = docker("login", "-u", "alice", "-p", "wrong", registry.host, check=False)
+        assert bad.returncode == 1
+        assert "401 Unauthorized" in bad.stderr
+        assert (
+            "Login Succeeded"
+            in docker("login", "-u", "alice", "-p", "s3cret", registry.host).stdout
+        )
+        name = f"{registry.host}/api/busybox:1"
+        dy("tag", "busybox", name, check=True)
+        # The docker CLI now sends the stored credentials in X-Registry-Auth.
+        refused = docker("push", name, check=False)
+        assert refused.returncode == 1
+        assert "credentials in X-Registry-Auth are not supported" in refused.stderr
+        sock = tmp_path / "run" / "docker.sock"
+        import httpx
+
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://d") as c:
+            empty = base64.urlsafe_b64encode(b"{}").decode()
+            r = c.post(
+                f"/images/{registry.host}/api/busybox/push",
+                params={"tag": "1"},
+                headers={"X-Registry-Auth": empty},
+            )
+            assert r.status_code == 200, r.text
+            assert '"1: digest: sha256:' in r.text or "digest: sha256:" in r.text
+    finally:
+        registry.stop()

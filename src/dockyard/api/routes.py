@@ -116,7 +116,45 @@ def events(req: Request) -> None:
 
 @router.route("POST", "/auth")
 def auth(req: Request) -> None:
-    req.send_json(call(req, "system_auth", req.json(required=True)))
+    from dockyard.engine import distribution
+
+    body = schema.check(req.json(required=True), schema.AUTH_CONFIG, "AuthConfig")
+    if not body.get("username"):
+        raise InvalidArgument("username is required")
+    status, _ = distribution.login(
+        body.get("serveraddress") or None, body["username"], body.get("password") or ""
+    )
+    req.send_json({"Status": status, "IdentityToken": ""})
+
+
+def _registry_auth(req: Request) -> None:
+    """``X-Registry-Auth`` (base64url JSON AuthConfig): credentials in it cannot be
+    honoured (the engine uses the logins stored on its host, ``POST /auth`` or
+    ``dockyard login``), so a header carrying any is refused; an empty one is fine."""
+    import base64
+    import json
+
+    header = req.headers.get("X-Registry-Auth") or ""
+    if not header:
+        return
+    try:
+        data = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)) or b"{}")
+    except ValueError:
+        raise InvalidArgument("invalid X-Registry-Auth header: not base64url JSON") from None
+    if isinstance(data, dict) and any(
+        data.get(k) for k in ("username", "password", "auth", "identitytoken", "registrytoken")
+    ):
+        raise InvalidArgument(
+            "credentials in X-Registry-Auth are not supported: log in on the engine's host "
+            "(POST /auth, dockyard login), whose stored logins pulls and pushes use"
+        )
+
+
+def _progress(req: Request, messages: Iterator[dict[str, Any]]) -> None:
+    """A JSON progress stream whose first message decides between an error status (the
+    operation failed before any progress) and 200."""
+    first = next(messages, None)
+    req.stream_json(itertools.chain([] if first is None else [first], messages))
 
 
 # -- containers --------------------------------------------------------------------------
@@ -590,11 +628,43 @@ def _save(req: Request, names: list[str]) -> None:
 def image_load(req: Request) -> None:
     from dockyard.engine import archives
 
-    messages = archives.load(req.engine, cast(BinaryIO, req.reader()), quiet=req.q_bool("quiet"))
-    # The archive is read (and checked) as the messages are produced: the first one
-    # decides between an error status and a 200 stream.
-    first = next(messages, None)
-    req.stream_json(itertools.chain([] if first is None else [first], messages))
+    # The archive is read (and checked) as the messages are produced.
+    _progress(
+        req, archives.load(req.engine, cast(BinaryIO, req.reader()), quiet=req.q_bool("quiet"))
+    )
+
+
+@router.route("POST", "/images/create")
+def image_create(req: Request) -> None:
+    from dockyard.engine import distribution
+
+    if req.q("fromSrc"):
+        raise APIError(501, "POST /images/create?fromSrc (import): not implemented by Dockyard")
+    image = req.q("fromImage") or ""
+    if not image:
+        raise InvalidArgument("fromImage or fromSrc is required")
+    tag = req.q("tag") or ""
+    if tag:
+        image = f"{image}@{tag}" if ":" in tag else f"{image}:{tag}"
+    _registry_auth(req)
+    schema.check_platform(req.q("platform") or "")
+    _progress(req, distribution.pull(req.engine, image, platform=req.q("platform") or None))
+
+
+@router.route("POST", "/images/{name:path}/push")
+def image_push(req: Request) -> None:
+    from dockyard.engine import distribution
+
+    name = req.vars["name"]
+    tag = req.q("tag") or ""
+    _registry_auth(req)
+    target = f"{name}:{tag}" if tag else name
+    _progress(
+        req,
+        distribution.push(
+            req.engine, target, all_tags=not tag and ":" not in name.rsplit("/", 1)[-1]
+        ),
+    )
 
 
 @router.route("POST", "/images/prune")

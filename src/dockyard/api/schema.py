@@ -176,6 +176,16 @@ EXEC_CONFIG: Spec = {
 
 EXEC_START: Spec = {"Detach": "bool", "Tty": "bool", "ConsoleSize": "[2]uint"}
 
+AUTH_CONFIG: Spec = {
+    "username": "string",
+    "password": "string",
+    "email": "string",
+    "serveraddress": "string",
+    "auth": "string",
+    "identitytoken": "string",
+    "registrytoken": "string",
+}
+
 NETWORK_CONNECT: Spec = {"Container": "string", "EndpointConfig": "object"}
 NETWORK_DISCONNECT: Spec = {"Container": "string", "Force": "bool"}
 
