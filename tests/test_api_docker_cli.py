@@ -254,3 +254,15 @@ def test_login_then_push(docker: Docker, dy: Runner, tmp_path: Path) -> None:
             assert '"1: digest: sha256:' in r.text or "digest: sha256:" in r.text
     finally:
         registry.stop()
+
+
+def test_system_df_and_image_prune(docker: Docker, dy: Runner) -> None:
+    lines = docker("system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Active}}").stdout
+    assert lines.splitlines()[0] == "Images 1 0"
+    assert "Volumes 0 0" in lines
+    dy("tag", "busybox", "spare:1", check=True)
+    dy("rmi", "busybox", check=True)
+    out = docker("image", "prune", "-af").stdout
+    assert "untagged: spare:1" in out
+    assert out.strip().endswith("B") and "Total reclaimed space:" in out
+    assert dy("images", "-q", check=True).stdout == ""

@@ -103,7 +103,46 @@ def info(req: Request) -> None:
 
 @router.route("GET", "/system/df")
 def system_df(req: Request) -> None:
-    req.send_json(call(req, "system_df", types=req.query.get("type") or None))
+    from dockyard.engine import prune
+
+    wanted = set(req.query.get("type") or ["container", "image", "volume", "build-cache"])
+    usage = prune.disk_usage(req.engine)
+    counts = usage["image_containers"]
+    per_image = usage["per_image"]
+    out: dict[str, Any] = {"LayersSize": usage["images_total"]}
+    if "image" in wanted:
+        images = call(req, "image_list", all=False, filters={})
+        for summary in images:
+            summary["Containers"] = counts.get(summary["Id"], 0)
+            summary["SharedSize"] = per_image.get(summary["Id"], {}).get("shared", -1)
+        out["Images"] = images
+    if "container" in wanted:
+        out["Containers"] = call(req, "container_list", all=True, size=True, filters={})
+    if "volume" in wanted:
+        out["Volumes"] = [
+            {**volume.inspect(), "UsageData": {"Size": size, "RefCount": links}}
+            for volume, size, links in usage["volumes"]
+        ]
+    if "build-cache" in wanted:
+        # Dockyard's build cache is image records, not BuildKit's cache records: the
+        # entries are reported as one record holding their bytes.
+        entries, size = usage["build_cache"]
+        out["BuildCache"] = (
+            [
+                {
+                    "ID": "dockyard-build-cache",
+                    "Type": "regular",
+                    "Description": f"{entries} build cache entries",
+                    "InUse": False,
+                    "Shared": False,
+                    "Size": size,
+                    "UsageCount": entries,
+                }
+            ]
+            if entries
+            else []
+        )
+    req.send_json(out)
 
 
 @router.route("GET", "/events")
@@ -669,7 +708,24 @@ def image_push(req: Request) -> None:
 
 @router.route("POST", "/images/prune")
 def image_prune(req: Request) -> None:
-    req.send_json(call(req, "image_prune", filters=req.q_filters()))
+    from dockyard.engine import prune
+
+    filters = req.q_filters()
+    # dangling=false prunes every unused image (docker image prune -a).
+    all_images = filters.get("dangling") in (["false"], ["0"])
+    removed, reclaimed = prune.image_prune(req.engine, all_images, filters)
+    deleted = [{"Untagged" if kind == "untagged" else "Deleted": value} for kind, value in removed]
+    req.send_json({"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
+
+
+@router.route("POST", "/build/prune")
+def build_prune(req: Request) -> None:
+    from dockyard.engine import prune
+
+    if req.q_filters():
+        raise InvalidArgument("build cache filters are not supported by Dockyard")
+    ids, reclaimed = prune.build_cache_prune(req.engine, req.q_bool("all"))
+    req.send_json({"CachesDeleted": ids or None, "SpaceReclaimed": reclaimed})
 
 
 # -- networks ----------------------------------------------------------------------------
