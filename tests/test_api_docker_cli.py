@@ -266,3 +266,22 @@ def test_system_df_and_image_prune(docker: Docker, dy: Runner) -> None:
     assert "untagged: spare:1" in out
     assert out.strip().endswith("B") and "Total reclaimed space:" in out
     assert dy("images", "-q", check=True).stdout == ""
+
+
+def test_export_diff_commit(docker: Docker, dy: Runner, tmp_path: Path) -> None:
+    dy("run", "--name", "fs", "busybox", "sh", "-c", "echo x > /made", check=True)
+    assert "A /made" in docker("diff", "fs").stdout.splitlines()
+    out = tmp_path / "fs.tar"
+    docker("export", "-o", str(out), "fs")
+    import tarfile
+
+    with tarfile.open(out) as tf:
+        assert "made" in tf.getnames()
+    image_id = docker("commit", "-m", "snap", "-c", "ENV A=1", "fs", "snap:1").stdout.strip()
+    assert image_id.startswith("sha256:")
+    env = dy("inspect", "-f", "{{.Config.Env}}", "snap:1", check=True).stdout
+    assert "A=1" in env
+    err = docker("diff", "nosuch", check=False)
+    assert err.returncode == 1 and "No such container: nosuch" in err.stderr
+    dy("rm", "fs", check=True)
+    dy("rmi", "snap:1", check=True)

@@ -446,6 +446,51 @@ def container_attach(req: Request) -> None:
     relay(req, session, session.tty)
 
 
+@router.route("GET", "/containers/{id}/export")
+def container_export(req: Request) -> None:
+    from dockyard.engine import archives
+
+    out = req.writer("application/x-tar")
+    archives.export(req.engine, req.vars["id"], cast(BinaryIO, out))
+    out.finish()
+
+
+@router.route("GET", "/containers/{id}/changes")
+def container_changes(req: Request) -> None:
+    from dockyard.engine import archives
+
+    found = archives.changes(req.engine, req.vars["id"])
+    req.send_json(
+        [{"Kind": archives.CHANGE_KINDS[kind], "Path": path} for kind, path in found] or None
+    )
+
+
+@router.route("POST", "/commit")
+def image_commit(req: Request) -> None:
+    from dockyard.engine import archives
+
+    config = req.json()
+    if config:
+        raise InvalidArgument(
+            "a container config in the commit body is not supported by Dockyard: use changes="
+        )
+    container = req.q("container") or ""
+    if not container:
+        raise InvalidArgument("container is required")
+    repo, tag = req.q("repo") or "", req.q("tag") or ""
+    repository = (f"{repo}:{tag}" if tag else repo) or None
+    image = archives.commit(
+        req.engine,
+        container,
+        repository,
+        author=req.q("author") or "",
+        message=req.q("comment") or "",
+        changes=req.query.get("changes") or None,
+        pause=req.q_bool("pause", True),
+    )
+    req.send_json({"Id": image.id}, 201)
+
+
 # -- exec --------------------------------------------------------------------------------
 
 
