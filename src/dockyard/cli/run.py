@@ -260,11 +260,14 @@ def _create_options(kw: dict[str, Any]) -> Any:
 def _network_flags(kw: dict[str, Any]) -> dict[str, Any]:
     """The network flags, checked as the Docker CLI checks them (its messages)."""
     import ipaddress
+    import json
 
     from dockyard.errors import InvalidArgument
 
     def bad(flag: str, value: str, why: str) -> InvalidArgument:
-        return InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: {why}')
+        # pflag's message; the value as Go's %q prints it (a line break escaped).
+        quoted = json.dumps(value, ensure_ascii=False)
+        return InvalidArgument(f'invalid argument {quoted} for "{flag}" flag: {why}')
 
     def is_ip(text: str) -> bool:
         try:
@@ -287,6 +290,7 @@ def _network_flags(kw: dict[str, Any]) -> dict[str, Any]:
     for server in kw["dns"]:
         if not is_ip(server):
             raise bad("--dns", server, f"{server} is not an ip address")
+    search = [_dns_search(domain, bad) for domain in kw["dns_search"]]
     if kw["ip"] and not is_ip(kw["ip"]):
         raise bad("--ip", kw["ip"], "invalid string being converted to IP address")
     # Docker 25+: every --network is attached in order; the first is eth0 and NetworkMode.
@@ -299,10 +303,32 @@ def _network_flags(kw: dict[str, Any]) -> dict[str, Any]:
         "mac_address": kw["mac_address"],
         "add_hosts": [h.replace("=", ":", 1) for h in kw["add_host"]],
         "dns": list(kw["dns"]),
-        "dns_search": list(kw["dns_search"]),
+        "dns_search": search,
         "dns_options": list(kw["dns_option"]),
         "links": list(kw["link"]),
     }
+
+
+# The Docker CLI's opts.validateDomain expressions (Go's RE2: ``$`` is the end of the text,
+# ``\s`` is [\t\n\f\r ]).
+_DOMAIN_LABEL = r"(:?[a-zA-Z0-9]|(:?[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9]))"
+_DOMAIN_RE = rf"^(:?{_DOMAIN_LABEL}(:?\.{_DOMAIN_LABEL})*)\.?[\t\n\f\r ]*\Z"
+
+
+def _dns_search(value: str, bad: Any) -> str:
+    """``--dns-search``: the Docker CLI's opts.ValidateDNSSearch (spaces trimmed, ``.``
+    kept, else a domain name, returned without a trailing dot or white space); ``bad``
+    makes the flag error. Refuses a line break inside a name, which would add a line
+    to resolv.conf."""
+    import re
+
+    val = value.strip(" ")
+    if val == ".":
+        return val
+    m = re.match(_DOMAIN_RE, val) if re.search("[a-zA-Z]", val) else None
+    if m is None or len(m.group(1)) >= 255:
+        raise bad("--dns-search", value, f"{val} is not a valid domain")
+    return m.group(1)
 
 
 def security_opts(values: list[str]) -> list[str]:

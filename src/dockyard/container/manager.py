@@ -273,6 +273,7 @@ class ContainerManager:
             raise InvalidArgument(
                 f"Range of CPUs is from 0.01 to {ncpu:.2f}, as there are only {ncpu} CPUs available"
             )
+        _check_name_fields(opts)
         network_mode = self.networks.validate_modes(
             [opts.network, *opts.extra_networks], self.store
         )[0]
@@ -1212,3 +1213,33 @@ def _seccomp_profile(hc: dict[str, Any]) -> dict[str, Any] | None:
     if given.startswith("{"):
         return seccomp.parse_profile(given, "--security-opt seccomp")
     return seccomp.default_profile()
+
+
+#: The kernel's limit for a host name (HOST_NAME_MAX, sethostname(2)), in bytes.
+HOSTNAME_MAX = 64
+
+
+def _check_name_fields(opts: CreateOptions) -> None:
+    """Refuse at create what would break the container's /etc/hostname, /etc/hosts or
+    resolv.conf, or its start: a line break in ``--hostname``, ``--dns``,
+    ``--dns-search`` or ``--dns-option`` (each adds lines to those files; Docker's CLI
+    refuses it in search domains only, and writes a broken /etc/hosts for a host name),
+    and a host name longer than the kernel's 64 bytes (Docker fails only at start,
+    printing all of it). Raises InvalidArgument with a short message."""
+    from dockyard.errors import InvalidArgument
+
+    name = opts.hostname or ""
+    if len(name.encode()) > HOSTNAME_MAX:
+        raise InvalidArgument(
+            f'invalid hostname {json.dumps(name[:20])[:-1]}...": {len(name.encode())} bytes, '
+            f"over the limit of {HOSTNAME_MAX}"
+        )
+    fields = [("hostname", [name]), ("--dns", opts.dns), ("--dns-search", opts.dns_search)]
+    fields.append(("--dns-option", opts.dns_options))
+    for what, values in fields:
+        for value in values or []:
+            if "\n" in value or "\r" in value:
+                shown = value if len(value) <= 40 else value[:40] + "..."
+                raise InvalidArgument(
+                    f"invalid {what} {json.dumps(shown)}: line breaks are not allowed"
+                )
