@@ -82,8 +82,15 @@ def last_cap() -> int:
 
 
 def all_caps() -> list[str]:
-    """Every capability the running kernel supports (Docker's GetAllCapabilities)."""
-    return list(NAMES[: last_cap() + 1])
+    """Every capability the running kernel supports (Docker's GetAllCapabilities) that
+    this process's bounding set still has: a container cannot be given the others
+    (runc, like the built-in runtime, fails then), so ``--privileged`` asks for what the
+    host can give (this machine's sandbox lacks CAP_SYS_RESOURCE)."""
+    from dockyard.runtime import syscalls
+
+    return [
+        NAMES[n] for n in range(last_cap() + 1) if syscalls.prctl(syscalls.PR_CAPBSET_READ, n) == 1
+    ]
 
 
 def normalize(names: list[str]) -> list[str]:
@@ -149,14 +156,17 @@ def drop_bounding(keep: int) -> None:
 def apply(effective: int, permitted: int, inheritable: int, ambient: int) -> None:
     """Set this thread's capability sets (capset) and raise the ``ambient`` ones.
 
-    Capabilities the calling process does not hold itself cannot be granted; they are
-    left out rather than failing (this host lacks CAP_SYS_RESOURCE, for example).
+    A capability the calling process does not hold cannot be granted: that is an error
+    (``OSError`` EPERM, runc's "unable to apply caps"), never a silent drop.
     """
     from dockyard.runtime import syscalls
 
     _, have, _ = syscalls.capget()
-    permitted &= have
-    syscalls.capset(effective & permitted, permitted, inheritable & have)
+    missing = (effective | permitted | inheritable | ambient) & ~have
+    if missing:
+        names = [NAMES[n] for n in range(len(NAMES)) if missing & (1 << n)]
+        raise OSError(1, f"unable to apply caps: not held by the runtime: {', '.join(names)}")
+    syscalls.capset(effective & permitted, permitted, inheritable)
     syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_CLEAR_ALL)
     for num in range(last_cap() + 1):
         if ambient & (1 << num) and permitted & inheritable & (1 << num):

@@ -42,6 +42,7 @@ NS_FLAGS = {
     "pid": sc.CLONE_NEWPID,
     "cgroup": sc.CLONE_NEWCGROUP,
     "time": sc.CLONE_NEWTIME,
+    "user": sc.CLONE_NEWUSER,
 }
 
 # option -> (clear?, MS_* flag): runc's mount option table.
@@ -202,13 +203,17 @@ def stage1(spec: dict[str, Any], ctx: dict[str, Any]) -> None:
         manager = ctx.get("cgroup")
         if manager is not None:
             manager.add(os.getpid())
+        adj = spec["process"].get("oomScoreAdj")
+        if adj is not None:
+            # Before the namespaces: lowering it needs CAP_SYS_RESOURCE in the host's.
+            try:
+                with open("/proc/self/oom_score_adj", "w") as f:
+                    f.write(str(int(adj)))
+            except OSError as e:
+                raise _step(f"set oom_score_adj {adj}", e) from None
         linux = spec.get("linux") or {}
         namespaces = linux.get("namespaces") or []
         types = {ns.get("type") for ns in namespaces}
-        if "mount" not in types:
-            raise SetupError("a mount namespace is required (linux.namespaces)")
-        if "user" in types:
-            raise SetupError("user namespaces are not supported")
         # Open every namespace to join before joining any (paths are in the caller's view).
         join = []
         for ns in namespaces:
@@ -219,7 +224,10 @@ def stage1(spec: dict[str, Any], ctx: dict[str, Any]) -> None:
                     join.append((os.open(ns["path"], os.O_RDONLY | os.O_CLOEXEC), ns))
                 except OSError as e:
                     raise _step(f"open {ns['type']} namespace", e) from None
-        for fd, ns in sorted(join, key=lambda j: j[1]["type"] == "mount"):
+        # A user namespace first (the others are then joined with its privileges), mount
+        # last.
+        order = {"user": 0, "mount": 2}
+        for fd, ns in sorted(join, key=lambda j: order.get(j[1]["type"], 1)):
             try:
                 sc.setns(fd, NS_FLAGS[ns["type"]])
             except OSError as e:
@@ -233,10 +241,33 @@ def stage1(spec: dict[str, Any], ctx: dict[str, Any]) -> None:
                 if ns.get("type") not in NS_FLAGS:
                     raise SetupError(f"unknown namespace type {ns.get('type')}")
                 flags |= NS_FLAGS[ns["type"]]
+        if flags & sc.CLONE_NEWUSER:
+            # First, alone, so the other namespaces belong to it; the runtime writes
+            # its uid/gid maps (from outside), then this process becomes its root.
+            try:
+                sc.unshare(sc.CLONE_NEWUSER)
+            except OSError as e:
+                raise _step("unshare user namespace", e) from None
+            _send(ctx["sync_w"], {"type": "userns", "pid": os.getpid()})
+            if os.read(ctx["userns_r"], 1) != b"1":
+                raise SetupError("the runtime could not write the user namespace's id maps")
+            os.close(ctx["userns_r"])
+            try:
+                os.setresgid(0, 0, 0)
+                os.setresuid(0, 0, 0)
+            except OSError as e:
+                raise _step("become root in the user namespace", e) from None
+            flags &= ~sc.CLONE_NEWUSER
+        ctx["userns"] = "user" in types
         try:
             sc.unshare(flags)
         except OSError as e:
             raise _step("unshare namespaces", e) from None
+        # Without a mount namespace of its own the container uses the caller's
+        # filesystem as it is (runc's rule): no rootfs, mounts or pivot_root.
+        ctx["mount_ns"] = "mount" in types
+        if not ctx["mount_ns"] and (linux.get("maskedPaths") or linux.get("readonlyPaths")):
+            raise SetupError("unable to restrict sys entries without a private mount namespace")
         pid = os.fork()
         if pid == 0:
             stage2(spec, ctx, new_net=bool(flags & sc.CLONE_NEWNET))
@@ -289,6 +320,9 @@ def stage2(spec: dict[str, Any], ctx: dict[str, Any], new_net: bool) -> None:
     except SetupError as e:
         _try_send(sync_w, {"type": "error", "message": str(e), "code": e.code})
         os._exit(1)
+    except DockyardError as e:
+        _try_send(sync_w, {"type": "error", "message": str(e), "code": 125})
+        os._exit(1)
     except BaseException as e:  # noqa: BLE001 - a forked child must never unwind
         _try_send(sync_w, {"type": "error", "message": f"init: {e!r}", "code": 125})
         os._exit(1)
@@ -301,6 +335,8 @@ def stage2(spec: dict[str, Any], ctx: dict[str, Any], new_net: bool) -> None:
         os.write(fifo, b"0")
         os.close(fifo)
         os.close(ctx["state_fd"])
+        if ctx.get("hooks") and ctx["hooks"]["startContainer"]:
+            _start_container_hooks(ctx)
         os.execve(path, spec["process"]["args"], env)
     except OSError as e:
         code = 126 if e.errno in (errno.EACCES, errno.EPERM, errno.ENOEXEC) else 127
@@ -313,6 +349,56 @@ def stage2(spec: dict[str, Any], ctx: dict[str, Any], new_net: bool) -> None:
         os._exit(125)
 
 
+def _start_container_hooks(ctx: dict[str, Any]) -> None:
+    """startContainer hooks, in the container after start (paths resolve inside it); a
+    failure stops the container before its program runs."""
+    from dockyard.runtime.hooks import HookError, run_all
+
+    try:
+        run_all("startContainer", ctx["hooks"]["startContainer"], ctx["hook_state"])
+    except HookError as e:
+        try:
+            os.write(2, f"{e}\n".encode())
+        except OSError:
+            pass
+        os._exit(1)
+
+
+def _create_hooks(ctx: dict[str, Any]) -> None:
+    """Stop for the runtime's prestart and createRuntime hooks, then run the
+    createContainer hooks here, in the container's namespaces before pivot_root."""
+    from dockyard.runtime.hooks import HookError, run_all
+
+    _send(ctx["sync_w"], {"type": "hooks"})
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(ctx["hook_r"], 65536)
+        if not chunk:
+            raise SetupError("create stopped by the runtime (a prestart or createRuntime hook)")
+        data += chunk
+    os.close(ctx["hook_r"])
+    ctx["hook_state"] = json.loads(data)
+    try:
+        run_all("createContainer", ctx["hooks"]["createContainer"], ctx["hook_state"])
+    except HookError as e:
+        raise SetupError(str(e)) from None
+
+
+def _parent_mount(path: str) -> tuple[str, bool]:
+    """The mount point ``path`` is on and whether it is shared (/proc/self/mountinfo)."""
+    best, shared = "/", False
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            point = fields[4].encode().decode("unicode_escape")
+            if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) >= len(
+                best
+            ):
+                sep = fields.index("-")
+                best, shared = point, any(o.startswith("shared:") for o in fields[6:sep])
+    return best, shared
+
+
 def _setup(spec: dict[str, Any], ctx: dict[str, Any], new_net: bool) -> tuple[str, dict[str, str]]:
     linux = spec.get("linux") or {}
     process = spec["process"]
@@ -322,13 +408,26 @@ def _setup(spec: dict[str, Any], ctx: dict[str, Any], new_net: bool) -> tuple[st
         os.setsid()
     except OSError as e:
         raise _step("setsid", e) from None
-    _join_keyring(ctx["id"])
+    _join_keyring(ctx["id"], ctx.get("userns", False))
     if new_net:
         _loopback_up()
+    if not ctx["mount_ns"]:
+        if ctx.get("hook_r") is not None:
+            _create_hooks(ctx)
+        _set_hostname_sysctl(spec)
+        return _enter_process(process, ctx.get("seccomp"))
 
-    prop = _PROPAGATION.get(linux.get("rootfsPropagation", ""), sc.MS_SLAVE | sc.MS_REC)
+    propagation = linux.get("rootfsPropagation") or ""
+    if propagation and propagation not in _PROPAGATION:
+        raise SetupError(f"invalid linux.rootfsPropagation {propagation!r}")
+    prop = _PROPAGATION.get(propagation, sc.MS_SLAVE | sc.MS_REC)
     try:
         sc.mount(None, "/", None, prop)
+        # The rootfs's parent mount private (runc's prepareRoot): no propagation of the
+        # bind below to other namespaces, and pivot_root refuses a shared parent.
+        parent, shared = _parent_mount(rootfs)
+        if shared:
+            sc.mount(None, parent, None, sc.MS_PRIVATE)
         sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
     except OSError as e:
         raise _step("prepare rootfs", e) from None
@@ -347,6 +446,8 @@ def _setup(spec: dict[str, Any], ctx: dict[str, Any], new_net: bool) -> tuple[st
         _makedirs(securejoin(rootfs, cwd))
     except OSError as e:
         raise _step("create cwd", e) from None
+    if ctx.get("hook_r") is not None:
+        _create_hooks(ctx)
 
     try:
         os.chdir(rootfs)
@@ -356,6 +457,12 @@ def _setup(spec: dict[str, Any], ctx: dict[str, Any], new_net: bool) -> tuple[st
         os.chdir("/")
     except OSError as e:
         raise _step("pivot_root", e) from None
+    if propagation:
+        # On the new "/" now, not on the old root, which may be the host's (runc).
+        try:
+            sc.mount(None, "/", None, prop)
+        except OSError as e:
+            raise _step("apply rootfsPropagation", e) from None
 
     if pty_number is not None:
         _attach_console(pty_number)
@@ -371,18 +478,7 @@ def _setup(spec: dict[str, Any], ctx: dict[str, Any], new_net: bool) -> tuple[st
             _remount_ro("/", sc.MS_REC)
         except OSError as e:
             raise _step("remount rootfs read-only", e) from None
-    hostname = spec.get("hostname")
-    if hostname:
-        try:
-            sc.sethostname(hostname)
-        except OSError as e:
-            raise _step(f"sethostname {hostname}", e) from None
-    for key, value in (linux.get("sysctl") or {}).items():
-        try:
-            with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
-                f.write(value)
-        except OSError as e:
-            raise _step(f"write sysctl {key}", e) from None
+    _set_hostname_sysctl(spec)
     for path in linux.get("readonlyPaths") or []:
         _readonly_path(path)
     for path in linux.get("maskedPaths") or []:
@@ -390,12 +486,28 @@ def _setup(spec: dict[str, Any], ctx: dict[str, Any], new_net: bool) -> tuple[st
     return _enter_process(process, ctx.get("seccomp"))
 
 
-def _join_keyring(container_id: str) -> None:
+def _set_hostname_sysctl(spec: dict[str, Any]) -> None:
+    hostname = spec.get("hostname")
+    if hostname:
+        try:
+            sc.sethostname(hostname)
+        except OSError as e:
+            raise _step(f"sethostname {hostname}", e) from None
+    for key, value in ((spec.get("linux") or {}).get("sysctl") or {}).items():
+        try:
+            with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+                f.write(value)
+        except OSError as e:
+            raise _step(f"write sysctl {key}", e) from None
+
+
+def _join_keyring(container_id: str, userns: bool = False) -> None:
     """A session keyring of the container's own, ``_ses.<id>``, searchable by its
-    possessor (runc's standard init): not the caller's, which holds the host's keys."""
+    possessor (runc's standard init; by "other" in a user namespace, whose root is
+    not the keyring's owner): not the caller's, which holds the host's keys."""
     try:
         serial = sc.join_session_keyring("_ses." + container_id)
-        sc.keyring_add_perm(serial, sc.KEY_USR_SEARCH)
+        sc.keyring_add_perm(serial, sc.KEY_OTH_SEARCH if userns else sc.KEY_USR_SEARCH)
     except OSError as e:
         if e.errno != errno.ENOSYS:  # a kernel without keyrings: nothing to share
             raise _step("join session keyring", e) from None
@@ -744,7 +856,7 @@ def _finalize_user(process: dict[str, Any]) -> None:
 
 #: Namespaces an exec'd process joins, mount last: after it, /proc paths name the
 #: container's view (setns(2) also sets the root and cwd to the namespace's root).
-EXEC_NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")
+EXEC_NAMESPACES = ("user", "ipc", "uts", "net", "pid", "cgroup", "mnt")
 
 
 def _same_ns(a: str, b: str) -> bool:
@@ -813,7 +925,7 @@ def exec_stage2(process: dict[str, Any], ctx: dict[str, Any]) -> None:
             _exec_console(ctx, process.get("consoleSize"))
         elif ctx.get("setsid"):
             os.setsid()
-        _join_keyring(ctx["id"])
+        _join_keyring(ctx["id"], ctx.get("userns", False))
         path, env = _enter_process(process, ctx.get("seccomp"))
         os.execve(path, process["args"], env)
     except SetupError as e:

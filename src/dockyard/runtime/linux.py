@@ -143,6 +143,21 @@ class LinuxRuntime:
             raise InvalidArgument(f"rootfs {rootfs} is not a directory")
         linux = spec.get("linux") or {}
         seccomp = self._seccomp(linux)
+        hook_spec = None
+        if spec.get("hooks"):
+            from dockyard.runtime import hooks as _hooks
+
+            hook_spec = _hooks.check(spec["hooks"], f"{bundle}/config.json")
+        new_userns = any(
+            ns.get("type") == "user" and not ns.get("path") for ns in linux.get("namespaces") or []
+        )
+        if new_userns:
+            _check_id_mappings(linux, f"{bundle}/config.json")
+        # The init stops before pivot_root for the create-time hooks, and keeps the
+        # state for startContainer: only when there are such hooks.
+        sync_hooks = hook_spec is not None and any(
+            hook_spec[k] for k in ("prestart", "createRuntime", "createContainer", "startContainer")
+        )
 
         os.makedirs(self.state_root, mode=0o700, exist_ok=True)
         try:
@@ -152,7 +167,7 @@ class LinuxRuntime:
 
         syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
         manager = None
-        sync_r = sync_w = console_fd = state_fd = -1
+        sync_r = sync_w = console_fd = state_fd = hook_r = hook_w = userns_r = userns_w = -1
         pid1 = 0
         try:
             fifo = os.path.join(state_dir, "exec.fifo")
@@ -170,7 +185,11 @@ class LinuxRuntime:
                 console_fd = _connect(console_socket)
             state_fd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
+            if sync_hooks:
+                hook_r, hook_w = os.pipe2(os.O_CLOEXEC)
             ns_types = {ns.get("type") for ns in linux.get("namespaces") or []}
+            if new_userns:
+                userns_r, userns_w = os.pipe2(os.O_CLOEXEC)
             ctx: dict[str, Any] = {
                 "rootfs": os.path.realpath(rootfs),
                 "bundle": bundle,
@@ -185,14 +204,63 @@ class LinuxRuntime:
                 "cgroupns": "cgroup" in ns_types,
                 "id": container_id,
                 "seccomp": seccomp,
+                "hooks": hook_spec if sync_hooks else None,
+                "hook_r": hook_r if hook_r >= 0 else None,
+                "userns_r": userns_r if userns_r >= 0 else None,
             }
-            ctx["keep_fds"] = [fd for fd in (sync_w, state_fd, console_fd) if fd >= 0]
+            ctx["keep_fds"] = [
+                fd for fd in (sync_w, state_fd, console_fd, hook_r, userns_r) if fd >= 0
+            ]
             child = os.fork()
             if child == 0:
                 _init.stage1(spec, ctx)
             os.close(sync_w)
             sync_w = -1
-            pid1 = self._await_ready(sync_r, child)
+            if hook_r >= 0:
+                os.close(hook_r)
+                hook_r = -1
+            if userns_r >= 0:
+                os.close(userns_r)
+                userns_r = -1
+
+            def on_userns(pid: int) -> None:
+                # The init's new user namespace gets the spec's maps (written from here:
+                # the writer needs CAP_SETUID/CAP_SETGID where the maps point).
+                try:
+                    for name, key in (("uid_map", "uidMappings"), ("gid_map", "gidMappings")):
+                        lines = "".join(
+                            f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in linux[key]
+                        )
+                        with open(f"/proc/{pid}/{name}", "w") as f:
+                            f.write(lines)
+                except OSError as e:
+                    raise RuntimeFailure(
+                        f"write the user namespace's {name}: {e.strerror}"
+                    ) from None
+                os.write(userns_w, b"1")
+
+            def on_hooks(pid: int) -> None:
+                # prestart and createRuntime, in the runtime's namespaces; then the init
+                # gets the state (for createContainer and startContainer).
+                assert hook_spec is not None
+                hook_state = {
+                    "ociVersion": spec.get("ociVersion", "1.0.0"),
+                    "id": container_id,
+                    "status": "created",
+                    "pid": pid,
+                    "bundle": bundle,
+                    "annotations": spec.get("annotations") or {},
+                }
+                from dockyard.runtime.hooks import HookError, run_all
+
+                try:
+                    run_all("prestart", hook_spec["prestart"], hook_state)
+                    run_all("createRuntime", hook_spec["createRuntime"], hook_state)
+                except HookError as e:
+                    raise RuntimeFailure(str(e)) from None
+                os.write(hook_w, (json.dumps(hook_state) + "\n").encode())
+
+            pid1 = self._await_ready(sync_r, child, on_hooks, on_userns)
             st = start_time(pid1)
             if st is None:
                 raise RuntimeFailure(
@@ -209,10 +277,11 @@ class LinuxRuntime:
                 "annotations": spec.get("annotations") or {},
                 "cgroups_path": cgroups_path,
                 "seccomp_flags": None if seccomp is None else seccomp[1],
+                "hooks": {k: (hook_spec or {}).get(k) or [] for k in ("poststart", "poststop")},
             }
             if seccomp is not None:
-                with open(os.path.join(state_dir, "seccomp.bpf"), "wb") as f:
-                    f.write(seccomp[0])
+                with open(os.path.join(state_dir, "seccomp.bpf"), "wb") as bpf:
+                    bpf.write(seccomp[0])
             self._write_state(state)
             if pid_file:
                 _write_atomic(pid_file, f"{pid1}")
@@ -229,7 +298,7 @@ class LinuxRuntime:
                 raise RuntimeFailure(f"create {container_id}: {exc}") from None
             raise
         finally:
-            for fd in (sync_r, sync_w, console_fd, state_fd):
+            for fd in (sync_r, sync_w, console_fd, state_fd, hook_r, hook_w, userns_r, userns_w):
                 if fd >= 0:
                     os.close(fd)
 
@@ -246,7 +315,9 @@ class LinuxRuntime:
         program = cached_filter(section, os.path.join(self.state_root, ".seccomp"))
         return program, list(section.get("flags") or [])
 
-    def _await_ready(self, sync_r: int, child: int) -> int:
+    def _await_ready(
+        self, sync_r: int, child: int, on_hooks: Any = None, on_userns: Any = None
+    ) -> int:
         """Read the sync pipe until PID 1 is ready and its pid known; returns that pid
         (caller's namespace).
 
@@ -255,11 +326,15 @@ class LinuxRuntime:
         write, reports the pid (seen under load). Stopping at "ready" then took pid 0 for
         PID 1 and failed the create with "container init exited before it was ready".
         After an error it reads on to the end (both writers exit then) so that a PID 1
-        that already exited is known and reaped."""
+        that already exited is known and reaped.
+
+        At the first child's ``userns`` message, ``on_userns(pid)`` writes its id maps;
+        at PID 1's ``hooks`` message (once its pid is known), ``on_hooks(pid1)`` runs the
+        create-time hooks. An error either raises stops the container and is raised."""
         buf = b""
         pid1 = 0
         error: dict[str, Any] | None = None
-        ready = False
+        ready = hooks_due = False
         while not (ready and pid1 and error is None):
             chunk = os.read(sync_r, 65536)
             if not chunk:
@@ -270,10 +345,28 @@ class LinuxRuntime:
                 msg = json.loads(line)
                 if msg["type"] == "pid":
                     pid1 = msg["pid"]
+                elif msg["type"] == "userns" and on_userns is not None:
+                    try:
+                        on_userns(msg["pid"])
+                    except BaseException:
+                        # It waits for the maps: end it rather than wait.
+                        os.kill(child, signal.SIGKILL)
+                        os.waitpid(child, 0)
+                        raise
+                elif msg["type"] == "hooks" and on_hooks is not None:
+                    hooks_due = True
                 elif msg["type"] == "ready":
                     ready = True
                 elif error is None:
                     error = msg
+                if hooks_due and pid1:
+                    hooks_due = False
+                    try:
+                        on_hooks(pid1)
+                    except BaseException:
+                        _kill_and_reap(pid1)
+                        os.waitpid(child, 0)
+                        raise
         os.waitpid(child, 0)
         if error is not None:
             if pid1:
@@ -320,11 +413,19 @@ class LinuxRuntime:
         finally:
             os.close(fd)
         os.unlink(fifo)
+        poststart = (state.get("hooks") or {}).get("poststart")
+        if poststart:
+            from dockyard.runtime.hooks import warn_all
+
+            warn_all("poststart", poststart, self.state(container_id))
 
     def state(self, container_id: str) -> dict[str, Any]:
         """The OCI state (runtime.md "State") of ``container_id``; raises NotFound."""
         state = self._load(container_id)
-        status = self._status(state)
+        return self._public(state, self._status(state))
+
+    @staticmethod
+    def _public(state: dict[str, Any], status: str) -> dict[str, Any]:
         return {
             "ociVersion": state["ociVersion"],
             "id": state["id"],
@@ -367,6 +468,11 @@ class LinuxRuntime:
             _kill_and_reap(state["pid"], state["start_time"])
         manager.destroy(kill=True)
         shutil.rmtree(self._dir(container_id), ignore_errors=True)
+        poststop = (state.get("hooks") or {}).get("poststop")
+        if poststop:
+            from dockyard.runtime.hooks import warn_all
+
+            warn_all("poststop", poststop, {**self._public(state, "stopped"), "pid": 0})
 
     def exec(
         self,
@@ -548,6 +654,27 @@ def check_spec(spec: Any, name: str) -> None:
                 raise bad(f"mounts[{i}].destination", "a string")
     if spec.get("linux") is not None and not isinstance(spec["linux"], dict):
         raise bad("linux", "an object")
+
+
+def _check_id_mappings(linux: dict[str, Any], name: str) -> None:
+    """A new user namespace needs ``uidMappings`` and ``gidMappings`` (config-linux.md
+    "User namespace mappings"): lists of {containerID, hostID, size} (non-negative
+    integers, size > 0). Raises InvalidArgument as runc refuses them."""
+    for key in ("uidMappings", "gidMappings"):
+        maps = linux.get(key)
+        if not maps:
+            raise InvalidArgument(f"{name}: user namespaces enabled, but no {key} found")
+        if not isinstance(maps, list):
+            raise InvalidArgument(f"{name}: linux.{key} must be a list")
+        for i, m in enumerate(maps):
+            if not isinstance(m, dict) or not all(
+                isinstance(m.get(k), int) and m[k] >= 0 for k in ("containerID", "hostID", "size")
+            ):
+                raise InvalidArgument(
+                    f"{name}: linux.{key}[{i}] needs containerID, hostID and size (integers >= 0)"
+                )
+            if m["size"] == 0:
+                raise InvalidArgument(f"{name}: linux.{key}[{i}].size must be more than 0")
 
 
 def _frozen(manager: Any) -> bool:

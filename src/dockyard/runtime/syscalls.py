@@ -68,6 +68,8 @@ KEYCTL_DESCRIBE = 6
 KEYCTL_JOIN_SESSION_KEYRING = 1
 #: KEY_USR_SEARCH: the possessor's uid may search the keyring (keyutils.h).
 KEY_USR_SEARCH = 0x00080000
+#: KEY_OTH_SEARCH: any process may search it (runc's choice in a user namespace).
+KEY_OTH_SEARCH = 0x00000008
 
 _libc.mount.argtypes = [
     ctypes.c_char_p,

@@ -263,7 +263,9 @@ def create(
     ``resources`` follows runtime-spec config-linux.md: ``memory`` {limit, swap
     (memory+swap total), reservation} in bytes (-1 = unlimited), ``cpu`` {shares, quota,
     period (microseconds), cpus, mems}, ``pids`` {limit}, ``devices`` [{allow, type, major,
-    minor, access}]. ``layout`` defaults to :func:`detect`. On any failure the dirs created
+    minor, access}]; on v1 also memory ``swappiness``/``disableOOMKiller``, ``blockIO``,
+    ``hugepageLimits`` and ``network`` (an unmounted controller or a missing file is an
+    error, as runc's). ``layout`` defaults to :func:`detect`. On any failure the dirs created
     so far are removed and ``DockyardError`` is raised naming the file and value
     (``InvalidArgument`` for a malformed path).
     """

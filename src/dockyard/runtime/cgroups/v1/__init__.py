@@ -6,13 +6,15 @@ same path in the unified hierarchy, as runc does; no limits are written there.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from dockyard.errors import DockyardError
 
+from .. import fs
 from .. import pids as pids_ctl
 from ..manager import Hierarchy, Manager
-from . import cpu, cpuset, devices, freezer, memory
+from . import blkio, cpu, cpuset, devices, freezer, memory
 
 
 class V1Manager(Manager):
@@ -48,6 +50,25 @@ class V1Manager(Manager):
             cpu.apply(self._controller("cpu", "cpu shares/quota"), cpu_res)
         if resources.get("pids"):
             pids_ctl.apply(self._controller("pids", "pids.limit"), resources["pids"])
+        if resources.get("blockIO"):
+            blkio.apply(self._controller("blkio", "blockIO"), resources["blockIO"])
+        for limit in resources.get("hugepageLimits") or []:
+            hugetlb = self._controller("hugetlb", "hugepageLimits")
+            name = f"hugetlb.{limit['pageSize']}.limit_in_bytes"
+            if not fs.exists(os.path.join(hugetlb, name)):
+                raise DockyardError(f"cgroup: no hugetlb page size {limit['pageSize']} here")
+            fs.write(os.path.join(hugetlb, name), int(limit["limit"]))
+        network = resources.get("network") or {}
+        if network.get("classID"):
+            path = self._controller("net_cls", "network.classID")
+            fs.write(os.path.join(path, "net_cls.classid"), int(network["classID"]))
+        for prio in network.get("priorities") or []:
+            path = self._controller("net_prio", "network.priorities")
+            fs.write(os.path.join(path, "net_prio.ifpriomap"), f"{prio['name']} {prio['priority']}")
+        if resources.get("rdma"):
+            raise DockyardError("cgroup: rdma limits are not supported by Dockyard")
+        if resources.get("unified"):
+            raise DockyardError("cgroup: linux.resources.unified needs cgroup v2")
 
     def freeze(self) -> None:
         """Freeze every process (``freezer.state``); raises ``DockyardError`` without a

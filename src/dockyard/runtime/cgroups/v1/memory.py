@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from dockyard.errors import DockyardError
+
 from .. import fs
 
 LIMIT = "memory.limit_in_bytes"
@@ -14,7 +16,10 @@ _UNLIMITED = 1 << 62
 
 
 def apply(path: str, mem: dict[str, Any]) -> None:
-    """Write OCI ``memory`` {limit, swap, reservation} (bytes, -1 = unlimited, 0 = unset).
+    """Write OCI ``memory`` {limit, swap, reservation} (bytes, -1 = unlimited, 0 = unset),
+    ``swappiness`` (0-100, else DockyardError) and ``disableOOMKiller``
+    (``memory.oom_control``). ``kernel``/``kernelTCP`` are left alone, as runc 1.1 does:
+    kernels since 6.1 have no kmem limits to set.
 
     OCI ``swap`` is the memory+swap total (``memory.memsw.limit_in_bytes``). When swap
     accounting is off that file is absent and the swap limit is skipped, as Docker does.
@@ -42,6 +47,13 @@ def apply(path: str, mem: dict[str, Any]) -> None:
     reservation = int(mem.get("reservation") or 0)
     if reservation:
         fs.write(os.path.join(path, "memory.soft_limit_in_bytes"), reservation)
+    swappiness = mem.get("swappiness")
+    if swappiness is not None:
+        if not 0 <= int(swappiness) <= 100:
+            raise DockyardError(f"invalid memory swappiness {swappiness}: the valid range is 0-100")
+        fs.write(os.path.join(path, "memory.swappiness"), int(swappiness))
+    if mem.get("disableOOMKiller"):
+        fs.write(os.path.join(path, "memory.oom_control"), 1)
 
 
 def oom_kill_count(path: str) -> int:

@@ -93,6 +93,20 @@ class V2Manager(Manager):
         return self._hier[0].path
 
     def _setup(self, resources: dict[str, Any]) -> None:
+        # Fields this backend does not write yet: refused, never dropped.
+        mem = resources.get("memory") or {}
+        unsupported = [
+            k for k in ("blockIO", "hugepageLimits", "rdma", "unified") if resources.get(k)
+        ]
+        unsupported += [f"memory.{k}" for k in ("swappiness", "disableOOMKiller") if mem.get(k)]
+        if (resources.get("network") or {}).get("classID") or (resources.get("network") or {}).get(
+            "priorities"
+        ):
+            unsupported.append("network (no net_cls/net_prio on cgroup v2)")
+        if unsupported:
+            raise DockyardError(
+                f"cgroup v2: linux.resources {', '.join(unsupported)} not supported by Dockyard"
+            )
         h = self._hier[0]
         self._mkdirs(h)
         enable_controllers(h.mount, h.path, required_controllers(resources))
