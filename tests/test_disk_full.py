@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,3 +133,66 @@ def test_full_disk_reads_removals_and_refusals(dy: Runner, small: Path) -> None:
     os.unlink(small / "filler")
     dy("ps", check=True)
     assert os.path.getsize(small / "root" / "state.db-reserve") == 4 << 20
+
+
+# The container fills the disk through its own writable layer, writes on, then frees it.
+FILLS_ITSELF = (
+    "dd if=/dev/zero of=/big bs=1M 2>/dev/null; i=0; while [ $i -lt 30 ]; do "
+    "echo after-full $i; i=$((i+1)); sleep 0.05; done; rm /big; echo freed; exit 5"
+)
+AFTER_FULL = "".join(f"after-full {i}\n" for i in range(30)) + "freed\n"
+
+
+def wait_gone_or_exited(dy: Runner, name: str) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        p = dy("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", name)
+        if p.returncode != 0 or p.stdout.startswith("exited"):
+            return p.stdout.strip()
+        time.sleep(0.2)
+    raise AssertionError(f"{name} still running")
+
+
+def test_log_writes_failing_on_a_full_disk(dy: Runner, small: Path) -> None:
+    """An attached run and a monitor survive log writes failing on a full disk: the
+    output still reaches the attached caller, what cannot be logged is dropped whole and
+    said once, the exit is recorded, --rm applied and the rootfs unmounted."""
+    busybox = bootstrap(dy)
+    p = dy("run", "--rm", "--name", "att", busybox, "sh", "-c", FILLS_ITSELF)
+    assert p.returncode == 5, p.stderr
+    assert p.stdout == AFTER_FULL
+    assert "Traceback" not in p.stderr
+    assert p.stderr.count("cannot write the log") == 1, p.stderr
+    assert "No space left on device; output is not logged" in p.stderr
+    assert dy("ps", "-aq", check=True).stdout == ""
+
+    dy("run", "-d", "--name", "det", busybox, "sh", "-c", FILLS_ITSELF, check=True)
+    assert wait_gone_or_exited(dy, "det") == "exited 5"
+    logs = dy("logs", "det", check=True)
+    assert logs.stdout.endswith("freed\n")  # logged again once there was space
+    dropped = [ln for ln in logs.stderr.splitlines() if "dropped" in ln]
+    assert len(dropped) == 1 and dropped[0].endswith(
+        "log entries dropped: no space left on device"
+    ), logs.stderr
+    assert not [m for m in open("/proc/self/mounts") if str(small) + "/root/containers" in m]
+
+    dy("run", "-d", "--rm", "--name", "detrm", busybox, "sh", "-c", FILLS_ITSELF, check=True)
+    assert wait_gone_or_exited(dy, "detrm") == ""
+    assert dy("ps", "-aq", check=True).stdout.split() != []  # det stays
+    assert "detrm" not in dy("ps", "-a", check=True).stdout
+
+
+def test_copy_of_a_file_too_big_for_the_disk(dy: Runner, small: Path, tmp_path: Path) -> None:
+    bootstrap(dy)
+    ctx = tmp_path / "ctx"
+    (ctx / "sub").mkdir(parents=True)
+    with open(ctx / "sub" / "big.bin", "wb") as f:
+        f.truncate(80 << 20)  # sparse here, 80 MiB written into the image
+    (ctx / "Dockerfile").write_text("FROM busybox\nCOPY sub /data/\n")
+    p = dy("build", "-q", "-t", "big", str(ctx))
+    assert p.returncode == 1
+    assert p.stderr == (
+        f"cannot copy {ctx}/sub/big.bin to /data/big.bin: no space left on device\n"
+    )
+    assert os.listdir(small / "root" / "tmp") == []
+    assert dy("images", "-q", "big").stdout == ""

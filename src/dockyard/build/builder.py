@@ -16,6 +16,7 @@ succeeded.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -970,11 +971,17 @@ def _put(
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(name, flags, 0o600, dir_fd=parent_fd)
         try:
-            if src is None:
-                _write_all(fd, data)
-            else:
-                with open(src, "rb") as f, os.fdopen(os.dup(fd), "wb") as out:
-                    shutil.copyfileobj(f, out, 1 << 20)
+            try:
+                if src is None:
+                    _write_all(fd, data)
+                else:
+                    with open(src, "rb") as f, os.fdopen(os.dup(fd), "wb") as out:
+                        shutil.copyfileobj(f, out, 1 << 20)
+            except OSError as e:
+                if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                what = f"copy {src} to {path}" if src is not None else f"write {path}"
+                raise BuildError(f"cannot {what}: no space left on device") from None
             os.fchown(fd, *owner)
             if st is None:
                 os.fchmod(fd, mode if mode is not None else 0o644)

@@ -41,20 +41,61 @@ class JsonFileWriter:
     line longer than 16 KiB is split as Docker splits it) and :meth:`finish` writes what
     is left of a stream without a newline at its end. :meth:`relay` does both for a set
     of file descriptors until each reaches end of file.
+
+    An entry that cannot be written (a full disk) is dropped whole, never half-written,
+    and the container's output goes on: as Docker's json-file logger, which drops what it
+    cannot write and reports the error. ``on_error(OSError)`` is called at the first
+    drop; the next entry that can be written again is preceded by one stderr entry
+    saying how many were dropped (``dropped`` counts them all).
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, on_error: Callable[[OSError], None] | None = None) -> None:
+        self.path = path
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
         self._buffers: dict[str, bytearray] = {}
+        self.on_error = on_error
+        self.dropped = 0
+        self._unreported = 0  # drops not yet noted in the log
+        self._said = False
 
     def close(self) -> None:
         """Close the log file (what a stream left unfinished is not written)."""
         os.close(self.fd)
 
     def _emit(self, stream: str, data: bytes, stamp: int) -> None:
-        text = encode_basestring(data.decode("utf-8", "replace"))
-        line = f'{{"log":{text},"stream":"{stream}","time":"{format_time(stamp)}"}}\n'
-        os.write(self.fd, line.encode())
+        if self._unreported:
+            note = f"dockyard: {self._unreported} log entries dropped: no space left on device\n"
+            if not self._append("stderr", note, stamp):
+                self._drop()
+                return
+            self._unreported = 0
+        if not self._append(stream, data.decode("utf-8", "replace"), stamp):
+            self._drop()
+
+    def _append(self, stream: str, text: str, stamp: int) -> bool:
+        """Append one entry whole; False (the file as it was) when it could not be."""
+        encoded = encode_basestring(text)
+        line = f'{{"log":{encoded},"stream":"{stream}","time":"{format_time(stamp)}"}}\n'
+        raw = line.encode()
+        try:
+            written = os.write(self.fd, raw)
+        except OSError as e:
+            if not self._said:
+                self._said = True
+                if self.on_error is not None:
+                    self.on_error(e)
+            return False
+        if written < len(raw):  # a full disk took part of it: take that back
+            try:
+                os.ftruncate(self.fd, os.fstat(self.fd).st_size - written)
+            except OSError:
+                pass
+            return False
+        return True
+
+    def _drop(self) -> None:
+        self.dropped += 1
+        self._unreported += 1
 
     def _drain(self, stream: str, stamp: int, final: bool) -> None:
         buf = self._buffers.setdefault(stream, bytearray())

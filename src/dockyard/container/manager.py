@@ -733,7 +733,11 @@ class ContainerManager:
         A detached container's monitor calls it after the exit (in another process image
         than the one that launched: nothing registered on the launch's undo stack
         survives there), and so do ``rm -f`` and lost exits, where there is no monitor.
-        Whatever ``_launch`` sets up must be undone here too."""
+        Whatever ``_launch`` sets up must be undone here too.
+
+        What needs no free space (processes, cgroups, the rootfs mount, the network
+        namespace) is undone first, so a full disk failing the database writes after
+        it (DiskFull, raised at the end) still leaves nothing mounted or running."""
         from dockyard.snapshot import unmount
 
         with self._cgroup_parent_lock(exclusive=True):
@@ -741,12 +745,18 @@ class ContainerManager:
             self._remove_noted_cgroup_dirs(c)
             self._remove_cgroup_parent(c)
         unmount(os.path.join(self.paths.container_dir(c.id), "rootfs"))
-        self.volumes.deactivate(c.id)
         with contextlib.suppress(DockyardError, OSError):
             self.networks.teardown(c.id)
         from dockyard.network.ports import PortStore
 
-        PortStore(self.store.db).clear(c.id)
+        failed: DockyardError | None = None
+        for step in (self.volumes.deactivate, PortStore(self.store.db).clear):
+            try:
+                step(c.id)
+            except DockyardError as e:
+                failed = failed or e
+        if failed is not None:
+            raise failed
 
     def _launch(
         self, c: Container, undo: contextlib.ExitStack, capture: bool = False
@@ -891,7 +901,15 @@ class ContainerManager:
         from dockyard.container.jsonfile import JsonFileWriter
         from dockyard.container.logs import log_path
 
-        writer = JsonFileWriter(log_path(self.paths.container_dir(c.id), c.id))
+        path = log_path(self.paths.container_dir(c.id), c.id)
+
+        def log_failed(e: OSError) -> None:
+            # Said once on the caller's stderr; the output itself goes on.
+            message = f"dockyard: cannot write the log {path}: {e.strerror}; output is not logged\n"
+            with contextlib.suppress(OSError):
+                os.write(2, message.encode())
+
+        writer = JsonFileWriter(path, on_error=log_failed)
         undo.callback(writer.close)
         if console is not None:
             undo.callback(console.close)
