@@ -460,6 +460,9 @@ def _register() -> None:
     container.add_command(archives.export)
     container.add_command(archives.diff)
     container.add_command(archives.commit)
+    from dockyard.cli.cp import cp
+
+    container.add_command(cp)
 
 
 _register()

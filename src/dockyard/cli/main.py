@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "export": "dockyard.cli.archives:export",
     "diff": "dockyard.cli.archives:diff",
     "commit": "dockyard.cli.archives:commit",
+    "cp": "dockyard.cli.cp:cp",
     "save": "dockyard.cli.archives:save",
     "rmi": "dockyard.cli.images:rmi",
     "pull": "dockyard.cli.registry:pull",

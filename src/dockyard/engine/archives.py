@@ -9,6 +9,9 @@ Each function takes the ``Engine`` and does what one Engine API endpoint does:
 ``export``                              ``GET /containers/{id}/export``
 ``changes``                             ``GET /containers/{id}/changes``
 ``commit``                              ``POST /commit``
+``archive_stat``                        ``HEAD /containers/{id}/archive``
+``archive_get``                         ``GET /containers/{id}/archive``
+``archive_put``                         ``PUT /containers/{id}/archive``
 ======================================  ===============================================
 """
 
@@ -82,3 +85,32 @@ def commit(
         changes=changes,
         pause=pause,
     )
+
+
+def archive_stat(engine: Engine, container: str, path: str) -> dict[str, Any]:
+    """The stat of ``path`` in ``container`` (the API's ``X-Docker-Container-Path-Stat``:
+    name, size, mode as Go's FileMode, mtime, linkTarget). Raises ``NotFound``."""
+    from dockyard.container.copy import stat_path
+
+    return stat_path(engine.containers, container, path)
+
+
+def archive_get(
+    engine: Engine, container: str, path: str, out: BinaryIO, name: str | None = None
+) -> dict[str, Any]:
+    """Write ``path`` of ``container`` to ``out`` as a tar (top entry named as the path,
+    or ``name``); returns its stat. Raises ``NotFound``, ``DockyardError``."""
+    from dockyard.container.copy import archive_get as get
+
+    return get(engine.containers, container, path, out, name)
+
+
+def archive_put(
+    engine: Engine, container: str, path: str, stream: BinaryIO, copy_uid_gid: bool = False
+) -> int:
+    """Extract the tar ``stream`` into directory ``path`` of ``container`` (root-owned
+    unless ``copy_uid_gid``); returns the bytes written. Raises ``NotFound``,
+    ``Conflict``, ``InvalidArgument``, ``DockyardError``."""
+    from dockyard.container.copy import archive_put as put
+
+    return put(engine.containers, container, path, stream, copy_uid_gid=copy_uid_gid)
