@@ -227,3 +227,38 @@ def test_symlink_swap_race(
         assert state["Running"]
     finally:
         dy("rm", "-f", "racy", check=True)
+
+
+def test_copy_stopped_container_volumes(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    """As Docker mounts a stopped container's volumes for a copy: into and out of a named
+    volume, a bind mount, and a read-only volume refused; nothing stays mounted."""
+    bind = tmp_path / "bind"
+    bind.mkdir()
+    (tmp_path / "f").write_text("via cp\n")
+    dy(
+        "create",
+        "--name",
+        "stopped",
+        "-v",
+        "vol:/data",
+        "-v",
+        f"{bind}:/b",
+        "-v",
+        "rovol:/ro:ro",
+        "busybox",
+        "true",
+        check=True,
+    )
+    dy("cp", str(tmp_path / "f"), "stopped:/data/", check=True)
+    dy("cp", str(tmp_path / "f"), "stopped:/b/copied", check=True)
+    assert (bind / "copied").read_text() == "via cp\n"
+    r = dy("cp", str(tmp_path / "f"), "stopped:/ro/")
+    assert (r.returncode, r.stderr) == (
+        1,
+        "Error response from daemon: mounted volume is marked read-only\n",
+    )
+    out = dy("run", "--rm", "-v", "vol:/v", "busybox", "cat", "/v/f", check=True).stdout
+    assert out == "via cp\n"
+    dy("cp", "stopped:/data/f", str(tmp_path / "back"), check=True)
+    assert (tmp_path / "back").read_text() == "via cp\n"
+    dy("rm", "-v", "stopped", check=True)

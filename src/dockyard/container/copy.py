@@ -7,7 +7,7 @@ through the fds it gives, so a container that swaps a path component for a symli
 a copy runs cannot make it read or write a host file (CVE-2018-15664). A running
 container's root is its init process's ``/proc/PID/root`` (its own mounts, volumes
 included), checked to be the container's root filesystem mount; a stopped container's is
-its root filesystem mounted for the copy under its start lock.
+its root filesystem mounted for the copy under its start lock, with its volumes.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def container_root(manager: ContainerManager, ref: str) -> Iterator[tuple[Contai
     Conflict (a start or stop under way)."""
     from dockyard.container.filesystem import mounted_rootfs
 
-    with mounted_rootfs(manager, ref) as (c, rootfs):
+    with mounted_rootfs(manager, ref, volumes=True) as (c, rootfs):
         pid = int(c.state.get("Pid") or 0)
         fd = -1
         if c.state["Running"] and pid > 0:
@@ -256,6 +256,9 @@ def archive_put(
         try:
             return extract(stream, dest, owner=None if copy_uid_gid else (0, 0))
         except OSError as e:
+            if e.errno == errno.EROFS:
+                # The root filesystem is writable (checked above): a read-only mount.
+                raise Conflict("mounted volume is marked read-only") from None
             where = f" {e.filename}" if e.filename else ""
             reason = os.strerror(e.errno or errno.EIO).lower()
             raise DockyardError(f"copying to {c.name}:{path}:{where} {reason}") from None

@@ -36,11 +36,14 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 @contextlib.contextmanager
-def mounted_rootfs(manager: ContainerManager, ref: str) -> Iterator[tuple[Container, str]]:
+def mounted_rootfs(
+    manager: ContainerManager, ref: str, *, volumes: bool = False
+) -> Iterator[tuple[Container, str]]:
     """``(container, rootfs path)``: the container's merged root filesystem for the
     duration, the live mount of a running container or a mount made for a stopped one
-    (under its start lock, unmounted afterwards). Raises ``NotFound``, or ``Conflict``
-    when a start is under way for more than 10 s."""
+    (under its start lock, unmounted afterwards; with ``volumes`` its volumes and binds
+    mounted in it too, as for ``docker cp``). Raises ``NotFound``, ``DockyardError``, or
+    ``Conflict`` when a start is under way for more than 10 s."""
     from dockyard.snapshot import mount_rootfs, unmount
 
     c = manager.store.get(ref)
@@ -67,15 +70,63 @@ def mounted_rootfs(manager: ContainerManager, ref: str) -> Iterator[tuple[Contai
                 continue
             break
         c = manager.store.get(c.id)
-        mount_rootfs(
-            manager._lower_dirs(c), os.path.join(cdir, "upper"), os.path.join(cdir, "work"), rootfs
-        )
+        volume_undo = contextlib.ExitStack()
         try:
-            yield c, rootfs
+            mount_rootfs(
+                manager._lower_dirs(c),
+                os.path.join(cdir, "upper"),
+                os.path.join(cdir, "work"),
+                rootfs,
+            )
+            try:
+                if volumes:
+                    _mount_volumes(manager, c, rootfs, volume_undo)
+                yield c, rootfs
+            finally:
+                unmount(rootfs)  # MNT_DETACH: the volumes' binds below it go too
         finally:
-            unmount(rootfs)
+            volume_undo.close()
     finally:
         os.close(lock)
+
+
+def _mount_volumes(
+    manager: ContainerManager, c: Container, rootfs: str, undo: contextlib.ExitStack
+) -> None:
+    """Bind the container's volumes and bind mounts (not its tmpfs mounts, which hold
+    nothing while it is stopped) onto their destinations in the mounted ``rootfs``, as
+    its start would; each destination is resolved inside the root right before it is
+    mounted on, through its fd (``snapshot.inroot``), and checked after. Raises
+    ``DockyardError``."""
+    from dockyard.runtime import syscalls as sc
+    from dockyard.snapshot import inroot
+
+    root_fd = inroot.open_root(rootfs)
+    try:
+        for m in manager.volumes.oci_mounts(c.id, {}, rootfs, undo):
+            if m["type"] != "bind":
+                continue
+            dest, source = m["destination"], m["source"]
+            target = mounted = -1
+            try:
+                want = os.stat(source)
+                target = inroot.mount_target(root_fd, dest, directory=stat.S_ISDIR(want.st_mode))
+                sc.mount(source, inroot.fd_path(target), None, sc.MS_BIND | sc.MS_REC)
+                mounted = inroot.open_in(root_fd, dest, os.O_PATH)
+                now = os.fstat(mounted)
+                if (now.st_dev, now.st_ino) != (want.st_dev, want.st_ino):
+                    raise DockyardError(f"mount {source} to {dest}: the mount point was replaced")
+                if "ro" in m["options"]:
+                    where = inroot.fd_path(mounted)
+                    sc.mount(None, where, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
+            except OSError as e:
+                raise DockyardError(f"mount {source} to {dest}: {e.strerror or e}") from None
+            finally:
+                for fd in (mounted, target):
+                    if fd >= 0:
+                        os.close(fd)
+    finally:
+        os.close(root_fd)
 
 
 def export(manager: ContainerManager, ref: str, out: BinaryIO) -> None:
