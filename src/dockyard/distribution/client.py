@@ -123,8 +123,11 @@ def _tls_context(cfg: RegistryConfig, host: str, verify: bool) -> Any:
     """An SSL context with the system CAs plus ``<certs.d>/<host>/``'s files."""
     import ssl
 
-    ctx = ssl.create_default_context()
-    if not verify:
+    if verify:
+        ctx = ssl.create_default_context()
+    else:
+        # No CA bundle to load (about 0.1 s) when nothing is verified.
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     directory = os.path.join(cfg.certs_d, host)

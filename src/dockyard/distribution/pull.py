@@ -357,83 +357,168 @@ class Puller:
         diff_id: str,
         layer_store: Any,
     ) -> tuple[int, bool, bool]:
-        """One layer: download (unless stored), verify, unpack (unless unpacked).
-        Returns ``(uncompressed size, blob new, layer new)``."""
-        from dockyard.snapshot import open_decompressed
-
+        """One layer: unpacked while it downloads (unless stored), blob and layer each
+        verified before they are renamed into place. Returns ``(uncompressed size, blob
+        new, layer new)``."""
         digest, size = str(desc["digest"]), int(desc["size"])
         short = digest[7:19]
         content = self.store.content
-        new_blob = False
         with _LayerLock(self.runroot, digest):
-            if not content.exists(digest):
-                self._download(reg, ref, digest, size, short)
-                new_blob = True
-            else:
-                self._send(msg.status("Download complete", short))
+            have_blob = content.exists(digest)
             if layer_store.exists(diff_id):
+                if not have_blob:
+                    self._stream_layer(reg, ref, digest, size, short, diff_id, None)
                 self._send(msg.status("Pull complete", short))
-                return layer_store.content_size(diff_id), new_blob, False
-            with open(content.path(digest), "rb") as f:
-                reader = _ProgressReader(f, self._send, short, size)
-                try:
-                    _, unpacked = layer_store.add(
-                        open_decompressed(reader),  # type: ignore[arg-type]
-                        expected_diff_id=diff_id,
-                    )
-                except InvalidArgument as e:
-                    if "layer digest mismatch" in str(e):
-                        raise DockyardError(
-                            f"failed to register layer: layer {diff_id} does not match its "
-                            f"content ({e})"
-                        ) from None
-                    raise DockyardError(f"failed to register layer: {e}") from None
-                except DockyardError:
-                    raise
-                except Exception as e:  # decompressor errors on a corrupt blob
-                    raise DockyardError(f"failed to register layer: {e}") from None
+                return layer_store.content_size(diff_id), not have_blob, False
+            if have_blob:
+                self._send(msg.status("Download complete", short))
+                with open(content.path(digest), "rb") as f:
+                    reader = _ProgressReader(f, self._send, short, size)
+                    unpacked = self._unpack(reader, diff_id, layer_store, None)
+            else:
+                unpacked = self._stream_layer(reg, ref, digest, size, short, diff_id, layer_store)
             self._send(msg.status("Pull complete", short))
-            return unpacked, new_blob, True
+            return unpacked, not have_blob, True
 
-    def _download(
-        self, reg: Registry, ref: reference.Reference, digest: str, size: int, short: str
+    def _unpack(
+        self, reader: Any, diff_id: str, layer_store: Any, check: Callable[[], None] | None
+    ) -> int:
+        """Unpack the compressed layer ``reader`` into the layer store (``check`` runs
+        before it is renamed into place); returns its uncompressed size."""
+        from dockyard.snapshot import open_decompressed
+
+        try:
+            _, unpacked = layer_store.add(
+                open_decompressed(reader), expected_diff_id=diff_id, check=check
+            )
+        except InvalidArgument as e:
+            if "layer digest mismatch" in str(e):
+                raise DockyardError(
+                    f"failed to register layer: layer {diff_id} does not match its content"
+                ) from None
+            raise DockyardError(f"failed to register layer: {e}") from None
+        except DockyardError:
+            raise
+        except Exception as e:  # decompressor errors (zlib, zstd, EOF) on a corrupt blob
+            raise DockyardError(f"failed to register layer: {e or type(e).__name__}") from None
+        return int(unpacked)
+
+    def _stream_layer(
+        self,
+        reg: Registry,
+        ref: reference.Reference,
+        digest: str,
+        size: int,
+        short: str,
+        diff_id: str,
+        layer_store: Any,
+    ) -> int:
+        """Download blob ``digest`` into a temporary blob file, unpacking it on the way
+        (unless ``layer_store`` is None); the blob's size and digest are checked and it is
+        stored before the layer is renamed into place. Returns the uncompressed size."""
+        path = f"/v2/{ref.path}/blobs/{digest}"
+        with self.store.content.writer() as writer, reg.request("GET", path, _scopes(ref)) as resp:
+            blob = _BlobStream(resp, writer, digest, size, short, self._send)
+
+            def finish() -> None:
+                blob.drain()
+                self._send(msg.status("Verifying Checksum", short))
+                if writer.size != size:
+                    raise DockyardError(
+                        f"filesystem layer verification failed for digest {digest}: "
+                        f"unexpected EOF after {writer.size} of {size} bytes"
+                    )
+                try:
+                    writer.commit(digest)
+                except InvalidArgument:
+                    raise DockyardError(
+                        f"filesystem layer verification failed for digest {digest}"
+                    ) from None
+                self._send(msg.status("Download complete", short))
+                self._send(msg.progress("Extracting", short, size, size, time.time()))
+
+            if layer_store is None:
+                finish()
+                return 0
+            try:
+                unpacked = self._unpack(blob, diff_id, layer_store, finish)
+            except Unreachable:
+                raise
+            except DockyardError as e:
+                # A blob that is not what the manifest says explains the failure best.
+                raise blob.mismatch() or e from None
+        return unpacked
+
+
+class _BlobStream:
+    """A blob's HTTP body as a file: every byte read is written to ``writer`` (which
+    hashes it), more than ``size`` bytes is an error, ``Downloading`` progress is sent at
+    most every 0.1 s, and transport errors become one-line ``Unreachable`` errors."""
+
+    def __init__(
+        self, resp: Any, writer: Any, digest: str, size: int, short: str, send: Emit
     ) -> None:
+        self._url = str(resp.url)
+        self._chunks = resp.iter_bytes(_CHUNK)
+        self._writer, self._digest, self._size, self._short, self._send = (
+            writer, digest, size, short, send,
+        )  # fmt: skip
+        self._pending = memoryview(b"")
+        self._start = time.time()
+        self._last = 0.0
+
+    def _next(self) -> bool:
         import httpx
 
         from dockyard.distribution.client import transport_error
 
-        start = time.time()
-        last = 0.0
-        path = f"/v2/{ref.path}/blobs/{digest}"
-        with self.store.content.writer() as writer:
-            with reg.request("GET", path, _scopes(ref)) as resp:
-                try:
-                    for chunk in resp.iter_bytes(_CHUNK):
-                        writer.write(chunk)
-                        if writer.size > size:
-                            raise DockyardError(
-                                f"filesystem layer verification failed for digest {digest}: "
-                                f"more than the {size} bytes the manifest gives"
-                            )
-                        now = time.monotonic()
-                        if now - last >= _PROGRESS_EVERY:
-                            last = now
-                            self._send(msg.progress("Downloading", short, writer.size, size, start))
-                except httpx.HTTPError as e:
-                    raise transport_error("GET", str(resp.url), e) from None
-            if writer.size != size:
-                raise DockyardError(
-                    f"filesystem layer verification failed for digest {digest}: "
-                    f"unexpected EOF after {writer.size} of {size} bytes"
-                )
-            self._send(msg.status("Verifying Checksum", short))
-            try:
-                writer.commit(digest)
-            except InvalidArgument:
-                raise DockyardError(
-                    f"filesystem layer verification failed for digest {digest}"
-                ) from None
-        self._send(msg.status("Download complete", short))
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            return False
+        except httpx.HTTPError as e:
+            raise transport_error("GET", self._url, e) from None
+        self._writer.write(chunk)
+        if self._writer.size > self._size:
+            raise DockyardError(
+                f"filesystem layer verification failed for digest {self._digest}: "
+                f"more than the {self._size} bytes the manifest gives"
+            )
+        now = time.monotonic()
+        if now - self._last >= _PROGRESS_EVERY:
+            self._last = now
+            self._send(
+                msg.progress("Downloading", self._short, self._writer.size, self._size, self._start)
+            )
+        self._pending = memoryview(chunk)
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        while not self._pending:
+            if not self._next():
+                return b""
+        if n < 0 or n >= len(self._pending):
+            out, self._pending = self._pending, memoryview(b"")
+        else:
+            out, self._pending = self._pending[:n], self._pending[n:]
+        return bytes(out)
+
+    def drain(self) -> None:
+        """Read (and store) the rest of the body."""
+        self._pending = memoryview(b"")
+        while self._next():
+            self._pending = memoryview(b"")
+
+    def mismatch(self) -> DockyardError | None:
+        """After a failed unpack: the verification error if the whole body is not the
+        blob the manifest names, else None."""
+        try:
+            self.drain()
+        except DockyardError as e:
+            return e
+        if self._writer.size != self._size or self._writer.digest != self._digest:
+            return DockyardError(f"filesystem layer verification failed for digest {self._digest}")
+        return None
 
 
 def list_tags(reg: Registry, ref: reference.Reference) -> list[str]:

@@ -82,6 +82,11 @@ class BlobWriter:
         self.size += len(data)
         return len(data)
 
+    @property
+    def digest(self) -> str:
+        """The sha256 digest of the bytes written so far."""
+        return "sha256:" + self._sha.hexdigest()
+
     def commit(self, expected: str | None = None) -> tuple[str, int]:
         """Rename into ``blobs/sha256/<hex>``; returns ``(digest, size in bytes)``.
 

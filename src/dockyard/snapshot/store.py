@@ -11,6 +11,8 @@ from dockyard.errors import InvalidArgument, NotFound
 from dockyard.snapshot.unpack import apply_layer
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dockyard.paths import Paths
 
 _EMPTY = "empty"
@@ -93,6 +95,7 @@ class LayerStore:
         stream: BinaryIO,
         tee: BinaryIO | None = None,
         expected_diff_id: str | None = None,
+        check: Callable[[], None] | None = None,
     ) -> tuple[str, int]:
         """Unpack the uncompressed layer tar ``stream``; return ``(diff_id, size in bytes)``.
 
@@ -101,7 +104,9 @@ class LayerStore:
         temporary directory, checked against ``expected_diff_id`` and renamed into place;
         if the layer already exists the new copy is dropped. Raises ``InvalidArgument``
         ("layer digest mismatch: ...") or whatever ``apply_layer`` raises; nothing is
-        left behind on failure.
+        left behind on failure. ``check`` is called once the layer is unpacked and its diff
+        id matched, before it is renamed into place: what it raises aborts the add (a pull
+        verifies and stores the compressed blob it streamed from there).
         """
         if expected_diff_id is not None:
             _hex(expected_diff_id)
@@ -120,6 +125,8 @@ class LayerStore:
                 raise InvalidArgument(
                     f"layer digest mismatch: expected {expected_diff_id}, got {diff_id}"
                 )
+            if check is not None:
+                check()
             final = self.path(diff_id)
             if os.path.isdir(final):
                 shutil.rmtree(tmp)
