@@ -278,3 +278,34 @@ def test_racing_and_killed_pulls(
         run = dy("run", "--rm", name, "sh", "-c", "wc -c < /one; wc -c < /two", check=True)
         assert run.stdout.split() == ["30000000", "30000000"]
         assert os.listdir(os.path.join(root, "tmp")) == []
+
+
+def test_build_and_aliases_pull(
+    dy: Runner, busybox: str, registry: Registry, tmp_path: Path
+) -> None:
+    """``build`` pulls a missing FROM image (every one with ``--pull``); ``image pull``
+    and ``push -q`` as Docker's; ``--platform`` naming another platform than a
+    single-platform image's is refused."""
+    from dockyard.image.create import host_arch
+
+    base = f"{registry.host}/build/busybox:1"
+    dy("tag", busybox, base, check=True)
+    assert dy("push", "-q", base, check=True).stdout == base + "\n"
+    dy("rmi", base, busybox, check=True)
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM {base}\nRUN echo built > /built\n")
+    out = dy("build", "-t", "built", str(ctx), check=True).stdout
+    assert f"Step 1/2 : FROM {base}\n1: Pulling from build/busybox\n" in out
+    assert f"Status: Downloaded newer image for {base}\n" in out
+    again = dy("build", "--pull", "-t", "built", str(ctx), check=True).stdout
+    assert f"Status: Image is up to date for {base}\n" in again
+    assert dy("run", "--rm", "built", "cat", "/built", check=True).stdout == "built\n"
+    assert dy("image", "pull", "-q", base, check=True).stdout == base + "\n"
+    other = "arm64" if host_arch() != "arm64" else "amd64"
+    wrong = dy("pull", "--platform", f"linux/{other}", base)
+    assert wrong.returncode == 1
+    assert wrong.stderr == (
+        f"Error response from daemon: image with reference {base} was found but does not "
+        f"match the specified platform: wanted linux/{other}, actual: linux/{host_arch()}\n"
+    )

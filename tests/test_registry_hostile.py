@@ -5,6 +5,7 @@ pull fails with one line and stores nothing."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
@@ -230,3 +231,75 @@ def test_the_good_server_works(dy: Runner, hostile: Hostile) -> None:
     host = f"127.0.0.1:{hostile.server_address[1]}"
     dy("pull", f"{host}/hostile/img:1", check=True)
     assert dy("images", "-q", check=True).stdout.strip() == _digest(CONFIG)[7:19]
+
+
+class Storage(ThreadingHTTPServer):
+    """Blob storage a registry redirects to: serves LAYER, records the Authorization
+    headers it is sent."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), StorageHandler)
+        self.authorization: list[str | None] = []
+
+
+class StorageHandler(BaseHTTPRequestHandler):
+    server: Storage
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.server.authorization.append(self.headers.get("Authorization"))
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(LAYER)))
+        self.end_headers()
+        self.wfile.write(LAYER)
+
+
+class Private(Hostile):
+    """A registry that wants Basic auth and redirects blob downloads to ``storage``."""
+
+    def __init__(self, storage: Storage) -> None:
+        super().__init__("private")
+        self.RequestHandlerClass = PrivateHandler
+        self.storage = storage
+        self.authorization: list[str | None] = []
+
+
+class PrivateHandler(Handler):
+    server: Private
+
+    def do_GET(self) -> None:  # noqa: N802
+        auth = self.headers.get("Authorization")
+        self.server.authorization.append(auth)
+        if auth != "Basic " + base64.b64encode(b"alice:s3cret").decode():
+            return self._send(401, b"", WWW_Authenticate='Basic realm="private"')
+        if self.path.endswith(_digest(LAYER)):
+            location = f"http://127.0.0.1:{self.server.storage.server_address[1]}/layer"
+            return self._send(307, Location=location)
+        return super().do_GET()
+
+
+def test_credentials_stay_with_the_registry_on_redirect(
+    dy: Runner, tmp_path: Path, engine_env: dict[str, str]
+) -> None:
+    """Registries redirect blob downloads to storage: followed, without Authorization."""
+    storage = Storage()
+    registry = Private(storage)
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (storage, registry)]
+    for t in threads:
+        t.start()
+    try:
+        host = f"127.0.0.1:{registry.server_address[1]}"
+        dy("login", "-u", "alice", "--password-stdin", host, input="s3cret\n", check=True)
+        dy("pull", f"{host}/private/img:1", check=True)
+        assert storage.authorization == [None]
+        assert any(a and a.startswith("Basic ") for a in registry.authorization)
+    finally:
+        for s in (storage, registry):
+            s.shutdown()
+            s.server_close()
+        for t in threads:
+            t.join(10)

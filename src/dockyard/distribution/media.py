@@ -55,7 +55,9 @@ def schema1_error(ref: str) -> DockyardError:
     )
 
 
-def _normalise(os_: str, arch: str, variant: str) -> tuple[str, str, str]:
+def normalise_platform(os_: str, arch: str, variant: str) -> tuple[str, str, str]:
+    """``(os, architecture, variant)`` in containerd's normal form (``aarch64`` is
+    ``arm64``, ``arm64/v8`` is ``arm64``, ``arm`` is ``arm/v7``)."""
     os_ = os_.lower()
     arch = _ARCH_ALIASES.get(arch.lower(), arch.lower())
     variant = variant.lower()
@@ -72,7 +74,7 @@ def host_platform() -> tuple[str, str, str]:
     """``(os, architecture, variant)`` of this host, normalised."""
     from dockyard.image.create import host_arch
 
-    return _normalise("linux", host_arch(), "")
+    return normalise_platform("linux", host_arch(), "")
 
 
 def parse_platform(text: str | None) -> tuple[str, str, str]:
@@ -89,8 +91,8 @@ def parse_platform(text: str | None) -> tuple[str, str, str]:
     if len(parts) == 1:
         if parts[0].lower() == "linux":
             return host_platform()
-        return _normalise("linux", parts[0], "")
-    return _normalise(parts[0], parts[1], parts[2] if len(parts) == 3 else "")
+        return normalise_platform("linux", parts[0], "")
+    return normalise_platform(parts[0], parts[1], parts[2] if len(parts) == 3 else "")
 
 
 def format_platform(p: tuple[str, str, str]) -> str:
@@ -108,7 +110,7 @@ def select_manifest(index: dict[str, Any], want: tuple[str, str, str]) -> dict[s
         plat = desc.get("platform") or {}
         if not isinstance(plat, dict):
             continue
-        got = _normalise(
+        got = normalise_platform(
             str(plat.get("os", "")), str(plat.get("architecture", "")), str(plat.get("variant", ""))
         )
         if got[0] == "unknown":  # attestation manifests (BuildKit)

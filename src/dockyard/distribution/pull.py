@@ -231,7 +231,9 @@ class Puller:
                 manifest_bytes, mt, _ = fetch_manifest(reg, ref, str(desc.get("digest", "")))
                 if mt in media.INDEXES:
                     raise DockyardError("invalid manifest: an index inside an index")
-            image, updated = self._pull_manifest(reg, ref, manifest_bytes)
+            image, updated = self._pull_manifest(
+                reg, ref, manifest_bytes, want if platform else None
+            )
         finally:
             reg.close()
         if ref.tag is not None and ref.digest is None:
@@ -243,7 +245,11 @@ class Puller:
         return PullResult(self.store.get(image.id), top_digest, updated)
 
     def _pull_manifest(
-        self, reg: Registry, ref: reference.Reference, manifest_bytes: bytes
+        self,
+        reg: Registry,
+        ref: reference.Reference,
+        manifest_bytes: bytes,
+        platform: tuple[str, str, str] | None,
     ) -> tuple[Image, bool]:
         try:
             m = json.loads(manifest_bytes)
@@ -266,8 +272,22 @@ class Puller:
         try:
             config = json.loads(config_bytes)
             diff_ids = [str(x) for x in config["rootfs"]["diff_ids"]]
-        except (ValueError, KeyError, TypeError):
+            actual = media.normalise_platform(
+                str(config.get("os", "")),
+                str(config.get("architecture", "")),
+                str(config.get("variant", "")),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise DockyardError(f"invalid image config {config_digest}") from None
+        if platform is not None and (
+            actual[:2] != platform[:2] or (platform[2] and actual[2] != platform[2])
+        ):
+            # A single-platform image is what it is: --platform asked for another.
+            raise DockyardError(
+                f"image with reference {ref.familiar()} was found but does not match the "
+                f"specified platform: wanted {media.format_platform(platform)}, actual: "
+                f"{media.format_platform(actual)}"
+            )
         if len(diff_ids) != len(layers):
             raise DockyardError(
                 f"invalid image {config_digest}: {len(layers)} layers, {len(diff_ids)} diff ids"

@@ -1,0 +1,165 @@
+"""Pure parts of dockyard.distribution: progress bars and their rendering (the docker
+CLI's jsonmessage), platforms, challenges, daemon.json and config.json handling."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from dockyard.cli.registry import ProgressDisplay
+from dockyard.distribution import config, credentials, media
+from dockyard.distribution.client import parse_challenge
+from dockyard.distribution.progress import bar, human_size, progress, status
+from dockyard.engine.distribution import _server
+from dockyard.errors import DockyardError, InvalidArgument
+
+
+def test_progress_bar_as_docker_draws_it() -> None:
+    assert human_size(1_234_567) == "1.235MB"
+    assert human_size(999) == "999B"
+    detail = {"current": 1_200_000, "total": 3_400_000}
+    assert bar(detail) == "[" + "=" * 17 + ">" + " " * 33 + "]    1.2MB/3.4MB"
+    assert bar(detail, width=80) == "   1.2MB/3.4MB"  # no bar on a narrow terminal
+    assert bar({"current": 0, "total": 0}) == ""
+    assert bar({**detail, "start": 100}, now=112) == bar(detail) + " 22s"
+
+
+def test_display_off_a_terminal_drops_progress_lines() -> None:
+    out = io.StringIO()
+    shown = ProgressDisplay(out, terminal=False)
+    shown.show(status("Pulling from library/busybox", "latest"))
+    shown.show(status("Pulling fs layer", "abc"))
+    shown.show(progress("Downloading", "abc", 10, 100, 0))
+    shown.show(status("Pull complete", "abc"))
+    shown.show(status("Digest: sha256:x"))
+    assert out.getvalue() == (
+        "latest: Pulling from library/busybox\nabc: Pulling fs layer\nabc: Pull complete\n"
+        "Digest: sha256:x\n"
+    )
+    with pytest.raises(DockyardError, match="boom"):
+        shown.show({"error": "boom", "errorDetail": {"message": "boom"}})
+
+
+def test_display_on_a_terminal_redraws_each_layer_line() -> None:
+    out = io.StringIO()
+    shown = ProgressDisplay(out, terminal=True)
+    shown.width = 80
+    shown.show(status("Pulling fs layer", "aaa"))
+    shown.show(status("Pulling fs layer", "bbb"))
+    shown.show(progress("Downloading", "aaa", 500, 1000, 0))
+    assert out.getvalue() == (
+        "\n\x1b[1A\x1b[2K\raaa: Pulling fs layer \r\x1b[1B"
+        "\n\x1b[1A\x1b[2K\rbbb: Pulling fs layer \r\x1b[1B"
+        "\x1b[2A\x1b[2K\raaa: Downloading     500B/1kB\r\x1b[2B"
+    )
+
+
+def test_platforms() -> None:
+    assert media.parse_platform("linux/aarch64") == ("linux", "arm64", "")
+    assert media.parse_platform("linux/arm64/v8") == ("linux", "arm64", "")
+    assert media.parse_platform("linux/arm") == ("linux", "arm", "v7")
+    assert media.parse_platform("arm64") == ("linux", "arm64", "")
+    with pytest.raises(InvalidArgument, match="unknown operating system or architecture"):
+        media.parse_platform("linux//x")
+    index = {
+        "manifests": [
+            {"digest": "a", "platform": {"os": "linux", "architecture": "amd64"}},
+            {"digest": "att", "platform": {"os": "unknown", "architecture": "unknown"}},
+            {"digest": "b", "platform": {"os": "linux", "architecture": "arm", "variant": "v6"}},
+            {"digest": "c", "platform": {"os": "linux", "architecture": "arm", "variant": "v7"}},
+        ]
+    }
+    assert media.select_manifest(index, ("linux", "arm", "v7"))["digest"] == "c"
+    assert media.select_manifest(index, ("linux", "amd64", ""))["digest"] == "a"
+    with pytest.raises(DockyardError) as e:
+        media.select_manifest(index, ("linux", "s390x", ""))
+    assert str(e.value) == (
+        "no matching manifest for linux/s390x in the manifest list entries "
+        "(the index offers linux/amd64, linux/arm/v6, linux/arm/v7)"
+    )
+
+
+def test_challenge() -> None:
+    assert parse_challenge(
+        'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"'
+    ) == (
+        "bearer",
+        {
+            "realm": "https://auth.docker.io/token",
+            "service": "registry.docker.io",
+            "scope": "repository:library/busybox:pull",
+        },
+    )
+    assert parse_challenge('Basic realm="x"') == ("basic", {"realm": "x"})
+
+
+def test_daemon_config(tmp_path: Path) -> None:
+    path = tmp_path / "daemon.json"
+    assert config.load(str(path)).max_downloads == 3  # missing file: defaults
+    path.write_text(
+        json.dumps(
+            {
+                "registry-mirrors": ["https://mirror.example/"],
+                "insecure-registries": ["registry.lan:5000", "10.0.0.0/8"],
+                "max-concurrent-downloads": 6,
+            }
+        )
+    )
+    cfg = config.load(str(path))
+    assert cfg.mirrors == ["https://mirror.example"] and cfg.max_downloads == 6
+    assert cfg.is_insecure("registry.lan:5000") and cfg.is_insecure("10.1.2.3:443")
+    assert cfg.is_insecure("127.0.0.1:5000") and cfg.is_insecure("localhost:5000")
+    assert cfg.is_insecure("[::1]:5000")
+    assert not cfg.is_insecure("registry.lan") and not cfg.is_insecure("192.168.1.1:5000")
+    for text, message in (
+        ("{", "invalid JSON"),
+        ('{"debug": true}', "unsupported key 'debug'"),
+        ('{"max-concurrent-downloads": 0}', "max-concurrent-downloads must be a positive integer"),
+        ('{"insecure-registries": ["http://x"]}', "invalid insecure registry"),
+    ):
+        path.write_text(text)
+        with pytest.raises(InvalidArgument, match=message) as e:
+            config.load(str(path))
+        assert str(path) in str(e.value)
+
+
+def test_credentials_in_the_docker_cli_format(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    (tmp_path / "config.json").write_text(
+        json.dumps(
+            {
+                "auths": {
+                    "https://index.docker.io/v1/": {"auth": base64.b64encode(b"hub:pw").decode()},
+                    "https://registry.example.com/v2/": {
+                        "auth": base64.b64encode(b"u:p:x").decode()
+                    },
+                },
+                "psFormat": "table {{.ID}}",
+            }
+        )
+    )
+    assert credentials.lookup("https://index.docker.io/v1/") == credentials.Credentials("hub", "pw")
+    assert credentials.lookup("registry.example.com") == credentials.Credentials("u", "p:x")
+    assert credentials.lookup("other.example.com") is None
+    assert credentials.store("registry.lan:5000", credentials.Credentials("a", "b"))
+    data = json.loads((tmp_path / "config.json").read_text())
+    assert data["psFormat"] == "table {{.ID}}"  # other settings are kept
+    assert data["auths"]["registry.lan:5000"] == {"auth": base64.b64encode(b"a:b").decode()}
+    assert (tmp_path / "config.json").read_text().startswith('{\n\t"auths"')
+    assert credentials.erase("registry.example.com") is True
+    assert credentials.erase("registry.example.com") is False
+
+
+def test_login_server_names() -> None:
+    assert _server(None) == ("docker.io", "https://index.docker.io/v1/")
+    assert _server("index.docker.io") == ("docker.io", "https://index.docker.io/v1/")
+    assert _server("https://registry.example.com/v2/") == (
+        "registry.example.com",
+        "registry.example.com",
+    )
