@@ -78,6 +78,13 @@ def test_errors_as_docker_answers_them(engine_env: dict[str, str], sock: str) ->
         r = c.get("/containers/nosuch/json")
         assert r.status_code == 404
         assert r.json()["message"] == "No such container: nosuch"
+        r = c.post("/v1.41/build", content=b"")
+        assert r.status_code == 501
+        assert r.json() == {"message": "POST /build: not implemented by Dockyard (ImageBuild)"}
+        r = c.put("/containers/x/archive", content=b"")
+        assert r.status_code == 501
+        r = c.delete("/version")
+        assert r.status_code == 405
         r = c.get("/containers/json", params={"filters": "{not json"})
         assert r.status_code == 400
         assert r.json()["message"].startswith("invalid filter")

@@ -851,6 +851,35 @@ def volume_prune(req: Request) -> None:
     req.send_json(call(req, "volume_prune", filters=req.q_filters()))
 
 
+# -- known operations without an engine implementation ----------------------------------
+
+#: Engine API operations Dockyard does not implement yet: answered 501 with their name,
+#: so a client sees "not implemented", not "page not found" or a made-up success.
+NOT_IMPLEMENTED = [
+    ("POST", "/build", "ImageBuild"),
+    ("POST", "/session", "Session"),
+    ("GET", "/containers/{id}/stats", "ContainerStats"),
+    ("POST", "/containers/{id}/update", "ContainerUpdate"),
+    ("GET", "/containers/{id}/attach/ws", "ContainerAttachWebsocket"),
+    ("HEAD", "/containers/{id}/archive", "ContainerArchiveInfo"),
+    ("GET", "/containers/{id}/archive", "ContainerArchive"),
+    ("PUT", "/containers/{id}/archive", "PutContainerArchive"),
+    ("GET", "/images/search", "ImageSearch"),
+    ("GET", "/distribution/{name:path}/json", "DistributionInspect"),
+]
+
+
+def _not_implemented(operation: str) -> Callable[[Request], None]:
+    def handler(req: Request) -> None:
+        raise APIError(501, f"{req.method} {req.path}: not implemented by Dockyard ({operation})")
+
+    return handler
+
+
+for _method, _pattern, _operation in NOT_IMPLEMENTED:
+    router.add(_method, _pattern, _not_implemented(_operation))
+
+
 # -- the service -------------------------------------------------------------------------
 
 
