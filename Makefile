@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # (htpasswd) and openssl for the registry tests (issue 10).
 DEB_PACKAGES := busybox-static tini runc crun iproute2 nftables python3-venv ca-certificates mmdebstrap gcc libc6-dev docker-registry skopeo umoci apache2-utils openssl
 
-.PHONY: deps install demo test lint bench conformance clean
+.PHONY: deps install demo test lint bench conformance docker-py-suite clean
 
 deps:
 	apt-get update
@@ -50,6 +50,11 @@ bench: install
 conformance: $(BIN)/dockyard
 	@test -n "$(RUNTIME_TOOLS)" || { echo "set RUNTIME_TOOLS=<runtime-tools checkout>" >&2; exit 2; }
 	DOCKYARD_RUNTIME=$(BIN)/dockyard-runtime tools/conformance.sh $(RUNTIME_TOOLS) $(CONFORMANCE_OUT)
+
+# The docker-py 7.2.0 integration suite against the Engine API service (issue 11's
+# scoreboard): prints the pass count and the failures' reasons.
+docker-py-suite: install
+	$(BIN)/python bench/docker_py_suite.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
