@@ -285,3 +285,18 @@ def test_export_diff_commit(docker: Docker, dy: Runner, tmp_path: Path) -> None:
     assert err.returncode == 1 and "No such container: nosuch" in err.stderr
     dy("rm", "fs", check=True)
     dy("rmi", "snap:1", check=True)
+
+
+def test_cp_both_ways(docker: Docker, dy: Runner, tmp_path: Path) -> None:
+    dy("create", "--name", "cpbox", "busybox", "true", check=True)
+    src = tmp_path / "in.txt"
+    src.write_text("from the host\n")
+    docker("cp", str(src), "cpbox:/tmp/in.txt")
+    out = tmp_path / "out"
+    out.mkdir()
+    docker("cp", "cpbox:/tmp/in.txt", str(out / "back.txt"))
+    assert (out / "back.txt").read_text() == "from the host\n"
+    err = docker("cp", "cpbox:/nosuch", str(out), check=False)
+    assert err.returncode == 1
+    assert "Could not find the file /nosuch in container cpbox" in err.stderr
+    dy("rm", "cpbox", check=True)

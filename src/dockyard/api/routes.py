@@ -455,6 +455,58 @@ def container_export(req: Request) -> None:
     out.finish()
 
 
+def _path_stat(stat: dict[str, Any]) -> dict[str, str]:
+    """The ``X-Docker-Container-Path-Stat`` header: base64 of the stat's JSON."""
+    import base64
+    import json
+
+    return {"X-Docker-Container-Path-Stat": base64.b64encode(json.dumps(stat).encode()).decode()}
+
+
+def _archive_path(req: Request) -> str:
+    path = req.q("path") or ""
+    if not path:
+        raise InvalidArgument("path is required")
+    return path
+
+
+@router.route("HEAD", "/containers/{id}/archive")
+def container_archive_info(req: Request) -> None:
+    from dockyard.engine import archives
+
+    stat = archives.archive_stat(req.engine, req.vars["id"], _archive_path(req))
+    req.send(200, b"", None, _path_stat(stat))
+
+
+@router.route("GET", "/containers/{id}/archive")
+def container_archive(req: Request) -> None:
+    from dockyard.engine import archives
+
+    ident, path = req.vars["id"], _archive_path(req)
+    stat = archives.archive_stat(req.engine, ident, path)
+    out = req.writer("application/x-tar", _path_stat(stat))
+    archives.archive_get(req.engine, ident, path, cast(BinaryIO, out))
+    out.finish()
+
+
+@router.route("PUT", "/containers/{id}/archive")
+def put_container_archive(req: Request) -> None:
+    from dockyard.engine import archives
+
+    no_overwrite = req.q("noOverwriteDirNonDir")
+    if no_overwrite is not None and not req.q_bool("noOverwriteDirNonDir"):
+        # Dockyard never replaces a directory with a non-directory or the reverse.
+        raise InvalidArgument("noOverwriteDirNonDir=false is not supported by Dockyard")
+    archives.archive_put(
+        req.engine,
+        req.vars["id"],
+        _archive_path(req),
+        cast(BinaryIO, req.reader()),
+        copy_uid_gid=req.q_bool("copyUIDGID"),
+    )
+    req.send_empty(200)
+
+
 @router.route("GET", "/containers/{id}/changes")
 def container_changes(req: Request) -> None:
     from dockyard.engine import archives
@@ -861,9 +913,6 @@ NOT_IMPLEMENTED = [
     ("GET", "/containers/{id}/stats", "ContainerStats"),
     ("POST", "/containers/{id}/update", "ContainerUpdate"),
     ("GET", "/containers/{id}/attach/ws", "ContainerAttachWebsocket"),
-    ("HEAD", "/containers/{id}/archive", "ContainerArchiveInfo"),
-    ("GET", "/containers/{id}/archive", "ContainerArchive"),
-    ("PUT", "/containers/{id}/archive", "PutContainerArchive"),
     ("GET", "/images/search", "ImageSearch"),
     ("GET", "/distribution/{name:path}/json", "DistributionInspect"),
 ]

@@ -322,11 +322,11 @@ class Request:
 
         self.stream(lines(), content_type)
 
-    def writer(self, content_type: str) -> ChunkWriter:
-        """A file-like ``write`` target for a chunked response that starts with the
-        first write (so an error raised before any output is still a JSON error);
-        :meth:`ChunkWriter.finish` ends it."""
-        return ChunkWriter(self, content_type)
+    def writer(self, content_type: str, headers: dict[str, str] | None = None) -> ChunkWriter:
+        """A file-like ``write`` target for a chunked response (with ``headers``) that
+        starts with the first write (so an error raised before any output is still a JSON
+        error); :meth:`ChunkWriter.finish` ends it."""
+        return ChunkWriter(self, content_type, headers or {})
 
     def reader(self) -> BodyReader:
         """The request body as a binary file (tar uploads: read as it arrives)."""
@@ -389,9 +389,10 @@ class Request:
 class ChunkWriter(io.RawIOBase):
     """See :meth:`Request.writer`."""
 
-    def __init__(self, req: Request, content_type: str) -> None:
+    def __init__(self, req: Request, content_type: str, headers: dict[str, str]) -> None:
         self._req = req
         self._type = content_type
+        self._headers = {**headers, "Transfer-Encoding": "chunked"}
 
     def writable(self) -> bool:
         return True
@@ -399,7 +400,7 @@ class ChunkWriter(io.RawIOBase):
     def write(self, data: Any) -> int:
         data = bytes(data)
         if not self._req.started:
-            self._req._start(200, self._type, {"Transfer-Encoding": "chunked"})
+            self._req._start(200, self._type, self._headers)
         if data:
             self._req._h.wfile.write(b"%x\r\n%b\r\n" % (len(data), data))
         return len(data)
@@ -407,7 +408,7 @@ class ChunkWriter(io.RawIOBase):
     def finish(self) -> None:
         """End the response (an empty one if nothing was written)."""
         if not self._req.started:
-            self._req._start(200, self._type, {"Transfer-Encoding": "chunked"})
+            self._req._start(200, self._type, self._headers)
         self._req._h.wfile.write(b"0\r\n\r\n")
         self._req._h.wfile.flush()
 
