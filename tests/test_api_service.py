@@ -85,6 +85,10 @@ def test_errors_as_docker_answers_them(engine_env: dict[str, str], sock: str) ->
         assert r.status_code == 501
         r = c.delete("/version")
         assert r.status_code == 405
+        r = c.post("/swarm/leave", params={"force": "1"})
+        assert r.status_code == 503
+        assert r.json() == {"message": "This node is not part of a swarm"}
+        assert c.get("/services").status_code == 503
         r = c.get("/containers/json", params={"filters": "{not json"})
         assert r.status_code == 400
         assert r.json()["message"].startswith("invalid filter")

@@ -929,6 +929,41 @@ for _method, _pattern, _operation in NOT_IMPLEMENTED:
     router.add(_method, _pattern, _not_implemented(_operation))
 
 
+# -- swarm -------------------------------------------------------------------------------
+
+#: What dockerd answers (503) for swarm operations on a node that is not in a swarm.
+NOT_A_MANAGER = (
+    'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to '
+    "connect this node to swarm and try again."
+)
+
+
+@router.route("POST", "/swarm/leave")
+def swarm_leave(req: Request) -> None:
+    raise APIError(503, "This node is not part of a swarm")
+
+
+@router.route("POST", "/swarm/init")
+def swarm_init(req: Request) -> None:
+    raise APIError(501, "POST /swarm/init: not implemented by Dockyard (swarm mode)")
+
+
+@router.route("POST", "/swarm/join")
+def swarm_join(req: Request) -> None:
+    raise APIError(501, "POST /swarm/join: not implemented by Dockyard (swarm mode)")
+
+
+def _not_a_manager(req: Request) -> None:
+    raise APIError(503, NOT_A_MANAGER)
+
+
+for _method in ("GET", "POST", "DELETE"):
+    for _pattern in ("/swarm", "/swarm/{rest:path}", "/nodes", "/nodes/{rest:path}", "/services",
+                     "/services/{rest:path}", "/tasks", "/tasks/{rest:path}", "/secrets",
+                     "/secrets/{rest:path}", "/configs", "/configs/{rest:path}"):  # fmt: skip
+        router.add(_method, _pattern, _not_a_manager)
+
+
 # -- the service -------------------------------------------------------------------------
 
 
