@@ -36,7 +36,7 @@ def running_service(
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=20)  # requests in flight get up to 10 s
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 MAX_JSON_BODY = 10 * 1024 * 1024
 #: Default seconds a read of a request may stall before the connection is dropped.
 READ_TIMEOUT = 60.0
+#: Seconds the service waits at shutdown for requests in flight to finish.
+SHUTDOWN_GRACE = 10.0
 
 
 class APIError(DockyardError):
@@ -507,7 +509,7 @@ class Handler(BaseHTTPRequestHandler):
         self.body_done = False
         if self.server.verbose:
             sys.stderr.write(f"{self.command} {self.path}\n")
-        self.server.busy(+1)
+        self.server.busy(+1, request=True)
         req = None
         try:
             parts = urlsplit(self.path)
@@ -533,7 +535,7 @@ class Handler(BaseHTTPRequestHandler):
             except Exception as e:  # noqa: BLE001 (every error becomes a response)
                 self._fail(req, e)
         finally:
-            self.server.busy(-1)
+            self.server.busy(-1, request=True)
         if not self.body_done:
             # An unread body would be parsed as the next request: read a small one away.
             try:
@@ -603,14 +605,18 @@ class Service:
         self.verbose = verbose
         self._lock = threading.Lock()
         self._connections = 0
+        self._requests = 0
         self._last_active = time.monotonic()
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
 
-    def busy(self, delta: int) -> None:
-        """Count a connection or request in (+1) or out (-1), for the idle timeout."""
+    def busy(self, delta: int, request: bool = False) -> None:
+        """Count a connection or (``request``) a request in (+1) or out (-1), for the
+        idle timeout and for the wait at shutdown."""
         with self._lock:
             self._connections += delta
+            if request:
+                self._requests += delta
             self._last_active = time.monotonic()
 
     def shutdown(self) -> None:
@@ -657,6 +663,18 @@ class Service:
                 sock.close()
             os.close(self._wake_r)
             os.close(self._wake_w)
+            self._drain()
+
+    def _drain(self, timeout: float = SHUTDOWN_GRACE) -> None:
+        """Let requests in flight finish (a create or a removal half done when the
+        process ends would leave half-made state), up to ``timeout`` seconds: streams
+        that outlast it are cut."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._requests == 0:
+                    return
+            time.sleep(0.05)
 
     def _connection(self, conn: socket.socket, addr: Any) -> None:
         try:
