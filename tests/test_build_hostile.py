@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Runner
+from conftest import DOCKYARD, Runner
 
 
 def test_copy_never_follows_a_destination_symlink_to_the_host(
@@ -91,3 +91,38 @@ def test_deeply_nested_substitutions_expand(dy: Runner, busybox: str, tmp_path: 
         shell.expand("${a:-" * 100_001 + "}" * 100_001, {})
     assert "nested deeper than 100000 levels" in str(err.value)
     assert len(str(err.value)) < 200
+
+
+@pytest.mark.timeout(150)
+def test_a_hundred_thousand_args(
+    dy: Runner, busybox: str, tmp_path: Path, engine_env: dict[str, str]
+) -> None:
+    """100,000 ARG lines: linear time (each step used to copy the whole history into an
+    image of its own), one image for the run of them, nothing left when killed."""
+    import signal
+    import subprocess
+    import time
+
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    lines = "".join(f"ARG a{i}=v{i}\n" for i in range(100_000))
+    (ctx / "Dockerfile").write_text(f"FROM busybox\n{lines}ENV LAST=$a99999\n")
+    base = set(dy("images", "-aq").stdout.split())
+    # Killed half way: no intermediate image is left.
+    proc = subprocess.Popen(
+        [DOCKYARD, "build", "-q", str(ctx)],
+        env={**os.environ, **engine_env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert set(dy("images", "-aq").stdout.split()) == base
+    started = time.monotonic()
+    out = dy("build", "-q", "-t", "args", str(ctx), timeout=120)
+    assert out.returncode == 0, out.stderr[-500:]
+    assert time.monotonic() - started < 90
+    env_out = dy("image", "inspect", "-f", "{{json .Config.Env}}", "args", check=True).stdout
+    assert '"LAST=v99999"' in env_out
+    assert len(set(dy("images", "-aq").stdout.split()) - base) == 1

@@ -75,6 +75,12 @@ class _State:
     author: str = ""
     args: dict[str, str | None] = field(default_factory=dict)
     cmd_set: bool = False
+    #: ``created_by`` of the metadata steps folded into ``history`` since ``image_id``.
+    pending: list[str] = field(default_factory=list)
+    _env: dict[str, str] = field(default_factory=dict)
+    _env_src: Any = None  # the Env list ``_env`` was made from (held, so never reused)
+    _env_len: int = 0
+    _env_keys: set[str] = field(default_factory=set)
 
     @classmethod
     def of(cls, image: Image) -> _State:
@@ -92,13 +98,30 @@ class _State:
     def shell(self) -> list[str]:
         return list(self.config.get("Shell") or DEFAULT_SHELL)
 
+    def set_arg(self, key: str, value: str | None) -> None:
+        """Declare build argument ``key`` (ARG) for the rest of the stage."""
+        self.args[key] = value
+        if self._env_src is not None and key not in self._env_keys:
+            if value is None:
+                self._env.pop(key, None)
+            else:
+                self._env[key] = value
+
     def env(self) -> dict[str, str]:
-        """Variables for word expansion: the stage's ARGs, then ENV (ENV wins)."""
-        out = {k: v for k, v in self.args.items() if v is not None}
-        for entry in self.config.get("Env") or []:
-            key, _, value = entry.partition("=")
-            out[key] = value
-        return out
+        """Variables for word expansion: the stage's ARGs, then ENV (ENV wins). Kept
+        between steps until an ARG or the Env list changes (rebuilt at each step, 100,000
+        ARGs took quadratic time). The caller must not change the mapping."""
+        env_list = self.config.get("Env") or []
+        if self._env_src is not env_list or self._env_len != len(env_list):
+            out = {k: v for k, v in self.args.items() if v is not None}
+            keys = set()
+            for entry in env_list:
+                key, _, value = entry.partition("=")
+                out[key] = value
+                keys.add(key)
+            self._env, self._env_keys = out, keys
+            self._env_src, self._env_len = env_list, len(env_list)
+        return self._env
 
 
 def short(image_id: str) -> str:
@@ -128,6 +151,9 @@ class Builder:
         self.raw = raw
         self.cache = BuildCache(store.db)
         self.consumed: set[str] = set()
+        # Set while dispatching a metadata step that another metadata step follows: its
+        # history entry is kept and committed with the last step of the run.
+        self._fold = False
         self.step = 0
         self.total = 0
         self.stage_results: dict[int, _State] = {}
@@ -233,9 +259,13 @@ class Builder:
             pairs = sorted(self.opts.labels.items())
             text = "LABEL " + " ".join(f"{json.dumps(k)}={json.dumps(v)}" for k, v in pairs)
             body.append(ins.Label(name="label", original=text, pairs=pairs))
-        for instr in body:
+        for i, instr in enumerate(body):
             self._announce(instr)
-            self._dispatch(df, instr, state, globals_)
+            self._fold = i + 1 < len(body) and _is_meta(instr) and _is_meta(body[i + 1])
+            try:
+                self._dispatch(df, instr, state, globals_)
+            finally:
+                self._fold = False
         return state
 
     def _base(self, name: str, index: int) -> _State:
@@ -305,9 +335,10 @@ class Builder:
         elif isinstance(instr, ins.Arg):
             for key, default in instr.pairs:
                 self.consumed.add(key)
-                state.args[key] = ins.declare_arg(
+                value = ins.declare_arg(
                     key, default, self.opts.build_args, globals_, self.declared_globals
                 )
+                state.set_arg(key, value)
             text = " ".join(k if v is None else f"{k}={v}" for k, v in instr.pairs)
             self._meta(state, f"ARG {text}")
         elif isinstance(instr, ins.Env):
@@ -370,9 +401,23 @@ class Builder:
         return list(instr.command)
 
     def _meta(self, state: _State, text: str) -> None:
-        """A step that changes only the config: an image with an ``empty_layer`` entry."""
+        """A step that changes only the config: an ``empty_layer`` history entry. A run of
+        consecutive metadata steps makes one image, at its last step (BuildKit makes none;
+        an image per step copied the whole history each time, so 100,000 ARGs took
+        quadratic time and left as many intermediate images)."""
+        from dockyard.image.create import rfc3339_nano
+
+        if self._fold:
+            state.pending.append(text)
+            entry = {"created": rfc3339_nano(time.time_ns()), "created_by": text}
+            state.history.append({**entry, "empty_layer": True})
+            return
         created_by = text
-        key = cache_key(state.image_id, created_by, [state.config, state.author])
+        extra = [state.config, state.author]
+        if state.pending:
+            extra.append(state.pending)
+        key = cache_key(state.image_id, created_by, extra)
+        state.pending = []
         if self._cached(key, state):
             return
         self._commit(state, created_by, None, key)
@@ -694,6 +739,28 @@ class Builder:
         files = Context(root, None, "")
         files.matcher = PatternMatcher([])
         return files, image_id
+
+
+#: Instructions that change only the image config (``_meta`` steps).
+_META = (
+    ins.Arg,
+    ins.Env,
+    ins.Label,
+    ins.Cmd,
+    ins.Entrypoint,
+    ins.Expose,
+    ins.User,
+    ins.Volume,
+    ins.StopSignal,
+    ins.Healthcheck,
+    ins.Shell,
+    ins.Maintainer,
+    ins.Onbuild,
+)
+
+
+def _is_meta(instr: ins.Instruction) -> bool:
+    return isinstance(instr, _META)
 
 
 def _go_list(items: list[str] | None) -> str:

@@ -152,6 +152,9 @@ class Lexer:
 
     def process(self, word: str, env: Mapping[str, str]) -> Expansion:
         """Expand ``word``; raises :class:`ExpansionError` (``failed to process "w": ...``)."""
+        if "$" not in word and "'" not in word and '"' not in word and self.escape not in word:
+            # Nothing to expand: the lexer would copy it, splitting at white space.
+            return Expansion(word, word.split())
         self._src, self._pos, self._env = word, 0, env
         self._matched, self._unmatched = set(), set()
         self._raw_escapes_now = self.raw_escapes
