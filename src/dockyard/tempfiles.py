@@ -38,6 +38,9 @@ def sweep(directory: str, prefix: str) -> None:
             continue
         path = os.path.join(directory, name)
         if os.path.isdir(path) and not os.path.islink(path):
+            from dockyard.snapshot.overlay import unmount_under
+
+            unmount_under(path)  # rmtree must not reach into a rootfs left mounted
             shutil.rmtree(path, ignore_errors=True)
         else:
             try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -452,35 +453,36 @@ class Builder:
         diff_ids, layers = list(state.diff_ids), list(state.layers)
         blobs: list[str] = []
         new_diff: list[str] = []
-        writer = self.store.content.writer()
-        try:
-            if layer is None:
-                entry["empty_layer"] = True
+        with self.store.lease():
+            writer = self.store.content.writer()
+            try:
+                if layer is None:
+                    entry["empty_layer"] = True
+                    writer.abort()
+                else:
+                    diff_id, size = LayerStore(self.paths).add(layer, tee=writer)  # type: ignore[arg-type]
+                    new_diff.append(diff_id)
+                    digest, blob_size = writer.commit(diff_id)
+                    blobs.append(digest)
+                    diff_ids.append(diff_id)
+                    layers.append({"mediaType": MEDIA_LAYER, "digest": digest, "size": blob_size})
+                doc: dict[str, Any] = {"created": created}
+                if state.author:
+                    doc["author"] = state.author
+                doc.update(
+                    architecture=host_arch(),
+                    os="linux",
+                    config=state.config,
+                    rootfs={"type": "layers", "diff_ids": diff_ids},
+                    history=[*state.history, entry],
+                )
+                config_bytes, manifest_bytes = manifest_for(doc, layers)
+                image = self.store.add(manifest_bytes, config_bytes)
+            except BaseException:
                 writer.abort()
-            else:
-                diff_id, size = LayerStore(self.paths).add(layer, tee=writer)  # type: ignore[arg-type]
-                new_diff.append(diff_id)
-                digest, blob_size = writer.commit(diff_id)
-                blobs.append(digest)
-                diff_ids.append(diff_id)
-                layers.append({"mediaType": MEDIA_LAYER, "digest": digest, "size": blob_size})
-            doc: dict[str, Any] = {"created": created}
-            if state.author:
-                doc["author"] = state.author
-            doc.update(
-                architecture=host_arch(),
-                os="linux",
-                config=state.config,
-                rootfs={"type": "layers", "diff_ids": diff_ids},
-                history=[*state.history, entry],
-            )
-            config_bytes, manifest_bytes = manifest_for(doc, layers)
-            image = self.store.add(manifest_bytes, config_bytes)
-        except BaseException:
-            writer.abort()
-            if new_diff:
-                self.store.discard_unreferenced(blobs, new_diff)
-            raise
+                if new_diff:
+                    self.store.discard_unreferenced(blobs, new_diff)
+                raise
         self.cache.record(key, image.id, created)
         if state.image_id and state.image_id != image.id:
             self.store.set_parent(image.id, state.image_id)
@@ -505,10 +507,18 @@ class Builder:
         sweep(self.paths.tmp, "build-")
         path = os.path.join(self.paths.tmp, temp_name("build-"))
         os.mkdir(path, 0o700)
+        # Held while the step runs: the garbage collector leaves a locked scratch
+        # directory (and the RUN container whose bundle is in it) alone.
+        lock = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
             yield path
         finally:
+            from dockyard.snapshot import unmount_under
+
+            unmount_under(path)  # a step that failed half-way may leave its rootfs mounted
             shutil.rmtree(path, ignore_errors=True)
+            os.close(lock)
 
     def _layer_step(
         self, state: _State, created_by: str, key: str, change: Callable[[str], None]

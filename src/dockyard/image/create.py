@@ -95,31 +95,36 @@ def image_from_layer(
     layers = LayerStore(store.paths)
     diff_id: str | None = None
     blobs: list[str] = []
-    writer = store.content.writer()
-    try:
+    with store.lease():
+        writer = store.content.writer()
         try:
-            diff_id, size = layers.add(stream, tee=writer)  # type: ignore[arg-type]
-        except DockyardError:
+            try:
+                diff_id, size = layers.add(stream, tee=writer)  # type: ignore[arg-type]
+            except DockyardError:
+                raise
+            except Exception as e:  # decompressor errors (zlib, lzma, bz2, EOF) on a bad file
+                raise InvalidArgument(f"invalid archive: {e}") from None
+            layer_digest, layer_size = writer.commit(diff_id)
+            blobs.append(layer_digest)
+            full = {
+                **config,
+                "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+                "history": [history],
+            }
+            config_bytes, manifest_bytes = manifest_for(
+                full, [{"mediaType": MEDIA_LAYER, "digest": layer_digest, "size": layer_size}]
+            )
+            blobs.append("sha256:" + hashlib.sha256(config_bytes).hexdigest())
+            blobs.append("sha256:" + hashlib.sha256(manifest_bytes).hexdigest())
+            image = store.add(manifest_bytes, config_bytes, size)
+            if tag is not None:
+                store.tag(image.id, tag)
+            return store.get(image.id)
+        except BaseException:
+            writer.abort()
+            if diff_id is not None:
+                store.discard_unreferenced(blobs, [diff_id])
             raise
-        except Exception as e:  # decompressor errors (zlib, lzma, bz2, EOF) on a bad file
-            raise InvalidArgument(f"invalid archive: {e}") from None
-        layer_digest, layer_size = writer.commit(diff_id)
-        blobs.append(layer_digest)
-        full = {**config, "rootfs": {"type": "layers", "diff_ids": [diff_id]}, "history": [history]}
-        config_bytes, manifest_bytes = manifest_for(
-            full, [{"mediaType": MEDIA_LAYER, "digest": layer_digest, "size": layer_size}]
-        )
-        blobs.append("sha256:" + hashlib.sha256(config_bytes).hexdigest())
-        blobs.append("sha256:" + hashlib.sha256(manifest_bytes).hexdigest())
-        image = store.add(manifest_bytes, config_bytes, size)
-        if tag is not None:
-            store.tag(image.id, tag)
-        return store.get(image.id)
-    except BaseException:
-        writer.abort()
-        if diff_id is not None:
-            store.discard_unreferenced(blobs, [diff_id])
-        raise
 
 
 # -- docker import ----------------------------------------------------------------------

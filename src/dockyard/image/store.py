@@ -9,9 +9,11 @@ manifest blob; tags are rows in ``tags`` keyed by the full normalised reference.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import os
 import re
+from collections.abc import Iterator
 from functools import cached_property
 from types import TracebackType
 from typing import Any
@@ -25,6 +27,8 @@ MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
 MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
 
+#: The lock content writers hold shared (ImageStore.lease) and the collector exclusive.
+CONTENT_LOCK = "{runroot}/content.lock"
 _DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 _ID_PREFIX_RE = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")
 
@@ -239,6 +243,23 @@ class ImageStore:
         self.paths = paths
         self.db = db
         self.content = ContentStore(paths)
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[None]:
+        """Protect the blobs and layers this process writes until an image row references
+        them: a shared flock on ``<runroot>/content.lock``, which the garbage collector
+        takes exclusively (without waiting) before it sweeps unreferenced content.
+        Hold it from the first blob or layer written until :meth:`add` returns (import,
+        build, pull and commit do)."""
+        import fcntl
+
+        os.makedirs(self.paths.runroot, mode=0o700, exist_ok=True)
+        fd = os.open(CONTENT_LOCK.format(runroot=self.paths.runroot), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
 
     # -- lookups ------------------------------------------------------------------------
     def _images(self, where: str = "", params: tuple = ()) -> builtins.list[Image]:
@@ -470,9 +491,11 @@ class ImageStore:
     def remove(self, image_id: str) -> builtins.list[str]:
         """Delete image ``image_id``, its tags, and the blobs and layers no other image uses.
 
-        Runs under one write transaction so a concurrent ``add`` cannot adopt a layer being
-        deleted. The caller checks containers first (see ``delete``). Returns the diff ids of
-        the layers removed. Raises ``NotFound``.
+        References first, files after: the rows go in one committed transaction, then
+        the files nothing references any more (:meth:`_collect`), so a kill at any point
+        leaves the image whole or gone, at worst with unreferenced files the garbage
+        collector (``dockyard.engine.gc``) removes. The caller checks containers first
+        (see ``delete``). Returns the diff ids of the layers removed. Raises ``NotFound``.
         """
         with self.db.write() as conn:
             row = conn.execute(
@@ -483,8 +506,9 @@ class ImageStore:
             blobs, diff_ids = self._references_of(image_id, row["manifest_digest"])
             conn.execute("DELETE FROM tags WHERE image_id = ?", (image_id,))
             conn.execute("DELETE FROM repo_digests WHERE image_id = ?", (image_id,))
+            conn.execute("DELETE FROM image_parents WHERE image_id = ?", (image_id,))
             conn.execute("DELETE FROM images WHERE id = ?", (image_id,))
-            return self._collect(conn, blobs, diff_ids)
+        return self._collect(blobs, diff_ids)
 
     def discard_unreferenced(
         self, blobs: builtins.list[str], diff_ids: builtins.list[str]
@@ -493,30 +517,50 @@ class ImageStore:
 
         For cleaning up after a failed import or pull. Returns the diff ids removed.
         """
-        with self.db.write() as conn:
-            return self._collect(conn, blobs, diff_ids)
+        return self._collect(blobs, diff_ids)
 
-    def _collect(
-        self, conn: Any, blobs: builtins.list[str], diff_ids: builtins.list[str]
-    ) -> builtins.list[str]:
-        # Called under the write lock, after the image's own rows are gone.
-        from dockyard.snapshot import LayerStore
-
+    def referenced(self, conn: Any = None) -> tuple[set[str], set[str]]:
+        """(blob digests, layer diff ids) the recorded images use: what the garbage
+        collector keeps. ``conn`` is a connection inside a transaction (default: the
+        store's)."""
+        conn = conn if conn is not None else self.db.conn
         keep_blobs: set[str] = set()
         keep_layers: set[str] = set()
         for other in conn.execute("SELECT id, manifest_digest FROM images").fetchall():
             other_blobs, other_diffs = self._references_of(other["id"], other["manifest_digest"])
             keep_blobs.update(other_blobs)
             keep_layers.update(other_diffs)
+        return keep_blobs, keep_layers
+
+    def _collect(
+        self, blobs: builtins.list[str], diff_ids: builtins.list[str]
+    ) -> builtins.list[str]:
+        """Delete those of ``blobs`` and layers ``diff_ids`` no recorded image uses; the
+        callers have committed the removal of their references already.
+
+        Decided under the database's write lock, which ``add`` holds while it checks that
+        its layers exist and inserts its row, so an image added meanwhile keeps what it
+        uses; nothing is written in that transaction, so a kill rolls nothing back.
+        Layers are only renamed away there (``layers/.tmp-<pid>-...``, atomic) and
+        deleted after it. Returns the diff ids removed."""
+        from dockyard.snapshot import LayerStore
+
         layers = LayerStore(self.paths)
         removed = []
-        for d in dict.fromkeys(diff_ids):
-            if d not in keep_layers and layers.exists(d):
-                layers.remove(d)
-                removed.append(d)
-        for b in blobs:
-            if b not in keep_blobs:
-                self.content.remove(b)
+        doomed = []
+        with self.db.write() as conn:
+            keep_blobs, keep_layers = self.referenced(conn)
+            for d in dict.fromkeys(diff_ids):
+                if d not in keep_layers:
+                    moved = layers.discard(d)
+                    if moved is not None:
+                        doomed.append(moved)
+                        removed.append(d)
+            for b in blobs:
+                if b not in keep_blobs:
+                    self.content.remove(b)
+        for path in doomed:
+            layers.delete_discarded(path)
         return removed
 
     def _references_of(
@@ -620,8 +664,6 @@ class ImageStore:
             removed = self.remove(target.id)
             records.append(("Deleted", target.id))
             records.extend(("Deleted", chains[d]) for d in removed)
-            with self.db.write() as conn:
-                conn.execute("DELETE FROM image_parents WHERE image_id = ?", (target.id,))
             target = self.get(parent) if parent else None
         return records
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dockyard.snapshot.overlay import mount_rootfs, unmount
+from dockyard.snapshot.overlay import mount_rootfs, unmount, unmount_under
 from dockyard.snapshot.securejoin import securejoin
 from dockyard.snapshot.store import LayerStore
 from dockyard.snapshot.unpack import apply_layer, open_decompressed
@@ -23,6 +23,7 @@ __all__ = [
     "open_decompressed",
     "securejoin",
     "unmount",
+    "unmount_under",
     "write_layer",
 ]
 

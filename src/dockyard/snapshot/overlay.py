@@ -115,3 +115,27 @@ def unmount(target: str) -> None:
         err = _errno()
         if err not in (errno.EINVAL, errno.ENOENT):
             raise DockyardError(f"unmount {target}: {os.strerror(err)}")
+
+
+def mounts_under(path: str) -> list[str]:
+    """Mount points at or below ``path`` (this mount namespace's mountinfo)."""
+    import re
+
+    unescape = re.compile(r"\\([0-7]{3})")  # mountinfo escapes space, tab, newline, \\
+    try:
+        with open("/proc/self/mountinfo") as f:
+            points = [unescape.sub(lambda m: chr(int(m[1], 8)), ln.split()[4]) for ln in f]
+    except OSError:
+        return []
+    return [p for p in points if p == path or p.startswith(path + "/")]
+
+
+def unmount_under(path: str) -> None:
+    """Detach every mount at or below ``path``, deepest first, so that removing the
+    directory cannot reach into a mounted file system (what a killed build or run
+    leaves mounted). Failures are left for the caller's removal to report."""
+    for point in sorted(mounts_under(path), key=len, reverse=True):
+        try:
+            unmount(point)
+        except DockyardError:
+            continue

@@ -147,10 +147,42 @@ class LayerStore:
 
         The caller makes sure no image or container still uses it. Raises ``NotFound``.
         """
-        path = self.path(diff_id)
-        doomed = os.path.join(self._root, _TMP_PREFIX + os.urandom(8).hex())
+        doomed = self.discard(diff_id)
+        if doomed is None:
+            raise NotFound(f"No such layer: {diff_id}")
+        self.delete_discarded(doomed)
+
+    def discard(self, diff_id: str) -> str | None:
+        """Rename layer ``diff_id`` out of the store (atomic) to a temporary name tied to
+        this process, ``layers/.tmp-<pid>-<hex>``, and return that path (None: it was not
+        there). Whatever a killed process leaves under such a name is swept by the next
+        :meth:`add` and by the garbage collector."""
+        from dockyard.tempfiles import temp_name
+
+        doomed = os.path.join(self._root, temp_name(_TMP_PREFIX))
         try:
-            os.rename(path, doomed)
+            os.rename(self.path(diff_id), doomed)
         except FileNotFoundError:
-            raise NotFound(f"No such layer: {diff_id}") from None
-        shutil.rmtree(doomed)
+            return None
+        return doomed
+
+    def delete_discarded(self, path: str) -> None:
+        """Delete a directory :meth:`discard` returned."""
+        shutil.rmtree(path, ignore_errors=True)
+
+    def temporary_entries(self) -> list[str]:
+        """Paths of the store's temporary entries (``.tmp-*``: layers being unpacked or
+        deleted)."""
+        try:
+            names = os.listdir(self._root)
+        except FileNotFoundError:
+            return []
+        return [os.path.join(self._root, n) for n in names if n.startswith(_TMP_PREFIX)]
+
+    def diff_ids(self) -> list[str]:
+        """The diff ids of every layer in the store."""
+        try:
+            names = os.listdir(self._root)
+        except FileNotFoundError:
+            return []
+        return ["sha256:" + n for n in names if len(n) == 64 and set(n) <= set(_HEX_DIGITS)]
