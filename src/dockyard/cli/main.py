@@ -151,6 +151,18 @@ def cli(
         from dockyard.cli.engine import HOST_KEY
 
         ctx.meta[HOST_KEY] = host
+    if command and not host and "--help" not in sys.argv:
+        _recover(ctx.obj, command)
+
+
+def _recover(paths: Any, command: str) -> None:
+    """Before a command: mark it in flight, and recover from what killed commands and
+    dead monitors left (dockyard.engine.gc; ``system`` commands do their own)."""
+    from dockyard.engine import gc, on_first_open
+
+    gc.register_command(paths)
+    if command != "system":
+        on_first_open(gc.recover)
 
 
 def _command_path(ctx: click.Context | None) -> str:

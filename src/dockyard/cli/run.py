@@ -390,7 +390,8 @@ def _create(
     paths: Paths, kw: dict[str, Any], detach: bool = False, foreground: bool = False
 ) -> Any:
     """Create the container ``kw`` describes, for ``run -d`` (``detach``: nothing
-    attached), a ``foreground`` run (``-it`` needs a terminal) or ``create``."""
+    attached), a ``foreground`` run (``-it`` needs a terminal) or ``create``. A run's
+    container keeps its start lock for the start that follows (crash safety)."""
     from dockyard.engine import Engine
     from dockyard.errors import InvalidArgument
 
@@ -409,7 +410,7 @@ def _create(
         )
     engine = Engine(paths)
     _pull_image(engine, opts.image, kw["pull"])
-    return engine, engine.containers.create(opts)
+    return engine, engine.containers.create(opts, keep_lock=detach or foreground)
 
 
 def _pull_image(engine: Any, name: str, policy: str) -> None:

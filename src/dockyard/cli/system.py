@@ -39,7 +39,7 @@ def boot(paths: Paths) -> None:
     # Oldest first, as they were first started.
     for c in reversed(engine.container_store.list()):
         try:
-            c = engine.containers.reconcile(c)
+            c = engine.containers.reconcile(c, apply_policy=False)
             policy = (c.host_config.get("RestartPolicy") or {}).get("Name")
             wanted = policy == "always" or (
                 policy == "unless-stopped" and not engine.containers.stopped_by_user(c.id)
@@ -162,6 +162,27 @@ def _serve(
         if address.scheme == "unix":
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(address.path)
+
+
+@system.command(context_settings={"help_option_names": ["--help"]})
+@click.option("--repair", is_flag=True, help="Remove what was found")
+@click.pass_obj
+def check(paths: Paths, repair: bool) -> None:
+    """Report what killed commands and dead monitors left behind (and remove it).
+
+    One line per finding: kind, name, and what repairing does (or did); exit 1 when
+    something was found and not repaired, as a check that failed.
+    """
+    from dockyard.cli.formatting import human_size
+    from dockyard.engine import Engine, gc
+
+    found = gc.collect(Engine(paths), repair=repair)
+    for f in found:
+        print(f"{f.kind}\t{f.name}\t{f.action}")
+    reclaimed = sum(f.size for f in found)
+    verb = "Reclaimed" if repair else "Reclaimable"
+    print(f"{len(found)} found; {verb} space: {human_size(reclaimed)}")
+    sys.exit(1 if found and not repair else 0)
 
 
 def _register() -> None:

@@ -48,6 +48,8 @@ _ACCEPTED_SECURITY_OPTS = {
     ("label", "disable"),
 }
 TINI_PATHS = ("/usr/bin/tini-static", "/usr/bin/tini")
+#: File in a container's directory while the command creating it is not done with it.
+CREATING_MARKER = "creating"
 INIT_PATH = "/sbin/docker-init"
 
 
@@ -116,6 +118,9 @@ class ContainerManager:
         # The monitor's watch arguments naming the bound service sockets of the
         # container _launch last started with capture (network.services.start_services).
         self.service_handoff: dict[str, str] = {}
+        # Start locks create(keep_lock=True) took, by container ID, for the start that
+        # follows in this process.
+        self._held_locks: dict[str, int] = {}
 
     @cached_property
     def volumes(self) -> VolumeStore:
@@ -126,11 +131,15 @@ class ContainerManager:
 
     # -- create ---------------------------------------------------------------------------
 
-    def create(self, opts: CreateOptions) -> Container:
+    def create(self, opts: CreateOptions, keep_lock: bool = False) -> Container:
         """Record a new container from ``opts``; nothing runs yet.
 
-        Raises NotFound (image), InvalidArgument (a bad value) or Conflict (name taken);
-        on any error nothing is left: no directory and no state row.
+        With ``keep_lock`` (``run``) the container's start lock stays held for the
+        :meth:`run_attached` or :meth:`start_detached` that follows in this process, and
+        the container counts as being created until that start is under way (see
+        :meth:`being_created`); :meth:`release_lock` lets go of it otherwise. Raises
+        NotFound (image), InvalidArgument (a bad value) or Conflict (name taken); on any
+        error nothing is left: no directory and no state row.
         """
         image = self.images.resolve(opts.image)
         name = validate_name(opts.name) if opts.name else random_name()
@@ -143,10 +152,17 @@ class ContainerManager:
         c = Container(container_id, name, image.id, now(), config, host_config, initial_state())
         points = self.volumes.plan(config, host_config, self._mount_points_of)
         cdir = self.paths.container_dir(container_id)
-        os.makedirs(self.paths.containers, mode=0o710, exist_ok=True)
-        os.mkdir(cdir, 0o710)
+        # The start lock from the first file on: the garbage collector leaves alone what
+        # a live command holds, and removes what a killed one left (its lock is free).
+        lock = self._acquire_start_lock(container_id)
         added = False
         try:
+            os.makedirs(self.paths.containers, mode=0o710, exist_ok=True)
+            os.mkdir(cdir, 0o710)
+            # Until the creating command is done with it (``run``: until it started):
+            # a container left with this marker and a free lock is half-made.
+            with open(os.path.join(cdir, CREATING_MARKER), "w"):
+                pass
             # Under the volume lock: a volume rm cannot slip between creating the
             # container's volumes and recording it as their user.
             with self.volumes.lock():
@@ -161,8 +177,36 @@ class ContainerManager:
                 with contextlib.suppress(NotFound):
                     self.store.delete(c.id)
             shutil.rmtree(cdir, ignore_errors=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._lock_path(container_id))
+            os.close(lock)
             raise
+        if keep_lock:
+            self._held_locks[c.id] = lock
+        else:
+            self.done_creating(c.id)
+            os.close(lock)
         return c
+
+    def done_creating(self, container_id: str) -> None:
+        """Mark the container as made: its creating command reported it (``create``) or
+        started it (``run``), so the garbage collector must not remove it."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(self.paths.container_dir(container_id), CREATING_MARKER))
+
+    def being_created(self, container_id: str) -> bool:
+        """Whether the command creating the container has not finished with it (see
+        :meth:`done_creating`); with the start lock free, that command died."""
+        return os.path.exists(os.path.join(self.paths.container_dir(container_id), CREATING_MARKER))
+
+    def release_lock(self, container_id: str) -> None:
+        """Let go of the start lock :meth:`create` kept (``keep_lock``), if still held."""
+        fd = self._held_locks.pop(container_id, None)
+        if fd is not None:
+            os.close(fd)
+
+    def _lock_path(self, container_id: str) -> str:
+        return os.path.join(self.paths.runroot, f"{container_id}.lock")
 
     def _add_record(self, c: Container, generated_name: bool) -> None:
         """Insert ``c``; a ``generated_name`` someone else took meanwhile is replaced by
@@ -432,10 +476,25 @@ class ContainerManager:
         os.makedirs(self.paths.runroot, mode=0o700, exist_ok=True)
         return os.open(os.path.join(self.paths.runroot, name), os.O_CREAT | os.O_RDWR, 0o600)
 
+    def try_lock(self, container_id: str) -> int | None:
+        """The container's start lock taken without waiting (its fd), or None while
+        someone holds it (a monitor, an attached ``run``, a command creating it)."""
+        fd = self._open_lock_file(f"{container_id}.lock")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
+
     def _acquire_start_lock(self, container_id: str) -> int:
         """Take the container's start lock (blocking) and return its fd. Whoever runs the
         container holds it from start until the exit is recorded; it is released when
-        every process sharing the open file has closed it or died."""
+        every process sharing the open file has closed it or died. One :meth:`create`
+        kept for this process is handed over instead."""
+        held = self._held_locks.pop(container_id, None)
+        if held is not None:
+            return held
         fd = self._open_lock_file(f"{container_id}.lock")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -529,9 +588,12 @@ class ContainerManager:
         """
         lock = self._acquire_start_lock(c.id)
         try:
-            c = self._begin_start(c.id)
             with contextlib.ExitStack() as undo:
-                _, pid, _ = self._launch(c, undo)
+                try:
+                    c = self._begin_start(c.id)
+                    _, pid, _ = self._launch(c, undo)
+                finally:
+                    self.done_creating(c.id)
                 from dockyard.container.health import HealthMonitor, probe_command
 
                 probe = probe_command(c.config.get("Healthcheck"))
@@ -550,25 +612,36 @@ class ContainerManager:
             self.remove(c.id, force=True, volumes=True)
         return status
 
-    def start_detached(self, c: Container) -> None:
+    def start_detached(self, c: Container, restarts: int | None = None) -> None:
         """Start ``c`` in the background under a monitor process and return once its
         process runs.
 
         The monitor is a double-forked child in its own session (see
         :mod:`dockyard.container.monitor`): it holds the container's stdio (pipes, or the
         pty with ``Tty``, copied to ``containers/<id>/<id>-json.log``), waits for it,
-        records the exit status, applies the restart policy and ``--rm``. Raises
-        RuntimeFailure as :meth:`run_attached` does when the process cannot be started.
+        records the exit status, applies the restart policy and ``--rm``. ``restarts``:
+        a start by the restart policy, the count it reached (None: the user's start,
+        which begins a new count). Raises RuntimeFailure as :meth:`run_attached` does
+        when the process cannot be started.
         """
+        # A start lock create() kept is let go of once the monitor exists (it takes the
+        # lock itself, so /proc/locks names it): from then on a killed CLI leaves a
+        # container that is no longer half-made, which the monitor starts.
+        held = self._held_locks.pop(c.id, None)
         read_fd, write_fd = os.pipe()
         # SQLite's per-process lock bookkeeping must not be inherited (see StateDB.close).
         self.store.db.close()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the forked child
             os.close(read_fd)
-            self._become_monitor(c.id, write_fd)
+            if held is not None:
+                os.close(held)
+            self._become_monitor(c.id, write_fd, restarts)
         self.store.db.connect()
         os.close(write_fd)
+        if held is not None:
+            self.done_creating(c.id)
+            os.close(held)
         os.waitpid(pid, 0)
         with os.fdopen(read_fd, "rb") as f:
             report = f.read()
@@ -578,10 +651,13 @@ class ContainerManager:
         if result.get("error"):
             raise RuntimeFailure(result["error"], result["code"])
 
-    def _become_monitor(self, container_id: str, report_fd: int) -> NoReturn:
+    def _become_monitor(
+        self, container_id: str, report_fd: int, restarts: int | None = None
+    ) -> NoReturn:
         """The forked monitor: leaves the caller's session, launches the container and
         execs the monitor's watch phase; reports ``{}`` once the container runs, or the
-        error that stopped it, on ``report_fd``. Never returns."""
+        error that stopped it, on ``report_fd``. ``restarts``: see :meth:`start_detached`.
+        Never returns."""
         try:
             detach_from_caller()
             # Nothing else of the caller's (a pipe a shell reads to its end, say) may
@@ -596,7 +672,10 @@ class ContainerManager:
 
             manager = Engine(self.paths).containers
             lock = manager._acquire_start_lock(container_id)
-            launch(manager, manager._begin_start(container_id), lock, report_fd)
+            c = manager._begin_start(container_id)
+            if restarts is not None:
+                c.state["RestartCount"] = restarts
+            launch(manager, c, lock, report_fd, restarts or 0)
         except BaseException as e:  # noqa: BLE001 - a forked monitor must never unwind
             exit_code = e.exit_code if isinstance(e, DockyardError) else 125
             with contextlib.suppress(OSError):
@@ -699,15 +778,60 @@ class ContainerManager:
         except (OSError, ValueError):
             return None
 
-    def reconcile(self, c: Container) -> Container:
-        """``c`` as it really is: a container recorded as running whose monitor (or
-        attached ``run``) is gone is cleaned up and recorded as exited with code 255, as
-        Docker reports a lost exit. Returns the up-to-date record."""
+    def reconcile(self, c: Container, apply_policy: bool = True) -> Container:
+        """``c`` as it really is. A container recorded as running whose monitor (or
+        attached ``run``) is gone is taken over, as containerd cleans up after a dead
+        shim: PID 1 is killed if it still runs (exit 137, else 255: the exit was lost),
+        the run cleaned up and the exit recorded; then, with ``apply_policy``, its
+        restart policy restarts it under a new monitor or ``--rm`` removes it (see
+        :meth:`recover`). Returns the up-to-date record; raises NotFound when it is
+        removed (``--rm``)."""
         if c.state["Running"] and not self._monitor_alive(c):
+            lock = self.try_lock(c.id)
+            if lock is None:
+                return self.store.get(c.id)  # someone took over meanwhile
+            try:
+                c = self.store.get(c.id)
+                if c.state["Running"]:
+                    self.recover(c, lock, apply_policy)
+                    lock = -1  # recover() let go of it
+            finally:
+                if lock >= 0:
+                    os.close(lock)
             c = self.store.get(c.id)
-            if c.state["Running"]:
-                self._record_lost_exit(c)
         return c
+
+    def recover(self, c: Container, lock: int, apply_policy: bool = True) -> str:
+        """Take over ``c``, recorded running with no monitor, holding its start lock
+        ``lock`` (an fd this call closes or hands to a new monitor): record the lost
+        exit (:meth:`_record_lost_exit`), then, with ``apply_policy``, restart it as
+        its restart policy says (Docker restarts a container whose shim died) or remove
+        it (``--rm``). Returns what was done, for reports."""
+        try:
+            status = self._record_lost_exit(c)
+            done = f"exit {status} recorded (monitor gone)"
+            if not apply_policy:
+                return done
+            from dockyard.container.restart import RestartManager
+
+            count = int(c.state.get("RestartCount") or 0)
+            policy = RestartManager(c.host_config.get("RestartPolicy") or {}, count)
+            if policy.should_restart(status, self.stopped_by_user(c.id), 0.0) is not None:
+                self._held_locks[c.id] = lock
+                lock = -1
+                try:
+                    self.start_detached(self.store.get(c.id), restarts=policy.restart_count)
+                except DockyardError as e:
+                    return f"{done}, restart failed: {e}"
+                return f"{done}, restarted"
+            if c.host_config.get("AutoRemove"):
+                self.discard(c, volumes=True)
+                return f"{done}, removed (--rm)"
+            return done
+        finally:
+            self.release_lock(c.id)
+            if lock >= 0:
+                os.close(lock)
 
     def list_reconciled(self) -> list[Container]:
         """Every container as :meth:`reconcile` sees it, newest first; one removed
@@ -718,11 +842,29 @@ class ContainerManager:
                 found.append(self.reconcile(c))
         return found
 
-    def _record_lost_exit(self, c: Container) -> None:
-        """Clean up after a container whose monitor is gone and mark it exited (255)."""
+    def _record_lost_exit(self, c: Container) -> int:
+        """Clean up after a container whose monitor is gone and mark it exited; returns
+        the status recorded: 137 when its PID 1 still ran and was killed here (as
+        containerd reports a task whose shim died), else 255 (the exit was lost)."""
+        from dockyard.runtime import get_runtime
+
+        status = 255
+        runtime = get_runtime(c.host_config.get("Runtime") or "dockyard", self.paths.runtime_state)
+        with contextlib.suppress(DockyardError, OSError, KeyError, ValueError):
+            if runtime.state(c.id)["status"] in ("running", "paused", "created"):
+                status = 128 + signal.SIGKILL
         self.cleanup_run(c)
-        c.state.update(Status="exited", Running=False, Pid=0, ExitCode=255, FinishedAt=now())
+        c.state.update(
+            Status="exited",
+            Running=False,
+            Paused=False,
+            Restarting=False,
+            Pid=0,
+            ExitCode=status,
+            FinishedAt=now(),
+        )
         self.store.save_state(c)
+        return status
 
     def cleanup_run(self, c: Container) -> None:
         """Undo what :meth:`_launch` made for a run of ``c``, from the record alone and
@@ -738,10 +880,19 @@ class ContainerManager:
         What needs no free space (processes, cgroups, the rootfs mount, the network
         namespace) is undone first, so a full disk failing the database writes after
         it (DiskFull, raised at the end) still leaves nothing mounted or running."""
+        from dockyard.container.attach import socket_name
         from dockyard.snapshot import unmount
 
+        known = os.path.isdir(os.path.join(self.paths.runtime_state, c.id))
         with self._cgroup_parent_lock(exclusive=True):
             self._kill_and_reap(c)
+            if not known and self._cgroup_exists(c):
+                # A create killed before the runtime wrote its state: no runtime record
+                # to delete by, but maybe its PID 1 in the cgroup.
+                from dockyard.runtime import cgroups
+
+                with contextlib.suppress(DockyardError, OSError):
+                    cgroups.load(self._cgroups_path(c)).destroy(kill=True)
             self._remove_noted_cgroup_dirs(c)
             self._remove_cgroup_parent(c)
         unmount(os.path.join(self.paths.container_dir(c.id), "rootfs"))
@@ -749,6 +900,9 @@ class ContainerManager:
             self.networks.teardown(c.id)
         from dockyard.network.ports import PortStore
 
+        # A killed monitor's; a live one removes its own at the exit, before this.
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(self.paths.runroot, socket_name(c.id)))
         failed: DockyardError | None = None
         for step in (self.volumes.deactivate, PortStore(self.store.db).clear):
             try:
@@ -1150,6 +1304,19 @@ class ContainerManager:
                 self.cleanup_run(c)
         elif c.state["Running"]:
             self._record_lost_exit(c)
+        elif not self._monitor_alive(c) and self.run_leftovers(c):
+            # A start killed before it recorded the container running: its PID 1 may
+            # still wait on exec.fifo, holding a cgroup, a veth and a mount namespace.
+            self.cleanup_run(c)
+        self.discard(c, volumes)
+        return c
+
+    def discard(self, c: Container, volumes: bool = False) -> None:
+        """Remove what a stopped container ``c`` owns: its rootfs mount, network
+        namespace, addresses, record (its exit code kept for waiters), volumes' mount
+        points (``volumes``: and its anonymous volumes), files and start lock file. The
+        record goes before the files, so a kill leaves files without a record, which the
+        garbage collector removes. Idempotent."""
         from dockyard.snapshot import unmount
 
         cdir = self.paths.container_dir(c.id)
@@ -1174,8 +1341,7 @@ class ContainerManager:
         with contextlib.suppress(OSError):
             remove_tree(cdir)
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(self.paths.runroot, f"{c.id}.lock"))
-        return c
+            os.unlink(self._lock_path(c.id))
 
     def _await_start(self, c: Container, timeout: float = 10) -> Container:
         """``c`` re-read once a start in progress has recorded it running or given up
@@ -1188,6 +1354,35 @@ class ContainerManager:
             time.sleep(0.02)
             c = self.store.get(c.id)
         return c
+
+    def run_leftovers(self, c: Container) -> list[str]:
+        """What a run of ``c`` left that only a running container should have (a few
+        stat calls): ``runtime`` (the runtime's state directory), ``rootfs`` (mounted),
+        ``netns`` (its namespace file), ``attach`` (its attach socket). Meaningful when
+        nobody holds its start lock."""
+        from dockyard.container.attach import socket_name
+
+        found = []
+        if os.path.isdir(os.path.join(self.paths.runtime_state, c.id)):
+            found.append("runtime")
+        if os.path.ismount(os.path.join(self.paths.container_dir(c.id), "rootfs")):
+            found.append("rootfs")
+        if os.path.exists(self.networks.netns_path(c.id)):
+            found.append("netns")
+        if os.path.lexists(os.path.join(self.paths.runroot, socket_name(c.id))):
+            found.append("attach")
+        # No cgroup check (milliseconds): the runtime makes its state directory before
+        # the cgroup, and the collector sweeps cgroups on their own.
+        return found
+
+    def _cgroup_exists(self, c: Container) -> bool:
+        from dockyard.runtime import cgroups
+
+        try:
+            paths = cgroups.load(self._cgroups_path(c)).paths.values()
+        except (DockyardError, OSError):
+            return False
+        return any(os.path.isdir(p) for p in paths)
 
     def _monitor_alive(self, c: Container) -> bool:
         """Whether a monitor (or an attached ``run``) holds the container's start lock,

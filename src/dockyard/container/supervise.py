@@ -41,6 +41,7 @@ def launch(
     began = time.monotonic()
     with contextlib.ExitStack() as undo:
         _, pid, stdio = manager._launch(c, undo, capture=True)
+        manager.done_creating(c.id)  # it runs: no longer half-made if the CLI dies now
         sock = listen(manager.paths.runroot, c.id)
         undo.callback(sock.close)
         args: dict[str, object] = {
@@ -78,7 +79,9 @@ def launch(
             os.set_inheritable(fd, True)
         undo.pop_all()  # from here on, the watch phase and then finish() own it all
     if report_fd is not None:
-        os.write(report_fd, b"{}")
+        # The CLI may have been killed: the container runs on under this monitor.
+        with contextlib.suppress(OSError):
+            os.write(report_fd, b"{}")
         os.close(report_fd)
     manager.store.db.close()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, PROXIED_SIGNALS | {signal.SIGCHLD})

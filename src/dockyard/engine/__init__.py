@@ -13,11 +13,14 @@ command pays only for what it touches.
 from __future__ import annotations
 
 from dockyard.engine.attach import AttachOperations
+from dockyard.engine.base import on_first_open
 from dockyard.engine.containers import ContainerOperations
 from dockyard.engine.exec import ExecOperations
 from dockyard.engine.images import ImageOperations
 from dockyard.engine.system import SystemOperations
 from dockyard.engine.volumes import VolumeOperations
+
+__all__ = ["Engine", "on_first_open"]
 
 
 class Engine(

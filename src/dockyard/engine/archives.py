@@ -43,7 +43,8 @@ def load(engine: Engine, stream: BinaryIO, quiet: bool = False) -> Iterator[dict
     Raises ``InvalidArgument`` for a bad archive, having stored nothing of it."""
     from dockyard.image.archive import load as load_images
 
-    return load_images(engine.images, stream, quiet)
+    with engine.images.lease():  # the collector keeps what is written until it is an image
+        yield from load_images(engine.images, stream, quiet)
 
 
 def export(engine: Engine, container: str, out: BinaryIO) -> None:
@@ -76,15 +77,16 @@ def commit(
     ``dockyard.container.filesystem.commit``."""
     from dockyard.container.filesystem import commit as commit_container
 
-    return commit_container(
-        engine.containers,
-        container,
-        repository,
-        author=author,
-        message=message,
-        changes=changes,
-        pause=pause,
-    )
+    with engine.images.lease():  # the collector keeps the new layer until it is an image
+        return commit_container(
+            engine.containers,
+            container,
+            repository,
+            author=author,
+            message=message,
+            changes=changes,
+            pause=pause,
+        )
 
 
 def archive_stat(engine: Engine, container: str, path: str) -> dict[str, Any]:

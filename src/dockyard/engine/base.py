@@ -6,8 +6,9 @@ Front ends use the facade's operations (:class:`dockyard.engine.Engine`), not th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dockyard.paths import Paths
 
@@ -19,6 +20,18 @@ if TYPE_CHECKING:
     from dockyard.snapshot import LayerStore
     from dockyard.state import StateDB
     from dockyard.volume.store import VolumeStore
+
+
+_on_first_open: Callable[[Any], None] | None = None
+
+
+def on_first_open(hook: Callable[[Any], None]) -> None:
+    """Run ``hook(engine)`` once, when the first engine of this process opens the state
+    database (the CLI's crash recovery, ``gc.recover``: it shares the command's
+    connection instead of opening its own, and commands that never open the database
+    pay nothing)."""
+    global _on_first_open
+    _on_first_open = hook
 
 
 class EngineBase:
@@ -34,7 +47,12 @@ class EngineBase:
     def db(self) -> StateDB:
         from dockyard.state import StateDB
 
-        return StateDB(self.paths.state_db)
+        db = self.__dict__["db"] = StateDB(self.paths.state_db)
+        global _on_first_open
+        if _on_first_open is not None:
+            hook, _on_first_open = _on_first_open, None
+            hook(self)
+        return db
 
     @cached_property
     def layers(self) -> LayerStore:

@@ -91,24 +91,26 @@ def pull(
     cfg = config.load()
 
     def work(store: ImageStore, emit: Callable[[dict[str, Any]], None]) -> None:
-        puller = Puller(store, cfg, emit, paths.runroot)
-        if not all_tags:
-            result = puller.pull(ref, platform)
-            word = "Downloaded newer image" if result.updated else "Image is up to date"
-            emit(msg.status(f"Status: {word} for {ref.familiar()}"))
-            return
-        regs = puller.endpoints(ref)
-        try:
-            tags = list_tags(regs[-1], ref)
-        finally:
-            for r in regs:
-                r.close()
-        updated = False
-        for tag in tags:
-            result = puller.pull(reference.Reference(ref.name, tag), platform)
-            updated = updated or result.updated
-        word = "Downloaded newer image" if updated else "Image is up to date"
-        emit(msg.status(f"Status: {word} for {ref.familiar_name()}"))
+        # The layers and blobs written are the collector's to keep until the image row exists.
+        with store.lease():
+            puller = Puller(store, cfg, emit, paths.runroot)
+            if not all_tags:
+                result = puller.pull(ref, platform)
+                word = "Downloaded newer image" if result.updated else "Image is up to date"
+                emit(msg.status(f"Status: {word} for {ref.familiar()}"))
+                return
+            regs = puller.endpoints(ref)
+            try:
+                tags = list_tags(regs[-1], ref)
+            finally:
+                for r in regs:
+                    r.close()
+            updated = False
+            for tag in tags:
+                result = puller.pull(reference.Reference(ref.name, tag), platform)
+                updated = updated or result.updated
+            word = "Downloaded newer image" if updated else "Image is up to date"
+            emit(msg.status(f"Status: {word} for {ref.familiar_name()}"))
 
     return _stream(paths, work)
 

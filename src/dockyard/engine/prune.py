@@ -69,8 +69,9 @@ def system_prune(
     """``docker system prune``: stopped containers, unused user-defined networks, unused
     anonymous volumes (with ``volumes``), dangling images (all unused ones with
     ``all_images``) and the build cache (all of it with ``all_images``), in that order,
-    each with ``filters`` (``until``, ``label``, ``label!``). Every filter is checked
-    before anything is removed. Raises InvalidArgument (Docker's messages)."""
+    each with ``filters`` (``until``, ``label``, ``label!``), then what killed commands
+    left (``gc.collect``). Every filter is checked before anything is removed. Raises
+    InvalidArgument (Docker's messages)."""
     from dockyard.container import operations
     from dockyard.image.prune import prune_build_cache, prune_images
     from dockyard.network.manager import prune_filter
@@ -91,7 +92,10 @@ def system_prune(
     report.reclaimed += size
     report.build_cache, size = prune_build_cache(engine.images, all_images)
     report.reclaimed += size
-    # Issue 14's garbage collector (leftovers of killed commands) runs here, last.
+    # Last, the leftovers of killed commands (issue 14's garbage collector).
+    from dockyard.engine import gc
+
+    report.reclaimed += sum(f.size for f in gc.collect(engine, repair=True))
     return report
 
 

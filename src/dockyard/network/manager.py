@@ -409,6 +409,41 @@ class NetworkManager:
                 self._remove_bridge(net)
         return net
 
+    def sweep(self, repair: bool) -> list[str]:
+        """Bridges and nftables chains this engine tagged that belong to no recorded
+        network (a ``network rm`` killed after its row went): their names, deleted with
+        ``repair``. Under the bridge lock, where ``network create`` makes its row and
+        then its bridge."""
+        with self._lock():
+            ours = {
+                self.bridge_name(n)
+                for n in self.list_networks()
+                if n.driver == "bridge" and not n.predefined
+            }
+            found = []
+            for name in sorted(os.listdir("/sys/class/net")):
+                if name in ours or not os.path.isdir(f"/sys/class/net/{name}/bridge"):
+                    continue
+                if linux.link_alias(name) == self.tag:
+                    found.append(name)
+                    if repair:
+                        linux.ip_batch([f"link del {name}"], force=True)
+            chains = [
+                c["name"]
+                for c in linux.nft_chains()
+                if c.get("comment") == self.tag
+                and c["name"].startswith(("fwd-", "nat-"))
+                and c["name"][4:] not in ours
+            ]
+            found += chains
+            if repair and chains:
+                t = f"ip {NFT_TABLE}"
+                with contextlib.suppress(DockyardError):
+                    linux.nft(
+                        "".join(f"flush chain {t} {c}\ndelete chain {t} {c}\n" for c in chains)
+                    )
+        return found
+
     def prune(self, candidates: list[Network] | None = None) -> list[Network]:
         """``docker network prune``: remove the user-defined networks among ``candidates``
         (default: all) that no container uses; returns them."""

@@ -1,0 +1,388 @@
+"""Crash safety (issue 14): kill -9 of every mutating command at random points, and of
+a detached container's monitor.
+
+Each killing test runs one command again and again, killing it (the CLI alone, or its
+whole process group) at a random moment within its normal duration, and checks after
+each kill: every container, image, volume and network listed is usable or removable
+with ordinary commands, and after ``system prune`` (whose last step is the garbage
+collector) nothing of it is left on disk, in mounts, in cgroups or among interfaces. The number of
+kills per command and mode is ``$DOCKYARD_CRASH_KILLS`` (default 1, CI's count; e.g. 20
+for a thorough run); the seed is ``$DOCKYARD_CRASH_SEED`` (default: random, printed).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import tarfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conftest import CGROUP_PARENT, DOCKYARD, Runner, _mount_points_under, network_tag
+
+KILLS = int(os.environ.get("DOCKYARD_CRASH_KILLS", "1"))
+SEED = int(os.environ.get("DOCKYARD_CRASH_SEED", str(random.randrange(1 << 30))))
+MODES = ("cli", "group")
+ID_LEN = 64
+
+
+def _reap() -> None:
+    """Reap the zombies of killed commands and of containers handed to pytest (the
+    subreaper) when their parent died."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
+
+
+def _kill_at(argv: list[str], env: dict[str, str], delay: float, mode: str, cwd: str) -> int:
+    """Start ``dockyard argv``, SIGKILL it (``mode`` cli: the CLI alone; group: its
+    process group) after ``delay`` seconds unless it ended first; returns its status."""
+    proc = subprocess.Popen(
+        [DOCKYARD, *argv],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+    )
+    try:
+        proc.wait(timeout=delay)
+    except subprocess.TimeoutExpired:
+        if mode == "group":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+        proc.wait()
+    return proc.returncode
+
+
+def _lines(dy: Runner, *args: str) -> list[str]:
+    return dy(*args, check=True).stdout.split()
+
+
+def _check_usable_or_removable(dy: Runner, keep_image: str) -> None:
+    """What a killed command left is usable or removable with ordinary commands."""
+    for cid in _lines(dy, "ps", "-aq", "--no-trunc"):
+        p = dy("rm", "-f", "-v", cid)
+        assert p.returncode == 0 or "No such container" in p.stderr, p.stderr
+    assert _lines(dy, "ps", "-aq") == []
+    dy("run", "--rm", keep_image, "true", check=True)
+    keep = dy("image", "inspect", "-f", "{{.Id}}", keep_image, check=True).stdout.strip()
+    for image in _lines(dy, "images", "-aq", "--no-trunc"):
+        if image != keep:
+            p = dy("rmi", "-f", image)
+            assert p.returncode == 0 or "No such image" in p.stderr, p.stderr
+    for volume in _lines(dy, "volume", "ls", "-q"):
+        dy("volume", "rm", "-f", volume, check=True)
+    for net in _lines(dy, "network", "ls", "-q", "--filter", "type=custom"):
+        dy("network", "rm", net, check=True)
+
+
+def _assert_clean(dy: Runner, env: dict[str, str], tmp_path: Path, keep_image: str) -> None:
+    """After the collector: nothing but ``keep_image`` and the engine's own files."""
+    p = dy("system", "prune", "-f")  # its last step is the garbage collector
+    assert p.returncode == 0, p.stdout + p.stderr
+    after = dy("system", "check")
+    assert after.returncode == 0, "left after repair:\n" + after.stdout
+    root, runroot = Path(env["DOCKYARD_ROOT"]), Path(env["DOCKYARD_RUNROOT"])
+    image = dy("image", "inspect", "-f", "{{json .RootFS.Layers}}", keep_image, check=True)
+    layers = {d.removeprefix("sha256:") for d in __import__("json").loads(image.stdout)}
+    assert set(os.listdir(root / "layers")) <= layers | {"empty"}
+    assert len(os.listdir(root / "blobs" / "sha256")) == len(layers) + 2  # + config, manifest
+    for d in ("containers", "tmp"):
+        if (root / d).exists():
+            assert not os.listdir(root / d), d
+    for d in ("runtime", "netns"):  # the runtime's own files start with "."
+        if (runroot / d).exists():
+            assert not [n for n in os.listdir(runroot / d) if not n.startswith(".")], d
+    assert not list(runroot.glob("*.attach"))
+    assert _mount_points_under(str(tmp_path)) == []
+    from dockyard.runtime import cgroups
+
+    left = [
+        name
+        for parent in cgroups.load(CGROUP_PARENT).paths.values()
+        if os.path.isdir(parent)
+        for name in os.listdir(parent)
+        if len(name) == ID_LEN
+    ]
+    assert left == []
+    tag = network_tag(env["DOCKYARD_ROOT"])
+    deadline = time.monotonic() + 3  # the kernel deletes veths in the background
+    while True:
+        ours = []
+        for name in os.listdir("/sys/class/net"):
+            try:
+                alias = Path(f"/sys/class/net/{name}/ifalias").read_text().strip()
+            except OSError:
+                continue
+            if alias == tag:
+                ours.append(name)
+        if not ours or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert ours == []
+
+
+def _busybox_tar(path: Path) -> Path:
+    """A small root filesystem tarball (busybox and a few files) for ``import``."""
+    import shutil
+
+    tree = path / "tree"
+    (tree / "bin").mkdir(parents=True)
+    shutil.copy("/bin/busybox", tree / "bin" / "busybox")
+    os.symlink("busybox", tree / "bin" / "sh")
+    for i in range(50):
+        (tree / f"f{i}").write_text("x" * 1000)
+    tar = path / "rootfs.tar"
+    with tarfile.open(tar, "w") as t:
+        t.add(tree, arcname=".")
+    return tar
+
+
+# One scenario per mutating command: (setup run before each kill, the command's argv).
+Setup = Callable[[Runner, Path, int], list[str]]
+
+
+def _run(dy: Runner, work: Path, i: int) -> list[str]:
+    return ["run", "--name", f"r{i}", "busybox", "sh", "-c", "echo hi"]
+
+
+def _run_rm(dy: Runner, work: Path, i: int) -> list[str]:
+    return ["run", "--rm", "-v", "/anon", "busybox", "true"]
+
+
+def _run_d(dy: Runner, work: Path, i: int) -> list[str]:
+    return ["run", "-d", "--name", f"d{i}", "busybox", "sleep", "30"]
+
+
+def _create(dy: Runner, work: Path, i: int) -> list[str]:
+    return ["create", "--name", f"c{i}", "-v", "/anon", "busybox", "true"]
+
+
+def _start(dy: Runner, work: Path, i: int) -> list[str]:
+    dy("create", "--name", f"s{i}", "busybox", "sleep", "30", check=True)
+    return ["start", f"s{i}"]
+
+
+def _build(dy: Runner, work: Path, i: int) -> list[str]:
+    ctx = work / "ctx"
+    if not ctx.exists():
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text(
+            "FROM busybox\nRUN echo one > /one\nCOPY data /data\nRUN cat /one /data > /both\n"
+        )
+        (ctx / "data").write_text("data\n" * 1000)
+    return ["build", "--no-cache", "-t", f"built:{i}", str(ctx)]
+
+
+def _import(dy: Runner, work: Path, i: int) -> list[str]:
+    tar = work / "rootfs.tar"
+    if not tar.exists():
+        _busybox_tar(work)
+    return ["import", str(tar), f"imp:{i}"]
+
+
+def _rmi(dy: Runner, work: Path, i: int) -> list[str]:
+    dy(*_import(dy, work, i), check=True)
+    return ["rmi", f"imp:{i}"]
+
+
+def _volume_rm(dy: Runner, work: Path, i: int) -> list[str]:
+    dy("volume", "create", f"v{i}", check=True)
+    dy("run", "--rm", "-v", f"v{i}:/d", "busybox", "sh", "-c", "mkdir -p /d/a/b; echo x > /d/a/b/f",
+       check=True)  # fmt: skip
+    return ["volume", "rm", f"v{i}"]
+
+
+def _network_create(dy: Runner, work: Path, i: int) -> list[str]:
+    return ["network", "create", f"n{i}"]
+
+
+def _network_rm(dy: Runner, work: Path, i: int) -> list[str]:
+    dy("network", "create", f"m{i}", check=True)
+    return ["network", "rm", f"m{i}"]
+
+
+SCENARIOS: dict[str, Setup] = {
+    "run": _run,
+    "run --rm": _run_rm,
+    "run -d": _run_d,
+    "create": _create,
+    "start": _start,
+    "build": _build,
+    "import": _import,
+    "rmi": _rmi,
+    "volume rm": _volume_rm,
+    "network create": _network_create,
+    "network rm": _network_rm,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120 + 60 * KILLS)
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_kill_9_at_random_points(
+    name: str, dy: Runner, busybox: str, engine_env: dict[str, str], tmp_path: Path
+) -> None:
+    """kill -9 of ``name`` at random points leaves only what ordinary commands and the
+    collector remove, and the image it started from usable."""
+    rng = random.Random(f"{SEED}-{name}")
+    setup = SCENARIOS[name]
+    env = {**os.environ, **engine_env}
+    work = tmp_path / "work"
+    work.mkdir()
+    # The command's normal duration bounds the kill times.
+    argv = setup(dy, work, 0)
+    began = time.monotonic()
+    p = subprocess.run([DOCKYARD, *argv], env=env, cwd=work, capture_output=True, text=True)
+    duration = time.monotonic() - began
+    assert p.returncode == 0, p.stderr
+    _check_usable_or_removable(dy, busybox)
+    _assert_clean(dy, engine_env, tmp_path, busybox)
+    killed = 0
+    for i in range(1, KILLS * len(MODES) + 1):
+        mode = MODES[i % len(MODES)]
+        argv = setup(dy, work, i)
+        delay = rng.uniform(0.0, duration * 1.1)
+        status = _kill_at(argv, env, delay, mode, str(work))
+        killed += status == -signal.SIGKILL
+        _reap()
+        where = f"seed {SEED}, kill {i} ({mode}) of {' '.join(argv)} after {delay:.3f} s"
+        try:
+            _check_usable_or_removable(dy, busybox)
+            _assert_clean(dy, engine_env, tmp_path, busybox)
+        except AssertionError as e:
+            raise AssertionError(f"{where}: {e}") from None
+        _reap()
+    print(f"{name}: {killed} of {KILLS * len(MODES)} runs killed (seed {SEED})")
+
+
+# -- a dead monitor ---------------------------------------------------------------------
+
+
+def _monitor_pid(runroot: str, cid: str) -> int:
+    """The process holding the container's start lock: its monitor."""
+    inode = os.stat(Path(runroot) / f"{cid}.lock").st_ino
+    return next(
+        int(line.split()[4])
+        for line in Path("/proc/locks").read_text().splitlines()
+        if line.split()[5].endswith(f":{inode}")
+    )
+
+
+def _state(dy: Runner, ref: str) -> str:
+    return dy(
+        "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}", ref, check=True
+    ).stdout.strip()
+
+
+@pytest.mark.parametrize("policy", ["always", "unless-stopped", "on-failure"])
+def test_dead_monitor_restarted_by_policy(
+    policy: str, dy: Runner, busybox: str, engine_env: dict[str, str]
+) -> None:
+    """kill -9 of the monitor: the next command kills PID 1 (137, as containerd reports
+    a task whose shim died) and restarts the container under a new monitor, as Docker
+    restarts a container whose shim died; output is logged again."""
+    runroot = engine_env["DOCKYARD_RUNROOT"]
+    cid = dy("run", "-d", "--restart", policy, busybox, "sh", "-c", "echo up; sleep 300",
+             check=True).stdout.strip()  # fmt: skip
+    monitor = _monitor_pid(runroot, cid)
+    pid1 = int(dy("inspect", "-f", "{{.State.Pid}}", cid, check=True).stdout)
+    os.kill(monitor, signal.SIGKILL)
+    assert _state(dy, cid) == "running 0 1"
+    new_monitor = _monitor_pid(runroot, cid)
+    assert new_monitor != monitor
+    _reap()
+    assert not Path(f"/proc/{pid1}").exists()  # killed, not left unsupervised
+    deadline = time.monotonic() + 10
+    while dy("logs", cid, check=True).stdout != "up\nup\n" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert dy("logs", cid, check=True).stdout == "up\nup\n"
+    dy("rm", "-f", cid, check=True)
+    assert not Path(runroot, f"{cid}.attach").exists()
+
+
+def test_dead_monitor_without_policy(dy: Runner, busybox: str, engine_env: dict[str, str]) -> None:
+    """No restart policy: the next command records the exit (137: PID 1 killed) and
+    leaves nothing of the run: no process, mount, namespace or attach socket."""
+    runroot = Path(engine_env["DOCKYARD_RUNROOT"])
+    cid = dy("run", "-d", busybox, "sleep", "300", check=True).stdout.strip()
+    pid1 = int(dy("inspect", "-f", "{{.State.Pid}}", cid, check=True).stdout)
+    os.kill(_monitor_pid(str(runroot), cid), signal.SIGKILL)
+    assert "Exited (137)" in dy("ps", "-a", check=True).stdout
+    _reap()
+    assert not Path(f"/proc/{pid1}").exists()
+    assert not (runroot / f"{cid}.attach").exists()
+    assert not (runroot / "netns" / cid).exists()
+    assert not (runroot / "runtime" / cid).exists()
+    assert dy("system", "check", check=True).stdout.startswith("0 found")
+    dy("start", cid, check=True)  # usable again
+    assert _state(dy, cid) == "running 0 0"
+    dy("rm", "-f", cid, check=True)
+
+
+def test_dead_monitor_of_rm_container(dy: Runner, busybox: str, engine_env: dict[str, str]) -> None:
+    """``-d --rm``: the container goes with its lost exit, anonymous volumes too."""
+    runroot = engine_env["DOCKYARD_RUNROOT"]
+    cid = dy("run", "-d", "--rm", "-v", "/data", busybox, "sleep", "300", check=True).stdout.strip()
+    assert len(_lines(dy, "volume", "ls", "-q")) == 1
+    os.kill(_monitor_pid(runroot, cid), signal.SIGKILL)
+    assert _lines(dy, "ps", "-aq") == []
+    assert _lines(dy, "volume", "ls", "-q") == []
+    _reap()
+    assert dy("system", "check", check=True).stdout.startswith("0 found")
+
+
+def test_dead_monitor_of_exited_container_is_255(
+    dy: Runner, busybox: str, engine_env: dict[str, str]
+) -> None:
+    """A monitor killed after PID 1 exited on its own (nothing left to kill): the exit
+    itself was lost, 255 as Docker reports it."""
+    runroot = engine_env["DOCKYARD_RUNROOT"]
+    cid = dy("run", "-d", busybox, "sleep", "300", check=True).stdout.strip()
+    monitor = _monitor_pid(runroot, cid)
+    pid1 = int(dy("inspect", "-f", "{{.State.Pid}}", cid, check=True).stdout)
+    os.kill(monitor, signal.SIGSTOP)  # so that it cannot see the exit
+    try:
+        os.kill(pid1, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while Path(f"/proc/{pid1}").exists() and time.monotonic() < deadline:
+            _reap()
+            time.sleep(0.02)
+    finally:
+        os.kill(monitor, signal.SIGKILL)
+    assert _state(dy, cid) == "exited 255 0"
+    dy("rm", cid, check=True)
+
+
+def test_rmi_killed_after_its_records_went(
+    dy: Runner, busybox: str, engine_env: dict[str, str], tmp_path: Path
+) -> None:
+    """``rmi`` removes the image's rows first and its files after: a kill between
+    leaves the image gone and its layer unreferenced, which the collector removes;
+    nothing is listed that cannot be used."""
+    import sqlite3
+
+    _busybox_tar(tmp_path)
+    dy("import", str(tmp_path / "rootfs.tar"), "victim", check=True)
+    image = dy("image", "inspect", "-f", "{{.Id}}", "victim", check=True).stdout.strip()
+    # What a kill right after rmi's transaction leaves: no rows, every file.
+    db = sqlite3.connect(Path(engine_env["DOCKYARD_ROOT"]) / "state.db")
+    with db:
+        db.execute("DELETE FROM tags WHERE image_id = ?", (image,))
+        db.execute("DELETE FROM images WHERE id = ?", (image,))
+    db.close()
+    assert "victim" not in dy("images", check=True).stdout
+    found = dy("system", "check").stdout
+    assert "layer" in found and "blob" in found
+    dy("system", "check", "--repair", check=True)
+    _assert_clean(dy, engine_env, tmp_path, busybox)
