@@ -300,3 +300,26 @@ def test_cp_both_ways(docker: Docker, dy: Runner, tmp_path: Path) -> None:
     assert err.returncode == 1
     assert "Could not find the file /nosuch in container cpbox" in err.stderr
     dy("rm", "cpbox", check=True)
+
+
+def test_import(docker: Docker, dy: Runner, tmp_path: Path) -> None:
+    import tarfile
+
+    root = tmp_path / "rootfs"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "imported").write_text("yes\n")
+    archive = tmp_path / "rootfs.tar"
+    with tarfile.open(archive, "w") as tf:
+        tf.add(root / "etc", arcname="etc")
+    out = docker("import", "-c", 'CMD ["/bin/true"]', "-m", "via api", str(archive), "imp:1").stdout
+    assert out.startswith("sha256:")
+    assert (
+        dy("inspect", "-f", "{{.Config.Cmd}} {{.Comment}}", "imp:1", check=True).stdout
+        == "[/bin/true] via api\n"
+    )
+    bad = tmp_path / "bad.tar"
+    bad.write_bytes(b"nonsense")
+    err = docker("import", str(bad), "imp:2", check=False)
+    assert err.returncode == 1
+    assert dy("images", "-q", "imp:2", check=True).stdout == ""
+    dy("rmi", "imp:1", check=True)

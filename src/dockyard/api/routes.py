@@ -774,8 +774,10 @@ def image_load(req: Request) -> None:
 def image_create(req: Request) -> None:
     from dockyard.engine import distribution
 
-    if req.q("fromSrc"):
-        raise APIError(501, "POST /images/create?fromSrc (import): not implemented by Dockyard")
+    source = req.q("fromSrc")
+    if source is not None:
+        _image_import(req, source)
+        return
     image = req.q("fromImage") or ""
     if not image:
         raise InvalidArgument("fromImage or fromSrc is required")
@@ -785,6 +787,25 @@ def image_create(req: Request) -> None:
     _registry_auth(req)
     schema.check_platform(req.q("platform") or "")
     _progress(req, distribution.pull(req.engine, image, platform=req.q("platform") or None))
+
+
+def _image_import(req: Request, source: str) -> None:
+    """``fromSrc=-``: the request body is the tarball (a URL source is refused)."""
+    from dockyard.engine.imports import image_import
+
+    if source != "-":
+        raise InvalidArgument(f"importing from a URL is not supported: {source}")
+    repo, tag = req.q("repo") or "", req.q("tag") or ""
+    repository = (f"{repo}:{tag}" if tag else repo) or None
+    image_id = image_import(
+        req.engine,
+        cast(BinaryIO, req.reader()),
+        repository,
+        req.query.get("changes") or None,
+        req.q("message") or "",
+        req.q("platform") or None,
+    )
+    req.stream_json([{"status": image_id}])
 
 
 @router.route("POST", "/images/{name:path}/push")

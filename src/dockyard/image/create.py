@@ -314,8 +314,10 @@ def import_image(
     changes: list[str] | None = None,
     message: str = "",
     platform: str | None = None,
+    stream: BinaryIO | None = None,
 ) -> Image:
-    """``docker import``: make an image from the rootfs tarball ``source`` (a path or "-").
+    """``docker import``: make an image from the rootfs tarball ``source`` (a path or "-":
+    ``stream``, else this process's stdin).
 
     The file may be plain, gzip, bzip2 or xz. ``repository`` (``name[:tag]``) is tagged;
     ``changes`` are ``--change`` instructions; ``message`` the history comment. Everything
@@ -338,7 +340,8 @@ def import_image(
     if message:
         config["comment"] = message
     if source == "-":
-        return image_from_layer(store, open_decompressed(sys.stdin.buffer), config, history, tag)
+        source_stream = stream if stream is not None else sys.stdin.buffer
+        return image_from_layer(store, open_decompressed(source_stream), config, history, tag)
     try:
         f = open(source, "rb")
     except FileNotFoundError:
