@@ -72,11 +72,26 @@ def one_line_error(p: subprocess.CompletedProcess, what: str) -> None:
     lines = p.stderr.splitlines()
     # `run` adds Docker's "See 'docker run --help'." line.
     assert len(lines) == 1 or (len(lines) == 2 and lines[1].startswith("See '")), p.stderr
-    assert what in lines[0] and "no space left on device" in lines[0], p.stderr
+    assert what in lines[0] and "no space left on device" in lines[0].lower(), p.stderr
 
 
-def test_full_disk_reads_removals_and_refusals(dy: Runner, small: Path) -> None:
+def test_full_disk_reads_removals_and_refusals(dy: Runner, small: Path, tmp_path: Path) -> None:
     busybox = bootstrap(dy)
+    dy(
+        "run",
+        "--name",
+        "wrote",
+        "--label",
+        "keep",
+        busybox,
+        "sh",
+        "-c",
+        "head -c 100000 /dev/zero > /f",
+        check=True,
+    )
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo hi > /x\n")
     dy("volume", "create", "v1", check=True)
     dy("volume", "create", "v2", check=True)
     dy("run", "--name", "done", busybox, "echo", "hi", check=True)
@@ -92,6 +107,7 @@ def test_full_disk_reads_removals_and_refusals(dy: Runner, small: Path) -> None:
             "keep",
             "done2",
             "done",
+            "wrote",
         ]
         assert dy("inspect", "-f", "{{.State.Status}}", "keep", check=True).stdout == "running\n"
         assert dy("logs", "done", check=True).stdout == "hi\n"
@@ -105,15 +121,21 @@ def test_full_disk_reads_removals_and_refusals(dy: Runner, small: Path) -> None:
     dy("volume", "rm", "-f", "v1", check=True)
     assert dy("rmi", "b2", check=True).stdout == "Untagged: b2:latest\n"
     done2 = dy("inspect", "-f", "{{.Id}}", "done2", check=True).stdout.strip()
-    assert dy("container", "prune", "-f", check=True).stdout.startswith(
+    assert dy("container", "prune", "-f", "--filter", "label!=keep", check=True).stdout.startswith(
         f"Deleted Containers:\n{done2}\n"
     )
 
     # Full again and no reserve left: still readable; what adds to the state fails cleanly.
     fill(small / "filler2")
-    assert dy("ps", "-aq", check=True).stdout.split() == [keep[:12]]
+    wrote = dy("inspect", "-f", "{{.Id}}", "wrote", check=True).stdout.strip()
+    assert dy("ps", "-aq", check=True).stdout.split() == [keep[:12], wrote[:12]]
     assert dy("volume", "ls", "-q", check=True).stdout.split() == ["v2"]
     db = str(small / "root" / "state.db")
+    upper = small / "root" / "containers" / wrote / "upper"
+    one_line_error(
+        dy("commit", "wrote", "img"), f"cannot write the layer of the changes in {upper}"
+    )
+    one_line_error(dy("build", "-q", str(ctx)), "")
     for args in (
         ("run", "--rm", busybox, "true"),
         ("run", "-d", busybox, "true"),
@@ -125,8 +147,11 @@ def test_full_disk_reads_removals_and_refusals(dy: Runner, small: Path) -> None:
         ("rmi", "b3"),
     ):
         one_line_error(dy(*args), f"cannot write the state database {db}")
-    assert dy("ps", "-aq", check=True).stdout.split() == [keep[:12]]
+    assert dy("ps", "-aq", check=True).stdout.split() == [keep[:12], wrote[:12]]
     assert dy("volume", "ls", "-q", check=True).stdout.split() == ["v2"]
+    assert dy("images", "-q", "img", check=True).stdout == ""
+    # The refused volume rm kept the volume's data under its name.
+    assert os.listdir(small / "root" / "volumes") == ["v2"]
 
     # Space comes back: the reserve is made again at the next open.
     os.unlink(small / "filler2")

@@ -63,6 +63,55 @@ CREATE TABLE IF NOT EXISTS build_cache (
     image_id TEXT NOT NULL,           -- the image the step produced
     created TEXT NOT NULL             -- RFC 3339
 );
+-- dockyard.network.store
+CREATE TABLE IF NOT EXISTS networks (
+    id TEXT PRIMARY KEY,              -- 64 hex characters
+    name TEXT NOT NULL UNIQUE,
+    driver TEXT NOT NULL,             -- bridge, host, null, macvlan, ipvlan
+    created TEXT NOT NULL,            -- RFC 3339 with nanoseconds
+    config TEXT NOT NULL              -- JSON: subnet, gateway, ip_range, internal, labels, ...
+);
+CREATE TABLE IF NOT EXISTS endpoints (
+    id TEXT PRIMARY KEY,              -- 64 hex characters
+    network_id TEXT NOT NULL,
+    container_id TEXT NOT NULL,
+    address TEXT NOT NULL,            -- IPv4 address without prefix length
+    mac TEXT NOT NULL,
+    ifname TEXT NOT NULL,             -- eth0, eth1, ... inside the container
+    fixed INTEGER NOT NULL,           -- 1: asked for with --ip
+    aliases TEXT NOT NULL,            -- JSON list of --network-alias names
+    UNIQUE (network_id, container_id),
+    UNIQUE (network_id, address)
+);
+-- dockyard.network.ports
+CREATE TABLE IF NOT EXISTS published_ports (
+    container_id TEXT NOT NULL,
+    port TEXT NOT NULL,               -- container port, "80/tcp"
+    host_ip TEXT NOT NULL,            -- "0.0.0.0", "::", or the -p address
+    host_port INTEGER NOT NULL,       -- the port the container's proxy holds
+    seq INTEGER NOT NULL              -- order of the bindings of one container
+);
+-- dockyard.volume.store
+CREATE TABLE IF NOT EXISTS volumes (
+    name TEXT PRIMARY KEY,            -- local volume name, or 64 hex for an anonymous one
+    driver TEXT NOT NULL,             -- "local"
+    created TEXT NOT NULL,            -- RFC 3339, seconds
+    labels TEXT NOT NULL,             -- JSON object, or null
+    options TEXT NOT NULL             -- JSON object of driver options (-o), or null
+);
+CREATE TABLE IF NOT EXISTS container_mounts (
+    container_id TEXT NOT NULL,
+    destination TEXT NOT NULL,        -- clean absolute path in the container
+    volume TEXT,                      -- the volume's name when the mount is a volume
+    mount TEXT NOT NULL,              -- JSON: the mount point (Docker's MountPoint keys + own)
+    PRIMARY KEY (container_id, destination)
+);
+CREATE INDEX IF NOT EXISTS container_mounts_volume ON container_mounts (volume);
+CREATE TABLE IF NOT EXISTS volume_activity (
+    volume TEXT NOT NULL,             -- a volume with driver options, mounted on its _data
+    container_id TEXT NOT NULL,       -- a running container using it
+    PRIMARY KEY (volume, container_id)
+);
 """
 
 

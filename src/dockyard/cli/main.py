@@ -209,6 +209,13 @@ def main(argv: list[str] | None = None) -> Any:
         where = f": {e.filename}" if e.filename else ""
         print(f"Error: {e.strerror or e}{where}", file=sys.stderr)
         sys.exit(EXIT_ENGINE)
+    except Exception as e:
+        # An SQLite error no store turned into an engine error: one line all the same.
+        sqlite3 = sys.modules.get("sqlite3")
+        if os.environ.get("DOCKYARD_DEBUG") or sqlite3 is None or not isinstance(e, sqlite3.Error):
+            raise
+        print(f"Error: the state database: {e}", file=sys.stderr)
+        sys.exit(EXIT_ENGINE)
     # With standalone_mode=False click returns an Exit's code instead of raising it.
     sys.exit(rv if isinstance(rv, int) else 0)
 

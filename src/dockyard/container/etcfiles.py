@@ -24,8 +24,11 @@ _LOCAL_NS = re.compile(r"^\s*nameserver\s+(127\.\d+\.\d+\.\d+|::1)\s*$", re.MULT
 
 def _write(path: str, content: str) -> None:
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(content)
+    try:
+        with open(tmp, "w") as f:
+            f.write(content)
+    except OSError as e:  # a write or close error names no file: name it
+        raise OSError(e.errno, e.strerror, e.filename or tmp) from None
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 

@@ -69,17 +69,6 @@ def api_ports(ports: dict[str, list[dict[str, str]] | None]) -> list[dict[str, A
     return out
 
 
-PORTS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS published_ports (
-    container_id TEXT NOT NULL,
-    port TEXT NOT NULL,               -- container port, "80/tcp"
-    host_ip TEXT NOT NULL,            -- "0.0.0.0", "::", or the -p address
-    host_port INTEGER NOT NULL,       -- the port the container's proxy holds
-    seq INTEGER NOT NULL              -- order of the bindings of one container
-);
-"""
-
-
 def _wildcard(ip: str) -> bool:
     return ip in ("", "0.0.0.0", "::")
 
@@ -98,7 +87,6 @@ class PortStore:
 
     def __init__(self, db: Any) -> None:
         self.db = db
-        db.conn.executescript(PORTS_SCHEMA)
 
     def record(self, container_id: str, ports: dict[str, list[dict[str, str]]]) -> None:
         """Replace the container's rows with ``ports`` (NetworkSettings.Ports shape)."""

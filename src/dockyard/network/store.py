@@ -16,27 +16,6 @@ from dockyard.network import ipam
 if TYPE_CHECKING:
     from dockyard.state import StateDB
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS networks (
-    id TEXT PRIMARY KEY,              -- 64 hex characters
-    name TEXT NOT NULL UNIQUE,
-    driver TEXT NOT NULL,             -- bridge, host, null, macvlan, ipvlan
-    created TEXT NOT NULL,            -- RFC 3339 with nanoseconds
-    config TEXT NOT NULL              -- JSON: subnet, gateway, ip_range, internal, labels, ...
-);
-CREATE TABLE IF NOT EXISTS endpoints (
-    id TEXT PRIMARY KEY,              -- 64 hex characters
-    network_id TEXT NOT NULL,
-    container_id TEXT NOT NULL,
-    address TEXT NOT NULL,            -- IPv4 address without prefix length
-    mac TEXT NOT NULL,
-    ifname TEXT NOT NULL,             -- eth0, eth1, ... inside the container
-    fixed INTEGER NOT NULL,           -- 1: asked for with --ip
-    aliases TEXT NOT NULL,            -- JSON list of --network-alias names
-    UNIQUE (network_id, container_id),
-    UNIQUE (network_id, address)
-);
-"""
 
 #: Docker's predefined networks: name -> driver.
 PREDEFINED = {"bridge": "bridge", "host": "host", "none": "null"}
@@ -116,7 +95,6 @@ class NetworkStore:
 
     def __init__(self, db: StateDB) -> None:
         self.db = db
-        db.conn.executescript(SCHEMA)
         if len(db.query("SELECT id FROM networks WHERE name IN ('bridge', 'host', 'none')")) < 3:
             with db.write() as conn:
                 for name, driver in PREDEFINED.items():

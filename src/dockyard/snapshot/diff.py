@@ -10,12 +10,13 @@ always gives the same bytes (and the same diff id).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
 from typing import TYPE_CHECKING, BinaryIO
 
-from dockyard.errors import DockyardError
+from dockyard.errors import DiskFull, DockyardError
 from dockyard.snapshot.unpack import (
     OPAQUE_XATTR,
     WHITEOUT_OPAQUE,
@@ -228,6 +229,10 @@ def write_layer(upper_dir: str, out: BinaryIO, exclude: frozenset[str] = frozens
         finally:
             os.close(fd)
     except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull(
+                f"cannot write the layer of the changes in {root}: no space left on device"
+            ) from None
         where = e.filename or root
         raise DockyardError(f"reading layer changes in {where}: {e.strerror or e}") from e
 
@@ -242,7 +247,15 @@ def layer_from_upper(
     out = tempfile.TemporaryFile(dir=tmp_dir)
     try:
         write_layer(upper_dir, out, exclude)
-        out.seek(0)
+        out.seek(0)  # flushes the last of it
+    except OSError as e:
+        with contextlib.suppress(OSError):  # its buffer cannot be flushed either
+            out.close()
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise DiskFull(
+            f"cannot write the layer of the changes in {upper_dir}: no space left on device"
+        ) from None
     except BaseException:
         out.close()
         raise

@@ -4,8 +4,8 @@ volume/local, volume/service and daemon/volumes*.go).
 A volume is a row of the ``volumes`` table and a directory ``volumes/<name>/_data`` under
 the engine root. A container's mount points (volumes, binds, ``--mount type=tmpfs``) are
 rows of ``container_mounts``, which is also how "in use" is known: ``volume rm`` refuses
-while any container, running or not, has a row naming the volume. Both tables are this
-module's own (created if missing, so the schema change is an idempotent migration).
+while any container, running or not, has a row naming the volume. The tables are in the
+state database's schema (state.py), created with it.
 
 One lock file, ``<runroot>/volumes.lock`` (flock), is held while a container's volumes are
 created, recorded and copied up, while a volume is removed, and while a volume with driver
@@ -33,29 +33,6 @@ from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
 from dockyard.paths import Paths
 from dockyard.state import StateDB
 from dockyard.volume import spec
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS volumes (
-    name TEXT PRIMARY KEY,            -- local volume name, or 64 hex for an anonymous one
-    driver TEXT NOT NULL,             -- "local"
-    created TEXT NOT NULL,            -- RFC 3339, seconds
-    labels TEXT NOT NULL,             -- JSON object, or null
-    options TEXT NOT NULL             -- JSON object of driver options (-o), or null
-);
-CREATE TABLE IF NOT EXISTS container_mounts (
-    container_id TEXT NOT NULL,
-    destination TEXT NOT NULL,        -- clean absolute path in the container
-    volume TEXT,                      -- the volume's name when the mount is a volume
-    mount TEXT NOT NULL,              -- JSON: the mount point (Docker's MountPoint keys + own)
-    PRIMARY KEY (container_id, destination)
-);
-CREATE INDEX IF NOT EXISTS container_mounts_volume ON container_mounts (volume);
-CREATE TABLE IF NOT EXISTS volume_activity (
-    volume TEXT NOT NULL,             -- a volume with driver options, mounted on its _data
-    container_id TEXT NOT NULL,       -- a running container using it
-    PRIMARY KEY (volume, container_id)
-);
-"""
 
 #: Label Docker (23+) puts on the anonymous volumes it creates; ``volume prune`` without
 #: ``-a`` removes only volumes that carry it.
@@ -152,7 +129,6 @@ class VolumeStore:
     def __init__(self, paths: Paths, db: StateDB) -> None:
         self.paths = paths
         self.db = db
-        self.db.conn.executescript(SCHEMA)
         self._lock_depth = 0
         self._lock_fd: int | None = None
 
@@ -330,15 +306,24 @@ class VolumeStore:
         vdir = os.path.join(self.root, name)
         _unmount(os.path.join(vdir, "_data"))
         trash = os.path.join(self.root, f".removing-{os.urandom(8).hex()}")
+        moved = False
         try:
             os.rename(vdir, trash)
+            moved = True
         except FileNotFoundError:
             pass
         except OSError as e:
             raise DockyardError(f"remove {name}: {e.strerror}") from None
-        with self.db.write() as conn:
-            conn.execute("DELETE FROM volumes WHERE name = ?", (name,))
-            conn.execute("DELETE FROM volume_activity WHERE volume = ?", (name,))
+        try:
+            with self.db.write() as conn:
+                conn.execute("DELETE FROM volumes WHERE name = ?", (name,))
+                conn.execute("DELETE FROM volume_activity WHERE volume = ?", (name,))
+        except DockyardError:
+            # Not removed (a full disk): the volume keeps its data, under its name again,
+            # or the next removal would take it as a leftover.
+            if moved:
+                os.rename(trash, vdir)
+            raise
         # This one, and any a removal killed half-way left (removals hold the lock).
         for entry in os.listdir(self.root):
             if entry.startswith(".removing-"):
