@@ -33,6 +33,17 @@ def test_diff_stopped(dy: Runner, busybox: str) -> None:
     )
 
 
+def test_diff_replaced_directories(dy: Runner, busybox: str) -> None:
+    """A directory removed and made again (overlayfs: opaque) is compared with the image's
+    as moby's naive diff does: the same empty /usr is no change; /etc lost group and got
+    a new passwd. Docker 20.10 printed C /etc, C /etc/passwd, D /etc/group for the same
+    commands (its bind-mounted /etc files aside, and in another order)."""
+    script = "rm -rf /usr /etc 2>/dev/null; mkdir -p /usr /etc; echo new > /etc/passwd"
+    dy("run", "--name", "c2", "busybox", "sh", "-c", script)
+    out = dy("diff", "c2", check=True).stdout
+    assert out == "C /etc\nD /etc/group\nC /etc/passwd\n"
+
+
 def test_diff_untouched_container_is_empty(dy: Runner, busybox: str) -> None:
     dy("create", "--name", "c0", "busybox", "true", check=True)
     assert dy("diff", "c0", check=True).stdout == ""

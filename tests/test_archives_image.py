@@ -230,3 +230,21 @@ def test_live_podman_round_trip(dy: Runner, busybox: str, tmp_path: Path) -> Non
         subprocess.run([*podman, "system", "reset", "-f"], env=env, capture_output=True, timeout=60)
         shutil.rmtree(tmp_path / "podman-root", ignore_errors=True)
         shutil.rmtree(runroot, ignore_errors=True)
+
+
+def test_load_docker_20_10_save(dy: Runner, tmp_path: Path) -> None:
+    """``docker save`` of Docker 20.10 (the format before 25: ``<id>/layer.tar``, one of
+    them a symlink to the shared layer; see tests/data/README.md)."""
+    out = dy("load", "-i", str(DATA / "docker-20.10-save.tar"), check=True).stdout
+    assert out == "Loaded image: tiny:1\nLoaded image: tiny:2\n"
+    assert image_id(dy, "tiny:1") == (
+        "sha256:c63285a047f7c002a2def539fff6e594542860070f870d30ef4d1d32f39ac968"
+    )
+    info = json.loads(dy("image", "inspect", "tiny:2", check=True).stdout)[0]
+    assert info["Id"] == "sha256:92acbda4e673d1d9a9f99e7ff2ced61970b09da6c0798537e8b87e8f5124882f"
+    assert info["Config"]["Labels"] == {"made": "docker-20.10"}
+    dy("create", "--name", "tiny", "tiny:2", check=True)
+    data = dy("export", "tiny", check=True, input=b"").stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        assert tf.extractfile("hello").read() == b"made by docker\n"  # type: ignore[union-attr]
+        assert tf.extractfile("x").read() == b"second\n"  # type: ignore[union-attr]

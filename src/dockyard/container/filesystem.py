@@ -188,12 +188,45 @@ def _lower_lookup(lower_fds: list[int], parts: list[str]) -> os.stat_result | No
     return None
 
 
+def _lower_names(lower_fds: list[int], parts: list[str]) -> set[str]:
+    """The names in directory ``parts`` of the merged lower layers (topmost first; a
+    whiteout hides a name below it, an opaque directory every layer below it)."""
+    from dockyard.snapshot.unpack import OPAQUE_XATTR
+
+    names: set[str] = set()
+    hidden: set[str] = set()
+    for fd in lower_fds:
+        current = os.dup(fd)
+        try:
+            try:
+                for part in parts:
+                    nxt = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=current)
+                    os.close(current)
+                    current = nxt
+            except OSError:
+                continue  # not a directory in this layer
+            for name in os.listdir(current):
+                st = os.stat(name, dir_fd=current, follow_symlinks=False)
+                if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                    hidden.add(name)
+                elif name not in hidden:
+                    names.add(name)
+            with contextlib.suppress(OSError):
+                if os.getxattr(f"/proc/self/fd/{current}", OPAQUE_XATTR) == b"y":
+                    break
+        finally:
+            os.close(current)
+    return names
+
+
 def changes(manager: ContainerManager, ref: str) -> list[tuple[str, str]]:
     """``docker diff``: the container's changes to its image as ``(kind, path)`` pairs,
     kind ``A`` (added), ``C`` (changed) or ``D`` (deleted), in moby's order (a walk of
     the writable layer, parents before children; Engine API ``GET
     /containers/{id}/changes`` kinds 1, 0, 2). A directory is changed when an entry below
-    it is, or its mode or owner differ from the image's. Raises ``NotFound``."""
+    it is, or its mode or owner differ from the image's (moby's naive diff ignores a
+    directory's size and mtime); what a directory replaced whole (overlayfs' opaque
+    directory) no longer has is deleted. Raises ``NotFound``."""
     from dockyard.snapshot.unpack import OPAQUE_XATTR
 
     c = manager.store.get(ref)
@@ -255,8 +288,12 @@ def changes(manager: ContainerManager, ref: str) -> list[tuple[str, str]]:
                     stack.append((sub, path, children, bool(kind)))
                     reported.append(bool(kind))
                     if opaque == b"y" and below is not None:
-                        # Replaced whole: what the image had below it is gone.
-                        _report_parents(stack, reported, out)
+                        # Replaced whole: what the image had there and it lacks is gone.
+                        gone = _lower_names(lower_fds, path) - set(children)
+                        gone -= {n for n in gone if f"{rel}/{n}" in ENGINE_FILES}
+                        for n in sorted(gone, key=os.fsencode):
+                            _report_parents(stack, reported, out)
+                            out.append(("D", f"/{rel}/{n}"))
         finally:
             for fd, _, _, _ in stack:
                 os.close(fd)

@@ -297,10 +297,10 @@ class _Archive:
     @staticmethod
     def clean(name: str) -> str:
         """``name`` relative to the archive root; raises InvalidArgument above it."""
-        cleaned = posixpath.normpath("/" + name).lstrip("/")
-        if name.startswith("../") or "/../" in f"/{name}/":
+        cleaned = posixpath.normpath(name.lstrip("/") or ".")
+        if cleaned == ".." or cleaned.startswith("../"):
             raise InvalidArgument(f"invalid archive: entry {name!r} points outside the archive")
-        return cleaned
+        return "" if cleaned == "." else cleaned
 
     def extract(self, stream: BinaryIO) -> None:
         try:
