@@ -87,6 +87,11 @@ def test_push_rmi_pull_run(dy: Runner, busybox: str, registry: Registry, engine_
     table = dy("images", "--digests", check=True).stdout.splitlines()
     assert table[1].split()[:3] == [f"{registry.host}/rt/busybox", "1", digest]
     assert dy("run", "--rm", by_digest, "echo", "by digest", check=True).stdout == "by digest\n"
+    # Pushed to another repository of the registry: the layer is mounted, not uploaded.
+    dy("tag", name, f"{registry.host}/rt/copy:1", check=True)
+    mounted = dy("push", f"{registry.host}/rt/copy:1", check=True).stdout
+    assert ": Mounted from rt/busybox\n" in mounted, mounted
+    dy("rmi", f"{registry.host}/rt/copy:1", check=True)
     removed = dy("rmi", name, check=True).stdout.splitlines()
     assert removed[:2] == [f"Untagged: {name}", f"Untagged: {by_digest}"]
     # By digest alone, then `run` pulls what is missing.
@@ -234,7 +239,7 @@ def _big_image(dy: Runner, busybox: str, tmp_path: Path, name: str) -> None:
     (ctx / "Dockerfile").write_text(
         "FROM busybox\n"
         "RUN head -c 30000000 /dev/urandom > /one\n"
-        "RUN head -c 30000000 /dev/urandom > /two\n"
+        "RUN head -c 34000000 /dev/urandom > /two\n"  # over 32 MiB: a chunked upload
     )
     dy("build", "-q", "-t", name, str(ctx), check=True)
 
@@ -276,7 +281,7 @@ def test_racing_and_killed_pulls(
             assert dy("run", "--rm", name, "ls", "/one", "/two", check=True)
         dy("pull", name, check=True)
         run = dy("run", "--rm", name, "sh", "-c", "wc -c < /one; wc -c < /two", check=True)
-        assert run.stdout.split() == ["30000000", "30000000"]
+        assert run.stdout.split() == ["30000000", "34000000"]
         assert os.listdir(os.path.join(root, "tmp")) == []
 
 

@@ -221,21 +221,19 @@ class Registry:
 
         if self.base is not None:
             return
+        insecure = self.cfg.is_insecure(self.host)
         if self._fixed_base:
-            candidates = [(self._fixed_base, True)]
+            candidates = [self._fixed_base]
         else:
-            insecure = self.cfg.is_insecure(self.host)
-            candidates = [(f"https://{self.host}", not insecure)]
-            if insecure:
-                candidates.append((f"http://{self.host}", False))
+            candidates = [f"https://{self.host}"] + ([f"http://{self.host}"] if insecure else [])
+        # One client for both tries: the TLS settings matter only to the HTTPS one.
+        client = self._make_client(verify=not insecure)
         last_error: Unreachable | None = None
-        for base, verify in candidates:
-            client = self._make_client(verify)
+        for base in candidates:
             url = f"{base}/v2/"
             try:
                 resp = client.get(url)
             except httpx.HTTPError as e:
-                client.close()
                 last_error = transport_error("GET", url, e)
                 continue
             if resp.status_code == 401:
@@ -248,6 +246,7 @@ class Registry:
                 raise RegistryError(f'Get "{url}": {message}', resp.status_code, code)
             self.base, self._client = base, client
             return
+        client.close()
         assert last_error is not None
         raise last_error
 

@@ -300,6 +300,10 @@ class Puller:
         except BaseException:
             self.store.discard_unreferenced(made_blobs, made_layers)
             raise
+        if image.manifest_digest != "sha256:" + hashlib.sha256(manifest_bytes).hexdigest():
+            # The image was stored before under another manifest (other compression):
+            # it keeps that one, and the blobs fetched for this one are not needed.
+            self.store.discard_unreferenced(made_blobs, made_layers)
         return image, existing is None
 
     def _config(self, reg: Registry, ref: reference.Reference, digest: str, size: int) -> bytes:
