@@ -323,3 +323,24 @@ def test_import(docker: Docker, dy: Runner, tmp_path: Path) -> None:
     assert err.returncode == 1
     assert dy("images", "-q", "imp:2", check=True).stdout == ""
     dy("rmi", "imp:1", check=True)
+
+
+def test_stats(docker: Docker, dy: Runner) -> None:
+    cid = dy(
+        "run", "-d", "--name", "st", "-m", "64m", "busybox", "sleep", "60", check=True
+    ).stdout.strip()
+    try:
+        out = docker(
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.Name}} {{.MemUsage}} {{.PIDs}} {{.CPUPerc}}",
+            "st",
+        ).stdout.split()
+        assert out[0] == "st"
+        assert out[3] == "64MiB" and out[4] == "1"
+        assert out[5].endswith("%")
+        err = docker("stats", "--no-stream", "nosuch", check=False)
+        assert err.returncode == 1 and "No such container: nosuch" in err.stderr
+    finally:
+        dy("rm", "-f", cid, check=True)

@@ -81,7 +81,7 @@ def test_errors_as_docker_answers_them(engine_env: dict[str, str], sock: str) ->
         r = c.post("/v1.41/build", content=b"")
         assert r.status_code == 501
         assert r.json() == {"message": "POST /build: not implemented by Dockyard (ImageBuild)"}
-        r = c.get("/containers/json/stats")
+        r = c.post("/containers/x/update", json={})
         assert r.status_code == 501
         r = c.delete("/version")
         assert r.status_code == 405

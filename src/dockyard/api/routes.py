@@ -429,6 +429,18 @@ def container_logs(req: Request) -> None:
     )
 
 
+@router.route("GET", "/containers/{id}/stats")
+def container_stats(req: Request) -> None:
+    stream = req.q_bool("stream", True)
+    samples = call(
+        req, "container_stats", req.vars["id"], stream=stream, one_shot=req.q_bool("one-shot")
+    )
+    if not stream:
+        req.send_json(next(samples))
+        return
+    req.stream_json(samples)
+
+
 @router.route("POST", "/containers/{id}/attach")
 def container_attach(req: Request) -> None:
     stdin = req.q_bool("stdin")
@@ -931,7 +943,6 @@ def volume_prune(req: Request) -> None:
 NOT_IMPLEMENTED = [
     ("POST", "/build", "ImageBuild"),
     ("POST", "/session", "Session"),
-    ("GET", "/containers/{id}/stats", "ContainerStats"),
     ("POST", "/containers/{id}/update", "ContainerUpdate"),
     ("GET", "/containers/{id}/attach/ws", "ContainerAttachWebsocket"),
     ("GET", "/images/search", "ImageSearch"),

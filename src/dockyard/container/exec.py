@@ -450,6 +450,52 @@ def stats(
     return out
 
 
+def sample(manager: ContainerManager, ref: str) -> dict[str, Any]:
+    """Raw usage of the running container ``ref`` now, for Docker's stats JSON:
+    ``container`` (the record), ``cpu_usage`` (ns), ``memory_usage``/``memory_limit``
+    (bytes; limit None when unlimited), ``memory_stat`` (memory.stat's keys), ``pids``,
+    ``networks`` ({interface: /proc/net/dev's 16 counters}), ``block_read`` /
+    ``block_written`` (bytes). Raises NotFound, Conflict (not running)."""
+    c = running_container(manager, ref)
+    out: dict[str, Any] = {
+        "container": c,
+        "cpu_usage": 0,
+        "memory_usage": 0,
+        "memory_limit": None,
+        "memory_stat": {},
+        "pids": 0,
+        "networks": {},
+        "block_read": 0,
+        "block_written": 0,
+    }
+    try:
+        cg = _cgroup(manager, c)
+    except DockyardError:
+        return out
+    st = cg.stats()
+    out["cpu_usage"] = st.get("cpu_usage") or 0
+    out["memory_usage"] = st.get("memory_usage") or 0
+    out["memory_limit"] = st.get("memory_limit")
+    path = cg.paths.get("memory") or cg.paths.get("")
+    if path:
+        out["memory_stat"] = _read_keyed(os.path.join(path, "memory.stat"))
+    pids = st.get("pids_current")
+    out["pids"] = pids if pids is not None else len(cg.pids())
+    out["block_read"], out["block_written"] = _block_io(cg)
+    if c.host_config.get("NetworkMode") != "host":
+        try:
+            with open(f"/proc/{int(c.state.get('Pid') or 0)}/net/dev") as f:
+                lines = f.read().splitlines()[2:]
+        except OSError:
+            lines = []
+        for line in lines:
+            name, _, data = line.partition(":")
+            fields = data.split()
+            if name.strip() != "lo" and len(fields) >= 16:
+                out["networks"][name.strip()] = [int(x) for x in fields[:16]]
+    return out
+
+
 _BINARY_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
 
 
