@@ -198,7 +198,12 @@ def test_registry_mirror_serves_docker_hub_names(
     registry_env(
         monkeypatch, tmp_path, json.dumps({"registry-mirrors": [f"http://{registry.host}"]})
     )
-    _push(dy, busybox, f"{registry.host}/library/busybox:latest")
+    dy("tag", busybox, f"{registry.host}/library/busybox", check=True)
+    pushed = dy("push", f"{registry.host}/library/busybox", check=True).stdout.splitlines()
+    assert pushed[:2] == [
+        "Using default tag: latest",
+        f"The push refers to repository [{registry.host}/library/busybox]",
+    ]
     dy("rmi", "busybox", f"{registry.host}/library/busybox:latest", check=True)
     out = dy("pull", "busybox", check=True).stdout.splitlines()
     assert out[0] == "Using default tag: latest"
@@ -222,13 +227,14 @@ def test_all_tags(dy: Runner, busybox: str, registry: Registry) -> None:
         _push(dy, busybox, f"{base}:{tag}")
     dy("rmi", f"{base}:a", f"{base}:b", check=True)
     tagged = dy("pull", "-a", f"{base}:a")
-    assert tagged.stderr == "Error response from daemon: tag can't be used with --all-tags/-a\n"
+    assert tagged.returncode == 1 and tagged.stderr == "tag can't be used with --all-tags/-a\n"
     out = dy("pull", "-a", base, check=True).stdout.splitlines()
     assert "a: Pulling from tags/busybox" in out and "b: Pulling from tags/busybox" in out
     assert out[-2:] == [f"Status: Downloaded newer image for {base}", base]
     assert {f"{base}:a", f"{base}:b"} <= set(
         dy("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
     )
+    assert dy("push", "-a", f"{base}:a").stderr == "tag can't be used with --all-tags/-a\n"
     pushed = dy("push", "-a", base, check=True).stdout
     assert "a: digest: sha256:" in pushed and "b: digest: sha256:" in pushed
 

@@ -101,8 +101,10 @@ def pull_and_show(
     from dockyard import reference
     from dockyard.engine import distribution
 
-    ref = distribution.parse_pull_reference(name, all_tags)
     bare = reference.parse(name, default_tag=False)
+    if all_tags and (bare.tag or bare.digest):
+        fail("tag can't be used with --all-tags/-a")  # the docker CLI's own check
+    ref = distribution.parse_pull_reference(name, all_tags)
     if not quiet and not all_tags and bare.tag is None and bare.digest is None:
         click.echo(f"Using default tag: {reference.DEFAULT_TAG}")
     from dockyard.engine import Engine
@@ -138,6 +140,11 @@ def push(paths: Paths, name: str, all_tags: bool, quiet: bool) -> None:
     from dockyard import reference
     from dockyard.engine import Engine, distribution
 
+    bare = reference.parse(name, default_tag=False)
+    if all_tags and bare.tag:
+        fail("tag can't be used with --all-tags/-a")  # the docker CLI's own check
+    if not all_tags and not quiet and bare.tag is None and bare.digest is None:
+        click.echo(f"Using default tag: {reference.DEFAULT_TAG}")
     _drain(distribution.push(Engine(paths), name, all_tags=all_tags), quiet)
     if quiet:
         ref = reference.parse(name, default_tag=not all_tags)
