@@ -192,9 +192,13 @@ def test_network_modes(dy: Runner, busybox: str, tmp_path: Path) -> None:
     dy("build", "-t", "none", "--network", "none", str(ctx), check=True)
     lines = dy("run", "--rm", "none", "cat", "/n").stdout.splitlines()
     assert lines[0] == "lo" and lines[1] != os.readlink("/proc/self/ns/net")
-    dy("build", "-t", "host", str(ctx), check=True)
+    dy("build", "-t", "host", "--network", "host", str(ctx), check=True)
     lines = dy("run", "--rm", "host", "cat", "/n").stdout.splitlines()
     assert lines[-1] == os.readlink("/proc/self/ns/net")
+    # The default, as BuildKit: a namespace of its own with an interface on a bridge.
+    dy("build", "-t", "default", str(ctx), check=True)
+    lines = dy("run", "--rm", "default", "cat", "/n").stdout.splitlines()
+    assert lines[:2] == ["eth0", "lo"] and lines[2] != os.readlink("/proc/self/ns/net")
 
 
 def test_multi_stage_target_and_copy_from(dy: Runner, busybox: str, tmp_path: Path) -> None:

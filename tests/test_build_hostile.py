@@ -126,3 +126,50 @@ def test_a_hundred_thousand_args(
     env_out = dy("image", "inspect", "-f", "{{json .Config.Env}}", "args", check=True).stdout
     assert '"LAST=v99999"' in env_out
     assert len(set(dy("images", "-aq").stdout.split()) - base) == 1
+
+
+@pytest.mark.timeout(120)
+def test_run_steps_do_not_reach_the_hosts_loopback(
+    dy: Runner, busybox: str, tmp_path: Path
+) -> None:
+    """BuildKit runs RUN in a network namespace of its own: a service on the host's
+    127.0.0.1 is out of its reach unless ``--network host`` (build) or ``RUN --network=host``."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"host-secret")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        ctx = tmp_path / "ctx"
+        ctx.mkdir()
+        # busybox nc: its wget fails silently here.
+        fetch = (
+            "(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 127.0.0.1 "
+            f"{port} | grep -o host-secret || echo unreachable)"
+        )
+        (ctx / "Dockerfile").write_text(
+            f"FROM busybox\nRUN {fetch} > /default\n"
+            f"RUN --network=host {fetch} > /run-host\n"
+            f"RUN --network=none {fetch} > /run-none\n"
+        )
+        dy("build", "-t", "netcheck", str(ctx), check=True, timeout=90)
+        out = dy("run", "--rm", "netcheck", "cat", "/default", "/run-host", "/run-none")
+        assert out.stdout.split() == ["unreachable", "host-secret", "unreachable"]
+        (ctx / "Dockerfile").write_text(f"FROM busybox\nRUN {fetch} > /all-host\n")
+        dy("build", "--network", "host", "-t", "nethost", str(ctx), check=True, timeout=90)
+        out = dy("run", "--rm", "nethost", "cat", "/all-host")
+        assert out.stdout == "host-secret\n"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -595,12 +595,19 @@ class Builder:
                 return
             container_id = os.urandom(32).hex()
             self.out(f" ---> Running in {container_id[:12]}")
+            netns = ""
+            if network == "default":
+                from dockyard.network.manager import NetworkManager
+
+                nets = NetworkManager(self.paths, self.store.db)
+                netns = stack.enter_context(nets.sandbox(container_id))
             request = RunRequest(
                 args=args,
                 env=env,
                 cwd=state.config.get("WorkingDir") or "/",
                 user=state.config.get("User") or "",
                 network=network,
+                netns=netns,
                 mounts=mounts,
             )
             tmp = stack.enter_context(self._scratch_dir())

@@ -2,8 +2,10 @@
 
 The container's root is an overlay of the image's layers with a fresh upper directory
 (``dockyard.snapshot.mount_rootfs``); it runs under the built-in runtime with Docker's
-default isolation. As Docker's builder, it shares the host's network namespace by
-default (outbound access); ``network="none"`` gives it a new, empty one. Like Docker's
+default isolation. As BuildKit, it runs in a network namespace of its own by default
+(``netns``: loopback and an endpoint on the default bridge, made by the caller with
+``NetworkManager.sandbox``), so it reaches the outside but not the host's loopback;
+``network="host"`` shares the host's, ``network="none"`` gives it an empty one. Like Docker's
 build containers it gets private copies of /etc/hosts, /etc/hostname and /etc/resolv.conf,
 which are not part of the layer. Its stdout and
 stderr are copied to the build output while it runs. Nothing is left behind: the
@@ -30,14 +32,15 @@ _MOUNT_POINTS = ("etc/hostname", "etc/hosts", "etc/resolv.conf", "proc", "dev", 
 class RunRequest:
     """One RUN: ``args`` (argv), ``env`` (``K=V``), ``cwd``, ``user`` (Docker's USER
     syntax, resolved in the rootfs), ``network`` (``default``, ``host`` or ``none``),
-    ``mounts`` (OCI mount dicts from ``RUN --mount``; their mount points are not part of
-    the layer)."""
+    ``netns`` (with ``default``: the namespace file to join), ``mounts`` (OCI mount dicts
+    from ``RUN --mount``; their mount points are not part of the layer)."""
 
     args: list[str]
     env: list[str]
     cwd: str = "/"
     user: str = ""
     network: str = "default"
+    netns: str = ""
     mounts: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -61,6 +64,7 @@ def run_in_container(
     """
     from dockyard.container.etcfiles import write_etc_files
     from dockyard.container.users import resolve_user
+    from dockyard.errors import DockyardError
     from dockyard.runtime import get_runtime
     from dockyard.runtime.spec import SpecOptions, build_spec
     from dockyard.snapshot import mount_rootfs, securejoin, unmount
@@ -76,8 +80,16 @@ def run_in_container(
         cwd_host = securejoin(rootfs, request.cwd)
         if not os.path.isdir(cwd_host):
             os.makedirs(cwd_host, exist_ok=True)
-        network = "none" if request.network == "none" else "host"
+        if request.network == "default" and not request.netns:
+            raise DockyardError("RUN with the default network needs its namespace")
+        # The /etc files of a container on a bridge for the default network.
+        network = {"default": "bridge"}.get(request.network, request.network)
         etc_files = write_etc_files(bundle, container_id[:12], network)
+        namespaces = {
+            "none": {},
+            "host": {"network": "host"},
+            "default": {"network": request.netns},
+        }[request.network]
         env = list(request.env)
         if not any(e.startswith("HOME=") for e in env):
             env.append(f"HOME={user.home}")
@@ -89,7 +101,7 @@ def run_in_container(
                 user=(user.uid, user.gid),
                 additional_gids=user.additional_gids,
                 hostname=container_id[:12],
-                namespaces={} if request.network == "none" else {"network": "host"},
+                namespaces=namespaces,
                 cgroups_path=os.path.join(default_cgroup_parent(), container_id),
                 mounts=[
                     {

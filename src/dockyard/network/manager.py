@@ -660,6 +660,27 @@ class NetworkManager:
                 inside.append(f"route add default via {pool.gateway} dev {ep.ifname}")
         linux.ip_batch(inside, netns=path)
 
+    @contextlib.contextmanager
+    def sandbox(self, sandbox_id: str) -> Iterator[str]:
+        """A network namespace for a build step, BuildKit's default for ``RUN``: its own
+        loopback and an endpoint on the default bridge, so it reaches the outside through
+        the bridge's masquerade but not the host's 127.0.0.1. Yields the namespace file
+        (for the OCI ``network`` namespace ``path``); on exit the namespace is unmounted
+        and the address freed. Raises DockyardError (InvalidArgument for bad default
+        bridge settings)."""
+        net = self.get("bridge")
+        path = self.netns_path(sandbox_id)
+        try:
+            linux.create_netns(path)
+            ep = self._allocate(net, sandbox_id, None, None, None)
+            self._attach(path, net, ep, first=True)
+            yield path
+        finally:
+            # Both idempotent; the namespace goes first, so the address is never in use
+            # twice on the bridge.
+            self.teardown(sandbox_id)
+            self.release(sandbox_id)
+
     def teardown(self, container_id: str) -> None:
         """Undo :meth:`setup` after the container stopped (or could not start): unmount its
         namespace file. The kernel then destroys the namespace with its interfaces, and so
