@@ -65,7 +65,6 @@ run_all() {  # $1: label, $2: runtime binary
             /^  ---/ { inyaml = 1; next }
             /^  \.\.\./ { inyaml = 0; intest = 0; next }
             inyaml && !intest && /"error":/ { sub(/^ *"error": "/, ""); print n ": " substr($0, 1, 120) }
-            !inyaml && !/^  / { intest = 0 }
         ' "$out" >>"$OUT/$1.errors"
         [ "$rc" = 0 ] || echo "$name: exit status $rc" >>"$OUT/$1.exits"
         rm -f "$out"

@@ -263,11 +263,17 @@ def stage1(spec: dict[str, Any], ctx: dict[str, Any]) -> None:
             sc.unshare(flags)
         except OSError as e:
             raise _step("unshare namespaces", e) from None
-        # Without a mount namespace of its own the container uses the caller's
-        # filesystem as it is (runc's rule): no rootfs, mounts or pivot_root.
+        # Without a mount namespace of its own the container is chrooted into the rootfs
+        # (runc's rule), and nothing can be mounted: in the caller's namespace, mounts
+        # would change the host's mount table (runc makes them there) and outlive it.
         ctx["mount_ns"] = "mount" in types
-        if not ctx["mount_ns"] and (linux.get("maskedPaths") or linux.get("readonlyPaths")):
-            raise SetupError("unable to restrict sys entries without a private mount namespace")
+        if not ctx["mount_ns"] and (
+            spec.get("mounts") or linux.get("maskedPaths") or linux.get("readonlyPaths")
+        ):
+            raise SetupError(
+                "mounts, maskedPaths and readonlyPaths need a mount namespace of the "
+                "container's own (linux.namespaces)"
+            )
         pid = os.fork()
         if pid == 0:
             stage2(spec, ctx, new_net=bool(flags & sc.CLONE_NEWNET))
@@ -384,19 +390,19 @@ def _create_hooks(ctx: dict[str, Any]) -> None:
         raise SetupError(str(e)) from None
 
 
-def _parent_mount(path: str) -> tuple[str, bool]:
-    """The mount point ``path`` is on and whether it is shared (/proc/self/mountinfo)."""
-    best, shared = "/", False
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            point = fields[4].encode().decode("unicode_escape")
-            if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) >= len(
-                best
-            ):
-                sep = fields.index("-")
-                best, shared = point, any(o.startswith("shared:") for o in fields[6:sep])
-    return best, shared
+def _parent_mount_propagation(path: str, flags: int) -> None:
+    """Make the mount ``path`` is on private (slave when the asked propagation is a
+    slave one), walking up past non-mount-points (EINVAL): runc's
+    rootfsParentMountPropagation. pivot_root refuses a shared parent, and a bind under
+    a shared parent would propagate to the caller's namespace."""
+    while True:
+        try:
+            sc.mount(None, path, None, flags)
+            return
+        except OSError as e:
+            if e.errno != errno.EINVAL or path == "/":
+                raise
+            path = os.path.dirname(path)
 
 
 def _setup(spec: dict[str, Any], ctx: dict[str, Any], new_net: bool) -> tuple[str, dict[str, str]]:
@@ -414,6 +420,11 @@ def _setup(spec: dict[str, Any], ctx: dict[str, Any], new_net: bool) -> tuple[st
     if not ctx["mount_ns"]:
         if ctx.get("hook_r") is not None:
             _create_hooks(ctx)
+        try:
+            os.chroot(rootfs)
+            os.chdir("/")
+        except OSError as e:
+            raise _step("chroot", e) from None
         _set_hostname_sysctl(spec)
         return _enter_process(process, ctx.get("seccomp"))
 
@@ -423,11 +434,7 @@ def _setup(spec: dict[str, Any], ctx: dict[str, Any], new_net: bool) -> tuple[st
     prop = _PROPAGATION.get(propagation, sc.MS_SLAVE | sc.MS_REC)
     try:
         sc.mount(None, "/", None, prop)
-        # The rootfs's parent mount private (runc's prepareRoot): no propagation of the
-        # bind below to other namespaces, and pivot_root refuses a shared parent.
-        parent, shared = _parent_mount(rootfs)
-        if shared:
-            sc.mount(None, parent, None, sc.MS_PRIVATE)
+        _parent_mount_propagation(rootfs, sc.MS_SLAVE if prop & sc.MS_SLAVE else sc.MS_PRIVATE)
         sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
     except OSError as e:
         raise _step("prepare rootfs", e) from None
@@ -457,8 +464,8 @@ def _setup(spec: dict[str, Any], ctx: dict[str, Any], new_net: bool) -> tuple[st
         os.chdir("/")
     except OSError as e:
         raise _step("pivot_root", e) from None
-    if propagation:
-        # On the new "/" now, not on the old root, which may be the host's (runc).
+    if propagation and not prop & (sc.MS_PRIVATE | sc.MS_SLAVE):
+        # shared or unbindable, on the new "/" (runc): the parent was made private above.
         try:
             sc.mount(None, "/", None, prop)
         except OSError as e:

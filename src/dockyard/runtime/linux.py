@@ -654,6 +654,22 @@ def check_spec(spec: Any, name: str) -> None:
                 raise bad(f"mounts[{i}].destination", "a string")
     if spec.get("linux") is not None and not isinstance(spec["linux"], dict):
         raise bad("linux", "an object")
+    # Security modules this runtime does not drive: refused (as runc fails where the
+    # module is off), never dropped.
+    if process.get("apparmorProfile"):
+        raise InvalidArgument(
+            f"{name}: process.apparmorProfile {process['apparmorProfile']!r}: AppArmor "
+            f"profiles are not supported by Dockyard's runtime{_lsm_state('apparmor')}"
+        )
+    for field, value in (
+        ("process.selinuxLabel", process.get("selinuxLabel")),
+        ("linux.mountLabel", (spec.get("linux") or {}).get("mountLabel")),
+    ):
+        if value:
+            raise InvalidArgument(
+                f"{name}: {field} {value!r}: SELinux labels are not supported by Dockyard's "
+                f"runtime{_lsm_state('selinux')}"
+            )
 
 
 def _check_id_mappings(linux: dict[str, Any], name: str) -> None:
@@ -675,6 +691,23 @@ def _check_id_mappings(linux: dict[str, Any], name: str) -> None:
                 )
             if m["size"] == 0:
                 raise InvalidArgument(f"{name}: linux.{key}[{i}].size must be more than 0")
+
+
+def _lsm_state(module: str) -> str:
+    """ " (not enabled on this host)" when the kernel has ``module`` off, else ""."""
+    if module == "apparmor":
+        try:
+            with open("/sys/module/apparmor/parameters/enabled") as f:
+                on = f.read().strip() == "Y"
+        except OSError:
+            on = False
+    else:
+        on = os.path.exists("/sys/fs/selinux/enforce")
+    return (
+        ""
+        if on
+        else f" ({'AppArmor' if module == 'apparmor' else 'SELinux'} is not enabled on this host)"
+    )
 
 
 def _frozen(manager: Any) -> bool:
