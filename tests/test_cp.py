@@ -262,3 +262,65 @@ def test_copy_stopped_container_volumes(dy: Runner, busybox: str, tmp_path: Path
     dy("cp", "stopped:/data/f", str(tmp_path / "back"), check=True)
     assert (tmp_path / "back").read_text() == "via cp\n"
     dy("rm", "-v", "stopped", check=True)
+
+
+@pytest.mark.timeout(180)
+def test_symlink_swap_race_export_and_commit(
+    dy: Runner, busybox: str, tmp_path: Path, racer_bin: Path, engine_env: dict[str, str]
+) -> None:
+    """The same swapping container exported and committed (without pausing) over and
+    over: no archive or layer ever holds the host directory's file."""
+    from dockyard.engine import Engine, archives
+    from dockyard.errors import DockyardError
+    from dockyard.paths import Paths
+
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "f").write_text("HOST SECRET\n")
+    script = (
+        f"mkdir -p /w/d && echo container > /w/d/f && ln -s {host} /w/l"
+        " && exec /r/racer swap /w/d /w/l 120"
+    )
+    dy(
+        "run",
+        "-d",
+        "--name",
+        "racy",
+        "-v",
+        f"{racer_bin.parent}:/r:ro",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+        check=True,
+    )
+    engine = Engine(Paths(engine_env["DOCKYARD_ROOT"], engine_env["DOCKYARD_RUNROOT"]))
+    seen: set[bytes] = set()
+
+    def contents(data: bytes) -> None:
+        with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+            for m in tf.getmembers():
+                f = tf.extractfile(m) if m.isfile() else None
+                if f is not None and m.name.startswith("w/"):
+                    seen.add(f.read())
+
+    try:
+        deadline = time.monotonic() + 60
+        for i in range(40):
+            out = io.BytesIO()
+            archives.export(engine, "racy", out)
+            contents(out.getvalue())
+            if i % 4 == 0:
+                try:
+                    image = archives.commit(engine, "racy", pause=False)
+                except DockyardError:
+                    continue
+                layer = image.diff_ids[-1]
+                with open(engine.images.content.path(layer), "rb") as f:
+                    contents(f.read())
+                engine.images.delete(image.id[7:])
+            assert time.monotonic() < deadline
+        assert b"container\n" in seen
+        assert b"HOST SECRET\n" not in seen
+    finally:
+        dy("rm", "-f", "racy", check=True)

@@ -14,6 +14,7 @@ a running container's is its live mount.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -280,7 +281,12 @@ def changes(manager: ContainerManager, ref: str) -> list[tuple[str, str]]:
                     _report_parents(stack, reported, out)
                     out.append((kind, "/" + rel))
                 if stat.S_ISDIR(st.st_mode) and not whiteout:
-                    sub = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                    try:
+                        sub = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                    except OSError as e:
+                        if e.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                            continue  # replaced meanwhile by a running container
+                        raise
                     opaque = b""
                     with contextlib.suppress(OSError):
                         opaque = os.getxattr(f"/proc/self/fd/{sub}", OPAQUE_XATTR)

@@ -130,15 +130,15 @@ def _layer_source(store: ImageStore, image: Image, index: int, diff_id: str) -> 
                 sha.update(chunk)
                 dst.write(chunk)
     except BaseException:
-        with_suppress_unlink(tmp)
+        _unlink_quietly(tmp)
         raise
     if "sha256:" + sha.hexdigest() != diff_id:
-        with_suppress_unlink(tmp)
+        _unlink_quietly(tmp)
         raise DockyardError(f"layer {digest} of image {image.id} does not match {diff_id}")
     return tmp, True
 
 
-def with_suppress_unlink(path: str) -> None:
+def _unlink_quietly(path: str) -> None:
     """Remove ``path`` if it exists."""
     try:
         os.unlink(path)
@@ -278,7 +278,7 @@ def save(store: ImageStore, names: list[str], out: BinaryIO) -> None:
         tar.close()
     finally:
         for path in temps:
-            with_suppress_unlink(path)
+            _unlink_quietly(path)
 
 
 # -- load -------------------------------------------------------------------------------

@@ -54,6 +54,9 @@ def _xattrs(dir_fd: int, name: str) -> dict[str, bytes]:
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# What opening an entry gives when a running container removed or replaced it after it
+# was listed (a symlink now: ELOOP; a file now: ENOTDIR; a FIFO or socket: ENXIO).
+_CHANGED = (errno.ENOENT, errno.ELOOP, errno.ENOTDIR, errno.ENXIO)
 
 
 def open_directory(dir_fd: int, name: str) -> int:
@@ -66,7 +69,8 @@ class TreeWriter:
     """Writes a directory tree to a tar, resolving nothing by path: every directory is
     opened from its parent's fd with ``O_NOFOLLOW``, every file read through its own fd,
     so a tree that changes while it is read (a running container swapping a directory for
-    a symlink) can never make it read outside the tree.
+    a symlink) can never make it read outside the tree; an entry removed or replaced
+    between its listing and its opening is left out.
 
     ``layer=True`` converts overlayfs whiteouts and opaque directories into the OCI
     layer forms (see :func:`write_layer`); otherwise entries are written as they are.
@@ -144,7 +148,12 @@ class TreeWriter:
             if not key.startswith(_OVERLAY_XATTR)
         }
         if stat.S_ISDIR(mode):
-            sub = open_directory(dir_fd, name)
+            try:
+                sub = open_directory(dir_fd, name)
+            except OSError as e:
+                if e.errno in _CHANGED:
+                    return None  # removed or replaced since its lstat
+                raise
             ti.type = tarfile.DIRTYPE
             self.tf.addfile(ti)
             if self.layer and xattrs.get(OPAQUE_XATTR) == b"y":
@@ -159,11 +168,19 @@ class TreeWriter:
                 self.tf.addfile(ti)
                 return None
         if stat.S_ISREG(mode):
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+            try:
+                # O_NONBLOCK: a FIFO swapped in must not block the open (the inode
+                # check below then leaves it out).
+                flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+                fd = os.open(name, flags, dir_fd=dir_fd)
+            except OSError as e:
+                if e.errno in _CHANGED:
+                    return None  # removed or replaced since its lstat
+                raise
             with open(fd, "rb") as f:
                 now = os.fstat(fd)
                 if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
-                    raise DockyardError(f"{arcname} changed while it was read")
+                    return None  # replaced since its lstat: another inode now
                 ti.type, ti.size = tarfile.REGTYPE, now.st_size
                 self.tf.addfile(ti, _Exactly(f, now.st_size))
             return None
