@@ -111,3 +111,84 @@ def test_volume_inspect(engine: Engine, dy: Runner) -> None:
     with pytest.raises(NotFound):
         engine.volume_inspect("v2")
     dy("volume", "rm", "v1", check=True)
+
+
+CLI_REQUESTS = json.loads(
+    (Path(__file__).parent / "data" / "docker-cli-28-create.json").read_text()
+)["requests"]
+
+
+def _split(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    config = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
+    return config, body["HostConfig"], body["NetworkingConfig"]
+
+
+def test_container_create_takes_the_docker_cli_request(engine: Engine, busybox: str) -> None:
+    body = CLI_REQUESTS[0]["body"]  # docker run --rm busybox true
+    created = engine.container_create(*_split(body), name="r1")
+    assert_shape(created, "ContainerCreateResponse")
+    obj = engine.container_inspect("r1")
+    assert obj["Id"] == created["Id"]
+    assert obj["HostConfig"]["AutoRemove"] is True
+    assert obj["HostConfig"]["NetworkMode"] == "bridge"
+    assert (obj["Path"], obj["Args"]) == ("true", [])
+    assert engine.container_wait("r1", "not-running") == {"StatusCode": 0, "Error": None}
+    engine.container_delete("r1")
+    with pytest.raises(NotFound):
+        engine.container_inspect("r1")
+
+    # -it, -e, -p, -v, --entrypoint "", --restart; its network n1 does not exist.
+    config, host_config, networking = _split(CLI_REQUESTS[1]["body"])
+    with pytest.raises(NotFound, match="n1"):
+        engine.container_create(config, host_config, networking, name="x1")
+    host_config = {**host_config, "NetworkMode": "default"}
+    created = engine.container_create(config, host_config, {}, name="x1")
+    obj = engine.container_inspect("x1")
+    assert obj["Config"]["Entrypoint"] is None and obj["Config"]["Cmd"] == ["sh", "-c", "echo"]
+    assert obj["Config"]["Tty"] and obj["Config"]["OpenStdin"] and "A=1" in obj["Config"]["Env"]
+    assert obj["HostConfig"]["RestartPolicy"]["Name"] == "always"
+    assert obj["HostConfig"]["PortBindings"] == {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}
+    assert {m["Destination"] for m in obj["Mounts"]} == {"/x", "/anon"}
+    engine.container_delete("x1", v=True)
+
+
+@pytest.mark.parametrize(
+    ("config", "host_config", "message"),
+    [
+        ({"Domainname": "example.org"}, {}, "Config.Domainname is not supported"),
+        ({}, {"ShmSize": 1 << 30}, "HostConfig.ShmSize is not supported"),
+        ({}, {"Devices": [{"PathOnHost": "/dev/fuse"}]}, "HostConfig.Devices is not supported"),
+        ({"StopSignal": "SIGNOPE"}, {}, "Invalid signal: SIGNOPE"),
+    ],
+)
+def test_container_create_refuses_what_it_cannot_honour(
+    engine: Engine, busybox: str, config: dict[str, Any], host_config: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InvalidArgument, match=message) as err:
+        engine.container_create({"Image": "busybox", **config}, host_config, name="no")
+    assert err.value.status_code == 400
+    assert engine.container_list(all=True) == []
+
+
+def test_container_lifecycle(engine: Engine, busybox: str) -> None:
+    engine.container_create({"Image": "busybox", "Cmd": ["sleep", "30"]}, name="l1")
+    engine.container_start("l1")
+    with pytest.raises(NotModified):
+        engine.container_start("l1")
+    (summary,) = engine.container_list()
+    assert summary["State"] == "running" and summary["Status"].startswith("Up ")
+    top = engine.container_top("l1")
+    assert_shape(top, "ContainerTopResponse")
+    assert any("sleep 30" in row[-1] for row in top["Processes"])
+    with pytest.raises(InvalidArgument, match="Invalid signal: NOPE"):
+        engine.container_kill("l1", "NOPE")
+    engine.container_stop("l1", signal="KILL", t=0)
+    with pytest.raises(NotModified):
+        engine.container_stop("l1")
+    with pytest.raises(Conflict):
+        engine.container_kill("l1")
+    assert engine.container_wait("l1")["StatusCode"] == 137
+    engine.container_rename("l1", "l2")
+    assert [line for _, line in engine.container_logs("l2")] == []
+    report = engine.container_prune()
+    assert report == {"ContainersDeleted": [summary["Id"]], "SpaceReclaimed": 0}

@@ -12,15 +12,9 @@ from pathlib import Path
 import pytest
 
 from conftest import DOCKYARD, Runner
-from dockyard.container.logs import (
-    PARTIAL_SIZE,
-    JsonFileWriter,
-    format_time,
-    parse_time,
-    parse_time_arg,
-    read_log,
-)
+from dockyard.container.logs import PARTIAL_SIZE, JsonFileWriter, format_time, read_log
 from dockyard.errors import InvalidArgument
+from dockyard.timetypes import parse_time, parse_time_arg
 
 
 def _write(path: Path, chunks: list[tuple[str, bytes]]) -> list[dict]:

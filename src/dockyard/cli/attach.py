@@ -27,13 +27,10 @@ def attach(
     paths: Paths, detach_keys: str | None, no_stdin: bool, sig_proxy: bool, container: str
 ) -> None:
     """Attach local standard input, output, and error streams to a running container."""
-    from dockyard.container.attach import attach as attach_to
     from dockyard.engine import Engine
 
-    engine = Engine(paths)
     try:
-        status = attach_to(
-            engine.containers,
+        status = Engine(paths).container_attach(
             container,
             stdin=not no_stdin,
             sig_proxy=sig_proxy,

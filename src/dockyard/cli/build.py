@@ -258,12 +258,12 @@ def history(paths: Paths, name: str, fmt: str, human: bool, no_trunc: bool, quie
     """Show the history of an image."""
     import time
 
+    from dockyard.cli.engine import open_engine
     from dockyard.cli.formatting import TemplateError, format_items
     from dockyard.cli.images import fail
-    from dockyard.engine import Engine
 
     try:
-        items = Engine(paths).image_history(name)
+        items = open_engine(paths).image_history(name)
     except DockyardError as e:
         fail(f"Error response from daemon: {e}")
     rows = history_rows(items, no_trunc, human, time.time())

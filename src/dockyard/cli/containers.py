@@ -29,18 +29,17 @@ def _engine(paths: Paths) -> Any:
 @click.pass_obj
 def start(paths: Paths, attach: bool, interactive: bool, containers: tuple[str, ...]) -> None:
     """Start one or more stopped containers."""
+    from dockyard.errors import NotModified
+
     engine = _engine(paths)
     if attach or interactive:
         if len(containers) > 1:
             raise click.UsageError("you cannot start and attach multiple containers at once")
         try:
-            c = engine.containers.reconcile(engine.container_store.get(containers[0]))
-            if c.state["Running"]:
-                from dockyard.container.attach import attach as attach_to
-
-                status = attach_to(engine.containers, c.id, stdin=interactive)
+            if engine.container_inspect(containers[0])["State"]["Running"]:
+                status = engine.container_attach(containers[0], stdin=interactive)
             else:
-                status = engine.containers.run_attached(c)
+                status = engine.container_run_attached(containers[0])
         except DockyardError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)
             print(f"Error: failed to start containers: {containers[0]}", file=sys.stderr)
@@ -49,9 +48,9 @@ def start(paths: Paths, attach: bool, interactive: bool, containers: tuple[str, 
     failed = []
     for ref in containers:
         try:
-            c = engine.container_store.get(ref)
-            if not c.state["Running"]:
-                engine.containers.start_detached(c)
+            engine.container_start(ref)
+            print(ref)
+        except NotModified:
             print(ref)
         except DockyardError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)
@@ -61,13 +60,6 @@ def start(paths: Paths, attach: bool, interactive: bool, containers: tuple[str, 
         sys.exit(1)
 
 
-def parse_signal(text: str) -> int:
-    """A signal given as a number, ``KILL`` or ``SIGKILL`` (``docker kill -s``)."""
-    from dockyard.container.operations import parse_signal as parse
-
-    return parse(text)
-
-
 @click.command(context_settings=_SETTINGS)
 @click.option("-s", "--signal", "signal_", default="KILL", help="Signal to send to the container")
 @click.argument("containers", nargs=-1, required=True)
@@ -75,11 +67,10 @@ def parse_signal(text: str) -> int:
 def kill(paths: Paths, signal_: str, containers: tuple[str, ...]) -> None:
     """Kill one or more running containers."""
     engine = _engine(paths)
-    sig = parse_signal(signal_)
     failed = False
     for ref in containers:
         try:
-            engine.containers.kill(ref, sig)
+            engine.container_kill(ref, signal_)
             print(ref)
         except DockyardError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)
@@ -96,7 +87,7 @@ def wait(paths: Paths, containers: tuple[str, ...]) -> None:
     failed = False
     for ref in containers:
         try:
-            print(engine.containers.wait(ref), flush=True)
+            print(engine.container_wait(ref)["StatusCode"], flush=True)
         except DockyardError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)
             failed = True
@@ -136,15 +127,16 @@ def _stop_or_restart(
 ) -> None:
     """``stop``/``restart`` each container; prints the names as given, exits 1 if any
     failed (Docker's behaviour)."""
-    from dockyard.container import operations
+    from dockyard.errors import NotModified
 
-    run = operations.stop if action == "stop" else operations.restart
     engine = _engine(paths)
-    sig = parse_signal(signal_) if signal_ else None
+    run = engine.container_stop if action == "stop" else engine.container_restart
     failed = False
     for ref in containers:
         try:
-            run(engine.containers, ref, timeout=timeout, sig=sig)
+            run(ref, signal=signal_, t=timeout)
+            print(ref, flush=True)
+        except NotModified:
             print(ref, flush=True)
         except DockyardError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)
@@ -169,12 +161,10 @@ def restart(
 @click.pass_obj
 def rename(paths: Paths, old: str, new: str) -> None:
     """Rename a container."""
-    from dockyard.container import operations
-
     if not old.strip() or not new.strip():
         print("Error: Neither old nor new names may be empty", file=sys.stderr)
         sys.exit(1)
-    operations.rename(_engine(paths).containers, old, new)
+    _engine(paths).container_rename(old, new)
 
 
 @click.command(context_settings=_SETTINGS)
@@ -187,7 +177,6 @@ def prune(paths: Paths, force: bool, filters: tuple[str, ...]) -> None:
     """Remove all stopped containers."""
     from dockyard.cli.formatting import human_size
     from dockyard.cli.opts import parse_filters
-    from dockyard.container import operations
 
     parsed = parse_filters(filters)
     if not force:
@@ -199,13 +188,13 @@ def prune(paths: Paths, force: bool, filters: tuple[str, ...]) -> None:
         answer = sys.stdin.readline().strip().lower()
         if answer not in ("y", "yes"):
             return
-    removed = operations.prune(_engine(paths).containers, parsed)
-    if removed:
+    report = _engine(paths).container_prune(parsed)
+    if report["ContainersDeleted"]:
         print("Deleted Containers:")
-        for container_id, _size in removed:
+        for container_id in report["ContainersDeleted"]:
             print(container_id)
         print()
-    print(f"Total reclaimed space: {human_size(sum(size for _, size in removed), 4)}")
+    print(f"Total reclaimed space: {human_size(report['SpaceReclaimed'], 4)}")
 
 
 @click.command(context_settings=_SETTINGS)
@@ -221,7 +210,7 @@ def rm(paths: Paths, force: bool, volumes: bool, containers: tuple[str, ...]) ->
     failed = False
     for ref in containers:
         try:
-            engine.containers.remove(ref, force=force, volumes=volumes)
+            engine.container_delete(ref, force=force, v=volumes)
             print(ref)
         except DockyardError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)

@@ -15,6 +15,13 @@ _SETTINGS = {"help_option_names": ["--help"]}
 
 
 def _engine(paths: Paths) -> Any:
+    from dockyard.cli.engine import open_engine
+
+    return open_engine(paths)
+
+
+def _local_engine(paths: Paths) -> Any:
+    """The in-process engine, for exec and stats (not yet through the facade)."""
     from dockyard.engine import Engine
 
     return Engine(paths)
@@ -72,7 +79,7 @@ def exec_(
         interactive=interactive,
         detach=detach,
     )
-    engine = _engine(paths)
+    engine = _local_engine(paths)
     try:
         status = exec_in(engine.containers, container, opts)
     except DockyardError as e:
@@ -94,12 +101,10 @@ def exec_(
 def top(paths: Paths, container: str, ps_args: tuple[str, ...]) -> None:
     """Display the running processes of a container."""
     from dockyard.cli.formatting import tabwrite
-    from dockyard.container.exec import top as top_
 
-    titles, rows = top_(_engine(paths).containers, container, list(ps_args))
-    sys.stdout.write(
-        tabwrite("".join("\t".join(r) + "\n" for r in [titles, *rows]), minwidth=20, padding=3)
-    )
+    top_ = _engine(paths).container_top(container, " ".join(ps_args) or "-ef")
+    lines = [top_["Titles"], *top_["Processes"]]
+    sys.stdout.write(tabwrite("".join("\t".join(r) + "\n" for r in lines), minwidth=20, padding=3))
 
 
 _STATS_DEFAULT = (
@@ -144,7 +149,7 @@ def stats(
     from dockyard.cli.formatting import format_items
     from dockyard.container.exec import stats as sample
 
-    engine = _engine(paths)
+    engine = _local_engine(paths)
     while True:
         rows = sample(engine.containers, list(containers))
         if no_trunc:
@@ -165,9 +170,7 @@ def stats(
 @click.pass_obj
 def pause(paths: Paths, containers: tuple[str, ...]) -> None:
     """Pause all processes within one or more containers."""
-    from dockyard.container.exec import pause as pause_
-
-    _each(paths, containers, pause_)
+    _each(paths, containers, "container_pause")
 
 
 @click.command(context_settings=_SETTINGS)
@@ -175,17 +178,17 @@ def pause(paths: Paths, containers: tuple[str, ...]) -> None:
 @click.pass_obj
 def unpause(paths: Paths, containers: tuple[str, ...]) -> None:
     """Unpause all processes within one or more containers."""
-    from dockyard.container.exec import unpause as unpause_
-
-    _each(paths, containers, unpause_)
+    _each(paths, containers, "container_unpause")
 
 
-def _each(paths: Paths, containers: tuple[str, ...], action: Any) -> None:
-    engine = _engine(paths)
+def _each(paths: Paths, containers: tuple[str, ...], operation: str) -> None:
+    """Call the engine's ``operation`` on each container, printing each name as given;
+    exit 1 if any failed."""
+    action = getattr(_engine(paths), operation)
     failed = False
     for ref in containers:
         try:
-            action(engine.containers, ref)
+            action(ref)
             print(ref)
         except DockyardError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)

@@ -170,13 +170,13 @@ def images(
 @engine_errors
 def image_inspect(paths: Paths, names: tuple[str, ...], fmt: str, platform: str | None) -> None:
     """Display detailed information on one or more images."""
+    from dockyard.cli.engine import open_engine
     from dockyard.cli.formatting import print_inspect
-    from dockyard.engine import Engine
     from dockyard.errors import NotFound
     from dockyard.image.create import check_platform
 
     check_platform(platform)
-    engine = Engine(paths)
+    engine = open_engine(paths)
     found: list[Any] = []
     errors: list[str] = []
     for name in names:

@@ -39,42 +39,30 @@ def logs(
     container: str,
 ) -> None:
     """Fetch the logs of a container."""
-    from dockyard.container.logs import format_time, log_path, parse_time_arg, read_log
-    from dockyard.engine import Engine
+    from dockyard.cli.engine import open_engine
+    from dockyard.timetypes import parse_time_arg
 
-    engine = Engine(paths)
     try:
-        c = engine.container_store.get(container)
         since_ns = parse_time_arg(since, "since") if since else 0
         until_ns = parse_time_arg(until, "until") if until else 0
+        entries = open_engine(paths).container_logs(
+            container,
+            follow=follow,
+            since=since_ns,
+            until=until_ns,
+            timestamps=timestamps,
+            tail=tail,
+        )
     except DockyardError as e:
         print(f"Error response from daemon: {e}", file=sys.stderr)
         sys.exit(1)
-    # Docker reads a tail that is not a number as "all".
-    lines = int(tail) if tail.lstrip("-").isdigit() else -1
-
-    def running() -> bool:
-        current = engine.containers.reconcile(engine.container_store.get(c.id))
-        return bool(current.state["Running"])
-
     out = {"stdout": sys.stdout.buffer, "stderr": sys.stderr.buffer}
-    entries = read_log(
-        log_path(paths.container_dir(c.id), c.id),
-        tail=lines,
-        since=since_ns,
-        until=until_ns,
-        follow=running if follow else None,
-    )
     try:
-        for entry in entries:
-            stream = out.get(entry.stream, sys.stdout.buffer)
-            if timestamps:
-                stream.write(format_time(entry.time, fixed=True).encode() + b" ")
-            stream.write(entry.log)
+        for stream_name, data in entries:
+            stream = out[stream_name]
+            stream.write(data)
             if follow:
                 stream.flush()
-    except DockyardError:  # removed while following
-        pass
     except KeyboardInterrupt:
         sys.exit(130)
     sys.stdout.flush()

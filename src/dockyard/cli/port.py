@@ -20,10 +20,10 @@ def port(paths: Paths, container: str, private_port: str | None) -> None:
     Prints ``80/tcp -> 0.0.0.0:8080`` lines, or with PRIVATE_PORT[/PROTO] the host
     addresses alone; a port with no binding fails with Docker's message and exit 1.
     """
+    from dockyard.cli.engine import open_engine
     from dockyard.cli.formatting import port_command_lines
-    from dockyard.engine import Engine
 
-    ports = Engine(paths).container_inspect(container)["NetworkSettings"]["Ports"]
+    ports = open_engine(paths).container_inspect(container)["NetworkSettings"]["Ports"]
     try:
         lines = port_command_lines(ports, private_port, container)
     except InvalidArgument as e:

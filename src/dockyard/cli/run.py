@@ -158,8 +158,12 @@ def _container_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def _create_options(kw: dict[str, Any]) -> Any:
-    from dockyard.container.options import CreateOptions
+def _create_request(
+    kw: dict[str, Any], detach: bool
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The Engine API's create request (Config, HostConfig, NetworkingConfig) the flags
+    ask for, as docker/cli's ``parse`` (cli/command/container/opts.go) builds it; ``detach``
+    (``run -d``): nothing attached. Raises InvalidArgument with the CLI's messages."""
     from dockyard.container.units import (
         memory_swap,
         parse_env_pairs,
@@ -214,47 +218,78 @@ def _create_options(kw: dict[str, Any]) -> Any:
     from dockyard.volume import spec as volume_spec
 
     tmpfs = dict(volume_spec.parse_tmpfs_flag(t) for t in kw["tmpfs"])
-    network_flags = _network_flags(kw)
-    return CreateOptions(
-        **network_flags,
-        volumes=[volume_spec.absolute_bind(v) for v in kw["volume"]],
-        mounts=[volume_spec.parse_mount_flag(m) for m in kw["mount"]],
-        tmpfs=tmpfs,
-        volumes_from=list(kw["volumes_from"]),
-        image=kw["image"],
-        command=list(kw["command"]),
-        entrypoint=kw["entrypoint"],
-        name=kw["name"],
-        env=env,
-        workdir=kw["workdir"],
-        user=kw["user"],
-        hostname=kw["hostname"],
-        labels=parse_labels(list(kw["label"])),
-        tty=kw["tty"],
-        interactive=kw["interactive"],
-        privileged=kw["privileged"],
-        cap_add=list(kw["cap_add"]),
-        cap_drop=list(kw["cap_drop"]),
-        read_only=kw["read_only"],
-        security_opt=security_opts(list(kw["security_opt"])),
-        ulimits=[parse_ulimit(u) for u in kw["ulimit"]],
-        memory=ram_in_bytes(kw["memory"], "--memory") if kw["memory"] else 0,
-        memory_swap=memory_swap(kw["memory_swap"]) if kw["memory_swap"] else 0,
-        cpus=cpus,
-        cpu_shares=kw["cpu_shares"],
-        pids_limit=kw["pids_limit"],
-        cgroup_parent=kw["cgroup_parent"],
-        runtime=kw["runtime"],
-        auto_remove=kw["auto_remove"],
-        init=kw["init"],
-        stop_signal=_stop_signal(kw["stop_signal"]),
-        stop_timeout=kw["stop_timeout"],
-        restart_policy=restart_policy,
-        healthcheck=healthcheck,
-        exposed_ports=exposed,
-        port_bindings=port_bindings,
-        publish_all=kw["publish_all"],
-    )
+    volumes = [volume_spec.absolute_bind(v) for v in kw["volume"]]
+    net = _network_flags(kw)
+    stop_signal = kw["stop_signal"]
+    if stop_signal:
+        _check_signal(stop_signal)
+    entrypoint = kw["entrypoint"]
+    config: dict[str, Any] = {
+        "Hostname": kw["hostname"] or "",
+        "User": kw["user"] or "",
+        "AttachStdin": kw["interactive"] and not detach,
+        "AttachStdout": not detach,
+        "AttachStderr": not detach,
+        "ExposedPorts": {p: {} for p in exposed},
+        "Tty": kw["tty"],
+        "OpenStdin": kw["interactive"],
+        "StdinOnce": kw["interactive"] and not detach,
+        "Env": env,
+        "Cmd": list(kw["command"]) or None,
+        "Image": kw["image"],
+        # A bare `-v /path` is an anonymous volume (Config.Volumes), others are Binds.
+        "Volumes": {v: {} for v in volumes if ":" not in v},
+        "WorkingDir": kw["workdir"] or "",
+        # `--entrypoint ""` resets the image's entrypoint.
+        "Entrypoint": None if entrypoint is None else [entrypoint],
+        "Labels": parse_labels(list(kw["label"])),
+        "StopSignal": stop_signal or None,
+        "StopTimeout": kw["stop_timeout"],
+        "Healthcheck": healthcheck,
+    }
+    host_config: dict[str, Any] = {
+        "Binds": [v for v in volumes if ":" in v] or None,
+        "NetworkMode": net["network"],
+        "PortBindings": port_bindings,
+        "RestartPolicy": restart_policy,
+        "AutoRemove": kw["auto_remove"],
+        "VolumesFrom": list(kw["volumes_from"]) or None,
+        "CapAdd": list(kw["cap_add"]) or None,
+        "CapDrop": list(kw["cap_drop"]) or None,
+        "Dns": net["dns"],
+        "DnsOptions": net["dns_options"],
+        "DnsSearch": net["dns_search"],
+        "ExtraHosts": net["add_hosts"] or None,
+        "Links": net["links"] or None,
+        "Privileged": kw["privileged"],
+        "PublishAllPorts": kw["publish_all"],
+        "ReadonlyRootfs": kw["read_only"],
+        "SecurityOpt": security_opts(list(kw["security_opt"])) or None,
+        "Runtime": kw["runtime"],
+        "CpuShares": kw["cpu_shares"],
+        "Memory": ram_in_bytes(kw["memory"], "--memory") if kw["memory"] else 0,
+        "NanoCpus": int(round(cpus * 1e9)),
+        "CgroupParent": kw["cgroup_parent"],
+        "MemorySwap": memory_swap(kw["memory_swap"]) if kw["memory_swap"] else 0,
+        "PidsLimit": kw["pids_limit"] or None,
+        "Ulimits": [parse_ulimit(u) for u in kw["ulimit"]] or None,
+        "Init": kw["init"] or None,
+        "Mounts": [volume_spec.parse_mount_flag(m) for m in kw["mount"]] or None,
+        "Tmpfs": tmpfs or None,
+    }
+    endpoints: dict[str, Any] = {}
+    for i, name in enumerate(net["networks"]):
+        settings: dict[str, Any] = {}
+        if i == 0:
+            # --ip, --network-alias and --mac-address go to the first network (Docker 28).
+            if net["ip"]:
+                settings["IPAMConfig"] = {"IPv4Address": net["ip"]}
+            if net["network_aliases"]:
+                settings["Aliases"] = net["network_aliases"]
+            if net["mac_address"]:
+                settings["MacAddress"] = net["mac_address"]
+        endpoints[name] = settings
+    return config, host_config, {"EndpointsConfig": endpoints}
 
 
 def _network_flags(kw: dict[str, Any]) -> dict[str, Any]:
@@ -295,9 +330,13 @@ def _network_flags(kw: dict[str, Any]) -> dict[str, Any]:
         raise bad("--ip", kw["ip"], "invalid string being converted to IP address")
     # Docker 25+: every --network is attached in order; the first is eth0 and NetworkMode.
     networks = list(kw["network"]) or ["bridge"]
+    for i, name in enumerate(networks):
+        if name in networks[:i]:
+            # The CLI's parseNetworkOpts: endpoints are keyed by network.
+            raise InvalidArgument(f'network "{name}" is specified multiple times')
     return {
         "network": networks[0],
-        "extra_networks": networks[1:],
+        "networks": networks,
         "ip": kw["ip"],
         "network_aliases": list(kw["network_alias"]),
         "mac_address": kw["mac_address"],
@@ -366,13 +405,11 @@ def security_opts(values: list[str]) -> list[str]:
     return out
 
 
-def _stop_signal(text: str | None) -> str | None:
-    """``--stop-signal`` as given, once known to name a signal."""
+def _check_signal(text: str) -> None:
+    """Refuse a ``--stop-signal`` that names no signal (``Invalid signal: <text>``)."""
     from dockyard.container.operations import parse_signal
 
-    if text:
-        parse_signal(text)
-    return text
+    parse_signal(text)
 
 
 def _fail(err: DockyardError, client: bool = False) -> NoReturn:
@@ -388,29 +425,32 @@ def _fail(err: DockyardError, client: bool = False) -> NoReturn:
 
 def _create(
     paths: Paths, kw: dict[str, Any], detach: bool = False, foreground: bool = False
-) -> Any:
+) -> tuple[Any, str]:
     """Create the container ``kw`` describes, for ``run -d`` (``detach``: nothing
-    attached), a ``foreground`` run (``-it`` needs a terminal) or ``create``. A run's
-    container keeps its start lock for the start that follows (crash safety)."""
+    attached), a ``foreground`` run (``-it`` needs a terminal) or ``create``; returns the
+    engine and the container's ID. A run's container keeps its start lock for the start
+    that follows (crash safety)."""
     from dockyard.engine import Engine
     from dockyard.errors import InvalidArgument
 
     try:
-        opts = _create_options(kw)
+        config, host_config, networking = _create_request(kw, detach)
     except InvalidArgument as e:
         _fail(e, client=True)
-    opts.detach = detach
-    if foreground and opts.tty and opts.interactive and not os.isatty(0):
+    if foreground and config["Tty"] and config["OpenStdin"] and not os.isatty(0):
         print("the input device is not a TTY", file=sys.stderr)
         sys.exit(1)
-    if opts.network == "host" and opts.port_bindings:
+    if host_config["NetworkMode"] == "host" and host_config["PortBindings"]:
         # The daemon's warning: the container has the host's ports already.
         print(
             "WARNING: Published ports are discarded when using host network mode", file=sys.stderr
         )
     engine = Engine(paths)
-    _pull_image(engine, opts.image, kw["pull"])
-    return engine, engine.containers.create(opts, keep_lock=detach or foreground)
+    _pull_image(engine, kw["image"], kw["pull"])
+    created = engine.container_create(
+        config, host_config, networking, name=kw["name"], keep_lock=detach or foreground
+    )
+    return engine, created["Id"]
 
 
 def _pull_image(engine: Any, name: str, policy: str) -> None:
@@ -443,10 +483,10 @@ def _pull_image(engine: Any, name: str, policy: str) -> None:
 def create(paths: Paths, **kw: Any) -> None:
     """Create a new container."""
     try:
-        _, c = _create(paths, kw)
+        _, container_id = _create(paths, kw)
     except DockyardError as e:
         _fail(e)
-    print(c.id)
+    print(container_id)
 
 
 @click.command(context_settings=_SETTINGS)
@@ -458,18 +498,18 @@ def create(paths: Paths, **kw: Any) -> None:
 def run(paths: Paths, detach: bool, **kw: Any) -> None:
     """Create and run a new container from an image."""
     try:
-        engine, c = _create(paths, kw, detach=detach, foreground=not detach)
+        engine, container_id = _create(paths, kw, detach=detach, foreground=not detach)
         try:
             if detach:
-                engine.containers.start_detached(c)
-                print(c.id)
+                engine.container_start(container_id)
+                print(container_id)
                 sys.exit(0)
-            status = engine.containers.run_attached(c)
+            status = engine.container_run_attached(container_id)
         except Exception:
             # --rm removes the container whatever stopped it from running.
             if kw["auto_remove"]:
                 with contextlib.suppress(Exception):
-                    engine.containers.remove(c.id, force=True, volumes=True)
+                    engine.container_delete(container_id, force=True, v=True)
             raise
     except DockyardError as e:
         _fail(e)

@@ -377,7 +377,7 @@ class ContainerManager:
             raise InvalidArgument("--init needs tini: install Debian's tini package")
 
         if opts.entrypoint is not None:
-            entrypoint = [opts.entrypoint] if opts.entrypoint else None
+            entrypoint = opts.entrypoint if any(opts.entrypoint) else None
             cmd = opts.command or None
         else:
             entrypoint = img.get("Entrypoint")
@@ -400,9 +400,9 @@ class ContainerManager:
             "Hostname": opts.hostname or "",
             "Domainname": "",
             "User": opts.user if opts.user is not None else img.get("User", ""),
-            "AttachStdin": opts.interactive and not opts.detach,
-            "AttachStdout": not opts.detach,
-            "AttachStderr": not opts.detach,
+            "AttachStdin": opts.attach_stdin,
+            "AttachStdout": opts.attach_stdout,
+            "AttachStderr": opts.attach_stderr,
         }
         exposed: dict[str, dict] = {
             k: {} for k in [*(img.get("ExposedPorts") or {}), *opts.exposed_ports]
@@ -412,7 +412,7 @@ class ContainerManager:
         config |= {
             "Tty": opts.tty,
             "OpenStdin": opts.interactive,
-            "StdinOnce": opts.interactive and not opts.detach,
+            "StdinOnce": opts.stdin_once,
             "Env": env,
             "Cmd": cmd,
             "Image": opts.image,

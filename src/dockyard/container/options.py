@@ -12,12 +12,12 @@ class CreateOptions:
     """Options of ``dockyard create``/``run``. Sizes are bytes, ``cpus`` is a CPU count.
 
     ``command`` is the COMMAND ARG... after the image (empty: the image's Cmd);
-    ``entrypoint`` None keeps the image's, ``""`` clears it.
+    ``entrypoint`` None keeps the image's, ``[]`` or ``[""]`` clears it.
     """
 
     image: str
     command: list[str] = field(default_factory=list)
-    entrypoint: str | None = None
+    entrypoint: list[str] | None = None
     name: str | None = None
     env: list[str] = field(default_factory=list)
     workdir: str | None = None
@@ -39,8 +39,11 @@ class CreateOptions:
     links: list[str] = field(default_factory=list)
     tty: bool = False
     interactive: bool = False
-    # run -d: nothing attached (Docker's Attach* and StdinOnce false).
-    detach: bool = False
+    # Config.AttachStdin/AttachStdout/AttachStderr/StdinOnce (run -d: all false).
+    attach_stdin: bool = False
+    attach_stdout: bool = True
+    attach_stderr: bool = True
+    stdin_once: bool = False
     privileged: bool = False
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)

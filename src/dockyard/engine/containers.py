@@ -10,8 +10,18 @@ from dockyard.engine.base import EngineBase
 from dockyard.errors import InvalidArgument, NotFound
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from dockyard.container.store import Container
-    from dockyard.engine.types import ContainerInspectResponse, ContainerSummary, Filters
+    from dockyard.engine.types import (
+        ContainerCreateResponse,
+        ContainerInspectResponse,
+        ContainerPruneResponse,
+        ContainerSummary,
+        ContainerTopResponse,
+        ContainerWaitResponse,
+        Filters,
+    )
 
 #: The ``filters`` keys of ``GET /containers/json`` (moby daemon/list.go acceptedPsFilterTags).
 LIST_FILTERS = (
@@ -374,3 +384,227 @@ class ContainerOperations(EngineBase):
         settings["Ports"] = PortStore(self.db).ports(c)
         obj["NetworkSettings"] = settings
         return obj
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def container_create(
+        self,
+        config: dict[str, Any],
+        host_config: dict[str, Any] | None = None,
+        networking_config: dict[str, Any] | None = None,
+        name: str | None = None,
+        *,
+        keep_lock: bool = False,
+    ) -> ContainerCreateResponse:
+        """``POST /containers/create``: a container from ``config`` (the API's
+        ContainerConfig), ``host_config`` (HostConfig) and ``networking_config``
+        (NetworkingConfig: the first network is HostConfig.NetworkMode, later ones are
+        attached in order), named ``name`` (a random name if None). The image's config
+        fills what the request leaves out, as the daemon merges it. ``keep_lock``
+        (in-process only: ``run``) keeps the container's start lock held by this process
+        for the :meth:`container_start` or :meth:`container_run_attached` that follows,
+        so no one (the garbage collector) takes it for an abandoned create.
+
+        Raises NotFound (``No such image: <ref>``, a network or ``--volumes-from``
+        container), InvalidArgument (a bad or unsupported field; see
+        :mod:`dockyard.engine.create`), Conflict (the name is taken).
+        """
+        from dockyard.engine.create import create_options
+
+        opts = create_options(config, host_config, networking_config, name)
+        c = self.containers.create(opts, keep_lock=keep_lock)
+        return {"Id": c.id, "Warnings": []}
+
+    def container_start(self, id: str) -> None:
+        """``POST /containers/{id}/start``: start the container in the background under
+        its monitor and return once its process runs. Raises NotFound, NotModified (it
+        runs already), RuntimeFailure (it cannot start: 400 for a command that cannot be
+        found or invoked)."""
+        from dockyard.errors import NotModified
+
+        c = self._container(id)
+        if c.state["Running"]:
+            raise NotModified(f"container {c.id} is already running")
+        self.containers.start_detached(c)
+
+    def container_run_attached(self, id: str) -> int:
+        """Start the container with this process's stdio and wait for it (``run``
+        without ``-d``, ``start -a``: the front end's process is the container's monitor,
+        so this exists only in-process; over the API a client attaches, then starts).
+        Returns Docker's exit status. Raises NotFound, RuntimeFailure."""
+        return self.containers.run_attached(self.container_store.get(id))
+
+    def container_attach(
+        self,
+        id: str,
+        stdin: bool = True,
+        sig_proxy: bool = True,
+        detach_keys: str | None = None,
+    ) -> int:
+        """Attach this process's stdio to the running container ``id`` (``attach``,
+        ``start -a`` of a running container; in-process, as
+        :meth:`container_run_attached`): its output from now on, this process's stdin
+        with ``stdin``, signals forwarded with ``sig_proxy`` (not for a tty),
+        ``detach_keys`` as Docker's (default Ctrl-P Ctrl-Q). Returns the container's exit
+        status, or 1 when detached. Raises NotFound, Conflict (not running),
+        InvalidArgument (bad detach keys)."""
+        from dockyard.container.attach import attach
+
+        return attach(
+            self.containers, id, stdin=stdin, sig_proxy=sig_proxy, detach_keys=detach_keys
+        )
+
+    def container_stop(self, id: str, signal: str | None = None, t: int | None = None) -> None:
+        """``POST /containers/{id}/stop``: send ``signal`` (default: the container's
+        stop signal, else SIGTERM), wait ``t`` seconds (default: its stop timeout, else
+        10; negative: forever), then SIGKILL. Raises NotFound, NotModified (not running),
+        InvalidArgument (a bad signal)."""
+        from dockyard.container import operations
+        from dockyard.errors import NotModified
+
+        sig = operations.parse_signal(signal) if signal else None
+        c = self._container(id)
+        if not c.state["Running"]:
+            raise NotModified(f"container {c.id} is not running")
+        operations.stop(self.containers, c.id, timeout=t, sig=sig)
+
+    def container_restart(self, id: str, signal: str | None = None, t: int | None = None) -> None:
+        """``POST /containers/{id}/restart``: stop (as :meth:`container_stop`, if
+        running), then start. Raises NotFound, InvalidArgument, RuntimeFailure."""
+        from dockyard.container import operations
+
+        sig = operations.parse_signal(signal) if signal else None
+        operations.restart(self.containers, id, timeout=t, sig=sig)
+
+    def container_kill(self, id: str, signal: str = "SIGKILL") -> None:
+        """``POST /containers/{id}/kill``: send ``signal`` (a name, with or without
+        ``SIG``, or a number) to its PID 1. Raises NotFound, InvalidArgument (a bad
+        signal), Conflict (``container <id> is not running``)."""
+        from dockyard.container.operations import parse_signal
+
+        self.containers.kill(id, parse_signal(signal))
+
+    def container_wait(self, id: str, condition: str = "not-running") -> ContainerWaitResponse:
+        """``POST /containers/{id}/wait``: block until the container is not running
+        (``not-running``), until its next exit (``next-exit``: it is started first if it
+        is not running yet) or until it is removed (``removed``), and return its exit
+        code. Raises NotFound, InvalidArgument (another condition)."""
+        import time
+
+        if condition not in ("not-running", "next-exit", "removed", ""):
+            raise InvalidArgument(f"invalid condition: {condition!r}")
+        c = self.container_store.get(id)
+        if condition == "next-exit":
+            # Wait for the start (a client that attached before starting).
+            while not self.container_store.get(c.id).state["Running"]:
+                time.sleep(0.02)
+        code = self.containers.wait(c.id)
+        if condition == "removed":
+            while True:
+                try:
+                    self.container_store.get(c.id)
+                except NotFound:
+                    break
+                time.sleep(0.02)
+        return {"StatusCode": code, "Error": None}
+
+    def container_delete(self, id: str, force: bool = False, v: bool = False) -> None:
+        """``DELETE /containers/{id}``: remove the container; a running one only with
+        ``force`` (killed first); ``v`` also removes the anonymous volumes only it used.
+        Raises NotFound, Conflict (running), with Docker's messages."""
+        self.containers.remove(id, force=force, volumes=v)
+
+    def container_rename(self, id: str, name: str) -> None:
+        """``POST /containers/{id}/rename``. Raises NotFound, InvalidArgument (an
+        invalid name, or its current one), Conflict (the name is taken)."""
+        from dockyard.container import operations
+
+        operations.rename(self.containers, id, name)
+
+    def container_prune(self, filters: Filters | None = None) -> ContainerPruneResponse:
+        """``POST /containers/prune``: remove every container that is not running and
+        matches ``filters`` (``until``, ``label``, ``label!``). Returns the IDs removed
+        and the bytes reclaimed. Raises InvalidArgument for another filter."""
+        from dockyard.container import operations
+
+        removed = operations.prune(self.containers, filters or {})
+        return {
+            "ContainersDeleted": [cid for cid, _ in removed] or None,
+            "SpaceReclaimed": sum(size for _, size in removed),
+        }
+
+    def container_pause(self, id: str) -> None:
+        """``POST /containers/{id}/pause``: freeze its processes. Raises NotFound,
+        Conflict (not running, or paused already)."""
+        from dockyard.container.exec import pause
+
+        pause(self.containers, id)
+
+    def container_unpause(self, id: str) -> None:
+        """``POST /containers/{id}/unpause``. Raises NotFound, Conflict (not paused)."""
+        from dockyard.container.exec import unpause
+
+        unpause(self.containers, id)
+
+    def container_top(self, id: str, ps_args: str = "-ef") -> ContainerTopResponse:
+        """``GET /containers/{id}/top``: ``ps`` run on the host over the container's
+        processes, ``ps_args`` split on spaces. Raises NotFound, Conflict (not running),
+        InvalidArgument (ps failed)."""
+        from dockyard.container.exec import top
+
+        titles, rows = top(self.containers, id, ps_args.split())
+        return {"Titles": titles, "Processes": rows}
+
+    def container_logs(
+        self,
+        id: str,
+        follow: bool = False,
+        stdout: bool = True,
+        stderr: bool = True,
+        since: int = 0,
+        until: int = 0,
+        timestamps: bool = False,
+        tail: str = "all",
+    ) -> Iterator[tuple[str, bytes]]:
+        """``GET /containers/{id}/logs``: the container's output from its json-file log
+        as ``(stream, data)`` pairs, ``stream`` ``"stdout"`` or ``"stderr"``; ``data``
+        is one line (with its newline), prefixed with its RFC 3339 nano time and a space
+        when ``timestamps``. ``since``/``until`` are Unix times in nanoseconds (0: no
+        bound); ``tail`` a number of lines from the end or ``all``; ``follow`` keeps
+        reading while the container runs. Raises NotFound (before the first pair)."""
+        from dockyard.container.logs import format_time, log_path, read_log
+
+        c = self.container_store.get(id)
+        # Docker reads a tail that is not a number as "all".
+        lines = int(tail) if str(tail).lstrip("-").isdigit() else -1
+
+        def running() -> bool:
+            try:
+                return bool(self._container(c.id).state["Running"])
+            except NotFound:
+                return False
+
+        wanted = {"stdout"} if stdout else set()
+        if stderr:
+            wanted.add("stderr")
+        entries = read_log(
+            log_path(self.paths.container_dir(c.id), c.id),
+            tail=lines,
+            since=since,
+            until=until,
+            follow=running if follow else None,
+        )
+
+        def generate() -> Iterator[tuple[str, bytes]]:
+            try:
+                for entry in entries:
+                    if entry.stream not in wanted:
+                        continue
+                    data = entry.log
+                    if timestamps:
+                        data = format_time(entry.time, fixed=True).encode() + b" " + data
+                    yield entry.stream, data
+            except NotFound:  # removed while following
+                return
+
+        return generate()

@@ -75,6 +75,34 @@ class ContainerInspectResponse(TypedDict, total=False):
     NetworkSettings: dict[str, Any]
 
 
+class ContainerCreateResponse(TypedDict):
+    """``POST /containers/create``'s answer."""
+
+    Id: str
+    Warnings: list[str]
+
+
+class ContainerWaitResponse(TypedDict):
+    """``POST /containers/{id}/wait``'s answer; ``Error`` None or ``{"Message": str}``."""
+
+    StatusCode: int
+    Error: dict[str, str] | None
+
+
+class ContainerTopResponse(TypedDict):
+    """``GET /containers/{id}/top``: ps's column titles and one row per process."""
+
+    Titles: list[str]
+    Processes: list[list[str]]
+
+
+class ContainerPruneResponse(TypedDict):
+    """``POST /containers/prune``: the IDs removed (None: none) and bytes reclaimed."""
+
+    ContainersDeleted: list[str] | None
+    SpaceReclaimed: int
+
+
 class ImageSummary(TypedDict):
     """An element of ``GET /images/json``. ``Created`` is Unix seconds, sizes bytes
     (-1: not computed)."""

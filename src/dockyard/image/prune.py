@@ -37,7 +37,7 @@ def select(images: list[Image], filters: dict[str, list[str]]) -> list[Image]:
     """The ``images`` matching prune ``filters`` (``until``: created before; ``label``:
     every one matches; ``label!``: none matches). Raises InvalidArgument for another key,
     with Docker's message."""
-    from dockyard.container.logs import parse_time_arg
+    from dockyard.timetypes import parse_time_arg
 
     for key in filters:
         if key not in ("until", "label", "label!"):

@@ -66,7 +66,7 @@ def prune_filter(nets: list[Network], filters: tuple[str, ...] | list[str]) -> l
     match); any other key is refused with Docker's message. Raises InvalidArgument."""
     import datetime
 
-    from dockyard.container.logs import parse_time_arg
+    from dockyard.timetypes import parse_time_arg
 
     def created_ns(net: Network) -> int:
         whole, _, frac = net.created.rstrip("Z").partition(".")

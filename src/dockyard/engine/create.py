@@ -1,0 +1,221 @@
+"""``POST /containers/create``'s request (Config, HostConfig, NetworkingConfig; Engine API
+v1.51) checked and turned into the container manager's CreateOptions.
+
+Fields Dockyard implements are mapped; any other field is accepted only at its zero value
+or Docker's default (the docker CLI sends every HostConfig field), and refused otherwise:
+a setting Dockyard cannot honour is never silently dropped. Unknown keys are ignored, as
+the daemon's JSON decoding ignores them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dockyard.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from dockyard.container.options import CreateOptions
+
+# HostConfig fields Dockyard does not implement, with the values that mean "not set"
+# besides zero values (None, 0, "", false, empty lists and objects).
+_HOST_DEFAULTS: dict[str, tuple[Any, ...]] = {
+    "ContainerIDFile": (),  # the client's own file: any value
+    "ConsoleSize": (),  # the client's terminal size at create: any value
+    "LogConfig": ({"Type": "json-file", "Config": {}}, {"Type": "json-file"}),
+    "IpcMode": ("private", "shareable"),
+    "CgroupnsMode": ("host",),
+    "ShmSize": (67108864,),
+    "MemorySwappiness": (-1,),
+    "Isolation": ("default",),
+    "OomKillDisable": (),
+}
+_ANY_VALUE = {"ContainerIDFile", "ConsoleSize"}
+_HOST_MAPPED = {
+    "Binds",
+    "Mounts",
+    "Tmpfs",
+    "VolumesFrom",
+    "NetworkMode",
+    "PortBindings",
+    "PublishAllPorts",
+    "Dns",
+    "DnsOptions",
+    "DnsSearch",
+    "ExtraHosts",
+    "Links",
+    "Privileged",
+    "CapAdd",
+    "CapDrop",
+    "ReadonlyRootfs",
+    "SecurityOpt",
+    "Ulimits",
+    "Memory",
+    "MemorySwap",
+    "NanoCpus",
+    "CpuShares",
+    "PidsLimit",
+    "CgroupParent",
+    "Runtime",
+    "AutoRemove",
+    "Init",
+    "RestartPolicy",
+}
+# Config fields that only images use, or only Windows: ignored as Docker ignores them.
+_CONFIG_IGNORED = {"OnBuild", "Shell", "ArgsEscaped"}
+_CONFIG_MAPPED = {
+    "Hostname",
+    "Domainname",
+    "User",
+    "AttachStdin",
+    "AttachStdout",
+    "AttachStderr",
+    "ExposedPorts",
+    "Tty",
+    "OpenStdin",
+    "StdinOnce",
+    "Env",
+    "Cmd",
+    "Healthcheck",
+    "Image",
+    "Volumes",
+    "WorkingDir",
+    "Entrypoint",
+    "NetworkDisabled",
+    "MacAddress",
+    "Labels",
+    "StopSignal",
+    "StopTimeout",
+}
+_ENDPOINT_MAPPED = {"IPAMConfig", "Aliases", "MacAddress"}
+
+
+def _is_zero(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_is_zero(v) for v in value.values())
+    return value in (None, 0, "", False, [], [0, 0])
+
+
+def _unset(key: str, value: Any) -> bool:
+    if key in _ANY_VALUE or _is_zero(value):
+        return True
+    return value in _HOST_DEFAULTS.get(key, ())
+
+
+def _strings(value: Any, field: str) -> list[str] | None:
+    """A strslice field (``Cmd``, ``Entrypoint``): a list of strings, one string, or
+    null."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise InvalidArgument(f"json: cannot unmarshal {field}: a string or an array of strings")
+
+
+def create_options(
+    config: dict[str, Any],
+    host_config: dict[str, Any] | None,
+    networking_config: dict[str, Any] | None,
+    name: str | None,
+) -> CreateOptions:
+    """The CreateOptions of a create request. Raises InvalidArgument for a malformed or
+    unsupported field (its name in the message)."""
+    from dockyard.container.options import CreateOptions
+
+    if not isinstance(config, dict):
+        raise InvalidArgument("config: must be an object")
+    hc: dict[str, Any] = host_config or {}
+    for key, value in hc.items():
+        if key not in _HOST_MAPPED and not _unset(key, value):
+            raise InvalidArgument(f"HostConfig.{key} is not supported by Dockyard")
+    for key in ("Domainname", "NetworkDisabled"):
+        if config.get(key):
+            raise InvalidArgument(f"Config.{key} is not supported by Dockyard")
+    image = config.get("Image")
+    if not image or not isinstance(image, str):
+        raise InvalidArgument("Config.Image: an image must be given")
+    mode = hc.get("NetworkMode") or "default"
+    if mode == "default":
+        mode = "bridge"
+    endpoints = dict((networking_config or {}).get("EndpointsConfig") or {})
+    first = endpoints.pop(mode, None) or endpoints.pop("default", None) or {}
+    for net, settings in [(mode, first), *endpoints.items()]:
+        for key, value in (settings or {}).items():
+            if key in _ENDPOINT_MAPPED and net == mode:
+                continue
+            if not _is_zero(value):
+                raise InvalidArgument(
+                    f"NetworkingConfig.EndpointsConfig.{net}.{key} is not supported by "
+                    "Dockyard" + (" (only on the first network)" if key in _ENDPOINT_MAPPED else "")
+                )
+    ipam = first.get("IPAMConfig") or {}
+    if ipam.get("IPv6Address") or ipam.get("LinkLocalIPs"):
+        raise InvalidArgument("IPv6 and link-local addresses are not supported by Dockyard")
+    stop_signal = config.get("StopSignal") or None
+    if stop_signal is not None:
+        from dockyard.container.operations import parse_signal
+
+        parse_signal(str(stop_signal))
+    env = config.get("Env") or []
+    if not isinstance(env, list) or not all(isinstance(e, str) for e in env):
+        raise InvalidArgument("Config.Env: an array of strings")
+    restart = dict(hc.get("RestartPolicy") or {})
+    restart["Name"] = restart.get("Name") or "no"
+    restart.setdefault("MaximumRetryCount", 0)
+    nano = hc.get("NanoCpus") or 0
+    binds = list(hc.get("Binds") or [])
+    volumes = [*binds, *(p for p in config.get("Volumes") or {} if p not in binds)]
+    return CreateOptions(
+        image=image,
+        command=_strings(config.get("Cmd"), "Cmd") or [],
+        entrypoint=_strings(config.get("Entrypoint"), "Entrypoint"),
+        name=name or None,
+        env=list(env),
+        workdir=config.get("WorkingDir") or None,
+        user=config.get("User") or None,
+        hostname=config.get("Hostname") or None,
+        labels=dict(config.get("Labels") or {}),
+        network=mode,
+        extra_networks=list(endpoints),
+        ip=ipam.get("IPv4Address") or None,
+        network_aliases=list(first.get("Aliases") or []),
+        mac_address=first.get("MacAddress") or config.get("MacAddress") or None,
+        add_hosts=list(hc.get("ExtraHosts") or []),
+        dns=list(hc.get("Dns") or []),
+        dns_search=list(hc.get("DnsSearch") or []),
+        dns_options=list(hc.get("DnsOptions") or []),
+        links=list(hc.get("Links") or []),
+        tty=bool(config.get("Tty")),
+        interactive=bool(config.get("OpenStdin")),
+        attach_stdin=bool(config.get("AttachStdin")),
+        attach_stdout=bool(config.get("AttachStdout")),
+        attach_stderr=bool(config.get("AttachStderr")),
+        stdin_once=bool(config.get("StdinOnce")),
+        privileged=bool(hc.get("Privileged")),
+        cap_add=list(hc.get("CapAdd") or []),
+        cap_drop=list(hc.get("CapDrop") or []),
+        read_only=bool(hc.get("ReadonlyRootfs")),
+        security_opt=list(hc.get("SecurityOpt") or []),
+        ulimits=list(hc.get("Ulimits") or []),
+        memory=int(hc.get("Memory") or 0),
+        memory_swap=int(hc.get("MemorySwap") or 0),
+        cpus=nano / 1e9,
+        cpu_shares=int(hc.get("CpuShares") or 0),
+        pids_limit=int(hc.get("PidsLimit") or 0),
+        cgroup_parent=hc.get("CgroupParent") or "",
+        runtime=hc.get("Runtime") or "dockyard",
+        auto_remove=bool(hc.get("AutoRemove")),
+        init=bool(hc.get("Init")),
+        restart_policy=restart,
+        stop_signal=stop_signal,
+        stop_timeout=config.get("StopTimeout"),
+        healthcheck=config.get("Healthcheck"),
+        exposed_ports=list(config.get("ExposedPorts") or {}),
+        port_bindings=dict(hc.get("PortBindings") or {}),
+        publish_all=bool(hc.get("PublishAllPorts")),
+        volumes=volumes,
+        mounts=list(hc.get("Mounts") or []),
+        tmpfs=dict(hc.get("Tmpfs") or {}),
+        volumes_from=list(hc.get("VolumesFrom") or []),
+    )

@@ -1,0 +1,54 @@
+"""Timestamps as the Engine API and its clients write them (moby ``api/types/time``):
+RFC 3339 times with any fraction and offset, Unix seconds, and Go durations before now
+(``docker logs --since 10m``). Values in, values out; shared by front ends and engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import re
+import time
+
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_UNITS_NS = {"ns": 1, "us": 1e3, "µs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
+
+
+def parse_time(text: str) -> int:
+    """Nanoseconds since the epoch of an RFC 3339 time with any fraction and offset.
+
+    Raises ValueError when ``text`` is not one.
+    """
+    m = re.fullmatch(
+        r"(\d{4}-\d\d-\d\d)(?:[T ](\d\d:\d\d(?::\d\d)?)(?:\.(\d{1,9}))?)?(Z|[+-]\d\d:?\d\d)?", text
+    )
+    if m is None:
+        raise ValueError(text)
+    date, clock, frac, zone = m.groups()
+    stamp = datetime.datetime.fromisoformat(f"{date}T{clock or '00:00:00'}")
+    if zone in (None, ""):
+        stamp = stamp.astimezone()  # no zone: local time, as Docker reads it
+    else:
+        offset = zone if zone != "Z" else "+00:00"
+        stamp = datetime.datetime.fromisoformat(f"{stamp.isoformat()}{offset}")
+    return int(stamp.timestamp()) * 1_000_000_000 + int((frac or "0").ljust(9, "0"))
+
+
+def parse_time_arg(text: str, flag: str, now_ns: int | None = None) -> int:
+    """``--since``/``--until`` as nanoseconds since the epoch: a Go duration before now
+    (``10m``, ``1h30m``), an RFC 3339 time or date, or Unix seconds (``1700000000.5``),
+    as Docker's ``timetypes.GetTimestamp``. Raises InvalidArgument naming ``flag``."""
+    from dockyard.errors import InvalidArgument
+
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    if text != "0" and text and _DURATION.sub("", text) == "" and _DURATION.search(text):
+        total = sum(float(n) * _UNITS_NS[u] for n, u in _DURATION.findall(text))
+        return now_ns - int(total)
+    with contextlib.suppress(ValueError):
+        return parse_time(text)
+    if re.fullmatch(r"\d+(\.\d{1,9})?", text):
+        seconds, _, frac = text.partition(".")
+        return int(seconds) * 1_000_000_000 + int(frac.ljust(9, "0") or 0)
+    raise InvalidArgument(
+        f'invalid value for "{flag}": failed to parse value as time or duration: "{text}"'
+    )
