@@ -14,7 +14,9 @@ Each engine pulls each image ``--runs`` times into an empty store (the image rem
 before each run, untimed), the engines taking turns within a run: Dockyard (its own
 engine root), Podman (private storage), Docker (a private dockerd; 127.0.0.0/8 is an
 insecure registry to dockerd by default) and ``skopeo copy`` to a directory (download
-only, no unpacking: the floor). Prints medians in seconds and ratios to Dockyard's.
+only, no unpacking: the floor). Prints medians in seconds and ratios to Dockyard's, and
+the CPU seconds each pulling process used (on a busy machine wall time mostly measures
+how much of the CPU each engine's threads were given).
 Everything it made is removed at the end, on failure and on Ctrl-C.
 """
 
@@ -58,6 +60,7 @@ class Engine:
     env: dict[str, str] = field(default_factory=dict)
     reason: str = ""
     times: dict[str, list[float]] = field(default_factory=dict)
+    cpu: dict[str, list[float]] = field(default_factory=dict)
 
 
 class Registry:
@@ -191,19 +194,28 @@ def attempt(name: str, make: Callable[[], Engine]) -> Engine:
         return Engine(name, reason=str(e))
 
 
-def time_pull(engine: Engine, ref: str) -> float:
-    """Clean, then time one pull (seconds); raises Unavailable if it fails."""
+def time_pull(engine: Engine, ref: str, image: str) -> None:
+    """Clean, then time one pull: wall seconds into ``engine.times[image]``, the CPU
+    seconds (user + system) of the pulling process and its children into
+    ``engine.cpu[image]``. Raises Unavailable if it fails."""
     assert engine.pull is not None and engine.clean is not None
     engine.clean(ref)
     start = time.perf_counter()
-    done = subprocess.run(
-        engine.pull(ref), env={**os.environ, **engine.env}, capture_output=True, text=True
+    proc = subprocess.Popen(
+        engine.pull(ref),
+        env={**os.environ, **engine.env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
+    _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        last = (done.stderr or done.stdout).strip().splitlines() or ["(no output)"]
-        raise Unavailable(f"exited {done.returncode}: {last[-1]}")
-    return elapsed
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode != 0:
+        last = err.strip().splitlines() or ["(no output)"]
+        raise Unavailable(f"exited {proc.returncode}: {last[-1]}")
+    engine.times.setdefault(image, []).append(elapsed)
+    engine.cpu.setdefault(image, []).append(usage.ru_utime + usage.ru_stime)
 
 
 def main() -> int:
@@ -253,7 +265,7 @@ def measure(
                 if engine.reason:
                     continue
                 try:
-                    engine.times.setdefault(image, []).append(time_pull(engine, refs[image]))
+                    time_pull(engine, refs[image], image)
                 except Unavailable as e:
                     engine.reason = f"{engine.name} {image}: {e}"
     base = {
@@ -261,18 +273,19 @@ def measure(
         for image in IMAGES
         if engines and engines[0].name == "dockyard pull" and engines[0].times.get(image)
     }
-    print(f"\n{runs} pulls each, medians in seconds; ratio = engine / Dockyard\n")
-    print("| command | busybox (1 layer) | ratio | big (5 layers, ~100 MB) | ratio |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print(f"\n{runs} pulls each, medians in seconds; ratio = engine / Dockyard (wall time);")
+    print("CPU = user + system seconds of the pulling process (docker: the CLI only)\n")
+    print("| command | busybox (1 layer) | ratio | CPU | big (5 layers, ~100 MB) | ratio | CPU |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for engine in engines:
         if engine.reason:
-            print(f"| {engine.name} | unavailable: {engine.reason} | | | |")
+            print(f"| {engine.name} | unavailable: {engine.reason} | | | | | |")
             continue
         cells = []
         for image in IMAGES:
             median = statistics.median(engine.times[image])
             ratio = f"{median / base[image]:.2f}" if image in base else "-"
-            cells += [f"{median:.3f}", ratio]
+            cells += [f"{median:.3f}", ratio, f"{statistics.median(engine.cpu[image]):.2f}"]
         print(f"| {engine.name} | " + " | ".join(cells) + " |")
     return 0 if base else 1
 
