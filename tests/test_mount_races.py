@@ -105,7 +105,7 @@ def test_nested_mount_target_races_a_running_container(
         # Twenty nested targets a run, so each run races the swap twenty times.
         nested = [f for i in range(20) for f in ("-v", f"other:/a/d/c{i}")]
         for _ in range(20):
-            out = dy("run", "--rm", "-v", "shared:/a", *nested, busybox, "true")
+            out = dy("run", "--rm", "-v", "shared:/a", *nested, "-w", "/a/d/wd", busybox, "true")
             assert "Traceback" not in out.stderr
             assert os.listdir(host) == [], f"a mount point was made on the host: {out}"
             assert time.monotonic() < deadline

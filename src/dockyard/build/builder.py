@@ -963,12 +963,11 @@ def _download(url: str, directory: str, checksum: str) -> _Source:
 def _owner(rootfs: str, chown: str) -> tuple[int, int]:
     """``--chown=user[:group]`` resolved in the image (a lone user gives gid = uid)."""
     from dockyard.container.users import resolve_user
-    from dockyard.snapshot import securejoin
 
     if not chown:
         return 0, 0
     try:
-        user = resolve_user(securejoin(rootfs, "/etc"), chown)
+        user = resolve_user(rootfs, chown)
     except DockyardError as e:
         raise BuildError(f"failed to resolve --chown={chown}: {e}") from None
     return user.uid, (user.gid if ":" in chown else user.uid)

@@ -76,7 +76,7 @@ def run_in_container(
     with contextlib.ExitStack() as undo:
         mount_rootfs(lowers, upper, work, rootfs)
         undo.callback(unmount, rootfs)
-        user = resolve_user(securejoin(rootfs, "/etc"), request.user)
+        user = resolve_user(rootfs, request.user)
         cwd_host = securejoin(rootfs, request.cwd)
         if not os.path.isdir(cwd_host):
             os.makedirs(cwd_host, exist_ok=True)

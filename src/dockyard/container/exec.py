@@ -66,7 +66,6 @@ def build_process(manager: ContainerManager, c: Container, opts: ExecOptions) ->
     from dockyard.container.units import merge_env
     from dockyard.container.users import resolve_user
     from dockyard.runtime import caps
-    from dockyard.snapshot import securejoin
 
     cdir = manager.paths.container_dir(c.id)
     with open(os.path.join(cdir, "config.json")) as f:
@@ -74,7 +73,7 @@ def build_process(manager: ContainerManager, c: Container, opts: ExecOptions) ->
     base = spec["process"]
     user_spec = opts.user if opts.user is not None else c.config.get("User") or ""
     try:
-        user = resolve_user(securejoin(os.path.join(cdir, "rootfs"), "/etc"), user_spec)
+        user = resolve_user(os.path.join(cdir, "rootfs"), user_spec)
     except RuntimeFailure as e:
         raise RuntimeFailure(str(e), 126) from None
     env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={c.config['Hostname']}"]

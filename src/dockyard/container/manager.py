@@ -925,7 +925,7 @@ class ContainerManager:
         success the caller keeps it until the container exits.
         """
         from dockyard.runtime import get_runtime
-        from dockyard.snapshot import mount_rootfs, securejoin, unmount
+        from dockyard.snapshot import mount_rootfs, unmount
 
         cdir = self.paths.container_dir(c.id)
         rootfs = os.path.join(cdir, "rootfs")
@@ -952,7 +952,7 @@ class ContainerManager:
             self.service_handoff = start_services(
                 self.paths, self.store.db, c, netns, eps, self._services, serve=not capture
             )
-        spec = self._spec(c, rootfs, securejoin, volume_mounts, netns)
+        spec = self._spec(c, rootfs, volume_mounts, netns)
         tmp = os.path.join(cdir, "config.json.tmp")
         with open(tmp, "w") as f:
             json.dump(spec, f)
@@ -1185,7 +1185,6 @@ class ContainerManager:
         self,
         c: Container,
         rootfs: str,
-        securejoin: Any,
         volume_mounts: list[dict[str, Any]],
         netns: str | None,
     ) -> dict[str, Any]:
@@ -1197,7 +1196,7 @@ class ContainerManager:
         from dockyard.runtime.spec import SpecOptions, build_spec
 
         cfg, hc = c.config, c.host_config
-        user = resolve_user(securejoin(rootfs, "/etc"), cfg.get("User") or "")
+        user = resolve_user(rootfs, cfg.get("User") or "")
         from dockyard.container.units import merge_env
 
         env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={cfg['Hostname']}"]

@@ -23,28 +23,57 @@ class ExecUser:
     home: str = "/"
 
 
-def _read_db(path: str) -> list[list[str]]:
+#: The most of an /etc/passwd or /etc/group file read (a container controls them).
+MAX_DB_BYTES = 16 << 20
+
+
+def _read_db(root_fd: int, path: str) -> list[list[str]]:
+    """The entries of ``path`` resolved inside the root ``root_fd`` (openat2
+    RESOLVE_IN_ROOT: a symlink in a running container cannot lead to a host file), if it
+    is a regular file; at most MAX_DB_BYTES of it. Missing or unreadable: none."""
+    import stat
+
+    from dockyard.snapshot import inroot
+
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return [
-                line.rstrip("\n").split(":")
-                for line in f
-                if line.strip() and not line.startswith("#")
-            ]
+        fd = inroot.open_in(root_fd, path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return []
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return []  # a FIFO or device would block or never end
+        with os.fdopen(os.dup(fd), "rb") as f:
+            text = f.read(MAX_DB_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+    return [
+        line.split(":") for line in text.split("\n") if line.strip() and not line.startswith("#")
+    ]
 
 
-def resolve_user(rootfs_etc: str, spec: str) -> ExecUser:
+def resolve_user(rootfs: str, spec: str) -> ExecUser:
     """Resolve ``spec`` (``""``, ``name``, ``uid``, ``name:group``, ``uid:gid``) using the
-    ``passwd`` and ``group`` files in the directory ``rootfs_etc`` (the container's /etc,
-    already resolved inside its rootfs).
+    ``/etc/passwd`` and ``/etc/group`` files of the root directory ``rootfs`` (the
+    container's, which may be running: both are resolved inside it through an fd).
 
     Raises RuntimeFailure (exit 125) with runc's message when a name is not found.
     """
+    from dockyard.snapshot import inroot
+
+    try:
+        root_fd = inroot.open_root(rootfs)
+    except OSError:
+        passwd: list[list[str]] = []
+        groups: list[list[str]] = []
+    else:
+        try:
+            passwd = _read_db(root_fd, "/etc/passwd")
+            groups = _read_db(root_fd, "/etc/group")
+        finally:
+            os.close(root_fd)
     user_part, _, group_part = (spec or "0").partition(":")
-    passwd = _read_db(os.path.join(rootfs_etc, "passwd"))
-    groups = _read_db(os.path.join(rootfs_etc, "group"))
     result = ExecUser()
     entry = next(
         (p for p in passwd if len(p) >= 7 and (p[0] == user_part or p[2] == user_part)), None

@@ -24,12 +24,14 @@ import signal
 import socket
 import stat
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from dockyard.errors import DockyardError
 from dockyard.runtime import caps as _caps
 from dockyard.runtime import seccomp as _seccomp
 from dockyard.runtime import syscalls as sc
+from dockyard.snapshot import inroot
 from dockyard.snapshot.securejoin import securejoin as _securejoin
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -450,7 +452,8 @@ def _setup(spec: dict[str, Any], ctx: dict[str, Any], new_net: bool) -> tuple[st
         pty_number = _setup_console(rootfs, ctx, process.get("consoleSize"))
     cwd = process.get("cwd") or "/"
     try:
-        _makedirs(securejoin(rootfs, cwd))
+        # Through fds: a volume mounted above it may be shared with a running container.
+        _in_rootfs(rootfs, lambda root_fd: os.close(inroot.mkdirs(root_fd, cwd)))
     except OSError as e:
         raise _step("create cwd", e) from None
     if ctx.get("hook_r") is not None:
@@ -622,8 +625,6 @@ def _do_mount(rootfs: str, m: dict[str, Any], ctx: dict[str, Any]) -> None:
     new filesystem) before remounts and propagation are applied to it: an earlier mount
     (a volume shared with a running container) may hold a symlink that is swapped in at
     any moment, which a path string would follow out of the rootfs (CVE-2021-30465)."""
-    from dockyard.snapshot import inroot
-
     dest_rel = m.get("destination", "")
     if not dest_rel.startswith("/"):
         raise SetupError(f"mount destination {dest_rel} is not absolute")
@@ -712,6 +713,46 @@ def _mount_cgroup(dest: str, flags: int, ctx: dict[str, Any]) -> None:
         sc.mount(None, dest, None, sc.MS_REMOUNT | base | sc.MS_RDONLY, "mode=755")
 
 
+def _in_rootfs(rootfs: str, fn: Callable[[int], None]) -> None:
+    """``fn(root_fd)`` with a directory fd of ``rootfs``."""
+    root_fd = inroot.open_root(rootfs)
+    try:
+        fn(root_fd)
+    finally:
+        os.close(root_fd)
+
+
+def _create_device(root_fd: int, dev: dict[str, Any]) -> None:
+    """One ``linux.devices`` node, made inside the rootfs through fds (its directory
+    resolved with openat2, the node made with mknodat and never followed); without
+    CAP_MKNOD the host's node is bound onto an empty file instead, as runc does."""
+    kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}.get(
+        dev.get("type", "c")
+    )
+    if kind is None:
+        raise SetupError(f"device {dev['path']}: unknown type {dev.get('type')}")
+    mode = dev.get("fileMode", 0o666) & 0o7777
+    try:
+        dir_fd, name = inroot.open_parent(root_fd, dev["path"], create=True)
+        try:
+            try:
+                rdev = os.makedev(dev.get("major", 0), dev.get("minor", 0))
+                os.mknod(name, kind | mode, rdev, dir_fd=dir_fd)
+                inroot.set_meta(dir_fd, name, uid=dev.get("uid", 0), gid=dev.get("gid", 0))
+            except PermissionError:
+                target = inroot.mount_target(root_fd, dev["path"], directory=False)
+                try:
+                    sc.mount(dev["path"], inroot.fd_path(target), None, sc.MS_BIND)
+                finally:
+                    os.close(target)
+        finally:
+            os.close(dir_fd)
+    except FileExistsError:
+        return
+    except OSError as e:
+        raise _step(f"create device {dev['path']}", e) from None
+
+
 def _create_devices(rootfs: str, devices: list[dict[str, Any]]) -> None:
     wanted: dict[str, dict[str, Any]] = {
         path: {
@@ -727,27 +768,12 @@ def _create_devices(rootfs: str, devices: list[dict[str, Any]]) -> None:
     }
     for dev in devices:
         wanted[os.path.normpath(dev["path"])] = dev
-    for dev in wanted.values():
-        dest = securejoin(rootfs, dev["path"])
-        kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}.get(
-            dev.get("type", "c")
-        )
-        if kind is None:
-            raise SetupError(f"device {dev['path']}: unknown type {dev.get('type')}")
-        mode = dev.get("fileMode", 0o666) & 0o7777
-        try:
-            _makedirs(os.path.dirname(dest))
-            try:
-                os.mknod(dest, kind | mode, os.makedev(dev.get("major", 0), dev.get("minor", 0)))
-                os.chown(dest, dev.get("uid", 0), dev.get("gid", 0))
-            except PermissionError:
-                # No CAP_MKNOD (e.g. nested): bind the host's node instead, as runc does.
-                _touch(dest)
-                sc.mount(dev["path"], dest, None, sc.MS_BIND)
-        except FileExistsError:
-            continue
-        except OSError as e:
-            raise _step(f"create device {dev['path']}", e) from None
+    root_fd = inroot.open_root(rootfs)
+    try:
+        for dev in wanted.values():
+            _create_device(root_fd, dev)
+    finally:
+        os.close(root_fd)
     for target, link in DEV_SYMLINKS:
         try:
             os.symlink(target, securejoin(rootfs, link))
