@@ -219,7 +219,9 @@ def _copy_from(engine: Any, container: str, src: str, dst: str, opts: dict[str, 
         archives.archive_get(engine, container, src, sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
-    dst = os.path.abspath(dst) + ("/" if dst.endswith("/") else "")
+    # docker/cli resolveLocalPath: absolute, keeping a trailing "/" or "/.".
+    trailing = "/." if _specifies_current_dir(dst) else "/" if dst.endswith("/") else ""
+    dst = os.path.abspath(dst).rstrip("/") + trailing
     parent = os.path.dirname(os.path.normpath(dst))
     if not os.path.exists(parent):
         raise CopyError(f'invalid output path: directory "{parent}" does not exist')
