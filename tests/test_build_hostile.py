@@ -173,3 +173,38 @@ def test_run_steps_do_not_reach_the_hosts_loopback(
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.timeout(120)
+def test_a_killed_run_step_is_collected(
+    dy: Runner, busybox: str, tmp_path: Path, engine_env: dict[str, str]
+) -> None:
+    """A build killed (-9) during a RUN leaves its container, network namespace and
+    endpoint to the garbage collector, which leaves them alone while the step runs."""
+    import signal
+    import subprocess
+    import time
+
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN touch /started; sleep 60\n")
+    proc = subprocess.Popen(
+        [DOCKYARD, "build", "--progress=plain", str(ctx)],
+        env={**os.environ, **engine_env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if b"Running in" in line:
+            break
+    time.sleep(1)
+    # While it runs, a collection finds nothing of it.
+    check = dy("system", "check")
+    assert "netns" not in check.stdout and "endpoints" not in check.stdout, check.stdout
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    dy("system", "check", "--repair")
+    assert not list((Path(engine_env["DOCKYARD_RUNROOT"]) / "netns").glob("*"))
+    assert dy("system", "check").returncode == 0, dy("system", "check").stdout

@@ -23,7 +23,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -595,6 +595,7 @@ class Builder:
                 return
             container_id = os.urandom(32).hex()
             self.out(f" ---> Running in {container_id[:12]}")
+            stack.enter_context(_step_lock(self.paths, container_id))
             netns = ""
             if network == "default":
                 from dockyard.network.manager import NetworkManager
@@ -756,6 +757,26 @@ class Builder:
         files = Context(root, None, "")
         files.matcher = PatternMatcher([])
         return files, image_id
+
+
+@contextlib.contextmanager
+def _step_lock(paths: Paths, container_id: str) -> Iterator[None]:
+    """Hold ``<runroot>/<id>.lock`` for a RUN step's container, as a container's start
+    lock: the garbage collector (engine/gc.py) leaves its runtime state, cgroup, network
+    namespace, veth and endpoint row alone while it is held, and collects them once a
+    killed build let it go. The file goes with the step."""
+    import fcntl
+
+    os.makedirs(paths.runroot, exist_ok=True)
+    path = os.path.join(paths.runroot, f"{container_id}.lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        os.close(fd)
 
 
 #: Instructions that change only the image config (``_meta`` steps).
