@@ -68,11 +68,10 @@ def test_hooks_run_in_order_with_state_on_stdin(tmp_path: Path) -> None:
     os.waitpid(pid, 0)
     rt.delete(cid)
     names = [ln.split()[:2] for ln in log.read_text().splitlines()]
-    # The process may be gone (true exits at once) when poststart reads the state.
-    assert names[3:] in (
-        [["poststart", "running"], ["poststop", "stopped"]],
-        [["poststart", "stopped"], ["poststop", "stopped"]],
-    )
+    # poststart sees the container as started ("running", its pid) even when the
+    # process (true) has exited already.
+    assert names[3:] == [["poststart", "running"], ["poststop", "stopped"]]
+    assert log.read_text().splitlines()[3].split()[2] == str(pid)
     start_state, uid = (bundle / "rootfs" / "tmp" / "start-state").read_text().splitlines()
     assert json.loads(start_state)["id"] == cid and json.loads(start_state)["pid"] == pid
     assert uid == "0"
@@ -319,6 +318,20 @@ def test_resources_the_host_cannot_honour_are_errors(
     )
     with pytest.raises(DockyardError, match="cgroup"):
         rt.create("r", str(bundle))
+    assert rt.list() == []
+
+
+def test_create_without_process_then_start_fails(tmp_path: Path) -> None:
+    """config.md: process is optional; runtime.md: start MUST generate an error when it
+    was not set. The container is then stopped and can be deleted."""
+    rt = LinuxRuntime(str(tmp_path / "state"))
+    bundle = make_bundle(tmp_path, ["true"], edit=lambda s: s.pop("process"))
+    rt.create("np", str(bundle))
+    assert rt.state("np")["status"] == "created"
+    with pytest.raises(RuntimeFailure, match="has no process"):
+        rt.start("np")
+    assert rt.state("np")["status"] == "stopped"
+    rt.delete("np")
     assert rt.list() == []
 
 

@@ -538,7 +538,10 @@ def _enter_process(
     """The last steps before execve, shared by create and exec: rlimits, no_new_privs,
     seccomp (``(BPF program, OCI flags)``), user and capabilities, cwd, PATH lookup inside
     the container, umask, signal dispositions. Returns the executable's path and the
-    environment; raises SetupError."""
+    environment ("" and {} for a container without a process: it never execs);
+    raises SetupError."""
+    if not process.get("args"):
+        return "", {}
     _set_rlimits(process.get("rlimits") or [])
     nnp = bool(process.get("noNewPrivileges"))
     if seccomp is not None and not nnp:

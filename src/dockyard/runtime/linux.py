@@ -134,7 +134,11 @@ class LinuxRuntime:
             raise InvalidArgument(f"cannot read {bundle}/config.json: {e.strerror}") from None
         except ValueError as e:
             raise InvalidArgument(f"invalid {bundle}/config.json: {e}") from None
-        check_spec(spec, f"{bundle}/config.json")
+        check_spec(spec, f"{bundle}/config.json", process_optional=True)
+        # Without a process (config.md: optional) the container is created and `start`
+        # fails (runtime.md "start").
+        has_process = "process" in spec
+        spec.setdefault("process", {})
         process = spec["process"]
         if process.get("terminal") and console_socket is None:
             raise InvalidArgument("process.terminal is set: --console-socket is required")
@@ -277,6 +281,7 @@ class LinuxRuntime:
                 "annotations": spec.get("annotations") or {},
                 "cgroups_path": cgroups_path,
                 "seccomp_flags": None if seccomp is None else seccomp[1],
+                "has_process": has_process,
                 "hooks": {k: (hook_spec or {}).get(k) or [] for k in ("poststart", "poststop")},
             }
             if seccomp is not None:
@@ -380,11 +385,18 @@ class LinuxRuntime:
 
     def start(self, container_id: str) -> None:
         """Let a created container's PID 1 exec its process (opens the exec fifo).
+        A container created without a process is stopped and RuntimeFailure raised.
 
         Raises NotFound, or Conflict if the container is not in the created state.
         """
         state = self._load(container_id)
         status = self._status(state)
+        if status == "created" and not state.get("has_process", True):
+            # Nothing to run: the init that waits for start is ended (status: stopped).
+            _kill_and_reap(state["pid"], state["start_time"])
+            raise RuntimeFailure(
+                f"cannot start container {container_id}: config.json has no process"
+            )
         if status != "created":
             raise Conflict(
                 f"cannot start a container that has {status}"
@@ -417,7 +429,8 @@ class LinuxRuntime:
         if poststart:
             from dockyard.runtime.hooks import warn_all
 
-            warn_all("poststart", poststart, self.state(container_id))
+            # The state as started: a short-lived process may have exited already.
+            warn_all("poststart", poststart, self._public(state, "running"))
 
     def state(self, container_id: str) -> dict[str, Any]:
         """The OCI state (runtime.md "State") of ``container_id``; raises NotFound."""
@@ -454,15 +467,16 @@ class LinuxRuntime:
             raise Conflict("container not running") from None
 
     def delete(self, container_id: str, force: bool = False) -> None:
-        """Remove a stopped (or created) container: its cgroup and state directory.
+        """Remove a stopped container: its cgroup and state directory.
 
-        A running container is refused (Conflict) unless ``force``, which SIGKILLs it and
+        One not stopped (created, running, paused) is refused (Conflict, runtime.md
+        "delete"; runc deletes a created one) unless ``force``, which SIGKILLs it and
         waits until it is gone.
         """
         state = self._load(container_id)
         status = self._status(state)
-        if status == "running" and not force:
-            raise Conflict(f"cannot delete container {container_id} that is not stopped: running")
+        if status != "stopped" and not force:
+            raise Conflict(f"cannot delete container {container_id} that is not stopped: {status}")
         manager = self._manager(state)
         if status != "stopped":
             _kill_and_reap(state["pid"], state["start_time"])
@@ -611,10 +625,11 @@ def check_signal(sig: int) -> None:
         raise InvalidArgument(f"invalid signal: {sig}")
 
 
-def check_spec(spec: Any, name: str) -> None:
+def check_spec(spec: Any, name: str, process_optional: bool = False) -> None:
     """Check the shape of an OCI ``spec`` (config.md) in the fields this runtime reads.
 
-    ``name`` names the file in messages. Checks: an object; ``process`` an object with
+    ``name`` names the file in messages. Checks: an object; ``process`` (which may be
+    missing with ``process_optional``) an object with
     ``args`` a non-empty list of strings, ``env`` a list of strings, ``cwd`` a string and
     ``user`` an object when present; ``root.path`` a string; ``mounts`` a list of objects
     with a string ``destination``; ``linux`` an object. Raises InvalidArgument naming the
@@ -630,6 +645,8 @@ def check_spec(spec: Any, name: str) -> None:
     if not isinstance(spec, dict):
         raise InvalidArgument(f"{name}: must be a JSON object")
     process = spec.get("process")
+    if process is None and process_optional:
+        process = {"args": ["-"]}
     if not isinstance(process, dict):
         raise bad("process", "an object")
     if not strings(process.get("args")):
