@@ -303,3 +303,19 @@ def test_credentials_stay_with_the_registry_on_redirect(
             s.server_close()
         for t in threads:
             t.join(10)
+
+
+def test_no_registry_answers(dy: Runner, engine_env: dict[str, str]) -> None:
+    """Nothing listens: Docker's wording (the last endpoint tried, plain HTTP for a
+    loopback host), and nothing stored."""
+    from registry_peer import free_port
+
+    port = free_port()
+    p = dy("pull", f"127.0.0.1:{port}/nothing/here")
+    assert p.returncode == 1
+    assert p.stderr == (
+        f'Error response from daemon: Get "http://127.0.0.1:{port}/v2/": '
+        f"dial tcp 127.0.0.1:{port}: connect: connection refused\n"
+    )
+    assert p.stdout == "Using default tag: latest\n"
+    assert _stored(engine_env["DOCKYARD_ROOT"]) == []
