@@ -31,7 +31,7 @@ def test_progress_bar_as_docker_draws_it() -> None:
 def test_display_off_a_terminal_drops_progress_lines() -> None:
     out = io.StringIO()
     shown = ProgressDisplay(out, terminal=False)
-    shown.show(status("Pulling from library/busybox", "latest"))
+    shown.show(status("Pulling from library/busybox", "latest", layer=False))
     shown.show(status("Pulling fs layer", "abc"))
     shown.show(progress("Downloading", "abc", 10, 100, 0))
     shown.show(status("Pull complete", "abc"))
@@ -48,10 +48,12 @@ def test_display_on_a_terminal_redraws_each_layer_line() -> None:
     out = io.StringIO()
     shown = ProgressDisplay(out, terminal=True)
     shown.width = 80
+    shown.show(status("Pulling from library/busybox", "latest", layer=False))
     shown.show(status("Pulling fs layer", "aaa"))
     shown.show(status("Pulling fs layer", "bbb"))
     shown.show(progress("Downloading", "aaa", 500, 1000, 0))
     assert out.getvalue() == (
+        "latest: Pulling from library/busybox\n"
         "\n\x1b[1A\x1b[2K\raaa: Pulling fs layer \r\x1b[1B"
         "\n\x1b[1A\x1b[2K\rbbb: Pulling fs layer \r\x1b[1B"
         "\x1b[2A\x1b[2K\raaa: Downloading     500B/1kB\r\x1b[2B"

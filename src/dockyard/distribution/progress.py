@@ -59,11 +59,13 @@ def bar(detail: dict[str, Any], width: int = 200, now: float | None = None) -> s
     return box + numbers + left
 
 
-def status(text: str, id: str | None = None) -> dict[str, Any]:
-    """A status message (with ``progressDetail: {}`` when it is a layer's line)."""
+def status(text: str, id: str | None = None, layer: bool = True) -> dict[str, Any]:
+    """A status message; a layer's line (``id`` and ``layer``) has ``progressDetail:
+    {}``, so a terminal redraws it in place (``Pulling from`` has an id but is not one)."""
     msg: dict[str, Any] = {"status": text}
     if id is not None:
-        msg["progressDetail"] = {}
+        if layer:
+            msg["progressDetail"] = {}
         msg["id"] = id
     return msg
 

@@ -224,7 +224,7 @@ class Puller:
         target = ref.digest or ref.tag or reference.DEFAULT_TAG
         reg, data, mt, top_digest = self.resolve(ref, target)
         try:
-            self._send(msg.status(f"Pulling from {ref.path}", target))
+            self._send(msg.status(f"Pulling from {ref.path}", target, layer=False))
             manifest_bytes = data
             if mt in media.INDEXES:
                 desc = media.select_manifest(json.loads(data), want)
