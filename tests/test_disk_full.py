@@ -56,7 +56,9 @@ def small(tmp_path: Path, engine_env: dict[str, str], dy: Runner) -> Iterator[Pa
             dy("rm", "-f", *ids)
         dy("volume", "prune", "-af")
         dy("network", "prune", "-f")
-        subprocess.run(["umount", str(mnt)], check=True)
+        if subprocess.run(["umount", str(mnt)], check=False).returncode != 0:
+            subprocess.run(["umount", "-l", str(mnt)], check=True)
+            raise AssertionError(f"{mnt} was still in use after the test")
 
 
 def bootstrap(dy: Runner) -> str:
@@ -152,6 +154,10 @@ def test_full_disk_reads_removals_and_refusals(dy: Runner, small: Path, tmp_path
     assert dy("images", "-q", "img", check=True).stdout == ""
     # The refused volume rm kept the volume's data under its name.
     assert os.listdir(small / "root" / "volumes") == ["v2"]
+    # rm makes the room its record's removal needs from the container's own layer.
+    assert dy("rm", "wrote").stdout == "wrote\n"
+    assert dy("ps", "-aq", check=True).stdout.split() == [keep[:12]]
+    assert not os.path.exists(small / "root" / "containers" / wrote)
 
     # Space comes back: the reserve is made again at the next open.
     os.unlink(small / "filler2")

@@ -27,7 +27,14 @@ from dockyard.container.names import random_name, validate_name
 from dockyard.container.options import CreateOptions
 from dockyard.container.signals import PROXIED_SIGNALS, detach_from_caller, wait_forwarding
 from dockyard.container.store import Container, ContainerStore, initial_state
-from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound, RuntimeFailure
+from dockyard.errors import (
+    Conflict,
+    DiskFull,
+    DockyardError,
+    InvalidArgument,
+    NotFound,
+    RuntimeFailure,
+)
 from dockyard.paths import Paths
 
 if TYPE_CHECKING:
@@ -1315,13 +1322,32 @@ class ContainerManager:
         namespace, addresses, record (its exit code kept for waiters), volumes' mount
         points (``volumes``: and its anonymous volumes), files and start lock file. The
         record goes before the files, so a kill leaves files without a record, which the
-        garbage collector removes. Idempotent."""
+        garbage collector removes. Idempotent.
+
+        On a disk so full that even the record's removal cannot be written (DiskFull), the
+        container's writable layer is removed first to make the room, then the record:
+        a kill in between leaves a record without its files, which ``rm`` removes."""
         from dockyard.snapshot import unmount
+        from dockyard.volume.copyup import remove_tree
 
         cdir = self.paths.container_dir(c.id)
         unmount(os.path.join(cdir, "rootfs"))
         with contextlib.suppress(DockyardError, OSError):
             self.networks.teardown(c.id)
+        try:
+            self._discard_records(c, volumes)
+        except DiskFull:
+            remove_tree(os.path.join(cdir, "upper"))
+            self._discard_records(c, volumes)
+        # Not shutil.rmtree: it recurses, and a container can nest its writable layer
+        # deeper than the recursion limit (rm crashed, leaving the directory).
+        with contextlib.suppress(OSError):
+            remove_tree(cdir)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._lock_path(c.id))
+
+    def _discard_records(self, c: Container, volumes: bool) -> None:
+        """The database side of :meth:`discard` (each step idempotent)."""
         self.networks.release(c.id)
         with contextlib.suppress(NotFound):
             # Before the row goes, so that a waiter never finds neither (docker wait on
@@ -1333,14 +1359,6 @@ class ContainerManager:
         self.volumes.detach(c.id, remove_anonymous=volumes or bool(c.host_config.get("AutoRemove")))
         # Its monitor may not have finished its own cleanup yet.
         self.volumes.deactivate(c.id)
-        from dockyard.volume.copyup import remove_tree
-
-        # Not shutil.rmtree: it recurses, and a container can nest its writable layer
-        # deeper than the recursion limit (rm crashed, leaving the directory).
-        with contextlib.suppress(OSError):
-            remove_tree(cdir)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._lock_path(c.id))
 
     def _await_start(self, c: Container, timeout: float = 10) -> Container:
         """``c`` re-read once a start in progress has recorded it running or given up
