@@ -137,7 +137,10 @@ class TreeWriter:
             return None
         if stat.S_ISSOCK(mode):
             return None  # sockets cannot be archived (Docker skips them too)
-        xattrs = _xattrs(dir_fd, name)
+        try:
+            xattrs = _xattrs(dir_fd, name)
+        except FileNotFoundError:
+            return None  # removed since its lstat
         for key in _UNSUPPORTED_XATTRS:
             if key in xattrs:
                 raise DockyardError(f"cannot diff {arcname}: overlayfs {key} is not supported")
@@ -185,7 +188,13 @@ class TreeWriter:
                 self.tf.addfile(ti, _Exactly(f, now.st_size))
             return None
         if stat.S_ISLNK(mode):
-            ti.type, ti.linkname = tarfile.SYMTYPE, os.readlink(name, dir_fd=dir_fd)
+            try:
+                target = os.readlink(name, dir_fd=dir_fd)
+            except OSError as e:
+                if e.errno in (errno.EINVAL, errno.ENOENT):
+                    return None  # no longer a symlink: replaced since its lstat
+                raise
+            ti.type, ti.linkname = tarfile.SYMTYPE, target
         elif stat.S_ISFIFO(mode):
             ti.type = tarfile.FIFOTYPE
         else:
