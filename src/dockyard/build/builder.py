@@ -548,7 +548,7 @@ class Builder:
 
     def _workdir(self, state: _State, path: str) -> None:
         """WORKDIR: an empty-layer entry, or a layer when the directory had to be made."""
-        from dockyard.snapshot import mount_rootfs, securejoin, unmount
+        from dockyard.snapshot import inroot, mount_rootfs, unmount
 
         created_by = f"WORKDIR {path}"
         key = cache_key(state.image_id, created_by, [state.config])
@@ -559,8 +559,13 @@ class Builder:
             rootfs = os.path.join(tmp, "rootfs")
             mount_rootfs(self._lowers(state), upper, os.path.join(tmp, "work"), rootfs)
             try:
-                target = securejoin(rootfs, path)
-                os.makedirs(target, mode=0o755, exist_ok=True)
+                root_fd = inroot.open_root(rootfs)
+                try:
+                    os.close(inroot.mkdirs(root_fd, path, 0o755))
+                except OSError as e:
+                    raise BuildError(f"WORKDIR {path}: mkdir {path}: {e.strerror}") from None
+                finally:
+                    os.close(root_fd)
             finally:
                 unmount(rootfs)
             if os.listdir(upper):

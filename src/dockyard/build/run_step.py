@@ -67,7 +67,7 @@ def run_in_container(
     from dockyard.errors import DockyardError
     from dockyard.runtime import get_runtime
     from dockyard.runtime.spec import SpecOptions, build_spec
-    from dockyard.snapshot import mount_rootfs, securejoin, unmount
+    from dockyard.snapshot import inroot, mount_rootfs, unmount
 
     bundle = os.path.dirname(rootfs)
     extra = [m["destination"].strip("/") for m in request.mounts]
@@ -77,9 +77,11 @@ def run_in_container(
         mount_rootfs(lowers, upper, work, rootfs)
         undo.callback(unmount, rootfs)
         user = resolve_user(rootfs, request.user)
-        cwd_host = securejoin(rootfs, request.cwd)
-        if not os.path.isdir(cwd_host):
-            os.makedirs(cwd_host, exist_ok=True)
+        root_fd = inroot.open_root(rootfs)
+        try:
+            os.close(inroot.mkdirs(root_fd, request.cwd))
+        finally:
+            os.close(root_fd)
         if request.network == "default" and not request.netns:
             raise DockyardError("RUN with the default network needs its namespace")
         # The /etc files of a container on a bridge for the default network.
