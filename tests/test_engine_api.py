@@ -4,6 +4,7 @@ its required keys are all there, and errors carry the API's HTTP status."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,16 +102,59 @@ def test_image_objects(engine: Engine, busybox: str) -> None:
     (item,) = engine.image_history("busybox")
     assert_shape(item, "HistoryResponseItem")
     assert (item["Id"], item["Tags"]) == (summary["Id"], ["busybox:latest"])
+    engine.image_tag("busybox", "example.org/box", "1")
+    assert engine.image_inspect("example.org/box:1")["Id"] == summary["Id"]
+    assert engine.image_delete("example.org/box:1") == [{"Untagged": "example.org/box:1"}]
+    with pytest.raises(NotFound):
+        engine.image_tag("nope", "x")
 
 
-def test_volume_inspect(engine: Engine, dy: Runner) -> None:
-    dy("volume", "create", "v1", check=True)
+def test_volume_objects(engine: Engine) -> None:
+    created = engine.volume_create({"Name": "v1", "Labels": {"k": "v"}})
+    assert_shape(created, "Volume")
     obj = engine.volume_inspect("v1")
-    assert_shape(obj, "Volume")
-    assert obj["Name"] == "v1"
+    assert obj == created and obj["Labels"] == {"k": "v"}
+    listed = engine.volume_list(filters={"label": ["k=v"]})
+    assert_shape(listed, "VolumeListResponse")
+    assert [v["Name"] for v in listed["Volumes"]] == ["v1"]
     with pytest.raises(NotFound):
         engine.volume_inspect("v2")
-    dy("volume", "rm", "v1", check=True)
+    with pytest.raises(InvalidArgument, match="cluster volumes"):
+        engine.volume_create({"Name": "v3", "ClusterVolumeSpec": {"Group": "g"}})
+    assert engine.volume_prune() == {"VolumesDeleted": None, "SpaceReclaimed": 0}
+    assert engine.volume_prune({"all": ["true"]})["VolumesDeleted"] == ["v1"]
+
+
+def test_network_objects(engine: Engine, busybox: str) -> None:
+    request = {
+        "Name": "n1",
+        "Labels": {"k": "v"},
+        "IPAM": {"Config": [{"Subnet": "10.231.78.0/24"}]},
+    }
+    created = engine.network_create(request)
+    assert_shape(created, "NetworkCreateResponse")
+    try:
+        obj = engine.network_inspect("n1")
+        assert_shape(obj, "Network")
+        assert obj["Id"] == created["Id"] and obj["IPAM"]["Config"][0]["Subnet"] == "10.231.78.0/24"
+        listed = engine.network_list(filters={"label": ["k=v"]})
+        assert [n["Name"] for n in listed] == ["n1"] and listed[0]["Containers"] == {}
+        with pytest.raises(InvalidArgument, match="EnableIPv6"):
+            engine.network_create({"Name": "n2", "EnableIPv6": True})
+        engine.container_create({"Image": "busybox", "Cmd": ["true"]}, name="c1")
+        engine.network_connect("n1", "c1", {"IPAMConfig": {"IPv4Address": "10.231.78.9"}})
+        nets = engine.container_inspect("c1")["NetworkSettings"]["Networks"]
+        assert nets["n1"]["IPAddress"] == "10.231.78.9"
+        with pytest.raises(Conflict):
+            engine.network_delete("n1")
+        engine.network_disconnect("n1", "c1")
+        engine.container_delete("c1")
+        assert engine.network_prune({"label": ["k=v"]}) == {"NetworksDeleted": ["n1"]}
+    finally:
+        with contextlib.suppress(NotFound):
+            engine.container_delete("c1", force=True)
+        with contextlib.suppress(NotFound):
+            engine.network_delete("n1")
 
 
 CLI_REQUESTS = json.loads(

@@ -198,13 +198,16 @@ def image_inspect(paths: Paths, names: tuple[str, ...], fmt: str, platform: str 
 def tag(paths: Paths, source: str, target: str) -> None:
     """Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE."""
     from dockyard import reference
+    from dockyard.cli.engine import open_engine
 
     try:
         ref = reference.parse(target)
     except DockyardError as e:
         fail(f'Error parsing reference: "{target}" is not a valid repository/tag: {e}')
-    with open_store(paths) as store:
-        store.tag(store.resolve(source).id, ref)
+    if ref.digest:
+        open_engine(paths).image_tag(source, target)
+    else:
+        open_engine(paths).image_tag(source, ref.familiar_name(), ref.tag)
 
 
 @click.command("rmi", context_settings={"help_option_names": ["--help"]})
@@ -214,15 +217,18 @@ def tag(paths: Paths, source: str, target: str) -> None:
 @click.pass_obj
 def rmi(paths: Paths, names: tuple[str, ...], force: bool, no_prune: bool) -> None:
     """Remove one or more images."""
+    from dockyard.cli.engine import open_engine
+
+    engine = open_engine(paths)
     errors = []
-    with open_store(paths) as store:
-        for name in names:
-            try:
-                records = store.delete(name, force=force)
-            except DockyardError as e:
-                errors.append(f"Error response from daemon: {e}")
-                continue
-            for kind, value in records:
+    for name in names:
+        try:
+            items = engine.image_delete(name, force=force, noprune=no_prune)
+        except DockyardError as e:
+            errors.append(f"Error response from daemon: {e}")
+            continue
+        for item in items:
+            for kind, value in item.items():
                 click.echo(f"{kind}: {value}")
     if errors:
         fail("\n".join(errors))

@@ -27,9 +27,9 @@ DEFAULT_LS_FORMAT = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
 
 
 def _engine(paths: Paths) -> Any:
-    from dockyard.engine import Engine
+    from dockyard.cli.engine import open_engine
 
-    return Engine(paths)
+    return open_engine(paths)
 
 
 def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
@@ -79,67 +79,46 @@ def create(
             raise InvalidArgument(
                 f"{flag} given more than once: Dockyard networks have one IPv4 subnet"
             )
-    net = _engine(paths).networks.create(
-        name,
-        driver,
-        subnet=subnet[0] if subnet else None,
-        gateway=gateway[0] if gateway else None,
-        ip_range=ip_range[0] if ip_range else None,
-        options=_pairs(opt, "--opt"),
-        internal=internal,
-        labels=_pairs(label, "--label"),
-        attachable=attachable,
-    )
-    click.echo(net.id)
+    ipam: dict[str, str] = {}
+    for key, values in (("Subnet", subnet), ("Gateway", gateway), ("IPRange", ip_range)):
+        if values:
+            ipam[key] = values[0]
+    request = {
+        "Name": name,
+        "Driver": driver,
+        "Options": _pairs(opt, "--opt"),
+        "Internal": internal,
+        "Labels": _pairs(label, "--label"),
+        "Attachable": attachable,
+        "IPAM": {"Driver": "default", "Config": [ipam] if ipam else []},
+    }
+    click.echo(_engine(paths).network_create(request)["Id"])
 
 
-def _row(net: Any, no_trunc: bool) -> dict[str, Any]:
-    labels = ",".join(f"{k}={v}" for k, v in net.labels.items())
+def _row(net: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
+    """The ``network ls`` format context of a Network object."""
+    labels = ",".join(f"{k}={v}" for k, v in (net.get("Labels") or {}).items())
     return {
-        "ID": net.id if no_trunc else net.short_id,
-        "Name": net.name,
-        "Driver": net.driver,
-        "Scope": "local",
-        "IPv6": "false",
-        "Internal": "true" if net.internal else "false",
+        "ID": net["Id"] if no_trunc else net["Id"][:12],
+        "Name": net["Name"],
+        "Driver": net["Driver"],
+        "Scope": net.get("Scope") or "local",
+        "IPv6": "true" if net.get("EnableIPv6") else "false",
+        "Internal": "true" if net.get("Internal") else "false",
         "Labels": labels,
-        "CreatedAt": net.created,
+        "CreatedAt": net["Created"],
     }
 
 
-def _filter(engine: Any, nets: list[Any], filters: tuple[str, ...]) -> list[Any]:
-    """Docker's ``--filter`` for networks: driver, id, label, name, scope, type, dangling.
-    Values of one key are ORed, keys are ANDed."""
+def _filters(filters: tuple[str, ...]) -> dict[str, list[str]]:
+    """``--filter key=value`` flags as the API's filters (this message names the flag)."""
     wanted: dict[str, list[str]] = {}
     for f in filters:
         key, sep, value = f.partition("=")
         if not sep:
             raise InvalidArgument(f"bad format of filter (expected name=value): {f}")
-        if key not in ("driver", "id", "label", "name", "scope", "type", "dangling"):
-            raise InvalidArgument(f"invalid filter '{key}'")
         wanted.setdefault(key, []).append(value)
-
-    def label_ok(net: Any, v: str) -> bool:
-        k, sep, val = v.partition("=")
-        return k in net.labels and (not sep or net.labels[k] == val)
-
-    def dangling(net: Any) -> bool:
-        return not net.predefined and not engine.networks.store.endpoints(network_id=net.id)
-
-    tests = {
-        "driver": lambda n, v: n.driver == v,
-        "id": lambda n, v: n.id.startswith(v),
-        "label": label_ok,
-        "name": lambda n, v: v in n.name,
-        "scope": lambda n, v: v == "local",
-        "type": lambda n, v: (v == "builtin") == n.predefined,
-        "dangling": lambda n, v: dangling(n) == (v.lower() in ("true", "1")),
-    }
-    for key, values in wanted.items():
-        if key == "type" and any(v not in ("custom", "builtin") for v in values):
-            raise InvalidArgument(f"invalid filter: 'type'='{values[0]}'")
-        nets = [n for n in nets if any(tests[key](n, v) for v in values)]
-    return nets
+    return wanted
 
 
 @network.command("ls", context_settings=_SETTINGS)
@@ -155,8 +134,7 @@ def ls(paths: Paths, filters: tuple[str, ...], fmt: str, no_trunc: bool, quiet: 
     """List networks."""
     from dockyard.cli.formatting import format_items
 
-    engine = _engine(paths)
-    nets = sorted(_filter(engine, engine.networks.list_networks(), filters), key=lambda n: n.name)
+    nets = sorted(_engine(paths).network_list(_filters(filters)), key=lambda n: n["Name"])
     if quiet and fmt in ("", "table"):
         fmt = "{{.ID}}"
     rows = [_row(n, no_trunc) for n in nets]
@@ -179,7 +157,7 @@ def inspect(paths: Paths, names: tuple[str, ...], fmt: str) -> None:
     found, errors = [], []
     for name in names:
         try:
-            found.append(engine.networks.inspect(engine.networks.get(name), engine.container_store))
+            found.append(engine.network_inspect(name))
         except NotFound:
             errors.append(f"Error: No such network: {name}")
     print_inspect(fmt, found, errors)
@@ -195,7 +173,7 @@ def rm(paths: Paths, names: tuple[str, ...], force: bool) -> None:
     errors = []
     for name in names:
         try:
-            engine.networks.remove(name)
+            engine.network_delete(name)
         except NotFound as e:
             if not force:
                 errors.append(f"Error response from daemon: {e}")
@@ -220,9 +198,10 @@ network.add_command(rm, "remove")
 @engine_errors
 def connect(paths: Paths, net: str, container: str, ip: str | None, alias: tuple[str, ...]) -> None:
     """Connect a container to a network."""
-    engine = _engine(paths)
-    c = engine.container_store.get(container)
-    engine.networks.connect(c, net, ip=ip, aliases=list(alias))
+    settings: dict[str, Any] = {"Aliases": list(alias)}
+    if ip:
+        settings["IPAMConfig"] = {"IPv4Address": ip}
+    _engine(paths).network_connect(net, container, settings)
 
 
 @network.command("disconnect", context_settings=_SETTINGS)
@@ -235,9 +214,7 @@ def connect(paths: Paths, net: str, container: str, ip: str | None, alias: tuple
 @engine_errors
 def disconnect(paths: Paths, net: str, container: str, force: bool) -> None:
     """Disconnect a container from a network."""
-    engine = _engine(paths)
-    c = engine.container_store.get(container)
-    engine.networks.disconnect(c, net)
+    _engine(paths).network_disconnect(net, container, force=force)
 
 
 @network.command("prune", context_settings=_SETTINGS)
@@ -258,11 +235,8 @@ def prune(paths: Paths, force: bool, filters: tuple[str, ...]) -> None:
         answer = sys.stdin.readline().strip().lower()
         if answer not in ("y", "yes"):
             return
-    engine = _engine(paths)
-    from dockyard.network.manager import prune_filter
-
-    removed = engine.networks.prune(prune_filter(engine.networks.list_networks(), filters))
-    if removed:
+    report = _engine(paths).network_prune(_filters(filters))
+    if report["NetworksDeleted"]:
         click.echo("Deleted Networks:")
-        for net in removed:
-            click.echo(net.name)
+        for name in report["NetworksDeleted"]:
+            click.echo(name)

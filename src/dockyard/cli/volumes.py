@@ -32,9 +32,9 @@ _LABEL_CALL = re.compile(r'(?<![\w.])\.Label\s+("(?:[^"\\]|\\.)*"|`[^`]*`)')
 
 
 def _engine(paths: Paths) -> Any:
-    from dockyard.engine import Engine
+    from dockyard.cli.engine import open_engine
 
-    return Engine(paths)
+    return open_engine(paths)
 
 
 class _Labels(dict[str, str]):
@@ -44,17 +44,18 @@ class _Labels(dict[str, str]):
         return super().get(key, default)
 
 
-def _row(v: Any) -> dict[str, Any]:
-    """Docker's volume format context (``volume ls --format``), keys sorted as its JSON."""
-    labels = v.labels or {}
+def _row(v: dict[str, Any]) -> dict[str, Any]:
+    """Docker's volume format context (``volume ls --format``) of a Volume object, keys
+    sorted as its JSON."""
+    labels = v.get("Labels") or {}
     return {
         "Availability": "N/A",
-        "Driver": v.driver,
+        "Driver": v["Driver"],
         "Group": "N/A",
         "Labels": ",".join(f"{k}={val}" for k, val in sorted(labels.items())),
         "Links": "N/A",
-        "Mountpoint": v.mountpoint,
-        "Name": v.name,
+        "Mountpoint": v["Mountpoint"],
+        "Name": v["Name"],
         "Scope": "local",
         "Size": "N/A",
         "Status": "N/A",
@@ -99,8 +100,8 @@ def create(
     except InvalidArgument as e:
         fail(f"{e}\nSee 'dockyard volume create --help'.", 125)
     # The Docker CLI always sends both maps: a volume made here shows {} rather than null.
-    v = _engine(paths).volumes.create(name, driver=driver, labels=label_map, options=options)
-    print(v.name)
+    request = {"Name": name or "", "Driver": driver, "DriverOpts": options, "Labels": label_map}
+    print(_engine(paths).volume_create(request)["Name"])
 
 
 @click.command("ls", context_settings=_SETTINGS)
@@ -114,16 +115,19 @@ def ls(paths: Paths, filters: tuple[str, ...], format_: str, quiet: bool) -> Non
     from dockyard.cli.formatting import format_items
     from dockyard.cli.opts import parse_filters
 
-    volumes = _engine(paths).volumes.select(parse_filters(filters))
-    volumes.sort(key=lambda v: _natural_key(v.name))
+    volumes = _engine(paths).volume_list(parse_filters(filters))["Volumes"]
+    volumes.sort(key=lambda v: _natural_key(v["Name"]))
     if quiet:
-        sys.stdout.write("".join(v.name + "\n" for v in volumes))
+        sys.stdout.write("".join(v["Name"] + "\n" for v in volumes))
         return
     fmt = format_ or LS_DEFAULT
     rows: list[dict[str, Any]] = [_row(v) for v in volumes]
     if fmt.strip() not in ("json", "table json"):
         fmt = _LABEL_CALL.sub(r"index .Label \1", fmt)
-        rows = [{**r, "Label": _Labels(v.labels or {})} for r, v in zip(rows, volumes, strict=True)]
+        rows = [
+            {**r, "Label": _Labels(v.get("Labels") or {})}
+            for r, v in zip(rows, volumes, strict=True)
+        ]
     headers: dict[str, Any] = {**LS_HEADERS, "Label": _LabelHeader()}
     sys.stdout.write(format_items(fmt, rows, headers, default=LS_DEFAULT))
 
@@ -142,12 +146,12 @@ def inspect(paths: Paths, names: tuple[str, ...], format_: str) -> None:
     """Display detailed information on one or more volumes."""
     from dockyard.cli.formatting import print_inspect
 
-    store = _engine(paths).volumes
+    engine = _engine(paths)
     found = []
     errors = []
     for name in names:
         try:
-            found.append(store.get(name).inspect())
+            found.append(engine.volume_inspect(name))
         except DockyardError as e:
             errors.append(f"Error response from daemon: {e}")
     print_inspect(format_, found, errors)
@@ -160,11 +164,11 @@ def inspect(paths: Paths, names: tuple[str, ...], format_: str) -> None:
 def rm(paths: Paths, names: tuple[str, ...], force: bool) -> None:
     """Remove one or more volumes. You cannot remove a volume that is in use by a
     container."""
-    store = _engine(paths).volumes
+    engine = _engine(paths)
     failed = False
     for name in names:
         try:
-            store.remove(name, force=force)
+            engine.volume_delete(name, force=force)
         except DockyardError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)
             failed = True
@@ -198,13 +202,15 @@ def prune(paths: Paths, all_: bool, filters: tuple[str, ...], force: bool) -> No
         sys.stdout.flush()
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             return
-    removed = _engine(paths).volumes.prune(all_, parsed)
-    if removed:
+    if all_:
+        parsed["all"] = ["true"]
+    report = _engine(paths).volume_prune(parsed)
+    if report["VolumesDeleted"]:
         print("Deleted Volumes:")
-        for name, _size in removed:
+        for name in report["VolumesDeleted"]:
             print(name)
         print()
-    print(f"Total reclaimed space: {human_size(sum(size for _, size in removed))}")
+    print(f"Total reclaimed space: {human_size(report['SpaceReclaimed'])}")
 
 
 @click.group("volume", context_settings=_SETTINGS)

@@ -17,6 +17,7 @@ from dockyard.engine.base import on_first_open
 from dockyard.engine.containers import ContainerOperations
 from dockyard.engine.exec import ExecOperations
 from dockyard.engine.images import ImageOperations
+from dockyard.engine.networks import NetworkOperations
 from dockyard.engine.stats import StatsOperations
 from dockyard.engine.system import SystemOperations
 from dockyard.engine.volumes import VolumeOperations
@@ -30,6 +31,7 @@ class Engine(
     StatsOperations,
     ContainerOperations,
     ImageOperations,
+    NetworkOperations,
     VolumeOperations,
     SystemOperations,
 ):

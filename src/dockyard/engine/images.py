@@ -156,6 +156,27 @@ class ImageOperations(EngineBase):
             item["Tags"] = tags or None
         return items
 
+    def image_tag(self, name: str, repo: str, tag: str | None = None) -> None:
+        """``POST /images/{name}/tag``: tag the image ``name`` as ``repo:tag`` (``tag``
+        default ``latest``). Raises NotFound, InvalidArgument (a bad reference)."""
+        from dockyard import reference
+
+        target = f"{repo}:{tag}" if tag else repo
+        ref = reference.parse(target)
+        self.images.tag(self.images.resolve(name).id, ref)
+
+    def image_delete(
+        self, name: str, force: bool = False, noprune: bool = False
+    ) -> list[dict[str, str]]:
+        """``DELETE /images/{name}``: untag ``name`` (a reference), or remove the image
+        (an ID, or its last tag) with the untagged parents nothing else needs (unless
+        ``noprune``). Returns the API's ``[{"Untagged": ref}, {"Deleted": id}]`` items.
+        Raises NotFound, Conflict (used by a container, or tagged in several
+        repositories: ``force`` overrides)."""
+        if noprune:
+            raise InvalidArgument("noprune is not supported by Dockyard")
+        return [{kind: value} for kind, value in self.images.delete(name, force=force)]
+
     def image_inspect(self, name: str) -> ImageInspect:
         """``GET /images/{name}/json`` of the image ``name`` (a reference, full or short
         ID). Raises NotFound ``No such image: <name>``."""

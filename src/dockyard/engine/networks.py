@@ -1,0 +1,151 @@
+"""The facade's network operations (Engine API v1.51, Network): requests and answers in
+the API's shapes (NetworkCreateRequest, Network, EndpointSettings), filters as the
+daemon applies them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dockyard.engine.base import EngineBase
+from dockyard.errors import InvalidArgument, NotFound
+
+if TYPE_CHECKING:
+    from dockyard.engine.types import Filters
+    from dockyard.network.manager import Network
+
+#: The ``filters`` keys of ``GET /networks``.
+LIST_FILTERS = ("dangling", "driver", "id", "label", "name", "scope", "type")
+
+
+def _zero(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_zero(v) for v in value.values())
+    return value in (None, 0, "", False, [], {})
+
+
+class NetworkOperations(EngineBase):
+    """Networks (Engine API: Network)."""
+
+    def network_list(self, filters: Filters | None = None) -> list[dict[str, Any]]:
+        """``GET /networks``: every network as the API's Network object (its
+        ``Containers`` left empty, as the daemon's list does), oldest first, kept by
+        ``filters`` (:data:`LIST_FILTERS`; values of one key are alternatives, keys all
+        apply). Raises InvalidArgument for another key or a bad ``type``."""
+        filters = filters or {}
+        for key in filters:
+            if key not in LIST_FILTERS:
+                raise InvalidArgument(f"invalid filter '{key}'")
+        for v in filters.get("type", []):
+            if v not in ("custom", "builtin"):
+                raise InvalidArgument(f"invalid filter: 'type'='{v}'")
+
+        def label_ok(net: Network, v: str) -> bool:
+            k, sep, val = v.partition("=")
+            return k in net.labels and (not sep or net.labels[k] == val)
+
+        def dangling(net: Network) -> bool:
+            return not net.predefined and not self.networks.store.endpoints(network_id=net.id)
+
+        tests = {
+            "driver": lambda n, v: n.driver == v,
+            "id": lambda n, v: n.id.startswith(v),
+            "label": label_ok,
+            "name": lambda n, v: v in n.name,
+            "scope": lambda n, v: v == "local",
+            "type": lambda n, v: (v == "builtin") == n.predefined,
+            "dangling": lambda n, v: dangling(n) == (v.lower() in ("true", "1")),
+        }
+        nets = self.networks.list_networks()
+        for key, values in filters.items():
+            nets = [n for n in nets if any(tests[key](n, v) for v in values)]
+        out = []
+        for net in nets:
+            obj = self.networks.inspect(net, self.container_store)
+            obj["Containers"] = {}
+            out.append(obj)
+        return out
+
+    def network_inspect(self, id: str, verbose: bool = False) -> dict[str, Any]:
+        """``GET /networks/{id}`` (a name, ID or ID prefix): the Network object with its
+        attached containers. ``verbose`` adds nothing (swarm only). Raises NotFound
+        ``network <id> not found``."""
+        return self.networks.inspect(self.networks.get(id), self.container_store)
+
+    def network_create(self, request: dict[str, Any]) -> dict[str, str]:
+        """``POST /networks/create`` from a NetworkCreateRequest (``Name``, ``Driver``,
+        ``Internal``, ``Attachable``, ``Options``, ``Labels``, ``IPAM.Config`` with one
+        IPv4 ``Subnet``/``Gateway``/``IPRange``). Returns ``{"Id", "Warning"}``. Raises
+        InvalidArgument (a bad or unsupported field), Conflict (name taken, subnet
+        overlap), NotFound (an unknown driver)."""
+        name = request.get("Name")
+        if not name or not isinstance(name, str):
+            raise InvalidArgument("network name must be given")
+        for key in ("EnableIPv6", "Ingress", "ConfigOnly", "ConfigFrom"):
+            if not _zero(request.get(key)):
+                raise InvalidArgument(f"{key} is not supported by Dockyard")
+        if request.get("Scope") not in (None, "", "local"):
+            raise InvalidArgument(f"scope {request['Scope']!r} is not supported by Dockyard")
+        ipam = request.get("IPAM") or {}
+        if ipam.get("Driver") not in (None, "", "default"):
+            raise NotFound(f'plugin "{ipam["Driver"]}" not found')
+        if not _zero(ipam.get("Options")):
+            raise InvalidArgument("IPAM options are not supported by Dockyard")
+        configs = ipam.get("Config") or []
+        if len(configs) > 1:
+            raise InvalidArgument("Dockyard networks have one IPv4 subnet: give one IPAM config")
+        config = configs[0] if configs else {}
+        if not _zero(config.get("AuxiliaryAddresses")):
+            raise InvalidArgument("IPAM AuxiliaryAddresses are not supported by Dockyard")
+        net = self.networks.create(
+            name,
+            request.get("Driver") or "bridge",
+            subnet=config.get("Subnet") or None,
+            gateway=config.get("Gateway") or None,
+            ip_range=config.get("IPRange") or None,
+            options=dict(request.get("Options") or {}),
+            internal=bool(request.get("Internal")),
+            labels=dict(request.get("Labels") or {}),
+            attachable=bool(request.get("Attachable")),
+        )
+        return {"Id": net.id, "Warning": ""}
+
+    def network_delete(self, id: str) -> None:
+        """``DELETE /networks/{id}``. Raises NotFound, Conflict (predefined, or a
+        container is attached)."""
+        self.networks.remove(id)
+
+    def network_connect(
+        self, id: str, container: str, endpoint_config: dict[str, Any] | None = None
+    ) -> None:
+        """``POST /networks/{id}/connect``: attach ``container``, with the
+        EndpointSettings ``endpoint_config`` (``IPAMConfig.IPv4Address``, ``Aliases``).
+        Raises NotFound, Conflict, InvalidArgument (with Docker's messages, or naming an
+        unsupported field)."""
+        settings = dict(endpoint_config or {})
+        ipam = settings.pop("IPAMConfig", None) or {}
+        aliases = settings.pop("Aliases", None) or []
+        for key, value in {
+            **settings,
+            **{k: v for k, v in ipam.items() if k != "IPv4Address"},
+        }.items():
+            if not _zero(value):
+                raise InvalidArgument(f"EndpointConfig.{key} is not supported by Dockyard")
+        c = self.container_store.get(container)
+        self.networks.connect(c, id, ip=ipam.get("IPv4Address") or None, aliases=list(aliases))
+
+    def network_disconnect(self, id: str, container: str, force: bool = False) -> None:
+        """``POST /networks/{id}/disconnect``: detach ``container`` (``force`` changes
+        nothing: Dockyard's endpoints have no remote driver to fail). Raises NotFound,
+        Conflict."""
+        self.networks.disconnect(self.container_store.get(container), id)
+
+    def network_prune(self, filters: Filters | None = None) -> dict[str, list[str] | None]:
+        """``POST /networks/prune``: remove the user-defined networks no container uses,
+        kept by ``filters`` (``until``, ``label``, ``label!``). Returns
+        ``{"NetworksDeleted": [names]}``. Raises InvalidArgument for another filter."""
+        from dockyard.network.manager import prune_filter
+
+        flags = [f"{k}={v}" for k, values in (filters or {}).items() for v in values]
+        removed = self.networks.prune(prune_filter(self.networks.list_networks(), flags))
+        return {"NetworksDeleted": [n.name for n in removed] or None}
