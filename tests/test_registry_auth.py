@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from conftest import Runner, need
+from dockyard.errors import DockyardError
 from registry_peer import Registry, make_ca, make_cert, openssl, registry_env
 
 pytestmark = pytest.mark.timeout(180)
@@ -336,3 +337,27 @@ def test_tls_with_client_certificate(
     finally:
         if reg is not None:
             reg.stop()
+
+
+def test_login_given_by_the_caller(
+    dy: Runner, busybox: str, basic_registry: Registry, engine_env: dict
+) -> None:
+    """The Engine API's X-Registry-Auth: credentials given with the pull or push are
+    used instead of the (absent) stored login."""
+    from dockyard.distribution.credentials import from_auth_config
+    from dockyard.engine import Engine, distribution
+    from dockyard.paths import Paths
+
+    name = f"{basic_registry.host}/caller/busybox:1"
+    dy("tag", busybox, name, check=True)
+    assert dy("push", name).returncode == 1
+    auth = base64.b64encode(b"alice:s3cret").decode()
+    login = from_auth_config({"auth": auth})
+    engine = Engine(Paths.from_env())
+    list(distribution.push(engine, name, login=login))
+    dy("rmi", name, check=True)
+    messages = list(distribution.pull(engine, name, login=login))
+    assert messages[-1] == {"status": f"Status: Downloaded newer image for {name}"}
+    assert from_auth_config({"username": "", "password": ""}) is None
+    with pytest.raises(DockyardError, match="registrytoken is not supported"):
+        from_auth_config({"registrytoken": "x"})

@@ -381,11 +381,19 @@ class Registry:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def connect(domain: str, cfg: RegistryConfig, base: str | None = None) -> Registry:
-    """A ``Registry`` for ``domain`` (or the mirror ``base``) with the user's stored login."""
+def connect(
+    domain: str,
+    cfg: RegistryConfig,
+    base: str | None = None,
+    login: Credentials | None = None,
+) -> Registry:
+    """A ``Registry`` for ``domain`` (or the mirror ``base``) with ``login`` (the
+    caller's, e.g. the Engine API's ``X-Registry-Auth``) or else the stored login."""
     import httpx
 
     from dockyard.distribution import credentials
 
+    if login is not None and base is None:
+        return Registry(domain, cfg, login)
     key = auth_key(domain) if base is None else httpx.URL(base).netloc.decode()
     return Registry(domain, cfg, credentials.lookup(key), base)

@@ -199,3 +199,27 @@ def erase(key: str) -> bool:
             del auths[n]
         _save(data)
     return found
+
+
+def from_auth_config(data: object) -> Credentials | None:
+    """Credentials from a Docker ``AuthConfig`` (the Engine API's ``X-Registry-Auth``
+    JSON: ``username``/``password``, ``auth`` (base64 ``user:password``) or
+    ``identitytoken``); ``None`` when it carries none. Raises ``InvalidArgument`` for a
+    malformed one or a ``registrytoken`` (not supported)."""
+    if not isinstance(data, dict):
+        raise InvalidArgument("invalid registry auth: want a JSON object")
+    if data.get("registrytoken"):
+        raise InvalidArgument("registry auth: registrytoken is not supported")
+    if data.get("identitytoken"):
+        return Credentials(str(data.get("username") or ""), str(data["identitytoken"]), True)
+    user, password = str(data.get("username") or ""), str(data.get("password") or "")
+    if data.get("auth") and not (user or password):
+        try:
+            user, _, password = base64.b64decode(str(data["auth"])).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidArgument(
+                "invalid registry auth: auth is not base64 user:password"
+            ) from None
+    if not user and not password:
+        return None
+    return Credentials(user, password)

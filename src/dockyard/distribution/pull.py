@@ -29,6 +29,7 @@ from dockyard.distribution import media
 from dockyard.distribution import progress as msg
 from dockyard.distribution.client import Registry, RegistryError, Unreachable, connect
 from dockyard.distribution.config import RegistryConfig
+from dockyard.distribution.credentials import Credentials
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
 from dockyard.image.store import Image, ImageStore
 
@@ -169,9 +170,19 @@ class _ProgressReader:
 
 class Puller:
     """One ``docker pull``: ``store`` is the image store, ``cfg`` the registry settings,
-    ``emit`` receives Docker's JSON progress messages (called from several threads)."""
+    ``emit`` receives Docker's JSON progress messages (called from several threads),
+    ``runroot`` holds the layer locks, ``login`` replaces the stored login."""
 
-    def __init__(self, store: ImageStore, cfg: RegistryConfig, emit: Emit, runroot: str) -> None:
+    def __init__(
+        self,
+        store: ImageStore,
+        cfg: RegistryConfig,
+        emit: Emit,
+        runroot: str,
+        login: Credentials | None = None,
+    ) -> None:
+        #: Credentials for the image's registry instead of the stored login.
+        self.login = login
         self.store = store
         self.cfg = cfg
         self.emit = emit
@@ -188,7 +199,7 @@ class Puller:
         out = []
         if ref.domain == reference.DEFAULT_DOMAIN:
             out += [connect(ref.domain, self.cfg, base=m) for m in self.cfg.mirrors]
-        out.append(connect(ref.domain, self.cfg))
+        out.append(connect(ref.domain, self.cfg, login=self.login))
         return out
 
     def resolve(self, ref: reference.Reference, target: str) -> tuple[Registry, bytes, str, str]:

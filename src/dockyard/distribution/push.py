@@ -23,6 +23,7 @@ from dockyard.distribution import media
 from dockyard.distribution import progress as msg
 from dockyard.distribution.client import Registry, RegistryError, connect
 from dockyard.distribution.config import RegistryConfig
+from dockyard.distribution.credentials import Credentials
 from dockyard.errors import DockyardError, NotFound
 from dockyard.image.store import Image, ImageStore
 
@@ -36,7 +37,11 @@ class Pusher:
     """One ``docker push`` of images from ``store`` with settings ``cfg``; ``emit``
     receives Docker's JSON progress messages (from several threads)."""
 
-    def __init__(self, store: ImageStore, cfg: RegistryConfig, emit: Emit) -> None:
+    def __init__(
+        self, store: ImageStore, cfg: RegistryConfig, emit: Emit, login: Credentials | None = None
+    ) -> None:
+        #: Credentials for the registry instead of the stored login.
+        self.login = login
         self.store = store
         self.cfg = cfg
         self._emit = emit
@@ -61,7 +66,7 @@ class Pusher:
         if not refs:
             raise NotFound(f"An image does not exist locally with the tag: {ref.familiar_name()}")
         self._send(msg.status(f"The push refers to repository [{ref.name}]"))
-        reg = connect(ref.domain, self.cfg)
+        reg = connect(ref.domain, self.cfg, login=self.login)
         try:
             for r in refs:
                 image = self.store.lookup_tag(r)

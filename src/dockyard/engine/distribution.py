@@ -25,6 +25,7 @@ from dockyard import reference
 from dockyard.errors import InvalidArgument
 
 if TYPE_CHECKING:
+    from dockyard.distribution.credentials import Credentials
     from dockyard.engine import Engine
     from dockyard.image.store import ImageStore
     from dockyard.paths import Paths
@@ -74,13 +75,19 @@ def parse_pull_reference(name: str, all_tags: bool = False) -> reference.Referen
 
 
 def pull(
-    engine: Engine, name: str, *, platform: str | None = None, all_tags: bool = False
+    engine: Engine,
+    name: str,
+    *,
+    platform: str | None = None,
+    all_tags: bool = False,
+    login: Credentials | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Pull image ``name`` (``busybox``, ``host:5000/app:1``, ``app@sha256:...``; with
     ``all_tags`` every tag of the repository) for ``platform`` (``linux/arm64``; the
     host's by default). Yields progress messages ending with ``Status: Downloaded newer
     image for ...`` or ``Status: Image is up to date for ...``. Raises ``DockyardError``
-    (``NotFound`` for a missing image, ``RegistryError``/``Unreachable``)."""
+    (``NotFound`` for a missing image, ``RegistryError``/``Unreachable``). ``login``
+    (see ``credentials.from_auth_config``) replaces the stored login for the registry."""
     from dockyard.distribution import config, media
     from dockyard.distribution import progress as msg
     from dockyard.distribution.pull import Puller, list_tags
@@ -93,7 +100,7 @@ def pull(
     def work(store: ImageStore, emit: Callable[[dict[str, Any]], None]) -> None:
         # The layers and blobs written are the collector's to keep until the image row exists.
         with store.lease():
-            puller = Puller(store, cfg, emit, paths.runroot)
+            puller = Puller(store, cfg, emit, paths.runroot, login)
             if not all_tags:
                 result = puller.pull(ref, platform)
                 word = "Downloaded newer image" if result.updated else "Image is up to date"
@@ -141,11 +148,14 @@ def needs_pull(engine: Engine, name: str, policy: str) -> bool:
         return True
 
 
-def push(engine: Engine, name: str, *, all_tags: bool = False) -> Iterator[dict[str, Any]]:
+def push(
+    engine: Engine, name: str, *, all_tags: bool = False, login: Credentials | None = None
+) -> Iterator[dict[str, Any]]:
     """Push the local image ``name`` (``host:5000/app:1``; with ``all_tags`` every local
     tag of the repository). Yields progress messages ending with ``<tag>: digest:
     sha256:... size: N`` for each tag. Raises ``NotFound`` (``An image does not exist
-    locally with the tag: ...``), ``RegistryError``/``Unreachable``."""
+    locally with the tag: ...``), ``RegistryError``/``Unreachable``. ``login`` replaces the
+    stored login for the registry."""
     from dockyard.distribution import config
     from dockyard.distribution.push import Pusher
 
@@ -157,7 +167,7 @@ def push(engine: Engine, name: str, *, all_tags: bool = False) -> Iterator[dict[
     cfg = config.load()
 
     def work(store: ImageStore, emit: Callable[[dict[str, Any]], None]) -> None:
-        Pusher(store, cfg, emit).push(ref, all_tags)
+        Pusher(store, cfg, emit, login).push(ref, all_tags)
 
     return _stream(engine.paths, work)
 
