@@ -602,7 +602,9 @@ def exec_start(req: Request) -> None:
         return
     tty = bool((info.get("ProcessConfig") or {}).get("tty"))
     stdin = bool(info.get("OpenStdin"))
-    relay(req, ExecSession(req, paths, exec_id, tty, stdin), tty)
+    session = ExecSession(req, paths, exec_id, tty, stdin, info.get("DetachKeys") or None)
+    # The start request's Tty, not the instance's, decides the framing (as dockerd).
+    relay(req, session, bool(body.get("Tty")))
 
 
 class ExecSession:
@@ -610,16 +612,32 @@ class ExecSession:
     (:class:`isolate.Session`) whose stdio are pipes (stdout and stderr framed apart) or
     a pty (one raw stream; ``POST /exec/{id}/resize`` sizes it)."""
 
-    def __init__(self, req: Request, paths: Paths, exec_id: str, tty: bool, stdin: bool) -> None:
+    def __init__(
+        self,
+        req: Request,
+        paths: Paths,
+        exec_id: str,
+        tty: bool,
+        stdin: bool,
+        detach_keys: str | None,
+    ) -> None:
+        from dockyard.engine.attach import escape_filter
+
         self._terminals = req.service.terminals
         self._exec_id = exec_id
+        # The daemon watches a tty's input for the detach keys (Ctrl-P Ctrl-Q by default).
+        self._escape = escape_filter(detach_keys) if tty and stdin else None
         self._reads: dict[int, int] = {}  # our read end -> stream
         self._stdin_w: int | None = None
         self._master: int | None = None
         child_fds: list[int] = []
         try:
             if tty:
+                import tty as tty_mod
+
                 master, slave = os.openpty()
+                # A byte pipe: the container's own terminal does the line discipline.
+                tty_mod.setraw(slave)
                 self._master = master
                 child_fds.append(slave)
                 self._reads[master] = 1
@@ -647,11 +665,14 @@ class ExecSession:
                 os.close(fd)
 
     def write_stdin(self, data: bytes) -> bool:
+        detached = False
+        if self._escape is not None:
+            data, detached = self._escape.feed(data)
         fd = self._master if self._master is not None else self._stdin_w
-        if fd is not None:
+        if fd is not None and data:
             with contextlib.suppress(OSError):
                 os.write(fd, data)
-        return True
+        return not detached
 
     def close_stdin(self) -> None:
         if self._stdin_w is not None:

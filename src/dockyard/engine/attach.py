@@ -25,12 +25,22 @@ from dockyard.engine.base import EngineBase
 from dockyard.errors import Conflict, DockyardError, NotFound
 
 if TYPE_CHECKING:
+    from dockyard.container.attach import EscapeFilter
     from dockyard.container.store import Container
 
 _HEADER = struct.Struct(">BxxxI")
 _STREAMS = {"stdout": 1, "stderr": 2}
 #: Seconds between checks of the container's state and the caller's ``alive``.
 POLL = 0.05
+
+
+def escape_filter(detach_keys: str | None) -> EscapeFilter:
+    """The filter that finds ``detach_keys`` (Docker's syntax; Ctrl-P Ctrl-Q when None)
+    in a terminal's input, for a front end relaying one (an attached exec).
+    Raises InvalidArgument for bad keys."""
+    from dockyard.container.attach import DEFAULT_DETACH_KEYS, EscapeFilter, parse_detach_keys
+
+    return EscapeFilter(parse_detach_keys(detach_keys or DEFAULT_DETACH_KEYS))
 
 
 class Attachment:

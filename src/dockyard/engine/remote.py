@@ -318,6 +318,35 @@ class RemoteEngine:
             "DELETE", f"/images/{name}", {"force": _bool(force), "noprune": _bool(noprune)}
         )
 
+    def image_pull(self, name: str, platform: str | None = None) -> Iterator[dict[str, Any]]:
+        """``POST /images/create?fromImage=``: the pull's JSON progress messages (an
+        ``errorDetail`` message is raised as DockyardError)."""
+        ref, sep, digest = name.partition("@")
+        repo, tag = ref, ""
+        if not sep:
+            last = ref.rsplit("/", 1)[-1]
+            if ":" in last:
+                repo, tag = ref.rsplit(":", 1)
+        params = {"fromImage": repo, "tag": digest or tag or "latest", "platform": platform}
+        response = self._send("POST", "/images/create", params, stream=True, timeout=None)
+
+        def messages() -> Iterator[dict[str, Any]]:
+            try:
+                for line in response.iter_lines():
+                    if not line.strip():
+                        continue
+                    message = json.loads(line)
+                    if "errorDetail" in message or "error" in message:
+                        raise DockyardError(
+                            (message.get("errorDetail") or {}).get("message")
+                            or message.get("error", "")
+                        )
+                    yield message
+            finally:
+                response.close()
+
+        return messages()
+
     # -- networks and volumes ----------------------------------------------------------
 
     def network_list(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
