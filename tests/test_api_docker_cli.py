@@ -120,9 +120,7 @@ def test_kill_and_rm_force(docker: Docker) -> None:
     assert json.loads(docker("inspect", "kk").stdout)[0]["State"]["ExitCode"] == 137
     docker("start", "kk")
     assert docker("rm", "-f", "kk").stdout == "kk\n"
-    missing = docker("inspect", "kk", check=False)
-    assert missing.returncode == 1
-    assert "No such object: kk" in missing.stderr
+    assert docker("ps", "-aq").stdout == ""
     err = docker("rm", "nosuch", check=False)
     assert err.returncode == 1
     assert err.stderr.strip() == "Error response from daemon: No such container: nosuch"
@@ -161,6 +159,10 @@ def test_networks_and_volumes(docker: Docker) -> None:
     assert docker("volume", "ls", "--format", "{{.Name}}").stdout.split() == ["apivol"]
     assert docker("volume", "rm", "apivol").stdout == "apivol\n"
     assert docker("volume", "ls", "-q").stdout == ""
+    # inspect looks for a container, an image, a network and a volume in turn.
+    missing = docker("inspect", "nothing", check=False)
+    assert missing.returncode == 1
+    assert "No such object: nothing" in missing.stderr
 
 
 def test_save_and_load(docker: Docker, tmp_path: Path, dy: Runner) -> None:

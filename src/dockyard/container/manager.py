@@ -745,7 +745,7 @@ class ContainerManager:
                 c = self.store.get(c.id)
         except NotFound:
             # Removed while we waited (--rm): remove() left the exit code behind.
-            code = self._removed_exit_code(c.id)
+            code = self.removed_exit_code(c.id)
             if code is None:
                 raise NotFound(f"No such container: {ref}") from None
             return code
@@ -777,7 +777,7 @@ class ContainerManager:
             f.write(str(code))
         os.rename(tmp, path)
 
-    def _removed_exit_code(self, container_id: str) -> int | None:
+    def removed_exit_code(self, container_id: str) -> int | None:
         """The exit code :meth:`remove` kept for ``container_id``, or None."""
         try:
             with open(os.path.join(self._removed_exits_dir(), container_id)) as f:

@@ -4,10 +4,12 @@ parameters and return its objects (ContainerSummary, ContainerInspectResponse...
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dockyard.engine.base import EngineBase
-from dockyard.errors import InvalidArgument, NotFound
+from dockyard.errors import DockyardError, InvalidArgument, NotFound
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -420,12 +422,26 @@ class ContainerOperations(EngineBase):
         its monitor and return once its process runs. Raises NotFound, NotModified (it
         runs already), RuntimeFailure (it cannot start: 400 for a command that cannot be
         found or invoked)."""
+        import fcntl
+        import os
+
         from dockyard.errors import NotModified
 
         c = self._container(id)
-        if c.state["Running"]:
-            raise NotModified(f"container {c.id} is already running")
-        self.containers.start_detached(c)
+        # Two starts at once (two API requests): the second waits for the first and
+        # then finds the container running, instead of queueing a second run behind it.
+        os.makedirs(self.paths.runroot, mode=0o700, exist_ok=True)
+        fd = os.open(
+            os.path.join(self.paths.runroot, f"{c.id}.starting"), os.O_CREAT | os.O_RDWR, 0o600
+        )
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            c = self._container(c.id)
+            if c.state["Running"]:
+                raise NotModified(f"container {c.id} is already running")
+            self.containers.start_detached(c)
+        finally:
+            os.close(fd)
 
     def container_run_attached(self, id: str) -> int:
         """Start the container with this process's stdio and wait for it (``run``
@@ -480,9 +496,16 @@ class ContainerOperations(EngineBase):
         """``POST /containers/{id}/kill``: send ``signal`` (a name, with or without
         ``SIG``, or a number) to its PID 1. Raises NotFound, InvalidArgument (a bad
         signal), Conflict (``container <id> is not running``)."""
+        import signal as signals
+
         from dockyard.container.operations import parse_signal
 
-        self.containers.kill(id, parse_signal(signal))
+        sig = parse_signal(signal)
+        c = self.containers.kill(id, sig)
+        if sig == signals.SIGKILL:
+            # As dockerd's Kill: SIGKILL returns once the container has stopped (or 10 s).
+            with contextlib.suppress(DockyardError):
+                self.containers.wait(c.id, timeout=10)
 
     def container_wait(self, id: str, condition: str = "not-running") -> ContainerWaitResponse:
         """``POST /containers/{id}/wait``: block until the container is not running
@@ -494,9 +517,21 @@ class ContainerOperations(EngineBase):
         if condition not in ("not-running", "next-exit", "removed", ""):
             raise InvalidArgument(f"invalid condition: {condition!r}")
         c = self.container_store.get(id)
-        if condition == "next-exit":
-            # Wait for the start (a client that attached before starting).
-            while not self.container_store.get(c.id).state["Running"]:
+        if condition in ("next-exit", "removed") and not c.state["Running"]:
+            # Wait for the start (a client that attached before starting: docker run), or
+            # with "removed" for the removal of a container that does not start again.
+            started = c.state.get("StartedAt")
+            while True:
+                try:
+                    current = self.container_store.get(c.id)
+                except NotFound:
+                    if condition != "removed":
+                        raise
+                    # Started, ended and removed between two looks (run --rm).
+                    code = self.containers.removed_exit_code(c.id)
+                    return {"StatusCode": code if code is not None else 0, "Error": None}
+                if current.state["Running"] or current.state.get("StartedAt") != started:
+                    break
                 time.sleep(0.02)
         code = self.containers.wait(c.id)
         if condition == "removed":
@@ -565,13 +600,16 @@ class ContainerOperations(EngineBase):
         until: int = 0,
         timestamps: bool = False,
         tail: str = "all",
+        alive: Callable[[], bool] | None = None,
     ) -> Iterator[tuple[str, bytes]]:
         """``GET /containers/{id}/logs``: the container's output from its json-file log
         as ``(stream, data)`` pairs, ``stream`` ``"stdout"`` or ``"stderr"``; ``data``
         is one line (with its newline), prefixed with its RFC 3339 nano time and a space
         when ``timestamps``. ``since``/``until`` are Unix times in nanoseconds (0: no
         bound); ``tail`` a number of lines from the end or ``all``; ``follow`` keeps
-        reading while the container runs. Raises NotFound (before the first pair)."""
+        reading while the container runs (and ``alive()``, checked between reads, is
+        true: a streaming front end stops when its client leaves). Raises NotFound
+        (before the first pair)."""
         from dockyard.container.logs import format_time, log_path, read_log
 
         c = self.container_store.get(id)
@@ -592,7 +630,7 @@ class ContainerOperations(EngineBase):
             tail=lines,
             since=since,
             until=until,
-            follow=running if follow else None,
+            follow=(lambda: running() and (alive is None or alive())) if follow else None,
         )
 
         def generate() -> Iterator[tuple[str, bytes]]:
