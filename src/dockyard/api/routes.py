@@ -166,27 +166,12 @@ def auth(req: Request) -> None:
     req.send_json({"Status": status, "IdentityToken": ""})
 
 
-def _registry_auth(req: Request) -> None:
-    """``X-Registry-Auth`` (base64url JSON AuthConfig): credentials in it cannot be
-    honoured (the engine uses the logins stored on its host, ``POST /auth`` or
-    ``dockyard login``), so a header carrying any is refused; an empty one is fine."""
-    import base64
-    import json
+def _login(req: Request) -> Any:
+    """The login in the request's ``X-Registry-Auth`` header (None: the engine's stored
+    one for the registry)."""
+    from dockyard.engine import distribution
 
-    header = req.headers.get("X-Registry-Auth") or ""
-    if not header:
-        return
-    try:
-        data = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)) or b"{}")
-    except ValueError:
-        raise InvalidArgument("invalid X-Registry-Auth header: not base64url JSON") from None
-    if isinstance(data, dict) and any(
-        data.get(k) for k in ("username", "password", "auth", "identitytoken", "registrytoken")
-    ):
-        raise InvalidArgument(
-            "credentials in X-Registry-Auth are not supported: log in on the engine's host "
-            "(POST /auth, dockyard login), whose stored logins pulls and pushes use"
-        )
+    return distribution.login_from_header(req.headers.get("X-Registry-Auth") or "")
 
 
 def _progress(req: Request, messages: Iterator[dict[str, Any]]) -> None:
@@ -817,9 +802,11 @@ def image_create(req: Request) -> None:
     tag = req.q("tag") or ""
     if tag:
         image = f"{image}@{tag}" if ":" in tag else f"{image}:{tag}"
-    _registry_auth(req)
     schema.check_platform(req.q("platform") or "")
-    _progress(req, distribution.pull(req.engine, image, platform=req.q("platform") or None))
+    login = _login(req)
+    _progress(
+        req, distribution.pull(req.engine, image, platform=req.q("platform") or None, login=login)
+    )
 
 
 def _image_import(req: Request, source: str) -> None:
@@ -847,14 +834,10 @@ def image_push(req: Request) -> None:
 
     name = req.vars["name"]
     tag = req.q("tag") or ""
-    _registry_auth(req)
+    login = _login(req)
     target = f"{name}:{tag}" if tag else name
-    _progress(
-        req,
-        distribution.push(
-            req.engine, target, all_tags=not tag and ":" not in name.rsplit("/", 1)[-1]
-        ),
-    )
+    all_tags = not tag and ":" not in name.rsplit("/", 1)[-1]
+    _progress(req, distribution.push(req.engine, target, all_tags=all_tags, login=login))
 
 
 @router.route("POST", "/images/prune")

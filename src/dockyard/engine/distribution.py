@@ -74,6 +74,23 @@ def parse_pull_reference(name: str, all_tags: bool = False) -> reference.Referen
     return ref
 
 
+def login_from_header(header: str) -> Credentials | None:
+    """The login an Engine API client sends in ``X-Registry-Auth`` (base64url of a JSON
+    AuthConfig; empty or ``{}``: none). Raises ``InvalidArgument`` for a malformed one."""
+    import base64
+    import json
+
+    from dockyard.distribution.credentials import from_auth_config
+
+    if not header:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)) or b"{}")
+    except ValueError:
+        raise InvalidArgument("invalid X-Registry-Auth header: not base64url JSON") from None
+    return from_auth_config(data)
+
+
 def pull(
     engine: Engine,
     name: str,
