@@ -80,6 +80,7 @@ class ProgressDisplay:
             self.out.write(f"{jm.get('status', '')}{endl}\n")
 
     def show_all(self, messages: Iterable[dict[str, Any]]) -> None:
+        """Render every message of ``messages``; raises on an error message."""
         for m in messages:
             self.show(m)
 
