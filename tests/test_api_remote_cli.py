@@ -5,6 +5,8 @@ available remotely are refused instead of run on the local engine."""
 
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -82,3 +84,44 @@ def test_docker_host_and_refusals(
     assert r.stderr.startswith(
         f"Cannot connect to the Docker daemon at unix://{tmp_path}/nothing.sock."
     )
+
+
+def test_lifecycle_through_the_service(
+    engine_env: dict[str, str], tmp_path: Path, dy: Runner, busybox: str
+) -> None:
+    """run -d, logs, stop, start, kill, wait, rm, run --rm, tag and rmi through -H; the
+    in-process CLI sees what they did."""
+    sock = str(tmp_path / "run" / "docker.sock")
+    with running_service(engine_env, sock):
+
+        def remote(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+            return dy("-H", f"unix://{sock}", *args, check=check)
+
+        cid = remote(
+            "run", "-d", "--name", "r1", busybox, "sh", "-c", "echo hi; sleep 60"
+        ).stdout.strip()
+        assert len(cid) == 64
+        assert dy("ps", "-q", "--no-trunc", check=True).stdout.strip() == cid
+        deadline = time.monotonic() + 10
+        while remote("logs", "r1").stdout != "hi\n" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert remote("logs", "r1").stdout == "hi\n"
+        assert remote("stop", "-t", "1", "r1").stdout == "r1\n"
+        assert dy("inspect", "-f", "{{.State.Running}}", "r1", check=True).stdout == "false\n"
+        assert remote("start", "r1").stdout == "r1\n"
+        assert remote("kill", "r1").stdout == "r1\n"
+        assert remote("wait", "r1").stdout == "137\n"
+        assert remote("rm", "r1").stdout == "r1\n"
+        err = remote("rm", "r1", check=False)
+        assert (err.returncode, err.stderr) == (
+            1,
+            "Error response from daemon: No such container: r1\n",
+        )
+        run = remote(
+            "run", "--rm", busybox, "sh", "-c", "echo out; echo err >&2; exit 3", check=False
+        )
+        assert (run.returncode, run.stdout, run.stderr) == (3, "out\n", "err\n")
+        assert dy("ps", "-aq", check=True).stdout == ""
+        remote("tag", busybox, "remote:1")
+        assert "remote" in dy("images", "--format", "{{.Repository}}", check=True).stdout
+        assert remote("rmi", "remote:1").stdout == "Untagged: remote:1\n"

@@ -69,7 +69,27 @@ COMMANDS: dict[str, str] = {
 #: Commands that work against a remote endpoint (``-H``/``DOCKER_HOST``): those that
 #: use only facade operations :class:`dockyard.engine.remote.RemoteEngine` has. Others
 #: are refused there rather than run on the local engine by mistake.
-REMOTE_COMMANDS = frozenset({"version", "info", "ps", "inspect", "images"})
+REMOTE_COMMANDS = frozenset(
+    {
+        "version",
+        "info",
+        "ps",
+        "inspect",
+        "images",
+        "logs",
+        "create",
+        "run",
+        "start",
+        "stop",
+        "restart",
+        "kill",
+        "wait",
+        "rm",
+        "rename",
+        "tag",
+        "rmi",
+    }
+)
 
 
 class LazyGroup(click.Group):

@@ -430,6 +430,7 @@ def _create(
     attached), a ``foreground`` run (``-it`` needs a terminal) or ``create``; returns the
     engine and the container's ID. A run's container keeps its start lock for the start
     that follows (crash safety)."""
+    from dockyard.cli.engine import current_host, open_engine
     from dockyard.engine import Engine
     from dockyard.errors import InvalidArgument
 
@@ -445,12 +446,39 @@ def _create(
         print(
             "WARNING: Published ports are discarded when using host network mode", file=sys.stderr
         )
+    if current_host() is not None:
+        engine = open_engine(paths)
+        return engine, _create_remote(engine, kw, config, host_config, networking)
     engine = Engine(paths)
     _pull_image(engine, kw["image"], kw["pull"])
     created = engine.container_create(
         config, host_config, networking, name=kw["name"], keep_lock=detach or foreground
     )
     return engine, created["Id"]
+
+
+def _create_remote(
+    engine: Any,
+    kw: dict[str, Any],
+    config: dict[str, Any],
+    host_config: dict[str, Any],
+    networking: dict[str, Any],
+) -> str:
+    """Create on the ``-H`` endpoint as the docker CLI does: ``--pull missing`` pulls
+    (through the endpoint) only when the create says the image is missing."""
+    from dockyard.cli.registry import ProgressDisplay
+    from dockyard.errors import NotFound
+
+    if kw["pull"] == "always":
+        ProgressDisplay(sys.stderr).show_all(engine.image_pull(kw["image"]))
+    try:
+        return str(engine.container_create(config, host_config, networking, name=kw["name"])["Id"])
+    except NotFound as e:
+        if kw["pull"] != "missing" or not str(e).startswith("No such image"):
+            raise
+    print(f"Unable to find image '{kw['image']}' locally", file=sys.stderr)
+    ProgressDisplay(sys.stderr).show_all(engine.image_pull(kw["image"]))
+    return str(engine.container_create(config, host_config, networking, name=kw["name"])["Id"])
 
 
 def _pull_image(engine: Any, name: str, policy: str) -> None:

@@ -200,8 +200,10 @@ class RemoteEngine:
         networking_config: dict[str, Any] | None = None,
         name: str | None = None,
         platform: str | None = None,
+        keep_lock: bool = False,
     ) -> dict[str, Any]:
-        """``POST /containers/create``: returns ``{"Id", "Warnings"}``."""
+        """``POST /containers/create``: returns ``{"Id", "Warnings"}`` (``keep_lock``, an
+        in-process crash-safety detail of the local engine, has no remote meaning)."""
         body = {
             **config,
             "HostConfig": host_config or {},
@@ -216,6 +218,95 @@ class RemoteEngine:
     def container_start(self, id: str) -> None:
         """``POST /containers/{id}/start`` (NotModified if already running)."""
         self._send("POST", f"/containers/{quote(id, safe='')}/start")
+
+    def container_run_attached(self, id: str) -> int:
+        """Run the created container ``id`` with its output on this process's stdout and
+        stderr, as the docker CLI's ``run`` does over the API: attach (HTTP upgrade),
+        wait (``removed`` with AutoRemove, else ``next-exit``), start, copy the output,
+        return the wait's status code. A container with stdin attached (``-i``) is refused:
+        this client does not carry stdin yet."""
+        import sys
+
+        info = self.container_inspect(id)
+        config, host_config = info["Config"], info["HostConfig"]
+        if config.get("OpenStdin") and config.get("AttachStdin"):
+            raise DockyardError(
+                "an interactive run (-i) through -H/DOCKER_HOST is not supported yet"
+            )
+        sock = self._hijack(
+            f"/containers/{quote(id, safe='')}/attach",
+            {"stream": "1", "stdout": "1", "stderr": "1"},
+        )
+        try:
+            condition = "removed" if host_config.get("AutoRemove") else "next-exit"
+            wait = self._send(
+                "POST",
+                f"/containers/{quote(id, safe='')}/wait",
+                {"condition": condition},
+                stream=True,
+                timeout=None,
+            )
+            try:
+                self.container_start(id)
+                out = {1: sys.stdout.buffer, 2: sys.stderr.buffer}
+                chunks = iter(lambda: sock.recv(65536), b"")
+                items = ((1, c) for c in chunks) if config.get("Tty") else _demux(chunks, True)
+                for stream, data in items:
+                    target = out.get(stream, sys.stdout.buffer)
+                    target.write(data)
+                    target.flush()
+                body = b"".join(wait.iter_bytes())
+            finally:
+                wait.close()
+        finally:
+            sock.close()
+        result = json.loads(body)
+        if (result.get("Error") or {}).get("Message"):
+            raise DockyardError(result["Error"]["Message"])
+        return int(result["StatusCode"])
+
+    def _hijack(self, path: str, params: dict[str, str]) -> Any:
+        """A POST with ``Upgrade: tcp`` on a connection of its own; returns the socket
+        once the server answered 101 (or 200), positioned at the raw stream."""
+        import socket
+        from urllib.parse import urlencode
+
+        scheme, _, rest = self.host.partition("://")
+        if scheme == "unix":
+            sock = socket.socket(socket.AF_UNIX)
+            target: Any = rest
+        elif scheme == "tcp" and not os.environ.get("DOCKER_TLS_VERIFY"):
+            sock = socket.socket(socket.AF_INET6 if rest.startswith("[") else socket.AF_INET)
+            host, _, port = rest.rstrip("/").rpartition(":")
+            target = (host.strip("[]"), int(port))
+        else:
+            raise DockyardError(
+                f"attaching through {self.host} is not supported yet (unix:// or plain tcp://)"
+            )
+        try:
+            sock.connect(target)
+        except OSError:
+            sock.close()
+            raise ConnectionFailed(
+                f"Cannot connect to the Docker daemon at {self.host}. Is the docker daemon running?"
+            ) from None
+        request = (
+            f"POST /v{self.api_version}{path}?{urlencode(params)} HTTP/1.1\r\nHost: docker\r\n"
+            "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+        )
+        sock.sendall(request.encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(1)
+            if not chunk:
+                sock.close()
+                raise DockyardError("the endpoint closed the attach connection")
+            head += chunk
+        status = head.split(b" ", 2)[1]
+        if status not in (b"101", b"200"):
+            sock.close()
+            raise DockyardError(f"attach failed: {head.splitlines()[0].decode(errors='replace')}")
+        return sock
 
     def container_stop(self, id: str, signal: str | None = None, t: int | None = None) -> None:
         """``POST /containers/{id}/stop`` (NotModified if not running)."""
@@ -246,6 +337,10 @@ class RemoteEngine:
         self._send(
             "DELETE", f"/containers/{quote(id, safe='')}", {"force": _bool(force), "v": _bool(v)}
         )
+
+    def container_rename(self, id: str, name: str) -> None:
+        """``POST /containers/{id}/rename``."""
+        self._send("POST", f"/containers/{quote(id, safe='')}/rename", {"name": name})
 
     def container_wait(self, id: str, condition: str = "not-running") -> dict[str, Any]:
         """``POST /containers/{id}/wait``: ``{"StatusCode", "Error"}``."""
