@@ -126,6 +126,8 @@ def test_full_disk_reads_removals_and_refusals(dy: Runner, small: Path, tmp_path
     assert dy("container", "prune", "-f", "--filter", "label!=keep", check=True).stdout.startswith(
         f"Deleted Containers:\n{done2}\n"
     )
+    dy("image", "prune", "-f", check=True)
+    dy("system", "prune", "-f", "--filter", "label!=keep", check=True)
 
     # Full again and no reserve left: still readable; what adds to the state fails cleanly.
     fill(small / "filler2")
