@@ -5,7 +5,6 @@ the next command that writes to the same place."""
 from __future__ import annotations
 
 import os
-import shutil
 
 
 def temp_name(prefix: str) -> str:
@@ -38,6 +37,8 @@ def sweep(directory: str, prefix: str) -> None:
             continue
         path = os.path.join(directory, name)
         if os.path.isdir(path) and not os.path.islink(path):
+            import shutil
+
             from dockyard.snapshot.overlay import unmount_under
 
             unmount_under(path)  # rmtree must not reach into a rootfs left mounted
