@@ -42,6 +42,13 @@ COMMANDS = [
     ("images", "--filter", "reference=busy*"),
     ("info", "--format", "{{.Containers}} {{.ContainersRunning}} {{.Images}} {{.DockerRootDir}}"),
     ("version", "--format", "{{.Server.ApiVersion}} {{.Server.Version}}"),
+    ("network", "ls"),
+    ("network", "ls", "--filter", "driver=bridge", "--format", "{{.Name}} {{.Driver}} {{.Scope}}"),
+    ("network", "inspect", "bridge", "--format", "{{.Name}} {{.Driver}} {{.IPAM.Driver}}"),
+    ("network", "inspect", "nosuch"),
+    ("volume", "ls"),
+    ("volume", "inspect", "kept"),
+    ("volume", "inspect", "nosuch"),
 ]
 
 
@@ -50,6 +57,7 @@ def test_same_output_in_process_and_through_the_service(
 ) -> None:
     dy("create", "--name", "made", "--label", "a=b", busybox, "true", check=True)
     dy("run", "--name", "ran", busybox, "sh", "-c", "exit 3")
+    dy("volume", "create", "--label", "x=y", "kept", check=True)
     sock = str(tmp_path / "run" / "docker.sock")
     with running_service(engine_env, sock):
         for args in COMMANDS:
@@ -61,6 +69,7 @@ def test_same_output_in_process_and_through_the_service(
                 local.stderr,
             ), args
         dy("rm", "made", "ran", check=True)
+        dy("volume", "rm", "kept", check=True)
 
 
 def test_docker_host_and_refusals(
@@ -125,3 +134,18 @@ def test_lifecycle_through_the_service(
         remote("tag", busybox, "remote:1")
         assert "remote" in dy("images", "--format", "{{.Repository}}", check=True).stdout
         assert remote("rmi", "remote:1").stdout == "Untagged: remote:1\n"
+        assert (
+            len(remote("network", "create", "--subnet", "10.232.0.0/24", "rnet").stdout.strip())
+            == 64
+        )
+        remote("run", "-d", "--name", "r2", "--network", "rnet", busybox, "sleep", "60")
+        assert (
+            dy(
+                "inspect", "-f", "{{.NetworkSettings.Networks.rnet.IPAddress}}", "r2", check=True
+            ).stdout
+            == "10.232.0.2\n"
+        )
+        remote("rm", "-f", "r2")
+        assert remote("network", "rm", "rnet").stdout == "rnet\n"
+        assert remote("volume", "create", "rvol").stdout == "rvol\n"
+        assert remote("volume", "rm", "rvol").stdout == "rvol\n"

@@ -88,6 +88,8 @@ REMOTE_COMMANDS = frozenset(
         "rename",
         "tag",
         "rmi",
+        "network",
+        "volume",
     }
 )
 

@@ -460,6 +460,26 @@ class RemoteEngine:
         """``DELETE /networks/{id}``."""
         self._send("DELETE", f"/networks/{quote(id, safe='')}")
 
+    def network_connect(
+        self, id: str, container: str, endpoint_config: dict[str, Any] | None = None
+    ) -> None:
+        """``POST /networks/{id}/connect``."""
+        body = {"Container": container, "EndpointConfig": endpoint_config or {}}
+        self._send("POST", f"/networks/{quote(id, safe='')}/connect", None, body)
+
+    def network_disconnect(self, id: str, container: str, force: bool = False) -> None:
+        """``POST /networks/{id}/disconnect``."""
+        body = {"Container": container, "Force": force}
+        self._send("POST", f"/networks/{quote(id, safe='')}/disconnect", None, body)
+
+    def network_prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        """``POST /networks/prune``: ``{"NetworksDeleted"}``."""
+        return self._json("POST", "/networks/prune", {"filters": _filters(filters)})
+
+    def volume_prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        """``POST /volumes/prune``: ``{"VolumesDeleted", "SpaceReclaimed"}``."""
+        return self._json("POST", "/volumes/prune", {"filters": _filters(filters)})
+
     def volume_list(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
         """``GET /volumes``: ``{"Volumes", "Warnings"}``."""
         return self._json("GET", "/volumes", {"filters": _filters(filters)})
