@@ -562,3 +562,32 @@ def test_rm_f_of_a_start_killed_half_way(
     assert [n for n in os.listdir(runtime) if not n.startswith(".")] == []
     assert dy("system", "check").stdout.startswith("0 found")
     _assert_clean(dy, engine_env, tmp_path, busybox)
+
+
+def test_service_takes_over_dead_monitors(
+    dy: Runner, busybox: str, engine_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The API service runs no command per request: its own watch takes over a
+    container whose monitor died within about a second (restarted by its policy here),
+    with no CLI command in between."""
+    import sqlite3
+
+    from api_service import running_service
+
+    runroot = engine_env["DOCKYARD_RUNROOT"]
+    cid = dy("run", "-d", "--restart", "always", busybox, "sleep", "300", check=True).stdout.strip()
+    with running_service(engine_env, str(tmp_path / "api.sock")):
+        os.kill(_monitor_pid(runroot, cid), signal.SIGKILL)
+        db = sqlite3.connect(Path(engine_env["DOCKYARD_ROOT"]) / "state.db")
+        deadline = time.monotonic() + 10
+        count = 0
+        while count != 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            (count,) = db.execute(
+                "SELECT json_extract(state, '$.RestartCount') FROM containers WHERE id = ?",
+                (cid,),
+            ).fetchone()
+        db.close()
+        assert count == 1
+        assert _state(dy, cid) == "running 0 1"
+    dy("rm", "-f", cid, check=True)

@@ -57,6 +57,11 @@ _ACCEPTED_SECURITY_OPTS = {
 TINI_PATHS = ("/usr/bin/tini-static", "/usr/bin/tini")
 #: File in a container's directory while the command creating it is not done with it.
 CREATING_MARKER = "creating"
+#: Whether :meth:`ContainerManager.reconcile` takes over a container whose monitor is
+#: gone in this process. The API service sets it False (``engine.gc.defer_recovery``):
+#: a restart forks a monitor, which a multi-threaded process must not; its own
+#: recovery thread has it done in a child process instead.
+RECOVER_IN_PROCESS = True
 INIT_PATH = "/sbin/docker-init"
 
 
@@ -128,6 +133,8 @@ class ContainerManager:
         # Start locks create(keep_lock=True) took, by container ID, for the start that
         # follows in this process.
         self._held_locks: dict[str, int] = {}
+        #: Exit statuses this manager recorded for containers whose monitor was gone.
+        self.lost_exits: dict[str, int] = {}
 
     @cached_property
     def volumes(self) -> VolumeStore:
@@ -739,7 +746,11 @@ class ContainerManager:
                     raise DockyardError(f"timed out waiting for container {c.id}")
                 if not self._monitor_alive(c):
                     c = self.reconcile(c)
-                    break
+                    if c.id in self.lost_exits:  # taken over here (maybe restarted)
+                        return self.lost_exits[c.id]
+                    if not c.state["Running"]:
+                        break
+                    # Left to the API service's recovery (RECOVER_IN_PROCESS False).
                 time.sleep(delay)
                 delay = min(delay * 2, 0.1)
                 c = self.store.get(c.id)
@@ -792,8 +803,8 @@ class ContainerManager:
         the run cleaned up and the exit recorded; then, with ``apply_policy``, its
         restart policy restarts it under a new monitor or ``--rm`` removes it (see
         :meth:`recover`). Returns the up-to-date record; raises NotFound when it is
-        removed (``--rm``)."""
-        if c.state["Running"] and not self._monitor_alive(c):
+        removed (``--rm``). Without ``RECOVER_IN_PROCESS`` it is left as recorded."""
+        if c.state["Running"] and RECOVER_IN_PROCESS and not self._monitor_alive(c):
             lock = self.try_lock(c.id)
             if lock is None:
                 return self.store.get(c.id)  # someone took over meanwhile
@@ -861,6 +872,7 @@ class ContainerManager:
             if runtime.state(c.id)["status"] in ("running", "paused", "created"):
                 status = 128 + signal.SIGKILL
         self.cleanup_run(c)
+        self.lost_exits[c.id] = status
         c.state.update(
             Status="exited",
             Running=False,

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from dockyard.errors import DockyardError, NotFound
 
 if TYPE_CHECKING:
-    from dockyard.engine import Engine
+    from dockyard.engine.base import EngineBase as Engine
     from dockyard.paths import Paths
 
 _ID = re.compile(r"[0-9a-f]{64}")
@@ -150,6 +150,28 @@ def recover(engine: Engine) -> None:
     ):
         if mine:
             _collect(engine, repair=True)
+
+
+def needs_recovery(engine: Engine) -> bool:
+    """Whether :func:`recover` has work: a container recorded running whose monitor is
+    gone, or a registered command that died. Reads only (it never forks), for a
+    multi-threaded front end (the API service) to decide when to run :func:`recover`
+    in a process of its own."""
+    for row in engine.db.query("SELECT id FROM containers WHERE json_extract(state, '$.Running')"):
+        if _lock_free(os.path.join(engine.paths.runroot, f"{row['id']}.lock")):
+            return True
+    return bool(_dead_commands(engine.paths))
+
+
+def defer_recovery() -> None:
+    """For a multi-threaded, long-lived front end (the API service): containers whose
+    monitor is gone are no longer taken over inside its requests (a restart forks a
+    monitor, which a multi-threaded process must not). The front end then watches with
+    :func:`needs_recovery` (reads only) and has :func:`recover` run in a child process
+    (the facade's ``system_recover``)."""
+    from dockyard.container import manager
+
+    manager.RECOVER_IN_PROCESS = False
 
 
 @contextlib.contextmanager

@@ -60,6 +60,14 @@ def _mem_total() -> int:
 class SystemOperations(EngineBase):
     """System information (Engine API: System)."""
 
+    def system_recover(self) -> None:
+        """Take over containers whose monitor died and collect what killed commands
+        left (:func:`dockyard.engine.gc.recover`). It may start monitors (restart
+        policies): a multi-threaded caller runs it in a process of its own."""
+        from dockyard.engine import gc
+
+        gc.recover(self)
+
     def system_ping(self) -> Ping:
         """What ``GET /_ping`` reports: the API version, OS type, experimental flag and
         builder version (1: the classic builder)."""
