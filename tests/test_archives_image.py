@@ -22,6 +22,7 @@ from test_image_import import state
 DATA = Path(__file__).parent / "data"
 PODMAN_DOCKER = DATA / "podman-docker-archive.tar.gz"
 PODMAN_OCI = DATA / "podman-oci-archive.tar"
+MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 PODMAN_ID = "sha256:d19389f0c7dd07c9c0b0394d777c9160b3ddd4fd1c18a4634b1d4526e0cb2e75"
 
 
@@ -152,6 +153,25 @@ def _bad_archives(saved: bytes) -> dict[str, bytes]:
     second = dict(wrong)
     second["manifest.json"] = json.dumps([item, {**item, "Config": wrong_name}]).encode()
     missing = {k: v for k, v in files.items() if k != layer}
+    oci = {k: v for k, v in files.items() if k not in ("manifest.json", "repositories")}
+    [desc] = json.loads(files["index.json"])["manifests"]
+
+    def blob(data: bytes) -> tuple[str, str]:
+        digest = hashlib.sha256(data).hexdigest()
+        return f"blobs/sha256/{digest}", f"sha256:{digest}"
+
+    def oci_with(manifest: bytes, media: str = desc["mediaType"]) -> bytes:
+        name, digest = blob(manifest)
+        index = {"manifests": [{"mediaType": media, "digest": digest, "size": len(manifest)}]}
+        return _tar({**oci, name: manifest, "index.json": json.dumps(index).encode()})
+
+    good_manifest = json.loads(files[f"blobs/sha256/{desc['digest'][7:]}"])
+    sparse = io.BytesIO()
+    with tarfile.open(fileobj=sparse, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        # A 1 TB file of holes: it must be refused, not written out.
+        hole = tarfile.TarInfo("hole")
+        hole.pax_headers = {"GNU.sparse.map": "0,0", "GNU.sparse.size": str(10**12)}
+        tf.addfile(hole)
     return {
         "garbage": b"this is not an archive\n" * 100,
         "empty": b"",
@@ -163,6 +183,34 @@ def _bad_archives(saved: bytes) -> dict[str, bytes]:
         "good-then-bad": _tar(second),
         "missing-layer": _tar(missing),
         "escaping-name": _tar({"../manifest.json": b"[]"}),
+        "repo-tags-string": _tar(
+            {**files, "manifest.json": json.dumps([{**item, "RepoTags": "evil"}]).encode()}
+        ),
+        "repo-tags-ints": _tar(
+            {**files, "manifest.json": json.dumps([{**item, "RepoTags": [1]}]).encode()}
+        ),
+        "deep-json": _tar({**files, "manifest.json": b"[" * 100000 + b"]" * 100000}),
+        "index-annotations-string": _tar(
+            {
+                **oci,
+                "index.json": json.dumps({"manifests": [{**desc, "annotations": "x"}]}).encode(),
+            }
+        ),
+        "index-entry-without-digest": _tar(
+            {**oci, "index.json": json.dumps({"manifests": [{"mediaType": MEDIA_INDEX}]}).encode()}
+        ),
+        "nested-index-a-list": oci_with(b"[]", MEDIA_INDEX),
+        "nested-index-bad-platform": oci_with(
+            json.dumps({"manifests": [{"mediaType": MEDIA_INDEX, "platform": 3}]}).encode(),
+            MEDIA_INDEX,
+        ),
+        "manifest-a-list": oci_with(b"[1, 2]"),
+        "manifest-config-string": oci_with(json.dumps({**good_manifest, "config": "x"}).encode()),
+        "manifest-layer-string": oci_with(json.dumps({**good_manifest, "layers": ["x"]}).encode()),
+        "manifest-layers-object": oci_with(
+            json.dumps({**good_manifest, "layers": {"a": 1}}).encode()
+        ),
+        "sparse-entry": sparse.getvalue(),
     }
 
 

@@ -307,6 +307,9 @@ class _Archive:
             tf = tarfile.open(fileobj=stream, mode="r|")
             for member in tf:
                 name = self.clean(member.name)
+                if member.issparse():
+                    # No archive writer makes one; its holes would be written out in full.
+                    raise InvalidArgument(f"invalid archive: entry {name!r} is a sparse file")
                 if member.isreg():
                     path = os.path.join(self.tmp, str(len(self.files)))
                     src = tf.extractfile(member)
@@ -368,6 +371,8 @@ class _Archive:
             return data, json.loads(data)
         except ValueError as e:
             raise InvalidArgument(f"invalid archive: {name}: {e}") from None
+        except RecursionError:
+            raise InvalidArgument(f"invalid archive: {name}: JSON nested too deeply") from None
 
     def blob_name(self, digest: Any) -> str:
         algo, _, hexpart = str(digest).partition(":")
@@ -388,6 +393,13 @@ class _Planned:
     @property
     def image_id(self) -> str:
         return "sha256:" + hashlib.sha256(self.config).hexdigest()
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    """``value`` if it is a JSON object; raises InvalidArgument naming ``where``."""
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"invalid archive: {where} is not a JSON object")
+    return value
 
 
 def _config_diff_ids(config: Any, where: str) -> list[str]:
@@ -428,7 +440,12 @@ def _plan_docker(archive: _Archive) -> list[_Planned]:
             )
         for name in layers:
             archive.path(str(name))
-        tags = [_parse_tag(str(t), where) for t in item.get("RepoTags") or []]
+        repo_tags = item.get("RepoTags") or []
+        if not isinstance(repo_tags, list) or not all(isinstance(t, str) for t in repo_tags):
+            raise InvalidArgument(
+                f"invalid archive: {where} has RepoTags that is not a list of strings"
+            )
+        tags = [_parse_tag(t, where) for t in repo_tags]
         planned.append(
             _Planned(
                 config_bytes,
@@ -442,8 +459,10 @@ def _plan_docker(archive: _Archive) -> list[_Planned]:
 def _host_match(descriptors: list[Any]) -> Any:
     from dockyard.image.create import host_arch
 
-    for d in descriptors:
-        p = d.get("platform") or {}
+    for n, d in enumerate(descriptors):
+        p = _object(
+            _object(d, f"index entry {n}").get("platform") or {}, f"index entry {n} platform"
+        )
         if p.get("os", "linux") == "linux" and p.get("architecture", host_arch()) == host_arch():
             return d
     offered = ", ".join(
@@ -466,13 +485,16 @@ def _plan_oci(archive: _Archive) -> list[_Planned]:
         where = f"index.json entry {n}"
         if not isinstance(desc, dict):
             raise InvalidArgument(f"invalid archive: {where} is not a descriptor")
-        annotations = desc.get("annotations") or {}
-        top = desc
+        annotations = _object(desc.get("annotations") or {}, f"{where} annotations")
         for _ in range(4):
             if desc.get("mediaType") not in (MEDIA_INDEX, DOCKER_MANIFEST_LIST):
                 break
-            _, nested = archive.document(archive.blob_name(desc["digest"]), desc["digest"])
-            desc = _host_match(list(nested.get("manifests") or []))
+            name = archive.blob_name(desc.get("digest"))
+            _, nested = archive.document(name, desc["digest"])
+            nested_manifests = _object(nested, name).get("manifests") or []
+            if not isinstance(nested_manifests, list):
+                raise InvalidArgument(f"invalid archive: {name} manifests is not a list")
+            desc = _host_match(nested_manifests)
         if desc.get("mediaType") not in (MEDIA_MANIFEST, DOCKER_MANIFEST):
             raise InvalidArgument(
                 f"invalid archive: {where} has unsupported media type {desc.get('mediaType')!r}"
@@ -480,19 +502,22 @@ def _plan_oci(archive: _Archive) -> list[_Planned]:
         digest = str(desc.get("digest"))
         if digest not in by_manifest:
             _, manifest = archive.document(archive.blob_name(digest), digest)
-            config_desc = manifest.get("config") or {}
+            manifest = _object(manifest, f"manifest {digest}")
+            config_desc = _object(manifest.get("config") or {}, f"manifest {digest} config")
             config_bytes, config = archive.document(
                 archive.blob_name(config_desc.get("digest")), config_desc.get("digest")
             )
             diff_ids = _config_diff_ids(config, f"config {config_desc.get('digest')}")
             layer_descs = manifest.get("layers") or []
-            if len(layer_descs) != len(diff_ids):
+            if not isinstance(layer_descs, list) or len(layer_descs) != len(diff_ids):
                 raise InvalidArgument(
-                    f"invalid archive: manifest {digest} names {len(layer_descs)} layers,"
+                    f"invalid archive: manifest {digest} names"
+                    f" {len(layer_descs) if isinstance(layer_descs, list) else 0} layers,"
                     f" its config {len(diff_ids)}"
                 )
             layers: list[tuple[str, str, str | None]] = []
             for ld, diff_id in zip(layer_descs, diff_ids, strict=True):
+                ld = _object(ld, f"manifest {digest} layer")
                 if ld.get("mediaType") not in _LAYER_TYPES:
                     raise InvalidArgument(
                         f"invalid archive: layer {ld.get('digest')} has unsupported media type"
@@ -502,14 +527,12 @@ def _plan_oci(archive: _Archive) -> list[_Planned]:
                 archive.path(name)
                 layers.append((name, diff_id, str(ld["digest"])))
             by_manifest[digest] = _Planned(config_bytes, layers, [])
-        name = annotations.get(ANNOTATION_IMAGE_NAME) or top.get("annotations", {}).get(
-            ANNOTATION_IMAGE_NAME
-        )
-        ref_name = annotations.get(ANNOTATION_REF_NAME, "")
-        if not name and ("/" in ref_name or ":" in ref_name):
-            name = ref_name  # podman and skopeo write the whole reference here
-        if name:
-            tag = _parse_tag(str(name), where)
+        image_name = str(annotations.get(ANNOTATION_IMAGE_NAME) or "")
+        ref_name = str(annotations.get(ANNOTATION_REF_NAME) or "")
+        if not image_name and ("/" in ref_name or ":" in ref_name):
+            image_name = ref_name  # podman and skopeo write the whole reference here
+        if image_name:
+            tag = _parse_tag(image_name, where)
             if tag not in by_manifest[digest].tags:
                 by_manifest[digest].tags.append(tag)
     return list(by_manifest.values())
