@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "export": "dockyard.cli.archives:export",
     "diff": "dockyard.cli.archives:diff",
     "commit": "dockyard.cli.archives:commit",
+    "compose": "dockyard.compose.cli:compose",
     "cp": "dockyard.cli.cp:cp",
     "save": "dockyard.cli.archives:save",
     "rmi": "dockyard.cli.images:rmi",
@@ -240,6 +241,11 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(EXIT_ENGINE)
     # With standalone_mode=False click returns an Exit's code instead of raising it.
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def compose_main() -> Any:
+    """Entry point of the ``dockyard-compose`` console script: ``dockyard compose``."""
+    return main(["compose", *sys.argv[1:]])
 
 
 def _terminate(signum: int, _frame: object) -> None:

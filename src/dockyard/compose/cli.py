@@ -1,0 +1,705 @@
+"""``dockyard compose`` (and ``dockyard-compose``): Docker Compose v2's command line over
+the Engine facade (docker/compose ``cmd/compose``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import click
+
+from dockyard.compose.errors import ComposeError
+
+_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
+
+class _Ctx:
+    """The global options, and the project and runner made from them on demand."""
+
+    def __init__(self, paths: Any, **opts: Any) -> None:
+        self.paths = paths
+        self.opts = opts
+
+    def options(self) -> Any:
+        from dockyard.compose.loader import Options
+
+        o = self.opts
+        return Options(
+            files=list(o["file"]),
+            project_name=o["project_name"],
+            project_directory=o["project_directory"],
+            env_files=list(o["env_file"]),
+            profiles=list(o["profile"]),
+        )
+
+    def project(self, selected: list[str] | None = None) -> Any:
+        from dockyard.compose.loader import load_project
+
+        return load_project(self.options(), selected)
+
+    def runner(self, selected: list[str] | None = None, project: Any = None) -> Any:
+        from dockyard.compose.operations import Runner
+        from dockyard.engine import Engine
+
+        return Runner(Engine(self.paths), project or self.project(selected))
+
+    def name_only_runner(self) -> Any:
+        """A runner for commands that need only the project's name when its files are
+        gone (``down -p NAME``, ``ps -p NAME``): the files if found, else the name."""
+        from dockyard.compose.loader import Project
+
+        try:
+            return self.runner()
+        except ComposeError:
+            name = self.opts["project_name"] or os.environ.get("COMPOSE_PROJECT_NAME")
+            if not name:
+                raise
+            from dockyard.compose.operations import Runner
+            from dockyard.engine import Engine
+
+            empty = Project(name, os.getcwd(), [], {}, {}, {}, {}, {}, {}, {})
+            return Runner(Engine(self.paths), empty)
+
+
+pass_ctx = click.make_pass_decorator(_Ctx)
+
+
+@click.group(context_settings=_SETTINGS)
+@click.option("-f", "--file", multiple=True, help="Compose configuration files.")
+@click.option("-p", "--project-name", help="Project name.")
+@click.option(
+    "--project-directory", help="Alternate working directory (default: the first file's)."
+)
+@click.option("--env-file", multiple=True, help="Alternate environment files.")
+@click.option("--profile", multiple=True, help="Profiles to enable.")
+@click.pass_context
+def compose(ctx: click.Context, **opts: Any) -> None:
+    """Define and run multi-container applications (Docker Compose v2's commands)."""
+    ctx.obj = _Ctx(ctx.find_root().obj, **opts)
+
+
+# -- config, version, ls -------------------------------------------------------------------
+
+
+@compose.command()
+@click.option("--services", is_flag=True, help="Print the service names, one per line.")
+@click.option("--volumes", is_flag=True, help="Print the volume names, one per line.")
+@click.option("--networks", is_flag=True, help="Print the network names, one per line.")
+@click.option("--profiles", is_flag=True, help="Print the profile names, one per line.")
+@click.option("--format", "fmt", default="yaml", type=click.Choice(["yaml", "json"]))
+@click.option("-q", "--quiet", is_flag=True, help="Only validate the configuration.")
+@click.option("-o", "--output", help="Save to this file.")
+@pass_ctx
+def config(
+    c: _Ctx,
+    services: bool,
+    volumes: bool,
+    networks: bool,
+    profiles: bool,
+    fmt: str,
+    quiet: bool,
+    output: str | None,
+) -> None:
+    """Parse, resolve and render the compose file in canonical form."""
+    from dockyard.compose.yamlload import dump
+
+    project = c.project()
+    if quiet:
+        return
+    if services:
+        text = "".join(f"{s}\n" for s in project.services)
+    elif volumes:
+        text = "".join(f"{v}\n" for v in project.volumes)
+    elif networks:
+        text = "".join(f"{n}\n" for n in project.networks)
+    elif profiles:
+        names = {
+            p
+            for s in {**project.services, **project.disabled}.values()
+            for p in s.get("profiles") or []
+        }
+        text = "".join(f"{p}\n" for p in sorted(names))
+    elif fmt == "json":
+        text = json.dumps(project.to_dict(), indent=2) + "\n"
+    else:
+        text = dump(project.to_dict())
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+
+
+@compose.command()
+@click.option("--short", is_flag=True, help="Shows only the version number.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["pretty", "json"]), default="pretty")
+def version(short: bool, fmt: str) -> None:
+    """Show the Compose version information."""
+    from dockyard.compose.convert import VERSION
+
+    if short:
+        print(VERSION)
+    elif fmt == "json":
+        print(json.dumps({"version": f"v{VERSION}"}))
+    else:
+        print(f"Dockyard Compose version v{VERSION}")
+
+
+@compose.command("ls")
+@click.option("-a", "--all", "all_", is_flag=True, help="Show all stopped projects too.")
+@click.option("-q", "--quiet", is_flag=True, help="Only display project names.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_obj
+def ls(c: _Ctx, all_: bool, quiet: bool, fmt: str) -> None:
+    """List running compose projects."""
+    from dockyard.compose.loader import Project
+    from dockyard.compose.operations import Runner
+    from dockyard.engine import Engine
+
+    empty = Project("", "", [], {}, {}, {}, {}, {}, {}, {})
+    rows = [r for r in Runner(Engine(c.paths), empty).projects() if all_ or "running" in r[1]]
+    if quiet:
+        for name, _, _ in rows:
+            print(name)
+    elif fmt == "json":
+        print(json.dumps([{"Name": n, "Status": s, "ConfigFiles": f} for n, s, f in rows]))
+    else:
+        _table(["NAME", "STATUS", "CONFIG FILES"], [list(r) for r in rows])
+
+
+# -- up, down, create, start, stop... ------------------------------------------------------
+
+
+@compose.command()
+@click.option("-d", "--detach", is_flag=True, help="Run containers in the background.")
+@click.option("--no-deps", is_flag=True, help="Don't start linked services.")
+@click.option("--force-recreate", is_flag=True, help="Recreate containers even if unchanged.")
+@click.option("--no-recreate", is_flag=True, help="Don't recreate existing containers.")
+@click.option("--no-start", is_flag=True, help="Don't start the services after creating them.")
+@click.option(
+    "--remove-orphans", is_flag=True, help="Remove containers of services not in the file."
+)
+@click.option("--pull", type=click.Choice(["always", "missing", "never"]), default="missing")
+@click.option("--no-build", is_flag=True, help="Don't build an image, even if it's missing.")
+@click.option("--scale", multiple=True, help="SERVICE=NUM: scale a service.")
+@click.option("--wait", is_flag=True, help="Wait for services to be running|healthy (implies -d).")
+@click.option("--wait-timeout", type=int, default=0, help="Seconds to wait with --wait.")
+@click.option("--abort-on-container-exit", is_flag=True, help="Stop all if any container stops.")
+@click.option("--no-log-prefix", is_flag=True, help="Don't print a prefix in logs.")
+@click.option("--no-color", is_flag=True, help="Produce monochrome output.")
+@click.option("-t", "--timeout", type=int, help="Shutdown timeout in seconds.")
+@click.argument("services", nargs=-1)
+@pass_ctx
+def up(
+    c: _Ctx,
+    detach: bool,
+    no_deps: bool,
+    force_recreate: bool,
+    no_recreate: bool,
+    no_start: bool,
+    remove_orphans: bool,
+    pull: str,
+    no_build: bool,
+    scale: tuple[str, ...],
+    wait: bool,
+    wait_timeout: int,
+    abort_on_container_exit: bool,
+    no_log_prefix: bool,
+    no_color: bool,
+    timeout: int | None,
+    services: tuple[str, ...],
+) -> None:
+    """Create and start containers."""
+    if force_recreate and no_recreate:
+        raise ComposeError("--force-recreate and --no-recreate are incompatible")
+    if detach and abort_on_container_exit:
+        raise ComposeError("--abort-on-container-exit and --detach are incompatible")
+    scales = {}
+    for s in scale:
+        name, eq, n = s.partition("=")
+        if not eq or not n.isdigit():
+            raise ComposeError(f"invalid --scale {s!r}: SERVICE=NUM")
+        scales[name] = int(n)
+    runner = c.runner(list(services))
+    runner.up(
+        list(services),
+        no_deps=no_deps,
+        force_recreate=force_recreate,
+        no_recreate=no_recreate,
+        no_start=no_start,
+        remove_orphans=remove_orphans,
+        pull=pull,
+        timeout=timeout,
+        scale=scales,
+    )
+    if no_start:
+        return
+    if wait:
+        _wait(runner, list(services), wait_timeout)
+        return
+    if detach:
+        return
+    _attached(
+        runner, list(services), abort_on_container_exit, not no_log_prefix, not no_color, timeout
+    )
+
+
+def _wait(runner: Any, services: list[str], limit: int) -> None:
+    """``up --wait``: until every container runs (and is healthy, when it has a
+    healthcheck). Raises ComposeError on an exit, unhealthiness or the time limit."""
+    deadline = time.monotonic() + limit if limit else None
+    for c in runner.containers(runner.selected(services) or None):
+        name = runner.name_of(c)
+        runner.event("Container", name, "Waiting")
+        while True:
+            state = runner.engine.container_inspect(c["Id"])["State"]
+            health = (state.get("Health") or {}).get("Status")
+            if not state.get("Running"):
+                raise ComposeError(f"container {name} exited ({state.get('ExitCode')})")
+            if health in (None, "healthy"):
+                break
+            if health == "unhealthy":
+                raise ComposeError(f"container {name} is unhealthy")
+            if deadline and time.monotonic() > deadline:
+                raise ComposeError("timeout waiting for containers to be healthy")
+            time.sleep(0.1)
+        runner.event("Container", name, "Healthy")
+
+
+def _attached(
+    runner: Any, services: list[str], abort: bool, prefix: bool, color: bool, timeout: int | None
+) -> None:
+    """``up`` without ``-d``: the containers' output prefixed, until they all stop
+    (``--abort-on-container-exit``: until one does); Ctrl-C stops them."""
+    import threading
+
+    found = runner.containers(runner.selected(services) or None)
+    color = color and sys.stdout.isatty()
+    stop = threading.Event()
+    print("Attaching to " + ", ".join(runner.log_name(c) for c in found), flush=True)
+    t = threading.Thread(
+        target=lambda: runner.logs(
+            None, follow=True, tail="all", prefix=prefix, color=color, containers=found
+        ),
+        daemon=True,
+    )
+    t.start()
+    try:
+        pending = {c["Id"]: c for c in found}
+        while pending and not stop.is_set():
+            for cid, cont in list(pending.items()):
+                state = runner.engine.container_inspect(cid)["State"]
+                if not state.get("Running"):
+                    t.join(0.5)
+                    print(
+                        f"{runner.log_name(cont)} exited with code {state.get('ExitCode', 0)}",
+                        flush=True,
+                    )
+                    del pending[cid]
+                    if abort:
+                        stop.set()
+            time.sleep(0.2)
+        if abort:
+            print("Aborting on container exit...", flush=True)
+            runner.stop(services or None, timeout)
+    except KeyboardInterrupt:
+        print("Gracefully stopping... (press Ctrl+C again to force)", file=sys.stderr, flush=True)
+        runner.stop(services or None, timeout)
+
+
+@compose.command()
+@click.option("--force-recreate", is_flag=True)
+@click.option("--no-recreate", is_flag=True)
+@click.option("--remove-orphans", is_flag=True)
+@click.option("--pull", type=click.Choice(["always", "missing", "never"]), default="missing")
+@click.argument("services", nargs=-1)
+@pass_ctx
+def create(
+    c: _Ctx,
+    force_recreate: bool,
+    no_recreate: bool,
+    remove_orphans: bool,
+    pull: str,
+    services: tuple[str, ...],
+) -> None:
+    """Creates containers for a service."""
+    c.runner(list(services)).up(
+        list(services),
+        force_recreate=force_recreate,
+        no_recreate=no_recreate,
+        remove_orphans=remove_orphans,
+        pull=pull,
+        no_start=True,
+    )
+
+
+@compose.command()
+@click.option("-v", "--volumes", is_flag=True, help="Remove named volumes and anonymous volumes.")
+@click.option(
+    "--remove-orphans", is_flag=True, help="Remove containers of services not in the file."
+)
+@click.option("--rmi", type=click.Choice(["local", "all"]), help="Remove images used by services.")
+@click.option("-t", "--timeout", type=int, help="Shutdown timeout in seconds.")
+@pass_ctx
+def down(
+    c: _Ctx, volumes: bool, remove_orphans: bool, rmi: str | None, timeout: int | None
+) -> None:
+    """Stop and remove containers, networks."""
+    if rmi:
+        raise ComposeError("--rmi is not supported by Dockyard yet")
+    c.name_only_runner().down(volumes=volumes, remove_orphans=remove_orphans, timeout=timeout)
+
+
+@compose.command()
+@click.option("-t", "--timeout", type=int, help="Shutdown timeout in seconds.")
+@click.argument("services", nargs=-1)
+@pass_ctx
+def stop(c: _Ctx, timeout: int | None, services: tuple[str, ...]) -> None:
+    """Stop services."""
+    c.runner().stop(list(services), timeout)
+
+
+@compose.command()
+@click.argument("services", nargs=-1)
+@pass_ctx
+def start(c: _Ctx, services: tuple[str, ...]) -> None:
+    """Start services."""
+    c.runner().start(list(services))
+
+
+@compose.command()
+@click.option("-t", "--timeout", type=int, help="Shutdown timeout in seconds.")
+@click.argument("services", nargs=-1)
+@pass_ctx
+def restart(c: _Ctx, timeout: int | None, services: tuple[str, ...]) -> None:
+    """Restart service containers."""
+    c.runner().restart(list(services), timeout)
+
+
+@compose.command()
+@click.option("-s", "--signal", default="SIGKILL", help="SIGNAL to send to the container.")
+@click.option("--remove-orphans", is_flag=True)
+@click.argument("services", nargs=-1)
+@pass_ctx
+def kill(c: _Ctx, signal: str, remove_orphans: bool, services: tuple[str, ...]) -> None:
+    """Force stop service containers."""
+    runner = c.runner()
+    runner.kill(list(services), signal)
+    if remove_orphans:
+        runner.orphans(True, None)
+
+
+@compose.command()
+@click.argument("services", nargs=-1)
+@pass_ctx
+def pause(c: _Ctx, services: tuple[str, ...]) -> None:
+    """Pause services."""
+    c.runner().each(list(services), "pause", ("running",))
+
+
+@compose.command()
+@click.argument("services", nargs=-1)
+@pass_ctx
+def unpause(c: _Ctx, services: tuple[str, ...]) -> None:
+    """Unpause services."""
+    c.runner().each(list(services), "unpause", ("paused",))
+
+
+@compose.command()
+@click.option("-f", "--force", is_flag=True, help="Don't ask to confirm removal.")
+@click.option(
+    "-s", "--stop", is_flag=True, help="Stop the containers, if required, before removing."
+)
+@click.option("-v", "--volumes", is_flag=True, help="Remove anonymous volumes of the containers.")
+@click.argument("services", nargs=-1)
+@pass_ctx
+def rm(c: _Ctx, force: bool, stop: bool, volumes: bool, services: tuple[str, ...]) -> None:
+    """Removes stopped service containers."""
+    runner = c.runner()
+    if not force:
+        stopped = [
+            x
+            for x in runner.containers(runner.selected(list(services)), oneoff=None)
+            if x["State"] not in ("running", "paused", "restarting")
+        ]
+        if not stopped and not stop:
+            print("No stopped containers", file=sys.stderr)
+            return
+        if not click.confirm(
+            f"Going to remove {', '.join(runner.name_of(x) for x in stopped)}",
+            default=False,
+            err=True,
+        ):
+            return
+    if runner.rm(list(services), stop, volumes) == 0:
+        print("No stopped containers", file=sys.stderr)
+
+
+@compose.command()
+@click.option("--ignore-pull-failures", is_flag=True)
+@click.option("-q", "--quiet", is_flag=True, help="Pull without printing progress information.")
+@click.argument("services", nargs=-1)
+@pass_ctx
+def pull(c: _Ctx, ignore_pull_failures: bool, quiet: bool, services: tuple[str, ...]) -> None:
+    """Pull service images."""
+    runner = c.runner(list(services))
+    for s in runner.selected(list(services)):
+        try:
+            runner.pull([s], "always", quiet)
+        except ComposeError as e:
+            if not ignore_pull_failures:
+                raise
+            print(f"WARN[0000] {e}", file=sys.stderr)
+
+
+# -- ps, logs, exec, run -------------------------------------------------------------------
+
+
+def _table(header: list[str], rows: list[list[str]]) -> None:
+    """Columns as the Docker CLI's tabwriter (minimum width 10, padding 3)."""
+    widths = [
+        max(10, len(h), *(len(r[i]) for r in rows)) if rows else max(10, len(h))
+        for i, h in enumerate(header)
+    ]
+    for r in [header, *rows]:
+        line = "".join(
+            cell.ljust(w + 3) if i < len(r) - 1 else cell
+            for i, (cell, w) in enumerate(zip(r, widths, strict=True))
+        )
+        print(line.rstrip())
+
+
+def _ports(ports: list[dict[str, Any]]) -> str:
+    out = []
+    for p in sorted(ports, key=lambda p: (p.get("PrivatePort", 0), p.get("IP", ""))):
+        proto = p.get("Type", "tcp")
+        if p.get("PublicPort"):
+            ip = p.get("IP") or "0.0.0.0"
+            ip = f"[{ip}]" if ":" in ip and ip != "::" else ip
+            out.append(f"{ip}:{p['PublicPort']}->{p['PrivatePort']}/{proto}")
+        else:
+            out.append(f"{p['PrivatePort']}/{proto}")
+    return ", ".join(dict.fromkeys(out))
+
+
+@compose.command()
+@click.option("-a", "--all", "all_", is_flag=True, help="Show all stopped containers.")
+@click.option("-q", "--quiet", is_flag=True, help="Only display IDs.")
+@click.option("--services", "services_only", is_flag=True, help="Display services.")
+@click.option("--status", multiple=True, help="Filter services by status.")
+@click.option("--format", "fmt", default="table", help="table or json.")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
+@click.argument("services", nargs=-1)
+@pass_ctx
+def ps(
+    c: _Ctx,
+    all_: bool,
+    quiet: bool,
+    services_only: bool,
+    status: tuple[str, ...],
+    fmt: str,
+    no_trunc: bool,
+    services: tuple[str, ...],
+) -> None:
+    """List containers."""
+    from dockyard.humanize import human_duration
+
+    runner = c.name_only_runner()
+    chosen = runner.selected(list(services)) if services else None
+    found = runner.containers(chosen, oneoff=None, all=all_ or bool(status))
+    if status:
+        found = [x for x in found if x["State"] in status]
+    if quiet:
+        for x in found:
+            print(x["Id"] if no_trunc else x["Id"])
+        return
+    if services_only:
+        for s in dict.fromkeys(x["Labels"].get("com.docker.compose.service", "") for x in found):
+            print(s)
+        return
+    now = time.time()
+    rows = []
+    items = []
+    for x in found:
+        command = x["Command"]
+        if not no_trunc and len(command) > 20:
+            command = command[:19] + "…"
+        row = {
+            "Name": runner.name_of(x),
+            "Image": x["Image"],
+            "Command": f'"{command}"',
+            "Service": x["Labels"].get("com.docker.compose.service", ""),
+            "Created": human_duration(now - x["Created"]) + " ago",
+            "Status": x["Status"],
+            "Ports": _ports(x.get("Ports") or []),
+        }
+        rows.append(list(row.values()))
+        items.append(
+            {
+                **row,
+                "ID": x["Id"],
+                "State": x["State"],
+                "Project": runner.project.name,
+                "Labels": x["Labels"],
+                "Command": x["Command"],
+            }
+        )
+    if fmt == "json":
+        for item in items:
+            print(json.dumps(item))
+    elif fmt == "table":
+        _table(["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"], rows)
+    else:
+        raise ComposeError(f"--format {fmt!r} is not supported by Dockyard (table or json)")
+
+
+@compose.command()
+@click.option("-f", "--follow", is_flag=True, help="Follow log output.")
+@click.option("-t", "--timestamps", is_flag=True, help="Show timestamps.")
+@click.option("-n", "--tail", default="all", help="Number of lines to show from the end.")
+@click.option("--no-log-prefix", is_flag=True, help="Don't print a prefix in logs.")
+@click.option("--no-color", is_flag=True, help="Produce monochrome output.")
+@click.argument("services", nargs=-1)
+@pass_ctx
+def logs(
+    c: _Ctx,
+    follow: bool,
+    timestamps: bool,
+    tail: str,
+    no_log_prefix: bool,
+    no_color: bool,
+    services: tuple[str, ...],
+) -> None:
+    """View output from containers."""
+    runner = c.runner()
+    runner.logs(
+        list(services),
+        follow=follow,
+        tail=tail,
+        timestamps=timestamps,
+        prefix=not no_log_prefix,
+        color=not no_color and sys.stdout.isatty(),
+    )
+
+
+@compose.command(
+    "exec",
+    context_settings={
+        "ignore_unknown_options": True,
+        "allow_interspersed_args": False,
+        **_SETTINGS,
+    },
+)
+@click.option("-d", "--detach", is_flag=True, help="Run the command in the background.")
+@click.option("-T", "--no-TTY", "no_tty", is_flag=True, help="Disable pseudo-TTY allocation.")
+@click.option("-u", "--user", help="Run the command as this user.")
+@click.option("-w", "--workdir", help="Path to workdir directory for this command.")
+@click.option("-e", "--env", multiple=True, help="Set environment variables.")
+@click.option("--index", type=int, default=1, help="Index of the container.")
+@click.option("--privileged", is_flag=True, help="Give extended privileges to the process.")
+@click.argument("service")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@pass_ctx
+def exec_(
+    c: _Ctx,
+    detach: bool,
+    no_tty: bool,
+    user: str | None,
+    workdir: str | None,
+    env: tuple[str, ...],
+    index: int,
+    privileged: bool,
+    service: str,
+    command: tuple[str, ...],
+) -> None:
+    """Execute a command in a running container."""
+    tty = not no_tty and sys.stdin.isatty() and sys.stdout.isatty()
+    code = c.runner().exec(
+        service,
+        list(command),
+        index=index,
+        detach=detach,
+        tty=tty,
+        interactive=not detach,
+        user=user,
+        workdir=workdir,
+        env=list(env),
+        privileged=privileged,
+    )
+    sys.exit(code)
+
+
+@compose.command(
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False, **_SETTINGS}
+)
+@click.option("-d", "--detach", is_flag=True, help="Run container in background.")
+@click.option("--rm", is_flag=True, help="Automatically remove the container when it exits.")
+@click.option("--name", help="Assign a name to the container.")
+@click.option("--entrypoint", help="Override the entrypoint of the image.")
+@click.option("-e", "--env", multiple=True, help="Set environment variables.")
+@click.option("-l", "--label", multiple=True, help="Add or override a label.")
+@click.option("-u", "--user", help="Run as specified username or uid.")
+@click.option("-w", "--workdir", help="Working directory inside the container.")
+@click.option("--no-deps", is_flag=True, help="Don't start linked services.")
+@click.option("--service-ports", is_flag=True, help="Publish the service's ports.")
+@click.option("-p", "--publish", multiple=True, help="Publish a container's port(s) to the host.")
+@click.option("-T", "--no-TTY", "no_tty", is_flag=True, help="Disable pseudo-TTY allocation.")
+@click.option("-i", "--interactive", is_flag=True, default=True, help="Keep STDIN open.")
+@click.argument("service")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@pass_ctx
+def run(
+    c: _Ctx,
+    detach: bool,
+    rm: bool,
+    name: str | None,
+    entrypoint: str | None,
+    env: tuple[str, ...],
+    label: tuple[str, ...],
+    user: str | None,
+    workdir: str | None,
+    no_deps: bool,
+    service_ports: bool,
+    publish: tuple[str, ...],
+    no_tty: bool,
+    interactive: bool,
+    service: str,
+    command: tuple[str, ...],
+) -> None:
+    """Run a one-off command on a service."""
+    import shlex
+
+    from dockyard.compose.loader import parse_port
+
+    runner = c.runner([service])
+    environment = {}
+    for e in env:
+        k, eq, v = e.partition("=")
+        if eq:
+            environment[k] = v
+        elif k in os.environ:
+            environment[k] = os.environ[k]
+    labels = dict(x.partition("=")[::2] for x in label)
+    ports = [p for spec in publish for p in parse_port(spec, "--publish")]
+    tty = not no_tty and not detach and sys.stdin.isatty() and sys.stdout.isatty()
+    code = runner.run(
+        service,
+        list(command) or None,
+        rm=rm,
+        detach=detach,
+        no_deps=no_deps,
+        name=name,
+        entrypoint=shlex.split(entrypoint) if entrypoint is not None else None,
+        env=environment,
+        user=user,
+        workdir=workdir,
+        service_ports=service_ports,
+        publish=ports,
+        tty=tty,
+        interactive=interactive and not detach and sys.stdin.isatty(),
+        labels=labels,
+    )
+    sys.exit(code)

@@ -1,0 +1,805 @@
+"""Running a Compose project through the Engine facade: ``up``, ``down``, ``start``,
+``stop``, ``run``, ``exec``, ``logs``... as Docker Compose v2 does them (docker/compose
+``pkg/compose``), with its progress lines on stderr (`` Container p-web-1  Started``).
+
+Containers belong to the project by their ``com.docker.compose.project`` label, to a
+service by ``com.docker.compose.service``; a container whose ``config-hash`` label still
+matches its service is left alone by ``up`` (a second ``up`` is a no-op).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
+
+from dockyard.compose import convert
+from dockyard.compose.errors import ComposeError
+from dockyard.compose.loader import Project, dependency_order
+from dockyard.errors import Conflict, NotFound, NotModified
+
+if TYPE_CHECKING:
+    from dockyard.engine import Engine
+
+Summary = dict[str, Any]
+
+
+class Runner:
+    """The operations of ``project`` on ``engine`` (a :class:`dockyard.engine.Engine`);
+    progress lines go to ``out`` (stderr)."""
+
+    def __init__(self, engine: Engine, project: Project, out: IO[str] | None = None) -> None:
+        self.engine = engine
+        self.project = project
+        self.out = out or sys.stderr
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def event(self, kind: str, name: str, text: str) -> None:
+        """One progress line, as Compose's plain progress output."""
+        print(f" {kind} {name}  {text}", file=self.out, flush=True)
+
+    def containers(
+        self, services: list[str] | None = None, oneoff: bool | None = False, all: bool = True
+    ) -> list[Summary]:
+        """The project's containers (``services`` only, if given), oldest first; by
+        ``oneoff`` (``run`` containers: True; None: both)."""
+        labels = [f"{convert.PROJECT_LABEL}={self.project.name}"]
+        if oneoff is not None:
+            labels.append(f"{convert.ONEOFF_LABEL}={'True' if oneoff else 'False'}")
+        found: list[Summary] = [
+            dict(c) for c in self.engine.container_list(all=all, filters={"label": labels})
+        ]
+        if services:
+            found = [c for c in found if c["Labels"].get(convert.SERVICE_LABEL) in services]
+        return sorted(found, key=lambda c: (c["Created"], c["Names"][0]))
+
+    @staticmethod
+    def name_of(c: Summary) -> str:
+        return str(c["Names"][0].lstrip("/"))
+
+    def with_dependencies(self, services: list[str]) -> list[str]:
+        """``services`` and every service they depend on, in dependency order."""
+        wanted: set[str] = set()
+        todo = list(services)
+        while todo:
+            s = todo.pop()
+            if s in wanted:
+                continue
+            wanted.add(s)
+            svc = self.project.services[s]
+            todo.extend(d for d in (svc.get("depends_on") or {}) if d in self.project.services)
+            mode = str(svc.get("network_mode", ""))
+            if mode.startswith("service:"):
+                todo.append(mode[8:])
+        return [s for s in dependency_order(self.project.services) if s in wanted]
+
+    def selected(self, services: list[str] | None) -> list[str]:
+        """``services`` (all of the project's when empty), checked, in dependency order."""
+        for s in services or []:
+            if s not in self.project.services:
+                raise ComposeError(f"no such service: {s}")
+        order = dependency_order(self.project.services)
+        return [s for s in order if not services or s in services]
+
+    # -- networks and volumes --------------------------------------------------------------
+
+    def ensure_networks(self, services: list[str]) -> None:
+        used = {n for s in services for n in (self.project.services[s].get("networks") or {})}
+        for key, net in self.project.networks.items():
+            if key not in used:
+                continue
+            name = net["name"]
+            try:
+                self.engine.network_inspect(name)
+                continue
+            except NotFound:
+                if net.get("external"):
+                    raise ComposeError(
+                        f"network {name} declared as external, but could not be found"
+                    ) from None
+            ipam_configs = [
+                {
+                    {"subnet": "Subnet", "ip_range": "IPRange", "gateway": "Gateway"}[k]: v
+                    for k, v in cfg.items()
+                }
+                for cfg in (net.get("ipam") or {}).get("config") or []
+            ]
+            request = {
+                "Name": name,
+                "Driver": net.get("driver") or "bridge",
+                "Options": {k: str(v) for k, v in (net.get("driver_opts") or {}).items()},
+                "Internal": bool(net.get("internal")),
+                "Labels": {
+                    **{k: str(v) for k, v in _mapping(net.get("labels")).items()},
+                    **convert.project_labels(self.project),
+                    convert.NETWORK_LABEL: key,
+                },
+                "IPAM": {"Driver": "default", "Config": ipam_configs, "Options": {}},
+            }
+            self.event("Network", name, "Creating")
+            self.engine.network_create(request)
+            self.event("Network", name, "Created")
+
+    def ensure_volumes(self, services: list[str]) -> None:
+        used = {
+            v["source"]
+            for s in services
+            for v in self.project.services[s].get("volumes") or []
+            if v["type"] == "volume" and v.get("source")
+        }
+        for key, vol in self.project.volumes.items():
+            if key not in used:
+                continue
+            name = vol["name"]
+            try:
+                self.engine.volume_inspect(name)
+                continue
+            except NotFound:
+                if vol.get("external"):
+                    raise ComposeError(f'external volume "{name}" not found') from None
+            self.event("Volume", name, "Creating")
+            self.engine.volume_create(
+                {
+                    "Name": name,
+                    "Driver": vol.get("driver") or "local",
+                    "DriverOpts": {k: str(v) for k, v in (vol.get("driver_opts") or {}).items()},
+                    "Labels": {
+                        **{k: str(v) for k, v in _mapping(vol.get("labels")).items()},
+                        **convert.project_labels(self.project),
+                        convert.VOLUME_LABEL: key,
+                    },
+                }
+            )
+            self.event("Volume", name, "Created")
+
+    # -- images ----------------------------------------------------------------------------
+
+    def image_id(self, image: str) -> str | None:
+        try:
+            return str(self.engine.image_inspect(image)["Id"])
+        except NotFound:
+            return None
+
+    def pull(self, services: list[str], policy: str = "missing", quiet: bool = False) -> None:
+        """Pull the images of ``services`` (``missing``: only those not stored;
+        ``always``; ``never``: a missing one is an error). Raises ComposeError naming the
+        service."""
+        from dockyard.engine import distribution
+
+        for s in services:
+            svc = self.project.services[s]
+            image = svc["image"]
+            pol = svc.get("pull_policy", policy)
+            if pol not in ("always", "missing", "never", "if_not_present"):
+                raise ComposeError(f"services.{s}.pull_policy {pol!r} is not supported by Dockyard")
+            if pol in ("missing", "if_not_present", "never") and self.image_id(image):
+                continue
+            if pol == "never":
+                raise ComposeError(f"service {s!r}: no such image: {image} (pull_policy never)")
+            if not quiet:
+                self.event("", s, "Pulling")
+            try:
+                for _ in distribution.pull(self.engine, image):
+                    pass
+            except NotFound as e:
+                raise ComposeError(f"service {s!r}: image {image}: {e}") from None
+            except ComposeError:
+                raise
+            except Exception as e:
+                if not hasattr(e, "status_code"):
+                    raise
+                raise ComposeError(f"service {s!r}: image {image}: {e}") from None
+            if not quiet:
+                self.event("", s, "Pulled")
+
+    # -- up --------------------------------------------------------------------------------
+
+    def check_ports(self, services: list[str]) -> None:
+        """Refuse two services (or replicas) publishing one host port, before anything is
+        made (naming both)."""
+        seen: dict[tuple[str, str, str], str] = {}
+        for s in services:
+            svc = self.project.services[s]
+            for i, p in enumerate(svc.get("ports") or []):
+                pub = str(p.get("published") or "")
+                if not pub:
+                    continue
+                key = (p.get("host_ip") or "0.0.0.0", pub, p.get("protocol", "tcp"))
+                if int(svc.get("scale", 1)) > 1:
+                    raise ComposeError(
+                        f"services.{s}.ports.{i}: host port {pub} cannot be published by "
+                        f"{svc['scale']} replicas"
+                    )
+                for (ip, port, proto), other in seen.items():
+                    if (
+                        port == pub
+                        and proto == key[2]
+                        and "0.0.0.0" in (ip, key[0])
+                        or ((ip, port, proto) == key)
+                    ):
+                        raise ComposeError(
+                            f"services.{s}.ports.{i}: host port {pub}/{key[2]} is already "
+                            f"published by service {other!r}"
+                        )
+                seen[key] = s
+
+    def up(
+        self,
+        services: list[str] | None = None,
+        *,
+        no_deps: bool = False,
+        force_recreate: bool = False,
+        no_recreate: bool = False,
+        remove_orphans: bool = False,
+        no_start: bool = False,
+        pull: str = "missing",
+        timeout: int | None = None,
+        scale: dict[str, int] | None = None,
+    ) -> list[str]:
+        """Create (or recreate, when its config hash changed) and start the containers of
+        ``services`` (all when empty) and, unless ``no_deps``, of their dependencies, in
+        dependency order, waiting for each ``depends_on`` condition. Returns the
+        containers' names. Raises ComposeError, the engine's errors."""
+        chosen = self.selected(services)
+        if not no_deps:
+            chosen = self.with_dependencies(chosen)
+        for s, n in (scale or {}).items():
+            if s not in self.project.services:
+                raise ComposeError(f"no such service: {s}")
+            self.project.services[s]["scale"] = n
+        self.check_ports(chosen)
+        for s in chosen:
+            convert.create_request(self.project, s, 1)  # refuses what cannot be honoured
+        self.orphans(remove_orphans, timeout)
+        self.pull(chosen, pull)
+        self.ensure_networks(chosen)
+        self.ensure_volumes(chosen)
+        names: list[str] = []
+        for s in chosen:
+            self.wait_dependencies(s, chosen)
+            names.extend(
+                self.converge(
+                    s,
+                    force_recreate=force_recreate,
+                    no_recreate=no_recreate,
+                    no_start=no_start,
+                    timeout=timeout,
+                )
+            )
+        return names
+
+    def orphans(self, remove: bool, timeout: int | None) -> None:
+        """Containers of the project whose service is gone: removed with ``remove``, else
+        Compose's warning."""
+        known = set(self.project.services) | set(self.project.disabled)
+        found = [
+            c for c in self.containers() if c["Labels"].get(convert.SERVICE_LABEL) not in known
+        ]
+        if not found:
+            return
+        if not remove:
+            print(
+                f"WARN[0000] Found orphan containers ([{' '.join(self.name_of(c) for c in found)}])"
+                f" for this project. If you removed or renamed this service in your compose file,"
+                f" you can run this command with the --remove-orphans flag to clean it up.",
+                file=self.out,
+            )
+            return
+        for c in found:
+            self.remove_container(c, timeout, stop=True)
+
+    def wait_dependencies(self, service: str, started: list[str]) -> None:
+        """Wait for ``service``'s ``depends_on`` conditions (``service_started``,
+        ``service_healthy``, ``service_completed_successfully``). Raises ComposeError
+        (``dependency failed to start: ...``)."""
+        for dep, spec in (self.project.services[service].get("depends_on") or {}).items():
+            if dep not in self.project.services:
+                continue
+            containers = self.containers([dep])
+            if not containers and not spec["required"]:
+                continue
+            cond = spec["condition"]
+            for c in containers:
+                name = self.name_of(c)
+                if cond == "service_healthy":
+                    self.event("Container", name, "Waiting")
+                    self.wait_healthy(c)
+                    self.event("Container", name, "Healthy")
+                elif cond == "service_completed_successfully":
+                    self.event("Container", name, "Waiting")
+                    code = self.engine.container_wait(c["Id"])["StatusCode"]
+                    if code != 0:
+                        raise ComposeError(
+                            f"service {dep!r} didn't complete successfully: exit {code}"
+                        )
+                    self.event("Container", name, "Exited")
+
+    def wait_healthy(self, c: Summary) -> None:
+        name = self.name_of(c)
+        while True:
+            state = self.engine.container_inspect(c["Id"])["State"]
+            health = (state.get("Health") or {}).get("Status")
+            if health is None:
+                raise ComposeError(f"container {name} has no healthcheck configured")
+            if health == "healthy":
+                return
+            if health == "unhealthy":
+                raise ComposeError(f"dependency failed to start: container {name} is unhealthy")
+            if not state.get("Running"):
+                raise ComposeError(
+                    f"dependency failed to start: container {name} exited ({state.get('ExitCode')})"
+                )
+            time.sleep(0.1)
+
+    def network_mode(self, service: str) -> str | None:
+        mode = self.project.services[service].get("network_mode")
+        if not mode:
+            return None
+        mode = str(mode)
+        if mode.startswith("service:"):
+            found = self.containers([mode[8:]])
+            if not found:
+                raise ComposeError(f"service {service!r}: no container of service {mode[8:]!r}")
+            return f"container:{found[0]['Id']}"
+        return mode
+
+    def create_container(
+        self, service: str, number: int, name: str | None = None, **kwargs: Any
+    ) -> str:
+        """Create container ``number`` of ``service`` (and connect it to its other
+        networks); returns its ID. A failure removes what was made."""
+        svc = self.project.services[service]
+        config, host, networking, more = convert.create_request(
+            self.project,
+            service,
+            number,
+            image_id=self.image_id(svc["image"]) or "",
+            network_mode=self.network_mode(service),
+            **kwargs,
+        )
+        name = name or convert.container_name(self.project, service, number)
+        self.event("Container", name, "Creating")
+        cid = str(self.engine.container_create(config, host, networking, name)["Id"])
+        try:
+            for net, settings in more:
+                self.engine.network_connect(net, cid, settings)
+        except BaseException:
+            self.engine.container_delete(cid, force=True)
+            raise
+        self.event("Container", name, "Created")
+        return cid
+
+    def converge(
+        self,
+        service: str,
+        *,
+        force_recreate: bool = False,
+        no_recreate: bool = False,
+        no_start: bool = False,
+        timeout: int | None = None,
+    ) -> list[str]:
+        """Make ``service``'s containers match its configuration (scale, config hash),
+        then start them. Returns their names."""
+        svc = self.project.services[service]
+        want = int(svc.get("scale", 1))
+        if svc.get("container_name") and want > 1:
+            raise ComposeError(
+                f'services.{service}: container_name "{svc["container_name"]}" cannot be '
+                f"used with {want} replicas"
+            )
+        digest = convert.config_hash(svc)
+        current = {
+            int(c["Labels"].get(convert.NUMBER_LABEL, 0)): c for c in self.containers([service])
+        }
+        names = []
+        for number, c in sorted(current.items()):
+            if number > want or number < 1:
+                self.remove_container(c, timeout, stop=True)
+        for number in range(1, want + 1):
+            existing = current.get(number)
+            if existing is not None:
+                c = existing
+                stale = c["Labels"].get(convert.HASH_LABEL) != digest
+                if (stale or force_recreate) and not no_recreate:
+                    name = self.name_of(c)
+                    self.event("Container", name, "Recreate")
+                    if c["State"] in ("running", "paused", "restarting"):
+                        self.engine.container_stop(c["Id"], t=timeout)
+                    self.engine.container_delete(c["Id"], force=True)
+                    cid = self.create_container(service, number)
+                    self.event("Container", name, "Recreated")
+                else:
+                    cid = c["Id"]
+                    if not no_start and c["State"] in ("running", "paused"):
+                        self.event("Container", self.name_of(c), "Running")
+                        names.append(self.name_of(c))
+                        continue
+            else:
+                cid = self.create_container(service, number)
+            name = convert.container_name(self.project, service, number)
+            names.append(name)
+            if not no_start:
+                self.start_container(cid, name)
+        return names
+
+    def start_container(self, cid: str, name: str) -> None:
+        self.event("Container", name, "Starting")
+        try:
+            self.engine.container_start(cid)
+        except NotModified:
+            pass
+        self.event("Container", name, "Started")
+
+    # -- stop, start, down -----------------------------------------------------------------
+
+    def stop(self, services: list[str] | None = None, timeout: int | None = None) -> None:
+        """Stop the running containers of ``services`` (all), dependents first."""
+        order = list(reversed(self.selected(services)))
+        by_service = {s: self.containers([s]) for s in order}
+        for s in order:
+            for c in by_service[s]:
+                if c["State"] in ("running", "paused", "restarting"):
+                    name = self.name_of(c)
+                    self.event("Container", name, "Stopping")
+                    try:
+                        self.engine.container_stop(c["Id"], t=timeout)
+                    except NotModified:
+                        pass
+                    self.event("Container", name, "Stopped")
+
+    def start(self, services: list[str] | None = None) -> None:
+        """Start the existing containers of ``services`` (all), in dependency order.
+        Raises ComposeError when a service has no container."""
+        for s in self.selected(services):
+            found = self.containers([s])
+            if not found and services:
+                raise ComposeError(f"service {s!r} has no container to start")
+            self.wait_dependencies(s, [])
+            for c in found:
+                if c["State"] != "running":
+                    self.start_container(c["Id"], self.name_of(c))
+
+    def restart(self, services: list[str] | None = None, timeout: int | None = None) -> None:
+        for s in self.selected(services):
+            for c in self.containers([s]):
+                name = self.name_of(c)
+                self.event("Container", name, "Restarting")
+                self.engine.container_restart(c["Id"], t=timeout)
+                self.event("Container", name, "Started")
+
+    def each(self, services: list[str] | None, action: str, states: tuple[str, ...]) -> None:
+        """``kill``/``pause``/``unpause`` style: ``action`` on the containers of
+        ``services`` whose state is in ``states``."""
+        verbs = {
+            "pause": ("Pausing", "Paused"),
+            "unpause": ("Unpausing", "Unpaused"),
+        }
+        for s in self.selected(services):
+            for c in self.containers([s]):
+                if c["State"] not in states:
+                    continue
+                name = self.name_of(c)
+                before, after = verbs.get(action, ("Killing", "Killed"))
+                self.event("Container", name, before)
+                getattr(self.engine, f"container_{action}")(c["Id"])
+                self.event("Container", name, after)
+
+    def kill(self, services: list[str] | None, signal: str = "SIGKILL") -> None:
+        for s in self.selected(services):
+            for c in self.containers([s]):
+                if c["State"] not in ("running", "paused", "restarting"):
+                    continue
+                name = self.name_of(c)
+                self.event("Container", name, "Killing")
+                self.engine.container_kill(c["Id"], signal)
+                self.event("Container", name, "Killed")
+
+    def remove_container(
+        self, c: Summary, timeout: int | None, stop: bool, volumes: bool = False
+    ) -> None:
+        name = self.name_of(c)
+        if stop and c["State"] in ("running", "paused", "restarting"):
+            self.event("Container", name, "Stopping")
+            try:
+                self.engine.container_stop(c["Id"], t=timeout)
+            except NotModified:
+                pass
+            self.event("Container", name, "Stopped")
+        self.event("Container", name, "Removing")
+        try:
+            self.engine.container_delete(c["Id"], force=True, v=volumes)
+        except NotFound:
+            pass
+        self.event("Container", name, "Removed")
+
+    def rm(
+        self, services: list[str] | None, stop: bool, volumes: bool, timeout: int | None = None
+    ) -> int:
+        """Remove the stopped containers of ``services`` (running ones too with
+        ``stop``). Returns how many were removed."""
+        chosen = self.selected(services)
+        found = [c for c in self.containers(chosen, oneoff=None)]
+        if stop:
+            self.stop(services, timeout)
+            found = self.containers(chosen, oneoff=None)
+        gone = [c for c in found if c["State"] not in ("running", "paused", "restarting")]
+        for c in gone:
+            self.remove_container(c, timeout, stop=False, volumes=volumes)
+        return len(gone)
+
+    def down(
+        self, *, volumes: bool = False, remove_orphans: bool = False, timeout: int | None = None
+    ) -> None:
+        """Stop and remove the project's containers (dependents first), then its
+        networks, and with ``volumes`` its named volumes (never external ones) and the
+        containers' anonymous volumes."""
+        known = set(self.project.services) | set(self.project.disabled)
+        order = list(reversed(dependency_order({**self.project.disabled, **self.project.services})))
+        all_containers = self.containers(oneoff=None)
+        rank = {s: i for i, s in enumerate(order)}
+        orphans = [c for c in all_containers if c["Labels"].get(convert.SERVICE_LABEL) not in known]
+        mine = [c for c in all_containers if c not in orphans]
+        mine.sort(
+            key=lambda c: (rank.get(c["Labels"].get(convert.SERVICE_LABEL, ""), 0), c["Names"][0])
+        )
+        if orphans and not remove_orphans:
+            print(
+                f"WARN[0000] Found orphan containers ([{' '.join(self.name_of(c) for c in orphans)}])"
+                f" for this project. If you removed or renamed this service in your compose file,"
+                f" you can run this command with the --remove-orphans flag to clean it up.",
+                file=self.out,
+            )
+        for c in mine + (orphans if remove_orphans else []):
+            self.remove_container(c, timeout, stop=True, volumes=volumes)
+        label = f"{convert.PROJECT_LABEL}={self.project.name}"
+        nets = {n["Name"] for n in self.engine.network_list(filters={"label": [label]})} | {
+            n["name"] for n in self.project.networks.values() if not n.get("external")
+        }
+        for name in sorted(nets):
+            try:
+                net = self.engine.network_inspect(name)
+            except NotFound:
+                continue
+            if net.get("Labels", {}).get(convert.PROJECT_LABEL) != self.project.name:
+                continue
+            self.event("Network", name, "Removing")
+            try:
+                self.engine.network_delete(name)
+            except Conflict as e:
+                raise ComposeError(f"error while removing network {name}: {e}") from None
+            self.event("Network", name, "Removed")
+        if volumes:
+            for vol in self.project.volumes.values():
+                if vol.get("external"):
+                    continue
+                try:
+                    info = self.engine.volume_inspect(vol["name"])
+                except NotFound:
+                    continue
+                if (info.get("Labels") or {}).get(convert.PROJECT_LABEL) != self.project.name:
+                    continue
+                self.event("Volume", vol["name"], "Removing")
+                self.engine.volume_delete(vol["name"])
+                self.event("Volume", vol["name"], "Removed")
+
+    # -- run, exec, logs -------------------------------------------------------------------
+
+    def find(self, service: str, index: int = 1) -> Summary:
+        """Container ``index`` of ``service`` (running or not). Raises ComposeError."""
+        if service not in self.project.services:
+            raise ComposeError(f"no such service: {service}")
+        for c in self.containers([service]):
+            if c["Labels"].get(convert.NUMBER_LABEL) == str(index):
+                return c
+        raise ComposeError(f"service {service!r} is not running")
+
+    def logs(
+        self,
+        services: list[str] | None,
+        *,
+        follow: bool = False,
+        tail: str = "all",
+        timestamps: bool = False,
+        prefix: bool = True,
+        color: bool = False,
+        write: IO[str] | None = None,
+        containers: list[Summary] | None = None,
+    ) -> None:
+        """Print the containers' logs, each line prefixed ``<service>-<n>  | `` (padded to
+        the longest, coloured as Compose when ``color``). With ``follow``, one thread per
+        container (each with its own facade) until all have stopped."""
+        import threading
+
+        from dockyard.engine import Engine
+
+        out = write or sys.stdout
+        found = (
+            containers
+            if containers is not None
+            else self.containers(self.selected(services), oneoff=None)
+        )
+        labels = [self.log_name(c) for c in found]
+        width = max((len(n) for n in labels), default=0)
+        lock = threading.Lock()
+
+        def emit(c: Summary, label: str, colour: str, engine: Engine) -> None:
+            pre = f"{label:<{width}} | " if prefix else ""
+            if color and prefix:
+                pre = f"\033[{colour}m{pre}\033[0m"
+            for _stream, data in engine.container_logs(
+                c["Id"], follow=follow, tail=tail, timestamps=timestamps
+            ):
+                text = data.decode("utf-8", "replace")
+                with lock:
+                    out.write(pre + text if text.endswith("\n") else pre + text + "\n")
+                    out.flush()
+
+        if not follow:
+            for i, (c, label) in enumerate(zip(found, labels, strict=True)):
+                emit(c, label, _RAINBOW[i % len(_RAINBOW)], self.engine)
+            return
+        threads = []
+        for i, (c, label) in enumerate(zip(found, labels, strict=True)):
+
+            def work(c: Summary = c, label: str = label, i: int = i) -> None:
+                emit(c, label, _RAINBOW[i % len(_RAINBOW)], Engine(self.engine.paths))
+
+            t = threading.Thread(target=work, daemon=True)
+            t.start()
+            threads.append(t)
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)
+
+    def log_name(self, c: Summary) -> str:
+        """A container's name in log prefixes: without the project (``web-1``)."""
+        name = self.name_of(c)
+        head = f"{self.project.name}-"
+        return name[len(head) :] if name.startswith(head) else name
+
+    def run(
+        self,
+        service: str,
+        command: list[str] | None,
+        *,
+        rm: bool = False,
+        detach: bool = False,
+        no_deps: bool = False,
+        name: str | None = None,
+        entrypoint: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        user: str | None = None,
+        workdir: str | None = None,
+        service_ports: bool = False,
+        publish: list[dict[str, Any]] | None = None,
+        tty: bool = False,
+        interactive: bool = False,
+        labels: dict[str, str] | None = None,
+    ) -> int:
+        """``run``: a one-off container of ``service`` (``<project>-<service>-run-<id>``,
+        ``oneoff`` True, no published ports unless ``service_ports``/``publish``), its
+        dependencies started first unless ``no_deps``; attached unless ``detach``.
+        Returns its exit status (0 when detached)."""
+        import secrets as _secrets
+
+        if service not in self.project.services:
+            raise ComposeError(f"no such service: {service}")
+        if not no_deps:
+            deps = [s for s in self.with_dependencies([service]) if s != service]
+            if deps:
+                self.up(deps)
+        svc = self.project.services[service]
+        self.pull([service])
+        self.ensure_networks([service])
+        self.ensure_volumes([service])
+        self.wait_dependencies(service, [])
+        overrides: dict[str, Any] = {"tty": tty, "stdin_open": interactive}
+        if command:
+            overrides["command"] = command
+        if entrypoint is not None:
+            overrides["entrypoint"] = entrypoint
+        if env:
+            overrides["environment"] = {**(svc.get("environment") or {}), **env}
+        if user is not None:
+            overrides["user"] = user
+        if workdir is not None:
+            overrides["working_dir"] = workdir
+        if labels:
+            overrides["labels"] = {**(svc.get("labels") or {}), **labels}
+        if not service_ports:
+            overrides["ports"] = publish or []
+        elif publish:
+            overrides["ports"] = [*(svc.get("ports") or []), *publish]
+        overrides["container_name"] = None
+        cname = name or f"{self.project.name}-{service}-run-{_secrets.token_hex(6)}"
+        config, host, networking, more = convert.create_request(
+            self.project,
+            service,
+            1,
+            oneoff=True,
+            image_id=self.image_id(svc["image"]) or "",
+            network_mode=self.network_mode(service),
+            overrides=overrides,
+        )
+        if rm:
+            host["AutoRemove"] = False  # removed below, after its status is read
+        cid = str(self.engine.container_create(config, host, networking, cname)["Id"])
+        try:
+            for net, settings in more:
+                self.engine.network_connect(net, cid, settings)
+            if detach:
+                self.engine.container_start(cid)
+                print(cname)
+                return 0
+            return int(self.engine.container_run_attached(cid))
+        finally:
+            if rm and not detach:
+                try:
+                    self.engine.container_delete(cid, force=True, v=True)
+                except NotFound:
+                    pass
+
+    def exec(
+        self,
+        service: str,
+        command: list[str],
+        *,
+        index: int = 1,
+        detach: bool = False,
+        tty: bool = False,
+        interactive: bool = True,
+        user: str | None = None,
+        workdir: str | None = None,
+        env: list[str] | None = None,
+        privileged: bool = False,
+    ) -> int:
+        """``exec``: ``command`` in container ``index`` of ``service`` with this
+        process's stdio. Returns its exit status."""
+        c = self.find(service, index)
+        if c["State"] != "running":
+            raise ComposeError(f"service {service!r} is not running")
+        config = {
+            "AttachStdin": interactive and not detach,
+            "AttachStdout": not detach,
+            "AttachStderr": not detach,
+            "Tty": tty,
+            "Cmd": command,
+            "Env": env or [],
+            "User": user or "",
+            "WorkingDir": workdir or "",
+            "Privileged": privileged,
+        }
+        eid = self.engine.exec_create(c["Id"], config)["Id"]
+        return int(self.engine.exec_start(eid, detach=detach))
+
+    def projects(self) -> Iterator[tuple[str, str, str]]:
+        """``ls``: (name, status such as ``running(2)``, config files) of every project
+        with containers."""
+        found = self.engine.container_list(all=True, filters={"label": [convert.PROJECT_LABEL]})
+        by: dict[str, list[Summary]] = {}
+        for summary in found:
+            by.setdefault(summary["Labels"][convert.PROJECT_LABEL], []).append(dict(summary))
+        for name in sorted(by):
+            counts: dict[str, int] = {}
+            files = ""
+            for c in by[name]:
+                counts[c["State"]] = counts.get(c["State"], 0) + 1
+                files = files or c["Labels"].get(convert.FILES_LABEL, "")
+            status = ", ".join(f"{s}({n})" for s, n in sorted(counts.items()))
+            yield name, status, files
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    out = {}
+    for item in value or []:
+        k, _, v = str(item).partition("=")
+        out[k] = v
+    return out
+
+
+# Compose's log prefix colours (docker/compose cmd/formatter/colors.go ``rainbow``).
+_RAINBOW = ["36", "33", "32", "35", "34", "36;1", "33;1", "32;1", "35;1", "34;1"]

@@ -1,0 +1,247 @@
+"""Compose's loader (no containers): file lookup, merging, interpolation, profiles, project
+names, the schema and the refusals, and ``compose config``'s output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import DOCKYARD
+from dockyard.compose.errors import ComposeError
+from dockyard.compose.interpolate import substitute
+from dockyard.compose.loader import Options, load_project
+
+
+def write(d: Path, name: str, text: str) -> Path:
+    p = d / name
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text)
+    return p
+
+
+def load(d: Path, env: dict[str, str] | None = None, **kw: object):  # type: ignore[no-untyped-def]
+    return load_project(Options(cwd=str(d), environ=env or {}, **kw))  # type: ignore[arg-type]
+
+
+def compose(d: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [DOCKYARD, "compose", *args],
+        cwd=d,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": os.environ["PATH"], **(env or {})},
+    )
+
+
+@pytest.mark.parametrize(
+    "text, env, want",
+    [
+        ("${A}", {"A": "x"}, "x"),
+        ("$A-$B", {"A": "x"}, "x-"),
+        ("${A:-d}", {"A": ""}, "d"),
+        ("${A-d}", {"A": ""}, ""),
+        ("${A-d}", {}, "d"),
+        ("${A:+alt}", {"A": "1"}, "alt"),
+        ("${A:+alt}", {"A": ""}, ""),
+        ("${A+alt}", {"A": ""}, "alt"),
+        ("${A:-${B:-deep}}", {}, "deep"),
+        ("$${A} $$", {"A": "x"}, "${A} $"),
+        ("${A:?must}", {"A": "v"}, "v"),
+    ],
+)
+def test_interpolation_forms(text: str, env: dict[str, str], want: str) -> None:
+    assert substitute(text, env) == want
+
+
+@pytest.mark.parametrize("text", ["${A:?need A}", "${A?need A}"])
+def test_required_variable_missing(text: str) -> None:
+    with pytest.raises(ComposeError, match="required variable A is missing a value: need A"):
+        substitute(text, {"A": ""} if ":" in text else {})
+
+
+def test_lookup_override_version_warning_and_merge(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    write(
+        tmp_path,
+        "compose.yaml",
+        "version: '3'\nservices:\n  web:\n    image: busybox\n    command: echo a\n"
+        "    environment: [A=1, B=2]\n    ports: ['8080:80']\n",
+    )
+    write(
+        tmp_path,
+        "compose.override.yaml",
+        "services:\n  web:\n    command: [echo, b]\n    environment: {B: '3', C: '4'}\n"
+        "    ports: ['8081:81']\n",
+    )
+    sub = tmp_path / "My Project!" / "deeper"
+    sub.mkdir(parents=True)
+    p = load(sub)
+    assert p.config_files == [
+        str(tmp_path / "compose.yaml"),
+        str(tmp_path / "compose.override.yaml"),
+    ]
+    web = p.services["web"]
+    assert web["command"] == ["echo", "b"]
+    assert web["environment"] == {"A": "1", "B": "3", "C": "4"}
+    assert [x["published"] for x in web["ports"]] == ["8080", "8081"]
+    assert p.name == tmp_path.name.lower().replace(".", "")
+    assert "the attribute `version` is obsolete" in capfd.readouterr().err
+
+
+def test_several_files_project_names_and_env_files(tmp_path: Path) -> None:
+    write(tmp_path, "a.yml", "name: fromfile\nservices:\n  s:\n    image: ${IMG}\n")
+    write(tmp_path, "b.yml", "services:\n  s:\n    labels: {x: '${X:-dflt}'}\n")
+    write(tmp_path, ".env", "IMG=busybox:1\n# comment\nexport X='from dotenv'\n")
+    write(tmp_path, "other.env", 'IMG="other"\n')
+    p = load(tmp_path, files=["a.yml", "b.yml"])
+    assert p.name == "fromfile"
+    assert p.services["s"]["image"] == "busybox:1"
+    assert p.services["s"]["labels"] == {"x": "from dotenv"}
+    # The process environment wins over .env; --env-file replaces .env.
+    assert load(tmp_path, {"IMG": "env"}, files=["a.yml"]).services["s"]["image"] == "env"
+    assert (
+        load(tmp_path, files=["a.yml"], env_files=["other.env"]).services["s"]["image"] == "other"
+    )
+    assert load(tmp_path, files=["a.yml"], project_name="cli").name == "cli"
+    env = {"COMPOSE_PROJECT_NAME": "envname", "COMPOSE_FILE": "a.yml:b.yml"}
+    p = load(tmp_path, env)
+    assert (p.name, len(p.config_files)) == ("envname", 2)
+    with pytest.raises(ComposeError, match='"Bad" is not a valid project name'):
+        load(tmp_path, files=["a.yml"], project_name="Bad")
+
+
+def test_profiles_anchors_and_extensions(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "compose.yaml",
+        "x-base: &base\n  image: busybox\n  labels: {tier: base}\n"
+        "services:\n  app:\n    <<: *base\n    x-note: ignored\n"
+        "  debug:\n    <<: *base\n    profiles: [dev]\n  tools:\n    <<: *base\n    profiles: [ops]\n",
+    )
+    assert list(load(tmp_path).services) == ["app"]
+    assert list(load(tmp_path, {"COMPOSE_PROFILES": "dev"}).services) == ["app", "debug"]
+    p = load(tmp_path, profiles=["ops"])
+    assert list(p.services) == ["app", "tools"]
+    assert p.services["app"]["labels"] == {"tier": "base"} and "x-note" not in p.services["app"]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "services:\n  web:\n    image: 3\n    ports: {a: b}\n",
+            r"validating .*compose.yaml: services.web.ports",
+        ),
+        (
+            "services:\n  web:\n    image: busybox\n    colour: red\n",
+            r"services.web additional properties 'colour' not allowed",
+        ),
+        (
+            "services:\n  web:\n    image: busybox\n    sysctls: {a: 1}\n",
+            r"compose.yaml: services.web.sysctls is not supported by Dockyard",
+        ),
+        (
+            "services:\n  web:\n    image: busybox\n    deploy: {resources: {reservations: {memory: 1g}}}\n",
+            r"services.web.deploy.resources.reservations is not supported",
+        ),
+        (
+            "services:\n  a:\n    image: busybox\n    depends_on: [b]\n  b:\n    image: busybox\n    depends_on: [a]\n",
+            r"dependency cycle detected: a -> b -> a",
+        ),
+        (
+            "services:\n  a:\n    image: busybox\n    depends_on: [ghost]\n",
+            r"service 'a' depends on undefined service 'ghost'",
+        ),
+        (
+            "services:\n  a:\n    image: busybox:${TAG:?tag please}\n",
+            r"compose.yaml: error while interpolating services.a.image: required variable TAG is missing a value: tag please",
+        ),
+        (
+            "services:\n  a:\n    image: busybox\n    volumes: ['data:/d']\n",
+            r"service 'a' refers to undefined volume data",
+        ),
+        ("services:\n  a:\n    image: busybox\n   bad: indent\n", r"compose.yaml: yaml: line \d+"),
+        (
+            "services:\n  a:\n    command: 'true'\n",
+            r"service 'a' has neither an image nor a build context",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_naming_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    write(tmp_path, "compose.yaml", text)
+    with pytest.raises(ComposeError, match=message) as e:
+        load(tmp_path)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.timeout(20)
+def test_yaml_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, 10):
+        prev = f"*a{i - 1}"
+        lines.append(f"a{i}: &a{i} [{', '.join([prev] * 9)}]")
+    write(
+        tmp_path,
+        "compose.yaml",
+        "x-bomb:\n" + "\n".join("  " + x for x in lines) + "\nservices: {}\n",
+    )
+    start = time.monotonic()
+    with pytest.raises(
+        ComposeError, match="compose.yaml: yaml: document contains excessive aliasing"
+    ):
+        load(tmp_path)
+    assert time.monotonic() - start < 10
+
+
+def test_no_file(tmp_path: Path) -> None:
+    with pytest.raises(ComposeError, match="no configuration file provided: not found"):
+        load(tmp_path / "")
+
+
+def test_config_command(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "docker-compose.yml",
+        "services:\n  web:\n    image: busybox\n    ports: ['127.0.0.1:8080:80/udp']\n"
+        "    volumes: ['data:/data', './site:/site:ro']\n    environment: {GREETING: '${G:-hi}'}\n"
+        "volumes:\n  data:\n",
+    )
+    out = compose(tmp_path, "config", "--format", "json", env={"G": "hello"})
+    assert out.returncode == 0, out.stderr
+    cfg = json.loads(out.stdout)
+    web = cfg["services"]["web"]
+    assert web["environment"] == {"GREETING": "hello"}
+    assert web["ports"] == [
+        {
+            "mode": "ingress",
+            "host_ip": "127.0.0.1",
+            "target": 80,
+            "published": "8080",
+            "protocol": "udp",
+        }
+    ]
+    assert web["volumes"][1]["source"] == str(tmp_path / "site")
+    assert cfg["volumes"]["data"]["name"] == f"{cfg['name']}_data"
+    assert compose(tmp_path, "config", "--services").stdout == "web\n"
+    assert compose(tmp_path, "config", "--volumes").stdout == "data\n"
+    quiet = compose(tmp_path, "config", "-q")
+    assert (quiet.returncode, quiet.stdout) == (0, "")
+    assert "services:\n  web:\n" in compose(tmp_path, "config").stdout
+    write(
+        tmp_path,
+        "docker-compose.yml",
+        "services:\n  web:\n    image: busybox\n    privileged: maybe\n",
+    )
+    bad = compose(tmp_path, "config")
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == (
+        f"{tmp_path}/docker-compose.yml: services.web.privileged must be a boolean, not 'maybe'"
+    )
+    assert len(bad.stderr.strip().splitlines()) == 1

