@@ -229,3 +229,25 @@ def test_copy_of_a_file_too_big_for_the_disk(dy: Runner, small: Path, tmp_path: 
     )
     assert os.listdir(small / "root" / "tmp") == []
     assert dy("images", "-q", "big").stdout == ""
+
+
+def test_monitor_records_the_exit_once_there_is_room(dy: Runner, small: Path) -> None:
+    """A container exits while the disk is too full even for the database: its monitor
+    keeps trying (the database closed in between, so other commands go on) and records
+    the true exit status once there is space, instead of dying and leaving a lost exit."""
+    busybox = bootstrap(dy)
+    dy("run", "-d", "--name", "ww", busybox, "sh", "-c", "sleep 2; exit 7", check=True)
+    fill(small / "filler")
+    dy("ps", check=True)  # releases the reserve
+    fill(small / "filler2")
+    time.sleep(4)
+    # Still readable meanwhile, and shown running: the exit is not recorded yet.
+    assert dy("inspect", "-f", "{{.State.Running}}", "ww", check=True).stdout == "true\n"
+    os.unlink(small / "filler2")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        state = dy("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "ww").stdout
+        if not state.startswith("running"):
+            break
+        time.sleep(0.2)
+    assert state == "exited 7\n"

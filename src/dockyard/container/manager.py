@@ -803,7 +803,9 @@ class ContainerManager:
         the run cleaned up and the exit recorded; then, with ``apply_policy``, its
         restart policy restarts it under a new monitor or ``--rm`` removes it (see
         :meth:`recover`). Returns the up-to-date record; raises NotFound when it is
-        removed (``--rm``). Without ``RECOVER_IN_PROCESS`` it is left as recorded."""
+        removed (``--rm``). Without ``RECOVER_IN_PROCESS`` it is left as recorded. On a
+        disk too full to record the takeover (DiskFull) the record is returned as it is:
+        reading commands still work, and a later command takes over once there is room."""
         if c.state["Running"] and RECOVER_IN_PROCESS and not self._monitor_alive(c):
             lock = self.try_lock(c.id)
             if lock is None:
@@ -811,8 +813,10 @@ class ContainerManager:
             try:
                 c = self.store.get(c.id)
                 if c.state["Running"]:
-                    self.recover(c, lock, apply_policy)
-                    lock = -1  # recover() let go of it
+                    held, lock = lock, -1  # recover() lets go of it, whatever happens
+                    self.recover(c, held, apply_policy)
+            except DiskFull:
+                return c
             finally:
                 if lock >= 0:
                     os.close(lock)

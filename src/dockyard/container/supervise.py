@@ -11,11 +11,17 @@ import time
 from typing import TYPE_CHECKING, NoReturn
 
 from dockyard.container.signals import PROXIED_SIGNALS
-from dockyard.errors import DockyardError, NotFound
+from dockyard.errors import DiskFull, DockyardError, NotFound
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dockyard.container.manager import ContainerManager
     from dockyard.container.store import Container
+
+#: Seconds a monitor keeps trying to record an exit on a disk too full for the state
+#: database, before it gives up (the next command then records the exit as lost).
+DISK_FULL_WAIT = 600.0
 
 
 def launch(
@@ -121,10 +127,10 @@ def finish(args: dict[str, str]) -> NoReturn:
     except NotFound:
         os._exit(0)  # removed meanwhile: `rm -f` cleaned up when the exit came late
     if probe_command(c.config.get("Healthcheck")) is not None:
-        mark_stopped(manager.store, c.id)
+        _until_written(manager, lambda: mark_stopped(manager.store, c.id))
     oom = manager.oom_killed(c)
-    manager.cleanup_run(c)
-    manager.record_exit(c, status, oom)
+    _until_written(manager, lambda: manager.cleanup_run(c))
+    _until_written(manager, lambda: manager.record_exit(c, status, oom))
     restart = RestartManager(
         c.host_config.get("RestartPolicy") or {}, int(args["restarts"]), float(args["delay"])
     )
@@ -143,3 +149,28 @@ def finish(args: dict[str, str]) -> NoReturn:
         with contextlib.suppress(NotFound):
             manager.remove(c.id, force=True, volumes=True)
     os._exit(0)
+
+
+def _until_written(manager: ContainerManager, step: Callable[[], None]) -> None:
+    """Run ``step``, database writes of the exit that must not be lost; while the disk is
+    too full for them (DiskFull) try again every second for up to DISK_FULL_WAIT seconds,
+    with the database closed in between: opened in exclusive locking mode on a full disk,
+    it would keep every other command waiting."""
+    deadline = time.monotonic() + DISK_FULL_WAIT
+    db = manager.store.db
+    while True:
+        try:
+            step()
+            return
+        except DiskFull:
+            if time.monotonic() > deadline:
+                raise
+        db.close()
+        while True:
+            time.sleep(1)
+            try:
+                db.connect()
+                break
+            except DiskFull:
+                if time.monotonic() > deadline:
+                    raise
