@@ -95,7 +95,7 @@ def test_web_db_up_ps_logs_noop_recreate_down(
 
     # web reaches db by its service name: db's page names db's hostname.
     deadline = time.monotonic() + 20
-    while "web-1 | db-ok database" not in (
+    while "web-1  | db-ok database" not in (
         logs := dy("compose", "-p", "shop", "logs", "web", cwd=project, check=True).stdout
     ):
         assert time.monotonic() < deadline, logs
@@ -128,8 +128,88 @@ def test_web_db_up_ps_logs_noop_recreate_down(
     ls = dy("compose", "ls", check=True).stdout
     assert "shop" in ls and "running(2)" in ls
 
+    # A one-off container: by name on the network, its status passed on, removed (--rm).
+    run = dy("compose", "-p", "shop", "run", "--rm", "-T", "web", "sh", "-c", "wget -q -O- http://db:9000/; exit 3", cwd=project)  # fmt: skip
+    assert (run.returncode, run.stdout) == (3, "db-ok database\n"), run.stderr
+    assert len(dy("ps", "-aq", check=True).stdout.split()) == 2
+    ex = dy("compose", "-p", "shop", "exec", "-T", "db", "cat", "/www/index.html", cwd=project)
+    assert (ex.returncode, ex.stdout) == (0, "db-ok database\n"), ex.stderr
+
     down = dy("compose", "-p", "shop", "down", "-v", "-t", "1", cwd=project, check=True)
     assert " Volume shop_data  Removed" in down.stderr
     assert dy("ps", "-aq", check=True).stdout == ""
     assert "shop_default" not in dy("network", "ls", check=True).stdout
     assert dy("volume", "ls", "-q", check=True).stdout == ""
+
+
+BAD = {
+    "port twice": (
+        "services:\n  a:\n    image: busybox\n    ports: ['127.0.0.1:{port}:80']\n"
+        "  b:\n    image: busybox\n    ports: ['{port}:81']\n",
+        "services.b.ports.0: host port {port}/tcp is already published by service 'a'",
+    ),
+    "cycle": (
+        "services:\n  a:\n    image: busybox\n    depends_on: [b]\n"
+        "  b:\n    image: busybox\n    depends_on: [a]\n",
+        "dependency cycle detected: a -> b -> a",
+    ),
+    "missing variable": (
+        "services:\n  a:\n    image: busybox\n    command: echo ${{NEEDED:?set NEEDED}}\n",
+        "error while interpolating services.a.command: required variable NEEDED is missing a "
+        "value: set NEEDED",
+    ),
+    "unsupported key": (
+        "services:\n  a:\n    image: busybox\n  b:\n    image: busybox\n    shm_size: 1g\n",
+        "services.b.shm_size is not supported by Dockyard",
+    ),
+    "missing image": (
+        "services:\n  a:\n    image: busybox\n  b:\n    image: nosuchimage:1\n    pull_policy: never\n",
+        "service 'b': no such image: nosuchimage:1 (pull_policy never)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_project_starts_nothing(tmp_path: Path, dy: Runner, busybox: str, case: str) -> None:
+    port = free_port()
+    text, message = BAD[case]
+    (tmp_path / "compose.yaml").write_text(text.format(port=port))
+    out = dy("compose", "-p", "bad", "up", "-d", cwd=tmp_path)
+    assert out.returncode == 1
+    assert message.format(port=port) in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert dy("ps", "-aq", check=True).stdout == ""
+    assert "bad_default" not in dy("network", "ls", check=True).stdout
+
+
+@pytest.mark.timeout(120)
+def test_attached_up_external_volume_orphans(tmp_path: Path, dy: Runner, busybox: str) -> None:
+    """``up`` without ``-d`` prints each service's output prefixed and returns once they
+    exit; ``down -v`` keeps an external volume; a service dropped from the file is an
+    orphan, removed with ``--remove-orphans``."""
+    dy("volume", "create", "keepme", check=True)
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n"
+        "  one:\n    image: busybox\n    command: sh -c 'echo from one; cat /v/f'\n"
+        "    volumes: [kept:/v]\n    network_mode: none\n"
+        "  two:\n    image: busybox\n    command: echo from two\n    network_mode: none\n"
+        "volumes:\n  kept:\n    external: true\n    name: keepme\n"
+    )
+    dy("run", "--rm", "-v", "keepme:/v", "busybox", "sh", "-c", "echo stored > /v/f", check=True)
+    up = dy("compose", "-p", "att", "up", "--no-color", cwd=tmp_path, timeout=90)
+    assert up.returncode == 0, up.stderr
+    lines = up.stdout.splitlines()
+    assert lines[0] == "Attaching to one-1, two-1"
+    assert {"one-1  | from one", "one-1  | stored", "two-1  | from two"} <= set(lines)
+    assert {"one-1 exited with code 0", "two-1 exited with code 0"} <= set(lines)
+
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  one:\n    image: busybox\n    command: 'true'\n    network_mode: none\n"
+    )
+    warn = dy("compose", "-p", "att", "down", "-v", cwd=tmp_path, check=True)
+    assert "Found orphan containers ([att-two-1])" in warn.stderr
+    assert dy("ps", "-a", "--format", "{{.Names}}", check=True).stdout == "att-two-1\n"
+    dy("compose", "-p", "att", "down", "-v", "--remove-orphans", cwd=tmp_path, check=True)
+    assert dy("ps", "-aq", check=True).stdout == ""
+    assert dy("volume", "ls", "-q", check=True).stdout == "keepme\n"
+    dy("volume", "rm", "keepme", check=True)

@@ -278,31 +278,26 @@ def _attached(
 
     found = runner.containers(runner.selected(services) or None)
     color = color and sys.stdout.isatty()
-    stop = threading.Event()
-    print("Attaching to " + ", ".join(runner.log_name(c) for c in found), flush=True)
-    t = threading.Thread(
-        target=lambda: runner.logs(
-            None, follow=True, tail="all", prefix=prefix, color=color, containers=found
-        ),
-        daemon=True,
-    )
-    t.start()
-    try:
-        pending = {c["Id"]: c for c in found}
-        while pending and not stop.is_set():
-            for cid, cont in list(pending.items()):
-                state = runner.engine.container_inspect(cid)["State"]
-                if not state.get("Running"):
-                    t.join(0.5)
-                    print(
-                        f"{runner.log_name(cont)} exited with code {state.get('ExitCode', 0)}",
-                        flush=True,
-                    )
-                    del pending[cid]
-                    if abort:
-                        stop.set()
-            time.sleep(0.2)
+    ended = threading.Event()
+
+    def on_end(engine: Any, c: dict[str, Any], label: str) -> None:
+        code = engine.container_wait(c["Id"])["StatusCode"]
+        print(f"{label} exited with code {code}", flush=True)
         if abort:
+            ended.set()
+
+    print("Attaching to " + ", ".join(runner.log_name(c) for c in found), flush=True)
+    try:
+        runner.logs(
+            None,
+            follow=True,
+            prefix=prefix,
+            color=color,
+            containers=found,
+            on_end=on_end,
+            until=ended,
+        )
+        if abort and ended.is_set():
             print("Aborting on container exit...", flush=True)
             runner.stop(services or None, timeout)
     except KeyboardInterrupt:

@@ -10,8 +10,9 @@ matches its service is left alone by ``up`` (a second ``up`` is a no-op).
 from __future__ import annotations
 
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 from dockyard.compose import convert
@@ -606,12 +607,14 @@ class Runner:
         color: bool = False,
         write: IO[str] | None = None,
         containers: list[Summary] | None = None,
+        on_end: Callable[[Engine, Summary, str], None] | None = None,
+        until: threading.Event | None = None,
     ) -> None:
-        """Print the containers' logs, each line prefixed ``<service>-<n>  | `` (padded to
-        the longest, coloured as Compose when ``color``). With ``follow``, one thread per
-        container (each with its own facade) until all have stopped."""
-        import threading
-
+        """Print the containers' logs, each line prefixed ``<service>-<n>  | `` (padded as
+        Compose's, coloured with its rainbow when ``color``). With ``follow``, one thread
+        per container (each with its own facade) until all have stopped (or ``until`` is
+        set); ``on_end(engine, container, prefix)`` runs in a container's thread once its
+        log has ended."""
         from dockyard.engine import Engine
 
         out = write or sys.stdout
@@ -625,9 +628,18 @@ class Runner:
         lock = threading.Lock()
 
         def emit(c: Summary, label: str, colour: str, engine: Engine) -> None:
-            pre = f"{label:<{width}} | " if prefix else ""
+            # docker/compose cmd/formatter/logs.go: the name padded one past the longest.
+            pre = f"{label:<{width + 1}} | " if prefix else ""
             if color and prefix:
                 pre = f"\033[{colour}m{pre}\033[0m"
+            if follow:
+                # A container just started may not have its log file yet (its monitor
+                # makes it): following a missing file would end at once.
+                while True:
+                    info = engine.container_inspect(c["Id"])
+                    if info.get("LogPath") or not info["State"].get("Running"):
+                        break
+                    time.sleep(0.05)
             for _stream, data in engine.container_logs(
                 c["Id"], follow=follow, tail=tail, timestamps=timestamps
             ):
@@ -635,6 +647,9 @@ class Runner:
                 with lock:
                     out.write(pre + text if text.endswith("\n") else pre + text + "\n")
                     out.flush()
+            if on_end is not None:
+                with lock:
+                    on_end(engine, c, f"\033[{colour}m{label}\033[0m" if color else label)
 
         if not follow:
             for i, (c, label) in enumerate(zip(found, labels, strict=True)):
@@ -650,8 +665,8 @@ class Runner:
             t.start()
             threads.append(t)
         for t in threads:
-            while t.is_alive():
-                t.join(0.2)
+            while t.is_alive() and not (until is not None and until.is_set()):
+                t.join(0.1)
 
     def log_name(self, c: Summary) -> str:
         """A container's name in log prefixes: without the project (``web-1``)."""
