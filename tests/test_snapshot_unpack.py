@@ -553,3 +553,61 @@ def test_open_decompressed_zstd() -> None:
 
     packed = zstandard.ZstdCompressor().compress(TAR)
     assert open_decompressed(cast(BinaryIO, Trickle(packed))).read() == TAR
+
+
+# --- sparse entries and out-of-range times (hostile layers and cp streams) --------------------
+
+
+def _sparse_tar(name: str, size: int, data: bytes = b"") -> bytes:
+    """A PAX tar holding ``name``: ``size`` bytes, all a hole except ``data`` at offset 0
+    (GNU sparse 0.1, which tarfile reads but cannot write)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        info.pax_headers = {"GNU.sparse.map": f"0,{len(data)}", "GNU.sparse.size": str(size)}
+        tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.mark.timeout(30)
+def test_sparse_entry_stays_sparse(dest: Path) -> None:
+    # 1 TB of holes: written out in full it would fill the disk (and take hours).
+    apply(dest, _sparse_tar("hole", 10**12, b"head"))
+    st = os.stat(dest / "hole")
+    assert st.st_size == 10**12 and st.st_blocks * 512 < 1 << 20
+    with open(dest / "hole", "rb") as f:
+        assert f.read(6) == b"head\0\0"
+
+
+@pytest.mark.timeout(30)
+def test_cp_extract_sparse_entry_stays_sparse(dest: Path) -> None:
+    from dockyard.snapshot.tarcopy import extract
+
+    fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        extract(io.BytesIO(_sparse_tar("hole", 10**12, b"head")), fd)
+    finally:
+        os.close(fd)
+    st = os.stat(dest / "hole")
+    assert st.st_size == 10**12 and st.st_blocks * 512 < 1 << 20
+
+
+@pytest.mark.parametrize("mtime", ["1e400", "nan", "1e300", "abc"])
+def test_out_of_range_times_are_refused(dest: Path, mtime: str) -> None:
+    from dockyard.snapshot.tarcopy import extract
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        info = tarfile.TarInfo("f")
+        info.pax_headers = {"mtime": "0", "atime": mtime} if mtime == "abc" else {"mtime": mtime}
+        tf.addfile(info)
+    with pytest.raises(InvalidArgument, match="invalid tar header: entry f has time"):
+        apply(dest, buf.getvalue())
+    if mtime != "abc":  # cp sets no atime
+        fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            with pytest.raises(InvalidArgument, match="invalid tar header: entry f has time"):
+                extract(io.BytesIO(buf.getvalue()), fd)
+        finally:
+            os.close(fd)

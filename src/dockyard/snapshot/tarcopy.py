@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from dockyard.errors import InvalidArgument
 from dockyard.snapshot import inroot
+from dockyard.snapshot.unpack import copy_content, time_ns
 
 if TYPE_CHECKING:
     import tarfile
-
-_CHUNK = 1024 * 1024
 
 
 def write_resource(parent_fd: int, name: str, arcname: str, out: BinaryIO) -> None:
@@ -132,11 +131,8 @@ def _extract_one(
         if member.isreg():
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
             fd = os.open(base, flags, 0o600, dir_fd=parent_fd)
-            src = tf.extractfile(member)
             with open(fd, "wb") as dst:
-                while src is not None and (chunk := src.read(_CHUNK)):
-                    dst.write(chunk)
-                    written += len(chunk)
+                written = copy_content(tf.extractfile(member), member, dst)
         elif member.issym():
             os.symlink(member.linkname, base, dir_fd=parent_fd)
         elif member.islnk():
@@ -174,7 +170,7 @@ def _set_meta(
     owner: tuple[int, int] | None,
 ) -> None:
     uid, gid = owner if owner is not None else (member.uid, member.gid)
-    mtime = int(member.mtime * 1_000_000_000)
+    mtime = time_ns(member, member.mtime)
     inroot.set_meta(
         parent_fd,
         base,

@@ -14,7 +14,7 @@ import os
 import posixpath
 import shutil
 import stat
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
 from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.snapshot.securejoin import securejoin
@@ -62,8 +62,56 @@ def _is_whiteout_device(st: os.stat_result) -> bool:
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 
 
-def _ns(seconds: float) -> int:
+def time_ns(member: tarfile.TarInfo, value: object) -> int:
+    """The tar time ``value`` (seconds, a number or a PAX decimal string) of ``member`` in
+    nanoseconds. Raises ``InvalidArgument`` for one that is not a number or whose seconds
+    do not fit an int64 (Go's tar reader refuses them too)."""
+    import math
+
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not math.isfinite(seconds) or abs(seconds) >= 2.0**63:
+        raise InvalidArgument(f"invalid tar header: entry {member.name} has time {value!s:.40}")
     return round(seconds * 1_000_000_000)
+
+
+def copy_content(src: IO[bytes] | None, member: tarfile.TarInfo, out: BinaryIO) -> int:
+    """Copy the content of the regular entry ``member`` (``src``: its ``extractfile``) to
+    the seekable file ``out``; returns the bytes of data written. A sparse entry's holes
+    stay holes (seek, then truncate to its size), as Go's tar reader writes them, so a
+    tiny archive cannot make a terabyte of zeros. Raises ``InvalidArgument`` for a
+    sparse map that is out of order or beyond the data."""
+    import tarfile
+
+    written = 0
+    if src is None:
+        return 0
+    if not member.sparse:
+        while chunk := src.read(_COPY_CHUNK):
+            out.write(chunk)
+            written += len(chunk)
+        return written
+    raw = cast(BinaryIO, getattr(src, "raw", src))  # unbuffered: seeks only move its position
+    sparse = cast("list[tuple[int, int]]", member.sparse)  # typeshed says bytes
+    try:
+        for offset, size in sparse:
+            if size <= 0:
+                continue
+            raw.seek(offset)
+            out.seek(offset)
+            while size > 0:
+                chunk = raw.read(min(_COPY_CHUNK, size))
+                if not chunk:
+                    raise InvalidArgument(f"invalid tar: sparse entry {member.name} is truncated")
+                out.write(chunk)
+                size -= len(chunk)
+                written += len(chunk)
+    except tarfile.StreamError:
+        raise InvalidArgument(f"invalid tar: sparse entry {member.name} is out of order") from None
+    out.truncate(member.size)
+    return written
 
 
 class _Unpacker:
@@ -105,9 +153,7 @@ class _Unpacker:
                 path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
             )
             with open(fd, "wb") as out:
-                src = tf.extractfile(m)
-                if src is not None:
-                    shutil.copyfileobj(src, out, _COPY_CHUNK)
+                copy_content(tf.extractfile(m), m, out)
             self._set_meta(path, m)
         elif m.issym():
             self._remove(path)
@@ -230,8 +276,8 @@ class _Unpacker:
             except OSError as e:
                 if e.errno not in (errno.ENOTSUP, errno.EPERM):
                     raise
-        mtime = _ns(m.mtime)
-        atime = _ns(float(m.pax_headers["atime"])) if "atime" in m.pax_headers else mtime
+        mtime = time_ns(m, m.mtime)
+        atime = time_ns(m, m.pax_headers["atime"]) if "atime" in m.pax_headers else mtime
         if m.isdir():
             self.dir_times.append((path, atime, mtime))
         else:
