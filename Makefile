@@ -35,6 +35,8 @@ lint: $(BIN)/dockyard
 	$(BIN)/ruff check src tests bench demo
 	$(BIN)/ruff format --check src tests bench demo
 	$(BIN)/mypy
+	# The layers (.importlinter): front ends, facade, services, runtime, shared values.
+	cd $(CURDIR) && $(BIN)/lint-imports --no-cache
 
 test: install
 	$(MAKE) lint

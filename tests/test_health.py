@@ -14,14 +14,10 @@ from typing import Any
 import pytest
 
 from conftest import CGROUP_PARENT, Runner
-from dockyard.container.health import (
-    config_from_flags,
-    format_duration,
-    merge,
-    parse_duration,
-    probe_command,
-)
+from dockyard.cli.opts import config_from_flags
+from dockyard.container.health import format_duration, merge, probe_command
 from dockyard.errors import InvalidArgument
+from dockyard.timetypes import parse_duration
 
 
 def _health(dy: Runner, name: str) -> dict[str, Any]:

@@ -10,11 +10,8 @@ import time
 import pytest
 
 from conftest import Runner
-from dockyard.container.restart import (
-    RestartManager,
-    parse_restart_policy,
-    validate_restart_policy,
-)
+from dockyard.cli.opts import parse_restart_policy
+from dockyard.container.restart import RestartManager, validate_restart_policy
 from dockyard.errors import InvalidArgument
 
 

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 from conftest import Runner
+from dockyard import mountspec as spec
 from dockyard.engine import Engine
 from dockyard.paths import Paths
-from dockyard.volume import copyup, spec
+from dockyard.volume import copyup
 from dockyard.volume.store import COPYUP_MARKER
 
 

@@ -1,4 +1,4 @@
-"""The ``-v``/``--mount``/``--tmpfs`` syntax (dockyard.volume.spec) against Docker's rules
+"""The ``-v``/``--mount``/``--tmpfs`` syntax (dockyard.mountspec) against Docker's rules
 and messages (moby volume/mounts/linux_parser.go, docker/cli opts/mount.go)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from dockyard import mountspec as spec
 from dockyard.errors import InvalidArgument
-from dockyard.volume import spec
 
 
 def test_bind_named_anonymous() -> None:

@@ -10,6 +10,15 @@ import datetime
 import re
 import time
 
+from dockyard.errors import InvalidArgument
+
+
+def now() -> str:
+    """The current time in RFC 3339 with nanoseconds, as Docker's timestamps."""
+    t = datetime.datetime.now(datetime.UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond:06d}000Z"
+
+
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNITS_NS = {"ns": 1, "us": 1e3, "µs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
 
@@ -38,7 +47,6 @@ def parse_time_arg(text: str, flag: str, now_ns: int | None = None) -> int:
     """``--since``/``--until`` as nanoseconds since the epoch: a Go duration before now
     (``10m``, ``1h30m``), an RFC 3339 time or date, or Unix seconds (``1700000000.5``),
     as Docker's ``timetypes.GetTimestamp``. Raises InvalidArgument naming ``flag``."""
-    from dockyard.errors import InvalidArgument
 
     now_ns = time.time_ns() if now_ns is None else now_ns
     if text != "0" and text and _DURATION.sub("", text) == "" and _DURATION.search(text):
@@ -52,3 +60,21 @@ def parse_time_arg(text: str, flag: str, now_ns: int | None = None) -> int:
     raise InvalidArgument(
         f'invalid value for "{flag}": failed to parse value as time or duration: "{text}"'
     )
+
+
+def parse_duration(text: str, flag: str) -> int:
+    """A Go ``time.Duration`` (``200ms``, ``1m30s``, ``-1s``, ``0``) in nanoseconds.
+
+    Raises InvalidArgument with the Docker CLI's flag-parse message naming ``flag``."""
+    body = text[1:] if text[:1] in "+-" else text
+    if body == "0":
+        return 0
+    if not body or _DURATION.sub("", body):
+        reason = (
+            f'time: missing unit in duration "{text}"'
+            if re.fullmatch(r"\d+(\.\d*)?", body)
+            else f'time: invalid duration "{text}"'
+        )
+        raise InvalidArgument(f'invalid argument "{text}" for "{flag}" flag: {reason}')
+    ns = int(sum(float(n) * _UNITS_NS[u] for n, u in _DURATION.findall(body)))
+    return -ns if text.startswith("-") else ns

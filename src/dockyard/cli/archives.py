@@ -72,7 +72,7 @@ def write_output(path: str | None, what: str, produce: Any) -> None:
 def save(paths: Paths, names: tuple[str, ...], output: str | None, platform: str | None) -> None:
     """Save one or more images to a tar archive (streamed to STDOUT by default)."""
     from dockyard.engine import archives
-    from dockyard.image.create import check_platform
+    from dockyard.platforms import check_platform
 
     engine = _engine(paths)
     try:
@@ -92,7 +92,7 @@ def save(paths: Paths, names: tuple[str, ...], output: str | None, platform: str
 def load(paths: Paths, input_: str | None, quiet: bool, platform: str | None) -> None:
     """Load an image from a tar archive or STDIN."""
     from dockyard.engine import archives
-    from dockyard.image.create import check_platform
+    from dockyard.platforms import check_platform
 
     try:
         check_platform(platform)

@@ -89,7 +89,7 @@ def build(
     from dockyard.build.builder import Builder, BuildOptions
     from dockyard.build.context import Context
     from dockyard.cli.images import fail, open_store
-    from dockyard.image.create import check_platform
+    from dockyard.platforms import check_platform
 
     options = BuildOptions(
         text="",

@@ -59,7 +59,7 @@ def exec_(
 ) -> None:
     """Execute a command in a running container."""
     from dockyard.container.exec import ExecOptions, exec_in
-    from dockyard.container.units import parse_env_pairs, read_env_file
+    from dockyard.units import parse_env_pairs, read_env_file
 
     if workdir is not None and not workdir.startswith("/"):
         raise click.UsageError(

@@ -173,7 +173,7 @@ def image_inspect(paths: Paths, names: tuple[str, ...], fmt: str, platform: str 
     from dockyard.cli.engine import open_engine
     from dockyard.cli.formatting import print_inspect
     from dockyard.errors import NotFound
-    from dockyard.image.create import check_platform
+    from dockyard.platforms import check_platform
 
     check_platform(platform)
     engine = open_engine(paths)

@@ -164,7 +164,8 @@ def _create_request(
     """The Engine API's create request (Config, HostConfig, NetworkingConfig) the flags
     ask for, as docker/cli's ``parse`` (cli/command/container/opts.go) builds it; ``detach``
     (``run -d``): nothing attached. Raises InvalidArgument with the CLI's messages."""
-    from dockyard.container.units import (
+    from dockyard.errors import InvalidArgument
+    from dockyard.units import (
         memory_swap,
         parse_env_pairs,
         parse_labels,
@@ -172,7 +173,6 @@ def _create_request(
         ram_in_bytes,
         read_env_file,
     )
-    from dockyard.errors import InvalidArgument
 
     env: list[str] = []
     for path in kw["env_file"]:
@@ -186,12 +186,12 @@ def _create_request(
             raise InvalidArgument(
                 f'invalid argument "{kw["cpus"]}" for "--cpus" flag: failed to parse {kw["cpus"]} as a rational number'
             ) from None
-    from dockyard.container.restart import is_none, parse_restart_policy
+    from dockyard.cli.opts import config_from_flags, parse_restart_policy
 
     restart_policy = parse_restart_policy(kw["restart"])
-    if kw["auto_remove"] and not is_none(restart_policy):
+    if kw["auto_remove"] and restart_policy["Name"] not in ("", "no"):
         raise InvalidArgument("Conflicting options: --restart and --rm")
-    from dockyard.container.health import config_from_flags, parse_duration
+    from dockyard.timetypes import parse_duration
 
     durations = {
         name: parse_duration(kw[name], "--" + name.replace("_", "-")) if kw[name] else 0
@@ -215,10 +215,10 @@ def _create_request(
 
     exposed, port_bindings = parse_publish(list(kw["publish"]))
     exposed += [p for p in parse_expose(list(kw["expose"])) if p not in exposed]
-    from dockyard.volume import spec as volume_spec
+    from dockyard import mountspec
 
-    tmpfs = dict(volume_spec.parse_tmpfs_flag(t) for t in kw["tmpfs"])
-    volumes = [volume_spec.absolute_bind(v) for v in kw["volume"]]
+    tmpfs = dict(mountspec.parse_tmpfs_flag(t) for t in kw["tmpfs"])
+    volumes = [mountspec.absolute_bind(v) for v in kw["volume"]]
     net = _network_flags(kw)
     stop_signal = kw["stop_signal"]
     if stop_signal:
@@ -274,7 +274,7 @@ def _create_request(
         "PidsLimit": kw["pids_limit"] or None,
         "Ulimits": [parse_ulimit(u) for u in kw["ulimit"]] or None,
         "Init": kw["init"] or None,
-        "Mounts": [volume_spec.parse_mount_flag(m) for m in kw["mount"]] or None,
+        "Mounts": [mountspec.parse_mount_flag(m) for m in kw["mount"]] or None,
         "Tmpfs": tmpfs or None,
     }
     endpoints: dict[str, Any] = {}
@@ -407,7 +407,7 @@ def security_opts(values: list[str]) -> list[str]:
 
 def _check_signal(text: str) -> None:
     """Refuse a ``--stop-signal`` that names no signal (``Invalid signal: <text>``)."""
-    from dockyard.container.operations import parse_signal
+    from dockyard.sysignal import parse_signal
 
     parse_signal(text)
 

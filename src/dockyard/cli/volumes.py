@@ -92,7 +92,7 @@ def create(
     paths: Paths, name: str | None, driver: str, labels: tuple[str, ...], opts: tuple[str, ...]
 ) -> None:
     """Create a volume."""
-    from dockyard.container.units import parse_labels
+    from dockyard.units import parse_labels
 
     try:
         options = _parse_opts(opts)

@@ -63,9 +63,9 @@ def build_process(manager: ContainerManager, c: Container, opts: ExecOptions) ->
     WorkingDir, capabilities/rlimits/noNewPrivileges from its config.json (all
     capabilities with ``privileged``). Raises RuntimeFailure (126) for an unknown user."""
     from dockyard.container.manager import DEFAULT_PATH, _terminal_size
-    from dockyard.container.units import merge_env
     from dockyard.container.users import resolve_user
     from dockyard.runtime import caps
+    from dockyard.units import merge_env
 
     cdir = manager.paths.container_dir(c.id)
     with open(os.path.join(cdir, "config.json")) as f:
@@ -251,29 +251,6 @@ def _record_paused(manager: ContainerManager, c: Container, paused: bool) -> Con
 # -- top ----------------------------------------------------------------------------------
 
 
-def ps_lines(pids: list[int], args: list[str]) -> tuple[str, list[str]]:
-    """Run the host's ``ps ARGS`` and keep the header and the lines of ``pids`` (matched
-    in its PID column), as Docker's ``top`` does. Raises DockyardError when ps fails or
-    prints no PID column."""
-    import subprocess
-
-    proc = subprocess.run(["ps", *args], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise DockyardError(f"ps: {proc.stderr.strip() or f'exit status {proc.returncode}'}")
-    lines = proc.stdout.splitlines()
-    if not lines:
-        raise DockyardError("ps printed nothing")
-    titles = lines[0].split()
-    if "PID" not in titles:
-        raise DockyardError("Couldn't find PID field in ps output")
-    column = titles.index("PID")
-    wanted = {str(p) for p in pids}
-    kept = [
-        line for line in lines[1:] if len(line.split()) > column and line.split()[column] in wanted
-    ]
-    return lines[0], kept
-
-
 def top(
     manager: ContainerManager, ref: str, ps_args: list[str]
 ) -> tuple[list[str], list[list[str]]]:
@@ -281,6 +258,8 @@ def top(
     container's processes; the last column keeps its spaces. Raises NotFound, Conflict
     (not running) or DockyardError (ps failed)."""
     c = running_container(manager, ref)
+    from dockyard.runtime.ps import ps_lines
+
     header, lines = ps_lines(_runtime(manager, c).ps(c.id), ps_args or ["-ef"])
     titles = header.split()
     rows = []

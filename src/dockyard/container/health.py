@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import signal
 import threading
 import time
@@ -34,26 +33,6 @@ DEFAULT_RETRIES = 3
 MAX_LOG_ENTRIES = 5
 MAX_OUTPUT = 4096
 _MINIMUM_NS = 10**6  # Docker's container.MinimumDuration (1ms)
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNIT_NS = {"ns": 1, "us": 1e3, "µs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
-
-
-def parse_duration(text: str, flag: str) -> int:
-    """A Go ``time.Duration`` (``200ms``, ``1m30s``, ``-1s``, ``0``) in nanoseconds.
-
-    Raises InvalidArgument with the Docker CLI's flag-parse message naming ``flag``."""
-    body = text[1:] if text[:1] in "+-" else text
-    if body == "0":
-        return 0
-    if not body or _DURATION_PART.sub("", body):
-        reason = (
-            f'time: missing unit in duration "{text}"'
-            if re.fullmatch(r"\d+(\.\d*)?", body)
-            else f'time: invalid duration "{text}"'
-        )
-        raise InvalidArgument(f'invalid argument "{text}" for "{flag}" flag: {reason}')
-    ns = int(sum(float(n) * _UNIT_NS[u] for n, u in _DURATION_PART.findall(body)))
-    return -ns if text.startswith("-") else ns
 
 
 def format_duration(ns: int) -> str:
@@ -72,44 +51,6 @@ def format_duration(ns: int) -> str:
     if hours:
         return f"{hours}h{minutes}m{seconds}"
     return f"{minutes}m{seconds}" if minutes else seconds
-
-
-def config_from_flags(
-    cmd: str | None,
-    interval: int,
-    timeout: int,
-    retries: int,
-    start_period: int,
-    start_interval: int,
-    no_healthcheck: bool,
-) -> dict[str, Any] | None:
-    """The Healthcheck ``--health-*`` / ``--no-healthcheck`` ask for (durations in ns),
-    None when none is given; Docker CLI's ``parse`` rules and messages (InvalidArgument)."""
-    given = bool(cmd) or any((interval, timeout, retries, start_period, start_interval))
-    if no_healthcheck:
-        if given:
-            raise InvalidArgument("--no-healthcheck conflicts with --health-* options")
-        return {"Test": ["NONE"]}
-    if not given:
-        return None
-    for name, value in (
-        ("interval", interval),
-        ("timeout", timeout),
-        ("retries", retries),
-        ("start-period", start_period),
-        ("start-interval", start_interval),
-    ):
-        if value < 0:
-            raise InvalidArgument(f"--health-{name} cannot be negative")
-    out: dict[str, Any] = {"Test": ["CMD-SHELL", cmd] if cmd else None}
-    out.update(
-        Interval=interval,
-        Timeout=timeout,
-        StartPeriod=start_period,
-        StartInterval=start_interval,
-        Retries=retries,
-    )
-    return out
 
 
 def merge(user: dict[str, Any] | None, image: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -149,7 +90,7 @@ def probe_command(healthcheck: dict[str, Any] | None) -> list[str] | None:
 
 
 def _now() -> str:
-    from dockyard.container.manager import now
+    from dockyard.timetypes import now
 
     return now()
 
@@ -225,7 +166,8 @@ def load_probe_code() -> None:
     """Import what :func:`probe_and_record` needs, so that a monitor imports it once and
     each forked probe finds it loaded."""
     import dockyard.container.exec
-    import dockyard.engine
+    import dockyard.container.manager
+    import dockyard.image.store
     import dockyard.runtime.init  # noqa: F401 - what runtime.exec imports
 
 
@@ -235,11 +177,10 @@ def probe_and_record(root: str, runroot: str, container_id: str, in_start_period
     probe): the probe's stdio is this process's. Raises NotFound when the container is
     gone."""
     from dockyard.container.exec import ExecOptions, _runtime, build_process
-    from dockyard.engine import Engine
+    from dockyard.container.manager import ContainerManager
     from dockyard.paths import Paths
 
-    engine = Engine(Paths(root, runroot))
-    manager = engine.containers
+    manager = ContainerManager.open(Paths(root, runroot))
     c = manager.store.get(container_id)
     hc = c.config.get("Healthcheck") or {}
     command = probe_command(hc)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import datetime
 import fcntl
 import json
 import os
@@ -36,6 +35,7 @@ from dockyard.errors import (
     RuntimeFailure,
 )
 from dockyard.paths import Paths
+from dockyard.timetypes import now
 
 if TYPE_CHECKING:
     from dockyard.image.store import Image, ImageStore
@@ -63,12 +63,6 @@ CREATING_MARKER = "creating"
 #: recovery thread has it done in a child process instead.
 RECOVER_IN_PROCESS = True
 INIT_PATH = "/sbin/docker-init"
-
-
-def now() -> str:
-    """The current time in RFC 3339 with nanoseconds, as Docker's timestamps."""
-    t = datetime.datetime.now(datetime.UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond:06d}000Z"
 
 
 def cgroups_path(container_id: str, parent: str) -> str:
@@ -135,6 +129,17 @@ class ContainerManager:
         self._held_locks: dict[str, int] = {}
         #: Exit statuses this manager recorded for containers whose monitor was gone.
         self.lost_exits: dict[str, int] = {}
+
+    @classmethod
+    def open(cls, paths: Paths) -> ContainerManager:
+        """A manager of the engine rooted at ``paths`` on a state database connection of
+        its own (a monitor's phases, a health probe: processes with no facade)."""
+        from dockyard.image.store import ImageStore
+        from dockyard.snapshot import LayerStore
+        from dockyard.state import StateDB
+
+        db = StateDB(paths.state_db)
+        return cls(paths, ContainerStore(db), ImageStore(paths, db), LayerStore(paths))
 
     @cached_property
     def volumes(self) -> VolumeStore:
@@ -400,7 +405,7 @@ class ContainerManager:
             raise InvalidArgument("No command specified")
         env = img.get("Env") or []
         if opts.env:
-            from dockyard.container.units import merge_env
+            from dockyard.units import merge_env
 
             env = merge_env(env, opts.env)
         labels = dict(img.get("Labels") or {})
@@ -682,9 +687,8 @@ class ContainerManager:
                 with contextlib.suppress(OSError):
                     os.set_inheritable(int(name), False)
             from dockyard.container.supervise import launch
-            from dockyard.engine import Engine
 
-            manager = Engine(self.paths).containers
+            manager = ContainerManager.open(self.paths)
             lock = manager._acquire_start_lock(container_id)
             c = manager._begin_start(container_id)
             if restarts is not None:
@@ -1220,7 +1224,7 @@ class ContainerManager:
 
         cfg, hc = c.config, c.host_config
         user = resolve_user(rootfs, cfg.get("User") or "")
-        from dockyard.container.units import merge_env
+        from dockyard.units import merge_env
 
         env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={cfg['Hostname']}"]
         if cfg["Tty"]:

@@ -20,25 +20,11 @@ DEFAULT_STOP_TIMEOUT = 10
 _KILL_GRACE = 30
 
 
-def parse_signal(text: str) -> int:
-    """A signal given as a number, ``KILL`` or ``SIGKILL`` (``docker kill -s``,
-    ``--stop-signal``, ``STOPSIGNAL``). Raises InvalidArgument ``Invalid signal: <text>``."""
-    if text.isdigit():
-        number = int(text)
-        if not 0 < number <= signal.SIGRTMAX:
-            raise InvalidArgument(f"Invalid signal: {text}")
-        return number
-    name = text.upper()
-    name = name if name.startswith("SIG") else "SIG" + name
-    try:
-        return int(signal.Signals[name])
-    except KeyError:
-        raise InvalidArgument(f"Invalid signal: {text}") from None
-
-
 def stop_signal(c: Container) -> int:
     """The signal ``stop`` sends to ``c``: its ``--stop-signal`` or the image's STOPSIGNAL
     (both recorded as Config.StopSignal), else SIGTERM."""
+    from dockyard.sysignal import parse_signal
+
     configured = c.config.get("StopSignal")
     return parse_signal(configured) if configured else int(signal.SIGTERM)
 

@@ -71,7 +71,7 @@ class CreateOptions:
     port_bindings: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     publish_all: bool = False
     # -v values (relative ./ sources made absolute), --mount as Docker's API Mount objects,
-    # --tmpfs as path -> options, --volumes-from as CONTAINER[:ro|rw] (dockyard.volume.spec).
+    # --tmpfs as path -> options, --volumes-from as CONTAINER[:ro|rw] (dockyard.mountspec).
     volumes: list[str] = field(default_factory=list)
     mounts: list[dict[str, Any]] = field(default_factory=list)
     tmpfs: dict[str, str] = field(default_factory=dict)

@@ -15,27 +15,6 @@ MAX_DELAY = 60.0
 RESET_AFTER = 10.0
 
 
-def parse_restart_policy(text: str) -> dict[str, Any]:
-    """``--restart`` text as Docker's HostConfig.RestartPolicy ``{"Name", "MaximumRetryCount"}``.
-
-    The client-side parse of the Docker CLI (``opts.ParseRestartPolicy``); the policy name
-    is checked by :func:`validate_restart_policy`. Raises InvalidArgument with Docker's
-    ``invalid restart policy format: ...`` messages.
-    """
-    name, colon, count = text.partition(":")
-    if colon and not name:
-        raise InvalidArgument("invalid restart policy format: no policy provided before colon")
-    retries = 0
-    if count:
-        try:
-            retries = int(count)
-        except ValueError:
-            raise InvalidArgument(
-                "invalid restart policy format: maximum retry count must be an integer"
-            ) from None
-    return {"Name": name, "MaximumRetryCount": retries}
-
-
 def validate_restart_policy(policy: dict[str, Any]) -> None:
     """The engine-side check of a RestartPolicy (moby ``ValidateRestartPolicy``).
 

@@ -110,15 +110,15 @@ def finish(args: dict[str, str]) -> NoReturn:
     exit, then restart the container as its policy says (exec'ing the watch phase again)
     or apply ``--rm``. Never returns."""
     from dockyard.container.health import mark_stopped, probe_command
+    from dockyard.container.manager import ContainerManager
     from dockyard.container.restart import RestartManager
-    from dockyard.engine import Engine
     from dockyard.paths import Paths
 
     # Orphans of probes reparented to this subreaper since the watch phase's last reap.
     with contextlib.suppress(ChildProcessError):
         while os.waitpid(-1, os.WNOHANG)[0] > 0:
             pass
-    manager = Engine(Paths(args["root"], args["runroot"])).containers
+    manager = ContainerManager.open(Paths(args["root"], args["runroot"]))
     lock = int(args["lock"])
     os.set_inheritable(lock, False)
     status = int(args["status"])

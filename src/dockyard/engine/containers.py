@@ -477,8 +477,9 @@ class ContainerOperations(EngineBase):
         InvalidArgument (a bad signal)."""
         from dockyard.container import operations
         from dockyard.errors import NotModified
+        from dockyard.sysignal import parse_signal
 
-        sig = operations.parse_signal(signal) if signal else None
+        sig = parse_signal(signal) if signal else None
         c = self._container(id)
         if not c.state["Running"]:
             raise NotModified(f"container {c.id} is not running")
@@ -488,8 +489,9 @@ class ContainerOperations(EngineBase):
         """``POST /containers/{id}/restart``: stop (as :meth:`container_stop`, if
         running), then start. Raises NotFound, InvalidArgument, RuntimeFailure."""
         from dockyard.container import operations
+        from dockyard.sysignal import parse_signal
 
-        sig = operations.parse_signal(signal) if signal else None
+        sig = parse_signal(signal) if signal else None
         operations.restart(self.containers, id, timeout=t, sig=sig)
 
     def container_kill(self, id: str, signal: str = "SIGKILL") -> None:
@@ -498,7 +500,7 @@ class ContainerOperations(EngineBase):
         signal), Conflict (``container <id> is not running``)."""
         import signal as signals
 
-        from dockyard.container.operations import parse_signal
+        from dockyard.sysignal import parse_signal
 
         sig = parse_signal(signal)
         c = self.containers.kill(id, sig)

@@ -154,7 +154,7 @@ def create_options(
         raise InvalidArgument("IPv6 and link-local addresses are not supported by Dockyard")
     stop_signal = config.get("StopSignal") or None
     if stop_signal is not None:
-        from dockyard.container.operations import parse_signal
+        from dockyard.sysignal import parse_signal
 
         parse_signal(str(stop_signal))
     env = config.get("Env") or []

@@ -17,15 +17,6 @@ if TYPE_CHECKING:
 API_VERSION = "1.51"
 MIN_API_VERSION = "1.24"
 
-# uname machine -> Go's GOARCH, which Docker reports.
-_GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}
-
-
-def go_arch() -> str:
-    """The host architecture as Go names it (``amd64``, ``arm64``...)."""
-    machine = os.uname().machine
-    return _GOARCH.get(machine, machine)
-
 
 def _os_release() -> dict[str, str]:
     values: dict[str, str] = {}
@@ -84,6 +75,7 @@ class SystemOperations(EngineBase):
         import platform
 
         from dockyard import __version__
+        from dockyard.platforms import host_arch
 
         python = "python" + platform.python_version()
         details = {
@@ -92,7 +84,7 @@ class SystemOperations(EngineBase):
             "GitCommit": "",
             "GoVersion": python,
             "Os": "linux",
-            "Arch": go_arch(),
+            "Arch": host_arch(),
             "KernelVersion": os.uname().release,
             "BuildTime": "",
         }
@@ -105,7 +97,7 @@ class SystemOperations(EngineBase):
             "GitCommit": "",
             "GoVersion": python,
             "Os": "linux",
-            "Arch": go_arch(),
+            "Arch": host_arch(),
             "KernelVersion": os.uname().release,
             "BuildTime": "",
         }

@@ -457,7 +457,7 @@ def _plan_docker(archive: _Archive) -> list[_Planned]:
 
 
 def _host_match(descriptors: list[Any]) -> Any:
-    from dockyard.image.create import host_arch
+    from dockyard.platforms import host_arch
 
     for n, d in enumerate(descriptors):
         p = _object(

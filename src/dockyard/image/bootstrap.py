@@ -22,8 +22,9 @@ from typing import Any
 
 from dockyard import reference
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
-from dockyard.image.create import host_arch, image_from_layer
+from dockyard.image.create import image_from_layer
 from dockyard.image.store import Image, ImageStore
+from dockyard.platforms import host_arch
 
 SUPPORTED = ("busybox", "debian")
 #: Tags ``bootstrap debian`` accepts -> the Debian suite built (the host's release).

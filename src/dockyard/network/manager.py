@@ -21,11 +21,11 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dockyard.container.manager import now
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
 from dockyard.network import ipam, linux
 from dockyard.network.linux import NFT_TABLE, quote
 from dockyard.network.store import Endpoint, Network, NetworkStore
+from dockyard.timetypes import now
 
 if TYPE_CHECKING:
     from dockyard.container.store import Container, ContainerStore

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dockyard.container.manager import now
 from dockyard.errors import Conflict, NotFound
 from dockyard.network import ipam
+from dockyard.timetypes import now
 
 if TYPE_CHECKING:
     from dockyard.state import StateDB

@@ -251,7 +251,7 @@ def ps(ctx: click.Context, fmt: str, container_id: str, ps_args: tuple[str, ...]
     if fmt == "json":
         click.echo(json.dumps(pids))
         return
-    from dockyard.container.exec import ps_lines
+    from dockyard.runtime.ps import ps_lines
 
     try:
         header, lines = ps_lines(pids, list(ps_args) or ["-ef"])

@@ -29,10 +29,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from dockyard import mountspec as spec
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
 from dockyard.paths import Paths
 from dockyard.state import StateDB
-from dockyard.volume import spec
 
 #: Label Docker (23+) puts on the anonymous volumes it creates; ``volume prune`` without
 #: ``-a`` removes only volumes that carry it.

@@ -235,7 +235,7 @@ def parse_mount_flag(value: str) -> dict[str, Any]:
 
 
 def _parse_mount(value: str) -> dict[str, Any]:
-    from dockyard.container.units import ram_in_bytes
+    from dockyard.units import ram_in_bytes
 
     try:
         fields = next(csv.reader([value]))
