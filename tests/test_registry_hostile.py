@@ -73,6 +73,45 @@ MANIFEST = json.dumps(
 ).encode()
 
 
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+_MANIFEST_DOC = json.loads(MANIFEST)
+_LAYER_DESC = _MANIFEST_DOC["layers"][0]
+#: Manifests (content type, body) that are JSON objects of the wrong shape.
+BAD_MANIFESTS = {
+    "index-manifests-string": (OCI_INDEX, json.dumps({"manifests": "abc"}).encode()),
+    "index-entry-string": (OCI_INDEX, json.dumps({"manifests": ["abc"]}).encode()),
+    "layer-size-infinite": (
+        OCI_MANIFEST,
+        json.dumps({**_MANIFEST_DOC, "layers": [{**_LAYER_DESC, "size": 7}]})
+        .replace('"size": 7', '"size": 1e400')
+        .encode(),
+    ),
+    "layer-size-negative": (
+        OCI_MANIFEST,
+        json.dumps({**_MANIFEST_DOC, "layers": [{**_LAYER_DESC, "size": -1}]}).encode(),
+    ),
+    "layer-digest-md5": (
+        OCI_MANIFEST,
+        json.dumps(
+            {**_MANIFEST_DOC, "layers": [{**_LAYER_DESC, "digest": "md5:" + "0" * 32}]}
+        ).encode(),
+    ),
+    "layer-digest-traversal": (
+        OCI_MANIFEST,
+        json.dumps(
+            {**_MANIFEST_DOC, "layers": [{**_LAYER_DESC, "digest": "sha256:../../x"}]}
+        ).encode(),
+    ),
+    "config-digest-traversal": (
+        OCI_MANIFEST,
+        json.dumps(
+            {**_MANIFEST_DOC, "config": {**_MANIFEST_DOC["config"], "digest": "sha256:../x"}}
+        ).encode(),
+    ),
+}
+
+
 class Hostile(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -114,6 +153,18 @@ class Handler(BaseHTTPRequestHandler):
                 b'{"errors":[{"code":"UNAUTHORIZED","message":"go away"}]}',
                 WWW_Authenticate=challenge,
             )
+        if mode.startswith("token-"):
+            if self.path.startswith("/token"):
+                tokens = {
+                    "token-expires-infinite": b'{"token": "t", "expires_in": 1e400}',
+                    "token-not-json": b"<html>hello</html>",
+                    "token-a-list": b"[1]",
+                    "token-with-newline": b'{"token": "t\\r\\nX-Evil: 1"}',
+                }
+                return self._send(200, tokens[mode])
+            if self.headers.get("Authorization") != "Bearer t":
+                challenge = f'Bearer realm="http://127.0.0.1:{port}/token",service="hostile"'
+                return self._send(401, b"", WWW_Authenticate=challenge)
         if self.path == "/v2/":
             return self._send(200, b"{}")
         if "/manifests/" in self.path:
@@ -123,6 +174,8 @@ class Handler(BaseHTTPRequestHandler):
                     b"{" + b" " * (5 * 1024 * 1024) + b"}",
                     "application/vnd.oci.image.manifest.v1+json",
                 )
+            if mode in BAD_MANIFESTS:
+                return self._send(200, BAD_MANIFESTS[mode][1], BAD_MANIFESTS[mode][0])
             if mode == "unknown-media-type":
                 body = json.dumps(
                     {"schemaVersion": 2, "mediaType": "application/x-unknown"}
@@ -207,6 +260,17 @@ CASES = {
     "endless-401": "pull access denied for {host}/hostile/img, repository does not exist or may require 'docker login': unauthorized: go away",
     "stall": "net/http: timeout awaiting response (i/o timeout)",
     "redirect-loop": "stopped after 10 redirects",
+    "index-manifests-string": "invalid manifest list: manifests is not a list of descriptors",
+    "index-entry-string": "invalid manifest list: manifests is not a list of descriptors",
+    "layer-size-infinite": "invalid manifest for {host}/hostile/img:1",
+    "layer-size-negative": "filesystem layer verification failed for digest",
+    "layer-digest-md5": "invalid digest 'md5:00000000000000000000000000000000'",
+    "layer-digest-traversal": "invalid digest 'sha256:../../x'",
+    "config-digest-traversal": "invalid digest 'sha256:../x'",
+    "token-expires-infinite": "the token server sent an invalid expires_in",
+    "token-not-json": "the token server sent no JSON",
+    "token-a-list": "the token server sent no JSON",
+    "token-with-newline": "Illegal header value",
 }
 
 

@@ -295,9 +295,14 @@ class Registry:
         try:
             body = resp.json()
             token = str(body.get("token") or body.get("access_token") or "")
-            expires = int(body.get("expires_in") or 60)
-        except (ValueError, AttributeError, TypeError):
+        except (ValueError, AttributeError):
             raise RegistryError(f'Get "{realm}": the token server sent no JSON', 401) from None
+        try:
+            expires = int(body.get("expires_in") or 60)
+        except (ValueError, TypeError, OverflowError):
+            raise RegistryError(
+                f'Get "{realm}": the token server sent an invalid expires_in', 401
+            ) from None
         if not token:
             raise RegistryError(f'Get "{realm}": the token server sent no token', 401)
         with self._lock:

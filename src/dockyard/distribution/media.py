@@ -106,7 +106,10 @@ def select_manifest(index: dict[str, Any], want: tuple[str, str, str]) -> dict[s
     ``DockyardError`` with Docker's message, naming what the index offers."""
     offered: list[str] = []
     fallback: dict[str, Any] | None = None
-    for desc in index.get("manifests") or []:
+    entries = index.get("manifests") or []
+    if not isinstance(entries, list) or not all(isinstance(d, dict) for d in entries):
+        raise DockyardError("invalid manifest list: manifests is not a list of descriptors")
+    for desc in entries:
         plat = desc.get("platform") or {}
         if not isinstance(plat, dict):
             continue

@@ -270,7 +270,7 @@ class Puller:
             config_size = int(config_desc.get("size", 0))
             for d in layers:
                 str(d["digest"]), int(d["size"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError):  # OverflowError: size 1e400
             raise DockyardError(f"invalid manifest for {ref.familiar()}") from None
         for d in layers:
             if d.get("mediaType") not in media.LAYERS:
