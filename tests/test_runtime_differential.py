@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from conftest import need
+from conftest import CGROUP_PARENT, need
 from dockyard.runtime.external import ExternalRuntime, clean_message, exit_code_for
 from dockyard.runtime.spec import SpecOptions, build_spec
 from test_runtime import RUNTIME_CLI, make_rootfs
@@ -175,7 +175,9 @@ def test_runc_exec_errors_map_to_docker_codes(tmp_path: Path) -> None:
         bundle.mkdir()
         make_rootfs(bundle / "rootfs")
         spec = build_spec(
-            SpecOptions(args=args, cgroups_path=f"dockyard-diff-{uuid.uuid4().hex[:12]}")
+            SpecOptions(
+                args=args, cgroups_path=f"{CGROUP_PARENT}/dockyard-diff-{uuid.uuid4().hex[:12]}"
+            )
         )
         (bundle / "config.json").write_text(json.dumps(spec))
         with pytest.raises(RuntimeFailure) as info:
@@ -206,7 +208,8 @@ def test_crun_through_hybrid_wrapper(tmp_path: Path) -> None:
     make_rootfs(bundle / "rootfs")
     spec = build_spec(
         SpecOptions(
-            args=["sh", "-c", "exit 0"], cgroups_path=f"dockyard-diff-{uuid.uuid4().hex[:12]}"
+            args=["sh", "-c", "exit 0"],
+            cgroups_path=f"{CGROUP_PARENT}/dockyard-diff-{uuid.uuid4().hex[:12]}",
         )
     )
     (bundle / "config.json").write_text(json.dumps(spec))

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from conftest import CGROUP_PARENT
 from dockyard.runtime import seccomp
 from dockyard.runtime.linux import LinuxRuntime
 from dockyard.runtime.spec import SpecOptions, build_spec
@@ -77,7 +78,7 @@ def host_python_bundle(
         if os.path.islink(f"/{link}"):
             (rootfs / link).symlink_to(os.readlink(f"/{link}").lstrip("/"))
     mounts = [{"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]}]
-    opts.setdefault("cgroups_path", f"dockyard-test-{uuid.uuid4().hex[:12]}")
+    opts.setdefault("cgroups_path", f"{CGROUP_PARENT}/dockyard-test-{uuid.uuid4().hex[:12]}")
     spec = build_spec(SpecOptions(args=args, mounts=mounts, seccomp=profile, **opts))
     (bundle / "config.json").write_text(json.dumps(spec))
     return bundle
@@ -255,7 +256,7 @@ def test_same_seccomp_results_as_runc(tmp_path: Path) -> None:
     if runc is None:
         pytest.skip("runc is not installed")
     results = {}
-    cg = f"dockyard-diff-{uuid.uuid4().hex[:12]}"
+    cg = f"{CGROUP_PARENT}/dockyard-diff-{uuid.uuid4().hex[:12]}"
     for name, binary in (("runc", runc), ("dockyard", RUNTIME_CLI)):
         bundle = host_python_bundle(
             tmp_path,
@@ -294,7 +295,10 @@ def test_exec_process_is_not_reachable_through_proc_exe(tmp_path: Path) -> None:
         "done; echo done"
     )
     spec = build_spec(
-        SpecOptions(args=["sh", "-c", racer], cgroups_path=f"dockyard-test-{uuid.uuid4().hex[:12]}")
+        SpecOptions(
+            args=["sh", "-c", racer],
+            cgroups_path=f"{CGROUP_PARENT}/dockyard-test-{uuid.uuid4().hex[:12]}",
+        )
     )
     (bundle / "config.json").write_text(json.dumps(spec))
     out, err = bundle / "stdout", bundle / "stderr"
