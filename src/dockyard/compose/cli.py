@@ -454,17 +454,11 @@ def pull(c: _Ctx, ignore_pull_failures: bool, quiet: bool, services: tuple[str, 
 
 
 def _table(header: list[str], rows: list[list[str]]) -> None:
-    """Columns as the Docker CLI's tabwriter (minimum width 10, padding 3)."""
-    widths = [
-        max(10, len(h), *(len(r[i]) for r in rows)) if rows else max(10, len(h))
-        for i, h in enumerate(header)
-    ]
+    """Columns as Compose's tabwriter: each cell but the last padded to the column's
+    widest plus 3 spaces."""
+    widths = [max(len(r[i]) for r in [header, *rows]) + 3 for i in range(len(header))]
     for r in [header, *rows]:
-        line = "".join(
-            cell.ljust(w + 3) if i < len(r) - 1 else cell
-            for i, (cell, w) in enumerate(zip(r, widths, strict=True))
-        )
-        print(line.rstrip())
+        print("".join(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=False)) + r[-1])
 
 
 def _ports(ports: list[dict[str, Any]]) -> str:

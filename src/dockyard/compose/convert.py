@@ -32,9 +32,9 @@ _UNHASHED = ("scale", "deploy", "profiles", "pull_policy", "build")
 
 
 def config_hash(svc: dict[str, Any]) -> str:
-    """The ``com.docker.compose.config-hash`` of a normalised service: SHA-256 of its
-    JSON without the keys that do not shape a container (scale, profiles...); resource
-    limits under ``deploy`` count."""
+    """The ``com.docker.compose.config-hash`` of a normalised service (or network, or
+    volume): SHA-256 of its JSON without the keys that do not shape a container (scale,
+    profiles...); resource limits under ``deploy`` count."""
     data = {k: v for k, v in svc.items() if k not in _UNHASHED}
     data["deploy.resources"] = (svc.get("deploy") or {}).get("resources")
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
@@ -109,7 +109,8 @@ def create_request(
     """The create request of container ``number`` of ``service``: ``(config,
     host_config, networking_config, more_networks)``; ``more_networks`` are ``(network
     name, EndpointSettings)`` to connect after create (the API's create takes one).
-    ``network_mode`` is the resolved mode (``container:<id>`` for ``service:X``).
+    ``name`` is the container's (default ``<project>-<service>-<n>``), its first network
+    alias. ``network_mode`` is the resolved mode (``container:<id>`` for ``service:X``).
     ``overrides`` (``run``): ``command``, ``entrypoint``, ``environment``, ``tty``,
     ``stdin_open``, ``ports`` (None: no published ports), ``user``, ``working_dir``.
     Raises ComposeError naming the key for a value Dockyard cannot honour."""
@@ -259,7 +260,9 @@ def create_request(
             for k in spec:
                 if k not in ("aliases", "ipv4_address", "priority"):
                     raise ComposeError(f"{key}.networks.{n}.{k} is not supported by Dockyard")
-            settings: dict[str, Any] = {"Aliases": [service, *spec.get("aliases", [])]}
+            # As Compose v2: the container's name, the service's, then the aliases.
+            cname = name or container_name(project, service, number)
+            settings: dict[str, Any] = {"Aliases": [cname, service, *spec.get("aliases", [])]}
             if spec.get("ipv4_address"):
                 settings["IPAMConfig"] = {"IPv4Address": spec["ipv4_address"]}
             endpoints.append((project.networks[n]["name"], settings))

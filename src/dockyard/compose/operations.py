@@ -116,6 +116,7 @@ class Runner:
                     **{k: str(v) for k, v in _mapping(net.get("labels")).items()},
                     **convert.project_labels(self.project),
                     convert.NETWORK_LABEL: key,
+                    convert.HASH_LABEL: convert.config_hash(net),
                 },
                 "IPAM": {"Driver": "default", "Config": ipam_configs, "Options": {}},
             }
@@ -150,6 +151,7 @@ class Runner:
                         **{k: str(v) for k, v in _mapping(vol.get("labels")).items()},
                         **convert.project_labels(self.project),
                         convert.VOLUME_LABEL: key,
+                        convert.HASH_LABEL: convert.config_hash(vol),
                     },
                 }
             )
@@ -352,15 +354,16 @@ class Runner:
         """Create container ``number`` of ``service`` (and connect it to its other
         networks); returns its ID. A failure removes what was made."""
         svc = self.project.services[service]
+        name = name or convert.container_name(self.project, service, number)
         config, host, networking, more = convert.create_request(
             self.project,
             service,
             number,
+            name=name,
             image_id=self.image_id(svc["image"]) or "",
             network_mode=self.network_mode(service),
             **kwargs,
         )
-        name = name or convert.container_name(self.project, service, number)
         self.event("Container", name, "Creating")
         cid = str(self.engine.container_create(config, host, networking, name)["Id"])
         try:
@@ -734,6 +737,7 @@ class Runner:
             service,
             1,
             oneoff=True,
+            name=cname,
             image_id=self.image_id(svc["image"]) or "",
             network_mode=self.network_mode(service),
             overrides=overrides,
