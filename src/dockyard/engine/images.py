@@ -4,6 +4,7 @@ push (distribution.py), save and load (archives.py) are their own modules.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from dockyard.engine.base import EngineBase
@@ -187,3 +188,65 @@ class ImageOperations(EngineBase):
         except NotFound:
             raise NotFound(f"No such image: {name}") from None
         return inspect_image(self.paths, image)  # type: ignore[return-value]
+
+    def image_build(
+        self,
+        context: str,
+        dockerfile: str | None = None,
+        *,
+        tags: list[str] | None = None,
+        buildargs: dict[str, str] | None = None,
+        target: str = "",
+        labels: dict[str, str] | None = None,
+        network: str = "default",
+        pull: bool = False,
+        nocache: bool = False,
+        output: Callable[[str], None] | None = None,
+    ) -> str:
+        """``POST /build`` from a context directory on this host (``context``, with the
+        Dockerfile ``dockerfile``, a path relative to it; default ``Dockerfile``): the
+        classic builder's steps, each output line passed to ``output`` (RUN output as it
+        comes); a ``FROM`` image that is missing is pulled. ``tags`` name the result.
+        Returns the image ID. Raises InvalidArgument (a missing context, a bad
+        Dockerfile), DockyardError (a step failed), OSError."""
+        import os
+
+        from dockyard.build.builder import Builder, BuildOptions
+        from dockyard.build.context import Context
+        from dockyard.engine import distribution
+        from dockyard.errors import DockyardError
+
+        emit = output or (lambda _line: None)
+        buffered = bytearray()
+
+        def raw(data: bytes) -> None:
+            buffered.extend(data)
+            while b"\n" in buffered:
+                line, _, rest = bytes(buffered).partition(b"\n")
+                buffered[:] = rest
+                emit(line.decode("utf-8", "replace"))
+
+        def fetch(name: str) -> None:
+            for m in distribution.pull(self, name):  # type: ignore[arg-type]
+                if m.get("error"):
+                    raise DockyardError(str(m["error"]))
+
+        if not os.path.isdir(context):
+            raise InvalidArgument(f'unable to prepare context: path "{context}" not found')
+        with Context.from_directory(context, dockerfile) as ctx:
+            options = BuildOptions(
+                text=ctx.dockerfile_text(),
+                filename=os.path.basename(dockerfile) if dockerfile else "Dockerfile",
+                context=ctx,
+                tags=list(tags or []),
+                build_args=dict(buildargs or {}),
+                target=target,
+                no_cache=nocache,
+                labels=dict(labels or {}),
+                network=network,
+                pull=pull,
+            )
+            image = Builder(self.paths, self.images, options, emit, raw, fetch).build()
+        if buffered:
+            emit(buffered.decode("utf-8", "replace"))
+        return str(image.id)
