@@ -40,6 +40,8 @@ def docker(
         "DOCKER_HOST": f"unix://{sock}",
         "DOCKER_CONFIG": str(tmp_path / "docker-config"),
         "DOCKER_CLI_HINTS": "false",
+        # The classic builder's API (POST /build); BuildKit's session API is not served.
+        "DOCKER_BUILDKIT": "0",
     }
     env.pop("DOCKER_CONTEXT", None)
 
@@ -344,3 +346,22 @@ def test_stats(docker: Docker, dy: Runner) -> None:
         assert err.returncode == 1 and "No such container: nosuch" in err.stderr
     finally:
         dy("rm", "-f", cid, check=True)
+
+
+def test_classic_build(docker: Docker, dy: Runner, tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\nARG WHO=nobody\nCOPY hello.txt /hello.txt\nRUN echo built-for-$WHO > /f\nCMD cat /f\n"
+    )
+    (ctx / "hello.txt").write_text("hi\n")
+    env_build = ["build", "--build-arg", "WHO=api", "-t", "apib:1", str(ctx)]
+    out = docker(*env_build).stdout
+    assert "Step 1/5 : FROM busybox" in out
+    assert "Successfully tagged apib:1" in out
+    assert dy("run", "--rm", "apib:1", check=True).stdout == "built-for-api\n"
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN exit 7\n")
+    bad = docker("build", str(ctx), check=False)
+    assert bad.returncode == 1
+    assert "returned a non-zero code: 7" in bad.stderr
+    dy("rmi", "apib:1", check=True)

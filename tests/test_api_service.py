@@ -78,9 +78,11 @@ def test_errors_as_docker_answers_them(engine_env: dict[str, str], sock: str) ->
         r = c.get("/containers/nosuch/json")
         assert r.status_code == 404
         assert r.json()["message"] == "No such container: nosuch"
-        r = c.post("/v1.41/build", content=b"")
+        r = c.get("/v1.41/images/search", params={"term": "x"})
         assert r.status_code == 501
-        assert r.json() == {"message": "POST /build: not implemented by Dockyard (ImageBuild)"}
+        assert r.json() == {
+            "message": "GET /images/search: not implemented by Dockyard (ImageSearch)"
+        }
         r = c.post("/containers/x/update", json={})
         assert r.status_code == 501
         r = c.delete("/version")

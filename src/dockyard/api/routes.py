@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import select
 import socket
@@ -840,6 +841,59 @@ def image_push(req: Request) -> None:
     _progress(req, distribution.push(req.engine, target, all_tags=all_tags, login=login))
 
 
+@router.route("POST", "/build")
+def image_build(req: Request) -> None:
+    import tempfile
+
+    paths = req.service.paths
+    assert paths is not None
+    if not hasattr(req.engine, "image_build"):
+        call(req, "image_build")
+    os.makedirs(paths.tmp, mode=0o700, exist_ok=True)
+    # The context is read whole before the build starts (as dockerd's classic builder).
+    fd, context = tempfile.mkstemp(dir=paths.tmp, prefix=f"build-context-{os.getpid()}-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in req.body_chunks():
+                f.write(chunk)
+        out_r, out_w = os.pipe()
+        try:
+            session = isolate.Session(
+                paths, "image_build", [context, req.query], {}, None, out_w, None
+            )
+        finally:
+            os.close(out_w)
+        with os.fdopen(out_r, "rb") as messages:
+
+            def lines() -> Iterator[bytes]:
+                yield from messages
+                try:
+                    session.result()
+                except DockyardError as e:
+                    if not last_error[0]:
+                        # Failed before it could say why: the message the stream lacks.
+                        yield (
+                            json.dumps(
+                                {"errorDetail": {"message": str(e)}, "error": str(e)}
+                            ).encode()
+                            + b"\n"
+                        )
+                finally:
+                    session.close()
+
+            last_error = [False]
+
+            def watch(chunks: Iterator[bytes]) -> Iterator[bytes]:
+                for chunk in chunks:
+                    last_error[0] = chunk.startswith(b'{"errorDetail"')
+                    yield chunk
+
+            req.stream(watch(lines()), "application/json")
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(context)
+
+
 @router.route("POST", "/images/prune")
 def image_prune(req: Request) -> None:
     from dockyard.engine import prune
@@ -945,7 +999,6 @@ def volume_prune(req: Request) -> None:
 #: Engine API operations Dockyard does not implement yet: answered 501 with their name,
 #: so a client sees "not implemented", not "page not found" or a made-up success.
 NOT_IMPLEMENTED = [
-    ("POST", "/build", "ImageBuild"),
     ("POST", "/session", "Session"),
     ("POST", "/containers/{id}/update", "ContainerUpdate"),
     ("GET", "/containers/{id}/attach/ws", "ContainerAttachWebsocket"),

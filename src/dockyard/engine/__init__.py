@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dockyard.engine.attach import AttachOperations
 from dockyard.engine.base import on_first_open
+from dockyard.engine.build import BuildOperations
 from dockyard.engine.containers import ContainerOperations
 from dockyard.engine.exec import ExecOperations
 from dockyard.engine.images import ImageOperations
@@ -27,6 +28,7 @@ __all__ = ["Engine", "on_first_open"]
 
 class Engine(
     AttachOperations,
+    BuildOperations,
     ExecOperations,
     StatsOperations,
     ContainerOperations,

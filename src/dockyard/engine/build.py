@@ -1,0 +1,121 @@
+"""The facade's build operation (Engine API v1.51: ImageBuild, the classic builder): a
+tar context and the API's build parameters in, Docker's JSON build messages out.
+
+A build runs RUN steps as containers of this process (signals, a subreaper's waits), so
+the API service runs it in a child (``dockyard.api.isolate``) whose stdout carries the
+messages, one JSON object a line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from dockyard.engine.base import EngineBase
+from dockyard.errors import DockyardError, InvalidArgument
+
+#: ``POST /build`` parameters the builder honours (others given with a non-default value
+#: are refused by :meth:`BuildOperations.image_build`).
+HONOURED = {
+    "dockerfile", "t", "buildargs", "labels", "target", "nocache", "q", "pull",
+    "networkmode", "platform", "rm", "forcerm", "version",
+}  # fmt: skip
+
+
+class BuildOperations(EngineBase):
+    """Image builds (Engine API: Image)."""
+
+    def image_build(self, context: str, params: dict[str, list[str]], out_fd: int = 1) -> str:
+        """``POST /build``: build from the tar context file ``context`` (plain or
+        compressed) with the API's query ``params`` (name -> values: ``t``,
+        ``dockerfile``, ``buildargs`` and ``labels`` as JSON objects, ``target``,
+        ``nocache``, ``q``, ``pull``, ``networkmode``, ``platform``; ``rm``/``forcerm``
+        are moot: intermediate containers are always removed). Docker's messages
+        (``{"stream"}``, ``{"status"}``, ``{"aux": {"ID"}}``) are written to ``out_fd``,
+        one JSON object a line; returns the image ID. Raises InvalidArgument (a parameter
+        that cannot be honoured, a bad context or Dockerfile), DockyardError (a failed
+        step)."""
+        from dockyard.build.builder import Builder, BuildOptions
+        from dockyard.build.context import Context
+        from dockyard.engine import Engine, distribution
+        from dockyard.platforms import check_platform
+
+        def one(name: str, default: str = "") -> str:
+            values = params.get(name) or []
+            return values[-1] if values else default
+
+        def flag(name: str) -> bool:
+            return one(name).lower() not in ("", "0", "false", "no")
+
+        def json_map(name: str) -> dict[str, str]:
+            text = one(name)
+            if not text:
+                return {}
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise InvalidArgument(f"invalid {name}: {text!r}: not a JSON object") from None
+            if not isinstance(value, dict):
+                raise InvalidArgument(f"invalid {name}: {text!r}: not a JSON object")
+            return {str(k): "" if v is None else str(v) for k, v in value.items()}
+
+        for name, values in params.items():
+            if name not in HONOURED and any(
+                v not in ("", "0", "false", "null", "{}", "[]") for v in values
+            ):
+                raise InvalidArgument(f"build parameter {name!r} is not supported by Dockyard")
+        if one("remote"):
+            raise InvalidArgument("building from a remote context is not supported by Dockyard")
+        network = one("networkmode", "default") or "default"
+        if network not in ("default", "host", "none", "bridge"):
+            raise InvalidArgument(f"network mode {network!r} is not supported for builds")
+        quiet = flag("q")
+        out = os.fdopen(os.dup(out_fd), "w")
+
+        def emit(message: dict[str, Any]) -> None:
+            out.write(json.dumps(message, separators=(",", ":")) + "\n")
+            out.flush()
+
+        def line(text: str) -> None:
+            if not quiet:
+                emit({"stream": text + "\n"})
+
+        def raw(data: bytes) -> None:
+            if not quiet:
+                emit({"stream": data.decode("utf-8", errors="replace")})
+
+        platform = one("platform") or None
+
+        def fetch(name: str) -> None:
+            for m in distribution.pull(Engine(self.paths), name, platform=platform):
+                if not quiet and not m.get("progress"):
+                    emit({k: v for k, v in m.items() if k in ("status", "id")})
+
+        try:
+            check_platform(platform)
+            options = BuildOptions(
+                text="",
+                tags=params.get("t") or [],
+                build_args=json_map("buildargs"),
+                target=one("target"),
+                no_cache=flag("nocache"),
+                labels=json_map("labels"),
+                network="default" if network == "bridge" else network,
+                pull=flag("pull"),
+            )
+            dockerfile = one("dockerfile") or None
+            with open(context, "rb") as f, Context.from_tar(f, dockerfile) as ctx:
+                options.text = ctx.dockerfile_text()
+                options.filename = os.path.basename(dockerfile) if dockerfile else "Dockerfile"
+                options.context = ctx
+                image = Builder(self.paths, self.images, options, line, raw, fetch).build()
+            emit({"aux": {"ID": image.id}})
+            if quiet:
+                emit({"stream": image.id + "\n"})
+            return image.id
+        except DockyardError as e:
+            emit({"errorDetail": {"message": str(e)}, "error": str(e)})
+            raise
+        finally:
+            out.close()
