@@ -591,3 +591,47 @@ def test_service_takes_over_dead_monitors(
         assert count == 1
         assert _state(dy, cid) == "running 0 1"
     dy("rm", "-f", cid, check=True)
+
+
+def test_run_killed_inside_the_runtimes_create(
+    dy: Runner, busybox: str, engine_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Killed inside the runtime's create, after PID 1 was forked and before the state
+    was written (a state directory without state.json, a cgroup): the next command
+    removes it all."""
+    import sys
+
+    script = _STOPPED_RUN.replace(
+        """create = LinuxRuntime.create
+
+def created(self, container_id, bundle, **kw):
+    create(self, container_id, bundle, **kw)
+    print(self.state(container_id)["pid"], file=OUT, flush=True)
+    time.sleep(300)
+
+LinuxRuntime.create = created""",
+        """ready = LinuxRuntime._await_ready
+
+def await_ready(self, *args):
+    pid1 = ready(self, *args)
+    print(pid1, file=OUT, flush=True)
+    time.sleep(300)
+
+LinuxRuntime._await_ready = await_ready""",
+    )
+    assert "await_ready" in script
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **engine_env},
+    )
+    assert proc.stdout is not None
+    pid1 = int(proc.stdout.readline())
+    proc.kill()
+    proc.wait()
+    proc.stdout.close()
+    assert _lines(dy, "ps", "-aq") == []
+    _reap()
+    assert not Path(f"/proc/{pid1}").exists()
+    _assert_clean(dy, engine_env, tmp_path, busybox)

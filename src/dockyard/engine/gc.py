@@ -79,9 +79,13 @@ def register_command(paths: Paths) -> None:
 
     directory = os.path.join(paths.runroot, _COMMANDS_DIR)
     os.makedirs(directory, mode=0o700, exist_ok=True)
-    path = os.path.join(directory, temp_name(""))
-    fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    name = temp_name("")
+    # Locked under a hidden name first: a marker is never seen unlocked while alive.
+    hidden = os.path.join(directory, "." + name)
+    fd = os.open(hidden, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
+    path = os.path.join(directory, name)
+    os.rename(hidden, path)
     _registered.append(fd)
     pid = os.getpid()
 
@@ -103,7 +107,10 @@ def _dead_commands(paths: Paths) -> list[str]:
     dead = []
     for name in names:
         path = os.path.join(directory, name)
-        if _lock_free(path):
+        if name.startswith("."):
+            if _age(path) >= GRACE:  # killed between its creation and the rename
+                dead.append(path)
+        elif _lock_free(path):
             dead.append(path)
     return dead
 
@@ -352,8 +359,12 @@ def _runtime_dirs(engine: Engine, repair: bool) -> list[Finding]:
             continue
         bundle = _runtime_bundle(path)
         if bundle is None:
-            if _age(path) < GRACE:
-                continue  # a create in progress writes its state last
+            # No state yet: a create in progress (the built-in runtime flocks the
+            # directory until it writes the state; another's, give it time) or killed.
+            if not _lock_free(path) or (
+                not os.path.exists(os.path.join(path, "exec.fifo")) and _age(path) < GRACE
+            ):
+                continue
         elif bundle.startswith(engine.paths.tmp + "/"):
             scratch = os.path.join(
                 engine.paths.tmp, bundle[len(engine.paths.tmp) + 1 :].split("/")[0]

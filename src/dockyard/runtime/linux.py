@@ -14,6 +14,7 @@ child and the caller reaps it with ``os.waitpid``.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -168,6 +169,10 @@ class LinuxRuntime:
             os.mkdir(state_dir, 0o711)
         except FileExistsError:
             raise Conflict(f"container with id exists: {container_id}") from None
+        # Held until the state is written: a state directory without state.json whose
+        # flock is free was left by a killed create (the garbage collector removes it).
+        creating = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fcntl.flock(creating, fcntl.LOCK_EX)
 
         syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
         manager = None
@@ -306,6 +311,7 @@ class LinuxRuntime:
             for fd in (sync_r, sync_w, console_fd, state_fd, hook_r, hook_w, userns_r, userns_w):
                 if fd >= 0:
                     os.close(fd)
+            os.close(creating)
 
     def _seccomp(self, linux: dict[str, Any]) -> tuple[bytes, list[str]] | None:
         """The BPF program and flags for ``linux.seccomp``, compiled (or read from the
