@@ -316,6 +316,13 @@ class StorageHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         self.server.authorization.append(self.headers.get("Authorization"))
+        if "/tags/list" in self.path:
+            body = json.dumps({"name": "private/img", "tags": ["2"]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         self.send_response(200)
         self.send_header("Content-Length", str(len(LAYER)))
         self.end_headers()
@@ -340,9 +347,14 @@ class PrivateHandler(Handler):
         self.server.authorization.append(auth)
         if auth != "Basic " + base64.b64encode(b"alice:s3cret").decode():
             return self._send(401, b"", WWW_Authenticate='Basic realm="private"')
+        storage = f"http://127.0.0.1:{self.server.storage.server_address[1]}"
         if self.path.endswith(_digest(LAYER)):
-            location = f"http://127.0.0.1:{self.server.storage.server_address[1]}/layer"
-            return self._send(307, Location=location)
+            return self._send(307, Location=f"{storage}/layer")
+        if self.path.startswith("/v2/private/img/tags/list"):
+            # The next page on another host: a registry's Link must not get the login.
+            body = json.dumps({"name": "private/img", "tags": ["1"]}).encode()
+            link = f'<{storage}/v2/private/img/tags/list?last=1>; rel="next"'
+            return self._send(200, body, Link=link)
         return super().do_GET()
 
 
@@ -361,6 +373,9 @@ def test_credentials_stay_with_the_registry_on_redirect(
         dy("pull", f"{host}/private/img:1", check=True)
         assert storage.authorization == [None]
         assert any(a and a.startswith("Basic ") for a in registry.authorization)
+        # pull -a: the tag list's next page is on the storage host.
+        dy("pull", "-a", f"{host}/private/img")
+        assert storage.authorization[1:2] == [None], storage.authorization
     finally:
         for s in (storage, registry):
             s.shutdown()

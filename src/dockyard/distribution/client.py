@@ -167,6 +167,15 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     return scheme.lower(), params
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of ``url``, the port made explicit."""
+    import httpx
+
+    parsed = httpx.URL(url)
+    default = {"http": 80, "https": 443}.get(parsed.scheme)
+    return parsed.scheme, parsed.host, parsed.port or default
+
+
 class Registry:
     """A connection to one registry (or one mirror of Docker Hub).
 
@@ -359,15 +368,22 @@ class Registry:
         self.ping()
         assert self._client is not None and self.base is not None
         url = path if path.startswith(("http://", "https://")) else self.base + path
+        # An absolute URL the registry sent (a tag list's Link, an upload's Location) may
+        # name another host: it gets no credentials (distribution's client authorizes a
+        # request only for the host whose challenge it knows).
+        own = _origin(url) == _origin(self.base)
         for attempt in (0, 1):
-            sent = {**(headers or {}), **self._auth_header(scopes, refresh=attempt > 0)}
+            sent = {**(headers or {})}
+            if own:
+                sent |= self._auth_header(scopes, refresh=attempt > 0)
             try:
                 req = self._client.build_request(method, url, headers=sent, content=content)
                 resp = self._client.send(req, stream=True)
             except httpx.HTTPError as e:
                 raise transport_error(method, url, e) from None
             try:
-                if resp.status_code == 401 and attempt == 0 and isinstance(content, bytes | None):
+                retry = own and attempt == 0 and isinstance(content, bytes | None)
+                if resp.status_code == 401 and retry:
                     challenge = resp.headers.get("www-authenticate", "")
                     if challenge:
                         self._scheme, self._params = parse_challenge(challenge)
