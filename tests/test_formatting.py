@@ -243,3 +243,36 @@ def test_missing_map_key_chain_is_no_value() -> None:
 def test_printf_widths_are_bounded_as_go(template: str, expected: str) -> None:
     """Issue 13: a width of a billion asked for gigabytes; Go's fmt gives up past a million."""
     assert render(template, {}) == expected
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{" + "(" * 3000 + "1" + ")" * 3000 + "}}",
+        "{{if 1}}" * 2000 + "x" + "{{end}}" * 2000,
+        "{{with 1}}" * 2000 + "x" + "{{end}}" * 2000,
+        "{{range 1}}" * 2000 + "x" + "{{end}}" * 2000,
+    ],
+)
+@pytest.mark.timeout(20)
+def test_deep_nesting_is_a_template_error(template: str) -> None:
+    """A template nested thousands deep was a RecursionError traceback (Go caps parentheses
+    at 10,000 with this message; Python's recursion limit comes first)."""
+    with pytest.raises(TemplateError, match="max expression depth exceeded"):
+        render(template, {})
+
+
+@pytest.mark.timeout(20)
+def test_deep_nesting_through_the_cli_is_one_line() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    dockyard = str(Path(sys.executable).parent / "dockyard")
+    fmt = "{{" + "(" * 3000 + "1" + ")" * 3000 + "}}"
+    r = subprocess.run(
+        [dockyard, "images", "--format", fmt], capture_output=True, text=True, timeout=15
+    )
+    assert r.returncode == 1
+    assert r.stderr.strip().count("\n") == 0, r.stderr[-500:]
+    assert "max expression depth exceeded" in r.stderr

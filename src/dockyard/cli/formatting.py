@@ -124,7 +124,12 @@ class Template:
         self.text = text
         self._actions = self._lex(text)
         self._i = 0
-        self.root, stop = self._parse_list()
+        try:
+            self.root, stop = self._parse_list()
+        except RecursionError:
+            # Go caps nested parentheses at 10,000 and leaves nested actions to its
+            # growable stacks; Python's recursion limit comes first, so both stop here.
+            raise self._parse_error(len(text), "max expression depth exceeded") from None
         if stop is not None:
             raise self._parse_error(stop[1], f"unexpected {{{{{stop[0]}}}}}")
 
@@ -290,7 +295,10 @@ class Template:
         """
         ex = _Exec(self, strict, {**FUNCS, **(funcs or {})})
         out: list[str] = []
-        ex.run(self.root, data, {"$": data}, out)
+        try:
+            ex.run(self.root, data, {"$": data}, out)
+        except RecursionError:
+            raise TemplateError("template: :1: max expression depth exceeded") from None
         return "".join(out)
 
 
