@@ -380,3 +380,38 @@ def test_run_applies_docker_profile(dy: Any, busybox: str, tmp_path: Path) -> No
     (tmp_path / "bad.json").write_text("{nope")
     p = dy("run", "--rm", "--security-opt", f"seccomp={tmp_path / 'bad.json'}", busybox, "true")
     assert p.returncode == 125 and "compacting json for seccomp profile" in p.stderr
+
+
+@pytest.mark.timeout(60)
+def test_hostile_seccomp_profiles_are_one_line_errors(
+    dy: Any, busybox: str, tmp_path: Path
+) -> None:
+    """A profile nested past the recursion limit, a value of the wrong type (Go's json
+    refuses them; they were tracebacks or, for ``"names": "getpid"``, a profile silently
+    read character by character) and an endless file are one-line errors, exit 125, and
+    make no container."""
+    rule = {"names": ["getpid"], "action": "SCMP_ACT_ERRNO"}
+    bad = {
+        "deep": "[" * 100000 + "]" * 100000,
+        "names": json.dumps(
+            {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{**rule, "names": "getpid"}]}
+        ),
+        "value": json.dumps(
+            {
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{**rule, "args": [{"index": 0, "value": "x", "op": "SCMP_CMP_EQ"}]}],
+            }
+        ),
+        "errno": json.dumps({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": "1"}),
+        "arch": json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "architectures": [7]}),
+    }
+    for name, text in bad.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(text)
+        p = dy("run", "--rm", "--security-opt", f"seccomp={path}", busybox, "true")
+        assert p.returncode == 125, (name, p.stderr[-300:])
+        assert len(p.stderr.splitlines()) == 2 and "Traceback" not in p.stderr, (name, p.stderr)
+        assert "seccomp profile" in p.stderr.splitlines()[0], (name, p.stderr)
+    p = dy("run", "--rm", "--security-opt", "seccomp=/dev/zero", busybox, "true", timeout=30)
+    assert p.returncode == 125 and "larger than 16 MiB" in p.stderr
+    assert dy("ps", "-aq", check=True).stdout == ""

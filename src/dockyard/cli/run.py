@@ -16,6 +16,9 @@ from dockyard.paths import Paths
 
 _SETTINGS = {"allow_interspersed_args": False, "help_option_names": ["--help"]}
 
+#: Largest ``--security-opt seccomp=FILE`` read (Docker's default profile is about 20 KiB).
+MAX_SECCOMP_PROFILE = 16 << 20
+
 
 def _container_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The flags ``create`` and ``run`` share."""
@@ -388,17 +391,24 @@ def security_opts(values: list[str]) -> list[str]:
 
             try:
                 with open(value, "rb") as f:
-                    raw = f.read()
+                    # Bounded: a profile is tens of KiB; /dev/zero must not fill memory.
+                    raw = f.read(MAX_SECCOMP_PROFILE + 1)
             except OSError as e:
                 raise InvalidArgument(
                     f"opening seccomp profile ({value}) failed: open {value}: "
                     f"{(e.strerror or str(e)).lower()}"
                 ) from None
+            if len(raw) > MAX_SECCOMP_PROFILE:
+                raise InvalidArgument(
+                    f"opening seccomp profile ({value}) failed: larger than "
+                    f"{MAX_SECCOMP_PROFILE >> 20} MiB"
+                )
             try:
                 compact = json.dumps(json.loads(raw), separators=(",", ":"))
-            except ValueError as e:
+            except (ValueError, RecursionError) as e:
+                why = "nested too deeply" if isinstance(e, RecursionError) else e
                 raise InvalidArgument(
-                    f"compacting json for seccomp profile ({value}) failed: {e}"
+                    f"compacting json for seccomp profile ({value}) failed: {why}"
                 ) from None
             opt = "seccomp=" + compact
         out.append(opt)

@@ -127,19 +127,80 @@ def parse_profile(text: str, name: str) -> dict[str, Any]:
     """
     try:
         profile = json.loads(text)
-    except ValueError as e:
-        raise InvalidArgument(f"Decoding seccomp profile failed: {name}: {e}") from None
+    except (ValueError, RecursionError) as e:
+        why = "nested too deeply" if isinstance(e, RecursionError) else str(e)
+        raise InvalidArgument(f"Decoding seccomp profile failed: {name}: {why}") from None
     if not isinstance(profile, dict):
         raise InvalidArgument(f"Decoding seccomp profile failed: {name}: not a JSON object")
-    for key in ("syscalls", "archMap", "architectures", "flags"):
-        if profile.get(key) is not None and not isinstance(profile[key], list):
-            raise InvalidArgument(f"Decoding seccomp profile failed: {name}: {key} is not a list")
-    for i, call in enumerate(profile.get("syscalls") or []):
-        if not isinstance(call, dict):
-            raise InvalidArgument(
-                f"Decoding seccomp profile failed: {name}: syscalls[{i}] is not an object"
-            )
+    bad = _shape_error(profile, _PROFILE_SHAPE, "")
+    if bad:
+        raise InvalidArgument(f"Decoding seccomp profile failed: {name}: {bad}")
     return profile
+
+
+# The fields of moby's ``types.Seccomp`` and their Go types, as ``_shape_error`` checks
+# them: ``str``, ``int`` (a JSON integer), ``bool``, ``[shape]`` (a list of that) or a
+# dict of fields (a struct). Fields not listed are ignored, as Go's json ignores them.
+_ARG_SHAPE = {"index": int, "value": int, "valueTwo": int, "op": str}
+_FILTER_SHAPE = {"caps": [str], "arches": [str], "minKernel": str}
+_PROFILE_SHAPE: dict[str, Any] = {
+    "defaultAction": str,
+    "defaultErrnoRet": int,
+    "architectures": [str],
+    "archMap": [{"architecture": str, "subArchitectures": [str]}],
+    "flags": [str],
+    "listenerPath": str,
+    "listenerMetadata": str,
+    "syscalls": [
+        {
+            "name": str,
+            "names": [str],
+            "action": str,
+            "errnoRet": int,
+            "args": [_ARG_SHAPE],
+            "comment": str,
+            "includes": _FILTER_SHAPE,
+            "excludes": _FILTER_SHAPE,
+        }
+    ],
+}
+
+
+def _shape_error(value: Any, shape: Any, where: str) -> str | None:
+    """Where ``value`` (decoded JSON) does not fit ``shape`` -> Go's unmarshal complaint
+    naming the field (``cannot unmarshal string into syscalls[0].names of type []string``),
+    or None. ``null`` fits anything, as in Go."""
+    if value is None:
+        return None
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return f"cannot unmarshal {_json_kind(value)} into {where or 'profile'} (an object)"
+        for key, sub in shape.items():
+            bad = _shape_error(value.get(key), sub, f"{where}.{key}" if where else key)
+            if bad:
+                return bad
+        return None
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return f"cannot unmarshal {_json_kind(value)} into {where} (a list)"
+        for i, item in enumerate(value):
+            bad = _shape_error(item, shape[0], f"{where}[{i}]")
+            if bad:
+                return bad
+        return None
+    ok = isinstance(value, shape) and not (shape is int and isinstance(value, bool))
+    return None if ok else f"cannot unmarshal {_json_kind(value)} into {where} of type {_GO[shape]}"
+
+
+_GO = {str: "string", int: "integer", bool: "bool"}
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), "value")
 
 
 def _kernel_at_least(version: str) -> bool:
