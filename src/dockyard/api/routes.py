@@ -847,8 +847,8 @@ def image_build(req: Request) -> None:
 
     paths = req.service.paths
     assert paths is not None
-    if not hasattr(req.engine, "image_build"):
-        call(req, "image_build")
+    if not hasattr(req.engine, "image_build_tar"):
+        call(req, "image_build_tar")
     os.makedirs(paths.tmp, mode=0o700, exist_ok=True)
     # The context is read whole before the build starts (as dockerd's classic builder).
     fd, context = tempfile.mkstemp(dir=paths.tmp, prefix=f"build-context-{os.getpid()}-")
@@ -859,7 +859,7 @@ def image_build(req: Request) -> None:
         out_r, out_w = os.pipe()
         try:
             session = isolate.Session(
-                paths, "image_build", [context, req.query], {}, None, out_w, None
+                paths, "image_build_tar", [context, req.query], {}, None, out_w, None
             )
         finally:
             os.close(out_w)
@@ -1067,13 +1067,26 @@ def make_service(
     """The API service for the engine root ``paths`` on ``sockets``: each request gets
     its own facade object (the engine's state database connection is per thread)."""
     from dockyard.api.server import READ_TIMEOUT
-    from dockyard.engine import Engine
+    from dockyard.engine import Engine, gc
+
+    # Taking over a container whose monitor died may start a monitor (restart policy):
+    # not inside this multi-threaded process's requests, but in a child, when needed.
+    gc.defer_recovery()
+
+    def recover() -> None:
+        engine = Engine(paths)
+        try:
+            if gc.needs_recovery(engine):
+                isolate.run(paths, "system_recover")
+        finally:
+            engine.db.close()
 
     return Service(
         lambda: Engine(paths),
         sockets,
         router,
         paths=paths,
+        housekeeping=recover,
         tls=tls,
         idle_time=idle_time,
         read_timeout=READ_TIMEOUT if read_timeout is None else read_timeout,

@@ -46,6 +46,8 @@ MAX_JSON_BODY = 10 * 1024 * 1024
 READ_TIMEOUT = 60.0
 #: Seconds the service waits at shutdown for requests in flight to finish.
 SHUTDOWN_GRACE = 10.0
+#: Seconds between two runs of the service's housekeeping (crash recovery).
+HOUSEKEEPING_INTERVAL = 2.0
 
 
 class APIError(DockyardError):
@@ -579,7 +581,8 @@ class Service:
     ``tls``: an SSLContext that wraps every accepted connection (None: plain);
     ``idle_time``: seconds without a request or connection after which :meth:`serve`
     returns (0: never, Podman's ``--time``); ``read_timeout``: seconds a read of a
-    request may stall.
+    request may stall; ``housekeeping``: called every few seconds from a thread of its
+    own while serving.
     """
 
     def __init__(
@@ -592,8 +595,10 @@ class Service:
         idle_time: float = 0,
         read_timeout: float = READ_TIMEOUT,
         verbose: bool = False,
+        housekeeping: Callable[[], None] | None = None,
     ) -> None:
         self.engine_factory = engine_factory
+        self.housekeeping = housekeeping
         self.paths = paths
         #: exec ID -> pty master of an attached exec with a tty (for its resize).
         self.terminals: dict[str, int] = {}
@@ -631,6 +636,8 @@ class Service:
         for sock in self.sockets:
             sock.listen(128)
             sock.setblocking(False)
+        if self.housekeeping is not None:
+            threading.Thread(target=self._housekeep, daemon=True).start()
         fds: list[Any] = [self._wake_r, *self.sockets]
         try:
             while not self._stop.is_set():
@@ -675,6 +682,16 @@ class Service:
                 if self._requests == 0:
                     return
             time.sleep(0.05)
+
+    def _housekeep(self) -> None:
+        """Run ``housekeeping`` every :data:`HOUSEKEEPING_INTERVAL` seconds until shutdown;
+        its errors are logged, never fatal."""
+        assert self.housekeeping is not None
+        while not self._stop.wait(HOUSEKEEPING_INTERVAL):
+            try:
+                self.housekeeping()
+            except Exception as e:  # noqa: BLE001 (logged; the service goes on)
+                sys.stderr.write(f"housekeeping: {type(e).__name__}: {e}\n")
 
     def _connection(self, conn: socket.socket, addr: Any) -> None:
         try:

@@ -1,5 +1,6 @@
-"""The facade's build operation (Engine API v1.51: ImageBuild, the classic builder): a
-tar context and the API's build parameters in, Docker's JSON build messages out.
+"""The facade's build operation for the Engine API (ImageBuild, the classic builder): a
+tar context and the API's build parameters in, Docker's JSON build messages out
+(``image_build`` builds from a directory on this host, for Compose).
 
 A build runs RUN steps as containers of this process (signals, a subreaper's waits), so
 the API service runs it in a child (``dockyard.api.isolate``) whose stdout carries the
@@ -16,7 +17,7 @@ from dockyard.engine.base import EngineBase
 from dockyard.errors import DockyardError, InvalidArgument
 
 #: ``POST /build`` parameters the builder honours (others given with a non-default value
-#: are refused by :meth:`BuildOperations.image_build`).
+#: are refused by :meth:`BuildOperations.image_build_tar`).
 HONOURED = {
     "dockerfile", "t", "buildargs", "labels", "target", "nocache", "q", "pull",
     "networkmode", "platform", "rm", "forcerm", "version",
@@ -26,8 +27,8 @@ HONOURED = {
 class BuildOperations(EngineBase):
     """Image builds (Engine API: Image)."""
 
-    def image_build(self, context: str, params: dict[str, list[str]], out_fd: int = 1) -> str:
-        """``POST /build``: build from the tar context file ``context`` (plain or
+    def image_build_tar(self, context: str, params: dict[str, list[str]], out_fd: int = 1) -> str:
+        """``POST /build`` as the API has it: build from the tar context file ``context`` (plain or
         compressed) with the API's query ``params`` (name -> values: ``t``,
         ``dockerfile``, ``buildargs`` and ``labels`` as JSON objects, ``target``,
         ``nocache``, ``q``, ``pull``, ``networkmode``, ``platform``; ``rm``/``forcerm``
