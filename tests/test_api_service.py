@@ -438,3 +438,31 @@ def test_two_requests_on_one_container_at_once(
         assert codes[0] == 204 and codes[1] in (204, 404, 409), codes
         assert c.get(f"/containers/{cid}/json").status_code == 404
     assert dy("ps", "-aq", check=True).stdout == ""
+
+
+@needs("container_create", "container_start", "container_delete", "system_recover")
+def test_service_recovers_a_container_whose_monitor_died(
+    engine_env: dict[str, str], sock: str, dy: Runner, busybox: str
+) -> None:
+    """The service takes over a container whose monitor was killed (as every CLI command
+    does), from a child process, within its housekeeping interval."""
+    import signal
+
+    cid = dy("run", "-d", busybox, "sleep", "60", check=True).stdout.strip()
+    try:
+        with running_service(engine_env, sock), client(sock) as c:
+            pid = c.get(f"/containers/{cid}/json").json()["State"]["Pid"]
+            with open(f"/proc/{pid}/stat") as f:
+                monitor = int(f.read().rsplit(")", 1)[1].split()[1])
+            os.kill(monitor, signal.SIGKILL)
+            deadline = time.monotonic() + 15
+            state: dict = {}
+            while time.monotonic() < deadline:
+                state = c.get(f"/containers/{cid}/json").json()["State"]
+                if not state["Running"]:
+                    break
+                time.sleep(0.2)
+            assert state["Running"] is False
+            assert state["ExitCode"] == 137
+    finally:
+        dy("rm", "-f", cid, check=True)
