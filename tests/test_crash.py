@@ -635,3 +635,16 @@ LinuxRuntime._await_ready = await_ready""",
     _reap()
     assert not Path(f"/proc/{pid1}").exists()
     _assert_clean(dy, engine_env, tmp_path, busybox)
+
+
+def test_system_prune_takes_over_first(
+    dy: Runner, busybox: str, engine_env: dict[str, str]
+) -> None:
+    """``system prune`` counts a container whose monitor died as the stopped container
+    it is (taken over first), and removes it in the same run."""
+    cid = dy("run", "-d", busybox, "sleep", "300", check=True).stdout.strip()
+    os.kill(_monitor_pid(engine_env["DOCKYARD_RUNROOT"], cid), signal.SIGKILL)
+    out = dy("system", "prune", "-f", check=True).stdout
+    assert cid in out
+    assert _lines(dy, "ps", "-aq") == []
+    _reap()

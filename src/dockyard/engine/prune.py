@@ -73,11 +73,13 @@ def system_prune(
     left (``gc.collect``). Every filter is checked before anything is removed. Raises
     InvalidArgument (Docker's messages)."""
     from dockyard.container import operations
+    from dockyard.engine import gc
     from dockyard.image.prune import prune_build_cache, prune_images
     from dockyard.network.manager import prune_filter
 
     parsed = dict(filters or {})
     check_system_prune(volumes, parsed)
+    gc.recover(engine)  # containers whose monitor died count as stopped from here on
     report = SystemPruneReport()
     removed = operations.prune(engine.containers, parsed)
     report.containers = [cid for cid, _ in removed]
@@ -93,8 +95,6 @@ def system_prune(
     report.build_cache, size = prune_build_cache(engine.images, all_images)
     report.reclaimed += size
     # Last, the leftovers of killed commands (issue 14's garbage collector).
-    from dockyard.engine import gc
-
     report.reclaimed += sum(f.size for f in gc.collect(engine, repair=True))
     return report
 
