@@ -58,7 +58,6 @@ def exec_(
     command: tuple[str, ...],
 ) -> None:
     """Execute a command in a running container."""
-    from dockyard.container.exec import ExecOptions, exec_in
     from dockyard.units import parse_env_pairs, read_env_file
 
     if workdir is not None and not workdir.startswith("/"):
@@ -69,19 +68,23 @@ def exec_(
     for path in env_file:
         entries.extend(read_env_file(path))
     entries.extend(parse_env_pairs(list(env)))
-    opts = ExecOptions(
-        command=list(command),
-        env=entries,
-        user=user,
-        workdir=workdir,
-        privileged=privileged,
-        tty=tty,
-        interactive=interactive,
-        detach=detach,
-    )
-    engine = _local_engine(paths)
+    # The ExecConfig docker/cli's exec sends (attach nothing with -d).
+    config = {
+        "User": user or "",
+        "Privileged": privileged,
+        "Tty": tty,
+        "AttachStdin": interactive and not detach,
+        "AttachStdout": not detach,
+        "AttachStderr": not detach,
+        "Detach": detach,
+        "Env": entries,
+        "WorkingDir": workdir or "",
+        "Cmd": list(command),
+    }
+    engine = _engine(paths)
     try:
-        status = exec_in(engine.containers, container, opts)
+        exec_id = engine.exec_create(container, config)["Id"]
+        status = engine.exec_start(exec_id, detach=detach)
     except DockyardError as e:
         if e.exit_code in (126, 127):
             print(

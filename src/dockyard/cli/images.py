@@ -7,6 +7,7 @@ The engine work is in ``dockyard.image``; this module parses flags and prints.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -254,11 +255,29 @@ def import_(
     platform: str | None,
 ) -> None:
     """Import the contents from a tarball to create a filesystem image."""
-    from dockyard.image.create import import_image
+    from dockyard.engine import Engine
+    from dockyard.engine.imports import image_import
+    from dockyard.errors import InvalidArgument
 
-    with open_store(paths) as store:
-        img = import_image(store, source, repository, list(changes), message, platform)
-    click.echo(img.id)
+    if source.startswith(("http://", "https://")):
+        raise InvalidArgument(f"importing from a URL is not supported: {source}")
+    if source == "-":
+        image_id = image_import(
+            Engine(paths), sys.stdin.buffer, repository, list(changes), message, platform
+        )
+    else:
+        # The docker CLI opens the file itself and sends it as the request body.
+        try:
+            f = open(source, "rb")
+        except FileNotFoundError:
+            raise InvalidArgument(f"open {source}: no such file or directory") from None
+        except OSError as e:
+            raise InvalidArgument(f"open {source}: {e.strerror}") from None
+        with f:
+            if not os.path.isfile(source):
+                raise InvalidArgument(f"{source} is not a regular file")
+            image_id = image_import(Engine(paths), f, repository, list(changes), message, platform)
+    click.echo(image_id)
 
 
 @click.command("bootstrap", context_settings={"help_option_names": ["--help"]})
@@ -267,14 +286,13 @@ def import_(
 @engine_errors
 def bootstrap(paths: Paths, name: str) -> None:
     """Create a base image from host files (busybox) or Debian's archive (debian)."""
-    from dockyard.image.bootstrap import bootstrap as make
-    from dockyard.image.bootstrap import parse_name
+    from dockyard import reference
+    from dockyard.engine import Engine
 
-    with open_store(paths) as store:
-        img, source = make(store, name)
-    shown = parse_name(name).familiar()
-    click.echo(f"{shown}: {source}, 1 layer, {img.size} bytes")
-    click.echo(img.id)
+    made = Engine(paths).image_bootstrap(name)
+    shown = reference.parse(name).familiar()
+    click.echo(f"{shown}: {made['Source']}, 1 layer, {made['Size']} bytes")
+    click.echo(made["Id"])
 
 
 # -- the image noun ---------------------------------------------------------------------

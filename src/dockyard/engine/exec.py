@@ -93,7 +93,8 @@ class ExecOperations(EngineBase):
                 "Config": {
                     "Cmd": cmd,
                     "Env": list(config.get("Env") or []),
-                    "User": config.get("User"),
+                    # "" (what the docker CLI sends without -u) is the container's user.
+                    "User": config.get("User") or None,
                     "WorkingDir": workdir or None,
                     "Privileged": bool(config.get("Privileged")),
                     "Tty": bool(config.get("Tty")),

@@ -5,7 +5,7 @@ push (distribution.py), save and load (archives.py) are their own modules.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dockyard.engine.base import EngineBase
 from dockyard.errors import InvalidArgument, NotFound
@@ -177,6 +177,17 @@ class ImageOperations(EngineBase):
         if noprune:
             raise InvalidArgument("noprune is not supported by Dockyard")
         return [{kind: value} for kind, value in self.images.delete(name, force=force)]
+
+    def image_bootstrap(self, name: str) -> dict[str, Any]:
+        """Dockyard's own base images, made without a registry (``dockyard bootstrap``; no
+        Engine API operation): ``busybox[:TAG]`` from the host's busybox-static,
+        ``debian[:bookworm]`` from Debian's archive. Returns ``{"Id", "Size" (bytes),
+        "Source" (what it was made from)}``. Raises InvalidArgument (another name),
+        NotFound (busybox or mmdebstrap missing)."""
+        from dockyard.image.bootstrap import bootstrap
+
+        img, source = bootstrap(self.images, name)
+        return {"Id": img.id, "Size": int(img.size), "Source": source}
 
     def image_inspect(self, name: str) -> ImageInspect:
         """``GET /images/{name}/json`` of the image ``name`` (a reference, full or short
