@@ -200,7 +200,7 @@ class ImageOperations(EngineBase):
             raise NotFound(f"No such image: {name}") from None
         return inspect_image(self.paths, image)  # type: ignore[return-value]
 
-    def image_build(
+    def image_build_directory(
         self,
         context: str,
         dockerfile: str | None = None,
@@ -214,8 +214,9 @@ class ImageOperations(EngineBase):
         nocache: bool = False,
         output: Callable[[str], None] | None = None,
     ) -> str:
-        """``POST /build`` from a context directory on this host (``context``, with the
-        Dockerfile ``dockerfile``, a path relative to it; default ``Dockerfile``): the
+        """What ``POST /build`` does (:meth:`image_build`), from a context directory on
+        this host, for in-process front ends (``context``, with the Dockerfile
+        ``dockerfile``, a path relative to it; default ``Dockerfile``): the
         classic builder's steps, each output line passed to ``output`` (RUN output as it
         comes); a ``FROM`` image that is missing is pulled. ``tags`` name the result.
         Returns the image ID. Raises InvalidArgument (a missing context, a bad
