@@ -167,6 +167,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(401, b"", WWW_Authenticate=challenge)
         if self.path == "/v2/":
             return self._send(200, b"{}")
+        if "/tags/list" in self.path and mode.startswith("tags-"):
+            return self._send(200, {"tags-a-list": b"[1]", "tags-a-string": b'{"tags": "1"}'}[mode])
         if "/manifests/" in self.path:
             if mode == "huge-manifest":
                 return self._send(
@@ -397,4 +399,29 @@ def test_no_registry_answers(dy: Runner, engine_env: dict[str, str]) -> None:
         f"dial tcp 127.0.0.1:{port}: connect: connection refused\n"
     )
     assert p.stdout == "Using default tag: latest\n"
+    assert _stored(engine_env["DOCKYARD_ROOT"]) == []
+
+
+def test_host_name_idna_refuses(dy: Runner, engine_env: dict[str, str]) -> None:
+    """A 70-character DNS label: Go's lookup says "no such host"; Python's IDNA codec
+    refuses it before any lookup (so nothing leaves the machine), which was a traceback."""
+    host = "a" * 70 + ".invalid"
+    for args in (["pull", f"{host}/x"], ["login", "-u", "u", "--password-stdin", host]):
+        p = dy(*args, input="pw\n")
+        assert p.returncode == 1
+        assert p.stderr == (
+            f'Error response from daemon: Get "https://{host}/v2/": '
+            f"dial tcp: lookup {host}: no such host\n"
+        )
+    assert _stored(engine_env["DOCKYARD_ROOT"]) == []
+
+
+@pytest.mark.parametrize("hostile", ["tags-a-list", "tags-a-string"], indirect=True)
+def test_hostile_tag_list(dy: Runner, hostile: Hostile, engine_env: dict[str, str]) -> None:
+    host = f"127.0.0.1:{hostile.server_address[1]}"
+    p = dy("pull", "-a", f"{host}/hostile/img")
+    assert (p.returncode, p.stderr) == (
+        1,
+        f"Error response from daemon: invalid tag list for {host}/hostile/img\n",
+    )
     assert _stored(engine_env["DOCKYARD_ROOT"]) == []

@@ -79,7 +79,7 @@ def _transport_reason(e: Exception) -> str:
 
     cause: BaseException | None = e
     while cause is not None:
-        if isinstance(cause, socket.gaierror):
+        if isinstance(cause, socket.gaierror | UnicodeError):
             return "no such host"
         if isinstance(cause, ConnectionRefusedError):
             return "connect: connection refused"
@@ -108,7 +108,7 @@ def transport_error(method: str, url: str, e: Exception) -> Unreachable:
         return Unreachable(f'{verb} "{url}": stopped after {MAX_REDIRECTS} redirects')
     if isinstance(e, (httpx.ReadTimeout, httpx.WriteTimeout)):
         return Unreachable(f'{verb} "{url}": net/http: timeout awaiting response (i/o timeout)')
-    if isinstance(e, httpx.ConnectError | httpx.ConnectTimeout):
+    if isinstance(e, httpx.ConnectError | httpx.ConnectTimeout | UnicodeError):
         parsed = httpx.URL(url)
         if reason.startswith("tls:"):
             return Unreachable(f'{verb} "{url}": {reason}')
@@ -242,7 +242,7 @@ class Registry:
             url = f"{base}/v2/"
             try:
                 resp = client.get(url)
-            except httpx.HTTPError as e:
+            except (httpx.HTTPError, UnicodeError) as e:  # UnicodeError: a host name IDNA refuses
                 last_error = transport_error("GET", url, e)
                 continue
             if resp.status_code == 401:
@@ -292,7 +292,7 @@ class Registry:
             else:
                 auth = (creds.username, creds.secret) if creds is not None else None
                 resp = self._client.get(realm, params=params, auth=auth)
-        except httpx.HTTPError as e:
+        except (httpx.HTTPError, UnicodeError) as e:  # UnicodeError: a host name IDNA refuses
             raise transport_error("GET", realm, e) from None
         if resp.status_code != 200:
             message, code = _error_text(resp)
@@ -338,7 +338,7 @@ class Registry:
         url = f"{self.base}/v2/"
         try:
             resp = self._client.get(url, headers=self._auth_header(()))
-        except httpx.HTTPError as e:
+        except (httpx.HTTPError, UnicodeError) as e:  # UnicodeError: a host name IDNA refuses
             raise transport_error("GET", url, e) from None
         if resp.status_code != 200:
             raise RegistryError(
@@ -379,7 +379,7 @@ class Registry:
             try:
                 req = self._client.build_request(method, url, headers=sent, content=content)
                 resp = self._client.send(req, stream=True)
-            except httpx.HTTPError as e:
+            except (httpx.HTTPError, UnicodeError) as e:  # UnicodeError: a host name IDNA refuses
                 raise transport_error(method, url, e) from None
             try:
                 retry = own and attempt == 0 and isinstance(content, bytes | None)

@@ -575,7 +575,10 @@ def list_tags(reg: Registry, ref: reference.Reference) -> list[str]:
             raise
         except ValueError:
             raise DockyardError(f"invalid tag list for {ref.familiar_name()}") from None
-        tags += [str(t) for t in body.get("tags") or []]
+        page = body.get("tags") if isinstance(body, dict) else None
+        if not isinstance(body, dict) or not isinstance(page or [], list):
+            raise DockyardError(f"invalid tag list for {ref.familiar_name()}")
+        tags += [str(t) for t in page or []]
         path = None
         if link.startswith("<") and ">" in link:
             path = link[1 : link.index(">")]
