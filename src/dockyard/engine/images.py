@@ -245,7 +245,9 @@ class ImageOperations(EngineBase):
 
         if not os.path.isdir(context):
             raise InvalidArgument(f'unable to prepare context: path "{context}" not found')
-        with Context.from_directory(context, dockerfile) as ctx:
+        # The API's dockerfile is relative to the context (the docker CLI's -f, to the cwd).
+        path = os.path.join(context, dockerfile) if dockerfile else None
+        with Context.from_directory(context, path) as ctx:
             options = BuildOptions(
                 text=ctx.dockerfile_text(),
                 filename=os.path.basename(dockerfile) if dockerfile else "Dockerfile",
