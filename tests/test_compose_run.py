@@ -213,3 +213,31 @@ def test_attached_up_external_volume_orphans(tmp_path: Path, dy: Runner, busybox
     assert dy("ps", "-aq", check=True).stdout == ""
     assert dy("volume", "ls", "-q", check=True).stdout == "keepme\n"
     dy("volume", "rm", "keepme", check=True)
+
+
+@pytest.mark.timeout(180)
+def test_build_when_missing_or_asked(
+    tmp_path: Path, dy: Runner, busybox: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service with ``build`` is built when its image is missing (tagged
+    ``<project>-<service>``), not again on the next ``up``; ``up --build`` rebuilds and
+    recreates its container; ``run --rm`` uses the built image."""
+    project = tmp_path / "bld"
+    shutil.copytree(DATA / "build", project)
+    try:
+        first = dy("compose", "up", "--no-color", cwd=project, timeout=120)
+        assert first.returncode == 0, first.stderr
+        assert " Service app  Built" in first.stderr
+        assert "app-1  | hello" in first.stdout.splitlines()
+        assert dy("images", "-q", "bld-app", check=True).stdout.strip()
+        again = dy("compose", "up", "--no-color", cwd=project, check=True)
+        assert "Building" not in again.stderr and "Recreate" not in again.stderr
+        monkeypatch.setenv("GREETING", "rebuilt")
+        rebuilt = dy("compose", "up", "--build", "--no-color", cwd=project, check=True)
+        assert " Container bld-app-1  Recreated" in rebuilt.stderr
+        assert "app-1  | rebuilt" in rebuilt.stdout.splitlines()
+        run = dy("compose", "run", "--rm", "-T", "app", cwd=project)
+        assert (run.returncode, run.stdout) == (0, "rebuilt\n"), run.stderr
+    finally:
+        dy("compose", "down", "-t", "0", cwd=project, check=True)
+    assert dy("ps", "-aq", check=True).stdout == ""

@@ -183,6 +183,7 @@ def ls(c: _Ctx, all_: bool, quiet: bool, fmt: str) -> None:
     "--remove-orphans", is_flag=True, help="Remove containers of services not in the file."
 )
 @click.option("--pull", type=click.Choice(["always", "missing", "never"]), default="missing")
+@click.option("--build", "build_", is_flag=True, help="Build images before starting containers.")
 @click.option("--no-build", is_flag=True, help="Don't build an image, even if it's missing.")
 @click.option("--scale", multiple=True, help="SERVICE=NUM: scale a service.")
 @click.option("--wait", is_flag=True, help="Wait for services to be running|healthy (implies -d).")
@@ -202,6 +203,7 @@ def up(
     no_start: bool,
     remove_orphans: bool,
     pull: str,
+    build_: bool,
     no_build: bool,
     scale: tuple[str, ...],
     wait: bool,
@@ -213,6 +215,8 @@ def up(
     services: tuple[str, ...],
 ) -> None:
     """Create and start containers."""
+    if build_ and no_build:
+        raise ComposeError("--build and --no-build are incompatible")
     if force_recreate and no_recreate:
         raise ComposeError("--force-recreate and --no-recreate are incompatible")
     if detach and abort_on_container_exit:
@@ -232,6 +236,7 @@ def up(
         no_start=no_start,
         remove_orphans=remove_orphans,
         pull=pull,
+        build=True if build_ else False if no_build else None,
         timeout=timeout,
         scale=scales,
     )
@@ -448,6 +453,18 @@ def pull(c: _Ctx, ignore_pull_failures: bool, quiet: bool, services: tuple[str, 
             if not ignore_pull_failures:
                 raise
             print(f"WARN[0000] {e}", file=sys.stderr)
+
+
+@compose.command()
+@click.option("--no-cache", is_flag=True, help="Do not use cache when building the image.")
+@click.option("--pull", is_flag=True, help="Always attempt to pull a newer version of the image.")
+@click.option("-q", "--quiet", is_flag=True, help="Don't print anything to stdout.")
+@click.argument("services", nargs=-1)
+@pass_ctx
+def build(c: _Ctx, no_cache: bool, pull: bool, quiet: bool, services: tuple[str, ...]) -> None:
+    """Build or rebuild services."""
+    runner = c.runner(list(services))
+    runner.build(runner.selected(list(services)), no_cache=no_cache, pull=pull, quiet=quiet)
 
 
 # -- ps, logs, exec, run -------------------------------------------------------------------

@@ -40,6 +40,12 @@ def config_hash(svc: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def image_name(project: Project, service: str) -> str:
+    """The service's image: its ``image``, else ``<project>-<service>`` (what Compose v2
+    tags a built image as)."""
+    return str(project.services[service].get("image") or f"{project.name}-{service}")
+
+
 def container_name(project: Project, service: str, number: int) -> str:
     """``<project>-<service>-<n>``, or the service's ``container_name``."""
     svc = project.services[service]
@@ -140,7 +146,7 @@ def create_request(
     if "stop_grace_period" in svc:
         stop_timeout = parse_duration(svc["stop_grace_period"], f"{key}.stop_grace_period") // 10**9
     config: dict[str, Any] = {
-        "Image": svc["image"],
+        "Image": image_name(project, service),
         "Cmd": svc.get("command"),
         "Entrypoint": svc.get("entrypoint"),
         "Env": env,

@@ -45,7 +45,9 @@ SERVICE_KEYS = frozenset(
     }
 )  # fmt: skip
 _SUBKEYS: dict[str, frozenset[str]] = {
-    "build": frozenset({"context", "dockerfile", "args", "target"}),
+    "build": frozenset(
+        {"context", "dockerfile", "args", "target", "labels", "network", "no_cache", "pull"}
+    ),
     "deploy": frozenset({"replicas", "resources", "restart_policy"}),
     "deploy.resources": frozenset({"limits"}),
     "deploy.resources.limits": frozenset({"cpus", "memory", "pids"}),
@@ -352,11 +354,6 @@ def _check_supported(data: dict[str, Any], path: str) -> None:
             refuse(f"services.{sname}.logging.options")
         if svc.get("runtime") not in (None, "runc", "crun", "dockyard"):
             refuse(f"services.{sname}.runtime", f"{svc['runtime']!r} is not supported by Dockyard")
-        if "build" in svc:
-            refuse(
-                f"services.{sname}.build",
-                "is not supported by Dockyard yet (build the image with `dockyard build -t` and name it in image)",
-            )
     for nname, net in (data.get("networks") or {}).items():
         for key, value in (net or {}).items():
             if key.startswith("x-"):
@@ -523,6 +520,35 @@ def _integer(value: Any, key: str) -> int:
         raise ComposeError(f"{key} must be an integer, not {value!r}") from None
 
 
+def _build(value: Any, workdir: str, env: Mapping[str, str], key: str) -> dict[str, Any]:
+    """A ``build`` section in long form: the context an absolute path (a Git or URL
+    context is refused), ``dockerfile`` relative to it, ``args`` and ``labels`` as
+    mappings (an ``arg`` without a value takes the environment's, or is dropped)."""
+    spec = {"context": value} if isinstance(value, str) else dict(value)
+    context = str(spec.get("context", "."))
+    if "://" in context or context.startswith("git@"):
+        raise ComposeError(f"{key}.context: a remote build context is not supported by Dockyard")
+    spec["context"] = str(Path(workdir, os.path.expanduser(context)).resolve())
+    spec.setdefault("dockerfile", "Dockerfile")
+    args = {}
+    for k, v in _as_mapping(spec.get("args")).items():
+        if v is None:
+            if k in env:
+                args[k] = env[k]
+        else:
+            args[k] = str(v)
+    if "args" in spec:
+        spec["args"] = args
+    if "labels" in spec:
+        spec["labels"] = {
+            k: "" if v is None else str(v) for k, v in _as_mapping(spec["labels"]).items()
+        }
+    for flag in ("no_cache", "pull"):
+        if flag in spec:
+            spec[flag] = _boolean(spec[flag], f"{key}.{flag}")
+    return dict(sorted(spec.items()))
+
+
 def _command(value: Any) -> list[str] | None:
     if value is None:
         return None
@@ -659,7 +685,9 @@ def _normalize_service(
     for k in _INTEGERS:
         if k in out:
             out[k] = _integer(out[k], f"{where}: {key}.{k}")
-    if "image" not in out:
+    if "build" in out:
+        out["build"] = _build(out["build"], workdir, env, f"{where}: {key}.build")
+    if "image" not in out and "build" not in out:
         raise ComposeError(
             f"{where}: service {name!r} has neither an image nor a build context specified: invalid compose project"
         )

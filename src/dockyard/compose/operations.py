@@ -173,7 +173,7 @@ class Runner:
 
         for s in services:
             svc = self.project.services[s]
-            image = svc["image"]
+            image = convert.image_name(self.project, s)
             pol = svc.get("pull_policy", policy)
             if pol not in ("always", "missing", "never", "if_not_present"):
                 raise ComposeError(f"services.{s}.pull_policy {pol!r} is not supported by Dockyard")
@@ -196,6 +196,66 @@ class Runner:
                 raise ComposeError(f"service {s!r}: image {image}: {e}") from None
             if not quiet:
                 self.event("", s, "Pulled")
+
+    def build(
+        self,
+        services: list[str],
+        *,
+        no_cache: bool = False,
+        pull: bool = False,
+        quiet: bool = False,
+    ) -> None:
+        """Build the images of those of ``services`` that have a ``build`` section, each
+        tagged as :func:`convert.image_name`; the builder's output goes to stderr."""
+        for s in services:
+            spec = self.project.services[s].get("build")
+            if not spec:
+                continue
+            image = convert.image_name(self.project, s)
+            if not quiet:
+                self.event("Service", s, "Building")
+
+            def line(text: str) -> None:
+                if not quiet:
+                    print(text, file=self.out, flush=True)
+
+            self.engine.image_build_directory(
+                spec["context"],
+                spec.get("dockerfile"),
+                tags=[image],
+                buildargs=spec.get("args") or {},
+                target=spec.get("target", ""),
+                labels=spec.get("labels") or {},
+                network=spec.get("network") or "default",
+                pull=pull or bool(spec.get("pull")),
+                nocache=no_cache or bool(spec.get("no_cache")),
+                output=line,
+            )
+            if not quiet:
+                self.event("Service", s, "Built")
+
+    def ensure_images(
+        self, services: list[str], pull: str = "missing", build: bool | None = None
+    ) -> None:
+        """Build (``build`` True, or the image missing and ``build`` not False) or pull
+        (by ``pull`` policy) each service's image."""
+        to_build = [
+            s
+            for s in services
+            if self.project.services[s].get("build")
+            and build is not False
+            and (build or not self.image_id(convert.image_name(self.project, s)))
+        ]
+        self.build(to_build)
+        self.pull(
+            [
+                s
+                for s in services
+                if s not in to_build
+                and not (self.project.services[s].get("build") and build is not False)
+            ],
+            pull,
+        )
 
     # -- up --------------------------------------------------------------------------------
 
@@ -238,12 +298,15 @@ class Runner:
         remove_orphans: bool = False,
         no_start: bool = False,
         pull: str = "missing",
+        build: bool | None = None,
         timeout: int | None = None,
         scale: dict[str, int] | None = None,
     ) -> list[str]:
         """Create (or recreate, when its config hash changed) and start the containers of
         ``services`` (all when empty) and, unless ``no_deps``, of their dependencies, in
-        dependency order, waiting for each ``depends_on`` condition. Returns the
+        dependency order, waiting for each ``depends_on`` condition. A service with a
+        ``build`` section is built when ``build`` is True, or its image is missing and
+        ``build`` is not False (``--no-build``: it is pulled). Returns the
         containers' names. Raises ComposeError, the engine's errors."""
         chosen = self.selected(services)
         if not no_deps:
@@ -256,7 +319,7 @@ class Runner:
         for s in chosen:
             convert.create_request(self.project, s, 1)  # refuses what cannot be honoured
         self.orphans(remove_orphans, timeout)
-        self.pull(chosen, pull)
+        self.ensure_images(chosen, pull, build)
         self.ensure_networks(chosen)
         self.ensure_volumes(chosen)
         names: list[str] = []
@@ -353,14 +416,13 @@ class Runner:
     ) -> str:
         """Create container ``number`` of ``service`` (and connect it to its other
         networks); returns its ID. A failure removes what was made."""
-        svc = self.project.services[service]
         name = name or convert.container_name(self.project, service, number)
         config, host, networking, more = convert.create_request(
             self.project,
             service,
             number,
             name=name,
-            image_id=self.image_id(svc["image"]) or "",
+            image_id=self.image_id(convert.image_name(self.project, service)) or "",
             network_mode=self.network_mode(service),
             **kwargs,
         )
@@ -394,6 +456,8 @@ class Runner:
                 f"used with {want} replicas"
             )
         digest = convert.config_hash(svc)
+        # A container of an older image (rebuilt, pulled anew) is recreated, as Compose's.
+        image = self.image_id(convert.image_name(self.project, service))
         current = {
             int(c["Labels"].get(convert.NUMBER_LABEL, 0)): c for c in self.containers([service])
         }
@@ -405,7 +469,9 @@ class Runner:
             existing = current.get(number)
             if existing is not None:
                 c = existing
-                stale = c["Labels"].get(convert.HASH_LABEL) != digest
+                stale = c["Labels"].get(convert.HASH_LABEL) != digest or c["Labels"].get(
+                    convert.IMAGE_LABEL
+                ) not in (None, image)
                 if (stale or force_recreate) and not no_recreate:
                     name = self.name_of(c)
                     self.event("Container", name, "Recreate")
@@ -709,7 +775,7 @@ class Runner:
             if deps:
                 self.up(deps)
         svc = self.project.services[service]
-        self.pull([service])
+        self.ensure_images([service])
         self.ensure_networks([service])
         self.ensure_volumes([service])
         self.wait_dependencies(service, [])
@@ -738,7 +804,7 @@ class Runner:
             1,
             oneoff=True,
             name=cname,
-            image_id=self.image_id(svc["image"]) or "",
+            image_id=self.image_id(convert.image_name(self.project, service)) or "",
             network_mode=self.network_mode(service),
             overrides=overrides,
         )
