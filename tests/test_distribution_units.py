@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -156,6 +157,54 @@ def test_credentials_in_the_docker_cli_format(
     assert (tmp_path / "config.json").read_text().startswith('{\n\t"auths"')
     assert credentials.erase("registry.example.com") is True
     assert credentials.erase("registry.example.com") is False
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ('{"auths": []}', "auths is not a JSON object"),
+        ('{"auths": "x"}', "auths is not a JSON object"),
+        ('{"credHelpers": []}', "credHelpers is not a JSON object"),
+        ('{"credsStore": 5}', "credsStore is not a string"),
+    ],
+)
+def test_malformed_config_json_is_refused_and_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, error: str
+) -> None:
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    (tmp_path / "config.json").write_text(text)
+    for call in (
+        lambda: credentials.lookup("registry.lan:5000"),
+        lambda: credentials.store("registry.lan:5000", credentials.Credentials("a", "b")),
+        lambda: credentials.erase("registry.lan:5000"),
+    ):
+        with pytest.raises(InvalidArgument, match=f"loading config file .*: {error}"):
+            call()
+    assert (tmp_path / "config.json").read_text() == text
+
+
+def test_config_json_auth_not_a_string(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    (tmp_path / "config.json").write_text('{"auths": {"registry.lan:5000": {"auth": 5}}}')
+    with pytest.raises(InvalidArgument, match="invalid auth for registry.lan:5000"):
+        credentials.lookup("registry.lan:5000")
+
+
+def test_config_json_symlink_stays_a_symlink(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dotfiles-managed config.json: the CLI writes through the link, so does a login."""
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    (dotfiles / "docker.json").write_text('{"psFormat": "x"}')
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "config.json").symlink_to(dotfiles / "docker.json")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "cfg"))
+    credentials.store("registry.lan:5000", credentials.Credentials("a", "b"))
+    assert (tmp_path / "cfg" / "config.json").is_symlink()
+    data = json.loads((dotfiles / "docker.json").read_text())
+    assert data["psFormat"] == "x" and "registry.lan:5000" in data["auths"]
+    assert sorted(os.listdir(dotfiles)) == ["docker.json"]
 
 
 def test_login_server_names() -> None:

@@ -55,16 +55,26 @@ def _load() -> dict[str, Any]:
         raise InvalidArgument(f"loading config file {path}: {e}") from None
     if not isinstance(data, dict):
         raise InvalidArgument(f"loading config file {path}: want a JSON object")
+    # The CLI's typed struct refuses these shapes too (json: cannot unmarshal ...).
+    for field, kind, what in (
+        ("auths", dict, "a JSON object"),
+        ("credHelpers", dict, "a JSON object"),
+        ("credsStore", str, "a string"),
+    ):
+        if data.get(field) is not None and not isinstance(data[field], kind):
+            raise InvalidArgument(f"loading config file {path}: {field} is not {what}")
     return data
 
 
 def _save(data: dict[str, Any]) -> None:
-    """Write config.json atomically, as the CLI formats it (tab indent, mode 0600)."""
-    path = config_path()
+    """Write config.json atomically, as the CLI formats it (tab indent, mode 0600); a
+    config.json that is a symlink (dotfiles) stays one: its target is replaced, as the
+    CLI's ``ConfigFile.Save`` does."""
+    path = os.path.realpath(config_path())
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(json.dumps(data, indent="\t"))
             f.flush()
@@ -152,7 +162,7 @@ def lookup(key: str) -> Credentials | None:
         return Credentials("", str(entry["identitytoken"]), identity_token=True)
     if entry.get("auth"):
         try:
-            user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+            user, _, password = base64.b64decode(str(entry["auth"])).decode().partition(":")
         except (ValueError, UnicodeDecodeError):
             raise InvalidArgument(f"{config_path()}: invalid auth for {key}") from None
         return Credentials(user, password)
