@@ -241,3 +241,57 @@ def test_build_when_missing_or_asked(
     finally:
         dy("compose", "down", "-t", "0", cwd=project, check=True)
     assert dy("ps", "-aq", check=True).stdout == ""
+
+
+@pytest.mark.timeout(120)
+def test_service_keys_reach_the_container(tmp_path: Path, dy: Runner, busybox: str) -> None:
+    """user, working_dir, hostname, env_file under environment, a secret and a config as
+    files, tmpfs, extra_hosts, ulimits, init, read_only and resource limits, as the
+    container sees them (tests/data/compose/keys)."""
+    project = tmp_path / "keys"
+    shutil.copytree(DATA / "keys", project)
+    try:
+        up = dy("compose", "up", "--no-color", cwd=project, timeout=90)
+        assert up.returncode == 0, up.stderr
+        lines = [x.split("| ", 1)[1] for x in up.stdout.splitlines() if "| " in x]
+        assert lines == [
+            "user=1000:1000 cwd=/tmp host=probe-host",
+            "env=yes,by-environment,plain",
+            "secret=s3cret config=setting=1",
+            "tmpfs=1",
+            "hosts=1",
+            "nofile=1024",
+            "pid1=docker-init",
+            "rootfs=ro",
+        ]
+        fmt = "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.Config.Labels.probe}}"  # fmt: skip
+        assert dy("inspect", "-f", fmt, "keys-probe-1", check=True).stdout.split() == [
+            "67108864",
+            "500000000",
+            "50",
+            "yes",
+        ]
+    finally:
+        dy("compose", "down", "-t", "0", cwd=project, check=True)
+
+
+@pytest.mark.timeout(120)
+def test_scale_up_and_down(tmp_path: Path, dy: Runner, busybox: str) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  worker:\n    image: busybox\n    command: sleep 300\n"
+        "    stop_signal: SIGKILL\n    network_mode: none\n    deploy: {replicas: 2}\n"
+    )
+    try:
+        dy("compose", "-p", "sc", "up", "-d", cwd=tmp_path, check=True)
+        names = dy("compose", "-p", "sc", "ps", "--format", "json", cwd=tmp_path, check=True)
+        assert [json.loads(x)["Name"] for x in names.stdout.splitlines()] == [
+            "sc-worker-1",
+            "sc-worker-2",
+        ]
+        down = dy(
+            "compose", "-p", "sc", "up", "-d", "--scale", "worker=1", cwd=tmp_path, check=True
+        )
+        assert " Container sc-worker-2  Removed" in down.stderr
+        assert dy("ps", "-a", "--format", "{{.Names}}", check=True).stdout == "sc-worker-1\n"
+    finally:
+        dy("compose", "-p", "sc", "down", "-t", "0", cwd=tmp_path, check=True)
