@@ -371,8 +371,8 @@ def _settles(pid: int, count: int, timeout: float = 10) -> bool:
 def test_client_leaving_mid_stream_leaves_nothing(
     engine_env: dict[str, str], sock: str, dy: Runner, busybox: str
 ) -> None:
-    """A client that goes away during ``logs -f`` or an attach of a silent container
-    leaves no thread in the service; the container runs on."""
+    """A client that goes away during ``logs -f``, an attach of a silent container or a
+    wait leaves no thread in the service; the container runs on."""
     cid = dy("run", "-d", busybox, "sleep", "60", check=True).stdout.strip()
     try:
         with running_service(engine_env, sock) as proc, client(sock) as c:
@@ -382,6 +382,7 @@ def test_client_leaving_mid_stream_leaves_nothing(
                 f"GET /containers/{cid}/logs?follow=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\n\r\n",
                 f"POST /containers/{cid}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\n"
                 "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
+                f"POST /containers/{cid}/wait HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n",
             ):
                 s = socket.socket(socket.AF_UNIX)
                 s.connect(sock)

@@ -305,11 +305,20 @@ def container_wait(req: Request) -> None:
     # Resolve the container first, so a missing one is a 404, not a 200 with an error.
     call(req, "container_inspect", ident)
 
-    def body() -> Iterator[bytes | None]:
-        import json
+    gone = threading.Event()
 
-        for result in waiting(lambda: req.new_engine().container_wait(ident, condition=condition)):
-            yield None if result is None else json.dumps(result).encode() + b"\n"
+    def wait() -> Any:
+        return req.new_engine().container_wait(
+            ident, condition=condition, alive=lambda: not gone.is_set()
+        )
+
+    def body() -> Iterator[bytes | None]:
+        try:
+            for result in waiting(wait):
+                yield None if result is None else json.dumps(result).encode() + b"\n"
+        finally:
+            # The client left (or the stream ended): the helper thread's wait ends too.
+            gone.set()
 
     # Docker sends the status at once, so the client knows the wait is in place (docker
     # run --rm registers it before the start).

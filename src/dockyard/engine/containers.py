@@ -509,12 +509,23 @@ class ContainerOperations(EngineBase):
             with contextlib.suppress(DockyardError):
                 self.containers.wait(c.id, timeout=10)
 
-    def container_wait(self, id: str, condition: str = "not-running") -> ContainerWaitResponse:
+    def container_wait(
+        self,
+        id: str,
+        condition: str = "not-running",
+        alive: Callable[[], bool] | None = None,
+    ) -> ContainerWaitResponse:
         """``POST /containers/{id}/wait``: block until the container is not running
         (``not-running``), until its next exit (``next-exit``: it is started first if it
         is not running yet) or until it is removed (``removed``), and return its exit
-        code. Raises NotFound, InvalidArgument (another condition)."""
+        code. ``alive()`` is checked between looks: once false (a streaming front end's
+        client left) the wait ends with DockyardError. Raises NotFound, InvalidArgument
+        (another condition)."""
         import time
+
+        def check() -> None:
+            if alive is not None and not alive():
+                raise DockyardError("wait abandoned: the client has gone")
 
         if condition not in ("not-running", "next-exit", "removed", ""):
             raise InvalidArgument(f"invalid condition: {condition!r}")
@@ -534,14 +545,23 @@ class ContainerOperations(EngineBase):
                     return {"StatusCode": code if code is not None else 0, "Error": None}
                 if current.state["Running"] or current.state.get("StartedAt") != started:
                     break
+                check()
                 time.sleep(0.02)
-        code = self.containers.wait(c.id)
+        while True:
+            try:
+                code = self.containers.wait(c.id, timeout=None if alive is None else 0.5)
+                break
+            except NotFound:
+                raise
+            except DockyardError:  # the half-second look timed out
+                check()
         if condition == "removed":
             while True:
                 try:
                     self.container_store.get(c.id)
                 except NotFound:
                     break
+                check()
                 time.sleep(0.02)
         return {"StatusCode": code, "Error": None}
 
