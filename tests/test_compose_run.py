@@ -295,3 +295,35 @@ def test_scale_up_and_down(tmp_path: Path, dy: Runner, busybox: str) -> None:
         assert dy("ps", "-a", "--format", "{{.Names}}", check=True).stdout == "sc-worker-1\n"
     finally:
         dy("compose", "-p", "sc", "down", "-t", "0", cwd=tmp_path, check=True)
+
+
+@pytest.mark.timeout(120)
+def test_lifecycle_commands_and_down_by_name(tmp_path: Path, dy: Runner, busybox: str) -> None:
+    """pause/unpause/restart/kill/rm on services (one enabled by its profile when named),
+    then ``down -p NAME`` from elsewhere, without the files, removes the project by label."""
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  a:\n    image: busybox\n    command: sleep 300\n    network_mode: none\n"
+        "    stop_signal: SIGKILL\n  b:\n    image: busybox\n    command: sleep 300\n"
+        "    network_mode: none\n    depends_on: [a]\n    profiles: [extra]\n"
+    )
+
+    def states() -> dict[str, str]:
+        out = dy("compose", "-p", "lc", "ps", "-a", "--format", "json", cwd=tmp_path, check=True)
+        return {json.loads(x)["Service"]: json.loads(x)["State"] for x in out.stdout.splitlines()}
+
+    try:
+        dy("compose", "-p", "lc", "--profile", "extra", "up", "-d", cwd=tmp_path, check=True)
+        assert states() == {"a": "running", "b": "running"}
+        dy("compose", "-p", "lc", "pause", "a", cwd=tmp_path, check=True)
+        assert states()["a"] == "paused"
+        dy("compose", "-p", "lc", "unpause", cwd=tmp_path, check=True)
+        dy("compose", "-p", "lc", "restart", "-t", "0", "a", cwd=tmp_path, check=True)
+        dy("compose", "-p", "lc", "kill", "b", cwd=tmp_path, check=True)
+        assert states() == {"a": "running", "b": "exited"}
+        dy("compose", "-p", "lc", "rm", "-f", "b", cwd=tmp_path, check=True)
+        assert states() == {"a": "running"}
+        assert "running(1)" in dy("compose", "ls", check=True).stdout
+    finally:
+        down = dy("compose", "-p", "lc", "down", "-t", "0", cwd="/", check=True)
+    assert " Container lc-a-1  Removed" in down.stderr
+    assert dy("ps", "-aq", check=True).stdout == ""

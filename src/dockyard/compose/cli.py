@@ -359,7 +359,7 @@ def down(
 @pass_ctx
 def stop(c: _Ctx, timeout: int | None, services: tuple[str, ...]) -> None:
     """Stop services."""
-    c.runner().stop(list(services), timeout)
+    c.runner(list(services)).stop(list(services), timeout)
 
 
 @compose.command()
@@ -367,7 +367,7 @@ def stop(c: _Ctx, timeout: int | None, services: tuple[str, ...]) -> None:
 @pass_ctx
 def start(c: _Ctx, services: tuple[str, ...]) -> None:
     """Start services."""
-    c.runner().start(list(services))
+    c.runner(list(services)).start(list(services))
 
 
 @compose.command()
@@ -376,7 +376,7 @@ def start(c: _Ctx, services: tuple[str, ...]) -> None:
 @pass_ctx
 def restart(c: _Ctx, timeout: int | None, services: tuple[str, ...]) -> None:
     """Restart service containers."""
-    c.runner().restart(list(services), timeout)
+    c.runner(list(services)).restart(list(services), timeout)
 
 
 @compose.command()
@@ -386,7 +386,7 @@ def restart(c: _Ctx, timeout: int | None, services: tuple[str, ...]) -> None:
 @pass_ctx
 def kill(c: _Ctx, signal: str, remove_orphans: bool, services: tuple[str, ...]) -> None:
     """Force stop service containers."""
-    runner = c.runner()
+    runner = c.runner(list(services))
     runner.kill(list(services), signal)
     if remove_orphans:
         runner.orphans(True, None)
@@ -397,7 +397,7 @@ def kill(c: _Ctx, signal: str, remove_orphans: bool, services: tuple[str, ...]) 
 @pass_ctx
 def pause(c: _Ctx, services: tuple[str, ...]) -> None:
     """Pause services."""
-    c.runner().each(list(services), "pause", ("running",))
+    c.runner(list(services)).each(list(services), "pause", ("running",))
 
 
 @compose.command()
@@ -405,7 +405,7 @@ def pause(c: _Ctx, services: tuple[str, ...]) -> None:
 @pass_ctx
 def unpause(c: _Ctx, services: tuple[str, ...]) -> None:
     """Unpause services."""
-    c.runner().each(list(services), "unpause", ("paused",))
+    c.runner(list(services)).each(list(services), "unpause", ("paused",))
 
 
 @compose.command()
@@ -418,7 +418,7 @@ def unpause(c: _Ctx, services: tuple[str, ...]) -> None:
 @pass_ctx
 def rm(c: _Ctx, force: bool, stop: bool, volumes: bool, services: tuple[str, ...]) -> None:
     """Removes stopped service containers."""
-    runner = c.runner()
+    runner = c.runner(list(services))
     if not force:
         stopped = [
             x
@@ -580,7 +580,7 @@ def logs(
     services: tuple[str, ...],
 ) -> None:
     """View output from containers."""
-    runner = c.runner()
+    runner = c.runner(list(services))
     runner.logs(
         list(services),
         follow=follow,
@@ -623,7 +623,7 @@ def exec_(
 ) -> None:
     """Execute a command in a running container."""
     tty = not no_tty and sys.stdin.isatty() and sys.stdout.isatty()
-    code = c.runner().exec(
+    code = c.runner([service]).exec(
         service,
         list(command),
         index=index,

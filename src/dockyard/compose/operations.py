@@ -606,6 +606,12 @@ class Runner:
         networks, and with ``volumes`` its named volumes (never external ones) and the
         containers' anonymous volumes."""
         known = set(self.project.services) | set(self.project.disabled)
+        if not self.project.config_files:
+            # `down -p NAME` without the project's files: every container labelled with
+            # the project is the project's (docker/compose down's project from labels).
+            known = {
+                c["Labels"].get(convert.SERVICE_LABEL, "") for c in self.containers(oneoff=None)
+            }
         order = list(reversed(dependency_order({**self.project.disabled, **self.project.services})))
         all_containers = self.containers(oneoff=None)
         rank = {s: i for i, s in enumerate(order)}
@@ -640,6 +646,12 @@ class Runner:
             except Conflict as e:
                 raise ComposeError(f"error while removing network {name}: {e}") from None
             self.event("Network", name, "Removed")
+        if volumes and not self.project.config_files:
+            label = f"{convert.PROJECT_LABEL}={self.project.name}"
+            for info in self.engine.volume_list(filters={"label": [label]}).get("Volumes") or []:
+                self.event("Volume", info["Name"], "Removing")
+                self.engine.volume_delete(info["Name"])
+                self.event("Volume", info["Name"], "Removed")
         if volumes:
             for vol in self.project.volumes.values():
                 if vol.get("external"):
