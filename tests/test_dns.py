@@ -244,3 +244,45 @@ def test_host_upstreams(tmp_path: Path) -> None:
     conf.write_text("search x\nnameserver 10.0.0.1\nnameserver fd00::1\nnameserver bogus\n")
     assert dns.host_upstreams(str(conf)) == [("10.0.0.1", 53), ("fd00::1", 53)]
     assert dns.host_upstreams(str(tmp_path / "none")) == []
+
+
+@pytest.mark.timeout(60)
+def test_a_flood_of_forwarded_queries_is_bounded() -> None:
+    """Thousands of queries for outside names, to an upstream that never answers, and
+    hundreds of idle TCP connections: the server runs at most ``MAX_CONCURRENT`` threads
+    (it made one per query, thousands in the container's monitor) and answers the rest
+    SERVFAIL at once; its own names are still answered."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        server = dns.DnsServer(NAMES.get, [silent.getsockname()])
+        addr = server.bind(None, "127.0.0.1", 0)
+        server.start()
+        before = threading.active_count()
+        conns = []
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+                s.settimeout(0.2)
+                servfails = 0
+                for batch in range(40):
+                    for i in range(50):
+                        s.sendto(query(f"x{batch}-{i}.example.com"), addr)
+                    with contextlib.suppress(TimeoutError):
+                        while True:
+                            _, rcode, _ = parse_reply(s.recv(65535))
+                            assert rcode == dns.RCODE_SERVFAIL
+                            servfails += 1
+                    peak = threading.active_count() - before
+                    assert peak <= dns.MAX_CONCURRENT, peak
+                # The kernel may drop some of a burst; most past the bound are answered.
+                assert servfails >= 1000, servfails
+            for _ in range(300):
+                c = socket.create_connection(addr, timeout=5)
+                conns.append(c)
+            assert threading.active_count() - before <= dns.MAX_CONCURRENT
+            _, rcode, answers = parse_reply(ask_udp(query("db"), addr))
+            assert rcode == 0 and len(answers) == 1
+        finally:
+            for c in conns:
+                c.close()
+            server.close()

@@ -30,6 +30,12 @@ from dockyard.errors import DockyardError
 DNS_ADDRESS = "127.0.0.11"
 TTL = 600  # Docker's embedded DNS answers with 600 s
 FORWARD_TIMEOUT = 4.0
+#: Forwarded queries and TCP connections served at once by one server (one thread each).
+#: A container flooding 127.0.0.11 with names for a silent upstream made one thread per
+#: query in its monitor, a host process: thousands. Docker's resolver caps in-flight
+#: forwarded queries at 1024 goroutines (``maxConcurrent``) and answers SERVFAIL past it;
+#: threads cost more, so fewer here.
+MAX_CONCURRENT = 128
 TYPE_A, TYPE_PTR, TYPE_AAAA = 1, 12, 28
 RCODE_SERVFAIL, RCODE_NXDOMAIN, RCODE_REFUSED = 2, 3, 5
 CLONE_NEWNET = 0x40000000
@@ -249,7 +255,10 @@ class DnsServer:
         self._loop_thread = threading.Thread(target=self._loop, name="dns", daemon=True)
         self._loop_thread.start()
 
-    def _spawn(self, target: Callable[..., None], *args: Any) -> None:
+    def _spawn(self, target: Callable[..., None], *args: Any) -> bool:
+        """Run ``target(*args)`` in a new thread; False (nothing started) when stopping
+        or ``MAX_CONCURRENT`` are already running."""
+
         def body() -> None:
             try:
                 target(*args)
@@ -259,10 +268,11 @@ class DnsServer:
 
         thread = threading.Thread(target=body, name="dns-query", daemon=True)
         with self._lock:
-            if self._stopping:
-                return
+            if self._stopping or len(self._threads) >= MAX_CONCURRENT:
+                return False
             self._threads.add(thread)
         thread.start()
+        return True
 
     def _loop(self) -> None:
         while not self._stopping:
@@ -286,7 +296,8 @@ class DnsServer:
                 with contextlib.suppress(OSError):
                     self.udp.sendto(reply, client)
             elif self.upstreams:
-                self._spawn(self._forward_udp, query, client)
+                if not self._spawn(self._forward_udp, query, client):
+                    self._send_udp(error_reply(query, RCODE_SERVFAIL), client)
             else:
                 self._send_udp(error_reply(query, RCODE_SERVFAIL), client)
 
@@ -310,7 +321,8 @@ class DnsServer:
                 return
             conn.setblocking(True)
             conn.settimeout(10)
-            self._spawn(self._serve_tcp, conn)
+            if not self._spawn(self._serve_tcp, conn):
+                conn.close()
 
     def _serve_tcp(self, conn: socket.socket) -> None:
         with conn:
