@@ -245,3 +245,29 @@ def test_config_command(tmp_path: Path) -> None:
         f"{tmp_path}/docker-compose.yml: services.web.privileged must be a boolean, not 'maybe'"
     )
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_extends_same_file_other_file_and_cycles(tmp_path: Path) -> None:
+    write(tmp_path, "common/base.yml", "services:\n  base:\n    image: busybox\n    env_file: base.env\n    environment: {A: base, B: base}\n    volumes: ['./data:/data']\n")  # fmt: skip
+    write(tmp_path, "common/base.env", "FROM_FILE=1\n")
+    write(
+        tmp_path,
+        "compose.yaml",
+        "services:\n  web:\n    extends: {file: common/base.yml, service: base}\n"
+        "    environment: {B: web}\n  worker:\n    extends: web\n    command: work\n",
+    )
+    p = load(tmp_path)
+    web, worker = p.services["web"], p.services["worker"]
+    assert web["environment"] == {"FROM_FILE": "1", "A": "base", "B": "web"}
+    assert web["volumes"][0]["source"] == str(tmp_path / "common" / "data")
+    assert (worker["image"], worker["command"], worker["environment"]["B"]) == (
+        "busybox",
+        ["work"],
+        "web",
+    )
+    write(tmp_path, "compose.yaml", "services:\n  a:\n    image: busybox\n    extends: b\n  b:\n    image: busybox\n    extends: a\n")  # fmt: skip
+    with pytest.raises(ComposeError, match="circular reference with extends: a -> b -> a"):
+        load(tmp_path)
+    write(tmp_path, "compose.yaml", "services:\n  a:\n    extends: ghost\n")
+    with pytest.raises(ComposeError, match="services.a.extends: cannot extend service 'ghost'"):
+        load(tmp_path)

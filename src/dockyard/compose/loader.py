@@ -199,7 +199,7 @@ def load_project(opts: Options, selected: list[str] | None = None) -> Project:
             raise ComposeError(f"failed to read {ef}: {e}") from None
     env = {**dotenv, **environ}
 
-    models = [_read_file(f, env) for f in files]
+    models = [_resolve_extends(_read_file(f, env), f, env) for f in files]
     merged: dict[str, Any] = {}
     for m in models:
         merged = _merge(merged, m, "")
@@ -277,6 +277,80 @@ def _read_file(path: str, env: Mapping[str, str]) -> dict[str, Any]:
     return data
 
 
+def _resolve_extends(data: dict[str, Any], path: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """``data`` (one file, read) with every service's ``extends`` replaced by the service it
+    extends (in this file, or in ``file``, read as any compose file) merged under it;
+    relative paths of a service from another directory rebased to it. Raises
+    ComposeError naming the file and service, and ``circular reference with extends``."""
+    cache: dict[str, dict[str, Any]] = {path: data}
+    done: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def resolve(file: str, name: str, chain: list[tuple[str, str]]) -> dict[str, Any]:
+        key = (file, name)
+        if key in done:
+            return done[key]
+        if key in chain:
+            cycle = " -> ".join(f"{n}" for _, n in [*chain[chain.index(key) :], key])
+            raise ComposeError(f"{path}: circular reference with extends: {cycle}")
+        if file not in cache:
+            cache[file] = _read_file(file, env)
+        services = cache[file].get("services") or {}
+        if name not in services:
+            where = chain[-1][1] if chain else name
+            raise ComposeError(
+                f"{file}: services.{where}.extends: cannot extend service {name!r}: no such service"
+            )
+        svc = dict(services[name] or {})
+        ext = svc.pop("extends", None)
+        if ext is not None:
+            spec = {"service": ext} if isinstance(ext, str) else ext
+            base_file = str(Path(Path(file).parent, spec["file"])) if spec.get("file") else file
+            if not Path(base_file).is_file():
+                raise ComposeError(f"{file}: services.{name}.extends.file: {base_file} not found")
+            base = resolve(base_file, spec["service"], [*chain, key])
+            if Path(base_file).parent != Path(file).parent:
+                base = _rebase(base, str(Path(base_file).parent))
+            svc = _merge(base, svc, "")
+        done[key] = svc
+        return svc
+
+    services = data.get("services") or {}
+    if not any(isinstance(v, dict) and "extends" in v for v in services.values()):
+        return data
+    return {**data, "services": {n: resolve(path, n, []) for n in services}}
+
+
+def _rebase(svc: dict[str, Any], directory: str) -> dict[str, Any]:
+    """A service's relative paths (build context, bind sources, env files) made absolute
+    from ``directory``, for a service extended from a file elsewhere."""
+    out = dict(svc)
+
+    def absolute(p: str) -> str:
+        return p if p.startswith("/") else str(Path(directory, p))
+
+    build = out.get("build")
+    if isinstance(build, str):
+        out["build"] = absolute(build)
+    elif isinstance(build, dict) and "context" in build:
+        out["build"] = {**build, "context": absolute(str(build["context"]))}
+    vols = []
+    for v in out.get("volumes") or []:
+        if isinstance(v, str) and v.startswith("."):
+            v = absolute(v)
+        elif isinstance(v, dict) and v.get("type") == "bind" and v.get("source"):
+            v = {**v, "source": absolute(str(v["source"]))}
+        vols.append(v)
+    if "volumes" in out:
+        out["volumes"] = vols
+    if "env_file" in out:
+        files = out["env_file"] if isinstance(out["env_file"], list) else [out["env_file"]]
+        out["env_file"] = [
+            absolute(f) if isinstance(f, str) else {**f, "path": absolute(str(f["path"]))}
+            for f in files
+        ]
+    return out
+
+
 def _validate(data: dict[str, Any], path: str) -> None:
     """Validate against the vendored Compose Specification schema (draft 7). Raises
     ComposeError ``validating FILE: services.web.ports.0 ...``."""
@@ -314,9 +388,7 @@ def _check_supported(data: dict[str, Any], path: str) -> None:
         for key, value in (svc or {}).items():
             if key.startswith("x-"):
                 continue
-            if key == "extends":
-                refuse(f"services.{sname}.extends")
-            if key not in SERVICE_KEYS:
+            if key not in SERVICE_KEYS and key != "extends":
                 refuse(f"services.{sname}.{key}")
             _check_subkeys(f"services.{sname}", key, value, refuse)
         for i, vol in enumerate(svc.get("volumes") or []):
@@ -561,7 +633,8 @@ def _environment(
     svc: dict[str, Any], workdir: str, env: Mapping[str, str], where: str
 ) -> dict[str, str]:
     out: dict[str, str] = {}
-    for ef in svc.get("env_file") or []:
+    env_files = svc.get("env_file") or []
+    for ef in [env_files] if isinstance(env_files, str) else env_files:
         spec: dict[str, Any] = {"path": ef, "required": True} if isinstance(ef, str) else ef
         path = str(Path(workdir, str(spec["path"])))
         if not Path(path).is_file():
