@@ -327,3 +327,38 @@ def test_lifecycle_commands_and_down_by_name(tmp_path: Path, dy: Runner, busybox
         down = dy("compose", "-p", "lc", "down", "-t", "0", cwd="/", check=True)
     assert " Container lc-a-1  Removed" in down.stderr
     assert dy("ps", "-aq", check=True).stdout == ""
+
+
+@pytest.mark.timeout(120)
+def test_recreate_keeps_anonymous_volumes(
+    tmp_path: Path, dy: Runner, busybox: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A recreated container gets its predecessor's anonymous volume (its data kept), ``-V``
+    a new one; ``down -v`` leaves no volume behind."""
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  keep:\n    image: busybox\n    network_mode: none\n"
+        "    command: sh -c 'cat /anon/f 2>/dev/null || echo $$V > /anon/f; sleep 300'\n"
+        "    environment: {V: '${V}'}\n    volumes: ['/anon']\n    stop_signal: SIGKILL\n"
+    )
+
+    def content() -> str:
+        return str(dy("exec", "ano-keep-1", "cat", "/anon/f", check=True).stdout)
+
+    try:
+        monkeypatch.setenv("V", "first")
+        dy("compose", "-p", "ano", "up", "-d", cwd=tmp_path, check=True)
+        assert content() == "first\n"
+        monkeypatch.setenv("V", "second")
+        again = dy("compose", "-p", "ano", "up", "-d", cwd=tmp_path, check=True)
+        assert " Container ano-keep-1  Recreated" in again.stderr
+        assert content() == "first\n"
+        assert len(dy("volume", "ls", "-q", check=True).stdout.split()) == 1
+        monkeypatch.setenv("V", "third")
+        dy("compose", "-p", "ano", "up", "-d", "-V", cwd=tmp_path, check=True)
+        assert content() == "third\n"
+    finally:
+        dy("compose", "-p", "ano", "down", "-v", "-t", "0", cwd=tmp_path, check=True)
+    assert dy("ps", "-aq", check=True).stdout == ""
+    # -V's predecessor volume is dangling, as Compose leaves it; down -v removed the rest.
+    assert len(dy("volume", "ls", "-q", check=True).stdout.split()) == 1
+    dy("volume", "prune", "-f", check=True)

@@ -180,6 +180,12 @@ def ls(c: _Ctx, all_: bool, quiet: bool, fmt: str) -> None:
 @click.option("--no-recreate", is_flag=True, help="Don't recreate existing containers.")
 @click.option("--no-start", is_flag=True, help="Don't start the services after creating them.")
 @click.option(
+    "-V",
+    "--renew-anon-volumes",
+    is_flag=True,
+    help="Recreate anonymous volumes instead of reusing them.",
+)
+@click.option(
     "--remove-orphans", is_flag=True, help="Remove containers of services not in the file."
 )
 @click.option("--pull", type=click.Choice(["always", "missing", "never"]), default="missing")
@@ -201,6 +207,7 @@ def up(
     force_recreate: bool,
     no_recreate: bool,
     no_start: bool,
+    renew_anon_volumes: bool,
     remove_orphans: bool,
     pull: str,
     build_: bool,
@@ -237,6 +244,7 @@ def up(
         remove_orphans=remove_orphans,
         pull=pull,
         build=True if build_ else False if no_build else None,
+        renew_anon_volumes=renew_anon_volumes,
         timeout=timeout,
         scale=scales,
     )

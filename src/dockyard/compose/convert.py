@@ -111,6 +111,7 @@ def create_request(
     image_id: str = "",
     network_mode: str | None = None,
     overrides: dict[str, Any] | None = None,
+    reuse: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     """The create request of container ``number`` of ``service``: ``(config,
     host_config, networking_config, more_networks)``; ``more_networks`` are ``(network
@@ -119,6 +120,8 @@ def create_request(
     alias. ``network_mode`` is the resolved mode (``container:<id>`` for ``service:X``).
     ``overrides`` (``run``): ``command``, ``entrypoint``, ``environment``, ``tty``,
     ``stdin_open``, ``ports`` (None: no published ports), ``user``, ``working_dir``.
+    ``reuse`` (target -> volume name): the anonymous volumes of the container this one
+    replaces, mounted again at their targets (Compose keeps their data on recreate).
     Raises ComposeError naming the key for a value Dockyard cannot honour."""
     svc = dict(project.services[service])
     svc.update(overrides or {})
@@ -181,6 +184,8 @@ def create_request(
             m: dict[str, Any] = {"Type": "volume", "Target": target, "ReadOnly": ro}
             if vol.get("source"):
                 m["Source"] = project.volumes[vol["source"]]["name"]
+            elif target in (reuse or {}):
+                m["Source"] = (reuse or {})[target]
             if (vol.get("volume") or {}).get("nocopy"):
                 m["VolumeOptions"] = {"NoCopy": True}
             mounts.append(m)
@@ -192,6 +197,10 @@ def create_request(
                     "SizeBytes": parse_bytes(size, f"{key}.volumes.{i}.tmpfs.size")
                 }
             mounts.append(tm)
+    taken = {v["target"] for v in svc.get("volumes") or []}
+    for target, volume in sorted((reuse or {}).items()):
+        if target not in taken:  # an image's VOLUME
+            mounts.append({"Type": "volume", "Source": volume, "Target": target, "ReadOnly": False})
     for kind, default_dir in (("secrets", "/run/secrets/"), ("configs", "/")):
         for ref in svc.get(kind) or []:
             obj = getattr(project, kind)[ref["source"]]

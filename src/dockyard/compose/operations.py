@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from dockyard.engine import Engine
 
 Summary = dict[str, Any]
+#: The label Docker 23+ (and Dockyard) put on the anonymous volumes they create.
+ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 
 
 class Runner:
@@ -301,6 +303,7 @@ class Runner:
         build: bool | None = None,
         timeout: int | None = None,
         scale: dict[str, int] | None = None,
+        renew_anon_volumes: bool = False,
     ) -> list[str]:
         """Create (or recreate, when its config hash changed) and start the containers of
         ``services`` (all when empty) and, unless ``no_deps``, of their dependencies, in
@@ -332,6 +335,7 @@ class Runner:
                     no_recreate=no_recreate,
                     no_start=no_start,
                     timeout=timeout,
+                    renew_anon_volumes=renew_anon_volumes,
                 )
             )
         return names
@@ -445,9 +449,11 @@ class Runner:
         no_recreate: bool = False,
         no_start: bool = False,
         timeout: int | None = None,
+        renew_anon_volumes: bool = False,
     ) -> list[str]:
         """Make ``service``'s containers match its configuration (scale, config hash),
-        then start them. Returns their names."""
+        then start them; a recreated container gets its predecessor's anonymous volumes
+        unless ``renew_anon_volumes`` (``-V``). Returns their names."""
         svc = self.project.services[service]
         want = int(svc.get("scale", 1))
         if svc.get("container_name") and want > 1:
@@ -477,8 +483,9 @@ class Runner:
                     self.event("Container", name, "Recreate")
                     if c["State"] in ("running", "paused", "restarting"):
                         self.engine.container_stop(c["Id"], t=timeout)
+                    reuse = {} if renew_anon_volumes else self.anonymous_volumes(c)
                     self.engine.container_delete(c["Id"], force=True)
-                    cid = self.create_container(service, number)
+                    cid = self.create_container(service, number, reuse=reuse)
                     self.event("Container", name, "Recreated")
                 else:
                     cid = c["Id"]
@@ -493,6 +500,21 @@ class Runner:
             if not no_start:
                 self.start_container(cid, name)
         return names
+
+    def anonymous_volumes(self, c: Summary) -> dict[str, str]:
+        """The anonymous volumes mounted in container ``c``: target -> volume name (those
+        labelled ``com.docker.volume.anonymous``, as Docker 23+ and Dockyard make them)."""
+        out = {}
+        for m in c.get("Mounts") or []:
+            if m.get("Type") != "volume" or not m.get("Name"):
+                continue
+            try:
+                labels = self.engine.volume_inspect(m["Name"]).get("Labels") or {}
+            except NotFound:
+                continue
+            if ANONYMOUS_LABEL in labels:
+                out[m["Destination"]] = m["Name"]
+        return out
 
     def start_container(self, cid: str, name: str) -> None:
         self.event("Container", name, "Starting")
@@ -627,8 +649,18 @@ class Runner:
                 f" you can run this command with the --remove-orphans flag to clean it up.",
                 file=self.out,
             )
+        anonymous: set[str] = set()
         for c in mine + (orphans if remove_orphans else []):
+            if volumes:
+                anonymous.update(self.anonymous_volumes(c).values())
             self.remove_container(c, timeout, stop=True, volumes=volumes)
+        # Anonymous volumes a recreated container took over are mounted by name: removed
+        # here, as the anonymous volumes they are.
+        for name in sorted(anonymous):
+            try:
+                self.engine.volume_delete(name)
+            except NotFound:
+                pass
         label = f"{convert.PROJECT_LABEL}={self.project.name}"
         nets = {n["Name"] for n in self.engine.network_list(filters={"label": [label]})} | {
             n["name"] for n in self.project.networks.values() if not n.get("external")
