@@ -611,3 +611,31 @@ def test_out_of_range_times_are_refused(dest: Path, mtime: str) -> None:
                 extract(io.BytesIO(buf.getvalue()), fd)
         finally:
             os.close(fd)
+
+
+def test_open_decompressed_gzip_members_padding_and_big_output() -> None:
+    """Several members, zero padding between and after them (as gzip accepts), and a
+    member inflating to many times the reader's chunk, read in small and whole reads."""
+    big = os.urandom(1 << 16) * 40  # 2.5 MiB, compresses well: several inflate chunks
+    packed = gzip.compress(big) + b"\0" * 7 + gzip.compress(b"tail") + b"\0" * 3
+    assert open_decompressed(io.BytesIO(packed)).read() == big + b"tail"
+    stream = open_decompressed(io.BytesIO(packed))
+    got = bytearray()
+    while chunk := stream.read(10240):
+        assert len(chunk) <= 10240
+        got += chunk
+    assert bytes(got) == big + b"tail"
+    assert open_decompressed(cast(BinaryIO, Trickle(gzip.compress(TAR) * 2))).read() == TAR * 2
+
+
+def test_open_decompressed_gzip_errors_as_gzipfile_raises_them() -> None:
+    """Truncated: EOFError; corrupt data or trailing garbage: gzip.BadGzipFile (an
+    OSError without errno), the errors load and import turn into one-line messages."""
+    packed = gzip.compress(TAR)
+    with pytest.raises(EOFError):
+        open_decompressed(io.BytesIO(packed[: len(packed) // 2])).read()
+    corrupt = packed[:20] + bytes(b ^ 0x55 for b in packed[20:40]) + packed[40:]
+    with pytest.raises(gzip.BadGzipFile):
+        open_decompressed(io.BytesIO(corrupt)).read()
+    with pytest.raises(gzip.BadGzipFile):
+        open_decompressed(io.BytesIO(packed + b"garbage")).read()

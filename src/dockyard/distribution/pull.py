@@ -20,7 +20,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -372,6 +371,12 @@ class Puller:
                 if new_layer:
                     made_layers.append(diff_ids[i])
 
+        if len(todo) == 1:
+            # One layer: no pool, no thread to start and hand the work to.
+            job(todo[0])
+            return sizes
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
         with ThreadPoolExecutor(max_workers=self.cfg.max_downloads) as pool:
             futures = [pool.submit(job, i) for i in todo]
             done, pending = wait(futures, return_when=FIRST_EXCEPTION)
@@ -452,7 +457,12 @@ class Puller:
         (unless ``layer_store`` is None); the blob's size and digest are checked and it is
         stored before the layer is renamed into place. Returns the uncompressed size."""
         path = f"/v2/{ref.path}/blobs/{digest}"
-        with self.store.content.writer() as writer, reg.request("GET", path, _scopes(ref)) as resp:
+        # Identity: the body is the blob as is, read without httpx's decoder.
+        headers = {"Accept-Encoding": "identity"}
+        with (
+            self.store.content.writer() as writer,
+            reg.request("GET", path, _scopes(ref), headers) as resp,
+        ):
             blob = _BlobStream(resp, writer, digest, size, short, self._send)
 
             def finish() -> None:
@@ -488,17 +498,22 @@ class Puller:
 class _BlobStream:
     """A blob's HTTP body as a file: every byte read is written to ``writer`` (which
     hashes it), more than ``size`` bytes is an error, ``Downloading`` progress is sent at
-    most every 0.1 s, and transport errors become one-line ``Unreachable`` errors."""
+    most every 0.1 s, and transport errors become one-line ``Unreachable`` errors.
+    ``read`` hands out the body's chunks as they come off the socket (no re-chunking,
+    and no copy when the whole chunk is wanted)."""
 
     def __init__(
         self, resp: Any, writer: Any, digest: str, size: int, short: str, send: Emit
     ) -> None:
         self._url = str(resp.url)
-        self._chunks = resp.iter_bytes(_CHUNK)
+        encoding = resp.headers.get("content-encoding", "identity").strip().lower()
+        # A server that encodes anyway: httpx decodes, as Go's client does.
+        self._chunks = resp.iter_raw() if encoding == "identity" else resp.iter_bytes()
         self._writer, self._digest, self._size, self._short, self._send = (
             writer, digest, size, short, send,
         )  # fmt: skip
-        self._pending = memoryview(b"")
+        self._chunk = b""
+        self._pos = 0
         self._start = time.time()
         self._last = 0.0
 
@@ -507,12 +522,22 @@ class _BlobStream:
 
         from dockyard.distribution.client import transport_error
 
+        # Socket reads (64 KiB) joined into chunks of about _CHUNK: hashing, writing and
+        # inflating in big pieces lets each C call run long without the GIL, where small
+        # ones make the layer threads hand the GIL back and forth.
+        parts: list[bytes] = []
+        got = 0
         try:
-            chunk = next(self._chunks)
-        except StopIteration:
-            return False
+            for part in self._chunks:
+                parts.append(part)
+                got += len(part)
+                if got >= _CHUNK:
+                    break
         except httpx.HTTPError as e:
             raise transport_error("GET", self._url, e) from None
+        if not got:
+            return False
+        chunk = parts[0] if len(parts) == 1 else b"".join(parts)
         self._writer.write(chunk)
         if self._writer.size > self._size:
             raise DockyardError(
@@ -525,24 +550,26 @@ class _BlobStream:
             self._send(
                 msg.progress("Downloading", self._short, self._writer.size, self._size, self._start)
             )
-        self._pending = memoryview(chunk)
+        self._chunk, self._pos = chunk, 0
         return True
 
     def read(self, n: int = -1) -> bytes:
-        while not self._pending:
+        while self._pos >= len(self._chunk):
             if not self._next():
                 return b""
-        if n < 0 or n >= len(self._pending):
-            out, self._pending = self._pending, memoryview(b"")
-        else:
-            out, self._pending = self._pending[:n], self._pending[n:]
-        return bytes(out)
+        chunk, pos = self._chunk, self._pos
+        if pos == 0 and (n < 0 or n >= len(chunk)):
+            self._chunk = b""
+            return bytes(chunk)
+        end = len(chunk) if n < 0 else pos + n
+        self._pos = min(end, len(chunk))
+        return bytes(chunk[pos:end])
 
     def drain(self) -> None:
         """Read (and store) the rest of the body."""
-        self._pending = memoryview(b"")
+        self._chunk, self._pos = b"", 0
         while self._next():
-            self._pending = memoryview(b"")
+            self._chunk = b""
 
     def mismatch(self) -> DockyardError | None:
         """After a failed unpack: the verification error if the whole body is not the
