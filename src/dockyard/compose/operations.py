@@ -327,7 +327,8 @@ class Runner:
         self.ensure_volumes(chosen)
         names: list[str] = []
         for s in chosen:
-            self.wait_dependencies(s, chosen)
+            if not no_start:  # `create`: nothing runs, so no condition can be met
+                self.wait_dependencies(s, chosen)
             names.extend(
                 self.converge(
                     s,
