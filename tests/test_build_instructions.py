@@ -146,6 +146,11 @@ def test_healthcheck_none_and_exec() -> None:
         ("COPY --link=maybe a b", "expecting boolean value for flag link, not: maybe"),
         ("RUN --network=bridge x", 'unsupported network mode "bridge"'),
         ("RUN --security=weird x", 'unsupported security mode "weird"'),
+        # Was accepted and ignored (the step ran sandboxed).
+        (
+            "RUN --security=insecure x",
+            "granting entitlement security.insecure is not allowed by build daemon configuration",
+        ),
         ("ENV", "ENV requires at least one argument"),
         ("LABEL =x", "LABEL names can not be blank"),
         ("ARG", "ARG requires at least one argument"),

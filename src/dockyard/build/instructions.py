@@ -468,6 +468,13 @@ def _parse_instruction(node: Node, filename: str) -> Instruction:
             raise _Invalid(f"unsupported network mode {go_quote(network)}")
         if flags.get("security") not in ("", "sandbox", "insecure"):
             raise _Invalid(f"unsupported security mode {go_quote(flags.get('security'))}")
+        if flags.get("security") == "insecure":
+            # BuildKit runs it privileged only with the entitlement (``--allow
+            # security.insecure``), which this builder does not grant: refused, not ignored.
+            raise _Invalid(
+                "granting entitlement security.insecure is not allowed by build daemon "
+                "configuration"
+            )
         return Run(
             mounts=flags.lists.get("mount", []),
             network=network,
