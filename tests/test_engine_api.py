@@ -199,9 +199,12 @@ def test_container_create_takes_the_docker_cli_request(engine: Engine, busybox: 
 @pytest.mark.parametrize(
     ("config", "host_config", "message"),
     [
-        ({"Domainname": "example.org"}, {}, "Config.Domainname is not supported"),
-        ({}, {"ShmSize": 1 << 30}, "HostConfig.ShmSize is not supported"),
-        ({}, {"Devices": [{"PathOnHost": "/dev/fuse"}]}, "HostConfig.Devices is not supported"),
+        ({"NetworkDisabled": True}, {}, "Config.NetworkDisabled is not supported"),
+        ({}, {"IpcMode": "host"}, "HostConfig.IpcMode is not supported"),
+        ({}, {"KernelMemory": 1 << 20}, "Specifying a kernel memory limit is not supported"),
+        ({}, {"Isolation": "hyperv"}, "Invalid isolation"),
+        ({}, {"OomScoreAdj": 1001}, "range for oom score adj"),
+        ({}, {"Devices": [{"PathInContainer": "/dev/x"}]}, "objects with a PathOnHost"),
         ({"StopSignal": "SIGNOPE"}, {}, "Invalid signal: SIGNOPE"),
     ],
 )

@@ -158,7 +158,9 @@ def _container_options(f: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for option in reversed(options):
         f = option(f)
-    return f
+    from dockyard.cli.runopts import resource_options
+
+    return resource_options(f)
 
 
 def _create_request(
@@ -280,6 +282,9 @@ def _create_request(
         "Mounts": [mountspec.parse_mount_flag(m) for m in kw["mount"]] or None,
         "Tmpfs": tmpfs or None,
     }
+    from dockyard.cli.runopts import apply_resource_flags
+
+    apply_resource_flags(kw, config, host_config)
     endpoints: dict[str, Any] = {}
     for i, name in enumerate(net["networks"]):
         settings: dict[str, Any] = {}
@@ -456,15 +461,55 @@ def _create(
         print(
             "WARNING: Published ports are discarded when using host network mode", file=sys.stderr
         )
+    cidfile = kw["cidfile"]
+    if cidfile and os.path.exists(cidfile):
+        # docker/cli newCIDFile: refused before anything is created.
+        _fail(
+            InvalidArgument(
+                "container ID file found, make sure the other container isn't running "
+                f"or delete {cidfile}"
+            ),
+            client=True,
+        )
     if current_host() is not None:
         engine = open_engine(paths)
-        return engine, _create_remote(engine, kw, config, host_config, networking)
-    engine = Engine(paths)
-    _pull_image(engine, kw["image"], kw["pull"])
-    created = engine.container_create(
-        config, host_config, networking, name=kw["name"], keep_lock=detach or foreground
-    )
-    return engine, created["Id"]
+        container_id = _create_remote(engine, kw, config, host_config, networking)
+    else:
+        engine = Engine(paths)
+        _pull_image(engine, kw["image"], kw["pull"], kw["quiet"])
+        container_id = engine.container_create(
+            config, host_config, networking, name=kw["name"], keep_lock=detach or foreground
+        )["Id"]
+    if cidfile:
+        _write_cidfile(cidfile, container_id)
+    return engine, container_id
+
+
+def _write_cidfile(path: str, container_id: str) -> None:
+    """``--cidfile``: the new container's ID in ``path``, which must not exist (created
+    exclusively: another run racing for the same file fails, as docker/cli's)."""
+    from dockyard.errors import InvalidArgument
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        _fail(
+            InvalidArgument(
+                "container ID file found, make sure the other container isn't running "
+                f"or delete {path}"
+            ),
+            client=True,
+        )
+    except OSError as e:
+        _fail(
+            InvalidArgument(
+                f"failed to create the container ID file: open {path}: "
+                f"{(e.strerror or str(e)).lower()}"
+            ),
+            client=True,
+        )
+    with os.fdopen(fd, "w") as f:
+        f.write(container_id)
 
 
 def _create_remote(
@@ -479,22 +524,24 @@ def _create_remote(
     from dockyard.cli.registry import ProgressDisplay
     from dockyard.errors import NotFound
 
+    out = open(os.devnull, "w") if kw["quiet"] else sys.stderr  # noqa: SIM115
     if kw["pull"] == "always":
-        ProgressDisplay(sys.stderr).show_all(engine.image_pull(kw["image"]))
+        ProgressDisplay(out).show_all(engine.image_pull(kw["image"]))
     try:
         return str(engine.container_create(config, host_config, networking, name=kw["name"])["Id"])
     except NotFound as e:
         if kw["pull"] != "missing" or not str(e).startswith("No such image"):
             raise
-    print(f"Unable to find image '{kw['image']}' locally", file=sys.stderr)
-    ProgressDisplay(sys.stderr).show_all(engine.image_pull(kw["image"]))
+    if not kw["quiet"]:
+        print(f"Unable to find image '{kw['image']}' locally", file=sys.stderr)
+    ProgressDisplay(out).show_all(engine.image_pull(kw["image"]))
     return str(engine.container_create(config, host_config, networking, name=kw["name"])["Id"])
 
 
-def _pull_image(engine: Any, name: str, policy: str) -> None:
+def _pull_image(engine: Any, name: str, policy: str, quiet: bool = False) -> None:
     """``--pull``: ``missing`` pulls an image no local name matches (after Docker's
     ``Unable to find image '...' locally``), ``always`` pulls, ``never`` does not. The
-    progress goes to stderr, as the docker CLI's."""
+    progress goes to stderr, as the docker CLI's; ``quiet`` (``-q``): nothing shown."""
     from dockyard.cli.registry import ProgressDisplay
     from dockyard.engine import distribution
     from dockyard.errors import InvalidArgument
@@ -504,6 +551,10 @@ def _pull_image(engine: Any, name: str, policy: str) -> None:
             return
     except InvalidArgument as e:
         _fail(e, client=True)
+    if quiet:
+        with open(os.devnull, "w") as devnull:
+            ProgressDisplay(devnull).show_all(distribution.pull(engine, name))
+        return
     if policy == "missing":
         from dockyard.reference import parse
 

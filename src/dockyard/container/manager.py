@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 PR_SET_CHILD_SUBREAPER = 36
 MIN_MEMORY = 6 * 1024 * 1024
+# Docker's /dev/shm size when --shm-size is not given (64 MiB).
+DEFAULT_SHM_SIZE = 64 * 1024 * 1024
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Options that ask for no confinement, which is what Dockyard applies (no seccomp, AppArmor
 # or SELinux profile yet).
@@ -337,6 +339,7 @@ class ContainerManager:
                 f"Range of CPUs is from 0.01 to {ncpu:.2f}, as there are only {ncpu} CPUs available"
             )
         _check_name_fields(opts)
+        _check_resources(opts)
         network_mode = self.networks.validate_modes(
             [opts.network, *opts.extra_networks], self.store
         )[0]
@@ -417,7 +420,7 @@ class ContainerManager:
         binds = [v for v in opts.volumes if ":" in v]
         config = {
             "Hostname": opts.hostname or "",
-            "Domainname": "",
+            "Domainname": opts.domainname,
             "User": opts.user if opts.user is not None else img.get("User", ""),
             "AttachStdin": opts.attach_stdin,
             "AttachStdout": opts.attach_stdout,
@@ -477,7 +480,25 @@ class ContainerManager:
             "PublishAllPorts": opts.publish_all,
             "Binds": binds or None,
             "VolumesFrom": opts.volumes_from or None,
+            "CpuPeriod": opts.cpu_period,
+            "CpuQuota": opts.cpu_quota,
+            "CpuRealtimePeriod": opts.cpu_rt_period,
+            "CpuRealtimeRuntime": opts.cpu_rt_runtime,
+            "CpusetCpus": opts.cpuset_cpus,
+            "CpusetMems": opts.cpuset_mems,
+            "BlkioWeight": opts.blkio_weight,
+            "MemoryReservation": opts.memory_reservation,
+            "MemorySwappiness": opts.memory_swappiness,
+            "OomKillDisable": opts.oom_kill_disable,
+            "OomScoreAdj": opts.oom_score_adj,
+            "Devices": opts.devices,
+            "DeviceCgroupRules": opts.device_cgroup_rules or None,
+            "GroupAdd": opts.group_add or None,
+            "ShmSize": opts.shm_size or DEFAULT_SHM_SIZE,
+            "Sysctls": opts.sysctls or None,
         }
+        if opts.annotations:
+            host_config["Annotations"] = opts.annotations
         if opts.mounts:
             host_config["Mounts"] = opts.mounts
         if opts.tmpfs:
@@ -1224,6 +1245,11 @@ class ContainerManager:
 
         cfg, hc = c.config, c.host_config
         user = resolve_user(rootfs, cfg.get("User") or "")
+        if hc.get("GroupAdd"):
+            from dockyard.container.users import additional_groups
+
+            extra = additional_groups(rootfs, hc["GroupAdd"])
+            user.additional_gids += [g for g in extra if g not in user.additional_gids]
         from dockyard.units import merge_env
 
         env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={cfg['Hostname']}"]
@@ -1267,6 +1293,8 @@ class ContainerManager:
             cpu_shares=hc.get("CpuShares") or None,
             pids_limit=hc.get("PidsLimit") or None,
         )
+        devices, device_rules = _devices(hc)
+        _more_resources(resources, hc, device_rules)
         opts = SpecOptions(
             args=args,
             env=env,
@@ -1287,6 +1315,12 @@ class ContainerManager:
             cgroups_path=self._cgroups_path(c),
             mounts=mounts,
             seccomp=_seccomp_profile(hc),
+            domainname=cfg.get("Domainname") or "",
+            devices=devices,
+            oom_score_adj=hc.get("OomScoreAdj") or None,
+            shm_size=hc.get("ShmSize") or DEFAULT_SHM_SIZE,
+            sysctl=dict(hc.get("Sysctls") or {}),
+            annotations=dict(hc.get("Annotations") or {}),
         )
         return build_spec(opts)
 
@@ -1445,6 +1479,246 @@ class ContainerManager:
             runtime.kill(c.id, signal.SIGKILL, all=True)
         with contextlib.suppress(DockyardError):
             runtime.delete(c.id, force=True)
+
+
+def _cpu_list(text: str) -> set[int] | None:
+    """The numbers of a cpuset list (``0-2,4``); None when malformed."""
+    out: set[int] = set()
+    for part in text.split(","):
+        lo, dash, hi = part.partition("-")
+        if not lo.isdigit() or (dash and not hi.isdigit()):
+            return None
+        first, last = int(lo), int(hi) if dash else int(lo)
+        if last < first or last > 8191:
+            return None
+        out.update(range(first, last + 1))
+    return out
+
+
+def _list_text(numbers: list[int]) -> str:
+    """Sorted numbers as a cpuset list (``[0, 1, 2, 5]`` -> ``0-2,5``), as the kernel
+    prints ``cpuset.cpus``."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ",".join(f"{a}-{b}" if b > a else str(a) for a, b in runs)
+
+
+def _online_nodes() -> str:
+    """The host's memory nodes (``/sys/devices/system/node/online``, ``0`` without NUMA)."""
+    try:
+        with open("/sys/devices/system/node/online") as f:
+            return f.read().strip() or "0"
+    except OSError:
+        return "0"
+
+
+def _realtime_supported() -> bool:
+    """Whether this host has real-time group scheduling (v1 ``cpu.rt_period_us``; cgroup
+    v2 has none)."""
+    from dockyard.runtime.cgroups import layout
+
+    mount = layout.detect().v1.get("cpu")
+    return mount is not None and os.path.exists(os.path.join(mount.point, "cpu.rt_period_us"))
+
+
+def _blkio_weight_supported() -> bool:
+    """Whether this host can set a block I/O weight (a weight-aware I/O scheduler: the
+    v1 blkio controller's ``blkio.weight``/``blkio.bfq.weight``, v2's ``io`` weights)."""
+    from dockyard.runtime.cgroups import layout
+
+    found = layout.detect()
+    if found.mode == "v1":
+        mount = found.v1.get("blkio")
+        return mount is not None and any(
+            os.path.exists(os.path.join(mount.point, name))
+            for name in ("blkio.weight", "blkio.bfq.weight")
+        )
+    return found.unified is not None and any(
+        os.path.exists(os.path.join(found.unified.point, "sys", name))
+        for name in ("io.weight", "io.bfq.weight")
+    )
+
+
+def _check_resources(opts: CreateOptions) -> None:
+    """dockerd's checks of the resource and kernel settings (daemon_unix.go
+    verifyPlatformContainerResources/Settings), with its messages. Raises InvalidArgument."""
+    if opts.memory_reservation and opts.memory_reservation < MIN_MEMORY:
+        raise InvalidArgument("Minimum memory reservation allowed is 6MB")
+    if opts.memory and opts.memory_reservation and opts.memory < opts.memory_reservation:
+        raise InvalidArgument(
+            "Minimum memory limit can not be less than memory reservation limit, see usage"
+        )
+    if opts.memory_swappiness is not None and not 0 <= opts.memory_swappiness <= 100:
+        raise InvalidArgument(
+            f"Invalid value: {opts.memory_swappiness}, valid memory swappiness range is 0-100"
+        )
+    if not -1000 <= opts.oom_score_adj <= 1000:
+        raise InvalidArgument(
+            f"Invalid value {opts.oom_score_adj}, range for oom score adj is [-1000, 1000]"
+        )
+    if opts.cpus and opts.cpu_period:
+        raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+    if opts.cpus and opts.cpu_quota:
+        raise InvalidArgument("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
+    if opts.cpu_period and not 1000 <= opts.cpu_period <= 1000000:
+        raise InvalidArgument(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
+        )
+    if 0 < opts.cpu_quota < 1000:
+        raise InvalidArgument("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+    if opts.cpu_rt_period and opts.cpu_rt_runtime and opts.cpu_rt_runtime > opts.cpu_rt_period:
+        raise InvalidArgument("cpu-rt-runtime cannot be higher than cpu-rt-period")
+    if (opts.cpu_rt_period or opts.cpu_rt_runtime) and not _realtime_supported():
+        # cgroup v2 has no real-time group scheduling (runc refuses it there too).
+        raise InvalidArgument("Your kernel does not support CPU real-time scheduler")
+    for value, available, what, kind in (
+        (opts.cpuset_cpus, sorted(os.sched_getaffinity(0)), "CPUs", "cpus"),
+        (opts.cpuset_mems, None, "memory nodes", "mems"),
+    ):
+        if not value:
+            continue
+        wanted = _cpu_list(value)
+        if wanted is None:
+            raise InvalidArgument(f"Invalid value {value} for cpuset {kind}")
+        if available is None:
+            online = _online_nodes()
+            have = _cpu_list(online) or {0}
+        else:
+            have = set(available)
+            online = _list_text(available)
+        if not wanted <= have:
+            raise InvalidArgument(
+                f"Requested {what} are not available - requested {value}, available: {online}"
+            )
+    if opts.blkio_weight and not 10 <= opts.blkio_weight <= 1000:
+        raise InvalidArgument("Range of blkio weight is from 10 to 1000")
+    if opts.blkio_weight and not _blkio_weight_supported():
+        # dockerd warns and drops the weight; Dockyard refuses what it cannot honour.
+        raise InvalidArgument(
+            "Your kernel does not support Block I/O weight or the cgroup is not mounted "
+            "(no weight-aware I/O scheduler): --blkio-weight cannot be honoured"
+        )
+    if opts.shm_size < 0:
+        raise InvalidArgument("SHM size can not be less than 0")
+    for rule in opts.device_cgroup_rules:
+        _device_rule(rule)
+    for key in opts.sysctls:
+        if opts.network == "host" and key.startswith("net."):
+            raise InvalidArgument(f'sysctl "{key}" not allowed in host network namespace')
+
+
+def _device_rule(rule: str) -> dict[str, Any]:
+    """A ``--device-cgroup-rule`` (``c 1:3 rwm``, ``a *:* m``) as an OCI device cgroup
+    rule. Raises InvalidArgument (docker/cli's message)."""
+    import re
+
+    m = re.match(r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})\Z", rule)
+    if m is None:
+        raise InvalidArgument(f"invalid device cgroup format '{rule}'")
+    typ, major, minor, access = m.groups()
+    return {
+        "allow": True,
+        "type": typ,
+        "major": None if major == "*" else int(major),
+        "minor": None if minor == "*" else int(minor),
+        "access": access,
+    }
+
+
+def _devices(hc: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The OCI ``linux.devices`` and device cgroup rules of HostConfig.Devices and
+    DeviceCgroupRules, as moby's oci.DevicesFromPath: a host device node (symlinks
+    followed), or every device under a host directory. Raises RuntimeFailure with
+    dockerd's ``error gathering device information ...`` message."""
+    import stat
+
+    devices: list[dict[str, Any]] = []
+    rules = [
+        {k: v for k, v in _device_rule(r).items() if v is not None}
+        for r in hc.get("DeviceCgroupRules") or []
+    ]
+
+    def add(host: str, dest: str, perms: str, st: os.stat_result) -> None:
+        typ = "c" if stat.S_ISCHR(st.st_mode) else "b"
+        major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
+        devices.append(
+            {
+                "path": dest,
+                "type": typ,
+                "major": major,
+                "minor": minor,
+                "fileMode": stat.S_IMODE(st.st_mode),
+                "uid": st.st_uid,
+                "gid": st.st_gid,
+            }
+        )
+        rules.append({"allow": True, "type": typ, "major": major, "minor": minor, "access": perms})
+
+    for mapping in hc.get("Devices") or []:
+        host, dest = mapping["PathOnHost"], mapping["PathInContainer"]
+        perms = mapping.get("CgroupPermissions") or "rwm"
+        resolved = os.path.realpath(host)
+        try:
+            st = os.stat(resolved)
+        except OSError as e:
+            raise RuntimeFailure(
+                f'error gathering device information while adding custom device "{host}": '
+                f"{(e.strerror or str(e)).lower()}"
+            ) from None
+        if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+            add(host, dest, perms, st)
+        elif stat.S_ISDIR(st.st_mode):
+            for top, dirs, files in os.walk(resolved):
+                dirs.sort()
+                for name in sorted(files):
+                    path = os.path.join(top, name)
+                    sub = os.lstat(path)
+                    if stat.S_ISCHR(sub.st_mode) or stat.S_ISBLK(sub.st_mode):
+                        add(path, os.path.join(dest, os.path.relpath(path, resolved)), perms, sub)
+        else:
+            raise RuntimeFailure(
+                f'error gathering device information while adding custom device "{host}": '
+                "not a device node"
+            )
+    return devices, rules
+
+
+def _more_resources(
+    resources: dict[str, Any], hc: dict[str, Any], device_rules: list[dict[str, Any]]
+) -> None:
+    """Add HostConfig's CPU bandwidth and real-time budget, cpusets, memory reservation,
+    swappiness, OOM killer, block I/O weight and device rules to OCI ``resources``
+    (runtime-spec config-linux.md "Control groups"), as moby's oci_linux.go does."""
+    cpu = resources.setdefault("cpu", {})
+    for key, field_name in (
+        ("CpuPeriod", "period"),
+        ("CpuQuota", "quota"),
+        ("CpuRealtimePeriod", "realtimePeriod"),
+        ("CpuRealtimeRuntime", "realtimeRuntime"),
+        ("CpusetCpus", "cpus"),
+        ("CpusetMems", "mems"),
+    ):
+        if hc.get(key):
+            cpu[field_name] = hc[key]
+    if not cpu:
+        del resources["cpu"]
+    memory = resources.setdefault("memory", {})
+    if hc.get("MemoryReservation"):
+        memory["reservation"] = hc["MemoryReservation"]
+    if hc.get("MemorySwappiness") is not None:
+        memory["swappiness"] = hc["MemorySwappiness"]
+    if hc.get("OomKillDisable"):
+        memory["disableOOMKiller"] = True
+    if not memory:
+        del resources["memory"]
+    if hc.get("BlkioWeight"):
+        resources["blockIO"] = {"weight": hc["BlkioWeight"]}
+    if device_rules:
+        resources["devices"] = device_rules
 
 
 def _seccomp_profile(hc: dict[str, Any]) -> dict[str, Any] | None:

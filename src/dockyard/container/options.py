@@ -76,3 +76,26 @@ class CreateOptions:
     mounts: list[dict[str, Any]] = field(default_factory=list)
     tmpfs: dict[str, str] = field(default_factory=dict)
     volumes_from: list[str] = field(default_factory=list)
+    domainname: str = ""
+    # CPU bandwidth (microseconds), real-time scheduling budget, cpuset lists ("0-1,3").
+    cpu_period: int = 0
+    cpu_quota: int = 0
+    cpu_rt_period: int = 0
+    cpu_rt_runtime: int = 0
+    cpuset_cpus: str = ""
+    cpuset_mems: str = ""
+    blkio_weight: int = 0
+    memory_reservation: int = 0
+    # None: the kernel's default (Docker's -1).
+    memory_swappiness: int | None = None
+    oom_kill_disable: bool = False
+    oom_score_adj: int = 0
+    # --device as Docker's DeviceMapping objects; --device-cgroup-rule as "c 1:3 rwm".
+    devices: list[dict[str, str]] = field(default_factory=list)
+    device_cgroup_rules: list[str] = field(default_factory=list)
+    # --group-add: group names or gids, resolved in the container's /etc/group at start.
+    group_add: list[str] = field(default_factory=list)
+    # /dev/shm size in bytes; 0: Docker's 64 MiB.
+    shm_size: int = 0
+    sysctls: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)

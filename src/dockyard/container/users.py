@@ -110,3 +110,36 @@ def resolve_user(rootfs: str, spec: str) -> ExecUser:
         # -1 would mean "unchanged" to setresuid, i.e. root; runc refuses these too.
         raise RuntimeFailure(f"uids and gids must be in range 0-{MAX_ID}")
     return result
+
+
+def additional_groups(rootfs: str, groups: list[str]) -> list[int]:
+    """The gids of ``--group-add`` entries (group names or numbers) looked up in the
+    ``/etc/group`` of the root directory ``rootfs``, as runc's GetAdditionalGroups.
+
+    Raises RuntimeFailure with runc's message for a name that is not there or an id out
+    of range."""
+    from dockyard.snapshot import inroot
+
+    try:
+        root_fd = inroot.open_root(rootfs)
+    except OSError:
+        entries: list[list[str]] = []
+    else:
+        try:
+            entries = _read_db(root_fd, "/etc/group")
+        finally:
+            os.close(root_fd)
+    gids: list[int] = []
+    for name in groups:
+        entry = next((g for g in entries if len(g) >= 3 and g[0] == name), None)
+        if entry is not None and entry[2].isdigit():
+            gid = int(entry[2])
+        elif name.isdigit():
+            gid = int(name)
+        else:
+            raise RuntimeFailure(f"Unable to find group {name}: no matching entries in group file")
+        if gid > MAX_ID:
+            raise RuntimeFailure(f"Invalid additional group id {name}: out of range")
+        if gid not in gids:
+            gids.append(gid)
+    return gids

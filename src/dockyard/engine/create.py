@@ -24,10 +24,7 @@ _HOST_DEFAULTS: dict[str, tuple[Any, ...]] = {
     "LogConfig": ({"Type": "json-file", "Config": {}}, {"Type": "json-file"}),
     "IpcMode": ("private", "shareable"),
     "CgroupnsMode": ("host",),
-    "ShmSize": (67108864,),
-    "MemorySwappiness": (-1,),
     "Isolation": ("default",),
-    "OomKillDisable": (),
 }
 _ANY_VALUE = {"ContainerIDFile", "ConsoleSize"}
 _HOST_MAPPED = {
@@ -59,6 +56,30 @@ _HOST_MAPPED = {
     "AutoRemove",
     "Init",
     "RestartPolicy",
+    "CpuPeriod",
+    "CpuQuota",
+    "CpuRealtimePeriod",
+    "CpuRealtimeRuntime",
+    "CpusetCpus",
+    "CpusetMems",
+    "BlkioWeight",
+    "MemoryReservation",
+    "MemorySwappiness",
+    "OomKillDisable",
+    "OomScoreAdj",
+    "Devices",
+    "DeviceCgroupRules",
+    "GroupAdd",
+    "ShmSize",
+    "Sysctls",
+    "Annotations",
+}
+# Fields no Linux host of Dockyard's can honour: refused with the daemon's messages.
+_HOST_REFUSED = {
+    "KernelMemory": "Specifying a kernel memory limit is not supported: kernels since 6.1 "
+    "have no kernel memory limits (Docker deprecated --kernel-memory and ignores it since API 1.42)",
+    "DeviceRequests": 'could not select device driver "" with capabilities: [[gpu]]',
+    "StorageOpt": "--storage-opt is supported only for overlay over xfs with 'pquota' mount option",
 }
 # Config fields that only images use, or only Windows: ignored as Docker ignores them.
 _CONFIG_IGNORED = {"OnBuild", "Shell", "ArgsEscaped"}
@@ -127,11 +148,15 @@ def create_options(
         raise InvalidArgument("config: must be an object")
     hc: dict[str, Any] = host_config or {}
     for key, value in hc.items():
+        if key in _HOST_REFUSED and not _is_zero(value):
+            raise InvalidArgument(_HOST_REFUSED[key])
+        if key == "Isolation" and not _unset(key, value):
+            # moby runconfig validateIsolation.
+            raise InvalidArgument(f"Invalid isolation: \"{value}\" - linux only supports 'default'")
         if key not in _HOST_MAPPED and not _unset(key, value):
             raise InvalidArgument(f"HostConfig.{key} is not supported by Dockyard")
-    for key in ("Domainname", "NetworkDisabled"):
-        if config.get(key):
-            raise InvalidArgument(f"Config.{key} is not supported by Dockyard")
+    if config.get("NetworkDisabled"):
+        raise InvalidArgument("Config.NetworkDisabled is not supported by Dockyard")
     image = config.get("Image")
     if not image or not isinstance(image, str):
         raise InvalidArgument("Config.Image: an image must be given")
@@ -218,4 +243,39 @@ def create_options(
         mounts=list(hc.get("Mounts") or []),
         tmpfs=dict(hc.get("Tmpfs") or {}),
         volumes_from=list(hc.get("VolumesFrom") or []),
+        domainname=config.get("Domainname") or "",
+        cpu_period=int(hc.get("CpuPeriod") or 0),
+        cpu_quota=int(hc.get("CpuQuota") or 0),
+        cpu_rt_period=int(hc.get("CpuRealtimePeriod") or 0),
+        cpu_rt_runtime=int(hc.get("CpuRealtimeRuntime") or 0),
+        cpuset_cpus=hc.get("CpusetCpus") or "",
+        cpuset_mems=hc.get("CpusetMems") or "",
+        blkio_weight=int(hc.get("BlkioWeight") or 0),
+        memory_reservation=int(hc.get("MemoryReservation") or 0),
+        memory_swappiness=_swappiness(hc.get("MemorySwappiness")),
+        oom_kill_disable=bool(hc.get("OomKillDisable")),
+        oom_score_adj=int(hc.get("OomScoreAdj") or 0),
+        devices=[_device(d) for d in hc.get("Devices") or []],
+        device_cgroup_rules=[str(r) for r in hc.get("DeviceCgroupRules") or []],
+        group_add=[str(g) for g in hc.get("GroupAdd") or []],
+        shm_size=int(hc.get("ShmSize") or 0),
+        sysctls={str(k): str(v) for k, v in (hc.get("Sysctls") or {}).items()},
+        annotations={str(k): str(v) for k, v in (hc.get("Annotations") or {}).items()},
     )
+
+
+def _swappiness(value: Any) -> int | None:
+    """HostConfig.MemorySwappiness: None or -1 is unset (the kernel's default)."""
+    return None if value is None or int(value) == -1 else int(value)
+
+
+def _device(value: Any) -> dict[str, str]:
+    """A HostConfig DeviceMapping {PathOnHost, PathInContainer, CgroupPermissions}."""
+    if not isinstance(value, dict) or not isinstance(value.get("PathOnHost"), str):
+        raise InvalidArgument("HostConfig.Devices: objects with a PathOnHost")
+    host = value["PathOnHost"]
+    return {
+        "PathOnHost": host,
+        "PathInContainer": value.get("PathInContainer") or host,
+        "CgroupPermissions": value.get("CgroupPermissions") or "rwm",
+    }

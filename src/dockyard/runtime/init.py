@@ -503,6 +503,12 @@ def _set_hostname_sysctl(spec: dict[str, Any]) -> None:
             sc.sethostname(hostname)
         except OSError as e:
             raise _step(f"sethostname {hostname}", e) from None
+    domainname = spec.get("domainname")
+    if domainname:
+        try:
+            sc.setdomainname(domainname)
+        except OSError as e:
+            raise _step(f"setdomainname {domainname}", e) from None
     for key, value in ((spec.get("linux") or {}).get("sysctl") or {}).items():
         try:
             with open("/proc/sys/" + key.replace(".", "/"), "w") as f:

@@ -76,6 +76,8 @@ class SpecOptions:
     after the defaults; ``shm_size`` is bytes; ``console_size`` is (height, width);
     ``seccomp`` is a Docker seccomp profile (``seccomp.default_profile()``), turned into
     ``linux.seccomp`` for the container's bounding capabilities; None: no filter.
+    ``devices`` are OCI ``linux.devices`` entries added to the defaults (their cgroup
+    rules go in ``resources["devices"]``); ``oom_score_adj`` is ``process.oomScoreAdj``.
     """
 
     args: list[str]
@@ -101,6 +103,9 @@ class SpecOptions:
     annotations: dict[str, str] = field(default_factory=dict)
     shm_size: int = 64 * 1024 * 1024
     seccomp: dict[str, Any] | None = None
+    domainname: str = ""
+    devices: list[dict[str, Any]] = field(default_factory=list)
+    oom_score_adj: int | None = None
 
 
 def _default_mounts(opts: SpecOptions) -> list[dict[str, Any]]:
@@ -227,6 +232,8 @@ def build_spec(opts: SpecOptions) -> dict[str, Any]:
     }
     if opts.additional_gids:
         process["user"]["additionalGids"] = list(opts.additional_gids)
+    if opts.oom_score_adj is not None:
+        process["oomScoreAdj"] = opts.oom_score_adj
     if opts.terminal and opts.console_size:
         process["consoleSize"] = {"height": opts.console_size[0], "width": opts.console_size[1]}
     rlimits = _rlimits(opts.ulimits)
@@ -256,6 +263,8 @@ def build_spec(opts: SpecOptions) -> dict[str, Any]:
         resources["devices"] = [dict(r) for r in DEVICE_RULES] + list(
             (opts.resources or {}).get("devices", [])
         )
+        if opts.devices:
+            linux["devices"] = [dict(d) for d in opts.devices]
         linux["maskedPaths"] = list(MASKED_PATHS)
         linux["readonlyPaths"] = list(READONLY_PATHS)
     linux["resources"] = resources
@@ -279,6 +288,8 @@ def build_spec(opts: SpecOptions) -> dict[str, Any]:
     }
     if opts.hostname:
         spec["hostname"] = opts.hostname
+    if opts.domainname:
+        spec["domainname"] = opts.domainname
     if opts.annotations:
         spec["annotations"] = dict(opts.annotations)
     return spec

@@ -46,7 +46,10 @@ class V1Manager(Manager):
             devices.apply(self._controller("devices", "devices"), resources["devices"])
         if resources.get("memory"):
             memory.apply(self._controller("memory", "memory limits"), resources["memory"])
-        if any(cpu_res.get(k) for k in ("shares", "quota", "period")):
+        if any(
+            cpu_res.get(k)
+            for k in ("shares", "quota", "period", "realtimePeriod", "realtimeRuntime")
+        ):
             cpu.apply(self._controller("cpu", "cpu shares/quota"), cpu_res)
         if resources.get("pids"):
             pids_ctl.apply(self._controller("pids", "pids.limit"), resources["pids"])

@@ -12,8 +12,9 @@ from .. import fs
 
 
 def apply(path: str, cpu: dict[str, Any]) -> None:
-    """Write OCI ``cpu`` {shares, quota, period} (quota/period in microseconds, 0 = unset,
-    quota -1 = unlimited) to ``cpu.shares``, ``cpu.cfs_quota_us``, ``cpu.cfs_period_us``.
+    """Write OCI ``cpu`` {shares, quota, period, realtimePeriod, realtimeRuntime}
+    (microseconds, 0 = unset, quota -1 = unlimited) to ``cpu.shares``,
+    ``cpu.cfs_quota_us``, ``cpu.cfs_period_us``, ``cpu.rt_period_us``, ``cpu.rt_runtime_us``.
 
     As runc: a smaller period may be refused (EINVAL) until the new quota is in place, so
     it is then retried after the quota.
@@ -36,6 +37,23 @@ def apply(path: str, cpu: dict[str, Any]) -> None:
         fs.write(os.path.join(path, "cpu.cfs_quota_us"), quota)
         if retry_period:
             fs.write(os.path.join(path, "cpu.cfs_period_us"), period)
+    # Real-time group scheduling (sched-rt-group.rst): the period first, as runc.
+    rt_period = int(cpu.get("realtimePeriod") or 0)
+    if rt_period:
+        fs.write(os.path.join(path, "cpu.rt_period_us"), rt_period)
+    rt_runtime = int(cpu.get("realtimeRuntime") or 0)
+    if rt_runtime:
+        try:
+            fs.write(os.path.join(path, "cpu.rt_runtime_us"), rt_runtime)
+        except DockyardError as e:
+            cause = e.__cause__
+            if not isinstance(cause, OSError) or cause.errno != errno.EINVAL:
+                raise
+            raise DockyardError(
+                f"cgroup: cannot give {path} a real-time runtime of {rt_runtime}us: its "
+                "parent cgroup's cpu.rt_runtime_us budget is smaller (dockerd needs "
+                "--cpu-rt-runtime for this too)"
+            ) from None
 
 
 def usage_ns(path: str) -> int | None:

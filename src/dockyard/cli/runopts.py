@@ -1,0 +1,280 @@
+"""``create``/``run`` resource, device and kernel flags turned into Config and HostConfig
+fields, as docker/cli's ``cli/command/container/opts.go`` ``parse`` and its ``opts``
+validators (ValidateSysctl, validateDevice, ValidateDeviceCgroupRule) do. The daemon's
+range checks are the engine's (dockyard.container.manager)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from dockyard.errors import InvalidArgument
+
+# docker/cli opts.ValidateSysctl: the IPC ones by name, net.* and fs.mqueue.* by prefix.
+_SYSCTL_NAMES = {
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+}
+_SYSCTL_PREFIXES = ("net.", "fs.mqueue.")
+# docker/cli opts.ValidateDeviceCgroupRule.
+_CGROUP_RULE = re.compile(r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})\Z")
+
+
+def resource_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The resource, device and kernel flags ``create`` and ``run`` share (Docker's help
+    texts)."""
+    options = [
+        click.option("--annotation", multiple=True, help="Add an annotation to the container"),
+        click.option(
+            "--blkio-weight",
+            type=click.IntRange(0, 65535),
+            default=0,
+            help="Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)",
+        ),
+        click.option("--cidfile", default="", help="Write the container ID to the file"),
+        click.option(
+            "--cpu-period",
+            type=int,
+            default=0,
+            help="Limit CPU CFS (Completely Fair Scheduler) period",
+        ),
+        click.option(
+            "--cpu-quota",
+            type=int,
+            default=0,
+            help="Limit CPU CFS (Completely Fair Scheduler) quota",
+        ),
+        click.option(
+            "--cpu-rt-period",
+            type=int,
+            default=0,
+            help="Limit CPU real-time period in microseconds",
+        ),
+        click.option(
+            "--cpu-rt-runtime",
+            type=int,
+            default=0,
+            help="Limit CPU real-time runtime in microseconds",
+        ),
+        click.option(
+            "--cpuset-cpus", default="", help="CPUs in which to allow execution (0-3, 0,1)"
+        ),
+        click.option(
+            "--cpuset-mems", default="", help="MEMs in which to allow execution (0-3, 0,1)"
+        ),
+        click.option("--device", multiple=True, help="Add a host device to the container"),
+        click.option(
+            "--device-cgroup-rule",
+            multiple=True,
+            help="Add a rule to the cgroup allowed devices list",
+        ),
+        click.option("--domainname", default="", help="Container NIS domain name"),
+        click.option(
+            "--gpus",
+            default="",
+            help="GPU devices to add to the container ('all' to pass all GPUs)",
+        ),
+        click.option("--group-add", multiple=True, help="Add additional groups to join"),
+        click.option("--isolation", default="", help="Container isolation technology"),
+        click.option("--kernel-memory", default="", help="Kernel memory limit"),
+        click.option("--label-file", multiple=True, help="Read in a line delimited file of labels"),
+        click.option("--memory-reservation", default="", help="Memory soft limit"),
+        click.option(
+            "--memory-swappiness",
+            type=int,
+            default=-1,
+            help="Tune container memory swappiness (0 to 100) (default -1)",
+        ),
+        click.option("--oom-kill-disable", is_flag=True, help="Disable OOM Killer"),
+        click.option(
+            "--oom-score-adj",
+            type=int,
+            default=0,
+            help="Tune host's OOM preferences (-1000 to 1000)",
+        ),
+        click.option("-q", "--quiet", is_flag=True, help="Suppress the pull output"),
+        click.option("--shm-size", default="", help="Size of /dev/shm"),
+        click.option(
+            "--storage-opt", multiple=True, help="Storage driver options for the container"
+        ),
+        click.option("--sysctl", multiple=True, help="Sysctl options"),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _bad(flag: str, value: str, why: str) -> InvalidArgument:
+    """pflag's message for a value a flag's validator refused."""
+    import json
+
+    return InvalidArgument(
+        f'invalid argument {json.dumps(value, ensure_ascii=False)} for "{flag}" flag: {why}'
+    )
+
+
+def _valid_device_mode(mode: str) -> bool:
+    """docker/cli validDeviceMode: one to three of r, w, m, none twice."""
+    return 0 < len(mode) <= 3 and all(c in "rwm" for c in mode) and len(set(mode)) == len(mode)
+
+
+def parse_device(value: str) -> dict[str, str]:
+    """``--device HOST[:CONTAINER][:PERMISSIONS]`` as a HostConfig DeviceMapping
+    (docker/cli validateDevice + parseLinuxDevice). Raises InvalidArgument."""
+    import posixpath
+
+    if value.count(":") > 2 or not value.split(":", 1)[0]:
+        raise _bad("--device", value, f"bad format for path: {value}")
+    parts = value.split(":")
+    src, dst, perms = parts[0], "", "rwm"
+    if len(parts) == 3:
+        dst, perms = parts[1], parts[2]
+        if not _valid_device_mode(perms):
+            raise _bad("--device", value, f"bad mode specified: {perms}")
+    elif len(parts) == 2:
+        if _valid_device_mode(parts[1]):
+            perms = parts[1]
+        else:
+            dst = parts[1]
+    container_path = dst or src
+    if not posixpath.isabs(container_path):
+        raise _bad("--device", value, f"{container_path} is not an absolute path")
+    return {
+        "PathOnHost": src,
+        "PathInContainer": posixpath.normpath(container_path),
+        "CgroupPermissions": perms,
+    }
+
+
+def parse_sysctls(values: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """``--sysctl KEY=VALUE`` as HostConfig.Sysctls (docker/cli opts.ValidateSysctl: the
+    namespaced IPC keys by name, ``net.*`` and ``fs.mqueue.*``). Raises InvalidArgument."""
+    out: dict[str, str] = {}
+    for value in values:
+        key, eq, val = value.partition("=")
+        if not eq or not (key in _SYSCTL_NAMES or key.startswith(_SYSCTL_PREFIXES)):
+            raise _bad("--sysctl", value, f"sysctl '{value}' is not allowed")
+        out[key] = val
+    return out
+
+
+def _read_label_file(path: str) -> list[str]:
+    """A ``--label-file``: one ``key=value`` (or ``key``) a line, ``#`` comments and blank
+    lines skipped (docker/cli opts.ReadKVStrings). Raises InvalidArgument naming the
+    file (and line)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise InvalidArgument(f"open {path}: {(e.strerror or str(e)).lower()}") from None
+    except UnicodeDecodeError:
+        raise InvalidArgument(f"{path}: label file is not valid UTF-8") from None
+    out = []
+    for number, raw in enumerate(lines, 1):
+        line = raw.lstrip()
+        if not line or line.startswith("#"):
+            continue
+        key = line.partition("=")[0]
+        if not key or any(c.isspace() for c in key):
+            raise InvalidArgument(f"{path}:{number}: variable '{key}' contains whitespaces")
+        out.append(line)
+    return out
+
+
+def _gpu_request(value: str) -> dict[str, Any]:
+    """``--gpus`` as a HostConfig DeviceRequest (docker/cli opts.GpuOpts)."""
+    request: dict[str, Any] = {
+        "Driver": "",
+        "Count": 0,
+        "DeviceIDs": None,
+        "Capabilities": [["gpu"]],
+        "Options": {},
+    }
+    for field in value.split(","):
+        key, eq, val = field.partition("=")
+        if not eq and key == "all":
+            request["Count"] = -1
+        elif not eq and key.isdigit():
+            request["Count"] = int(key)
+        elif key == "count":
+            request["Count"] = -1 if val == "all" else int(val) if val.isdigit() else 0
+        elif key == "device":
+            request["DeviceIDs"] = val.split(",")
+        elif key == "driver":
+            request["Driver"] = val
+        elif key == "capabilities":
+            request["Capabilities"] = [val.split(",")]
+        else:
+            raise _bad("--gpus", value, f"unexpected key '{key}' in '{value}'")
+    return request
+
+
+def apply_resource_flags(
+    kw: dict[str, Any], config: dict[str, Any], host_config: dict[str, Any]
+) -> None:
+    """Add what the flags of :func:`resource_options` ask for to ``config`` and
+    ``host_config`` (the Engine API's create request). Raises InvalidArgument with the
+    docker CLI's messages."""
+    from dockyard.units import parse_labels, ram_in_bytes
+
+    for rule in kw["device_cgroup_rule"]:
+        if not _CGROUP_RULE.match(rule):
+            raise _bad("--device-cgroup-rule", rule, f"invalid device cgroup format '{rule}'")
+    storage_opts: dict[str, str] = {}
+    for opt in kw["storage_opt"]:
+        key, eq, val = opt.partition("=")
+        if not eq:
+            raise InvalidArgument(f"invalid storage option {opt}")
+        storage_opts[key] = val
+    if kw["label_file"]:
+        # File labels first: -l overrides them (docker/cli ReadKVStrings(files, override)).
+        from_files: list[str] = []
+        for path in kw["label_file"]:
+            from_files.extend(_read_label_file(path))
+        config["Labels"] = {**parse_labels(from_files), **(config.get("Labels") or {})}
+    annotations: dict[str, str] = {}
+    for item in kw["annotation"]:
+        key, _, val = item.partition("=")
+        if not key:
+            raise _bad("--annotation", item, f"invalid key: {item}")
+        annotations[key] = val
+    config["Domainname"] = kw["domainname"]
+    host_config.update(
+        {
+            "CpuPeriod": kw["cpu_period"],
+            "CpuQuota": kw["cpu_quota"],
+            "CpuRealtimePeriod": kw["cpu_rt_period"],
+            "CpuRealtimeRuntime": kw["cpu_rt_runtime"],
+            "CpusetCpus": kw["cpuset_cpus"],
+            "CpusetMems": kw["cpuset_mems"],
+            "BlkioWeight": kw["blkio_weight"],
+            "MemoryReservation": ram_in_bytes(kw["memory_reservation"], "--memory-reservation")
+            if kw["memory_reservation"]
+            else 0,
+            "KernelMemory": ram_in_bytes(kw["kernel_memory"], "--kernel-memory")
+            if kw["kernel_memory"]
+            else 0,
+            "MemorySwappiness": kw["memory_swappiness"],
+            "OomKillDisable": kw["oom_kill_disable"],
+            "OomScoreAdj": kw["oom_score_adj"],
+            "Devices": [parse_device(d) for d in kw["device"]],
+            "DeviceCgroupRules": list(kw["device_cgroup_rule"]) or None,
+            "DeviceRequests": [_gpu_request(kw["gpus"])] if kw["gpus"] else None,
+            "GroupAdd": list(kw["group_add"]) or None,
+            "ShmSize": ram_in_bytes(kw["shm_size"], "--shm-size") if kw["shm_size"] else 0,
+            "Sysctls": parse_sysctls(kw["sysctl"]) or None,
+            "StorageOpt": storage_opts or None,
+            "Isolation": kw["isolation"],
+            "ContainerIDFile": kw["cidfile"],
+            "Annotations": annotations or None,
+        }
+    )
