@@ -95,6 +95,11 @@ def test_web_db_up_ps_logs_noop_recreate_down(
         "PORTS",
     ]
     assert f"127.0.0.1:{port}->80/tcp" in table
+    where = dy("compose", "-p", "shop", "port", "web", "80", cwd=project, check=True)
+    assert where.stdout == f"127.0.0.1:{port}\n"
+    top = dy("compose", "-p", "shop", "top", "db", cwd=project, check=True).stdout.splitlines()
+    assert top[0] == "db-1" and top[1].split()[:2] == ["UID", "PID"]
+    assert any("httpd -f -p 9000" in line for line in top)
 
     # web reaches db by its service name: db's page names db's hostname.
     deadline = time.monotonic() + 20

@@ -717,3 +717,37 @@ def run(
         labels=labels,
     )
     sys.exit(code)
+
+
+@compose.command()
+@click.option("--index", type=int, default=1, help="Index of the container.")
+@click.option("--protocol", default="tcp", type=click.Choice(["tcp", "udp", "sctp"]))
+@click.argument("service")
+@click.argument("private_port", type=int)
+@pass_ctx
+def port(c: _Ctx, index: int, protocol: str, service: str, private_port: int) -> None:
+    """Print the public port for a port binding."""
+    runner = c.runner([service])
+    found = runner.find(service, index)
+    ports = runner.engine.container_inspect(found["Id"])["NetworkSettings"].get("Ports") or {}
+    bindings = ports.get(f"{private_port}/{protocol}") or []
+    if not bindings:
+        raise ComposeError(
+            f"no port {private_port}/{protocol} for container {runner.name_of(found)}"
+        )
+    print(f"{bindings[0].get('HostIp') or '0.0.0.0'}:{bindings[0]['HostPort']}")
+
+
+@compose.command()
+@click.argument("services", nargs=-1)
+@pass_ctx
+def top(c: _Ctx, services: tuple[str, ...]) -> None:
+    """Display the running processes."""
+    runner = c.runner(list(services))
+    for found in runner.containers(runner.selected(list(services))):
+        if found["State"] != "running":
+            continue
+        procs = runner.engine.container_top(found["Id"])
+        print(runner.log_name(found))
+        _table(list(procs["Titles"]), [list(p) for p in procs["Processes"]])
+        print()
