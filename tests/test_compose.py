@@ -271,3 +271,15 @@ def test_extends_same_file_other_file_and_cycles(tmp_path: Path) -> None:
     write(tmp_path, "compose.yaml", "services:\n  a:\n    extends: ghost\n")
     with pytest.raises(ComposeError, match="services.a.extends: cannot extend service 'ghost'"):
         load(tmp_path)
+
+
+def test_include(tmp_path: Path) -> None:
+    write(tmp_path, "db/compose.yaml", "services:\n  db:\n    image: busybox\n    volumes: ['./init:/init', 'data:/data']\nvolumes:\n  data:\n")  # fmt: skip
+    write(tmp_path, "compose.yaml", "include: [db/compose.yaml]\nservices:\n  web:\n    image: busybox\n    depends_on: [db]\n")  # fmt: skip
+    p = load(tmp_path)
+    assert list(p.services) == ["db", "web"]
+    assert p.services["db"]["volumes"][0]["source"] == str(tmp_path / "db" / "init")
+    assert p.volumes["data"]["name"] == f"{p.name}_data"
+    write(tmp_path, "compose.yaml", "include: [db/compose.yaml]\nservices:\n  db:\n    image: busybox\n")  # fmt: skip
+    with pytest.raises(ComposeError, match=r"services.db conflicts with imported resource from .*db/compose.yaml"):  # fmt: skip
+        load(tmp_path)

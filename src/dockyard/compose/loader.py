@@ -199,7 +199,7 @@ def load_project(opts: Options, selected: list[str] | None = None) -> Project:
             raise ComposeError(f"failed to read {ef}: {e}") from None
     env = {**dotenv, **environ}
 
-    models = [_resolve_extends(_read_file(f, env), f, env) for f in files]
+    models = [_include(_resolve_extends(_read_file(f, env), f, env), f, env, [f]) for f in files]
     merged: dict[str, Any] = {}
     for m in models:
         merged = _merge(merged, m, "")
@@ -320,6 +320,49 @@ def _resolve_extends(data: dict[str, Any], path: str, env: Mapping[str, str]) ->
     return {**data, "services": {n: resolve(path, n, []) for n in services}}
 
 
+def _include(
+    data: dict[str, Any], path: str, env: Mapping[str, str], chain: list[str]
+) -> dict[str, Any]:
+    """``data`` (one file) with the files its ``include`` names loaded (relative to it,
+    each with its own includes and extends; their relative paths rebased to their own
+    directory, or ``project_directory``) and their resources added. A resource both
+    define is an error naming both files, as compose-go's."""
+    entries = data.pop("include", None) or []
+    if not entries:
+        return data
+    out = dict(data)
+    for i, entry in enumerate(entries):
+        spec = {"path": entry} if isinstance(entry, str) else dict(entry)
+        paths = spec["path"] if isinstance(spec["path"], list) else [spec["path"]]
+        for rel in paths:
+            inc = str(Path(Path(path).parent, rel).resolve())
+            if inc in chain:
+                raise ComposeError(
+                    f"{path}: include.{i}: include cycle: {' -> '.join([*chain, inc])}"
+                )
+            if not Path(inc).is_file():
+                raise ComposeError(f"{path}: include.{i}: {inc} not found")
+            model = _include(
+                _resolve_extends(_read_file(inc, env), inc, env), inc, env, [*chain, inc]
+            )
+            base = str(Path(Path(inc).parent, spec.get("project_directory", ".")).resolve())
+            for section in ("services", "networks", "volumes", "secrets", "configs"):
+                mine = dict(out.get(section) or {})
+                for name, value in (model.get(section) or {}).items():
+                    if name in mine:
+                        raise ComposeError(
+                            f"{path}: {section}.{name} conflicts with imported resource from {inc}"
+                        )
+                    if section == "services":
+                        value = _rebase(value or {}, base)
+                    elif section in ("secrets", "configs") and value and "file" in value:
+                        value = {**value, "file": str(Path(base, value["file"]))}
+                    mine[name] = value
+                if mine:
+                    out[section] = mine
+    return out
+
+
 def _rebase(svc: dict[str, Any], directory: str) -> dict[str, Any]:
     """A service's relative paths (build context, bind sources, env files) made absolute
     from ``directory``, for a service extended from a file elsewhere."""
@@ -381,9 +424,13 @@ def _check_supported(data: dict[str, Any], path: str) -> None:
     def refuse(key: str, why: str = "is not supported by Dockyard") -> None:
         raise ComposeError(f"{path}: {key} {why}")
 
-    for key in ("include", "models"):
-        if key in data:
-            refuse(key)
+    if "models" in data:
+        refuse("models")
+    for i, entry in enumerate(data.get("include") or []):
+        if isinstance(entry, dict):
+            for k in entry:
+                if k not in ("path", "project_directory"):
+                    refuse(f"include.{i}.{k}")
     for sname, svc in (data.get("services") or {}).items():
         for key, value in (svc or {}).items():
             if key.startswith("x-"):
