@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.errors import DockyardError
 from dockyard.paths import Paths
 
 HISTORY_HEADERS = {
@@ -86,21 +86,9 @@ def build(
     pull: bool,
 ) -> None:
     """Build an image from a Dockerfile."""
-    from dockyard.build.builder import Builder, BuildOptions
-    from dockyard.build.context import Context
-    from dockyard.cli.images import fail, open_store
-    from dockyard.platforms import check_platform
+    from dockyard.cli.engine import open_engine
+    from dockyard.cli.images import fail
 
-    options = BuildOptions(
-        text="",
-        tags=list(tags),
-        build_args=_pairs(build_args, "--build-arg"),
-        target=target,
-        no_cache=no_cache,
-        labels=_pairs(labels, "--label"),
-        network=network,
-        pull=pull,
-    )
     out_stream = sys.stdout.buffer
     live = None
     if not quiet and (progress == "tty" or (progress == "auto" and sys.stdout.isatty())):
@@ -120,34 +108,24 @@ def build(
             out_stream.write(data)
             out_stream.flush()
 
-    def fetch(name: str) -> None:
-        # The classic builder shows a FROM image's pull as plain status lines.
-        from dockyard.engine import Engine, distribution
-
-        for m in distribution.pull(Engine(paths), name, platform=platform):
-            if m.get("error"):
-                raise DockyardError(str(m["error"]))
-            if not m.get("progress"):
-                line(f"{m['id']}: {m['status']}" if m.get("id") else str(m.get("status", "")))
-
     try:
-        check_platform(platform)
-        if context == "-":
-            ctx = Context.from_stdin(sys.stdin.buffer, dockerfile)
-        elif dockerfile == "-":  # `-f -`: the Dockerfile on stdin, files from the directory
-            if not os.path.isdir(context):
-                raise InvalidArgument(f'unable to prepare context: path "{context}" not found')
-            text = sys.stdin.buffer.read().decode("utf-8", errors="replace")
-            ctx = Context(os.path.realpath(context), None, text)
-        else:
-            ctx = Context.from_directory(context, dockerfile)
-        with ctx:
-            options.text = ctx.dockerfile_text()
-            named = dockerfile if dockerfile not in (None, "-") else None
-            options.filename = os.path.basename(named) if named else "Dockerfile"
-            options.context = ctx
-            with open_store(paths) as store:
-                image = Builder(paths, store, options, line, raw, fetch).build()
+        image_id = open_engine(paths).image_build_local(
+            context,
+            dockerfile,
+            stdin=sys.stdin.buffer,
+            tags=list(tags),
+            buildargs=_pairs(build_args, "--build-arg"),
+            target=target,
+            labels=_pairs(labels, "--label"),
+            network=network,
+            pull=pull,
+            nocache=no_cache,
+            platform=platform,
+            # The classic builder shows a FROM image's pull as plain status lines.
+            line=line,
+            raw=raw,
+            pull_status=line,
+        )
     except (DockyardError, OSError) as e:
         # A build fails with exit 1 and one line, as Docker's; an OS error names its path.
         if live is not None:
@@ -163,10 +141,10 @@ def build(
     if iidfile:
         tmp = f"{iidfile}.tmp{os.getpid()}"
         with open(tmp, "w") as f:
-            f.write(image.id)
+            f.write(image_id)
         os.replace(tmp, iidfile)
     if quiet:
-        click.echo(image.id)
+        click.echo(image_id)
 
 
 class LiveProgress:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import wraps
 from typing import Any, NoReturn, TypeVar
 
@@ -64,19 +63,6 @@ def engine_errors(func: F) -> F:
             fail(f"Error response from daemon: {e}")
 
     return wrapper  # type: ignore[return-value]
-
-
-@contextmanager
-def open_store(paths: Paths) -> Iterator[Any]:
-    """An ``ImageStore`` on the engine's state DB, closed afterwards."""
-    from dockyard.image.store import ImageStore
-    from dockyard.state import StateDB
-
-    db = StateDB(paths.state_db)
-    try:
-        yield ImageStore(paths, db)
-    finally:
-        db.close()
 
 
 # -- images -----------------------------------------------------------------------------

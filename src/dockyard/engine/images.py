@@ -4,8 +4,9 @@ push (distribution.py), save and load (archives.py) are their own modules.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dockyard.engine.base import EngineBase
 from dockyard.errors import InvalidArgument, NotFound
@@ -216,17 +217,12 @@ class ImageOperations(EngineBase):
     ) -> str:
         """What ``POST /build`` does (:meth:`image_build`), from a context directory on
         this host, for in-process front ends (``context``, with the Dockerfile
-        ``dockerfile``, a path relative to it; default ``Dockerfile``): the
-        classic builder's steps, each output line passed to ``output`` (RUN output as it
-        comes); a ``FROM`` image that is missing is pulled. ``tags`` name the result.
-        Returns the image ID. Raises InvalidArgument (a missing context, a bad
+        ``dockerfile``, a path relative to it; default ``Dockerfile``): the classic
+        builder's steps, each output line passed to ``output`` (RUN output as it comes,
+        split into lines); a ``FROM`` image that is missing is pulled. ``tags`` name the
+        result. Returns the image ID. Raises InvalidArgument (a missing context, a bad
         Dockerfile), DockyardError (a step failed), OSError."""
         import os
-
-        from dockyard.build.builder import Builder, BuildOptions
-        from dockyard.build.context import Context
-        from dockyard.engine import distribution
-        from dockyard.errors import DockyardError
 
         emit = output or (lambda _line: None)
         buffered = bytearray()
@@ -238,19 +234,84 @@ class ImageOperations(EngineBase):
                 buffered[:] = rest
                 emit(line.decode("utf-8", "replace"))
 
-        def fetch(name: str) -> None:
-            for m in distribution.pull(self, name):  # type: ignore[arg-type]
-                if m.get("error"):
-                    raise DockyardError(str(m["error"]))
-
         if not os.path.isdir(context):
             raise InvalidArgument(f'unable to prepare context: path "{context}" not found')
         # The API's dockerfile is relative to the context (the docker CLI's -f, to the cwd).
-        path = os.path.join(context, dockerfile) if dockerfile else None
-        with Context.from_directory(context, path) as ctx:
+        image_id = self.image_build_local(
+            context,
+            os.path.join(context, dockerfile) if dockerfile else None,
+            tags=tags,
+            buildargs=buildargs,
+            target=target,
+            labels=labels,
+            network=network,
+            pull=pull,
+            nocache=nocache,
+            line=emit,
+            raw=raw,
+        )
+        if buffered:
+            emit(buffered.decode("utf-8", "replace"))
+        return image_id
+
+    def image_build_local(
+        self,
+        context: str,
+        dockerfile: str | None = None,
+        *,
+        stdin: BinaryIO | None = None,
+        tags: list[str] | None = None,
+        buildargs: dict[str, str] | None = None,
+        target: str = "",
+        labels: dict[str, str] | None = None,
+        network: str = "default",
+        pull: bool = False,
+        nocache: bool = False,
+        platform: str | None = None,
+        line: Callable[[str], None] | None = None,
+        raw: Callable[[bytes], None] | None = None,
+        pull_status: Callable[[str], None] | None = None,
+    ) -> str:
+        """The classic build of ``docker build`` run in this process (the CLI, compose):
+        ``context`` a directory on this host, or ``-`` (a tar context, or a bare
+        Dockerfile, read from ``stdin``); ``dockerfile`` relative to the context, or
+        ``-`` (the Dockerfile from ``stdin``, the files from the directory). Step lines go
+        to ``line``, RUN output to ``raw`` as it comes, the status lines of a missing
+        ``FROM`` image's pull to ``pull_status``. ``platform`` must be this host's.
+        Returns the image ID. Raises InvalidArgument (a missing context, a bad Dockerfile
+        or platform), DockyardError (a step failed), OSError."""
+        import os
+
+        from dockyard.build.builder import Builder, BuildOptions
+        from dockyard.build.context import Context
+        from dockyard.engine import distribution
+        from dockyard.errors import DockyardError
+        from dockyard.platforms import check_platform
+
+        def fetch(name: str) -> None:
+            for m in distribution.pull(self, name, platform=platform):  # type: ignore[arg-type]
+                if m.get("error"):
+                    raise DockyardError(str(m["error"]))
+                if pull_status is not None and not m.get("progress"):
+                    text = f"{m['id']}: {m['status']}" if m.get("id") else m.get("status", "")
+                    pull_status(str(text))
+
+        check_platform(platform)
+        source = stdin if stdin is not None else sys.stdin.buffer
+        if context == "-":
+            ctx = Context.from_stdin(source, dockerfile)
+        elif dockerfile == "-":
+            if not os.path.isdir(context):
+                raise InvalidArgument(f'unable to prepare context: path "{context}" not found')
+            text = source.read().decode("utf-8", errors="replace")
+            ctx = Context(os.path.realpath(context), None, text)
+        else:
+            ctx = Context.from_directory(context, dockerfile)
+        with ctx:
+            named = dockerfile if dockerfile not in (None, "-") else None
             options = BuildOptions(
                 text=ctx.dockerfile_text(),
-                filename=os.path.basename(dockerfile) if dockerfile else "Dockerfile",
+                filename=os.path.basename(named) if named else "Dockerfile",
                 context=ctx,
                 tags=list(tags or []),
                 build_args=dict(buildargs or {}),
@@ -260,7 +321,12 @@ class ImageOperations(EngineBase):
                 network=network,
                 pull=pull,
             )
-            image = Builder(self.paths, self.images, options, emit, raw, fetch).build()
-        if buffered:
-            emit(buffered.decode("utf-8", "replace"))
+            image = Builder(
+                self.paths,
+                self.images,
+                options,
+                line or (lambda _text: None),
+                raw or (lambda _data: None),
+                fetch,
+            ).build()
         return str(image.id)
