@@ -84,7 +84,7 @@ def test_errors_as_docker_answers_them(engine_env: dict[str, str], sock: str) ->
             "message": "GET /images/search: not implemented by Dockyard (ImageSearch)"
         }
         r = c.post("/containers/x/update", json={})
-        assert r.status_code == 501
+        assert r.status_code == 404 and r.json()["message"] == "No such container: x"
         r = c.delete("/version")
         assert r.status_code == 405
         r = c.post("/swarm/leave", params={"force": "1"})

@@ -269,6 +269,11 @@ def container_rename(req: Request) -> None:
     req.send_empty(204)
 
 
+@router.route("POST", "/containers/{id}/update")
+def container_update(req: Request) -> None:
+    req.send_json(call(req, "container_update", req.vars["id"], req.json(required=True)))
+
+
 @router.route("POST", "/containers/{id}/resize")
 def container_resize(req: Request) -> None:
     call(req, "container_resize", req.vars["id"], height=req.q_int("h", 0), width=req.q_int("w", 0))

@@ -452,6 +452,11 @@ def _register() -> None:
     from dockyard.cli.cp import cp
 
     container.add_command(cp)
+    from dockyard.cli.logs import logs
+    from dockyard.cli.update import update
+
+    container.add_command(logs)
+    container.add_command(update)
 
 
 _register()

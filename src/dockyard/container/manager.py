@@ -323,21 +323,6 @@ class ContainerManager:
 
     def _configs(self, opts: CreateOptions, image: Image, name: str) -> tuple[dict, dict]:
         img = image.config.get("config") or {}
-        if opts.memory and opts.memory < MIN_MEMORY:
-            raise InvalidArgument("Minimum memory limit allowed is 6MB")
-        if opts.memory_swap > 0 and opts.memory and opts.memory_swap < opts.memory:
-            raise InvalidArgument(
-                "Minimum memoryswap limit should be larger than memory limit, see usage"
-            )
-        if opts.memory_swap > 0 and not opts.memory:
-            raise InvalidArgument(
-                "You should always set the Memory limit when using Memoryswap limit, see usage"
-            )
-        ncpu = os.cpu_count() or 1
-        if opts.cpus and not 0.01 <= opts.cpus <= ncpu:
-            raise InvalidArgument(
-                f"Range of CPUs is from 0.01 to {ncpu:.2f}, as there are only {ncpu} CPUs available"
-            )
         _check_name_fields(opts)
         _check_resources(opts)
         network_mode = self.networks.validate_modes(
@@ -508,6 +493,97 @@ class ContainerManager:
 
         caps.tweak(opts.cap_add, opts.cap_drop, opts.privileged)
         return config, host_config
+
+    # -- update ---------------------------------------------------------------------------
+
+    def update(
+        self, ref: str, resources: dict[str, Any], restart_policy: dict[str, Any] | None = None
+    ) -> Container:
+        """``docker update``: merge HostConfig resource fields ``resources`` (Docker's
+        names; 0/absent: unchanged, as moby's container.UpdateContainer) and a restart
+        policy into the container's HostConfig, and write the limits to its cgroup when it
+        is running (a later start applies them otherwise; the restart policy counts from
+        the next exit). Returns the updated container.
+
+        Raises NotFound, InvalidArgument (dockerd's range checks) and Conflict (moby's
+        conflicting updates), each ``Cannot update container <id>: ...``, or
+        RuntimeFailure when the cgroup refuses a value (the old record and limits are
+        put back)."""
+        from dockyard.container.restart import validate_restart_policy
+
+        c = self.store.get(ref)
+
+        def fail(kind: type[DockyardError], why: str) -> NoReturn:
+            raise kind(f"Cannot update container {c.id}: {why}")
+
+        def merge(hc: dict[str, Any]) -> dict[str, Any]:
+            for new, old_field, what in (
+                ("NanoCpus", "CpuPeriod", "CPU Period"),
+                ("NanoCpus", "CpuQuota", "CPU Quota"),
+                ("CpuPeriod", "NanoCpus", "CPU Period"),
+                ("CpuQuota", "NanoCpus", "CPU Quota"),
+            ):
+                if resources.get(new) and hc.get(old_field):
+                    fail(
+                        Conflict,
+                        f"Conflicting options: {what} cannot be updated as NanoCPUs has "
+                        "already been set",
+                    )
+            memory = resources.get("Memory") or 0
+            swap = hc.get("MemorySwap") or 0
+            if memory and swap > 0 and memory > swap and not resources.get("MemorySwap"):
+                fail(
+                    Conflict,
+                    "Memory limit should be smaller than already set memoryswap limit, "
+                    "update the memoryswap at the same time",
+                )
+            for key, value in resources.items():
+                if value:
+                    hc[key] = value
+            if restart_policy and restart_policy.get("Name"):
+                if restart_policy["Name"] != "no" and hc.get("AutoRemove"):
+                    fail(
+                        Conflict,
+                        "Restart policy cannot be updated because AutoRemove is enabled "
+                        "for the container",
+                    )
+                try:
+                    validate_restart_policy(restart_policy)
+                except InvalidArgument as e:
+                    fail(InvalidArgument, str(e))
+                hc["RestartPolicy"] = dict(restart_policy)
+            try:
+                _check_resources(_resource_options(hc))
+            except InvalidArgument as e:
+                fail(InvalidArgument, str(e))
+            return hc
+
+        old, new = self.store.update_host_config(c.id, merge)
+        c.host_config = new
+        if self._cgroup_exists(c):
+            try:
+                self._apply_resources(c, new)
+            except DockyardError as e:
+                self.store.update_host_config(c.id, lambda _: old)
+                c.host_config = old
+                with contextlib.suppress(DockyardError):
+                    self._apply_resources(c, old)
+                fail(RuntimeFailure, str(e))
+        return c
+
+    def _apply_resources(self, c: Container, hc: dict[str, Any]) -> None:
+        """Write the limits of HostConfig ``hc`` to the running container's cgroup."""
+        from dockyard.runtime import cgroups
+
+        resources = cgroups.resources_from_docker(
+            memory=hc.get("Memory") or None,
+            memory_swap=hc.get("MemorySwap") or None,
+            cpus=(hc.get("NanoCpus") or 0) / 1e9 or None,
+            cpu_shares=hc.get("CpuShares") or None,
+            pids_limit=hc.get("PidsLimit") or None,
+        )
+        _more_resources(resources, hc, [])
+        cgroups.load(self._cgroups_path(c)).update(resources)
 
     # -- start ----------------------------------------------------------------------------
 
@@ -1543,9 +1619,43 @@ def _blkio_weight_supported() -> bool:
     )
 
 
+def _resource_options(hc: dict[str, Any]) -> CreateOptions:
+    """The resource settings of a stored HostConfig as CreateOptions, to check them."""
+    return CreateOptions(
+        image="",
+        memory=hc.get("Memory") or 0,
+        memory_swap=hc.get("MemorySwap") or 0,
+        cpus=(hc.get("NanoCpus") or 0) / 1e9,
+        cpu_period=hc.get("CpuPeriod") or 0,
+        cpu_quota=hc.get("CpuQuota") or 0,
+        cpu_rt_period=hc.get("CpuRealtimePeriod") or 0,
+        cpu_rt_runtime=hc.get("CpuRealtimeRuntime") or 0,
+        cpuset_cpus=hc.get("CpusetCpus") or "",
+        cpuset_mems=hc.get("CpusetMems") or "",
+        blkio_weight=hc.get("BlkioWeight") or 0,
+        memory_reservation=hc.get("MemoryReservation") or 0,
+        network=hc.get("NetworkMode") or "bridge",
+    )
+
+
 def _check_resources(opts: CreateOptions) -> None:
     """dockerd's checks of the resource and kernel settings (daemon_unix.go
     verifyPlatformContainerResources/Settings), with its messages. Raises InvalidArgument."""
+    if opts.memory and opts.memory < MIN_MEMORY:
+        raise InvalidArgument("Minimum memory limit allowed is 6MB")
+    if opts.memory_swap > 0 and opts.memory and opts.memory_swap < opts.memory:
+        raise InvalidArgument(
+            "Minimum memoryswap limit should be larger than memory limit, see usage"
+        )
+    if opts.memory_swap > 0 and not opts.memory:
+        raise InvalidArgument(
+            "You should always set the Memory limit when using Memoryswap limit, see usage"
+        )
+    ncpu = os.cpu_count() or 1
+    if opts.cpus and not 0.01 <= opts.cpus <= ncpu:
+        raise InvalidArgument(
+            f"Range of CPUs is from 0.01 to {ncpu:.2f}, as there are only {ncpu} CPUs available"
+        )
     if opts.memory_reservation and opts.memory_reservation < MIN_MEMORY:
         raise InvalidArgument("Minimum memory reservation allowed is 6MB")
     if opts.memory and opts.memory_reservation and opts.memory < opts.memory_reservation:

@@ -122,6 +122,26 @@ class ContainerStore:
             )
         return dict(state["Health"])
 
+    def update_host_config(
+        self, container_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Replace HostConfig by ``change(current HostConfig)`` in one write transaction
+        (``change`` may raise to leave it as it is); returns (old, new). Raises NotFound
+        when the container is gone."""
+        with self.db.write() as conn:
+            row = conn.execute(
+                "SELECT host_config FROM containers WHERE id = ?", (container_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"No such container: {container_id}")
+            old = json.loads(row["host_config"])
+            new = change(json.loads(row["host_config"]))
+            conn.execute(
+                "UPDATE containers SET host_config = ? WHERE id = ?",
+                (json.dumps(new), container_id),
+            )
+        return old, new
+
     def rename(self, container_id: str, name: str) -> None:
         """Give the container ``container_id`` the (validated) ``name``; raises Conflict
         with Docker's message when another container has it (the UNIQUE constraint)."""

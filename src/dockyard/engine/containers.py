@@ -578,6 +578,19 @@ class ContainerOperations(EngineBase):
 
         operations.rename(self.containers, id, name)
 
+    def container_update(self, id: str, update: dict[str, Any]) -> dict[str, Any]:
+        """``POST /containers/{id}/update`` (Engine API UpdateConfig: Resources fields at
+        the top level and RestartPolicy): the new limits are stored and, when the container
+        is running, written to its cgroup; the restart policy counts from the next exit.
+        Returns ``{"Warnings": [...]}``. Raises NotFound, InvalidArgument (a bad value, or a
+        field ``docker update`` cannot change in Dockyard), Conflict (moby's conflicting
+        updates), RuntimeFailure (the kernel refused a limit: nothing changed)."""
+        from dockyard.engine.create import update_request
+
+        resources, restart_policy = update_request(update)
+        self.containers.update(id, resources, restart_policy)
+        return {"Warnings": []}
+
     def container_prune(self, filters: Filters | None = None) -> ContainerPruneResponse:
         """``POST /containers/prune``: remove every container that is not running and
         matches ``filters`` (``until``, ``label``, ``label!``). Returns the IDs removed

@@ -279,3 +279,54 @@ def _device(value: Any) -> dict[str, str]:
         "PathInContainer": value.get("PathInContainer") or host,
         "CgroupPermissions": value.get("CgroupPermissions") or "rwm",
     }
+
+
+# UpdateConfig fields ``docker update`` changes (moby container.UpdateContainer).
+_UPDATABLE = (
+    "BlkioWeight",
+    "CpuShares",
+    "NanoCpus",
+    "CpuPeriod",
+    "CpuQuota",
+    "CpuRealtimePeriod",
+    "CpuRealtimeRuntime",
+    "CpusetCpus",
+    "CpusetMems",
+    "Memory",
+    "MemoryReservation",
+    "MemorySwap",
+    "PidsLimit",
+)
+
+
+def update_request(update: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """``POST /containers/{id}/update``'s body as (HostConfig resource fields to change,
+    RestartPolicy or None). A field left at its zero value is unchanged; any other
+    Resources field that is set is refused (moby ignores those: accept-and-ignore).
+    Raises InvalidArgument."""
+    if not isinstance(update, dict):
+        raise InvalidArgument("update: must be an object")
+    if update.get("KernelMemory"):
+        raise InvalidArgument(_HOST_REFUSED["KernelMemory"])
+    resources: dict[str, Any] = {}
+    for key, value in update.items():
+        if key == "RestartPolicy":
+            continue
+        if key in _UPDATABLE:
+            if key in ("CpusetCpus", "CpusetMems"):
+                if not isinstance(value, str | None):
+                    raise InvalidArgument(f"{key}: must be a string")
+            elif value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise InvalidArgument(f"{key}: must be an integer")
+            if value:
+                resources[key] = value
+        elif not _is_zero(value) and value not in _HOST_DEFAULTS.get(key, ()) + (-1,):
+            raise InvalidArgument(f"{key} cannot be changed by docker update in Dockyard")
+    policy = update.get("RestartPolicy")
+    if policy is not None and not isinstance(policy, dict):
+        raise InvalidArgument("RestartPolicy: must be an object")
+    if policy and policy.get("Name"):
+        policy = {"Name": policy["Name"], "MaximumRetryCount": policy.get("MaximumRetryCount") or 0}
+    else:
+        policy = None
+    return resources, policy

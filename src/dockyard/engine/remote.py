@@ -342,6 +342,10 @@ class RemoteEngine:
         """``POST /containers/{id}/rename``."""
         self._send("POST", f"/containers/{quote(id, safe='')}/rename", {"name": name})
 
+    def container_update(self, id: str, update: dict[str, Any]) -> dict[str, Any]:
+        """``POST /containers/{id}/update``: ``{"Warnings"}``."""
+        return self._json("POST", f"/containers/{quote(id, safe='')}/update", None, update)
+
     def container_wait(self, id: str, condition: str = "not-running") -> dict[str, Any]:
         """``POST /containers/{id}/wait``: ``{"StatusCode", "Error"}``."""
         return self._json(

@@ -124,6 +124,12 @@ class Manager:
     def _setup(self, resources: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    def update(self, resources: dict[str, Any]) -> None:
+        """Write OCI ``resources`` (config-linux.md "Control groups") to this existing
+        cgroup, as ``runc update`` does for a running container. Raises DockyardError
+        naming the file a write failed on."""
+        self._setup(resources)
+
     def _undo_create(self) -> None:
         for d in reversed(self._created):
             try:
