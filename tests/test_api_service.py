@@ -467,3 +467,40 @@ def test_service_recovers_a_container_whose_monitor_died(
             assert state["ExitCode"] == 137
     finally:
         dy("rm", "-f", cid, check=True)
+
+
+def test_non_root_user_cannot_connect(engine_env: dict[str, str]) -> None:
+    """The socket is root's and the docker group's (0660): another user's connect fails
+    with EACCES from the kernel, before the service sees anything (the socket sits in a
+    directory everyone may traverse, so only its own mode decides)."""
+    import shutil
+    import sys
+    import tempfile
+
+    if shutil.which("runuser") is None:
+        pytest.skip("runuser is not installed (util-linux)")
+    open_dir = tempfile.mkdtemp(prefix="dockyard-api-", dir="/tmp")
+    try:
+        os.chmod(open_dir, 0o755)
+        sock = os.path.join(open_dir, "docker.sock")
+        with running_service(engine_env, sock):
+            probe = (
+                "import socket, sys\n"
+                "s = socket.socket(socket.AF_UNIX)\n"
+                "try:\n"
+                f"    s.connect({sock!r})\n"
+                "except PermissionError:\n"
+                "    sys.exit(3)\n"
+            )
+            r = subprocess.run(
+                ["runuser", "-u", "nobody", "--", sys.executable, "-I", "-S", "-c", probe],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert r.returncode == 3, r.stderr
+            # Root (the docker group's members alike) is served.
+            with client(sock) as c:
+                assert c.get("/_ping").text == "OK"
+    finally:
+        shutil.rmtree(open_dir, ignore_errors=True)
