@@ -78,8 +78,14 @@ class BuildOperations(EngineBase):
             out.write(json.dumps(message, separators=(",", ":")) + "\n")
             out.flush()
 
+        # The closing lines wait for the image ID: dockerd sends {"aux": {"ID"}} before
+        # "Successfully built ..." (clients take the last message for the result).
+        closing: list[str] = []
+
         def line(text: str) -> None:
-            if not quiet:
+            if text.startswith("Successfully built ") or closing:
+                closing.append(text)
+            elif not quiet:
                 emit({"stream": text + "\n"})
 
         def raw(data: bytes) -> None:
@@ -114,6 +120,9 @@ class BuildOperations(EngineBase):
             emit({"aux": {"ID": image.id}})
             if quiet:
                 emit({"stream": image.id + "\n"})
+            else:
+                for text in closing:
+                    emit({"stream": text + "\n"})
             return image.id
         except DockyardError as e:
             emit({"errorDetail": {"message": str(e)}, "error": str(e)})
