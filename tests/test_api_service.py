@@ -85,6 +85,12 @@ def test_errors_as_docker_answers_them(engine_env: dict[str, str], sock: str) ->
         }
         r = c.post("/containers/x/update", json={})
         assert r.status_code == 404 and r.json()["message"] == "No such container: x"
+        r = c.post("/containers/x/update", json={"Memory": "lots"})
+        assert r.status_code == 400
+        assert r.json()["message"] == (
+            "invalid JSON: json: cannot unmarshal string into Go struct field "
+            "UpdateConfig.Memory of type int64"
+        )
         r = c.delete("/version")
         assert r.status_code == 405
         r = c.post("/swarm/leave", params={"force": "1"})

@@ -248,6 +248,12 @@ def container_kill(req: Request) -> None:
     req.send_empty(204)
 
 
+@router.route("POST", "/containers/{id}/update")
+def container_update(req: Request) -> None:
+    body = schema.check(req.json(required=True), schema.UPDATE_CONFIG, "UpdateConfig")
+    req.send_json(call(req, "container_update", req.vars["id"], body))
+
+
 @router.route("POST", "/containers/{id}/pause")
 def container_pause(req: Request) -> None:
     call(req, "container_pause", req.vars["id"])
@@ -267,11 +273,6 @@ def container_rename(req: Request) -> None:
         raise InvalidArgument("Neither old nor new names may be empty")
     call(req, "container_rename", req.vars["id"], name)
     req.send_empty(204)
-
-
-@router.route("POST", "/containers/{id}/update")
-def container_update(req: Request) -> None:
-    req.send_json(call(req, "container_update", req.vars["id"], req.json(required=True)))
 
 
 @router.route("POST", "/containers/{id}/resize")
@@ -1014,7 +1015,6 @@ def volume_prune(req: Request) -> None:
 #: so a client sees "not implemented", not "page not found" or a made-up success.
 NOT_IMPLEMENTED = [
     ("POST", "/session", "Session"),
-    ("POST", "/containers/{id}/update", "ContainerUpdate"),
     ("GET", "/containers/{id}/attach/ws", "ContainerAttachWebsocket"),
     ("GET", "/images/search", "ImageSearch"),
     ("GET", "/distribution/{name:path}/json", "DistributionInspect"),

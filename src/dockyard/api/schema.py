@@ -135,6 +135,18 @@ CREATE_REQUEST: Spec = {
     "NetworkingConfig": NETWORKING_CONFIG,
 }
 
+#: UpdateConfig: the Resources part of HostConfig and RestartPolicy.
+UPDATE_CONFIG: Spec = {
+    key: HOST_CONFIG[key]
+    for key in (
+        "CpuShares", "Memory", "CgroupParent", "BlkioWeight", "CpuPeriod", "CpuQuota",
+        "CpuRealtimePeriod", "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems", "Devices",
+        "DeviceCgroupRules", "KernelMemory", "KernelMemoryTCP", "MemoryReservation",
+        "MemorySwap", "MemorySwappiness", "NanoCpus", "OomKillDisable", "PidsLimit",
+        "Ulimits", "CpuCount", "CpuPercent", "RestartPolicy",
+    )
+}  # fmt: skip
+
 NETWORK_CREATE: Spec = {
     "Name": "string",
     "Driver": "string",
