@@ -20,13 +20,6 @@ def _engine(paths: Paths) -> Any:
     return open_engine(paths)
 
 
-def _local_engine(paths: Paths) -> Any:
-    """The in-process engine, for exec and stats (not yet through the facade)."""
-    from dockyard.engine import Engine
-
-    return Engine(paths)
-
-
 @click.command(
     "exec",
     context_settings={**_SETTINGS, "allow_interspersed_args": False},
@@ -147,17 +140,13 @@ def stats(
     containers: tuple[str, ...],
 ) -> None:
     """Display a live stream of container(s) resource usage statistics."""
-    import time
 
     from dockyard.cli.formatting import format_items
-    from dockyard.container.exec import stats as sample
 
-    engine = _local_engine(paths)
+    engine = _engine(paths)
+    interval = 0.1
     while True:
-        rows = sample(engine.containers, list(containers))
-        if no_trunc:
-            for row in rows:
-                row["ID"] = engine.container_store.get(row["ID"]).id
+        rows = _stats_rows(engine, list(containers), no_trunc, interval)
         text = format_items(format_, rows, _STATS_HEADERS, default=_STATS_DEFAULT)
         if no_stream:
             sys.stdout.write(text)
@@ -165,7 +154,88 @@ def stats(
         # Clear the screen and redraw, as the Docker CLI does on a terminal.
         sys.stdout.write("\033[2J\033[H" + text)
         sys.stdout.flush()
-        time.sleep(0.9)
+        interval = 0.9
+
+
+def _stats_rows(
+    engine: Any, refs: list[str], no_trunc: bool, interval: float
+) -> list[dict[str, str]]:
+    """One ``docker stats`` row per container (the running ones when ``refs`` is empty)
+    from two one-shot StatsResponse samples ``interval`` seconds apart, computed as
+    docker/cli's stats formatter does (CPU % from the container's and the host's CPU time
+    deltas, memory without the inactive file cache). Raises NotFound, or Conflict for a
+    named container that is not running."""
+    import time
+
+    def sample(ref: str) -> dict[str, Any]:
+        return dict(next(iter(engine.container_stats(ref, stream=False, one_shot=True))))
+
+    if refs:
+        targets = [(ref, ref) for ref in refs]
+    else:
+        targets = [(s["Id"][:12], s["Id"]) for s in engine.container_list()]
+    first: dict[str, dict[str, Any]] = {}
+    for _, ref in targets:
+        try:
+            first[ref] = sample(ref)
+        except DockyardError:
+            if refs:
+                raise
+    if first:
+        time.sleep(interval)
+    rows = []
+    for shown, ref in targets:
+        if ref not in first:
+            continue
+        try:
+            current = sample(ref)
+        except DockyardError:
+            if refs:
+                raise
+            continue
+        rows.append(_stats_row(shown, current, first[ref], no_trunc))
+    return rows
+
+
+def _stats_row(
+    shown: str, st: dict[str, Any], pre: dict[str, Any], no_trunc: bool
+) -> dict[str, str]:
+    """docker/cli's stats columns of the StatsResponse ``st`` after ``pre``."""
+    from dockyard.humanize import bytes_size, human_size
+
+    cpu, pre_cpu = st["cpu_stats"], pre["cpu_stats"]
+    cpu_delta = cpu["cpu_usage"]["total_usage"] - pre_cpu["cpu_usage"]["total_usage"]
+    system_delta = cpu.get("system_cpu_usage", 0) - pre_cpu.get("system_cpu_usage", 0)
+    percent = 0.0
+    if cpu_delta > 0 and system_delta > 0:
+        percent = cpu_delta / system_delta * cpu.get("online_cpus", 1) * 100.0
+    memory = st["memory_stats"]
+    usage = memory.get("usage", 0)
+    stat = memory.get("stats") or {}
+    inactive = stat.get("total_inactive_file", stat.get("inactive_file", 0))
+    if inactive < usage:
+        usage -= inactive
+    limit = memory.get("limit", 0)
+    nets = (st.get("networks") or {}).values()
+    rx, tx = sum(n["rx_bytes"] for n in nets), sum(n["tx_bytes"] for n in nets)
+    read = written = 0
+    for entry in (st.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []:
+        op = str(entry.get("op", "")).lower()
+        if op == "read":
+            read += entry["value"]
+        elif op == "write":
+            written += entry["value"]
+    return {
+        "ID": st["id"] if no_trunc else st["id"][:12],
+        "Container": shown,
+        "Name": st["name"].removeprefix("/"),
+        "CPUPerc": f"{percent:.2f}%",
+        "MemUsage": f"{bytes_size(usage)} / {bytes_size(limit)}",
+        "MemPerc": f"{(usage / limit * 100 if limit else 0.0):.2f}%",
+        "NetIO": f"{human_size(rx)} / {human_size(tx)}",
+        "BlockIO": f"{human_size(read)} / {human_size(written)}",
+        "PIDs": str((st.get("pids_stats") or {}).get("current") or 0),
+    }
 
 
 @click.command(context_settings=_SETTINGS)

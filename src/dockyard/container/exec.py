@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import signal
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -303,23 +302,6 @@ def _read_keyed(path: str) -> dict[str, int]:
     return out
 
 
-def _net_io(pid: int) -> tuple[int, int]:
-    """(received, sent) bytes over the non-loopback interfaces of ``pid``'s netns."""
-    rx = tx = 0
-    try:
-        with open(f"/proc/{pid}/net/dev") as f:
-            lines = f.read().splitlines()[2:]
-    except OSError:
-        return 0, 0
-    for line in lines:
-        name, _, data = line.partition(":")
-        fields = data.split()
-        if name.strip() != "lo" and len(fields) >= 9:
-            rx += int(fields[0])
-            tx += int(fields[8])
-    return rx, tx
-
-
 def _block_io(cg: Any) -> tuple[int, int]:
     """(read, written) bytes: v1 blkio.throttle.io_service_bytes, v2 io.stat."""
     read = written = 0
@@ -350,82 +332,6 @@ def _block_io(cg: Any) -> tuple[int, int]:
         except OSError:
             pass
     return read, written
-
-
-def _host_memory() -> int:
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def _memory_usage(cg: Any, raw: int) -> int:
-    """Docker's figure: usage minus inactive file cache (v1 total_inactive_file, v2
-    inactive_file)."""
-    path = cg.paths.get("memory") or cg.paths.get("")
-    if not path:
-        return raw
-    stat = _read_keyed(os.path.join(path, "memory.stat"))
-    inactive = stat.get("total_inactive_file", stat.get("inactive_file", 0))
-    return raw - inactive if inactive < raw else raw
-
-
-def stats(
-    manager: ContainerManager, refs: list[str], interval: float = 0.1
-) -> list[dict[str, Any]]:
-    """One ``docker stats --no-stream`` sample per running container (all running ones
-    when ``refs`` is empty): dicts with ``ID`` (short), ``Container`` (the ref or ID),
-    ``Name``, ``CPUPerc``, ``MemUsage``, ``MemPerc``, ``NetIO``, ``BlockIO``, ``PIDs``
-    (strings as Docker prints them; memory in binary units, I/O in decimal ones).
-    CPU % is the cgroup's CPU time over ``interval`` seconds of wall time. Raises
-    NotFound, or Conflict for a named container that is not running."""
-    from dockyard.humanize import human_size
-
-    if refs:
-        found = [(ref, running_container(manager, ref)) for ref in refs]
-    else:
-        found = [(c.id[:12], c) for c in manager.list_reconciled() if c.state["Running"]]
-    groups = []
-    for ref, c in found:
-        try:
-            cg = _cgroup(manager, c)
-            groups.append((ref, c, cg, cg.stats().get("cpu_usage"), time.monotonic()))
-        except DockyardError:
-            groups.append((ref, c, None, None, time.monotonic()))
-    if groups:
-        time.sleep(interval)
-    out = []
-    for ref, c, cg, cpu0, t0 in groups:
-        st: dict[str, int | None] = cg.stats() if cg is not None else {}
-        cpu1 = st.get("cpu_usage")
-        cpu = 0.0
-        if cpu0 is not None and cpu1 is not None:
-            cpu = (cpu1 - cpu0) / ((time.monotonic() - t0) * 1e9) * 100.0
-        usage = _memory_usage(cg, st.get("memory_usage") or 0) if cg is not None else 0
-        limit = st.get("memory_limit") or _host_memory()
-        if c.host_config.get("NetworkMode") == "host":
-            rx = tx = 0
-        else:
-            rx, tx = _net_io(int(c.state.get("Pid") or 0))
-        blk_r, blk_w = _block_io(cg) if cg is not None else (0, 0)
-        pids = st.get("pids_current")
-        if pids is None and cg is not None:
-            pids = len(cg.pids())
-        out.append(
-            {
-                "ID": c.id[:12],
-                "Container": ref,
-                "Name": c.name,
-                "CPUPerc": f"{cpu:.2f}%",
-                "MemUsage": f"{bytes_size(usage)} / {bytes_size(limit)}",
-                "MemPerc": f"{(usage / limit * 100 if limit else 0.0):.2f}%",
-                "NetIO": f"{human_size(rx)} / {human_size(tx)}",
-                "BlockIO": f"{human_size(blk_r)} / {human_size(blk_w)}",
-                "PIDs": str(pids or 0),
-            }
-        )
-    return out
 
 
 def sample(manager: ContainerManager, ref: str) -> dict[str, Any]:
@@ -472,15 +378,3 @@ def sample(manager: ContainerManager, ref: str) -> dict[str, Any]:
             if name.strip() != "lo" and len(fields) >= 16:
                 out["networks"][name.strip()] = [int(x) for x in fields[:16]]
     return out
-
-
-_BINARY_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
-
-
-def bytes_size(size: float) -> str:
-    """go-units ``BytesSize``: binary units with 4 significant digits, e.g. ``1.5MiB``."""
-    i = 0
-    while size >= 1024.0 and i < len(_BINARY_UNITS) - 1:
-        size /= 1024.0
-        i += 1
-    return f"{size:.4g}{_BINARY_UNITS[i]}"
