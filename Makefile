@@ -23,6 +23,7 @@ $(BIN)/dockyard: pyproject.toml
 	$(BIN)/python -m compileall -q src $(VENV)/lib >/dev/null
 	ln -sf $(BIN)/dockyard /usr/local/bin/dockyard
 	ln -sf $(BIN)/dockyard-runtime /usr/local/bin/dockyard-runtime
+	ln -sf $(BIN)/dockyard-compose /usr/local/bin/dockyard-compose
 
 install: deps $(BIN)/dockyard
 	# Sources added since the venv was made are compiled too (see above).
