@@ -93,6 +93,33 @@ def test_deeply_nested_substitutions_expand(dy: Runner, busybox: str, tmp_path: 
     assert len(str(err.value)) < 200
 
 
+@pytest.mark.timeout(90)
+def test_exponential_expansions_are_bounded(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    """``ENV A=$A$A`` thirty times (100 GB) and ``${A//?/$A}`` (a square) grew memory
+    without bound until killed; past 16 MiB of substitutions a word is a one-line error,
+    soon, and nothing is left behind."""
+    import time
+
+    from dockyard.build import shell
+
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    doubling = "ENV A=$A$A\n" * 30
+    (ctx / "Dockerfile").write_text(f"FROM busybox\nENV A={'x' * 100}\n{doubling}")
+    base = set(dy("images", "-aq").stdout.split())
+    started = time.monotonic()
+    out = dy("build", "-q", str(ctx), timeout=60)
+    assert out.returncode == 1, out.stderr[-300:]
+    assert time.monotonic() - started < 45
+    assert "substitutions longer than 16 MiB" in out.stderr
+    assert len(out.stderr.splitlines()) == 1 and len(out.stderr) < 300, out.stderr[-300:]
+    assert set(dy("images", "-aq").stdout.split()) == base
+    with pytest.raises(shell.ExpansionError, match="longer than 16 MiB"):
+        shell.expand("${A//?/$A}", {"A": "y" * 5000})
+    # Within the bound, as BuildKit.
+    assert shell.expand("${A//?/$A}", {"A": "ab"}) == "abab"
+
+
 @pytest.mark.timeout(150)
 def test_a_hundred_thousand_args(
     dy: Runner, busybox: str, tmp_path: Path, engine_env: dict[str, str]

@@ -20,6 +20,11 @@ _EOF = ""
 #: own (its goroutine stack, 1 GB, gives out about ten times deeper); this bounds memory
 #: (about 1 KiB a level here) with a clear error instead of a crash.
 MAX_NESTING = 100_000
+#: Characters that substitutions may add to one word (variables' values, replacements).
+#: BuildKit has no limit: ``ENV A=$A$A`` thirty times, or ``${A//?/$A}``, asks it for
+#: gigabytes; this bounds memory and time with a clear error. A literal text is not
+#: counted, and a RUN's environment cannot pass a single string over 128 KiB anyway.
+MAX_EXPANSION = 16 << 20
 #: Python frames one nesting level costs (``_stop_on``, ``_stop_on_inner``, ``_dollar``,
 #: ``_modifier_word``), with margin.
 _FRAMES_PER_LEVEL = 6
@@ -41,6 +46,10 @@ class ExpansionError(InvalidArgument):
 
 class _TooDeep(Exception):
     """Substitutions nested past MAX_NESTING."""
+
+
+class _TooBig(Exception):
+    """Substitutions added more than MAX_EXPANSION characters to a word."""
 
 
 class _LexError(Exception):
@@ -82,40 +91,55 @@ class Expansion:
     unmatched: set[str] = field(default_factory=set)
 
 
+_SPACES = re.compile(r"\s+")
+
+
 class _Words:
-    """Collects split words: unquoted spaces end a word, quoted text is kept whole."""
+    """Collects split words: unquoted spaces end a word, quoted text is kept whole.
+
+    The current word is a list of pieces (joined when it ends) and a substituted value is
+    split by runs of white space in bulk: adding to a string one character at a time was
+    quadratic, minutes for a value of a megabyte."""
 
     def __init__(self) -> None:
-        self.word = ""
+        self.pieces: list[str] = []
+        self.has_text = False
         self.words: list[str] = []
         self.in_word = False
 
+    def _space(self) -> None:
+        if self.in_word and self.has_text:
+            self.words.append("".join(self.pieces))
+            self.pieces, self.has_text, self.in_word = [], False, False
+
     def add_char(self, ch: str) -> None:
         if ch.isspace():
-            if self.in_word and self.word:
-                self.words.append(self.word)
-                self.word = ""
-                self.in_word = False
+            self._space()
         else:
             self.add_raw_char(ch)
 
     def add_raw_char(self, ch: str) -> None:
-        self.word += ch
+        self.pieces.append(ch)
+        self.has_text = self.has_text or bool(ch)
         self.in_word = True
 
     def add_string(self, text: str) -> None:
-        for ch in text:
-            self.add_char(ch)
+        pos = 0
+        for m in _SPACES.finditer(text):
+            if m.start() > pos:
+                self.add_raw_char(text[pos : m.start()])
+            self._space()
+            pos = m.end()
+        if pos < len(text):
+            self.add_raw_char(text[pos:])
 
     def add_raw_string(self, text: str) -> None:
-        self.word += text
-        self.in_word = True
+        self.add_raw_char(text)
 
     def get_words(self) -> list[str]:
-        if self.word:
-            self.words.append(self.word)
-            self.word = ""
-            self.in_word = False
+        if self.has_text:
+            self.words.append("".join(self.pieces))
+            self.pieces, self.has_text, self.in_word = [], False, False
         return self.words
 
 
@@ -149,6 +173,7 @@ class Lexer:
         self._unmatched: set[str] = set()
         self._raw_escapes_now = raw_escapes
         self._depth = 0
+        self._budget = MAX_EXPANSION
 
     def process(self, word: str, env: Mapping[str, str]) -> Expansion:
         """Expand ``word``; raises :class:`ExpansionError` (``failed to process "w": ...``)."""
@@ -159,6 +184,7 @@ class Lexer:
         self._matched, self._unmatched = set(), set()
         self._raw_escapes_now = self.raw_escapes
         self._depth = 0
+        self._budget = MAX_EXPANSION
         # The lexer recurses once per ${...} level, as BuildKit's does: make room for the
         # depth this word can reach (bounded by MAX_NESTING) for the call only.
         limit = sys.getrecursionlimit()
@@ -174,6 +200,11 @@ class Lexer:
             raise ExpansionError(
                 f"failed to process {start}...: substitutions nested deeper than "
                 f"{MAX_NESTING} levels"
+            ) from None
+        except _TooBig:
+            start = go_quote(word[:40])[:-1]
+            raise ExpansionError(
+                f"failed to process {start}...: substitutions longer than {MAX_EXPANSION >> 20} MiB"
             ) from None
         finally:
             sys.setrecursionlimit(limit)
@@ -277,9 +308,16 @@ class Lexer:
                     ch = self._next()
             result.append(ch)
 
+    def _charge(self, size: int) -> None:
+        """Count ``size`` characters a substitution adds against MAX_EXPANSION."""
+        self._budget -= size
+        if self._budget < 0:
+            raise _TooBig
+
     def _get_env(self, name: str) -> tuple[str, bool]:
         if name in self._env:
             self._matched.add(name)
+            self._charge(len(self._env[name]))
             return self._env[name], True
         self._unmatched.add(name)
         return "", False
@@ -395,7 +433,12 @@ class Lexer:
             return "${" + name + "/" + pattern + "/" + replacement + "}"
         regex = _pattern_regex(pattern, greedy=True, anchored=False)
         if replace_all:
-            return regex.sub(lambda _m: replacement, value)
+
+            def each(_m: re.Match[str]) -> str:
+                self._charge(len(replacement))
+                return replacement
+
+            return regex.sub(each, value)
         match = regex.search(value)
         if match:
             value = value[: match.start()] + replacement + value[match.end() :]
