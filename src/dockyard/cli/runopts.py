@@ -35,6 +35,15 @@ def resource_options(f: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--annotation", multiple=True, help="Add an annotation to the container"),
         click.option(
+            "--cgroupns",
+            default="",
+            help="Cgroup namespace to use (host|private)",
+        ),
+        click.option("--ipc", default="", help="IPC mode to use"),
+        click.option("--pid", default="", help="PID namespace to use"),
+        click.option("--userns", default="", help="User namespace to use"),
+        click.option("--uts", default="", help="UTS namespace to use"),
+        click.option(
             "--blkio-weight",
             type=click.IntRange(0, 65535),
             default=0,
@@ -247,6 +256,7 @@ def apply_resource_flags(
         if not key:
             raise _bad("--annotation", item, f"invalid key: {item}")
         annotations[key] = val
+    _check_namespace_modes(kw)
     config["Domainname"] = kw["domainname"]
     host_config.update(
         {
@@ -276,5 +286,30 @@ def apply_resource_flags(
             "Isolation": kw["isolation"],
             "ContainerIDFile": kw["cidfile"],
             "Annotations": annotations or None,
+            "IpcMode": kw["ipc"],
+            "PidMode": kw["pid"],
+            "UTSMode": kw["uts"],
+            "CgroupnsMode": kw["cgroupns"],
+            "UsernsMode": kw["userns"],
         }
     )
+
+
+def _container_mode(value: str) -> bool:
+    return value.startswith("container:") and len(value) > len("container:")
+
+
+def _check_namespace_modes(kw: dict[str, Any]) -> None:
+    """The docker CLI's checks of --ipc, --pid, --uts, --userns and --cgroupns (the API
+    types' Valid methods), with its messages. Raises InvalidArgument."""
+    ipc = kw["ipc"]
+    if ipc not in ("", "none", "private", "shareable", "host") and not _container_mode(ipc):
+        raise InvalidArgument("--ipc: invalid IPC mode")
+    if kw["pid"] not in ("", "host") and not _container_mode(kw["pid"]):
+        raise InvalidArgument("--pid: invalid PID mode")
+    if kw["uts"] not in ("", "host"):
+        raise InvalidArgument("--uts: invalid UTS mode")
+    if kw["userns"] not in ("", "host"):
+        raise InvalidArgument("--userns: invalid USER mode")
+    if kw["cgroupns"] not in ("", "host", "private"):
+        raise InvalidArgument("--cgroupns: invalid CGROUP mode")

@@ -343,6 +343,7 @@ class ContainerManager:
             raise InvalidArgument(
                 "conflicting options: port exposing and the container type network mode"
             )
+        modes = self._namespace_modes(opts)
         links = []
         for link in opts.links:
             target, _, alias = link.partition(":")
@@ -484,6 +485,7 @@ class ContainerManager:
         }
         if opts.annotations:
             host_config["Annotations"] = opts.annotations
+        host_config.update(modes)
         if opts.mounts:
             host_config["Mounts"] = opts.mounts
         if opts.tmpfs:
@@ -584,6 +586,92 @@ class ContainerManager:
         )
         _more_resources(resources, hc, [])
         cgroups.load(self._cgroups_path(c)).update(resources)
+
+    def _namespace_modes(self, opts: CreateOptions) -> dict[str, str]:
+        """HostConfig IpcMode, PidMode, UTSMode, CgroupnsMode and UsernsMode of ``opts``
+        (a ``container:`` mode names the container by full ID), checked as dockerd
+        checks them. Raises InvalidArgument, NotFound (no such container)."""
+        ipc = opts.ipc_mode or "private"
+        if ipc not in ("none", "private", "shareable", "host") and not ipc.startswith("container:"):
+            raise InvalidArgument(f"invalid IPC mode: {ipc}")
+        pid = opts.pid_mode
+        if pid not in ("", "host") and not pid.startswith("container:"):
+            raise InvalidArgument(f"invalid PID mode: {pid}")
+        if opts.uts_mode not in ("", "host"):
+            raise InvalidArgument(f"invalid UTS mode: {opts.uts_mode}")
+        if opts.uts_mode == "host" and opts.hostname:
+            raise InvalidArgument("conflicting options: hostname and the UTS mode")
+        if opts.cgroupns_mode not in ("", "host", "private"):
+            raise InvalidArgument(f"invalid cgroup namespace mode: {opts.cgroupns_mode}")
+        if opts.userns_mode not in ("", "host"):
+            # No user namespace remapping in the engine: "host" is what every container has.
+            raise InvalidArgument(f"invalid USER mode: {opts.userns_mode}")
+        out = {"IpcMode": ipc, "PidMode": pid, "UTSMode": opts.uts_mode}
+        for key in ("IpcMode", "PidMode"):
+            if out[key].startswith("container:"):
+                ref = out[key].partition(":")[2]
+                if not ref:
+                    raise InvalidArgument(f"invalid {key[:3].upper()} mode: {out[key]}")
+                out[key] = "container:" + self.store.get(ref).id
+        if opts.cgroupns_mode:
+            out["CgroupnsMode"] = opts.cgroupns_mode
+        if opts.userns_mode:
+            out["UsernsMode"] = opts.userns_mode
+        return out
+
+    def _joined_pid(self, mode: str, kind: str) -> tuple[int, Container]:
+        """The PID and record of the running container a ``container:<id>`` mode joins.
+        Raises Conflict with dockerd's ``cannot join <kind> of a non running container``."""
+        try:
+            other = self.store.get(mode.partition(":")[2])
+        except NotFound:
+            raise Conflict(f"cannot join {kind} of a non running container: {mode[10:]}") from None
+        if not other.state.get("Running") or not other.state.get("Pid"):
+            raise Conflict(f"cannot join {kind} of a non running container: {other.id}")
+        return int(other.state["Pid"]), other
+
+    def _namespaces(
+        self, c_id: str, hc: dict[str, Any], netns: str | None
+    ) -> tuple[dict[str, str], list[dict[str, Any]], bool]:
+        """The OCI namespace modes of HostConfig ``hc`` (see SpecOptions.namespaces), the
+        /dev/shm bind mount an IPC mode asks for, and whether the container has a
+        /dev/shm tmpfs of its own (moby's setupIpcDirs)."""
+        namespaces: dict[str, str] = {"network": netns} if netns else {}
+        shm: list[dict[str, Any]] = []
+        own_shm = True
+        ipc = hc.get("IpcMode") or "private"
+        if ipc == "host":
+            namespaces["ipc"] = "host"
+            shm.append(_bind("/dev/shm", "/dev/shm"))
+            own_shm = False
+        elif ipc == "shareable":
+            shm.append(_bind(os.path.join(self.paths.container_dir(c_id), "shm"), "/dev/shm"))
+            own_shm = False
+        elif ipc.startswith("container:"):
+            pid, other = self._joined_pid(ipc, "IPC")
+            donor = other.host_config.get("IpcMode") or "private"
+            if donor not in ("shareable", "host"):
+                raise Conflict(
+                    "non-shareable IPC (hint: use IpcMode:shareable for the donor container)"
+                )
+            namespaces["ipc"] = f"/proc/{pid}/ns/ipc"
+            source = "/dev/shm"
+            if donor == "shareable":
+                source = os.path.join(self.paths.container_dir(other.id), "shm")
+            shm.append(_bind(source, "/dev/shm"))
+            own_shm = False
+        elif ipc == "none":
+            own_shm = False
+        pid_mode = hc.get("PidMode") or ""
+        if pid_mode == "host":
+            namespaces["pid"] = "host"
+        elif pid_mode.startswith("container:"):
+            namespaces["pid"] = f"/proc/{self._joined_pid(pid_mode, 'PID')[0]}/ns/pid"
+        if hc.get("UTSMode") == "host":
+            namespaces["uts"] = "host"
+        if hc.get("CgroupnsMode") == "host":
+            namespaces["cgroup"] = "host"
+        return namespaces, shm, own_shm
 
     # -- start ----------------------------------------------------------------------------
 
@@ -1020,6 +1108,7 @@ class ContainerManager:
             self._remove_noted_cgroup_dirs(c)
             self._remove_cgroup_parent(c)
         unmount(os.path.join(self.paths.container_dir(c.id), "rootfs"))
+        unmount(os.path.join(self.paths.container_dir(c.id), "shm"))
         with contextlib.suppress(DockyardError, OSError):
             self.networks.teardown(c.id)
         from dockyard.network.ports import PortStore
@@ -1065,6 +1154,22 @@ class ContainerManager:
         volume_mounts = self.volumes.oci_mounts(
             c.id, c.host_config.get("Tmpfs") or {}, rootfs, undo
         )
+        if (c.host_config.get("IpcMode") or "private") == "shareable":
+            # moby's setupIpcDirs: a shareable /dev/shm lives in the host's mount
+            # namespace, where a container joining the IPC namespace can bind it too.
+            from dockyard.runtime import syscalls as sc
+
+            shm = os.path.join(cdir, "shm")
+            os.makedirs(shm, mode=0o700, exist_ok=True)
+            size = c.host_config.get("ShmSize") or DEFAULT_SHM_SIZE
+            sc.mount(
+                "shm",
+                shm,
+                "tmpfs",
+                sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC,
+                f"mode=1777,size={size}",
+            )
+            undo.callback(unmount, shm)
         netns = self.networks.setup(c, self.store)
         if netns == self.networks.netns_path(c.id):
             undo.callback(self.networks.teardown, c.id)
@@ -1361,7 +1466,10 @@ class ContainerManager:
                 }
             )
             args = [INIT_PATH, "--", *args]
+        namespaces, shm_mounts, own_shm = self._namespaces(c.id, hc, netns)
+        mounts += shm_mounts
         mounts += volume_mounts
+        uts_host = namespaces.get("uts") == "host"
         resources = cgroups.resources_from_docker(
             memory=hc.get("Memory") or None,
             memory_swap=hc.get("MemorySwap") or None,
@@ -1377,7 +1485,8 @@ class ContainerManager:
             cwd=cfg.get("WorkingDir") or "/",
             user=(user.uid, user.gid),
             additional_gids=user.additional_gids,
-            hostname=cfg["Hostname"],
+            # The host's UTS namespace keeps the host's names.
+            hostname="" if uts_host else cfg["Hostname"],
             terminal=bool(cfg["Tty"]),
             console_size=_terminal_size() if cfg["Tty"] else None,
             readonly_rootfs=bool(hc.get("ReadonlyRootfs")),
@@ -1386,15 +1495,15 @@ class ContainerManager:
             cap_drop=hc.get("CapDrop") or [],
             no_new_privileges=bool(hc.get("NoNewPrivileges")),
             ulimits={u["Name"]: (u["Soft"], u["Hard"]) for u in hc.get("Ulimits") or []},
-            namespaces={"network": netns} if netns else {},
+            namespaces=namespaces,
             resources=resources,
             cgroups_path=self._cgroups_path(c),
             mounts=mounts,
             seccomp=_seccomp_profile(hc),
-            domainname=cfg.get("Domainname") or "",
+            domainname="" if uts_host else cfg.get("Domainname") or "",
             devices=devices,
             oom_score_adj=hc.get("OomScoreAdj") or None,
-            shm_size=hc.get("ShmSize") or DEFAULT_SHM_SIZE,
+            shm_size=(hc.get("ShmSize") or DEFAULT_SHM_SIZE) if own_shm else 0,
             sysctl=dict(hc.get("Sysctls") or {}),
             annotations=dict(hc.get("Annotations") or {}),
         )
@@ -1555,6 +1664,16 @@ class ContainerManager:
             runtime.kill(c.id, signal.SIGKILL, all=True)
         with contextlib.suppress(DockyardError):
             runtime.delete(c.id, force=True)
+
+
+def _bind(source: str, destination: str) -> dict[str, Any]:
+    """An OCI recursive bind mount."""
+    return {
+        "destination": destination,
+        "type": "bind",
+        "source": source,
+        "options": ["rbind", "rprivate"],
+    }
 
 
 def _cpu_list(text: str) -> set[int] | None:

@@ -99,3 +99,11 @@ class CreateOptions:
     shm_size: int = 0
     sysctls: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
+    # --ipc (private, shareable, none, host, container:<id>), --pid (host,
+    # container:<id>), --uts (host), --cgroupns (host, private), --userns (host); "" is
+    # the default (a namespace of the container's own).
+    ipc_mode: str = ""
+    pid_mode: str = ""
+    uts_mode: str = ""
+    cgroupns_mode: str = ""
+    userns_mode: str = ""

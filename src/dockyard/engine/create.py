@@ -22,8 +22,6 @@ _HOST_DEFAULTS: dict[str, tuple[Any, ...]] = {
     "ContainerIDFile": (),  # the client's own file: any value
     "ConsoleSize": (),  # the client's terminal size at create: any value
     "LogConfig": ({"Type": "json-file", "Config": {}}, {"Type": "json-file"}),
-    "IpcMode": ("private", "shareable"),
-    "CgroupnsMode": ("host",),
     "Isolation": ("default",),
 }
 _ANY_VALUE = {"ContainerIDFile", "ConsoleSize"}
@@ -73,6 +71,11 @@ _HOST_MAPPED = {
     "ShmSize",
     "Sysctls",
     "Annotations",
+    "IpcMode",
+    "PidMode",
+    "UTSMode",
+    "CgroupnsMode",
+    "UsernsMode",
 }
 # Fields no Linux host of Dockyard's can honour: refused with the daemon's messages.
 _HOST_REFUSED = {
@@ -261,6 +264,11 @@ def create_options(
         shm_size=int(hc.get("ShmSize") or 0),
         sysctls={str(k): str(v) for k, v in (hc.get("Sysctls") or {}).items()},
         annotations={str(k): str(v) for k, v in (hc.get("Annotations") or {}).items()},
+        ipc_mode=str(hc.get("IpcMode") or ""),
+        pid_mode=str(hc.get("PidMode") or ""),
+        uts_mode=str(hc.get("UTSMode") or ""),
+        cgroupns_mode=str(hc.get("CgroupnsMode") or ""),
+        userns_mode=str(hc.get("UsernsMode") or ""),
     )
 
 

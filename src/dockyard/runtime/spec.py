@@ -73,7 +73,8 @@ class SpecOptions:
     ``namespaces`` maps an OCI namespace type to ``"private"`` (default), ``"host"`` (no
     entry: share the caller's) or an absolute path of a namespace file to join;
     ``resources`` is an OCI linux.resources dict; ``mounts`` are OCI mount dicts appended
-    after the defaults; ``shm_size`` is bytes; ``console_size`` is (height, width);
+    after the defaults; ``shm_size`` is bytes (0: no /dev/shm tmpfs, as ``--ipc none``
+    or a /dev/shm bind mounted from elsewhere); ``console_size`` is (height, width);
     ``seccomp`` is a Docker seccomp profile (``seccomp.default_profile()``), turned into
     ``linux.seccomp`` for the container's bounding capabilities; None: no filter.
     ``devices`` are OCI ``linux.devices`` entries added to the defaults (their cgroup
@@ -111,7 +112,7 @@ class SpecOptions:
 def _default_mounts(opts: SpecOptions) -> list[dict[str, Any]]:
     shm_k = opts.shm_size // 1024
     sys_opt = "rw" if opts.privileged else "ro"
-    return [
+    mounts: list[dict[str, Any]] = [
         {
             "destination": "/proc",
             "type": "proc",
@@ -148,13 +149,17 @@ def _default_mounts(opts: SpecOptions) -> list[dict[str, Any]]:
             "source": "mqueue",
             "options": ["nosuid", "noexec", "nodev"],
         },
-        {
-            "destination": "/dev/shm",
-            "type": "tmpfs",
-            "source": "shm",
-            "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm_k}k"],
-        },
     ]
+    if shm_k:
+        mounts.append(
+            {
+                "destination": "/dev/shm",
+                "type": "tmpfs",
+                "source": "shm",
+                "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm_k}k"],
+            }
+        )
+    return mounts
 
 
 def _host_devices() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
