@@ -155,7 +155,6 @@ def _serve(
     )
     signal.signal(signal.SIGINT, lambda *_: svc.shutdown())
     signal.signal(signal.SIGTERM, lambda *_: svc.shutdown())
-    _watch_dead_monitors(paths)
     print(f"API service listening on {address}", file=sys.stderr, flush=True)
     try:
         svc.serve()
@@ -163,32 +162,6 @@ def _serve(
         if address.scheme == "unix":
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(address.path)
-
-
-def _watch_dead_monitors(paths: Paths, interval: float = 1.0) -> None:
-    """The service's crash recovery (issue 14): every ``interval`` seconds a read-only
-    check, and when a container's monitor died (or a command was killed) the facade's
-    ``system_recover`` in a child process (``api.isolate``: it may fork monitors, which
-    this multi-threaded process must not). So no container stays unsupervised for
-    longer than that, as with the CLI's next command."""
-    import sqlite3
-    import threading
-    import time
-
-    from dockyard.api import isolate
-    from dockyard.engine import Engine, gc
-
-    gc.defer_recovery()
-
-    def watch() -> None:
-        engine = Engine(paths)  # this thread's own database connection
-        while True:
-            time.sleep(interval)
-            with contextlib.suppress(DockyardError, OSError, sqlite3.Error):
-                if gc.needs_recovery(engine):
-                    isolate.run(paths, "system_recover")
-
-    threading.Thread(target=watch, name="recovery", daemon=True).start()
 
 
 @system.command(context_settings={"help_option_names": ["--help"]})
