@@ -47,3 +47,34 @@ def test_line_breaks_and_long_hostnames_refused(dy: Runner, busybox: str) -> Non
     host = dy("inspect", "-f", "{{.Config.Hostname}} {{.HostConfig.DnsSearch}}", name)
     assert host.stdout.strip() == "h" * 64 + " [corp.example other.example]"
     dy("rm", name, check=True)
+
+
+def test_nul_bytes_and_add_host_line_breaks_refused(
+    dy: Runner, busybox: str, engine_env: dict[str, str]
+) -> None:
+    """An API client can send ``\\u0000`` in any string: the container was made and failed
+    at start (``init: ValueError('embedded null byte')``); refused at create, nothing made.
+    A line break in an ``--add-host`` name added a line of its own to /etc/hosts."""
+    import pytest
+
+    from dockyard.engine import Engine
+    from dockyard.errors import InvalidArgument
+    from dockyard.paths import Paths
+
+    _refused(dy, 'invalid --add-host "x\\ny:1.2.3.4": line breaks', "--add-host", "x\ny:1.2.3.4")
+    engine = Engine(Paths(engine_env["DOCKYARD_ROOT"], engine_env["DOCKYARD_RUNROOT"]))
+    try:
+        for config, host in [
+            ({"Env": ["A=1\0B=2"]}, {}),
+            ({"Hostname": "a\0b"}, {}),
+            ({"Cmd": ["echo", "a\0b"]}, {}),
+            ({"WorkingDir": "/a\0b"}, {}),
+            ({"Labels": {"a\0": "b"}}, {}),
+            ({}, {"Binds": ["/tmp\0x:/x"]}),
+        ]:
+            with pytest.raises(InvalidArgument, match="NUL bytes are not allowed"):
+                engine.container_create({"Image": "busybox", "Cmd": ["true"], **config}, host)
+    finally:
+        if "db" in engine.__dict__:
+            engine.db.close()
+    assert dy("ps", "-aq").stdout == ""

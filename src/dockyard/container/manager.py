@@ -1968,6 +1968,17 @@ def _seccomp_profile(hc: dict[str, Any]) -> dict[str, Any] | None:
     return seccomp.default_profile()
 
 
+def _has_nul(value: Any) -> bool:
+    """Whether a string in ``value`` (a string, or lists and dicts of them) holds a NUL."""
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 #: The kernel's limit for a host name (HOST_NAME_MAX, sethostname(2)), in bytes.
 HOSTNAME_MAX = 64
 
@@ -1978,9 +1989,19 @@ def _check_name_fields(opts: CreateOptions) -> None:
     ``--dns-search`` or ``--dns-option`` (each adds lines to those files; Docker's CLI
     refuses it in search domains only, and writes a broken /etc/hosts for a host name),
     and a host name longer than the kernel's 64 bytes (Docker fails only at start,
-    printing all of it). Raises InvalidArgument with a short message."""
+    printing all of it). Raises InvalidArgument with a short message.
+
+    Beyond Docker: a NUL byte in any field (an API client can send ``\u0000``; no
+    syscall takes it, so the container was made and failed at start with a Python
+    message), and a line break in an ``--add-host`` name (a line of its own in
+    /etc/hosts), are refused too."""
+    import dataclasses
+
     from dockyard.errors import InvalidArgument
 
+    for f in dataclasses.fields(opts):
+        if _has_nul(getattr(opts, f.name)):
+            raise InvalidArgument(f"invalid {f.name}: NUL bytes are not allowed")
     name = opts.hostname or ""
     if len(name.encode()) > HOSTNAME_MAX:
         raise InvalidArgument(
@@ -1989,6 +2010,7 @@ def _check_name_fields(opts: CreateOptions) -> None:
         )
     fields = [("hostname", [name]), ("--dns", opts.dns), ("--dns-search", opts.dns_search)]
     fields.append(("--dns-option", opts.dns_options))
+    fields.append(("--add-host", opts.add_hosts))
     for what, values in fields:
         for value in values or []:
             if "\n" in value or "\r" in value:
