@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import struct
 import threading
 import time
@@ -25,6 +24,8 @@ from dockyard.engine.base import EngineBase
 from dockyard.errors import Conflict, DockyardError, NotFound
 
 if TYPE_CHECKING:
+    import socket
+
     from dockyard.container.attach import EscapeFilter
     from dockyard.container.store import Container
 
@@ -113,6 +114,8 @@ class Attachment:
     def close_stdin(self) -> None:
         """End of the caller's stdin: the container's stdin is closed if it is
         ``StdinOnce`` (the monitor's rule)."""
+        import socket
+
         with self._lock:
             self._stdin_closed = True
             if self._sock is not None and self._stdin:
@@ -233,6 +236,8 @@ class Attachment:
     def _drain(self) -> None:
         """Discard what the attach socket sent (the output, read from the log here) so
         the monitor never finds this client slow."""
+        import socket
+
         if self._sock is None:
             return
         with contextlib.suppress(OSError):
@@ -241,6 +246,8 @@ class Attachment:
 
     def _connect_stdin(self) -> None:
         """Once the container runs: its attach socket for stdin, and what was held."""
+        import socket
+
         if not self._stdin:
             return
         with contextlib.suppress(DockyardError), self._lock:

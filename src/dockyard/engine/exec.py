@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 from typing import Any
 
 from dockyard.engine.base import EngineBase
@@ -70,6 +69,8 @@ class ExecOperations(EngineBase):
             raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
         os.makedirs(self._exec_dir(), mode=0o700, exist_ok=True)
         self._sweep_execs()
+        import secrets
+
         exec_id = secrets.token_hex(32)
         self._exec_save(
             {
