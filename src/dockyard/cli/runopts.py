@@ -96,6 +96,8 @@ def resource_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--isolation", default="", help="Container isolation technology"),
         click.option("--kernel-memory", default="", help="Kernel memory limit"),
         click.option("--label-file", multiple=True, help="Read in a line delimited file of labels"),
+        click.option("--log-driver", default="", help="Logging driver for the container"),
+        click.option("--log-opt", multiple=True, help="Log driver options"),
         click.option("--memory-reservation", default="", help="Memory soft limit"),
         click.option(
             "--memory-swappiness",
@@ -257,6 +259,10 @@ def apply_resource_flags(
             raise _bad("--annotation", item, f"invalid key: {item}")
         annotations[key] = val
     _check_namespace_modes(kw)
+    log_opts = dict(opt.partition("=")[::2] for opt in kw["log_opt"])
+    if kw["log_driver"] == "none" and log_opts:
+        # docker/cli parseLoggingOpts.
+        raise InvalidArgument("invalid logging opts for driver none")
     config["Domainname"] = kw["domainname"]
     host_config.update(
         {
@@ -286,6 +292,7 @@ def apply_resource_flags(
             "Isolation": kw["isolation"],
             "ContainerIDFile": kw["cidfile"],
             "Annotations": annotations or None,
+            "LogConfig": {"Type": kw["log_driver"], "Config": log_opts},
             "IpcMode": kw["ipc"],
             "PidMode": kw["pid"],
             "UTSMode": kw["uts"],

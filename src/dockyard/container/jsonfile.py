@@ -49,9 +49,20 @@ class JsonFileWriter:
     saying how many were dropped (``dropped`` counts them all).
     """
 
-    def __init__(self, path: str, on_error: Callable[[OSError], None] | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        on_error: Callable[[OSError], None] | None = None,
+        max_size: int = 0,
+        max_files: int = 1,
+    ) -> None:
         self.path = path
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        # --log-opt max-size (bytes, 0: unbounded) and max-file: the file is rotated to
+        # <path>.1 ... <path>.<max_files - 1> before an entry would take it past max_size
+        # (moby loggerutils.LogFile), or emptied when max_files is 1.
+        self.max_size = max_size
+        self.max_files = max_files
         self._buffers: dict[str, bytearray] = {}
         self.on_error = on_error
         self.dropped = 0
@@ -78,6 +89,8 @@ class JsonFileWriter:
         line = f'{{"log":{encoded},"stream":"{stream}","time":"{format_time(stamp)}"}}\n'
         raw = line.encode()
         try:
+            if self.max_size and os.fstat(self.fd).st_size + len(raw) > self.max_size:
+                self._rotate()
             written = os.write(self.fd, raw)
         except OSError as e:
             if not self._said:
@@ -92,6 +105,22 @@ class JsonFileWriter:
                 pass
             return False
         return True
+
+    def _rotate(self) -> None:
+        """Shift <path>.N-1 to <path>.N ..., the log to <path>.1, and start it afresh;
+        with one file, empty it. Raises OSError."""
+        if self.max_files < 2:
+            os.ftruncate(self.fd, 0)
+            return
+        for n in range(self.max_files - 1, 1, -1):
+            try:
+                os.rename(f"{self.path}.{n - 1}", f"{self.path}.{n}")
+            except FileNotFoundError:
+                pass
+        os.rename(self.path, f"{self.path}.1")
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        os.close(self.fd)
+        self.fd = fd
 
     def _drop(self) -> None:
         self.dropped += 1

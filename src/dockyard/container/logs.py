@@ -47,6 +47,109 @@ def _decode(line: bytes) -> LogEntry | None:
         return None  # a torn or foreign line is skipped, as Docker's decoder resyncs
 
 
+# Log drivers Docker has that Dockyard does not (moby daemon/logdrivers_linux.go).
+_OTHER_DRIVERS = {
+    "awslogs",
+    "fluentd",
+    "gcplogs",
+    "gelf",
+    "journald",
+    "local",
+    "logentries",
+    "splunk",
+    "syslog",
+    "etwlogs",
+}
+_JSON_FILE_OPTS = {
+    "max-file",
+    "max-size",
+    "compress",
+    "labels",
+    "labels-regex",
+    "env",
+    "env-regex",
+    "tag",
+}
+
+
+def human_size(text: str) -> int | None:
+    """go-units FromHumanSize: decimal units (``10k`` is 10000 bytes); None if malformed."""
+    import re
+
+    m = re.match(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$", text)
+    if m is None:
+        return None
+    power = " kmgtp".index((m.group(2) or " ").lower())
+    return int(float(m.group(1)) * 1000**power)
+
+
+def check_log_config(config: dict | None) -> dict:
+    """HostConfig.LogConfig checked as dockerd checks it (its messages): ``json-file``
+    (the default) with ``max-size``/``max-file``, or ``none``; Docker's other drivers and
+    the json-file options Dockyard does not implement (``compress=true``, ``labels``,
+    ``env``, ``tag``...) are refused. Returns the LogConfig to store. Raises
+    InvalidArgument."""
+    from dockyard.errors import InvalidArgument
+
+    config = config or {}
+    driver = config.get("Type") or "json-file"
+    opts = {str(k): str(v) for k, v in (config.get("Config") or {}).items()}
+    if driver == "none":
+        if opts:
+            raise InvalidArgument("invalid logging opts for driver none")
+        return {"Type": "none", "Config": {}}
+    if driver in _OTHER_DRIVERS:
+        raise InvalidArgument(
+            f'log driver "{driver}" is not supported by Dockyard (json-file and none are)'
+        )
+    if driver != "json-file":
+        raise InvalidArgument(
+            f"failed to get logging factory: logger: no log driver named '{driver}' is registered"
+        )
+    for key, value in opts.items():
+        if key not in _JSON_FILE_OPTS:
+            raise InvalidArgument(f"unknown log opt '{key}' for json-file log driver")
+        if key == "compress" and value.lower() in ("1", "t", "true"):
+            raise InvalidArgument("log opt compress=true is not supported by Dockyard")
+        if key not in ("max-size", "max-file", "compress") and value:
+            raise InvalidArgument(f"log opt {key} is not supported by Dockyard")
+    if "max-size" in opts:
+        size = human_size(opts["max-size"])
+        if size is None:
+            raise InvalidArgument(f"invalid size: '{opts['max-size']}'")
+        if size <= 0:
+            raise InvalidArgument("max-size must be a positive number")
+    if "max-file" in opts:
+        try:
+            files = int(opts["max-file"])
+        except ValueError:
+            raise InvalidArgument(
+                f'strconv.Atoi: parsing "{opts["max-file"]}": invalid syntax'
+            ) from None
+        if files < 1:
+            raise InvalidArgument("max-file cannot be less than 1")
+    return {"Type": "json-file", "Config": opts}
+
+
+def log_limits(host_config: dict) -> tuple[int, int] | None:
+    """(max-size bytes or 0, max-file) of a container's HostConfig.LogConfig; None for
+    the ``none`` driver (nothing logged)."""
+    config = host_config.get("LogConfig") or {}
+    if config.get("Type") == "none":
+        return None
+    opts = config.get("Config") or {}
+    size = human_size(opts.get("max-size") or "") or 0
+    return (size, int(opts.get("max-file") or 1))
+
+
+def _rotated(path: str) -> list[str]:
+    """The rotated files of the log ``path``, oldest first (<path>.N ... <path>.1)."""
+    n = 1
+    while os.path.exists(f"{path}.{n}"):
+        n += 1
+    return [f"{path}.{i}" for i in range(n - 1, 0, -1)]
+
+
 def read_log(
     path: str,
     tail: int = -1,
@@ -62,8 +165,15 @@ def read_log(
         f = open(path, "rb")  # noqa: SIM115 - closed below, kept open while following
     except FileNotFoundError:
         return
-    with f:
-        lines = f.read().split(b"\n")
+    try:
+        older = b""
+        for name in _rotated(path):  # --log-opt max-file: the rotated files first
+            try:
+                with open(name, "rb") as r:
+                    older += r.read()
+            except FileNotFoundError:
+                continue
+        lines = (older + f.read()).split(b"\n")
         pending = lines.pop()  # an incomplete last line, finished by a later write
         if tail >= 0:
             lines = lines[len(lines) - tail :] if tail else []
@@ -81,9 +191,19 @@ def read_log(
             alive = follow()
             data = f.read()
             if not data:
+                try:
+                    rotated = os.stat(path).st_ino != os.fstat(f.fileno()).st_ino
+                except FileNotFoundError:
+                    rotated = False
+                if rotated:  # the writer moved on to a new file: follow it
+                    f.close()
+                    f = open(path, "rb")  # noqa: SIM115
+                    continue
                 if not alive:
                     return
                 time.sleep(poll)
                 continue
             lines = (pending + data).split(b"\n")
             pending = lines.pop()
+    finally:
+        f.close()

@@ -486,6 +486,9 @@ class ContainerManager:
         if opts.annotations:
             host_config["Annotations"] = opts.annotations
         host_config.update(modes)
+        from dockyard.container.logs import check_log_config
+
+        host_config["LogConfig"] = check_log_config(opts.log_config)
         if opts.mounts:
             host_config["Mounts"] = opts.mounts
         if opts.tmpfs:
@@ -1282,9 +1285,12 @@ class ContainerManager:
         json-file log (Docker logs attached containers too), in a thread; the undo joins
         it first, so the last output is out before anything is torn down."""
         from dockyard.container.jsonfile import JsonFileWriter
-        from dockyard.container.logs import log_path
+        from dockyard.container.logs import log_limits, log_path
 
         path = log_path(self.paths.container_dir(c.id), c.id)
+        limits = log_limits(c.host_config)
+        if limits is None:
+            path, limits = os.devnull, (0, 1)  # --log-driver none
 
         def log_failed(e: OSError) -> None:
             # Said once on the caller's stderr; the output itself goes on.
@@ -1292,7 +1298,7 @@ class ContainerManager:
             with contextlib.suppress(OSError):
                 os.write(2, message.encode())
 
-        writer = JsonFileWriter(path, on_error=log_failed)
+        writer = JsonFileWriter(path, on_error=log_failed, max_size=limits[0], max_files=limits[1])
         undo.callback(writer.close)
         if console is not None:
             undo.callback(console.close)

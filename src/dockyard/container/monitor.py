@@ -120,7 +120,13 @@ class Watch:
             from dockyard.container.jsonfile import JsonFileWriter
 
             path = os.path.join(args["root"], "containers", args["id"], f"{args['id']}-json.log")
-            self.writer = JsonFileWriter(path)
+            if args.get("log_none") == "1":
+                path = os.devnull  # --log-driver none: the output goes nowhere
+            self.writer = JsonFileWriter(
+                path,
+                max_size=int(args.get("log_max_size") or 0),
+                max_files=int(args.get("log_max_files") or 1),
+            )
         self.services = None
         if args.get("ports") or args.get("dns"):
             # Published ports and the embedded DNS, bound by the launch phase: served

@@ -107,3 +107,5 @@ class CreateOptions:
     uts_mode: str = ""
     cgroupns_mode: str = ""
     userns_mode: str = ""
+    # --log-driver/--log-opt as Docker's LogConfig {Type, Config}; {}: json-file.
+    log_config: dict[str, Any] = field(default_factory=dict)

@@ -69,6 +69,13 @@ def launch(
         }
         for fd, stream in stdio.sources:
             args["out" if stream == "stdout" else "err"] = fd
+        from dockyard.container.logs import log_limits
+
+        limits = log_limits(c.host_config)
+        if limits is None:
+            args["log_none"] = 1
+        else:
+            args["log_max_size"], args["log_max_files"] = limits
         hc = c.config.get("Healthcheck") or {}
         if probe_command(hc) is not None:
             from dockyard.container.health import durations

@@ -648,6 +648,8 @@ class ContainerOperations(EngineBase):
         from dockyard.container.logs import format_time, log_path, read_log
 
         c = self.container_store.get(id)
+        if (c.host_config.get("LogConfig") or {}).get("Type") == "none":
+            raise DockyardError("configured logging driver does not support reading")
         # Docker reads a tail that is not a number as "all".
         lines = int(tail) if str(tail).lstrip("-").isdigit() else -1
 

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 _HOST_DEFAULTS: dict[str, tuple[Any, ...]] = {
     "ContainerIDFile": (),  # the client's own file: any value
     "ConsoleSize": (),  # the client's terminal size at create: any value
-    "LogConfig": ({"Type": "json-file", "Config": {}}, {"Type": "json-file"}),
     "Isolation": ("default",),
 }
 _ANY_VALUE = {"ContainerIDFile", "ConsoleSize"}
@@ -71,6 +70,7 @@ _HOST_MAPPED = {
     "ShmSize",
     "Sysctls",
     "Annotations",
+    "LogConfig",
     "IpcMode",
     "PidMode",
     "UTSMode",
@@ -264,6 +264,7 @@ def create_options(
         shm_size=int(hc.get("ShmSize") or 0),
         sysctls={str(k): str(v) for k, v in (hc.get("Sysctls") or {}).items()},
         annotations={str(k): str(v) for k, v in (hc.get("Annotations") or {}).items()},
+        log_config=dict(hc.get("LogConfig") or {}),
         ipc_mode=str(hc.get("IpcMode") or ""),
         pid_mode=str(hc.get("PidMode") or ""),
         uts_mode=str(hc.get("UTSMode") or ""),
