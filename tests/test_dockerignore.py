@@ -68,3 +68,19 @@ def test_bad_class_is_refused() -> None:
 def test_has_exclusions() -> None:
     assert PatternMatcher(["a", "!b"]).has_exclusions
     assert not PatternMatcher(["a"]).has_exclusions
+
+
+@pytest.mark.timeout(20)
+def test_backtracking_patterns_match_in_linear_time() -> None:
+    """``a*a*...a*c`` against a long name: Python's backtracking regex took exponential
+    time (a hostile build context hung the build); Go's regexp, which moby uses, is linear."""
+    import time
+
+    start = time.monotonic()
+    m = PatternMatcher(["a*" * 25 + "c", "**/" * 20 + "b*b*b*b*b*b*b*b*b*b*b*b*d", "x[ab]*y"])
+    assert not m.matches("a" * 3000)
+    assert not m.matches("/".join(["b" * 50] * 40))
+    assert m.matches("a" * 3000 + "c/under")
+    assert m.matches("q/" * 10 + "bbbbbbbbbbbbbd")
+    assert m.matches("xaby") and not m.matches("xa/by")
+    assert time.monotonic() - start < 5

@@ -70,6 +70,7 @@ class _Pattern:
     exclusion: bool
     kind: str  # exact, prefix, suffix or regexp
     regex: re.Pattern[str] | None
+    steps: list[tuple[str, re.Pattern[str] | None]] | None = None
 
     def match(self, path: str) -> bool:
         if self.kind == "exact":
@@ -81,12 +82,15 @@ class _Pattern:
             if path.endswith(suffix):
                 return True
             return suffix.startswith("/") and path == suffix[1:]
+        if self.steps is not None:
+            return _run(self.steps, path)
         assert self.regex is not None
         return self.regex.match(path) is not None
 
 
 def _compile(pattern: str, exclusion: bool) -> _Pattern:
     regex = ["^"]
+    tokens: list[tuple[str, str]] = []
     kind = "exact"
     i = 0
     n = len(pattern)
@@ -105,31 +109,39 @@ def _compile(pattern: str, exclusion: bool) -> _Pattern:
                         kind = "prefix"
                     else:
                         regex.append(".*")
+                        tokens.append(("all", ""))
                         kind = "regexp"
                 else:
                     regex.append("(.*/)?")
+                    tokens.append(("dirs", ""))
                     kind = "regexp"
                 if index == 0:
                     kind = "suffix"
             else:
                 regex.append("[^/]*")
+                tokens.append(("star", ""))
                 kind = "regexp"
         elif ch == "?":
             regex.append("[^/]")
+            tokens.append(("one", ""))
             kind = "regexp"
         elif ch in _ESCAPE:
             regex.append("\\" + ch)
+            tokens.append(("lit", regex[-1]))
         elif ch == "\\":
             if i < n:
                 regex.append(re.escape(pattern[i]))
                 i += 1
             else:
                 regex.append("\\\\")
+            tokens.append(("lit", regex[-1]))
         elif ch in "[]":
             regex.append(ch)
+            tokens.append((ch, ""))
             kind = "regexp"
         else:
             regex.append(ch)
+            tokens.append(("lit", ch))
         index += 1
     compiled = None
     if kind == "regexp":
@@ -138,7 +150,79 @@ def _compile(pattern: str, exclusion: bool) -> _Pattern:
             compiled = re.compile("".join(regex), re.DOTALL)
         except re.error:
             raise InvalidArgument(f"syntax error in pattern: {pattern}") from None
-    return _Pattern(pattern, exclusion, kind, compiled)
+    return _Pattern(pattern, exclusion, kind, compiled, _steps(tokens) if compiled else None)
+
+
+def _steps(tokens: list[tuple[str, str]]) -> list[tuple[str, re.Pattern[str] | None]] | None:
+    """The regex's pieces as steps for :func:`_run` (one-character regexes for literals
+    and ``[...]`` classes), or None for a class holding a wildcard (left to the regex)."""
+    steps: list[tuple[str, re.Pattern[str] | None]] = []
+    i = 0
+    while i < len(tokens):
+        kind, text = tokens[i]
+        if kind == "[":
+            j = i + 1
+            while j < len(tokens) and tokens[j][0] == "lit":
+                j += 1
+            if j >= len(tokens) or tokens[j][0] != "]":
+                return None
+            body = "".join(t for _, t in tokens[i + 1 : j])
+            try:
+                steps.append(("char", re.compile(f"[{body}]", re.DOTALL)))
+            except re.error:
+                return None
+            i = j + 1
+            continue
+        if kind == "]":
+            steps.append(("char", re.compile(re.escape("]"))))
+        elif kind == "lit" and text == "^":
+            steps.append(("start", None))  # unescaped in the regex: an anchor, as in moby's
+        elif kind == "lit":
+            # As the regex has it: a backslash escape, or a character standing for itself.
+            one = text if text.startswith("\\") else re.escape(text)
+            steps.append(("char", re.compile(one, re.DOTALL)))
+        else:
+            steps.append((kind, None))
+        i += 1
+    return steps
+
+
+def _run(steps: list[tuple[str, re.Pattern[str] | None]], path: str) -> bool:
+    """Whether ``steps`` match a prefix of ``path`` ending at its end or before a ``/``
+    (the regex ``^...(/.*)?$``), simulated over sets of positions: linear in the path for
+    each step. Python's backtracking ``re`` took exponential time for ``a*a*a*...c``
+    (Go's regexp, which moby uses, is linear)."""
+    n = len(path)
+    current = {0}
+    for kind, char in steps:
+        if not current:
+            return False
+        nxt: set[int] = set()
+        if kind == "char":
+            assert char is not None
+            nxt = {p + 1 for p in current if p < n and char.fullmatch(path[p])}
+        elif kind == "start":
+            nxt = current & {0}
+        elif kind == "one":
+            nxt = {p + 1 for p in current if p < n and path[p] != "/"}
+        elif kind == "star":
+            start = min(current)
+            for p in range(start, n + 1):
+                if p in current or (p - 1 in nxt and path[p - 1] != "/"):
+                    nxt.add(p)
+        elif kind == "dirs":
+            start = min(current)
+            reach = False
+            for p in range(start, n + 1):
+                if p in current:
+                    reach = True
+                    nxt.add(p)
+                elif reach and path[p - 1] == "/":
+                    nxt.add(p)
+        else:  # "all"
+            nxt = set(range(min(current), n + 1))
+        current = nxt
+    return any(p == n or path[p] == "/" for p in current)
 
 
 class PatternMatcher:
