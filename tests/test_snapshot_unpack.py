@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import io
 import lzma
@@ -639,3 +640,29 @@ def test_open_decompressed_gzip_errors_as_gzipfile_raises_them() -> None:
         open_decompressed(io.BytesIO(corrupt)).read()
     with pytest.raises(gzip.BadGzipFile):
         open_decompressed(io.BytesIO(packed + b"garbage")).read()
+
+
+@pytest.mark.timeout(60)
+def test_deep_tree_unpacks_in_bounded_time(dest: Path) -> None:
+    """A 600-level directory chain (what a container can commit): each parent is
+    resolved from the one above it, not from the root (that cost depth cubed: a minute
+    here, hours at a few thousand levels)."""
+    import time
+
+    depth = 600
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for n in range(1, depth + 1):
+            info = tarfile.TarInfo("/".join(["d"] * n))
+            info.type = tarfile.DIRTYPE
+            tf.addfile(info)
+    start = time.monotonic()
+    try:
+        apply(dest, buf.getvalue())
+        assert time.monotonic() - start < 20
+        assert (dest / "/".join(["d"] * depth)).is_dir()
+    finally:
+        # Deepest first: pytest's recursive rmtree cannot remove a chain this deep.
+        for n in range(depth, 0, -1):
+            with contextlib.suppress(FileNotFoundError):
+                os.rmdir(dest / "/".join(["d"] * n))

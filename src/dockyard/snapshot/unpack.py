@@ -178,6 +178,21 @@ class _Unpacker:
         cached = self.parents.get(parent_rel)
         if cached is not None:
             return cached
+        # One component below a resolved parent: a directory (or nothing yet) needs no
+        # resolution from the root, which made a deep tree cost the cube of its depth.
+        head, _, last = parent_rel.rpartition("/")
+        base = self.parents.get(head) if head else self.root
+        if base is not None and last:
+            candidate = os.path.join(base, last)
+            try:
+                st: os.stat_result | None = os.lstat(candidate)
+            except FileNotFoundError:
+                st = None
+                os.mkdir(candidate)
+                os.chmod(candidate, 0o755)
+            if st is None or stat.S_ISDIR(st.st_mode):
+                self.parents[parent_rel] = candidate
+                return candidate
         resolved = securejoin(self.root, parent_rel)
         current = self.root
         for part in resolved[len(self.root) :].split("/"):
