@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from dockyard.errors import DockyardError, RuntimeFailure
+from dockyard.errors import DockyardError, InvalidArgument, RuntimeFailure
 from dockyard.runtime import cgroups
 from dockyard.runtime.linux import LinuxRuntime
 from test_runtime import make_bundle, redirected, run
@@ -321,17 +321,14 @@ def test_resources_the_host_cannot_honour_are_errors(
     assert rt.list() == []
 
 
-def test_create_without_process_then_start_fails(tmp_path: Path) -> None:
-    """config.md: process is optional; runtime.md: start MUST generate an error when it
-    was not set. The container is then stopped and can be deleted."""
+def test_create_without_process_is_refused(tmp_path: Path) -> None:
+    """config.md: process is REQUIRED when start is called; runc refuses it at create
+    (validateProcessSpec: "process property must not be empty"), and so does Dockyard,
+    leaving nothing behind."""
     rt = LinuxRuntime(str(tmp_path / "state"))
     bundle = make_bundle(tmp_path, ["true"], edit=lambda s: s.pop("process"))
-    rt.create("np", str(bundle))
-    assert rt.state("np")["status"] == "created"
-    with pytest.raises(RuntimeFailure, match="has no process"):
-        rt.start("np")
-    assert rt.state("np")["status"] == "stopped"
-    rt.delete("np")
+    with pytest.raises(InvalidArgument, match="process property must not be empty"):
+        rt.create("np", str(bundle))
     assert rt.list() == []
 
 

@@ -195,8 +195,7 @@ def exec(
             # runc's default: the container's own process settings with this command.
             bundle = rt.state(container_id)["bundle"]
             with open(os.path.join(bundle, "config.json")) as f:
-                # A config may have no process (config.md): then only the command.
-                process = json.load(f).get("process") or {"cwd": "/"}
+                process = json.load(f)["process"]
             process["args"] = list(command)
             process["terminal"] = tty
             process.pop("consoleSize", None)

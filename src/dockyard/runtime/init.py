@@ -544,10 +544,7 @@ def _enter_process(
     """The last steps before execve, shared by create and exec: rlimits, no_new_privs,
     seccomp (``(BPF program, OCI flags)``), user and capabilities, cwd, PATH lookup inside
     the container, umask, signal dispositions. Returns the executable's path and the
-    environment ("" and {} for a container without a process: it never execs);
-    raises SetupError."""
-    if not process.get("args"):
-        return "", {}
+    environment; raises SetupError."""
     _set_rlimits(process.get("rlimits") or [])
     nnp = bool(process.get("noNewPrivileges"))
     if seccomp is not None and not nnp:

@@ -135,11 +135,7 @@ class LinuxRuntime:
             raise InvalidArgument(f"cannot read {bundle}/config.json: {e.strerror}") from None
         except ValueError as e:
             raise InvalidArgument(f"invalid {bundle}/config.json: {e}") from None
-        check_spec(spec, f"{bundle}/config.json", process_optional=True)
-        # Without a process (config.md: optional) the container is created and `start`
-        # fails (runtime.md "start").
-        has_process = "process" in spec
-        spec.setdefault("process", {})
+        check_spec(spec, f"{bundle}/config.json")
         process = spec["process"]
         if process.get("terminal") and console_socket is None:
             raise InvalidArgument("process.terminal is set: --console-socket is required")
@@ -286,7 +282,6 @@ class LinuxRuntime:
                 "annotations": spec.get("annotations") or {},
                 "cgroups_path": cgroups_path,
                 "seccomp_flags": None if seccomp is None else seccomp[1],
-                "has_process": has_process,
                 "hooks": {k: (hook_spec or {}).get(k) or [] for k in ("poststart", "poststop")},
             }
             if seccomp is not None:
@@ -391,18 +386,11 @@ class LinuxRuntime:
 
     def start(self, container_id: str) -> None:
         """Let a created container's PID 1 exec its process (opens the exec fifo).
-        A container created without a process is stopped and RuntimeFailure raised.
 
         Raises NotFound, or Conflict if the container is not in the created state.
         """
         state = self._load(container_id)
         status = self._status(state)
-        if status == "created" and not state.get("has_process", True):
-            # Nothing to run: the init that waits for start is ended (status: stopped).
-            _kill_and_reap(state["pid"], state["start_time"])
-            raise RuntimeFailure(
-                f"cannot start container {container_id}: config.json has no process"
-            )
         if status != "created":
             raise Conflict(
                 f"cannot start a container that has {status}"
@@ -631,11 +619,12 @@ def check_signal(sig: int) -> None:
         raise InvalidArgument(f"invalid signal: {sig}")
 
 
-def check_spec(spec: Any, name: str, process_optional: bool = False) -> None:
+def check_spec(spec: Any, name: str) -> None:
     """Check the shape of an OCI ``spec`` (config.md) in the fields this runtime reads.
 
-    ``name`` names the file in messages. Checks: an object; ``process`` (which may be
-    missing with ``process_optional``) an object with
+    ``name`` names the file in messages. Checks: an object; ``process`` an object (config.md
+    makes it optional but REQUIRED at start: refused at create, as runc's
+    validateProcessSpec does) with
     ``args`` a non-empty list of strings, ``env`` a list of strings, ``cwd`` a string and
     ``user`` an object when present; ``root.path`` a string; ``mounts`` a list of objects
     with a string ``destination``; ``linux`` an object. Raises InvalidArgument naming the
@@ -651,8 +640,8 @@ def check_spec(spec: Any, name: str, process_optional: bool = False) -> None:
     if not isinstance(spec, dict):
         raise InvalidArgument(f"{name}: must be a JSON object")
     process = spec.get("process")
-    if process is None and process_optional:
-        process = {"args": ["-"]}
+    if process is None:
+        raise InvalidArgument(f"{name}: process property must not be empty")
     if not isinstance(process, dict):
         raise bad("process", "an object")
     if not strings(process.get("args")):
