@@ -377,3 +377,29 @@ def test_unknown_capability_is_a_clean_error(tmp_path: Path) -> None:
     ):
         rt.create("k", str(bundle))
     assert rt.list() == []
+
+
+def test_kernel_memory_is_not_applied_and_warned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """linux.resources.memory.kernel/kernelTCP: current runc (specconv) creates the
+    container and warns "Kernel memory settings are ignored and will be removed"; Dockyard
+    prints the same warning naming the fields, never dropping them silently."""
+    rt = LinuxRuntime(str(tmp_path / "state"))
+    bundle = make_bundle(
+        tmp_path,
+        ["true"],
+        edit=lambda s: s["linux"]["resources"].update(
+            {"memory": {"limit": 64 << 20, "kernel": 32 << 20, "kernelTCP": 16 << 20}}
+        ),
+    )
+    rt.create("km", str(bundle))
+    try:
+        assert capsys.readouterr().err == (
+            "warning: linux.resources.memory.kernel, linux.resources.memory.kernelTCP: "
+            "Kernel memory settings are ignored and will be removed\n"
+        )
+        assert rt.state("km")["status"] == "created"
+    finally:
+        rt.delete("km", force=True)
+    assert rt.list() == []

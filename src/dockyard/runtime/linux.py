@@ -136,6 +136,7 @@ class LinuxRuntime:
         except ValueError as e:
             raise InvalidArgument(f"invalid {bundle}/config.json: {e}") from None
         check_spec(spec, f"{bundle}/config.json")
+        _warn_kernel_memory(spec)
         process = spec["process"]
         if process.get("terminal") and console_socket is None:
             raise InvalidArgument("process.terminal is set: --console-socket is required")
@@ -682,6 +683,24 @@ def check_spec(spec: Any, name: str) -> None:
                 f"{name}: {field} {value!r}: SELinux labels are not supported by Dockyard's "
                 f"runtime{_lsm_state('selinux')}"
             )
+
+
+def _warn_kernel_memory(spec: dict[str, Any]) -> None:
+    """``linux.resources.memory.kernel``/``kernelTCP`` (deprecated in runtime-spec 1.1;
+    kernels since 6.1 have no kmem limits) are not applied: a warning on stderr naming
+    the fields, with current runc's text (specconv's CreateCgroupConfig warns, never
+    fails)."""
+    import sys
+
+    memory = ((spec.get("linux") or {}).get("resources") or {}).get("memory") or {}
+    fields = [
+        f"linux.resources.memory.{k}" for k in ("kernel", "kernelTCP") if memory.get(k) is not None
+    ]
+    if fields:
+        print(
+            f"warning: {', '.join(fields)}: Kernel memory settings are ignored and will be removed",
+            file=sys.stderr,
+        )
 
 
 def _check_id_mappings(linux: dict[str, Any], name: str) -> None:

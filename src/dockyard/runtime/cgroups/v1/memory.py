@@ -18,8 +18,8 @@ _UNLIMITED = 1 << 62
 def apply(path: str, mem: dict[str, Any]) -> None:
     """Write OCI ``memory`` {limit, swap, reservation} (bytes, -1 = unlimited, 0 = unset),
     ``swappiness`` (0-100, else DockyardError) and ``disableOOMKiller``
-    (``memory.oom_control``). ``kernel``/``kernelTCP`` are left alone, as runc 1.1 does:
-    kernels since 6.1 have no kmem limits to set.
+    (``memory.oom_control``). ``kernel``/``kernelTCP`` are left alone, as runc does
+    (the runtime warns at create): kernels since 6.1 have no kmem limits to set.
 
     OCI ``swap`` is the memory+swap total (``memory.memsw.limit_in_bytes``). When swap
     accounting is off that file is absent and the swap limit is skipped, as Docker does.
