@@ -479,6 +479,68 @@ def test_rmi_killed_after_its_records_went(
     _assert_clean(dy, engine_env, tmp_path, busybox)
 
 
+# A `volume rm` stopped just before or just after renaming the volume's directory aside.
+_STOPPED_VOLUME_RM = """
+import os, sys, time
+from dockyard.engine import Engine, gc
+from dockyard.paths import Paths
+
+paths = Paths.from_env()
+gc.register_command(paths)  # as the CLI does
+volumes = Engine(paths).containers.volumes
+rename = os.rename
+
+def paused(src, dst, *args, **kw):
+    aside = os.path.basename(dst).startswith(".removing-")
+    if aside and sys.argv[1] == "before":
+        print("paused", flush=True)
+        time.sleep(300)
+    rename(src, dst, *args, **kw)
+    if aside:
+        print("paused", flush=True)
+        time.sleep(300)
+
+os.rename = paused
+volumes.remove("vol")
+"""
+
+
+@pytest.mark.parametrize("point", ["before", "after"])
+def test_volume_rm_killed_around_its_rename(
+    dy: Runner, busybox: str, engine_env: dict[str, str], tmp_path: Path, point: str
+) -> None:
+    """A ``volume rm`` killed before or after renaming the directory aside leaves the
+    old state (listed, with its data) or the new one (gone, its files collected, a new
+    volume of that name empty); before, a kill after the rename left the volume listed
+    while the collector deleted its renamed data."""
+    import sys
+
+    dy("run", "--rm", "-v", "vol:/d", busybox, "sh", "-c", "echo kept > /d/f", check=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _STOPPED_VOLUME_RM, point],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **engine_env},
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "paused\n"
+    proc.kill()
+    proc.wait()
+    proc.stdout.close()
+    dy("system", "check", "--repair", check=True)
+    volumes = Path(engine_env["DOCKYARD_ROOT"]) / "volumes"
+    if _lines(dy, "volume", "ls", "-q") == ["vol"]:
+        out = dy("run", "--rm", "-v", "vol:/d", busybox, "cat", "/d/f")
+        assert out.stdout == "kept\n", out.stderr
+    else:
+        assert os.listdir(volumes) == []
+        out = dy("run", "--rm", "-v", "vol:/d", busybox, "ls", "-A", "/d", check=True)
+        assert out.stdout == ""
+    dy("volume", "rm", "vol", check=True)
+    assert os.listdir(volumes) == []
+    _assert_clean(dy, engine_env, tmp_path, busybox)
+
+
 # A `run` stopped where the issue found PID 1 blocked on exec.fifo forever: after the
 # runtime's create (mount, netns, veth, cgroup, PID 1 waiting), before its start.
 _STOPPED_RUN = """

@@ -687,12 +687,15 @@ def _sweep_content(engine: Engine, repair: bool) -> list[Finding]:
 
 
 def _volume_trash(engine: Engine, repair: bool) -> list[Finding]:
-    """Volume directories a killed ``volume rm`` renamed to ``.removing-*``."""
+    """Volume directories a killed ``volume rm`` left: renamed to ``.removing-*``, or
+    still under the volume's name with its row gone (rows go first; a killed create
+    leaves the same). Under the volume lock, so no create or removal is half-way."""
     volumes = engine.containers.volumes
     found = []
     with volumes.lock():
+        recorded = {r["name"] for r in volumes.db.query("SELECT name FROM volumes")}
         for path in _entries(volumes.root):
-            if os.path.basename(path).startswith(".removing-"):
+            if os.path.basename(path) not in recorded:
                 found.append(Finding("volume-trash", path, "removed", _size(path)))
                 if repair:
                     from dockyard.snapshot.overlay import unmount_under

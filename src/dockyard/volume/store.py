@@ -236,6 +236,12 @@ class VolumeStore:
         from dockyard.volume.copyup import remove_tree
 
         vdir = os.path.join(self.root, name)
+        if os.path.lexists(vdir):
+            # No row, yet a directory (a removal or a create killed half-way): a new
+            # volume starts empty, not with what was left of the old one.
+            _unmount(os.path.join(vdir, "_data"))
+            with contextlib.suppress(OSError):
+                remove_tree(vdir)
         try:
             os.makedirs(self.root, mode=0o701, exist_ok=True)
             os.makedirs(os.path.join(vdir, "_data"), mode=0o755, exist_ok=True)
@@ -297,33 +303,26 @@ class VolumeStore:
             self._remove(name)
 
     def _remove(self, name: str) -> None:
-        """Remove a volume nobody uses (caller holds the lock): the directory is first
-        renamed aside (a short name: the volume's own may already be 255 bytes), so a
-        failure never leaves a half-deleted volume under its name; its content, however
-        deep a container made it, is then removed without following symlinks."""
+        """Remove a volume nobody uses (caller holds the lock). Its rows go first, its
+        files after (a kill in between leaves the volume gone and its directory
+        unrecorded, which the collector and a later create of that name remove): the
+        directory is then renamed aside (a short name: the volume's own may already be
+        255 bytes), so it never stays half-deleted under its name, and its content,
+        however deep a container made it, is removed without following symlinks."""
         from dockyard.volume.copyup import remove_tree
 
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM volumes WHERE name = ?", (name,))
+            conn.execute("DELETE FROM volume_activity WHERE volume = ?", (name,))
         vdir = os.path.join(self.root, name)
         _unmount(os.path.join(vdir, "_data"))
         trash = os.path.join(self.root, f".removing-{os.urandom(8).hex()}")
-        moved = False
         try:
             os.rename(vdir, trash)
-            moved = True
         except FileNotFoundError:
             pass
         except OSError as e:
             raise DockyardError(f"remove {name}: {e.strerror}") from None
-        try:
-            with self.db.write() as conn:
-                conn.execute("DELETE FROM volumes WHERE name = ?", (name,))
-                conn.execute("DELETE FROM volume_activity WHERE volume = ?", (name,))
-        except DockyardError:
-            # Not removed (a full disk): the volume keeps its data, under its name again,
-            # or the next removal would take it as a leftover.
-            if moved:
-                os.rename(trash, vdir)
-            raise
         # This one, and any a removal killed half-way left (removals hold the lock).
         for entry in os.listdir(self.root):
             if entry.startswith(".removing-"):
