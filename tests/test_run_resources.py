@@ -199,3 +199,37 @@ def test_quiet_pull(
     dy("rmi", name, check=True)
     p = dy("run", "--rm", name, "echo", "hi", check=True)
     assert f"Unable to find image '{name}' locally" in p.stderr
+
+
+@needs_v1
+def test_device_io_throttles(dy: Runner, busybox: str) -> None:
+    if not os.path.exists("/dev/loop0"):
+        pytest.skip("no /dev/loop0 block device here")
+    rdev = os.stat("/dev/loop0").st_rdev
+    dev = f"{os.major(rdev)}:{os.minor(rdev)}"
+    p = dy(
+        *("run", "--rm", "--device-read-bps", "/dev/loop0:1mb"),
+        *("--device-write-bps", "/dev/loop0:2mb", "--device-read-iops", "/dev/loop0:100"),
+        *("--device-write-iops", "/dev/loop0:200", busybox, "sh", "-c"),
+        "cd /sys/fs/cgroup/blkio; cat blkio.throttle.read_bps_device"
+        " blkio.throttle.write_bps_device blkio.throttle.read_iops_device"
+        " blkio.throttle.write_iops_device",
+        check=True,
+    )
+    assert p.stdout.splitlines() == [
+        f"{dev} {1 << 20}",
+        f"{dev} {2 << 20}",
+        f"{dev} 100",
+        f"{dev} 200",
+    ]
+    for flag, value, message in [
+        ("--device-read-bps", "/dev/loop0", "bad format: /dev/loop0"),
+        ("--device-write-bps", "/x:1", "bad format for device path: /x:1"),
+        ("--device-read-iops", "/dev/loop0:1k", "invalid rate for device: /dev/loop0:1k"),
+    ]:
+        p = dy("run", "--rm", flag, value, busybox, "true")
+        assert p.returncode == 125 and message in p.stderr, p.stderr
+    p = dy("run", "--rm", "--device-read-bps", "/dev/nonexistent:1mb", busybox, "true")
+    assert p.returncode == 125
+    assert "stat /dev/nonexistent: no such file or directory" in p.stderr
+    assert dy("ps", "-aq", check=True).stdout == ""

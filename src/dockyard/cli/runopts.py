@@ -86,6 +86,26 @@ def resource_options(f: Callable[..., Any]) -> Callable[..., Any]:
             multiple=True,
             help="Add a rule to the cgroup allowed devices list",
         ),
+        click.option(
+            "--device-read-bps",
+            multiple=True,
+            help="Limit read rate (bytes per second) from a device",
+        ),
+        click.option(
+            "--device-read-iops",
+            multiple=True,
+            help="Limit read rate (IO per second) from a device",
+        ),
+        click.option(
+            "--device-write-bps",
+            multiple=True,
+            help="Limit write rate (bytes per second) to a device",
+        ),
+        click.option(
+            "--device-write-iops",
+            multiple=True,
+            help="Limit write rate (IO per second) to a device",
+        ),
         click.option("--domainname", default="", help="Container NIS domain name"),
         click.option(
             "--gpus",
@@ -164,6 +184,41 @@ def parse_device(value: str) -> dict[str, str]:
         "PathInContainer": posixpath.normpath(container_path),
         "CgroupPermissions": perms,
     }
+
+
+def parse_throttle(flag: str, value: str, iops: bool) -> dict[str, Any]:
+    """``--device-{read,write}-{bps,iops} PATH:RATE`` as a HostConfig ThrottleDevice
+    {Path, Rate} (docker/cli ValidateThrottleBpsDevice/IOpsDevice: a bps rate takes a
+    size unit). Raises InvalidArgument with the CLI's messages."""
+    from dockyard.units import ram_in_bytes
+
+    path, sep, rate = value.partition(":")
+    if not sep:
+        raise _bad(flag, value, f"bad format: {value}")
+    if not path.startswith("/dev/"):
+        raise _bad(flag, value, f"bad format for device path: {value}")
+    if iops:
+        if not rate.isdigit():
+            raise _bad(
+                flag,
+                value,
+                f"invalid rate for device: {value}. The correct format is "
+                "<device-path>:<number>. Number must be a positive integer",
+            )
+        return {"Path": path, "Rate": int(rate)}
+    try:
+        number = ram_in_bytes(rate, flag)
+    except InvalidArgument:
+        number = -1
+    if number < 0 or not rate:
+        raise _bad(
+            flag,
+            value,
+            f"invalid rate for device: {value}. The correct format is "
+            "<device-path>:<number>[<unit>]. Number must be a positive integer. Unit is "
+            "optional and can be kb, mb, or gb",
+        )
+    return {"Path": path, "Rate": number}
 
 
 def parse_sysctls(values: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -293,6 +348,22 @@ def apply_resource_flags(
             "ContainerIDFile": kw["cidfile"],
             "Annotations": annotations or None,
             "LogConfig": {"Type": kw["log_driver"], "Config": log_opts},
+            "BlkioDeviceReadBps": [
+                parse_throttle("--device-read-bps", v, False) for v in kw["device_read_bps"]
+            ]
+            or None,
+            "BlkioDeviceWriteBps": [
+                parse_throttle("--device-write-bps", v, False) for v in kw["device_write_bps"]
+            ]
+            or None,
+            "BlkioDeviceReadIOps": [
+                parse_throttle("--device-read-iops", v, True) for v in kw["device_read_iops"]
+            ]
+            or None,
+            "BlkioDeviceWriteIOps": [
+                parse_throttle("--device-write-iops", v, True) for v in kw["device_write_iops"]
+            ]
+            or None,
             "IpcMode": kw["ipc"],
             "PidMode": kw["pid"],
             "UTSMode": kw["uts"],

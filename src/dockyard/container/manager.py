@@ -489,6 +489,7 @@ class ContainerManager:
         from dockyard.container.logs import check_log_config
 
         host_config["LogConfig"] = check_log_config(opts.log_config)
+        host_config.update(opts.throttle)
         if opts.mounts:
             host_config["Mounts"] = opts.mounts
         if opts.tmpfs:
@@ -1952,6 +1953,23 @@ def _more_resources(
         del resources["memory"]
     if hc.get("BlkioWeight"):
         resources["blockIO"] = {"weight": hc["BlkioWeight"]}
+    for key, field_name in (
+        ("BlkioDeviceReadBps", "throttleReadBpsDevice"),
+        ("BlkioDeviceWriteBps", "throttleWriteBpsDevice"),
+        ("BlkioDeviceReadIOps", "throttleReadIOPSDevice"),
+        ("BlkioDeviceWriteIOps", "throttleWriteIOPSDevice"),
+    ):
+        for throttle in hc.get(key) or []:
+            # moby getBlkioThrottleDevices: the device's numbers, from the host's path.
+            try:
+                rdev = os.stat(throttle["Path"]).st_rdev
+            except OSError as e:
+                raise RuntimeFailure(
+                    f"{key}: stat {throttle['Path']}: {(e.strerror or str(e)).lower()}"
+                ) from None
+            resources.setdefault("blockIO", {}).setdefault(field_name, []).append(
+                {"major": os.major(rdev), "minor": os.minor(rdev), "rate": throttle["Rate"]}
+            )
     if device_rules:
         resources["devices"] = device_rules
 

@@ -109,3 +109,5 @@ class CreateOptions:
     userns_mode: str = ""
     # --log-driver/--log-opt as Docker's LogConfig {Type, Config}; {}: json-file.
     log_config: dict[str, Any] = field(default_factory=dict)
+    # --device-{read,write}-{bps,iops}: HostConfig key -> [{Path, Rate}].
+    throttle: dict[str, list[dict[str, Any]]] = field(default_factory=dict)

@@ -71,6 +71,10 @@ _HOST_MAPPED = {
     "Sysctls",
     "Annotations",
     "LogConfig",
+    "BlkioDeviceReadBps",
+    "BlkioDeviceWriteBps",
+    "BlkioDeviceReadIOps",
+    "BlkioDeviceWriteIOps",
     "IpcMode",
     "PidMode",
     "UTSMode",
@@ -265,12 +269,34 @@ def create_options(
         sysctls={str(k): str(v) for k, v in (hc.get("Sysctls") or {}).items()},
         annotations={str(k): str(v) for k, v in (hc.get("Annotations") or {}).items()},
         log_config=dict(hc.get("LogConfig") or {}),
+        throttle={
+            key: [_throttle(key, t) for t in hc.get(key) or []]
+            for key in (
+                "BlkioDeviceReadBps",
+                "BlkioDeviceWriteBps",
+                "BlkioDeviceReadIOps",
+                "BlkioDeviceWriteIOps",
+            )
+            if hc.get(key)
+        },
         ipc_mode=str(hc.get("IpcMode") or ""),
         pid_mode=str(hc.get("PidMode") or ""),
         uts_mode=str(hc.get("UTSMode") or ""),
         cgroupns_mode=str(hc.get("CgroupnsMode") or ""),
         userns_mode=str(hc.get("UsernsMode") or ""),
     )
+
+
+def _throttle(key: str, value: Any) -> dict[str, Any]:
+    """A HostConfig ThrottleDevice {Path, Rate}."""
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("Path"), str)
+        or not isinstance(value.get("Rate"), int)
+        or value["Rate"] < 0
+    ):
+        raise InvalidArgument(f"HostConfig.{key}: objects with a Path and a Rate >= 0")
+    return {"Path": value["Path"], "Rate": value["Rate"]}
 
 
 def _swappiness(value: Any) -> int | None:
