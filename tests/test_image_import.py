@@ -146,6 +146,8 @@ def test_import_message(dy: Runner, tmp_path: Path, engine_env: dict[str, str]) 
         (["-c", "EXPOSE 99999"], TAR, "invalid containerPort: 99999"),
         (["-c", "EXPOSE 0/udp"], TAR, "invalid containerPort: 0/udp"),
         (["-c", "EXPOSE 80-70"], TAR, "invalid containerPort: 80-70: invalid range"),
+        # An empty volume path made an image no run could start.
+        (["-c", 'VOLUME ["/a", ""]'], TAR, "VOLUME specified can not be an empty string"),
         (["-c", "STOPSIGNAL NOPE"], TAR, "Invalid signal: NOPE"),
         (["-c", "STOPSIGNAL 99"], TAR, "Invalid signal: 99"),
         (["-c", "CMD x\ny"], TAR, "parse error on line 2: unknown instruction: y"),

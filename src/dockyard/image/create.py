@@ -208,6 +208,8 @@ def apply_changes(changes: list[str], config: dict[str, Any] | None = None) -> d
         elif upper == "VOLUME":
             vols = dict(cfg.get("Volumes") or {})
             for v in _json_list(value) or value.split():
+                if not v.strip():  # moby's dispatchVolume; the image could not run
+                    raise InvalidArgument("VOLUME specified can not be an empty string")
                 vols[v] = {}
             cfg["Volumes"] = vols
         elif upper == "WORKDIR":
