@@ -90,3 +90,19 @@ def test_skip_unset_and_raw_modes() -> None:
 
 def test_go_quote() -> None:
     assert go_quote('a"b\\c\n\t\x00♥') == '"a\\"b\\\\c\\n\\t\\x00♥"'
+
+
+@pytest.mark.timeout(20)
+def test_trim_patterns_match_in_linear_time() -> None:
+    """``${A##*a*a*...c}`` backtracked for exponential time in Python's re (a Dockerfile
+    could hang the build); BuildKit's Go regexp is linear."""
+    import time
+
+    start = time.monotonic()
+    stars = "*a" * 15 + "*c"
+    for word in (f"${{A##{stars}}}", f"${{A#{stars}}}", f"${{A%{stars}}}", f"${{A%%{stars}}}"):
+        assert expand(word, {"A": "a" * 3000}) == "a" * 3000
+    assert expand("${A##*a*b}", {"A": "xaybzab!"}) == "!"
+    assert expand("${A#*a*b}", {"A": "xaybzab!"}) == "zab!"
+    assert expand("${A%%a*b*}", {"A": "xaybzab!"}) == "x"
+    assert time.monotonic() - start < 5

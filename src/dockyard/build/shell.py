@@ -472,14 +472,41 @@ def _pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[
     return re.compile("".join(out), re.DOTALL)
 
 
+def _prefix_ends(pattern: str, value: str) -> set[int]:
+    """The lengths of the prefixes of ``value`` that wildcard ``pattern`` matches (the
+    syntax :func:`_pattern_regex` takes), by simulating it over sets of positions: linear
+    in ``value`` for each piece of the pattern. Python's backtracking ``re`` took
+    exponential time for ``${A##*a*a*...c}``; BuildKit's Go regexp is linear."""
+    _pattern_regex(pattern, greedy=True, anchored=True)  # the same errors for a bad escape
+    n = len(value)
+    current = {0}
+    i = 0
+    while i < len(pattern) and current:
+        tok = pattern[i]
+        i += 1
+        if tok == "*":
+            current = set(range(min(current), n + 1))
+            continue
+        if tok == "?":
+            current = {p + 1 for p in current if p < n}
+            continue
+        if tok == "\\":
+            nxt = pattern[i] if i < len(pattern) else ""
+            if nxt in ("}", "/"):
+                continue
+            i += 1
+            tok = nxt
+        current = {p + 1 for p in current if p < n and value[p] == tok}
+    return current
+
+
 def _trim(word: str, value: str, greedy: bool, *, suffix: bool) -> str:
     if not suffix:
-        match = _pattern_regex(word, greedy=greedy, anchored=True).search(value)
-        return value[match.end() :] if match else value
+        ends = _prefix_ends(word, value)
+        return value[(max if greedy else min)(ends) :] if ends else value
     # the shortest/longest suffix: match the reversed pattern against the reversed value
-    rev = _reverse_pattern(word)
-    match = _pattern_regex(rev, greedy=greedy, anchored=True).search(value[::-1])
-    return value[: len(value) - match.end()] if match else value
+    ends = _prefix_ends(_reverse_pattern(word), value[::-1])
+    return value[: len(value) - (max if greedy else min)(ends)] if ends else value
 
 
 def _reverse_pattern(pattern: str) -> str:
