@@ -110,8 +110,12 @@ def prune_images(
             raise InvalidArgument(f"invalid filter 'dangling={value}'")
         all_images = value.lower() in ("false", "0")
     children = with_children(store)
+    # An image a container uses is skipped entirely, its extra tags too (moby's prune).
+    used = {r["image_id"] for r in store.db.query("SELECT DISTINCT image_id FROM containers")}
     candidates = []
     for img in store.list():
+        if img.id in used:
+            continue
         if img.id in children and (not all_images or not img.tags):
             continue  # an intermediate image: it goes with the image built on it
         if img.tags and not all_images:
