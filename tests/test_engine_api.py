@@ -201,7 +201,8 @@ def test_container_create_takes_the_docker_cli_request(engine: Engine, busybox: 
     [
         ({"NetworkDisabled": True}, {}, "Config.NetworkDisabled is not supported"),
         ({}, {"UTSMode": "private"}, "invalid UTS mode: private"),
-        ({}, {"VolumeDriver": "nfs"}, "HostConfig.VolumeDriver is not supported"),
+        ({}, {"VolumeDriver": "nfs"}, 'error looking up volume plugin nfs: plugin "nfs" not found'),
+        ({}, {"VolumeRequest": 1}, "HostConfig.VolumeRequest is not supported"),
         ({}, {"KernelMemory": 1 << 20}, "Specifying a kernel memory limit is not supported"),
         ({}, {"Isolation": "hyperv"}, "Invalid isolation"),
         ({}, {"OomScoreAdj": 1001}, "range for oom score adj"),

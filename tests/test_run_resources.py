@@ -112,6 +112,7 @@ def test_devices_and_device_cgroup_rules(dy: Runner, busybox: str) -> None:
             "Minimum memory limit can not be less than memory reservation limit",
         ),
         (["--shm-size", "lots"], 'invalid argument "lots" for "--shm-size" flag'),
+        (["--volume-driver", "nfs"], 'error looking up volume plugin nfs: plugin "nfs" not found'),
     ],
 )
 def test_refused_before_anything_is_made(
@@ -153,7 +154,17 @@ def test_cidfile_label_file_annotation(dy: Runner, busybox: str, tmp_path: Path)
     labels = tmp_path / "labels"
     labels.write_text("# a comment\n\na=1\nb\nc=3\n")
     created = dy(
-        *("create", "--cidfile", str(cidfile), "--label-file", str(labels), "-l", "a=2"),
+        *(
+            "create",
+            "--volume-driver",
+            "local",
+            "--cidfile",
+            str(cidfile),
+            "--label-file",
+            str(labels),
+            "-l",
+            "a=2",
+        ),
         *("--annotation", "org.example.k=v", "--domainname", "example.org", busybox),
         check=True,
     )

@@ -138,6 +138,9 @@ def resource_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--storage-opt", multiple=True, help="Storage driver options for the container"
         ),
         click.option("--sysctl", multiple=True, help="Sysctl options"),
+        click.option(
+            "--volume-driver", default="", help="Optional volume driver for the container"
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -364,6 +367,7 @@ def apply_resource_flags(
                 parse_throttle("--device-write-iops", v, True) for v in kw["device_write_iops"]
             ]
             or None,
+            "VolumeDriver": kw["volume_driver"],
             "IpcMode": kw["ipc"],
             "PidMode": kw["pid"],
             "UTSMode": kw["uts"],

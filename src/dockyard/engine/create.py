@@ -22,6 +22,7 @@ _HOST_DEFAULTS: dict[str, tuple[Any, ...]] = {
     "ContainerIDFile": (),  # the client's own file: any value
     "ConsoleSize": (),  # the client's terminal size at create: any value
     "Isolation": ("default",),
+    "VolumeDriver": ("local",),  # the only driver: the default
 }
 _ANY_VALUE = {"ContainerIDFile", "ConsoleSize"}
 _HOST_MAPPED = {
@@ -157,6 +158,11 @@ def create_options(
     for key, value in hc.items():
         if key in _HOST_REFUSED and not _is_zero(value):
             raise InvalidArgument(_HOST_REFUSED[key])
+        if key == "VolumeDriver" and not _unset(key, value):
+            # moby volume service: no plugin by that name.
+            raise InvalidArgument(
+                f'error looking up volume plugin {value}: plugin "{value}" not found'
+            )
         if key == "Isolation" and not _unset(key, value):
             # moby runconfig validateIsolation.
             raise InvalidArgument(f"Invalid isolation: \"{value}\" - linux only supports 'default'")
