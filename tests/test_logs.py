@@ -80,6 +80,36 @@ def test_reader_tail_since_until(tmp_path: Path) -> None:
     assert list(read_log(str(tmp_path / "missing.log"))) == []
 
 
+@pytest.mark.timeout(30)
+def test_follow_waits_for_the_log_file(tmp_path: Path) -> None:
+    """A follow begun before the monitor created the log (right after a start) waits
+    for it while the container runs, instead of ending at once with nothing."""
+    import threading
+
+    path = tmp_path / "late.log"
+    running = threading.Event()
+    running.set()
+
+    def start_late() -> None:
+        time.sleep(0.5)
+        entry = {"log": "hello\n", "stream": "stdout", "time": format_time(10**9)}
+        path.write_text(json.dumps(entry) + "\n")
+        time.sleep(0.3)
+        running.clear()
+
+    writer = threading.Thread(target=start_late)
+    writer.start()
+    try:
+        got = [e.log for e in read_log(str(path), follow=running.is_set, poll=0.05)]
+    finally:
+        writer.join()
+    assert got == [b"hello\n"]
+    # Not running (and no log): no wait.
+    t0 = time.monotonic()
+    assert list(read_log(str(tmp_path / "never.log"), follow=lambda: False)) == []
+    assert time.monotonic() - t0 < 1
+
+
 def test_logs_command(dy: Runner, busybox: str) -> None:
     cid = dy("run", "-d", "--name", "lg", busybox, "sh", "-c",
              "echo one; echo oops >&2; echo two; printf end", check=True).stdout.strip()  # fmt: skip

@@ -150,6 +150,10 @@ def _rotated(path: str) -> list[str]:
     return [f"{path}.{i}" for i in range(n - 1, 0, -1)]
 
 
+#: Seconds a follow waits for a log file that does not exist yet (see read_log).
+FOLLOW_OPEN_WAIT = 10.0
+
+
 def read_log(
     path: str,
     tail: int = -1,
@@ -160,11 +164,18 @@ def read_log(
 ) -> Iterator[LogEntry]:
     """The entries of a json-file log: the last ``tail`` (-1: all), then only those at or
     after ``since`` and not after ``until`` (ns since the epoch; 0: no bound). With
-    ``follow``, keep reading new entries while ``follow()`` is true, then the rest."""
-    try:
-        f = open(path, "rb")  # noqa: SIM115 - closed below, kept open while following
-    except FileNotFoundError:
-        return
+    ``follow``, keep reading new entries while ``follow()`` is true, then the rest; a
+    log not there yet (the monitor creates it as the container starts, after the start
+    returned) is waited for while ``follow()`` is true, at most FOLLOW_OPEN_WAIT seconds."""
+    deadline = time.monotonic() + FOLLOW_OPEN_WAIT
+    while True:
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed below, kept open while following
+            break
+        except FileNotFoundError:
+            if follow is None or time.monotonic() >= deadline or not follow():
+                return
+            time.sleep(poll)
     try:
         older = b""
         for name in _rotated(path):  # --log-opt max-file: the rotated files first
