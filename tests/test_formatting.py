@@ -276,3 +276,19 @@ def test_deep_nesting_through_the_cli_is_one_line() -> None:
     assert r.returncode == 1
     assert r.stderr.strip().count("\n") == 0, r.stderr[-500:]
     assert "max expression depth exceeded" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ('{{slice "abc" 1 99999999999}}', "error calling slice: index out of range: 99999999999"),
+        ('{{slice "abc" 2 1}}', "error calling slice: invalid slice index: 2 > 1"),
+        ('{{slice "abc" -1}}', "error calling slice: index out of range: -1"),
+    ],
+)
+def test_slice_checks_indexes_as_go(template: str, message: str) -> None:
+    """Python clamped ``slice`` indexes past the end (printing ``bc``); Go's text/template
+    refuses them."""
+    with pytest.raises(TemplateError, match=message):
+        render(template, {})
+    assert render('{{slice "abcd" 1 3}}', {}) == "bc"

@@ -625,6 +625,20 @@ def _compare(op: Callable[[Any, Any], bool], a: Any, b: Any) -> bool:
         raise _CallError("incompatible types for comparison") from None
 
 
+def _slice(item: Any, *indexes: Any) -> Any:
+    """Go's ``slice``: ``item[i:j]`` with Go's checks (an index past the length or
+    negative is an error, not clamped as Python clamps it; at most 2 for a string)."""
+    if len(indexes) > (2 if isinstance(item, str) else 3):
+        raise _CallError(f"too many slice indexes: {len(indexes)}")
+    size = len(item)
+    for ix in indexes:
+        if not isinstance(ix, int) or ix < 0 or ix > size:
+            raise _CallError(f"index out of range: {ix}")
+    if len(indexes) >= 2 and indexes[0] > indexes[1]:
+        raise _CallError(f"invalid slice index: {indexes[0]} > {indexes[1]}")
+    return item[slice(*indexes[:2])]
+
+
 def _truncate(s: str, n: int) -> str:
     return s[:n]
 
@@ -674,7 +688,7 @@ FUNCS: dict[str, Callable[..., Any]] = {
     "not": lambda a: not truth(a),
     "and": _and,
     "or": _or,
-    "slice": lambda s, *ix: s[slice(*ix)],
+    "slice": lambda s, *ix: _slice(s, *ix),
 }
 
 # Argument counts of FUNCS as Go declares them: (fixed, None) is variadic with at least
