@@ -196,6 +196,17 @@ def test_container_create_takes_the_docker_cli_request(engine: Engine, busybox: 
     engine.container_delete("x1", v=True)
 
 
+def test_exposed_ports_without_protocol_are_tcp(engine: Engine, busybox: str) -> None:
+    """Compose sends ``expose: ["9000"]`` as written; the key is ``9000/tcp`` as moby's."""
+    config = {"Image": "busybox", "ExposedPorts": {"9000": {}, "53/udp": {}}}
+    engine.container_create(config, {}, name="e1")
+    exposed = engine.container_inspect("e1")["Config"]["ExposedPorts"]
+    assert exposed == {"53/udp": {}, "9000/tcp": {}}
+    engine.container_delete("e1")
+    with pytest.raises(InvalidArgument, match='invalid port specification: "x"'):
+        engine.container_create({**config, "ExposedPorts": {"x": {}}}, {}, name="e2")
+
+
 @pytest.mark.parametrize(
     ("config", "host_config", "message"),
     [

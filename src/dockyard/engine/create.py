@@ -249,7 +249,7 @@ def create_options(
         stop_signal=stop_signal,
         stop_timeout=config.get("StopTimeout"),
         healthcheck=config.get("Healthcheck"),
-        exposed_ports=list(config.get("ExposedPorts") or {}),
+        exposed_ports=[_port_key(k) for k in config.get("ExposedPorts") or {}],
         port_bindings=dict(hc.get("PortBindings") or {}),
         publish_all=bool(hc.get("PublishAllPorts")),
         volumes=volumes,
@@ -291,6 +291,20 @@ def create_options(
         cgroupns_mode=str(hc.get("CgroupnsMode") or ""),
         userns_mode=str(hc.get("UsernsMode") or ""),
     )
+
+
+def _port_key(key: str) -> str:
+    """An ExposedPorts key as ``"<port>/<proto>"``: ``"9000"`` is ``"9000/tcp"``
+    (nat.SplitProtoPort; Compose sends expose entries as written). Raises
+    InvalidArgument (moby's ``invalid port specification``) for a bad port."""
+    from dockyard.nat import parse_port_range, split_proto_port
+
+    proto, port = split_proto_port(str(key))
+    try:
+        parse_port_range(port)
+    except ValueError:
+        raise InvalidArgument(f'invalid port specification: "{port}"') from None
+    return f"{port}/{proto}"
 
 
 def _throttle(key: str, value: Any) -> dict[str, Any]:
