@@ -144,9 +144,10 @@ def recover(engine: Engine) -> None:
     import sqlite3
 
     with contextlib.suppress(DockyardError, OSError, sqlite3.Error):
-        manager = engine.containers
         rows = engine.db.query("SELECT id FROM containers WHERE json_extract(state, '$.Running')")
+        # The container manager (a costly import) only when a container is recorded running.
         for row in rows:
+            manager = engine.containers
             with contextlib.suppress(NotFound):
                 manager.reconcile(manager.store.get(row["id"]))
     if not _dead_commands(engine.paths):

@@ -72,8 +72,6 @@ class ImageOperations(EngineBase):
         Raises InvalidArgument for another filter key or a bad value, NotFound for a
         ``before``/``since`` image that does not exist.
         """
-        from dockyard.container.operations import label_matches
-
         filters = filters or {}
         for key in filters:
             if key not in LIST_FILTERS:
@@ -85,6 +83,9 @@ class ImageOperations(EngineBase):
             dangling = v.lower() in ("true", "1")
         before = [self.images.resolve(v).created for v in filters.get("before", [])]
         since = [self.images.resolve(v).created for v in filters.get("since", [])]
+        labels_wanted = filters.get("label", [])
+        if labels_wanted:  # imported only then: it costs `images` a few milliseconds
+            from dockyard.container.operations import label_matches
         found = self.images.list()
         if not all:
             hidden = self.images.intermediate_ids()
@@ -97,7 +98,7 @@ class ImageOperations(EngineBase):
                 continue
             summary = self._image_summary(img)
             labels = summary["Labels"]
-            if any(not label_matches(labels, s) for s in filters.get("label", [])):
+            if any(not label_matches(labels, s) for s in labels_wanted):
                 continue
             patterns = filters.get("reference", [])
             if patterns:
