@@ -409,17 +409,53 @@ def inspect(
     print_inspect(format_ or "", results, errors)
 
 
-@click.group(context_settings=_SETTINGS)
+class _ContainerGroup(click.Group):
+    """``dockyard container``: its subcommands defined in other modules are imported
+    only when invoked, so ``dockyard ps`` (which imports this module) pays for none."""
+
+    #: subcommand name -> "module:attribute" (a click.Command)
+    LAZY = {
+        "create": "dockyard.cli.run:create",
+        "run": "dockyard.cli.run:run",
+        "exec": "dockyard.cli.exec:exec_",
+        "top": "dockyard.cli.exec:top",
+        "stats": "dockyard.cli.exec:stats",
+        "pause": "dockyard.cli.exec:pause",
+        "unpause": "dockyard.cli.exec:unpause",
+        "attach": "dockyard.cli.attach:attach",
+        "port": "dockyard.cli.port:port",
+        "export": "dockyard.cli.archives:export",
+        "diff": "dockyard.cli.archives:diff",
+        "commit": "dockyard.cli.archives:commit",
+        "cp": "dockyard.cli.cp:cp",
+        "logs": "dockyard.cli.logs:logs",
+        "update": "dockyard.cli.update:update",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.LAZY:
+            import importlib
+
+            from dockyard.cli.main import _enable_short_help
+
+            module, attr = self.LAZY[cmd_name].split(":")
+            command = getattr(importlib.import_module(module), attr)
+            assert isinstance(command, click.Command)
+            if "-h" in (self.context_settings.get("help_option_names") or ()):
+                _enable_short_help(command)  # as the group's own were (cli.main)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_ContainerGroup, context_settings=_SETTINGS)
 def container() -> None:
     """Manage containers."""
 
 
 def _register() -> None:
-    from dockyard.cli import exec as exec_cmds
-    from dockyard.cli.run import create, run
-
-    container.add_command(create)
-    container.add_command(run)
     container.add_command(start)
     container.add_command(kill)
     container.add_command(wait)
@@ -429,34 +465,10 @@ def _register() -> None:
     container.add_command(ps, "list")
     container.add_command(ps, "ps")
     container.add_command(inspect)
-    container.add_command(exec_cmds.exec_)
-    container.add_command(exec_cmds.top)
-    container.add_command(exec_cmds.stats)
-    container.add_command(exec_cmds.pause)
-    container.add_command(exec_cmds.unpause)
     container.add_command(stop)
     container.add_command(restart)
     container.add_command(rename)
     container.add_command(prune)
-    from dockyard.cli.attach import attach
-
-    container.add_command(attach)
-    from dockyard.cli.port import port
-
-    container.add_command(port)
-    from dockyard.cli import archives
-
-    container.add_command(archives.export)
-    container.add_command(archives.diff)
-    container.add_command(archives.commit)
-    from dockyard.cli.cp import cp
-
-    container.add_command(cp)
-    from dockyard.cli.logs import logs
-    from dockyard.cli.update import update
-
-    container.add_command(logs)
-    container.add_command(update)
 
 
 _register()
