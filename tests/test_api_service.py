@@ -510,3 +510,41 @@ def test_non_root_user_cannot_connect(engine_env: dict[str, str]) -> None:
                 assert c.get("/_ping").text == "OK"
     finally:
         shutil.rmtree(open_dir, ignore_errors=True)
+
+
+def test_create_on_several_networks_with_their_settings(
+    engine_env: dict[str, str], sock: str, dy: Runner, busybox: str
+) -> None:
+    """Compose 2.40 sends every network of a service in EndpointsConfig (API 1.44+):
+    each network's aliases and address apply to its own endpoint; older API versions
+    get moby's error for more than one network."""
+    dy("network", "create", "--subnet", "10.231.1.0/24", "n1", check=True)
+    dy("network", "create", "--subnet", "10.231.2.0/24", "n2", check=True)
+    body = {
+        "Image": "busybox",
+        "Cmd": ["true"],
+        "HostConfig": {"NetworkMode": "n1"},
+        "NetworkingConfig": {
+            "EndpointsConfig": {
+                "n1": {"Aliases": ["one"]},
+                "n2": {"Aliases": ["two"], "IPAMConfig": {"IPv4Address": "10.231.2.9"}},
+            }
+        },
+    }
+    try:
+        with running_service(engine_env, sock), client(sock) as c:
+            r = c.post("/v1.43/containers/create", json=body, params={"name": "old"})
+            assert r.status_code == 400
+            assert r.json() == {
+                "message": "Container cannot be connected to network endpoints: n1, n2"
+            }
+            r = c.post("/v1.44/containers/create", json=body, params={"name": "multi"})
+            assert r.status_code == 201, r.text
+            nets = c.get("/containers/multi/json").json()["NetworkSettings"]["Networks"]
+            assert list(nets) == ["n1", "n2"]
+            assert "one" in nets["n1"]["Aliases"] and "two" in nets["n2"]["Aliases"]
+            assert nets["n2"]["IPAddress"] == "10.231.2.9"
+            assert c.delete("/containers/multi").status_code == 204
+    finally:
+        dy("rm", "-f", "multi")
+        dy("network", "rm", "n1", "n2")

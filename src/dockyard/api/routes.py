@@ -204,6 +204,12 @@ def container_create(req: Request) -> None:
     body = req.json(required=True)
     config, host_config, networking_config = schema.create_request(body)
     schema.check_platform(req.q("platform") or "")
+    endpoints = (networking_config or {}).get("EndpointsConfig") or {}
+    if len(endpoints) > 1 and req.version_below("1.44"):
+        # Several networks at create came with API 1.44 (moby's verifyNetworkingConfig before).
+        raise InvalidArgument(
+            f"Container cannot be connected to network endpoints: {', '.join(endpoints)}"
+        )
     result = call(
         req, "container_create", config, host_config, networking_config, name=req.q("name") or None
     )

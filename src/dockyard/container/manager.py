@@ -297,6 +297,7 @@ class ContainerManager:
             aliases=opts.network_aliases,
             mac=opts.mac_address,
             more=opts.extra_networks,
+            more_settings=opts.extra_endpoints,
         )
         hostname = c.config["Hostname"]
         own = [(ep.address, hostname) for ep in eps]

@@ -27,6 +27,9 @@ class CreateOptions:
     network: str = "bridge"
     # The second and later --network values, attached as eth1, eth2, ... (Docker 25+).
     extra_networks: list[str] = field(default_factory=list)
+    # Their endpoint settings (the API's EndpointsConfig): network -> {"ip": str | None,
+    # "aliases": list[str], "mac": str | None}; a network not in it gets none.
+    extra_endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Network flags: --ip, --network-alias, --mac-address, --add-host (name:ip), --dns,
     # --dns-search, --dns-option, --link (name[:alias]).
     ip: str | None = None

@@ -178,18 +178,28 @@ def create_options(
         mode = "bridge"
     endpoints = dict((networking_config or {}).get("EndpointsConfig") or {})
     first = endpoints.pop(mode, None) or endpoints.pop("default", None) or {}
+    # Several networks (API 1.44+, Compose's services on several networks): each one's
+    # aliases, address and MAC apply to its own endpoint, attached in order.
     for net, settings in [(mode, first), *endpoints.items()]:
         for key, value in (settings or {}).items():
-            if key in _ENDPOINT_MAPPED and net == mode:
+            if key in _ENDPOINT_MAPPED:
                 continue
             if not _is_zero(value):
                 raise InvalidArgument(
-                    f"NetworkingConfig.EndpointsConfig.{net}.{key} is not supported by "
-                    "Dockyard" + (" (only on the first network)" if key in _ENDPOINT_MAPPED else "")
+                    f"NetworkingConfig.EndpointsConfig.{net}.{key} is not supported by Dockyard"
                 )
+        ipam = (settings or {}).get("IPAMConfig") or {}
+        if ipam.get("IPv6Address") or ipam.get("LinkLocalIPs"):
+            raise InvalidArgument("IPv6 and link-local addresses are not supported by Dockyard")
     ipam = first.get("IPAMConfig") or {}
-    if ipam.get("IPv6Address") or ipam.get("LinkLocalIPs"):
-        raise InvalidArgument("IPv6 and link-local addresses are not supported by Dockyard")
+    extra_endpoints = {
+        net: {
+            "ip": ((settings or {}).get("IPAMConfig") or {}).get("IPv4Address") or None,
+            "aliases": list((settings or {}).get("Aliases") or []),
+            "mac": (settings or {}).get("MacAddress") or None,
+        }
+        for net, settings in endpoints.items()
+    }
     stop_signal = config.get("StopSignal") or None
     if stop_signal is not None:
         from dockyard.sysignal import parse_signal
@@ -216,6 +226,7 @@ def create_options(
         labels=dict(config.get("Labels") or {}),
         network=mode,
         extra_networks=list(endpoints),
+        extra_endpoints=extra_endpoints,
         ip=ipam.get("IPv4Address") or None,
         network_aliases=list(first.get("Aliases") or []),
         mac_address=first.get("MacAddress") or config.get("MacAddress") or None,

@@ -18,7 +18,7 @@ import fcntl
 import ipaddress
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
@@ -526,14 +526,17 @@ class NetworkManager:
         aliases: list[str] | None = None,
         mac: str | None = None,
         more: Sequence[str] = (),
+        more_settings: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> list[Endpoint]:
         """Record the endpoints of a container created with NetworkMode ``mode`` (none for
         host, none and container:X) and then on each network of ``more`` (names or IDs,
         checked by :meth:`validate_modes`), eth0 first. ``ip``, ``aliases`` and ``mac`` apply
         to ``mode``'s endpoint, as the Docker CLI applies ``--ip``, ``--network-alias`` and
-        ``--mac-address`` to the first ``--network``; ``--ip`` and ``--network-alias`` need a
-        user-defined network (Docker's messages). Raises InvalidArgument or Conflict; the
-        caller frees what was recorded (:meth:`release`) if it raises."""
+        ``--mac-address`` to the first ``--network``; ``more_settings`` gives a network of
+        ``more`` its own (``{"ip", "aliases", "mac"}``, the API's EndpointsConfig). An
+        address or alias needs a user-defined network (Docker's messages). Raises
+        InvalidArgument or Conflict; the caller frees what was recorded
+        (:meth:`release`) if it raises."""
         if mode in ("host", "none") or mode.startswith("container:"):
             if ip or aliases or mac:
                 flag = "--ip" if ip else "--network-alias" if aliases else "--mac-address"
@@ -541,17 +544,18 @@ class NetworkManager:
                     f"{flag} needs a network with addresses, not {mode.split(':')[0]}"
                 )
             return []
-        net = self.get(mode)
-        if net.name == "bridge" and ip:
-            raise InvalidArgument(
-                "user specified IP address is supported on user defined networks only"
+        eps = [self._allocate(self.get(mode), container_id, ip, aliases, mac)]
+        for ref in more:
+            extra = (more_settings or {}).get(ref) or {}
+            eps.append(
+                self._allocate(
+                    self.get(ref),
+                    container_id,
+                    extra.get("ip"),
+                    extra.get("aliases"),
+                    extra.get("mac"),
+                )
             )
-        if net.name == "bridge" and aliases:
-            raise InvalidArgument(
-                "network-scoped alias is supported only for containers in user defined networks"
-            )
-        eps = [self._allocate(net, container_id, ip, aliases, mac)]
-        eps += [self._allocate(self.get(ref), container_id, None, None, None) for ref in more]
         return eps
 
     def _allocate(
@@ -562,6 +566,14 @@ class NetworkManager:
         aliases: list[str] | None,
         mac: str | None,
     ) -> Endpoint:
+        if net.name == "bridge" and ip:
+            raise InvalidArgument(
+                "user specified IP address is supported on user defined networks only"
+            )
+        if net.name == "bridge" and aliases:
+            raise InvalidArgument(
+                "network-scoped alias is supported only for containers in user defined networks"
+            )
         if net.driver not in ENDPOINT_DRIVERS:
             raise InvalidArgument(
                 f"container cannot be connected to network {net.name} ({net.driver})"
