@@ -542,7 +542,6 @@ def _pull_image(engine: Any, name: str, policy: str, quiet: bool = False) -> Non
     """``--pull``: ``missing`` pulls an image no local name matches (after Docker's
     ``Unable to find image '...' locally``), ``always`` pulls, ``never`` does not. The
     progress goes to stderr, as the docker CLI's; ``quiet`` (``-q``): nothing shown."""
-    from dockyard.cli.registry import ProgressDisplay
     from dockyard.engine import distribution
     from dockyard.errors import InvalidArgument
 
@@ -551,6 +550,9 @@ def _pull_image(engine: Any, name: str, policy: str, quiet: bool = False) -> Non
             return
     except InvalidArgument as e:
         _fail(e, client=True)
+    # Only now: the progress display imports cli.images and cli.formatting.
+    from dockyard.cli.registry import ProgressDisplay
+
     if quiet:
         with open(os.devnull, "w") as devnull:
             ProgressDisplay(devnull).show_all(distribution.pull(engine, name))

@@ -16,7 +16,6 @@ own with its own state DB connection, so the caller can stream messages as they 
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -37,6 +36,8 @@ def _stream(
     paths: Paths, work: Callable[[ImageStore, Callable[[dict[str, Any]], None]], None]
 ) -> Iterator[dict[str, Any]]:
     """Run ``work(store, emit)`` on a thread; yield what it emits; re-raise its error."""
+    import queue  # here: `run` imports this module for needs_pull only
+
     from dockyard.image.store import ImageStore
     from dockyard.state import StateDB
 
