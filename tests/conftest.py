@@ -2,9 +2,12 @@
 
 Tests run as root against the real kernel: namespaces, overlayfs, cgroups. Each test gets
 its own ``DOCKYARD_ROOT`` and ``DOCKYARD_RUNROOT`` under pytest's tmp_path; after it, the
-autouse ``no_leaks`` fixture fails the test if a mount under its directories, a cgroup named
-``dockyard``, a process it started, or an interface or nftables chain its engine made (marked
-``dockyard <engine root>``) is still there. Each run has its own default bridge name and
+autouse ``no_leaks`` fixture fails the test if a mount under its directories, a cgroup of
+this run (``dockyard-run-<pid>``, ``dockyard-run-<pid>-*`` and the ``dockyard`` ones below
+them), a process it started, or an interface or nftables chain its engine made (marked
+``dockyard <engine root>``) is still there. Other engines' and runs' cgroups are never
+counted nor removed: a start there makes its cgroup empty before its process joins, and
+removing it then failed that start. Each run has its own default bridge name and
 subnet (``$DOCKYARD_BRIDGE``, ``$DOCKYARD_BIP``).
 """
 
@@ -44,21 +47,32 @@ def _mount_points_under(prefix: str) -> list[str]:
 # each other's containers as leaks; a bare ``dockyard`` is the default parent of an engine
 # used by hand beside the run, never of this run's engines.
 CGROUP_PARENT = f"dockyard-run-{os.getpid()}"
-_OTHER_ENGINE = re.compile(r"dockyard|dockyard-run-(\d+)")
+
+
+def _ours(name: str) -> bool:
+    """Whether cgroup directory ``name`` is this run's: its parent or one named after it."""
+    return name == CGROUP_PARENT or name.startswith(CGROUP_PARENT + "-")
 
 
 def _dockyard_cgroups() -> set[str]:
+    """This run's ``dockyard`` cgroups: those named ``dockyard-run-<pid>-*`` and those
+    below its parent ``dockyard-run-<pid>`` (shared by its tests, so not counted itself).
+    Another engine's (the default ``dockyard``, the docker-py suite's
+    ``dockyard-dockerpy``) or run's are not entered: counting them made a test fail for a
+    container another engine was starting, and the clean-up then removed its new, still
+    empty cgroup, failing that start ("cannot write PID to .../cgroup.procs")."""
     found = set()
     for top in Path("/sys/fs/cgroup").iterdir():
         if not top.is_dir() or top.is_symlink():
             continue
         for dirpath, dirnames, _ in os.walk(top):
+            inside = any(_ours(part) for part in dirpath.split("/"))
             for d in list(dirnames):
-                if _OTHER_ENGINE.fullmatch(d) and d != CGROUP_PARENT:
+                if "dockyard" not in d:
+                    continue  # the way down to a nested engine cgroup, or a container's
+                if not inside and not _ours(d):
                     dirnames.remove(d)
-                elif "dockyard" in d and d != CGROUP_PARENT:
-                    # The run's own parent is shared by its tests (runtime tests nest
-                    # their cgroups in it); what is below it counts.
+                elif d != CGROUP_PARENT:
                     found.add(os.path.join(dirpath, d))
             if dirpath.count("/") > 12:
                 dirnames.clear()
@@ -144,14 +158,14 @@ def _remove_cgroup_tree(path: str) -> None:
 
 
 def _remove_dead_runs_cgroups() -> None:
-    """Remove the (empty) cgroup parents ``dockyard-run-<pid>`` of test runs whose process
+    """Remove the (empty) cgroups ``dockyard-run-<pid>[-*]`` of test runs whose process
     is gone, deepest first: what a killed run left. A cgroup still holding a process stays."""
     for top in Path("/sys/fs/cgroup").iterdir():
         if not top.is_dir() or top.is_symlink():
             continue
         for dirpath, dirnames, _ in os.walk(top):
             for d in list(dirnames):
-                m = re.fullmatch(r"dockyard-run-(\d+)", d)
+                m = re.fullmatch(r"dockyard-run-(\d+)(?:-.*)?", d)
                 if m and not os.path.exists(f"/proc/{m[1]}"):
                     _remove_cgroup_tree(os.path.join(dirpath, d))
                 if m or dirpath.count("/") > 12:

@@ -6,9 +6,9 @@ v1 tests use the real v1 controllers; the v2 tests use the real cgroup2 mount
 so they cover creation, joining, freezing, killing and removal but not v2 limits; the v2
 limit translation is tested against a stand-in directory in test_cgroups_unit.py.
 
-Cgroups are created under relative paths ``dockyard-test-<random>/<name>``, so they sit
-under pytest's own cgroup and the autouse leak check's ``*dockyard*`` scan verifies that
-``destroy`` removed them (including the intermediate parent).
+Cgroups are created under relative paths ``dockyard-run-<pid>-test-<random>/<name>``, so
+they sit under pytest's own cgroup, named as this run's, and the autouse leak check
+verifies that ``destroy`` removed them (including the intermediate parent).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CGROUP_PARENT
 from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.runtime import cgroups
 from dockyard.runtime.cgroups import Layout, Manager
@@ -91,8 +92,9 @@ def forked(body: Callable[[], int] = lambda: 0) -> Iterator[Child]:
 
 @pytest.fixture
 def cg_path() -> Iterator[str]:
-    """A relative cgroups path ``dockyard-test-<random>/c``; the parent is checked gone."""
-    parent = f"dockyard-test-{secrets.token_hex(4)}"
+    """A relative cgroups path ``dockyard-run-<pid>-test-<random>/c`` (this run's, see
+    conftest); the parent is checked gone."""
+    parent = f"{CGROUP_PARENT}-test-{secrets.token_hex(4)}"
     yield f"{parent}/c"
 
 

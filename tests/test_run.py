@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DOCKYARD, Runner
+from conftest import CGROUP_PARENT, DOCKYARD, Runner
 
 DEFAULT_CAPS = "00000000a80425fb"
 
@@ -518,11 +518,12 @@ def test_cgroup_parent(dy: Runner, busybox: str) -> None:
     subtree, which tests must not leave)."""
     own = _own_cgroup_paths()
     pids_own = "/sys/fs/cgroup/pids" + own["pids"].rstrip("/")
-    _container_in_cgroup(dy, busybox, "dockyard-rel", f"{pids_own}/dockyard-rel")
+    relative = f"{CGROUP_PARENT}-rel"  # this run's (see conftest)
+    _container_in_cgroup(dy, busybox, relative, f"{pids_own}/{relative}")
     deepest = max(own.values(), key=len)
     if not all(p == "/" or deepest.startswith(p) for p in own.values()):
         pytest.skip("this machine's own cgroups differ per hierarchy; no common absolute parent")
-    parent = f"{deepest.rstrip('/')}/dockyard-abs-{os.getpid()}"
+    parent = f"{deepest.rstrip('/')}/{CGROUP_PARENT}-abs"
     try:
         _container_in_cgroup(dy, busybox, parent, f"/sys/fs/cgroup/pids{parent}")
     finally:

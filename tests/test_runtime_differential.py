@@ -124,7 +124,7 @@ def _run(argv: list[str]) -> str:
 def test_same_view_as_runc(tmp_path: Path, opts: dict[str, Any]) -> None:
     runc = need("runc")
     # One cgroup name for both runs (one after the other), so /proc/self/cgroup compares.
-    cg = f"dockyard-diff-{uuid.uuid4().hex[:12]}"
+    cg = f"{CGROUP_PARENT}-diff-{uuid.uuid4().hex[:12]}"
     ours = parse(
         _run(
             [
