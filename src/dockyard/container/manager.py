@@ -1526,10 +1526,17 @@ class ContainerManager:
         Raises NotFound or Conflict with Docker's messages.
         """
         c = self.store.get(ref)
-        if force and not c.state["Running"] and self._monitor_alive(c):
+        if not c.state["Running"] and self._monitor_alive(c):
             # A start is under way (its monitor holds the lock, Running not yet recorded):
-            # removing now would leave its process, veth and mounts with no record.
-            c = self._await_start(c)
+            # removing now would leave its process, veth and mounts with no record and
+            # fail the start half-way (``container prune`` beside ``run``). Docker's rm
+            # waits for the container's lock too, then finds it running.
+            c = self._await_start(c, stop=force)
+            if not force and not c.state["Running"] and self._monitor_alive(c):
+                raise Conflict(
+                    f'cannot remove container "/{c.name}": container is being started: '
+                    "wait for it or force remove"
+                )
         if c.state["Running"] and self._monitor_alive(c):
             if not force:
                 raise Conflict(
@@ -1607,12 +1614,14 @@ class ContainerManager:
         # Its monitor may not have finished its own cleanup yet.
         self.volumes.deactivate(c.id)
 
-    def _await_start(self, c: Container, timeout: float = 10) -> Container:
+    def _await_start(self, c: Container, timeout: float = 10, stop: bool = True) -> Container:
         """``c`` re-read once a start in progress has recorded it running or given up
-        (its monitor let go of the start lock), waiting at most ``timeout`` seconds."""
+        (its monitor let go of the start lock), waiting at most ``timeout`` seconds.
+        ``stop``: mark it stopped by the user first (``rm -f``: no restart brings it back)."""
         import time
 
-        self.mark_stopped_by_user(c.id)
+        if stop:
+            self.mark_stopped_by_user(c.id)
         deadline = time.monotonic() + timeout
         while not c.state["Running"] and self._monitor_alive(c) and time.monotonic() < deadline:
             time.sleep(0.02)
