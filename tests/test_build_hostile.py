@@ -235,3 +235,39 @@ def test_a_killed_run_step_is_collected(
     dy("system", "check", "--repair")
     assert not list((Path(engine_env["DOCKYARD_RUNROOT"]) / "netns").glob("*"))
     assert dy("system", "check").returncode == 0, dy("system", "check").stdout
+
+
+@pytest.mark.timeout(30)
+def test_replace_patterns_match_in_linear_time() -> None:
+    """``${A/*a*a*...c/x}`` and ``${A//...}`` backtracked for exponential time in Python's
+    re (a Dockerfile could hang the build); BuildKit's Go regexp is linear. The results
+    are the regex's, checked against it on bounded random inputs."""
+    import random
+    import time
+
+    from dockyard.build import shell
+
+    start = time.monotonic()
+    stars = "*a" * 15 + "*c"
+    for word in (f"${{A/{stars}/x}}", f"${{A//{stars}/x}}"):
+        assert shell.expand(word, {"A": "a" * 3000}) == "a" * 3000
+    assert shell.expand(f"${{A//{stars}/x}}", {"A": "a" * 3000 + "c!"}) == "x!"
+    assert shell.expand("${A//?a/b}", {"A": "a" * 3000}) == "b" * 1500
+    assert time.monotonic() - start < 5
+
+    def by_regex(pattern: str, value: str, replace_all: bool) -> str:
+        regex = shell._pattern_regex(pattern, greedy=True, anchored=False)
+        if replace_all:
+            return regex.sub("<R>", value)
+        match = regex.search(value)
+        return value[: match.start()] + "<R>" + value[match.end() :] if match else value
+
+    rng = random.Random(13)
+    pieces = ["a", "b", "*", "*", "?", "\\*", "\\?", "\\\\", "\n", "\\}", "\\/"]
+    for _ in range(3000):
+        pattern = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+        value = "".join(rng.choice("ab\n*?\\") for _ in range(rng.randint(0, 10)))
+        for replace_all in (True,) if not pattern else (False, True):
+            word = "${A" + ("//" if replace_all else "/") + pattern + "/<R>}"
+            want = by_regex(pattern, value, replace_all)
+            assert shell.expand(word, {"A": value}) == want, (pattern, value)

@@ -431,18 +431,28 @@ class Lexer:
         value, found = self._get_env(name)
         if self.skip_unset_env and not found:
             return "${" + name + "/" + pattern + "/" + replacement + "}"
-        regex = _pattern_regex(pattern, greedy=True, anchored=False)
-        if replace_all:
-
-            def each(_m: re.Match[str]) -> str:
-                self._charge(len(replacement))
-                return replacement
-
-            return regex.sub(each, value)
-        match = regex.search(value)
-        if match:
-            value = value[: match.start()] + replacement + value[match.end() :]
-        return value
+        _pattern_regex(pattern, greedy=True, anchored=False)  # the same errors for a bad escape
+        tokens = _pattern_tokens(pattern)
+        if not replace_all:
+            first = _search(tokens, value, 0, allow_empty=True)
+            if first:
+                value = value[: first[0]] + replacement + value[first[1] :]
+            return value
+        # Successive matches as the regex's sub() took them: after an empty match, the next
+        # may not be empty at the same place.
+        out: list[str] = []
+        last = pos = 0
+        allow_empty = True
+        while pos <= len(value):
+            match = _search(tokens, value, pos, allow_empty=allow_empty)
+            if not match:
+                break
+            self._charge(len(replacement))
+            out += (value[last : match[0]], replacement)
+            last = pos = match[1]
+            allow_empty = match[0] != match[1]
+        out.append(value[last:])
+        return "".join(out)
 
 
 def _pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:
@@ -498,6 +508,77 @@ def _prefix_ends(pattern: str, value: str) -> set[int]:
             tok = nxt
         current = {p + 1 for p in current if p < n and value[p] == tok}
     return current
+
+
+_STAR, _ANY = 0, 1
+
+
+def _pattern_tokens(pattern: str) -> list[int | str]:
+    """Wildcard ``pattern`` (the syntax :func:`_pattern_regex` takes, checked there) as
+    tokens: ``_STAR``, ``_ANY`` (``?``) or a literal character."""
+    tokens: list[int | str] = []
+    i = 0
+    while i < len(pattern):
+        tok = pattern[i]
+        i += 1
+        if tok == "*":
+            tokens.append(_STAR)
+        elif tok == "?":
+            tokens.append(_ANY)
+        elif tok == "\\":
+            nxt = pattern[i] if i < len(pattern) else ""
+            if nxt not in ("}", "/"):
+                i += 1
+                tokens.append(nxt)
+        else:
+            tokens.append(tok)
+    return tokens
+
+
+def _search(
+    tokens: list[int | str], value: str, pos: int, *, allow_empty: bool
+) -> tuple[int, int] | None:
+    """The match of ``tokens`` (from :func:`_pattern_tokens`) in ``value`` that the greedy
+    regex's ``search(value, pos)`` finds: the leftmost start at or after ``pos``, and from
+    it the longest end (greedy stars that match anything end where the longest match
+    does); with ``allow_empty`` false, no empty match at ``pos``. Returns ``(start, end)``
+    or None. A simulation over the pattern's states, each holding the leftmost start that
+    reaches it (a later start in the same state can only do worse): O(len(value) *
+    len(tokens)). Python's backtracking ``re`` took exponential time for
+    ``${A/*a*a*...c/x}``; BuildKit's Go regexp is linear."""
+    n, m = len(value), len(tokens)
+    never = n + 1
+    starts = [never] * (m + 1)
+    best, best_end = never, -1
+    p = pos
+    while True:
+        if best == never and starts[0] > p:
+            starts[0] = p  # a new attempt starts here
+        for j in range(m):  # a star may match nothing
+            if tokens[j] == _STAR and starts[j] < starts[j + 1]:
+                starts[j + 1] = starts[j]
+        s = starts[m]
+        if (s < best or (s == best and s != never)) and (allow_empty or not s == p == pos):
+            best, best_end = s, p
+        if p == n:
+            break
+        ch = value[p]
+        after = [never] * (m + 1)
+        alive = False
+        for j in range(m):
+            s = starts[j]
+            if s > best or s == never:
+                continue
+            tok = tokens[j]
+            k = j if tok == _STAR else j + 1 if tok in (_ANY, ch) else -1
+            if k >= 0 and s < after[k]:
+                after[k] = s
+                alive = True
+        starts = after
+        p += 1
+        if not alive and best != never:
+            break
+    return (best, best_end) if best != never else None
 
 
 def _trim(word: str, value: str, greedy: bool, *, suffix: bool) -> str:
