@@ -573,8 +573,8 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        # process is optional (config.md); root is not.
-        (lambda s: s.clear(), "root.path must be a string"),
+        # runc refuses a config without process at create (so does Dockyard); then root.
+        (lambda s: s.clear(), "process property must not be empty"),
         (_set("process", "x"), "process must be an object"),
         (_set("process.args", "sh"), "process.args must be a list of strings"),
         (_set("process.args", ["sh", 1]), "process.args must be a list of strings"),
