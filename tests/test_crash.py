@@ -710,3 +710,16 @@ def test_system_prune_takes_over_first(
     assert cid in out
     assert _lines(dy, "ps", "-aq") == []
     _reap()
+
+
+def test_rmi_of_a_built_image_leaves_nothing_to_check(
+    dy: Runner, busybox: str, tmp_path: Path
+) -> None:
+    """An ordinary build then ``rmi``: no build cache entry is left naming the removed
+    images, so ``system check`` finds nothing (it reported orphaned ``build_cache`` rows)."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo x > /x\nEXPOSE 80\n")
+    dy("build", "-q", "-t", "built", str(ctx), check=True)
+    dy("rmi", "built", check=True)
+    assert dy("system", "check", check=True).stdout.startswith("0 found")

@@ -609,17 +609,18 @@ def _rows(engine: Engine, repair: bool) -> list[Finding]:
                         "AND container_id NOT IN (SELECT id FROM containers)",
                         (cid,),
                     )
-    for table, column in (("image_parents", "image_id"), ("build_cache", "image_id")):
-        rows = engine.db.query(
-            f"SELECT COUNT(*) AS n FROM {table} WHERE {column} NOT IN (SELECT id FROM images)"
-        )
-        if rows[0]["n"]:
-            found.append(Finding("rows", table, f"deleted {rows[0]['n']} (no image)"))
-            if repair:
-                with engine.db.write() as conn:
-                    conn.execute(
-                        f"DELETE FROM {table} WHERE {column} NOT IN (SELECT id FROM images)"
-                    )
+    # Build cache rows whose image was removed are not debris: they are the dangling
+    # build cache that `builder prune` reports and removes, as Docker's.
+    rows = engine.db.query(
+        "SELECT COUNT(*) AS n FROM image_parents WHERE image_id NOT IN (SELECT id FROM images)"
+    )
+    if rows[0]["n"]:
+        found.append(Finding("rows", "image_parents", f"deleted {rows[0]['n']} (no image)"))
+        if repair:
+            with engine.db.write() as conn:
+                conn.execute(
+                    "DELETE FROM image_parents WHERE image_id NOT IN (SELECT id FROM images)"
+                )
     return found
 
 
