@@ -107,13 +107,22 @@ def parse_env_pairs(items: list[str]) -> list[str]:
 def read_env_file(path: str) -> list[str]:
     """Read a ``--env-file``: ``KEY=VAL`` lines, ``KEY`` alone taken from the environment,
     ``#`` comments and blank lines skipped. Raises InvalidArgument naming file and line."""
+    return read_kv_file(path, "env", from_environment=True)
+
+
+def read_kv_file(path: str, kind: str, *, from_environment: bool) -> list[str]:
+    """``KEY=VAL`` lines of a ``--env-file`` or ``--label-file`` (``kind``: "env",
+    "label"), ``#`` comments and blank lines skipped (docker/cli opts.parseKeyValueFile).
+    A ``KEY`` alone takes its value from the environment (and is left out when unset)
+    with ``from_environment``, else stays as it is. Raises InvalidArgument naming the
+    file (and line)."""
     try:
         with open(path, encoding="utf-8") as f:
             lines = f.read().splitlines()
     except OSError as e:
         raise InvalidArgument(f"open {path}: {e.strerror.lower() if e.strerror else e}") from None
     except UnicodeDecodeError:
-        raise InvalidArgument(f"{path}: env file is not valid UTF-8") from None
+        raise InvalidArgument(f"{path}: {kind} file is not valid UTF-8") from None
     out = []
     for number, raw in enumerate(lines, 1):
         line = raw.lstrip()
@@ -122,8 +131,8 @@ def read_env_file(path: str) -> list[str]:
         key, sep, value = line.partition("=")
         if not key or any(c.isspace() for c in key):
             raise InvalidArgument(f"{path}:{number}: variable '{key}' contains whitespaces")
-        if sep:
-            out.append(f"{key}={value}")
+        if sep or not from_environment:
+            out.append(f"{key}={value}" if sep else key)
         elif key in os.environ:
             out.append(f"{key}={os.environ[key]}")
     return out

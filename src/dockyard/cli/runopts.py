@@ -236,29 +236,6 @@ def parse_sysctls(values: tuple[str, ...] | list[str]) -> dict[str, str]:
     return out
 
 
-def _read_label_file(path: str) -> list[str]:
-    """A ``--label-file``: one ``key=value`` (or ``key``) a line, ``#`` comments and blank
-    lines skipped (docker/cli opts.ReadKVStrings). Raises InvalidArgument naming the
-    file (and line)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except OSError as e:
-        raise InvalidArgument(f"open {path}: {(e.strerror or str(e)).lower()}") from None
-    except UnicodeDecodeError:
-        raise InvalidArgument(f"{path}: label file is not valid UTF-8") from None
-    out = []
-    for number, raw in enumerate(lines, 1):
-        line = raw.lstrip()
-        if not line or line.startswith("#"):
-            continue
-        key = line.partition("=")[0]
-        if not key or any(c.isspace() for c in key):
-            raise InvalidArgument(f"{path}:{number}: variable '{key}' contains whitespaces")
-        out.append(line)
-    return out
-
-
 def _gpu_request(value: str) -> dict[str, Any]:
     """``--gpus`` as a HostConfig DeviceRequest (docker/cli opts.GpuOpts)."""
     request: dict[str, Any] = {
@@ -293,7 +270,7 @@ def apply_resource_flags(
     """Add what the flags of :func:`resource_options` ask for to ``config`` and
     ``host_config`` (the Engine API's create request). Raises InvalidArgument with the
     docker CLI's messages."""
-    from dockyard.units import parse_labels, ram_in_bytes
+    from dockyard.units import parse_labels, ram_in_bytes, read_kv_file
 
     for rule in kw["device_cgroup_rule"]:
         if not _CGROUP_RULE.match(rule):
@@ -308,7 +285,7 @@ def apply_resource_flags(
         # File labels first: -l overrides them (docker/cli ReadKVStrings(files, override)).
         from_files: list[str] = []
         for path in kw["label_file"]:
-            from_files.extend(_read_label_file(path))
+            from_files.extend(read_kv_file(path, "label", from_environment=False))
         config["Labels"] = {**parse_labels(from_files), **(config.get("Labels") or {})}
     annotations: dict[str, str] = {}
     for item in kw["annotation"]:
