@@ -22,6 +22,4 @@ def image_import(
     instructions) applied; returns its ID. Raises InvalidArgument, NotFound."""
     from dockyard.image.create import import_image
 
-    return import_image(
-        engine.images, "-", repository, changes, message, platform, stream=stream
-    ).id
+    return import_image(engine.images, stream, repository, changes, message, platform).id

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import time
 from typing import Any, BinaryIO
 
@@ -281,15 +280,14 @@ def check_stop_signal(text: str) -> None:
 
 def import_image(
     store: ImageStore,
-    source: str,
+    stream: BinaryIO,
     repository: str | None = None,
     changes: list[str] | None = None,
     message: str = "",
     platform: str | None = None,
-    stream: BinaryIO | None = None,
 ) -> Image:
-    """``docker import``: make an image from the rootfs tarball ``source`` (a path or "-":
-    ``stream``, else this process's stdin).
+    """``docker import``: make an image from the rootfs tarball ``stream`` (the request
+    body: the docker CLI opens a file itself and sends it, as it sends stdin).
 
     The file may be plain, gzip, bzip2 or xz. ``repository`` (``name[:tag]``) is tagged;
     ``changes`` are ``--change`` instructions; ``message`` the history comment. Everything
@@ -302,8 +300,6 @@ def import_image(
     tag = reference.parse(repository) if repository else None
     if tag is not None and tag.digest is not None:
         raise InvalidArgument("refusing to create a tag with a digest reference")
-    if source.startswith(("http://", "https://")):
-        raise InvalidArgument(f"importing from a URL is not supported: {source}")
     created = rfc3339_nano(time.time_ns())
     config: dict[str, Any] = {"created": created, "architecture": host_arch(), "os": "linux"}
     if cfg:
@@ -311,16 +307,4 @@ def import_image(
     history: dict[str, Any] = {"created": created, "comment": message or "Imported from -"}
     if message:
         config["comment"] = message
-    if source == "-":
-        source_stream = stream if stream is not None else sys.stdin.buffer
-        return image_from_layer(store, open_decompressed(source_stream), config, history, tag)
-    try:
-        f = open(source, "rb")
-    except FileNotFoundError:
-        raise InvalidArgument(f"open {source}: no such file or directory") from None
-    except OSError as e:
-        raise InvalidArgument(f"open {source}: {e.strerror}") from None
-    with f:
-        if not os.path.isfile(source):
-            raise InvalidArgument(f"{source} is not a regular file")
-        return image_from_layer(store, open_decompressed(f), config, history, tag)
+    return image_from_layer(store, open_decompressed(stream), config, history, tag)
