@@ -15,7 +15,7 @@ from conftest import Runner
 def test_short_h_is_help(dy: Runner, args: tuple[str, ...]) -> None:
     p = dy(*args)
     assert p.returncode == 0, p.stderr
-    assert p.stdout.startswith("Usage: dockyard")
+    assert p.stdout.startswith("Usage:  dockyard")
 
 
 def test_short_h_stays_hostname_on_run() -> None:
@@ -30,7 +30,7 @@ def test_short_h_stays_hostname_on_run() -> None:
 def test_bare_group_prints_usage(dy: Runner, group: str) -> None:
     p = dy(group)
     assert p.returncode == 0
-    assert p.stderr.startswith(f"Usage: dockyard {group}")
+    assert p.stderr.startswith(f"Usage:  dockyard {group} COMMAND\n")
 
 
 @pytest.mark.parametrize(

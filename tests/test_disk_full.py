@@ -72,8 +72,8 @@ def one_line_error(p: subprocess.CompletedProcess, what: str) -> None:
     assert p.returncode != 0, p.stdout
     assert "Traceback" not in p.stderr, p.stderr
     lines = p.stderr.splitlines()
-    # `run` adds Docker's "See 'docker run --help'." line.
-    assert len(lines) == 1 or (len(lines) == 2 and lines[1].startswith("See '")), p.stderr
+    # `run` adds Docker's "Run 'docker run --help' for more information" after a blank line.
+    assert len(lines) == 1 or (len(lines) == 3 and lines[2].startswith("Run '")), p.stderr
     assert what in lines[0] and "no space left on device" in lines[0].lower(), p.stderr
 
 

@@ -158,7 +158,7 @@ def test_port_taken_fails_run_and_leaves_nothing(dy: Runner, busybox: str) -> No
     assert out.stderr.splitlines()[0] == (
         "dockyard: Error response from daemon: failed to set up container networking: "
         f"driver failed programming external connectivity on endpoint second ({endpoint}): "
-        f"Bind for 0.0.0.0:{port} failed: port is already allocated."
+        f"Bind for 0.0.0.0:{port} failed: port is already allocated"
     )
     # As Docker: the container stays created, with nothing running, mounted or attached.
     assert inspect(dy, "second")["State"]["Status"] == "created"

@@ -45,7 +45,11 @@ def test_exit_codes_follow_docker(dy: Runner, busybox: str) -> None:
     assert "stat /no/such/path: no such file or directory" in p.stderr
     p = dy("run", "--rm", "--no-such-flag", busybox, "true")
     assert p.returncode == 125
-    assert p.stderr.startswith("unknown flag: --no-such-flag\nSee 'dockyard run --help'.")
+    assert p.stderr == (
+        "unknown flag: --no-such-flag\n\n"
+        "Usage:  dockyard run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
+        "Run 'dockyard run --help' for more information\n"
+    )
     p = dy("run", "--rm", busybox, "sh", "-c", "kill -TERM $$; echo survived")
     assert (p.returncode, p.stdout) == (0, "survived\n")
     p = dy("run", "--rm", "--init", busybox, "sh", "-c", "kill -TERM $$; echo survived")

@@ -145,13 +145,13 @@ def test_mount_errors(dy: Runner, busybox: str, tmp_path: Path) -> None:
     assert bad.returncode == 125
     assert bad.stderr == (
         'dockyard: Error response from daemon: invalid mount config for type "bind": '
-        "field Source must not be empty.\nSee 'dockyard run --help'.\n"
+        "field Source must not be empty\n\nRun 'dockyard run --help' for more information\n"
     )
     bad = dy("run", "--rm", "--mount", "target=/x", busybox, "true")
     assert (bad.returncode, bad.stderr) == (
         125,
-        'dockyard: invalid argument "target=/x" for "--mount" flag: type is required\n'
-        "See 'dockyard run --help'.\n",
+        'dockyard: invalid argument "target=/x" for "--mount" flag: type is required\n\n'
+        "Run 'dockyard run --help' for more information\n",
     )
     bad = dy("run", "--rm", "-v", f"{tmp_path}:/x", "--tmpfs", "/x", busybox, "true")
     assert bad.returncode == 125 and "Duplicate mount point: /x" in bad.stderr

@@ -97,8 +97,27 @@ REMOTE_COMMANDS = frozenset(
 )
 
 
+class DockerContext(click.Context):
+    """A click context whose help is laid out as the Docker CLI's (``cli/help.py``,
+    imported only when help is shown). The newest one is kept in ``latest``: click's
+    parser raises some usage errors without their context."""
+
+    latest: click.Context | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        DockerContext.latest = self
+
+    def get_help(self) -> str:
+        from dockyard.cli import help
+
+        return help.render(self)
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported from ``COMMANDS`` on demand."""
+
+    context_class = DockerContext
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -108,8 +127,9 @@ class LazyGroup(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         if args and not args[0].startswith("-") and args[0] not in COMMANDS:
             # Docker's wording and exit status for a mistyped command.
-            print(f"dockyard: '{args[0]}' is not a dockyard command.", file=sys.stderr)
-            print("See 'dockyard --help'", file=sys.stderr)
+            from dockyard.cli import help
+
+            print(help.unknown_command(ctx, args[0]), file=sys.stderr)
             sys.exit(1)
         return super().resolve_command(ctx, args)
 
@@ -126,7 +146,9 @@ class LazyGroup(click.Group):
 
 def _enable_short_help(command: click.Command) -> None:
     """Make ``-h`` a help flag of ``command`` and its subcommands, as in Docker, except
-    where ``-h`` is a real option (``run -h`` is ``--hostname``)."""
+    where ``-h`` is a real option (``run -h`` is ``--hostname``); their help is laid
+    out as Docker's (DockerContext)."""
+    command.context_class = DockerContext
     if not any("-h" in p.opts for p in command.params):
         # A new dict: modules share one settings dict between their commands.
         command.context_settings = {
@@ -190,10 +212,6 @@ def _recover(paths: Any, command: str) -> None:
         on_first_open(gc.recover)
 
 
-def _command_path(ctx: click.Context | None) -> str:
-    return ctx.command_path if ctx is not None else "dockyard"
-
-
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the ``dockyard`` console script; exits with Docker's codes.
 
@@ -212,11 +230,16 @@ def main(argv: list[str] | None = None) -> Any:
         print(e.format_message(), file=sys.stderr)
         sys.exit(0)
     except click.exceptions.NoSuchOption as e:
-        _usage_error(f"unknown flag: {e.option_name}", e.ctx)
+        name = e.option_name
+        # pflag's wording for a long and a short flag.
+        what = (
+            f"unknown flag: {name}"
+            if name.startswith("--")
+            else (f"unknown shorthand flag: '{name[1:2]}' in {name}")
+        )
+        _usage_error(what, e.ctx)
     except click.exceptions.UsageError as e:
-        if e.ctx is not None and _is_argument_count_error(e):
-            _argument_count_error(e.ctx)
-        _usage_error(e.format_message(), e.ctx)
+        _click_usage_error(e)
     except (click.exceptions.Abort, KeyboardInterrupt):
         sys.exit(130)
     except DockyardError as e:
@@ -254,9 +277,35 @@ def _terminate(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _click_usage_error(e: click.exceptions.UsageError) -> None:
+    """Report a usage error click found in docker/cli's words and exit codes: a wrong
+    number of arguments and an unknown command exit 1, a flag error 125."""
+    import re
+
+    ctx = e.ctx or DockerContext.latest
+    if ctx is not None and _is_argument_count_error(e):
+        _argument_count_error(ctx)
+    unknown = re.fullmatch(r"No such command '(.*)'\.", e.message, re.S)
+    if ctx is not None and isinstance(ctx.command, click.Group) and unknown:
+        from dockyard.cli import help
+
+        print(help.unknown_command(ctx, unknown.group(1)), file=sys.stderr)
+        sys.exit(1)
+    needs = re.fullmatch(r"Option '(.*)' requires an argument\.", e.message)
+    if needs:
+        # pflag's wording.
+        name = needs.group(1)
+        short = f"'{name[1:]}' in {name}" if not name.startswith("--") else name
+        _usage_error(f"flag needs an argument: {short}", ctx)
+    _usage_error(e.format_message(), ctx)
+
+
 def _usage_error(message: str, ctx: click.Context | None) -> None:
-    print(message, file=sys.stderr)
-    print(f"See '{_command_path(ctx)} --help'.", file=sys.stderr)
+    """docker/cli's flag error: the message, the usage line, a pointer to ``--help``;
+    exit 125."""
+    from dockyard.cli import help
+
+    print(help.usage_error(message, ctx), file=sys.stderr)
     sys.exit(EXIT_ENGINE)
 
 
@@ -297,7 +346,9 @@ def _argument_count_error(ctx: click.Context) -> None:
     else:
         need, hint = f"at most {high}", "Run"
     plural = "argument" if need.endswith(" 1") or need == "1" else "arguments"
-    usage = " ".join([ctx.command_path, *ctx.command.collect_usage_pieces(ctx)])
+    from dockyard.cli import help
+
+    usage = help.use_line(ctx)
     print(
         f"dockyard: '{ctx.command_path}' requires {need} {plural}\n\n"
         f"Usage:  {usage}\n\n"

@@ -428,13 +428,13 @@ def _check_signal(text: str) -> None:
 
 
 def _fail(err: DockyardError, client: bool = False) -> NoReturn:
-    """Docker's ``docker: Error response from daemon: ...`` line (``client``: a flag the
-    client itself rejects, printed as ``docker: ...``), its hint, and exit code."""
-    if client:
-        print(f"dockyard: {err}", file=sys.stderr)
-    else:
-        print(f"dockyard: Error response from daemon: {str(err).rstrip('.')}.", file=sys.stderr)
-    print("See 'dockyard run --help'.", file=sys.stderr)
+    """docker/cli's ``withHelp`` error: ``dockyard: Error response from daemon: ...``
+    (``client``: an error of the client itself, ``dockyard: ...``), a pointer to the
+    command's ``--help``, and the error's exit code."""
+    ctx = click.get_current_context(silent=True)
+    name = ctx.info_name if ctx is not None and ctx.info_name == "create" else "run"
+    text = str(err) if client else f"Error response from daemon: {err}"
+    print(f"dockyard: {text}\n\nRun 'dockyard {name} --help' for more information", file=sys.stderr)
     sys.exit(err.exit_code)
 
 

@@ -101,8 +101,9 @@ def update(paths: Paths, containers: tuple[str, ...], **kw: Any) -> None:
     try:
         body = update_config(kw)
     except InvalidArgument as e:
-        print(e, file=sys.stderr)
-        print("See 'dockyard update --help'.", file=sys.stderr)
+        from dockyard.cli.help import usage_error
+
+        print(usage_error(str(e), click.get_current_context()), file=sys.stderr)
         sys.exit(125)
     engine = open_engine(paths)
     warnings: list[str] = []

@@ -98,7 +98,9 @@ def create(
         options = _parse_opts(opts)
         label_map = parse_labels(list(labels))
     except InvalidArgument as e:
-        fail(f"{e}\nSee 'dockyard volume create --help'.", 125)
+        from dockyard.cli.help import usage_error
+
+        fail(usage_error(str(e), click.get_current_context()), 125)
     # The Docker CLI always sends both maps: a volume made here shows {} rather than null.
     request = {"Name": name or "", "Driver": driver, "DriverOpts": options, "Labels": label_map}
     print(_engine(paths).volume_create(request)["Name"])
