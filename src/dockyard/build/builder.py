@@ -50,7 +50,9 @@ class BuildOptions:
     ``context`` (a ``dockyard.build.context.Context``; None or one without a root: no
     files, as ``docker build -``); ``tags`` (references to point at the result); ``build_args``; ``target``
     stage; ``no_cache``; extra ``labels``; ``network`` for RUN (default, host, none); ``pull``
-    (``--pull``: fetch every ``FROM`` image again, through the builder's ``fetch``)."""
+    (``--pull``: fetch every ``FROM`` image again, through the builder's ``fetch``);
+    ``host_config``: resource limits and settings of the RUN containers (not part of the
+    cache key, as the classic builder's)."""
 
     text: str
     filename: str = "Dockerfile"
@@ -62,6 +64,8 @@ class BuildOptions:
     labels: dict[str, str] = field(default_factory=dict)
     network: str = "default"
     pull: bool = False
+    #: HostConfig fields of the RUN containers (``run_step.RunRequest.host_config``).
+    host_config: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -615,6 +619,7 @@ class Builder:
                 network=network,
                 netns=netns,
                 mounts=mounts,
+                host_config=self.opts.host_config,
             )
             tmp = stack.enter_context(self._scratch_dir())
             upper = os.path.join(tmp, "upper")

@@ -7,7 +7,10 @@ default isolation. As BuildKit, it runs in a network namespace of its own by def
 ``NetworkManager.sandbox``), so it reaches the outside but not the host's loopback;
 ``network="host"`` shares the host's, ``network="none"`` gives it an empty one. Like Docker's
 build containers it gets private copies of /etc/hosts, /etc/hostname and /etc/resolv.conf,
-which are not part of the layer. Its stdout and
+which are not part of the layer. As the classic builder's build containers (moby
+builder/dockerfile/internals.go hostConfigFromOptions) it gets the build's resource
+limits, cgroup parent, /dev/shm size, ulimits and extra hosts
+(``RunRequest.host_config``), and Docker's default seccomp profile. Its stdout and
 stderr are copied to the build output while it runs. Nothing is left behind: the
 runtime state, cgroup and mount are removed whatever happens.
 """
@@ -33,7 +36,10 @@ class RunRequest:
     """One RUN: ``args`` (argv), ``env`` (``K=V``), ``cwd``, ``user`` (Docker's USER
     syntax, resolved in the rootfs), ``network`` (``default``, ``host`` or ``none``),
     ``netns`` (with ``default``: the namespace file to join), ``mounts`` (OCI mount dicts
-    from ``RUN --mount``; their mount points are not part of the layer)."""
+    from ``RUN --mount``; their mount points are not part of the layer), ``host_config``
+    (the Engine API's HostConfig fields a build sets on its containers: Memory,
+    MemorySwap, CpuShares, CpuPeriod, CpuQuota, CpusetCpus, CpusetMems, CgroupParent,
+    ShmSize in bytes, Ulimits, ExtraHosts)."""
 
     args: list[str]
     env: list[str]
@@ -42,6 +48,7 @@ class RunRequest:
     network: str = "default"
     netns: str = ""
     mounts: list[dict[str, Any]] = field(default_factory=list)
+    host_config: dict[str, Any] = field(default_factory=dict)
 
 
 def run_in_container(
@@ -63,6 +70,12 @@ def run_in_container(
     for set-up failures; the mount, container and cgroup are gone on return.
     """
     from dockyard.container.etcfiles import write_etc_files
+    from dockyard.container.manager import (
+        DEFAULT_SHM_SIZE,
+        cgroups_path,
+        oci_resources,
+        seccomp_profile,
+    )
     from dockyard.container.users import resolve_user
     from dockyard.errors import DockyardError
     from dockyard.runtime import get_runtime
@@ -86,7 +99,10 @@ def run_in_container(
             raise DockyardError("RUN with the default network needs its namespace")
         # The /etc files of a container on a bridge for the default network.
         network = {"default": "bridge"}.get(request.network, request.network)
-        etc_files = write_etc_files(bundle, container_id[:12], network)
+        hc = request.host_config
+        etc_files = write_etc_files(
+            bundle, container_id[:12], network, extra_hosts=hc.get("ExtraHosts") or ()
+        )
         namespaces = {
             "none": {},
             "host": {"network": "host"},
@@ -104,7 +120,11 @@ def run_in_container(
                 additional_gids=user.additional_gids,
                 hostname=container_id[:12],
                 namespaces=namespaces,
-                cgroups_path=os.path.join(default_cgroup_parent(), container_id),
+                cgroups_path=cgroups_path(container_id, hc.get("CgroupParent") or ""),
+                resources=oci_resources(hc) or None,
+                shm_size=hc.get("ShmSize") or DEFAULT_SHM_SIZE,
+                ulimits={u["Name"]: (u["Soft"], u["Hard"]) for u in hc.get("Ulimits") or []},
+                seccomp=seccomp_profile(hc),
                 mounts=[
                     {
                         "destination": dest,

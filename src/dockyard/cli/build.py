@@ -68,6 +68,35 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
 )
 @click.option("--platform", default=None, help="Set platform if server is multi-platform capable.")
 @click.option("--pull", is_flag=True, help="Always attempt to pull a newer version of the image.")
+@click.option("--add-host", "add_hosts", multiple=True, help="Add a custom host-to-IP mapping.")
+@click.option("--cgroup-parent", default="", help="Parent cgroup for the RUN instructions.")
+@click.option("--cpu-period", type=int, default=0, help="Limit the CPU CFS period.")
+@click.option("--cpu-quota", type=int, default=0, help="Limit the CPU CFS quota.")
+@click.option("-c", "--cpu-shares", type=int, default=0, help="CPU shares (relative weight).")
+@click.option("--cpuset-cpus", default="", help="CPUs in which to allow execution.")
+@click.option("--cpuset-mems", default="", help="MEMs in which to allow execution.")
+@click.option("-m", "--memory", default="", help="Memory limit.")
+@click.option("--memory-swap", default="", help="Swap limit equal to memory plus swap.")
+@click.option("--shm-size", default="", help="Size of /dev/shm.")
+@click.option("--ulimit", "ulimits", multiple=True, help="Ulimit options.")
+@click.option("--security-opt", "security_opts", multiple=True, help="Security options.")
+@click.option("--isolation", default="", help="Container isolation technology.")
+@click.option(
+    "--rm",
+    "remove",
+    is_flag=True,
+    default=True,
+    help="Remove intermediate containers (always done).",
+)
+@click.option("--force-rm", is_flag=True, help="Always remove intermediate containers.")
+@click.option("--squash", is_flag=True, help="Ignored with a warning, as BuildKit does.")
+@click.option("--compress", is_flag=True, help="Compress the build context (nothing to send).")
+@click.option(
+    "--disable-content-trust",
+    is_flag=True,
+    default=True,
+    help="Skip image verification (Dockyard verifies no signatures).",
+)
 @click.pass_obj
 def build(
     paths: Paths,
@@ -84,10 +113,16 @@ def build(
     progress: str,
     platform: str | None,
     pull: bool,
+    **limits: Any,
 ) -> None:
     """Build an image from a Dockerfile."""
     from dockyard.cli.engine import open_engine
     from dockyard.cli.images import fail
+
+    try:
+        host_config = run_host_config(limits)
+    except DockyardError as e:
+        fail(str(e), 1)
 
     out_stream = sys.stdout.buffer
     live = None
@@ -121,6 +156,7 @@ def build(
             pull=pull,
             nocache=no_cache,
             platform=platform,
+            host_config=host_config,
             # The classic builder shows a FROM image's pull as plain status lines.
             line=line,
             raw=raw,
@@ -145,6 +181,44 @@ def build(
         os.replace(tmp, iidfile)
     if quiet:
         click.echo(image_id)
+
+
+def run_host_config(flags: dict[str, Any]) -> dict[str, Any]:
+    """The HostConfig fields of the RUN containers that ``build``'s flags ask for (moby's
+    build_routes.go and builder hostConfigFromOptions). ``--rm``/``--force-rm``: the
+    intermediate containers are always removed; ``--compress``: a local build sends no
+    context; ``--squash``: ignored with BuildKit's warning. Raises InvalidArgument with
+    dockerd's messages for what it refuses on Linux (``--security-opt``, an isolation
+    other than ``default``)."""
+    from dockyard.cli.run import check_add_hosts
+    from dockyard.errors import InvalidArgument
+    from dockyard.units import memory_swap, parse_ulimit, ram_in_bytes
+
+    if flags["security_opts"]:
+        # SecurityOpt is Windows' credential spec only (build_routes.go).
+        raise InvalidArgument("security options are not supported on linux")
+    if flags["isolation"] not in ("", "default"):
+        raise InvalidArgument(f'unsupported isolation: "{flags["isolation"]}"')
+    if flags["squash"]:
+        print(
+            "WARNING: experimental flag squash is removed with BuildKit. You should squash "
+            "inside build using a multi-stage Dockerfile for efficiency.",
+            file=sys.stderr,
+        )
+    out: dict[str, Any] = {
+        "ExtraHosts": check_add_hosts(flags["add_hosts"]),
+        "CgroupParent": flags["cgroup_parent"],
+        "CpuPeriod": flags["cpu_period"],
+        "CpuQuota": flags["cpu_quota"],
+        "CpuShares": flags["cpu_shares"],
+        "CpusetCpus": flags["cpuset_cpus"],
+        "CpusetMems": flags["cpuset_mems"],
+        "Memory": ram_in_bytes(flags["memory"], "--memory") if flags["memory"] else 0,
+        "MemorySwap": memory_swap(flags["memory_swap"]) if flags["memory_swap"] else 0,
+        "ShmSize": ram_in_bytes(flags["shm_size"], "--shm-size") if flags["shm_size"] else 0,
+        "Ulimits": [parse_ulimit(u) for u in flags["ulimits"]],
+    }
+    return {k: v for k, v in out.items() if v}
 
 
 class LiveProgress:
@@ -231,17 +305,24 @@ class LiveProgress:
 @click.option("-H", "--human", default=True, type=bool, help="Print sizes and dates in human form.")
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
 @click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
+@click.option("--platform", default="", help="Show history for the given platform.")
 @click.pass_obj
-def history(paths: Paths, name: str, fmt: str, human: bool, no_trunc: bool, quiet: bool) -> None:
+def history(
+    paths: Paths, name: str, fmt: str, human: bool, no_trunc: bool, quiet: bool, platform: str
+) -> None:
     """Show the history of an image."""
     import time
 
     from dockyard.cli.engine import open_engine
     from dockyard.cli.formatting import TemplateError, format_items
     from dockyard.cli.images import fail
+    from dockyard.platforms import check_image_platform
 
     try:
-        items = open_engine(paths).image_history(name)
+        engine = open_engine(paths)
+        if platform:
+            check_image_platform(name, engine.image_inspect(name), platform)
+        items = engine.image_history(name)
     except DockyardError as e:
         fail(f"Error response from daemon: {e}")
     rows = history_rows(items, no_trunc, human, time.time())

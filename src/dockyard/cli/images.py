@@ -201,15 +201,19 @@ def tag(paths: Paths, source: str, target: str) -> None:
 @click.argument("names", nargs=-1, required=True, metavar="IMAGE [IMAGE...]")
 @click.option("-f", "--force", is_flag=True, help="Force removal of the image.")
 @click.option("--no-prune", is_flag=True, help="Do not delete untagged parents.")
+@click.option("--platform", default="", help="Remove only the given platform variant.")
 @click.pass_obj
-def rmi(paths: Paths, names: tuple[str, ...], force: bool, no_prune: bool) -> None:
+def rmi(paths: Paths, names: tuple[str, ...], force: bool, no_prune: bool, platform: str) -> None:
     """Remove one or more images."""
     from dockyard.cli.engine import open_engine
+    from dockyard.platforms import check_image_platform
 
     engine = open_engine(paths)
     errors = []
     for name in names:
         try:
+            if platform:
+                check_image_platform(name, engine.image_inspect(name), platform)
             items = engine.image_delete(name, force=force, noprune=no_prune)
         except DockyardError as e:
             errors.append(f"Error response from daemon: {e}")

@@ -121,9 +121,17 @@ def pull_and_show(
 )
 @click.option("--platform", default=None, help="Set platform if server is multi-platform capable.")
 @click.option("-q", "--quiet", is_flag=True, help="Suppress verbose output.")
+@click.option(
+    "--disable-content-trust",
+    is_flag=True,
+    default=True,
+    help="Skip image verification (Dockyard verifies no signatures).",
+)
 @click.pass_obj
 @engine_errors
-def pull(paths: Paths, name: str, all_tags: bool, platform: str | None, quiet: bool) -> None:
+def pull(
+    paths: Paths, name: str, all_tags: bool, platform: str | None, quiet: bool, **_trust: bool
+) -> None:
     """Download an image from a registry."""
     pull_and_show(
         paths, name, platform or os.environ.get("DOCKER_DEFAULT_PLATFORM"), quiet, all_tags
@@ -134,14 +142,29 @@ def pull(paths: Paths, name: str, all_tags: bool, platform: str | None, quiet: b
 @click.argument("name", metavar="NAME[:TAG]")
 @click.option("-a", "--all-tags", is_flag=True, help="Push all tags of an image to the repository.")
 @click.option("-q", "--quiet", is_flag=True, help="Suppress verbose output.")
+@click.option("--platform", default="", help="Push the image only if it is of this platform.")
+@click.option(
+    "--disable-content-trust",
+    is_flag=True,
+    default=True,
+    help="Skip image signing (Dockyard signs nothing).",
+)
 @click.pass_obj
 @engine_errors
-def push(paths: Paths, name: str, all_tags: bool, quiet: bool) -> None:
+def push(
+    paths: Paths, name: str, all_tags: bool, quiet: bool, platform: str, **_trust: bool
+) -> None:
     """Upload an image to a registry."""
     from dockyard import reference
     from dockyard.engine import Engine, distribution
 
     bare = reference.parse(name, default_tag=False)
+    if platform:
+        from dockyard.platforms import check_image_platform
+
+        if all_tags:
+            fail("--all-tags and --platform cannot be used together")
+        check_image_platform(name, Engine(paths).image_inspect(name), platform)
     if all_tags and bare.tag:
         fail("tag can't be used with --all-tags/-a")  # the docker CLI's own check
     if not all_tags and not quiet and bare.tag is None and bare.digest is None:

@@ -319,12 +319,7 @@ def _network_flags(kw: dict[str, Any]) -> dict[str, Any]:
             return False
         return True
 
-    for entry in kw["add_host"]:
-        name, sep, addr = entry.replace("=", ":", 1).partition(":")
-        if not sep or not name or not (is_ip(addr) or addr == "host-gateway"):
-            raise bad("--add-host", entry, f'invalid IP address in add-host: "{addr}"')
-        if addr == "host-gateway":
-            raise bad("--add-host", entry, "host-gateway is not supported by Dockyard")
+    add_hosts = check_add_hosts(kw["add_host"])
     for link in kw["link"]:
         # The CLI's opts.ValidateLink: NAME or NAME:ALIAS, neither empty.
         parts = link.split(":")
@@ -348,12 +343,41 @@ def _network_flags(kw: dict[str, Any]) -> dict[str, Any]:
         "ip": kw["ip"],
         "network_aliases": list(kw["network_alias"]),
         "mac_address": kw["mac_address"],
-        "add_hosts": [h.replace("=", ":", 1) for h in kw["add_host"]],
+        "add_hosts": add_hosts,
         "dns": list(kw["dns"]),
         "dns_search": search,
         "dns_options": list(kw["dns_option"]),
         "links": list(kw["link"]),
     }
+
+
+def check_add_hosts(values: tuple[str, ...] | list[str]) -> list[str]:
+    """``--add-host host:ip`` (or ``host=ip``) values as HostConfig.ExtraHosts
+    (``host:ip``), checked as the Docker CLI's opts.ValidateExtraHost (its message).
+    Raises InvalidArgument; ``host-gateway`` is refused (Dockyard has no host gateway
+    address to give)."""
+    import ipaddress
+    import json
+
+    from dockyard.errors import InvalidArgument
+
+    out = []
+    for entry in values:
+        name, sep, addr = entry.replace("=", ":", 1).partition(":")
+        why = ""
+        try:
+            ipaddress.ip_address(addr)
+        except ValueError:
+            why = f'invalid IP address in add-host: "{addr}"'
+        if addr == "host-gateway":
+            why = "host-gateway is not supported by Dockyard"
+        elif not sep or not name:
+            why = f'invalid IP address in add-host: "{addr}"'
+        if why:
+            quoted = json.dumps(entry, ensure_ascii=False)
+            raise InvalidArgument(f'invalid argument {quoted} for "--add-host" flag: {why}')
+        out.append(f"{name}:{addr}")
+    return out
 
 
 # The Docker CLI's opts.validateDomain expressions (Go's RE2: ``$`` is the end of the text,
@@ -451,6 +475,10 @@ def _create(
 
     try:
         config, host_config, networking = _create_request(kw, detach)
+        from dockyard.platforms import check_platform
+
+        # Only this host's platform can run here (no emulation).
+        check_platform(kw["platform"])
     except InvalidArgument as e:
         _fail(e, client=True)
     if foreground and config["Tty"] and config["OpenStdin"] and not os.isatty(0):
@@ -476,7 +504,7 @@ def _create(
         container_id = _create_remote(engine, kw, config, host_config, networking)
     else:
         engine = Engine(paths)
-        _pull_image(engine, kw["image"], kw["pull"], kw["quiet"])
+        _pull_image(engine, kw["image"], kw["pull"], kw["quiet"], kw["platform"] or None)
         container_id = engine.container_create(
             config, host_config, networking, name=kw["name"], keep_lock=detach or foreground
         )["Id"]
@@ -538,10 +566,13 @@ def _create_remote(
     return str(engine.container_create(config, host_config, networking, name=kw["name"])["Id"])
 
 
-def _pull_image(engine: Any, name: str, policy: str, quiet: bool = False) -> None:
+def _pull_image(
+    engine: Any, name: str, policy: str, quiet: bool = False, platform: str | None = None
+) -> None:
     """``--pull``: ``missing`` pulls an image no local name matches (after Docker's
     ``Unable to find image '...' locally``), ``always`` pulls, ``never`` does not. The
-    progress goes to stderr, as the docker CLI's; ``quiet`` (``-q``): nothing shown."""
+    progress goes to stderr, as the docker CLI's; ``quiet`` (``-q``): nothing shown;
+    ``platform`` (``--platform``) picks an index's manifest."""
     from dockyard.engine import distribution
     from dockyard.errors import InvalidArgument
 
@@ -555,7 +586,7 @@ def _pull_image(engine: Any, name: str, policy: str, quiet: bool = False) -> Non
 
     if quiet:
         with open(os.devnull, "w") as devnull:
-            ProgressDisplay(devnull).show_all(distribution.pull(engine, name))
+            ProgressDisplay(devnull).show_all(distribution.pull(engine, name, platform=platform))
         return
     if policy == "missing":
         from dockyard.reference import parse
@@ -565,7 +596,7 @@ def _pull_image(engine: Any, name: str, policy: str, quiet: bool = False) -> Non
         except DockyardError:
             shown = name
         print(f"Unable to find image '{shown}' locally", file=sys.stderr)
-    ProgressDisplay(sys.stderr).show_all(distribution.pull(engine, name))
+    ProgressDisplay(sys.stderr).show_all(distribution.pull(engine, name, platform=platform))
 
 
 @click.command(context_settings=_SETTINGS)

@@ -141,6 +141,31 @@ def resource_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--volume-driver", default="", help="Optional volume driver for the container"
         ),
+        click.option("--cpu-count", type=int, default=0, help="CPU count (Windows only)"),
+        click.option("--cpu-percent", type=int, default=0, help="CPU percent (Windows only)"),
+        click.option(
+            "--io-maxbandwidth",
+            default="",
+            help="Maximum IO bandwidth limit for the system drive (Windows only)",
+        ),
+        click.option(
+            "--io-maxiops",
+            type=int,
+            default=0,
+            help="Maximum IOps limit for the system drive (Windows only)",
+        ),
+        click.option(
+            "--platform",
+            default="",
+            envvar="DOCKER_DEFAULT_PLATFORM",
+            help="Set platform if server is multi-platform capable",
+        ),
+        click.option(
+            "--disable-content-trust",
+            is_flag=True,
+            default=True,
+            help="Skip image verification (Dockyard verifies no signatures)",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -350,6 +375,13 @@ def apply_resource_flags(
             "UTSMode": kw["uts"],
             "CgroupnsMode": kw["cgroupns"],
             "UsernsMode": kw["userns"],
+            # Windows' limits: the engine refuses them with dockerd's Linux messages.
+            "CPUCount": kw["cpu_count"],
+            "CPUPercent": kw["cpu_percent"],
+            "IOMaximumBandwidth": ram_in_bytes(kw["io_maxbandwidth"], "--io-maxbandwidth")
+            if kw["io_maxbandwidth"]
+            else 0,
+            "IOMaximumIOps": kw["io_maxiops"],
         }
     )
 

@@ -360,25 +360,7 @@ class ContainerManager:
                     f"Cannot link to /{linked.name}, as it does not belong to the default network"
                 )
             links.append(f"/{linked.name}:/{name}/{alias or linked.name}")
-        no_new_privs = False
-        for so in opts.security_opt:
-            key, _, value = so.replace("=", ":", 1).partition(":")
-            if key == "no-new-privileges":
-                if value not in ("", "true", "false"):
-                    raise InvalidArgument(f"invalid --security-opt 2: {so!r}")
-                no_new_privs = value != "false"
-            elif key == "seccomp" and value.startswith("{"):
-                # A profile's content (the client read the file, as Docker's CLI does).
-                from dockyard.runtime.seccomp import parse_profile
-
-                parse_profile(value, "--security-opt seccomp")
-            elif (key, value) not in _ACCEPTED_SECURITY_OPTS:
-                # Accepting a profile and not applying it would be a silent lie.
-                raise InvalidArgument(
-                    f'invalid --security-opt "{so}": Dockyard supports only '
-                    "no-new-privileges, seccomp=unconfined|builtin|PROFILE, "
-                    "apparmor=unconfined and label=disable"
-                )
+        no_new_privs = check_security_opts(opts.security_opt)
         from dockyard.container.restart import validate_restart_policy
 
         validate_restart_policy(opts.restart_policy)
@@ -1931,6 +1913,55 @@ def _devices(hc: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, A
                 "not a device node"
             )
     return devices, rules
+
+
+def check_security_opts(values: list[str]) -> bool:
+    """Check HostConfig.SecurityOpt ``values`` (``no-new-privileges[=bool]``,
+    ``seccomp=unconfined|builtin|<profile JSON>``, ``apparmor=unconfined``,
+    ``label=disable``); returns whether no-new-privileges is asked for. Raises
+    InvalidArgument for anything else (a profile accepted and not applied would lie)."""
+    no_new_privs = False
+    for so in values:
+        key, _, value = so.replace("=", ":", 1).partition(":")
+        if key == "no-new-privileges":
+            if value not in ("", "true", "false"):
+                raise InvalidArgument(f"invalid --security-opt 2: {so!r}")
+            no_new_privs = value != "false"
+        elif key == "seccomp" and value.startswith("{"):
+            # A profile's content (the client read the file, as Docker's CLI does).
+            from dockyard.runtime.seccomp import parse_profile
+
+            parse_profile(value, "--security-opt seccomp")
+        elif (key, value) not in _ACCEPTED_SECURITY_OPTS:
+            raise InvalidArgument(
+                f'invalid --security-opt "{so}": Dockyard supports only '
+                "no-new-privileges, seccomp=unconfined|builtin|PROFILE, "
+                "apparmor=unconfined and label=disable"
+            )
+    return no_new_privs
+
+
+def seccomp_profile(hc: dict[str, Any]) -> dict[str, Any] | None:
+    """The Docker seccomp profile HostConfig ``hc`` asks for (see _seccomp_profile)."""
+    return _seccomp_profile(hc)
+
+
+def oci_resources(hc: dict[str, Any]) -> dict[str, Any]:
+    """OCI ``linux.resources`` of HostConfig ``hc``'s resource fields (Memory,
+    MemorySwap, NanoCpus, CpuShares, PidsLimit, CpuPeriod/Quota, cpusets, ...), checked
+    as dockerd checks a container's (its messages). Raises InvalidArgument."""
+    from dockyard.runtime import cgroups
+
+    _check_resources(_resource_options(hc))
+    resources = cgroups.resources_from_docker(
+        memory=hc.get("Memory") or None,
+        memory_swap=hc.get("MemorySwap") or None,
+        cpus=(hc.get("NanoCpus") or 0) / 1e9 or None,
+        cpu_shares=hc.get("CpuShares") or None,
+        pids_limit=hc.get("PidsLimit") or None,
+    )
+    _more_resources(resources, hc, [])
+    return resources
 
 
 def _more_resources(

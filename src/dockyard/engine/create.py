@@ -88,6 +88,14 @@ _HOST_REFUSED = {
     "have no kernel memory limits (Docker deprecated --kernel-memory and ignores it since API 1.42)",
     "DeviceRequests": 'could not select device driver "" with capabilities: [[gpu]]',
     "StorageOpt": "--storage-opt is supported only for overlay over xfs with 'pquota' mount option",
+    # Windows-only limits. dockerd ignores CPUCount and drops CPUPercent with a warning on
+    # Linux; Dockyard refuses what it cannot honour.
+    "CPUCount": "linux does not support CPU count (a Windows container limit)",
+    "CPUPercent": "linux does not support CPU percent (a Windows container limit)",
+    "IOMaximumBandwidth": "Invalid QoS settings: linux does not support Maximum IO Bandwidth "
+    "or Maximum IO IOps",
+    "IOMaximumIOps": "Invalid QoS settings: linux does not support Maximum IO Bandwidth "
+    "or Maximum IO IOps",
 }
 # Config fields that only images use, or only Windows: ignored as Docker ignores them.
 _CONFIG_IGNORED = {"OnBuild", "Shell", "ArgsEscaped"}

@@ -269,6 +269,7 @@ class ImageOperations(EngineBase):
         pull: bool = False,
         nocache: bool = False,
         platform: str | None = None,
+        host_config: dict[str, Any] | None = None,
         line: Callable[[str], None] | None = None,
         raw: Callable[[bytes], None] | None = None,
         pull_status: Callable[[str], None] | None = None,
@@ -279,8 +280,11 @@ class ImageOperations(EngineBase):
         ``-`` (the Dockerfile from ``stdin``, the files from the directory). Step lines go
         to ``line``, RUN output to ``raw`` as it comes, the status lines of a missing
         ``FROM`` image's pull to ``pull_status``. ``platform`` must be this host's.
-        Returns the image ID. Raises InvalidArgument (a missing context, a bad Dockerfile
-        or platform), DockyardError (a step failed), OSError."""
+        ``host_config``: the RUN containers' HostConfig fields (Memory, MemorySwap,
+        CpuShares, CpuPeriod, CpuQuota, CpusetCpus, CpusetMems, CgroupParent, ShmSize,
+        Ulimits, ExtraHosts), checked before the build starts as dockerd checks a
+        container's. Returns the image ID. Raises InvalidArgument (a missing context, a
+        bad Dockerfile, platform or limit), DockyardError (a step failed), OSError."""
         import os
 
         from dockyard.build.builder import Builder, BuildOptions
@@ -298,6 +302,10 @@ class ImageOperations(EngineBase):
                     pull_status(str(text))
 
         check_platform(platform)
+        if host_config:
+            from dockyard.container.manager import oci_resources
+
+            oci_resources(host_config)
         source = stdin if stdin is not None else sys.stdin.buffer
         if context == "-":
             ctx = Context.from_stdin(source, dockerfile)
@@ -321,6 +329,7 @@ class ImageOperations(EngineBase):
                 labels=dict(labels or {}),
                 network=network,
                 pull=pull,
+                host_config=dict(host_config or {}),
             )
             image = Builder(
                 self.paths,

@@ -1,0 +1,72 @@
+"""Docker CLI flags that only check or refuse on this host: Windows-only limits,
+``--platform`` (Dockyard's images have one platform, this host's) and
+``--disable-content-trust`` (Dockyard verifies no signatures: the default, as Docker's)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import Runner
+from dockyard.platforms import host_arch
+
+OTHER = "s390x" if host_arch() != "s390x" else "amd64"
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        (["--cpu-count", "2"], "linux does not support CPU count"),
+        (["--cpu-percent", "50"], "linux does not support CPU percent"),
+        (["--io-maxbandwidth", "10m"], "Invalid QoS settings: linux does not support Maximum IO"),
+        (["--io-maxiops", "100"], "Invalid QoS settings: linux does not support Maximum IO"),
+    ],
+)
+def test_windows_limits_are_refused(
+    dy: Runner, busybox: str, flag: list[str], message: str
+) -> None:
+    p = dy("create", "--name", "w", *flag, busybox, "true")
+    assert p.returncode == 125
+    assert p.stderr.startswith(f"dockyard: Error response from daemon: {message}"), p.stderr
+    assert dy("ps", "-aq", check=True).stdout == ""
+
+
+def test_run_platform_and_content_trust(dy: Runner, busybox: str) -> None:
+    p = dy("run", "--rm", "--platform", f"linux/{OTHER}", busybox, "true")
+    assert p.returncode == 125
+    assert f'invalid platform "linux/{OTHER}"' in p.stderr
+    p = dy(
+        "run",
+        "--rm",
+        *("--platform", f"linux/{host_arch()}", "--disable-content-trust"),
+        *(busybox, "echo", "ok"),
+    )
+    assert (p.returncode, p.stdout) == (0, "ok\n"), p.stderr
+
+
+def test_image_platform_must_match(dy: Runner, busybox: str) -> None:
+    wrong = f"linux/{OTHER}"
+    message = (
+        f"image with reference {busybox} was found but does not match the specified "
+        f"platform: wanted {wrong}, actual: linux/{host_arch()}"
+    )
+    p = dy("history", "--platform", wrong, busybox)
+    assert p.returncode == 1 and message in p.stderr, p.stderr
+    p = dy("push", "--platform", wrong, "127.0.0.1:1/x/busybox")
+    assert p.returncode == 1
+    dy("tag", busybox, "127.0.0.1:1/x/busybox", check=True)
+    p = dy("push", "--platform", wrong, "127.0.0.1:1/x/busybox")
+    assert p.returncode == 1 and "does not match the specified platform" in p.stderr, p.stderr
+    p = dy("rmi", "--platform", wrong, busybox)
+    assert p.returncode == 1 and message in p.stderr, p.stderr
+    assert dy("history", "-q", "--platform", f"linux/{host_arch()}", busybox, check=True).stdout
+    p = dy("rmi", "--platform", host_arch(), "127.0.0.1:1/x/busybox", check=True)
+    assert p.stdout == "Untagged: 127.0.0.1:1/x/busybox:latest\n"
+    # The image is still there under its other name.
+    assert json.loads(dy("image", "inspect", busybox, check=True).stdout)[0]["Os"] == "linux"
+
+
+def test_system_info_is_info(dy: Runner) -> None:
+    fmt = ("--format", "{{.Driver}} {{.CgroupVersion}}")
+    assert dy("system", "info", *fmt, check=True).stdout == dy("info", *fmt, check=True).stdout
