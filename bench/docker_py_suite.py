@@ -246,6 +246,7 @@ def summarize(junit: Path) -> int:
     tree = ET.parse(junit)
     passed = 0
     reasons: collections.Counter[str] = collections.Counter()
+    failed: list[str] = []
     skipped = 0
     total = 0
     for case in tree.iter("testcase"):
@@ -259,12 +260,17 @@ def summarize(junit: Path) -> int:
             passed += 1
         else:
             text = (failure.get("message") or failure.text or "").strip().splitlines()
-            reasons[(text[0] if text else "?")[:160]] += 1
+            reason = (text[0] if text else "?")[:160]
+            reasons[reason] += 1
+            failed.append(f"{case.get('classname', '')}::{case.get('name', '')}  {reason[:100]}")
     print(
         f"\ndocker-py 7.2.0 integration suite: {passed} passed, {total - passed - skipped} failed, {skipped} skipped, of {total}"
     )
     for reason, n in reasons.most_common():
         print(f"{n:4d}  {reason}")
+    print("\nfailed:")
+    for line in sorted(failed):
+        print(f"  {line}")
     return passed
 
 

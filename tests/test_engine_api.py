@@ -212,7 +212,12 @@ def test_exposed_ports_without_protocol_are_tcp(engine: Engine, busybox: str) ->
     [
         ({"NetworkDisabled": True}, {}, "Config.NetworkDisabled is not supported"),
         ({}, {"UTSMode": "private"}, "invalid UTS mode: private"),
-        ({}, {"VolumeDriver": "nfs"}, 'error looking up volume plugin nfs: plugin "nfs" not found'),
+        (
+            {"Volumes": {"/data": {}}},
+            {"VolumeDriver": "nfs"},
+            'error looking up volume plugin nfs: plugin "nfs" not found',
+        ),
+        ({}, {"VolumeDriver": "nfs", "Binds": ["v:/data"]}, "error looking up volume plugin nfs"),
         ({}, {"VolumeRequest": 1}, "HostConfig.VolumeRequest is not supported"),
         ({}, {"KernelMemory": 1 << 20}, "Specifying a kernel memory limit is not supported"),
         ({}, {"Isolation": "hyperv"}, "Invalid isolation"),

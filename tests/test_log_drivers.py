@@ -55,7 +55,7 @@ def test_none_driver(dy: Runner, busybox: str) -> None:
         (["--log-driver", "syslog"], 'log driver "syslog" is not supported by Dockyard'),
         (
             ["--log-driver", "nope"],
-            "failed to get logging factory: logger: no log driver named 'nope' is registered",
+            'error looking up logging plugin nope: plugin "nope" not found',
         ),
         (["--log-opt", "max-size=lots"], "invalid size: 'lots'"),
         (["--log-opt", "max-size=0"], "max-size must be a positive number"),

@@ -112,7 +112,10 @@ def test_devices_and_device_cgroup_rules(dy: Runner, busybox: str) -> None:
             "Minimum memory limit can not be less than memory reservation limit",
         ),
         (["--shm-size", "lots"], 'invalid argument "lots" for "--shm-size" flag'),
-        (["--volume-driver", "nfs"], 'error looking up volume plugin nfs: plugin "nfs" not found'),
+        (
+            ["--volume-driver", "nfs", "-v", "/data"],
+            'error looking up volume plugin nfs: plugin "nfs" not found',
+        ),
     ],
 )
 def test_refused_before_anything_is_made(

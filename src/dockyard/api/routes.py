@@ -804,9 +804,10 @@ def _save(req: Request, names: list[str]) -> None:
 def image_load(req: Request) -> None:
     from dockyard.engine import archives
 
-    # The archive is read (and checked) as the messages are produced.
-    _progress(
-        req, archives.load(req.engine, cast(BinaryIO, req.reader()), quiet=req.q_bool("quiet"))
+    # The archive is read (and checked) as the messages are produced; a bad archive is
+    # an error message in a 200 stream, as moby's postImagesLoad writes it.
+    req.stream_json(
+        archives.load(req.engine, cast(BinaryIO, req.reader()), quiet=req.q_bool("quiet"))
     )
 
 
@@ -1012,7 +1013,12 @@ def volume_delete(req: Request) -> None:
 
 @router.route("POST", "/volumes/prune")
 def volume_prune(req: Request) -> None:
-    req.send_json(call(req, "volume_prune", filters=req.q_filters()))
+    filters = req.q_filters()
+    if req.version_below("1.42"):
+        # Before API 1.42 a prune removed every unused volume, not only anonymous ones
+        # (moby's postVolumesPrune adds all=true for older clients).
+        filters["all"] = ["true"]
+    req.send_json(call(req, "volume_prune", filters=filters))
 
 
 # -- known operations without an engine implementation ----------------------------------

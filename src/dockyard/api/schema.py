@@ -1,7 +1,8 @@
 """Type checks of request bodies, as Go's ``encoding/json`` does them when moby decodes a
 body into the API's structs: a value of the wrong JSON type is a 400 ``invalid JSON: json:
 cannot unmarshal <kind> into Go struct field <Struct>.<Field> of type <type>``; ``null``
-is every type's zero value; unknown fields are ignored (as Go ignores them).
+is every type's zero value; unknown fields are ignored (as Go ignores them); a field
+named in another case is the struct's field (Go's case-insensitive match), renamed.
 
 Only the decoding is checked here; what the values mean is the facade's to validate.
 """
@@ -227,6 +228,11 @@ def _check(value: Any, spec: Spec | str, where: str) -> None:
     if isinstance(spec, dict):
         if not isinstance(value, dict):
             _fail(value, where, "struct")
+        # Go matches field names case-insensitively when no key matches exactly
+        # (docker-py sends ExecConfig's DetachKeys as "detachKeys").
+        folded = {key.lower(): key for key in spec}
+        for key in [k for k in value if k not in spec and k.lower() in folded]:
+            value.setdefault(folded[key.lower()], value.pop(key))
         for key, sub in spec.items():
             if key in value:
                 _check(value[key], sub, f"{where}.{key}")

@@ -173,9 +173,11 @@ class Request:
         return parse_version(self.version) < parse_version(version)
 
     def q(self, name: str, default: str | None = None) -> str | None:
-        """The query parameter's last value, or ``default``."""
+        """The query parameter's first value, or ``default`` (Go's ``url.Values.Get``,
+        which moby's handlers use: docker-py sends a Dockerfile outside the context as
+        ``dockerfile=NAME&dockerfile=CONTENT``)."""
         values = self.query.get(name)
-        return values[-1] if values else default
+        return values[0] if values else default
 
     def q_bool(self, name: str, default: bool = False) -> bool:
         """A boolean parameter as moby's httputils.BoolValue: absent -> ``default``;

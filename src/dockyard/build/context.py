@@ -187,7 +187,20 @@ class Context:
                     candidate = alternative
             if not os.path.isfile(candidate):
                 raise InvalidArgument(f"Cannot locate specified Dockerfile: {name}")
-            return cls(tmp, candidate, None, owned_dir=tmp)
+            ctx = cls(tmp, candidate, None, owned_dir=tmp)
+            ctx._text = ctx.dockerfile_text()
+            # The client applied .dockerignore when it made the archive; the daemon only
+            # drops .dockerignore and the Dockerfile when they are listed there (moby's
+            # builder/remotecontext removeDockerfile).
+            ignore = securejoin(tmp, DOCKERIGNORE)
+            if os.path.isfile(ignore):
+                with open(ignore, encoding="utf-8", errors="replace") as f:
+                    listed = PatternMatcher(read_dockerignore(f.read()))
+                for path in (ignore, candidate):
+                    if listed.matches(os.path.relpath(path, tmp)) and os.path.lexists(path):
+                        os.unlink(path)
+            ctx.matcher = PatternMatcher([])
+            return ctx
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

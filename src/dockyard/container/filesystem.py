@@ -376,8 +376,13 @@ def commit(
     paused = False
     c = manager.reconcile(c)
     if pause and c.state["Running"] and not c.state.get("Paused"):
-        container_exec.pause(manager, c.id)
-        paused = True
+        try:
+            container_exec.pause(manager, c.id)
+            paused = True
+        except Conflict:
+            # Its process exited since the state was read (the monitor may not have
+            # recorded it yet): nothing writes to the layer any more, nothing to pause.
+            pass
     try:
         if not os.path.isdir(upper):
             os.makedirs(upper, mode=0o755, exist_ok=True)

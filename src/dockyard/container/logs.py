@@ -103,8 +103,9 @@ def check_log_config(config: dict | None) -> dict:
             f'log driver "{driver}" is not supported by Dockyard (json-file and none are)'
         )
     if driver != "json-file":
+        # moby's logger.ValidateLogOpts at create: an unknown driver is looked up as a plugin.
         raise InvalidArgument(
-            f"failed to get logging factory: logger: no log driver named '{driver}' is registered"
+            f'error looking up logging plugin {driver}: plugin "{driver}" not found'
         )
     for key, value in opts.items():
         if key not in _JSON_FILE_OPTS:

@@ -468,6 +468,10 @@ class ContainerManager:
         }
         if opts.annotations:
             host_config["Annotations"] = opts.annotations
+        if opts.isolation:
+            host_config["Isolation"] = opts.isolation
+        if opts.volume_driver:
+            host_config["VolumeDriver"] = opts.volume_driver
         host_config.update(modes)
         from dockyard.container.logs import check_log_config
 

@@ -60,6 +60,10 @@ class CreateOptions:
     pids_limit: int = 0
     cgroup_parent: str = ""
     runtime: str = "dockyard"
+    # HostConfig.Isolation ("default" on Linux) and VolumeDriver ("local", or another
+    # when the container names no volume), as asked: shown by inspect.
+    isolation: str = ""
+    volume_driver: str = ""
     auto_remove: bool = False
     init: bool = False
     restart_policy: dict[str, Any] = field(

@@ -44,7 +44,9 @@ class BuildOperations(EngineBase):
 
         def one(name: str, default: str = "") -> str:
             values = params.get(name) or []
-            return values[-1] if values else default
+            # The first value, as Go's r.FormValue (docker-py sends an out-of-context
+            # Dockerfile as dockerfile=NAME&dockerfile=CONTENT).
+            return values[0] if values else default
 
         def flag(name: str) -> bool:
             return one(name).lower() not in ("", "0", "false", "no")

@@ -27,6 +27,7 @@ _HOST_DEFAULTS: dict[str, tuple[Any, ...]] = {
 _ANY_VALUE = {"ContainerIDFile", "ConsoleSize"}
 _HOST_MAPPED = {
     "Binds",
+    "VolumeDriver",
     "Mounts",
     "Tmpfs",
     "VolumesFrom",
@@ -150,6 +151,20 @@ def _strings(value: Any, field: str) -> list[str] | None:
     raise InvalidArgument(f"json: cannot unmarshal {field}: a string or an array of strings")
 
 
+def _makes_volumes(config: dict[str, Any], hc: dict[str, Any]) -> bool:
+    """Whether the create names a volume (anonymous or named: Config.Volumes, a Binds
+    entry whose source is not a host path, a Mounts entry of type volume), for which the
+    volume driver would be looked up."""
+    if not isinstance(config, dict):
+        return False
+    if config.get("Volumes"):
+        return True
+    for bind in hc.get("Binds") or []:
+        if isinstance(bind, str) and not (bind.startswith("/") and ":" in bind):
+            return True
+    return any(isinstance(m, dict) and m.get("Type") == "volume" for m in hc.get("Mounts") or [])
+
+
 def create_options(
     config: dict[str, Any],
     host_config: dict[str, Any] | None,
@@ -166,8 +181,8 @@ def create_options(
     for key, value in hc.items():
         if key in _HOST_REFUSED and not _is_zero(value):
             raise InvalidArgument(_HOST_REFUSED[key])
-        if key == "VolumeDriver" and not _unset(key, value):
-            # moby volume service: no plugin by that name.
+        if key == "VolumeDriver" and not _unset(key, value) and _makes_volumes(config, hc):
+            # moby volume service: no plugin by that name (asked only for a volume).
             raise InvalidArgument(
                 f'error looking up volume plugin {value}: plugin "{value}" not found'
             )
@@ -294,6 +309,8 @@ def create_options(
         sysctls={str(k): str(v) for k, v in (hc.get("Sysctls") or {}).items()},
         annotations={str(k): str(v) for k, v in (hc.get("Annotations") or {}).items()},
         log_config=dict(hc.get("LogConfig") or {}),
+        isolation=str(hc.get("Isolation") or ""),
+        volume_driver=str(hc.get("VolumeDriver") or ""),
         throttle={
             key: [_throttle(key, t) for t in hc.get(key) or []]
             for key in (

@@ -200,7 +200,11 @@ class ImageOperations(EngineBase):
             image = self.images.resolve(name)
         except NotFound:
             raise NotFound(f"No such image: {name}") from None
-        return inspect_image(self.paths, image)  # type: ignore[return-value]
+        out = inspect_image(self.paths, image)
+        # The image a commit or build step started from, while it exists (Docker's Parent).
+        chain = self.images.parent_chain(image.id)
+        out["Parent"] = chain[1] if len(chain) > 1 else ""
+        return out  # type: ignore[return-value]
 
     def image_build_directory(
         self,
