@@ -70,3 +70,30 @@ def test_image_platform_must_match(dy: Runner, busybox: str) -> None:
 def test_system_info_is_info(dy: Runner) -> None:
     fmt = ("--format", "{{.Driver}} {{.CgroupVersion}}")
     assert dy("system", "info", *fmt, check=True).stdout == dy("info", *fmt, check=True).stdout
+
+
+def test_pflag_boolean_values(dy: Runner, busybox: str) -> None:
+    """``--flag=true|false`` as pflag takes it; the command's own arguments untouched."""
+    p = dy("run", "--rm=true", busybox, "echo", "--rm=false")
+    assert (p.returncode, p.stdout) == (0, "--rm=false\n"), p.stderr
+    assert dy("ps", "-aq", check=True).stdout == ""
+    dy("run", "--rm=false", "--name", "kept", busybox, "true", check=True)
+    assert dy("ps", "--all=false", "-q", check=True).stdout == ""
+    assert dy("ps", "--all=1", "--format", "{{.Names}}", check=True).stdout == "kept\n"
+    p = dy("run", "--rm=maybe", busybox, "true")
+    assert p.returncode == 125 and "--rm" in p.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("run", "--disable-content-trust=false", "busybox", "true"),
+        ("pull", "--disable-content-trust=false", "busybox"),
+        ("push", "--disable-content-trust=false", "busybox"),
+        ("build", "--disable-content-trust=false", "."),
+    ],
+)
+def test_content_trust_is_refused(dy: Runner, args: tuple[str, ...]) -> None:
+    p = dy(*args)
+    assert p.returncode != 0
+    assert "content trust (--disable-content-trust=false) is not supported" in p.stderr

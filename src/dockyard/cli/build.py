@@ -82,7 +82,7 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
 @click.option("--security-opt", "security_opts", multiple=True, help="Security options.")
 @click.option("--isolation", default="", help="Container isolation technology.")
 @click.option(
-    "--rm",
+    "--rm/--no-rm",
     "remove",
     is_flag=True,
     default=True,
@@ -92,7 +92,7 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
 @click.option("--squash", is_flag=True, help="Ignored with a warning, as BuildKit does.")
 @click.option("--compress", is_flag=True, help="Compress the build context (nothing to send).")
 @click.option(
-    "--disable-content-trust",
+    "--disable-content-trust/--no-disable-content-trust",
     is_flag=True,
     default=True,
     help="Skip image verification (Dockyard verifies no signatures).",
@@ -191,9 +191,11 @@ def run_host_config(flags: dict[str, Any]) -> dict[str, Any]:
     dockerd's messages for what it refuses on Linux (``--security-opt``, an isolation
     other than ``default``)."""
     from dockyard.cli.run import check_add_hosts
+    from dockyard.cli.runopts import check_content_trust
     from dockyard.errors import InvalidArgument
     from dockyard.units import memory_swap, parse_ulimit, ram_in_bytes
 
+    check_content_trust(flags["disable_content_trust"])
     if flags["security_opts"]:
         # SecurityOpt is Windows' credential spec only (build_routes.go).
         raise InvalidArgument("security options are not supported on linux")

@@ -8,7 +8,9 @@ with exit code 125.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import itertools
 import os
 import sys
 from typing import Any
@@ -149,6 +151,9 @@ def _enable_short_help(command: click.Command) -> None:
     where ``-h`` is a real option (``run -h`` is ``--hostname``); their help is laid
     out as Docker's (DockerContext)."""
     command.context_class = DockerContext
+    if not hasattr(command, "_click_parse_args"):
+        command._click_parse_args = command.parse_args  # type: ignore[attr-defined]
+        command.parse_args = functools.partial(_parse_args, command)  # type: ignore[method-assign]
     if not any("-h" in p.opts for p in command.params):
         # A new dict: modules share one settings dict between their commands.
         command.context_settings = {
@@ -158,6 +163,48 @@ def _enable_short_help(command: click.Command) -> None:
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _enable_short_help(sub)
+
+
+#: pflag's spellings of a boolean value (strconv.ParseBool).
+_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+
+
+def _parse_args(command: click.Command, ctx: click.Context, args: list[str]) -> list[str]:
+    """Parse ``args`` after turning pflag's ``--flag=true|false`` of boolean flags into
+    click's ``--flag`` / ``--no-flag`` (its secondary name; a flag that is off by default
+    needs none). The command's own arguments (after ``--``, or after its first
+    positional one when options may not follow it, as ``run IMAGE CMD...``) are left
+    alone."""
+    parse: Any = command._click_parse_args  # type: ignore[attr-defined]
+    if not any(a.startswith("--") and "=" in a for a in args):
+        return list(parse(ctx, args))
+    flags: dict[str, click.Option] = {}
+    valued: set[str] = set()
+    for p in command.params:
+        if isinstance(p, click.Option):
+            if p.is_flag and not p.count and isinstance(p.type, click.types.BoolParamType):
+                flags.update((name, p) for name in p.opts)
+            else:
+                valued.update(p.opts)
+    out: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        if arg == "--" or (not arg.startswith("-") and not ctx.allow_interspersed_args):
+            out += [arg, *rest]
+            break
+        name, eq, value = arg.partition("=")
+        option = flags.get(name) if eq else None
+        if option is not None and value in _TRUE:
+            arg = name
+        elif option is not None and value in _FALSE and option.secondary_opts:
+            arg = option.secondary_opts[0]
+        elif option is not None and value in _FALSE and not option.get_default(ctx, call=False):
+            continue
+        out.append(arg)
+        if arg in valued:
+            out += list(itertools.islice(rest, 1))
+    return list(parse(ctx, out))
 
 
 @click.group(

@@ -122,7 +122,7 @@ def pull_and_show(
 @click.option("--platform", default=None, help="Set platform if server is multi-platform capable.")
 @click.option("-q", "--quiet", is_flag=True, help="Suppress verbose output.")
 @click.option(
-    "--disable-content-trust",
+    "--disable-content-trust/--no-disable-content-trust",
     is_flag=True,
     default=True,
     help="Skip image verification (Dockyard verifies no signatures).",
@@ -130,9 +130,20 @@ def pull_and_show(
 @click.pass_obj
 @engine_errors
 def pull(
-    paths: Paths, name: str, all_tags: bool, platform: str | None, quiet: bool, **_trust: bool
+    paths: Paths,
+    name: str,
+    all_tags: bool,
+    platform: str | None,
+    quiet: bool,
+    disable_content_trust: bool,
 ) -> None:
     """Download an image from a registry."""
+    from dockyard.cli.runopts import check_content_trust
+
+    try:
+        check_content_trust(disable_content_trust)
+    except DockyardError as e:
+        fail(str(e))  # the client's own refusal
     pull_and_show(
         paths, name, platform or os.environ.get("DOCKER_DEFAULT_PLATFORM"), quiet, all_tags
     )
@@ -144,7 +155,7 @@ def pull(
 @click.option("-q", "--quiet", is_flag=True, help="Suppress verbose output.")
 @click.option("--platform", default="", help="Push the image only if it is of this platform.")
 @click.option(
-    "--disable-content-trust",
+    "--disable-content-trust/--no-disable-content-trust",
     is_flag=True,
     default=True,
     help="Skip image signing (Dockyard signs nothing).",
@@ -152,10 +163,21 @@ def pull(
 @click.pass_obj
 @engine_errors
 def push(
-    paths: Paths, name: str, all_tags: bool, quiet: bool, platform: str, **_trust: bool
+    paths: Paths,
+    name: str,
+    all_tags: bool,
+    quiet: bool,
+    platform: str,
+    disable_content_trust: bool,
 ) -> None:
     """Upload an image to a registry."""
     from dockyard import reference
+    from dockyard.cli.runopts import check_content_trust
+
+    try:
+        check_content_trust(disable_content_trust)
+    except DockyardError as e:
+        fail(str(e))  # the client's own refusal
     from dockyard.engine import Engine, distribution
 
     bare = reference.parse(name, default_tag=False)

@@ -161,7 +161,7 @@ def resource_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Set platform if server is multi-platform capable",
         ),
         click.option(
-            "--disable-content-trust",
+            "--disable-content-trust/--no-disable-content-trust",
             is_flag=True,
             default=True,
             help="Skip image verification (Dockyard verifies no signatures)",
@@ -170,6 +170,17 @@ def resource_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def check_content_trust(disabled: bool) -> None:
+    """``--disable-content-trust=false`` asks for Docker Content Trust (Notary signature
+    checks), which Dockyard does not have: refused rather than skipped. Raises
+    InvalidArgument."""
+    if not disabled:
+        raise InvalidArgument(
+            "content trust (--disable-content-trust=false) is not supported by Dockyard: "
+            "it verifies no image signatures"
+        )
 
 
 def _bad(flag: str, value: str, why: str) -> InvalidArgument:
@@ -297,6 +308,7 @@ def apply_resource_flags(
     docker CLI's messages."""
     from dockyard.units import parse_labels, ram_in_bytes, read_kv_file
 
+    check_content_trust(kw["disable_content_trust"])
     for rule in kw["device_cgroup_rule"]:
         if not _CGROUP_RULE.match(rule):
             raise _bad("--device-cgroup-rule", rule, f"invalid device cgroup format '{rule}'")
