@@ -144,8 +144,8 @@ def test_profiles_anchors_and_extensions(tmp_path: Path) -> None:
             r"services.web additional properties 'colour' not allowed",
         ),
         (
-            "services:\n  web:\n    image: busybox\n    sysctls: {a: 1}\n",
-            r"compose.yaml: services.web.sysctls is not supported by Dockyard",
+            "services:\n  web:\n    image: busybox\n    volumes_from: [db]\n",
+            r"compose.yaml: services.web.volumes_from is not supported by Dockyard",
         ),
         (
             "services:\n  web:\n    image: busybox\n    deploy: {resources: {reservations: {memory: 1g}}}\n",
@@ -166,6 +166,14 @@ def test_profiles_anchors_and_extensions(tmp_path: Path) -> None:
         (
             "services:\n  a:\n    image: busybox\n    volumes: ['data:/d']\n",
             r"service 'a' refers to undefined volume data",
+        ),
+        (
+            "services:\n  a:\n    image: busybox\n    devices: ['nvidia.com/gpu=all']\n",
+            r"compose.yaml: services.a.devices.0: 'nvidia.com/gpu=all': CDI devices are not",
+        ),
+        (
+            "services:\n  a:\n    image: busybox\n    ipc: service:ghost\n",
+            r"service 'a' uses ipc of undefined service 'ghost'",
         ),
         ("services:\n  a:\n    image: busybox\n   bad: indent\n", r"compose.yaml: yaml: line \d+"),
         (

@@ -167,8 +167,13 @@ BAD = {
         "value: set NEEDED",
     ),
     "unsupported key": (
-        "services:\n  a:\n    image: busybox\n  b:\n    image: busybox\n    shm_size: 1g\n",
-        "services.b.shm_size is not supported by Dockyard",
+        "services:\n  a:\n    image: busybox\n  b:\n    image: busybox\n    volumes_from: [a]\n",
+        "services.b.volumes_from is not supported by Dockyard",
+    ),
+    "unset secret variable": (
+        "services:\n  a:\n    image: busybox\n  b:\n    image: busybox\n    secrets: [token]\n"
+        "secrets:\n  token:\n    environment: DY_UNSET_TOKEN\n",
+        'environment variable "DY_UNSET_TOKEN" required by secret "token" is not set',
     ),
     "missing image": (
         "services:\n  a:\n    image: busybox\n  b:\n    image: nosuchimage:1\n    pull_policy: never\n",
@@ -281,6 +286,78 @@ def test_service_keys_reach_the_container(tmp_path: Path, dy: Runner, busybox: s
         ]
     finally:
         dy("compose", "down", "-t", "0", cwd=project, check=True)
+
+
+STDIN_PROJECT = """\
+services:
+  peer:
+    image: busybox
+    command: sleep 300
+    stop_signal: SIGKILL
+    network_mode: none
+    ipc: shareable
+    shm_size: 16m
+  probe:
+    image: busybox
+    network_mode: none
+    pid: service:peer
+    ipc: service:peer
+    domainname: example.test
+    sysctls: [net.ipv4.ip_forward=1]
+    secrets: [token]
+    configs:
+      - source: greeting
+        target: /etc/greeting
+        mode: 0440
+        uid: "1000"
+    command:
+      - sh
+      - -c
+      - |
+        echo "sysctl=$$(cat /proc/sys/net/ipv4/ip_forward) domain=$$(cat /proc/sys/kernel/domainname)"
+        echo "peer's shm=$$(grep ' /dev/shm ' /proc/mounts | grep -o 'size=[0-9]*k')"
+        echo "pid1=$$(cat /proc/1/cmdline | tr '\\0' ' ')"
+        [ "$$(readlink /proc/1/ns/ipc)" = "$$(readlink /proc/self/ns/ipc)" ] && echo ipc=shared
+        echo "token=$$(cat /run/secrets/token) $$(stat -c '%a %u' /run/secrets/token)"
+        echo "greeting=$$(cat /etc/greeting) $$(stat -c '%a %u' /etc/greeting)"
+secrets:
+  token:
+    environment: DY_TOKEN
+configs:
+  greeting:
+    content: hello ${WHO}
+"""
+
+
+@pytest.mark.timeout(120)
+def test_stdin_file_namespaces_and_injected_files(
+    tmp_path: Path, dy: Runner, busybox: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``-f -`` reads the file from stdin (the project named after the working
+    directory); sysctls, shm_size, domainname, ``pid``/``ipc: service:X``, a secret from
+    the environment and a config from inline content (mode, uid) reach the container."""
+    monkeypatch.setenv("DY_TOKEN", "t0ken")
+    monkeypatch.setenv("WHO", "world")
+    project = tmp_path / "stdinproj"
+    project.mkdir()
+    try:
+        up = dy("compose", "-f", "-", "up", "--no-color", "probe", input=STDIN_PROJECT, cwd=project, timeout=90)  # fmt: skip
+        assert up.returncode == 0, up.stderr
+        assert " Container stdinproj-peer-1  Started" in up.stderr  # pid/ipc: a dependency
+        lines = [x.split("| ", 1)[1] for x in up.stdout.splitlines() if "| " in x]
+        assert lines == [
+            "sysctl=1 domain=example.test",
+            "peer's shm=size=16384k",
+            "pid1=sleep 300 ",
+            "ipc=shared",
+            "token=t0ken 444 0",
+            "greeting=hello world 440 1000",
+        ]
+        files = dy("inspect", "-f", '{{index .Config.Labels "com.docker.compose.project.config_files"}}', "stdinproj-probe-1", check=True)  # fmt: skip
+        assert files.stdout == "-\n"
+    finally:
+        dy("compose", "-f", "-", "down", "-t", "0", input=STDIN_PROJECT, cwd=project, check=True)
+    assert dy("ps", "-aq", check=True).stdout == ""
 
 
 @pytest.mark.timeout(120)

@@ -115,6 +115,67 @@ def _healthcheck(hc: dict[str, Any] | None, key: str) -> dict[str, Any] | None:
     return out
 
 
+def _file_references(
+    project: Project, service: str
+) -> list[tuple[str, dict[str, Any], dict[str, Any], str]]:
+    """The service's ``secrets`` and ``configs``: ``(kind, reference, definition,
+    target)``, the target made absolute as Compose v2 does (a secret under
+    ``/run/secrets/``, a config under ``/``)."""
+    svc = project.services[service]
+    out = []
+    for kind, default_dir in (("secrets", "/run/secrets/"), ("configs", "/")):
+        for ref in svc.get(kind) or []:
+            obj = getattr(project, kind)[ref["source"]]
+            target = str(ref.get("target") or ref["source"])
+            if not target.startswith("/"):
+                target = default_dir + target
+            out.append((kind, ref, obj, target))
+    return out
+
+
+def injected_files(project: Project, service: str) -> list[tuple[str, bytes, int, int, int]]:
+    """The secrets and configs of ``service`` whose source is ``environment`` or
+    ``content``, as Compose v2 copies them into the container after create
+    (docker/compose ``pkg/compose/secrets.go``): ``(target, data, mode, uid, gid)``,
+    mode 0444 unless given. Raises ComposeError naming the key for a variable that is
+    not set, or a ``read_only`` service (nothing can be copied into its root)."""
+    key = f"services.{service}"
+    svc = project.services[service]
+    out = []
+    for kind, ref, obj, target in _file_references(project, service):
+        if "file" in obj:
+            continue
+        if "content" in obj:
+            data = str(obj["content"])
+        else:
+            var = str(obj["environment"])
+            if var not in project.environment:
+                raise ComposeError(
+                    f'environment variable "{var}" required by {kind[:-1]} '
+                    f'"{ref["source"]}" is not set'
+                )
+            data = project.environment[var]
+        if svc.get("read_only"):
+            raise ComposeError(
+                f'{key}.{kind}: cannot create {kind[:-1]} "{ref["source"]}" in read-only '
+                f"service {service}: `file` is the sole supported option"
+            )
+        mode = ref.get("mode", 0o444)
+        if isinstance(mode, str):
+            try:
+                mode = int(mode, 8)
+            except ValueError:
+                raise ComposeError(f"{key}.{kind}.mode: invalid file mode {mode!r}") from None
+        ids = []
+        for k in ("uid", "gid"):
+            try:
+                ids.append(int(ref.get(k) or 0))
+            except ValueError:
+                raise ComposeError(f"{key}.{kind}.{k}: not a number: {ref[k]!r}") from None
+        out.append((target, data.encode(), int(mode), ids[0], ids[1]))
+    return out
+
+
 def create_request(
     project: Project,
     service: str,
@@ -126,6 +187,7 @@ def create_request(
     network_mode: str | None = None,
     overrides: dict[str, Any] | None = None,
     reuse: dict[str, str] | None = None,
+    modes: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     """The create request of container ``number`` of ``service``: ``(config,
     host_config, networking_config, more_networks)``; ``more_networks`` are ``(network
@@ -136,6 +198,7 @@ def create_request(
     ``stdin_open``, ``ports`` (None: no published ports), ``user``, ``working_dir``.
     ``reuse`` (target -> volume name): the anonymous volumes of the container this one
     replaces, mounted again at their targets (Compose keeps their data on recreate).
+    ``modes``: ``ipc`` and ``pid`` resolved (``container:<id>`` for ``service:X``).
     Raises ComposeError naming the key for a value Dockyard cannot honour."""
     svc = dict(project.services[service])
     svc.update(overrides or {})
@@ -169,6 +232,7 @@ def create_request(
         "Env": env,
         "Labels": labels,
         "Hostname": svc.get("hostname", ""),
+        "Domainname": svc.get("domainname", ""),
         "User": str(svc.get("user", "")),
         "WorkingDir": svc.get("working_dir", ""),
         "Tty": bool(svc.get("tty")),
@@ -215,20 +279,16 @@ def create_request(
     for target, volume in sorted((reuse or {}).items()):
         if target not in taken:  # an image's VOLUME
             mounts.append({"Type": "volume", "Source": volume, "Target": target, "ReadOnly": False})
-    for kind, default_dir in (("secrets", "/run/secrets/"), ("configs", "/")):
-        for ref in svc.get(kind) or []:
-            obj = getattr(project, kind)[ref["source"]]
-            if "file" not in obj:
+    for kind, ref, obj, target in _file_references(project, service):
+        if "file" not in obj:
+            continue  # environment or content: copied in after create (injected_files)
+        for k in ("uid", "gid", "mode"):
+            if k in ref:
                 raise ComposeError(
-                    f"{kind}.{ref['source']}: only file sources are supported by Dockyard"
+                    f"{key}.{kind}.{k}: not supported by Dockyard for a file {kind[:-1]} "
+                    "(bind-mounted as it is)"
                 )
-            target = ref.get("target") or ref["source"]
-            if not str(target).startswith("/"):
-                target = default_dir + str(target)
-            for k in ("uid", "gid", "mode"):
-                if k in ref:
-                    raise ComposeError(f"{key}.{kind}.{k} is not supported by Dockyard")
-            binds.append(f"{obj['file']}:{target}:ro")
+        binds.append(f"{obj['file']}:{target}:ro")
     tmpfs = {}
     for t in svc.get("tmpfs") or []:
         path, _, opts = str(t).partition(":")
@@ -277,6 +337,18 @@ def create_request(
         "CpuShares": int(svc.get("cpu_shares") or 0),
         "PidsLimit": int(pids) if pids else 0,
         "CgroupParent": svc.get("cgroup_parent", ""),
+        "ShmSize": parse_bytes(svc["shm_size"], f"{key}.shm_size") if svc.get("shm_size") else 0,
+        "Sysctls": dict(svc.get("sysctls") or {}),
+        "Devices": [
+            {
+                "PathOnHost": d["source"],
+                "PathInContainer": d["target"],
+                "CgroupPermissions": d.get("permissions", "rwm"),
+            }
+            for d in svc.get("devices") or []
+        ],
+        "IpcMode": (modes or {}).get("ipc", svc.get("ipc", "")),
+        "PidMode": (modes or {}).get("pid", svc.get("pid", "")),
         "Runtime": svc.get("runtime") or "dockyard",
         "NetworkMode": network_mode or "default",
     }

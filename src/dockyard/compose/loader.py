@@ -17,7 +17,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from dockyard.compose.errors import ComposeError
 from dockyard.compose.interpolate import interpolate, read_env_file
@@ -41,7 +41,8 @@ SERVICE_KEYS = frozenset(
         "read_only", "stdin_open", "tty", "container_name", "dns", "dns_search", "dns_opt",
         "extra_hosts", "ulimits", "deploy", "secrets", "configs", "profiles", "scale",
         "security_opt", "pull_policy", "mem_limit", "memswap_limit", "cpus", "cpu_shares",
-        "pids_limit", "mac_address", "runtime", "cgroup_parent", "logging",
+        "pids_limit", "mac_address", "runtime", "cgroup_parent", "logging", "sysctls",
+        "shm_size", "domainname", "devices", "ipc", "pid",
     }
 )  # fmt: skip
 _SUBKEYS: dict[str, frozenset[str]] = {
@@ -74,7 +75,8 @@ class Options:
     """What the command line and the environment say about the project: ``files`` (``-f``,
     in order; none: COMPOSE_FILE, else looked up), ``project_name`` (``-p``),
     ``project_directory``, ``env_files`` (``--env-file``), ``profiles`` (``--profile``,
-    added to COMPOSE_PROFILES), ``environ`` (the process environment), ``cwd``."""
+    added to COMPOSE_PROFILES), ``environ`` (the process environment), ``cwd``,
+    ``stdin`` (where ``-f -`` reads; default the process's stdin)."""
 
     files: list[str] = field(default_factory=list)
     project_name: str | None = None
@@ -83,6 +85,7 @@ class Options:
     profiles: list[str] = field(default_factory=list)
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     cwd: str = field(default_factory=os.getcwd)
+    stdin: IO[str] | None = None
 
 
 @dataclass
@@ -176,14 +179,18 @@ def load_project(opts: Options, selected: list[str] | None = None) -> Project:
         files = [str(Path(cwd, f)) for f in environ["COMPOSE_FILE"].split(sep) if f]
     if not files:
         files = find_files(opts.project_directory or cwd)
+    stdin_text = None
     for f in files:
         if f == "-":
-            raise ComposeError(
-                "reading a compose file from stdin (-f -) is not supported by Dockyard"
-            )
-        if not Path(f).is_file():
+            if stdin_text is None:  # `-f -`: the file is read from stdin, once
+                stdin_text = opts.stdin.read() if opts.stdin is not None else sys.stdin.read()
+        elif not Path(f).is_file():
             raise ComposeError(f"open {f}: no such file or directory")
-    workdir = str(Path(opts.project_directory or Path(files[0]).parent).resolve())
+    # compose-go GetWorkingDir: the first file's directory (the cwd for stdin's).
+    on_disk = [f for f in files if f != "-"]
+    workdir = str(
+        Path(opts.project_directory or (Path(on_disk[0]).parent if on_disk else cwd)).resolve()
+    )
 
     # .env (or --env-file) under the process environment.
     env_files = [str(Path(cwd, f)) for f in opts.env_files] or (
@@ -199,7 +206,15 @@ def load_project(opts: Options, selected: list[str] | None = None) -> Project:
             raise ComposeError(f"failed to read {ef}: {e}") from None
     env = {**dotenv, **environ}
 
-    models = [_include(_resolve_extends(_read_file(f, env), f, env), f, env, [f]) for f in files]
+    models = []
+    for f in files:
+        if f == "-":
+            # Relative paths in stdin's file are the working directory's.
+            f = str(Path(workdir, "-"))
+            data = _read_file(f, env, stdin_text)
+        else:
+            data = _read_file(f, env)
+        models.append(_include(_resolve_extends(data, f, env), f, env, [f]))
     merged: dict[str, Any] = {}
     for m in models:
         merged = _merge(merged, m, "")
@@ -231,7 +246,7 @@ def load_project(opts: Options, selected: list[str] | None = None) -> Project:
     project = Project(
         name=name,
         working_dir=workdir,
-        config_files=[str(Path(f).resolve()) for f in files],
+        config_files=[f if f == "-" else str(Path(f).resolve()) for f in files],
         services=dict(sorted(enabled.items())),
         disabled=disabled,
         networks={},
@@ -247,15 +262,17 @@ def load_project(opts: Options, selected: list[str] | None = None) -> Project:
     return project
 
 
-def _read_file(path: str, env: Mapping[str, str]) -> dict[str, Any]:
-    """One compose file: parsed, ``version`` dropped with Compose's warning, interpolated,
-    validated against the schema, its keys checked against what Dockyard honours."""
+def _read_file(path: str, env: Mapping[str, str], text: str | None = None) -> dict[str, Any]:
+    """One compose file (``text``, when given, is its content: ``-f -``): parsed,
+    ``version`` dropped with Compose's warning, interpolated, validated against the
+    schema, its keys checked against what Dockyard honours."""
     from dockyard.compose import yamlload
 
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ComposeError(f"{path}: {e}") from None
+    if text is None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ComposeError(f"{path}: {e}") from None
     data = yamlload.load(text, path)
     if data is None:
         raise ComposeError(f"{path}: empty compose file")
@@ -518,8 +535,16 @@ def _check_subkeys(prefix: str, key: str, value: Any, refuse: Any) -> None:
 
 # -- merging (Compose Specification, "Merge and override") ---------------------------------
 
-_MAPPING_OR_LIST = {"environment", "labels", "extra_hosts", "ulimits", "args", "driver_opts"}
-_UNIQUE_LISTS = {"expose", "dns", "dns_search", "dns_opt", "cap_add", "cap_drop", "env_file", "security_opt", "profiles", "tmpfs"}  # fmt: skip
+_MAPPING_OR_LIST = {
+    "environment",
+    "labels",
+    "extra_hosts",
+    "ulimits",
+    "args",
+    "driver_opts",
+    "sysctls",
+}
+_UNIQUE_LISTS = {"expose", "dns", "dns_search", "dns_opt", "cap_add", "cap_drop", "env_file", "security_opt", "profiles", "tmpfs", "devices"}  # fmt: skip
 _REPLACED = {"command", "entrypoint", "test"}
 
 
@@ -753,6 +778,27 @@ def parse_port(spec: Any, key: str) -> list[dict[str, Any]]:
     return out
 
 
+def parse_device(spec: Any, key: str) -> dict[str, str]:
+    """A ``devices`` entry, short (``HOST[:CONTAINER[:PERMISSIONS]]``) or long form, as
+    ``{source, target, permissions}`` (compose-go's ``DeviceMapping``; permissions
+    ``rwm`` by default). A CDI device name is refused naming ``key``."""
+    if isinstance(spec, dict):
+        parts = [str(spec["source"]), str(spec.get("target") or spec["source"])]
+        parts.append(str(spec.get("permissions") or "rwm"))
+    else:
+        parts = str(spec).split(":")
+        if len(parts) > 3 or not parts[0]:
+            raise ComposeError(f"{key}: invalid device {spec!r}")
+        parts += [parts[0], "rwm"][len(parts) - 1 :]
+    if not parts[0].startswith("/"):
+        raise ComposeError(
+            f"{key}: {parts[0]!r}: CDI devices are not supported by Dockyard (a host path is)"
+        )
+    if not parts[2] or set(parts[2]) - set("rwm"):
+        raise ComposeError(f"{key}: invalid device permissions {parts[2]!r}")
+    return {"source": parts[0], "target": parts[1], "permissions": parts[2]}
+
+
 def parse_volume(spec: Any, workdir: str, key: str) -> dict[str, Any]:
     """A service ``volumes`` entry, short (``[SOURCE:]TARGET[:MODE]``) or long form, as
     a long-form mapping; relative bind sources resolved against ``workdir``."""
@@ -819,6 +865,17 @@ def _normalize_service(
             out["environment"] = _environment(svc, workdir, env, where)
         except ComposeError as e:
             raise ComposeError(f"{where}: {key}.env_file: {e}") from None
+    if "sysctls" in out:
+        out["sysctls"] = {
+            str(a): "" if b is None else str(b).lower() if isinstance(b, bool) else str(b)
+            for a, b in _as_mapping(out["sysctls"]).items()
+        }
+    if "shm_size" in out:
+        parse_bytes(out["shm_size"], f"{where}: {key}.shm_size")
+    if "devices" in out:
+        out["devices"] = [
+            parse_device(d, f"{where}: {key}.devices.{i}") for i, d in enumerate(out["devices"])
+        ]
     for k in ("labels", "extra_hosts"):
         if k in out:
             out[k] = {str(a): "" if b is None else str(b) for a, b in _as_mapping(out[k]).items()}
@@ -945,14 +1002,26 @@ def _resolve_resources(project: Project, merged: dict[str, Any], where: str) -> 
                 raise ComposeError(
                     f"{where}: service {sname!r} depends on undefined service {dep!r}: invalid compose project"
                 )
-        mode = svc.get("network_mode", "")
-        if mode.startswith("service:") and mode[8:] not in project.services:
-            raise ComposeError(
-                f"{where}: service {sname!r} uses network_mode of undefined service {mode[8:]!r}"
-            )
+        for k in ("network_mode", "ipc", "pid"):
+            mode = str(svc.get(k) or "")
+            if mode.startswith("service:") and mode[8:] not in project.services:
+                raise ComposeError(
+                    f"{where}: service {sname!r} uses {k} of undefined service {mode[8:]!r}"
+                )
     dependency_order(project.services, where)
     project.networks = {n: v for n, v in top_nets.items() if n in used_nets}
     project.volumes = top_vols
+
+
+def service_references(svc: Mapping[str, Any]) -> list[str]:
+    """The services ``svc`` shares a namespace with: ``network_mode``, ``ipc`` and ``pid``
+    of the form ``service:NAME`` (compose-go's ``GetDependencies`` counts them too)."""
+    out = []
+    for k in ("network_mode", "ipc", "pid"):
+        mode = str(svc.get(k) or "")
+        if mode.startswith("service:"):
+            out.append(mode[8:])
+    return out
 
 
 def dependency_order(services: Mapping[str, dict[str, Any]], where: str = "") -> list[str]:
@@ -965,10 +1034,8 @@ def dependency_order(services: Mapping[str, dict[str, Any]], where: str = "") ->
     def deps(s: str) -> list[str]:
         svc = services[s]
         out = [d for d in (svc.get("depends_on") or {}) if d in services]
-        mode = str(svc.get("network_mode", ""))
-        if mode.startswith("service:") and mode[8:] in services:
-            out.append(mode[8:])
-        return sorted(out)
+        out += [d for d in service_references(svc) if d in services]
+        return sorted(set(out))
 
     def visit(s: str, chain: list[str]) -> None:
         if state.get(s) == 2:

@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from dockyard.compose import convert
 from dockyard.compose.errors import ComposeError
-from dockyard.compose.loader import Project, dependency_order
+from dockyard.compose.loader import Project, dependency_order, service_references
 from dockyard.errors import Conflict, NotFound, NotModified
 
 if TYPE_CHECKING:
@@ -73,9 +73,7 @@ class Runner:
             wanted.add(s)
             svc = self.project.services[s]
             todo.extend(d for d in (svc.get("depends_on") or {}) if d in self.project.services)
-            mode = str(svc.get("network_mode", ""))
-            if mode.startswith("service:"):
-                todo.append(mode[8:])
+            todo.extend(service_references(svc))
         return [s for s in dependency_order(self.project.services) if s in wanted]
 
     def selected(self, services: list[str] | None) -> list[str]:
@@ -320,7 +318,9 @@ class Runner:
             self.project.services[s]["scale"] = n
         self.check_ports(chosen)
         for s in chosen:
-            convert.create_request(self.project, s, 1)  # refuses what cannot be honoured
+            # Refuse what cannot be honoured before anything is made.
+            convert.create_request(self.project, s, 1)
+            convert.injected_files(self.project, s)
         self.orphans(remove_orphans, timeout)
         self.ensure_images(chosen, pull, build)
         self.ensure_networks(chosen)
@@ -404,8 +404,11 @@ class Runner:
                 )
             time.sleep(0.1)
 
-    def network_mode(self, service: str) -> str | None:
-        mode = self.project.services[service].get("network_mode")
+    def network_mode(self, service: str, key: str = "network_mode") -> str | None:
+        """The service's ``network_mode`` (or ``ipc``, ``pid``: ``key``), ``service:X``
+        resolved to ``container:<id>`` of X's first container. Raises ComposeError when
+        X has none."""
+        mode = self.project.services[service].get(key)
         if not mode:
             return None
         mode = str(mode)
@@ -415,6 +418,37 @@ class Runner:
                 raise ComposeError(f"service {service!r}: no container of service {mode[8:]!r}")
             return f"container:{found[0]['Id']}"
         return mode
+
+    def modes(self, service: str) -> dict[str, str]:
+        """The service's ``ipc`` and ``pid`` modes, resolved as :meth:`network_mode`."""
+        out = {}
+        for key in ("ipc", "pid"):
+            mode = self.network_mode(service, key)
+            if mode is not None:
+                out[key] = mode
+        return out
+
+    def inject_files(self, service: str, cid: str) -> None:
+        """Copy the service's ``environment``/``content`` secrets and configs into the
+        created container ``cid`` (as a tar at ``/``, as Compose v2 does)."""
+        import io
+        import tarfile
+
+        files = convert.injected_files(self.project, service)
+        if not files:
+            return
+        from dockyard.engine import archives
+
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for target, data, mode, uid, gid in files:
+                info = tarfile.TarInfo(target.lstrip("/"))
+                info.size, info.mode, info.uid, info.gid = len(data), mode, uid, gid
+                info.mtime = int(time.time())
+                tar.addfile(info, io.BytesIO(data))
+        buf.seek(0)
+        copy_ids = any(uid or gid for _, _, _, uid, gid in files)
+        archives.archive_put(self.engine, cid, "/", buf, copy_uid_gid=copy_ids)
 
     def create_container(
         self, service: str, number: int, name: str | None = None, **kwargs: Any
@@ -429,6 +463,7 @@ class Runner:
             name=name,
             image_id=self.image_id(convert.image_name(self.project, service)) or "",
             network_mode=self.network_mode(service),
+            modes=self.modes(service),
             **kwargs,
         )
         self.event("Container", name, "Creating")
@@ -436,6 +471,7 @@ class Runner:
         try:
             for net, settings in more:
                 self.engine.network_connect(net, cid, settings)
+            self.inject_files(service, cid)
         except BaseException:
             self.engine.container_delete(cid, force=True)
             raise
@@ -851,6 +887,7 @@ class Runner:
             name=cname,
             image_id=self.image_id(convert.image_name(self.project, service)) or "",
             network_mode=self.network_mode(service),
+            modes=self.modes(service),
             overrides=overrides,
         )
         if rm:
@@ -859,6 +896,7 @@ class Runner:
         try:
             for net, settings in more:
                 self.engine.network_connect(net, cid, settings)
+            self.inject_files(service, cid)
             if detach:
                 self.engine.container_start(cid)
                 print(cname)
