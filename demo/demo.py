@@ -529,6 +529,7 @@ def registry() -> None:
         step("Remove the local busybox", "rmi", "busybox", f"{host}/library/busybox")
         step("pull busybox comes from the mirror", "pull", "busybox", required=True)
         step("Clean up", "rmi", name)
+        compose_seed(host)
     finally:
         for key, value in saved_env.items():
             if value is None:
@@ -539,6 +540,54 @@ def registry() -> None:
         server.wait()
         log.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def compose_seed(host: str) -> None:
+    """Issue 12: the seed's compose file, unchanged (nginx on port 80, mysql with
+    MYSQL_ROOT_PASSWORD), offline: both images built from Debian's packages on a
+    ``bootstrap debian`` base and served by the mirror ``host``."""
+    if shutil.which("mmdebstrap") is None:
+        print("\n(mmdebstrap is not installed: the compose steps are skipped)")
+        return
+    seed = os.path.relpath(os.path.join(os.path.dirname(SITE), "compose-seed"))
+    compose = ("compose", "-f", os.path.join(seed, "docker-compose.yml"))
+    try:
+        step("A Debian base from Debian's archive", "bootstrap", "debian:bookworm", required=True)
+        for image in ("nginx", "mysql"):
+            step(
+                f"Build {image} from Debian's packages",
+                "build", "-q", "-t", image, os.path.join(seed, image),
+                required=True, timed=True,
+            )  # fmt: skip
+            step("... push it to the mirror", "tag", image, f"{host}/library/{image}")
+            step("...", "push", "-q", f"{host}/library/{image}", required=True)
+            step("... and remove it here", "rmi", image, f"{host}/library/{image}")
+        with open(os.path.join(seed, "docker-compose.yml")) as f:
+            print(f"\n$ cat {seed}/docker-compose.yml\n{f.read()}", end="")
+        step("Up: pulls nginx and mysql from the mirror", *compose, "up", "-d", required=True)
+        step("The project's containers", *compose, "ps")
+        fetch_from_host("http://127.0.0.1:80/")
+        query = ("exec", "-T", "db", "mariadb", "-h", "db", "-uroot", "-pexample")
+        for _ in range(120):  # the first start initialises the database
+            if quietly(*compose, *query, "-e", "SELECT 1") == 0:
+                break
+            time.sleep(0.5)
+        step("db answers on db:3306 with MYSQL_ROOT_PASSWORD", *compose, *query, "-e", "SELECT VERSION()")  # fmt: skip
+        step("The db's data directory is an anonymous volume", "volume", "ls")
+        volume = subprocess.run(
+            [DOCKYARD, "volume", "ls", "-q"], capture_output=True, text=True
+        ).stdout.split()
+        if volume:
+            step("... inspect it", "volume", "inspect", volume[0])
+        step("Stop both", *compose, "stop")
+        step("... stopped", *compose, "ps", "-a")
+        if volume:
+            step("A volume in use cannot be removed", "volume", "rm", volume[0])
+        step("down --volumes: containers, network and volume", *compose, "down", "--volumes")
+        step("Nothing left", "volume", "ls")
+    finally:
+        quietly(*compose, "down", "--volumes", "-t", "0")
+        quietly("rmi", "nginx", "mysql")
 
 
 if __name__ == "__main__":
