@@ -326,6 +326,26 @@ def busybox(dy: Runner) -> str:
     return "busybox"
 
 
+# debian:bookworm as a `save` archive, made by the first test of the run that needs it.
+_DEBIAN_ARCHIVE: list[Path] = []
+
+
+@pytest.fixture
+def debian(dy: Runner, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """``debian:bookworm`` in this test's engine root; returns its name. The first test
+    of the run bootstraps it (mmdebstrap, Debian's archive: a minute or two) and saves
+    it; later ones load that archive (seconds)."""
+    need("mmdebstrap")
+    if _DEBIAN_ARCHIVE:
+        dy("load", "-q", "-i", str(_DEBIAN_ARCHIVE[0]), check=True, timeout=300)
+    else:
+        dy("bootstrap", "debian:bookworm", check=True, timeout=600)
+        archive = tmp_path_factory.mktemp("debian") / "debian-bookworm.tar"
+        dy("save", "-o", str(archive), "debian:bookworm", check=True, timeout=300)
+        _DEBIAN_ARCHIVE.append(archive)
+    return "debian:bookworm"
+
+
 def need(tool: str) -> str:
     """The path of a host tool the test needs; skips with the reason if absent."""
     path = shutil.which(tool)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Runner, need
+from conftest import Runner
 from registry_peer import Registry, registry_env
 
 SEED = Path(__file__).resolve().parent.parent / "examples" / "compose-seed"
@@ -50,8 +50,9 @@ def page() -> bytes:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
-def test_seed_web_and_db(dy: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    need("mmdebstrap")
+def test_seed_web_and_db(
+    dy: Runner, debian: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with socket.socket() as s:  # the seed publishes host port 80
         try:
             s.bind(("0.0.0.0", 80))
@@ -74,7 +75,6 @@ def test_seed_web_and_db(dy: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyP
     app.mkdir()
     shutil.copy(SEED / "docker-compose.yml", app)
     try:
-        dy("bootstrap", "debian:bookworm", check=True, timeout=600)
         for image in ("nginx", "mysql"):
             dy("build", "-q", "-t", image, str(SEED / image), check=True, timeout=900)
             dy("tag", image, f"{registry.host}/library/{image}", check=True)
@@ -133,5 +133,5 @@ def test_seed_web_and_db(dy: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyP
     finally:
         dy("compose", "down", "--volumes", "-t", "0", cwd=app, timeout=120)
         registry.stop()
-        for image in ("nginx", "mysql", "debian:bookworm", "debian:latest"):
+        for image in ("nginx", "mysql", debian):
             dy("rmi", "-f", image)

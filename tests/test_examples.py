@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Runner, need
+from conftest import Runner
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NC_GET = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 80"
@@ -51,9 +51,8 @@ def test_busybox_site_serves_its_page(dy: Runner, busybox: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_debian_apache_seed_dockerfile(dy: Runner) -> None:
+def test_debian_apache_seed_dockerfile(dy: Runner, debian: str) -> None:
     """The issue's seed Dockerfile, for real: apache2 from Debian's archive (network)."""
-    need("mmdebstrap")
     app = EXAMPLES / "debian-apache"
     instructions = [
         line for line in (app / "Dockerfile").read_text().splitlines() if not line.startswith("#")
@@ -65,7 +64,6 @@ def test_debian_apache_seed_dockerfile(dy: Runner) -> None:
         "EXPOSE 80",
         'ENTRYPOINT ["apache2ctl", "-D", "FOREGROUND"]',
     ]
-    dy("bootstrap", "debian:bookworm", check=True, timeout=600)
     dy("build", "--progress", "plain", "-t", "apache", str(app), check=True, timeout=600)
     dy("run", "-d", "--name", "apache", "apache", check=True)
     try:
