@@ -33,6 +33,7 @@ APT_PACKAGES = [
     "hyperfine",
     "catatonit",
     "conmon",
+    "podman-compose",
 ]
 # Parent cgroups dockerd and Podman create under each v1 controller; removed at the end only
 # if this run created them and they are empty again.
