@@ -62,6 +62,25 @@ def parse_time_arg(text: str, flag: str, now_ns: int | None = None) -> int:
     )
 
 
+def get_timestamp(value: str, now_ns: int | None = None) -> str:
+    """A ``--since``/``--until`` value as the Engine API parameter the Docker CLI sends
+    (moby ``api/types/time.GetTimestamp``): a Go duration before now as whole Unix
+    seconds, an RFC 3339 time or date as ``<seconds>.<9-digit nanoseconds>``, Unix
+    seconds as given. Raises InvalidArgument (``failed to parse value as time or
+    duration: "<value>"``)."""
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    body = value[1:] if value[:1] in "+-" else value
+    if value != "0" and body and _DURATION.sub("", body) == "":
+        ns = int(sum(float(n) * _UNITS_NS[u] for n, u in _DURATION.findall(body)))
+        return str((now_ns - (-ns if value.startswith("-") else ns)) // 1_000_000_000)
+    with contextlib.suppress(ValueError):
+        ns = parse_time(value)
+        return f"{ns // 1_000_000_000}.{ns % 1_000_000_000:09d}"
+    if "-" not in value and re.fullmatch(r"\d+(\.\d+)?", value):
+        return value
+    raise InvalidArgument(f'failed to parse value as time or duration: "{value}"')
+
+
 def parse_duration(text: str, flag: str) -> int:
     """A Go ``time.Duration`` (``200ms``, ``1m30s``, ``-1s``, ``0``) in nanoseconds.
 

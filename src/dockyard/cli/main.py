@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "load": "dockyard.cli.archives:load",
     "export": "dockyard.cli.archives:export",
     "diff": "dockyard.cli.archives:diff",
+    "events": "dockyard.cli.events:events",
     "commit": "dockyard.cli.archives:commit",
     "compose": "dockyard.compose.cli:compose",
     "cp": "dockyard.cli.cp:cp",
@@ -95,6 +96,7 @@ REMOTE_COMMANDS = frozenset(
         "rmi",
         "network",
         "volume",
+        "events",
     }
 )
 

@@ -186,12 +186,14 @@ def check(paths: Paths, repair: bool) -> None:
 
 
 def _register() -> None:
+    from dockyard.cli.events import events
     from dockyard.cli.prune import df, system_prune
     from dockyard.cli.version import info
 
     system.add_command(df)
     system.add_command(system_prune)
     system.add_command(info, "info")
+    system.add_command(events)
 
 
 _register()

@@ -244,6 +244,7 @@ def _record_paused(manager: ContainerManager, c: Container, paused: bool) -> Con
     if c.state["Running"]:
         c.state.update(Paused=paused, Status="paused" if paused else "running")
         manager.store.save_state(c)
+        manager.event(c, "pause" if paused else "unpause")
     return c
 
 
@@ -260,6 +261,7 @@ def top(
     from dockyard.runtime.ps import ps_lines
 
     header, lines = ps_lines(_runtime(manager, c).ps(c.id), ps_args or ["-ef"])
+    manager.event(c, "top")
     titles = header.split()
     rows = []
     for line in lines:

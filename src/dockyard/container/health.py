@@ -141,15 +141,20 @@ def record(
     retries: int,
     result: dict[str, Any],
     in_start_period: bool,
+    root: str,
 ) -> str:
     """Add a probe's ``result`` to State.Health (the last 5 kept) and apply Docker's
     state machine with ``retries`` (failures before the first success inside the start
-    period do not count); returns the new status. Raises NotFound."""
+    period do not count); returns the new status. A changed status is a
+    ``health_status: <status>`` event in the log of the engine rooted at ``root``.
+    Raises NotFound."""
+    before: list[str] = []
 
     def apply(h: dict[str, Any]) -> dict[str, Any]:
         log = (h.get("Log") or [])[-(MAX_LOG_ENTRIES - 1) :] + [result]
         streak = h.get("FailingStreak") or 0
         status = h.get("Status") or "starting"
+        before.append(status)
         if result["ExitCode"] == 0:
             streak, status = 0, "healthy"
         elif not (status == "starting" and in_start_period):
@@ -159,7 +164,19 @@ def record(
         return {"Status": status, "FailingStreak": streak, "Log": log}
 
     health = store.update_health(container_id, apply)
-    return str((health or {}).get("Status") or "starting")
+    status = str((health or {}).get("Status") or "starting")
+    if before and before[-1] != status:
+        from dockyard import events
+
+        c = store.get(container_id)
+        events.record(
+            root,
+            "container",
+            f"health_status: {status}",
+            c.id,
+            events.container_attributes(c.name, c.config),
+        )
+    return status
 
 
 def load_probe_code() -> None:
@@ -198,7 +215,7 @@ def probe_and_record(root: str, runroot: str, container_id: str, in_start_period
         "Output": outcome["output"],
     }
     retries = hc.get("Retries") or DEFAULT_RETRIES
-    return record(manager.store, c.id, retries, result, in_start_period)
+    return record(manager.store, c.id, retries, result, in_start_period, root)
 
 
 class HealthMonitor:
@@ -263,7 +280,9 @@ class HealthMonitor:
             if self._stop.is_set():
                 return
             try:
-                status = record(store, self.c.id, self.retries, result, in_start_period)
+                status = record(
+                    store, self.c.id, self.retries, result, in_start_period, self.manager.paths.root
+                )
             except DockyardError:  # removed meanwhile
                 return
 

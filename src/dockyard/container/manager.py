@@ -143,6 +143,19 @@ class ContainerManager:
         db = StateDB(paths.state_db)
         return cls(paths, ContainerStore(db), ImageStore(paths, db), LayerStore(paths))
 
+    def event(self, c: Container, action: str, **attributes: str) -> None:
+        """Record the container event ``action`` of ``c`` in the engine's event log
+        (:mod:`dockyard.events`), with its labels, image and name and ``attributes``."""
+        from dockyard import events
+
+        events.record(
+            self.paths.root,
+            "container",
+            action,
+            c.id,
+            events.container_attributes(c.name, c.config, **attributes),
+        )
+
     @cached_property
     def volumes(self) -> VolumeStore:
         """The engine's volumes and the containers' mount points."""
@@ -207,6 +220,7 @@ class ContainerManager:
         else:
             self.done_creating(c.id)
             os.close(lock)
+        self.event(c, "create")
         return c
 
     def done_creating(self, container_id: str) -> None:
@@ -562,6 +576,7 @@ class ContainerManager:
                 with contextlib.suppress(DockyardError):
                     self._apply_resources(c, old)
                 fail(RuntimeFailure, str(e))
+        self.event(c, "update")
         return c
 
     def _apply_resources(self, c: Container, hc: dict[str, Any]) -> None:
@@ -727,6 +742,23 @@ class ContainerManager:
             Status="exited", Running=False, Pid=0, ExitCode=status, OOMKilled=oom, FinishedAt=now()
         )
         self.store.save_state(c)
+        if oom:
+            self.event(c, "oom")
+        self._die_event(c, status)
+        self.volumes.unmount_events(c.id)
+
+    def _die_event(self, c: Container, status: int) -> None:
+        """The ``die`` event of a run of ``c`` that ended with ``status``, with moby's
+        ``execDuration`` (whole seconds since the start)."""
+        import time
+
+        from dockyard.timetypes import parse_time
+
+        attributes = {"exitCode": str(status)}
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            started = parse_time(c.state["StartedAt"])
+            attributes["execDuration"] = str(max(0, (time.time_ns() - started) // 1_000_000_000))
+        self.event(c, "die", **attributes)
 
     def _wait_restart(self, c: Container, delay: float, count: int) -> bool:
         """Show ``c`` as restarting (Docker keeps Running true) for ``delay`` seconds.
@@ -898,6 +930,7 @@ class ContainerManager:
             raise Conflict(
                 f"cannot kill container: {ref}: container {c.id} is not running"
             ) from None
+        self.event(c, "kill", signal=str(sig))
         return c
 
     @staticmethod
@@ -1067,6 +1100,8 @@ class ContainerManager:
             FinishedAt=now(),
         )
         self.store.save_state(c)
+        self._die_event(c, status)
+        self.volumes.unmount_events(c.id)
         return status
 
     def cleanup_run(self, c: Container) -> None:
@@ -1087,6 +1122,8 @@ class ContainerManager:
         from dockyard.snapshot import unmount
 
         known = os.path.isdir(os.path.join(self.paths.runtime_state, c.id))
+        with contextlib.suppress(DockyardError, OSError):
+            self.networks.disconnect_events(c)
         with self._cgroup_parent_lock(exclusive=True):
             self._kill_and_reap(c)
             if not known and self._cgroup_exists(c):
@@ -1260,6 +1297,7 @@ class ContainerManager:
             c.state = {**before, "Error": str(e)}
             self.store.save_state(c)
             raise
+        self.event(c, "start")
         if not capture:
             self._relay_attached(c, undo, stdio, console)
         elif console is not None:
@@ -1538,6 +1576,7 @@ class ContainerManager:
             self.mark_stopped_by_user(c.id)
             with contextlib.suppress(DockyardError):
                 runtime.kill(c.id, signal.SIGKILL, all=True)
+                self.event(c, "kill", signal=str(int(signal.SIGKILL)))
             # Its monitor records the exit and cleans up (and removes a --rm container);
             # wait() takes over if it dies.
             try:
@@ -1593,8 +1632,8 @@ class ContainerManager:
             # Before the row goes, so that a waiter never finds neither (docker wait on
             # a --rm container prints its exit code).
             self._keep_removed_exit_code(c.id, int(self.store.get(c.id).state["ExitCode"]))
-        with contextlib.suppress(NotFound):
-            self.store.delete(c.id)
+        if self.store.delete(c.id):
+            self.event(c, "destroy")
         # A --rm container's anonymous volumes go with it however it is removed.
         self.volumes.detach(c.id, remove_anonymous=volumes or bool(c.host_config.get("AutoRemove")))
         # Its monitor may not have finished its own cleanup yet.

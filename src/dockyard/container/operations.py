@@ -49,6 +49,14 @@ def stop(
     c = manager.reconcile(manager.store.get(ref))
     if not c.state["Running"]:
         return c
+    stopped = _stop(manager, c, timeout, sig)
+    manager.event(c, "stop")
+    return stopped
+
+
+def _stop(
+    manager: ContainerManager, c: Container, timeout: int | None, sig: int | None
+) -> Container:
     # Before the signal: the monitor must see it when the exit comes, not restart it.
     manager.mark_stopped_by_user(c.id)
     if sig is None:
@@ -106,7 +114,9 @@ def restart(
     """
     c = stop(manager, ref, timeout=timeout, sig=sig)
     manager.start_detached(manager.store.get(c.id))
-    return manager.store.get(c.id)
+    c = manager.store.get(c.id)
+    manager.event(c, "restart")
+    return c
 
 
 def rename(manager: ContainerManager, ref: str, new_name: str) -> Container:
@@ -122,7 +132,8 @@ def rename(manager: ContainerManager, ref: str, new_name: str) -> Container:
     if name == c.name:
         raise InvalidArgument("Renaming a container with the same name as its current name")
     manager.store.rename(c.id, name)
-    c.name = name
+    old, c.name = c.name, name
+    manager.event(c, "rename", oldName="/" + old)
     return c
 
 

@@ -159,9 +159,10 @@ class ContainerStore:
                 "container to be able to reuse that name."
             ) from None
 
-    def delete(self, container_id: str) -> None:
+    def delete(self, container_id: str) -> bool:
+        """Delete the record; whether there was one."""
         with self.db.write() as conn:
-            conn.execute("DELETE FROM containers WHERE id = ?", (container_id,))
+            return conn.execute("DELETE FROM containers WHERE id = ?", (container_id,)).rowcount > 0
 
     def list(self) -> list[Container]:
         """All containers, newest first."""

@@ -16,6 +16,7 @@ from dockyard.engine.attach import AttachOperations
 from dockyard.engine.base import on_first_open
 from dockyard.engine.build import BuildOperations
 from dockyard.engine.containers import ContainerOperations
+from dockyard.engine.events import EventOperations
 from dockyard.engine.exec import ExecOperations
 from dockyard.engine.images import ImageOperations
 from dockyard.engine.networks import NetworkOperations
@@ -29,6 +30,7 @@ __all__ = ["Engine", "on_first_open"]
 class Engine(
     AttachOperations,
     BuildOperations,
+    EventOperations,
     ExecOperations,
     StatsOperations,
     ContainerOperations,

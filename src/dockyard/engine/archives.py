@@ -17,6 +17,7 @@ Each function takes the ``Engine`` and does what one Engine API endpoint does:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -32,19 +33,43 @@ def save(engine: Engine, names: list[str], out: BinaryIO) -> None:
     """Write the images ``names`` pick (``repo:tag``, a bare ``repo`` = all its tags, an
     ID) to ``out`` as one tar in Docker 25+'s save format. Raises ``NotFound``,
     ``DockyardError``; see ``dockyard.image.archive.save``."""
+    from dockyard.engine.events import image_event
+    from dockyard.errors import DockyardError
     from dockyard.image.archive import save as save_images
 
     save_images(engine.images, names, out)
+    saved = []
+    for name in names:
+        try:
+            image_id = engine.images.resolve(name).id
+        except DockyardError:
+            continue  # a bare repository: all its tags (the save is done; events are best effort)
+        if image_id not in saved:
+            saved.append(image_id)
+            image_event(engine.images, image_id, image_id, "save")
 
 
 def load(engine: Engine, stream: BinaryIO, quiet: bool = False) -> Iterator[dict[str, Any]]:
     """Store the images of the archive ``stream``; yields the JSON messages of Docker's
     load (progress unless ``quiet``, then ``{"stream": "Loaded image: ...\\n"}``).
     Raises ``InvalidArgument`` for a bad archive, having stored nothing of it."""
+    from dockyard.engine.events import image_event
+    from dockyard.errors import DockyardError
     from dockyard.image.archive import load as load_images
 
+    loaded: list[str] = []
     with engine.images.lease():  # the collector keeps what is written until it is an image
-        yield from load_images(engine.images, stream, quiet)
+        for message in load_images(engine.images, stream, quiet):
+            # "Loaded image: busybox:latest" / "Loaded image ID: sha256:...": moby's load
+            # event for each image (its tags are set without tag events).
+            text = str(message.get("stream") or "")
+            if text.startswith("Loaded image"):
+                with contextlib.suppress(DockyardError):
+                    image_id = engine.images.resolve(text.partition(": ")[2].strip()).id
+                    if image_id not in loaded:
+                        loaded.append(image_id)
+                        image_event(engine.images, image_id, image_id, "load")
+            yield message
 
 
 def export(engine: Engine, container: str, out: BinaryIO) -> None:
@@ -53,6 +78,7 @@ def export(engine: Engine, container: str, out: BinaryIO) -> None:
     from dockyard.container.filesystem import export as export_rootfs
 
     export_rootfs(engine.containers, container, out)
+    engine.containers.event(engine.container_store.get(container), "export")
 
 
 def changes(engine: Engine, container: str) -> list[tuple[str, str]]:
@@ -78,7 +104,7 @@ def commit(
     from dockyard.container.filesystem import commit as commit_container
 
     with engine.images.lease():  # the collector keeps the new layer until it is an image
-        return commit_container(
+        image = commit_container(
             engine.containers,
             container,
             repository,
@@ -87,6 +113,19 @@ def commit(
             changes=changes,
             pause=pause,
         )
+    if repository:
+        from dockyard import reference
+        from dockyard.engine.events import image_event
+
+        image_event(engine.images, image.id, reference.parse(repository).familiar(), "tag")
+    engine.containers.event(
+        engine.container_store.get(container),
+        "commit",
+        comment=message,
+        imageID=image.id,
+        imageRef=repository or "",
+    )
+    return image
 
 
 def archive_stat(engine: Engine, container: str, path: str) -> dict[str, Any]:
@@ -104,7 +143,9 @@ def archive_get(
     or ``name``); returns its stat. Raises ``NotFound``, ``DockyardError``."""
     from dockyard.container.copy import archive_get as get
 
-    return get(engine.containers, container, path, out, name)
+    stat = get(engine.containers, container, path, out, name)
+    engine.containers.event(engine.container_store.get(container), "archive-path")
+    return stat
 
 
 def archive_put(
@@ -115,4 +156,6 @@ def archive_put(
     ``Conflict``, ``InvalidArgument``, ``DockyardError``."""
     from dockyard.container.copy import archive_put as put
 
-    return put(engine.containers, container, path, stream, copy_uid_gid=copy_uid_gid)
+    written = put(engine.containers, container, path, stream, copy_uid_gid=copy_uid_gid)
+    engine.containers.event(engine.container_store.get(container), "extract-to-dir")
+    return written

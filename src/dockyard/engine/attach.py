@@ -293,7 +293,9 @@ class AttachOperations(EngineBase):
             raise Conflict("You cannot attach to a restarting container, wait until it is running")
         if c.state.get("Paused"):
             raise Conflict("You cannot attach to a paused container, unpause it first")
-        return Attachment(self, c, stdin, stdout, stderr, logs, stream, detach_keys)
+        attachment = Attachment(self, c, stdin, stdout, stderr, logs, stream, detach_keys)
+        self.containers.event(c, "attach")
+        return attachment
 
     def container_resize(self, id: str, height: int, width: int) -> None:
         """``POST /containers/{id}/resize``: set the running container's terminal to
@@ -308,6 +310,7 @@ class AttachOperations(EngineBase):
             raise InvalidArgument(f"container {c.id} has no terminal to resize")
         with self._attach_socket(c.id) as sock:
             sock.sendall(_HEADER.pack(4, 4) + struct.pack(">HH", height, width))
+        self.containers.event(c, "resize", height=str(height), width=str(width))
 
     def _current(self, id: str) -> Container:
         return self.containers.reconcile(self.container_store.get(id))

@@ -448,7 +448,9 @@ class ContainerOperations(EngineBase):
         without ``-d``, ``start -a``: the front end's process is the container's monitor,
         so this exists only in-process; over the API a client attaches, then starts).
         Returns Docker's exit status. Raises NotFound, RuntimeFailure."""
-        return self.containers.run_attached(self.container_store.get(id))
+        c = self.container_store.get(id)
+        self.containers.event(c, "attach")  # as dockerd's: the client attaches, then starts
+        return self.containers.run_attached(c)
 
     def container_attach(
         self,
@@ -466,6 +468,7 @@ class ContainerOperations(EngineBase):
         InvalidArgument (bad detach keys)."""
         from dockyard.container.attach import attach
 
+        self.containers.event(self.container_store.get(id), "attach")
         return attach(
             self.containers, id, stdin=stdin, sig_proxy=sig_proxy, detach_keys=detach_keys
         )

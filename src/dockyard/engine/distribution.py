@@ -116,11 +116,17 @@ def pull(
     cfg = config.load()
 
     def work(store: ImageStore, emit: Callable[[dict[str, Any]], None]) -> None:
+        from dockyard.engine.events import image_event
+
+        def pulled(one: reference.Reference) -> None:
+            image_event(store, one.familiar(), one.familiar_name(), "pull")
+
         # The layers and blobs written are the collector's to keep until the image row exists.
         with store.lease():
             puller = Puller(store, cfg, emit, paths.runroot, login)
             if not all_tags:
                 result = puller.pull(ref, platform)
+                pulled(ref)
                 word = "Downloaded newer image" if result.updated else "Image is up to date"
                 emit(msg.status(f"Status: {word} for {ref.familiar()}"))
                 return
@@ -132,7 +138,9 @@ def pull(
                     r.close()
             updated = False
             for tag in tags:
-                result = puller.pull(reference.Reference(ref.name, tag), platform)
+                one = reference.Reference(ref.name, tag)
+                result = puller.pull(one, platform)
+                pulled(one)
                 updated = updated or result.updated
             word = "Downloaded newer image" if updated else "Image is up to date"
             emit(msg.status(f"Status: {word} for {ref.familiar_name()}"))
@@ -185,7 +193,10 @@ def push(
     cfg = config.load()
 
     def work(store: ImageStore, emit: Callable[[dict[str, Any]], None]) -> None:
+        from dockyard.engine.events import image_event
+
         Pusher(store, cfg, emit, login).push(ref, all_tags)
+        image_event(store, ref.familiar(), ref.familiar_name(), "push")
 
     return _stream(engine.paths, work)
 

@@ -17,6 +17,12 @@ from dockyard.engine.base import EngineBase
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
 
 
+def _exec_action(action: str, cmd: list[str]) -> str:
+    """moby's exec event action: ``exec_create: <entrypoint> <args joined>`` (a command
+    without arguments keeps the trailing space, as dockerd's)."""
+    return f"{action}: {cmd[0]} {' '.join(cmd[1:])}"
+
+
 def _strslice(value: Any) -> list[str]:
     if value is None:
         return []
@@ -103,6 +109,7 @@ class ExecOperations(EngineBase):
                 },
             }
         )
+        self.containers.event(c, _exec_action("exec_create", cmd), execID=exec_id)
         return {"Id": exec_id}
 
     def _sweep_execs(self) -> None:
@@ -162,6 +169,8 @@ class ExecOperations(EngineBase):
         )
         record["Running"] = not detach
         self._exec_save(record)
+        c = self.container_store.get(record["ContainerID"])
+        self.containers.event(c, _exec_action("exec_start", cfg["Cmd"]), execID=id)
         code = 126
         try:
             code = exec_in(self.containers, record["ContainerID"], opts)
@@ -172,4 +181,6 @@ class ExecOperations(EngineBase):
             record["Running"] = False
             record["ExitCode"] = None if detach else code
             self._exec_save(record)
+            if not detach:
+                self.containers.event(c, "exec_die", execID=id, exitCode=str(code))
         return code

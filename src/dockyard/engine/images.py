@@ -163,10 +163,13 @@ class ImageOperations(EngineBase):
         """``POST /images/{name}/tag``: tag the image ``name`` as ``repo:tag`` (``tag``
         default ``latest``). Raises NotFound, InvalidArgument (a bad reference)."""
         from dockyard import reference
+        from dockyard.engine.events import image_event
 
         target = f"{repo}:{tag}" if tag else repo
         ref = reference.parse(target)
-        self.images.tag(self.images.resolve(name).id, ref)
+        image_id = self.images.resolve(name).id
+        self.images.tag(image_id, ref)
+        image_event(self.images, image_id, ref.familiar(), "tag")
 
     def image_delete(
         self, name: str, force: bool = False, noprune: bool = False
@@ -176,9 +179,18 @@ class ImageOperations(EngineBase):
         ``noprune``). Returns the API's ``[{"Untagged": ref}, {"Deleted": id}]`` items.
         Raises NotFound, Conflict (used by a container, or tagged in several
         repositories: ``force`` overrides)."""
+        from dockyard.engine.events import image_event
+
         if noprune:
             raise InvalidArgument("noprune is not supported by Dockyard")
-        return [{kind: value} for kind, value in self.images.delete(name, force=force)]
+        image_id = self.images.resolve(name).id
+        records = self.images.delete(name, force=force)
+        for kind, value in records:
+            if kind == "Untagged" and "@" not in value:
+                image_event(self.images, image_id, image_id, "untag")
+            elif kind == "Deleted":
+                image_event(self.images, value, value, "delete")
+        return [{kind: value} for kind, value in records]
 
     def image_bootstrap(self, name: str) -> dict[str, Any]:
         """Dockyard's own base images, made without a registry (``dockyard bootstrap``; no

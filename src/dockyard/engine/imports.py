@@ -20,6 +20,13 @@ def image_import(
     """An image from the root filesystem tarball ``stream`` (plain, gzip, bzip2 or xz),
     tagged ``repository`` (``name[:tag]``) if given, with ``changes`` (Dockerfile
     instructions) applied; returns its ID. Raises InvalidArgument, NotFound."""
+    from dockyard.engine.events import image_event
     from dockyard.image.create import import_image
 
-    return import_image(engine.images, stream, repository, changes, message, platform).id
+    image = import_image(engine.images, stream, repository, changes, message, platform)
+    if repository:
+        from dockyard import reference
+
+        image_event(engine.images, image.id, reference.parse(repository).familiar(), "tag")
+    image_event(engine.images, image.id, image.id, "import")
+    return image.id

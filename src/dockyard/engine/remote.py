@@ -446,6 +446,27 @@ class RemoteEngine:
 
         return messages()
 
+    def system_events(
+        self,
+        since: str | None = None,
+        until: str | None = None,
+        filters: dict[str, list[str]] | None = None,
+    ) -> Iterator[dict[str, Any] | None]:
+        """``GET /events``: the endpoint's event messages as they come (see
+        :meth:`dockyard.engine.Engine.system_events`)."""
+        params = {"since": since or None, "until": until or None, "filters": _filters(filters)}
+        response = self._send("GET", "/events", params, stream=True, timeout=None)
+
+        def messages() -> Iterator[dict[str, Any] | None]:
+            try:
+                for line in response.iter_lines():
+                    if line.strip():
+                        yield json.loads(line)
+            finally:
+                response.close()
+
+        return messages()
+
     # -- networks and volumes ----------------------------------------------------------
 
     def network_list(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:

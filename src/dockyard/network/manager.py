@@ -106,6 +106,19 @@ class NetworkManager:
     def _tag(self, net: Network) -> str:
         return DEFAULT_BRIDGE_TAG if net.name == "bridge" else self.tag
 
+    def event(self, net: Network, action: str, **attributes: str) -> None:
+        """Record the network event ``action`` of ``net`` (moby's
+        LogNetworkEventWithAttributes: ``name`` and ``type``, over ``attributes``)."""
+        from dockyard import events
+
+        events.record(
+            self.paths.root,
+            "network",
+            action,
+            net.id,
+            {**attributes, "name": net.name, "type": net.driver},
+        )
+
     # -- networks -------------------------------------------------------------------------
 
     def full(self, net: Network) -> Network:
@@ -220,6 +233,7 @@ class NetworkManager:
 
         if driver != "bridge":
             self.store.add(net, choose_subnet=choose)
+            self.event(net, "create")
             return net
         # Under the lock: two creates naming the same bridge must not both pass the check.
         with self._lock():
@@ -230,6 +244,7 @@ class NetworkManager:
             except BaseException:
                 self.store.delete(net.id)
                 raise
+        self.event(net, "create")
         return net
 
     def _check_subnet(self, subnet: ipam.IPv4Network, driver: str) -> None:
@@ -407,6 +422,7 @@ class NetworkManager:
         if net.driver == "bridge":
             with self._lock():
                 self._remove_bridge(net)
+        self.event(net, "destroy")
         return net
 
     def sweep(self, repair: bool) -> list[str]:
@@ -613,10 +629,9 @@ class NetworkManager:
         DockyardError (``container:X`` not running, the kernel refused).
         """
         mode = c.host_config.get("NetworkMode") or "bridge"
-        if mode == "host":
-            return "host"
-        if mode == "none":
-            return None
+        if mode in ("host", "none"):
+            self.event(self.get(mode), "connect", container=c.id)
+            return "host" if mode == "host" else None
         if mode.startswith("container:"):
             other = containers.get(mode.partition(":")[2])
             if not other.state.get("Running") or not other.state.get("Pid"):
@@ -634,7 +649,25 @@ class NetworkManager:
         except BaseException:
             self.teardown(c.id)
             raise
+        for net, _ in eps:
+            self.event(net, "connect", container=c.id)
         return path
+
+    def disconnect_events(self, c: Container) -> None:
+        """Record the ``disconnect`` events of a run of ``c`` that ended (as dockerd
+        releases a stopped container's networks); call before :meth:`teardown`, and only
+        while its namespace is there, so a cleanup done twice reports once."""
+        mode = c.host_config.get("NetworkMode") or "bridge"
+        if mode.startswith("container:"):
+            return
+        if mode in ("host", "none"):
+            nets = [self.get(mode)]
+        elif os.path.exists(self.netns_path(c.id)):
+            nets = [net for net, _ in self.endpoints(c.id)]
+        else:
+            return
+        for net in nets:
+            self.event(net, "disconnect", container=c.id)
 
     def _attach(self, path: str, net: Network, ep: Endpoint, first: bool) -> None:
         """Give the namespace at ``path`` the interface of ``ep``: a veth pair on the
@@ -742,6 +775,7 @@ class NetworkManager:
                 self._detach(path, net, ep)
                 self.store.release(ep.id)
                 raise
+            self.event(net, "connect", container=c.id)
         return ep
 
     def _detach(self, path: str, net: Network, ep: Endpoint) -> None:
@@ -766,8 +800,11 @@ class NetworkManager:
         )
         if ep is None:
             raise Conflict(f"container {c.id} is not connected to network {net.name}")
+        running = bool(c.state.get("Running")) and os.path.exists(self.netns_path(c.id))
         self._detach(self.netns_path(c.id), net, ep)
         self.store.release(ep.id)
+        if running:
+            self.event(net, "disconnect", container=c.id)
 
     # -- inspect --------------------------------------------------------------------------
 

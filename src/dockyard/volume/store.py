@@ -136,6 +136,12 @@ class VolumeStore:
     def root(self) -> str:
         return os.path.join(self.paths.root, "volumes")
 
+    def event(self, name: str, action: str, **attributes: str) -> None:
+        """Record the volume event ``action`` of volume ``name`` (driver ``local``)."""
+        from dockyard import events
+
+        events.record(self.paths.root, "volume", action, name, {**attributes, "driver": "local"})
+
     def mountpoint(self, name: str) -> str:
         """``<root>/volumes/<name>/_data``."""
         return os.path.join(self.root, name, "_data")
@@ -263,6 +269,7 @@ class VolumeStore:
             with contextlib.suppress(OSError):
                 remove_tree(vdir)
             raise
+        self.event(name, "create")
         return self.get(name), True
 
     @staticmethod
@@ -314,6 +321,7 @@ class VolumeStore:
         with self.db.write() as conn:
             conn.execute("DELETE FROM volumes WHERE name = ?", (name,))
             conn.execute("DELETE FROM volume_activity WHERE volume = ?", (name,))
+        self.event(name, "destroy")
         vdir = os.path.join(self.root, name)
         _unmount(os.path.join(vdir, "_data"))
         trash = os.path.join(self.root, f".removing-{os.urandom(8).hex()}")
@@ -614,6 +622,14 @@ class VolumeStore:
                 source = self._data_dir(v)
                 if (v.options or {}).get("type"):
                     option_volumes.append(v)
+                self.event(
+                    v.name,
+                    "mount",
+                    container=container_id,
+                    destination=mp["Destination"],
+                    propagation=mp.get("Propagation") or "",
+                    **{"read/write": "true" if mp.get("RW") else "false"},
+                )
             options = ["rbind", mp.get("Propagation") or spec.DEFAULT_PROPAGATION]
             if not mp.get("RW"):
                 options.append("ro")
@@ -674,6 +690,13 @@ class VolumeStore:
                     f"volume: mount {opts['device']}:{v.mountpoint}, data: {opts.get('o', '')}"
                     f": {e.strerror}"
                 ) from None
+
+    def unmount_events(self, container_id: str) -> None:
+        """Record the ``unmount`` event of each volume the container's run had mounted
+        (as dockerd at the container's exit)."""
+        for mp in self.container_mounts(container_id):
+            if mp["Type"] == "volume" and mp.get("Name"):
+                self.event(mp["Name"], "unmount", container=container_id)
 
     def deactivate(self, container_id: str) -> None:
         """The container stopped: unmount each volume with driver options that no other
