@@ -59,6 +59,15 @@ def network() -> None:
 @click.option("--internal", is_flag=True, help="Restrict external access to the network")
 @click.option("--label", multiple=True, help="Set metadata on a network")
 @click.option("--attachable", is_flag=True, help="Enable manual container attachment")
+@click.option("--aux-address", multiple=True, help="Auxiliary IPv4 addresses (name=address)")
+@click.option("--ipam-driver", default="default", help="IP Address Management Driver")
+@click.option("--ipam-opt", multiple=True, help="Set IPAM driver specific options")
+@click.option("--ipv4/--no-ipv4", default=True, help="Enable or disable IPv4 address assignment")
+@click.option("--ipv6", is_flag=True, help="Enable or disable IPv6 address assignment")
+@click.option("--scope", default="", help="Control the network's scope")
+@click.option("--ingress", is_flag=True, help="Create swarm routing-mesh network")
+@click.option("--config-only", is_flag=True, help="Create a configuration only network")
+@click.option("--config-from", default="", help="The network from which to copy the configuration")
 @click.pass_obj
 @engine_errors
 def create(
@@ -72,6 +81,15 @@ def create(
     internal: bool,
     label: tuple[str, ...],
     attachable: bool,
+    aux_address: tuple[str, ...],
+    ipam_driver: str,
+    ipam_opt: tuple[str, ...],
+    ipv4: bool,
+    ipv6: bool,
+    scope: str,
+    ingress: bool,
+    config_only: bool,
+    config_from: str,
 ) -> None:
     """Create a network."""
     for flag, values in (("--subnet", subnet), ("--gateway", gateway), ("--ip-range", ip_range)):
@@ -79,10 +97,12 @@ def create(
             raise InvalidArgument(
                 f"{flag} given more than once: Dockyard networks have one IPv4 subnet"
             )
-    ipam: dict[str, str] = {}
+    ipam: dict[str, Any] = {}
     for key, values in (("Subnet", subnet), ("Gateway", gateway), ("IPRange", ip_range)):
         if values:
             ipam[key] = values[0]
+    if aux_address:
+        ipam["AuxiliaryAddresses"] = _pairs(aux_address, "--aux-address")
     request = {
         "Name": name,
         "Driver": driver,
@@ -90,7 +110,17 @@ def create(
         "Internal": internal,
         "Labels": _pairs(label, "--label"),
         "Attachable": attachable,
-        "IPAM": {"Driver": "default", "Config": [ipam] if ipam else []},
+        "IPAM": {
+            "Driver": ipam_driver,
+            "Options": _pairs(ipam_opt, "--ipam-opt"),
+            "Config": [ipam] if ipam else [],
+        },
+        "EnableIPv4": ipv4,
+        "EnableIPv6": ipv6,
+        "Scope": scope,
+        "Ingress": ingress,
+        "ConfigOnly": config_only,
+        "ConfigFrom": {"Network": config_from} if config_from else None,
     }
     click.echo(_engine(paths).network_create(request)["Id"])
 
@@ -147,9 +177,15 @@ network.add_command(ls, "list")
 @network.command("inspect", context_settings=_SETTINGS)
 @click.argument("names", nargs=-1, required=True, metavar="NETWORK [NETWORK...]")
 @click.option("-f", "--format", "fmt", default="", help="Format output using a custom template")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Verbose output for diagnostics (adds nothing for local networks, as Docker's)",
+)
 @click.pass_obj
 @engine_errors
-def inspect(paths: Paths, names: tuple[str, ...], fmt: str) -> None:
+def inspect(paths: Paths, names: tuple[str, ...], fmt: str, verbose: bool) -> None:
     """Display detailed information on one or more networks."""
     from dockyard.cli.formatting import print_inspect
 
@@ -194,13 +230,37 @@ network.add_command(rm, "remove")
 @click.argument("container")
 @click.option("--ip", help="IPv4 address (e.g., 172.30.100.104)")
 @click.option("--alias", multiple=True, help="Add network-scoped alias for the container")
+@click.option("--ip6", default="", help="IPv6 address (e.g., 2001:db8::33)")
+@click.option("--link-local-ip", multiple=True, help="Add a link-local address for the container")
+@click.option("--link", multiple=True, help="Add link to another container")
+@click.option("--driver-opt", multiple=True, help="driver options for the network")
+@click.option("--gw-priority", type=int, default=0, help="Highest gw-priority provides the gateway")
 @click.pass_obj
 @engine_errors
-def connect(paths: Paths, net: str, container: str, ip: str | None, alias: tuple[str, ...]) -> None:
+def connect(
+    paths: Paths,
+    net: str,
+    container: str,
+    ip: str | None,
+    alias: tuple[str, ...],
+    ip6: str,
+    link_local_ip: tuple[str, ...],
+    link: tuple[str, ...],
+    driver_opt: tuple[str, ...],
+    gw_priority: int,
+) -> None:
     """Connect a container to a network."""
-    settings: dict[str, Any] = {"Aliases": list(alias)}
-    if ip:
-        settings["IPAMConfig"] = {"IPv4Address": ip}
+    settings: dict[str, Any] = {
+        "Aliases": list(alias),
+        "IPAMConfig": {
+            "IPv4Address": ip or "",
+            "IPv6Address": ip6,
+            "LinkLocalIPs": list(link_local_ip),
+        },
+        "Links": list(link),
+        "DriverOpts": _pairs(driver_opt, "--driver-opt"),
+        "GwPriority": gw_priority,
+    }
     _engine(paths).network_connect(net, container, settings)
 
 

@@ -60,6 +60,10 @@ def _container_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Connect a container to a network (bridge|host|none|container:NAME|NETWORK)",
         ),
         click.option("--ip", help="IPv4 address (e.g., 172.30.100.104)"),
+        click.option("--ip6", default="", help="IPv6 address (e.g., 2001:db8::33)"),
+        click.option(
+            "--link-local-ip", multiple=True, help="Container IPv4/IPv6 link-local addresses"
+        ),
         click.option(
             "--network-alias",
             "--net-alias",
@@ -290,8 +294,13 @@ def _create_request(
         settings: dict[str, Any] = {}
         if i == 0:
             # --ip, --network-alias and --mac-address go to the first network (Docker 28).
-            if net["ip"]:
-                settings["IPAMConfig"] = {"IPv4Address": net["ip"]}
+            if net["ip"] or kw["ip6"] or kw["link_local_ip"]:
+                # The engine refuses IPv6 and link-local addresses (no IPv6 networks yet).
+                settings["IPAMConfig"] = {
+                    "IPv4Address": net["ip"] or "",
+                    "IPv6Address": kw["ip6"],
+                    "LinkLocalIPs": list(kw["link_local_ip"]),
+                }
             if net["network_aliases"]:
                 settings["Aliases"] = net["network_aliases"]
             if net["mac_address"]:

@@ -75,28 +75,42 @@ class NetworkOperations(EngineBase):
     def network_create(self, request: dict[str, Any]) -> dict[str, str]:
         """``POST /networks/create`` from a NetworkCreateRequest (``Name``, ``Driver``,
         ``Internal``, ``Attachable``, ``Options``, ``Labels``, ``IPAM.Config`` with one
-        IPv4 ``Subnet``/``Gateway``/``IPRange``). Returns ``{"Id", "Warning"}``. Raises
+        IPv4 ``Subnet``/``Gateway``/``IPRange``/``AuxiliaryAddresses``; ``Scope`` local,
+        ``IPAM.Driver`` default, ``EnableIPv4`` true). Returns ``{"Id", "Warning"}``. Raises
         InvalidArgument (a bad or unsupported field), Conflict (name taken, subnet
         overlap), NotFound (an unknown driver)."""
         name = request.get("Name")
         if not name or not isinstance(name, str):
             raise InvalidArgument("network name must be given")
-        for key in ("EnableIPv6", "Ingress", "ConfigOnly", "ConfigFrom"):
+        for key, what in (
+            ("EnableIPv6", "IPv6 networks (--ipv6) are"),
+            ("Ingress", "ingress networks (--ingress) are for swarm mode, which is"),
+            ("ConfigOnly", "configuration-only networks (--config-only) are"),
+            ("ConfigFrom", "networks made from a configuration network (--config-from) are"),
+        ):
             if not _zero(request.get(key)):
-                raise InvalidArgument(f"{key} is not supported by Dockyard")
+                raise InvalidArgument(f"{what} not supported by Dockyard")
+        if request.get("EnableIPv4") is False:
+            raise InvalidArgument("IPv6-only networks (--ipv4=false) are not supported by Dockyard")
+        if request.get("Driver") == "overlay":
+            raise InvalidArgument(
+                "the overlay driver is multi-host networking, which is for an orchestrator "
+                "(swarm mode); Dockyard is a single-host engine: use bridge, macvlan or ipvlan"
+            )
         if request.get("Scope") not in (None, "", "local"):
             raise InvalidArgument(f"scope {request['Scope']!r} is not supported by Dockyard")
         ipam = request.get("IPAM") or {}
         if ipam.get("Driver") not in (None, "", "default"):
             raise NotFound(f'plugin "{ipam["Driver"]}" not found')
         if not _zero(ipam.get("Options")):
-            raise InvalidArgument("IPAM options are not supported by Dockyard")
+            # libnetwork's default IPAM driver takes no options but these two.
+            raise InvalidArgument(
+                "IPAM options (--ipam-opt) are not supported by Dockyard's default IPAM driver"
+            )
         configs = ipam.get("Config") or []
         if len(configs) > 1:
             raise InvalidArgument("Dockyard networks have one IPv4 subnet: give one IPAM config")
         config = configs[0] if configs else {}
-        if not _zero(config.get("AuxiliaryAddresses")):
-            raise InvalidArgument("IPAM AuxiliaryAddresses are not supported by Dockyard")
         net = self.networks.create(
             name,
             request.get("Driver") or "bridge",
@@ -107,6 +121,9 @@ class NetworkOperations(EngineBase):
             internal=bool(request.get("Internal")),
             labels=dict(request.get("Labels") or {}),
             attachable=bool(request.get("Attachable")),
+            aux_addresses={
+                str(k): str(v) for k, v in (config.get("AuxiliaryAddresses") or {}).items()
+            },
         )
         return {"Id": net.id, "Warning": ""}
 
@@ -125,6 +142,15 @@ class NetworkOperations(EngineBase):
         settings = dict(endpoint_config or {})
         ipam = settings.pop("IPAMConfig", None) or {}
         aliases = settings.pop("Aliases", None) or []
+        if ipam.get("IPv6Address") or ipam.get("LinkLocalIPs"):
+            raise InvalidArgument("IPv6 and link-local addresses are not supported by Dockyard")
+        for key, what in (
+            ("Links", "links (--link) on a user-defined network are"),
+            ("DriverOpts", "endpoint driver options (--driver-opt) are"),
+            ("GwPriority", "gateway priorities (--gw-priority) are"),
+        ):
+            if not _zero(settings.get(key)):
+                raise InvalidArgument(f"{what} not supported by Dockyard")
         for key, value in {
             **settings,
             **{k: v for k, v in ipam.items() if k != "IPv4Address"},

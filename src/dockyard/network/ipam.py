@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from dockyard.errors import Conflict, InvalidArgument
 
@@ -22,18 +23,32 @@ DEFAULT_POOLS: tuple[tuple[str, int], ...] = tuple(
 
 @dataclass(frozen=True)
 class Pool:
-    """One network's IPv4 configuration: ``subnet``, ``gateway`` (an address inside it) and
-    ``ip_range`` (the part containers get automatic addresses from; the subnet if unset)."""
+    """One network's IPv4 configuration: ``subnet``, ``gateway`` (an address inside it),
+    ``ip_range`` (the part containers get automatic addresses from; the subnet if unset)
+    and ``aux`` (``--aux-address`` name -> address: reserved, never given to a
+    container, as libnetwork's AuxAddresses)."""
 
     subnet: IPv4Network
     gateway: IPv4Address
     ip_range: IPv4Network
+    aux: tuple[tuple[str, IPv4Address], ...] = ()
 
-    def to_config(self, explicit_range: bool) -> dict[str, str]:
+    def reserved(self) -> set[IPv4Address]:
+        """The addresses no container gets: network, broadcast, gateway, auxiliary."""
+        return {
+            self.subnet.network_address,
+            self.subnet.broadcast_address,
+            self.gateway,
+            *(addr for _, addr in self.aux),
+        }
+
+    def to_config(self, explicit_range: bool) -> dict[str, Any]:
         """Docker's IPAM.Config entry."""
-        cfg = {"Subnet": str(self.subnet), "Gateway": str(self.gateway)}
+        cfg: dict[str, Any] = {"Subnet": str(self.subnet), "Gateway": str(self.gateway)}
         if explicit_range:
             cfg["IPRange"] = str(self.ip_range)
+        if self.aux:
+            cfg["AuxiliaryAddresses"] = {name: str(addr) for name, addr in self.aux}
         return cfg
 
 
@@ -74,10 +89,16 @@ _UNUSABLE = (
 )
 
 
-def make_pool(subnet: IPv4Network, gateway: str | None, ip_range: str | None) -> Pool:
-    """Check ``gateway`` and ``ip_range`` (strings or None) against ``subnet``; the gateway
-    defaults to the subnet's first address, as Docker's. A subnet in 0.0.0.0/8, multicast
-    or holding 255.255.255.255 is refused (Docker takes them). Raises InvalidArgument."""
+def make_pool(
+    subnet: IPv4Network,
+    gateway: str | None,
+    ip_range: str | None,
+    aux: Mapping[str, str] | None = None,
+) -> Pool:
+    """Check ``gateway``, ``ip_range`` (strings or None) and the ``aux`` addresses (name
+    -> address) against ``subnet``; the gateway defaults to the subnet's first address,
+    as Docker's. A subnet in 0.0.0.0/8, multicast or holding 255.255.255.255 is refused
+    (Docker takes them). Raises InvalidArgument."""
     for special, what in _UNUSABLE:
         if subnet.overlaps(special):
             raise InvalidArgument(
@@ -96,7 +117,14 @@ def make_pool(subnet: IPv4Network, gateway: str | None, ip_range: str | None) ->
         rng = parse_subnet(ip_range, "--ip-range")
         if not rng.subnet_of(subnet):
             raise InvalidArgument(f"no matching subnet for range {ip_range}")
-    return Pool(subnet, gw, rng)
+    reserved = []
+    for name, text in (aux or {}).items():
+        addr = parse_address(text, "aux-address")
+        if addr not in subnet:
+            # docker/cli consolidateIpam.
+            raise InvalidArgument(f"no matching subnet for aux-address {addr}")
+        reserved.append((name, addr))
+    return Pool(subnet, gw, rng, tuple(reserved))
 
 
 def candidate_subnets(pools: Iterable[tuple[str, int]] = DEFAULT_POOLS) -> Iterator[IPv4Network]:
@@ -126,7 +154,7 @@ def first_free(pool: Pool, used: set[IPv4Address], network: str = "") -> IPv4Add
     """The lowest address of the pool's range that is neither the subnet's network or
     broadcast address, nor the gateway, nor in ``used``. Raises Conflict when none is left,
     with libnetwork's message naming ``network`` (``NAME (ID)``)."""
-    bad = {pool.subnet.network_address, pool.subnet.broadcast_address, pool.gateway}
+    bad = pool.reserved()
     for addr in pool.ip_range:
         if addr not in bad and addr not in used:
             return addr
@@ -142,7 +170,7 @@ def check_fixed(pool: Pool, addr: IPv4Address, used: set[IPv4Address]) -> None:
     """
     if addr not in pool.subnet:
         raise InvalidArgument(f"no configured subnet or ip-range contain the IP address {addr}")
-    if addr in (pool.subnet.network_address, pool.subnet.broadcast_address, pool.gateway):
+    if addr in pool.reserved():
         raise Conflict(f"Address already in use: {addr} is reserved on network {pool.subnet}")
     if addr in used:
         raise Conflict(f"Address already in use: {addr}")

@@ -179,10 +179,12 @@ class NetworkManager:
         internal: bool = False,
         labels: dict[str, str] | None = None,
         attachable: bool = False,
+        aux_addresses: dict[str, str] | None = None,
     ) -> Network:
         """``docker network create``: record the network and, for ``bridge``, make its
         bridge device and nftables chains. Addresses are CIDR/dotted strings; ``options``
-        are ``-o`` pairs (``parent`` for macvlan and ipvlan). Raises InvalidArgument,
+        are ``-o`` pairs (``parent`` for macvlan and ipvlan); ``aux_addresses``
+        (``--aux-address`` name -> address) are reserved in the subnet. Raises InvalidArgument,
         Conflict (name taken, overlapping subnet), NotFound (unknown driver) or
         DockyardError (the kernel refused, e.g. no ipvlan support); nothing is left then."""
         options = dict(options or {})
@@ -201,13 +203,19 @@ class NetworkManager:
             "options": options,
         }
         if subnet:
-            pool = ipam.make_pool(ipam.parse_subnet(subnet), gateway, ip_range)
+            pool = ipam.make_pool(ipam.parse_subnet(subnet), gateway, ip_range, aux_addresses)
             self._check_subnet(pool.subnet, driver)
             config.update(subnet=str(pool.subnet), gateway=str(pool.gateway))
             if ip_range:
                 config["ip_range"] = str(pool.ip_range)
+            if pool.aux:
+                config["aux_addresses"] = {name: str(addr) for name, addr in pool.aux}
         elif gateway or ip_range:
             raise InvalidArgument("--gateway and --ip-range need --subnet")
+        elif aux_addresses:
+            # docker/cli consolidateIpam: no subnet to hold them.
+            addr = next(iter(aux_addresses.values()))
+            raise InvalidArgument(f"no matching subnet for aux-address {addr}")
         net = Network(os.urandom(32).hex(), name, driver, now(), config)
         if driver == "bridge":
             bridge = options.get(BRIDGE_NAME_OPTION) or "br-" + net.id[:12]

@@ -62,6 +62,10 @@ class Network:
             subnet,
             ipam.IPv4Address(self.config["gateway"]),
             ipaddress_network(self.config.get("ip_range") or self.config["subnet"]),
+            tuple(
+                (name, ipam.IPv4Address(addr))
+                for name, addr in (self.config.get("aux_addresses") or {}).items()
+            ),
         )
 
 
