@@ -19,6 +19,8 @@ deps:
 $(BIN)/dockyard: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# pip's console scripts pay for site and re on every start: launchers run under -S.
+	$(BIN)/python tools/launchers.py
 	# Byte-compile now: with PYTHONDONTWRITEBYTECODE set, every start would compile again.
 	$(BIN)/python -m compileall -q src $(VENV)/lib >/dev/null
 	ln -sf $(BIN)/dockyard /usr/local/bin/dockyard

@@ -64,3 +64,14 @@ def test_wait_on_rm_container_gets_exit_code(dy: Runner, busybox: str) -> None:
     p = dy("wait", "xx")
     assert p.returncode == 1
     assert p.stderr == "Error response from daemon: No such container: xx\n"
+
+
+def test_version_without_click_is_clicks(dy: Runner) -> None:
+    # `--version`/`-v` alone are answered before click is imported (cli.entry); with
+    # another option first click answers: the output must be the same.
+    by_click = dy("--debug", "--version")
+    assert by_click.returncode == 0, by_click.stderr
+    assert by_click.stdout.startswith("Dockyard version ")
+    for flag in ("--version", "-v"):
+        p = dy(flag)
+        assert (p.returncode, p.stdout, p.stderr) == (0, by_click.stdout, "")

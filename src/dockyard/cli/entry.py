@@ -1,0 +1,32 @@
+"""The console scripts' entry points (``dockyard``, ``dockyard-compose``).
+
+This module imports nothing at its top: ``dockyard --version`` (and ``-v``) is answered
+here without loading click or the engine, and every other command line goes to
+:func:`dockyard.cli.main.main`, which parses it with click (its imports, about a third of
+a bare command's CPU time, are paid only there). bench/README.md ("CLI start-up") has the
+measurements.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> int:
+    """Entry point of ``dockyard``: the version for exactly ``--version``/``-v``
+    (click's ``version_option`` output, exit 0), else ``dockyard.cli.main.main()``."""
+    if sys.argv[1:] in (["--version"], ["-v"]):
+        from dockyard import __version__
+
+        sys.stdout.write(f"Dockyard version {__version__}\n")
+        return 0
+    from dockyard.cli.main import main as cli_main
+
+    return int(cli_main() or 0)
+
+
+def compose_main() -> int:
+    """Entry point of ``dockyard-compose``: ``dockyard compose ARGS``."""
+    from dockyard.cli.main import compose_main as cli_compose_main
+
+    return int(cli_compose_main() or 0)
