@@ -76,12 +76,22 @@ class EngineBase:
     def containers(self) -> ContainerManager:
         from dockyard.container.manager import ContainerManager
 
-        return ContainerManager(self.paths, self.container_store, self.images, self.layers)
+        manager = ContainerManager(self.paths, self.container_store, self.images, self.layers)
+        if "volumes" in self.__dict__:
+            # One volume store for both: its lock is re-entrant within one object only.
+            manager.__dict__["volumes"] = self.__dict__["volumes"]
+        return manager
 
     @cached_property
     def volumes(self) -> VolumeStore:
-        """Volumes and the containers' mount points (the container manager's own store)."""
-        return self.containers.volumes
+        """Volumes and the containers' mount points: the container manager's store, the
+        same object whichever of the two is opened first (``volume ls`` does not import
+        the manager)."""
+        if "containers" in self.__dict__:
+            return self.containers.volumes
+        from dockyard.volume.store import VolumeStore
+
+        return VolumeStore(self.paths, self.db)
 
     @property
     def networks(self) -> NetworkManager:
