@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -157,7 +158,12 @@ class StateDB:
                 self.conn.execute("PRAGMA locking_mode=EXCLUSIVE")
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.executescript(SCHEMA)
+            # The schema script only when this SCHEMA has not been applied yet (a third
+            # of an open's CPU time otherwise); its CRC, kept as user_version, changes
+            # with any edit of SCHEMA, whose statements all are IF NOT EXISTS.
+            version = zlib.crc32(SCHEMA.encode()) & 0x7FFFFFFF
+            if self.conn.execute("PRAGMA user_version").fetchone()[0] != version:
+                self.conn.executescript(SCHEMA + f"PRAGMA user_version={version};")
         except BaseException:
             self.conn.close()
             raise
