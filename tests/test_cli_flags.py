@@ -97,3 +97,18 @@ def test_content_trust_is_refused(dy: Runner, args: tuple[str, ...]) -> None:
     p = dy(*args)
     assert p.returncode != 0
     assert "content trust (--disable-content-trust=false) is not supported" in p.stderr
+
+
+def test_images_filter(dy: Runner, busybox: str) -> None:
+    dy("tag", busybox, "other:1", check=True)
+    fmt = ("--format", "{{.Repository}}:{{.Tag}}")
+    out = dy("images", "--filter", "reference=oth*", *fmt, check=True).stdout
+    assert out == "other:1\n"
+    # The positional repository is one more reference filter (either may match).
+    out = dy("images", "-f", "reference=oth*", busybox, *fmt, check=True).stdout
+    assert sorted(out.split()) == ["busybox:latest", "other:1"]
+    assert dy("images", "-f", "dangling=true", "-q", check=True).stdout == ""
+    p = dy("images", "--filter", "bogus")
+    assert (p.returncode, p.stderr) == (125, "bad format of filter (expected name=value)\n")
+    p = dy("images", "--filter", "color=red")
+    assert p.returncode == 1 and "invalid filter 'color'" in p.stderr

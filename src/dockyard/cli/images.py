@@ -116,6 +116,9 @@ def image_rows(images: list[Any], no_trunc: bool, now: float) -> list[dict[str, 
 @click.argument("repository", required=False)
 @click.option("-a", "--all", "all_", is_flag=True, help="Show all images.")
 @click.option("--digests", is_flag=True, help="Show digests.")
+@click.option(
+    "-f", "--filter", "filter_", multiple=True, help="Filter output based on conditions provided."
+)
 @click.option("--format", "fmt", default="", help="Format output using a Go template.")
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
 @click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
@@ -126,6 +129,7 @@ def images(
     repository: str | None,
     all_: bool,
     digests: bool,
+    filter_: tuple[str, ...],
     fmt: str,
     no_trunc: bool,
     quiet: bool,
@@ -135,8 +139,15 @@ def images(
 
     from dockyard.cli.engine import open_engine
     from dockyard.cli.formatting import format_items
+    from dockyard.cli.opts import parse_filters
 
-    filters = {"reference": [repository]} if repository else {}
+    try:
+        filters = parse_filters(filter_)
+    except DockyardError as e:
+        fail(str(e), 125)
+    if repository:
+        # docker/cli runImages: the argument is one more reference filter.
+        filters.setdefault("reference", []).append(repository)
     found = open_engine(paths).image_list(all=all_, filters=filters)
     rows = image_rows(found, no_trunc, time.time())
     if quiet and fmt in ("", "table"):
