@@ -112,3 +112,17 @@ def test_images_filter(dy: Runner, busybox: str) -> None:
     assert (p.returncode, p.stderr) == (125, "bad format of filter (expected name=value)\n")
     p = dy("images", "--filter", "color=red")
     assert p.returncode == 1 and "invalid filter 'color'" in p.stderr
+
+
+def test_swarm_and_criu_flags_are_refused(dy: Runner, busybox: str) -> None:
+    p = dy("volume", "create", "--type", "mount", "--group", "g", "cv")
+    assert p.returncode == 1
+    assert "cluster volumes (--group, --type) need swarm mode" in p.stderr
+    assert dy("volume", "ls", "-q", check=True).stdout == ""
+    dy("volume", "create", "plain", check=True)
+    out = dy("volume", "ls", "--cluster", check=True).stdout
+    assert out.split() == ["VOLUME", "NAME", "GROUP", "DRIVER", "AVAILABILITY", "STATUS"]
+    dy("create", "--name", "cp1", busybox, "true", check=True)
+    p = dy("start", "--checkpoint", "c1", "cp1")
+    assert p.returncode == 1 and "checkpoint and restore" in p.stderr
+    assert json.loads(dy("inspect", "cp1", check=True).stdout)[0]["State"]["Status"] == "created"

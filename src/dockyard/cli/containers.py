@@ -25,12 +25,29 @@ def _engine(paths: Paths) -> Any:
 @click.command(context_settings=_SETTINGS)
 @click.option("-a", "--attach", is_flag=True, help="Attach STDOUT/STDERR and forward signals")
 @click.option("-i", "--interactive", is_flag=True, help="Attach container's STDIN")
+@click.option("--checkpoint", default="", help="Restore from this checkpoint")
+@click.option("--checkpoint-dir", default="", help="Use a custom checkpoint storage directory")
 @click.argument("containers", nargs=-1, required=True)
 @click.pass_obj
-def start(paths: Paths, attach: bool, interactive: bool, containers: tuple[str, ...]) -> None:
+def start(
+    paths: Paths,
+    attach: bool,
+    interactive: bool,
+    checkpoint: str,
+    checkpoint_dir: str,
+    containers: tuple[str, ...],
+) -> None:
     """Start one or more stopped containers."""
     from dockyard.errors import NotModified
 
+    if checkpoint or checkpoint_dir:
+        # Docker restores through CRIU on an experimental daemon; Dockyard has no CRIU.
+        print(
+            "Error response from daemon: checkpoint and restore (--checkpoint, "
+            "--checkpoint-dir) are not supported by Dockyard",
+            file=sys.stderr,
+        )
+        sys.exit(1)
     engine = _engine(paths)
     if attach or interactive:
         if len(containers) > 1:

@@ -15,6 +15,8 @@ from dockyard.paths import Paths
 
 _SETTINGS = {"help_option_names": ["--help"]}
 LS_DEFAULT = "table {{.Driver}}\t{{.Name}}"
+#: docker/cli's clusterTableFormat (``volume ls --cluster``).
+CLUSTER_LS_FORMAT = "table {{.Name}}\t{{.Group}}\t{{.Driver}}\t{{.Availability}}\t{{.Status}}"
 LS_HEADERS = {
     "Name": "VOLUME NAME",
     "Driver": "DRIVER",
@@ -86,12 +88,43 @@ def _parse_opts(values: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option("--label", "labels", multiple=True, help="Set metadata for a volume")
 @click.option("-o", "--opt", "opts", multiple=True, help="Set driver specific options")
+@click.option("--availability", default="", help="Cluster Volume availability")
+@click.option("--group", default="", help="Cluster Volume group (cluster volumes)")
+@click.option("--limit-bytes", default="", help="Minimum size of the Cluster Volume in bytes")
+@click.option("--required-bytes", default="", help="Maximum size of the Cluster Volume in bytes")
+@click.option("--scope", default="", help="Cluster Volume access scope")
+@click.option("--secret", multiple=True, help="Cluster Volume secrets")
+@click.option("--sharing", default="", help="Cluster Volume access sharing")
+@click.option(
+    "--topology-preferred",
+    multiple=True,
+    help="A topology that the Cluster Volume would be preferred in",
+)
+@click.option(
+    "--topology-required",
+    multiple=True,
+    help="A topology that the Cluster Volume must be accessible from",
+)
+@click.option("--type", "type_", default="", help="Cluster Volume access type")
 @click.pass_obj
 @engine_errors
 def create(
-    paths: Paths, name: str | None, driver: str, labels: tuple[str, ...], opts: tuple[str, ...]
+    paths: Paths,
+    name: str | None,
+    driver: str,
+    labels: tuple[str, ...],
+    opts: tuple[str, ...],
+    **cluster: Any,
 ) -> None:
     """Create a volume."""
+    given = sorted(k for k, v in cluster.items() if v)
+    if given:
+        # docker/cli makes a ClusterVolumeSpec of these; only a swarm manager takes it.
+        flags = ", ".join("--" + k.rstrip("_").replace("_", "-") for k in given)
+        fail(
+            f"Error response from daemon: cluster volumes ({flags}) need swarm mode, "
+            "which Dockyard does not have"
+        )
     from dockyard.units import parse_labels
 
     try:
@@ -110,14 +143,20 @@ def create(
 @click.option("-f", "--filter", "filters", multiple=True, help="Provide filter values")
 @click.option("--format", "format_", default="", help="Format output using a custom template")
 @click.option("-q", "--quiet", is_flag=True, help="Only display volume names")
+@click.option("--cluster", is_flag=True, help="Display only cluster volumes (Dockyard has none)")
 @click.pass_obj
 @engine_errors
-def ls(paths: Paths, filters: tuple[str, ...], format_: str, quiet: bool) -> None:
+def ls(paths: Paths, filters: tuple[str, ...], format_: str, quiet: bool, cluster: bool) -> None:
     """List volumes."""
     from dockyard.cli.formatting import format_items
     from dockyard.cli.opts import parse_filters
 
     volumes = _engine(paths).volume_list(parse_filters(filters))["Volumes"]
+    if cluster:
+        # Cluster volumes are swarm's: none here. docker/cli's cluster table, empty.
+        volumes = [v for v in volumes if v.get("ClusterVolume")]
+        if not quiet and not format_:
+            format_ = CLUSTER_LS_FORMAT
     volumes.sort(key=lambda v: _natural_key(v["Name"]))
     if quiet:
         sys.stdout.write("".join(v["Name"] + "\n" for v in volumes))
