@@ -10,7 +10,6 @@ Pure Python and import-light: the CLI parses flags with it before the engine is 
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import posixpath
@@ -235,6 +234,8 @@ def parse_mount_flag(value: str) -> dict[str, Any]:
 
 
 def _parse_mount(value: str) -> dict[str, Any]:
+    import csv
+
     from dockyard.units import ram_in_bytes
 
     try:

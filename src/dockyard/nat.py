@@ -7,7 +7,6 @@ HostConfig.PortBindings and NetworkSettings.Ports. Values in, values out.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
 from dockyard.errors import InvalidArgument
@@ -106,6 +105,8 @@ def parse_port_spec(spec: str) -> list[tuple[str, dict[str, str]]]:
             )
         ip = ip[1:-1]
     if ip:
+        import ipaddress
+
         try:
             ipaddress.ip_address(ip)
         except ValueError:

@@ -4,7 +4,7 @@ the default: daemonless), or the Engine API endpoint named by ``-H/--host`` or
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -34,3 +34,25 @@ def open_engine(paths: Paths) -> Any:
     from dockyard.engine import Engine
 
     return Engine(paths)
+
+
+def exit_now(engine: Any, status: int) -> NoReturn:
+    """End the command with exit ``status`` as ``sys.exit`` would, minus the
+    interpreter's teardown (freeing every module and object: about 10 ms of CPU after a
+    ``run``, more than its network set-up). Before leaving: the engine's state database
+    is closed (SQLite checkpoints and removes its WAL), the atexit handlers run (the
+    command's in-flight marker, engine.gc) and stdout and stderr are flushed. For
+    commands whose work is done, with no thread left running."""
+    import atexit
+    import contextlib
+    import os
+    import sys
+
+    db = getattr(engine, "__dict__", {}).get("db")
+    if db is not None:
+        db.close()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(status)

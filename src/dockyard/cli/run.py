@@ -628,13 +628,15 @@ def create(paths: Paths, **kw: Any) -> None:
 @click.pass_obj
 def run(paths: Paths, detach: bool, **kw: Any) -> None:
     """Create and run a new container from an image."""
+    from dockyard.cli.engine import exit_now
+
     try:
         engine, container_id = _create(paths, kw, detach=detach, foreground=not detach)
         try:
             if detach:
                 engine.container_start(container_id)
                 print(container_id)
-                sys.exit(0)
+                exit_now(engine, 0)
             status = engine.container_run_attached(container_id)
         except Exception:
             # --rm removes the container whatever stopped it from running.
@@ -644,4 +646,4 @@ def run(paths: Paths, detach: bool, **kw: Any) -> None:
             raise
     except DockyardError as e:
         _fail(e)
-    sys.exit(status)
+    exit_now(engine, status)

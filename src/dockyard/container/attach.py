@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import struct
 import sys
 import threading
@@ -29,6 +28,8 @@ from typing import TYPE_CHECKING
 from dockyard.errors import Conflict, DockyardError
 
 if TYPE_CHECKING:
+    import socket
+
     from dockyard.container.manager import ContainerManager
 
 STDIN, STDOUT, STDERR, RESIZE = 0, 1, 2, 4
@@ -59,6 +60,8 @@ def listen(runroot: str, container_id: str) -> socket.socket:
     """Bind and listen on the attach socket of ``container_id`` (a stale one replaced);
     the monitor serves it (:class:`dockyard.container.monitor.Watch`) and removes it."""
     os.makedirs(runroot, mode=0o700, exist_ok=True)
+    import socket
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         name = socket_name(container_id)
@@ -76,6 +79,8 @@ def listen(runroot: str, container_id: str) -> socket.socket:
 def connect(manager: ContainerManager, container_id: str) -> socket.socket:
     """A connection to the running container's attach socket; Conflict (Docker-like
     text) when it has none (a foreground run holds its output)."""
+    import socket
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         with _short_path(manager.paths.runroot, socket_name(container_id)) as path:
@@ -250,6 +255,8 @@ def _restore_handlers(previous: dict[int, object]) -> None:
 def _send_stdin(sender: _Sender, escape: EscapeFilter | None, detached: threading.Event) -> None:
     """Copy this process's stdin to the socket; half-close it at end of file. With
     ``escape``, end the session instead when the detach keys are typed."""
+    import socket
+
     sock = sender.sock
     while True:
         try:

@@ -14,9 +14,7 @@ import ctypes
 import fcntl
 import json
 import os
-import shutil
 import signal
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -182,7 +180,7 @@ class ContainerManager:
         if not config["Hostname"]:
             # Docker: a host-network container has the host's name, others their short ID.
             host = host_config["NetworkMode"] == "host"
-            config["Hostname"] = socket.gethostname() if host else container_id[:12]
+            config["Hostname"] = os.uname().nodename if host else container_id[:12]
         c = Container(container_id, name, image.id, now(), config, host_config, initial_state())
         points = self.volumes.plan(config, host_config, self._mount_points_of)
         cdir = self.paths.container_dir(container_id)
@@ -210,6 +208,8 @@ class ContainerManager:
                 self.networks.release(c.id)
                 with contextlib.suppress(NotFound):
                     self.store.delete(c.id)
+            import shutil
+
             shutil.rmtree(cdir, ignore_errors=True)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._lock_path(container_id))
@@ -300,6 +300,8 @@ class ContainerManager:
         mode = c.host_config["NetworkMode"]
         if mode.startswith("container:"):
             # It shares the other container's namespace, so its view of the network too.
+            import shutil
+
             other = self.paths.container_dir(mode.partition(":")[2])
             for name in ("hostname", "hosts", "resolv.conf"):
                 shutil.copyfile(os.path.join(other, name), os.path.join(cdir, name))
@@ -953,6 +955,9 @@ class ContainerManager:
         deadline = None if timeout is None else time.monotonic() + timeout
         c = self.store.get(ref)
         delay = 0.01
+        # The monitor's pidfd: its exit (once the exit is recorded, for a container that
+        # does not restart) ends a sleep at once instead of at the next look.
+        monitor = -2
         try:
             while c.state["Running"]:
                 if deadline is not None and time.monotonic() > deadline:
@@ -964,7 +969,14 @@ class ContainerManager:
                     if not c.state["Running"]:
                         break
                     # Left to the API service's recovery (RECOVER_IN_PROCESS False).
-                time.sleep(delay)
+                elif monitor == -2:
+                    monitor = self._monitor_pidfd(c)
+                if monitor < 0:
+                    time.sleep(delay)
+                elif _readable(monitor, delay):
+                    # It exited: from now on plain sleeps (a pidfd stays readable).
+                    os.close(monitor)
+                    monitor = -1
                 delay = min(delay * 2, 0.1)
                 c = self.store.get(c.id)
         except NotFound:
@@ -973,7 +985,28 @@ class ContainerManager:
             if code is None:
                 raise NotFound(f"No such container: {ref}") from None
             return code
+        finally:
+            if monitor >= 0:
+                os.close(monitor)
         return int(c.state["ExitCode"])
+
+    def _monitor_pidfd(self, c: Container) -> int:
+        """A pidfd of the process holding ``c``'s start lock (its monitor), found in
+        /proc/locks by the lock file's device and inode; -1 when there is none (or no
+        pidfd support). A recycled pid at worst wakes a bounded sleep early."""
+        try:
+            st = os.stat(os.path.join(self.paths.runroot, f"{c.id}.lock"))
+            want = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+            with open("/proc/locks") as f:
+                for line in f:
+                    # "1: FLOCK  ADVISORY  WRITE 4242 fe:00:1234 0 EOF" ("1: -> FLOCK ..."
+                    # for a waiter).
+                    fields = line.split()
+                    if len(fields) > 5 and fields[1] == "FLOCK" and fields[5] == want:
+                        return os.pidfd_open(int(fields[4]))
+        except (OSError, ValueError):
+            pass
+        return -1
 
     # Seconds an exit code outlives its removed container for waiters still polling.
     REMOVED_EXIT_TTL = 60.0
@@ -1706,6 +1739,16 @@ class ContainerManager:
             runtime.kill(c.id, signal.SIGKILL, all=True)
         with contextlib.suppress(DockyardError):
             runtime.delete(c.id, force=True)
+
+
+def _readable(fd: int, timeout: float) -> bool:
+    """Whether ``fd`` becomes readable within ``timeout`` seconds (a pidfd: its process
+    exited)."""
+    import select
+
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(max(1, int(timeout * 1000))))
 
 
 def _bind(source: str, destination: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import random
+import os
 import re
 
 from dockyard.errors import InvalidArgument
@@ -47,10 +47,16 @@ SURNAMES = (
 ).split()
 
 
+def _choice(words: list[str]) -> str:
+    # os.urandom, not the random module: its import (hashlib's _sha512, bisect) is paid
+    # by every run; 32 bits modulo a few hundred words is as even as random.choice.
+    return words[int.from_bytes(os.urandom(4), "little") % len(words)]
+
+
 def random_name() -> str:
     """A name like ``focused_turing`` (Docker never picks ``boring_wozniak``)."""
     while True:
-        name = f"{random.choice(ADJECTIVES)}_{random.choice(SURNAMES)}"
+        name = f"{_choice(ADJECTIVES)}_{_choice(SURNAMES)}"
         if name != "boring_wozniak":
             return name
 

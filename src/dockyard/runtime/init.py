@@ -15,13 +15,15 @@ nothing heavy (the parent's modules are already loaded).
 
 from __future__ import annotations
 
+# The C module, not socket.py: its enum conversions and selectors import are paid by every
+# run (a module imported here must be loaded before pivot_root: nothing is found after).
+import _socket
 import errno
 import fcntl
 import json
 import os
 import resource
 import signal
-import socket
 import stat
 import struct
 from collections.abc import Callable
@@ -613,7 +615,7 @@ def lookpath(name: str, path_var: str) -> str:
 
 
 def _loopback_up() -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
     try:
         req = struct.pack("16sH14x", b"lo", 0)
         flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, req))[1]
@@ -812,15 +814,21 @@ def _setup_console(rootfs: str, ctx: dict[str, Any], size: dict[str, int] | None
     sock_fd = ctx.get("console_fd")
     if sock_fd is None:
         raise SetupError("process.terminal is set but no --console-socket was given")
-    sock = socket.socket(fileno=sock_fd)
+    sock = _socket.socket(fileno=sock_fd)
     try:
-        socket.send_fds(sock, [b"/dev/ptmx"], [master])
+        _send_fd(sock, master)
     except OSError as e:
         raise _step("send console to --console-socket", e) from None
     finally:
         sock.close()
         os.close(master)
     return int(number)
+
+
+def _send_fd(sock: Any, fd: int) -> None:
+    """Send ``fd`` over the unix socket ``sock`` (SCM_RIGHTS), as socket.send_fds does."""
+    rights = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", fd))
+    sock.sendmsg([b"/dev/ptmx"], [rights])
 
 
 def _attach_console(number: int) -> None:
@@ -993,9 +1001,9 @@ def _exec_console(ctx: dict[str, Any], size: dict[str, int] | None) -> None:
                 TIOCSWINSZ,
                 struct.pack("HHHH", size.get("height", 0), size.get("width", 0), 0, 0),
             )
-        sock = socket.socket(fileno=sock_fd)
+        sock = _socket.socket(fileno=sock_fd)
         try:
-            socket.send_fds(sock, [b"/dev/ptmx"], [master])
+            _send_fd(sock, master)
         finally:
             sock.close()
             os.close(master)

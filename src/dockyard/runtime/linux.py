@@ -18,7 +18,6 @@ import fcntl
 import json
 import os
 import re
-import shutil
 import signal
 import time
 from typing import Any
@@ -299,7 +298,7 @@ class LinuxRuntime:
                     manager.destroy(kill=True)
                 except DockyardError:
                     pass
-            shutil.rmtree(state_dir, ignore_errors=True)
+            _remove_state_dir(state_dir)
             if isinstance(exc, OSError):
                 raise RuntimeFailure(f"create {container_id}: {exc}") from None
             raise
@@ -401,22 +400,7 @@ class LinuxRuntime:
         fifo = os.path.join(self._dir(container_id), "exec.fifo")
         fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    if os.read(fd, 1):
-                        break
-                except BlockingIOError:
-                    pass
-                if start_time(state["pid"]) != state["start_time"]:
-                    # It may have opened the fifo, exec'd and exited since the read above.
-                    with contextlib.suppress(BlockingIOError):
-                        if os.read(fd, 1):
-                            break
-                    raise RuntimeFailure(f"container {container_id} exited before start")
-                if time.monotonic() > deadline:
-                    raise RuntimeFailure(f"container {container_id} did not start")
-                time.sleep(0.0005)
+            _await_exec_fifo(fd, state, container_id)
         finally:
             os.close(fd)
         os.unlink(fifo)
@@ -476,7 +460,7 @@ class LinuxRuntime:
         if status != "stopped":
             _kill_and_reap(state["pid"], state["start_time"])
         manager.destroy(kill=True)
-        shutil.rmtree(self._dir(container_id), ignore_errors=True)
+        _remove_state_dir(self._dir(container_id))
         poststop = (state.get("hooks") or {}).get("poststop")
         if poststop:
             from dockyard.runtime.hooks import warn_all
@@ -739,6 +723,74 @@ def _lsm_state(module: str) -> str:
         if on
         else f" ({'AppArmor' if module == 'apparmor' else 'SELinux'} is not enabled on this host)"
     )
+
+
+def _remove_state_dir(path: str) -> None:
+    """Remove a container's state directory (a few files: state.json, seccomp.bpf, the
+    exec fifo), anything deeper with shutil, whose import (bz2, lzma) a ``run`` need
+    not pay for; a missing directory is fine."""
+    try:
+        for name in os.listdir(path):
+            os.unlink(os.path.join(path, name))
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _await_exec_fifo(
+    fd: int, state: dict[str, Any], container_id: str, timeout: float = 10
+) -> None:
+    """Wait until PID 1 of ``state`` writes its byte to the exec fifo open (non-blocking,
+    for reading) on ``fd``: it was blocked opening the fifo for writing until this open.
+    Sleeps in ``poll`` on the fifo and a pidfd of PID 1 (no polling loop: under load a
+    0.5 ms sleep-and-check loop cost CPU and added up to its period to every start).
+    Raises RuntimeFailure when PID 1 exits first or nothing comes within ``timeout`` s."""
+    import select
+
+    pid = state["pid"]
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        pidfd = -1  # gone already (checked below), or a kernel before 5.3
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        if pidfd >= 0:
+            poller.register(pidfd, select.POLLIN)
+        deadline = time.monotonic() + timeout
+        while True:
+            # The start time is checked after the pidfd is open: a recycled pid is refused.
+            alive = start_time(pid) == state["start_time"]
+            try:
+                if os.read(fd, 1):
+                    return
+            except BlockingIOError:
+                pass
+            if not alive:
+                # It may have written, exec'd and exited since the read above.
+                with contextlib.suppress(BlockingIOError):
+                    if os.read(fd, 1):
+                        return
+                raise RuntimeFailure(f"container {container_id} exited before start")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeFailure(f"container {container_id} did not start")
+            if pidfd < 0:
+                time.sleep(0.0005)
+                continue
+            events = poller.poll(max(1, int(left * 1000)))
+            if any(ev & select.POLLHUP for f, ev in events if f == fd) and not any(
+                ev & select.POLLIN for f, ev in events
+            ):
+                # A writer came and went without writing (never PID 1's way): do not spin.
+                time.sleep(0.0005)
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
 
 
 def _frozen(manager: Any) -> bool:

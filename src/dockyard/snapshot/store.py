@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 from typing import TYPE_CHECKING, BinaryIO
 
 from dockyard.errors import InvalidArgument, NotFound
@@ -110,6 +109,8 @@ class LayerStore:
         """
         if expected_diff_id is not None:
             _hex(expected_diff_id)
+        import shutil
+
         from dockyard.tempfiles import sweep, temp_name
 
         os.makedirs(self._root, mode=0o700, exist_ok=True)
@@ -168,6 +169,8 @@ class LayerStore:
 
     def delete_discarded(self, path: str) -> None:
         """Delete a directory :meth:`discard` returned."""
+        import shutil
+
         shutil.rmtree(path, ignore_errors=True)
 
     def temporary_entries(self) -> list[str]:

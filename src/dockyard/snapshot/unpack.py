@@ -12,7 +12,6 @@ import errno
 import io
 import os
 import posixpath
-import shutil
 import stat
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
@@ -220,6 +219,8 @@ class _Unpacker:
         except FileNotFoundError:
             return
         if stat.S_ISDIR(st.st_mode):
+            import shutil
+
             shutil.rmtree(path)
             self.parents.clear()
         else:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import stat
 
 
@@ -118,6 +117,8 @@ def _copy_entry(
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
             fout = os.open(name, flags, 0o600, dir_fd=dst_dir)
             try:
+                import shutil
+
                 with os.fdopen(os.dup(fin), "rb") as r, os.fdopen(os.dup(fout), "wb") as w:
                     shutil.copyfileobj(r, w, 1 << 20)
                 os.fchown(fout, st.st_uid, st.st_gid)

@@ -7,6 +7,7 @@ mounts and ``/proc/self/cgroup`` (cgroups(7)) for the caller's own cgroup paths.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import NamedTuple
 
@@ -100,13 +101,25 @@ def parse_mountinfo(text: str) -> Layout:
     return Layout("v1", v1, unified)
 
 
+#: The last :func:`detect` result, keyed by the process and mount namespace it was
+#: read in (a ``run`` asked five times, each parsing the whole mount table).
+_detected: tuple[tuple[int, int], Layout] | None = None
+
+
 def detect() -> Layout:
-    """The cgroup layout of the calling process, from ``/proc/self/mountinfo``.
+    """The cgroup layout of the calling process, from ``/proc/self/mountinfo``; read once
+    per process and mount namespace (hierarchies are mounted at boot, not per command).
 
     Raises ``OSError`` if ``/proc`` is not mounted.
     """
+    global _detected
+    key = (os.getpid(), os.stat("/proc/self/ns/mnt").st_ino)
+    if _detected is not None and _detected[0] == key:
+        return _detected[1]
     with open("/proc/self/mountinfo") as f:
-        return parse_mountinfo(f.read())
+        layout = parse_mountinfo(f.read())
+    _detected = (key, layout)
+    return layout
 
 
 def parse_proc_cgroup(text: str) -> dict[str, str]:
