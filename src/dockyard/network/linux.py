@@ -12,13 +12,14 @@ import contextlib
 import errno
 import json
 import os
-import shutil
-import subprocess
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dockyard.errors import DockyardError
+
+if TYPE_CHECKING:
+    import subprocess
 
 CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
@@ -41,6 +42,8 @@ def _tool(name: str) -> str:
         path = os.path.join(d, name)
         if os.access(path, os.X_OK):
             return path
+    import shutil
+
     found = shutil.which(name)
     if found is None:
         raise DockyardError(
@@ -56,6 +59,8 @@ def ip_batch(lines: list[str], netns: str | None = None, force: bool = False) ->
     (teardown). Raises DockyardError with ip's message."""
     if not lines:
         return
+    import subprocess
+
     args = [_tool("ip"), *(["-force"] if force else []), "-batch", "-"]
     text = "\n".join(lines) + "\n"
 
@@ -70,6 +75,8 @@ def ip_batch(lines: list[str], netns: str | None = None, force: bool = False) ->
 
 def ip_json(args: list[str]) -> Any:
     """``ip -json ARGS`` parsed (``[]`` when ip prints nothing)."""
+    import subprocess
+
     proc = subprocess.run(
         [_tool("ip"), "-json", *args], capture_output=True, text=True, check=False
     )
@@ -97,18 +104,20 @@ def link_ipv4(name: str) -> tuple[str, str] | None:
     """The primary IPv4 address and netmask of the host interface ``name`` as dotted
     strings (``SIOCGIFADDR``/``SIOCGIFNETMASK``: no exec), or None when it has none or
     does not exist."""
+    import _socket  # not socket.py: every run on the default bridge asks
     import fcntl
-    import socket
     import struct
 
     request = struct.pack("256s", name.encode()[:15])
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            addr = fcntl.ioctl(s.fileno(), 0x8915, request)[20:24]  # SIOCGIFADDR
-            mask = fcntl.ioctl(s.fileno(), 0x891B, request)[20:24]  # SIOCGIFNETMASK
-        except OSError:
-            return None
-    return socket.inet_ntoa(addr), socket.inet_ntoa(mask)
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
+        addr = fcntl.ioctl(s.fileno(), 0x8915, request)[20:24]  # SIOCGIFADDR
+        mask = fcntl.ioctl(s.fileno(), 0x891B, request)[20:24]  # SIOCGIFNETMASK
+    except OSError:
+        return None
+    finally:
+        s.close()
+    return _socket.inet_ntoa(addr), _socket.inet_ntoa(mask)
 
 
 def bridge_ports(name: str) -> list[str]:
@@ -146,15 +155,22 @@ def in_netns(path: str, fn: Callable[[], T]) -> T:
     return value
 
 
-def create_netns(path: str) -> None:
+def create_netns(path: str, netlink: bool = False) -> Any:
     """Make a new network namespace and bind-mount it at ``path`` (a file is created), as
-    ``ip netns add`` does. Raises OSError; on failure nothing is left."""
+    ``ip netns add`` does; with ``netlink``, return a NETLINK_ROUTE socket in it (made by
+    the same thread: see dockyard.network.netlink), else None. Raises OSError; on failure
+    nothing is left."""
+    made: list[Any] = []
 
     def body() -> None:
         from dockyard.runtime.syscalls import mount, unshare
 
         unshare(CLONE_NEWNET)
         mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", path, None, MS_BIND)
+        if netlink:
+            from dockyard.network.netlink import open_socket
+
+            made.append(open_socket())
 
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     with open(path, "x"):
@@ -173,8 +189,9 @@ def create_netns(path: str) -> None:
     thread.join()
     if errors:
         with contextlib.suppress(OSError):
-            os.unlink(path)
+            remove_netns(path)
         raise errors[0]
+    return made[0] if made else None
 
 
 def remove_netns(path: str) -> None:
@@ -193,6 +210,8 @@ def remove_netns(path: str) -> None:
 
 def nft(script: str) -> None:
     """Apply an nftables script in one transaction (``nft -f -``). Raises DockyardError."""
+    import subprocess
+
     proc = subprocess.run(
         [_tool("nft"), "-f", "-"], input=script, capture_output=True, text=True, check=False
     )
@@ -203,6 +222,8 @@ def nft(script: str) -> None:
 def nft_chains() -> list[dict[str, str]]:
     """The chains of Dockyard's table as ``{"name", "comment"}`` (empty if there is no
     table). From nft's text output: its JSON (nftables 1.0.6) leaves chain comments out."""
+    import subprocess
+
     proc = subprocess.run(
         [_tool("nft"), "list", "table", "ip", NFT_TABLE],
         capture_output=True,

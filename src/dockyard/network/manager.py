@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
-from dockyard.network import ipam, linux
+from dockyard.network import ipam, linux, netlink
 from dockyard.network.linux import NFT_TABLE, quote
 from dockyard.network.store import Endpoint, Network, NetworkStore
 from dockyard.timetypes import now
@@ -647,16 +647,20 @@ class NetworkManager:
             return f"/proc/{other.state['Pid']}/ns/net"
         path = self.netns_path(c.id)
         linux.remove_netns(path)  # a stale one from a crash
-        linux.create_netns(path)
+        inner = linux.create_netns(path, netlink=True)
         try:
             eps = self.endpoints(c.id)
             for i, (net, ep) in enumerate(eps):
-                self._attach(path, net, ep, first=i == 0)
+                self._attach(path, net, ep, first=i == 0, inner=inner)
             if not eps:
-                linux.ip_batch(["link set lo up"], netns=path)
+                batch = netlink.Batch()
+                netlink.set_link(batch, "lo", up=True)
+                batch.run(inner)
         except BaseException:
             self.teardown(c.id)
             raise
+        finally:
+            inner.close()
         for net, _ in eps:
             self.event(net, "connect", container=c.id)
         return path
@@ -677,41 +681,69 @@ class NetworkManager:
         for net in nets:
             self.event(net, "disconnect", container=c.id)
 
-    def _attach(self, path: str, net: Network, ep: Endpoint, first: bool) -> None:
+    def _attach(
+        self, path: str, net: Network, ep: Endpoint, first: bool, inner: Any = None
+    ) -> None:
         """Give the namespace at ``path`` the interface of ``ep``: a veth pair on the
         network's bridge, or a macvlan/ipvlan device on its parent; then its address, the
-        default route via the gateway (first endpoint, not ``--internal``) and lo up."""
+        default route via the gateway (first endpoint, not ``--internal``) and lo up.
+        ``inner``: a netlink socket in that namespace (None: one is opened here). The
+        bridge's veth pair and everything inside are made with one netlink batch each
+        (dockyard.network.netlink), not by running ``ip``."""
         pool = net.pool()
         assert pool is not None
-        ns = quote(path)
         if net.driver == "bridge":
             with self._lock():
                 self._ensure_bridge(net)
                 # Left by the previous run of this container while the kernel destroys it.
                 _delete_link(ep.host_ifname)
-                linux.ip_batch(
-                    [
-                        f"link add {ep.host_ifname} type veth peer name {ep.ifname} address {ep.mac} netns {ns}",
-                        f"link set {ep.host_ifname} alias {quote(self.tag)}",
-                        f"link set {ep.host_ifname} master {self.bridge_name(net)} up",
-                    ]
-                )
+                self._add_veth(path, net, ep)
         else:
+            ns = quote(path)
             parent = net.options["parent"]
             if net.driver == "macvlan":
                 kind = f"address {ep.mac} netns {ns} type macvlan mode bridge"
             else:
                 kind = f"netns {ns} type ipvlan mode l2"
             linux.ip_batch([f"link add link {parent} name {ep.ifname} {kind}"])
-        inside = [
-            f"addr add {ep.address}/{pool.subnet.prefixlen} dev {ep.ifname}",
-            f"link set {ep.ifname} up",
-        ]
-        if first:
-            inside.append("link set lo up")
-            if not net.internal:
-                inside.append(f"route add default via {pool.gateway} dev {ep.ifname}")
-        linux.ip_batch(inside, netns=path)
+        sock = inner if inner is not None else linux.in_netns(path, netlink.open_socket)
+        try:
+            index = netlink.link_index(sock, ep.ifname)
+            batch = netlink.Batch()
+            netlink.add_address(batch, index, ep.address, pool.subnet.prefixlen, ep.ifname)
+            netlink.set_link(batch, ep.ifname, index, up=True)
+            if first:
+                netlink.set_link(batch, "lo", up=True)
+                if not net.internal:
+                    netlink.add_default_route(batch, str(pool.gateway), index, ep.ifname)
+            batch.run(sock)
+        finally:
+            if inner is None:
+                sock.close()
+
+    def _add_veth(self, path: str, net: Network, ep: Endpoint) -> None:
+        """The veth pair of ``ep``: its host end tagged (alias), on ``net``'s bridge and up,
+        the other in the namespace at ``path`` with the endpoint's MAC. Call under _lock."""
+        import _socket
+
+        try:
+            bridge = _socket.if_nametoindex(self.bridge_name(net))
+        except OSError as e:
+            raise DockyardError(
+                f"failed to set up the network: bridge {self.bridge_name(net)}: {e.strerror}"
+            ) from None
+        ns_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            sock = netlink.open_socket()
+            try:
+                batch = netlink.Batch()
+                netlink.add_veth(batch, ep.host_ifname, ep.ifname, ep.mac, ns_fd)
+                netlink.set_link(batch, ep.host_ifname, alias=self.tag, master=bridge, up=True)
+                batch.run(sock)
+            finally:
+                sock.close()
+        finally:
+            os.close(ns_fd)
 
     @contextlib.contextmanager
     def sandbox(self, sandbox_id: str) -> Iterator[str]:
@@ -724,9 +756,12 @@ class NetworkManager:
         net = self.get("bridge")
         path = self.netns_path(sandbox_id)
         try:
-            linux.create_netns(path)
-            ep = self._allocate(net, sandbox_id, None, None, None)
-            self._attach(path, net, ep, first=True)
+            inner = linux.create_netns(path, netlink=True)
+            try:
+                ep = self._allocate(net, sandbox_id, None, None, None)
+                self._attach(path, net, ep, first=True, inner=inner)
+            finally:
+                inner.close()
             yield path
         finally:
             # Both idempotent; the namespace goes first, so the address is never in use
