@@ -437,3 +437,43 @@ def test_api_docker_cli_and_docker_py(
             stream.close()
         finally:
             client.close()
+
+
+def test_compose_events(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "compose.yaml").write_text(
+        "services:\n"
+        "  a:\n    image: busybox\n    command: [sleep, '100']\n    labels: {tier: x}\n"
+        "  b:\n    image: busybox\n    command: 'true'\n"
+    )
+    since = f"{time.time():.9f}"
+    dy("compose", "up", "-d", cwd=project, check=True)
+    dy("compose", "down", "-t", "0", cwd=project, check=True)
+    dy("run", "--rm", busybox, "true", check=True)  # not the project's
+    until = f"{time.time():.9f}"
+    window = ("--since", since, "--until", until)
+    out = dy("compose", "events", "--json", *window, "a", cwd=project, check=True)
+    got = _json_lines(out.stdout)
+    assert [e["action"] for e in got] == [
+        "create",
+        "start",
+        "kill",
+        "kill",
+        "die",
+        "stop",
+        "destroy",
+    ]
+    first = got[0]
+    assert list(first) == ["action", "attributes", "id", "service", "time", "type"]
+    assert first["service"] == "a" and first["type"] == "container"
+    # Compose's own labels are left out of the attributes.
+    assert first["attributes"] == {"image": "busybox", "name": "proj-a-1", "tier": "x"}
+    text = dy("compose", "events", *window, cwd=project, check=True).stdout
+    services = {e["id"]: "a" for e in got}
+    lines = text.split("\n\n")
+    assert lines[-1] == "" and len(lines) > len(got)
+    assert lines[0].split()[2:5] == ["container", "create", lines[0].split()[4]]
+    assert sum(line.split()[4] in services for line in lines[:-1]) == len(got)
+    bad = dy("compose", "events", "nosuch", cwd=project)
+    assert bad.returncode == 1 and bad.stderr == "no such service: nosuch\n"

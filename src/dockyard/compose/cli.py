@@ -739,6 +739,22 @@ def port(c: _Ctx, index: int, protocol: str, service: str, private_port: int) ->
 
 
 @compose.command()
+@click.option("--json", "as_json", is_flag=True, help="Output events as a stream of json objects")
+@click.option("--since", default="", help="Show all events created since timestamp")
+@click.option("--until", default="", help="Stream events until this timestamp")
+@click.argument("services", nargs=-1)
+@pass_ctx
+def events(c: _Ctx, as_json: bool, since: str, until: str, services: tuple[str, ...]) -> None:
+    """Receive real time events from containers."""
+    from dockyard.compose.events import print_events
+
+    runner = c.name_only_runner()
+    if runner.project.services:
+        runner.selected(list(services))
+    print_events(runner.engine, runner.project.name, list(services), as_json, since, until)
+
+
+@compose.command()
 @click.argument("services", nargs=-1)
 @pass_ctx
 def top(c: _Ctx, services: tuple[str, ...]) -> None:
