@@ -48,6 +48,7 @@ test: install
 bench: install
 	$(BIN)/python bench/run_latency.py
 	$(BIN)/python bench/build_latency.py --skip-install
+	$(BIN)/python bench/cli_latency.py --skip-install
 
 # OCI runtime conformance (docs/conformance.md): runtime-tools' validation programs against
 # dockyard-runtime and runc. Needs golang-go and a runtime-tools checkout:
