@@ -198,6 +198,7 @@ def test_lifecycle_events_cli(dy: Runner, busybox: str, tmp_path: Path) -> None:
     for args in (
         ("pause", "x2"),
         ("unpause", "x2"),
+        ("commit", "x2", "c1:v"),
         ("kill", "-s", "USR1", "x2"),
         ("rename", "x2", "x3"),
         ("stop", "-t", "0", "x3"),
@@ -225,6 +226,9 @@ def test_lifecycle_events_cli(dy: Runner, busybox: str, tmp_path: Path) -> None:
         "exec_die",
         "pause",
         "unpause",
+        "pause",  # the commit's
+        "unpause",
+        "commit",
         "kill",
         "rename",
         "kill",
@@ -246,8 +250,11 @@ def test_lifecycle_events_cli(dy: Runner, busybox: str, tmp_path: Path) -> None:
     assert x1[0]["from"] == "busybox" and x1[0]["status"] == "create"
     volumes = [(m["Action"], m["Actor"]["ID"]) for m in got if m["Type"] == "volume"]
     assert volumes == [("create", "v1"), ("mount", "v1"), ("unmount", "v1"), ("destroy", "v1")]
-    images = [m["Action"] for m in got if m["Type"] == "image"]
-    assert images == ["tag", "untag"]
+    images = [(m["Action"], m["Actor"]["Attributes"]["name"]) for m in got if m["Type"] == "image"]
+    image_id = by_action["commit"]["Actor"]["Attributes"]["imageID"]
+    assert images[:2] == [("create", image_id), ("tag", "c1:v")]
+    assert [a for a, _ in images[2:]] == ["tag", "untag"]
+    assert by_action["commit"]["Actor"]["Attributes"]["imageRef"] == "c1:v"
     nets = [(m["Action"], m["Actor"]["Attributes"]["name"]) for m in got if m["Type"] == "network"]
     assert ("create", "n1") in nets and ("destroy", "n1") in nets and ("connect", "bridge") in nets
 
@@ -270,7 +277,9 @@ def test_lifecycle_events_cli(dy: Runner, busybox: str, tmp_path: Path) -> None:
     assert " container die " in out.stdout
     assert out.stdout.endswith(" (execDuration=0, exitCode=0, image=busybox, name=x1, x=y)\n")
     out = query("--filter", "type=image", "--format", "{{.Status}} {{.Actor.Attributes.name}}")
-    assert out.stdout == "tag bb:2\nuntag " + by_action_image_id(got) + "\n"
+    assert out.stdout == "".join(f"{a} {name}\n" for a, name in images)
+    out = query("--filter", "image=bb", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
+    assert out.stdout == "tag bb:2\n"  # by the tag's repository
     out = query("--filter", "label=x=y", "--format", "{{.Action}}")
     assert out.stdout.split() == ["create", "attach", "start", "die", "destroy"]
     bad = query("--format", "{{.Nope}}")
@@ -280,12 +289,6 @@ def test_lifecycle_events_cli(dy: Runner, busybox: str, tmp_path: Path) -> None:
     assert bad.stderr == 'failed to parse value as time or duration: "zzz"\n'
     bad = dy("events", "--since", "1m", "--until", "1h")
     assert bad.returncode == 1 and "cannot be after `until` time" in bad.stderr
-
-
-def by_action_image_id(messages: list[dict[str, Any]]) -> str:
-    return next(
-        m["Actor"]["ID"] for m in messages if m["Type"] == "image" and m["Action"] == "untag"
-    )
 
 
 @pytest.fixture

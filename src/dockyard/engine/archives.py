@@ -113,9 +113,11 @@ def commit(
             changes=changes,
             pause=pause,
         )
+    from dockyard.engine.events import image_event
+
+    image_event(engine.images, image.id, image.id, "create")  # API 1.46's, as moby
     if repository:
         from dockyard import reference
-        from dockyard.engine.events import image_event
 
         image_event(engine.images, image.id, reference.parse(repository).familiar(), "tag")
     engine.containers.event(

@@ -119,6 +119,9 @@ class BuildOperations(EngineBase):
                 options.filename = os.path.basename(dockerfile) if dockerfile else "Dockerfile"
                 options.context = ctx
                 image = Builder(self.paths, self.images, options, line, raw, fetch).build()
+            from dockyard.engine.events import tag_events
+
+            tag_events(self.images, image.id, options.tags)
             emit({"aux": {"ID": image.id}})
             if quiet:
                 emit({"stream": image.id + "\n"})

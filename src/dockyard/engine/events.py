@@ -204,6 +204,20 @@ class EventOperations(EngineBase):
                 yield with_legacy_fields(message)
 
 
+def tag_events(images: ImageStore, image_id: str, tags: list[str]) -> None:
+    """The ``tag`` event of each of ``tags`` given to ``image_id`` (a build's ``-t``, as
+    moby's TagImage records them)."""
+    from dockyard import reference
+    from dockyard.errors import DockyardError
+
+    for tag in tags:
+        try:
+            name = reference.parse(tag).familiar()
+        except DockyardError:
+            continue  # refused by the build already
+        image_event(images, image_id, name, "tag")
+
+
 def image_event(images: ImageStore, image_id: str, ref_name: str, action: str) -> None:
     """Record the image event ``action`` of ``image_id`` (an ID, or the reference a pull
     or push names) as moby's LogImageEventWithAttributes: the image's labels when it

@@ -355,4 +355,7 @@ class ImageOperations(EngineBase):
                 raw or (lambda _data: None),
                 fetch,
             ).build()
+        from dockyard.engine.events import tag_events
+
+        tag_events(self.images, image.id, list(tags or []))
         return str(image.id)
