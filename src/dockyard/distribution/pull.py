@@ -339,8 +339,11 @@ class Puller:
         made_blobs: list[str],
         made_layers: list[str],
     ) -> list[int]:
-        """Fetch and unpack the layers (``max_downloads`` at a time); returns their
-        uncompressed sizes in bytes, in order."""
+        """Fetch and unpack the layers, each on a thread of its own, ``max_downloads``
+        downloading and as many unpacking at a time; returns their uncompressed sizes
+        in bytes, in order. When a layer fails, layers not yet downloading are not
+        started, those under way are let finish, and the first failed layer's error
+        (in manifest order) is raised."""
         from dockyard.snapshot import LayerStore
 
         layer_store = LayerStore(self.store.paths)
@@ -360,10 +363,21 @@ class Puller:
                 self._send(msg.status("Waiting", layers[i]["digest"][7:19]))
         if not todo:
             return sizes
+        limits = _Limits(self.cfg.max_downloads)
         made_lock = threading.Lock()
+        errors: dict[int, BaseException] = {}
 
         def job(i: int) -> None:
-            size, new_blob, new_layer = self._layer(reg, ref, layers[i], diff_ids[i], layer_store)
+            try:
+                size, new_blob, new_layer = self._layer(
+                    reg, ref, layers[i], diff_ids[i], layer_store, limits
+                )
+            except _Cancelled:
+                return
+            except BaseException as e:  # handed to the pulling thread
+                limits.failed.set()
+                errors[i] = e
+                return
             sizes[i] = size
             with made_lock:
                 if new_blob:
@@ -372,21 +386,18 @@ class Puller:
                     made_layers.append(diff_ids[i])
 
         if len(todo) == 1:
-            # One layer: no pool, no thread to start and hand the work to.
-            job(todo[0])
-            return sizes
-        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-
-        with ThreadPoolExecutor(max_workers=self.cfg.max_downloads) as pool:
-            futures = [pool.submit(job, i) for i in todo]
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-            for f in pending:
-                f.cancel()
-            for f in futures:
-                if f.done() and not f.cancelled() and f.exception() is not None:
-                    # Let running downloads end before the caller cleans up after them.
-                    wait(futures)
-                    raise f.exception()  # type: ignore[misc]
+            job(todo[0])  # on this thread: one thread fewer to start
+        else:
+            threads = [
+                threading.Thread(target=job, args=(i,), name=f"dockyard-layer-{i}", daemon=True)
+                for i in todo
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        if errors:
+            raise errors[min(errors)]
         return sizes
 
     def _layer(
@@ -396,10 +407,12 @@ class Puller:
         desc: dict[str, Any],
         diff_id: str,
         layer_store: Any,
+        limits: _Limits,
     ) -> tuple[int, bool, bool]:
         """One layer: unpacked while it downloads (unless stored), blob and layer each
         verified before they are renamed into place. Returns ``(uncompressed size, blob
-        new, layer new)``."""
+        new, layer new)``. Raises ``_Cancelled`` if another layer failed before this one
+        started downloading."""
         digest, size = str(desc["digest"]), int(desc["size"])
         short = digest[7:19]
         content = self.store.content
@@ -407,16 +420,19 @@ class Puller:
             have_blob = content.exists(digest)
             if layer_store.exists(diff_id):
                 if not have_blob:
-                    self._stream_layer(reg, ref, digest, size, short, diff_id, None)
+                    limits.start_download()
+                    _Download(self, reg, ref, digest, size, short, limits, follow=False).run()
                 self._send(msg.status("Pull complete", short))
                 return layer_store.content_size(diff_id), not have_blob, False
             if have_blob:
                 self._send(msg.status("Download complete", short))
-                with open(content.path(digest), "rb") as f:
+                with limits.unpacks, open(content.path(digest), "rb") as f:
                     reader = _ProgressReader(f, self._send, short, size)
                     unpacked = self._unpack(reader, diff_id, layer_store, None)
             else:
-                unpacked = self._stream_layer(reg, ref, digest, size, short, diff_id, layer_store)
+                unpacked = self._fetch_and_unpack(
+                    reg, ref, digest, size, short, diff_id, layer_store, limits
+                )
             self._send(msg.status("Pull complete", short))
             return unpacked, not have_blob, True
 
@@ -443,7 +459,7 @@ class Puller:
             raise DockyardError(f"failed to register layer: {e or type(e).__name__}") from None
         return int(unpacked)
 
-    def _stream_layer(
+    def _fetch_and_unpack(
         self,
         reg: Registry,
         ref: reference.Reference,
@@ -452,135 +468,251 @@ class Puller:
         short: str,
         diff_id: str,
         layer_store: Any,
+        limits: _Limits,
     ) -> int:
-        """Download blob ``digest`` into a temporary blob file, unpacking it on the way
-        (unless ``layer_store`` is None); the blob's size and digest are checked and it is
-        stored before the layer is renamed into place. Returns the uncompressed size."""
-        path = f"/v2/{ref.path}/blobs/{digest}"
-        # Identity: the body is the blob as is, read without httpx's decoder.
-        headers = {"Accept-Encoding": "identity"}
-        with (
-            self.store.content.writer() as writer,
-            reg.request("GET", path, _scopes(ref), headers) as resp,
-        ):
-            blob = _BlobStream(resp, writer, digest, size, short, self._send)
+        """Download blob ``digest`` on a thread of its own while this one unpacks the
+        temporary blob file as it grows (so the download slot is free as soon as the
+        body is in, and downloading and unpacking use a core each). The blob is
+        verified and stored before the layer is renamed into place. Returns the
+        uncompressed size."""
+        limits.start_download()
+        download = _Download(self, reg, ref, digest, size, short, limits, follow=True)
+        spool = download.spool
+        assert spool is not None
+        try:
+            download.start()
 
-            def finish() -> None:
-                blob.drain()
-                self._send(msg.status("Verifying Checksum", short))
-                if writer.size != size:
-                    raise DockyardError(
-                        f"filesystem layer verification failed for digest {digest}: "
-                        f"unexpected EOF after {writer.size} of {size} bytes"
-                    )
-                try:
-                    writer.commit(digest)
-                except InvalidArgument:
-                    raise DockyardError(
-                        f"filesystem layer verification failed for digest {digest}"
-                    ) from None
-                self._send(msg.status("Download complete", short))
+            def check() -> None:
+                download.join()  # the blob is verified and stored, or its error is raised
                 self._send(msg.progress("Extracting", short, size, size, time.time()))
 
-            if layer_store is None:
-                finish()
-                return 0
-            try:
-                unpacked = self._unpack(blob, diff_id, layer_store, finish)
-            except Unreachable:
-                raise
-            except DockyardError as e:
-                # A blob that is not what the manifest says explains the failure best.
-                raise blob.mismatch() or e from None
-        return unpacked
+            with limits.unpacks:
+                try:
+                    return self._unpack(spool, diff_id, layer_store, check)
+                except DockyardError:
+                    # A blob that is not what the manifest says, or a download that
+                    # failed, explains the failure best.
+                    download.join()
+                    raise
+        finally:
+            download.wait()
+            spool.close()
 
 
-class _BlobStream:
-    """A blob's HTTP body as a file: every byte read is written to ``writer`` (which
-    hashes it), more than ``size`` bytes is an error, ``Downloading`` progress is sent at
-    most every 0.1 s, and transport errors become one-line ``Unreachable`` errors.
-    ``read`` hands out the body's chunks as they come off the socket (no re-chunking,
-    and no copy when the whole chunk is wanted)."""
+class _Cancelled(Exception):
+    """Another layer of the pull failed before this one started downloading."""
+
+
+class _Limits:
+    """Downloads and unpacks running at once (``max-concurrent-downloads`` of each), and
+    whether a layer of the pull failed."""
+
+    def __init__(self, n: int) -> None:
+        self.downloads = threading.Semaphore(n)
+        self.unpacks = threading.Semaphore(n)
+        self.failed = threading.Event()
+
+    def start_download(self) -> None:
+        """Wait for a download slot (the downloader releases it); raises ``_Cancelled``
+        if a layer failed meanwhile."""
+        self.downloads.acquire()
+        if self.failed.is_set():
+            self.downloads.release()
+            raise _Cancelled()
+
+
+class _DownloadFailed(DockyardError):
+    """The download a spool follows failed (its own error says why)."""
+
+
+class _Spool:
+    """The temporary file a blob is downloaded into, read while it grows.
+
+    The downloader calls ``grew`` after each write and ``end`` once the body is in (or
+    failed). ``read(n)`` returns up to ``n`` written bytes, waiting on a condition (no
+    polling) while there are none yet, b"" at the end of a complete body, and raises
+    ``_DownloadFailed`` once the download failed. Reading the file back from the page
+    cache lets the download run ahead of the unpacking instead of waiting for it.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        self._cond = threading.Condition()
+        self._size = 0
+        self._ended = False
+        self._failed = False
+        self._pos = 0
+
+    def grew(self, size: int) -> None:
+        """The file now holds ``size`` bytes."""
+        with self._cond:
+            self._size = size
+            self._cond.notify()
+
+    def end(self, failed: bool) -> None:
+        """No more bytes will come; ``failed``: the download failed."""
+        with self._cond:
+            self._ended = True
+            self._failed = self._failed or failed
+            self._cond.notify()
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0:
+            return b"".join(iter(lambda: self.read(_CHUNK), b""))
+        with self._cond:
+            while self._pos >= self._size and not self._ended and not self._failed:
+                self._cond.wait()
+            if self._failed:
+                raise _DownloadFailed("the layer's download failed")
+            n = min(n, self._size - self._pos)
+        if n <= 0:
+            return b""
+        data = os.pread(self._fd, n, self._pos)
+        self._pos += len(data)
+        return data
+
+    def close(self) -> None:
+        """Close the file (the downloader owns its name)."""
+        os.close(self._fd)
+
+
+class _Download:
+    """Blob ``digest`` fetched into a temporary blob file, its size and digest verified
+    and the blob stored; on the calling thread (``run``) or a thread of its own
+    (``start``, then ``join``). Releases its download slot in ``limits`` when done.
+    With ``follow``, ``spool`` reads the file while it is written.
+
+    ``Downloading`` progress is sent at most every 0.1 s; socket reads (64 KiB) are
+    joined into pieces of about 1 MiB before they are hashed and written, so each of
+    those C calls runs long without the GIL (small ones make threads hand the GIL back
+    and forth). Transport errors become one-line ``Unreachable`` errors.
+    """
 
     def __init__(
-        self, resp: Any, writer: Any, digest: str, size: int, short: str, send: Emit
+        self,
+        puller: Puller,
+        reg: Registry,
+        ref: reference.Reference,
+        digest: str,
+        size: int,
+        short: str,
+        limits: _Limits,
+        follow: bool,
     ) -> None:
-        self._url = str(resp.url)
-        encoding = resp.headers.get("content-encoding", "identity").strip().lower()
-        # A server that encodes anyway: httpx decodes, as Go's client does.
-        self._chunks = resp.iter_raw() if encoding == "identity" else resp.iter_bytes()
-        self._writer, self._digest, self._size, self._short, self._send = (
-            writer, digest, size, short, send,
-        )  # fmt: skip
-        self._chunk = b""
-        self._pos = 0
-        self._start = time.time()
-        self._last = 0.0
+        self._puller, self._reg, self._ref = puller, reg, ref
+        self._digest, self._size, self._short, self._limits = digest, size, short, limits
+        self.error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        try:
+            self._writer = puller.store.content.writer()
+        except BaseException:
+            limits.downloads.release()
+            raise
+        try:
+            self.spool = _Spool(self._writer.temp_path) if follow else None
+        except BaseException:
+            self._writer.abort()
+            limits.downloads.release()
+            raise
 
-    def _next(self) -> bool:
+    def start(self) -> None:
+        """Run on a thread of its own."""
+        self._thread = threading.Thread(
+            target=self._run, name=f"dockyard-blob-{self._short}", daemon=True
+        )
+        self._thread.start()
+
+    def run(self) -> None:
+        """Run on this thread; raises what ``join`` would."""
+        self._run()
+        if self.error is not None:
+            raise self.error
+
+    def wait(self) -> None:
+        """Wait for the download to end."""
+        if self._thread is not None:
+            self._thread.join()
+
+    def join(self) -> None:
+        """Wait for the download to end; raises its error."""
+        self.wait()
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        try:
+            with self._writer:
+                self._fetch()
+        except BaseException as e:  # handed to the thread that joins
+            self.error = e
+        finally:
+            self._limits.downloads.release()
+            if self.spool is not None:
+                self.spool.end(failed=self.error is not None)
+
+    def _fetch(self) -> None:
         import httpx
 
         from dockyard.distribution.client import transport_error
 
-        # Socket reads (64 KiB) joined into chunks of about _CHUNK: hashing, writing and
-        # inflating in big pieces lets each C call run long without the GIL, where small
-        # ones make the layer threads hand the GIL back and forth.
-        parts: list[bytes] = []
-        got = 0
-        try:
-            for part in self._chunks:
-                parts.append(part)
-                got += len(part)
-                if got >= _CHUNK:
-                    break
-        except httpx.HTTPError as e:
-            raise transport_error("GET", self._url, e) from None
-        if not got:
-            return False
-        chunk = parts[0] if len(parts) == 1 else b"".join(parts)
-        self._writer.write(chunk)
-        if self._writer.size > self._size:
+        digest, size, short, send = self._digest, self._size, self._short, self._puller._send
+        writer, spool = self._writer, self.spool
+        # Identity: the body is the blob as is, read without httpx's decoder.
+        headers = {"Accept-Encoding": "identity"}
+        path = f"/v2/{self._ref.path}/blobs/{digest}"
+        with self._reg.request("GET", path, _scopes(self._ref), headers) as resp:
+            url = str(resp.url)
+            encoding = resp.headers.get("content-encoding", "identity").strip().lower()
+            # A server that encodes anyway: httpx decodes, as Go's client does.
+            chunks = resp.iter_raw() if encoding == "identity" else resp.iter_bytes()
+            start, last = time.time(), 0.0
+            parts: list[bytes] = []
+            got = 0
+            try:
+                for part in chunks:
+                    parts.append(part)
+                    got += len(part)
+                    if got < _CHUNK:
+                        continue
+                    writer.write(parts[0] if len(parts) == 1 else b"".join(parts))
+                    parts, got = [], 0
+                    if writer.size > size:
+                        raise DockyardError(
+                            f"filesystem layer verification failed for digest {digest}: "
+                            f"more than the {size} bytes the manifest gives"
+                        )
+                    if spool is not None:
+                        writer.flush()
+                        spool.grew(writer.size)
+                    now = time.monotonic()
+                    if now - last >= _PROGRESS_EVERY:
+                        last = now
+                        send(msg.progress("Downloading", short, writer.size, size, start))
+            except httpx.HTTPError as e:
+                raise transport_error("GET", url, e) from None
+        if parts:
+            writer.write(b"".join(parts))
+        send(msg.status("Verifying Checksum", short))
+        if writer.size != size:
             raise DockyardError(
-                f"filesystem layer verification failed for digest {self._digest}: "
-                f"more than the {self._size} bytes the manifest gives"
+                f"filesystem layer verification failed for digest {digest}: "
+                + (
+                    f"unexpected EOF after {writer.size} of {size} bytes"
+                    if writer.size < size
+                    else f"more than the {size} bytes the manifest gives"
+                )
             )
-        now = time.monotonic()
-        if now - self._last >= _PROGRESS_EVERY:
-            self._last = now
-            self._send(
-                msg.progress("Downloading", self._short, self._writer.size, self._size, self._start)
-            )
-        self._chunk, self._pos = chunk, 0
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        while self._pos >= len(self._chunk):
-            if not self._next():
-                return b""
-        chunk, pos = self._chunk, self._pos
-        if pos == 0 and (n < 0 or n >= len(chunk)):
-            self._chunk = b""
-            return bytes(chunk)
-        end = len(chunk) if n < 0 else pos + n
-        self._pos = min(end, len(chunk))
-        return bytes(chunk[pos:end])
-
-    def drain(self) -> None:
-        """Read (and store) the rest of the body."""
-        self._chunk, self._pos = b"", 0
-        while self._next():
-            self._chunk = b""
-
-    def mismatch(self) -> DockyardError | None:
-        """After a failed unpack: the verification error if the whole body is not the
-        blob the manifest names, else None."""
+        if spool is not None:
+            writer.flush()
+            spool.grew(writer.size)
+            spool.end(failed=False)  # the unpacker may finish while the blob is stored
         try:
-            self.drain()
-        except DockyardError as e:
-            return e
-        if self._writer.size != self._size or self._writer.digest != self._digest:
-            return DockyardError(f"filesystem layer verification failed for digest {self._digest}")
-        return None
+            writer.commit(digest)
+        except InvalidArgument:
+            raise DockyardError(
+                f"filesystem layer verification failed for digest {digest}"
+            ) from None
+        send(msg.status("Download complete", short))
 
 
 def list_tags(reg: Registry, ref: reference.Reference) -> list[str]:

@@ -97,6 +97,16 @@ class BlobWriter:
         return len(data)
 
     @property
+    def temp_path(self) -> str:
+        """The temporary file being written (a reader may follow it while it grows; it
+        is renamed on ``commit`` and removed on ``abort``)."""
+        return self._tmp
+
+    def flush(self) -> None:
+        """Hand what ``write`` buffered to the file, so a reader of ``temp_path`` sees it."""
+        self._file.flush()
+
+    @property
     def digest(self) -> str:
         """The sha256 digest of the bytes written so far."""
         return "sha256:" + self._sha.hexdigest()
