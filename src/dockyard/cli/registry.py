@@ -95,10 +95,10 @@ def _drain(messages: Iterable[dict[str, Any]], quiet: bool) -> None:
 
 
 def pull_and_show(
-    paths: Paths, name: str, platform: str | None, quiet: bool, all_tags: bool = False
+    engine: Any, name: str, platform: str | None, quiet: bool, all_tags: bool = False
 ) -> None:
-    """``docker pull``'s client side: ``Using default tag: latest`` for a bare name,
-    the progress, then the full reference."""
+    """``docker pull``'s client side through ``engine`` (the facade): ``Using default
+    tag: latest`` for a bare name, the progress, then the full reference."""
     from dockyard import reference
     from dockyard.engine import distribution
 
@@ -108,9 +108,7 @@ def pull_and_show(
     ref = distribution.parse_pull_reference(name, all_tags)
     if not quiet and not all_tags and bare.tag is None and bare.digest is None:
         click.echo(f"Using default tag: {reference.DEFAULT_TAG}")
-    from dockyard.engine import Engine
-
-    _drain(distribution.pull(Engine(paths), name, platform=platform, all_tags=all_tags), quiet)
+    _drain(distribution.pull(engine, name, platform=platform, all_tags=all_tags), quiet)
     click.echo(ref.name if all_tags else str(ref))
 
 
@@ -144,9 +142,15 @@ def pull(
         check_content_trust(disable_content_trust)
     except DockyardError as e:
         fail(str(e))  # the client's own refusal
+    from dockyard.cli.engine import exit_now
+    from dockyard.engine import Engine
+
+    engine = Engine(paths)
     pull_and_show(
-        paths, name, platform or os.environ.get("DOCKER_DEFAULT_PLATFORM"), quiet, all_tags
+        engine, name, platform or os.environ.get("DOCKER_DEFAULT_PLATFORM"), quiet, all_tags
     )
+    # The pull's threads have ended: skip the interpreter's teardown.
+    exit_now(engine, 0)
 
 
 @click.command("push", context_settings=_SETTINGS)
