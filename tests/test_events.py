@@ -133,6 +133,8 @@ def test_filters_as_moby() -> None:
     assert list(legacy)[:3] == ["status", "id", "from"] and legacy["from"] == "busybox:latest"
     assert list(legacy["Actor"]["Attributes"]) == ["image", "name", "tier"]
     assert "status" not in with_legacy_fields(n) and "from" not in with_legacy_fields(i)
+    pruned = with_legacy_fields(ev("container", "prune", "", reclaimed="0"))
+    assert list(pruned)[:2] == ["status", "Type"]  # an empty id is omitted, as Docker 28's
 
 
 def test_times() -> None:

@@ -90,41 +90,30 @@ def container_attributes(name: str, config: dict[str, Any], **extra: str) -> dic
 
 
 def _append(directory: str, line: bytes) -> None:
+    flags = os.O_CREAT | os.O_RDWR | os.O_CLOEXEC
     try:
-        lock = os.open(
-            os.path.join(directory, "lock"), os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600
-        )
+        lock = os.open(os.path.join(directory, "lock"), flags, 0o600)
     except FileNotFoundError:
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        lock = os.open(
-            os.path.join(directory, "lock"), os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600
-        )
+        lock = os.open(os.path.join(directory, "lock"), flags, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         path = os.path.join(directory, LOG_NAME)
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, flags | os.O_APPEND, 0o600)
         try:
             size = os.fstat(fd).st_size
             if size >= MAX_BYTES:
                 os.rename(path, os.path.join(directory, OLD_NAME))
                 os.close(fd)
-                fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC, 0o600)
+                fd = os.open(path, flags | os.O_APPEND, 0o600)
                 size = 0
-            if size and _last_byte(path) != b"\n":
+            if size and os.pread(fd, 1, size - 1) != b"\n":
                 line = b"\n" + line  # a torn line before: this one starts afresh
             os.write(fd, line)
         finally:
             os.close(fd)
     finally:
         os.close(lock)
-
-
-def _last_byte(path: str) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        return os.pread(fd, 1, max(os.fstat(fd).st_size - 1, 0))
-    finally:
-        os.close(fd)
 
 
 def _parse(lines: list[bytes]) -> Iterator[dict[str, Any]]:

@@ -615,8 +615,10 @@ class ContainerOperations(EngineBase):
         matches ``filters`` (``until``, ``label``, ``label!``). Returns the IDs removed
         and the bytes reclaimed. Raises InvalidArgument for another filter."""
         from dockyard.container import operations
+        from dockyard.engine.events import prune_event
 
         removed = operations.prune(self.containers, filters or {})
+        prune_event(self.paths.root, "container", sum(size for _, size in removed))
         return {
             "ContainersDeleted": [cid for cid, _ in removed] or None,
             "SpaceReclaimed": sum(size for _, size in removed),

@@ -133,7 +133,10 @@ def with_legacy_fields(message: dict[str, Any]) -> dict[str, Any]:
     actor = {"ID": message["Actor"]["ID"], "Attributes": dict(sorted(attributes.items()))}
     legacy: dict[str, Any] = {}
     if kind in ("container", "image"):
-        legacy = {"status": message["Action"], "id": actor["ID"]}
+        # Docker 28's Message: status, id and from are omitempty.
+        legacy = {"status": message["Action"]}
+        if actor["ID"]:
+            legacy["id"] = actor["ID"]
         if kind == "container" and attributes.get("image"):
             legacy["from"] = attributes["image"]
     return {**legacy, **message, "Actor": actor}
@@ -202,6 +205,14 @@ class EventOperations(EngineBase):
                 break
             if include(message, filters):
                 yield with_legacy_fields(message)
+
+
+def prune_event(root: str, type: str, reclaimed: int) -> None:
+    """The ``prune`` event of a container, image, volume or network prune (moby's: no
+    actor ID, the bytes reclaimed as ``reclaimed``)."""
+    from dockyard import events
+
+    events.record(root, type, "prune", "", {"reclaimed": str(reclaimed)})
 
 
 def tag_events(images: ImageStore, image_id: str, tags: list[str]) -> None:

@@ -174,4 +174,7 @@ class NetworkOperations(EngineBase):
 
         flags = [f"{k}={v}" for k, values in (filters or {}).items() for v in values]
         removed = self.networks.prune(prune_filter(self.networks.list_networks(), flags))
+        from dockyard.engine.events import prune_event
+
+        prune_event(self.paths.root, "network", 0)
         return {"NetworksDeleted": [n.name for n in removed] or None}

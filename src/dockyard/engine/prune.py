@@ -33,9 +33,12 @@ def image_prune(
     """Delete dangling images (every image no container uses with ``all_images``)
     matching ``filters`` (``until``, ``label``, ``label!``, ``dangling``); returns
     ``([("untagged"|"deleted", value)], bytes reclaimed)``. Raises InvalidArgument."""
+    from dockyard.engine.events import prune_event
     from dockyard.image.prune import prune_images
 
-    return prune_images(engine.images, all_images, filters or {})
+    removed, reclaimed = prune_images(engine.images, all_images, filters or {})
+    prune_event(engine.paths.root, "image", reclaimed)
+    return removed, reclaimed
 
 
 def build_cache_prune(engine: Engine, all_entries: bool = False) -> tuple[list[str], int]:
@@ -74,6 +77,7 @@ def system_prune(
     InvalidArgument (Docker's messages)."""
     from dockyard.container import operations
     from dockyard.engine import gc
+    from dockyard.engine.events import prune_event
     from dockyard.image.prune import prune_build_cache, prune_images
     from dockyard.network.manager import prune_filter
 
@@ -84,14 +88,18 @@ def system_prune(
     removed = operations.prune(engine.containers, parsed)
     report.containers = [cid for cid, _ in removed]
     report.reclaimed += sum(size for _, size in removed)
+    prune_event(engine.paths.root, "container", sum(size for _, size in removed))
     nets = engine.networks.prune(prune_filter(engine.networks.list_networks(), _as_flags(parsed)))
     report.networks = [n.name for n in nets]
+    prune_event(engine.paths.root, "network", 0)
     if volumes:
         gone = engine.volumes.prune(False, {k: v for k, v in parsed.items() if k != "until"})
         report.volumes = [name for name, _ in gone]
         report.reclaimed += sum(size for _, size in gone)
+        prune_event(engine.paths.root, "volume", sum(size for _, size in gone))
     report.images, size = prune_images(engine.images, all_images, parsed)
     report.reclaimed += size
+    prune_event(engine.paths.root, "image", size)
     report.build_cache, size = prune_build_cache(engine.images, all_images)
     report.reclaimed += size
     # Last, the leftovers of killed commands (issue 14's garbage collector).

@@ -57,6 +57,9 @@ class VolumeOperations(EngineBase):
                 raise InvalidArgument(f"invalid filter 'all={v}'")
         all_volumes = any(v.lower() in ("true", "1") for v in all_values)
         removed = self.volumes.prune(all_volumes, filters)
+        from dockyard.engine.events import prune_event
+
+        prune_event(self.paths.root, "volume", sum(size for _, size in removed))
         return {
             "VolumesDeleted": [name for name, _ in removed] or None,
             "SpaceReclaimed": sum(size for _, size in removed),
