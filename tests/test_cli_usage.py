@@ -3,6 +3,10 @@ and ``wait`` on a ``--rm`` container."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from conftest import Runner
@@ -75,3 +79,22 @@ def test_version_without_click_is_clicks(dy: Runner) -> None:
     for flag in ("--version", "-v"):
         p = dy(flag)
         assert (p.returncode, p.stdout, p.stderr) == (0, by_click.stdout, "")
+
+
+def test_launcher_runs_the_cli_under_dash_s(tmp_path: Path, dy: Runner) -> None:
+    # tools/launchers.py (make install) writes python -S scripts; the one it writes for
+    # this venv answers as the installed command does.
+    repo = Path(__file__).resolve().parent.parent
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    subprocess.run([sys.executable, str(repo / "tools" / "launchers.py"), str(bindir)], check=True)
+    launcher = bindir / "dockyard"
+    assert launcher.read_text().splitlines()[0].endswith("python3 -S")
+    for args in (["--version"], ["volume", "ls"], ["ps", "-a"]):
+        p = subprocess.run([launcher, *args], capture_output=True, text=True, timeout=60)
+        want = dy(*args)
+        assert (p.returncode, p.stdout, p.stderr) == (want.returncode, want.stdout, want.stderr)
+    compose = subprocess.run(
+        [bindir / "dockyard-compose", "version"], capture_output=True, text=True, timeout=60
+    )
+    assert compose.stdout.startswith("Dockyard Compose version"), compose.stderr

@@ -1,15 +1,16 @@
-"""Rewrite the venv's console scripts as launchers that start in a third less time.
+"""Rewrite the venv's console scripts as launchers that skip ``site``'s start-up cost.
 
 Run by ``make install`` with the venv's python after ``pip install -e``:
-``VENV/bin/python tools/launchers.py``. pip's scripts (``#!VENV/bin/python3``, then
-``import re, sys``) pay for ``site`` on every start (the venv's ``.pth`` files, among them
-setuptools' ``distutils-precedence.pth`` whose import hook then sees every later import,
-and Debian's ``sitecustomize``) and for ``re``. Each launcher written here runs the same
-entry point under ``python3 -S`` with ``sys.path`` set to what ``site`` would have added
-for the engine (the directory holding the ``dockyard`` package, then the venv's
-site-packages), resolved now: the editable install's ``src`` or a regular install alike.
-``-S`` only: the environment (``PYTHONPATH``, ``PYTHONUNBUFFERED``...) is honoured as before.
-bench/README.md ("CLI start-up") has the figures.
+``VENV/bin/python tools/launchers.py [DIR]`` (DIR: write them there instead, for tests).
+pip's scripts (``#!VENV/bin/python3``, then ``import re, sys``) pay for ``site`` on every
+start (the venv's ``.pth`` files, among them setuptools' ``distutils-precedence.pth``
+whose import hook then sees every later import, and Debian's ``sitecustomize``) and for
+``re``. Each launcher written here runs the same entry point under ``python3 -S`` with
+``sys.path`` set to what ``site`` would have added for the engine (the directory holding
+the ``dockyard`` package, then the venv's site-packages), resolved now: the editable
+install's ``src`` or a regular install alike. ``-S`` only: the environment
+(``PYTHONPATH``, ``PYTHONUNBUFFERED``...) is honoured as before. bench/README.md ("CLI
+start-up") has the figures.
 """
 
 from __future__ import annotations
@@ -42,12 +43,14 @@ def search_path() -> list[str]:
     return found
 
 
-def main() -> None:
-    """Write each launcher over pip's script beside ``sys.executable`` (temp file, then
-    rename, so a command starting meanwhile sees the old script or the new one)."""
+def main(argv: list[str]) -> None:
+    """Write each launcher over pip's script beside ``sys.executable``, or into the
+    directory ``argv[0]`` when given (tests); temp file, then rename, so a command
+    starting meanwhile sees the old script or the new one."""
     if sys.prefix == sys.base_prefix:
         sys.exit("tools/launchers.py: run it with the venv's python")
-    bindir = os.path.dirname(os.path.abspath(sys.executable))
+    venv_bin = os.path.dirname(os.path.abspath(sys.executable))
+    bindir = argv[0] if argv else venv_bin
     path = search_path()
     # The installed [project.scripts] of pyproject.toml.
     for entry in distribution("dockyard").entry_points.select(group="console_scripts"):
@@ -57,7 +60,7 @@ def main() -> None:
         with open(tmp, "w") as f:
             f.write(
                 TEMPLATE.format(
-                    python=os.path.join(bindir, "python3"),
+                    python=os.path.join(venv_bin, "python3"),
                     path=path,
                     module=module,
                     function=function,
@@ -68,4 +71,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
