@@ -5,8 +5,10 @@ ignores."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,3 +86,103 @@ def test_squash_warns_and_moot_flags_build(dy: Runner, busybox: str, tmp_path: P
     assert p.returncode == 0, p.stderr
     assert p.stderr.startswith("WARNING: experimental flag squash is removed with BuildKit.")
     assert p.stdout.startswith("sha256:")
+
+
+def test_secret_and_ssh_mounts(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    """``--secret``/``--ssh`` with ``RUN --mount=type=secret|ssh`` as BuildKit: a 0400
+    file under /run/secrets (or a variable), an agent socket named by SSH_AUTH_SOCK;
+    none of it left in the image."""
+    import socket
+
+    secret = tmp_path / "token.txt"
+    secret.write_text("s3cr3t")
+    agent = socket.socket(socket.AF_UNIX)
+    sock_path = str(tmp_path / "agent.sock")
+    agent.bind(sock_path)
+    agent.listen(1)
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\n"
+        "RUN --mount=type=secret,id=tok cat /run/secrets/tok; echo; stat -c 'mode=%a' /run/secrets/tok\n"
+        "RUN --mount=type=secret,id=tok,env=TOK echo env=$TOK\n"
+        "RUN --mount=type=secret,id=nope test ! -e /run/secrets/nope && echo absent\n"
+        "RUN --mount=type=ssh test -S $SSH_AUTH_SOCK && echo agent=$SSH_AUTH_SOCK\n"
+    )
+    try:
+        p = dy(
+            "build",
+            *("--secret", f"id=tok,src={secret}", "--ssh", f"default={sock_path}"),
+            *("-t", "sec", str(ctx)),
+        )
+    finally:
+        agent.close()
+    assert p.returncode == 0, p.stdout + p.stderr
+    for line in ("s3cr3t", "mode=400", "env=s3cr3t", "absent", "agent=/run/buildkit/ssh_agent.0"):
+        assert f"\n{line}\n" in p.stdout, p.stdout
+    p = dy("run", "--rm", "sec", "sh", "-c", "ls -a /run/secrets /run/buildkit 2>&1; echo end")
+    assert "No such file or directory" in p.stdout and "s3cr3t" not in p.stdout, p.stdout
+    assert "TOK" not in json.dumps(inspect_config(dy, "sec"))
+
+
+def inspect_config(dy: Runner, name: str) -> dict:
+    return json.loads(dy("image", "inspect", name, check=True).stdout)[0]["Config"]
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "args", "message"),
+    [
+        ("RUN --mount=type=secret,id=x,required true", [], "secret x: not found"),
+        ("RUN --mount=type=ssh,required true", [], 'no SSH key "default" forwarded'),
+        ("RUN true", ["--secret", "id=x,src=/nonexistent"], "failed to stat /nonexistent"),
+        ("RUN true", ["--ssh", "default=/etc/hostname"], "SSH key files are not supported"),
+    ],
+)
+def test_secret_and_ssh_errors(
+    dy: Runner, busybox: str, tmp_path: Path, dockerfile: str, args: list[str], message: str
+) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM busybox\n{dockerfile}\n")
+    p = dy("build", *args, str(ctx))
+    assert p.returncode == 1 and message in p.stdout + p.stderr, p.stdout + p.stderr
+
+
+def test_runs_that_change_nothing(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    """Two RUN steps with empty layers (one layer twice in the image) and a step above
+    them: overlayfs refuses a lower directory given twice, so the mount names it once."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN true\nRUN true\nRUN echo third\n")
+    p = dy("build", "-t", "empties", str(ctx))
+    assert p.returncode == 0 and "\nthird\n" in p.stdout, p.stdout + p.stderr
+    assert dy("run", "--rm", "empties", "echo", "ran", check=True).stdout == "ran\n"
+
+
+def test_output_local_and_tar(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    """``-o type=local,dest=DIR`` unpacks the result's filesystem, ``-o type=tar`` and
+    ``-o -`` write it as a tar (the build's lines then go to stderr)."""
+    import io
+    import tarfile
+
+    ctx = _context(tmp_path, "mkdir -p /out && echo built > /out/f && chmod 640 /out/f")
+    local = tmp_path / "local"
+    dy("build", "-q", "-o", f"type=local,dest={local}", ctx, check=True)
+    assert (local / "out" / "f").read_text() == "built\n"
+    assert oct((local / "out" / "f").stat().st_mode & 0o777) == "0o640"
+    assert (local / "bin" / "busybox").is_file()
+    tar_path = tmp_path / "fs.tar"
+    dy("build", "-o", f"type=tar,dest={tar_path}", ctx, check=True)
+    with tarfile.open(tar_path) as tf:
+        assert tf.extractfile("out/f").read() == b"built\n"  # type: ignore[union-attr]
+    p = subprocess_bytes(dy, "build", "-o", "-", ctx)
+    assert p.returncode == 0, p.stderr
+    assert b"Successfully built" in p.stderr
+    with tarfile.open(fileobj=io.BytesIO(p.stdout)) as tf:
+        assert "out/f" in tf.getnames()
+    p = dy("build", "-o", "type=registry", ctx)
+    assert p.returncode == 1 and "output type 'registry' is not supported" in p.stderr
+
+
+def subprocess_bytes(dy: Runner, *args: str) -> Any:
+    return dy(*args, input=b"")

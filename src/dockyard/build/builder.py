@@ -66,6 +66,10 @@ class BuildOptions:
     pull: bool = False
     #: HostConfig fields of the RUN containers (``run_step.RunRequest.host_config``).
     host_config: dict[str, Any] = field(default_factory=dict)
+    #: ``--secret`` contents by ID, for ``RUN --mount=type=secret`` (never cached).
+    secrets: dict[str, bytes] = field(default_factory=dict)
+    #: ``--ssh`` agent sockets by ID, for ``RUN --mount=type=ssh``.
+    ssh: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -596,12 +600,15 @@ class Builder:
         if network not in ("default", "host", "none"):
             raise InvalidArgument(f"network mode {network!r} not supported by the builder")
         with contextlib.ExitStack() as stack:
-            mounts, mount_inputs = self._run_mounts(instr, stack)
+            mounts, mount_inputs, mount_env = self._run_mounts(instr, stack)
             key = cache_key(
                 state.image_id, created_by, [state.config, env, network, instr.mounts, mount_inputs]
             )
             if self._cached(key, state):
                 return
+            # Secrets as variables and SSH_AUTH_SOCK: this RUN's only, not in the cache key.
+            env = [e for e in env if e.partition("=")[0] not in mount_env]
+            env += [f"{k}={v}" for k, v in mount_env.items()]
             container_id = os.urandom(32).hex()
             self.out(f" ---> Running in {container_id[:12]}")
             stack.enter_context(_step_lock(self.paths, container_id))
@@ -646,13 +653,15 @@ class Builder:
 
     def _run_mounts(
         self, instr: ins.Run, stack: contextlib.ExitStack
-    ) -> tuple[list[dict[str, Any]], list[str]]:
-        """OCI mounts for ``RUN --mount`` (BuildKit's ``type=cache``, ``tmpfs`` and ``bind``
-        from the build context) and the cache-key inputs they add (bind sources' content
-        hashes). A ``rw`` bind gets a private copy, so writes are discarded as BuildKit
-        does. Raises ``BuildError`` for other types or options."""
+    ) -> tuple[list[dict[str, Any]], list[str], dict[str, str]]:
+        """OCI mounts for ``RUN --mount`` (BuildKit's ``type=cache``, ``tmpfs``, ``bind``
+        from the build context, ``secret`` and ``ssh``), the cache-key inputs they add
+        (bind sources' content hashes) and the variables they set for the RUN (a secret's
+        ``env=``, ``SSH_AUTH_SOCK``). A ``rw`` bind gets a private copy, so writes are
+        discarded as BuildKit does. Raises ``BuildError`` for other types or options."""
         mounts: list[dict[str, Any]] = []
         inputs: list[str] = []
+        env: dict[str, str] = {}
         where = f"{instr.filename}:{instr.start_line}"
         for text in instr.mounts:
             fields: dict[str, str] = {}
@@ -660,6 +669,16 @@ class Builder:
                 key, eq, value = part.partition("=")
                 fields[key.strip().lower()] = value if eq else "true"
             kind = fields.pop("type", "bind")
+            if kind in ("secret", "ssh"):
+                found = self._session_mount(
+                    kind, fields, len(mounts), stack, f"{where}: RUN --mount={text}"
+                )
+                if found is not None:
+                    mount, variables = found
+                    if mount:
+                        mounts.append(mount)
+                    env.update((k, v) for k, v in variables.items() if k not in env)
+                continue
             if kind not in ("cache", "tmpfs", "bind") or (kind == "bind" and "from" in fields):
                 raise BuildError(f"{where}: RUN --mount={text}: not supported by this builder")
             target = fields.get("target") or fields.get("dst") or fields.get("destination")
@@ -706,7 +725,86 @@ class Builder:
                 mounts.append(
                     {"destination": target, "type": "bind", "source": source, "options": options}
                 )
-        return mounts, inputs
+        return mounts, inputs, env
+
+    def _session_mount(
+        self,
+        kind: str,
+        fields: dict[str, str],
+        index: int,
+        stack: contextlib.ExitStack,
+        where: str,
+    ) -> tuple[dict[str, Any] | None, dict[str, str]] | None:
+        """``RUN --mount=type=secret`` / ``type=ssh`` as BuildKit's dockerfile2llb
+        (convert_secrets.go, convert_ssh.go): the OCI mount and the variables it sets, or
+        None when an optional secret or agent was not given to the build. A secret is a
+        file (mode 0400, owner 0:0 unless ``mode``/``uid``/``gid`` say otherwise) at
+        ``target`` (default ``/run/secrets/<id>``) or, with ``env=NAME`` and no target, a
+        variable; an SSH agent's socket is bound at ``target`` (default
+        ``/run/buildkit/ssh_agent.<n>``) and named by ``SSH_AUTH_SOCK``. Raises
+        ``BuildError``."""
+
+        def number(name: str, base: int) -> int | None:
+            if name not in fields:
+                return None
+            try:
+                return int(fields[name], base)
+            except ValueError:
+                raise BuildError(f"{where}: invalid value {fields[name]} for {name}") from None
+
+        known = {"id", "source", "src", "target", "dst", "destination", "required", "mode",
+                 "uid", "gid", "env", "readonly", "ro"}  # fmt: skip
+        for key in fields:
+            if key not in known:
+                raise BuildError(f"{where}: unexpected key '{key}'")
+        required = fields.get("required", "false").lower() in ("true", "1")
+        target = fields.get("target") or fields.get("dst") or fields.get("destination") or ""
+        mode, uid, gid = number("mode", 8), number("uid", 10), number("gid", 10)
+        if kind == "ssh":
+            if fields.get("source") or fields.get("src"):
+                raise BuildError(f"{where}: ssh does not support source")
+            if (mode, uid, gid) != (None, None, None):
+                raise BuildError(
+                    f"{where}: mode, uid and gid of an ssh mount are not supported by this "
+                    "builder (the agent's own socket is bound)"
+                )
+            ident = fields.get("id") or "default"
+            sock = self.opts.ssh.get(ident)
+            if sock is None:
+                if required:
+                    raise BuildError(f'{where}: no SSH key "{ident}" forwarded from the client')
+                return None
+            target = os.path.normpath(
+                os.path.join("/", target or f"/run/buildkit/ssh_agent.{index}")
+            )
+            mount = {"destination": target, "type": "bind", "source": sock, "options": ["bind"]}
+            return mount, {"SSH_AUTH_SOCK": target}
+        source = fields.get("source") or fields.get("src") or ""
+        if source and fields.get("id"):
+            raise BuildError(f"{where}: both source and id can't be set")
+        ident = source or fields.get("id") or os.path.basename(target)
+        if not ident:
+            raise BuildError(f"{where}: invalid secret mount. one of source, target required")
+        content = self.opts.secrets.get(ident)
+        if content is None:
+            if required:
+                raise BuildError(f"{where}: secret {ident}: not found")
+            return None
+        variables = {}
+        if fields.get("env"):
+            variables[fields["env"]] = content.decode("utf-8", "replace")
+            if not target:
+                return None, variables
+        target = os.path.normpath(
+            os.path.join("/", target or f"/run/secrets/{os.path.basename(ident)}")
+        )
+        path = os.path.join(stack.enter_context(self._scratch_dir()), "secret")
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+            f.write(content)
+            os.fchown(f.fileno(), uid or 0, gid or 0)
+            os.fchmod(f.fileno(), 0o400 if mode is None else mode)
+        mount = {"destination": target, "type": "bind", "source": path, "options": ["bind", "ro"]}
+        return mount, variables
 
     # -- COPY and ADD -------------------------------------------------------------------
 

@@ -83,7 +83,12 @@ def run_in_container(
     from dockyard.snapshot import inroot, mount_rootfs, unmount
 
     bundle = os.path.dirname(rootfs)
-    extra = [m["destination"].strip("/") for m in request.mounts]
+    # A mount's point and the directories made to hold it (deepest first) are not part
+    # of the layer.
+    extra = sorted(
+        {parent for m in request.mounts for parent in _with_parents(m["destination"].strip("/"))},
+        key=lambda p: -p.count("/"),
+    )
     mount_points = [*extra, *_MOUNT_POINTS]
     existed = {p for p in mount_points if _exists_in(lowers, p)}
     with contextlib.ExitStack() as undo:
@@ -185,6 +190,15 @@ def run_in_container(
             elif os.path.isfile(path) and os.path.getsize(path) == 0:
                 os.unlink(path)
     return 128 - code if code < 0 else code
+
+
+def _with_parents(path: str) -> list[str]:
+    """``a/b/c`` -> ``["a/b/c", "a/b", "a"]``."""
+    out = []
+    while path:
+        out.append(path)
+        path = os.path.dirname(path)
+    return out
 
 
 def _exists_in(lowers: list[str], name: str) -> bool:

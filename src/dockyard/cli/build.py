@@ -68,6 +68,24 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
 )
 @click.option("--platform", default=None, help="Set platform if server is multi-platform capable.")
 @click.option("--pull", is_flag=True, help="Always attempt to pull a newer version of the image.")
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    help='Output destination (format: "type=local,dest=path" or "type=tar,dest=file|-").',
+)
+@click.option(
+    "--secret",
+    "secrets",
+    multiple=True,
+    help='Secret to expose to the build (format: "id=mysecret[,src=/local/secret]").',
+)
+@click.option(
+    "--ssh",
+    multiple=True,
+    help='SSH agent socket to expose to the build (format: "default|<id>[=<socket>]").',
+)
 @click.option("--add-host", "add_hosts", multiple=True, help="Add a custom host-to-IP mapping.")
 @click.option("--cgroup-parent", default="", help="Parent cgroup for the RUN instructions.")
 @click.option("--cpu-period", type=int, default=0, help="Limit the CPU CFS period.")
@@ -113,6 +131,9 @@ def build(
     progress: str,
     platform: str | None,
     pull: bool,
+    secrets: tuple[str, ...],
+    ssh: tuple[str, ...],
+    outputs: tuple[str, ...],
     **limits: Any,
 ) -> None:
     """Build an image from a Dockerfile."""
@@ -121,10 +142,15 @@ def build(
 
     try:
         host_config = run_host_config(limits)
+        secret_values = dict(parse_secret(s) for s in secrets)
+        agents = dict(parse_ssh(s) for s in ssh)
+        output = parse_output(outputs)
     except DockyardError as e:
         fail(str(e), 1)
 
-    out_stream = sys.stdout.buffer
+    # With the filesystem going to stdout the build's lines go to stderr, as BuildKit's.
+    to_stdout = output is not None and output[1] == "-"
+    out_stream = sys.stderr.buffer if to_stdout else sys.stdout.buffer
     live = None
     if not quiet and (progress == "tty" or (progress == "auto" and sys.stdout.isatty())):
         live = LiveProgress(out_stream)
@@ -157,6 +183,8 @@ def build(
             nocache=no_cache,
             platform=platform,
             host_config=host_config,
+            secrets=secret_values,
+            ssh=agents,
             # The classic builder shows a FROM image's pull as plain status lines.
             line=line,
             raw=raw,
@@ -174,13 +202,182 @@ def build(
         fail(str(e), 1)
     if live is not None:
         live.close(failed=False)
+    if output is not None:
+        try:
+            export_output(open_engine(paths), image_id, *output)
+        except (DockyardError, OSError) as e:
+            fail(f"exporting to {output[0]} {output[1]}: {getattr(e, 'strerror', None) or e}", 1)
     if iidfile:
         tmp = f"{iidfile}.tmp{os.getpid()}"
         with open(tmp, "w") as f:
             f.write(image_id)
         os.replace(tmp, iidfile)
-    if quiet:
+    if quiet and not to_stdout:
         click.echo(image_id)
+
+
+def parse_output(values: tuple[str, ...]) -> tuple[str, str] | None:
+    """``-o``/``--output`` as buildx's ParseOutputs: ``type=local,dest=DIR``,
+    ``type=tar,dest=FILE|-``, a bare ``DIR`` (local) or ``-`` (a tar on stdout). Returns
+    (type, dest) or None. Raises InvalidArgument for other exporters (image, oci,
+    docker, registry...) and for more than one output."""
+    from dockyard.errors import InvalidArgument
+
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidArgument("multiple outputs are not supported by Dockyard: give one -o")
+    text = values[0]
+    if "=" not in text:
+        return ("tar", "-") if text == "-" else ("local", text)
+    fields: dict[str, str] = {}
+    for part in text.split(","):
+        key, _, value = part.partition("=")
+        fields[key.strip().lower()] = value
+    kind = fields.pop("type", "local")
+    dest = fields.pop("dest", "")
+    if kind not in ("local", "tar"):
+        raise InvalidArgument(
+            f"output type {kind!r} is not supported by Dockyard (local and tar are; the "
+            "image itself is stored as with no -o)"
+        )
+    if fields:
+        raise InvalidArgument(f"unknown {kind} exporter option {next(iter(fields))!r}")
+    if not dest:
+        raise InvalidArgument(f"dest is required for {kind} exporter")
+    if kind == "local" and dest == "-":
+        raise InvalidArgument("local exporter cannot write to stdout: use type=tar")
+    if dest == "-" and sys.stdout.isatty():
+        raise InvalidArgument("refusing to write a tar to a terminal: redirect stdout or give dest")
+    return kind, dest
+
+
+def export_output(engine: Any, image_id: str, kind: str, dest: str) -> None:
+    """Write the built image's filesystem to ``dest``: a tar (``-``: stdout; a file is
+    written under a temporary name, then renamed) or, for ``local``, unpacked into the
+    directory ``dest`` (made if missing; entries stay inside it). Raises DockyardError,
+    OSError."""
+    import threading
+
+    if kind == "tar" and dest == "-":
+        sys.stdout.flush()
+        engine.image_export_rootfs(image_id, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    if kind == "tar":
+        tmp = f"{dest}.tmp{os.getpid()}"
+        try:
+            with open(tmp, "wb") as f:
+                engine.image_export_rootfs(image_id, f)
+            os.replace(tmp, dest)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return
+    from dockyard.snapshot.unpack import apply_layer
+
+    os.makedirs(dest, exist_ok=True)
+    read_end, write_end = os.pipe()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        with open(write_end, "wb") as w:
+            try:
+                engine.image_export_rootfs(image_id, w)
+            except BaseException as e:  # reported by the consumer
+                failure.append(e)
+
+    writer = threading.Thread(target=produce, daemon=True)
+    writer.start()
+    with open(read_end, "rb") as r:
+        try:
+            apply_layer(r, dest, allow_devices=True)
+        finally:
+            # Drain so the writer never blocks on a full pipe.
+            while r.read(1 << 16):
+                pass
+            writer.join()
+    if failure:
+        raise failure[0]
+
+
+#: BuildKit's largest secret (secretsprovider.MaxSecretSize).
+MAX_SECRET_SIZE = 500 * 1024
+
+
+def parse_secret(text: str) -> tuple[str, bytes]:
+    """``--secret id=ID[,src=PATH|,env=VAR][,type=file|env]`` as buildx and BuildKit's
+    secretsprovider read it: a file, or an environment variable; with neither, the
+    variable named ID if set, else the file ID. Returns (ID, content). Raises
+    InvalidArgument."""
+    from dockyard.errors import InvalidArgument
+
+    fields: dict[str, str] = {}
+    for part in text.split(","):
+        key, eq, value = part.partition("=")
+        key = key.strip().lower()
+        if not eq or key not in ("id", "type", "src", "source", "env"):
+            raise InvalidArgument(
+                f'invalid argument "{text}" for "--secret" flag: bad field {part!r}'
+            )
+        fields["src" if key == "source" else key] = value
+    ident = fields.get("id", "")
+    if not ident:
+        raise InvalidArgument(f'invalid argument "{text}" for "--secret" flag: secret missing ID')
+    kind = fields.get("type", "file")
+    if kind not in ("file", "env"):
+        raise InvalidArgument(f"unsupported secret type {kind!r}")
+    src, env = fields.get("src", ""), fields.get("env", "")
+    if kind == "env" and not env:
+        env, src = src or ident, ""
+    if not src and not env:
+        if ident in os.environ:
+            env = ident
+        else:
+            src = ident
+    if env:
+        if env not in os.environ:
+            raise InvalidArgument(f"secret {ident}: environment variable {env} is not set")
+        content = os.environ[env].encode()
+    else:
+        try:
+            with open(src, "rb") as f:
+                content = f.read(MAX_SECRET_SIZE + 1)
+        except OSError as e:
+            raise InvalidArgument(f"failed to stat {src}: {e.strerror or e}") from None
+    if len(content) > MAX_SECRET_SIZE:
+        raise InvalidArgument(f"secret {ident} too big. max size 500KB")
+    return ident, content
+
+
+def parse_ssh(text: str) -> tuple[str, str]:
+    """``--ssh default|ID[=SOCKET]``: an ssh-agent socket (``$SSH_AUTH_SOCK`` when none is
+    given), as buildx's ParseSSHSpecs. Key files (BuildKit starts an agent for them) are
+    refused. Returns (ID, socket path). Raises InvalidArgument."""
+    import stat
+
+    from dockyard.errors import InvalidArgument
+
+    ident, _, path = text.partition("=")
+    if not ident:
+        raise InvalidArgument(f'invalid argument "{text}" for "--ssh" flag: missing ID')
+    path = path or os.environ.get("SSH_AUTH_SOCK", "")
+    if not path:
+        raise InvalidArgument("invalid empty ssh agent socket: make sure SSH_AUTH_SOCK is set")
+    if "," in path:
+        raise InvalidArgument(
+            f"--ssh {text}: SSH key files are not supported: give an agent socket"
+        )
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        raise InvalidArgument(f"--ssh {text}: {path}: {e.strerror or e}") from None
+    if not stat.S_ISSOCK(mode):
+        raise InvalidArgument(
+            f"--ssh {text}: {path} is not a socket: SSH key files are not supported by "
+            "Dockyard, give an ssh-agent socket"
+        )
+    return ident, os.path.abspath(path)
 
 
 def run_host_config(flags: dict[str, Any]) -> dict[str, Any]:

@@ -203,6 +203,43 @@ class ImageOperations(EngineBase):
         img, source = bootstrap(self.images, name)
         return {"Id": img.id, "Size": int(img.size), "Source": source}
 
+    def image_export_rootfs(self, name: str, out: BinaryIO) -> None:
+        """Write the merged root filesystem of image ``name`` to ``out`` as a tar: what
+        BuildKit's tar exporter writes for ``build -o type=tar`` (and, unpacked, its local
+        exporter for ``type=local``). The layers are mounted read-only under a temporary
+        directory of this process (the collector unmounts and removes it should the
+        process die). Raises NotFound, DockyardError."""
+        import os
+        import shutil
+        import tarfile
+
+        from dockyard.snapshot import LayerStore, mount_rootfs, unmount
+        from dockyard.snapshot.diff import TreeWriter
+        from dockyard.tempfiles import temp_name
+
+        with self.images.lease():
+            image = self.images.resolve(name)
+            layers = LayerStore(self.paths)
+            lowers = [layers.path(d) for d in reversed(image.diff_ids)] or [layers.empty_dir()]
+            os.makedirs(self.paths.tmp, mode=0o700, exist_ok=True)
+            tmp = os.path.join(self.paths.tmp, temp_name("export-"))
+            os.mkdir(tmp, 0o700)
+            try:
+                rootfs = os.path.join(tmp, "rootfs")
+                up, work = os.path.join(tmp, "upper"), os.path.join(tmp, "work")
+                mount_rootfs(lowers, up, work, rootfs, readonly=True)
+                try:
+                    fd = os.open(rootfs, os.O_RDONLY | os.O_DIRECTORY)
+                    try:
+                        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
+                            TreeWriter(tf, layer=False).walk(fd, "")
+                    finally:
+                        os.close(fd)
+                finally:
+                    unmount(rootfs)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+
     def image_inspect(self, name: str) -> ImageInspect:
         """``GET /images/{name}/json`` of the image ``name`` (a reference, full or short
         ID). Raises NotFound ``No such image: <name>``."""
@@ -286,6 +323,8 @@ class ImageOperations(EngineBase):
         nocache: bool = False,
         platform: str | None = None,
         host_config: dict[str, Any] | None = None,
+        secrets: dict[str, bytes] | None = None,
+        ssh: dict[str, str] | None = None,
         line: Callable[[str], None] | None = None,
         raw: Callable[[bytes], None] | None = None,
         pull_status: Callable[[str], None] | None = None,
@@ -299,7 +338,8 @@ class ImageOperations(EngineBase):
         ``host_config``: the RUN containers' HostConfig fields (Memory, MemorySwap,
         CpuShares, CpuPeriod, CpuQuota, CpusetCpus, CpusetMems, CgroupParent, ShmSize,
         Ulimits, ExtraHosts), checked before the build starts as dockerd checks a
-        container's. Returns the image ID. Raises InvalidArgument (a missing context, a
+        container's. ``secrets`` (ID -> content) and ``ssh`` (ID -> agent socket path)
+        serve ``RUN --mount=type=secret|ssh``. Returns the image ID. Raises InvalidArgument (a missing context, a
         bad Dockerfile, platform or limit), DockyardError (a step failed), OSError."""
         import os
 
@@ -346,6 +386,8 @@ class ImageOperations(EngineBase):
                 network=network,
                 pull=pull,
                 host_config=dict(host_config or {}),
+                secrets=dict(secrets or {}),
+                ssh=dict(ssh or {}),
             )
             image = Builder(
                 self.paths,

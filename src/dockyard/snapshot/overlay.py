@@ -55,12 +55,15 @@ def mount_rootfs(
     ``/proc/self/fd`` and names them by fd number (Docker overlay2's ``mountFrom`` idea),
     leaving this process's cwd alone. ``volatile`` skips overlayfs's sync of the upper
     layer at unmount (Linux 5.10+): for writable layers that are thrown away after one run
-    (``--rm``), where that sync is most of the unmount's cost. Raises ``InvalidArgument`` for no lower dirs or
-    paths containing ``,`` or ``:``, ``DockyardError`` if mount(2) fails.
+    (``--rm``), where that sync is most of the unmount's cost. A directory given twice (one
+    layer twice in an image, e.g. the empty layers of two RUN steps that changed nothing)
+    is kept only where it is topmost: overlayfs refuses a lower used twice (ELOOP), and
+    the lower copy adds nothing the upper one does not. Raises ``InvalidArgument`` for no
+    lower dirs or paths containing ``,`` or ``:``, ``DockyardError`` if mount(2) fails.
     """
     if not lower_dirs:
         raise InvalidArgument(f"overlay mount at {target}: no lower directories")
-    lowers = [os.path.abspath(d) for d in lower_dirs]
+    lowers = list(dict.fromkeys(os.path.abspath(d) for d in lower_dirs))
     upper, work, target = (os.path.abspath(p) for p in (upper, work, target))
     for p in (*lowers, upper, work):
         if "," in p or ":" in p:
