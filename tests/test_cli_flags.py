@@ -4,7 +4,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +129,31 @@ def test_swarm_and_criu_flags_are_refused(dy: Runner, busybox: str) -> None:
     p = dy("start", "--checkpoint", "c1", "cp1")
     assert p.returncode == 1 and "checkpoint and restore" in p.stderr
     assert json.loads(dy("inspect", "cp1", check=True).stdout)[0]["State"]["Status"] == "created"
+
+
+def test_use_api_socket(
+    dy: Runner,
+    busybox: str,
+    engine_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--use-api-socket``: the API service's socket at /var/run/docker.sock and the
+    client's logins in /run/secrets/docker/config.json (DOCKER_CONFIG), as docker/cli."""
+    from api_service import running_service
+
+    sock = os.path.join(engine_env["DOCKYARD_RUNROOT"], "docker.sock")
+    p = dy("run", "--rm", "--use-api-socket", busybox, "true")
+    assert p.returncode == 125 and "no Engine API socket at" in p.stderr
+    client = tmp_path / "client"
+    client.mkdir()
+    auth = base64.b64encode(b"alice:pw").decode()
+    (client / "config.json").write_text(json.dumps({"auths": {"reg.example:5000": {"auth": auth}}}))
+    script = "test -S /var/run/docker.sock && echo sock; echo $DOCKER_CONFIG; cat $DOCKER_CONFIG/config.json"
+    monkeypatch.setenv("DOCKER_CONFIG", str(client))
+    with running_service(engine_env, sock):
+        p = dy("run", "--rm", "--use-api-socket", busybox, "sh", "-c", script)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.split("\n", 2)
+    assert lines[:2] == ["sock", "/run/secrets/docker"]
+    assert json.loads(lines[2]) == {"auths": {"reg.example:5000": {"auth": auth}}}

@@ -157,6 +157,9 @@ def _container_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--no-healthcheck", is_flag=True, help="Disable any container-specified HEALTHCHECK"
         ),
+        click.option(
+            "--use-api-socket", is_flag=True, help="Bind mount Docker API socket and required auth"
+        ),
         click.argument("image"),
         click.argument("command", nargs=-1, type=click.UNPROCESSED),
     ]
@@ -508,18 +511,142 @@ def _create(
             ),
             client=True,
         )
+    logins = None
+    if kw["use_api_socket"]:
+        try:
+            logins = _api_socket(paths, config, host_config)
+        except DockyardError as e:
+            _fail(e, client=True)
     if current_host() is not None:
         engine = open_engine(paths)
         container_id = _create_remote(engine, kw, config, host_config, networking)
     else:
         engine = Engine(paths)
         _pull_image(engine, kw["image"], kw["pull"], kw["quiet"], kw["platform"] or None)
+        # The logins are copied in through the start lock, so `run --use-api-socket`
+        # creates and then starts, as `docker create` and `docker start` do.
         container_id = engine.container_create(
-            config, host_config, networking, name=kw["name"], keep_lock=detach or foreground
+            config,
+            host_config,
+            networking,
+            name=kw["name"],
+            keep_lock=(detach or foreground) and logins is None,
         )["Id"]
     if cidfile:
         _write_cidfile(cidfile, container_id)
+    if logins is not None:
+        _copy_logins(engine, container_id, logins)
     return engine, container_id
+
+
+#: Where ``--use-api-socket`` puts the client's registry logins (docker/cli's path).
+API_SOCKET_CONFIG = "/run/secrets/docker/config.json"
+
+
+def _api_socket(
+    paths: Paths, config: dict[str, Any], host_config: dict[str, Any]
+) -> dict[str, Any] | None:
+    """``--use-api-socket`` as docker/cli's create: the Engine API socket of the engine
+    in use (``-H unix://PATH``, else ``dockyard system service``'s default
+    ``<runroot>/docker.sock``, which must be listening) bound at /var/run/docker.sock;
+    unless the container's environment names a DOCKER_CONFIG, the client's registry
+    logins (``$DOCKER_AUTH_CONFIG``, else config.json and its helpers) are returned as a
+    config.json for :data:`API_SOCKET_CONFIG`, and DOCKER_CONFIG points there. Raises
+    InvalidArgument, DockyardError."""
+    import stat
+
+    from dockyard.cli.engine import current_host
+    from dockyard.errors import InvalidArgument
+
+    host = current_host()
+    if host is None:
+        socket = os.path.join(paths.runroot, "docker.sock")
+        try:
+            is_socket = stat.S_ISSOCK(os.stat(socket).st_mode)
+        except OSError:
+            is_socket = False
+        if not is_socket:
+            raise InvalidArgument(
+                f"--use-api-socket: no Engine API socket at {socket}: start "
+                "`dockyard system service` first"
+            )
+    elif host.startswith("unix://"):
+        socket = host.removeprefix("unix://")
+    else:
+        raise InvalidArgument(
+            "flag --use-api-socket can only be used with unix sockets: docker endpoint "
+            f"{host} incompatible"
+        )
+    host_config["Mounts"] = [
+        *(host_config.get("Mounts") or []),
+        {"Type": "bind", "Source": socket, "Target": "/var/run/docker.sock"},
+    ]
+    if any(e.startswith("DOCKER_CONFIG=") for e in config["Env"]):
+        return None
+    auths = _client_logins()
+    if not auths:
+        return None
+    if host is not None:
+        raise InvalidArgument(
+            "--use-api-socket through -H/DOCKER_HOST cannot copy registry logins into the "
+            "container yet (set DOCKER_CONFIG in its environment to go without)"
+        )
+    config["Env"].append(f"DOCKER_CONFIG={os.path.dirname(API_SOCKET_CONFIG)}")
+    return {"auths": auths}
+
+
+def _client_logins() -> dict[str, dict[str, str]]:
+    """The client's registry logins as config.json ``auths`` entries: those of
+    ``$DOCKER_AUTH_CONFIG`` (a config.json's JSON) if it has any, else every stored one
+    (docker/cli readCredentials). Raises InvalidArgument, DockyardError."""
+    import base64
+    import json
+
+    from dockyard.distribution import credentials
+    from dockyard.errors import InvalidArgument
+
+    def entry(creds: Any) -> dict[str, str]:
+        if creds.identity_token:
+            return {"identitytoken": creds.secret}
+        pair = f"{creds.username}:{creds.secret}".encode()
+        return {"auth": base64.b64encode(pair).decode()}
+
+    text = os.environ.get("DOCKER_AUTH_CONFIG")
+    if text:
+        try:
+            given = json.loads(text).get("auths") or {}
+            found = {str(k): credentials.from_auth_config(v) for k, v in given.items()}
+        except (ValueError, AttributeError) as e:
+            raise InvalidArgument(
+                f"failed to read credentials from DOCKER_AUTH_CONFIG: {e}"
+            ) from None
+        if any(found.values()):
+            return {k: entry(c) for k, c in found.items() if c is not None}
+    return {k: entry(c) for k, c in credentials.all_credentials().items()}
+
+
+def _copy_logins(engine: Any, container_id: str, config: dict[str, Any]) -> None:
+    """Copy the config.json of ``--use-api-socket`` into the new container (mode 0600),
+    as docker/cli's copyDockerConfigIntoContainer."""
+    import io
+    import json
+    import tarfile
+
+    from dockyard.engine import archives
+
+    data = json.dumps(config, indent="\t").encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        parts = API_SOCKET_CONFIG.strip("/").split("/")
+        for i in range(1, len(parts)):
+            info = tarfile.TarInfo("/".join(parts[:i]))
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tf.addfile(info)
+        info = tarfile.TarInfo("/".join(parts))
+        info.size, info.mode = len(data), 0o600
+        tf.addfile(info, io.BytesIO(data))
+    buf.seek(0)
+    archives.archive_put(engine, container_id, "/", buf)
 
 
 def _write_cidfile(path: str, container_id: str) -> None:

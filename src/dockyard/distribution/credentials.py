@@ -117,7 +117,7 @@ def _run_helper(helper: str, action: str, payload: str) -> str:
     if proc.returncode != 0:
         if action == "get" and "credentials not found" in out:
             return ""
-        verb = {"get": "getting", "store": "storing", "erase": "erasing"}[action]
+        verb = {"get": "getting", "store": "storing", "erase": "erasing", "list": "listing"}[action]
         raise DockyardError(
             f"error {verb} credentials - err: exit status {proc.returncode}, out: `{out}`"
         )
@@ -169,6 +169,34 @@ def lookup(key: str) -> Credentials | None:
     if entry.get("username"):
         return Credentials(str(entry["username"]), str(entry.get("password", "")))
     return None
+
+
+def all_credentials() -> dict[str, Credentials]:
+    """Every stored login by server key, as the docker CLI's
+    ``ConfigFile.GetAllCredentials``: the servers of ``auths`` and ``credHelpers`` and
+    those the ``credsStore`` helper lists. Raises ``InvalidArgument`` (unreadable
+    config.json), ``DockyardError`` (a helper failed)."""
+    data = _load()
+    keys: set[str] = set()
+    for section in ("auths", "credHelpers"):
+        value = data.get(section)
+        if isinstance(value, dict):
+            keys.update(str(k) for k in value)
+    helper = data.get("credsStore")
+    if isinstance(helper, str) and helper:
+        listed = _run_helper(helper, "list", "")
+        try:
+            keys.update(str(k) for k in json.loads(listed or "{}"))
+        except (ValueError, TypeError):
+            raise DockyardError(
+                f"credential helper docker-credential-{helper}: bad reply"
+            ) from None
+    found = {}
+    for key in sorted(keys):
+        creds = lookup(key)
+        if creds is not None:
+            found[key] = creds
+    return found
 
 
 def store(key: str, creds: Credentials) -> str | None:
