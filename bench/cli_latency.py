@@ -111,7 +111,7 @@ def breakdown_rows(dockyard: str) -> list[Row]:
     with open(dockyard) as f:
         lines = f.read().splitlines()
     python = lines[0][2:].split()[0]
-    setup = next((line for line in lines if line.startswith("sys.path[0:1] =")), "")
+    setup = next((line for line in lines if line.startswith("sys.path +=")), "")
     if not setup:
         return [Row("breakdown", reason=f"{dockyard} is not a tools/launchers.py launcher")]
     rows = []

@@ -5,10 +5,10 @@ Run by ``make install`` with the venv's python after ``pip install -e``:
 pip's scripts (``#!VENV/bin/python3``, then ``import re, sys``) pay for ``site`` on every
 start (the venv's ``.pth`` files, among them setuptools' ``distutils-precedence.pth``
 whose import hook then sees every later import, and Debian's ``sitecustomize``) and for
-``re``. Each launcher written here runs the same entry point under ``python3 -S`` with
-``sys.path`` set to what ``site`` would have added for the engine (the directory holding
-the ``dockyard`` package, then the venv's site-packages), resolved now: the editable
-install's ``src`` or a regular install alike. ``-S`` only: the environment
+``re``. Each launcher written here runs the same entry point under ``python3 -S`` and
+adds to ``sys.path`` what ``site`` would have added for the engine (the venv's
+site-packages, then the directory holding the ``dockyard`` package), resolved now: the
+editable install's ``src`` or a regular install alike. ``-S`` only: the environment
 (``PYTHONPATH``, ``PYTHONUNBUFFERED``...) is honoured as before. bench/README.md ("CLI
 start-up") has the figures.
 """
@@ -26,18 +26,21 @@ TEMPLATE = """\
 #!{python} -S
 # Written by tools/launchers.py (make install): pip's script without site's start-up cost.
 import sys
-sys.path[0:1] = {path!r}
+sys.path += {path!r}
 from {module} import {function}
 sys.exit({function}())
 """
 
 
 def search_path() -> list[str]:
-    """The directories the launchers put first on ``sys.path``: the one holding the
-    ``dockyard`` package, then the venv's site-packages (existing ones, no repeats)."""
+    """The directories the launchers add to ``sys.path`` where ``site`` would: the venv's
+    site-packages, then the directory holding the ``dockyard`` package (the editable
+    install's ``.pth`` line; site-packages itself for a regular install), existing ones,
+    no repeats. ``PYTHONPATH`` and the standard library stay ahead of them, as with
+    pip's scripts."""
     found: list[str] = []
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(dockyard.__file__)))
-    for directory in [package_parent, *site.getsitepackages()]:
+    for directory in [*site.getsitepackages(), package_parent]:
         if os.path.isdir(directory) and directory not in found:
             found.append(directory)
     return found
