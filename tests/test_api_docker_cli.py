@@ -112,6 +112,15 @@ def test_run_ps_logs_exec_stop_rm(docker: Docker, dy: Runner) -> None:
     assert state["Running"] is False
     assert docker("rm", "web").stdout == "web\n"
     assert docker("ps", "-aq").stdout == ""
+    # Piped stdin (attached before the start; the monitor's attach socket comes a moment
+    # after the start is recorded) reaches the container, and its end closes it.
+    piped = docker(
+        "run", "--rm", "-i", "busybox", "sh", "-c", "cat; exit 2", input="in\n", check=False
+    )
+    assert (piped.returncode, piped.stdout) == (2, "in\n")
+    docker("run", "-d", "-i", "--name", "cat", "busybox", "cat")
+    assert docker("exec", "-i", "cat", "cat", input="via exec\n").stdout == "via exec\n"
+    docker("rm", "-f", "cat")
 
 
 @needs("container_create", "container_start", "container_kill", "container_delete")

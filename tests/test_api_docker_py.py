@@ -119,3 +119,48 @@ def test_images_networks_volumes(client: docker.DockerClient) -> None:
     assert [v.name for v in client.volumes.list()] == ["pyvol"]
     vol.remove()
     assert client.volumes.list() == []
+
+
+def test_attach_over_websocket(client: docker.DockerClient, tmp_path: Path) -> None:
+    """GET /containers/{id}/attach/ws with websocket-client (docker-py's own ws=True path
+    builds an http+docker:// URL websocket-client cannot dial on a unix socket, so the
+    connection is made here and handed to it)."""
+    import socket
+
+    websocket = pytest.importorskip("websocket")
+    sock_path = str(tmp_path / "run" / "docker.sock")
+
+    def connect(container: str, query: str, version: str = "1.41") -> object:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sock_path)
+        url = f"ws://localhost/v{version}/containers/{container}/attach/ws?{query}"
+        return websocket.create_connection(url, socket=s, timeout=20)
+
+    api = client.api
+    # Attached before the start: the whole output, as one unframed binary message.
+    c = api.create_container("busybox", "sh -c 'printf out; printf err >&2'")
+    ws = connect(c["Id"], "stdout=1&stderr=1&stream=1&logs=1")
+    api.start(c)
+    got = b""
+    while len(got) < 6:
+        frame = ws.recv_data()
+        assert frame[0] == websocket.ABNF.OPCODE_BINARY
+        got += frame[1]
+    assert sorted([got[:3], got[3:]]) == [b"err", b"out"]
+    assert ws.recv() == ""  # the server closes once the container has exited
+    # stdin: the client's messages; API 1.27 gets text messages.
+    c = api.create_container("busybox", "cat", stdin_open=True)
+    api.start(c)
+    ws = connect(c["Id"], "stdin=1&stdout=1&stream=1", version="1.27")
+    ws.send("hello\n")
+    frame = ws.recv_data()
+    assert frame == (websocket.ABNF.OPCODE_TEXT, b"hello\n")
+    ws.close()
+    assert api.inspect_container(c)["State"]["Running"] is True  # cat runs on
+    # Not a websocket handshake: 400; no such container: 404.
+    with pytest.raises(docker.errors.APIError) as err:
+        api._result(api._get(api._url("/containers/{0}/attach/ws", c["Id"])))
+    assert err.value.status_code == 400
+    with pytest.raises(websocket.WebSocketBadStatusException) as bad:
+        connect("nosuch", "stdout=1")
+    assert bad.value.status_code == 404

@@ -468,6 +468,53 @@ def container_attach(req: Request) -> None:
     relay(req, session, session.tty)
 
 
+@router.route("GET", "/containers/{id}/attach/ws")
+def container_attach_ws(req: Request) -> None:
+    """The attach over a WebSocket (moby's wsContainersAttach): the output unframed
+    (stdout and stderr alike), binary messages from API 1.28 on, text before; the
+    client's messages are the container's stdin."""
+    session = call(
+        req,
+        "container_attach_stream",
+        req.vars["id"],
+        stdin=req.q_bool("stdin"),
+        stdout=req.q_bool("stdout"),
+        stderr=req.q_bool("stderr"),
+        stream=req.q_bool("stream"),
+        logs=req.q_bool("logs"),
+        detach_keys=req.q("detachKeys") or None,
+    )
+    try:
+        ws = req.websocket(binary=not req.version_below("1.28"))
+    except BaseException:
+        session.close()
+        raise
+    gone = threading.Event()
+
+    def pump_stdin() -> None:
+        while True:
+            data = ws.receive()
+            if data is None:
+                # A close or a broken connection: the client has gone.
+                gone.set()
+                session.close_stdin()
+                return
+            if not session.write_stdin(data):
+                gone.set()  # the detach keys
+                return
+
+    threading.Thread(target=pump_stdin, daemon=True).start()
+    try:
+        for item in session.output(lambda: not gone.is_set()):
+            if item is not None:
+                ws.send(item[1])
+    except OSError:
+        pass
+    finally:
+        session.close()
+        ws.close()
+
+
 @router.route("GET", "/containers/{id}/export")
 def container_export(req: Request) -> None:
     from dockyard.engine import archives
@@ -1030,7 +1077,6 @@ def volume_prune(req: Request) -> None:
 #: so a client sees "not implemented", not "page not found" or a made-up success.
 NOT_IMPLEMENTED = [
     ("POST", "/session", "Session"),
-    ("GET", "/containers/{id}/attach/ws", "ContainerAttachWebsocket"),
     ("GET", "/images/search", "ImageSearch"),
     ("GET", "/distribution/{name:path}/json", "DistributionInspect"),
 ]

@@ -6,8 +6,8 @@ One thread per connection (keep-alive, as Go's net/http), so a streaming request
 version ... is too old/new"), errors as ``{"message": "..."}`` with the status of the
 error's class (errdefs: 400 invalid parameter, 404 not found, 409 conflict, 304 not
 modified, 500 otherwise), ``Api-Version``/``Ostype``/``Docker-Experimental``/``Server`` on
-every response, chunked bodies for streams, and ``Upgrade: tcp`` hijacking (101) for
-attach and exec start.
+every response, chunked bodies for streams, ``Upgrade: tcp`` hijacking (101) for
+attach and exec start, and WebSocket upgrades for attach/ws.
 
 Limits a client cannot lift: a JSON body is at most :data:`MAX_JSON_BODY` bytes (413), a
 request (line, headers, body) must keep arriving within :attr:`Service.read_timeout`
@@ -38,6 +38,7 @@ from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
 if TYPE_CHECKING:
     import ssl
 
+    from dockyard.api.websocket import WebSocket
     from dockyard.paths import Paths
 
 #: Largest JSON request body accepted, in bytes (container create with a large Env fits).
@@ -376,6 +377,24 @@ class Request:
         sock = h.connection
         sock.settimeout(None)
         return h.rfile, sock
+
+    def websocket(self, binary: bool = True) -> WebSocket:
+        """Take over the connection as a WebSocket (answers the opening handshake with
+        101; ``binary``: data goes out as binary messages, else text). Raises
+        InvalidArgument (400, nothing written) when the request is not a handshake. The
+        connection is closed after the handler returns."""
+        from dockyard.api.websocket import WebSocket
+
+        h = self._h
+        head = h.requestline + "\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in h.headers.items()) + "\r\n"
+        sock = h.connection
+        ws = WebSocket.accept(head.encode("latin-1"), sock, h.rfile, binary)
+        self.started = True
+        h.close_connection = True
+        h.body_done = True
+        sock.settimeout(None)
+        return ws
 
     def _start(self, status: int, content_type: str | None, headers: dict[str, str]) -> None:
         if self.started:

@@ -212,9 +212,11 @@ class Attachment:
                     started = (
                         bool(c.state.get("Running")) or c.state.get("StartedAt") != self._started_at
                     )
-                    if started and c.state.get("Running"):
-                        self._connect_stdin()
                 running = c is not None and bool(c.state.get("Running"))
+                if started and running and self._stdin and self._sock is None:
+                    # Until the monitor's attach socket is there (it comes just after
+                    # the start is recorded).
+                    self._connect_stdin()
                 data = f.read() if f is not None else b""
                 if data:
                     lines = (pending + data).split(b"\n")
@@ -251,6 +253,8 @@ class Attachment:
         if not self._stdin:
             return
         with contextlib.suppress(DockyardError), self._lock:
+            if self._sock is not None:
+                return
             sock = self._engine._attach_socket(self._id)
             with contextlib.suppress(OSError):
                 for data in self._pending:
