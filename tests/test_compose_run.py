@@ -360,6 +360,62 @@ def test_stdin_file_namespaces_and_injected_files(
     assert dy("ps", "-aq", check=True).stdout == ""
 
 
+PARALLEL_PROJECT = """\
+services:
+  a-job:
+    image: busybox
+    network_mode: none
+    volumes: [shared:/shared]
+    command: sh -c 'for i in $$(seq 100); do [ -f /shared/ready ] && exit 0; sleep 0.1; done; exit 1'
+  b-app:
+    image: busybox
+    network_mode: none
+    command: sleep 300
+    stop_grace_period: 3s
+    depends_on:
+      a-job: {condition: service_completed_successfully}
+  z-writer:
+    image: busybox
+    network_mode: none
+    volumes: [shared:/shared]
+    command: sh -c 'touch /shared/ready; exec sleep 300'
+    stop_grace_period: 3s
+volumes:
+  shared:
+"""
+
+
+@pytest.mark.timeout(120)
+def test_independent_services_start_and_stop_together(
+    tmp_path: Path, dy: Runner, busybox: str
+) -> None:
+    """a-job waits for a file z-writer makes; b-app waits for a-job to complete. One
+    after another (a-job, b-app, z-writer) b-app would wait for ever; with independent
+    services started together it starts. ``stop``: the two sleepers (which ignore
+    SIGTERM for their 3 s grace) are both asked before either has stopped."""
+    (tmp_path / "compose.yaml").write_text(PARALLEL_PROJECT)
+    try:
+        up = dy("compose", "-p", "par", "up", "-d", cwd=tmp_path, timeout=90)
+        assert up.returncode == 0, up.stderr
+        assert " Container par-a-job-1  Exited" in up.stderr
+        states = dy(
+            "compose", "-p", "par", "ps", "-a", "--format", "json", cwd=tmp_path, check=True
+        )
+        assert {
+            json.loads(x)["Service"]: json.loads(x)["State"] for x in states.stdout.splitlines()
+        } == {
+            "a-job": "exited",
+            "b-app": "running",
+            "z-writer": "running",
+        }
+        stop = dy("compose", "-p", "par", "stop", cwd=tmp_path, check=True, timeout=60)
+        events = [line.split()[-1] for line in stop.stderr.splitlines() if "Container" in line]
+        assert events == ["Stopping", "Stopping", "Stopped", "Stopped"], stop.stderr
+    finally:
+        dy("compose", "-p", "par", "down", "-v", "-t", "0", cwd=tmp_path, check=True)
+    assert dy("ps", "-aq", check=True).stdout == ""
+
+
 @pytest.mark.timeout(120)
 def test_scale_up_and_down(tmp_path: Path, dy: Runner, busybox: str) -> None:
     (tmp_path / "compose.yaml").write_text(

@@ -84,6 +84,117 @@ class Runner:
         order = dependency_order(self.project.services)
         return [s for s in order if not services or s in services]
 
+    def in_dependency_order(
+        self,
+        services: list[str],
+        work: Callable[[Runner, str], list[str]],
+        reverse: bool = False,
+    ) -> list[str]:
+        """Run ``work(runner, service)`` for each of ``services``: each once the services
+        it depends on (with ``reverse``: those depending on it) among ``services`` are
+        done, independent ones at the same time (docker/compose ``InDependencyOrder``,
+        ``InReverseDependencyOrder``), at most ``COMPOSE_PARALLEL_LIMIT`` at once.
+
+        Each runs in a child process with an engine of its own: starting a container
+        forks its monitor, which a threaded process cannot do safely. One service, or a
+        process that has threads already, runs them one after another here. Returns the
+        names ``work`` returned, in ``services``' order (``services`` come in dependency
+        order). After a failure no other service
+        begins; the first failure is raised once the running ones have ended."""
+        import os
+        import selectors
+
+        if len(services) < 2 or threading.active_count() > 1:
+            out = []
+            for s in reversed(services) if reverse else services:
+                out.extend(work(self, s))
+            return out
+        everything = {**self.project.disabled, **self.project.services}
+        waits: dict[str, set[str]] = {s: set() for s in services}
+        for s in services:
+            svc = everything.get(s) or {}
+            for d in [*(svc.get("depends_on") or {}), *service_references(svc)]:
+                if d in waits and d != s:
+                    if reverse:
+                        waits[d].add(s)
+                    else:
+                        waits[s].add(d)
+        limit = _parallel_limit()
+        pending = list(services)
+        running: dict[int, tuple[str, int]] = {}  # a child's pipe -> (service, pid)
+        chunks: dict[int, list[bytes]] = {}
+        results: dict[str, list[str]] = {}
+        failure: BaseException | None = None
+
+        with selectors.DefaultSelector() as sel:
+            while pending or running:
+                if failure is None:
+                    for s in list(pending):
+                        if limit and len(running) >= limit:
+                            break
+                        if waits[s] <= set(results):
+                            rfd, pid = self._fork(s, work)
+                            running[rfd] = (s, pid)
+                            chunks[rfd] = []
+                            sel.register(rfd, selectors.EVENT_READ)
+                            pending.remove(s)
+                if not running:
+                    break
+                for key, _ in sel.select():
+                    rfd = int(key.fd)
+                    data = os.read(rfd, 65536)
+                    if data:
+                        chunks[rfd].append(data)
+                        continue
+                    sel.unregister(rfd)
+                    os.close(rfd)
+                    s, pid = running.pop(rfd)
+                    _, status = os.waitpid(pid, 0)
+                    ok, value = _result(b"".join(chunks.pop(rfd)), s, status)
+                    if ok:
+                        results[s] = value
+                    elif failure is None:
+                        failure = value
+        if failure is not None:
+            raise failure
+        return [n for s in services for n in results.get(s, [])]
+
+    def _fork(self, service: str, work: Callable[[Runner, str], list[str]]) -> tuple[int, int]:
+        """``work(runner, service)`` in a child process, with an engine of its own; its
+        pickled outcome (``(True, names)`` or ``(False, exception)``) written to a pipe.
+        Returns ``(read end, pid)``."""
+        import os
+        import pickle
+
+        from dockyard.engine import Engine
+
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid:
+            os.close(wfd)
+            return rfd, pid
+        try:  # the child: never returns
+            os.close(rfd)
+            try:
+                outcome: tuple[bool, Any] = (
+                    True,
+                    work(Runner(Engine(self.engine.paths), self.project, self.out), service),
+                )
+            except BaseException as e:  # handed to the parent, which raises it
+                outcome = (False, e)
+            try:
+                data = pickle.dumps(outcome)
+                pickle.loads(data)  # an exception whose arguments do not round-trip
+            except Exception:
+                data = pickle.dumps((False, ComposeError(str(outcome[1]))))
+            view = memoryview(data)
+            while view:
+                view = view[os.write(wfd, view) :]
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(0)
+
     # -- networks and volumes --------------------------------------------------------------
 
     def ensure_networks(self, services: list[str]) -> None:
@@ -325,21 +436,20 @@ class Runner:
         self.ensure_images(chosen, pull, build)
         self.ensure_networks(chosen)
         self.ensure_volumes(chosen)
-        names: list[str] = []
-        for s in chosen:
+
+        def work(runner: Runner, s: str) -> list[str]:
             if not no_start:  # `create`: nothing runs, so no condition can be met
-                self.wait_dependencies(s, chosen)
-            names.extend(
-                self.converge(
-                    s,
-                    force_recreate=force_recreate,
-                    no_recreate=no_recreate,
-                    no_start=no_start,
-                    timeout=timeout,
-                    renew_anon_volumes=renew_anon_volumes,
-                )
+                runner.wait_dependencies(s, chosen)
+            return runner.converge(
+                s,
+                force_recreate=force_recreate,
+                no_recreate=no_recreate,
+                no_start=no_start,
+                timeout=timeout,
+                renew_anon_volumes=renew_anon_volumes,
             )
-        return names
+
+        return self.in_dependency_order(chosen, work)
 
     def orphans(self, remove: bool, timeout: int | None) -> None:
         """Containers of the project whose service is gone: removed with ``remove``, else
@@ -564,31 +674,39 @@ class Runner:
     # -- stop, start, down -----------------------------------------------------------------
 
     def stop(self, services: list[str] | None = None, timeout: int | None = None) -> None:
-        """Stop the running containers of ``services`` (all), dependents first."""
-        order = list(reversed(self.selected(services)))
-        by_service = {s: self.containers([s]) for s in order}
-        for s in order:
-            for c in by_service[s]:
+        """Stop the running containers of ``services`` (all), dependents first,
+        independent services at the same time."""
+
+        def work(runner: Runner, s: str) -> list[str]:
+            for c in runner.containers([s]):
                 if c["State"] in ("running", "paused", "restarting"):
-                    name = self.name_of(c)
-                    self.event("Container", name, "Stopping")
+                    name = runner.name_of(c)
+                    runner.event("Container", name, "Stopping")
                     try:
-                        self.engine.container_stop(c["Id"], t=timeout)
+                        runner.engine.container_stop(c["Id"], t=timeout)
                     except NotModified:
                         pass
-                    self.event("Container", name, "Stopped")
+                    runner.event("Container", name, "Stopped")
+            return []
+
+        self.in_dependency_order(self.selected(services), work, reverse=True)
 
     def start(self, services: list[str] | None = None) -> None:
-        """Start the existing containers of ``services`` (all), in dependency order.
-        Raises ComposeError when a service has no container."""
-        for s in self.selected(services):
-            found = self.containers([s])
+        """Start the existing containers of ``services`` (all), in dependency order
+        (independent services at the same time), each once its ``depends_on``
+        conditions hold. Raises ComposeError when a named service has no container."""
+
+        def work(runner: Runner, s: str) -> list[str]:
+            found = runner.containers([s])
             if not found and services:
                 raise ComposeError(f"service {s!r} has no container to start")
-            self.wait_dependencies(s, [])
+            runner.wait_dependencies(s, [])
             for c in found:
                 if c["State"] != "running":
-                    self.start_container(c["Id"], self.name_of(c))
+                    runner.start_container(c["Id"], runner.name_of(c))
+            return []
+
+        self.in_dependency_order(self.selected(services), work)
 
     def restart(self, services: list[str] | None = None, timeout: int | None = None) -> None:
         for s in self.selected(services):
@@ -671,14 +789,12 @@ class Runner:
             known = {
                 c["Labels"].get(convert.SERVICE_LABEL, "") for c in self.containers(oneoff=None)
             }
-        order = list(reversed(dependency_order({**self.project.disabled, **self.project.services})))
         all_containers = self.containers(oneoff=None)
-        rank = {s: i for i, s in enumerate(order)}
         orphans = [c for c in all_containers if c["Labels"].get(convert.SERVICE_LABEL) not in known]
-        mine = [c for c in all_containers if c not in orphans]
-        mine.sort(
-            key=lambda c: (rank.get(c["Labels"].get(convert.SERVICE_LABEL, ""), 0), c["Names"][0])
-        )
+        by_service: dict[str, list[Summary]] = {}
+        for c in all_containers:
+            if c not in orphans:
+                by_service.setdefault(c["Labels"].get(convert.SERVICE_LABEL, ""), []).append(c)
         if orphans and not remove_orphans:
             print(
                 f"WARN[0000] Found orphan containers ([{' '.join(self.name_of(c) for c in orphans)}])"
@@ -687,9 +803,23 @@ class Runner:
                 file=self.out,
             )
         anonymous: set[str] = set()
-        for c in mine + (orphans if remove_orphans else []):
-            if volumes:
-                anonymous.update(self.anonymous_volumes(c).values())
+        if volumes:
+            for c in all_containers:
+                if c not in orphans or remove_orphans:
+                    anonymous.update(self.anonymous_volumes(c).values())
+
+        def work(runner: Runner, s: str) -> list[str]:
+            for c in sorted(by_service[s], key=lambda c: str(c["Names"][0])):
+                runner.remove_container(c, timeout, stop=True, volumes=volumes)
+            return []
+
+        # Dependents first, independent services at the same time.
+        order = dependency_order({**self.project.disabled, **self.project.services})
+        ordered = [s for s in order if s in by_service]
+        self.in_dependency_order(
+            ordered + sorted(s for s in by_service if s not in ordered), work, reverse=True
+        )
+        for c in orphans if remove_orphans else []:
             self.remove_container(c, timeout, stop=True, volumes=volumes)
         # Anonymous volumes a recreated container took over are mounted by name: removed
         # here, as the anonymous volumes they are.
@@ -957,6 +1087,37 @@ class Runner:
                 files = files or c["Labels"].get(convert.FILES_LABEL, "")
             status = ", ".join(f"{s}({n})" for s, n in sorted(counts.items()))
             yield name, status, files
+
+
+def _parallel_limit() -> int:
+    """``COMPOSE_PARALLEL_LIMIT``: how many services are worked on at once (0: no limit,
+    Compose's default)."""
+    import os
+
+    value = os.environ.get("COMPOSE_PARALLEL_LIMIT", "").strip()
+    if not value:
+        return 0
+    try:
+        return max(int(value), 0)
+    except ValueError:
+        raise ComposeError(f"COMPOSE_PARALLEL_LIMIT: invalid number {value!r}") from None
+
+
+def _result(data: bytes, service: str, status: int) -> tuple[bool, Any]:
+    """A worker's outcome from its pickled report; one that died without reporting is
+    a failure naming the service and how it ended."""
+    import os
+    import pickle
+
+    if not data:
+        how = (
+            f"signal {os.WTERMSIG(status)}"
+            if os.WIFSIGNALED(status)
+            else f"status {os.waitstatus_to_exitcode(status)}"
+        )
+        return False, ComposeError(f"service {service!r}: its worker ended by {how}")
+    outcome: tuple[bool, Any] = pickle.loads(data)
+    return outcome
 
 
 def _mapping(value: Any) -> dict[str, Any]:
