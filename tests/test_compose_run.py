@@ -12,13 +12,15 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conftest import Runner
+from conftest import DOCKYARD, Runner
 
 pytestmark = pytest.mark.slow
 
@@ -413,6 +415,105 @@ def test_independent_services_start_and_stop_together(
         assert events == ["Stopping", "Stopping", "Stopped", "Stopped"], stop.stderr
     finally:
         dy("compose", "-p", "par", "down", "-v", "-t", "0", cwd=tmp_path, check=True)
+    assert dy("ps", "-aq", check=True).stdout == ""
+
+
+COMMANDS_PROJECT = """\
+services:
+  web:
+    build: ./app
+    image: ${REGISTRY}/cmd/web:1
+    command: sleep 300
+    stop_signal: SIGKILL
+    network_mode: none
+  db:
+    image: busybox
+    command: sleep 300
+    stop_signal: SIGKILL
+    network_mode: none
+  talker:
+    image: busybox
+    network_mode: none
+    command: sh -c 'until [ -f /tmp/go ]; do sleep 0.1; done; for i in $$(seq 10); do echo said-$$i; sleep 0.2; done'
+"""
+
+
+@pytest.mark.timeout(180)
+def test_images_cp_scale_stats_wait_attach_push_down_rmi(
+    tmp_path: Path, dy: Runner, busybox: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commands over the docker CLI's: ``images``, ``cp`` both ways, ``scale``,
+    ``stats``, ``wait``, ``attach``, ``push`` (to a loopback registry) and ``down --rmi
+    local`` (the built image goes, busybox stays)."""
+    from registry_peer import Registry, registry_env
+
+    registry = Registry(tmp_path / "registry")
+    registry_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("REGISTRY", registry.host)
+    project = tmp_path / "cmd"
+    (project / "app").mkdir(parents=True)
+    (project / "app" / "Dockerfile").write_text("FROM busybox\nRUN echo built > /built\n")
+    (project / "compose.yaml").write_text(COMMANDS_PROJECT)
+
+    def compose(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+        return dy("compose", *args, cwd=project, **kw)  # type: ignore[no-any-return]
+
+    try:
+        compose("up", "-d", check=True, timeout=90)
+        table = compose("images", check=True).stdout.splitlines()
+        assert table[0].split() == ["CONTAINER", "REPOSITORY", "TAG", "PLATFORM", "IMAGE", "ID", "SIZE", "CREATED"]  # fmt: skip
+        rows = sorted(line.split()[:4] for line in table[1:])
+        assert rows == [
+            ["cmd-db-1", "busybox", "latest", "linux/amd64"],
+            ["cmd-talker-1", "busybox", "latest", "linux/amd64"],
+            ["cmd-web-1", f"{registry.host}/cmd/web", "1", "linux/amd64"],
+        ]
+        assert len(set(compose("images", "-q", check=True).stdout.split())) == 2
+
+        (tmp_path / "in.txt").write_text("copied in\n")
+        compose("cp", str(tmp_path / "in.txt"), "db:/tmp/in.txt", check=True)
+        assert compose("exec", "-T", "db", "cat", "/tmp/in.txt", check=True).stdout == "copied in\n"
+        compose("cp", "web:/built", str(tmp_path / "out.txt"), check=True)
+        assert (tmp_path / "out.txt").read_text() == "built\n"
+        across = compose("cp", "web:/built", "db:/built")
+        assert (
+            across.returncode == 1 and "copying between services is not supported" in across.stderr
+        )
+
+        compose("scale", "db=2", check=True, timeout=60)
+        stats = compose("stats", "--no-stream", "--format", "{{.Name}}", "db", check=True)
+        assert sorted(stats.stdout.split()) == ["cmd-db-1", "cmd-db-2"]
+
+        attach = subprocess.Popen(
+            [DOCKYARD, "compose", "attach", "--no-stdin", "talker"],
+            cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(1)  # attached before the container starts talking
+        compose("exec", "-T", "talker", "touch", "/tmp/go", check=True)
+        out, err = attach.communicate(timeout=30)
+        assert attach.returncode == 0, err
+        assert "said-10" in out.splitlines()
+
+        waiter = subprocess.Popen(
+            [DOCKYARD, "compose", "wait", "db"],
+            cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(0.5)
+        compose("kill", "db", check=True)
+        out, err = waiter.communicate(timeout=30)
+        assert waiter.returncode == 137, err
+        assert len(out.splitlines()) == 2 and out.endswith("exited with status code 137\n")
+
+        pushed = compose("push", check=True, timeout=60)
+        assert f" Image {registry.host}/cmd/web:1  Pushed" in pushed.stderr
+        assert " db  Skipped" in pushed.stderr  # no build section: nothing to push
+
+        down = compose("down", "--rmi", "local", check=True, timeout=60)
+        assert f" Image {registry.host}/cmd/web:1  Removed" in down.stderr
+        assert dy("images", "--format", "{{.Repository}}", check=True).stdout == "busybox\n"
+    finally:
+        compose("down", "-t", "0", "--rmi", "local")
+        registry.stop()
     assert dy("ps", "-aq", check=True).stdout == ""
 
 

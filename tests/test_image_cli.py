@@ -6,6 +6,7 @@ import json
 import os
 import re
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -157,6 +158,23 @@ def test_rmi_image_used_by_container(dy: Runner, busybox: str, engine_env: dict[
         f"Error response from daemon: conflict: unable to delete {full[7:19]} (cannot be forced) "
         f"- image is being used by running container {cid[:12]}\n"
     )
+
+
+def test_rmi_no_prune_keeps_untagged_parents(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    """``rmi --no-prune`` (the API's ``noprune``, which Docker Compose's ``down --rmi``
+    sends) removes the image and leaves the untagged build steps under it; plain ``rmi``
+    of the next one takes them."""
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo a >/a\nRUN echo b >/b\n")
+    dy("build", "-q", "-t", "np", str(tmp_path), check=True)
+    before = dy("images", "-aq", "--no-trunc", check=True).stdout.split()
+    out = dy("rmi", "--no-prune", "np", check=True).stdout.splitlines()
+    assert out[0] == "Untagged: np:latest" and out[1].startswith("Deleted: sha256:")
+    after = dy("images", "-aq", "--no-trunc", check=True).stdout.split()
+    assert set(before) - set(after) == {out[1].removeprefix("Deleted: ")}  # np's image alone
+    busybox_id = dy("images", "-q", "--no-trunc", busybox, check=True).stdout.strip()
+    (parent,) = set(after) - {busybox_id}  # RUN echo a's image, dangling now
+    dy("rmi", parent, check=True)
+    assert dy("images", "-aq", "--no-trunc", check=True).stdout.split() == [busybox_id]
 
 
 def test_image_inspect_shape(dy: Runner, busybox: str) -> None:

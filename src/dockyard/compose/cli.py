@@ -356,9 +356,9 @@ def down(
     c: _Ctx, volumes: bool, remove_orphans: bool, rmi: str | None, timeout: int | None
 ) -> None:
     """Stop and remove containers, networks."""
-    if rmi:
-        raise ComposeError("--rmi is not supported by Dockyard yet")
-    c.name_only_runner().down(volumes=volumes, remove_orphans=remove_orphans, timeout=timeout)
+    c.name_only_runner().down(
+        volumes=volumes, remove_orphans=remove_orphans, timeout=timeout, rmi=rmi
+    )
 
 
 @compose.command()
@@ -478,10 +478,12 @@ def build(c: _Ctx, no_cache: bool, pull: bool, quiet: bool, services: tuple[str,
 # -- ps, logs, exec, run -------------------------------------------------------------------
 
 
-def _table(header: list[str], rows: list[list[str]]) -> None:
+def _table(header: list[str], rows: list[list[str]], minwidth: int = 0) -> None:
     """Columns as Compose's tabwriter: each cell but the last padded to the column's
-    widest plus 3 spaces."""
-    widths = [max(len(r[i]) for r in [header, *rows]) + 3 for i in range(len(header))]
+    widest plus 3 spaces (at least ``minwidth``)."""
+    widths = [
+        max(minwidth, max(len(r[i]) for r in [header, *rows]) + 3) for i in range(len(header))
+    ]
     for r in [header, *rows]:
         print("".join(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=False)) + r[-1])
 
@@ -767,3 +769,254 @@ def top(c: _Ctx, services: tuple[str, ...]) -> None:
         print(runner.log_name(found))
         _table(list(procs["Titles"]), [list(p) for p in procs["Processes"]])
         print()
+
+
+# -- images, push, cp, wait, scale, attach, stats --------------------------------------------
+
+
+def _delegate(command: str, args: list[str]) -> Any:
+    """Run ``dockyard COMMAND ARGS`` in this process: Compose v2's ``cp``, ``attach`` and
+    ``stats`` are the docker CLI's own commands aimed at a service's containers."""
+    root = click.get_current_context().find_root()
+    group = root.command
+    cmd = group.get_command(root, command) if isinstance(group, click.Group) else None
+    if cmd is None:
+        raise ComposeError(f"{command}: not available in this command line")
+    with cmd.make_context(command, args, parent=root) as sub:
+        return cmd.invoke(sub)
+
+
+@compose.command()
+@click.option("-q", "--quiet", is_flag=True, help="Only display IDs.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.argument("services", nargs=-1)
+@pass_ctx
+def images(c: _Ctx, quiet: bool, fmt: str, services: tuple[str, ...]) -> None:
+    """List images used by the created containers."""
+    from datetime import datetime
+
+    from dockyard.humanize import human_duration, human_size
+
+    rows = c.name_only_runner().images(list(services))
+    if quiet:
+        for i in dict.fromkeys(str(r["ID"]).partition(":")[2] or r["ID"] for r in rows):
+            print(i)
+        return
+    if fmt == "json":
+        # Compose 2.40's keys: LastTagTime is the image's, else its creation time.
+        keys = ("ID", "ContainerName", "Repository", "Tag", "Platform", "Size")
+        items = [
+            {**{k: r[k] for k in keys}, "LastTagTime": r["LastTagTime"] or r["Created"]}
+            for r in rows
+        ]
+        print(json.dumps(items, separators=(",", ":")))
+        return
+    now = time.time()
+    table = []
+    for r in rows:
+        created = "N/A"
+        if r["Created"]:
+            when = datetime.fromisoformat(str(r["Created"]).replace("Z", "+00:00"))
+            created = human_duration(now - when.timestamp()) + " ago"
+        table.append(
+            [
+                r["ContainerName"],
+                r["Repository"] or "<none>",
+                r["Tag"] or "<none>",
+                r["Platform"],
+                (str(r["ID"]).partition(":")[2] or r["ID"])[:12],
+                human_size(r["Size"]),
+                created,
+            ]
+        )
+    # Compose's formatter.Print: a tabwriter with cells at least 20 wide, padding 3.
+    _table(
+        ["CONTAINER", "REPOSITORY", "TAG", "PLATFORM", "IMAGE ID", "SIZE", "CREATED"],
+        table,
+        minwidth=20,
+    )
+
+
+@compose.command()
+@click.option("--ignore-push-failures", is_flag=True, help="Push what it can and ignore failures.")
+@click.option("-q", "--quiet", is_flag=True, help="Push without printing progress information.")
+@click.argument("services", nargs=-1)
+@pass_ctx
+def push(c: _Ctx, ignore_push_failures: bool, quiet: bool, services: tuple[str, ...]) -> None:
+    """Push service images."""
+    runner = c.runner(list(services))
+    runner.push(runner.selected(list(services)), ignore_push_failures, quiet)
+
+
+def _split_cp_arg(arg: str) -> tuple[str, str]:
+    """``SERVICE:PATH`` or a local path (absolute, ``.``-relative, or without ``:``), as
+    docker/compose ``splitCpArg``."""
+    if arg.startswith("/"):
+        return "", arg
+    service, colon, path = arg.partition(":")
+    if not colon or service.startswith("."):
+        return "", arg
+    return service, path
+
+
+@compose.command("cp")
+@click.option("--index", type=int, default=0, help="Index of the container of the service.")
+@click.option("--all", "all_", is_flag=True, help="Include containers created by run.")
+@click.option("-L", "--follow-link", is_flag=True, help="Always follow symbol link in SRC_PATH.")
+@click.option("-a", "--archive", is_flag=True, help="Archive mode (copy all uid/gid information).")
+@click.argument("source")
+@click.argument("destination")
+@pass_ctx
+def cp(
+    c: _Ctx,
+    index: int,
+    all_: bool,
+    follow_link: bool,
+    archive: bool,
+    source: str,
+    destination: str,
+) -> None:
+    """Copy files/folders between a service container and the local filesystem."""
+    if not source:
+        raise ComposeError("source can not be empty")
+    if not destination:
+        raise ComposeError("destination can not be empty")
+    src_service, src_path = _split_cp_arg(source)
+    dst_service, dst_path = _split_cp_arg(destination)
+    if src_service and dst_service:
+        raise ComposeError("copying between services is not supported")
+    if not src_service and not dst_service:
+        raise ComposeError("unknown copy direction")
+    from dockyard.compose.convert import NUMBER_LABEL
+
+    service = src_service or dst_service
+    runner = c.name_only_runner()
+    found = runner.containers([service], oneoff=None if all_ else False)
+    if index:
+        found = [x for x in found if x["Labels"].get(NUMBER_LABEL) == str(index)]
+        if not found:
+            raise ComposeError(f'service "{service}" is not running container #{index}')
+    if not found:
+        raise ComposeError(f'no container found for service "{service}"')
+    if src_service:
+        found = found[:1]  # from a service: its first container
+    flags = ["-q", *(["-a"] if archive else []), *(["-L"] if follow_link else [])]
+    for x in found:
+        name = runner.name_of(x)
+        if src_service:
+            what = f"{name}:{src_path} to {dst_path}"
+            args = [f"{name}:{src_path}", dst_path]
+        else:
+            what = f"{src_path} to {name}:{dst_path}"
+            args = [src_path, f"{name}:{dst_path}"]
+        runner.event("Container", name, f"Copying {what}")
+        _delegate("cp", [*flags, *args])
+        runner.event("Container", name, f"Copied {what}")
+
+
+@compose.command()
+@click.option("--down-project", is_flag=True, help="Drops project when the first container stops.")
+@click.argument("services", nargs=-1, required=True)
+@pass_ctx
+def wait(c: _Ctx, down_project: bool, services: tuple[str, ...]) -> None:
+    """Block until containers of all (or specified) services stop."""
+    import threading
+
+    from dockyard.engine import Engine
+
+    runner = c.name_only_runner()
+    if runner.project.config_files:
+        runner.selected(list(services))
+    found = runner.containers(list(services), oneoff=None)
+    if not found:
+        raise ComposeError(f'no containers for project "{runner.project.name}"')
+    codes: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def one(x: dict[str, Any]) -> None:
+        try:
+            code = int(Engine(c.paths).container_wait(x["Id"])["StatusCode"])
+        except BaseException as e:  # reported by the main thread
+            errors.append(e)
+            return
+        with lock:
+            print(f'container "{x["Id"]}" exited with status code {code}', flush=True)
+            codes.append(code)
+
+    threads = [threading.Thread(target=one, args=(x,), daemon=True) for x in found]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.2)
+    if errors:
+        raise errors[0]
+    if down_project:
+        runner.down(remove_orphans=True)
+    sys.exit(codes[-1] if codes else 0)
+
+
+@compose.command()
+@click.option("--no-deps", is_flag=True, help="Don't start linked services.")
+@click.argument("replicas", nargs=-1, required=True)
+@pass_ctx
+def scale(c: _Ctx, no_deps: bool, replicas: tuple[str, ...]) -> None:
+    """Scale services."""
+    counts: dict[str, int] = {}
+    for arg in replicas:
+        name, eq, value = arg.partition("=")
+        if not eq or not name or not value:
+            raise ComposeError(f"invalid scale specifier: {arg}")
+        try:
+            counts[name] = int(value)
+        except ValueError:
+            raise ComposeError(
+                f"invalid scale specifier: can't parse replica value as int: {arg}"
+            ) from None
+    names = sorted(counts)
+    c.runner(names).up(names, no_deps=no_deps, scale=counts)
+
+
+@compose.command()
+@click.option("--detach-keys", help="Override the key sequence for detaching from a container.")
+@click.option("--index", type=int, default=1, help="Index of the container of the service.")
+@click.option("--no-stdin", is_flag=True, help="Do not attach STDIN.")
+@click.option("--sig-proxy", type=click.BOOL, default=True, help="Proxy all received signals.")
+@click.argument("service")
+@pass_ctx
+def attach(
+    c: _Ctx, detach_keys: str | None, index: int, no_stdin: bool, sig_proxy: bool, service: str
+) -> None:
+    """Attach local standard input, output, and error streams to a service's running
+    container."""
+    runner = c.runner([service])
+    found = runner.find(service, index)
+    args = [*(["--detach-keys", detach_keys] if detach_keys else [])]
+    args += [*(["--no-stdin"] if no_stdin else []), f"--sig-proxy={str(sig_proxy).lower()}"]
+    _delegate("attach", [*args, runner.name_of(found)])
+
+
+@compose.command()
+@click.option("-a", "--all", "all_", is_flag=True, help="Show all containers.")
+@click.option("--format", "fmt", default="", help="Format output using a Go template.")
+@click.option("--no-stream", is_flag=True, help="Disable streaming stats.")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate output.")
+@click.argument("service", required=False)
+@pass_ctx
+def stats(
+    c: _Ctx, all_: bool, fmt: str, no_stream: bool, no_trunc: bool, service: str | None
+) -> None:
+    """Display a live stream of container(s) resource usage statistics."""
+    runner = c.name_only_runner()
+    found = runner.containers([service] if service else None, oneoff=None, all=all_)
+    args = [*(["--format", fmt] if fmt else []), *(["--no-stream"] if no_stream else [])]
+    args += ["--no-trunc"] if no_trunc else []
+    if not found:
+        if no_stream and not fmt:
+            print(
+                "CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT   MEM %     NET I/O   "
+                "BLOCK I/O   PIDS"
+            )
+        return
+    _delegate("stats", [*args, *(x["Id"][:12] for x in found)])

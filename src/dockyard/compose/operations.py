@@ -336,7 +336,12 @@ class Runner:
                 tags=[image],
                 buildargs=spec.get("args") or {},
                 target=spec.get("target", ""),
-                labels=spec.get("labels") or {},
+                # As Compose v2's getImageBuildLabels: down --rmi local finds them by these.
+                labels={
+                    **(spec.get("labels") or {}),
+                    **convert.project_labels(self.project),
+                    convert.SERVICE_LABEL: s,
+                },
                 network=spec.get("network") or "default",
                 pull=pull or bool(spec.get("pull")),
                 nocache=no_cache or bool(spec.get("no_cache")),
@@ -777,11 +782,17 @@ class Runner:
         return len(gone)
 
     def down(
-        self, *, volumes: bool = False, remove_orphans: bool = False, timeout: int | None = None
+        self,
+        *,
+        volumes: bool = False,
+        remove_orphans: bool = False,
+        timeout: int | None = None,
+        rmi: str | None = None,
     ) -> None:
         """Stop and remove the project's containers (dependents first), then its
-        networks, and with ``volumes`` its named volumes (never external ones) and the
-        containers' anonymous volumes."""
+        networks, with ``rmi`` (``local``, ``all``) its images
+        (:meth:`images_to_remove`), and with ``volumes`` its named volumes (never
+        external ones) and the containers' anonymous volumes."""
         known = set(self.project.services) | set(self.project.disabled)
         if not self.project.config_files:
             # `down -p NAME` without the project's files: every container labelled with
@@ -845,6 +856,8 @@ class Runner:
             except Conflict as e:
                 raise ComposeError(f"error while removing network {name}: {e}") from None
             self.event("Network", name, "Removed")
+        if rmi:
+            self.remove_images(self.images_to_remove(rmi, remove_orphans))
         if volumes and not self.project.config_files:
             label = f"{convert.PROJECT_LABEL}={self.project.name}"
             for info in self.engine.volume_list(filters={"label": [label]}).get("Volumes") or []:
@@ -864,6 +877,120 @@ class Runner:
                 self.event("Volume", vol["name"], "Removing")
                 self.engine.volume_delete(vol["name"])
                 self.event("Volume", vol["name"], "Removed")
+
+    def images_to_remove(self, mode: str, remove_orphans: bool = False) -> list[str]:
+        """``down --rmi``: the images to remove (docker/compose ``ImagesToPrune``), in
+        familiar form, sorted. ``local``: images built for the project's services (by
+        their ``com.docker.compose.*`` labels, orphans' too with ``remove_orphans``) and
+        the default-named images of services without ``image``; ``all`` adds every
+        service's ``image``. Only images that exist are named."""
+        from dockyard import reference
+
+        services = {**self.project.disabled, **self.project.services}
+        names = []
+        if mode == "all":
+            names += [str(svc["image"]) for svc in services.values() if svc.get("image")]
+        label = f"{convert.PROJECT_LABEL}={self.project.name}"
+        for img in self.engine.image_list(filters={"label": [label], "dangling": ["false"]}):
+            service = (img.get("Labels") or {}).get(convert.SERVICE_LABEL)
+            if img["RepoTags"] and (remove_orphans or service in services):
+                names.append(img["RepoTags"][0])
+        names += [f"{self.project.name}-{s}" for s, svc in services.items() if not svc.get("image")]
+        out = set()
+        for name in names:
+            if name in out or self.image_id(name) is None and not name.startswith("sha256:"):
+                continue
+            try:
+                out.add(reference.parse(name).familiar())
+            except Exception:
+                out.add(name)
+        return sorted(out)
+
+    def remove_images(self, names: list[str]) -> None:
+        """Remove ``names`` as ``down --rmi`` does: an image still in use is a warning
+        (``Resource is still in use``), a missing one a notice."""
+        for name in names:
+            self.event("Image", name, "Removing")
+            try:
+                self.engine.image_delete(name)
+            except Conflict:
+                self.event("Image", name, "Resource is still in use")
+                continue
+            except NotFound:
+                self.event("Image", name, "Warning: No resource found to remove")
+                continue
+            self.event("Image", name, "Removed")
+
+    def images(self, services: list[str] | None) -> list[dict[str, Any]]:
+        """``images``: for each container of the project (of ``services``), sorted by
+        name, the image it was created from: ``ContainerName``, ``ID``, ``Repository``,
+        ``Tag`` (from the container's image reference), ``Platform``, ``Size`` (bytes),
+        ``Created`` and ``LastTagTime`` (RFC 3339, or None)."""
+        from dockyard import reference
+
+        rows = []
+        for c in self.containers(services or None, oneoff=None):
+            repo, tag = "", ""
+            if not str(c["Image"]).startswith("sha256:"):
+                try:
+                    ref = reference.parse(str(c["Image"]))
+                    repo, tag = ref.familiar_name(), ref.tag or ""
+                except Exception:
+                    pass
+            row: dict[str, Any] = {
+                "ContainerName": self.name_of(c),
+                "ID": c["ImageID"],
+                "Repository": repo,
+                "Tag": tag,
+                "Platform": "",
+                "Size": 0,
+                "Created": None,
+                "LastTagTime": None,
+            }
+            try:
+                img = self.engine.image_inspect(str(c["Image"]))
+            except NotFound:
+                rows.append(row)
+                continue
+            row["ID"] = img["Id"]
+            row["Platform"] = "/".join(
+                p for p in (img.get("Os"), img.get("Architecture"), img.get("Variant")) if p
+            )
+            row["Size"] = int(img.get("Size") or 0)
+            row["Created"] = img.get("Created") or None
+            tagged = (img.get("Metadata") or {}).get("LastTagTime") or ""
+            row["LastTagTime"] = None if tagged.startswith("0001-01-01") else tagged
+            rows.append(row)
+        return sorted(rows, key=lambda r: str(r["ContainerName"]))
+
+    def push(self, services: list[str], ignore_failures: bool = False, quiet: bool = False) -> None:
+        """``push``: the ``image`` of each of ``services`` that has both ``build`` and
+        ``image`` (others are ``Skipped``, as Compose v2's push.go), ``build.tags`` not
+        being supported. Raises ComposeError naming the service, unless
+        ``ignore_failures`` (then a warning)."""
+        from dockyard.engine import distribution
+
+        for s in services:
+            svc = self.project.services[s]
+            if not svc.get("build") or not svc.get("image"):
+                if not quiet:
+                    self.event("", s, "Skipped")
+                continue
+            image = str(svc["image"])
+            if not quiet:
+                self.event("Image", image, "Pushing")
+            try:
+                for _ in distribution.push(self.engine, image):
+                    pass
+            except Exception as e:
+                if not hasattr(e, "status_code"):
+                    raise
+                if not ignore_failures:
+                    raise ComposeError(f"service {s!r}: pushing {image}: {e}") from None
+                print(f"WARN[0000] service {s!r}: pushing {image}: {e}", file=self.out)
+                continue
+            if not quiet:
+                self.event("Image", image, "Pushed")
 
     # -- run, exec, logs -------------------------------------------------------------------
 

@@ -181,10 +181,8 @@ class ImageOperations(EngineBase):
         repositories: ``force`` overrides)."""
         from dockyard.engine.events import image_event
 
-        if noprune:
-            raise InvalidArgument("noprune is not supported by Dockyard")
         image_id = self.images.resolve(name).id
-        records = self.images.delete(name, force=force)
+        records = self.images.delete(name, force=force, noprune=noprune)
         for kind, value in records:
             if kind == "Untagged" and "@" not in value:
                 image_event(self.images, image_id, image_id, "untag")

@@ -621,8 +621,11 @@ class ImageStore:
         # Running containers first: they make the strongest conflict.
         return sorted(out, key=lambda c: not c[1])
 
-    def delete(self, name_or_id: str, force: bool = False) -> builtins.list[tuple[str, str]]:
-        """``docker rmi``: untag and/or delete an image; returns records in order.
+    def delete(
+        self, name_or_id: str, force: bool = False, noprune: bool = False
+    ) -> builtins.list[tuple[str, str]]:
+        """``docker rmi``: untag and/or delete an image; returns records in order. With
+        ``noprune`` (``rmi --no-prune``) the untagged parents it was built from stay.
 
         Records are ``("Untagged", "busybox:latest")`` and ``("Deleted", "sha256:...")`` (the
         image ID, then the chain IDs of removed layers). A tag given by name is untagged;
@@ -678,7 +681,7 @@ class ImageStore:
         # The image, then the intermediate images it was built from that nothing else needs.
         target: Image | None = img
         while target is not None:
-            parent = self._parent_to_prune(target.id)
+            parent = None if noprune else self._parent_to_prune(target.id)
             diff_ids = target.diff_ids
             chains = dict(zip(diff_ids, chain_ids(diff_ids), strict=True))
             removed = self.remove(target.id)
