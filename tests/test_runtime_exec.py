@@ -16,7 +16,10 @@ from dockyard.errors import Conflict, RuntimeFailure
 from dockyard.runtime.linux import LinuxRuntime
 from test_runtime import DEFAULT_CAPS, _cli, make_bundle, redirected
 
-SCRIPT = "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.02; done"
+# Written to a new file and renamed: a reader never sees the truncated file in between.
+SCRIPT = (
+    "i=0; while true; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.02; done"
+)
 
 
 @pytest.fixture
