@@ -291,3 +291,21 @@ def test_include(tmp_path: Path) -> None:
     write(tmp_path, "compose.yaml", "include: [db/compose.yaml]\nservices:\n  db:\n    image: busybox\n")  # fmt: skip
     with pytest.raises(ComposeError, match=r"services.db conflicts with imported resource from .*db/compose.yaml"):  # fmt: skip
         load(tmp_path)
+
+
+def test_schema_validation_is_remembered_only_for_valid_models(tmp_path: Path) -> None:
+    """With a cache directory a model that passed the schema is remembered (one marker
+    file) and not validated again; an invalid one is refused every time."""
+    cache = tmp_path / "cache"
+    project = tmp_path / "p"
+    project.mkdir()
+    write(project, "compose.yaml", "services:\n  web:\n    image: busybox\n    init: true\n")
+    load(project, cache_dir=str(cache))
+    (marker,) = cache.iterdir()
+    load(project, cache_dir=str(cache))
+    assert list(cache.iterdir()) == [marker]
+    write(project, "compose.yaml", "services:\n  web:\n    image: busybox\n    init: [1]\n")
+    for _ in range(2):
+        with pytest.raises(ComposeError, match="services.web.init"):
+            load(project, cache_dir=str(cache))
+    assert list(cache.iterdir()) == [marker]

@@ -33,6 +33,8 @@ class _Ctx:
             project_directory=o["project_directory"],
             env_files=list(o["env_file"]),
             profiles=list(o["profile"]),
+            # Models that passed the schema once, remembered until the run root goes.
+            cache_dir=os.path.join(self.paths.runroot, "compose", "valid"),
         )
 
     def project(self, selected: list[str] | None = None) -> Any:
