@@ -484,7 +484,10 @@ class ContainerOperations(EngineBase):
         InvalidArgument (bad detach keys)."""
         from dockyard.container.attach import attach
 
-        self.containers.event(self.container_store.get(id), "attach")
+        c = self.container_store.get(id)
+        state = c.state  # attach() refuses the others, which are no attach
+        if state.get("Running") and not (state.get("Paused") or state.get("Restarting")):
+            self.containers.event(c, "attach")
         return attach(
             self.containers, id, stdin=stdin, sig_proxy=sig_proxy, detach_keys=detach_keys
         )
