@@ -1155,8 +1155,7 @@ class ContainerManager:
         from dockyard.snapshot import unmount
 
         known = os.path.isdir(os.path.join(self.paths.runtime_state, c.id))
-        with contextlib.suppress(DockyardError, OSError):
-            self.networks.disconnect_events(c)
+        self._disconnect_events(c, ran=known)
         with self._cgroup_parent_lock(exclusive=True):
             self._kill_and_reap(c)
             if not known and self._cgroup_exists(c):
@@ -1185,6 +1184,12 @@ class ContainerManager:
                 failed = failed or e
         if failed is not None:
             raise failed
+
+    def _disconnect_events(self, c: Container, ran: bool) -> None:
+        """The network ``disconnect`` events of a run of ``c`` that ended (``ran``: its
+        runtime state was still there, so this cleanup is the first)."""
+        with contextlib.suppress(DockyardError, OSError):
+            self.networks.disconnect_events(c, ran)
 
     def _launch(
         self, c: Container, undo: contextlib.ExitStack, capture: bool = False
@@ -1234,6 +1239,9 @@ class ContainerManager:
         netns = self.networks.setup(c, self.store)
         if netns == self.networks.netns_path(c.id):
             undo.callback(self.networks.teardown, c.id)
+        # Before the teardown (undone in reverse): it looks for the namespace.
+        undo.callback(self._disconnect_events, c, True)
+        if netns == self.networks.netns_path(c.id):
             from dockyard.network.services import start_services
 
             self._services = undo.enter_context(contextlib.ExitStack())

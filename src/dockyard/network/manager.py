@@ -665,14 +665,18 @@ class NetworkManager:
             self.event(net, "connect", container=c.id)
         return path
 
-    def disconnect_events(self, c: Container) -> None:
+    def disconnect_events(self, c: Container, ran: bool) -> None:
         """Record the ``disconnect`` events of a run of ``c`` that ended (as dockerd
-        releases a stopped container's networks); call before :meth:`teardown`, and only
-        while its namespace is there, so a cleanup done twice reports once."""
+        releases a stopped container's networks); call before :meth:`teardown`: with a
+        namespace of its own they are recorded while it is there, with ``host`` or
+        ``none`` when ``ran`` (the caller's sign that the run was not cleaned up yet), so
+        a cleanup done twice reports once."""
         mode = c.host_config.get("NetworkMode") or "bridge"
         if mode.startswith("container:"):
             return
         if mode in ("host", "none"):
+            if not ran:
+                return
             nets = [self.get(mode)]
         elif os.path.exists(self.netns_path(c.id)):
             nets = [net for net, _ in self.endpoints(c.id)]
