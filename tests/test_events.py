@@ -361,6 +361,16 @@ def test_follow_until_interrupted(dy: Runner, busybox: str, follower: Any) -> No
         "die f1",
         "destroy f1",
     ]
+    # A monitor's health probe records the status change (the watch phase's child).
+    dy(
+        "run", "-d", "--name", "h1", "--health-cmd", "true", "--health-interval", "200ms",
+        busybox, "sleep", "30", check=True,
+    )  # fmt: skip
+    try:
+        assert _read_until(proc, " h1", 30)[-1] == "create h1"
+        assert _read_until(proc, "health_status", 30)[-1] == "health_status: healthy h1"
+    finally:
+        dy("rm", "-f", "h1", check=True)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(10) == 130
     # With --until in the future it ends by itself then, exit 0.
