@@ -257,8 +257,6 @@ def export_output(engine: Any, image_id: str, kind: str, dest: str) -> None:
     written under a temporary name, then renamed) or, for ``local``, unpacked into the
     directory ``dest`` (made if missing; entries stay inside it). Raises DockyardError,
     OSError."""
-    import threading
-
     if kind == "tar" and dest == "-":
         sys.stdout.flush()
         engine.image_export_rootfs(image_id, sys.stdout.buffer)
@@ -274,31 +272,7 @@ def export_output(engine: Any, image_id: str, kind: str, dest: str) -> None:
             if os.path.exists(tmp):
                 os.unlink(tmp)
         return
-    from dockyard.snapshot.unpack import apply_layer
-
-    os.makedirs(dest, exist_ok=True)
-    read_end, write_end = os.pipe()
-    failure: list[BaseException] = []
-
-    def produce() -> None:
-        with open(write_end, "wb") as w:
-            try:
-                engine.image_export_rootfs(image_id, w)
-            except BaseException as e:  # reported by the consumer
-                failure.append(e)
-
-    writer = threading.Thread(target=produce, daemon=True)
-    writer.start()
-    with open(read_end, "rb") as r:
-        try:
-            apply_layer(r, dest, allow_devices=True)
-        finally:
-            # Drain so the writer never blocks on a full pipe.
-            while r.read(1 << 16):
-                pass
-            writer.join()
-    if failure:
-        raise failure[0]
+    engine.image_export_rootfs_dir(image_id, dest)
 
 
 #: BuildKit's largest secret (secretsprovider.MaxSecretSize).

@@ -602,7 +602,7 @@ def _client_logins() -> dict[str, dict[str, str]]:
     import base64
     import json
 
-    from dockyard.distribution import credentials
+    from dockyard.engine import distribution
     from dockyard.errors import InvalidArgument
 
     def entry(creds: Any) -> dict[str, str]:
@@ -615,14 +615,14 @@ def _client_logins() -> dict[str, dict[str, str]]:
     if text:
         try:
             given = json.loads(text).get("auths") or {}
-            found = {str(k): credentials.from_auth_config(v) for k, v in given.items()}
+            found = {str(k): distribution.login_from_auth_config(v) for k, v in given.items()}
         except (ValueError, AttributeError) as e:
             raise InvalidArgument(
                 f"failed to read credentials from DOCKER_AUTH_CONFIG: {e}"
             ) from None
         if any(found.values()):
             return {k: entry(c) for k, c in found.items() if c is not None}
-    return {k: entry(c) for k, c in credentials.all_credentials().items()}
+    return {k: entry(c) for k, c in distribution.stored_logins().items()}
 
 
 def _copy_logins(engine: Any, container_id: str, config: dict[str, Any]) -> None:

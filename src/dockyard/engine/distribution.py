@@ -242,3 +242,20 @@ def _server(server: str | None) -> tuple[str, str]:
     if host in ("docker.io", "index.docker.io", "registry-1.docker.io"):
         return "docker.io", auth_key("docker.io")
     return host, host
+
+
+def stored_logins() -> dict[str, Credentials]:
+    """Every registry login the client has stored (config.json ``auths``, ``credsStore``,
+    ``credHelpers``), by server. Raises DockyardError."""
+    from dockyard.distribution import credentials
+
+    return credentials.all_credentials()
+
+
+def login_from_auth_config(entry: Any) -> Credentials | None:
+    """The login of one config.json ``auths`` entry (``auth``, ``username``/``password``,
+    ``identitytoken``), None when it has none. Raises ValueError, AttributeError on a
+    malformed entry."""
+    from dockyard.distribution import credentials
+
+    return credentials.from_auth_config(entry)

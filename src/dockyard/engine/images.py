@@ -238,6 +238,39 @@ class ImageOperations(EngineBase):
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
 
+    def image_export_rootfs_dir(self, name: str, dest: str) -> None:
+        """Unpack the merged root filesystem of image ``name`` into the directory ``dest``
+        (made if missing; entries stay inside it): BuildKit's local exporter, ``build -o
+        type=local``. Raises NotFound, DockyardError, OSError."""
+        import os
+        import threading
+
+        from dockyard.snapshot.unpack import apply_layer
+
+        os.makedirs(dest, exist_ok=True)
+        read_end, write_end = os.pipe()
+        failure: list[BaseException] = []
+
+        def produce() -> None:
+            with open(write_end, "wb") as w:
+                try:
+                    self.image_export_rootfs(name, w)
+                except BaseException as e:  # reported by the consumer
+                    failure.append(e)
+
+        writer = threading.Thread(target=produce, daemon=True)
+        writer.start()
+        with open(read_end, "rb") as r:
+            try:
+                apply_layer(r, dest, allow_devices=True)
+            finally:
+                # Drain so the writer never blocks on a full pipe.
+                while r.read(1 << 16):
+                    pass
+                writer.join()
+        if failure:
+            raise failure[0]
+
     def image_inspect(self, name: str) -> ImageInspect:
         """``GET /images/{name}/json`` of the image ``name`` (a reference, full or short
         ID). Raises NotFound ``No such image: <name>``."""
