@@ -215,6 +215,20 @@ def test_push_and_pull(docker: Docker, dy: Runner, tmp_path: Path) -> None:
         err = docker("pull", f"{registry.host}/api/nosuch:1", check=False)
         assert err.returncode == 1
         assert err.stderr.startswith("Error response from daemon: ")
+        # Distribution inspect (GET /distribution/{name}/json): the registry's descriptor
+        # of the manifest and its platform (from the config of a single manifest).
+        import httpx
+
+        digest = out.split("Digest: ", 1)[1].split()[0]
+        transport = httpx.HTTPTransport(uds=str(tmp_path / "run" / "docker.sock"))
+        with httpx.Client(transport=transport, base_url="http://docker") as api:
+            info = api.get(f"/v1.41/distribution/{name}/json").json()
+            assert info["Descriptor"]["digest"] == digest
+            assert info["Descriptor"]["mediaType"].endswith("manifest.v1+json")
+            assert [p["os"] for p in info["Platforms"]] == ["linux"]
+            missing = api.get(f"/distribution/{registry.host}/api/nosuch:1/json")
+            assert missing.status_code == 404
+            assert api.get("/distribution/UPPER/json").status_code == 400
     finally:
         registry.stop()
 

@@ -802,6 +802,21 @@ def image_list(req: Request) -> None:
     )
 
 
+@router.route("GET", "/images/search")
+def image_search(req: Request) -> None:
+    from dockyard.engine import distribution
+
+    limit = req.q_int("limit", 0) or 0
+    if limit < 0:
+        raise InvalidArgument("invalid limit specified")
+    try:
+        # As moby: a search without a (valid) login is no error.
+        login = _login(req)
+    except InvalidArgument:
+        login = None
+    req.send_json(distribution.search(req.q("term") or "", limit, req.q_filters(), login=login))
+
+
 @router.route("GET", "/images/{name:path}/json")
 def image_inspect(req: Request) -> None:
     req.send_json(call(req, "image_inspect", req.vars["name"]))
@@ -911,6 +926,13 @@ def image_push(req: Request) -> None:
     target = f"{name}:{tag}" if tag else name
     all_tags = not tag and ":" not in name.rsplit("/", 1)[-1]
     _progress(req, distribution.push(req.engine, target, all_tags=all_tags, login=login))
+
+
+@router.route("GET", "/distribution/{name:path}/json")
+def distribution_inspect(req: Request) -> None:
+    from dockyard.engine import distribution
+
+    req.send_json(distribution.inspect(req.engine, req.vars["name"], login=_login(req)))
 
 
 @router.route("POST", "/build")
@@ -1077,8 +1099,6 @@ def volume_prune(req: Request) -> None:
 #: so a client sees "not implemented", not "page not found" or a made-up success.
 NOT_IMPLEMENTED = [
     ("POST", "/session", "Session"),
-    ("GET", "/images/search", "ImageSearch"),
-    ("GET", "/distribution/{name:path}/json", "DistributionInspect"),
 ]
 
 

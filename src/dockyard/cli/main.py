@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "pull": "dockyard.cli.registry:pull",
     "push": "dockyard.cli.registry:push",
     "login": "dockyard.cli.registry:login",
+    "search": "dockyard.cli.registry:search",
     "logout": "dockyard.cli.registry:logout",
     "tag": "dockyard.cli.images:tag",
     "container": "dockyard.cli.containers:container",
@@ -96,6 +97,7 @@ REMOTE_COMMANDS = frozenset(
         "rmi",
         "network",
         "volume",
+        "search",
         "events",
     }
 )

@@ -269,3 +269,76 @@ def logout(paths: Paths, server: str | None) -> None:
 
 image.add_command(pull, "pull")
 image.add_command(push, "push")
+
+
+#: docker/cli's defaultSearchTableFormat and its column titles.
+SEARCH_DEFAULT = "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}"
+SEARCH_HEADERS = {
+    "Name": "NAME",
+    "Description": "DESCRIPTION",
+    "StarCount": "STARS",
+    "IsOfficial": "OFFICIAL",
+}
+
+
+def search_rows(results: list[dict[str, Any]], trunc: bool, json_: bool) -> list[dict[str, str]]:
+    """docker/cli's searchContext of each SearchResult: the description on one line (cut
+    to 45 characters with ``…`` when ``trunc``), stars as text, official ``[OK]`` or
+    empty (``true``/``false`` for a JSON format)."""
+    rows = []
+    for r in results:
+        desc = str(r.get("description") or "").replace("\n", " ").replace("\r", " ")
+        if trunc and len(desc) > 45:
+            desc = desc[:44] + "…"
+        official = bool(r.get("is_official"))
+        rows.append(
+            {
+                "Name": str(r.get("name") or ""),
+                "Description": desc,
+                "StarCount": str(int(r.get("star_count") or 0)),
+                "IsOfficial": ("true" if official else "false")
+                if json_
+                else ("[OK]" if official else ""),
+            }
+        )
+    return rows
+
+
+@click.command("search", context_settings=_SETTINGS)
+@click.argument("term")
+@click.option(
+    "-f", "--filter", "filters", multiple=True, help="Filter output based on conditions provided"
+)
+@click.option("--format", "format_", default="", help="Pretty-print search using a Go template")
+@click.option("--limit", type=int, default=0, help="Max number of search results")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
+@click.pass_obj
+@engine_errors
+def search(
+    paths: Paths, term: str, filters: tuple[str, ...], format_: str, limit: int, no_trunc: bool
+) -> None:
+    """Search Docker Hub for images."""
+    from dockyard.cli.engine import current_host
+    from dockyard.cli.formatting import format_items
+    from dockyard.cli.opts import parse_filters
+
+    wanted = parse_filters(filters)
+    if "is-automated" in wanted:
+        print(
+            'WARNING: the "is-automated" filter is deprecated, and searching for '
+            '"is-automated=true" will not yield any results in future.',
+            file=sys.stderr,
+        )
+    host = current_host()
+    if host:
+        from dockyard.engine.remote import RemoteEngine
+
+        results = RemoteEngine(host).image_search(term, limit, wanted)
+    else:
+        from dockyard.engine import distribution
+
+        results = distribution.search(term, limit, wanted)
+    # docker/cli's searchContext prints booleans as true/false when marshalled as JSON.
+    json_ = format_.strip() in ("json", "table json") or "{{json.}}" in format_.replace(" ", "")
+    rows = search_rows(results, not no_trunc, json_)
+    sys.stdout.write(format_items(format_, rows, SEARCH_HEADERS, default=SEARCH_DEFAULT))

@@ -6,6 +6,8 @@ end: the CLI here, the Engine API service later.
 ``push``                                ``POST /images/{name}/push``
 ``login``                               ``POST /auth`` (then stored as ``docker login``)
 ``logout``                              (the docker CLI's own, on config.json)
+``inspect``                             ``GET /distribution/{name}/json``
+``search``                              ``GET /images/search``
 ======================================  ===============================================
 
 ``pull`` and ``push`` return iterators of Docker's JSON progress messages (see
@@ -21,7 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from dockyard import reference
-from dockyard.errors import InvalidArgument
+from dockyard.errors import DockyardError, InvalidArgument
 
 if TYPE_CHECKING:
     from dockyard.distribution.credentials import Credentials
@@ -146,6 +148,157 @@ def pull(
             emit(msg.status(f"Status: {word} for {ref.familiar_name()}"))
 
     return _stream(paths, work)
+
+
+def inspect(engine: Engine, name: str, login: Credentials | None = None) -> dict[str, Any]:
+    """``GET /distribution/{name}/json`` (moby's getDistributionInfo): the registry's
+    descriptor of ``name``'s manifest (``{"mediaType", "digest", "size"}``) and the
+    platforms it serves (an index's entries; a single manifest's from its config), asked
+    of Docker Hub's mirrors first, as a pull. Nothing is stored. Raises InvalidArgument (a
+    bad reference), NotFound (no such manifest or repository), RegistryError/Unreachable."""
+    import json
+
+    from dockyard.distribution import config, media
+    from dockyard.distribution.pull import Puller
+
+    ref = reference.parse(name)
+    puller = Puller(engine.images, config.load(), lambda _m: None, engine.paths.runroot, login)
+    reg, data, media_type, digest = puller.resolve(ref, ref.digest or ref.tag or "latest")
+    try:
+        body = json.loads(data)
+        platforms: list[dict[str, Any]] = []
+        if media_type in media.INDEXES:
+            for entry in body.get("manifests") or []:
+                if isinstance(entry, dict) and isinstance(entry.get("platform"), dict):
+                    platforms.append(_platform(entry["platform"]))
+        else:
+            cfg = body.get("config") or {}
+            blob = json.loads(puller._config(reg, ref, cfg.get("digest", ""), cfg.get("size", 0)))
+            if isinstance(blob, dict) and (blob.get("os") or blob.get("architecture")):
+                platforms.append(_platform(blob))
+    finally:
+        reg.close()
+    return {
+        "Descriptor": {"mediaType": media_type, "digest": digest, "size": len(data)},
+        "Platforms": platforms,
+    }
+
+
+#: Docker Hub's index (its v1 search API), for a search term that names no registry.
+HUB_INDEX = "https://index.docker.io/v1/"
+#: Filters ``search`` accepts (moby registry.acceptedSearchFilterTags).
+SEARCH_FILTERS = ("is-automated", "is-official", "stars")
+
+
+def search(
+    term: str,
+    limit: int = 0,
+    filters: dict[str, list[str]] | None = None,
+    login: Credentials | None = None,
+) -> list[dict[str, Any]]:
+    """``GET /images/search`` (moby's registry Service.Search): the repositories an index's
+    v1 search API (``GET <index>/v1/search?q=TERM&n=LIMIT``) finds for ``term`` —
+    Docker Hub's, or the registry ``term`` starts with (``host:5000/name``; https, then
+    http for an insecure one). ``limit``: 1 to 100 results (0: 25); ``filters``:
+    ``is-official`` (true/false), ``stars`` (at least N), ``is-automated`` (deprecated:
+    true finds nothing). Results as the API's SearchResult (``name``, ``description``,
+    ``star_count``, ``is_official``, ``is_automated`` always false). ``login``: the
+    client's, else the stored one, sent as basic auth. Raises InvalidArgument (a bad
+    filter, limit or term), DockyardError (the index failed or answered another status)."""
+    import httpx
+
+    from dockyard.distribution import config, credentials
+    from dockyard.distribution.client import _tls_context, transport_error
+
+    filters = dict(filters or {})
+    for key in filters:
+        if key not in SEARCH_FILTERS:
+            raise InvalidArgument(f"invalid filter '{key}'")
+
+    def flag(key: str) -> bool | None:
+        values = filters.get(key) or []
+        for value in values:
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise InvalidArgument(f"invalid filter '{key}={value}'")
+        return values[-1].lower() in ("true", "1") if values else None
+
+    official, automated = flag("is-official"), flag("is-automated")
+    stars = 0
+    for value in filters.get("stars") or []:
+        try:
+            stars = max(stars, int(value))
+        except ValueError:
+            raise InvalidArgument(f"invalid filter 'stars={value}'") from None
+    if "://" in term:
+        raise InvalidArgument(
+            f"invalid repository name: repository name ({term}) should not have a scheme"
+        )
+    limit = limit or 25
+    if not 1 <= limit <= 100:
+        raise InvalidArgument(f"limit {limit} is outside the range of [1, 100]")
+    if automated:
+        return []
+    first, sep, rest = term.partition("/")
+    hub = not sep or ("." not in first and ":" not in first and first != "localhost")
+    cfg = config.load()
+    if hub:
+        key, remote = HUB_INDEX, term.removeprefix("library/")
+        bases = [HUB_INDEX]
+    else:
+        key, remote = first, rest
+        bases = [f"https://{first}/v1/"]
+        if cfg.is_insecure(first):
+            bases.append(f"http://{first}/v1/")
+    creds = login if login is not None else credentials.lookup(key)
+    auth = (creds.username, creds.secret) if creds and not creds.identity_token else None
+    tls: Any = True if hub else _tls_context(cfg, first, not cfg.is_insecure(first))
+    found = None
+    for i, base in enumerate(bases):
+        url = f"{base}search"
+        try:
+            with httpx.Client(verify=tls, timeout=30) as client:
+                resp = client.get(url, params={"q": remote, "n": str(limit)}, auth=auth)
+        except httpx.HTTPError as e:
+            if i + 1 < len(bases):
+                continue
+            raise transport_error("GET", url, e) from None
+        if resp.status_code != 200:
+            raise DockyardError(f"Unexpected status code {resp.status_code}")
+        try:
+            found = resp.json()["results"]
+        except (ValueError, KeyError, TypeError):
+            raise DockyardError(f"invalid search results from {url}") from None
+        break
+    results = []
+    for r in found or []:
+        if not isinstance(r, dict):
+            continue
+        star_count, is_official = int(r.get("star_count") or 0), bool(r.get("is_official"))
+        if (official is not None and is_official != official) or star_count < stars:
+            continue
+        results.append(
+            {
+                "star_count": star_count,
+                "is_official": is_official,
+                "name": str(r.get("name") or ""),
+                "is_automated": False,
+                "description": str(r.get("description") or ""),
+            }
+        )
+    return results
+
+
+def _platform(obj: dict[str, Any]) -> dict[str, Any]:
+    """An OCI platform object with Go's omitempty: architecture and os always, the
+    others when set."""
+    out: dict[str, Any] = {
+        "architecture": str(obj.get("architecture") or ""),
+        "os": str(obj.get("os") or ""),
+    }
+    for key in ("os.version", "os.features", "variant"):
+        if obj.get(key):
+            out[key] = obj[key]
+    return out
 
 
 def pull_reference(name: str, all_tags: bool = False) -> str:

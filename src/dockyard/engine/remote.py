@@ -467,6 +467,14 @@ class RemoteEngine:
 
         return messages()
 
+    def image_search(
+        self, term: str, limit: int = 0, filters: dict[str, list[str]] | None = None
+    ) -> list[dict[str, Any]]:
+        """``GET /images/search``: the SearchResult list."""
+        params = {"term": term, "limit": str(limit) if limit else None}
+        params["filters"] = _filters(filters)
+        return self._json("GET", "/images/search", params)
+
     # -- networks and volumes ----------------------------------------------------------
 
     def network_list(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
