@@ -499,3 +499,13 @@ def test_compose_events(dy: Runner, busybox: str, tmp_path: Path) -> None:
     assert sum(line.split()[4] in services for line in lines[:-1]) == len(got)
     bad = dy("compose", "events", "nosuch", cwd=project)
     assert bad.returncode == 1 and bad.stderr == "no such service: nosuch\n"
+
+
+def test_oom_event(dy: Runner, busybox: str) -> None:
+    since = f"{time.time():.9f}"
+    # tail buffers an endless line: the kernel's OOM killer ends it at the 8 MiB limit.
+    run = dy("run", "--rm", "-m", "8m", "--memory-swap", "8m", busybox, "tail", "/dev/zero")
+    assert run.returncode == 137
+    until = f"{time.time():.9f}"
+    out = dy("events", "--since", since, "--until", until, "--format", "{{.Action}}", check=True)
+    assert out.stdout.split()[-3:] == ["oom", "die", "destroy"]
