@@ -157,3 +157,39 @@ def test_use_api_socket(
     lines = p.stdout.split("\n", 2)
     assert lines[:2] == ["sock", "/run/secrets/docker"]
     assert json.loads(lines[2]) == {"auths": {"reg.example:5000": {"auth": auth}}}
+
+
+def test_run_attach_streams(dy: Runner, busybox: str) -> None:
+    """``-a``: only the named streams are shown; all of the output is logged."""
+    script = ("sh", "-c", "echo out; echo err >&2")
+    p = dy("run", "--name", "att", "-a", "stdout", busybox, *script)
+    assert (p.returncode, p.stdout, p.stderr) == (0, "out\n", "")
+    p = dy("run", "--rm", "-a", "STDERR", busybox, *script)
+    assert (p.returncode, p.stdout, p.stderr) == (0, "", "err\n")
+    logs = dy("logs", "att", check=True)
+    assert (logs.stdout, logs.stderr) == ("out\n", "err\n")
+    p = dy("run", "--rm", "-i", "-a", "stdout", busybox, "cat", input="fed\n")
+    assert (p.returncode, p.stdout) == (0, "fed\n"), p.stderr  # -i attaches stdin too
+    p = dy("run", "-d", "-a", "stdout", busybox, "true")
+    assert p.returncode == 125 and "cannot specify both --attach and --detach" in p.stderr
+    p = dy("run", "-a", "bogus", busybox, "true")
+    assert p.returncode == 125 and "valid streams are STDIN, STDOUT and STDERR" in p.stderr
+
+
+def test_detach_keys_and_sig_proxy(dy: Runner, busybox: str) -> None:
+    """Accepted where Docker has no attached session to apply them to (``-d``, a tty),
+    checked, and refused for a session Dockyard cannot detach from."""
+    p = dy("run", "-d", "--name", "dk", "--detach-keys", "ctrl-a,x", busybox, "sleep", "30")
+    assert p.returncode == 0, p.stderr
+    p = dy("run", "-d", "--detach-keys", "ctrl-", busybox, "true")
+    assert p.returncode == 125 and "Invalid detach keys" in p.stderr, p.stderr
+    p = dy("run", "--rm", "--detach-keys", "ctrl-a,x", busybox, "true")
+    assert p.returncode == 125 and "detaching from an attached run is not supported" in p.stderr
+    p = dy("run", "--rm", "--sig-proxy=false", busybox, "true")
+    assert p.returncode == 125 and "--sig-proxy=false is not supported" in p.stderr
+    assert dy("run", "--rm", "--sig-proxy=true", busybox, "echo", "x", check=True).stdout == "x\n"
+    p = dy("exec", "-d", "--detach-keys", "ctrl-a,x", "dk", "true")
+    assert p.returncode == 0, p.stderr
+    p = dy("exec", "--detach-keys", "ctrl-a,x", "dk", "true")
+    assert p.returncode != 0 and "detaching from an attached exec" in p.stderr
+    dy("rm", "-f", "dk", check=True)

@@ -25,6 +25,7 @@ def _engine(paths: Paths) -> Any:
 @click.command(context_settings=_SETTINGS)
 @click.option("-a", "--attach", is_flag=True, help="Attach STDOUT/STDERR and forward signals")
 @click.option("-i", "--interactive", is_flag=True, help="Attach container's STDIN")
+@click.option("--detach-keys", default=None, help="Override the key sequence for detaching")
 @click.option("--checkpoint", default="", help="Restore from this checkpoint")
 @click.option("--checkpoint-dir", default="", help="Use a custom checkpoint storage directory")
 @click.argument("containers", nargs=-1, required=True)
@@ -33,6 +34,7 @@ def start(
     paths: Paths,
     attach: bool,
     interactive: bool,
+    detach_keys: str | None,
     checkpoint: str,
     checkpoint_dir: str,
     containers: tuple[str, ...],
@@ -54,8 +56,13 @@ def start(
             raise click.UsageError("you cannot start and attach multiple containers at once")
         try:
             if engine.container_inspect(containers[0])["State"]["Running"]:
-                status = engine.container_attach(containers[0], stdin=interactive)
+                status = engine.container_attach(
+                    containers[0], stdin=interactive, detach_keys=detach_keys
+                )
             else:
+                from dockyard.cli.run import check_detach_keys
+
+                check_detach_keys(detach_keys, attached=True, what="start of a stopped container")
                 status = engine.container_run_attached(containers[0])
         except DockyardError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)

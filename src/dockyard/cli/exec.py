@@ -34,6 +34,7 @@ def _engine(paths: Paths) -> Any:
 )
 @click.option("-w", "--workdir", default=None, help="Working directory inside the container")
 @click.option("--privileged", is_flag=True, help="Give extended privileges to the command")
+@click.option("--detach-keys", default=None, help="Override the key sequence for detaching")
 @click.argument("container")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_obj
@@ -47,11 +48,15 @@ def exec_(
     user: str | None,
     workdir: str | None,
     privileged: bool,
+    detach_keys: str | None,
     container: str,
     command: tuple[str, ...],
 ) -> None:
     """Execute a command in a running container."""
+    from dockyard.cli.run import check_detach_keys
     from dockyard.units import parse_env_pairs, read_env_file
+
+    check_detach_keys(detach_keys, attached=not detach, what="exec")
 
     if workdir is not None and not workdir.startswith("/"):
         raise click.UsageError(

@@ -27,6 +27,7 @@ def _container_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached"
         ),
         click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY"),
+        click.option("-a", "--attach", multiple=True, help="Attach to STDIN, STDOUT or STDERR"),
         click.option(
             "--rm",
             "auto_remove",
@@ -160,6 +161,7 @@ def _container_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--use-api-socket", is_flag=True, help="Bind mount Docker API socket and required auth"
         ),
+        click.option("--detach-keys", default=None, help="Override the key sequence for detaching"),
         click.argument("image"),
         click.argument("command", nargs=-1, type=click.UNPROCESSED),
     ]
@@ -235,13 +237,14 @@ def _create_request(
     stop_signal = kw["stop_signal"]
     if stop_signal:
         _check_signal(stop_signal)
+    streams = _attach_streams(kw["attach"], detach)
     entrypoint = kw["entrypoint"]
     config: dict[str, Any] = {
         "Hostname": kw["hostname"] or "",
         "User": kw["user"] or "",
-        "AttachStdin": kw["interactive"] and not detach,
-        "AttachStdout": not detach,
-        "AttachStderr": not detach,
+        "AttachStdin": (kw["interactive"] or "stdin" in streams) and not detach,
+        "AttachStdout": "stdout" in streams,
+        "AttachStderr": "stderr" in streams,
         "ExposedPorts": {p: {} for p in exposed},
         "Tty": kw["tty"],
         "OpenStdin": kw["interactive"],
@@ -310,6 +313,44 @@ def _create_request(
                 settings["MacAddress"] = net["mac_address"]
         endpoints[name] = settings
     return config, host_config, {"EndpointsConfig": endpoints}
+
+
+def check_detach_keys(keys: str | None, attached: bool, what: str) -> None:
+    """``--detach-keys`` of ``run``/``exec``/``start``: checked (moby/term's syntax), and
+    refused for a session Dockyard cannot detach from (an attached ``run``, ``exec`` or
+    the start of a stopped container: this process runs it). Without an attached session
+    (``-d``) Docker has nothing to detach from either. Raises InvalidArgument."""
+    if keys is None:
+        return
+    from dockyard.container.attach import parse_detach_keys
+    from dockyard.errors import InvalidArgument
+
+    parse_detach_keys(keys)
+    if attached:
+        raise InvalidArgument(
+            f"--detach-keys: detaching from an attached {what} is not supported by Dockyard "
+            "(this process runs it); use -d, then `dockyard attach --detach-keys`"
+        )
+
+
+def _attach_streams(values: tuple[str, ...], detach: bool) -> set[str]:
+    """The streams ``-a/--attach`` names (docker/cli's ValidateAttach and parse): stdout
+    and stderr when none is named, none with ``-d``. Raises InvalidArgument."""
+    from dockyard.errors import InvalidArgument
+
+    if values and detach:
+        raise InvalidArgument("conflicting options: cannot specify both --attach and --detach")
+    if detach:
+        return set()
+    streams = set()
+    for value in values:
+        if value.lower() not in ("stdin", "stdout", "stderr"):
+            raise InvalidArgument(
+                f'invalid argument "{value}" for "-a, --attach" flag: valid streams are '
+                "STDIN, STDOUT and STDERR"
+            )
+        streams.add(value.lower())
+    return streams or {"stdout", "stderr"}
 
 
 def _network_flags(kw: dict[str, Any]) -> dict[str, Any]:
@@ -751,12 +792,29 @@ def create(paths: Paths, **kw: Any) -> None:
 @click.option(
     "-d", "--detach", is_flag=True, help="Run container in background and print container ID"
 )
+@click.option(
+    "--sig-proxy/--no-sig-proxy",
+    default=True,
+    help="Proxy received signals to the process (non-TTY mode only)",
+)
 @_container_options
 @click.pass_obj
-def run(paths: Paths, detach: bool, **kw: Any) -> None:
+def run(paths: Paths, detach: bool, sig_proxy: bool, **kw: Any) -> None:
     """Create and run a new container from an image."""
     from dockyard.cli.engine import exit_now
+    from dockyard.errors import InvalidArgument
 
+    try:
+        check_detach_keys(kw["detach_keys"], attached=not detach, what="run")
+        if not sig_proxy and not detach and not kw["tty"]:
+            # The attached run's process is the container's monitor: it cannot leave
+            # the container running on a signal, as the docker CLI does without proxying.
+            raise InvalidArgument(
+                "--sig-proxy=false is not supported by Dockyard for an attached run: run "
+                "with -d, then `dockyard attach --sig-proxy=false`"
+            )
+    except InvalidArgument as e:
+        _fail(e, client=True)
     try:
         engine, container_id = _create(paths, kw, detach=detach, foreground=not detach)
         try:

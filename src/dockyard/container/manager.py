@@ -1275,7 +1275,9 @@ class ContainerManager:
         if not c.config["OpenStdin"] or c.config["Tty"]:
             # Without -i the container's stdin is /dev/null, as with Docker.
             replaced[0] = os.open(os.devnull, os.O_RDONLY)
-        elif capture:
+        elif capture or not c.config.get("AttachStdin", True):
+            # A monitor's pipe; or (`run -i -a stdout`) stdin open but not attached:
+            # nothing is written to it, it stays open until the container ends.
             replaced[0], write_end = os.pipe()
             os.set_inheritable(write_end, False)
             stdio.stdin = write_end
@@ -1374,7 +1376,12 @@ class ContainerManager:
         import threading
 
         sources, stdio.sources = stdio.sources, []  # the thread closes them at their end
-        broken: set[int] = set()
+        # `run -a`: a stream not attached is logged, not shown.
+        broken: set[int] = {
+            fd
+            for fd, key in ((1, "AttachStdout"), (2, "AttachStderr"))
+            if not c.config.get(key, True)
+        }
 
         def write_out(stream: str, data: bytes) -> None:
             fd = 2 if stream == "stderr" else 1
