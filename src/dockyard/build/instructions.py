@@ -62,7 +62,7 @@ class _Invalid(Exception):
     """Internal: a validation failure before it is given its file and line."""
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Instruction:
     """Common fields: ``name`` (upper case), ``original`` source line, 1-based lines,
     ``filename`` for messages."""
@@ -74,7 +74,7 @@ class Instruction:
     filename: str = "Dockerfile"
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class From(Instruction):
     """``FROM [--platform=p] base [AS name]``; ``stage_name`` lower-cased or ""."""
 
@@ -83,7 +83,7 @@ class From(Instruction):
     platform: str = ""
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class ShellDependent(Instruction):
     """RUN/CMD/ENTRYPOINT body: ``command`` words; ``prepend_shell`` for the shell form
     (then ``command`` is one string for the SHELL); ``heredocs`` attached to the line."""
@@ -93,7 +93,7 @@ class ShellDependent(Instruction):
     heredocs: list[Heredoc] = field(default_factory=list)
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Run(ShellDependent):
     """``RUN [--mount=...] [--network=default|none|host] [--security=...] cmd``."""
 
@@ -118,66 +118,66 @@ class Run(ShellDependent):
         return [full]
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Cmd(ShellDependent):
     """``CMD``; ``command`` is [] for ``CMD []``."""
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Entrypoint(ShellDependent):
     """``ENTRYPOINT``; ``command`` is None for ``ENTRYPOINT []`` (clears it)."""
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Env(Instruction):
     """``ENV k=v ...`` or legacy ``ENV k v``; ``pairs`` in order, values unexpanded."""
 
     pairs: list[tuple[str, str]]
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Label(Instruction):
     """``LABEL k=v ...``; ``pairs`` in order."""
 
     pairs: list[tuple[str, str]]
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Arg(Instruction):
     """``ARG name[=default] ...``; a value of None means no default."""
 
     pairs: list[tuple[str, str | None]]
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Expose(Instruction):
     """``EXPOSE port[/proto] ...`` (sorted, as BuildKit stores them)."""
 
     ports: list[str]
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Workdir(Instruction):
     """``WORKDIR path``."""
 
     path: str
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class User(Instruction):
     """``USER name|uid[:group|gid]``."""
 
     user: str
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Volume(Instruction):
     """``VOLUME`` with a JSON array or words."""
 
     volumes: list[str]
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class SourceContent:
     """A heredoc used as a COPY/ADD source: file ``path`` (the heredoc name), ``data``
     (chomped if ``<<-``), ``expand`` whether build variables are expanded in it."""
@@ -187,7 +187,7 @@ class SourceContent:
     expand: bool
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Copy(Instruction):
     """``COPY [--from=] [--chown=] [--chmod=] [--link] src... dest``."""
 
@@ -200,7 +200,7 @@ class Copy(Instruction):
     link: bool = False
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Add(Instruction):
     """``ADD [--chown=] [--chmod=] [--link] [--checksum=] [--keep-git-dir] src... dest``."""
 
@@ -214,14 +214,14 @@ class Add(Instruction):
     keep_git_dir: bool = False
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class StopSignal(Instruction):
     """``STOPSIGNAL signal`` (name or number; checked by the builder)."""
 
     signal: str
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Healthcheck(Instruction):
     """``HEALTHCHECK NONE`` (``test == ["NONE"]``) or ``HEALTHCHECK [opts] CMD ...``
     (``test`` is ``["CMD", ...]`` or ``["CMD-SHELL", cmd]``). Durations in seconds,
@@ -235,14 +235,14 @@ class Healthcheck(Instruction):
     retries: int = 0
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Shell(Instruction):
     """``SHELL ["exe", "args"...]`` (JSON form only)."""
 
     shell: list[str]
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Onbuild(Instruction):
     """``ONBUILD <instruction>``: ``expression`` is the trigger source (heredocs appended)
     stored in the image, ``trigger`` its parsed form."""
@@ -251,14 +251,14 @@ class Onbuild(Instruction):
     trigger: Instruction
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Maintainer(Instruction):
     """``MAINTAINER name`` (deprecated; recorded as the image author)."""
 
     maintainer: str
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Stage:
     """One build stage: its FROM and the instructions after it; ``index`` from 0."""
 
@@ -272,7 +272,7 @@ class Stage:
         return self.from_.stage_name
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Dockerfile:
     """A parsed Dockerfile: ``stages``, ``args_before_from`` (global ARGs, usable in FROM
     lines only), ``directives`` (``syntax``/``escape``/``check`` -> value), the ``escape``
