@@ -239,7 +239,9 @@ def rm(paths: Paths, force: bool, volumes: bool, containers: tuple[str, ...]) ->
         except DockyardError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)
             failed = True
-    sys.exit(1 if failed else 0)
+    from dockyard.cli.engine import exit_now
+
+    exit_now(engine, 1 if failed else 0)
 
 
 def _command_text(summary: dict[str, Any], no_trunc: bool) -> str:
