@@ -13,6 +13,8 @@ everything the engine ran for them (the commands, Dockyard's monitors, Podman's 
 the runtimes, and the containers themselves: ``cpuacct.usage`` of a cgroup made for the
 round, in which every command starts; Podman's containers and conmon are put under it with
 ``--cgroup-parent``, Dockyard's nest there by default). The cgroup is removed at the end.
+Podman's removals are ``rm -f -t 0``: Docker's (and Dockyard's) ``rm -f`` kills at once,
+Podman's waits the stop timeout first (10 s for ``sleep``, which ignores SIGTERM as PID 1).
 """
 
 from __future__ import annotations
@@ -101,7 +103,12 @@ def timed(argv: list[str], env: dict[str, str], group: CpuGroup) -> tuple[str, f
 
 
 def one_round(
-    name: str, base: list[str], env: dict[str, str], count: int, extra: list[str]
+    name: str,
+    base: list[str],
+    env: dict[str, str],
+    count: int,
+    extra: list[str],
+    rm_flags: list[str],
 ) -> dict[str, float]:
     """``count`` starts then ``count`` removals with the engine's command ``base``."""
     group = CpuGroup(f"dockyard-churn-{os.getpid()}-{name}")
@@ -118,14 +125,14 @@ def one_round(
         started = time.perf_counter() - start
         start = time.perf_counter()
         while ids:
-            _, _, cpu = timed([*base, "rm", "-f", ids[-1]], env, group)
+            _, _, cpu = timed([*base, "rm", *rm_flags, ids[-1]], env, group)
             ids.pop()
             cli_cpu += cpu
         removed = time.perf_counter() - start
         total_cpu = group.usage() - used
     finally:
         for cid in ids:  # after a failure
-            subprocess.run([*base, "rm", "-f", cid], env={**os.environ, **env}, check=False)
+            subprocess.run([*base, "rm", *rm_flags, cid], env={**os.environ, **env}, check=False)
         group.remove()
     return {
         "start_s": started,
@@ -173,12 +180,16 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, list[dict[str, float]]] = {name: [] for name in setups}
         for _ in range(args.rounds):
             for name, (base, env, extra) in setups.items():
+                rm_flags = ["-f"]
                 if name == "podman":
                     # Its containers and conmon under the round's cgroup (see CpuGroup).
                     parent = f"dockyard-churn-{os.getpid()}-{name}"
                     extra = ["--cgroup-parent", f"/{parent}/podman"]
+                    # Docker's rm -f kills at once; Podman's waits the stop timeout
+                    # (10 s: sleep ignores SIGTERM as PID 1) unless told not to.
+                    rm_flags = ["-f", "-t", "0"]
                 try:
-                    results[name].append(one_round(name, base, env, args.count, extra))
+                    results[name].append(one_round(name, base, env, args.count, extra, rm_flags))
                 except Unavailable as e:
                     print(f"{name}: {e}", file=sys.stderr)
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
