@@ -182,11 +182,14 @@ class ImageOperations(EngineBase):
         from dockyard.engine.events import image_event
 
         image_id = self.images.resolve(name).id
+        # The images a removal may delete: this one and its parents ("Deleted" records
+        # of layers are no image events).
+        images = set(self.images.parent_chain(image_id))
         records = self.images.delete(name, force=force, noprune=noprune)
         for kind, value in records:
             if kind == "Untagged" and "@" not in value:
                 image_event(self.images, image_id, image_id, "untag")
-            elif kind == "Deleted":
+            elif kind == "Deleted" and value in images:
                 image_event(self.images, value, value, "delete")
         return [{kind: value} for kind, value in records]
 
