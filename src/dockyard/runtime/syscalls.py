@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -128,9 +127,9 @@ def setns(fd: int, nstype: int = 0) -> None:
 
 def pivot_root(new_root: str, put_old: str) -> None:
     """pivot_root(2) through syscall(2): glibc has no wrapper."""
-    nr = _PIVOT_ROOT_NR.get(platform.machine())
+    nr = _PIVOT_ROOT_NR.get(os.uname().machine)
     if nr is None:
-        raise OSError(38, "pivot_root: unsupported architecture " + platform.machine())
+        raise OSError(38, "pivot_root: unsupported architecture " + os.uname().machine)
     _check(_libc.syscall(ctypes.c_long(nr), _b(new_root), _b(put_old)), new_root)
 
 
@@ -191,9 +190,9 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
 
 
 def _keyctl(*args: int | bytes | ctypes.Array[ctypes.c_char]) -> int:
-    nr = _KEYCTL_NR.get(platform.machine())
+    nr = _KEYCTL_NR.get(os.uname().machine)
     if nr is None:
-        raise OSError(38, "keyctl: unsupported architecture " + platform.machine())
+        raise OSError(38, "keyctl: unsupported architecture " + os.uname().machine)
     conv = [ctypes.c_long(a) if isinstance(a, int) else a for a in args]
     return _check(_libc.syscall(ctypes.c_long(nr), *conv))
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import struct
 from typing import Any
 
@@ -90,7 +89,7 @@ def program(rules: list[dict[str, Any]]) -> bytes:
 
 
 def _bpf(cmd: int, attr: bytes) -> int:
-    nr = _SYS_BPF.get(platform.machine())
+    nr = _SYS_BPF.get(os.uname().machine)
     if nr is None:
         raise OSError(95, os.strerror(95))  # EOPNOTSUPP: unknown syscall number here
     libc = ctypes.CDLL(None, use_errno=True)
