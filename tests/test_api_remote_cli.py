@@ -149,3 +149,101 @@ def test_lifecycle_through_the_service(
         assert remote("network", "rm", "rnet").stdout == "rnet\n"
         assert remote("volume", "create", "rvol").stdout == "rvol\n"
         assert remote("volume", "rm", "rvol").stdout == "rvol\n"
+
+
+def _on_pty(args: list[str], env: dict[str, str], keys: list[bytes]) -> tuple[int, bytes]:
+    """Run ``args`` with a new 30x90 pty as stdin/stdout, typing ``keys`` (0.7 s apart,
+    after the first output); returns (exit status, everything it printed)."""
+    import fcntl
+    import os
+    import select
+    import struct
+    import termios
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 90, 0, 0))
+    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    out = b""
+    pending = list(keys)
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.7)
+            if ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: the process has closed the terminal
+                    break
+                if not data:
+                    break
+                out += data
+            elif pending and out:
+                os.write(master, pending.pop(0))
+        return proc.wait(timeout=15), out
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_interactive_commands_and_registries_through_the_service(
+    engine_env: dict[str, str], tmp_path: Path, dy: Runner, busybox: str
+) -> None:
+    """run -i/-it, exec -i/-it, attach, pull and push through -H: stdin carried, the
+    terminal raw and sized, exit codes and the daemon's errors as in process."""
+    import os
+
+    from conftest import DOCKYARD
+    from registry_peer import Registry
+
+    sock = str(tmp_path / "run" / "docker.sock")
+    remote_args = [DOCKYARD, "-H", f"unix://{sock}"]
+    env = {**os.environ, **engine_env}
+    with running_service(engine_env, sock):
+
+        def remote(*args: str, **kw: object) -> subprocess.CompletedProcess:
+            return subprocess.run(
+                [*remote_args, *args], env=env, capture_output=True, text=True, timeout=60, **kw
+            )  # type: ignore[call-overload]
+
+        piped = remote("run", "--rm", "-i", busybox, "sh", "-c", "cat; exit 2", input="in\n")
+        assert (piped.returncode, piped.stdout) == (2, "in\n")
+        assert remote("run", "-d", "-i", "--name", "ri", busybox, "cat").returncode == 0
+        assert remote("exec", "-i", "ri", "cat", input="via exec\n").stdout == "via exec\n"
+        ex = remote("exec", "ri", "sh", "-c", "echo out; echo err >&2; exit 5")
+        assert (ex.returncode, ex.stdout, ex.stderr) == (5, "out\n", "err\n")
+        local = dy("exec", "ri", "nosuch")
+        missing = remote("exec", "ri", "nosuch")
+        assert (missing.returncode, missing.stderr) == (local.returncode, local.stderr)
+        assert missing.returncode == 127 and "OCI runtime exec failed" in missing.stderr
+        status, out = _on_pty(
+            [*remote_args, "exec", "-it", "ri", "sh"], env, [b"stty size\r", b"exit 7\r"]
+        )
+        assert status == 7 and b"30 90" in out
+        status, out = _on_pty(
+            [*remote_args, "run", "-it", "--rm", busybox, "sh"], env, [b"tty\r", b"exit 4\r"]
+        )
+        assert status == 4 and b"/dev/pts/0" in out
+        remote("run", "-d", "-it", "--name", "rt", busybox, "sh")
+        status, out = _on_pty([*remote_args, "attach", "rt"], env, [b"\x10\x11"])
+        assert status == 1 and b"read escape sequence" in out
+        assert dy("inspect", "-f", "{{.State.Running}}", "rt", check=True).stdout == "true\n"
+        remote("rm", "-f", "ri", "rt")
+        registry = Registry(tmp_path / "registry")
+        try:
+            name = f"{registry.host}/remote/busybox:1"
+            dy("tag", busybox, name, check=True)
+            pushed = remote("push", name)
+            assert pushed.returncode == 0, pushed.stderr
+            assert pushed.stdout.startswith(f"The push refers to repository [{name[:-2]}]\n")
+            dy("rmi", name, check=True)
+            pulled = remote("pull", name)
+            assert pulled.returncode == 0 and pulled.stdout.endswith(f"\n{name}\n")
+            assert name in dy("images", "--format", "{{.Repository}}:{{.Tag}}").stdout
+            bad = remote("pull", f"{registry.host}/remote/nosuch:1")
+            assert bad.returncode == 1
+            assert bad.stderr.startswith("Error response from daemon: ")
+        finally:
+            registry.stop()

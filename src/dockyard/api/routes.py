@@ -763,7 +763,15 @@ class ExecSession:
         try:
             self._session.result()
         except DockyardError as e:
-            yield 2, f"{e}\r\n".encode()
+            message = str(e)
+            if e.exit_code in (126, 127):
+                # dockerd writes the runtime's error into the stream (the exit code is
+                # the instance's).
+                message = (
+                    "OCI runtime exec failed: exec failed: unable to start container "
+                    f"process: {message}: unknown"
+                )
+            yield 2, f"{message}\r\n".encode()
 
     def close(self) -> None:
         self._terminals.pop(self._exec_id, None)

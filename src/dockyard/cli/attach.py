@@ -27,10 +27,10 @@ def attach(
     paths: Paths, detach_keys: str | None, no_stdin: bool, sig_proxy: bool, container: str
 ) -> None:
     """Attach local standard input, output, and error streams to a running container."""
-    from dockyard.engine import Engine
+    from dockyard.cli.engine import open_engine
 
     try:
-        status = Engine(paths).container_attach(
+        status = open_engine(paths).container_attach(
             container,
             stdin=not no_stdin,
             sig_proxy=sig_proxy,

@@ -99,6 +99,10 @@ REMOTE_COMMANDS = frozenset(
         "volume",
         "search",
         "events",
+        "exec",
+        "attach",
+        "pull",
+        "push",
     }
 )
 

@@ -108,7 +108,14 @@ def pull_and_show(
     ref = distribution.parse_pull_reference(name, all_tags)
     if not quiet and not all_tags and bare.tag is None and bare.digest is None:
         click.echo(f"Using default tag: {reference.DEFAULT_TAG}")
-    _drain(distribution.pull(engine, name, platform=platform, all_tags=all_tags), quiet)
+    from dockyard.cli.engine import current_host
+
+    if current_host():
+        # Through -H/DOCKER_HOST: the endpoint pulls (with this host's login).
+        messages = engine.image_pull(name, platform, all_tags)
+    else:
+        messages = distribution.pull(engine, name, platform=platform, all_tags=all_tags)
+    _drain(messages, quiet)
     click.echo(ref.name if all_tags else str(ref))
 
 
@@ -142,10 +149,9 @@ def pull(
         check_content_trust(disable_content_trust)
     except DockyardError as e:
         fail(str(e))  # the client's own refusal
-    from dockyard.cli.engine import exit_now
-    from dockyard.engine import Engine
+    from dockyard.cli.engine import exit_now, open_engine
 
-    engine = Engine(paths)
+    engine = open_engine(paths)
     pull_and_show(
         engine, name, platform or os.environ.get("DOCKER_DEFAULT_PLATFORM"), quiet, all_tags
     )
@@ -182,20 +188,26 @@ def push(
         check_content_trust(disable_content_trust)
     except DockyardError as e:
         fail(str(e))  # the client's own refusal
-    from dockyard.engine import Engine, distribution
+    from dockyard.cli.engine import current_host, open_engine
+    from dockyard.engine import distribution
 
+    engine = open_engine(paths)
     bare = reference.parse(name, default_tag=False)
     if platform:
         from dockyard.platforms import check_image_platform
 
         if all_tags:
             fail("--all-tags and --platform cannot be used together")
-        check_image_platform(name, Engine(paths).image_inspect(name), platform)
+        check_image_platform(name, engine.image_inspect(name), platform)
     if all_tags and bare.tag:
         fail("tag can't be used with --all-tags/-a")  # the docker CLI's own check
     if not all_tags and not quiet and bare.tag is None and bare.digest is None:
         click.echo(f"Using default tag: {reference.DEFAULT_TAG}")
-    _drain(distribution.push(Engine(paths), name, all_tags=all_tags), quiet)
+    if current_host():
+        # Through -H/DOCKER_HOST: the endpoint pushes (with this host's login).
+        _drain(engine.image_push(name, all_tags=all_tags), quiet)
+    else:
+        _drain(distribution.push(engine, name, all_tags=all_tags), quiet)
     if quiet:
         ref = reference.parse(name, default_tag=not all_tags)
         click.echo(ref.name if all_tags else str(ref))

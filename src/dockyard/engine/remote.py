@@ -130,6 +130,7 @@ class RemoteEngine:
         versioned: bool = True,
         stream: bool = False,
         timeout: float | None = None,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         url = f"/v{self.api_version}{path}" if versioned else path
         query = {k: v for k, v in (params or {}).items() if v is not None}
@@ -138,6 +139,7 @@ class RemoteEngine:
             url,
             params=query,
             json=body,
+            headers=headers,
             timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
         )
         try:
@@ -220,41 +222,31 @@ class RemoteEngine:
         self._send("POST", f"/containers/{quote(id, safe='')}/start")
 
     def container_run_attached(self, id: str) -> int:
-        """Run the created container ``id`` with its output on this process's stdout and
-        stderr, as the docker CLI's ``run`` does over the API: attach (HTTP upgrade),
-        wait (``removed`` with AutoRemove, else ``next-exit``), start, copy the output,
-        return the wait's status code. A container with stdin attached (``-i``) is refused:
-        this client does not carry stdin yet."""
-        import sys
-
+        """Run the created container ``id`` attached to this process's stdio, as the
+        docker CLI's ``run`` does over the API: attach (HTTP upgrade; with stdin when
+        the container has ``AttachStdin``), wait (``removed`` with AutoRemove, else
+        ``next-exit``), start, size the terminal (a tty), carry the streams (this
+        terminal in raw mode for ``-it``), return the wait's status code (0 when the
+        detach keys ended a tty session and the container runs on)."""
         info = self.container_inspect(id)
         config, host_config = info["Config"], info["HostConfig"]
-        if config.get("OpenStdin") and config.get("AttachStdin"):
-            raise DockyardError(
-                "an interactive run (-i) through -H/DOCKER_HOST is not supported yet"
-            )
-        sock = self._hijack(
-            f"/containers/{quote(id, safe='')}/attach",
-            {"stream": "1", "stdout": "1", "stderr": "1"},
-        )
+        path = f"/containers/{quote(id, safe='')}"
+        stdin = bool(config.get("OpenStdin") and config.get("AttachStdin"))
+        params = {"stream": "1", "stdout": "1", "stderr": "1"}
+        if stdin:
+            params["stdin"] = "1"
+        sock = self._hijack(f"{path}/attach", params)
         try:
             condition = "removed" if host_config.get("AutoRemove") else "next-exit"
             wait = self._send(
-                "POST",
-                f"/containers/{quote(id, safe='')}/wait",
-                {"condition": condition},
-                stream=True,
-                timeout=None,
+                "POST", f"{path}/wait", {"condition": condition}, stream=True, timeout=None
             )
             try:
                 self.container_start(id)
-                out = {1: sys.stdout.buffer, 2: sys.stderr.buffer}
-                chunks = iter(lambda: sock.recv(65536), b"")
-                items = ((1, c) for c in chunks) if config.get("Tty") else _demux(chunks, True)
-                for stream, data in items:
-                    target = out.get(stream, sys.stdout.buffer)
-                    target.write(data)
-                    target.flush()
+                tty = bool(config.get("Tty"))
+                self._relay(sock, tty, stdin, f"{path}/resize" if tty else None)
+                if tty and stdin and self._running(id):
+                    return 0  # detached (the daemon watched the input for the keys)
                 body = b"".join(wait.iter_bytes())
             finally:
                 wait.close()
@@ -265,9 +257,156 @@ class RemoteEngine:
             raise DockyardError(result["Error"]["Message"])
         return int(result["StatusCode"])
 
-    def _hijack(self, path: str, params: dict[str, str]) -> Any:
-        """A POST with ``Upgrade: tcp`` on a connection of its own; returns the socket
-        once the server answered 101 (or 200), positioned at the raw stream."""
+    def _running(self, id: str) -> bool:
+        try:
+            return bool(self.container_inspect(id)["State"].get("Running"))
+        except NotFound:
+            return False
+
+    def container_attach(
+        self, id: str, stdin: bool = True, sig_proxy: bool = True, detach_keys: str | None = None
+    ) -> int:
+        """``docker attach`` over the API: attach this process's stdio to the running
+        container ``id`` (stdin when asked and the container has ``OpenStdin``); returns
+        its exit code once it ends, or 1 when the detach keys ended the session (Docker's
+        ``read escape sequence``). Signals are not proxied through an endpoint."""
+        import sys
+
+        info = self.container_inspect(id)
+        state, config = info["State"], info["Config"]
+        if not state.get("Running"):
+            raise Conflict("You cannot attach to a stopped container, start it first")
+        if state.get("Paused"):
+            raise Conflict("You cannot attach to a paused container, unpause it first")
+        path = f"/containers/{quote(id, safe='')}"
+        stdin = stdin and bool(config.get("OpenStdin"))
+        params = {"stream": "1", "stdout": "1", "stderr": "1", "stdin": _bool(stdin)}
+        if detach_keys:
+            params["detachKeys"] = detach_keys
+        sock = self._hijack(f"{path}/attach", params)
+        try:
+            tty = bool(config.get("Tty"))
+            self._relay(sock, tty, stdin, f"{path}/resize" if tty else None)
+        finally:
+            sock.close()
+        if tty and stdin and self._running(id):
+            print("read escape sequence", file=sys.stderr)
+            return 1
+        return int(self.container_wait(id)["StatusCode"])
+
+    # -- exec --------------------------------------------------------------------------
+
+    def exec_create(self, id: str, config: dict[str, Any]) -> dict[str, str]:
+        """``POST /containers/{id}/exec``: ``{"Id"}``."""
+        return self._json("POST", f"/containers/{quote(id, safe='')}/exec", None, config)
+
+    def exec_inspect(self, id: str) -> dict[str, Any]:
+        """``GET /exec/{id}/json``."""
+        return self._json("GET", f"/exec/{quote(id, safe='')}/json")
+
+    def exec_start(self, id: str, detach: bool = False) -> int:
+        """``POST /exec/{id}/start`` with this process's stdio, as ``docker exec``: 0 at
+        once with ``detach``; else the streams are carried (stdin when the instance has
+        ``AttachStdin``, this terminal raw and sized for a tty) and the exit code is the
+        instance's (``GET /exec/{id}/json``) once they end (126 or 127 for a command
+        that could not start: the endpoint wrote why into the stream)."""
+        path = f"/exec/{quote(id, safe='')}"
+        if detach:
+            self._send("POST", f"{path}/start", None, {"Detach": True, "Tty": False})
+            return 0
+        info = self.exec_inspect(id)
+        tty = bool((info.get("ProcessConfig") or {}).get("tty"))
+        stdin = bool(info.get("OpenStdin"))
+        body = json.dumps({"Detach": False, "Tty": tty}).encode()
+        sock = self._hijack(f"{path}/start", {}, body)
+        try:
+            self._relay(sock, tty, stdin, f"{path}/resize" if tty else None)
+        finally:
+            sock.close()
+        # A command that could not start: the endpoint said why in the stream.
+        return int(self.exec_inspect(id).get("ExitCode") or 0)
+
+    def _relay(self, sock: Any, tty: bool, stdin: bool, resize: str | None) -> None:
+        """Carry a hijacked stream: this process's stdin to ``sock`` (when ``stdin``;
+        its end is a half-close), the output to stdout and stderr (stdcopy frames
+        unless ``tty``). With a tty on a terminal: raw mode for the session, and the
+        window size sent to ``resize`` (a resize path) now and on SIGWINCH."""
+        import signal
+        import socket
+        import sys
+        import threading
+
+        restore: Any = None
+        old_winch: Any = None
+        if tty and stdin and os.isatty(0):
+            import termios
+            import tty as tty_mod
+
+            saved = termios.tcgetattr(0)
+            tty_mod.setraw(0)
+
+            def restore() -> None:
+                termios.tcsetattr(0, termios.TCSADRAIN, saved)
+
+        try:
+            if resize is not None and (os.isatty(0) or os.isatty(1)):
+                fd = 0 if os.isatty(0) else 1
+
+                def winch(*_: Any) -> None:
+                    size = os.get_terminal_size(fd)
+                    try:
+                        self._send("POST", resize, {"h": size.lines, "w": size.columns})
+                    except DockyardError:
+                        pass
+
+                winch()
+                old_winch = signal.signal(signal.SIGWINCH, winch)
+            if stdin:
+
+                def pump() -> None:
+                    while True:
+                        try:
+                            data = os.read(0, 65536)
+                        except OSError:
+                            data = b""
+                        if not data:
+                            break
+                        try:
+                            sock.sendall(data)
+                        except OSError:
+                            return
+                    try:
+                        sock.shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass
+
+                threading.Thread(target=pump, daemon=True).start()
+            out = {1: sys.stdout.buffer, 2: sys.stderr.buffer}
+
+            def recv() -> bytes:
+                try:
+                    return bytes(sock.recv(65536))
+                except OSError:
+                    return b""
+
+            chunks = iter(recv, b"")
+            items = ((1, c) for c in chunks) if tty else _demux(chunks, True)
+            for stream, data in items:
+                if not data:
+                    continue
+                target = out.get(stream, sys.stdout.buffer)
+                target.write(data)
+                target.flush()
+        finally:
+            if old_winch is not None:
+                signal.signal(signal.SIGWINCH, old_winch)
+            if restore is not None:
+                restore()
+
+    def _hijack(self, path: str, params: dict[str, str], body: bytes = b"") -> Any:
+        """A POST (with the JSON ``body``) asking ``Upgrade: tcp`` on a connection of its
+        own; returns the socket once the server answered 101 (or 200), positioned at the
+        raw stream. An error status raises the facade's error class for it."""
         import socket
         from urllib.parse import urlencode
 
@@ -292,9 +431,11 @@ class RemoteEngine:
             ) from None
         request = (
             f"POST /v{self.api_version}{path}?{urlencode(params)} HTTP/1.1\r\nHost: docker\r\n"
-            "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+            "Connection: Upgrade\r\nUpgrade: tcp\r\n"
+            + ("Content-Type: application/json\r\n" if body else "")
+            + f"Content-Length: {len(body)}\r\n\r\n"
         )
-        sock.sendall(request.encode())
+        sock.sendall(request.encode() + body)
         head = b""
         while b"\r\n\r\n" not in head:
             chunk = sock.recv(1)
@@ -304,8 +445,19 @@ class RemoteEngine:
             head += chunk
         status = head.split(b" ", 2)[1]
         if status not in (b"101", b"200"):
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value.strip() or 0)
+            content = b""
+            while len(content) < length:
+                chunk = sock.recv(length - len(content))
+                if not chunk:
+                    break
+                content += chunk
             sock.close()
-            raise DockyardError(f"attach failed: {head.splitlines()[0].decode(errors='replace')}")
+            raise _error(httpx.Response(int(status), content=content))
         return sock
 
     def container_stop(self, id: str, signal: str | None = None, t: int | None = None) -> None:
@@ -417,34 +569,43 @@ class RemoteEngine:
             "DELETE", f"/images/{name}", {"force": _bool(force), "noprune": _bool(noprune)}
         )
 
-    def image_pull(self, name: str, platform: str | None = None) -> Iterator[dict[str, Any]]:
+    def image_pull(
+        self, name: str, platform: str | None = None, all_tags: bool = False
+    ) -> Iterator[dict[str, Any]]:
         """``POST /images/create?fromImage=``: the pull's JSON progress messages (an
-        ``errorDetail`` message is raised as DockyardError)."""
-        ref, sep, digest = name.partition("@")
-        repo, tag = ref, ""
-        if not sep:
-            last = ref.rsplit("/", 1)[-1]
-            if ":" in last:
-                repo, tag = ref.rsplit(":", 1)
-        params = {"fromImage": repo, "tag": digest or tag or "latest", "platform": platform}
-        response = self._send("POST", "/images/create", params, stream=True, timeout=None)
+        ``errorDetail`` message is raised as DockyardError); every tag of the repository
+        with ``all_tags``. The login stored on this host for the image's registry goes
+        in ``X-Registry-Auth``, as the docker CLI sends it."""
+        repo, tag = _split_reference(name)
+        params = {
+            "fromImage": repo,
+            "tag": None if all_tags else tag or "latest",
+            "platform": platform,
+        }
+        response = self._send(
+            "POST",
+            "/images/create",
+            params,
+            stream=True,
+            timeout=None,
+            headers=_registry_auth(name),
+        )
+        return _messages(response)
 
-        def messages() -> Iterator[dict[str, Any]]:
-            try:
-                for line in response.iter_lines():
-                    if not line.strip():
-                        continue
-                    message = json.loads(line)
-                    if "errorDetail" in message or "error" in message:
-                        raise DockyardError(
-                            (message.get("errorDetail") or {}).get("message")
-                            or message.get("error", "")
-                        )
-                    yield message
-            finally:
-                response.close()
-
-        return messages()
+    def image_push(self, name: str, all_tags: bool = False) -> Iterator[dict[str, Any]]:
+        """``POST /images/{name}/push``: the push's JSON progress messages (errors raised
+        as in :meth:`image_pull`), with this host's login for the registry."""
+        repo, tag = _split_reference(name)
+        params = {"tag": None if all_tags else tag or "latest"}
+        response = self._send(
+            "POST",
+            f"/images/{repo}/push",
+            params,
+            stream=True,
+            timeout=None,
+            headers=_registry_auth(name),
+        )
+        return _messages(response)
 
     def system_events(
         self,
@@ -528,6 +689,54 @@ class RemoteEngine:
     def volume_delete(self, name: str, force: bool = False) -> None:
         """``DELETE /volumes/{name}``."""
         self._send("DELETE", f"/volumes/{quote(name, safe='')}", {"force": _bool(force)})
+
+
+def _split_reference(name: str) -> tuple[str, str]:
+    """``name`` as the docker CLI sends it: (repository, tag or digest, "" if none)."""
+    ref, sep, digest = name.partition("@")
+    if sep:
+        return ref, digest
+    last = ref.rsplit("/", 1)[-1]
+    if ":" in last:
+        repo, tag = ref.rsplit(":", 1)
+        return repo, tag
+    return ref, ""
+
+
+def _registry_auth(name: str) -> dict[str, str]:
+    """``X-Registry-Auth`` for image ``name``: base64url of the AuthConfig this host
+    stores for its registry (``{}`` when none), as the docker CLI sends it."""
+    import base64
+
+    from dockyard import reference
+    from dockyard.distribution import config, credentials
+
+    try:
+        creds = credentials.lookup(config.auth_key(reference.parse(name).domain))
+    except DockyardError:
+        creds = None
+    auth: dict[str, str] = {}
+    if creds is not None:
+        key = "identitytoken" if creds.identity_token else "password"
+        auth = {"username": creds.username, key: creds.secret}
+    return {"X-Registry-Auth": base64.urlsafe_b64encode(json.dumps(auth).encode()).decode()}
+
+
+def _messages(response: httpx.Response) -> Iterator[dict[str, Any]]:
+    """A JSON progress stream's messages; an ``errorDetail`` one is raised as
+    DockyardError. The response is closed at the end."""
+    try:
+        for line in response.iter_lines():
+            if not line.strip():
+                continue
+            message = json.loads(line)
+            if "errorDetail" in message or "error" in message:
+                raise DockyardError(
+                    (message.get("errorDetail") or {}).get("message") or message.get("error", "")
+                )
+            yield message
+    finally:
+        response.close()
 
 
 def _demux(chunks: Iterator[bytes], framed: bool) -> Iterator[tuple[int, bytes]]:
