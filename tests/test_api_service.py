@@ -78,11 +78,9 @@ def test_errors_as_docker_answers_them(engine_env: dict[str, str], sock: str) ->
         r = c.get("/containers/nosuch/json")
         assert r.status_code == 404
         assert r.json()["message"] == "No such container: nosuch"
-        r = c.get("/v1.41/images/search", params={"term": "x"})
+        r = c.post("/v1.41/session")
         assert r.status_code == 501
-        assert r.json() == {
-            "message": "GET /images/search: not implemented by Dockyard (ImageSearch)"
-        }
+        assert r.json() == {"message": "POST /session: not implemented by Dockyard (Session)"}
         r = c.post("/containers/x/update", json={})
         assert r.status_code == 404 and r.json()["message"] == "No such container: x"
         r = c.post("/containers/x/update", json={"Memory": "lots"})
