@@ -363,7 +363,14 @@ def test_follow_until_interrupted(dy: Runner, busybox: str, follower: Any) -> No
     )  # fmt: skip
     try:
         assert _read_until(proc, " h1", 30)[-1] == "create h1"
-        assert _read_until(proc, "health_status", 30)[-1] == "health_status: healthy h1"
+        probe = _read_until(proc, "health_status", 30)
+        assert probe[-1] == "health_status: healthy h1"
+        # Each probe is an exec, as dockerd's.
+        assert probe[-4:-1] == [
+            "exec_create: /bin/sh -c true h1",
+            "exec_start: /bin/sh -c true h1",
+            "exec_die h1",
+        ]
     finally:
         dy("rm", "-f", "h1", check=True)
     proc.send_signal(signal.SIGINT)

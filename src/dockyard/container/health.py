@@ -179,11 +179,38 @@ def record(
     return status
 
 
+class _ProbeEvents:
+    """The exec events dockerd records for each health probe (moby ``daemon/health.go``
+    runs probes as execs): ``exec_create: <command>`` and ``exec_start: <command>``
+    before it, ``exec_die`` with its exit code after."""
+
+    def __init__(self, root: str, c: Container, command: list[str]) -> None:
+        from dockyard import events
+
+        self.root, self.c = root, c
+        self.exec_id = os.urandom(32).hex()
+        self.line = f"{command[0]} {' '.join(command[1:])}" if command else ""
+        for action in ("exec_create", "exec_start"):
+            self._record(f"{action}: {self.line}", events)
+
+    def died(self, code: int) -> None:
+        from dockyard import events
+
+        self._record("exec_die", events, exitCode=str(code))
+
+    def _record(self, action: str, events: Any, **extra: str) -> None:
+        attributes = events.container_attributes(
+            self.c.name, self.c.config, execID=self.exec_id, **extra
+        )
+        events.record(self.root, "container", action, self.c.id, attributes)
+
+
 def load_probe_code() -> None:
     """Import what :func:`probe_and_record` needs, so that a monitor imports it once and
     each forked probe finds it loaded."""
     import dockyard.container.exec
     import dockyard.container.manager
+    import dockyard.events
     import dockyard.image.store
     import dockyard.runtime.init  # noqa: F401 - what runtime.exec imports
 
@@ -203,11 +230,13 @@ def probe_and_record(root: str, runroot: str, container_id: str, in_start_period
     command = probe_command(hc)
     timeout_ns = hc.get("Timeout") or DEFAULT_TIMEOUT
     start = _now()
+    execs = _ProbeEvents(root, c, command or [])
     try:
         process = build_process(manager, c, ExecOptions(command=command or []))
         outcome = _helper(_runtime(manager, c), c.id, process, timeout_ns / 1e9, timeout_ns)
     except Exception as e:  # noqa: BLE001 - any failure to probe is a failed probe
         outcome = {"code": -1, "output": str(e)}
+    execs.died(outcome["code"])
     result = {
         "Start": start,
         "End": _now(),
@@ -289,10 +318,12 @@ class HealthMonitor:
     def _probe(self) -> dict[str, Any]:
         """Run the check once in the container; its ``{Start, End, ExitCode, Output}``."""
         start = _now()
+        execs = _ProbeEvents(self.manager.paths.root, self.c, self.command)
         try:
             code, output = self._run_probe()
         except Exception as e:  # noqa: BLE001 - any failure to probe is a failed probe
             code, output = -1, str(e)
+        execs.died(code)
         return {"Start": start, "End": _now(), "ExitCode": code, "Output": output}
 
     def _run_probe(self) -> tuple[int, str]:
