@@ -193,3 +193,20 @@ def test_detach_keys_and_sig_proxy(dy: Runner, busybox: str) -> None:
     p = dy("exec", "--detach-keys", "ctrl-a,x", "dk", "true")
     assert p.returncode != 0 and "detaching from an attached exec" in p.stderr
     dy("rm", "-f", "dk", check=True)
+
+
+def test_rm_link(dy: Runner, busybox: str) -> None:
+    """``rm --link /PARENT/ALIAS`` drops the link from the parent; both containers stay."""
+    dy("create", "--name", "db", busybox, "true", check=True)
+    dy("create", "--name", "web", "--link", "db:dbalias", busybox, "true", check=True)
+    p = dy("rm", "--link", "/web/dbalias")
+    assert (p.returncode, p.stdout) == (0, "/web/dbalias\n"), p.stderr
+    assert json.loads(dy("inspect", "web", check=True).stdout)[0]["HostConfig"]["Links"] is None
+    assert sorted(dy("ps", "-a", "--format", "{{.Names}}", check=True).stdout.split()) == [
+        "db",
+        "web",
+    ]
+    p = dy("rm", "--link", "/web/dbalias")
+    assert p.returncode == 1 and "No such container: /web/dbalias" in p.stderr
+    p = dy("rm", "--link", "db")
+    assert p.returncode == 1 and "cannot remove the default link name" in p.stderr

@@ -292,16 +292,13 @@ def container_resize(req: Request) -> None:
 
 @router.route("DELETE", "/containers/{id}")
 def container_delete(req: Request) -> None:
-    if req.q_bool("link"):
-        raise InvalidArgument(
-            "removing a link (link=1) is not supported: Dockyard's links are /etc/hosts entries"
-        )
     call(
         req,
         "container_delete",
         req.vars["id"],
         force=req.q_bool("force"),
         v=req.q_bool("v"),
+        link=req.q_bool("link"),
     )
     req.send_empty(204)
 

@@ -226,15 +226,16 @@ def prune(paths: Paths, force: bool, filters: tuple[str, ...]) -> None:
 @click.option(
     "-v", "--volumes", is_flag=True, help="Remove anonymous volumes associated with the container"
 )
+@click.option("-l", "--link", is_flag=True, help="Remove the specified link")
 @click.argument("containers", nargs=-1, required=True)
 @click.pass_obj
-def rm(paths: Paths, force: bool, volumes: bool, containers: tuple[str, ...]) -> None:
+def rm(paths: Paths, force: bool, volumes: bool, link: bool, containers: tuple[str, ...]) -> None:
     """Remove one or more containers."""
     engine = _engine(paths)
     failed = False
     for ref in containers:
         try:
-            engine.container_delete(ref, force=force, v=volumes)
+            engine.container_delete(ref, force=force, v=volumes, link=link)
             print(ref)
         except DockyardError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)

@@ -581,6 +581,32 @@ class ContainerManager:
         self.event(c, "update")
         return c
 
+    def remove_link(self, name: str) -> None:
+        """``docker rm --link /PARENT/ALIAS``: drop the legacy link ALIAS from container
+        PARENT's HostConfig.Links, as moby's rmLink (the linked container stays; the
+        parent's next start writes /etc/hosts without it). Raises Conflict for a bare
+        container name, NotFound (no such parent or link), with moby's messages."""
+        full = "/" + name.strip("/")
+        parent, _, alias = full.rpartition("/")
+        if not parent:
+            raise Conflict("Conflict, cannot remove the default link name of the container")
+        try:
+            c = self.store.get(parent.lstrip("/"))
+        except NotFound:
+            raise NotFound(f"Cannot get parent {parent} for link name {full}") from None
+        removed: list[str] = []
+
+        def drop(hc: dict[str, Any]) -> dict[str, Any]:
+            kept: list[str] = []
+            for link in hc.get("Links") or []:
+                # Stored as /<linked>:/<parent>/<alias>.
+                (removed if link.rpartition("/")[2] == alias else kept).append(link)
+            if not removed:
+                raise NotFound(f"No such container: {full}")
+            return {**hc, "Links": kept or None}
+
+        self.store.update_host_config(c.id, drop)
+
     def _apply_resources(self, c: Container, hc: dict[str, Any]) -> None:
         """Write the limits of HostConfig ``hc`` to the running container's cgroup."""
         from dockyard.runtime import cgroups

@@ -587,10 +587,16 @@ class ContainerOperations(EngineBase):
                 time.sleep(0.02)
         return {"StatusCode": code, "Error": None}
 
-    def container_delete(self, id: str, force: bool = False, v: bool = False) -> None:
+    def container_delete(
+        self, id: str, force: bool = False, v: bool = False, link: bool = False
+    ) -> None:
         """``DELETE /containers/{id}``: remove the container; a running one only with
-        ``force`` (killed first); ``v`` also removes the anonymous volumes only it used.
-        Raises NotFound, Conflict (running), with Docker's messages."""
+        ``force`` (killed first); ``v`` also removes the anonymous volumes only it used;
+        ``link``: ``id`` is a link name (``/PARENT/ALIAS``), removed from its parent
+        instead. Raises NotFound, Conflict (running), with Docker's messages."""
+        if link:
+            self.containers.remove_link(id)
+            return
         self.containers.remove(id, force=force, volumes=v)
 
     def container_rename(self, id: str, name: str) -> None:

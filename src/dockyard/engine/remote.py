@@ -484,10 +484,14 @@ class RemoteEngine:
         """``POST /containers/{id}/kill``."""
         self._send("POST", f"/containers/{quote(id, safe='')}/kill", {"signal": signal})
 
-    def container_delete(self, id: str, force: bool = False, v: bool = False) -> None:
+    def container_delete(
+        self, id: str, force: bool = False, v: bool = False, link: bool = False
+    ) -> None:
         """``DELETE /containers/{id}``."""
         self._send(
-            "DELETE", f"/containers/{quote(id, safe='')}", {"force": _bool(force), "v": _bool(v)}
+            "DELETE",
+            f"/containers/{quote(id, safe='')}",
+            {"force": _bool(force), "v": _bool(v), "link": _bool(link)},
         )
 
     def container_rename(self, id: str, name: str) -> None:
