@@ -210,3 +210,23 @@ def test_rm_link(dy: Runner, busybox: str) -> None:
     assert p.returncode == 1 and "No such container: /web/dbalias" in p.stderr
     p = dy("rm", "--link", "db")
     assert p.returncode == 1 and "cannot remove the default link name" in p.stderr
+
+
+def test_blkio_weight_device(dy: Runner, busybox: str) -> None:
+    """``--blkio-weight-device PATH:WEIGHT``: docker/cli's checks; applied where the host
+    has a weight-aware I/O scheduler, refused where it has none (dockerd would drop it)."""
+    p = dy("create", "--blkio-weight-device", "/dev/sda:5", busybox, "true")
+    assert p.returncode == 125 and "invalid weight for device: /dev/sda:5" in p.stderr
+    p = dy("create", "--blkio-weight-device", "sda:500", busybox, "true")
+    assert p.returncode == 125 and "bad format for device path" in p.stderr
+    disks = sorted(os.listdir("/sys/block"))
+    device = f"/dev/{disks[0]}" if disks and os.path.exists(f"/dev/{disks[0]}") else "/dev/null"
+    p = dy("run", "--rm", "--blkio-weight-device", f"{device}:500", busybox, "true")
+    supported = any(
+        os.path.exists(f"/sys/fs/cgroup/blkio/{name}")
+        for name in ("blkio.weight", "blkio.bfq.weight")
+    )
+    if supported:
+        assert p.returncode == 0, p.stderr
+    else:
+        assert p.returncode == 125 and "--blkio-weight-device cannot be honoured" in p.stderr

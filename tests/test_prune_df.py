@@ -115,6 +115,23 @@ def test_builder_prune(dy: Runner, busybox: str, tmp_path: Path, engine_env: dic
     assert dy("run", "--rm", "site:2", check=True).stdout == "cached\n"
 
 
+def test_builder_prune_filter_and_keep_storage(
+    dy: Runner, busybox: str, tmp_path: Path, engine_env: dict
+) -> None:
+    _build(dy, tmp_path, "site:1")
+    dy("rmi", "site:1", check=True)
+    rows = _cache_rows(engine_env)
+    # Made just now: an `until` an hour ago keeps them; so does room for all of them.
+    out = dy("builder", "prune", "-f", "--filter", "until=1h", check=True).stdout
+    assert out == "Total reclaimed space: 0B\n" and _cache_rows(engine_env) == rows
+    out = dy("builder", "prune", "-f", "--keep-storage", "1g", check=True).stdout
+    assert out == "Total reclaimed space: 0B\n" and _cache_rows(engine_env) == rows
+    p = dy("builder", "prune", "-f", "--filter", "color=red")
+    assert p.returncode == 1 and "invalid filter 'color'" in p.stderr
+    out = dy("builder", "prune", "-f", "--keep-storage", "0", "--filter", "until=0s").stdout
+    assert out.startswith("Deleted build cache objects:\n") and _cache_rows(engine_env) == 0
+
+
 def test_system_prune(dy: Runner, busybox: str, engine_env: dict) -> None:
     dy(
         "run",

@@ -124,7 +124,8 @@ def test_refused_before_anything_is_made(
     p = dy("run", "--rm", *flags, busybox, "true")
     assert p.returncode == 125, p.stderr
     assert message in p.stderr
-    assert len(p.stderr.splitlines()) == 2, p.stderr  # the error and the usage hint
+    # The error and docker/cli 28's usage hint after a blank line.
+    assert len(p.stderr.splitlines()) == 3, p.stderr
     assert dy("ps", "-aq", check=True).stdout == ""
 
 

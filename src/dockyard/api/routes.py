@@ -1009,9 +1009,12 @@ def image_prune(req: Request) -> None:
 def build_prune(req: Request) -> None:
     from dockyard.engine import prune
 
-    if req.q_filters():
-        raise InvalidArgument("build cache filters are not supported by Dockyard")
-    ids, reclaimed = prune.build_cache_prune(req.engine, req.q_bool("all"))
+    ids, reclaimed = prune.build_cache_prune(
+        req.engine,
+        req.q_bool("all"),
+        req.q_filters(),
+        req.q_int("keep-storage", 0) or req.q_int("reserved-space", 0) or 0,
+    )
     req.send_json({"CachesDeleted": ids or None, "SpaceReclaimed": reclaimed})
 
 

@@ -89,10 +89,21 @@ def image_prune(paths: Paths, all_: bool, force: bool, filters: tuple[str, ...])
     help="Remove all unused build cache, not just dangling ones",
 )
 @click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.option("--filter", "filters", multiple=True, help='Provide filter values (e.g. "until=24h")')
+@click.option("--keep-storage", default="", help="Amount of disk space to keep for cache")
 @click.pass_obj
-def builder_prune(paths: Paths, all_: bool, force: bool) -> None:
+def builder_prune(
+    paths: Paths, all_: bool, force: bool, filters: tuple[str, ...], keep_storage: str
+) -> None:
     """Remove build cache."""
     from dockyard.engine import prune
+    from dockyard.units import ram_in_bytes
+
+    try:
+        parsed = parse_filters(filters)
+        keep = ram_in_bytes(keep_storage, "--keep-storage") if keep_storage else 0
+    except DockyardError as e:
+        _fail(str(e))
 
     warning = (
         "WARNING! This will remove all build cache."
@@ -101,7 +112,10 @@ def builder_prune(paths: Paths, all_: bool, force: bool) -> None:
     )
     if not force and not _confirm(warning + " Are you sure you want to continue?"):
         return
-    ids, reclaimed = prune.build_cache_prune(_engine(paths), all_)
+    try:
+        ids, reclaimed = prune.build_cache_prune(_engine(paths), all_, parsed, keep)
+    except DockyardError as e:
+        _fail(f"Error response from daemon: {e}")
     if ids:
         print(_cache_section(ids))
     print(f"Total reclaimed space: {_size(reclaimed)}")

@@ -141,6 +141,11 @@ def resource_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--volume-driver", default="", help="Optional volume driver for the container"
         ),
+        click.option(
+            "--blkio-weight-device",
+            multiple=True,
+            help="Block IO weight (relative device weight)",
+        ),
         click.option("--cpu-count", type=int, default=0, help="CPU count (Windows only)"),
         click.option("--cpu-percent", type=int, default=0, help="CPU percent (Windows only)"),
         click.option(
@@ -223,6 +228,23 @@ def parse_device(value: str) -> dict[str, str]:
         "PathInContainer": posixpath.normpath(container_path),
         "CgroupPermissions": perms,
     }
+
+
+def parse_weight_device(value: str) -> dict[str, Any]:
+    """``--blkio-weight-device PATH:WEIGHT`` as a HostConfig WeightDevice {Path, Weight}
+    (docker/cli ValidateWeightDevice: a /dev/ path, a weight of 10 to 1000 or 0).
+    Raises InvalidArgument with the CLI's messages."""
+    flag = "--blkio-weight-device"
+    path, sep, weight = value.partition(":")
+    if not sep:
+        raise _bad(flag, value, f"bad format: {value}")
+    if not path.startswith("/dev/"):
+        raise _bad(flag, value, f"bad format for device path: {value}")
+    if not weight.isdigit() or int(weight) > 65535:
+        raise _bad(flag, value, f"invalid weight for device: {value}")
+    if int(weight) > 0 and not 10 <= int(weight) <= 1000:
+        raise _bad(flag, value, f"invalid weight for device: {value}")
+    return {"Path": path, "Weight": int(weight)}
 
 
 def parse_throttle(flag: str, value: str, iops: bool) -> dict[str, Any]:
@@ -365,6 +387,8 @@ def apply_resource_flags(
             "ContainerIDFile": kw["cidfile"],
             "Annotations": annotations or None,
             "LogConfig": {"Type": kw["log_driver"], "Config": log_opts},
+            "BlkioWeightDevice": [parse_weight_device(v) for v in kw["blkio_weight_device"]]
+            or None,
             "BlkioDeviceReadBps": [
                 parse_throttle("--device-read-bps", v, False) for v in kw["device_read_bps"]
             ]

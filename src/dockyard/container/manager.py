@@ -493,6 +493,8 @@ class ContainerManager:
 
         host_config["LogConfig"] = check_log_config(opts.log_config)
         host_config.update(opts.throttle)
+        if opts.weight_devices:
+            host_config["BlkioWeightDevice"] = opts.weight_devices
         if opts.mounts:
             host_config["Mounts"] = opts.mounts
         if opts.tmpfs:
@@ -1951,6 +1953,15 @@ def _check_resources(opts: CreateOptions) -> None:
             )
     if opts.blkio_weight and not 10 <= opts.blkio_weight <= 1000:
         raise InvalidArgument("Range of blkio weight is from 10 to 1000")
+    for wd in opts.weight_devices:
+        if wd["Weight"] and not 10 <= wd["Weight"] <= 1000:
+            raise InvalidArgument("Range of blkio weight is from 10 to 1000")
+    if opts.weight_devices and not _blkio_weight_supported():
+        # dockerd warns and drops it; Dockyard refuses what it cannot honour.
+        raise InvalidArgument(
+            "Your kernel does not support Block I/O weight_device or the cgroup is not "
+            "mounted (no weight-aware I/O scheduler): --blkio-weight-device cannot be honoured"
+        )
     if opts.blkio_weight and not _blkio_weight_supported():
         # dockerd warns and drops the weight; Dockyard refuses what it cannot honour.
         raise InvalidArgument(
@@ -2121,6 +2132,16 @@ def _more_resources(
         del resources["memory"]
     if hc.get("BlkioWeight"):
         resources["blockIO"] = {"weight": hc["BlkioWeight"]}
+    for wd in hc.get("BlkioWeightDevice") or []:
+        try:
+            rdev = os.stat(wd["Path"]).st_rdev
+        except OSError as e:
+            raise RuntimeFailure(
+                f"BlkioWeightDevice: stat {wd['Path']}: {(e.strerror or str(e)).lower()}"
+            ) from None
+        resources.setdefault("blockIO", {}).setdefault("weightDevice", []).append(
+            {"major": os.major(rdev), "minor": os.minor(rdev), "weight": wd["Weight"]}
+        )
     for key, field_name in (
         ("BlkioDeviceReadBps", "throttleReadBpsDevice"),
         ("BlkioDeviceWriteBps", "throttleWriteBpsDevice"),

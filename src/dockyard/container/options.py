@@ -120,3 +120,5 @@ class CreateOptions:
     log_config: dict[str, Any] = field(default_factory=dict)
     # --device-{read,write}-{bps,iops}: HostConfig key -> [{Path, Rate}].
     throttle: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # --blkio-weight-device: HostConfig.BlkioWeightDevice [{Path, Weight}].
+    weight_devices: list[dict[str, Any]] = field(default_factory=list)

@@ -77,6 +77,7 @@ _HOST_MAPPED = {
     "BlkioDeviceWriteBps",
     "BlkioDeviceReadIOps",
     "BlkioDeviceWriteIOps",
+    "BlkioWeightDevice",
     "IpcMode",
     "PidMode",
     "UTSMode",
@@ -311,6 +312,7 @@ def create_options(
         log_config=dict(hc.get("LogConfig") or {}),
         isolation=str(hc.get("Isolation") or ""),
         volume_driver=str(hc.get("VolumeDriver") or ""),
+        weight_devices=[_weight_device(d) for d in hc.get("BlkioWeightDevice") or []],
         throttle={
             key: [_throttle(key, t) for t in hc.get(key) or []]
             for key in (
@@ -353,6 +355,17 @@ def _throttle(key: str, value: Any) -> dict[str, Any]:
     ):
         raise InvalidArgument(f"HostConfig.{key}: objects with a Path and a Rate >= 0")
     return {"Path": value["Path"], "Rate": value["Rate"]}
+
+
+def _weight_device(value: Any) -> dict[str, Any]:
+    """A HostConfig WeightDevice {Path, Weight}."""
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("Path"), str)
+        or not isinstance(value.get("Weight"), int)
+    ):
+        raise InvalidArgument("HostConfig.BlkioWeightDevice: objects with a Path and a Weight")
+    return {"Path": value["Path"], "Weight": value["Weight"]}
 
 
 def _swappiness(value: Any) -> int | None:

@@ -83,15 +83,20 @@ class NetworkOperations(EngineBase):
         if not name or not isinstance(name, str):
             raise InvalidArgument("network name must be given")
         for key, what in (
-            ("EnableIPv6", "IPv6 networks (--ipv6) are"),
-            ("Ingress", "ingress networks (--ingress) are for swarm mode, which is"),
-            ("ConfigOnly", "configuration-only networks (--config-only) are"),
-            ("ConfigFrom", "networks made from a configuration network (--config-from) are"),
+            ("EnableIPv6", "IPv6 networks (EnableIPv6, --ipv6) are"),
+            ("Ingress", "ingress networks (Ingress, --ingress) are for swarm mode, which is"),
+            ("ConfigOnly", "configuration-only networks (ConfigOnly, --config-only) are"),
+            (
+                "ConfigFrom",
+                "networks made from a configuration network (ConfigFrom, --config-from) are",
+            ),
         ):
             if not _zero(request.get(key)):
                 raise InvalidArgument(f"{what} not supported by Dockyard")
         if request.get("EnableIPv4") is False:
-            raise InvalidArgument("IPv6-only networks (--ipv4=false) are not supported by Dockyard")
+            raise InvalidArgument(
+                "IPv6-only networks (EnableIPv4 false, --ipv4=false) are not supported by Dockyard"
+            )
         if request.get("Driver") == "overlay":
             raise InvalidArgument(
                 "the overlay driver is multi-host networking, which is for an orchestrator "

@@ -41,12 +41,18 @@ def image_prune(
     return removed, reclaimed
 
 
-def build_cache_prune(engine: Engine, all_entries: bool = False) -> tuple[list[str], int]:
-    """Drop unused build cache entries (all with ``all_entries``) and the images only the
-    cache kept; returns ``(entry IDs, bytes reclaimed)``."""
+def build_cache_prune(
+    engine: Engine,
+    all_entries: bool = False,
+    filters: dict[str, list[str]] | None = None,
+    keep_storage: int = 0,
+) -> tuple[list[str], int]:
+    """Drop unused build cache entries (all with ``all_entries``; ``until`` in
+    ``filters``; until at most ``keep_storage`` bytes remain) and the images only the
+    cache kept; returns ``(entry IDs, bytes reclaimed)``. Raises InvalidArgument."""
     from dockyard.image.prune import prune_build_cache
 
-    return prune_build_cache(engine.images, all_entries)
+    return prune_build_cache(engine.images, all_entries, filters, keep_storage)
 
 
 @dataclass

@@ -19,7 +19,12 @@ PruneReport = tuple[list[tuple[str, str]], int]
 
 
 def _created_ns(img: Image) -> int:
-    whole, _, frac = img.created.rstrip("Z").partition(".")
+    return _rfc3339_ns(img.created)
+
+
+def _rfc3339_ns(text: str) -> int:
+    """Nanoseconds since the epoch of an RFC 3339 UTC time (``...Z``); 0 if malformed."""
+    whole, _, frac = text.rstrip("Z").partition(".")
     try:
         t = datetime.datetime.fromisoformat(whole).replace(tzinfo=datetime.UTC)
     except ValueError:
@@ -162,23 +167,48 @@ def cache_size(store: ImageStore) -> tuple[int, int]:
     return entries, sum(layer_size(store, d) for d in unique)
 
 
-def prune_build_cache(store: ImageStore, all_entries: bool = False) -> tuple[list[str], int]:
+def prune_build_cache(
+    store: ImageStore,
+    all_entries: bool = False,
+    filters: dict[str, list[str]] | None = None,
+    keep_storage: int = 0,
+) -> tuple[list[str], int]:
     """``docker builder prune``: drop the build cache entries whose image is gone or kept
-    by the cache alone (with ``all_entries``: every entry), deleting those images.
-    Returns the entries removed (their keys, without ``sha256:``) and the bytes
-    reclaimed."""
+    by the cache alone (with ``all_entries``: every entry), deleting those images, oldest
+    first. ``filters``: ``until`` (entries made before it); ``keep_storage``: stop once
+    the images the cache alone keeps take at most that many bytes (BuildKit's
+    KeepBytes). Returns the entries removed (their keys, without ``sha256:``) and the
+    bytes reclaimed. Raises InvalidArgument for another filter or a bad time."""
+    from dockyard.timetypes import parse_time_arg
+
+    for key in filters or {}:
+        if key != "until":
+            raise InvalidArgument(f"invalid filter '{key}'")
+    limits = [parse_time_arg(v, "until") for v in (filters or {}).get("until", [])]
     only = {img.id: img for img in cache_only_images(store)}
     rows = store.db.query(
-        "SELECT c.key, c.image_id, i.id AS exists_ FROM build_cache c"
+        "SELECT c.key, c.image_id, c.created, i.id AS exists_ FROM build_cache c"
         " LEFT JOIN images i ON i.id = c.image_id ORDER BY c.created, c.key"
     )
-    doomed = [
-        r["key"] for r in rows if all_entries or r["exists_"] is None or r["image_id"] in only
-    ]
+    remaining = cache_size(store)[1] if keep_storage else 0
+    doomed: list[str] = []
+    victims: list[Image] = []
+    for r in rows:
+        if keep_storage and remaining <= keep_storage:
+            break
+        if not (all_entries or r["exists_"] is None or r["image_id"] in only):
+            continue
+        if limits and not all(_rfc3339_ns(r["created"]) < limit for limit in limits):
+            continue
+        doomed.append(r["key"])
+        img = only.pop(r["image_id"], None)
+        if img is not None:
+            victims.append(img)
+            remaining -= sum(layer_sizes(store, img).values()) if keep_storage else 0
     with store.db.write() as conn:
         conn.executemany("DELETE FROM build_cache WHERE key = ?", [(k,) for k in doomed])
     reclaimed = 0
-    for img in only.values():
+    for img in victims:
         reclaimed += _delete(store, img, [img.id[7:]])[1]
     return [k.removeprefix("sha256:") for k in doomed], reclaimed
 
