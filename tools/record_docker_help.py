@@ -23,7 +23,7 @@ import termios
 #: The commands Dockyard has of Docker's (groups first, then their subcommands).
 COMMANDS = """attach build commit cp create diff events exec export history images import info
 inspect kill load login logout logs pause port ps pull push rename restart rm rmi run save start
-stats stop tag top unpause update version wait
+search stats stop tag top unpause update version wait
 builder builder:prune
 container container:attach,commit,cp,create,diff,exec,export,inspect,kill,logs,ls,pause,port,prune,rename,restart,rm,run,start,stats,stop,top,unpause,update,wait
 image image:build,history,import,inspect,load,ls,prune,pull,push,rm,save,tag
