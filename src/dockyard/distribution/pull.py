@@ -341,9 +341,11 @@ class Puller:
     ) -> list[int]:
         """Fetch and unpack the layers, each on a thread of its own, ``max_downloads``
         downloading and as many unpacking at a time; returns their uncompressed sizes
-        in bytes, in order. When a layer fails, layers not yet downloading are not
-        started, those under way are let finish, and the first failed layer's error
-        (in manifest order) is raised."""
+        in bytes, in order. Download slots go to the layers in manifest order (this
+        thread takes one, then starts the layer's thread with it), as Docker's
+        ``Waiting`` lines say. When a layer fails, layers not started yet are not,
+        those under way are let finish, and the first failed layer's error (in
+        manifest order) is raised."""
         from dockyard.snapshot import LayerStore
 
         layer_store = LayerStore(self.store.paths)
@@ -367,17 +369,17 @@ class Puller:
         made_lock = threading.Lock()
         errors: dict[int, BaseException] = {}
 
-        def job(i: int) -> None:
+        def job(i: int, slot: _Slot) -> None:
             try:
                 size, new_blob, new_layer = self._layer(
-                    reg, ref, layers[i], diff_ids[i], layer_store, limits
+                    reg, ref, layers[i], diff_ids[i], layer_store, limits, slot
                 )
-            except _Cancelled:
-                return
             except BaseException as e:  # handed to the pulling thread
                 limits.failed.set()
                 errors[i] = e
                 return
+            finally:
+                slot.release()
             sizes[i] = size
             with made_lock:
                 if new_blob:
@@ -386,14 +388,19 @@ class Puller:
                     made_layers.append(diff_ids[i])
 
         if len(todo) == 1:
-            job(todo[0])  # on this thread: one thread fewer to start
+            job(todo[0], _Slot(limits.downloads))  # on this thread: one thread fewer
         else:
-            threads = [
-                threading.Thread(target=job, args=(i,), name=f"dockyard-layer-{i}", daemon=True)
-                for i in todo
-            ]
-            for t in threads:
+            threads = []
+            for i in todo:
+                slot = _Slot(limits.downloads)
+                if limits.failed.is_set():
+                    slot.release()
+                    break
+                t = threading.Thread(
+                    target=job, args=(i, slot), name=f"dockyard-layer-{i}", daemon=True
+                )
                 t.start()
+                threads.append(t)
             for t in threads:
                 t.join()
         if errors:
@@ -408,11 +415,12 @@ class Puller:
         diff_id: str,
         layer_store: Any,
         limits: _Limits,
+        slot: _Slot,
     ) -> tuple[int, bool, bool]:
         """One layer: unpacked while it downloads (unless stored), blob and layer each
-        verified before they are renamed into place. Returns ``(uncompressed size, blob
-        new, layer new)``. Raises ``_Cancelled`` if another layer failed before this one
-        started downloading."""
+        verified before they are renamed into place. ``slot`` is the layer's download
+        slot, released as soon as it is not needed. Returns ``(uncompressed size, blob
+        new, layer new)``."""
         digest, size = str(desc["digest"]), int(desc["size"])
         short = digest[7:19]
         content = self.store.content
@@ -420,18 +428,18 @@ class Puller:
             have_blob = content.exists(digest)
             if layer_store.exists(diff_id):
                 if not have_blob:
-                    limits.start_download()
-                    _Download(self, reg, ref, digest, size, short, limits, follow=False).run()
+                    _Download(self, reg, ref, digest, size, short, slot, follow=False).run()
                 self._send(msg.status("Pull complete", short))
                 return layer_store.content_size(diff_id), not have_blob, False
             if have_blob:
+                slot.release()
                 self._send(msg.status("Download complete", short))
                 with limits.unpacks, open(content.path(digest), "rb") as f:
                     reader = _ProgressReader(f, self._send, short, size)
                     unpacked = self._unpack(reader, diff_id, layer_store, None)
             else:
                 unpacked = self._fetch_and_unpack(
-                    reg, ref, digest, size, short, diff_id, layer_store, limits
+                    reg, ref, digest, size, short, diff_id, layer_store, limits, slot
                 )
             self._send(msg.status("Pull complete", short))
             return unpacked, not have_blob, True
@@ -469,14 +477,14 @@ class Puller:
         diff_id: str,
         layer_store: Any,
         limits: _Limits,
+        slot: _Slot,
     ) -> int:
         """Download blob ``digest`` on a thread of its own while this one unpacks the
         temporary blob file as it grows (so the download slot is free as soon as the
         body is in, and downloading and unpacking use a core each). The blob is
         verified and stored before the layer is renamed into place. Returns the
         uncompressed size."""
-        limits.start_download()
-        download = _Download(self, reg, ref, digest, size, short, limits, follow=True)
+        download = _Download(self, reg, ref, digest, size, short, slot, follow=True)
         spool = download.spool
         assert spool is not None
         try:
@@ -499,10 +507,6 @@ class Puller:
             spool.close()
 
 
-class _Cancelled(Exception):
-    """Another layer of the pull failed before this one started downloading."""
-
-
 class _Limits:
     """Downloads and unpacks running at once (``max-concurrent-downloads`` of each), and
     whether a layer of the pull failed."""
@@ -512,13 +516,22 @@ class _Limits:
         self.unpacks = threading.Semaphore(n)
         self.failed = threading.Event()
 
-    def start_download(self) -> None:
-        """Wait for a download slot (the downloader releases it); raises ``_Cancelled``
-        if a layer failed meanwhile."""
-        self.downloads.acquire()
-        if self.failed.is_set():
-            self.downloads.release()
-            raise _Cancelled()
+
+class _Slot:
+    """One download slot of ``downloads``, taken (waiting for one) when made; released
+    once, by whichever of the layer's thread and its download is done with it first."""
+
+    def __init__(self, downloads: threading.Semaphore) -> None:
+        downloads.acquire()
+        self._downloads = downloads
+        self._lock = threading.Lock()
+        self._held = True
+
+    def release(self) -> None:
+        with self._lock:
+            if self._held:
+                self._held = False
+                self._downloads.release()
 
 
 class _DownloadFailed(DockyardError):
@@ -579,7 +592,7 @@ class _Spool:
 class _Download:
     """Blob ``digest`` fetched into a temporary blob file, its size and digest verified
     and the blob stored; on the calling thread (``run``) or a thread of its own
-    (``start``, then ``join``). Releases its download slot in ``limits`` when done.
+    (``start``, then ``join``). Releases the download ``slot`` when done.
     With ``follow``, ``spool`` reads the file while it is written.
 
     ``Downloading`` progress is sent at most every 0.1 s; socket reads (64 KiB) are
@@ -596,23 +609,18 @@ class _Download:
         digest: str,
         size: int,
         short: str,
-        limits: _Limits,
+        slot: _Slot,
         follow: bool,
     ) -> None:
         self._puller, self._reg, self._ref = puller, reg, ref
-        self._digest, self._size, self._short, self._limits = digest, size, short, limits
+        self._digest, self._size, self._short, self._slot = digest, size, short, slot
         self.error: BaseException | None = None
         self._thread: threading.Thread | None = None
-        try:
-            self._writer = puller.store.content.writer()
-        except BaseException:
-            limits.downloads.release()
-            raise
+        self._writer = puller.store.content.writer()
         try:
             self.spool = _Spool(self._writer.temp_path) if follow else None
         except BaseException:
             self._writer.abort()
-            limits.downloads.release()
             raise
 
     def start(self) -> None:
@@ -646,7 +654,7 @@ class _Download:
         except BaseException as e:  # handed to the thread that joins
             self.error = e
         finally:
-            self._limits.downloads.release()
+            self._slot.release()
             if self.spool is not None:
                 self.spool.end(failed=self.error is not None)
 
