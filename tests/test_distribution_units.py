@@ -214,3 +214,44 @@ def test_login_server_names() -> None:
         "registry.example.com",
         "registry.example.com",
     )
+
+
+@pytest.mark.timeout(30)
+def test_spool_reader_follows_the_growing_file_and_sees_a_failure(tmp_path: Path) -> None:
+    """A layer's unpacker reads the blob file while the download writes it: it waits for
+    bytes not written yet, ends at the end of a complete body, and fails at once when
+    the download fails (even with unread bytes left)."""
+    import threading
+
+    from dockyard.distribution.pull import _DownloadFailed, _Spool
+
+    path = tmp_path / "blob"
+    path.write_bytes(b"")
+    data = os.urandom(300_000)
+    spool = _Spool(str(path))
+    wrote = threading.Event()
+
+    def download() -> None:
+        with open(path, "ab") as f:
+            for i in range(0, len(data), 70_000):
+                f.write(data[i : i + 70_000])
+                f.flush()
+                spool.grew(f.tell())
+                wrote.wait(0.01)  # let the reader catch up and wait for the next piece
+        spool.end(failed=False)
+
+    thread = threading.Thread(target=download)
+    thread.start()
+    got = b"".join(iter(lambda: spool.read(100_000), b""))
+    thread.join()
+    spool.close()
+    assert got == data
+
+    spool = _Spool(str(path))
+    spool.grew(len(data))
+    assert spool.read(10) == data[:10]
+    threading.Timer(0.05, spool.end, kwargs={"failed": True}).start()
+    assert spool.read(len(data)) == data[10:]
+    with pytest.raises(_DownloadFailed):
+        spool.read(1)  # waits for more, then sees the failure
+    spool.close()

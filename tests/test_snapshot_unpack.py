@@ -493,6 +493,45 @@ def test_filesystem_failure_names_the_entry(tmp_path: Path) -> None:
         subprocess.run(["umount", str(small)], check=True)
 
 
+class Pieces(io.RawIOBase):
+    """Returns reads of the sizes given in turn (cycling), as a socket or a growing file
+    may: entries' headers and content straddle them."""
+
+    def __init__(self, data: bytes, sizes: list[int]) -> None:
+        self._data, self._sizes, self._n, self._pos = data, sizes, 0, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        want = self._sizes[self._n % len(self._sizes)]
+        self._n += 1
+        end = self._pos + min(want, size if size >= 0 else want)
+        chunk, self._pos = self._data[self._pos : end], min(end, len(self._data))
+        return chunk
+
+
+def test_content_across_uneven_reads_and_big_entries(dest: Path) -> None:
+    big = os.urandom(3 << 20)  # over the 1 MiB chunks the reader takes
+    layer = (
+        Layer().file("a", b"x" * 700).file("big", big).file("b", b"").file("c", b"y" * 513).bytes()
+    )
+    for sizes in ([1 << 20], [1, 511, 7000, 300_000], [333]):
+        target = dest / str(sizes[0])
+        target.mkdir()
+        assert apply_layer(cast(BinaryIO, Pieces(layer, sizes)), str(target)) == len(layer)
+        assert (target / "big").read_bytes() == big
+        assert (target / "a").read_bytes() == b"x" * 700
+        assert (target / "b").read_bytes() == b""
+        assert (target / "c").read_bytes() == b"y" * 513
+
+
+def test_truncated_content_is_refused(dest: Path) -> None:
+    layer = Layer().file("f", b"z" * 5000).bytes()
+    with pytest.raises(InvalidArgument, match="invalid layer tar after f: unexpected end of data"):
+        apply(dest, layer[: 512 + 3000])
+
+
 # --- open_decompressed --------------------------------------------------------------------
 
 TAR = Layer().file("f", "payload" * 1000).bytes()
