@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import sys
 from typing import Any
 
@@ -245,105 +244,6 @@ def rm(paths: Paths, force: bool, volumes: bool, link: bool, containers: tuple[s
     exit_now(engine, 1 if failed else 0)
 
 
-def _command_text(summary: dict[str, Any], no_trunc: bool) -> str:
-    text = summary["Command"]
-    if not no_trunc and len(text) > 20:
-        text = text[:19] + "…"
-    return f'"{text}"'
-
-
-PS_HEADERS = {
-    "ID": "CONTAINER ID",
-    "Image": "IMAGE",
-    "Command": "COMMAND",
-    "CreatedAt": "CREATED AT",
-    "RunningFor": "CREATED",
-    "Ports": "PORTS",
-    "State": "STATE",
-    "Status": "STATUS",
-    "Size": "SIZE",
-    "Names": "NAMES",
-    "Labels": "LABELS",
-    "Mounts": "MOUNTS",
-    "Networks": "NETWORKS",
-    "LocalVolumes": "LOCAL VOLUMES",
-}
-PS_DEFAULT = (
-    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
-)
-# {{.Label "key"}} is a method call in Docker's template context; here an index of a map.
-_LABEL_CALL = re.compile(r'(?<![\w.])\.Label\s+("(?:[^"\\]|\\.)*"|`[^`]*`)')
-
-
-def _ps_row(summary: dict[str, Any], no_trunc: bool, now: float) -> dict[str, Any]:
-    """The ``ps`` format context of a ContainerSummary (docker/cli formatter's
-    ContainerContext)."""
-    import time
-
-    from dockyard.cli.formatting import displayable_ports, human_duration, human_size
-
-    labels = summary.get("Labels") or {}
-    mounts = summary.get("Mounts") or []
-    # Docker's ps Mounts: volume names (bind sources), each cut to 15 characters.
-    mount_names = [m.get("Name") or m["Source"] for m in mounts]
-    if not no_trunc:
-        mount_names = [n if len(n) <= 15 else n[:12] + "..." for n in mount_names]
-    size = ""
-    if "SizeRw" in summary:
-        rw, virtual = summary["SizeRw"], summary.get("SizeRootFs", 0)
-        size = f"{human_size(rw)} (virtual {human_size(virtual)})" if virtual else human_size(rw)
-    created = summary["Created"]
-    return {
-        "Command": _command_text(summary, no_trunc),
-        "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(created)),
-        "ID": summary["Id"] if no_trunc else summary["Id"][:12],
-        "Image": summary["Image"],
-        "Labels": ",".join(f"{k}={v}" for k, v in labels.items()),
-        "LocalVolumes": str(sum(m.get("Driver") == "local" for m in mounts)),
-        "Mounts": ",".join(mount_names),
-        "Names": ",".join(n.removeprefix("/") for n in summary["Names"]),
-        "Networks": ",".join((summary.get("NetworkSettings") or {}).get("Networks") or {}),
-        "Ports": displayable_ports(summary.get("Ports") or []),
-        "RunningFor": human_duration(now - created) + " ago",
-        "Size": size,
-        "State": summary["State"],
-        "Status": summary["Status"],
-        "Label": _Labels(labels),
-    }
-
-
-class _Labels(dict[str, str]):
-    """A container's labels for ``{{.Label "key"}}``: a missing key is "" as in Go."""
-
-    def get(self, key: str, default: Any = "") -> Any:
-        return super().get(key, default)
-
-
-class _LabelHeader(dict[str, str]):
-    """``{{.Label "key"}}`` in a table header row."""
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return "LABEL"
-
-
-def _ps_output(fmt: str, rows: list[dict[str, Any]]) -> str:
-    """Render ``rows`` with a ``ps --format`` value (``table ...``, ``json`` or a template)."""
-    from dockyard.cli.formatting import HEADER_FUNCS, TABLE_PREFIX, Template, normalize, tabwrite
-
-    is_table = fmt.startswith(TABLE_PREFIX)
-    body = normalize(fmt[len(TABLE_PREFIX) :] if is_table else fmt)
-    if body == "json":
-        body = "{{json .}}"
-        rows = [{k: v for k, v in r.items() if k != "Label"} for r in rows]
-    body = _LABEL_CALL.sub(r"index .Label \1", body)
-    tmpl = Template(body)
-    out = "".join(tmpl.execute(r) + "\n" for r in rows)
-    if not is_table:
-        return out
-    header = tmpl.execute({**PS_HEADERS, "Label": _LabelHeader()}, strict=False, funcs=HEADER_FUNCS)
-    return tabwrite(header + "\n" + out)
-
-
 @click.command(context_settings=_SETTINGS)
 @click.option(
     "-a", "--all", "all_", is_flag=True, help="Show all containers (default shows just running)"
@@ -378,22 +278,20 @@ def ps(
     size: bool,
 ) -> None:
     """List containers."""
-    import time
+    from dockyard.cli.listing import ps_text
 
-    from dockyard.cli.opts import parse_filters
-
-    parsed = parse_filters(filters)
-    if latest:
-        last = 1
-    if quiet and format_ in ("", "table"):
-        format_ = "{{.ID}}"
-    elif format_ in ("", "table"):
-        format_ = PS_DEFAULT + ("\t{{.Size}}" if size else "")
-    with_size = size or ".Size" in format_ or format_.strip() == "json"
-    found = _engine(paths).container_list(all=all_, limit=last, size=with_size, filters=parsed)
-    now = time.time()
-    rows = [_ps_row(c, no_trunc, now) for c in found]
-    sys.stdout.write(_ps_output(format_, rows))
+    text = ps_text(
+        _engine(paths),
+        all_=all_,
+        filters=filters,
+        format_=format_,
+        last=last,
+        latest=latest,
+        no_trunc=no_trunc,
+        quiet=quiet,
+        size=size,
+    )
+    sys.stdout.write(text)
 
 
 @click.command(context_settings=_SETTINGS)

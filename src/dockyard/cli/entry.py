@@ -1,8 +1,9 @@
 """The console scripts' entry points (``dockyard``, ``dockyard-compose``).
 
 This module imports nothing at its top: ``dockyard --version`` (and ``-v``) is answered
-here without loading click or the engine, and every other command line goes to
-:func:`dockyard.cli.main.main`, which parses it with click (its imports, about a third of
+here without loading click or the engine, ``ps``, ``images`` and ``volume ls`` go to
+:mod:`dockyard.cli.fastlist` (their flags parsed without click) and every other command
+line, and those it leaves, to :func:`dockyard.cli.main.main`, which parses it with click (its imports, about a third of
 a bare command's CPU time, are paid only there). bench/README.md ("CLI start-up") has the
 measurements.
 """
@@ -14,12 +15,22 @@ import sys
 
 def main() -> int:
     """Entry point of ``dockyard``: the version for exactly ``--version``/``-v``
-    (click's ``version_option`` output, exit 0), else ``dockyard.cli.main.main()``."""
+    (click's ``version_option`` output, exit 0), the listings click need not parse
+    (:func:`dockyard.cli.fastlist.run`), else ``dockyard.cli.main.main()``."""
     if sys.argv[1:] in (["--version"], ["-v"]):
         from dockyard import __version__
 
         sys.stdout.write(f"Dockyard version {__version__}\n")
         return 0
+    if sys.argv[1:2] in (["ps"], ["images"], ["volume"]):
+        from dockyard.cli import fastlist
+
+        try:
+            status = fastlist.run(sys.argv[1:])
+        except KeyboardInterrupt:
+            return 130  # as cli/main.py
+        if status is not None:
+            return status
     from dockyard.cli.main import main as cli_main
 
     return int(cli_main() or 0)

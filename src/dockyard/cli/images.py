@@ -20,24 +20,6 @@ from dockyard.paths import Paths
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-IMAGE_HEADERS = {
-    "ID": "IMAGE ID",
-    "Repository": "REPOSITORY",
-    "Tag": "TAG",
-    "Digest": "DIGEST",
-    "CreatedSince": "CREATED",
-    "CreatedAt": "CREATED AT",
-    "Size": "SIZE",
-    "Containers": "CONTAINERS",
-    "SharedSize": "SHARED SIZE",
-    "UniqueSize": "UNIQUE SIZE",
-    "VirtualSize": "VIRTUAL SIZE",
-}
-DEFAULT_IMAGES_FORMAT = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-DIGESTS_IMAGES_FORMAT = (
-    "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-)
-
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``message`` to stderr and exit with ``code``.
@@ -68,48 +50,6 @@ def engine_errors(func: F) -> F:
 # -- images -----------------------------------------------------------------------------
 
 
-def image_rows(images: list[Any], no_trunc: bool, now: float) -> list[dict[str, str]]:
-    """One ``docker images`` row context per tag (or one ``<none>`` row per untagged image)
-    of the ImageSummary list ``images``.
-
-    Keys are the Docker CLI's image format fields, values strings.
-    """
-    import time
-
-    from dockyard import reference
-    from dockyard.cli.formatting import human_duration, human_size
-
-    rows = []
-    for img in images:
-        created = img["Created"]
-        size = human_size(img["Size"])
-        common = {
-            "Containers": "N/A",
-            "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(created)),
-            "CreatedSince": human_duration(now - created) + " ago" if created > 0 else "N/A",
-            "Digest": "<none>",
-            "ID": img["Id"] if no_trunc else img["Id"].removeprefix("sha256:")[:12],
-            "SharedSize": "N/A",
-            "Size": size,
-            "UniqueSize": "N/A",
-            "VirtualSize": size,
-        }
-        refs = [reference.parse(t) for t in img["RepoTags"]]
-        digests: dict[str, str | None] = {}
-        for d in img["RepoDigests"]:
-            dref = reference.parse(d)
-            digests.setdefault(dref.familiar_name(), dref.digest)
-        pairs = sorted((r.familiar_name(), r.tag or "<none>") for r in refs)
-        # A repository known only by digest gets a <none> tag row, as in Docker.
-        named = {repo for repo, _ in pairs}
-        pairs += sorted((repo, "<none>") for repo in digests if repo not in named)
-        for repo, tag in pairs or [("<none>", "<none>")]:
-            row = {**common, "Repository": repo, "Tag": tag}
-            row["Digest"] = digests.get(repo) or "<none>"
-            rows.append(dict(sorted(row.items())))
-    return rows
-
-
 @click.command(
     "images", context_settings={"help_option_names": ["--help"]}, short_help="List images"
 )
@@ -135,26 +75,25 @@ def images(
     quiet: bool,
 ) -> None:
     """List images."""
-    import time
-
     from dockyard.cli.engine import open_engine
-    from dockyard.cli.formatting import format_items
+    from dockyard.cli.listing import images_text
     from dockyard.cli.opts import parse_filters
 
     try:
         filters = parse_filters(filter_)
     except DockyardError as e:
         fail(str(e), 125)
-    if repository:
-        # docker/cli runImages: the argument is one more reference filter.
-        filters.setdefault("reference", []).append(repository)
-    found = open_engine(paths).image_list(all=all_, filters=filters)
-    rows = image_rows(found, no_trunc, time.time())
-    if quiet and fmt in ("", "table"):
-        fmt = "{{.ID}}"
-        rows = list({r["ID"]: r for r in rows}.values())
-    default = DIGESTS_IMAGES_FORMAT if digests else DEFAULT_IMAGES_FORMAT
-    sys.stdout.write(format_items(fmt, rows, IMAGE_HEADERS, default=default))
+    text = images_text(
+        open_engine(paths),
+        filters,
+        repository=repository,
+        all_=all_,
+        digests=digests,
+        fmt=fmt,
+        no_trunc=no_trunc,
+        quiet=quiet,
+    )
+    sys.stdout.write(text)
 
 
 # -- image inspect ----------------------------------------------------------------------

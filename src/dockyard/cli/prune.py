@@ -266,9 +266,8 @@ def _verbose(engine: Any, usage: dict[str, Any]) -> str:
     total, as docker/cli's verbose disk usage writer lays them out."""
     import time
 
-    from dockyard.cli.containers import _ps_row
     from dockyard.cli.formatting import format_items
-    from dockyard.cli.images import IMAGE_HEADERS, image_rows
+    from dockyard.cli.listing import IMAGE_HEADERS, image_rows, ps_row
 
     out = ["Images space usage:\n\n"]
     rows = []
@@ -298,7 +297,7 @@ def _verbose(engine: Any, usage: dict[str, Any]) -> str:
     sizes = {c.id: size for c, size, _ in usage["containers"]}
     now = time.time()
     for summary in engine.container_list(all=True):
-        row = _ps_row(summary, False, now)
+        row = ps_row(summary, False, now)
         row["Size"] = _size(sizes.get(summary["Id"], 0))
         crow.append(row)
     out.append(

@@ -3,7 +3,6 @@ with the Docker CLI's flags, output and exit codes (1 on an engine error)."""
 
 from __future__ import annotations
 
-import re
 import sys
 from typing import Any
 
@@ -14,59 +13,12 @@ from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.paths import Paths
 
 _SETTINGS = {"help_option_names": ["--help"]}
-LS_DEFAULT = "table {{.Driver}}\t{{.Name}}"
-#: docker/cli's clusterTableFormat (``volume ls --cluster``).
-CLUSTER_LS_FORMAT = "table {{.Name}}\t{{.Group}}\t{{.Driver}}\t{{.Availability}}\t{{.Status}}"
-LS_HEADERS = {
-    "Name": "VOLUME NAME",
-    "Driver": "DRIVER",
-    "Scope": "SCOPE",
-    "Mountpoint": "MOUNTPOINT",
-    "Labels": "LABELS",
-    "Links": "LINKS",
-    "Size": "SIZE",
-    "Group": "GROUP",
-    "Availability": "AVAILABILITY",
-    "Status": "STATUS",
-}
-# {{.Label "key"}} is a method of Docker's volume context; here an index of a map.
-_LABEL_CALL = re.compile(r'(?<![\w.])\.Label\s+("(?:[^"\\]|\\.)*"|`[^`]*`)')
 
 
 def _engine(paths: Paths) -> Any:
     from dockyard.cli.engine import open_engine
 
     return open_engine(paths)
-
-
-class _Labels(dict[str, str]):
-    """``{{.Label "key"}}``: a missing key is "" as in Go."""
-
-    def get(self, key: str, default: Any = "") -> Any:
-        return super().get(key, default)
-
-
-def _row(v: dict[str, Any]) -> dict[str, Any]:
-    """Docker's volume format context (``volume ls --format``) of a Volume object, keys
-    sorted as its JSON."""
-    labels = v.get("Labels") or {}
-    return {
-        "Availability": "N/A",
-        "Driver": v["Driver"],
-        "Group": "N/A",
-        "Labels": ",".join(f"{k}={val}" for k, val in sorted(labels.items())),
-        "Links": "N/A",
-        "Mountpoint": v["Mountpoint"],
-        "Name": v["Name"],
-        "Scope": "local",
-        "Size": "N/A",
-        "Status": "N/A",
-    }
-
-
-def _natural_key(name: str) -> list[tuple[int, int, str]]:
-    # The Docker CLI sorts volume names with sortorder.NaturalLess (digit runs by value).
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", name)]
 
 
 def _parse_opts(values: tuple[str, ...]) -> dict[str, str]:
@@ -148,34 +100,12 @@ def create(
 @engine_errors
 def ls(paths: Paths, filters: tuple[str, ...], format_: str, quiet: bool, cluster: bool) -> None:
     """List volumes."""
-    from dockyard.cli.formatting import format_items
-    from dockyard.cli.opts import parse_filters
+    from dockyard.cli.listing import volume_ls_text
 
-    volumes = _engine(paths).volume_list(parse_filters(filters))["Volumes"]
-    if cluster:
-        # Cluster volumes are swarm's: none here. docker/cli's cluster table, empty.
-        volumes = [v for v in volumes if v.get("ClusterVolume")]
-        if not quiet and not format_:
-            format_ = CLUSTER_LS_FORMAT
-    volumes.sort(key=lambda v: _natural_key(v["Name"]))
-    if quiet:
-        sys.stdout.write("".join(v["Name"] + "\n" for v in volumes))
-        return
-    fmt = format_ or LS_DEFAULT
-    rows: list[dict[str, Any]] = [_row(v) for v in volumes]
-    if fmt.strip() not in ("json", "table json"):
-        fmt = _LABEL_CALL.sub(r"index .Label \1", fmt)
-        rows = [
-            {**r, "Label": _Labels(v.get("Labels") or {})}
-            for r, v in zip(rows, volumes, strict=True)
-        ]
-    headers: dict[str, Any] = {**LS_HEADERS, "Label": _LabelHeader()}
-    sys.stdout.write(format_items(fmt, rows, headers, default=LS_DEFAULT))
-
-
-class _LabelHeader(dict[str, str]):
-    def get(self, key: str, default: Any = None) -> Any:
-        return "LABEL"
+    text = volume_ls_text(
+        _engine(paths), filters=filters, format_=format_, quiet=quiet, cluster=cluster
+    )
+    sys.stdout.write(text)
 
 
 @click.command("inspect", context_settings=_SETTINGS)
