@@ -169,6 +169,9 @@ class Runner:
         from dockyard.engine import Engine
 
         rfd, wfd = os.pipe()
+        # What is buffered now would be written by the child too.
+        sys.stdout.flush()
+        sys.stderr.flush()
         pid = os.fork()
         if pid:
             os.close(wfd)
