@@ -518,6 +518,32 @@ def test_images_cp_scale_stats_wait_attach_push_down_rmi(
 
 
 @pytest.mark.timeout(120)
+def test_exit_code_from_and_logs_since(tmp_path: Path, dy: Runner, busybox: str) -> None:
+    """``up --exit-code-from job`` stops the others when a container exits and exits with
+    job's status; ``logs --since`` an hour ago shows job's line, since a future time
+    nothing."""
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n"
+        "  job:\n    image: busybox\n    network_mode: none\n"
+        "    command: sh -c 'sleep 0.5; echo done; exit 3'\n"
+        "  idle:\n    image: busybox\n    network_mode: none\n    command: sleep 300\n"
+        "    stop_signal: SIGKILL\n"
+    )
+    try:
+        up = dy("compose", "-p", "ec", "up", "--exit-code-from", "job", cwd=tmp_path, timeout=90)
+        assert up.returncode == 3, up.stderr
+        assert "Aborting on container exit..." in up.stdout
+        states = dy("compose", "-p", "ec", "ps", "-a", "--format", "json", cwd=tmp_path, check=True)
+        assert {json.loads(x)["State"] for x in states.stdout.splitlines()} == {"exited"}
+        logs = ["compose", "-p", "ec", "logs", "--no-log-prefix", "job"]
+        assert dy(*logs, "--since", "1h", cwd=tmp_path, check=True).stdout == "done\n"
+        late = dy(*logs, "--since", "2099-01-01T00:00:00Z", cwd=tmp_path, check=True)
+        assert late.stdout == ""
+    finally:
+        dy("compose", "-p", "ec", "down", "-t", "0", cwd=tmp_path, check=True)
+
+
+@pytest.mark.timeout(120)
 def test_scale_up_and_down(tmp_path: Path, dy: Runner, busybox: str) -> None:
     (tmp_path / "compose.yaml").write_text(
         "services:\n  worker:\n    image: busybox\n    command: sleep 300\n"

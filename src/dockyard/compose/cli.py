@@ -197,6 +197,10 @@ def ls(c: _Ctx, all_: bool, quiet: bool, fmt: str) -> None:
 @click.option("--wait", is_flag=True, help="Wait for services to be running|healthy (implies -d).")
 @click.option("--wait-timeout", type=int, default=0, help="Seconds to wait with --wait.")
 @click.option("--abort-on-container-exit", is_flag=True, help="Stop all if any container stops.")
+@click.option(
+    "--exit-code-from",
+    help="Return the exit code of the selected service container (implies --abort-on-container-exit).",
+)
 @click.option("--no-log-prefix", is_flag=True, help="Don't print a prefix in logs.")
 @click.option("--no-color", is_flag=True, help="Produce monochrome output.")
 @click.option("-t", "--timeout", type=int, help="Shutdown timeout in seconds.")
@@ -218,6 +222,7 @@ def up(
     wait: bool,
     wait_timeout: int,
     abort_on_container_exit: bool,
+    exit_code_from: str | None,
     no_log_prefix: bool,
     no_color: bool,
     timeout: int | None,
@@ -228,6 +233,8 @@ def up(
         raise ComposeError("--build and --no-build are incompatible")
     if force_recreate and no_recreate:
         raise ComposeError("--force-recreate and --no-recreate are incompatible")
+    if exit_code_from:
+        abort_on_container_exit = True
     if detach and abort_on_container_exit:
         raise ComposeError("--abort-on-container-exit and --detach are incompatible")
     scales = {}
@@ -257,9 +264,16 @@ def up(
         return
     if detach:
         return
+    if exit_code_from and exit_code_from not in runner.project.services:
+        raise ComposeError(f"no such service: {exit_code_from}")
     _attached(
         runner, list(services), abort_on_container_exit, not no_log_prefix, not no_color, timeout
     )
+    if exit_code_from:
+        # As Compose: the exit code of the service's (first) container.
+        found = runner.containers([exit_code_from])
+        if found:
+            sys.exit(int(runner.engine.container_inspect(found[0]["Id"])["State"]["ExitCode"]))
 
 
 def _wait(runner: Any, services: list[str], limit: int) -> None:
@@ -580,6 +594,8 @@ def ps(
 @click.option("-n", "--tail", default="all", help="Number of lines to show from the end.")
 @click.option("--no-log-prefix", is_flag=True, help="Don't print a prefix in logs.")
 @click.option("--no-color", is_flag=True, help="Produce monochrome output.")
+@click.option("--since", default="", help="Show logs since timestamp or relative (42m).")
+@click.option("--until", default="", help="Show logs before timestamp or relative (42m).")
 @click.argument("services", nargs=-1)
 @pass_ctx
 def logs(
@@ -589,9 +605,13 @@ def logs(
     tail: str,
     no_log_prefix: bool,
     no_color: bool,
+    since: str,
+    until: str,
     services: tuple[str, ...],
 ) -> None:
     """View output from containers."""
+    from dockyard.timetypes import parse_time_arg
+
     runner = c.runner(list(services))
     runner.logs(
         list(services),
@@ -600,6 +620,8 @@ def logs(
         timestamps=timestamps,
         prefix=not no_log_prefix,
         color=not no_color and sys.stdout.isatty(),
+        since=parse_time_arg(since, "since") if since else 0,
+        until_time=parse_time_arg(until, "until") if until else 0,
     )
 
 

@@ -1019,12 +1019,15 @@ class Runner:
         containers: list[Summary] | None = None,
         on_end: Callable[[Engine, Summary, str], None] | None = None,
         until: threading.Event | None = None,
+        since: int = 0,
+        until_time: int = 0,
     ) -> None:
         """Print the containers' logs, each line prefixed ``<service>-<n>  | `` (padded as
         Compose's, coloured with its rainbow when ``color``). With ``follow``, one thread
         per container (each with its own facade) until all have stopped (or ``until`` is
         set); ``on_end(engine, container, prefix)`` runs in a container's thread once its
-        log has ended."""
+        log has ended. ``since``/``until_time``: nanoseconds since the epoch (0: no
+        bound), as the engine's ``container_logs`` takes them."""
         from dockyard.engine import Engine
 
         out = write or sys.stdout
@@ -1051,7 +1054,12 @@ class Runner:
                         break
                     time.sleep(0.05)
             for _stream, data in engine.container_logs(
-                c["Id"], follow=follow, tail=tail, timestamps=timestamps
+                c["Id"],
+                follow=follow,
+                tail=tail,
+                timestamps=timestamps,
+                since=since,
+                until=until_time,
             ):
                 text = data.decode("utf-8", "replace")
                 with lock:
