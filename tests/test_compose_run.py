@@ -544,6 +544,26 @@ def test_exit_code_from_and_logs_since(tmp_path: Path, dy: Runner, busybox: str)
 
 
 @pytest.mark.timeout(120)
+def test_build_shm_size_and_extra_hosts(tmp_path: Path, dy: Runner, busybox: str) -> None:
+    """``build.shm_size`` and ``build.extra_hosts`` reach the RUN containers."""
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox\n"
+        "RUN grep ' /dev/shm ' /proc/mounts | grep -o 'size=[0-9]*k' >/shm"
+        " && grep -c 'build.test' /etc/hosts >/hosts\n"
+    )
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  app:\n    build:\n      context: .\n      shm_size: 16m\n"
+        "      extra_hosts: ['build.test=10.0.0.9']\n    network_mode: none\n"
+    )
+    try:
+        dy("compose", "-p", "bo", "build", cwd=tmp_path, check=True, timeout=90)
+        out = dy("run", "--rm", "--network", "none", "bo-app", "cat", "/shm", "/hosts", check=True)
+        assert out.stdout == "size=16384k\n1\n"
+    finally:
+        dy("rmi", "bo-app")
+
+
+@pytest.mark.timeout(120)
 def test_scale_up_and_down(tmp_path: Path, dy: Runner, busybox: str) -> None:
     (tmp_path / "compose.yaml").write_text(
         "services:\n  worker:\n    image: busybox\n    command: sleep 300\n"

@@ -47,7 +47,18 @@ SERVICE_KEYS = frozenset(
 )  # fmt: skip
 _SUBKEYS: dict[str, frozenset[str]] = {
     "build": frozenset(
-        {"context", "dockerfile", "args", "target", "labels", "network", "no_cache", "pull"}
+        {
+            "context",
+            "dockerfile",
+            "args",
+            "target",
+            "labels",
+            "network",
+            "no_cache",
+            "pull",
+            "shm_size",
+            "extra_hosts",
+        }
     ),
     "deploy": frozenset({"replicas", "resources", "restart_policy"}),
     "deploy.resources": frozenset({"limits"}),
@@ -718,6 +729,13 @@ def _build(value: Any, workdir: str, env: Mapping[str, str], key: str) -> dict[s
     for flag in ("no_cache", "pull"):
         if flag in spec:
             spec[flag] = _boolean(spec[flag], f"{key}.{flag}")
+    if "shm_size" in spec:
+        parse_bytes(spec["shm_size"], f"{key}.shm_size")
+    if "extra_hosts" in spec:
+        spec["extra_hosts"] = {
+            str(h): "" if ip is None else str(ip)
+            for h, ip in _as_mapping(spec["extra_hosts"]).items()
+        }
     return dict(sorted(spec.items()))
 
 

@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from dockyard.compose import convert
 from dockyard.compose.errors import ComposeError
-from dockyard.compose.loader import Project, dependency_order, service_references
+from dockyard.compose.loader import Project, dependency_order, parse_bytes, service_references
 from dockyard.errors import Conflict, NotFound, NotModified
 
 if TYPE_CHECKING:
@@ -348,10 +348,22 @@ class Runner:
                 network=spec.get("network") or "default",
                 pull=pull or bool(spec.get("pull")),
                 nocache=no_cache or bool(spec.get("no_cache")),
+                host_config=self.build_host_config(s),
                 output=line,
             )
             if not quiet:
                 self.event("Service", s, "Built")
+
+    def build_host_config(self, service: str) -> dict[str, Any] | None:
+        """The RUN containers' HostConfig of ``service``'s build: ``shm_size`` and
+        ``extra_hosts`` of its ``build`` section (None: neither)."""
+        spec = self.project.services[service].get("build") or {}
+        out: dict[str, Any] = {}
+        if spec.get("shm_size"):
+            out["ShmSize"] = parse_bytes(spec["shm_size"], f"services.{service}.build.shm_size")
+        if spec.get("extra_hosts"):
+            out["ExtraHosts"] = [f"{h}:{ip}" for h, ip in spec["extra_hosts"].items()]
+        return out or None
 
     def ensure_images(
         self, services: list[str], pull: str = "missing", build: bool | None = None

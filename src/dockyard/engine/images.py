@@ -301,6 +301,7 @@ class ImageOperations(EngineBase):
         network: str = "default",
         pull: bool = False,
         nocache: bool = False,
+        host_config: dict[str, Any] | None = None,
         output: Callable[[str], None] | None = None,
     ) -> str:
         """What ``POST /build`` does (:meth:`image_build`), from a context directory on
@@ -308,7 +309,8 @@ class ImageOperations(EngineBase):
         ``dockerfile``, a path relative to it; default ``Dockerfile``): the classic
         builder's steps, each output line passed to ``output`` (RUN output as it comes,
         split into lines); a ``FROM`` image that is missing is pulled. ``tags`` name the
-        result. Returns the image ID. Raises InvalidArgument (a missing context, a bad
+        result; ``host_config`` as :meth:`image_build_local`'s (the RUN containers'
+        ShmSize, ExtraHosts...). Returns the image ID. Raises InvalidArgument (a missing context, a bad
         Dockerfile), DockyardError (a step failed), OSError."""
         import os
 
@@ -335,6 +337,7 @@ class ImageOperations(EngineBase):
             network=network,
             pull=pull,
             nocache=nocache,
+            host_config=host_config,
             line=emit,
             raw=raw,
         )
