@@ -19,13 +19,14 @@ DEFAULT_CAPS = "00000000a80425fb"
 
 
 def state_files(root: str) -> list[str]:
-    """Every path under the engine root except the image content, for before/after diffs."""
+    """Every path under the engine root except the image content and the event log (a
+    failed run's create and destroy are recorded, as dockerd's), for before/after diffs."""
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
         rel = os.path.relpath(dirpath, root)
         if rel == ".":
             # Top-level directories appear on first use; what is inside them matters.
-            dirnames[:] = [d for d in dirnames if d not in ("blobs", "layers")]
+            dirnames[:] = [d for d in dirnames if d not in ("blobs", "layers", "events")]
             continue
         out.extend(os.path.join(rel, n) for n in dirnames + filenames)
     return sorted(out)
