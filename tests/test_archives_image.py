@@ -126,6 +126,39 @@ def test_load_from_stdin_gzip(dy: Runner, busybox: str, tmp_path: Path) -> None:
     assert out == b"Loaded image: busybox:latest\n"
 
 
+def test_load_oci_zstd_layers(dy: Runner, busybox: str) -> None:
+    """An OCI layout whose layers are zstd-compressed
+    (``application/vnd.oci.image.layer.v1.tar+zstd``, what ``podman push
+    --compression-format zstd`` or ``skopeo copy --dest-compress-format zstd`` make)."""
+    import zstandard
+
+    iid = image_id(dy, "busybox")
+    saved = dy("save", "busybox", check=True, input=b"").stdout
+    with tarfile.open(fileobj=io.BytesIO(saved)) as tf:
+        files = {m.name: tf.extractfile(m).read() for m in tf.getmembers() if m.isfile()}  # type: ignore[union-attr]
+    [desc] = json.loads(files["index.json"])["manifests"]
+    manifest = json.loads(files[f"blobs/sha256/{desc['digest'][7:]}"])
+    oci = {k: v for k, v in files.items() if k not in ("manifest.json", "repositories")}
+    for layer in manifest["layers"]:
+        packed = zstandard.ZstdCompressor().compress(files[f"blobs/sha256/{layer['digest'][7:]}"])
+        digest = hashlib.sha256(packed).hexdigest()
+        oci[f"blobs/sha256/{digest}"] = packed
+        layer.update(
+            mediaType="application/vnd.oci.image.layer.v1.tar+zstd",
+            digest=f"sha256:{digest}",
+            size=len(packed),
+        )
+    data = json.dumps(manifest).encode()
+    digest = hashlib.sha256(data).hexdigest()
+    oci[f"blobs/sha256/{digest}"] = data
+    desc.update(digest=f"sha256:{digest}", size=len(data))
+    oci["index.json"] = json.dumps({"schemaVersion": 2, "manifests": [desc]}).encode()
+    dy("rmi", "busybox", check=True)
+    assert dy("load", input=_tar(oci), check=True).stdout == b"Loaded image: busybox:latest\n"
+    assert image_id(dy, "busybox") == iid
+    assert dy("run", "--rm", "busybox", "echo", "zstd", check=True).stdout == "zstd\n"
+
+
 def _tar(entries: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:

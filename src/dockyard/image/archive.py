@@ -7,7 +7,8 @@ Docker's loaders and OCI tools (podman, skopeo, umoci) read it. ``load`` reads t
 older docker-archive (``manifest.json`` naming ``<id>.json`` and ``<dir>/layer.tar``, with
 symlinked duplicate layers) and a plain OCI image layout (``index.json`` only, what
 ``podman save --format oci-archive`` and ``skopeo copy ... oci-archive:`` write), plain
-or compressed (gzip, bzip2, xz), from a file or a pipe.
+or compressed (gzip, bzip2, xz), from a file or a pipe; OCI layers may be plain, gzip or
+zstd.
 
 A loaded image is stored as an imported one is: its config bytes unchanged (so its ID is
 the same as in the archive), every layer unpacked once and kept as an uncompressed blob,
@@ -49,6 +50,7 @@ MAX_DOCUMENT = 16 * 1024 * 1024
 _LAYER_TYPES = {
     MEDIA_LAYER,
     MEDIA_LAYER + "+gzip",
+    MEDIA_LAYER + "+zstd",
     "application/vnd.docker.image.rootfs.diff.tar.gzip",
     "application/vnd.docker.image.rootfs.diff.tar",
 }
