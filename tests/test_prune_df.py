@@ -90,6 +90,46 @@ def _cache_rows(engine_env: dict[str, str]) -> int:
         db.close()
 
 
+def _cache_table(dy: Runner) -> list[dict[str, str]]:
+    """The build cache rows of ``system df -v``, cut at its header's column starts."""
+    verbose = dy("system", "df", "-v", check=True).stdout
+    table = verbose.split("\nBuild cache usage: ", 1)[1].split("\n\n", 1)[1]
+    header, *lines = table.splitlines()
+    names = ["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"]
+    assert re.split(r"\s{3,}", header.rstrip()) == names
+    starts = [header.index(n) for n in names] + [None]
+    return [
+        {n: line[a:b].strip() for n, a, b in zip(names, starts, starts[1:], strict=False)}
+        for line in lines
+    ]
+
+
+def test_system_df_verbose_build_cache(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    """``df -v`` lists each build cache entry as docker/cli's build cache table: a step a
+    later build reuses shows its use; an entry whose image only the cache keeps is not
+    shared."""
+    _build(dy, tmp_path, "site:1")  # RUN and CMD: two entries, never used
+    rows = _cache_table(dy)
+    assert len(rows) == 2
+    for row in rows:
+        assert re.fullmatch(r"[0-9a-f]{12}", row["CACHE ID"]) and row["CACHE TYPE"] == "regular"
+        assert row["CREATED"].endswith(" ago")
+        assert (row["LAST USED"], row["USAGE"], row["SHARED"]) == ("", "0", "true")
+    assert sorted(r["SIZE"] for r in rows) == ["0B", "10.2kB"]  # CMD; RUN's one-file layer
+    run = next(r["CACHE ID"] for r in rows if r["SIZE"] != "0B")
+    old_cmd = next(r["CACHE ID"] for r in rows if r["SIZE"] == "0B")
+    (tmp_path / "ctx" / "Dockerfile").write_text(
+        "FROM busybox\nRUN echo cached > /f\nCMD cat /f /f\n"
+    )
+    dy("build", "-q", "-t", "site:1", str(tmp_path / "ctx"), check=True)
+    rows = _cache_table(dy)
+    by_id = {r["CACHE ID"]: r for r in rows}
+    assert len(rows) == 3 and rows[-1]["CACHE ID"] == run  # used last: listed last
+    assert by_id[run]["LAST USED"].endswith(" ago") and by_id[run]["USAGE"] == "1"
+    # The old CMD step's image lost its tag: only the cache keeps it.
+    assert (by_id[old_cmd]["USAGE"], by_id[old_cmd]["SHARED"]) == ("0", "false")
+
+
 def test_builder_prune(dy: Runner, busybox: str, tmp_path: Path, engine_env: dict) -> None:
     _build(dy, tmp_path, "site:1")
     rows = _cache_rows(engine_env)
@@ -201,4 +241,7 @@ def test_system_df(dy: Runner, busybox: str) -> None:
     assert "\nContainers space usage:\n\nCONTAINER ID " in verbose
     assert re.search(r"\nLocal Volumes space usage:\n\nVOLUME NAME +LINKS +SIZE\n", verbose)
     assert re.search(r"\nvol +1 +6B\n", verbose)
-    assert verbose.endswith("\nBuild cache usage: 0B\n")
+    assert verbose.endswith(
+        "\nBuild cache usage: 0B\n\nCACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE"
+        "     SHARED\n"
+    )

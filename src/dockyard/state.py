@@ -64,6 +64,11 @@ CREATE TABLE IF NOT EXISTS build_cache (
     image_id TEXT NOT NULL,           -- the image the step produced
     created TEXT NOT NULL             -- RFC 3339
 );
+CREATE TABLE IF NOT EXISTS build_cache_usage (
+    key TEXT PRIMARY KEY,             -- a build_cache key
+    last_used TEXT NOT NULL,          -- RFC 3339: the last build step that reused the entry
+    usage_count INTEGER NOT NULL      -- how many build steps reused it
+);
 -- dockyard.network.store
 CREATE TABLE IF NOT EXISTS networks (
     id TEXT PRIMARY KEY,              -- 64 hex characters

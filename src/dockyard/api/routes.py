@@ -125,24 +125,7 @@ def system_df(req: Request) -> None:
             for volume, size, links in usage["volumes"]
         ]
     if "build-cache" in wanted:
-        # Dockyard's build cache is image records, not BuildKit's cache records: the
-        # entries are reported as one record holding their bytes.
-        entries, size = usage["build_cache"]
-        out["BuildCache"] = (
-            [
-                {
-                    "ID": "dockyard-build-cache",
-                    "Type": "regular",
-                    "Description": f"{entries} build cache entries",
-                    "InUse": False,
-                    "Shared": False,
-                    "Size": size,
-                    "UsageCount": entries,
-                }
-            ]
-            if entries
-            else []
-        )
+        out["BuildCache"] = usage["build_cache_records"]
     req.send_json(out)
 
 

@@ -28,13 +28,26 @@ class BuildCache:
         self.db = db
 
     def lookup(self, key: str) -> str | None:
-        """The image ID recorded for ``key`` if that image still exists, else None."""
+        """The image ID recorded for ``key`` if that image still exists, else None. A hit
+        counts as a use of the entry (``system df -v``'s LAST USED and USAGE, as
+        BuildKit's cache records count theirs)."""
         rows = self.db.query(
             "SELECT c.image_id FROM build_cache c JOIN images i ON i.id = c.image_id "
             "WHERE c.key = ?",
             (key,),
         )
-        return str(rows[0]["image_id"]) if rows else None
+        if not rows:
+            return None
+        from dockyard.timetypes import now
+
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT INTO build_cache_usage (key, last_used, usage_count) VALUES (?, ?, 1)"
+                " ON CONFLICT (key) DO UPDATE SET last_used = excluded.last_used,"
+                " usage_count = usage_count + 1",
+                (key, now()),
+            )
+        return str(rows[0]["image_id"])
 
     def record(self, key: str, image_id: str, created: str) -> None:
         """Remember that the step ``key`` produced ``image_id`` (``created``: RFC 3339)."""

@@ -329,5 +329,55 @@ def _verbose(engine: Any, usage: dict[str, Any]) -> str:
             {"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"},
         )
     )
-    out.append(f"\nBuild cache usage: {_size(usage['build_cache'][1])}\n")
+    out.append(f"\nBuild cache usage: {_size(usage['build_cache'][1])}\n\n")
+    out.append(
+        format_items(
+            "table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}"
+            "\t{{.UsageCount}}\t{{.Shared}}",
+            [_cache_row(r, now) for r in _cache_sorted(usage["build_cache_records"])],
+            {
+                "ID": "CACHE ID",
+                "CacheType": "CACHE TYPE",
+                "Size": "SIZE",
+                "CreatedSince": "CREATED",
+                "LastUsedSince": "LAST USED",
+                "UsageCount": "USAGE",
+                "Shared": "SHARED",
+            },
+        )
+    )
     return "".join(out)
+
+
+def _cache_sorted(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """docker/cli's buildCacheSort: never-used entries first, then by last use, ties by
+    ID."""
+    from dockyard.timetypes import parse_time
+
+    return sorted(
+        records,
+        key=lambda r: (
+            r["LastUsedAt"] is not None,
+            parse_time(r["LastUsedAt"]) if r["LastUsedAt"] else 0,
+            r["ID"],
+        ),
+    )
+
+
+def _cache_row(record: dict[str, Any], now: float) -> dict[str, str]:
+    """One row of ``df -v``'s build cache table (docker/cli's buildCacheContext)."""
+    from dockyard.humanize import human_duration, human_size
+    from dockyard.timetypes import parse_time
+
+    def since(stamp: str) -> str:
+        return human_duration(now - parse_time(stamp) / 1e9) + " ago"
+
+    return {
+        "ID": record["ID"][:12] + ("*" if record["InUse"] else ""),
+        "CacheType": record["Type"],
+        "Size": human_size(record["Size"], 3),
+        "CreatedSince": since(record["CreatedAt"]),
+        "LastUsedSince": since(record["LastUsedAt"]) if record["LastUsedAt"] else "",
+        "UsageCount": str(record["UsageCount"]),
+        "Shared": "true" if record["Shared"] else "false",
+    }

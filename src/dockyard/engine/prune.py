@@ -131,9 +131,10 @@ def disk_usage(engine: Engine) -> dict[str, Any]:
     count, per-image ``size``/``shared``), ``images_total``/``images_active`` (unique
     layer bytes, of all images and of those in use), ``containers`` (``(container,
     writable-layer bytes, active)``), ``volumes`` (``(volume, bytes, links)``),
-    ``build_cache`` (``(entries, bytes)``)."""
+    ``build_cache`` (``(entries, bytes)``), ``build_cache_records`` (the Engine API's
+    ``BuildCache`` records, ``dockyard.image.prune.cache_records``)."""
     from dockyard.container.operations import container_size, dir_size
-    from dockyard.image.prune import cache_size, image_usage
+    from dockyard.image.prune import cache_records, cache_size, image_usage
 
     usage = image_usage(engine.images)
     containers = []
@@ -152,4 +153,5 @@ def disk_usage(engine: Engine) -> dict[str, Any]:
         "containers": containers,
         "volumes": vols,
         "build_cache": cache_size(engine.images),
+        "build_cache_records": cache_records(engine.images),
     }

@@ -167,6 +167,49 @@ def cache_size(store: ImageStore) -> tuple[int, int]:
     return entries, sum(layer_size(store, d) for d in unique)
 
 
+def cache_records(store: ImageStore) -> list[dict[str, Any]]:
+    """The build cache entries as the Engine API's ``BuildCache`` records (``GET
+    /system/df``), oldest first: ``ID`` (the step key's hex), ``Parents`` (the entry of the
+    step before, if cached), ``Type`` ``regular``, ``Description`` (the step, its history
+    ``created_by``), ``InUse`` (never: no build holds an entry), ``Shared`` (its image is
+    also kept by a tag, a container or an image built on it), ``Size`` (bytes of the
+    layers the step added, 0 for a step without one), ``CreatedAt``, ``LastUsedAt`` (RFC
+    3339 or None) and ``UsageCount`` (how many later steps reused it). Entries whose image
+    is gone are left out (``builder prune`` drops them)."""
+    rows = store.db.query(
+        "SELECT c.key, c.image_id, c.created, u.last_used, u.usage_count, p.parent"
+        " FROM build_cache c JOIN images i ON i.id = c.image_id"
+        " LEFT JOIN build_cache_usage u ON u.key = c.key"
+        " LEFT JOIN image_parents p ON p.image_id = c.image_id ORDER BY c.created, c.key"
+    )
+    only = {img.id for img in cache_only_images(store)}
+    key_of = {r["image_id"]: r["key"] for r in rows}
+    records = []
+    for r in rows:
+        try:
+            img = store.get(r["image_id"])
+            parent_layers = len(store.get(r["parent"]).diff_ids) if r["parent"] else 0
+        except NotFound:
+            continue  # removed meanwhile
+        history = img.config.get("history") or [{}]
+        parent_key = key_of.get(r["parent"])
+        records.append(
+            {
+                "ID": r["key"].removeprefix("sha256:"),
+                "Parents": [parent_key.removeprefix("sha256:")] if parent_key else None,
+                "Type": "regular",
+                "Description": str(history[-1].get("created_by", "")),
+                "InUse": False,
+                "Shared": img.id not in only,
+                "Size": sum(layer_size(store, d) for d in img.diff_ids[parent_layers:]),
+                "CreatedAt": r["created"],
+                "LastUsedAt": r["last_used"],
+                "UsageCount": int(r["usage_count"] or 0),
+            }
+        )
+    return records
+
+
 def prune_build_cache(
     store: ImageStore,
     all_entries: bool = False,
@@ -207,6 +250,7 @@ def prune_build_cache(
             remaining -= sum(layer_sizes(store, img).values()) if keep_storage else 0
     with store.db.write() as conn:
         conn.executemany("DELETE FROM build_cache WHERE key = ?", [(k,) for k in doomed])
+        conn.execute("DELETE FROM build_cache_usage WHERE key NOT IN (SELECT key FROM build_cache)")
     reclaimed = 0
     for img in victims:
         reclaimed += _delete(store, img, [img.id[7:]])[1]
