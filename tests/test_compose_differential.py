@@ -30,8 +30,8 @@ pytestmark = pytest.mark.slow
 DATA = Path(__file__).parent / "data" / "compose"
 OWN = {"com.docker.compose.config-hash", "com.docker.compose.version"}
 # Create-request fields compared besides labels, environment, ports, networks and mounts.
-HOST_KEYS = ("RestartPolicy", "Init", "CapAdd", "CapDrop", "ExtraHosts", "Ulimits", "Tmpfs", "Dns", "ReadonlyRootfs", "NetworkMode")  # fmt: skip
-CONFIG_KEYS = ("User", "WorkingDir", "ExposedPorts", "StopSignal", "StopTimeout", "Healthcheck", "Entrypoint")  # fmt: skip
+HOST_KEYS = ("RestartPolicy", "Init", "CapAdd", "CapDrop", "ExtraHosts", "Ulimits", "Tmpfs", "Dns", "ReadonlyRootfs", "NetworkMode", "Sysctls", "ShmSize")  # fmt: skip
+CONFIG_KEYS = ("User", "WorkingDir", "ExposedPorts", "StopSignal", "StopTimeout", "Healthcheck", "Entrypoint", "Domainname")  # fmt: skip
 
 
 def docker_compose() -> str:
@@ -152,6 +152,10 @@ def test_same_project_as_docker_compose(
         aliases = ours["containers"]["diff-db-1"]["networks"]
         assert aliases == {"diff_default": ["diff-db-1", "db", "database"]}
         assert set(ours["volumes"]) == {"diff_data", "<anonymous>"}
+    if name == "diff-keys":
+        web = ours["containers"]["diff-keys-web-1"]
+        assert web["host"]["Sysctls"] == {"net.ipv4.ip_forward": "1"}
+        assert (web["host"]["ShmSize"], web["config"]["Domainname"]) == (16 << 20, "example.test")
     assert ps_columns(our_ps) == ps_columns(their_ps)
     # images, as printed (column widths too) up to CREATED: Compose 2.40 shows the time
     # since the image's last tag there.
