@@ -41,6 +41,9 @@ def docker_compose() -> str:
     return found
 
 
+FILES = 'for f in /run/secrets/token /etc/greeting; do [ -f $f ] && echo "$f $(stat -c "%a %u" $f) $(cat $f)"; done; true'
+
+
 def labels(obj: dict[str, Any]) -> dict[str, str]:
     return {k: ("<own>" if k in OWN else v) for k, v in (obj or {}).items()}
 
@@ -66,6 +69,8 @@ def snapshot(dy: Runner) -> dict[str, Any]:
             "config": {k: c["Config"].get(k) for k in CONFIG_KEYS},
             # The default hostname is the container's short ID: each run's own.
             "hostname": anonymous(c["Config"]["Hostname"], 12),
+            # Secrets and configs copied in (environment, content sources): mode, owner, data.
+            "files": dy("exec", name, "sh", "-c", FILES, check=True).stdout,
             "mounts": sorted(
                 (m["Type"], anonymous(m.get("Name", "")), m["Destination"]) for m in c["Mounts"]
             ),  # fmt: skip
@@ -113,6 +118,7 @@ def test_same_project_as_docker_compose(
     project = tmp_path / name
     shutil.copytree(DATA / name, project)
     monkeypatch.setenv("WEB_PORT", str(free_port()))
+    monkeypatch.setenv("DIFF_TOKEN", "s3cret")
     monkeypatch.setenv("SUBNET", f"10.248.{os.getpid() % 256}.0/24")
     sock = str(tmp_path / "api.sock")
     env = {
@@ -156,6 +162,9 @@ def test_same_project_as_docker_compose(
         web = ours["containers"]["diff-keys-web-1"]
         assert web["host"]["Sysctls"] == {"net.ipv4.ip_forward": "1"}
         assert (web["host"]["ShmSize"], web["config"]["Domainname"]) == (16 << 20, "example.test")
+        assert ours["containers"]["diff-keys-db-1"]["files"] == (
+            "/run/secrets/token 444 0 s3cret\n/etc/greeting 440 0 hello from compose\n"
+        )
     assert ps_columns(our_ps) == ps_columns(their_ps)
     # images, as printed (column widths too) up to CREATED: Compose 2.40 shows the time
     # since the image's last tag there.
