@@ -322,10 +322,10 @@ def check_detach_keys(keys: str | None, attached: bool, what: str) -> None:
     (``-d``) Docker has nothing to detach from either. Raises InvalidArgument."""
     if keys is None:
         return
-    from dockyard.container.attach import parse_detach_keys
+    from dockyard.engine.attach import escape_filter
     from dockyard.errors import InvalidArgument
 
-    parse_detach_keys(keys)
+    escape_filter(keys)  # the facade's check of the keys' syntax
     if attached:
         raise InvalidArgument(
             f"--detach-keys: detaching from an attached {what} is not supported by Dockyard "
