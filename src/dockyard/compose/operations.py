@@ -99,8 +99,8 @@ class Runner:
         forks its monitor, which a threaded process cannot do safely. One service, or a
         process that has threads already, runs them one after another here. Returns the
         names ``work`` returned, in ``services``' order (``services`` come in dependency
-        order). After a failure no other service
-        begins; the first failure is raised once the running ones have ended."""
+        order). After a failure no other service begins; the first failure is raised
+        once the running ones have ended."""
         import os
         import selectors
 
@@ -157,6 +157,8 @@ class Runner:
                         failure = value
         if failure is not None:
             raise failure
+        if pending:  # a cycle the loader would have refused
+            raise ComposeError(f"dependency cycle detected among {', '.join(pending)}")
         return [n for s in services for n in results.get(s, [])]
 
     def _fork(self, service: str, work: Callable[[Runner, str], list[str]]) -> tuple[int, int]:
