@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,6 +102,8 @@ def _helper_for(data: dict[str, Any], key: str) -> str | None:
 
 
 def _run_helper(helper: str, action: str, payload: str) -> str:
+    import subprocess  # here: a pull without a credential helper never needs it
+
     program = f"docker-credential-{helper}"
     try:
         proc = subprocess.run(
