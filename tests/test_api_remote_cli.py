@@ -88,6 +88,13 @@ def test_docker_host_and_refusals(
         r = dy("-H", f"unix://{sock}", "bootstrap", "busybox")
         assert r.returncode == 125
         assert "not available with -H/DOCKER_HOST" in r.stderr
+        # `system` subcommands that cannot go remote are refused, not run locally.
+        for sub in ("df", "prune"):
+            r = dy("-H", f"unix://{sock}", "system", sub)
+            assert r.returncode == 125, r
+            assert f"dockyard system {sub}: not available with -H/DOCKER_HOST" in r.stderr
+        r = dy("-H", f"unix://{sock}", "system", "info", "-f", "{{.Images}}")
+        assert r.returncode == 0 and r.stdout == "1\n", r
     r = dy("-H", f"unix://{tmp_path}/nothing.sock", "ps")
     assert r.returncode == 1
     assert r.stderr.startswith(

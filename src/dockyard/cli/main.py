@@ -241,10 +241,10 @@ def cli(
     if debug:
         os.environ["DOCKYARD_DEBUG"] = "1"
     command = ctx.invoked_subcommand
-    # `system service` and `system boot` act on this machine's engine whatever
-    # DOCKER_HOST says (they do not use open_engine).
-    if host and command != "system":
-        if command not in REMOTE_COMMANDS:
+    # `system` checks its own subcommands (cli/system.py): `system service` and `system
+    # boot` act on this machine's engine whatever DOCKER_HOST says.
+    if host:
+        if command != "system" and command not in REMOTE_COMMANDS:
             print(
                 f"dockyard {command}: not available with -H/DOCKER_HOST (a remote engine) yet",
                 file=sys.stderr,

@@ -18,10 +18,25 @@ import click
 from dockyard.errors import DockyardError
 from dockyard.paths import Paths
 
+#: ``system`` subcommands that drive the engine named by -H/DOCKER_HOST.
+REMOTE_SUBCOMMANDS = frozenset({"info", "events"})
+#: ``system`` subcommands that act on this machine's engine whatever -H/DOCKER_HOST say.
+LOCAL_SUBCOMMANDS = frozenset({"service", "boot"})
+
 
 @click.group(context_settings={"help_option_names": ["--help"]})
-def system() -> None:
+@click.pass_context
+def system(ctx: click.Context) -> None:
     """Manage Dockyard."""
+    from dockyard.cli.engine import current_host
+
+    sub = ctx.invoked_subcommand
+    if sub and current_host() and sub not in REMOTE_SUBCOMMANDS | LOCAL_SUBCOMMANDS:
+        print(
+            f"dockyard system {sub}: not available with -H/DOCKER_HOST (a remote engine) yet",
+            file=sys.stderr,
+        )
+        sys.exit(125)
 
 
 @system.command(context_settings={"help_option_names": ["--help"]})
