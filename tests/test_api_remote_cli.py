@@ -5,6 +5,7 @@ available remotely are refused instead of run on the local engine."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -254,3 +255,66 @@ def test_interactive_commands_and_registries_through_the_service(
             assert bad.stderr.startswith("Error response from daemon: ")
         finally:
             registry.stop()
+
+
+def test_cp_and_build_through_the_service(
+    engine_env: dict[str, str], tmp_path: Path, dy: Runner, busybox: str
+) -> None:
+    """cp both ways (a directory, a renamed file, a tar to stdout, a missing path) and a
+    classic build (.dockerignore applied on this side, a Dockerfile outside the context,
+    a failing step) through -H give what the in-process commands give."""
+    ctx = tmp_path / "ctx"
+    (ctx / "ign").mkdir(parents=True)
+    (ctx / "keep").write_text("x\n")
+    (ctx / "ign" / "no").write_text("y\n")
+    (ctx / ".dockerignore").write_text("ign\n")
+    (ctx / "Dockerfile").write_text("FROM busybox\nCOPY . /ctx\nRUN ls -a /ctx\n")
+    outside = tmp_path / "outside.Dockerfile"
+    outside.write_text("FROM busybox\nCOPY . /ctx\nRUN ls -a /ctx\n")
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a").write_text("one\n")
+    (tree / "sub" / "b").write_text("two\n")
+    (tree / "link").symlink_to("a")
+    sock = str(tmp_path / "run" / "docker.sock")
+    with running_service(engine_env, sock):
+
+        def remote(*args: str, check: bool = False) -> subprocess.CompletedProcess:
+            return dy("-H", f"unix://{sock}", *args, check=check)
+
+        def steps(out: str) -> list[str]:
+            # Without the IDs of intermediate containers and images.
+            skip = (" ---> ", "Removing", "Successfully built")
+            return [line for line in out.splitlines() if not line.startswith(skip)]
+
+        for args in [
+            ("build", "--no-cache", "-t", "b:1", str(ctx)),
+            ("build", "--no-cache", "-f", str(outside), str(ctx)),
+        ]:
+            local, through = dy(*args), remote(*args)
+            assert through.returncode == local.returncode == 0, through.stderr
+            assert steps(through.stdout) == steps(local.stdout)
+            assert "keep" in through.stdout and "ign\n" not in through.stdout
+        assert ".dockerfile." not in remote(*args).stdout
+        (ctx / "Dockerfile").write_text("FROM busybox\nRUN exit 3\n")
+        local, through = dy("build", str(ctx)), remote("build", str(ctx))
+        assert (through.returncode, through.stderr) == (local.returncode, local.stderr)
+        assert through.returncode == 1
+        remote("run", "-d", "--name", "cpx", busybox, "sleep", "60", check=True)
+        remote("cp", str(tree), "cpx:/tmp/", check=True)
+        found = remote("exec", "cpx", "find", "/tmp/tree", check=True).stdout.split()
+        assert sorted(found) == [
+            "/tmp/tree", "/tmp/tree/a", "/tmp/tree/link", "/tmp/tree/sub", "/tmp/tree/sub/b"
+        ]  # fmt: skip
+        remote("cp", "cpx:/tmp/tree", str(tmp_path / "back"), check=True)
+        assert (tmp_path / "back" / "sub" / "b").read_text() == "two\n"
+        assert os.readlink(tmp_path / "back" / "link") == "a"
+        remote("cp", "cpx:/tmp/tree/a", str(tmp_path / "renamed"), check=True)
+        assert (tmp_path / "renamed").read_text() == "one\n"
+        local, through = (
+            dy("cp", "cpx:/nosuch", str(tmp_path)),
+            remote("cp", "cpx:/nosuch", str(tmp_path)),
+        )
+        assert (through.returncode, through.stderr) == (local.returncode, local.stderr)
+        assert through.returncode == 1
+        remote("rm", "-f", "cpx", check=True)

@@ -287,6 +287,11 @@ class Context:
 
     # -- the Dockerfile ------------------------------------------------------------------
 
+    @property
+    def dockerfile_path(self) -> str | None:
+        """The Dockerfile's path on this host (None when it came as text)."""
+        return self._dockerfile_path
+
     def dockerfile_text(self) -> str:
         """The Dockerfile's text (UTF-8). Raises ``InvalidArgument`` naming the file."""
         if self._text is not None:

@@ -203,10 +203,41 @@ def _done(quiet: bool, size: int, where: str) -> None:
     click.echo(f"Successfully copied {human_size(size, 3)} to {where}", err=True)
 
 
+class _Archives:
+    """The archive operations of ``engine``: the in-process ones
+    (``dockyard.engine.archives``) or an endpoint's (``-H``: RemoteEngine's)."""
+
+    def __init__(self, engine: Any, remote: bool) -> None:
+        from dockyard.engine import archives
+
+        self._engine = engine
+        self._remote = remote
+        self._local = archives
+
+    def archive_stat(self, _engine: Any, container: str, path: str) -> dict[str, Any]:
+        if self._remote:
+            return dict(self._engine.container_archive_stat(container, path))
+        return self._local.archive_stat(self._engine, container, path)
+
+    def archive_get(
+        self, _engine: Any, container: str, path: str, out: Any, name: str | None = None
+    ) -> dict[str, Any]:
+        if self._remote:
+            return dict(self._engine.container_archive_get(container, path, out, name))
+        return self._local.archive_get(self._engine, container, path, out, name)
+
+    def archive_put(
+        self, _engine: Any, container: str, path: str, stream: Any, copy_uid_gid: bool = False
+    ) -> int:
+        if self._remote:
+            return int(self._engine.container_archive_put(container, path, stream, copy_uid_gid))
+        return self._local.archive_put(self._engine, container, path, stream, copy_uid_gid)
+
+
 def _copy_from(engine: Any, container: str, src: str, dst: str, opts: dict[str, bool]) -> None:
-    from dockyard.engine import archives
     from dockyard.snapshot.tarcopy import extract
 
+    archives = engine
     name = ""
     if opts["follow"]:
         st = archives.archive_stat(engine, container, src)
@@ -242,8 +273,9 @@ def _copy_from(engine: Any, container: str, src: str, dst: str, opts: dict[str, 
 
 
 def _copy_to(engine: Any, container: str, src: str, dst: str, opts: dict[str, bool]) -> None:
-    from dockyard.engine import archives
     from dockyard.errors import NotFound
+
+    archives = engine
     from dockyard.snapshot.tarcopy import write_resource
 
     dst_info = CopyInfo(dst)
@@ -306,8 +338,6 @@ def cp(paths: Paths, source: str, dest: str, archive: bool, follow_link: bool, q
     destination in a container. Use '-' as the destination to stream a tar archive of a
     container source to stdout.
     """
-    from dockyard.engine import Engine
-
     src_container, src_path = split_cp_arg(source)
     dst_container, dst_path = split_cp_arg(dest)
     opts = {"archive": archive, "follow": follow_link, "quiet": quiet}
@@ -317,7 +347,9 @@ def cp(paths: Paths, source: str, dest: str, archive: bool, follow_link: bool, q
         _fail("must specify at least one container source")
     if (src_container and not src_path) or (dst_container and not dst_path):
         _fail("empty container path")  # docker/cli: filepath "" is refused
-    engine = Engine(paths)
+    from dockyard.cli.engine import current_host, open_engine
+
+    engine = _Archives(open_engine(paths), current_host() is not None)
     try:
         if src_container:
             _copy_from(engine, src_container, src_path, dst_path, opts)

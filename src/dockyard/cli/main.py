@@ -103,6 +103,8 @@ REMOTE_COMMANDS = frozenset(
         "attach",
         "pull",
         "push",
+        "build",
+        "cp",
     }
 )
 

@@ -986,8 +986,13 @@ class ContainerManager:
         # The monitor's pidfd: its exit (once the exit is recorded, for a container that
         # does not restart) ends a sleep at once instead of at the next look.
         monitor = -2
+        started = c.state.get("StartedAt")
         try:
             while c.state["Running"]:
+                if c.state.get("Restarting") or c.state.get("StartedAt") != started:
+                    # The run ended and its restart policy started another (or is about
+                    # to): Docker's wait returns at that exit too.
+                    return int(c.state.get("ExitCode") or 0)
                 if deadline is not None and time.monotonic() > deadline:
                     raise DockyardError(f"timed out waiting for container {c.id}")
                 if not self._monitor_alive(c):

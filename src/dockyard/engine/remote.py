@@ -15,7 +15,7 @@ import json
 import os
 import struct
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
@@ -131,6 +131,7 @@ class RemoteEngine:
         stream: bool = False,
         timeout: float | None = None,
         headers: dict[str, str] | None = None,
+        content: Any = None,
     ) -> httpx.Response:
         url = f"/v{self.api_version}{path}" if versioned else path
         query = {k: v for k, v in (params or {}).items() if v is not None}
@@ -139,6 +140,7 @@ class RemoteEngine:
             url,
             params=query,
             json=body,
+            content=content,
             headers=headers,
             timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
         )
@@ -293,6 +295,90 @@ class RemoteEngine:
             print("read escape sequence", file=sys.stderr)
             return 1
         return int(self.container_wait(id)["StatusCode"])
+
+    # -- archives (docker cp) ----------------------------------------------------------
+
+    def container_archive_stat(self, id: str, path: str) -> dict[str, Any]:
+        """``HEAD /containers/{id}/archive``: the ``X-Docker-Container-Path-Stat``
+        object (name, size, mode as Go's FileMode, mtime, linkTarget)."""
+        import base64
+
+        target = f"/containers/{quote(id, safe='')}/archive"
+        try:
+            response = self._send("HEAD", target, {"path": path})
+        except DockyardError:
+            # A HEAD answer has no body: the GET says why (it raises too).
+            self._send("GET", target, {"path": path}, stream=True).close()
+            raise
+        header = response.headers.get("X-Docker-Container-Path-Stat", "")
+        try:
+            return dict(json.loads(base64.b64decode(header)))
+        except ValueError:
+            raise DockyardError("the endpoint sent no path stat") from None
+
+    def container_archive_get(
+        self, id: str, path: str, out: Any, name: str | None = None
+    ) -> dict[str, Any]:
+        """``GET /containers/{id}/archive``: the tar of ``path`` written to ``out``, its
+        top entry renamed ``name`` when given (docker/cli's RebaseArchiveEntries);
+        returns the path's stat."""
+        import base64
+        import tarfile
+
+        response = self._send(
+            "GET",
+            f"/containers/{quote(id, safe='')}/archive",
+            {"path": path},
+            stream=True,
+            timeout=None,
+        )
+        try:
+            stat = json.loads(base64.b64decode(response.headers["X-Docker-Container-Path-Stat"]))
+            chunks = response.iter_raw()
+            if name is None or name == stat.get("name"):
+                for chunk in chunks:
+                    out.write(chunk)
+                return dict(stat)
+            old = str(stat.get("name") or "")
+            with (
+                tarfile.open(fileobj=cast(Any, _ChunkReader(chunks)), mode="r|") as src,
+                tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as dst,
+            ):
+                for member in src:
+                    if member.name == old or member.name.startswith(old + "/"):
+                        member.name = name + member.name[len(old) :]
+                    if member.islnk() and (
+                        member.linkname == old or member.linkname.startswith(old + "/")
+                    ):
+                        member.linkname = name + member.linkname[len(old) :]
+                    dst.addfile(member, src.extractfile(member) if member.isreg() else None)
+            return dict(stat)
+        finally:
+            response.close()
+
+    def container_archive_put(
+        self, id: str, path: str, stream: Any, copy_uid_gid: bool = False
+    ) -> int:
+        """``PUT /containers/{id}/archive``: extract the tar ``stream`` into directory
+        ``path``; returns the bytes sent."""
+        sent = 0
+
+        def chunks() -> Iterator[bytes]:
+            nonlocal sent
+            while data := stream.read(65536):
+                sent += len(data)
+                yield data
+
+        params = {"path": path, "copyUIDGID": "1" if copy_uid_gid else None}
+        self._send(
+            "PUT",
+            f"/containers/{quote(id, safe='')}/archive",
+            params,
+            timeout=None,
+            headers={"Content-Type": "application/x-tar"},
+            content=chunks(),
+        )
+        return sent
 
     # -- exec --------------------------------------------------------------------------
 
@@ -640,6 +726,98 @@ class RemoteEngine:
         params["filters"] = _filters(filters)
         return self._json("GET", "/images/search", params)
 
+    def image_build_local(
+        self,
+        context: str,
+        dockerfile: str | None = None,
+        *,
+        stdin: Any = None,
+        tags: list[str] | None = None,
+        buildargs: dict[str, str] | None = None,
+        target: str = "",
+        labels: dict[str, str] | None = None,
+        network: str = "default",
+        pull: bool = False,
+        nocache: bool = False,
+        platform: str | None = None,
+        host_config: dict[str, Any] | None = None,
+        secrets: dict[str, bytes] | None = None,
+        ssh: dict[str, str] | None = None,
+        line: Any = None,
+        raw: Any = None,
+        pull_status: Any = None,
+    ) -> str:
+        """``docker build`` with the classic builder's ``POST /build``: the context (a
+        directory on this host, or ``-``: a tar or a Dockerfile on ``stdin``) sent as a
+        tar the way the docker CLI makes it (``.dockerignore`` applied here, owners 0, a
+        Dockerfile outside the context added as ``.dockerfile.<hex>`` and listed in
+        ``.dockerignore``); the build's output goes to ``raw``, a FROM pull's status to
+        ``pull_status``. The RUN containers' limits (``host_config``) are sent as the
+        API's parameters. Returns the image ID. Raises InvalidArgument (``secrets`` and
+        ``ssh`` need BuildKit's session, not served here; a bad context), DockyardError
+        (the build failed: the endpoint's message)."""
+        import sys
+        import tempfile
+
+        if secrets or ssh:
+            raise InvalidArgument(
+                "--secret and --ssh need BuildKit's session: not available through -H/DOCKER_HOST"
+            )
+        body = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
+        try:
+            name = _context_tar(context, dockerfile, stdin or sys.stdin.buffer, body)
+            body.seek(0)
+            params: dict[str, Any] = {
+                "t": list(tags or []) or None,
+                "dockerfile": name,
+                "buildargs": json.dumps(buildargs) if buildargs else None,
+                "labels": json.dumps(labels) if labels else None,
+                "target": target or None,
+                "nocache": _bool(nocache) if nocache else None,
+                "pull": _bool(pull) if pull else None,
+                "networkmode": network if network not in ("", "default") else None,
+                "platform": platform,
+                "rm": "1",
+            }
+            for key, param in _BUILD_LIMITS.items():
+                value = (host_config or {}).get(key)
+                if value not in (None, 0, "", [], {}):
+                    params[param] = (
+                        json.dumps(value) if key == "Ulimits"
+                        else ",".join(value) if key == "ExtraHosts"
+                        else value
+                    )  # fmt: skip
+
+            def chunks() -> Iterator[bytes]:
+                while data := body.read(65536):
+                    yield data
+
+            response = self._send(
+                "POST",
+                "/build",
+                params,
+                stream=True,
+                timeout=None,
+                headers={"Content-Type": "application/x-tar"},
+                content=chunks(),
+            )
+            image_id = ""
+            for message in _messages(response):
+                if message.get("stream") and raw is not None:
+                    raw(str(message["stream"]).encode())
+                elif message.get("status") and pull_status is not None:
+                    if not message.get("progressDetail"):
+                        ident = message.get("id")
+                        text = str(message["status"])
+                        pull_status(f"{ident}: {text}" if ident else text)
+                elif isinstance(message.get("aux"), dict) and message["aux"].get("ID"):
+                    image_id = str(message["aux"]["ID"])
+        finally:
+            body.close()
+        if not image_id:
+            raise DockyardError("the build ended without an image ID")
+        return image_id
+
     # -- networks and volumes ----------------------------------------------------------
 
     def network_list(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
@@ -693,6 +871,127 @@ class RemoteEngine:
     def volume_delete(self, name: str, force: bool = False) -> None:
         """``DELETE /volumes/{name}``."""
         self._send("DELETE", f"/volumes/{quote(name, safe='')}", {"force": _bool(force)})
+
+
+#: HostConfig fields of a build's RUN containers -> ``POST /build`` parameters.
+_BUILD_LIMITS = {
+    "Memory": "memory",
+    "MemorySwap": "memswap",
+    "CpuShares": "cpushares",
+    "CpuPeriod": "cpuperiod",
+    "CpuQuota": "cpuquota",
+    "CpusetCpus": "cpusetcpus",
+    "CpusetMems": "cpusetmems",
+    "CgroupParent": "cgroupparent",
+    "ShmSize": "shmsize",
+    "Ulimits": "ulimits",
+    "ExtraHosts": "extrahosts",
+}
+
+
+def _context_tar(context: str, dockerfile: str | None, stdin: Any, out: Any) -> str | None:
+    """Write ``docker build``'s context tar to ``out``; returns the ``dockerfile``
+    parameter (the Dockerfile's path in the tar, None for the default). Raises
+    InvalidArgument as the in-process build does for a bad context."""
+    import secrets
+    import tarfile
+
+    from dockyard.build.context import DOCKERIGNORE, Context
+
+    def owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        return info
+
+    def add_file(tf: tarfile.TarFile, name: str, data: bytes) -> None:
+        import io
+        import time
+
+        info = tarfile.TarInfo(name)
+        info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+        tf.addfile(info, io.BytesIO(data))
+
+    if context == "-":
+        data = stdin.read()
+        head = data[:512]
+        archive = head[:3] in (b"\x1f\x8b\x08", b"BZh") or head[:6] == b"\xfd7zXZ\x00"
+        if not archive and len(head) == 512:
+            try:
+                tarfile.TarInfo.frombuf(head, "utf-8", "surrogateescape")
+                archive = True
+            except tarfile.HeaderError:
+                pass
+        if archive:
+            out.write(data)
+            return dockerfile
+        with tarfile.open(fileobj=out, mode="w") as tf:
+            add_file(tf, "Dockerfile", data)
+        return None
+    text = None
+    if dockerfile == "-":
+        text = stdin.read()
+        ctx = Context.from_directory(context, None) if os.path.isdir(context) else None
+        if ctx is None:
+            raise InvalidArgument(f'unable to prepare context: path "{context}" not found')
+    else:
+        ctx = Context.from_directory(context, dockerfile)
+    with ctx:
+        root = ctx.root
+        assert root is not None
+        name: str | None = None
+        path = ctx.dockerfile_path
+        if text is None and path is not None:
+            rel = os.path.relpath(path, root)
+            if rel.startswith(".." + os.sep):
+                with open(path, "rb") as f:
+                    text = f.read()
+            elif dockerfile is not None:
+                name = rel.replace(os.sep, "/")
+        extra = f".dockerfile.{secrets.token_hex(10)}" if text is not None else None
+        with tarfile.open(fileobj=out, mode="w") as tf:
+            for directory, dirs, files in os.walk(root):
+                dirs.sort()
+                for entry in [*sorted(dirs), *sorted(files)]:
+                    full = os.path.join(directory, entry)
+                    rel = os.path.relpath(full, root).replace(os.sep, "/")
+                    if extra is not None and rel == DOCKERIGNORE:
+                        continue  # written below with the Dockerfile's name added
+                    if ctx.excluded(full):
+                        if entry in dirs and not ctx.matcher.has_exclusions:
+                            dirs.remove(entry)
+                        continue
+                    tf.add(full, arcname=rel, recursive=False, filter=owned_by_root)
+            if extra is not None and text is not None:
+                add_file(tf, extra, text)
+                try:
+                    with open(os.path.join(root, DOCKERIGNORE), "rb") as f:
+                        ignore = f.read() + b"\n"
+                except FileNotFoundError:
+                    ignore = DOCKERIGNORE.encode() + b"\n"
+                add_file(tf, DOCKERIGNORE, ignore + extra.encode() + b"\n")
+                name = extra
+    return name
+
+
+class _ChunkReader:
+    """A forward-only binary file over an iterator of byte chunks (for tarfile's
+    stream mode)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buf = b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buf) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buf += chunk
+        if size < 0:
+            data, self._buf = self._buf, b""
+        else:
+            data, self._buf = self._buf[:size], self._buf[size:]
+        return data
 
 
 def _split_reference(name: str) -> tuple[str, str]:
