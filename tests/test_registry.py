@@ -4,6 +4,7 @@ pulls."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -59,12 +60,26 @@ def test_push_rmi_pull_run(dy: Runner, busybox: str, registry: Registry, engine_
     lines = dy("push", name, check=True).stdout.splitlines()
     assert lines[0] == f"The push refers to repository [{registry.host}/rt/busybox]"
     assert any(line.endswith(": Layer already exists") for line in lines), lines
-    # The registry serves the bytes Dockyard stored: same digest.
+    # busybox's layer is stored uncompressed (bootstrap): it went gzip-compressed, in
+    # Docker's schema 2 manifest, as docker push sends a layer it has no blob of.
     resp = httpx.get(
         f"http://{registry.host}/v2/rt/busybox/manifests/1",
-        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
     )
     assert "sha256:" + hashlib.sha256(resp.content).hexdigest() == digest
+    pushed = json.loads(resp.content)
+    assert pushed["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    assert pushed["config"]["mediaType"] == "application/vnd.docker.container.image.v1+json"
+    assert pushed["config"]["digest"] == json.loads(
+        dy("image", "inspect", "-f", "{{json .Id}}", name, check=True).stdout
+    )
+    [layer] = pushed["layers"]
+    assert layer["mediaType"] == "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    blob = httpx.get(f"http://{registry.host}/v2/rt/busybox/blobs/{layer['digest']}").content
+    assert (
+        "sha256:" + hashlib.sha256(gzip.decompress(blob)).hexdigest()
+        == (json.loads(dy("image", "inspect", name, check=True).stdout)[0]["RootFS"]["Layers"][0])
+    )
     dy("rmi", name, busybox, check=True)
     assert dy("images", "-q", check=True).stdout == ""
     pulled = dy("pull", name, check=True)
@@ -138,9 +153,10 @@ def test_multi_platform_index(dy: Runner, busybox: str, registry: Registry) -> N
     other = "arm64" if host_arch() != "arm64" else "amd64"
     base = f"{registry.host}/mp/busybox"
     _push(dy, busybox, f"{base}:host")
+    # Pushed as Docker's schema 2 (busybox's layer is stored uncompressed: it went gzip).
     manifest = httpx.get(
         f"http://{registry.host}/v2/mp/busybox/manifests/host",
-        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
     ).content
     m = json.loads(manifest)
     config = json.loads(
@@ -150,7 +166,7 @@ def test_multi_platform_index(dy: Runner, busybox: str, registry: Registry) -> N
     cfg_desc = _put_blob(registry.host, "mp/busybox", json.dumps(config).encode())
     m["config"] = {**m["config"], **cfg_desc}
     other_bytes = json.dumps(m).encode()
-    oci = "application/vnd.oci.image.manifest.v1+json"
+    oci = "application/vnd.docker.distribution.manifest.v2+json"
     other_digest = _put_manifest(registry.host, "mp/busybox", "other", other_bytes, oci)
     index = {
         "schemaVersion": 2,

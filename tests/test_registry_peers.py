@@ -68,6 +68,16 @@ def test_push_seen_by_skopeo_and_umoci(
     assert seen["Digest"] == digest
     digests = dy("image", "inspect", "-f", "{{json .RepoDigests}}", name, check=True).stdout
     assert json.loads(digests) == [f"{registry.host}/peers/busybox@{seen['Digest']}"]
+    # Built and bootstrapped layers are stored uncompressed: pushed as gzip, as Docker.
+    raw = json.loads(_skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{name}"))
+    assert raw["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    assert {layer["mediaType"] for layer in raw["layers"]} == {
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    }
+    # The gzip blob's digest was remembered: another repository mounts it, no upload.
+    other = f"{registry.host}/peers/other:1"
+    dy("tag", busybox, other, check=True)
+    assert ": Mounted from peers/busybox\n" in dy("push", other, check=True).stdout
     layout = tmp_path / "layout"
     _skopeo("copy", "-q", "--src-tls-verify=false", f"docker://{name}", f"oci:{layout}:1")
     bundle = tmp_path / "bundle"

@@ -69,6 +69,14 @@ CREATE TABLE IF NOT EXISTS build_cache_usage (
     last_used TEXT NOT NULL,          -- RFC 3339: the last build step that reused the entry
     usage_count INTEGER NOT NULL      -- how many build steps reused it
 );
+-- dockyard.distribution.push (moby's v2 metadata service: a layer's compressed blob)
+CREATE TABLE IF NOT EXISTS pushed_layers (
+    diff_id TEXT NOT NULL,            -- the uncompressed layer's digest
+    repository TEXT NOT NULL,         -- full name pushed to ("127.0.0.1:5000/x/y")
+    digest TEXT NOT NULL,             -- the gzip blob pushed for it
+    size INTEGER NOT NULL,            -- its bytes
+    PRIMARY KEY (diff_id, repository)
+);
 -- dockyard.network.store
 CREATE TABLE IF NOT EXISTS networks (
     id TEXT PRIMARY KEY,              -- 64 hex characters
