@@ -383,6 +383,12 @@ def test_classic_build(docker: Docker, dy: Runner, tmp_path: Path) -> None:
     assert "Step 1/5 : FROM busybox" in out
     assert "Successfully tagged apib:1" in out
     assert dy("run", "--rm", "apib:1", check=True).stdout == "built-for-api\n"
+    # --add-host reaches the RUN containers; their limits are taken (and checked).
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN grep -q '10.1.2.3\tapi.test' /etc/hosts\n")
+    limited = ["build", "--no-cache", "--add-host", "api.test:10.1.2.3", "-m", "64m", str(ctx)]
+    docker(*limited)
+    bad = docker("build", "--cpuset-cpus", "4096", str(ctx), check=False)
+    assert bad.returncode == 1 and "Requested CPUs are not available" in bad.stderr
     (ctx / "Dockerfile").write_text("FROM busybox\nRUN exit 7\n")
     bad = docker("build", str(ctx), check=False)
     assert bad.returncode == 1

@@ -20,8 +20,22 @@ from dockyard.errors import DockyardError, InvalidArgument
 #: are refused by :meth:`BuildOperations.image_build_tar`).
 HONOURED = {
     "dockerfile", "t", "buildargs", "labels", "target", "nocache", "q", "pull",
-    "networkmode", "platform", "rm", "forcerm", "version",
+    "networkmode", "platform", "rm", "forcerm", "version", "extrahosts",
+    "memory", "memswap", "cpushares", "cpuperiod", "cpuquota", "cpusetcpus", "cpusetmems",
+    "cgroupparent", "shmsize", "ulimits",
 }  # fmt: skip
+
+#: ``POST /build`` parameters of the RUN containers' HostConfig (moby's
+#: newImageBuildOptions), integers first.
+_LIMITS = {
+    "memory": "Memory", "memswap": "MemorySwap", "cpushares": "CpuShares",
+    "cpuperiod": "CpuPeriod", "cpuquota": "CpuQuota", "shmsize": "ShmSize",
+}  # fmt: skip
+_LIMIT_TEXTS = {
+    "cpusetcpus": "CpusetCpus",
+    "cpusetmems": "CpusetMems",
+    "cgroupparent": "CgroupParent",
+}
 
 
 class BuildOperations(EngineBase):
@@ -31,8 +45,11 @@ class BuildOperations(EngineBase):
         """``POST /build`` as the API has it: build from the tar context file ``context`` (plain or
         compressed) with the API's query ``params`` (name -> values: ``t``,
         ``dockerfile``, ``buildargs`` and ``labels`` as JSON objects, ``target``,
-        ``nocache``, ``q``, ``pull``, ``networkmode``, ``platform``; ``rm``/``forcerm``
-        are moot: intermediate containers are always removed). Docker's messages
+        ``nocache``, ``q``, ``pull``, ``networkmode``, ``platform``, ``extrahosts`` and
+        the RUN containers' limits ``memory``, ``memswap``, ``cpushares``, ``cpuperiod``,
+        ``cpuquota``, ``cpusetcpus``, ``cpusetmems``, ``cgroupparent``, ``shmsize``,
+        ``ulimits``; ``rm``/``forcerm`` are moot: intermediate containers are always
+        removed). Docker's messages
         (``{"stream"}``, ``{"status"}``, ``{"aux": {"ID"}}``) are written to ``out_fd``,
         one JSON object a line; returns the image ID. Raises InvalidArgument (a parameter
         that cannot be honoured, a bad context or Dockerfile), DockyardError (a failed
@@ -101,8 +118,31 @@ class BuildOperations(EngineBase):
                 if not quiet and not m.get("progress"):
                     emit({k: v for k, v in m.items() if k in ("status", "id")})
 
+        host_config: dict[str, Any] = {}
+        for name, key in _LIMITS.items():
+            if one(name) not in ("", "0"):
+                try:
+                    host_config[key] = int(one(name))
+                except ValueError:
+                    raise InvalidArgument(f"invalid {name}: {one(name)!r}") from None
+        for name, key in _LIMIT_TEXTS.items():
+            if one(name):
+                host_config[key] = one(name)
+        if one("ulimits") not in ("", "null", "[]"):
+            try:
+                host_config["Ulimits"] = json.loads(one("ulimits"))
+            except ValueError:
+                raise InvalidArgument(f"invalid ulimits: {one('ulimits')!r}") from None
+        # Repeated (docker-py) or comma-separated (the docker CLI) host:ip entries.
+        hosts = [h for v in params.get("extrahosts") or [] for h in v.split(",") if h]
+        if hosts:
+            host_config["ExtraHosts"] = hosts
         try:
             check_platform(platform)
+            if host_config:
+                from dockyard.container.manager import oci_resources
+
+                oci_resources(host_config)
             options = BuildOptions(
                 text="",
                 tags=params.get("t") or [],
@@ -112,6 +152,7 @@ class BuildOperations(EngineBase):
                 labels=json_map("labels"),
                 network="default" if network == "bridge" else network,
                 pull=flag("pull"),
+                host_config=host_config,
             )
             dockerfile = one("dockerfile") or None
             with open(context, "rb") as f, Context.from_tar(f, dockerfile) as ctx:
