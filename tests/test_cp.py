@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import struct
 import tarfile
 import time
 from pathlib import Path
@@ -115,6 +116,33 @@ def test_copy_running_container_and_volume(dy: Runner, busybox: str, tmp_path: P
         assert r.stderr == 'destination "live:/dev/null" must be a directory or a regular file\n'
     finally:
         dy("rm", "-f", "-v", "live", check=True)
+
+
+# security.capability of cap_net_raw+ep (VFS_CAP_REVISION_2: magic, permitted,
+# inheritable, and the upper 32 capabilities' pair).
+NET_RAW = struct.pack("<5I", 0x02000001, 1 << 13, 0, 0, 0)
+
+
+def test_copy_keeps_xattrs(dy: Runner, c1: str, tmp_path: Path) -> None:
+    """``user.*`` and ``security.capability`` go into the container and back out (PAX
+    ``SCHILY.xattr`` records, as moby's pkg/archive), the capability surviving the chown."""
+    src = tmp_path / "src"
+    (src / "d").mkdir(parents=True)
+    (src / "ping").write_bytes(b"binary\n")
+    os.setxattr(src / "ping", "user.note", b"hello")
+    os.setxattr(src / "ping", "security.capability", NET_RAW)
+    os.setxattr(src / "d", "user.dir", b"\xff\x00bytes")
+    dy("cp", str(src), "c1:/x", check=True)
+    upper = dy("inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", "c1", check=True)
+    inside = Path(upper.stdout.strip()) / "x"
+    assert os.getxattr(inside / "ping", "user.note") == b"hello"
+    assert os.getxattr(inside / "ping", "security.capability") == NET_RAW
+    assert os.getxattr(inside / "d", "user.dir") == b"\xff\x00bytes"
+    dy("cp", "c1:/x", str(tmp_path / "back"), check=True)
+    back = tmp_path / "back"
+    assert os.getxattr(back / "ping", "user.note") == b"hello"
+    assert os.getxattr(back / "ping", "security.capability") == NET_RAW
+    assert os.getxattr(back / "d", "user.dir") == b"\xff\x00bytes"
 
 
 def test_read_only_rootfs_refused(dy: Runner, busybox: str, tmp_path: Path) -> None:

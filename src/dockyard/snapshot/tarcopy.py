@@ -10,6 +10,7 @@ nor a ``..`` in a name can take a read or a write outside the tree.
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import stat
@@ -21,6 +22,8 @@ from dockyard.snapshot.unpack import copy_content, time_ns
 
 if TYPE_CHECKING:
     import tarfile
+
+_PAX_XATTR = "SCHILY.xattr."
 
 
 def write_resource(parent_fd: int, name: str, arcname: str, out: BinaryIO) -> None:
@@ -66,7 +69,11 @@ def extract(
     inside it). An existing directory is never replaced by a non-directory nor the other
     way round (moby's ``NoOverwriteDirNonDir``: ``InvalidArgument`` with its message);
     another existing entry is replaced. Mode and mtime come from the archive; owners too
-    unless ``owner`` (uid, gid) is given, and none is set without ``chown``. Raises
+    unless ``owner`` (uid, gid) is given, and none is set without ``chown``; extended
+    attributes from its PAX ``SCHILY.xattr.*`` records (``user.*``,
+    ``security.capability``...), set after the owner as moby's createTarFile does (a
+    chown clears ``security.capability``), skipped where the filesystem does not support
+    them or refuses them to this process (ENOTSUP, EPERM: moby's BestEffortXattrs). Raises
     ``InvalidArgument`` for a malformed archive, ``OSError`` for what the filesystem
     refuses.
     """
@@ -171,11 +178,24 @@ def _set_meta(
 ) -> None:
     uid, gid = owner if owner is not None else (member.uid, member.gid)
     mtime = time_ns(member, member.mtime)
-    inroot.set_meta(
-        parent_fd,
-        base,
-        uid=uid if chown else -1,
-        gid=gid if chown else -1,
-        mode=None if member.issym() else member.mode & 0o7777,
-        times_ns=(mtime, mtime),
-    )
+    mode = None if member.issym() else member.mode & 0o7777
+    inroot.set_meta(parent_fd, base, uid=uid if chown else -1, gid=gid if chown else -1)
+    for key, value in member.pax_headers.items():
+        # Overlayfs' own attributes are never taken from an archive (an opaque or
+        # redirect mark would change what the layers below show).
+        if (
+            key.startswith(_PAX_XATTR)
+            and not key.startswith(_PAX_XATTR + "trusted.overlay.")
+            and not member.issym()
+        ):
+            try:
+                inroot.set_xattr(
+                    parent_fd,
+                    base,
+                    key[len(_PAX_XATTR) :],
+                    value.encode("utf-8", "surrogateescape"),
+                )
+            except OSError as e:
+                if e.errno not in (errno.ENOTSUP, errno.EPERM):
+                    raise
+    inroot.set_meta(parent_fd, base, mode=mode, times_ns=(mtime, mtime))
