@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,18 @@ def test_output_local_and_tar(dy: Runner, busybox: str, tmp_path: Path) -> None:
         assert "out/f" in tf.getnames()
     p = dy("build", "-o", "type=registry", ctx)
     assert p.returncode == 1 and "output type 'registry' is not supported" in p.stderr
+    # A symlink is followed, as BuildKit's os.Create; a device or FIFO is written to,
+    # never replaced by a file (dest=/dev/null must leave /dev/null a device).
+    target = tmp_path / "target.tar"
+    target.write_bytes(b"old")
+    (tmp_path / "link").symlink_to(target)
+    dy("build", "-q", "-o", f"type=tar,dest={tmp_path / 'link'}", ctx, check=True)
+    assert (tmp_path / "link").is_symlink() and tarfile.is_tarfile(target)
+    null = tmp_path / "null"
+    os.mknod(null, 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    dy("build", "-q", "-o", f"type=tar,dest={null}", ctx, check=True)
+    assert stat.S_ISCHR(null.stat().st_mode)
+    assert not [n for n in os.listdir(tmp_path) if ".tmp" in n]
 
 
 def subprocess_bytes(dy: Runner, *args: str) -> Any:

@@ -7,7 +7,9 @@ ID. Any failure exits 1 with the message on stderr. The work is in ``dockyard.bu
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import sys
 from typing import Any, NoReturn
 
@@ -274,6 +276,14 @@ def export_output(engine: Any, image_id: str, kind: str, dest: str) -> None:
         sys.stdout.buffer.flush()
         return
     if kind == "tar":
+        # As BuildKit's os.Create: a symlink is followed, and a device, FIFO or socket is
+        # written to (replacing /dev/null or a pipe with a file would break the host).
+        dest = os.path.realpath(dest)
+        with contextlib.suppress(FileNotFoundError):
+            if not stat.S_ISREG(os.stat(dest).st_mode) and not os.path.isdir(dest):
+                with open(dest, "wb") as f:
+                    engine.image_export_rootfs(image_id, f)
+                return
         tmp = f"{dest}.tmp{os.getpid()}"
         try:
             with open(tmp, "wb") as f:
