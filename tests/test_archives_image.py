@@ -329,3 +329,14 @@ def test_load_docker_20_10_save(dy: Runner, tmp_path: Path) -> None:
     with tarfile.open(fileobj=io.BytesIO(data)) as tf:
         assert tf.extractfile("hello").read() == b"made by docker\n"  # type: ignore[union-attr]
         assert tf.extractfile("x").read() == b"second\n"  # type: ignore[union-attr]
+
+
+def test_save_loads_into_docker_20_10(dy: Runner, tmp_path: Path) -> None:
+    """``dockyard save`` of the images of Docker 20.10's archive writes the bytes that
+    Docker 20.10's ``docker load`` was seen to load (tests/data/README.md): the OCI layout
+    with ``manifest.json`` beside it, no per-layer ``<id>/`` files, is enough for it."""
+    dy("load", "-i", str(DATA / "docker-20.10-save.tar"), check=True)
+    out = tmp_path / "tiny.tar"
+    dy("save", "-o", str(out), "tiny:1", "tiny:2", check=True)
+    assert out.read_bytes() == (DATA / "dockyard-save-tiny.tar").read_bytes()
+    assert not [name for name in members(out) if name.endswith(("layer.tar", "/json", "VERSION"))]
