@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -294,6 +295,27 @@ def test_system_df_and_image_prune(docker: Docker, dy: Runner) -> None:
     assert "untagged: spare:1" in out
     assert out.strip().endswith("B") and "Total reclaimed space:" in out
     assert dy("images", "-q", check=True).stdout == ""
+
+
+def test_system_df_verbose_build_cache(docker: Docker, dy: Runner, tmp_path: Path) -> None:
+    """The docker CLI 28 renders the service's BuildCache records as Dockyard's own
+    ``system df -v`` does (the build cache table, from ``GET /system/df``)."""
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "Dockerfile").write_text("FROM busybox\nRUN echo x > /f\n")
+    dy("build", "-q", "-t", "cached:1", str(tmp_path / "ctx"), check=True)
+    dy("build", "-q", "-t", "cached:1", str(tmp_path / "ctx"), check=True)
+
+    def cache_table(text: str) -> list[list[str]]:
+        # Cells split on the table's padding; times ("3 seconds ago") may tick between
+        # the two commands.
+        rows = text.split("\nBuild cache usage: ", 1)[1].splitlines()
+        cells = [re.split(r"\s{3,}", row.strip()) for row in rows if row]
+        return [[re.sub(r".* ago$", "ago", c) for c in row] for row in cells]
+
+    ours = cache_table(dy("system", "df", "-v", check=True).stdout)
+    theirs = cache_table(docker("system", "df", "-v").stdout)
+    assert ours == theirs, (ours, theirs)
+    assert ours[2][1:] == ["regular", "10.2kB", "ago", "ago", "1", "true"], ours
 
 
 def test_export_diff_commit(docker: Docker, dy: Runner, tmp_path: Path) -> None:

@@ -336,3 +336,51 @@ def test_build_and_aliases_pull(
         f"Error response from daemon: image with reference {base} was found but does not "
         f"match the specified platform: wanted linux/{other}, actual: linux/{host_arch()}\n"
     )
+
+
+def test_gzip_manifest_families() -> None:
+    """The manifest pushed for an image with uncompressed layers: Docker's schema 2 as
+    moby builds it, or OCI (``+gzip``, annotations kept) when a layer is zstd, which
+    schema 2 cannot name."""
+    from dockyard.distribution.push import _gzip_manifest
+
+    oci = "application/vnd.oci.image.layer.v1"
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": "sha256:c",
+            "size": 9,
+        },
+        "layers": [
+            {"mediaType": f"{oci}.tar+gzip", "digest": "sha256:a", "size": 1},
+            {"mediaType": f"{oci}.tar", "digest": "sha256:b", "size": 2},
+        ],
+        "annotations": {"k": "v"},
+    }
+    docker = _gzip_manifest(manifest, ["gzip", ""], {1: ("sha256:bz", 3)})
+    gz = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    assert docker.decode() == json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 9,
+                "digest": "sha256:c",
+            },
+            "layers": [
+                {"mediaType": gz, "size": 1, "digest": "sha256:a"},
+                {"mediaType": gz, "size": 3, "digest": "sha256:bz"},
+            ],
+        },
+        indent=3,
+    )
+    manifest["layers"][0]["mediaType"] = f"{oci}.tar+zstd"
+    mixed = json.loads(_gzip_manifest(manifest, ["zstd", ""], {1: ("sha256:bz", 3)}))
+    assert mixed["mediaType"] == manifest["mediaType"] and mixed["annotations"] == {"k": "v"}
+    assert mixed["layers"] == [
+        manifest["layers"][0],
+        {"mediaType": f"{oci}.tar+gzip", "size": 3, "digest": "sha256:bz"},
+    ]
