@@ -1367,6 +1367,11 @@ class ContainerManager:
             OOMKilled=False,
         )
         self.store.save_state(c)
+        if not capture:
+            # Made, as far as a killed CLI goes, once recorded running: its output can
+            # reach the caller as soon as it starts, and a CLI killed then must leave a
+            # container (the collector removes those still marked as being created).
+            self.done_creating(c.id)
         try:
             runtime.start(c.id)
         except DockyardError as e:
