@@ -151,14 +151,15 @@ def run(args: list[str]) -> int | None:
         return None
     words, params, positional = parsed
     from dockyard.cli import listing
-    from dockyard.engine import Engine, gc, on_first_open
+    from dockyard.engine import gc, on_first_open
+    from dockyard.engine.listing import ListingEngine
     from dockyard.paths import Paths
 
     paths = Paths.from_env()
     # What the click group does before every command (cli/main.py, _recover).
     gc.register_command(paths)
     on_first_open(gc.recover)
-    engine = Engine(paths)
+    engine = ListingEngine(paths)
     try:
         if words == ("ps",):
             text = listing.ps_text(engine, **params)

@@ -3,9 +3,11 @@ does (``--filter key=value`` into the ``filters`` parameter...)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from dockyard.errors import InvalidArgument
+
+TYPE_CHECKING = False  # typing is not imported: the listings' fast path (bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def parse_filters(values: tuple[str, ...] | list[str]) -> dict[str, list[str]]:

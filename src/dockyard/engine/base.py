@@ -6,13 +6,15 @@ Front ends use the facade's operations (:class:`dockyard.engine.Engine`), not th
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
 
 from dockyard.paths import Paths
 
+TYPE_CHECKING = False  # typing is not imported: the listings' fast path (bench/README.md)
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from dockyard.container.manager import ContainerManager
     from dockyard.container.store import ContainerStore
     from dockyard.image.store import ImageStore

@@ -5,14 +5,14 @@ parameters and return its objects (ContainerSummary, ContainerInspectResponse...
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from dockyard.engine.base import EngineBase
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
 
+TYPE_CHECKING = False  # typing is not imported: the listings' fast path (bench/README.md)
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+    from typing import Any
 
     from dockyard.container.store import Container
     from dockyard.engine.types import (

@@ -28,19 +28,29 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from dockyard.errors import DockyardError, NotFound
 
+TYPE_CHECKING = False  # typing is not imported: the listings' fast path (bench/README.md)
 if TYPE_CHECKING:
+    import re
+    from collections.abc import Iterator
+
     from dockyard.engine.base import EngineBase as Engine
     from dockyard.paths import Paths
 
-_ID = re.compile(r"[0-9a-f]{64}")
-_TEMP = re.compile(r"(?P<prefix>[a-z]+-|\.tmp-)(?P<pid>\d+)-[0-9a-f]+(?:\.\w+)?")
+# Patterns, compiled on first use by ``re`` (its import is left to the full collection).
+_ID = r"[0-9a-f]{64}"
+_TEMP = r"(?P<prefix>[a-z]+-|\.tmp-)(?P<pid>\d+)-[0-9a-f]+(?:\.\w+)?"
+
+
+def _fullmatch(pattern: str, text: str) -> re.Match[str] | None:
+    import re
+
+    return re.fullmatch(pattern, text)
+
+
 #: Seconds a lock file or a runtime directory without state must have existed before it
 #: counts as left behind (closes the window between a file's creation and its flock).
 GRACE = 60.0
@@ -320,7 +330,7 @@ def _container_dirs(engine: Engine, repair: bool) -> list[Finding]:
     recorded = _recorded(engine)
     found = []
     for name in names:
-        if name in recorded or not _ID.fullmatch(name):
+        if name in recorded or not _fullmatch(_ID, name):
             continue
         lock = _hold(engine, name)
         if lock is None:
@@ -429,7 +439,7 @@ def _cgroups(engine: Engine, repair: bool) -> list[Finding]:
         ids: set[str] = set()
         for parent in parents:
             with contextlib.suppress(OSError):
-                ids.update(n for n in os.listdir(parent) if _ID.fullmatch(n))
+                ids.update(n for n in os.listdir(parent) if _fullmatch(_ID, n))
         for cid in sorted(ids):
             if os.path.isdir(os.path.join(engine.paths.runtime_state, cid)):
                 continue  # a live container's or build's (swept above if neither)
@@ -466,7 +476,7 @@ def _namespaces(engine: Engine, repair: bool) -> list[Finding]:
     manager = engine.containers
     found = []
     for name in names:
-        lock = _hold(engine, name) if _ID.fullmatch(name) else None
+        lock = _hold(engine, name) if _fullmatch(_ID, name) else None
         if lock is None:
             continue
         try:
@@ -553,7 +563,7 @@ def _runroot_files(engine: Engine, repair: bool) -> list[Finding]:
     for name in names:
         path = os.path.join(runroot, name)
         cid, _, ext = name.partition(".")
-        if ext == "attach" and _ID.fullmatch(cid):
+        if ext == "attach" and _fullmatch(_ID, cid):
             lock = _hold(engine, cid)
             if lock is None:
                 continue
@@ -561,7 +571,7 @@ def _runroot_files(engine: Engine, repair: bool) -> list[Finding]:
             if name != socket_name(cid):
                 continue
             found.append(Finding("attach", path, "removed (no monitor)"))
-        elif ext == "lock" and _ID.fullmatch(cid):
+        elif ext == "lock" and _fullmatch(_ID, cid):
             if cid in recorded or os.path.isdir(engine.paths.container_dir(cid)):
                 continue
             if _age(path) < GRACE or not _lock_free(path):
@@ -655,7 +665,7 @@ def _sweep_content(engine: Engine, repair: bool) -> list[Finding]:
         with contextlib.suppress(FileNotFoundError):
             for name in os.listdir(paths.blobs):
                 digest = "sha256:" + name
-                if _ID.fullmatch(name) and digest not in keep_blobs:
+                if _fullmatch(_ID, name) and digest not in keep_blobs:
                     path = os.path.join(paths.blobs, name)
                     found.append(Finding("blob", digest, "deleted (no image)", _size(path)))
                     if repair:
@@ -724,7 +734,7 @@ def _owner_gone(path: str) -> bool:
     """Whether the process that made temporary entry ``path`` is gone: the PID in its
     name (``dockyard.tempfiles``) no longer exists, or (a build's scratch directory)
     nobody holds its flock. A name without a PID (older versions' removals) is gone."""
-    m = _TEMP.fullmatch(os.path.basename(path))
+    m = _fullmatch(_TEMP, os.path.basename(path))
     if m is None:
         return os.path.basename(path).startswith(".tmp-")
     if m["prefix"] == "build-" and os.path.isdir(path):

@@ -5,13 +5,15 @@ push (distribution.py), save and load (archives.py) are their own modules.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dockyard.engine.base import EngineBase
 from dockyard.errors import InvalidArgument, NotFound
 
+TYPE_CHECKING = False  # typing is not imported: the listings' fast path (bench/README.md)
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, BinaryIO
+
     from dockyard.engine.types import Filters, HistoryResponseItem, ImageInspect, ImageSummary
     from dockyard.image.store import Image
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from dockyard.engine.base import EngineBase
 from dockyard.errors import InvalidArgument
 
+TYPE_CHECKING = False  # typing is not imported: the listings' fast path (bench/README.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from dockyard.engine.types import Filters, Volume
 
 

@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import json
 import os
-import re
-from collections.abc import Iterator
 from functools import cached_property
-from types import TracebackType
-from typing import Any
 
-from dockyard import reference
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
-from dockyard.paths import Paths
-from dockyard.state import StateDB
+
+# json, re, typing and reference are imported where used: `images` needs none of them on an
+# empty engine (bench/README.md, "CLI start-up").
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from types import TracebackType
+    from typing import Any
+
+    from dockyard import reference
+    from dockyard.paths import Paths
+    from dockyard.state import StateDB
 
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -29,8 +33,8 @@ MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
 
 #: The lock content writers hold shared (ImageStore.lease) and the collector exclusive.
 CONTENT_LOCK = "{runroot}/content.lock"
-_DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
-_ID_PREFIX_RE = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")
+_DIGEST_RE = r"sha256:[a-f0-9]{64}"
+_ID_PREFIX_RE = r"(?:sha256:)?([a-f0-9]{1,64})"
 #: Blobs below this many bytes are hashed without OpenSSL (see _sha256).
 _SMALL_BLOB = 1 << 16
 
@@ -51,7 +55,9 @@ def _sha256(data: bytes | None = None) -> Any:
 
 
 def _hex(digest: str) -> str:
-    if not _DIGEST_RE.match(digest):
+    import re
+
+    if not re.fullmatch(_DIGEST_RE, digest):
         raise InvalidArgument(f"invalid digest {digest!r}: want sha256:<64 hex>")
     return digest[7:]
 
@@ -227,20 +233,28 @@ class Image:
     @property
     def repo_tags(self) -> list[str]:
         """Tags in Docker's familiar form, e.g. ``busybox:latest``."""
+        from dockyard import reference
+
         return [reference.parse(t).familiar() for t in self.tags]
 
     @property
     def repo_digests(self) -> list[str]:
         """RepoDigests in Docker's familiar form, e.g. ``busybox@sha256:...``."""
+        from dockyard import reference
+
         return [reference.parse(d).familiar() for d in self.digests]
 
     @cached_property
     def manifest(self) -> dict[str, Any]:
+        import json
+
         result: dict[str, Any] = json.loads(self._content.read(self.manifest_digest))
         return result
 
     @cached_property
     def config(self) -> dict[str, Any]:
+        import json
+
         result: dict[str, Any] = json.loads(self._content.read(self.id))
         return result
 
@@ -317,12 +331,14 @@ class ImageStore:
 
     def lookup_tag(self, ref: reference.Reference) -> Image | None:
         """The image tagged ``ref`` (full normalised form), or ``None``."""
+
         rows = self.db.query("SELECT image_id FROM tags WHERE name = ?", (str(ref),))
         return self.get(rows[0]["image_id"]) if rows else None
 
     def lookup_digest(self, ref: reference.Reference) -> Image | None:
         """The image recorded under the RepoDigest ``ref`` (``name@sha256:...``; a tag in
         ``ref`` is ignored, as Docker does), or ``None``."""
+
         if ref.digest is None:
             return None
         name = f"{ref.name}@{ref.digest}"
@@ -331,12 +347,15 @@ class ImageStore:
 
     def repo_digests(self, image_id: str) -> builtins.list[str]:
         """The image's RepoDigests in familiar form (``busybox@sha256:...``), sorted."""
+        from dockyard import reference
+
         rows = self.db.query("SELECT name FROM repo_digests WHERE image_id = ?", (image_id,))
         return sorted(reference.parse(r["name"]).familiar() for r in rows)
 
     def add_repo_digest(self, image_id: str, ref: reference.Reference) -> None:
         """Record that ``ref.name`` serves ``image_id`` under manifest digest ``ref.digest``
         (after a pull or push). Raises ``InvalidArgument`` without a digest."""
+
         if ref.digest is None:
             raise InvalidArgument(f"{ref} has no digest")
         with self.db.write() as conn:
@@ -350,8 +369,12 @@ class ImageStore:
 
         Raises ``NotFound("No such image: <familiar name:tag>")``.
         """
+        import re
+
+        from dockyard import reference
+
         text = name_or_id
-        if _DIGEST_RE.match(text) or re.fullmatch(r"[a-f0-9]{64}", text):
+        if re.fullmatch(_DIGEST_RE, text) or re.fullmatch(r"[a-f0-9]{64}", text):
             full = text if text.startswith("sha256:") else "sha256:" + text
             found = self._images("WHERE i.id = ?", (full,))
             if found:
@@ -367,7 +390,7 @@ class ImageStore:
             img = self.lookup_tag(ref) if ref.digest is None else self.lookup_digest(ref)
             if img is not None:
                 return img
-        m = _ID_PREFIX_RE.match(text)
+        m = re.fullmatch(_ID_PREFIX_RE, text)
         if m is not None:
             rows = self.db.query(
                 "SELECT id FROM images WHERE substr(id, 8, ?) = ?", (len(m.group(1)), m.group(1))
@@ -385,6 +408,8 @@ class ImageStore:
         the manifest's layer sizes). Adding an existing image is a no-op. Raises
         ``InvalidArgument`` for malformed documents, ``NotFound`` for missing layers.
         """
+        import json
+
         from dockyard.snapshot import LayerStore
 
         try:
@@ -423,6 +448,8 @@ class ImageStore:
 
         Raises ``InvalidArgument`` for a digest reference, ``NotFound`` for a missing image.
         """
+        from dockyard import reference
+
         if isinstance(ref, str):
             ref = reference.parse(ref)
         if ref.digest is not None:
@@ -436,6 +463,8 @@ class ImageStore:
 
     def untag(self, ref: reference.Reference | str) -> None:
         """Delete tag ``ref``; raises ``NotFound`` if it does not exist."""
+        from dockyard import reference
+
         if isinstance(ref, str):
             ref = reference.parse(ref)
         table, key = ("tags", str(ref))
@@ -448,6 +477,8 @@ class ImageStore:
     def _untag_repo_digests(self, image_id: str, name: str | None) -> builtins.list[str]:
         """Drop the image's RepoDigests (of repository ``name``, or all); returns them in
         familiar form. Docker drops them with the repository's last tag."""
+        from dockyard import reference
+
         found = [
             r["name"]
             for r in self.db.query("SELECT name FROM repo_digests WHERE image_id = ?", (image_id,))
@@ -590,6 +621,8 @@ class ImageStore:
 
         Unreadable blobs contribute nothing, so a corrupt image can still be removed.
         """
+        import json
+
         blobs = [image_id, manifest_digest]
         diff_ids: builtins.list[str] = []
         try:
@@ -606,6 +639,8 @@ class ImageStore:
 
     def _containers_using(self, image_id: str) -> builtins.list[tuple[str, bool]]:
         """(container id, running) of every container created from ``image_id``."""
+        import json
+
         out = []
         for r in self.db.query("SELECT id, state FROM containers WHERE image_id = ?", (image_id,)):
             try:
@@ -634,6 +669,8 @@ class ImageStore:
         never deleted: ``force`` only untags it (Docker keeps it as ``<none>``). Raises
         ``NotFound`` and ``Conflict`` with Docker's messages.
         """
+        from dockyard import reference
+
         img = self.resolve(name_or_id)
         records: builtins.list[tuple[str, str]] = []
         users = self._containers_using(img.id)
@@ -693,5 +730,7 @@ class ImageStore:
 
 def _is_id_prefix(image_id: str, text: str) -> bool:
     """Whether ``text`` names ``image_id`` by ID (full, ``sha256:`` or a hex prefix)."""
-    m = _ID_PREFIX_RE.match(text)
+    import re
+
+    m = re.fullmatch(_ID_PREFIX_RE, text)
     return m is not None and image_id[7:].startswith(m.group(1))

@@ -20,19 +20,21 @@ import contextlib
 import datetime
 import errno
 import fcntl
-import json
 import os
-import re
 import stat
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Any
 
-from dockyard import mountspec as spec
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
-from dockyard.paths import Paths
-from dockyard.state import StateDB
+
+# json, re, typing, dataclasses and mountspec are imported where used: `volume ls` needs none
+# of them on an empty engine (bench/README.md, "CLI start-up").
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from contextlib import AbstractContextManager
+    from typing import Any
+
+    from dockyard.paths import Paths
+    from dockyard.state import StateDB
 
 #: Label Docker (23+) puts on the anonymous volumes it creates; ``volume prune`` without
 #: ``-a`` removes only volumes that carry it.
@@ -67,16 +69,38 @@ def _now() -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-@dataclass
 class Volume:
-    """One volume. ``labels``/``options`` are None when none were given (Docker's null)."""
+    """One volume. ``labels``/``options`` are None when none were given (Docker's null);
+    equal to another of the same fields."""
 
-    name: str
-    driver: str
-    created: str
-    labels: dict[str, str] | None
-    options: dict[str, str] | None
-    mountpoint: str
+    _FIELDS = ("name", "driver", "created", "labels", "options", "mountpoint")
+
+    def __init__(
+        self,
+        name: str,
+        driver: str,
+        created: str,
+        labels: dict[str, str] | None,
+        options: dict[str, str] | None,
+        mountpoint: str,
+    ) -> None:
+        self.name = name
+        self.driver = driver
+        self.created = created
+        self.labels = labels
+        self.options = options
+        self.mountpoint = mountpoint
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in self._FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass's
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._FIELDS)
+        return f"Volume({fields})"
 
     @property
     def anonymous(self) -> bool:
@@ -174,6 +198,8 @@ class VolumeStore:
     # -- volumes --------------------------------------------------------------------------
 
     def _from_row(self, row: Any) -> Volume:
+        import json
+
         return Volume(
             name=row["name"],
             driver=row["driver"],
@@ -224,6 +250,10 @@ class VolumeStore:
         options: dict[str, str] | None = None,
     ) -> tuple[Volume, bool]:
         """Create or get; returns (volume, whether it was created). Caller holds the lock."""
+        import json
+
+        from dockyard import mountspec as spec
+
         shown = name or ""
         if driver != "local":
             raise NotFound(
@@ -341,6 +371,8 @@ class VolumeStore:
         """``volume ls --filter``: dangling (true/false), name (regular expression),
         driver, label (``key`` or ``key=value``, all must match), label! (none may).
         Raises InvalidArgument for an unknown key or a bad value."""
+        if "name" in filters:
+            import re
         for key, values in filters.items():
             if key not in ("dangling", "name", "driver", "label", "label!"):
                 raise InvalidArgument(f"invalid filter '{key}'")
@@ -401,6 +433,8 @@ class VolumeStore:
 
     def container_mounts(self, container_id: str) -> list[dict[str, Any]]:
         """The mount points of a container, by destination."""
+        import json
+
         rows = self.db.query(
             "SELECT mount FROM container_mounts WHERE container_id = ? ORDER BY destination",
             (container_id,),
@@ -426,6 +460,8 @@ class VolumeStore:
         Raises InvalidArgument (a bad spec, ``Duplicate mount point: <path>``), NotFound
         (a ``--volumes-from`` container).
         """
+        from dockyard import mountspec as spec
+
         points: dict[str, dict[str, Any]] = {}
         tmpfs = set(host_config.get("Tmpfs") or {})
         for entry in host_config.get("VolumesFrom") or []:
@@ -465,6 +501,8 @@ class VolumeStore:
 
         On any error nothing is left: no row, and no volume this call created.
         """
+        import json
+
         created: list[str] = []
         with self.lock():
             try:
@@ -597,6 +635,8 @@ class VolumeStore:
         Docker does; a volume with driver options is mounted on its ``_data`` (unmounted,
         via ``undo``, once no running container uses it); a copy-up cut short is done
         again from ``rootfs``. Raises DockyardError."""
+        from dockyard import mountspec as spec
+
         mounts: list[dict[str, Any]] = []
         option_volumes = []
         points = self.container_mounts(container_id)
@@ -653,6 +693,8 @@ class VolumeStore:
 
     @staticmethod
     def _tmpfs(dest: str, data: str) -> dict[str, Any]:
+        from dockyard import mountspec as spec
+
         return {
             "destination": dest,
             "type": "tmpfs",
@@ -811,6 +853,8 @@ def _makedirs(path: str) -> None:
 def _mountinfo_path(field: str) -> str:
     """A path field of /proc/self/mountinfo: the kernel escapes space, tab, newline and
     backslash as octal (``\\040``)."""
+    import re
+
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
