@@ -250,3 +250,24 @@ def test_fast_path_prints_what_click_prints(
     for args in (["ps", "--bogus"], ["images", "-f", "x=y"]):
         p = dy(*args)
         assert [p.returncode, p.stdout, p.stderr] == _run(engine_env, "click", [args])[0]
+
+
+# What an empty listing must not import: each costs it a few ms of CPU (bench/README.md,
+# "CLI start-up"); together they were more than half of it.
+HEAVY = ("click", "typing", "re", "json", "dataclasses", "inspect", "threading")
+
+
+@pytest.mark.parametrize("args", [["ps"], ["images"], ["volume", "ls"]])
+def test_empty_listing_imports_nothing_heavy(engine_env: dict[str, str], args: list[str]) -> None:
+    code = (
+        "import sys; from dockyard.cli import fastlist; rc = fastlist.run(sys.argv[1:]); "
+        f"sys.stderr.write(repr((rc, sorted(set(sys.modules) & set({HEAVY!r})))))"
+    )
+    p = subprocess.run(
+        [sys.executable, "-S", "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **engine_env, "PYTHONPATH": os.pathsep.join(sys.path)},
+        timeout=60,
+    )
+    assert p.stderr == "(0, [])", p.stderr
