@@ -45,6 +45,10 @@ def test_record_read_rotate_and_torn_lines(tmp_path: Path, monkeypatch: pytest.M
     # A writer killed mid-line: the next event starts a line of its own, the torn one is skipped.
     with open(Path(events.events_dir(root)) / "events.log", "ab") as f:
         f.write(b'{"Type":"container","Act')
+    # A corrupt line that is JSON but not an event is skipped too, not a reader's KeyError.
+    with open(Path(events.events_dir(root)) / "events.log", "ab") as f:
+        f.write(b'\n{"timeNano":5}\n{"Type":"x","Action":"y","Actor":"z","timeNano":6}\n')
+        f.write(b'{"Type":"x","Action":"y","Actor":{"ID":"i","Attributes":{"a":1}},"timeNano":7}\n')
     events.record(root, "image", "tag", "sha256:x", {"name": "b:1"})
     last = events.read(root)[-2:]
     assert [m["Actor"]["ID"] for m in last] == ["id39", "sha256:x"]
@@ -143,15 +147,18 @@ def test_times() -> None:
     assert parse_timestamp("", "since") is None
     assert parse_timestamp("1700000000", "since") == 1_700_000_000 * 10**9
     assert parse_timestamp("1700000000.5", "until") == 1_700_000_000_500_000_000
-    with pytest.raises(InvalidArgument, match="invalid value for 'since'"):
-        parse_timestamp("zzz", "since")
+    # strconv.ParseInt's syntax: ASCII digits, int64 (Python's int() takes "٣" and any size).
+    for bad in ("zzz", "٣", "1.٣", "99999999999999999999", "9" * 5000, "1_0"):
+        with pytest.raises(InvalidArgument, match="invalid value for 'since'"):
+            parse_timestamp(bad, "since")
     now = 1_800_000_000 * 10**9 + 7
     assert get_timestamp("10m", now) == str(1_800_000_000 - 600)
     assert get_timestamp("-1h", now) == str(1_800_000_000 + 3600)
     assert get_timestamp("2026-12-07T14:00:00.5Z", now) == "1796652000.500000000"
     assert get_timestamp("1700000000.25", now) == "1700000000.25"
-    with pytest.raises(InvalidArgument, match='failed to parse value as time or duration: "zzz"'):
-        get_timestamp("zzz", now)
+    for bad in ("zzz", "٣", "٣s", "1.٣", "99999999999999999999", "9" * 5000):
+        with pytest.raises(InvalidArgument, match="failed to parse value as time or duration"):
+            get_timestamp(bad, now)
 
 
 def test_default_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -293,6 +300,11 @@ def test_lifecycle_events_cli(dy: Runner, busybox: str, tmp_path: Path) -> None:
     assert bad.stderr == 'failed to parse value as time or duration: "zzz"\n'
     bad = dy("events", "--since", "1m", "--until", "1h")
     assert bad.returncode == 1 and "cannot be after `until` time" in bad.stderr
+    bad = dy("events", "--filter", "nokey")  # a flag error, as docker/cli's FilterOpt
+    assert bad.returncode == 125 and bad.stderr.startswith(
+        'invalid argument "nokey" for "-f, --filter" flag: bad format of filter '
+        "(expected name=value)\n\nUsage:  dockyard events [OPTIONS]\n"
+    )
 
 
 @pytest.fixture

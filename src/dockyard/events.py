@@ -122,8 +122,25 @@ def _parse(lines: list[bytes]) -> Iterator[dict[str, Any]]:
             message = json.loads(raw)
         except ValueError:
             continue  # a line torn by a killed writer
-        if isinstance(message, dict) and isinstance(message.get("timeNano"), int):
+        if _well_formed(message):
             yield message
+
+
+def _well_formed(message: Any) -> bool:
+    """Whether a parsed line has the shape ``record`` writes (a corrupt or foreign line
+    that happens to be JSON is skipped as a torn one is, not a reader's KeyError)."""
+    if not isinstance(message, dict) or not isinstance(message.get("timeNano"), int):
+        return False
+    actor = message.get("Actor")
+    if not (
+        isinstance(message.get("Type"), str)
+        and isinstance(message.get("Action"), str)
+        and isinstance(actor, dict)
+        and isinstance(actor.get("ID"), str)
+    ):
+        return False
+    attributes = actor.get("Attributes")
+    return isinstance(attributes, dict) and all(isinstance(v, str) for v in attributes.values())
 
 
 class _Reader:

@@ -19,7 +19,17 @@ def now() -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond:06d}000Z"
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+# re.ASCII: Go reads only ASCII digits ("٣s" is no duration).
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)", re.ASCII)
+#: strconv.ParseInt's bound: Unix seconds beyond it are no timestamp.
+_INT64_MAX = (1 << 63) - 1
+
+
+def _fits_int64(digits: str) -> bool:
+    """Whether ASCII ``digits`` parse as a non-negative int64 (strconv.ParseInt)."""
+    return len(digits.lstrip("0")) <= 19 and int(digits) <= _INT64_MAX
+
+
 _UNITS_NS = {"ns": 1, "us": 1e3, "µs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
 
 
@@ -29,7 +39,9 @@ def parse_time(text: str) -> int:
     Raises ValueError when ``text`` is not one.
     """
     m = re.fullmatch(
-        r"(\d{4}-\d\d-\d\d)(?:[T ](\d\d:\d\d(?::\d\d)?)(?:\.(\d{1,9}))?)?(Z|[+-]\d\d:?\d\d)?", text
+        r"(\d{4}-\d\d-\d\d)(?:[T ](\d\d:\d\d(?::\d\d)?)(?:\.(\d{1,9}))?)?(Z|[+-]\d\d:?\d\d)?",
+        text,
+        re.ASCII,
     )
     if m is None:
         raise ValueError(text)
@@ -54,7 +66,7 @@ def parse_time_arg(text: str, flag: str, now_ns: int | None = None) -> int:
         return now_ns - int(total)
     with contextlib.suppress(ValueError):
         return parse_time(text)
-    if re.fullmatch(r"\d+(\.\d{1,9})?", text):
+    if re.fullmatch(r"\d+(\.\d{1,9})?", text, re.ASCII) and _fits_int64(text.partition(".")[0]):
         seconds, _, frac = text.partition(".")
         return int(seconds) * 1_000_000_000 + int(frac.ljust(9, "0") or 0)
     raise InvalidArgument(
@@ -76,7 +88,10 @@ def get_timestamp(value: str, now_ns: int | None = None) -> str:
     with contextlib.suppress(ValueError):
         ns = parse_time(value)
         return f"{ns // 1_000_000_000}.{ns % 1_000_000_000:09d}"
-    if "-" not in value and re.fullmatch(r"\d+(\.\d+)?", value):
+    # Unix seconds as moby's parseTimestamp reads them (strconv.ParseInt: ASCII, int64).
+    if re.fullmatch(r"\d+(\.\d+)?", value, re.ASCII) and all(
+        _fits_int64(part) for part in value.split(".")
+    ):
         return value
     raise InvalidArgument(f'failed to parse value as time or duration: "{value}"')
 

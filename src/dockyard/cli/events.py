@@ -109,6 +109,16 @@ def events(paths: Paths, filters: tuple[str, ...], format_: str, since: str, unt
     from dockyard.timetypes import get_timestamp
 
     tmpl = _template(format_)
+    for value in filters:
+        try:
+            parse_filters((value,))
+        except DockyardError as e:
+            # pflag's flag error (docker/cli's FilterOpt.Set), exit 125.
+            from dockyard.cli.help import usage_error
+
+            message = f'invalid argument "{value}" for "-f, --filter" flag: {e}'
+            click.echo(usage_error(message, click.get_current_context()), err=True)
+            sys.exit(125)
     try:
         parsed = parse_filters(filters)
         since_arg = get_timestamp(since) if since else ""
@@ -129,5 +139,7 @@ def events(paths: Paths, filters: tuple[str, ...], format_: str, since: str, unt
         click.echo(str(e), err=True)
         sys.exit(1)
     except DockyardError as e:
-        click.echo(f"Error response from daemon: {e}", err=True)
+        # A client-side error (an unreachable -H endpoint) is not the daemon's response.
+        prefix = "" if getattr(e, "from_client", False) else "Error response from daemon: "
+        click.echo(f"{prefix}{e}", err=True)
         sys.exit(1)

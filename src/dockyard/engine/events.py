@@ -4,6 +4,7 @@ followed as dockerd serves its events."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -39,15 +40,19 @@ def parse_timestamp(value: str | None, name: str) -> int | None:
     if not value:
         return None
     seconds, dot, fraction = value.partition(".")
-    try:
-        sec = int(seconds)
-        nsec = int(fraction) if dot else 0
-        if not seconds.lstrip("-").isdigit() or (dot and not fraction.isdigit()):
-            raise ValueError(value)
-    except ValueError:
+    # strconv.ParseInt: ASCII digits (Python's int() takes any script's), int64.
+    if not (
+        re.fullmatch(r"[+-]?[0-9]+", seconds)
+        and (not dot or re.fullmatch(r"[0-9]+", fraction))
+        and len(seconds.lstrip("+-0")) <= 19
+        and abs(int(seconds)) < 1 << 63
+        and (not dot or (len(fraction.lstrip("0")) <= 19 and int(fraction) < 1 << 63))
+    ):
         raise InvalidArgument(
             f"invalid value for '{name}': strconv.ParseInt: parsing {value!r}: invalid syntax"
-        ) from None
+        )
+    sec = int(seconds)
+    nsec = int(fraction) if dot else 0
     if dot:
         nsec = int(nsec * 10 ** (9 - len(fraction)))
     return sec * 1_000_000_000 + nsec
