@@ -249,7 +249,18 @@ class Pusher:
             raise NotFound(f"blob {diff_id} is missing from the local store")
         tmp = os.path.join(self.store.paths.tmp, temp_name("push-"))
         try:
-            digest, size = _compress(self.store.content.path(diff_id), tmp)
+            start, last = time.time(), [0.0]
+            total = os.path.getsize(self.store.content.path(diff_id))
+
+            def report(done: int) -> None:
+                now = time.monotonic()
+                if now - last[0] >= 0.1:
+                    last[0] = now
+                    self._send(msg.progress("Pushing", short, done, total, start))
+
+            # Progress over the layer's own bytes while it is compressed (Docker counts
+            # the uncompressed bytes it reads too), then over the gzip blob's upload.
+            digest, size = _compress(self.store.content.path(diff_id), tmp, report)
             if location is None:
                 if self._exists(reg, ref, digest, scopes):
                     self._send(msg.status("Layer already exists", short))
@@ -369,10 +380,11 @@ class _HashingFile:
         self.f.flush()
 
 
-def _compress(src: str, dest: str) -> tuple[str, int]:
+def _compress(src: str, dest: str, report: Callable[[int], None]) -> tuple[str, int]:
     """gzip the file ``src`` into the new file ``dest`` (level ``GZIP_LEVEL``, no name, mtime
     0: the same layer always compresses to the same bytes); returns its ``(digest,
-    size)``."""
+    size)``. ``report`` gets the bytes of ``src`` read so far, after each MiB."""
+    done = 0
     with open(src, "rb") as f, open(dest, "xb") as out:
         hashing = _HashingFile(out)
         with gzip.GzipFile(
@@ -380,6 +392,8 @@ def _compress(src: str, dest: str) -> tuple[str, int]:
         ) as z:
             while data := f.read(_READ):
                 z.write(data)
+                done += len(data)
+                report(done)
     return "sha256:" + hashing.sha.hexdigest(), hashing.size
 
 
