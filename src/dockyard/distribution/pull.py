@@ -498,9 +498,13 @@ class Puller:
                 try:
                     return self._unpack(spool, diff_id, layer_store, check)
                 except DockyardError:
-                    # A blob that is not what the manifest says, or a download that
-                    # failed, explains the failure best.
+                    # The blob of a layer that did not unpack is verified, not stored. A
+                    # blob that is not what the manifest says, or a download that failed,
+                    # explains the failure best.
+                    download.keep = False
                     download.join()
+                    if download.stored:  # before it was told not to
+                        self.store.discard_unreferenced([digest], [])
                     raise
         finally:
             download.wait()
@@ -615,6 +619,8 @@ class _Download:
         self._puller, self._reg, self._ref = puller, reg, ref
         self._digest, self._size, self._short, self._slot = digest, size, short, slot
         self.error: BaseException | None = None
+        #: Whether a verified blob is stored; False (set before ``join``) only verifies it.
+        self.keep = True
         self._thread: threading.Thread | None = None
         self._writer = puller.store.content.writer()
         try:
@@ -635,6 +641,11 @@ class _Download:
         self._run()
         if self.error is not None:
             raise self.error
+
+    @property
+    def stored(self) -> bool:
+        """Whether the blob was verified and stored."""
+        return self._writer.committed
 
     def wait(self) -> None:
         """Wait for the download to end."""
@@ -714,6 +725,10 @@ class _Download:
             writer.flush()
             spool.grew(writer.size)
             spool.end(failed=False)  # the unpacker may finish while the blob is stored
+        if not self.keep:
+            if writer.digest != digest:
+                raise DockyardError(f"filesystem layer verification failed for digest {digest}")
+            return  # the writer drops the file
         try:
             writer.commit(digest)
         except InvalidArgument:
