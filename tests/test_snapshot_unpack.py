@@ -482,6 +482,23 @@ def test_invalid_tar_is_refused(dest: Path) -> None:
         apply(dest, b"this is not a tar archive" * 40)
 
 
+def test_huge_pax_header_is_refused_before_it_is_read(dest: Path) -> None:
+    """A PAX record over 1 MiB (Go's archive/tar limit) is refused: tarfile would read
+    it whole into memory, and a few MB of gzip can hold gigabytes of one."""
+    layer = Layer().file("f", b"x", xattrs={"user.big": "y" * (1 << 20)}).bytes()
+    with pytest.raises(InvalidArgument, match="header field too long"):
+        apply(dest, layer)
+    assert not (dest / "f").exists()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        info = tarfile.TarInfo("f")
+        info.size = 1
+        info.pax_headers = {"comment": "c" * 1_000_000}  # under the limit
+        tf.addfile(info, io.BytesIO(b"x"))
+    apply(dest, buf.getvalue())
+    assert (dest / "f").read_bytes() == b"x"
+
+
 def test_filesystem_failure_names_the_entry(tmp_path: Path) -> None:
     small = tmp_path / "small"
     small.mkdir()

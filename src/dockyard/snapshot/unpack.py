@@ -13,7 +13,6 @@ import io
 import os
 import posixpath
 import stat
-import sys
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
 from dockyard.errors import DockyardError, InvalidArgument
@@ -31,6 +30,9 @@ _PAX_XATTR = "SCHILY.xattr."
 _OVERLAY_XATTR = "trusted.overlay."
 _COPY_CHUNK = 1 << 20
 _WRITE_BUFFER = 1 << 16
+# The largest PAX header or GNU long name tarfile may read into memory, as Go's
+# archive/tar (maxSpecialFileSize): a tiny gzip of a huge header is not gigabytes.
+_MAX_SPECIAL = 1 << 20
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _BZIP2_MAGIC = b"BZh"
@@ -66,8 +68,15 @@ class _TarSource:
         return True
 
     def read(self, size: int = -1) -> bytes:
-        if size < 0:
-            size = sys.maxsize
+        """Up to ``size`` bytes (fewer only at the end). tarfile reads headers and PAX or
+        GNU long-name records with it (content goes through ``copy``, sparse content in
+        pieces of ``_COPY_CHUNK``): raises ``tarfile.ReadError`` past ``_MAX_SPECIAL``."""
+        if size < 0 or size > _MAX_SPECIAL:
+            import tarfile
+
+            raise tarfile.ReadError(
+                f"archive/tar: header field too long (over {_MAX_SPECIAL} bytes)"
+            )
         parts: list[bytes] = []
         want = size
         while want > 0 and self._fill():
