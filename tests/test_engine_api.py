@@ -137,6 +137,8 @@ def test_network_objects(engine: Engine, busybox: str) -> None:
         obj = engine.network_inspect("n1")
         assert_shape(obj, "Network")
         assert obj["Id"] == created["Id"] and obj["IPAM"]["Config"][0]["Subnet"] == "10.231.78.0/24"
+        # No IPAM options in the request: null, as dockerd echoes the request's nil map.
+        assert obj["IPAM"]["Options"] is None
         listed = engine.network_list(filters={"label": ["k=v"]})
         assert [n["Name"] for n in listed] == ["n1"] and listed[0]["Containers"] == {}
         with pytest.raises(InvalidArgument, match="EnableIPv6"):

@@ -126,6 +126,7 @@ class NetworkOperations(EngineBase):
             internal=bool(request.get("Internal")),
             labels=dict(request.get("Labels") or {}),
             attachable=bool(request.get("Attachable")),
+            ipam_options_null=ipam.get("Options") is None,
             aux_addresses={
                 str(k): str(v) for k, v in (config.get("AuxiliaryAddresses") or {}).items()
             },

@@ -180,11 +180,14 @@ class NetworkManager:
         labels: dict[str, str] | None = None,
         attachable: bool = False,
         aux_addresses: dict[str, str] | None = None,
+        ipam_options_null: bool = False,
     ) -> Network:
         """``docker network create``: record the network and, for ``bridge``, make its
         bridge device and nftables chains. Addresses are CIDR/dotted strings; ``options``
         are ``-o`` pairs (``parent`` for macvlan and ipvlan); ``aux_addresses``
-        (``--aux-address`` name -> address) are reserved in the subnet. Raises InvalidArgument,
+        (``--aux-address`` name -> address) are reserved in the subnet;
+        ``ipam_options_null``: the request had no IPAM options (inspect shows null, as
+        dockerd echoes the request's nil map, not {}). Raises InvalidArgument,
         Conflict (name taken, overlapping subnet), NotFound (unknown driver) or
         DockyardError (the kernel refused, e.g. no ipvlan support); nothing is left then."""
         options = dict(options or {})
@@ -202,6 +205,8 @@ class NetworkManager:
             "labels": dict(labels or {}),
             "options": options,
         }
+        if ipam_options_null:
+            config["ipam_options_null"] = True
         if subnet:
             pool = ipam.make_pool(ipam.parse_subnet(subnet), gateway, ip_range, aux_addresses)
             self._check_subnet(pool.subnet, driver)
@@ -885,7 +890,7 @@ class NetworkManager:
             "EnableIPv6": False,
             "IPAM": {
                 "Driver": "default",
-                "Options": None if net.predefined else {},
+                "Options": None if net.predefined or net.config.get("ipam_options_null") else {},
                 "Config": ipam_config,
             },
             "Internal": net.internal,
