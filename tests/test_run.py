@@ -324,6 +324,14 @@ def test_network_modes(dy: Runner, busybox: str) -> None:
     assert p.returncode == 125 and "network nosuch not found" in p.stderr
 
 
+def test_rm_leaves_no_runroot_files(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    """A removed container leaves none of its files in the runroot (its start locks)."""
+    cid = dy("run", "-d", busybox, "sleep", "100", check=True).stdout.strip()
+    dy("rm", "-f", cid, check=True)
+    left = [n for n in os.listdir(tmp_path / "run") if n.startswith(cid)]
+    assert left == []
+
+
 def test_failures_leave_nothing_behind(
     dy: Runner, busybox: str, engine_env: dict[str, str]
 ) -> None:

@@ -1710,6 +1710,9 @@ class ContainerManager:
             remove_tree(cdir)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._lock_path(c.id))
+        # The start lock of the facade's container_start (two starts at once).
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(self.paths.runroot, f"{c.id}.starting"))
 
     def _discard_records(self, c: Container, volumes: bool) -> None:
         """The database side of :meth:`discard` (each step idempotent)."""
