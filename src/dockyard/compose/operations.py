@@ -40,8 +40,11 @@ class Runner:
     # -- helpers ---------------------------------------------------------------------------
 
     def event(self, kind: str, name: str, text: str) -> None:
-        """One progress line, as Compose's plain progress output."""
-        print(f" {kind} {name}  {text}", file=self.out, flush=True)
+        """One progress line, as Compose's plain progress output. Written in one call:
+        stderr writes through, and print's separate newline let lines of parallel
+        workers interleave."""
+        self.out.write(f" {kind} {name}  {text}\n")
+        self.out.flush()
 
     def containers(
         self, services: list[str] | None = None, oneoff: bool | None = False, all: bool = True
