@@ -16,11 +16,12 @@ import pytest
 
 from conftest import Runner
 from dockyard.cli import fastlist
-from dockyard.cli.containers import ps
-from dockyard.cli.images import images
-from dockyard.cli.volumes import ls
+from dockyard.cli.containers import container, ps
+from dockyard.cli.images import image, images
+from dockyard.cli.volumes import ls, volume
 
 CLICK_COMMANDS = {("ps",): ps, ("images",): images, ("volume", "ls"): ls}
+GROUPS = {"container": container, "image": image, "volume": volume}
 
 # Each side runs every command line of a list in one process (a process per command line
 # made this test take over a minute): the fast path alone, which must not import click
@@ -51,6 +52,16 @@ for args in json.loads(sys.argv[2]):
         sys.stdout, sys.stderr = out, err
 print(json.dumps(results))
 """
+
+
+def test_aliases_are_the_same_click_commands() -> None:
+    for (group, name), words in fastlist.ALIASES.items():
+        assert GROUPS[group].commands[name] is CLICK_COMMANDS[words]
+    # Every other name of these commands has its alias.
+    for group_name, group in GROUPS.items():
+        for name, command in group.commands.items():
+            if command in CLICK_COMMANDS.values():
+                assert (group_name, name) in {**fastlist.ALIASES, **fastlist.COMMANDS}
 
 
 def test_fast_path_knows_every_flag_of_the_click_commands() -> None:
@@ -103,7 +114,8 @@ def test_fast_path_knows_every_flag_of_the_click_commands() -> None:
         ["volume"],
         ["-H", "unix:///x", "ps"],
         ["--root", "/x", "ps"],
-        ["container", "ls"],
+        ["container", "inspect", "x"],
+        ["image", "ls", "--help"],
     ],
 )
 def test_unusual_forms_are_left_to_click(args: list[str]) -> None:
@@ -116,6 +128,8 @@ def test_parse() -> None:
         {"all_": True, "quiet": True, "filters": ("name=a", "label=x"), "last": -1},
         [],
     )
+    assert fastlist.parse(["container", "ls", "-a"]) == (("ps",), {"all_": True}, [])
+    assert fastlist.parse(["volume", "list", "-q"]) == (("volume", "ls"), {"quiet": True}, [])
     assert fastlist.parse(["images", "-q", "busybox", "--format", "a", "--format", "b"]) == (
         ("images",),
         {"quiet": True, "fmt": "b"},
@@ -181,7 +195,9 @@ LISTINGS = [
     ["ps", "-a", "--format", '{{.Label "x"}} {{.Labels}}'],
     ["ps", "-a", "--format", 'table {{.Names}}\t{{.Label "x"}}'],
     ["ps", "-a", "--format", "table"],
+    ["container", "ls", "-a"],
     ["images"],
+    ["image", "list", "-a"],
     ["images", "-a"],
     ["images", "-q"],
     ["images", "-aq", "--no-trunc"],
@@ -195,6 +211,7 @@ LISTINGS = [
     ["images", "--format", "table {{.Repository}}\t{{.Size}}"],
     ["images", "--format", "json"],
     ["volume", "ls"],
+    ["volume", "list"],
     ["volume", "ls", "-q"],
     ["volume", "ls", "--filter", "name=vol"],
     ["volume", "ls", "-f", "label=k"],
@@ -227,6 +244,8 @@ FALLBACKS = [
     ["images", "a", "b"],
     ["ps", "-fname=one"],
     ["volume", "ls", "--format"],
+    ["container", "list", "--help"],
+    ["image", "ls", "-x"],
 ]
 
 

@@ -22,7 +22,7 @@ def main() -> int:
 
         sys.stdout.write(f"Dockyard version {__version__}\n")
         return 0
-    if sys.argv[1:2] in (["ps"], ["images"], ["volume"]):
+    if sys.argv[1:2] in (["ps"], ["images"], ["volume"], ["container"], ["image"]):
         from dockyard.cli import fastlist
 
         try:

@@ -1,4 +1,5 @@
-"""The fast path of ``ps``, ``images`` and ``volume ls``: their flags parsed without click.
+"""The fast path of ``ps``, ``images`` and ``volume ls`` (and their ``container ls``,
+``image ls``... aliases): their flags parsed without click.
 
 ``import click`` alone costs about as much CPU as the rest of a listing (bench/README.md,
 "CLI start-up"), so :func:`run` parses these three commands' command lines itself and
@@ -71,17 +72,30 @@ COMMANDS: dict[tuple[str, ...], tuple[dict[str, tuple[str, str]], int]] = {
 }
 
 
+#: The same commands under their other names (``docker container ls`` ...) -> COMMANDS key.
+ALIASES: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("container", "ls"): ("ps",),
+    ("container", "list"): ("ps",),
+    ("container", "ps"): ("ps",),
+    ("image", "ls"): ("images",),
+    ("image", "list"): ("images",),
+    ("volume", "list"): ("volume", "ls"),
+}
+
+
 def parse(args: list[str]) -> tuple[tuple[str, ...], dict[str, Any], list[str]] | None:
-    """``args`` (the command line after ``dockyard``) as (command words, parameters by
-    the click command's names, positional arguments), or None when this is not one of
+    """``args`` (the command line after ``dockyard``) as (command words, a key of
+    :data:`COMMANDS`, for an alias too; parameters by the click command's names,
+    positional arguments), or None when this is not one of
     :data:`COMMANDS` in a form parsed here. Only the parameters given are set."""
-    words = next((w for w in COMMANDS if tuple(args[: len(w)]) == w), None)
-    if words is None:
+    given = next((w for w in (*COMMANDS, *ALIASES) if tuple(args[: len(w)]) == w), None)
+    if given is None:
         return None
+    words = ALIASES.get(given, given)
     options, max_positional = COMMANDS[words]
     params: dict[str, Any] = {}
     positional: list[str] = []
-    rest = args[len(words) :]
+    rest = args[len(given) :]
     i = 0
     while i < len(rest):
         arg = rest[i]
