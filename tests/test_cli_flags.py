@@ -84,7 +84,17 @@ def test_pflag_boolean_values(dy: Runner, busybox: str) -> None:
     assert dy("ps", "--all=false", "-q", check=True).stdout == ""
     assert dy("ps", "--all=1", "--format", "{{.Names}}", check=True).stdout == "kept\n"
     p = dy("run", "--rm=maybe", busybox, "true")
-    assert p.returncode == 125 and "--rm" in p.stderr
+    assert p.returncode == 125 and p.stderr.startswith(
+        'invalid argument "maybe" for "--rm" flag: '
+        'strconv.ParseBool: parsing "maybe": invalid syntax\n\nUsage:  dockyard run '
+    )
+    p = dy("ps", "--all=", "-q")
+    assert p.returncode == 125 and '"" for "-a, --all" flag: strconv.ParseBool' in p.stderr
+    # Shorthands with '=' as pflag's: -w=/tmp is /tmp (click read "=/tmp"), -d=true, -it=false.
+    p = dy("run", "--rm", "-w=/tmp", "-e=A=b", "-it=false", busybox, "sh", "-c", "pwd; echo $A")
+    assert (p.returncode, p.stdout) == (0, "/tmp\nb\n"), p.stderr
+    p = dy("run", "-d=true", "--rm=true", busybox, "true")
+    assert p.returncode == 0 and len(p.stdout.strip()) == 64, p.stderr
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import importlib
 import itertools
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -183,11 +183,13 @@ _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 def _parse_args(command: click.Command, ctx: click.Context, args: list[str]) -> list[str]:
     """Parse ``args`` after turning pflag's ``--flag=true|false`` of boolean flags into
     click's ``--flag`` / ``--no-flag`` (its secondary name; a flag that is off by default
-    needs none). The command's own arguments (after ``--``, or after its first
-    positional one when options may not follow it, as ``run IMAGE CMD...``) are left
-    alone."""
+    needs none), and pflag's shorthand ``-X=VALUE`` (``-w=/tmp``, ``-d=true``,
+    ``-it=false``) into click's ``-X VALUE`` (click read ``=/tmp`` as the value). A
+    boolean value strconv.ParseBool refuses is pflag's flag error (exit 125). The
+    command's own arguments (after ``--``, or after its first positional one when
+    options may not follow it, as ``run IMAGE CMD...``) are left alone."""
     parse: Any = command._click_parse_args  # type: ignore[attr-defined]
-    if not any(a.startswith("--") and "=" in a for a in args):
+    if not any(a.startswith("-") and "=" in a for a in args):
         return list(parse(ctx, args))
     flags: dict[str, click.Option] = {}
     valued: set[str] = set()
@@ -197,6 +199,25 @@ def _parse_args(command: click.Command, ctx: click.Context, args: list[str]) -> 
                 flags.update((name, p) for name in p.opts)
             else:
                 valued.update(p.opts)
+
+    def boolean(name: str, option: click.Option, value: str) -> list[str]:
+        if value in _TRUE:
+            return [name]
+        if value in _FALSE and option.secondary_opts:
+            return [option.secondary_opts[0]]
+        if value in _FALSE and not option.get_default(ctx, call=False):
+            return []
+        if value in _FALSE:
+            return [f"{name}={value}"]  # click's own error: no way to turn it off
+        short = next((o for o in option.opts if len(o) == 2 and o[1] != "-"), "")
+        long = next((o for o in option.opts if o.startswith("--")), name)
+        shown = f"{short}, {long}" if short else long
+        _usage_error(
+            f'invalid argument "{value}" for "{shown}" flag: '
+            f'strconv.ParseBool: parsing "{value}": invalid syntax',
+            ctx,
+        )
+
     out: list[str] = []
     rest = iter(args)
     for arg in rest:
@@ -204,12 +225,19 @@ def _parse_args(command: click.Command, ctx: click.Context, args: list[str]) -> 
             out += [arg, *rest]
             break
         name, eq, value = arg.partition("=")
-        option = flags.get(name) if eq else None
-        if option is not None and value in _TRUE:
-            arg = name
-        elif option is not None and value in _FALSE and option.secondary_opts:
-            arg = option.secondary_opts[0]
-        elif option is not None and value in _FALSE and not option.get_default(ctx, call=False):
+        if eq and not arg.startswith("--") and len(name) >= 2:
+            # Shorthands as pflag's parseSingleShortArg: boolean ones first, then the
+            # one '=' gives a value to.
+            group = name[1:]
+            last = f"-{group[-1]}"
+            if all(f"-{c}" in flags for c in group[:-1]) and (last in flags or last in valued):
+                out += [f"-{c}" for c in group[:-1]]
+                option = flags.get(last)
+                out += [last, value] if option is None else boolean(last, option, value)
+                continue
+        option = flags.get(name) if eq and arg.startswith("--") else None
+        if option is not None:
+            out += boolean(name, option, value)
             continue
         out.append(arg)
         if arg in valued:
@@ -357,7 +385,7 @@ def _click_usage_error(e: click.exceptions.UsageError) -> None:
     _usage_error(e.format_message(), ctx)
 
 
-def _usage_error(message: str, ctx: click.Context | None) -> None:
+def _usage_error(message: str, ctx: click.Context | None) -> NoReturn:
     """docker/cli's flag error: the message, the usage line, a pointer to ``--help``;
     exit 125."""
     from dockyard.cli import help
