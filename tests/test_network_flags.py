@@ -39,6 +39,21 @@ def test_aux_addresses_are_reserved(dy: Runner, busybox: str) -> None:
     [
         (["--subnet", "10.78.0.0/24", "--aux-address", "a=10.9.0.1"], "no matching subnet"),
         (["--aux-address", "a=10.9.0.1"], "no matching subnet for aux-address 10.9.0.1"),
+        # dockerd 20.10: each of these is "Address already in use".
+        (["--subnet", "10.78.0.0/24", "--aux-address", "a=10.78.0.1"], "(a:10.78.0.1): Address"),
+        (["--subnet", "10.78.0.0/24", "--aux-address", "a=10.78.0.0"], "already in use"),
+        (["--subnet", "10.78.0.0/24", "--aux-address", "a=10.78.0.255"], "already in use"),
+        (
+            [
+                "--subnet",
+                "10.78.0.0/24",
+                "--aux-address",
+                "a=10.78.0.9",
+                "--aux-address",
+                "b=10.78.0.9",
+            ],
+            "failed to allocate secondary ip address (b:10.78.0.9): Address already in use",
+        ),
         (["--ipam-driver", "foo"], 'plugin "foo" not found'),
         (["--ipam-opt", "a=b"], "IPAM options (--ipam-opt) are not supported"),
         (["--scope", "swarm"], "scope 'swarm' is not supported"),

@@ -98,7 +98,8 @@ def make_pool(
     """Check ``gateway``, ``ip_range`` (strings or None) and the ``aux`` addresses (name
     -> address) against ``subnet``; the gateway defaults to the subnet's first address,
     as Docker's. A subnet in 0.0.0.0/8, multicast or holding 255.255.255.255 is refused
-    (Docker takes them). Raises InvalidArgument."""
+    (Docker takes them). An auxiliary address on the network, broadcast or gateway
+    address or another one is in use, as dockerd's. Raises InvalidArgument."""
     for special, what in _UNUSABLE:
         if subnet.overlaps(special):
             raise InvalidArgument(
@@ -123,6 +124,12 @@ def make_pool(
         if addr not in subnet:
             # docker/cli consolidateIpam.
             raise InvalidArgument(f"no matching subnet for aux-address {addr}")
+        taken = {subnet.network_address, subnet.broadcast_address, gw}
+        if addr in taken or any(addr == other for _, other in reserved):
+            # libnetwork's ipamAllocateVersion: each is requested from the pool in turn.
+            raise InvalidArgument(
+                f"failed to allocate secondary ip address ({name}:{text}): Address already in use"
+            )
         reserved.append((name, addr))
     return Pool(subnet, gw, rng, tuple(reserved))
 
