@@ -187,7 +187,8 @@ def test_attach_tty_resize_and_detach_keys(
         assert dy("inspect", "-f", "{{.State.Running}}", "wt").stdout.strip() == "true"
         proc, master = _attach_on_pty(engine_env, 24, 80, "--detach-keys", "ctrl-a,x", "wt")
         try:
-            time.sleep(0.5)
+            # Attached (its size sent) before typing: a fixed wait was too short under load.
+            _until_logged(dy, "wt", "24 80")
             _drain(master)
             os.write(master, b"\x10\x11")  # no longer the sequence: passed on
             os.write(master, b"\x01x")
