@@ -13,6 +13,7 @@ PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(400)
 def test_bootstrap_debian_runs_bash_and_apt(dy: Runner) -> None:
     need("mmdebstrap")
     proc = dy("bootstrap", "debian", check=True, timeout=600)
