@@ -177,6 +177,18 @@ def test_profiles_anchors_and_extensions(tmp_path: Path) -> None:
         ),
         ("services:\n  a:\n    image: busybox\n   bad: indent\n", r"compose.yaml: yaml: line \d+"),
         (
+            "services:\n  a:\n    image: busybox\n  a:\n    image: alpine\n",
+            r'compose.yaml: yaml: line 4: mapping key "a" already defined at line 2',
+        ),
+        (
+            "services:\n  a:\n    image: busybox\n    scale: -1\n",
+            r"compose.yaml: services.a.scale: must be greater than or equal to 0",
+        ),
+        (
+            "services:\n  a:\n    image: busybox\n    deploy: {replicas: -2}\n",
+            r"compose.yaml: services.a.deploy.replicas: must be greater than or equal to 0",
+        ),
+        (
             "services:\n  a:\n    command: 'true'\n",
             r"service 'a' has neither an image nor a build context",
         ),

@@ -986,9 +986,15 @@ def _normalize_service(
         out["configs"][i] = {"source": ref} if isinstance(ref, str) else dict(ref)
     if "scale" in out:
         out["scale"] = int(out["scale"])
+        if out["scale"] < 0:
+            raise ComposeError(f"{where}: {key}.scale: must be greater than or equal to 0")
     replicas = (out.get("deploy") or {}).get("replicas")
     if replicas is not None:
         out["scale"] = int(replicas)
+        if out["scale"] < 0:
+            raise ComposeError(
+                f"{where}: {key}.deploy.replicas: must be greater than or equal to 0"
+            )
     return dict(sorted(out.items()))
 
 
