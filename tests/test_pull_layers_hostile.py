@@ -196,3 +196,26 @@ def test_a_layer_that_does_not_unpack_stores_nothing(
     assert message in p.stderr, p.stderr
     assert len(p.stderr.splitlines()) == 1, p.stderr
     assert stored(engine_env["DOCKYARD_ROOT"]) == []
+
+
+def test_a_full_disk_is_one_line_and_stores_nothing(
+    tmp_path: Path, dy: Runner, serve: Callable[..., Server], engine_env: dict[str, str]
+) -> None:
+    """The root on a 2 MiB tmpfs, a layer of 4 MiB: the blob's write fails as moby
+    reports it (Error response from daemon: write <temporary file>: ...), exit 1."""
+    import subprocess
+
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(small)], check=True)
+    try:
+        engine_env["DOCKYARD_ROOT"] = str(small / "root")
+        server = serve(Image([tar_of((entry("big"), os.urandom(4 << 20)))]))
+        p = dy("pull", f"{server.host}/big/layer:1")
+        assert p.returncode == 1, p.stderr
+        assert p.stderr.startswith("Error response from daemon: write "), p.stderr
+        assert p.stderr.endswith(": No space left on device\n"), p.stderr
+        assert len(p.stderr.splitlines()) == 1, p.stderr
+        assert stored(engine_env["DOCKYARD_ROOT"]) == []
+    finally:
+        subprocess.run(["umount", str(small)], check=True)

@@ -662,6 +662,8 @@ class _Download:
         try:
             with self._writer:
                 self._fetch()
+        except OSError as e:  # writing the temporary blob file (ENOSPC, EIO), as moby says it
+            self.error = DockyardError(f"write {self._writer.temp_path}: {e.strerror or e}")
         except BaseException as e:  # handed to the thread that joins
             self.error = e
         finally:
