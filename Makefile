@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # (htpasswd) and openssl for the registry tests (issue 10).
 DEB_PACKAGES := busybox-static tini runc crun iproute2 nftables python3-venv ca-certificates mmdebstrap gcc libc6-dev docker-registry skopeo umoci apache2-utils openssl
 
-.PHONY: deps install demo test lint bench conformance docker-py-suite clean
+.PHONY: deps install demo test lint bench conformance docker-py-suite record-differential clean
 
 deps:
 	apt-get update
@@ -61,6 +61,12 @@ conformance: $(BIN)/dockyard
 # scoreboard): prints the pass count and the failures' reasons.
 docker-py-suite: install
 	$(BIN)/python bench/docker_py_suite.py
+
+# Re-record Docker's side of the differential scenarios (tests/data/differential): needs
+# Debian's docker.io (dockerd and client 20.10); starts a private dockerd without host
+# networking under a temporary directory and stops it after.
+record-differential: $(BIN)/dockyard
+	$(BIN)/python tests/differential.py record
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
