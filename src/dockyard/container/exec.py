@@ -62,7 +62,7 @@ def build_process(manager: ContainerManager, c: Container, opts: ExecOptions) ->
     WorkingDir, capabilities/rlimits/noNewPrivileges from its config.json (all
     capabilities with ``privileged``). Raises RuntimeFailure (126) for an unknown user."""
     from dockyard.container.manager import DEFAULT_PATH, _terminal_size
-    from dockyard.container.users import resolve_user
+    from dockyard.container.users import process_user
     from dockyard.runtime import caps
     from dockyard.units import merge_env
 
@@ -72,7 +72,7 @@ def build_process(manager: ContainerManager, c: Container, opts: ExecOptions) ->
     base = spec["process"]
     user_spec = opts.user if opts.user is not None else c.config.get("User") or ""
     try:
-        user = resolve_user(os.path.join(cdir, "rootfs"), user_spec)
+        user = process_user(os.path.join(cdir, "rootfs"), user_spec, c.host_config.get("GroupAdd"))
     except RuntimeFailure as e:
         raise RuntimeFailure(str(e), 126) from None
     env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={c.config['Hostname']}"]
@@ -113,7 +113,8 @@ def exec_in(manager: ContainerManager, ref: str, opts: ExecOptions) -> int:
     """
     c = running_container(manager, ref)
     if c.state.get("Paused"):
-        raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
+        # moby names the container as given (errExecPaused(name)).
+        raise Conflict(f"Container {ref} is paused, unpause the container before exec")
     process = build_process(manager, c, opts)
     runtime = _runtime(manager, c)
     if opts.detach:

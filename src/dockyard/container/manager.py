@@ -377,6 +377,11 @@ class ContainerManager:
                 )
             links.append(f"/{linked.name}:/{name}/{alias or linked.name}")
         no_new_privs = check_security_opts(opts.security_opt)
+        if opts.workdir and not opts.workdir.startswith("/"):
+            # moby's verifyContainerSettings
+            raise InvalidArgument(
+                f"the working directory '{opts.workdir}' is invalid, it needs to be an absolute path"
+            )
         from dockyard.container.restart import validate_restart_policy
 
         validate_restart_policy(opts.restart_policy)
@@ -391,11 +396,11 @@ class ContainerManager:
             cmd = opts.command or img.get("Cmd")
         if not (entrypoint or cmd):
             raise InvalidArgument("No command specified")
-        env = img.get("Env") or []
-        if opts.env:
-            from dockyard.units import merge_env
-
-            env = merge_env(env, opts.env)
+        # moby's merge (daemon/commit.go): the user's entries as given, then the image's
+        # whose names the user did not set.
+        env = list(opts.env)
+        given = {e.partition("=")[0] for e in env}
+        env += [e for e in img.get("Env") or [] if e.partition("=")[0] not in given]
         labels = dict(img.get("Labels") or {})
         labels.update(opts.labels)
         # A bare `-v /path` is an anonymous volume in Config.Volumes, as the Docker CLI
@@ -1538,17 +1543,12 @@ class ContainerManager:
         """The OCI config of ``c``; ``volume_mounts`` (OCI mounts of its volumes, binds and
         tmpfs) come last and replace the engine's files at the same destination; ``netns``
         is the network namespace mode (see NetworkManager.setup)."""
-        from dockyard.container.users import resolve_user
+        from dockyard.container.users import process_user
         from dockyard.runtime import cgroups
         from dockyard.runtime.spec import SpecOptions, build_spec
 
         cfg, hc = c.config, c.host_config
-        user = resolve_user(rootfs, cfg.get("User") or "")
-        if hc.get("GroupAdd"):
-            from dockyard.container.users import additional_groups
-
-            extra = additional_groups(rootfs, hc["GroupAdd"])
-            user.additional_gids += [g for g in extra if g not in user.additional_gids]
+        user = process_user(rootfs, cfg.get("User") or "", hc.get("GroupAdd"))
         from dockyard.units import merge_env
 
         env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={cfg['Hostname']}"]
@@ -1559,12 +1559,15 @@ class ContainerManager:
             env.append(f"HOME={user.home}")
         args = (cfg.get("Entrypoint") or []) + (cfg.get("Cmd") or [])
         cdir = self.paths.container_dir(c.id)
+        # Read-only with the root filesystem (moby's NetworkMounts: Writable is
+        # !ReadonlyRootfs).
+        ro = ["ro"] if hc.get("ReadonlyRootfs") else []
         mounts = [
             {
                 "destination": dest,
                 "type": "bind",
                 "source": os.path.join(cdir, src),
-                "options": ["rbind", "rprivate"],
+                "options": ["rbind", "rprivate", *ro],
             }
             for dest, src in (
                 ("/etc/resolv.conf", "resolv.conf"),

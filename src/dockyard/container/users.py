@@ -143,3 +143,16 @@ def additional_groups(rootfs: str, groups: list[str]) -> list[int]:
         if gid not in gids:
             gids.append(gid)
     return gids
+
+
+def process_user(rootfs: str, spec: str, group_add: list[str] | None = None) -> ExecUser:
+    """The identity of a container's process (its main one or an exec's) as moby's
+    ``getUser`` (daemon/oci_linux.go) makes it: ``spec`` resolved by :func:`resolve_user`,
+    then the supplementary groups are the primary gid first, the user's groups from
+    /etc/group, and the ``--group-add`` ones (``group_add``: names or numbers).
+
+    Raises RuntimeFailure as :func:`resolve_user` and :func:`additional_groups`."""
+    user = resolve_user(rootfs, spec)
+    extra = additional_groups(rootfs, group_add) if group_add else []
+    user.additional_gids = [user.gid, *user.additional_gids, *extra]
+    return user

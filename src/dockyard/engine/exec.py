@@ -72,7 +72,8 @@ class ExecOperations(EngineBase):
         if not c.state.get("Running"):
             raise Conflict(f"container {c.id} is not running")
         if c.state.get("Paused"):
-            raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
+            # moby names the container as given (errExecPaused(name)).
+            raise Conflict(f"Container {id} is paused, unpause the container before exec")
         os.makedirs(self._exec_dir(), mode=0o700, exist_ok=True)
         self._sweep_execs()
         import secrets
