@@ -58,7 +58,9 @@ def test_on_failure_counts_and_policies() -> None:
 def test_cli_messages(dy: Runner, busybox: str) -> None:
     p = dy("run", "--rm", "--restart", "always", busybox, "true")
     assert p.returncode == 125
-    assert p.stderr.startswith("dockyard: Conflicting options: --restart and --rm\n")
+    assert p.stderr.startswith(
+        "dockyard: conflicting options: cannot specify both --restart and --rm\n"
+    )
     p = dy("run", "--restart", ":1", busybox, "true")
     assert p.returncode == 125 and "invalid restart policy format" in p.stderr
     p = dy("run", "--restart", "bogus", busybox, "true")

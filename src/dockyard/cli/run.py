@@ -204,7 +204,7 @@ def _create_request(
 
     restart_policy = parse_restart_policy(kw["restart"])
     if kw["auto_remove"] and restart_policy["Name"] not in ("", "no"):
-        raise InvalidArgument("Conflicting options: --restart and --rm")
+        raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
     from dockyard.timetypes import parse_duration
 
     durations = {
@@ -784,7 +784,10 @@ def create(paths: Paths, **kw: Any) -> None:
     try:
         _, container_id = _create(paths, kw)
     except DockyardError as e:
-        _fail(e)
+        # docker/cli's runCreate returns the daemon's error as is: printed without the
+        # program's name or a pointer to --help, exit 1 (run's are 125).
+        print(f"Error response from daemon: {e}", file=sys.stderr)
+        sys.exit(1)
     print(container_id)
 
 
