@@ -125,7 +125,8 @@ def test_wildcards_follow_go_filepath_match(ctx_dir: Path) -> None:
         ctx.resolve_sources(["[a"])
 
 
-def test_dockerignore_hides_files_but_never_the_build_files(ctx_dir: Path) -> None:
+def test_dockerignore_hides_files_and_the_build_files(ctx_dir: Path) -> None:
+    # BuildKit reads the Dockerfile apart from the context: listed, it is hidden from COPY.
     (ctx_dir / ".dockerignore").write_text("*.log\ndir/sub\nDockerfile\n.dockerignore\n")
     ctx = Context.from_directory(str(ctx_dir), None)
     with pytest.raises(InvalidArgument) as err:
@@ -133,17 +134,22 @@ def test_dockerignore_hides_files_but_never_the_build_files(ctx_dir: Path) -> No
     assert str(err.value) == NOT_FOUND.format("c.log")
     with pytest.raises(InvalidArgument):
         ctx.resolve_sources(["dir/sub/deep.txt"])
-    assert rel(ctx, ctx.resolve_sources(["Dockerfile", ".dockerignore", "*.txt"])) == [
-        "Dockerfile",
-        ".dockerignore",
-        "a.txt",
-        "b.txt",
-    ]
+    with pytest.raises(InvalidArgument):
+        ctx.resolve_sources(["Dockerfile"])
+    assert rel(ctx, ctx.resolve_sources(["*.txt"])) == ["a.txt", "b.txt"]
     with pytest.raises(InvalidArgument, match="no source files"):
         ctx.resolve_sources(["*.log"])
     walked = rel(ctx, list(ctx.walk(ctx.resolve_sources(["."])[0])))
     assert "c.log" not in walked and "dir/sub" not in walked and "dir/x.md" in walked
-    assert "Dockerfile" in walked
+    assert "Dockerfile" not in walked and ".dockerignore" not in walked
+    assert ctx.dockerfile_text().startswith("FROM")
+
+
+def test_dockerfile_specific_ignore_file_wins(ctx_dir: Path) -> None:
+    (ctx_dir / ".dockerignore").write_text("a.txt\n")
+    (ctx_dir / "Dockerfile.dockerignore").write_text("b.txt\n")
+    ctx = Context.from_directory(str(ctx_dir), None)
+    assert rel(ctx, ctx.resolve_sources(["*.txt"])) == ["a.txt"]
 
 
 def test_exception_patterns_reach_below_excluded_dirs(ctx_dir: Path) -> None:

@@ -1,10 +1,11 @@
 """The build context of ``dockyard build``: a directory, a tar on stdin, or no files at all.
 
-Spec: the Docker CLI's context preparation (``cli/command/image/build/context.go``: the
-Dockerfile and ``.dockerignore`` are always sent, ``-f`` relative to the working directory,
-the ``dockerfile`` fallback) and the classic builder's COPY/ADD source lookup (wildcards
-with Go ``filepath.Match`` syntax, names cleaned and clamped at the context root,
-``.dockerignore``d files invisible, the file-not-found message).
+Spec: the Docker CLI's context preparation (``cli/command/image/build/context.go``: ``-f``
+relative to the working directory, the ``dockerfile`` fallback), BuildKit's ignore files
+(``<Dockerfile>.dockerignore`` first, then ``.dockerignore``; the Dockerfile is read apart, so
+listing it there hides it from COPY) and the classic builder's COPY/ADD source lookup
+(wildcards with Go ``filepath.Match`` syntax, names cleaned and clamped at the context
+root, ``.dockerignore``d files invisible, the file-not-found message).
 """
 
 from __future__ import annotations
@@ -246,23 +247,21 @@ class Context:
 
     @staticmethod
     def _read_matcher(root: str, dockerfile_path: str | None) -> PatternMatcher:
-        """``.dockerignore``'s matcher, never hiding the Dockerfile or itself (Docker CLI's
-        ``TrimBuildFilesFromExcludes``)."""
+        """The matcher of ``<Dockerfile>.dockerignore`` beside the Dockerfile if there is
+        one, else of the context's ``.dockerignore`` (BuildKit's dockerui). As in BuildKit,
+        it may hide the Dockerfile and itself from COPY/ADD too: the Dockerfile is read
+        apart from the context."""
+        path = os.path.join(root, DOCKERIGNORE)
+        if dockerfile_path is not None and os.path.isfile(dockerfile_path + DOCKERIGNORE):
+            path = dockerfile_path + DOCKERIGNORE
         try:
-            with open(os.path.join(root, DOCKERIGNORE), encoding="utf-8") as f:
+            with open(path, encoding="utf-8") as f:
                 patterns = read_dockerignore(f.read())
         except FileNotFoundError:
             return PatternMatcher([])
         except (OSError, UnicodeDecodeError) as e:
-            raise InvalidArgument(f"error reading {os.path.join(root, DOCKERIGNORE)}: {e}") from e
-        matcher = PatternMatcher(patterns)
-        keep = [DOCKERIGNORE]
-        if dockerfile_path is not None:
-            rel = os.path.relpath(dockerfile_path, root)
-            if not rel.startswith("../") and rel != "..":
-                keep.append(rel)
-        extra = [f"!{name}" for name in keep if matcher.matches(name)]
-        return PatternMatcher(patterns + extra) if extra else matcher
+            raise InvalidArgument(f"error reading {path}: {e}") from e
+        return PatternMatcher(patterns)
 
     # -- lifetime ------------------------------------------------------------------------
 
