@@ -328,7 +328,7 @@ def inspect(
             with contextlib.suppress(NotFound):
                 obj = engine.volume_inspect(name)
         if obj is None:
-            errors.append(f"Error: No such object: {name}")
+            errors.append(f"Error: No such {type_ or 'object'}: {name}")
             continue
         results.append(obj)
     print_inspect(format_ or "", results, errors)

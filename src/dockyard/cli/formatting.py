@@ -762,11 +762,13 @@ def print_inspect(fmt: str, items: list[Any], errors: list[str]) -> None:
     import sys
 
     if fmt:
-        out = format_items(fmt, items, strict=False)
+        # The CLI's TemplateInspector.Flush writes a newline when nothing was rendered.
+        out = format_items(fmt, items, strict=False) or "\n"
     else:
         out = json.dumps(items, indent=4, ensure_ascii=False) + "\n"
     sys.stdout.write(out)
     if errors:
+        sys.stdout.flush()  # the results come before the errors, as Docker's
         sys.stderr.write("\n".join(errors) + "\n")
         sys.exit(1)
 
