@@ -84,6 +84,10 @@ def hierarchies(cgroups_path: str, layout: Layout) -> list[Hierarchy]:
     return out
 
 
+#: How often creating a cgroup walks its parents again when one vanished under it.
+_MKDIR_ATTEMPTS = 5
+
+
 class Manager:
     """A container's cgroup, in every hierarchy of one cgroup version.
 
@@ -102,21 +106,31 @@ class Manager:
     # -- creation ------------------------------------------------------------------------
 
     def _mkdirs(self, h: Hierarchy) -> None:
-        """Create ``h.path`` and any missing parents, recording what was created."""
-        missing = []
-        d = h.path
-        while not os.path.isdir(d):
-            missing.append(d)
-            d = os.path.dirname(d)
-        for d in reversed(missing):
-            try:
-                os.mkdir(d)
-            except FileExistsError:
-                continue
-            except OSError as e:
-                raise DockyardError(f"cgroup: cannot create {d}: {e.strerror}") from e
-            self._created.append(d)
-            self._created_dir(h, d)
+        """Create ``h.path`` and any missing parents, recording what was created.
+
+        A shared parent found present may be removed meanwhile by another container's
+        :meth:`destroy` (it removes parents it leaves empty): then the walk starts again."""
+        for attempt in range(_MKDIR_ATTEMPTS):
+            missing = []
+            d = h.path
+            while not os.path.isdir(d):
+                missing.append(d)
+                d = os.path.dirname(d)
+            for d in reversed(missing):
+                try:
+                    os.mkdir(d)
+                except FileExistsError:
+                    continue
+                except FileNotFoundError as e:
+                    if attempt + 1 < _MKDIR_ATTEMPTS:
+                        break  # a parent went away under us: walk again
+                    raise DockyardError(f"cgroup: cannot create {d}: {e.strerror}") from e
+                except OSError as e:
+                    raise DockyardError(f"cgroup: cannot create {d}: {e.strerror}") from e
+                self._created.append(d)
+                self._created_dir(h, d)
+            else:
+                return
 
     def _created_dir(self, h: Hierarchy, path: str) -> None:
         """Hook called for each directory this manager created, parents first."""
