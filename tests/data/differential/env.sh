@@ -39,7 +39,7 @@ docker run --rm --net none -u 4321 busybox sh -c 'echo $HOME'
 docker run --rm --net none -h envhost busybox sh -c 'echo $HOSTNAME'
 
 ### env-inspect
-docker create --name dtest-env --net none -e Z=1 -e A=2 busybox >/dev/null
+docker create --name dtest-env --net none -e Z=1 busybox >/dev/null
 docker inspect -f '{{json .Config.Env}}' dtest-env
 docker rm dtest-env >/dev/null
 
