@@ -46,7 +46,15 @@ def run_case(case: str, tmp_path: Path, env: dict[str, str]) -> list[str]:
     )
     assert proc.returncode == 0, proc.stdout
     out = proc.stdout.replace(f"{work}/", "/tmp/").replace("dockyard", "docker")
+    # observed.txt has the docker 20.10 client's form of a run error; Dockyard prints the
+    # docker CLI 28's (no final dot, a blank line, "Run '... --help' for more information").
+    out = _CLI28_ERROR.sub(r"\1.\nSee '\2 --help'.", out)
     return out.splitlines()
+
+
+_CLI28_ERROR = re.compile(
+    r"^(docker: .*)\n\nRun '(docker [a-z]+) --help' for more information$", re.M
+)
 
 
 def normalise(lines: list[str]) -> list[str]:
