@@ -118,7 +118,7 @@ def make_pool(
         rng = parse_subnet(ip_range, "--ip-range")
         if not rng.subnet_of(subnet):
             raise InvalidArgument(f"no matching subnet for range {ip_range}")
-    reserved = []
+    reserved: list[tuple[str, IPv4Address]] = []
     for name, text in (aux or {}).items():
         addr = parse_address(text, "aux-address")
         if addr not in subnet:
