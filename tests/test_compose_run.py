@@ -650,3 +650,28 @@ def test_recreate_keeps_anonymous_volumes(
     # -V's predecessor volume is dangling, as Compose leaves it; down -v removed the rest.
     assert len(dy("volume", "ls", "-q", check=True).stdout.split()) == 1
     dy("volume", "prune", "-f", check=True)
+
+
+@pytest.mark.timeout(60)
+def test_sysctls_without_a_namespace_of_their_own_are_refused(
+    tmp_path: Path, dy: Runner, busybox: str
+) -> None:
+    """A host-wide sysctl, or an IPC one with ``ipc: host``, is refused as runc refuses it
+    (Compose sends sysctls past the CLI's --sysctl check). The value asked is the host's
+    own, so the test changes nothing should the refusal be missing."""
+    swappiness = Path("/proc/sys/vm/swappiness").read_text().strip()
+    shmmax = Path("/proc/sys/kernel/shmmax").read_text().strip()
+    for sysctls, ipc, message in (
+        (f"{{vm.swappiness: {swappiness}}}", "private", "is not in a separate kernel namespace"),
+        (f"{{kernel.shmmax: {shmmax}}}", "host", "is not allowed in the hosts ipc namespace"),
+    ):
+        (tmp_path / "compose.yaml").write_text(
+            f"services:\n  a:\n    image: {busybox}\n    sysctls: {sysctls}\n    ipc: {ipc}\n"
+        )
+        try:
+            out = dy("compose", "-p", "sy", "up", "-d", cwd=tmp_path)
+            assert out.returncode == 1, out.stderr
+            assert message in out.stderr
+            assert dy("ps", "-aq", check=True).stdout == ""
+        finally:
+            dy("compose", "-p", "sy", "down", cwd=tmp_path)

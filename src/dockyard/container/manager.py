@@ -1989,8 +1989,36 @@ def _check_resources(opts: CreateOptions) -> None:
     for rule in opts.device_cgroup_rules:
         _device_rule(rule)
     for key in opts.sysctls:
-        if opts.network == "host" and key.startswith("net."):
+        _check_sysctl(key, opts)
+
+
+# The IPC-namespaced sysctls besides fs.mqueue.* (runc's validator.sysctl).
+_IPC_SYSCTLS = frozenset(
+    ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+     "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
+)  # fmt: skip
+
+
+def _check_sysctl(key: str, opts: CreateOptions) -> None:
+    """Refuse a sysctl the container has no namespace of its own for, as runc's
+    validator does: written from inside, it would change the host's value (the CLI's
+    --sysctl check does not cover API and Compose clients). Raises InvalidArgument."""
+    if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+        if opts.ipc_mode == "host":
+            raise InvalidArgument(f'sysctl "{key}" is not allowed in the hosts ipc namespace')
+        return
+    if key.startswith("net."):
+        if opts.network == "host":
             raise InvalidArgument(f'sysctl "{key}" not allowed in host network namespace')
+        return
+    if opts.uts_mode != "host":
+        if key == "kernel.domainname":
+            return
+        if key == "kernel.hostname":
+            raise InvalidArgument(
+                f'sysctl "{key}" is not allowed as it conflicts with the OCI "hostname" field'
+            )
+    raise InvalidArgument(f'sysctl "{key}" is not in a separate kernel namespace')
 
 
 def _device_rule(rule: str) -> dict[str, Any]:
