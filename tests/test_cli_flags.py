@@ -241,3 +241,37 @@ def test_blkio_weight_device(dy: Runner, busybox: str) -> None:
         assert p.returncode == 0, p.stderr
     else:
         assert p.returncode == 125 and "--blkio-weight-device cannot be honoured" in p.stderr
+
+
+def test_filter_without_equals_is_a_flag_error(dy: Runner) -> None:
+    """docker/cli's FilterOpt refuses it while parsing the flags: exit 125 with the usage
+    (it was an engine error, exit 1, and `system prune` asked first)."""
+    for args, shown in [
+        (("ps", "-f", "nokey"), "-f, --filter"),
+        (("images", "--filter=nokey"), "-f, --filter"),
+        (("volume", "ls", "-f", "nokey"), "-f, --filter"),
+        (("network", "prune", "-f", "--filter", "nokey"), "--filter"),
+        (("events", "-f", "nokey"), "-f, --filter"),
+        (("builder", "prune", "-f", "--filter", "nokey"), "--filter"),
+        (("system", "prune", "-f", "--filter", "nokey"), "--filter"),
+    ]:
+        p = dy(*args, input="")
+        assert p.returncode == 125, (args, p.stderr)
+        assert p.stderr.startswith(
+            f'invalid argument "nokey" for "{shown}" flag: bad format of filter (expected '
+            "name=value)\n\nUsage:  dockyard "
+        ), p.stderr
+
+
+def test_sizes_as_pflag(dy: Runner) -> None:
+    """--keep-storage '' is an invalid size (it pruned everything, as if not given), a bad
+    size is a flag error (exit 125), and sizes take ASCII digits only (go-units)."""
+    for value in ("", "abc", "-5"):
+        p = dy("builder", "prune", "-f", "--keep-storage", value)
+        assert p.returncode == 125, p.stderr
+        assert p.stderr.startswith(
+            f'invalid argument "{value}" for "--keep-storage" flag: invalid size: \'{value}\''
+            "\n\nUsage:  dockyard builder prune"
+        ), p.stderr
+    p = dy("create", "-m", "٥١٢m", "busybox")
+    assert p.returncode == 125 and "invalid size" in p.stderr, p.stderr

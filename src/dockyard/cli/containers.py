@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from dockyard.cli.opts import check_filters
 from dockyard.errors import DockyardError, NotFound
 from dockyard.paths import Paths
 
@@ -193,7 +194,11 @@ def rename(paths: Paths, old: str, new: str) -> None:
 @click.command(context_settings=_SETTINGS)
 @click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
 @click.option(
-    "--filter", "filters", multiple=True, help='Provide filter values (e.g. "until=<timestamp>")'
+    "--filter",
+    "filters",
+    multiple=True,
+    callback=check_filters,
+    help='Provide filter values (e.g. "until=<timestamp>")',
 )
 @click.pass_obj
 def prune(paths: Paths, force: bool, filters: tuple[str, ...]) -> None:
@@ -249,7 +254,12 @@ def rm(paths: Paths, force: bool, volumes: bool, link: bool, containers: tuple[s
     "-a", "--all", "all_", is_flag=True, help="Show all containers (default shows just running)"
 )
 @click.option(
-    "-f", "--filter", "filters", multiple=True, help="Filter output based on conditions provided"
+    "-f",
+    "--filter",
+    "filters",
+    multiple=True,
+    callback=check_filters,
+    help="Filter output based on conditions provided",
 )
 @click.option("--format", "format_", default="", help="Format output using a custom template")
 @click.option(

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from dockyard.cli.opts import check_filters
 from dockyard.errors import DockyardError
 from dockyard.paths import Paths
 
@@ -95,7 +96,12 @@ def _template(fmt: str) -> Any:
 
 @click.command(context_settings={"help_option_names": ["--help"]})
 @click.option(
-    "-f", "--filter", "filters", multiple=True, help="Filter output based on conditions provided"
+    "-f",
+    "--filter",
+    "filters",
+    multiple=True,
+    callback=check_filters,
+    help="Filter output based on conditions provided",
 )
 @click.option("--format", "format_", default="", help="Format output using a custom template")
 @click.option("--since", default="", help="Show all events created since timestamp")
@@ -109,16 +115,6 @@ def events(paths: Paths, filters: tuple[str, ...], format_: str, since: str, unt
     from dockyard.timetypes import get_timestamp
 
     tmpl = _template(format_)
-    for value in filters:
-        try:
-            parse_filters((value,))
-        except DockyardError as e:
-            # pflag's flag error (docker/cli's FilterOpt.Set), exit 125.
-            from dockyard.cli.help import usage_error
-
-            message = f'invalid argument "{value}" for "-f, --filter" flag: {e}'
-            click.echo(usage_error(message, click.get_current_context()), err=True)
-            sys.exit(125)
     try:
         parsed = parse_filters(filters)
         since_arg = get_timestamp(since) if since else ""

@@ -15,6 +15,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from dockyard.cli.opts import check_filters
 from dockyard.errors import DockyardError
 from dockyard.paths import Paths
 
@@ -57,7 +58,12 @@ def engine_errors(func: F) -> F:
 @click.option("-a", "--all", "all_", is_flag=True, help="Show all images.")
 @click.option("--digests", is_flag=True, help="Show digests.")
 @click.option(
-    "-f", "--filter", "filter_", multiple=True, help="Filter output based on conditions provided."
+    "-f",
+    "--filter",
+    "filter_",
+    multiple=True,
+    callback=check_filters,
+    help="Filter output based on conditions provided.",
 )
 @click.option("--format", "fmt", default="", help="Format output using a Go template.")
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output.")

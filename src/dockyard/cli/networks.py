@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from dockyard.cli.images import engine_errors, fail
+from dockyard.cli.opts import check_filters
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
 from dockyard.paths import Paths
 
@@ -153,7 +154,12 @@ def _filters(filters: tuple[str, ...]) -> dict[str, list[str]]:
 
 @network.command("ls", context_settings=_SETTINGS)
 @click.option(
-    "-f", "--filter", "filters", multiple=True, help="Provide filter values (e.g. 'driver=bridge')"
+    "-f",
+    "--filter",
+    "filters",
+    multiple=True,
+    callback=check_filters,
+    help="Provide filter values (e.g. 'driver=bridge')",
 )
 @click.option("--format", "fmt", default="", help="Format output using a custom template")
 @click.option("--no-trunc", is_flag=True, help="Do not truncate the output")
@@ -280,7 +286,11 @@ def disconnect(paths: Paths, net: str, container: str, force: bool) -> None:
 @network.command("prune", context_settings=_SETTINGS)
 @click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
 @click.option(
-    "--filter", "filters", multiple=True, help="Provide filter values (e.g. 'label=<key>=<value>')"
+    "--filter",
+    "filters",
+    multiple=True,
+    callback=check_filters,
+    help="Provide filter values (e.g. 'label=<key>=<value>')",
 )
 @click.pass_obj
 @engine_errors

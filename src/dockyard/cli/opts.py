@@ -23,6 +23,26 @@ def parse_filters(values: tuple[str, ...] | list[str]) -> dict[str, list[str]]:
     return out
 
 
+def check_filters(ctx: Any, param: Any, values: tuple[str, ...]) -> tuple[str, ...]:
+    """A click callback for ``--filter``: a value without ``=`` is pflag's flag error
+    (docker/cli's FilterOpt.Set), ``invalid argument "x" for "-f, --filter" flag: bad
+    format of filter (expected name=value)`` with the usage, exit 125 (cli/main.py
+    reports a click UsageError so). Returns ``values``."""
+    import click
+
+    for v in values:
+        if "=" not in v:
+            short = [o for o in param.opts if len(o) == 2]
+            long = [o for o in param.opts if o.startswith("--")]
+            shown = ", ".join(short + long)
+            raise click.UsageError(
+                f'invalid argument "{v}" for "{shown}" flag: '
+                "bad format of filter (expected name=value)",
+                ctx,
+            )
+    return values
+
+
 def parse_restart_policy(text: str) -> dict[str, Any]:
     """``--restart`` text as Docker's HostConfig.RestartPolicy ``{"Name", "MaximumRetryCount"}``.
 

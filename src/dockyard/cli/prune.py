@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from dockyard.cli.opts import parse_filters
+from dockyard.cli.opts import check_filters, parse_filters
 from dockyard.errors import DockyardError
 from dockyard.paths import Paths
 
@@ -58,7 +58,7 @@ def _cache_section(ids: list[str]) -> str:
     "-a", "--all", "all_", is_flag=True, help="Remove all unused images, not just dangling ones"
 )
 @click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
-@click.option("--filter", "filters", multiple=True, help=_FILTER_HELP)
+@click.option("--filter", "filters", multiple=True, callback=check_filters, help=_FILTER_HELP)
 @click.pass_obj
 def image_prune(paths: Paths, all_: bool, force: bool, filters: tuple[str, ...]) -> None:
     """Remove unused images."""
@@ -89,19 +89,33 @@ def image_prune(paths: Paths, all_: bool, force: bool, filters: tuple[str, ...])
     help="Remove all unused build cache, not just dangling ones",
 )
 @click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
-@click.option("--filter", "filters", multiple=True, help='Provide filter values (e.g. "until=24h")')
-@click.option("--keep-storage", default="", help="Amount of disk space to keep for cache")
+@click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    callback=check_filters,
+    help='Provide filter values (e.g. "until=24h")',
+)
+@click.option("--keep-storage", default=None, help="Amount of disk space to keep for cache")
 @click.pass_obj
 def builder_prune(
-    paths: Paths, all_: bool, force: bool, filters: tuple[str, ...], keep_storage: str
+    paths: Paths, all_: bool, force: bool, filters: tuple[str, ...], keep_storage: str | None
 ) -> None:
     """Remove build cache."""
     from dockyard.engine import prune
     from dockyard.units import ram_in_bytes
 
     try:
+        # Given empty ('') is pflag's invalid size, not "keep nothing".
+        keep = ram_in_bytes(keep_storage, "--keep-storage") if keep_storage is not None else 0
+    except DockyardError as e:
+        # A flag error, as pflag's (opts.MemBytes): the usage, exit 125.
+        from dockyard.cli.help import usage_error
+
+        click.echo(usage_error(str(e), click.get_current_context()), err=True)
+        sys.exit(125)
+    try:
         parsed = parse_filters(filters)
-        keep = ram_in_bytes(keep_storage, "--keep-storage") if keep_storage else 0
     except DockyardError as e:
         _fail(str(e))
 
@@ -135,7 +149,7 @@ builder.add_command(builder_prune)
 )
 @click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
 @click.option("--volumes", is_flag=True, help="Prune anonymous volumes")
-@click.option("--filter", "filters", multiple=True, help=_FILTER_HELP)
+@click.option("--filter", "filters", multiple=True, callback=check_filters, help=_FILTER_HELP)
 @click.pass_obj
 def system_prune(
     paths: Paths, all_: bool, force: bool, volumes: bool, filters: tuple[str, ...]

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 import click
 
 from dockyard.cli.images import engine_errors, fail, image
+from dockyard.cli.opts import check_filters
 from dockyard.errors import DockyardError
 from dockyard.paths import Paths
 
@@ -319,7 +320,12 @@ def search_rows(results: list[dict[str, Any]], trunc: bool, json_: bool) -> list
 @click.command("search", context_settings=_SETTINGS)
 @click.argument("term")
 @click.option(
-    "-f", "--filter", "filters", multiple=True, help="Filter output based on conditions provided"
+    "-f",
+    "--filter",
+    "filters",
+    multiple=True,
+    callback=check_filters,
+    help="Filter output based on conditions provided",
 )
 @click.option("--format", "format_", default="", help="Pretty-print search using a Go template")
 @click.option("--limit", type=int, default=0, help="Max number of search results")

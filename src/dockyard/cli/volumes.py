@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from dockyard.cli.images import engine_errors, fail
+from dockyard.cli.opts import check_filters
 from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.paths import Paths
 
@@ -92,7 +93,9 @@ def create(
 
 
 @click.command("ls", context_settings=_SETTINGS)
-@click.option("-f", "--filter", "filters", multiple=True, help="Provide filter values")
+@click.option(
+    "-f", "--filter", "filters", multiple=True, callback=check_filters, help="Provide filter values"
+)
 @click.option("--format", "format_", default="", help="Format output using a custom template")
 @click.option("-q", "--quiet", is_flag=True, help="Only display volume names")
 @click.option("--cluster", is_flag=True, help="Display only cluster volumes (Dockyard has none)")
@@ -153,7 +156,11 @@ def rm(paths: Paths, names: tuple[str, ...], force: bool) -> None:
     "-a", "--all", "all_", is_flag=True, help="Remove all unused volumes, not just anonymous ones"
 )
 @click.option(
-    "--filter", "filters", multiple=True, help='Provide filter values (e.g. "label=<label>")'
+    "--filter",
+    "filters",
+    multiple=True,
+    callback=check_filters,
+    help='Provide filter values (e.g. "label=<label>")',
 )
 @click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
 @click.pass_obj
