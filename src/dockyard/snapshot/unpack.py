@@ -422,6 +422,10 @@ def apply_layer(stream: BinaryIO, dest: str, *, allow_devices: bool = True) -> i
             for member in tf:
                 name = member.name
                 unpacker.apply(tf, member)
+                # tarfile keeps every member it read: a layer of millions of tiny entries
+                # (a few MB of gzip) would hold a TarInfo of each. Hardlinks are resolved
+                # in dest, so none is needed again; its iterator reads on after this.
+                tf.members.clear()  # type: ignore[attr-defined]
         name = ""
         unpacker.finish()
     except tarfile.TarError as e:
