@@ -62,7 +62,9 @@ def start(
             else:
                 from dockyard.cli.run import check_detach_keys
 
-                check_detach_keys(detach_keys, attached=True, what="start of a stopped container")
+                check_detach_keys(
+                    detach_keys, attached=interactive, what="start of a stopped container"
+                )
                 status = engine.container_run_attached(containers[0])
         except DockyardError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)

@@ -56,7 +56,7 @@ def exec_(
     from dockyard.cli.run import check_detach_keys
     from dockyard.units import parse_env_pairs, read_env_file
 
-    check_detach_keys(detach_keys, attached=not detach, what="exec")
+    check_detach_keys(detach_keys, attached=interactive and not detach, what="exec")
 
     if workdir is not None and not workdir.startswith("/"):
         raise click.UsageError(

@@ -317,10 +317,11 @@ def _create_request(
 
 def check_detach_keys(keys: str | None, attached: bool, what: str) -> None:
     """``--detach-keys`` of ``run``/``exec``/``start``: checked (moby/term's syntax), and
-    refused for a session Dockyard cannot detach from (an attached ``run``, ``exec`` or
-    the start of a stopped container: this process runs it). Without an attached session
-    (``-d``) Docker has nothing to detach from either. Raises InvalidArgument."""
-    if keys is None:
+    refused for a session Dockyard cannot detach from (a ``run``, ``exec`` or start of a
+    stopped container with stdin attached: this process runs it). Without stdin attached
+    (``-d``, no ``-i``) Docker reads no keys to detach on either; empty keys are the
+    default ones, as docker/cli's. Raises InvalidArgument."""
+    if not keys:
         return
     from dockyard.engine.attach import escape_filter
     from dockyard.errors import InvalidArgument
@@ -808,7 +809,8 @@ def run(paths: Paths, detach: bool, sig_proxy: bool, **kw: Any) -> None:
     from dockyard.errors import InvalidArgument
 
     try:
-        check_detach_keys(kw["detach_keys"], attached=not detach, what="run")
+        stdin = kw["interactive"] or any(v.lower() == "stdin" for v in kw["attach"])
+        check_detach_keys(kw["detach_keys"], attached=stdin and not detach, what="run")
         if not sig_proxy and not detach and not kw["tty"]:
             # The attached run's process is the container's monitor: it cannot leave
             # the container running on a signal, as the docker CLI does without proxying.
