@@ -219,3 +219,32 @@ def test_a_full_disk_is_one_line_and_stores_nothing(
         assert stored(engine_env["DOCKYARD_ROOT"]) == []
     finally:
         subprocess.run(["umount", str(small)], check=True)
+
+
+def test_names_that_climb_out_stay_in_the_layer(
+    tmp_path: Path, dy: Runner, serve: Callable[..., Server], engine_env: dict[str, str]
+) -> None:
+    """``../``, absolute names, a symlink to / and a file through it, a device node
+    (the layer is at tmp_path/root/layers/X: three levels up is tmp_path):
+    the pull (streamed through the growing blob file) writes all of them inside the
+    layer's directory, nothing beside the engine root."""
+    tar = tar_of(
+        (entry("../../../escaped-dotdot"), b"a"),
+        (entry(str(tmp_path / "escaped-absolute")), b"b"),
+        (entry("s", tarfile.SYMTYPE, "/"), b""),
+        (entry(f"s{tmp_path}/escaped-through-symlink"), b"c"),
+        (entry("up", tarfile.SYMTYPE, "../../.."), b""),
+        (entry("up/escaped-up"), b"d"),
+        (entry("null", tarfile.CHRTYPE), b""),
+    )
+    server = serve(Image([tar]))
+    dy("pull", f"{server.host}/climb/out:1", check=True)
+    assert sorted(n for n in os.listdir(tmp_path) if n.startswith("escaped")) == []
+    layers = Path(engine_env["DOCKYARD_ROOT"]) / "layers"
+    (layer,) = [p for p in layers.iterdir() if not p.name.startswith(".")]
+    assert (layer / "escaped-dotdot").read_bytes() == b"a"
+    assert (layer / str(tmp_path)[1:] / "escaped-absolute").read_bytes() == b"b"
+    assert (layer / str(tmp_path)[1:] / "escaped-through-symlink").read_bytes() == b"c"
+    assert (layer / "escaped-up").read_bytes() == b"d"
+    assert os.readlink(layer / "s") == "/"
+    assert (layer / "null").is_char_device()
