@@ -280,3 +280,13 @@ def test_sizes_as_pflag(dy: Runner) -> None:
         ), p.stderr
     p = dy("create", "-m", "٥١٢m", "busybox")
     assert p.returncode == 125 and "invalid size" in p.stderr, p.stderr
+    # A size given empty is an invalid size, as pflag's opts.MemBytes ('' was "no limit").
+    for args in (
+        ("create", "--shm-size", "", "busybox"),
+        ("create", "-m", "", "busybox"),
+        ("create", "--memory-swap", "", "busybox"),
+        ("update", "--memory-reservation", "", "x"),
+        ("build", "--shm-size", "", "."),
+    ):
+        p = dy(*args)
+        assert p.returncode in (1, 125) and "invalid size: ''" in p.stderr, (args, p.stderr)

@@ -95,9 +95,9 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
 @click.option("-c", "--cpu-shares", type=int, default=0, help="CPU shares (relative weight).")
 @click.option("--cpuset-cpus", default="", help="CPUs in which to allow execution.")
 @click.option("--cpuset-mems", default="", help="MEMs in which to allow execution.")
-@click.option("-m", "--memory", default="", help="Memory limit.")
-@click.option("--memory-swap", default="", help="Swap limit equal to memory plus swap.")
-@click.option("--shm-size", default="", help="Size of /dev/shm.")
+@click.option("-m", "--memory", default=None, help="Memory limit.")
+@click.option("--memory-swap", default=None, help="Swap limit equal to memory plus swap.")
+@click.option("--shm-size", default=None, help="Size of /dev/shm.")
 @click.option("--ulimit", "ulimits", multiple=True, help="Ulimit options.")
 @click.option("--security-opt", "security_opts", multiple=True, help="Security options.")
 @click.option("--isolation", default="", help="Container isolation technology.")
@@ -412,9 +412,11 @@ def run_host_config(flags: dict[str, Any]) -> dict[str, Any]:
         "CpuShares": flags["cpu_shares"],
         "CpusetCpus": flags["cpuset_cpus"],
         "CpusetMems": flags["cpuset_mems"],
-        "Memory": ram_in_bytes(flags["memory"], "--memory") if flags["memory"] else 0,
-        "MemorySwap": memory_swap(flags["memory_swap"]) if flags["memory_swap"] else 0,
-        "ShmSize": ram_in_bytes(flags["shm_size"], "--shm-size") if flags["shm_size"] else 0,
+        "Memory": ram_in_bytes(flags["memory"], "--memory") if flags["memory"] is not None else 0,
+        "MemorySwap": memory_swap(flags["memory_swap"]) if flags["memory_swap"] is not None else 0,
+        "ShmSize": ram_in_bytes(flags["shm_size"], "--shm-size")
+        if flags["shm_size"] is not None
+        else 0,
         "Ulimits": [parse_ulimit(u) for u in flags["ulimits"]],
     }
     return {k: v for k, v in out.items() if v}

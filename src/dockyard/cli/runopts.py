@@ -114,11 +114,11 @@ def resource_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--group-add", multiple=True, help="Add additional groups to join"),
         click.option("--isolation", default="", help="Container isolation technology"),
-        click.option("--kernel-memory", default="", help="Kernel memory limit"),
+        click.option("--kernel-memory", default=None, help="Kernel memory limit"),
         click.option("--label-file", multiple=True, help="Read in a line delimited file of labels"),
         click.option("--log-driver", default="", help="Logging driver for the container"),
         click.option("--log-opt", multiple=True, help="Log driver options"),
-        click.option("--memory-reservation", default="", help="Memory soft limit"),
+        click.option("--memory-reservation", default=None, help="Memory soft limit"),
         click.option(
             "--memory-swappiness",
             type=int,
@@ -133,7 +133,7 @@ def resource_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Tune host's OOM preferences (-1000 to 1000)",
         ),
         click.option("-q", "--quiet", is_flag=True, help="Suppress the pull output"),
-        click.option("--shm-size", default="", help="Size of /dev/shm"),
+        click.option("--shm-size", default=None, help="Size of /dev/shm"),
         click.option(
             "--storage-opt", multiple=True, help="Storage driver options for the container"
         ),
@@ -150,7 +150,7 @@ def resource_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--cpu-percent", type=int, default=0, help="CPU percent (Windows only)"),
         click.option(
             "--io-maxbandwidth",
-            default="",
+            default=None,
             help="Maximum IO bandwidth limit for the system drive (Windows only)",
         ),
         click.option(
@@ -368,10 +368,10 @@ def apply_resource_flags(
             "CpusetMems": kw["cpuset_mems"],
             "BlkioWeight": kw["blkio_weight"],
             "MemoryReservation": ram_in_bytes(kw["memory_reservation"], "--memory-reservation")
-            if kw["memory_reservation"]
+            if kw["memory_reservation"] is not None
             else 0,
             "KernelMemory": ram_in_bytes(kw["kernel_memory"], "--kernel-memory")
-            if kw["kernel_memory"]
+            if kw["kernel_memory"] is not None
             else 0,
             "MemorySwappiness": kw["memory_swappiness"],
             "OomKillDisable": kw["oom_kill_disable"],
@@ -380,7 +380,9 @@ def apply_resource_flags(
             "DeviceCgroupRules": list(kw["device_cgroup_rule"]) or None,
             "DeviceRequests": [_gpu_request(kw["gpus"])] if kw["gpus"] else None,
             "GroupAdd": list(kw["group_add"]) or None,
-            "ShmSize": ram_in_bytes(kw["shm_size"], "--shm-size") if kw["shm_size"] else 0,
+            "ShmSize": ram_in_bytes(kw["shm_size"], "--shm-size")
+            if kw["shm_size"] is not None
+            else 0,
             "Sysctls": parse_sysctls(kw["sysctl"]) or None,
             "StorageOpt": storage_opts or None,
             "Isolation": kw["isolation"],
@@ -415,7 +417,7 @@ def apply_resource_flags(
             "CPUCount": kw["cpu_count"],
             "CPUPercent": kw["cpu_percent"],
             "IOMaximumBandwidth": ram_in_bytes(kw["io_maxbandwidth"], "--io-maxbandwidth")
-            if kw["io_maxbandwidth"]
+            if kw["io_maxbandwidth"] is not None
             else 0,
             "IOMaximumIOps": kw["io_maxiops"],
         }

@@ -15,7 +15,8 @@ from dockyard.paths import Paths
 def _size(text: str | None, flag: str) -> int:
     from dockyard.units import ram_in_bytes
 
-    return ram_in_bytes(text, flag) if text else 0
+    # Given empty ("") is an invalid size, as pflag's opts.MemBytes.
+    return ram_in_bytes(text, flag) if text is not None else 0
 
 
 def update_config(kw: dict[str, Any]) -> dict[str, Any]:
@@ -40,7 +41,7 @@ def update_config(kw: dict[str, Any]) -> dict[str, Any]:
         "CpuShares": kw["cpu_shares"],
         "Memory": _size(kw["memory"], "--memory"),
         "MemoryReservation": _size(kw["memory_reservation"], "--memory-reservation"),
-        "MemorySwap": memory_swap(kw["memory_swap"]) if kw["memory_swap"] else 0,
+        "MemorySwap": memory_swap(kw["memory_swap"]) if kw["memory_swap"] is not None else 0,
         "CpuPeriod": kw["cpu_period"],
         "CpuQuota": kw["cpu_quota"],
         "CpuRealtimePeriod": kw["cpu_rt_period"],
@@ -77,11 +78,11 @@ def update_config(kw: dict[str, Any]) -> dict[str, Any]:
 @click.option("--cpus", default="", help="Number of CPUs")
 @click.option("--cpuset-cpus", default="", help="CPUs in which to allow execution (0-3, 0,1)")
 @click.option("--cpuset-mems", default="", help="MEMs in which to allow execution (0-3, 0,1)")
-@click.option("-m", "--memory", default="", help="Memory limit")
-@click.option("--memory-reservation", default="", help="Memory soft limit")
+@click.option("-m", "--memory", default=None, help="Memory limit")
+@click.option("--memory-reservation", default=None, help="Memory soft limit")
 @click.option(
     "--memory-swap",
-    default="",
+    default=None,
     help="Swap limit equal to memory plus swap: -1 to enable unlimited swap",
 )
 @click.option(
@@ -94,8 +95,10 @@ def update(paths: Paths, containers: tuple[str, ...], **kw: Any) -> None:
     """Update configuration of one or more containers."""
     from dockyard.cli.engine import open_engine
 
-    if not any(v not in (0, "", None) for v in kw.values()):
-        # docker/cli: nFlag == 0.
+    ctx = click.get_current_context()
+    given = {n for n in kw if ctx.get_parameter_source(n) is click.core.ParameterSource.COMMANDLINE}
+    if not given:
+        # docker/cli: nFlag == 0 (flags changed, whatever their value).
         print("you must provide one or more flags when using this command", file=sys.stderr)
         sys.exit(1)
     try:
