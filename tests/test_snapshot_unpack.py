@@ -519,6 +519,20 @@ def test_many_entries_are_not_all_kept_in_memory(dest: Path) -> None:
     assert peak < 4 << 20, peak  # 15000 TarInfos kept are over 7 MiB
 
 
+def test_garbage_where_a_header_should_be_is_refused(dest: Path) -> None:
+    """tarfile ends the archive at a header that is not one as at the end blocks (the
+    rest of the layer silently missing); Go's archive/tar refuses it, so does this."""
+    layer = Layer().file("a", b"x" * 600).file("b", b"y").bytes()
+    second = 512 + 1024  # a's header and content, then b's header
+    broken = layer[:second] + b"\x01" * 512 + layer[second + 512 :]
+    with pytest.raises(InvalidArgument, match="after a: archive/tar: invalid tar header"):
+        apply(dest, broken)
+    short = layer[:second] + b"\x01" * 100  # a partial header at the end
+    with pytest.raises(InvalidArgument, match="invalid tar header"):
+        (dest / "other").mkdir()
+        apply(dest / "other", short)
+
+
 def test_filesystem_failure_names_the_entry(tmp_path: Path) -> None:
     small = tmp_path / "small"
     small.mkdir()

@@ -57,6 +57,8 @@ class _TarSource:
         self._chunk = b""
         self._off = 0
         self.pos = 0
+        #: What the last ``read`` returned: at the end, the header that ended the archive.
+        self.last = b""
 
     def _fill(self) -> bool:
         """Make unread bytes available; False at the end of the stream."""
@@ -87,6 +89,7 @@ class _TarSource:
             want -= n
         data = parts[0] if len(parts) == 1 else b"".join(parts)
         self.pos += len(data)
+        self.last = data
         return data
 
     def tell(self) -> int:
@@ -426,6 +429,10 @@ def apply_layer(stream: BinaryIO, dest: str, *, allow_devices: bool = True) -> i
                 # (a few MB of gzip) would hold a TarInfo of each. Hardlinks are resolved
                 # in dest, so none is needed again; its iterator reads on after this.
                 tf.members.clear()  # type: ignore[attr-defined]
+            if source.last.strip(b"\0"):
+                # tarfile ends an archive at a header that is not one (a bad checksum,
+                # garbage) as at the zero blocks; Go's archive/tar refuses it, as here.
+                raise tarfile.ReadError("archive/tar: invalid tar header")
         name = ""
         unpacker.finish()
     except tarfile.TarError as e:
