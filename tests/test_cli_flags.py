@@ -123,9 +123,24 @@ def test_images_filter(dy: Runner, busybox: str) -> None:
     assert sorted(out.split()) == ["busybox:latest", "other:1"]
     assert dy("images", "-f", "dangling=true", "-q", check=True).stdout == ""
     p = dy("images", "--filter", "bogus")
-    assert (p.returncode, p.stderr) == (125, "bad format of filter (expected name=value)\n")
+    assert p.returncode == 125 and p.stderr.startswith(
+        'invalid argument "bogus" for "-f, --filter" flag: bad format of filter'
+    )
     p = dy("images", "--filter", "color=red")
     assert p.returncode == 1 and "invalid filter 'color'" in p.stderr
+    # Go's path.Match globs, as moby's reference filter (dockerd 20.10's answers).
+    for pattern in ("busy\\box", "b[^x]sybox", "b[a-u]sybox", "bu?ybox:lat*"):
+        out = dy("images", "-f", f"reference={pattern}", *fmt, check=True).stdout
+        assert out == "busybox:latest\n", pattern
+    assert dy("images", "-f", "reference=b[!x]sybox", "-q", check=True).stdout == ""
+    for pattern in ("[", "busy[", "a\\", "[]"):
+        p = dy("images", "-f", f"reference={pattern}")
+        assert (p.returncode, p.stderr) == (
+            1,
+            "Error response from daemon: syntax error in pattern\n",
+        )
+    p = dy("images", "-f", "dangling=maybe")
+    assert p.stderr == "Error response from daemon: invalid filter 'dangling=[maybe]'\n"
 
 
 def test_swarm_and_criu_flags_are_refused(dy: Runner, busybox: str) -> None:

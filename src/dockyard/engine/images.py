@@ -41,10 +41,9 @@ def epoch(rfc3339: str) -> int:
 
 def reference_matches(familiar: str, pattern: str) -> bool:
     """Whether the familiar reference ``familiar`` (``busybox:latest``) matches a
-    ``reference`` filter ``pattern`` (shell globs on the repository and the tag;
-    ``docker.io/library/`` may be spelt out)."""
-    from fnmatch import fnmatchcase
-
+    ``reference`` filter ``pattern`` (Go's path.Match globs on the repository and the
+    tag; ``docker.io/library/`` may be spelt out). Raises InvalidArgument for a bad
+    pattern."""
     repo, _, tag = (
         familiar.rpartition(":")
         if ":" in familiar.rsplit("/", 1)[-1]
@@ -59,7 +58,57 @@ def reference_matches(familiar: str, pattern: str) -> bool:
         want_repo, _, want_tag = pattern.rpartition(":")
     if want_repo.startswith("docker.io/"):
         want_repo = want_repo.removeprefix("docker.io/").removeprefix("library/")
-    return fnmatchcase(repo, want_repo) and (not want_tag or fnmatchcase(tag, want_tag))
+    return _go_match(repo, want_repo) and (not want_tag or _go_match(tag, want_tag))
+
+
+def _go_glob(pattern: str) -> str:
+    """A regular expression matching what Go's path.Match matches for ``pattern`` (``*``
+    and ``?`` stop at ``/``, ``[^...]`` negates, ``\\`` escapes; fnmatch differs on all
+    three). Raises InvalidArgument with path.ErrBadPattern's text for an unclosed or
+    empty ``[...]`` or a trailing ``\\``, where moby's reference filter fails."""
+    import re
+
+    bad = InvalidArgument("syntax error in pattern")
+    out = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "\\":
+            if i + 1 == len(pattern):
+                raise bad
+            i += 1
+            out.append(re.escape(pattern[i]))
+        elif c == "[":
+            i += 1
+            negate = pattern[i : i + 1] == "^"
+            i += negate
+            if pattern[i : i + 1] in ("", "]", "-"):
+                raise bad
+            items = []
+            while i < len(pattern) and pattern[i] != "]":
+                if pattern[i] == "\\":
+                    i += 1
+                    if i == len(pattern):
+                        raise bad
+                items.append(re.escape(pattern[i]) if pattern[i] != "-" else "-")
+                i += 1
+            if i >= len(pattern):
+                raise bad
+            out.append(("[^" if negate else "[") + "".join(items) + "]")
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+def _go_match(name: str, pattern: str) -> bool:
+    import re
+
+    return re.fullmatch(_go_glob(pattern), name, re.S) is not None
 
 
 class ImageOperations(EngineBase):
@@ -81,8 +130,12 @@ class ImageOperations(EngineBase):
         dangling = None
         for v in filters.get("dangling", []):
             if v.lower() not in ("true", "false", "1", "0"):
-                raise InvalidArgument(f"Invalid filter 'dangling={v}'")
+                # moby's invalidFilter: the values as Go prints a []string.
+                values = " ".join(filters["dangling"])
+                raise InvalidArgument(f"invalid filter 'dangling=[{values}]'")
             dangling = v.lower() in ("true", "1")
+        for pattern in filters.get("reference", []):
+            _go_glob(pattern)  # a bad one is refused even where no image is listed
         before = [self.images.resolve(v).created for v in filters.get("before", [])]
         since = [self.images.resolve(v).created for v in filters.get("since", [])]
         labels_wanted = filters.get("label", [])
