@@ -235,13 +235,14 @@ def test_prune_filters_until_and_labels(dy: Runner) -> None:
     dy("network", "create", "--subnet", subnet(0), "--label", "keep=1", "n1", check=True)
     dy("network", "create", "--subnet", subnet(1), "--label", "tier=a", "n2", check=True)
     try:
-        for bad, message in (
-            ("name=n1", "invalid filter 'name'"),
-            ("until", "bad format of filter (expected name=value): until"),
-        ):
-            p = dy("network", "prune", "-f", "--filter", bad)
-            assert p.returncode == 1
-            assert p.stderr.strip() == f"Error response from daemon: {message}"
+        p = dy("network", "prune", "-f", "--filter", "name=n1")
+        assert p.returncode == 1
+        assert p.stderr.strip() == "Error response from daemon: invalid filter 'name'"
+        p = dy("network", "prune", "-f", "--filter", "until")  # docker/cli 28's flag error
+        assert p.returncode == 125 and p.stderr.startswith(
+            'invalid argument "until" for "--filter" flag: bad format of filter '
+            "(expected name=value)\n\nUsage:  dockyard network prune [OPTIONS]\n"
+        )
         assert dy("network", "prune", "-f", "--filter", "until=1h", check=True).stdout == ""
         p = dy("network", "prune", "-f", "--filter", "label!=keep", check=True)
         assert p.stdout == "Deleted Networks:\nn2\n"
