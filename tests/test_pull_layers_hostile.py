@@ -10,8 +10,11 @@ import hashlib
 import io
 import json
 import os
+import signal
+import subprocess
 import tarfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -203,8 +206,6 @@ def test_a_full_disk_is_one_line_and_stores_nothing(
 ) -> None:
     """The root on a 2 MiB tmpfs, a layer of 4 MiB: the blob's write fails as moby
     reports it (Error response from daemon: write <temporary file>: ...), exit 1."""
-    import subprocess
-
     small = tmp_path / "small"
     small.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(small)], check=True)
@@ -248,3 +249,47 @@ def test_names_that_climb_out_stay_in_the_layer(
     assert (layer / "escaped-up").read_bytes() == b"d"
     assert os.readlink(layer / "s") == "/"
     assert (layer / "null").is_char_device()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_pull_removes_its_temporary_files(
+    sig: signal.Signals, serve: Callable[..., Server], engine_env: dict[str, str]
+) -> None:
+    """Ctrl-C (or SIGTERM) while three layers download and unpack: the pull exits as the
+    docker CLI does (128 + the signal) and leaves no temporary blob or layer."""
+    from conftest import DOCKYARD
+
+    def slow(handler: Handler, blob: bytes) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(blob)))
+        handler.end_headers()
+        for i in range(0, len(blob), 1 << 16):
+            if handler.server.stop.is_set():
+                return
+            handler.wfile.write(blob[i : i + (1 << 16)])
+            time.sleep(0.05)
+
+    tars = [tar_of((entry(f"f{i}"), os.urandom(3 << 20))) for i in range(3)]
+    server = serve(Image(tars), slow)
+    root = engine_env["DOCKYARD_ROOT"]
+    proc = subprocess.Popen(
+        [DOCKYARD, "pull", f"{server.host}/slow/img:1"],
+        env={**os.environ, **engine_env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while len([n for n in stored(root) if n.startswith("layers/.tmp")]) < 3:
+            assert time.monotonic() < deadline and proc.poll() is None, stored(root)
+            time.sleep(0.05)
+        time.sleep(0.3)  # the unpackers are into the blobs
+        proc.send_signal(sig)
+        assert proc.wait(10) == 128 + sig
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.stderr is not None
+    proc.stderr.close()
+    assert stored(root) == []

@@ -32,23 +32,40 @@ if TYPE_CHECKING:
     from dockyard.paths import Paths
 
 _DONE = object()
+#: Seconds a cancelled pull or push is given to remove its temporary files.
+_CANCEL_WAIT = 2.0
+
+
+class Cancelled(DockyardError):
+    """Raised in a pull's or push's threads by their next progress message once the
+    caller stopped (Ctrl-C, SIGTERM, a client gone), so they unwind and clean up."""
 
 
 def _stream(
     paths: Paths, work: Callable[[ImageStore, Callable[[dict[str, Any]], None]], None]
 ) -> Iterator[dict[str, Any]]:
-    """Run ``work(store, emit)`` on a thread; yield what it emits; re-raise its error."""
+    """Run ``work(store, emit)`` on a thread; yield what it emits; re-raise its error.
+    When the caller stops (an exception here: KeyboardInterrupt, SIGTERM's, the
+    generator closed), ``emit`` raises ``Cancelled`` in the work's threads and they are
+    given ``_CANCEL_WAIT`` seconds to unwind (temporary blobs and layers removed); one
+    stuck on a silent registry is left to the process's end, its files to the sweep."""
     import queue  # here: `run` imports this module for needs_pull only
 
     from dockyard.image.store import ImageStore
     from dockyard.state import StateDB
 
     q: queue.Queue[Any] = queue.Queue()
+    cancelled = threading.Event()
+
+    def emit(message: dict[str, Any]) -> None:
+        if cancelled.is_set():
+            raise Cancelled("cancelled")
+        q.put(message)
 
     def run() -> None:
         db = StateDB(paths.state_db)
         try:
-            work(ImageStore(paths, db), q.put)
+            work(ImageStore(paths, db), emit)
             q.put(_DONE)
         except BaseException as e:  # handed to the caller's thread
             q.put(e)
@@ -57,14 +74,19 @@ def _stream(
 
     thread = threading.Thread(target=run, name="dockyard-registry", daemon=True)
     thread.start()
-    while True:
-        item = q.get()
-        if item is _DONE:
-            break
-        if isinstance(item, BaseException):
-            thread.join()
-            raise item
-        yield item
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                break
+            if isinstance(item, BaseException):
+                thread.join()
+                raise item
+            yield item
+    except BaseException:
+        cancelled.set()
+        thread.join(_CANCEL_WAIT)
+        raise
     thread.join()
 
 
