@@ -675,3 +675,29 @@ def test_sysctls_without_a_namespace_of_their_own_are_refused(
             assert dy("ps", "-aq", check=True).stdout == ""
         finally:
             dy("compose", "-p", "sy", "down", cwd=tmp_path)
+
+
+@pytest.mark.timeout(60)
+def test_dependency_condition_failures_as_compose_words_them(
+    tmp_path: Path, dy: Runner, busybox: str
+) -> None:
+    """``service_healthy`` on a service without a healthcheck and a failed
+    ``service_completed_successfully`` end ``up`` with Compose v2's messages
+    (convergence.go waitDependencies: the service name in Go's %q)."""
+    for dep, condition, message in (
+        ("sleep 30", "service_healthy",
+         "dependency failed to start: container dc-dep-1 has no healthcheck configured"),
+        ("sh -c 'exit 3'", "service_completed_successfully",
+         "service \"dep\" didn't complete successfully: exit 3"),
+    ):  # fmt: skip
+        (tmp_path / "compose.yaml").write_text(
+            f"services:\n  dep:\n    image: {busybox}\n    command: {dep}\n"
+            f"  a:\n    image: {busybox}\n    command: sleep 30\n"
+            f"    depends_on: {{dep: {{condition: {condition}}}}}\n"
+        )
+        try:
+            out = dy("compose", "-p", "dc", "up", "-d", cwd=tmp_path)
+            assert out.returncode == 1
+            assert out.stderr.strip().splitlines()[-1] == message
+        finally:
+            dy("compose", "-p", "dc", "down", "-t", "0", cwd=tmp_path)

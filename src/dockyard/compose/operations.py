@@ -518,7 +518,7 @@ class Runner:
                     code = self.engine.container_wait(c["Id"])["StatusCode"]
                     if code != 0:
                         raise ComposeError(
-                            f"service {dep!r} didn't complete successfully: exit {code}"
+                            f'service "{dep}" didn\'t complete successfully: exit {code}'
                         )
                     self.event("Container", name, "Exited")
 
@@ -528,7 +528,9 @@ class Runner:
             state = self.engine.container_inspect(c["Id"])["State"]
             health = (state.get("Health") or {}).get("Status")
             if health is None:
-                raise ComposeError(f"container {name} has no healthcheck configured")
+                raise ComposeError(
+                    f"dependency failed to start: container {name} has no healthcheck configured"
+                )
             if health == "healthy":
                 return
             if health == "unhealthy":
