@@ -321,3 +321,22 @@ def test_schema_validation_is_remembered_only_for_valid_models(tmp_path: Path) -
         with pytest.raises(ComposeError, match="services.web.init"):
             load(project, cache_dir=str(cache))
     assert list(cache.iterdir()) == [marker]
+
+
+@pytest.mark.parametrize(
+    ("scale", "message"),
+    [
+        ("web", 'invalid --scale option "web". Should be SERVICE=NUM'),
+        ("web=1=2", 'invalid --scale option "web=1=2". Should be SERVICE=NUM'),
+        ("web=x", 'strconv.Atoi: parsing "x": invalid syntax'),
+        ("web=-1", 'invalid --scale option "web=-1": must be greater than or equal to 0'),
+    ],
+)
+def test_up_scale_option_refused_as_compose(tmp_path: Path, scale: str, message: str) -> None:
+    """``up --scale`` with Compose v2's messages (cmd/compose/up.go applyScaleOpts); nothing
+    is made (the engine root is the test's own, and stays empty)."""
+    write(tmp_path, "compose.yaml", "services:\n  web:\n    image: busybox\n")
+    env = {"DOCKYARD_ROOT": str(tmp_path / "root"), "DOCKYARD_RUNROOT": str(tmp_path / "run")}
+    out = compose(tmp_path, "up", "-d", "--scale", scale, env=env)
+    assert (out.returncode, out.stderr.strip()) == (1, message)
+    assert not (tmp_path / "root").exists() or not any((tmp_path / "root").iterdir())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from typing import Any
@@ -239,9 +240,15 @@ def up(
         raise ComposeError("--abort-on-container-exit and --detach are incompatible")
     scales = {}
     for s in scale:
-        name, eq, n = s.partition("=")
-        if not eq or not n.isdigit():
-            raise ComposeError(f"invalid --scale {s!r}: SERVICE=NUM")
+        # Compose v2's applyScaleOpts: its messages; a negative count is refused.
+        parts = s.split("=")
+        if len(parts) != 2:
+            raise ComposeError(f'invalid --scale option "{s}". Should be SERVICE=NUM')
+        name, n = parts
+        if not re.fullmatch(r"[+-]?[0-9]+", n):
+            raise ComposeError(f'strconv.Atoi: parsing "{n}": invalid syntax')
+        if int(n) < 0:
+            raise ComposeError(f'invalid --scale option "{s}": must be greater than or equal to 0')
         scales[name] = int(n)
     runner = c.runner(list(services))
     runner.up(
