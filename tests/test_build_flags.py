@@ -194,6 +194,15 @@ def test_output_local_and_tar(dy: Runner, busybox: str, tmp_path: Path) -> None:
     os.mknod(null, 0o600 | stat.S_IFCHR, os.makedev(1, 3))
     dy("build", "-q", "-o", f"type=tar,dest={null}", ctx, check=True)
     assert stat.S_ISCHR(null.stat().st_mode)
+    # --iidfile too (--iidfile /dev/stdout, a symlink to a descriptor, is a common use).
+    (tmp_path / "out").symlink_to(null)
+    dy("build", "-q", "--iidfile", str(tmp_path / "out"), ctx, check=True)
+    assert (tmp_path / "out").is_symlink() and stat.S_ISCHR(null.stat().st_mode)
+    p = dy("build", "-q", "--iidfile", str(tmp_path / "nodir" / "iid"), ctx)
+    assert (p.returncode, p.stderr) == (
+        1,
+        f"open {tmp_path / 'nodir' / 'iid'}: no such file or directory\n",
+    )
     assert not [n for n in os.listdir(tmp_path) if ".tmp" in n]
 
 

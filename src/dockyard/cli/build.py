@@ -210,10 +210,10 @@ def build(
         except (DockyardError, OSError) as e:
             _fail(f"exporting to {output[0]} {output[1]}: {getattr(e, 'strerror', None) or e}")
     if iidfile:
-        tmp = f"{iidfile}.tmp{os.getpid()}"
-        with open(tmp, "w") as f:
-            f.write(image_id)
-        os.replace(tmp, iidfile)
+        try:
+            _write_file(iidfile, lambda f: f.write(image_id.encode()))
+        except OSError as e:
+            _fail(f"open {iidfile}: {(e.strerror or str(e)).lower()}")
     if quiet and not to_stdout:
         click.echo(image_id)
     from dockyard.cli.engine import exit_now
@@ -265,6 +265,31 @@ def parse_output(values: tuple[str, ...]) -> tuple[str, str] | None:
     return kind, dest
 
 
+def _write_file(dest: str, write: Any) -> None:
+    """Write a file the user names (``-o type=tar,dest=``, ``--iidfile``) as the Go
+    client's os.Create: a symlink is followed, and a device, FIFO or socket is written
+    to (replacing /dev/null or /dev/stdout with a file would break the host); a regular
+    file is written under a temporary name, then renamed. ``write`` takes the binary
+    file object. Raises OSError."""
+    dest = os.path.realpath(dest)
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISREG(os.stat(dest).st_mode) and not os.path.isdir(dest):
+            with open(dest, "wb") as f:
+                write(f)
+            return
+    tmp = f"{dest}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+        os.replace(tmp, dest)
+    except FileNotFoundError as e:
+        e.filename = dest  # the directory is missing: name the file asked for
+        raise
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def export_output(engine: Any, image_id: str, kind: str, dest: str) -> None:
     """Write the built image's filesystem to ``dest``: a tar (``-``: stdout; a file is
     written under a temporary name, then renamed) or, for ``local``, unpacked into the
@@ -276,22 +301,7 @@ def export_output(engine: Any, image_id: str, kind: str, dest: str) -> None:
         sys.stdout.buffer.flush()
         return
     if kind == "tar":
-        # As BuildKit's os.Create: a symlink is followed, and a device, FIFO or socket is
-        # written to (replacing /dev/null or a pipe with a file would break the host).
-        dest = os.path.realpath(dest)
-        with contextlib.suppress(FileNotFoundError):
-            if not stat.S_ISREG(os.stat(dest).st_mode) and not os.path.isdir(dest):
-                with open(dest, "wb") as f:
-                    engine.image_export_rootfs(image_id, f)
-                return
-        tmp = f"{dest}.tmp{os.getpid()}"
-        try:
-            with open(tmp, "wb") as f:
-                engine.image_export_rootfs(image_id, f)
-            os.replace(tmp, dest)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        _write_file(dest, lambda f: engine.image_export_rootfs(image_id, f))
         return
     engine.image_export_rootfs_dir(image_id, dest)
 
