@@ -90,7 +90,9 @@ def test_pause_not_running(dy: Runner, busybox: str) -> None:
     dy("rm", "idle", check=True)
 
 
-def test_top_lists_the_processes(dy: Runner, counter: str) -> None:
+def test_top_lists_the_processes(dy: Runner, counter: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A user's COLUMNS=80 (pytest-xdist's workers have it too) does not cut the lines.
+    monkeypatch.setenv("COLUMNS", "80")
     dy("exec", "-d", "ctr", "sleep", "123", check=True)
     lines = dy("top", "ctr", check=True).stdout.splitlines()
     assert lines[0].split() == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]

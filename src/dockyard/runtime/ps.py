@@ -10,9 +10,12 @@ def ps_lines(pids: list[int], args: list[str]) -> tuple[str, list[str]]:
     """Run the host's ``ps ARGS`` and keep the header and the lines of ``pids`` (matched
     in its PID column), as Docker's ``top`` does. Raises DockyardError when ps fails or
     prints no PID column."""
+    import os
     import subprocess
 
-    proc = subprocess.run(["ps", *args], capture_output=True, text=True, check=False)
+    # procps cuts lines to $COLUMNS; dockerd's ps runs without it, so lines are whole.
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    proc = subprocess.run(["ps", *args], capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         raise DockyardError(f"ps: {proc.stderr.strip() or f'exit status {proc.returncode}'}")
     lines = proc.stdout.splitlines()
