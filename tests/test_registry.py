@@ -49,6 +49,26 @@ def _blobs(root: str) -> list[str]:
     return sorted(os.listdir(os.path.join(root, "blobs", "sha256")))
 
 
+def test_pull_of_an_image_already_here_leaves_no_debris(
+    dy: Runner, busybox: str, registry: Registry
+) -> None:
+    """Pulling back an image that is here under another name stores the registry's
+    manifest beside the image's own: its RepoDigest keeps it, so `system check` finds
+    nothing, and removing the image takes it along."""
+    name = f"{registry.host}/again/busybox:1"
+    digest = _push(dy, busybox, name)
+    dy("rmi", name, check=True)
+    dy("pull", "-q", name, check=True)
+    check = dy("system", "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert Path(os.environ["DOCKYARD_ROOT"], "blobs", "sha256", digest.split(":")[1]).exists()
+    dy("rmi", name, busybox, check=True)
+    blob = Path(os.environ["DOCKYARD_ROOT"], "blobs", "sha256", digest.split(":")[1])
+    assert not blob.exists()
+    check = dy("system", "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
 def test_push_rmi_pull_run(dy: Runner, busybox: str, registry: Registry, engine_env: dict) -> None:
     name = f"{registry.host}/rt/busybox:1"
     out = dy("push", name).stderr

@@ -487,6 +487,8 @@ class ImageStore:
         with self.db.write() as conn:
             for n in found:
                 conn.execute("DELETE FROM repo_digests WHERE name = ?", (n,))
+        # Rows first, files after: a manifest pulled for this image goes with its digest.
+        self._collect([n.rsplit("@", 1)[1] for n in found], [])
         return sorted(reference.parse(n).familiar() for n in found)
 
     def set_parent(self, image_id: str, parent_id: str) -> None:
@@ -554,7 +556,7 @@ class ImageStore:
             ).fetchone()
             if row is None:
                 raise NotFound(f"No such image: {image_id}")
-            blobs, diff_ids = self._references_of(image_id, row["manifest_digest"])
+            blobs, diff_ids = self._references_of(image_id, row["manifest_digest"], conn)
             conn.execute("DELETE FROM tags WHERE image_id = ?", (image_id,))
             conn.execute("DELETE FROM repo_digests WHERE image_id = ?", (image_id,))
             conn.execute("DELETE FROM image_parents WHERE image_id = ?", (image_id,))
@@ -578,7 +580,9 @@ class ImageStore:
         keep_blobs: set[str] = set()
         keep_layers: set[str] = set()
         for other in conn.execute("SELECT id, manifest_digest FROM images").fetchall():
-            other_blobs, other_diffs = self._references_of(other["id"], other["manifest_digest"])
+            other_blobs, other_diffs = self._references_of(
+                other["id"], other["manifest_digest"], conn
+            )
             keep_blobs.update(other_blobs)
             keep_layers.update(other_diffs)
         return keep_blobs, keep_layers
@@ -615,15 +619,19 @@ class ImageStore:
         return removed
 
     def _references_of(
-        self, image_id: str, manifest_digest: str
+        self, image_id: str, manifest_digest: str, conn: Any
     ) -> tuple[builtins.list[str], builtins.list[str]]:
-        """(all blob digests, diff ids) an image uses, read from its blobs.
+        """(all blob digests, diff ids) an image uses, read from its blobs and, through
+        ``conn`` (inside the caller's transaction), its RepoDigests: a pull of an image
+        that was here already stores that registry's manifest beside the image's own.
 
         Unreadable blobs contribute nothing, so a corrupt image can still be removed.
         """
         import json
 
         blobs = [image_id, manifest_digest]
+        rows = conn.execute("SELECT name FROM repo_digests WHERE image_id = ?", (image_id,))
+        blobs.extend(r["name"].rsplit("@", 1)[1] for r in rows.fetchall())
         diff_ids: builtins.list[str] = []
         try:
             m = json.loads(self.content.read(manifest_digest))
