@@ -64,15 +64,21 @@ class CpuGroup:
 
     def remove(self) -> None:
         """Remove the group and what the engines left below it (bottom-up, best effort)."""
-        for dirpath, _, _ in sorted(os.walk(self.path), key=lambda w: -len(w[0])):
-            for _ in range(50):
-                try:
-                    os.rmdir(dirpath)
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.1)
+        remove_tree(self.path)
+
+
+def remove_tree(path: str) -> None:
+    """rmdir the cgroup ``path`` and those below it, deepest first, waiting up to 5 s for
+    each to empty (best effort)."""
+    for dirpath, _, _ in sorted(os.walk(path), key=lambda w: -len(w[0])):
+        for _ in range(50):
+            try:
+                os.rmdir(dirpath)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.1)
 
 
 def timed(argv: list[str], env: dict[str, str], group: CpuGroup) -> tuple[str, float, float]:
@@ -192,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
                     results[name].append(one_round(name, base, env, args.count, extra, rm_flags))
                 except Unavailable as e:
                     print(f"{name}: {e}", file=sys.stderr)
+        # Podman made its --cgroup-parent in every v1 hierarchy, not only cpuacct's.
+        for top in os.listdir("/sys/fs/cgroup"):
+            remove_tree(os.path.join("/sys/fs/cgroup", top, f"dockyard-churn-{os.getpid()}-podman"))
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         print(f"run -d then rm -f of {args.count} containers, {args.rounds} round(s), {when}")
         print(
