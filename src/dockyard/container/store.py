@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dockyard.errors import Conflict, NotFound
+from dockyard.record import Record
 
 TYPE_CHECKING = False  # typing, json and dataclasses are not imported: `ps` is one import
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def initial_state() -> dict[str, Any]:
     }
 
 
-class Container:
+class Container(Record):
     """One container: ``config`` is Docker's Config, ``host_config`` its HostConfig and
     ``state`` its State (all JSON-shaped dicts, as ``docker inspect`` shows them); equal
     to another of the same fields."""
@@ -57,17 +58,6 @@ class Container:
         self.config = config
         self.host_config = host_config
         self.state = state
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return all(getattr(self, f) == getattr(other, f) for f in self._FIELDS)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass's
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._FIELDS)
-        return f"Container({fields})"
 
     @property
     def short_id(self) -> str:

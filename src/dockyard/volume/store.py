@@ -24,6 +24,7 @@ import os
 import stat
 
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
+from dockyard.record import Record
 
 # json, re, typing, dataclasses and mountspec are imported where used: `volume ls` needs none
 # of them on an empty engine (bench/README.md, "CLI start-up").
@@ -69,7 +70,7 @@ def _now() -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-class Volume:
+class Volume(Record):
     """One volume. ``labels``/``options`` are None when none were given (Docker's null);
     equal to another of the same fields."""
 
@@ -90,17 +91,6 @@ class Volume:
         self.labels = labels
         self.options = options
         self.mountpoint = mountpoint
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return all(getattr(self, f) == getattr(other, f) for f in self._FIELDS)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass's
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._FIELDS)
-        return f"Volume({fields})"
 
     @property
     def anonymous(self) -> bool:
