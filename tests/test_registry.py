@@ -62,6 +62,12 @@ def test_pull_of_an_image_already_here_leaves_no_debris(
     check = dy("system", "check")
     assert check.returncode == 0, check.stdout + check.stderr
     assert Path(os.environ["DOCKYARD_ROOT"], "blobs", "sha256", digest.split(":")[1]).exists()
+    # Untagged by digest: the manifest goes with it.
+    by_digest = f"{name.rsplit(':', 1)[0]}@{digest}"
+    dy("rmi", by_digest, check=True)
+    check = dy("system", "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    dy("pull", "-q", by_digest, check=True)
     dy("rmi", name, busybox, check=True)
     blob = Path(os.environ["DOCKYARD_ROOT"], "blobs", "sha256", digest.split(":")[1])
     assert not blob.exists()

@@ -473,6 +473,8 @@ class ImageStore:
         with self.db.write() as conn:
             if conn.execute(f"DELETE FROM {table} WHERE name = ?", (key,)).rowcount == 0:
                 raise NotFound(f"No such image: {ref.familiar()}")
+        if ref.digest is not None:
+            self._collect([ref.digest], [])  # the manifest that RepoDigest kept
 
     def _untag_repo_digests(self, image_id: str, name: str | None) -> builtins.list[str]:
         """Drop the image's RepoDigests (of repository ``name``, or all); returns them in
