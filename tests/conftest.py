@@ -18,6 +18,7 @@ import ctypes
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -33,6 +34,10 @@ DOCKYARD = str(BIN_DIR / "dockyard")
 # Orphaned descendants (a container init whose parent exited) become pytest's children,
 # so the leak check below sees them instead of losing them to PID 1.
 ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+# A run started in the background by a shell without job control ignores SIGINT, and the
+# commands the tests interrupt would inherit that: handled here, it is default after exec.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _mount_points_under(prefix: str) -> list[str]:
