@@ -160,7 +160,7 @@ class Builder:
         self.raw = raw
         self.cache = BuildCache(store.db)
         self.consumed: set[str] = set()
-        # Set while dispatching a metadata step that another metadata step follows: its
+        # Set while dispatching a metadata step of a long run (_folded_steps): its
         # history entry is kept and committed with the last step of the run.
         self._fold = False
         self.step = 0
@@ -268,9 +268,10 @@ class Builder:
             pairs = sorted(self.opts.labels.items())
             text = "LABEL " + " ".join(f"{json.dumps(k)}={json.dumps(v)}" for k, v in pairs)
             body.append(ins.Label(name="label", original=text, pairs=pairs))
+        folded = _folded_steps(body)
         for i, instr in enumerate(body):
             self._announce(instr)
-            self._fold = i + 1 < len(body) and _is_meta(instr) and _is_meta(body[i + 1])
+            self._fold = i in folded
             try:
                 self._dispatch(df, instr, state, globals_)
             finally:
@@ -410,10 +411,9 @@ class Builder:
         return list(instr.command)
 
     def _meta(self, state: _State, text: str) -> None:
-        """A step that changes only the config: an ``empty_layer`` history entry. A run of
-        consecutive metadata steps makes one image, at its last step (BuildKit makes none;
-        an image per step copied the whole history each time, so 100,000 ARGs took
-        quadratic time and left as many intermediate images)."""
+        """A step that changes only the config: an image with an ``empty_layer`` history
+        entry, as the classic builder's; the steps of a long run of them (see
+        :func:`_folded_steps`) make one image, at the run's last step."""
         from dockyard.image.create import rfc3339_nano
 
         if self._fold:
@@ -907,6 +907,26 @@ _META = (
 
 def _is_meta(instr: ins.Instruction) -> bool:
     return isinstance(instr, _META)
+
+
+#: The longest run of consecutive metadata steps that makes an image per step.
+MAX_META_RUN = 100
+
+
+def _folded_steps(body: list[ins.Instruction]) -> set[int]:
+    """Indexes of the steps of ``body`` whose image is left out: all but the last of
+    each run of more than :data:`MAX_META_RUN` consecutive metadata steps. Each image
+    holds the whole history, so an image per step of such a run costs time and space
+    that grow with the square of its length (the classic builder's 100,000 ARGs)."""
+    folded: set[int] = set()
+    start = 0
+    for i in range(len(body) + 1):
+        if i < len(body) and _is_meta(body[i]):
+            continue
+        if i - start > MAX_META_RUN:
+            folded.update(range(start, i - 1))
+        start = i + 1
+    return folded
 
 
 def _go_list(items: list[str] | None) -> str:

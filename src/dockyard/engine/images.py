@@ -181,10 +181,15 @@ class ImageOperations(EngineBase):
 
     def image_history(self, name: str) -> list[HistoryResponseItem]:
         """``GET /images/{name}/history``: one entry per history entry of the image's
-        config, newest first. ``Id`` is the image's and then the IDs of the images it was
-        built from (its build steps, then the base), ``<missing>`` past them; ``Size`` is
-        the bytes of the files the step's layer holds (0 for an ``empty_layer``);
-        ``Created`` Unix seconds. Raises NotFound."""
+        config, newest first. ``Id`` is that of the image whose history ends at the
+        entry: the image's own on the newest, then those of the images it was built from
+        (its build steps, the base's top entry), ``<missing>`` for the others. moby
+        gives the n-th entry the n-th image of the parent chain, which is the same when
+        each image adds one entry (the classic builder's); matching by history length
+        also keeps IDs on their own steps when one image added several (a long run of
+        metadata steps, build/builder.py). ``Size`` is the bytes of the files the step's
+        layer holds (0 for an ``empty_layer``); ``Created`` Unix seconds. Raises
+        NotFound."""
         image = self.images.resolve(name)
         config = image.config
         chain = self.images.parent_chain(image.id)
@@ -208,10 +213,16 @@ class ImageOperations(EngineBase):
                 }
             )
         items.reverse()
-        for item, image_id in zip(items, chain, strict=False):
-            item["Id"] = image_id
-            tags = self.images.get(image_id).repo_tags
-            item["Tags"] = tags or None
+        last = -1
+        for image_id in chain:
+            parent = image if image_id == image.id else self.images.get(image_id)
+            # The entry this image's history ends at, counted from the newest.
+            index = len(items) - len(parent.config.get("history") or [])
+            if index <= last or index >= len(items):
+                break
+            items[index]["Id"] = image_id
+            items[index]["Tags"] = parent.repo_tags or None
+            last = index
         return items
 
     def image_tag(self, name: str, repo: str, tag: str | None = None) -> None:
