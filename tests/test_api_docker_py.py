@@ -164,3 +164,28 @@ def test_attach_over_websocket(client: docker.DockerClient, tmp_path: Path) -> N
     with pytest.raises(websocket.WebSocketBadStatusException) as bad:
         connect("nosuch", "stdout=1")
     assert bad.value.status_code == 404
+
+
+def test_network_name_with_space_and_link_names(client: docker.DockerClient) -> None:
+    """Names are percent-decoded from the path (a network "test 01", as libnetwork allows
+    any name that is not blank); ``DELETE /containers/PARENT/ALIAS?link=1`` removes a
+    legacy link, which ``GET /containers/json`` lists among the linked container's Names."""
+    api = client.api
+    net = api.create_network("test 01")
+    assert api.inspect_network("test 01")["Id"] == net["Id"]
+    api.remove_network("test 01")
+    with pytest.raises(docker.errors.APIError, match="name is empty"):
+        api.create_network(" ")
+    target = api.create_container("busybox", "true", name="target")
+    parent = api.create_container(
+        "busybox", "true", name="parent", host_config=api.create_host_config(links={"target": "db"})
+    )
+    names = {c["Id"]: c["Names"] for c in api.containers(all=True)}
+    assert names[target["Id"]] == ["/target", "/parent/db"]
+    api.remove_container("parent/db", link=True)
+    assert api.inspect_container(parent)["HostConfig"]["Links"] is None
+    assert [c["Names"] for c in api.containers(all=True, filters={"name": "target"})] == [
+        ["/target"]
+    ]
+    with pytest.raises(docker.errors.NotFound):
+        api.remove_container("parent/db", link=True)

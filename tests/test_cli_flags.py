@@ -230,6 +230,11 @@ def test_rm_link(dy: Runner, busybox: str) -> None:
     """``rm --link /PARENT/ALIAS`` drops the link from the parent; both containers stay."""
     dy("create", "--name", "db", busybox, "true", check=True)
     dy("create", "--name", "web", "--link", "db:dbalias", busybox, "true", check=True)
+    # A linked container is also named PARENT/ALIAS: docker ps shows it with --no-trunc.
+    names = dy("ps", "-a", "--no-trunc", "--format", "{{.Names}}", check=True).stdout
+    assert sorted(names.split()) == ["db,web/dbalias", "web"]
+    names = dy("ps", "-a", "--format", "{{.Names}}", check=True).stdout
+    assert sorted(names.split()) == ["db", "web"]
     p = dy("rm", "--link", "/web/dbalias")
     assert (p.returncode, p.stdout) == (0, "/web/dbalias\n"), p.stderr
     assert json.loads(dy("inspect", "web", check=True).stdout)[0]["HostConfig"]["Links"] is None

@@ -273,7 +273,7 @@ def container_resize(req: Request) -> None:
     req.send_empty(200)
 
 
-@router.route("DELETE", "/containers/{id}")
+@router.route("DELETE", "/containers/{id:path}")  # a link name is PARENT/ALIAS
 def container_delete(req: Request) -> None:
     call(
         req,

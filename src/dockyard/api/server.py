@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from dockyard import __version__
 from dockyard.api import API_VERSION, MIN_API_VERSION
@@ -128,7 +128,9 @@ class Router:
             if found is None:
                 continue
             if m == method or (method == "HEAD" and m == "GET"):
-                return handler, found.groupdict()
+                # Clients percent-encode names (docker-py: a network "test 01"); the
+                # daemon's router matches the decoded path.
+                return handler, {k: unquote(v) for k, v in found.groupdict().items()}
             allowed = True
         if allowed:
             raise APIError(405, f"method {method} not allowed for {path}")

@@ -86,7 +86,7 @@ def ps_row(summary: dict[str, Any], no_trunc: bool, now: float) -> dict[str, Any
         "Labels": ",".join(f"{k}={v}" for k, v in labels.items()),
         "LocalVolumes": str(sum(m.get("Driver") == "local" for m in mounts)),
         "Mounts": ",".join(mount_names),
-        "Names": ",".join(n.removeprefix("/") for n in summary["Names"]),
+        "Names": _names(summary["Names"], no_trunc),
         "Networks": ",".join((summary.get("NetworkSettings") or {}).get("Networks") or {}),
         "Ports": displayable_ports(ports) if ports else "",
         "RunningFor": human_duration(now - created) + " ago",
@@ -95,6 +95,15 @@ def ps_row(summary: dict[str, Any], no_trunc: bool, now: float) -> dict[str, Any
         "Status": summary["Status"],
         "Label": Labels(labels),
     }
+
+
+def _names(names: list[str], no_trunc: bool) -> str:
+    """The NAMES column (docker/cli's Names()): the container's own name only, without
+    ``--no-trunc``; with it, its legacy link names (``PARENT/ALIAS``) too."""
+    names = [n.removeprefix("/") for n in names]
+    if not no_trunc:
+        names = [n for n in names if "/" not in n][:1] or names
+    return ",".join(names)
 
 
 class Labels(dict[str, str]):

@@ -208,14 +208,24 @@ class ContainerOperations(EngineBase):
         NotFound for a ``before``/``since`` container that does not exist.
         """
         filters = filters or {}
-        found = self._list_reconciled()
+        every = found = self._list_reconciled()
         if not (all or limit > 0 or "status" in filters):
             found = [c for c in found if c.state["Running"]]
         if filters:
             found = self._select(found, filters)
         if limit > 0:
             found = found[:limit]
-        return [self._container_summary(c, size) for c in found]
+        out = [self._container_summary(c, size) for c in found]
+        # A container linked to (legacy --link) is also named /PARENT/ALIAS, as moby's
+        # name index answers; the links are stored as /<linked>:/<parent>/<alias>.
+        linked: dict[str, list[str]] = {}
+        for c in every:
+            for link in c.host_config.get("Links") or []:
+                target, _, name = link.partition(":")
+                linked.setdefault(target.lstrip("/"), []).append(name)
+        for summary, c in zip(out, found, strict=True):
+            summary["Names"] += linked.get(c.name, [])
+        return out
 
     def _list_reconciled(self) -> list[Container]:
         """Every container newest first, as the container manager's ``reconcile`` sees

@@ -191,10 +191,9 @@ class NetworkManager:
         Conflict (name taken, overlapping subnet), NotFound (unknown driver) or
         DockyardError (the kernel refused, e.g. no ipvlan support); nothing is left then."""
         options = dict(options or {})
-        if not _NAME.match(name):
-            raise InvalidArgument(
-                f'invalid network name "{name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed'
-            )
+        if not name.strip():
+            # libnetwork's only rule (NewNetwork): any other name, spaces included, is fine.
+            raise InvalidArgument("invalid name: name is empty")
         if driver in ("host", "null"):
             raise Conflict(f'only one instance of "{driver}" network is allowed')
         if driver not in ENDPOINT_DRIVERS:
