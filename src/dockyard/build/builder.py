@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 
 from dockyard import reference
 from dockyard.build import instructions as ins
-from dockyard.build.cache import BuildCache, cache_key
+from dockyard.build.cache import CACHE_FIELD, BuildCache, CacheSource, cache_key
 from dockyard.errors import DockyardError, InvalidArgument, NotFound, RuntimeFailure
 from dockyard.image.store import MEDIA_LAYER, Image, ImageStore
 from dockyard.paths import Paths
@@ -52,7 +52,9 @@ class BuildOptions:
     stage; ``no_cache``; extra ``labels``; ``network`` for RUN (default, host, none); ``pull``
     (``--pull``: fetch every ``FROM`` image again, through the builder's ``fetch``);
     ``host_config``: resource limits and settings of the RUN containers (not part of the
-    cache key, as the classic builder's)."""
+    cache key, as the classic builder's); ``cache_from``: images whose cache records
+    steps may be taken from (``--cache-from``, references as given), and with
+    ``cache_from_only`` (the API's classic builder) steps are taken only from them."""
 
     text: str
     filename: str = "Dockerfile"
@@ -70,6 +72,8 @@ class BuildOptions:
     secrets: dict[str, bytes] = field(default_factory=dict)
     #: ``--ssh`` agent sockets by ID, for ``RUN --mount=type=ssh``.
     ssh: dict[str, str] = field(default_factory=dict)
+    cache_from: list[str] = field(default_factory=list)
+    cache_from_only: bool = False
 
 
 @dataclass
@@ -86,6 +90,11 @@ class _State:
     cmd_set: bool = False
     #: ``created_by`` of the metadata steps folded into ``history`` since ``image_id``.
     pending: list[str] = field(default_factory=list)
+    #: The key of the last step (the base image's ID before the first): the next key's
+    #: first input. Unlike ``image_id`` it is the same on every machine.
+    chain: str = ""
+    #: The cache records of the image (``cache.CACHE_FIELD``) from this build's steps.
+    records: list[list[Any]] = field(default_factory=list)
     _env: dict[str, str] = field(default_factory=dict)
     _env_src: Any = None  # the Env list ``_env`` was made from (held, so never reused)
     _env_len: int = 0
@@ -96,6 +105,7 @@ class _State:
         cfg = image.config
         return cls(
             image_id=image.id,
+            chain=image.id,
             config=json.loads(json.dumps(cfg.get("config") or {})),
             diff_ids=image.diff_ids,
             layers=list(image.manifest.get("layers") or []),
@@ -150,10 +160,14 @@ class Builder:
         out: Callable[[str], None],
         raw: Callable[[bytes], None],
         fetch: Callable[[str], None] | None = None,
+        import_cache: Callable[[str], CacheSource] | None = None,
     ) -> None:
         self.paths = paths
         # Pulls an image by name (the front end's registry client); None: local images only.
         self.fetch = fetch
+        # Reads a --cache-from image that is not here from its registry; None: local only.
+        self.import_cache = import_cache
+        self.sources: list[CacheSource] = []
         self.store = store
         self.opts = options
         self.out = out
@@ -181,6 +195,8 @@ class Builder:
         self.declared_globals = {k for a in df.args_before_from for k, _ in a.pairs}
         for parse_warning in df.warnings:
             self.out(parse_warning)
+        if not opts.no_cache:
+            self.sources = [s for s in map(self._cache_source, opts.cache_from) if s]
         if not df.stages:
             raise BuildError("the Dockerfile has no FROM instruction")
         if opts.target:
@@ -293,8 +309,28 @@ class Builder:
                     str(stage_index),
                 )
             ):
-                return _State.of(self.store.get(result.image_id))
+                state = _State.of(self.store.get(result.image_id))
+                state.chain, state.records = result.chain, list(result.records)
+                return state
         return _State.of(self._image(name))
+
+    def _cache_source(self, name: str) -> CacheSource | None:
+        """The ``--cache-from`` image ``name``: a local image, else (with
+        ``import_cache``) the registry's. A missing or unreadable one is a warning and
+        no source, as BuildKit's failed cache import."""
+        try:
+            image = self.store.resolve(name)
+        except NotFound as e:
+            if self.import_cache is None:
+                self.out(f"WARNING: importing cache manifest from {name}: {e}")
+                return None
+        else:
+            return CacheSource(name, image.config, image.manifest)
+        try:
+            return self.import_cache(name)
+        except DockyardError as e:
+            self.out(f"WARNING: importing cache manifest from {name}: {e}")
+            return None
 
     def _image(self, name: str) -> Image:
         if self.fetch is not None and self.opts.pull:
@@ -425,32 +461,96 @@ class Builder:
         extra = [state.config, state.author]
         if state.pending:
             extra.append(state.pending)
-        key = cache_key(state.image_id, created_by, extra)
+        key = cache_key(state.chain, created_by, extra)
         state.pending = []
-        if self._cached(key, state):
+        if self._cached(key, state, created_by):
             return
         self._commit(state, created_by, None, key)
 
-    def _cached(self, key: str, state: _State) -> bool:
-        """Continue from the cached image for ``key`` if there is one."""
+    def _cached(self, key: str, state: _State, created_by: str) -> bool:
+        """Continue from the cached image for ``key`` if there is one: the local cache's,
+        else one made from a ``--cache-from`` image's layers. With ``cache_from_only``
+        a local image is taken only if a ``--cache-from`` image records ``key`` with the
+        same layers (the classic builder takes only the cache-from images' chains)."""
         if self.opts.no_cache:
             return False
-        image_id = self.cache.lookup(key)
-        if image_id is None:
+        vouching = [s for s in self.sources if key in s.records]
+        if self.opts.cache_from_only and not vouching:
             return False
-        image = self.store.get(image_id)
-        self.out(" ---> Using cache")
-        self.out(f" ---> {short(image.id)}")
-        fresh = _State.of(image)
-        state.image_id, state.diff_ids, state.layers = fresh.image_id, fresh.diff_ids, fresh.layers
-        state.history, state.config, state.author = fresh.history, fresh.config, fresh.author
+        image_id = self.cache.lookup(key)
+        if image_id is not None:
+            image = self.store.get(image_id)
+            if not self.opts.cache_from_only or any(
+                s.diff_ids[: s.records[key][0]] == image.diff_ids for s in vouching
+            ):
+                self.out(" ---> Using cache")
+                self.out(f" ---> {short(image.id)}")
+                fresh = _State.of(image)
+                state.image_id, state.diff_ids = fresh.image_id, fresh.diff_ids
+                state.layers, state.history = fresh.layers, fresh.history
+                state.config, state.author = fresh.config, fresh.author
+                records = image.config.get(CACHE_FIELD)
+                state.records = list(records) if isinstance(records, list) else []
+                if not state.records or state.records[-1][:1] != [key]:
+                    state.records.append([key, len(state.diff_ids), len(state.history)])
+                state.chain = key
+                return True
+        return any(self._restore(source, key, state, created_by) for source in vouching)
+
+    def _restore(self, source: CacheSource, key: str, state: _State, created_by: str) -> bool:
+        """Commit the step ``key`` from the ``--cache-from`` image ``source``: the image
+        it had after that step, on top of ``state`` (the classic builder's
+        restoreCachedImage). Taken only when ``source`` had exactly ``state``'s layers
+        and history length before the step and the step's history text is
+        ``created_by``."""
+        layers, entries = source.records[key]
+        diff_ids, history = source.diff_ids, source.history
+        descriptors = list(source.manifest.get("layers") or [])
+        base = len(state.diff_ids)
+        if (
+            entries != len(state.history) + 1
+            or entries > len(history)
+            or layers not in (base, base + 1)
+            or layers > len(diff_ids)
+            or len(descriptors) != len(diff_ids)
+            or diff_ids[:base] != state.diff_ids
+        ):
+            return False
+        entry = dict(history[entries - 1])
+        if entry.get("created_by") != created_by or bool(entry.get("empty_layer")) != (
+            layers == base
+        ):
+            return False
+        with self.store.lease():
+            if source.load is not None:
+                try:
+                    source.load(layers)
+                except DockyardError as e:
+                    self.out(f"WARNING: importing cache from {source.name}: {e}")
+                    return False
+            self.out(" ---> Using cache")
+            self._commit(
+                state,
+                created_by,
+                None,
+                key,
+                reuse=(entry, descriptors[base:layers], diff_ids[base:layers]),
+            )
         return True
 
     def _commit(
-        self, state: _State, created_by: str, layer: BinaryIO | None, key: str, comment: str = ""
+        self,
+        state: _State,
+        created_by: str,
+        layer: BinaryIO | None,
+        key: str,
+        comment: str = "",
+        reuse: tuple[dict[str, Any], list[dict[str, Any]], list[str]] | None = None,
     ) -> None:
         """Store the image ``state`` describes plus ``layer`` (an uncompressed tar, or None
-        for a metadata step) and continue from it; records ``key`` in the cache."""
+        for a metadata step) and continue from it; records ``key`` in the cache and in
+        the image's cache records. ``reuse``: the step's history entry, layer
+        descriptors and diff IDs taken from a ``--cache-from`` image (stored already)."""
         from dockyard.image.create import host_arch, manifest_for, rfc3339_nano
         from dockyard.snapshot import LayerStore
 
@@ -459,12 +559,18 @@ class Builder:
         if comment:
             entry["comment"] = comment
         diff_ids, layers = list(state.diff_ids), list(state.layers)
+        if reuse is not None:
+            entry = reuse[0]
+            layers += reuse[1]
+            diff_ids += reuse[2]
         blobs: list[str] = []
         new_diff: list[str] = []
         with self.store.lease():
             writer = self.store.content.writer()
             try:
-                if layer is None:
+                if reuse is not None:
+                    writer.abort()
+                elif layer is None:
                     entry["empty_layer"] = True
                     writer.abort()
                 else:
@@ -474,9 +580,10 @@ class Builder:
                     blobs.append(digest)
                     diff_ids.append(diff_id)
                     layers.append({"mediaType": MEDIA_LAYER, "digest": digest, "size": blob_size})
-                doc: dict[str, Any] = {"created": created}
+                doc: dict[str, Any] = {"created": entry.get("created") or created}
                 if state.author:
                     doc["author"] = state.author
+                records = [*state.records, [key, len(diff_ids), len(state.history) + 1]]
                 doc.update(
                     architecture=host_arch(),
                     os="linux",
@@ -484,6 +591,7 @@ class Builder:
                     rootfs={"type": "layers", "diff_ids": diff_ids},
                     history=[*state.history, entry],
                 )
+                doc[CACHE_FIELD] = records
                 config_bytes, manifest_bytes = manifest_for(doc, layers)
                 image = self.store.add(manifest_bytes, config_bytes)
             except BaseException:
@@ -496,6 +604,7 @@ class Builder:
             self.store.set_parent(image.id, state.image_id)
         state.image_id, state.diff_ids, state.layers = image.id, diff_ids, layers
         state.history = [*state.history, entry]
+        state.chain, state.records = key, records
         self.out(f" ---> {short(image.id)}")
 
     # -- steps with a filesystem ----------------------------------------------------------
@@ -559,8 +668,8 @@ class Builder:
         from dockyard.snapshot import inroot, mount_rootfs, unmount
 
         created_by = f"WORKDIR {path}"
-        key = cache_key(state.image_id, created_by, [state.config])
-        if self._cached(key, state):
+        key = cache_key(state.chain, created_by, [state.config])
+        if self._cached(key, state, created_by):
             return
         with self._scratch_dir() as tmp:
             upper = os.path.join(tmp, "upper")
@@ -602,9 +711,9 @@ class Builder:
         with contextlib.ExitStack() as stack:
             mounts, mount_inputs, mount_env = self._run_mounts(instr, stack)
             key = cache_key(
-                state.image_id, created_by, [state.config, env, network, instr.mounts, mount_inputs]
+                state.chain, created_by, [state.config, env, network, instr.mounts, mount_inputs]
             )
-            if self._cached(key, state):
+            if self._cached(key, state, created_by):
                 return
             # Secrets as variables and SSH_AUTH_SOCK: this RUN's only, not in the cache key.
             env = [e for e in env if e.partition("=")[0] not in mount_env]
@@ -830,11 +939,11 @@ class Builder:
             digest = plan.digest()
             created_by = f"{instr.original} # buildkit"
             key = cache_key(
-                state.image_id,
+                state.chain,
                 created_by,
                 [digest, source_id, instr.chown, instr.chmod, state.config],
             )
-            if self._cached(key, state):
+            if self._cached(key, state, created_by):
                 return
 
             def change(rootfs: str) -> None:
@@ -844,19 +953,21 @@ class Builder:
 
     def _source_root(self, name: str, stack: contextlib.ExitStack) -> tuple[Any, str]:
         """Stage or image ``name``'s rootfs for ``COPY --from``, mounted for the step, as
-        a ``Context`` without exclusions; and the image ID."""
+        a ``Context`` without exclusions; and the stage's chain key or the image's ID (a
+        cache key input: the same on every machine)."""
         from dockyard.build.context import Context
         from dockyard.build.dockerignore import PatternMatcher
         from dockyard.snapshot import mount_rootfs, unmount
 
-        image_id = ""
+        image_id = source_id = ""
         if self.df is not None:
             with contextlib.suppress(KeyError):
                 stage = self.df.stage(name)
                 if stage.index in self.stage_results:
                     image_id = self.stage_results[stage.index].image_id
+                    source_id = self.stage_results[stage.index].chain
         if not image_id:
-            image_id = self._image(name).id
+            image_id = source_id = self._image(name).id
         state = _State.of(self.store.get(image_id))
         tmp = stack.enter_context(self._scratch_dir())
         root = os.path.join(tmp, "rootfs")
@@ -864,7 +975,7 @@ class Builder:
         stack.callback(unmount, root)
         files = Context(root, None, "")
         files.matcher = PatternMatcher([])
-        return files, image_id
+        return files, source_id
 
 
 @contextlib.contextmanager

@@ -1,17 +1,33 @@
-"""The build cache: step key -> the image the step produced (the ``build_cache`` table).
+"""The build cache: step key -> the image the step produced (the ``build_cache`` table),
+and the cache records a built image carries for ``build --cache-from``.
 
-A key is the sha256 of the parent image ID, the step's description (its history
-``created_by`` text) and the step's inputs (for COPY/ADD the hash of the files' contents and
-metadata, for RUN its environment), so a step is reused only when all three are unchanged,
-as the classic builder's cache compares parent and run config.
+A key is the sha256 of the key of the step before (the base image's ID for a stage's
+first step: a chain that names no locally made image, so it is the same on every
+machine), the step's description (its history ``created_by`` text) and the step's inputs
+(for COPY/ADD the hash of the files' contents and metadata, for RUN its environment), so
+a step is reused only when all three are unchanged, as BuildKit's content-based keys.
+
+Every image the builder stores carries, in its config under :data:`CACHE_FIELD`, the key
+of each step that made it (as BuildKit's inline cache, ``moby.buildkit.cache.v0``), with
+how many layers and history entries the image had after that step; ``--cache-from IMAGE``
+looks a step's key up there and rebuilds the step's image from IMAGE's layers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
+from dockyard.errors import InvalidArgument
 from dockyard.state import StateDB
+
+#: The image config's field with the build's cache records: ``[[key, layers, history],
+#: ...]``, one a committed step, in build order (``layers``/``history``: how many
+#: ``rootfs.diff_ids``/``history`` entries the image had after the step).
+CACHE_FIELD = "dockyard.cache.v0"
 
 
 def cache_key(parent_id: str, created_by: str, inputs: object = None) -> str:
@@ -56,3 +72,95 @@ class BuildCache:
                 "INSERT OR REPLACE INTO build_cache (key, image_id, created) VALUES (?, ?, ?)",
                 (key, image_id, created),
             )
+
+
+def cache_records(config: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """The cache records of an image ``config`` (the whole config document): key ->
+    ``(layers, history)``; empty for an image without them or with malformed ones (an
+    image built by another engine, or edited: it gives no cache hits)."""
+    out: dict[str, tuple[int, int]] = {}
+    records = config.get(CACHE_FIELD)
+    if not isinstance(records, list):
+        return out
+    for record in records:
+        if (
+            isinstance(record, list)
+            and len(record) == 3
+            and isinstance(record[0], str)
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in record[1:])
+        ):
+            out[record[0]] = (record[1], record[2])
+    return out
+
+
+def parse_cache_from(values: list[str]) -> list[str]:
+    """``--cache-from`` values (buildx's ParseCacheEntry) as the image references to
+    import: ``IMAGE`` (several comma-separated), ``type=registry,ref=IMAGE``; empty
+    values are skipped. Raises ``InvalidArgument`` for a value without a type, a
+    registry entry without ``ref`` or with other options, and for the importers Dockyard
+    does not have (``local``, ``gha``, ``s3``, ``azblob``...: Dockyard exports no cache
+    but the records in its images, so there is nothing they could read)."""
+    if not any(values):
+        return []
+    import csv  # here: the run path imports no csv
+
+    refs: list[str] = []
+    for value in values:
+        if not value:
+            continue
+        try:
+            fields = next(csv.reader([value]))
+        except (csv.Error, StopIteration):
+            raise InvalidArgument(f"invalid --cache-from value {value!r}") from None
+        if "=" not in value:
+            refs.extend(f.strip() for f in fields if f.strip())
+            continue
+        attrs: dict[str, str] = {}
+        for part in fields:
+            key, eq, val = part.partition("=")
+            if not eq:
+                raise InvalidArgument(f"invalid value {part}")
+            attrs[key.strip().lower()] = val
+        kind = attrs.pop("type", "")
+        if not kind:
+            raise InvalidArgument(f'type required form> "{value}"')
+        if kind != "registry":
+            raise InvalidArgument(
+                f"--cache-from type={kind} is not supported by Dockyard (an image, or "
+                "type=registry,ref=IMAGE, is: Dockyard's cache travels in its images)"
+            )
+        ref = attrs.pop("ref", "")
+        if not ref:
+            raise InvalidArgument(f"--cache-from {value}: ref is required for type=registry")
+        if attrs:
+            raise InvalidArgument(
+                f"--cache-from {value}: option {next(iter(attrs))!r} is not supported by Dockyard"
+            )
+        refs.append(ref)
+    return refs
+
+
+@dataclass
+class CacheSource:
+    """An image ``--cache-from`` named: ``name`` as given, its ``config`` and ``manifest``
+    documents, and ``load`` (for an image only in a registry: stores its first N layers
+    here, N an argument; None for a local image, whose layers are here)."""
+
+    name: str
+    config: dict[str, Any]
+    manifest: dict[str, Any]
+    load: Callable[[int], None] | None = None
+    records: dict[str, tuple[int, int]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.records = cache_records(self.config)
+
+    @property
+    def diff_ids(self) -> list[str]:
+        """The image's layers (``rootfs.diff_ids``)."""
+        return [str(d) for d in (self.config.get("rootfs") or {}).get("diff_ids") or []]
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """The image's history entries."""
+        return [h for h in self.config.get("history") or [] if isinstance(h, dict)]

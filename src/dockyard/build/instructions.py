@@ -785,10 +785,15 @@ def declare_arg(
 def unused_build_args_warning(build_args: Mapping[str, str], consumed: set[str]) -> str | None:
     """Docker's warning for ``--build-arg`` names no ARG declared, or None.
 
-    Predefined proxy ARGs never warn. Text as the classic builder's:
+    Predefined proxy ARGs never warn, nor ``BUILDKIT_INLINE_CACHE`` (BuildKit's switch
+    for the cache records Dockyard's images always carry). Text as the classic builder's:
     ``[Warning] One or more build-args [foo] were not consumed``.
     """
-    left = sorted(k for k in build_args if k not in consumed and k not in PROXY_ARGS)
+    left = sorted(
+        k
+        for k in build_args
+        if k not in consumed and k not in PROXY_ARGS and k != "BUILDKIT_INLINE_CACHE"
+    )
     if not left:
         return None
     return f"[Warning] One or more build-args [{' '.join(left)}] were not consumed"

@@ -88,6 +88,12 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
     multiple=True,
     help='SSH agent socket to expose to the build (format: "default|<id>[=<socket>]").',
 )
+@click.option(
+    "--cache-from",
+    "cache_from",
+    multiple=True,
+    help='External cache sources (e.g., "user/app:cache", "type=registry,ref=user/app").',
+)
 @click.option("--add-host", "add_hosts", multiple=True, help="Add a custom host-to-IP mapping.")
 @click.option("--cgroup-parent", default="", help="Parent cgroup for the RUN instructions.")
 @click.option("--cpu-period", type=int, default=0, help="Limit the CPU CFS period.")
@@ -136,6 +142,7 @@ def build(
     secrets: tuple[str, ...],
     ssh: tuple[str, ...],
     outputs: tuple[str, ...],
+    cache_from: tuple[str, ...],
     **limits: Any,
 ) -> None:
     """Build an image from a Dockerfile."""
@@ -187,6 +194,7 @@ def build(
             host_config=host_config,
             secrets=secret_values,
             ssh=agents,
+            cache_from=list(cache_from),
             # The classic builder shows a FROM image's pull as plain status lines.
             line=line,
             raw=raw,

@@ -22,7 +22,7 @@ HONOURED = {
     "dockerfile", "t", "buildargs", "labels", "target", "nocache", "q", "pull",
     "networkmode", "platform", "rm", "forcerm", "version", "extrahosts",
     "memory", "memswap", "cpushares", "cpuperiod", "cpuquota", "cpusetcpus", "cpusetmems",
-    "cgroupparent", "shmsize", "ulimits",
+    "cgroupparent", "shmsize", "ulimits", "cachefrom",
 }  # fmt: skip
 
 #: ``POST /build`` parameters of the RUN containers' HostConfig (moby's
@@ -48,13 +48,16 @@ class BuildOperations(EngineBase):
         ``nocache``, ``q``, ``pull``, ``networkmode``, ``platform``, ``extrahosts`` and
         the RUN containers' limits ``memory``, ``memswap``, ``cpushares``, ``cpuperiod``,
         ``cpuquota``, ``cpusetcpus``, ``cpusetmems``, ``cgroupparent``, ``shmsize``,
-        ``ulimits``; ``rm``/``forcerm`` are moot: intermediate containers are always
-        removed). Docker's messages
+        ``ulimits``; ``cachefrom``, a JSON array of images whose steps may be reused,
+        only theirs, as the classic builder's (images not here are skipped with a
+        warning line: this endpoint does not pull them); ``rm``/``forcerm`` are moot:
+        intermediate containers are always removed). Docker's messages
         (``{"stream"}``, ``{"status"}``, ``{"aux": {"ID"}}``) are written to ``out_fd``,
         one JSON object a line; returns the image ID. Raises InvalidArgument (a parameter
         that cannot be honoured, a bad context or Dockerfile), DockyardError (a failed
         step)."""
         from dockyard.build.builder import Builder, BuildOptions
+        from dockyard.build.cache import parse_cache_from
         from dockyard.build.context import Context
         from dockyard.engine import Engine, distribution
         from dockyard.platforms import check_platform
@@ -137,6 +140,16 @@ class BuildOperations(EngineBase):
         hosts = [h for v in params.get("extrahosts") or [] for h in v.split(",") if h]
         if hosts:
             host_config["ExtraHosts"] = hosts
+        cache_from: list[str] | None = None
+        if one("cachefrom") not in ("", "null"):
+            try:
+                cache_from = json.loads(one("cachefrom"))
+            except ValueError:
+                cache_from = None
+            if not isinstance(cache_from, list) or not all(isinstance(c, str) for c in cache_from):
+                raise InvalidArgument(
+                    f"invalid cachefrom: {one('cachefrom')!r}: not a JSON array of strings"
+                )
         try:
             check_platform(platform)
             if host_config:
@@ -153,6 +166,9 @@ class BuildOperations(EngineBase):
                 network="default" if network == "bridge" else network,
                 pull=flag("pull"),
                 host_config=host_config,
+                # With cachefrom, moby's ImageCache takes only those images' steps.
+                cache_from=parse_cache_from(cache_from or []),
+                cache_from_only=cache_from is not None,
             )
             dockerfile = one("dockerfile") or None
             with open(context, "rb") as f, Context.from_tar(f, dockerfile) as ctx:

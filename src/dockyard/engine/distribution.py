@@ -26,6 +26,7 @@ from dockyard import reference
 from dockyard.errors import DockyardError, InvalidArgument
 
 if TYPE_CHECKING:
+    from dockyard.build.cache import CacheSource
     from dockyard.distribution.credentials import Credentials
     from dockyard.engine import Engine
     from dockyard.image.store import ImageStore
@@ -170,6 +171,65 @@ def pull(
             emit(msg.status(f"Status: {word} for {ref.familiar_name()}"))
 
     return _stream(paths, work)
+
+
+def cache_source(engine: Engine, name: str, platform: str | None = None) -> CacheSource:
+    """``build --cache-from name`` for an image that is not here: its manifest (for
+    ``platform``, the host's by default) and config from its registry, whose cache
+    records the builder reads; the layers a step takes are fetched when it takes them
+    (``CacheSource.load``), as BuildKit's registry cache importer fetches only the
+    blobs it uses. Nothing is tagged. Raises InvalidArgument (a bad reference),
+    NotFound, RegistryError/Unreachable, DockyardError (an invalid manifest)."""
+    import hashlib
+    import json
+
+    from dockyard.build.cache import CacheSource
+    from dockyard.distribution import config, media
+    from dockyard.distribution.pull import Puller, fetch_manifest
+
+    ref = parse_pull_reference(name)
+    want = media.parse_platform(platform)
+    store = engine.images
+    puller = Puller(store, config.load(), lambda _m: None, engine.paths.runroot)
+    reg, data, mt, _ = puller.resolve(ref, ref.digest or ref.tag or reference.DEFAULT_TAG)
+    try:
+        if mt in media.INDEXES:
+            desc = media.select_manifest(json.loads(data), want)
+            data, mt, _ = fetch_manifest(reg, ref, str(desc.get("digest", "")))
+        try:
+            manifest = json.loads(data)
+            config_desc = manifest["config"]
+            config_bytes = puller._config(
+                reg, ref, str(config_desc["digest"]), int(config_desc.get("size", 0))
+            )
+            image_config = json.loads(config_bytes)
+            layers = [dict(d) for d in manifest.get("layers") or []]
+            diff_ids = [str(d) for d in image_config["rootfs"]["diff_ids"]]
+        except (ValueError, KeyError, TypeError, OverflowError):
+            raise DockyardError(f"invalid manifest for {ref.familiar()}") from None
+    finally:
+        reg.close()
+    if mt in media.INDEXES or len(layers) != len(diff_ids):
+        raise DockyardError(f"invalid manifest for {ref.familiar()}")
+    manifest_digest = "sha256:" + hashlib.sha256(data).hexdigest()
+
+    def load(count: int) -> None:
+        """Store the first ``count`` layers (the caller holds the store's lease)."""
+        for d in layers[:count]:
+            if d.get("mediaType") not in media.LAYERS:
+                raise DockyardError(f"unsupported layer media type {d.get('mediaType')!r}")
+        made_blobs: list[str] = []
+        made_layers: list[str] = []
+        reg, _, _, _ = puller.resolve(ref, manifest_digest)
+        try:
+            puller._layers(reg, ref, layers[:count], diff_ids[:count], made_blobs, made_layers)
+        except BaseException:
+            store.discard_unreferenced(made_blobs, made_layers)
+            raise
+        finally:
+            reg.close()
+
+    return CacheSource(name, image_config, manifest, load)
 
 
 def inspect(engine: Engine, name: str, login: Credentials | None = None) -> dict[str, Any]:

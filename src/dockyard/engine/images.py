@@ -368,6 +368,7 @@ class ImageOperations(EngineBase):
         pull: bool = False,
         nocache: bool = False,
         host_config: dict[str, Any] | None = None,
+        cache_from: list[str] | None = None,
         output: Callable[[str], None] | None = None,
     ) -> str:
         """What ``POST /build`` does (:meth:`image_build`), from a context directory on
@@ -375,8 +376,8 @@ class ImageOperations(EngineBase):
         ``dockerfile``, a path relative to it; default ``Dockerfile``): the classic
         builder's steps, each output line passed to ``output`` (RUN output as it comes,
         split into lines); a ``FROM`` image that is missing is pulled. ``tags`` name the
-        result; ``host_config`` as :meth:`image_build_local`'s (the RUN containers'
-        ShmSize, ExtraHosts...). Returns the image ID. Raises InvalidArgument (a missing context, a bad
+        result; ``host_config`` and ``cache_from`` as :meth:`image_build_local`'s (the RUN
+        containers' ShmSize, ExtraHosts...; images to take cached steps from). Returns the image ID. Raises InvalidArgument (a missing context, a bad
         Dockerfile), DockyardError (a step failed), OSError."""
         import os
 
@@ -404,6 +405,7 @@ class ImageOperations(EngineBase):
             pull=pull,
             nocache=nocache,
             host_config=host_config,
+            cache_from=cache_from,
             line=emit,
             raw=raw,
         )
@@ -428,6 +430,7 @@ class ImageOperations(EngineBase):
         host_config: dict[str, Any] | None = None,
         secrets: dict[str, bytes] | None = None,
         ssh: dict[str, str] | None = None,
+        cache_from: list[str] | None = None,
         line: Callable[[str], None] | None = None,
         raw: Callable[[bytes], None] | None = None,
         pull_status: Callable[[str], None] | None = None,
@@ -442,11 +445,16 @@ class ImageOperations(EngineBase):
         CpuShares, CpuPeriod, CpuQuota, CpusetCpus, CpusetMems, CgroupParent, ShmSize,
         Ulimits, ExtraHosts), checked before the build starts as dockerd checks a
         container's. ``secrets`` (ID -> content) and ``ssh`` (ID -> agent socket path)
-        serve ``RUN --mount=type=secret|ssh``. Returns the image ID. Raises InvalidArgument (a missing context, a
-        bad Dockerfile, platform or limit), DockyardError (a step failed), OSError."""
+        serve ``RUN --mount=type=secret|ssh``. ``cache_from``: ``--cache-from`` values
+        (``IMAGE``, ``type=registry,ref=IMAGE``): steps whose keys those images' cache
+        records hold are taken from their layers, besides the local cache (BuildKit's
+        rule); an image not here is read from its registry. Returns the image ID. Raises
+        InvalidArgument (a missing context, a bad Dockerfile, platform, limit or
+        ``--cache-from``), DockyardError (a step failed), OSError."""
         import os
 
         from dockyard.build.builder import Builder, BuildOptions
+        from dockyard.build.cache import CacheSource, parse_cache_from
         from dockyard.build.context import Context
         from dockyard.engine import distribution
         from dockyard.errors import DockyardError
@@ -460,7 +468,11 @@ class ImageOperations(EngineBase):
                     text = f"{m['id']}: {m['status']}" if m.get("id") else m.get("status", "")
                     pull_status(str(text))
 
+        def import_cache(name: str) -> CacheSource:
+            return distribution.cache_source(self, name, platform)  # type: ignore[arg-type]
+
         check_platform(platform)
+        cache_refs = parse_cache_from(list(cache_from or []))
         if host_config:
             from dockyard.container.manager import oci_resources
 
@@ -491,6 +503,7 @@ class ImageOperations(EngineBase):
                 host_config=dict(host_config or {}),
                 secrets=dict(secrets or {}),
                 ssh=dict(ssh or {}),
+                cache_from=cache_refs,
             )
             image = Builder(
                 self.paths,
@@ -499,6 +512,7 @@ class ImageOperations(EngineBase):
                 line or (lambda _text: None),
                 raw or (lambda _data: None),
                 fetch,
+                import_cache,
             ).build()
         from dockyard.engine.events import tag_events
 

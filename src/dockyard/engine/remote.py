@@ -743,6 +743,7 @@ class RemoteEngine:
         host_config: dict[str, Any] | None = None,
         secrets: dict[str, bytes] | None = None,
         ssh: dict[str, str] | None = None,
+        cache_from: list[str] | None = None,
         line: Any = None,
         raw: Any = None,
         pull_status: Any = None,
@@ -753,7 +754,8 @@ class RemoteEngine:
         Dockerfile outside the context added as ``.dockerfile.<hex>`` and listed in
         ``.dockerignore``); the build's output goes to ``raw``, a FROM pull's status to
         ``pull_status``. The RUN containers' limits (``host_config``) are sent as the
-        API's parameters. Returns the image ID. Raises InvalidArgument (``secrets`` and
+        API's parameters, ``cache_from`` as ``cachefrom`` (the endpoint's classic builder
+        takes steps from those images only, and only from local ones). Returns the image ID. Raises InvalidArgument (``secrets`` and
         ``ssh`` need BuildKit's session, not served here; a bad context), DockyardError
         (the build failed: the endpoint's message)."""
         import sys
@@ -778,6 +780,7 @@ class RemoteEngine:
                 "networkmode": network if network not in ("", "default") else None,
                 "platform": platform,
                 "rm": "1",
+                "cachefrom": json.dumps(cache_from) if cache_from else None,
             }
             for key, param in _BUILD_LIMITS.items():
                 value = (host_config or {}).get(key)
