@@ -24,7 +24,7 @@ def test_short_h_is_help(dy: Runner, args: tuple[str, ...]) -> None:
 
 def test_short_h_stays_hostname_on_run() -> None:
     from dockyard.cli.main import _enable_short_help
-    from dockyard.cli.run import run
+    from dockyard.cli.runcommands import run
 
     _enable_short_help(run)
     assert "-h" not in run.context_settings.get("help_option_names", [])

@@ -40,50 +40,12 @@ def start(
     containers: tuple[str, ...],
 ) -> None:
     """Start one or more stopped containers."""
-    from dockyard.errors import NotModified
+    from dockyard.cli import lifecycle
 
-    if checkpoint or checkpoint_dir:
-        # Docker restores through CRIU on an experimental daemon; Dockyard has no CRIU.
-        print(
-            "Error response from daemon: checkpoint and restore (--checkpoint, "
-            "--checkpoint-dir) are not supported by Dockyard",
-            file=sys.stderr,
-        )
-        sys.exit(1)
-    engine = _engine(paths)
-    if attach or interactive:
-        if len(containers) > 1:
-            raise click.UsageError("you cannot start and attach multiple containers at once")
-        try:
-            if engine.container_inspect(containers[0])["State"]["Running"]:
-                status = engine.container_attach(
-                    containers[0], stdin=interactive, detach_keys=detach_keys
-                )
-            else:
-                from dockyard.cli.run import check_detach_keys
-
-                check_detach_keys(
-                    detach_keys, attached=interactive, what="start of a stopped container"
-                )
-                status = engine.container_run_attached(containers[0])
-        except DockyardError as e:
-            print(f"Error response from daemon: {e}", file=sys.stderr)
-            print(f"Error: failed to start containers: {containers[0]}", file=sys.stderr)
-            sys.exit(1)
-        sys.exit(status)
-    failed = []
-    for ref in containers:
-        try:
-            engine.container_start(ref)
-            print(ref)
-        except NotModified:
-            print(ref)
-        except DockyardError as e:
-            print(f"Error response from daemon: {e}", file=sys.stderr)
-            failed.append(ref)
-    if failed:
-        print(f"Error: failed to start containers: {', '.join(failed)}", file=sys.stderr)
-        sys.exit(1)
+    if (attach or interactive) and len(containers) > 1 and not (checkpoint or checkpoint_dir):
+        # (The checkpoint flags' refusal comes first.)
+        raise click.UsageError("you cannot start and attach multiple containers at once")
+    lifecycle.start(paths, attach, interactive, detach_keys, checkpoint, checkpoint_dir, containers)
 
 
 @click.command(context_settings=_SETTINGS)
@@ -237,18 +199,9 @@ def prune(paths: Paths, force: bool, filters: tuple[str, ...]) -> None:
 @click.pass_obj
 def rm(paths: Paths, force: bool, volumes: bool, link: bool, containers: tuple[str, ...]) -> None:
     """Remove one or more containers."""
-    engine = _engine(paths)
-    failed = False
-    for ref in containers:
-        try:
-            engine.container_delete(ref, force=force, v=volumes, link=link)
-            print(ref)
-        except DockyardError as e:
-            print(f"Error response from daemon: {e}", file=sys.stderr)
-            failed = True
-    from dockyard.cli.engine import exit_now
+    from dockyard.cli import lifecycle
 
-    exit_now(engine, 1 if failed else 0)
+    lifecycle.rm(paths, force, volumes, link, containers)
 
 
 @click.command(context_settings=_SETTINGS)
@@ -352,8 +305,8 @@ class _ContainerGroup(click.Group):
 
     #: subcommand name -> "module:attribute" (a click.Command)
     LAZY = {
-        "create": "dockyard.cli.run:create",
-        "run": "dockyard.cli.run:run",
+        "create": "dockyard.cli.runcommands:create",
+        "run": "dockyard.cli.runcommands:run",
         "exec": "dockyard.cli.exec:exec_",
         "top": "dockyard.cli.exec:top",
         "stats": "dockyard.cli.exec:stats",

@@ -4,18 +4,25 @@ the default: daemonless), or the Engine API endpoint named by ``-H/--host`` or
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+import sys
 
-import click
+TYPE_CHECKING = False  # neither typing nor click on the run path (bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
-from dockyard.paths import Paths
+    from dockyard.paths import Paths
 
 #: Key of the ``-H`` endpoint in the root click context's ``meta``.
 HOST_KEY = "dockyard.host"
 
 
 def current_host() -> str | None:
-    """The ``-H``/``DOCKER_HOST`` endpoint of the running command, or None (in process)."""
+    """The ``-H``/``DOCKER_HOST`` endpoint of the running command, or None (in process:
+    also for a command cli/fastrun.py runs without click, which it does only without
+    ``-H``/``DOCKER_HOST``)."""
+    click = sys.modules.get("click")
+    if click is None:
+        return None
     ctx = click.get_current_context(silent=True)
     if ctx is None:
         return None
@@ -46,7 +53,6 @@ def exit_now(engine: Any, status: int) -> NoReturn:
     import atexit
     import contextlib
     import os
-    import sys
 
     db = getattr(engine, "__dict__", {}).get("db")
     if db is not None:
@@ -56,3 +62,40 @@ def exit_now(engine: Any, status: int) -> NoReturn:
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     os._exit(status)
+
+
+def exit_on_error(e: BaseException) -> NoReturn:
+    """End the command for an exception a command's code let through, as docker/cli
+    does: Ctrl-C exits 130; an engine error is ``Error response from daemon: ...``
+    (without the prefix for the client's own), exit 1; a closed stdout exits 125; another
+    OSError (``--root`` naming a file) and an SQLite error no store turned into an engine
+    error are one ``Error: ...`` line, exit 125. Anything else is re-raised (a bug: its
+    traceback), as is everything with ``DOCKYARD_DEBUG`` set."""
+    import os
+
+    from dockyard.errors import EXIT_ENGINE, DockyardError
+
+    debug = bool(os.environ.get("DOCKYARD_DEBUG"))
+    if isinstance(e, KeyboardInterrupt):
+        sys.exit(130)
+    if isinstance(e, DockyardError) and not debug:
+        prefix = "" if getattr(e, "from_client", False) else "Error response from daemon: "
+        print(f"{prefix}{e}", file=sys.stderr)
+        sys.exit(1)
+    if isinstance(e, BrokenPipeError):
+        sys.exit(EXIT_ENGINE)
+    if isinstance(e, OSError) and not debug:
+        where = f": {e.filename}" if e.filename else ""
+        print(f"Error: {e.strerror or e}{where}", file=sys.stderr)
+        sys.exit(EXIT_ENGINE)
+    sqlite3 = sys.modules.get("sqlite3")
+    if not debug and sqlite3 is not None and isinstance(e, sqlite3.Error):
+        print(f"Error: the state database: {e}", file=sys.stderr)
+        sys.exit(EXIT_ENGINE)
+    raise e
+
+
+def terminate(signum: int, _frame: object) -> None:
+    """SIGTERM's handler for every command: unwind as Ctrl-C does (exit 128 + 15), so
+    the command's clean-up runs (``run`` forwards the signal to its container)."""
+    raise SystemExit(128 + signum)

@@ -2,10 +2,11 @@
 
 This module imports nothing at its top: ``dockyard --version`` (and ``-v``) is answered
 here without loading click or the engine, ``ps``, ``images`` and ``volume ls`` go to
-:mod:`dockyard.cli.fastlist` (their flags parsed without click) and every other command
-line, and those it leaves, to :func:`dockyard.cli.main.main`, which parses it with click (its imports, about a third of
-a bare command's CPU time, are paid only there). bench/README.md ("CLI start-up") has the
-measurements.
+:mod:`dockyard.cli.fastlist` (their flags parsed without click), ``run``, ``create``,
+``start`` and ``rm`` to :mod:`dockyard.cli.fastrun` (the same) and every other command
+line, and those they leave, to :func:`dockyard.cli.main.main`, which parses it with
+click (its imports, about a third of a bare command's CPU time, are paid only there).
+bench/README.md ("CLI start-up", "Where a run's time goes") has the measurements.
 """
 
 from __future__ import annotations
@@ -15,13 +16,20 @@ import sys
 
 def main() -> int:
     """Entry point of ``dockyard``: the version for exactly ``--version``/``-v``
-    (click's ``version_option`` output, exit 0), the listings click need not parse
-    (:func:`dockyard.cli.fastlist.run`), else ``dockyard.cli.main.main()``."""
+    (click's ``version_option`` output, exit 0), the commands click need not parse
+    (:func:`dockyard.cli.fastrun.run`, :func:`dockyard.cli.fastlist.run`), else
+    ``dockyard.cli.main.main()``."""
     if sys.argv[1:] in (["--version"], ["-v"]):
         from dockyard import __version__
 
         sys.stdout.write(f"Dockyard version {__version__}\n")
         return 0
+    if sys.argv[1:2] in (["run"], ["create"], ["start"], ["rm"], ["container"]):
+        from dockyard.cli import fastrun
+
+        status = fastrun.run(sys.argv[1:])
+        if status is not None:
+            return status
     if sys.argv[1:2] in (["ps"], ["images"], ["volume"], ["container"], ["image"]):
         from dockyard.cli import fastlist
 

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 import click
 
 from dockyard import __version__
-from dockyard.errors import EXIT_ENGINE, DockyardError
+from dockyard.errors import EXIT_ENGINE
 
 # command name -> "module:attribute" (a click.Command), imported on first use.
 COMMANDS: dict[str, str] = {
@@ -45,8 +45,8 @@ COMMANDS: dict[str, str] = {
     "logout": "dockyard.cli.registry:logout",
     "tag": "dockyard.cli.images:tag",
     "container": "dockyard.cli.containers:container",
-    "create": "dockyard.cli.run:create",
-    "run": "dockyard.cli.run:run",
+    "create": "dockyard.cli.runcommands:create",
+    "run": "dockyard.cli.runcommands:run",
     "start": "dockyard.cli.containers:start",
     "attach": "dockyard.cli.attach:attach",
     "rm": "dockyard.cli.containers:rm",
@@ -306,8 +306,10 @@ def main(argv: list[str] | None = None) -> Any:
     """
     import signal
 
+    from dockyard.cli.engine import exit_on_error, terminate
+
     # SIGTERM unwinds like SIGINT, so every command's cleanup runs (`run` forwards it).
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     try:
         rv = cli.main(args=argv, prog_name="dockyard", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as e:
@@ -325,30 +327,11 @@ def main(argv: list[str] | None = None) -> Any:
         _usage_error(what, e.ctx)
     except click.exceptions.UsageError as e:
         _click_usage_error(e)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except click.exceptions.Abort:
         sys.exit(130)
-    except DockyardError as e:
-        if os.environ.get("DOCKYARD_DEBUG"):
-            raise
-        prefix = "" if getattr(e, "from_client", False) else "Error response from daemon: "
-        print(f"{prefix}{e}", file=sys.stderr)
-        sys.exit(1)
-    except BrokenPipeError:
-        sys.exit(EXIT_ENGINE)
-    except OSError as e:
-        # e.g. --root naming a file: one line, not a traceback.
-        if os.environ.get("DOCKYARD_DEBUG"):
-            raise
-        where = f": {e.filename}" if e.filename else ""
-        print(f"Error: {e.strerror or e}{where}", file=sys.stderr)
-        sys.exit(EXIT_ENGINE)
-    except Exception as e:
-        # An SQLite error no store turned into an engine error: one line all the same.
-        sqlite3 = sys.modules.get("sqlite3")
-        if os.environ.get("DOCKYARD_DEBUG") or sqlite3 is None or not isinstance(e, sqlite3.Error):
-            raise
-        print(f"Error: the state database: {e}", file=sys.stderr)
-        sys.exit(EXIT_ENGINE)
+    except (KeyboardInterrupt, Exception) as e:
+        # Docker's messages and exit codes (cli/fastrun.py's commands end the same way).
+        exit_on_error(e)
     # With standalone_mode=False click returns an Exit's code instead of raising it.
     sys.exit(rv if isinstance(rv, int) else 0)
 
@@ -356,10 +339,6 @@ def main(argv: list[str] | None = None) -> Any:
 def compose_main() -> Any:
     """Entry point of the ``dockyard-compose`` console script: ``dockyard compose``."""
     return main(["compose", *sys.argv[1:]])
-
-
-def _terminate(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
 
 
 def _click_usage_error(e: click.exceptions.UsageError) -> None:

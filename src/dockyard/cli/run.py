@@ -6,170 +6,17 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable
-from typing import Any, NoReturn
-
-import click
 
 from dockyard.errors import DockyardError
-from dockyard.paths import Paths
 
-_SETTINGS = {"allow_interspersed_args": False, "help_option_names": ["--help"]}
+TYPE_CHECKING = False  # typing is not imported on the run path (bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
+    from dockyard.paths import Paths
 
 #: Largest ``--security-opt seccomp=FILE`` read (Docker's default profile is about 20 KiB).
 MAX_SECCOMP_PROFILE = 16 << 20
-
-
-def _container_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """The flags ``create`` and ``run`` share."""
-    options = [
-        click.option(
-            "-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached"
-        ),
-        click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY"),
-        click.option("-a", "--attach", multiple=True, help="Attach to STDIN, STDOUT or STDERR"),
-        click.option(
-            "--rm",
-            "auto_remove",
-            is_flag=True,
-            help="Automatically remove the container when it exits",
-        ),
-        click.option("--name", help="Assign a name to the container"),
-        click.option(
-            "--pull",
-            default="missing",
-            help='Pull image before running ("always", "missing", "never")',
-        ),
-        click.option("-e", "--env", multiple=True, help="Set environment variables"),
-        click.option("--env-file", multiple=True, help="Read in a file of environment variables"),
-        click.option("-w", "--workdir", help="Working directory inside the container"),
-        click.option("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])"),
-        click.option("--entrypoint", help="Overwrite the default ENTRYPOINT of the image"),
-        click.option("-h", "--hostname", help="Container host name"),
-        click.option("-l", "--label", multiple=True, help="Set meta data on a container"),
-        click.option("-v", "--volume", "volume", multiple=True, help="Bind mount a volume"),
-        click.option("--mount", multiple=True, help="Attach a filesystem mount to the container"),
-        click.option("--tmpfs", multiple=True, help="Mount a tmpfs directory"),
-        click.option(
-            "--volumes-from", multiple=True, help="Mount volumes from the specified container(s)"
-        ),
-        click.option(
-            "--network",
-            "--net",
-            "network",
-            multiple=True,
-            help="Connect a container to a network (bridge|host|none|container:NAME|NETWORK)",
-        ),
-        click.option("--ip", help="IPv4 address (e.g., 172.30.100.104)"),
-        click.option("--ip6", default="", help="IPv6 address (e.g., 2001:db8::33)"),
-        click.option(
-            "--link-local-ip", multiple=True, help="Container IPv4/IPv6 link-local addresses"
-        ),
-        click.option(
-            "--network-alias",
-            "--net-alias",
-            multiple=True,
-            help="Add network-scoped alias for the container",
-        ),
-        click.option("--mac-address", help="Container MAC address (e.g., 92:d0:c6:0a:29:33)"),
-        click.option("--add-host", multiple=True, help="Add a custom host-to-IP mapping (host:ip)"),
-        click.option("--dns", multiple=True, help="Set custom DNS servers"),
-        click.option("--dns-search", multiple=True, help="Set custom DNS search domains"),
-        click.option("--dns-option", multiple=True, help="Set DNS options"),
-        click.option("--link", multiple=True, help="Add link to another container"),
-        click.option(
-            "-p", "--publish", multiple=True, help="Publish a container's port(s) to the host"
-        ),
-        click.option(
-            "-P",
-            "--publish-all",
-            is_flag=True,
-            help="Publish all exposed ports to random ports",
-        ),
-        click.option("--expose", multiple=True, help="Expose a port or a range of ports"),
-        click.option(
-            "--privileged", is_flag=True, help="Give extended privileges to this container"
-        ),
-        click.option("--cap-add", multiple=True, help="Add Linux capabilities"),
-        click.option("--cap-drop", multiple=True, help="Drop Linux capabilities"),
-        click.option(
-            "--read-only", is_flag=True, help="Mount the container's root filesystem as read only"
-        ),
-        click.option("--security-opt", multiple=True, help="Security Options"),
-        click.option("--ulimit", multiple=True, help="Ulimit options"),
-        click.option("-m", "--memory", help="Memory limit"),
-        click.option(
-            "--memory-swap",
-            help="Swap limit equal to memory plus swap: '-1' to enable unlimited swap",
-        ),
-        click.option("--cpus", help="Number of CPUs"),
-        click.option(
-            "-c", "--cpu-shares", type=int, default=0, help="CPU shares (relative weight)"
-        ),
-        click.option(
-            "--pids-limit",
-            type=int,
-            default=0,
-            help="Tune container pids limit (set -1 for unlimited)",
-        ),
-        click.option(
-            "--cgroup-parent", default="", help="Optional parent cgroup for the container"
-        ),
-        click.option(
-            "--runtime",
-            default="dockyard",
-            help="Runtime to use for this container (dockyard|runc|crun)",
-        ),
-        click.option(
-            "--init",
-            is_flag=True,
-            help="Run an init inside the container that forwards signals and reaps processes",
-        ),
-        click.option("--stop-signal", help="Signal to stop the container"),
-        click.option("--stop-timeout", type=int, help="Timeout (in seconds) to stop a container"),
-        click.option(
-            "--restart",
-            default="no",
-            help="Restart policy to apply when a container exits (no|always|on-failure[:N]|unless-stopped)",
-        ),
-        click.option("--health-cmd", help="Command to run to check health"),
-        click.option(
-            "--health-interval", help="Time between running the check (ms|s|m|h) (default 0s)"
-        ),
-        click.option(
-            "--health-retries",
-            type=int,
-            default=0,
-            help="Consecutive failures needed to report unhealthy",
-        ),
-        click.option(
-            "--health-start-interval",
-            help="Time between running the check during the start period (ms|s|m|h) (default 0s)",
-        ),
-        click.option(
-            "--health-start-period",
-            help="Start period for the container to initialize before starting health-retries "
-            "countdown (ms|s|m|h) (default 0s)",
-        ),
-        click.option(
-            "--health-timeout",
-            help="Maximum time to allow one check to run (ms|s|m|h) (default 0s)",
-        ),
-        click.option(
-            "--no-healthcheck", is_flag=True, help="Disable any container-specified HEALTHCHECK"
-        ),
-        click.option(
-            "--use-api-socket", is_flag=True, help="Bind mount Docker API socket and required auth"
-        ),
-        click.option("--detach-keys", default=None, help="Override the key sequence for detaching"),
-        click.argument("image"),
-        click.argument("command", nargs=-1, type=click.UNPROCESSED),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    from dockyard.cli.runopts import resource_options
-
-    return resource_options(f)
 
 
 def _create_request(
@@ -505,24 +352,27 @@ def _check_signal(text: str) -> None:
     parse_signal(text)
 
 
-def _fail(err: DockyardError, client: bool = False) -> NoReturn:
+def _fail(err: DockyardError, client: bool = False, command: str = "run") -> NoReturn:
     """docker/cli's ``withHelp`` error: ``dockyard: Error response from daemon: ...``
-    (``client``: an error of the client itself, ``dockyard: ...``), a pointer to the
-    command's ``--help``, and the error's exit code."""
-    ctx = click.get_current_context(silent=True)
-    name = ctx.info_name if ctx is not None and ctx.info_name == "create" else "run"
+    (``client``: an error of the client itself, ``dockyard: ...``), a pointer to
+    ``command``'s ``--help`` (``run`` or ``create``), and the error's exit code."""
+    name = command
     text = str(err) if client else f"Error response from daemon: {err}"
     print(f"dockyard: {text}\n\nRun 'dockyard {name} --help' for more information", file=sys.stderr)
     sys.exit(err.exit_code)
 
 
 def _create(
-    paths: Paths, kw: dict[str, Any], detach: bool = False, foreground: bool = False
+    paths: Paths,
+    kw: dict[str, Any],
+    detach: bool = False,
+    foreground: bool = False,
+    command: str = "run",
 ) -> tuple[Any, str]:
     """Create the container ``kw`` describes, for ``run -d`` (``detach``: nothing
-    attached), a ``foreground`` run (``-it`` needs a terminal) or ``create``; returns the
-    engine and the container's ID. A run's container keeps its start lock for the start
-    that follows (crash safety)."""
+    attached), a ``foreground`` run (``-it`` needs a terminal) or ``create`` (``command``,
+    named in errors); returns the engine and the container's ID. A run's container keeps
+    its start lock for the start that follows (crash safety)."""
     from dockyard.cli.engine import current_host, open_engine
     from dockyard.engine import Engine
     from dockyard.errors import InvalidArgument
@@ -534,7 +384,7 @@ def _create(
         # Only this host's platform can run here (no emulation).
         check_platform(kw["platform"])
     except InvalidArgument as e:
-        _fail(e, client=True)
+        _fail(e, client=True, command=command)
     if foreground and config["Tty"] and config["OpenStdin"] and not os.isatty(0):
         print("the input device is not a TTY", file=sys.stderr)
         sys.exit(1)
@@ -552,19 +402,20 @@ def _create(
                 f"or delete {cidfile}"
             ),
             client=True,
+            command=command,
         )
     logins = None
     if kw["use_api_socket"]:
         try:
             logins = _api_socket(paths, config, host_config)
         except DockyardError as e:
-            _fail(e, client=True)
+            _fail(e, client=True, command=command)
     if current_host() is not None:
         engine = open_engine(paths)
         container_id = _create_remote(engine, kw, config, host_config, networking)
     else:
         engine = Engine(paths)
-        _pull_image(engine, kw["image"], kw["pull"], kw["quiet"], kw["platform"] or None)
+        _pull_image(engine, kw["image"], kw["pull"], kw["quiet"], kw["platform"] or None, command)
         # The logins are copied in through the start lock, so `run --use-api-socket`
         # creates and then starts, as `docker create` and `docker start` do.
         container_id = engine.container_create(
@@ -575,7 +426,7 @@ def _create(
             keep_lock=(detach or foreground) and logins is None,
         )["Id"]
     if cidfile:
-        _write_cidfile(cidfile, container_id)
+        _write_cidfile(cidfile, container_id, command)
     if logins is not None:
         _copy_logins(engine, container_id, logins)
     return engine, container_id
@@ -691,9 +542,10 @@ def _copy_logins(engine: Any, container_id: str, config: dict[str, Any]) -> None
     archives.archive_put(engine, container_id, "/", buf)
 
 
-def _write_cidfile(path: str, container_id: str) -> None:
+def _write_cidfile(path: str, container_id: str, command: str) -> None:
     """``--cidfile``: the new container's ID in ``path``, which must not exist (created
-    exclusively: another run racing for the same file fails, as docker/cli's)."""
+    exclusively: another run racing for the same file fails, as docker/cli's);
+    ``command`` (``run``, ``create``) is named in errors."""
     from dockyard.errors import InvalidArgument
 
     try:
@@ -705,6 +557,7 @@ def _write_cidfile(path: str, container_id: str) -> None:
                 f"or delete {path}"
             ),
             client=True,
+            command=command,
         )
     except OSError as e:
         _fail(
@@ -713,6 +566,7 @@ def _write_cidfile(path: str, container_id: str) -> None:
                 f"{(e.strerror or str(e)).lower()}"
             ),
             client=True,
+            command=command,
         )
     with os.fdopen(fd, "w") as f:
         f.write(container_id)
@@ -745,7 +599,12 @@ def _create_remote(
 
 
 def _pull_image(
-    engine: Any, name: str, policy: str, quiet: bool = False, platform: str | None = None
+    engine: Any,
+    name: str,
+    policy: str,
+    quiet: bool = False,
+    platform: str | None = None,
+    command: str = "run",
 ) -> None:
     """``--pull``: ``missing`` pulls an image no local name matches (after Docker's
     ``Unable to find image '...' locally``), ``always`` pulls, ``never`` does not. The
@@ -758,7 +617,7 @@ def _pull_image(
         if not distribution.needs_pull(engine, name, policy):
             return
     except InvalidArgument as e:
-        _fail(e, client=True)
+        _fail(e, client=True, command=command)
     # Only now: the progress display imports cli.images and cli.formatting.
     from dockyard.cli.registry import ProgressDisplay
 
@@ -777,13 +636,12 @@ def _pull_image(
     ProgressDisplay(sys.stderr).show_all(distribution.pull(engine, name, platform=platform))
 
 
-@click.command(context_settings=_SETTINGS)
-@_container_options
-@click.pass_obj
 def create(paths: Paths, **kw: Any) -> None:
-    """Create a new container."""
+    """``dockyard create``: ``kw`` holds the value of every flag (the parameters of
+    cli/runflags.py's CONTAINER) and the positional ``image`` and ``command`` (a tuple).
+    Prints the new container's ID; exits as docker/cli on an error."""
     try:
-        _, container_id = _create(paths, kw)
+        _, container_id = _create(paths, kw, command="create")
     except DockyardError as e:
         # docker/cli's runCreate returns the daemon's error as is: printed without the
         # program's name or a pointer to --help, exit 1 (run's are 125).
@@ -792,19 +650,10 @@ def create(paths: Paths, **kw: Any) -> None:
     print(container_id)
 
 
-@click.command(context_settings=_SETTINGS)
-@click.option(
-    "-d", "--detach", is_flag=True, help="Run container in background and print container ID"
-)
-@click.option(
-    "--sig-proxy/--no-sig-proxy",
-    default=True,
-    help="Proxy received signals to the process (non-TTY mode only)",
-)
-@_container_options
-@click.pass_obj
 def run(paths: Paths, detach: bool, sig_proxy: bool, **kw: Any) -> None:
-    """Create and run a new container from an image."""
+    """``dockyard run``: ``detach`` and ``sig_proxy`` as ``-d`` and ``--sig-proxy``
+    ask, ``kw`` as for :func:`create`. Ends the process with the container's exit status
+    (``-d``: 0 after printing its ID), docker/cli's on an error."""
     from dockyard.cli.engine import exit_now
     from dockyard.errors import InvalidArgument
 

@@ -5,13 +5,11 @@ range checks are the engine's (dockyard.container.manager)."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from typing import Any
-
-import click
-
 from dockyard.errors import InvalidArgument
+
+TYPE_CHECKING = False  # typing is not imported on the run path (bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 # docker/cli opts.ValidateSysctl: the IPC ones by name, net.* and fs.mqueue.* by prefix.
 _SYSCTL_NAMES = {
@@ -26,155 +24,7 @@ _SYSCTL_NAMES = {
 }
 _SYSCTL_PREFIXES = ("net.", "fs.mqueue.")
 # docker/cli opts.ValidateDeviceCgroupRule.
-_CGROUP_RULE = re.compile(r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})\Z")
-
-
-def resource_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """The resource, device and kernel flags ``create`` and ``run`` share (Docker's help
-    texts)."""
-    options = [
-        click.option("--annotation", multiple=True, help="Add an annotation to the container"),
-        click.option(
-            "--cgroupns",
-            default="",
-            help="Cgroup namespace to use (host|private)",
-        ),
-        click.option("--ipc", default="", help="IPC mode to use"),
-        click.option("--pid", default="", help="PID namespace to use"),
-        click.option("--userns", default="", help="User namespace to use"),
-        click.option("--uts", default="", help="UTS namespace to use"),
-        click.option(
-            "--blkio-weight",
-            type=click.IntRange(0, 65535),
-            default=0,
-            help="Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)",
-        ),
-        click.option("--cidfile", default="", help="Write the container ID to the file"),
-        click.option(
-            "--cpu-period",
-            type=int,
-            default=0,
-            help="Limit CPU CFS (Completely Fair Scheduler) period",
-        ),
-        click.option(
-            "--cpu-quota",
-            type=int,
-            default=0,
-            help="Limit CPU CFS (Completely Fair Scheduler) quota",
-        ),
-        click.option(
-            "--cpu-rt-period",
-            type=int,
-            default=0,
-            help="Limit CPU real-time period in microseconds",
-        ),
-        click.option(
-            "--cpu-rt-runtime",
-            type=int,
-            default=0,
-            help="Limit CPU real-time runtime in microseconds",
-        ),
-        click.option(
-            "--cpuset-cpus", default="", help="CPUs in which to allow execution (0-3, 0,1)"
-        ),
-        click.option(
-            "--cpuset-mems", default="", help="MEMs in which to allow execution (0-3, 0,1)"
-        ),
-        click.option("--device", multiple=True, help="Add a host device to the container"),
-        click.option(
-            "--device-cgroup-rule",
-            multiple=True,
-            help="Add a rule to the cgroup allowed devices list",
-        ),
-        click.option(
-            "--device-read-bps",
-            multiple=True,
-            help="Limit read rate (bytes per second) from a device",
-        ),
-        click.option(
-            "--device-read-iops",
-            multiple=True,
-            help="Limit read rate (IO per second) from a device",
-        ),
-        click.option(
-            "--device-write-bps",
-            multiple=True,
-            help="Limit write rate (bytes per second) to a device",
-        ),
-        click.option(
-            "--device-write-iops",
-            multiple=True,
-            help="Limit write rate (IO per second) to a device",
-        ),
-        click.option("--domainname", default="", help="Container NIS domain name"),
-        click.option(
-            "--gpus",
-            default="",
-            help="GPU devices to add to the container ('all' to pass all GPUs)",
-        ),
-        click.option("--group-add", multiple=True, help="Add additional groups to join"),
-        click.option("--isolation", default="", help="Container isolation technology"),
-        click.option("--kernel-memory", default=None, help="Kernel memory limit"),
-        click.option("--label-file", multiple=True, help="Read in a line delimited file of labels"),
-        click.option("--log-driver", default="", help="Logging driver for the container"),
-        click.option("--log-opt", multiple=True, help="Log driver options"),
-        click.option("--memory-reservation", default=None, help="Memory soft limit"),
-        click.option(
-            "--memory-swappiness",
-            type=int,
-            default=-1,
-            help="Tune container memory swappiness (0 to 100) (default -1)",
-        ),
-        click.option("--oom-kill-disable", is_flag=True, help="Disable OOM Killer"),
-        click.option(
-            "--oom-score-adj",
-            type=int,
-            default=0,
-            help="Tune host's OOM preferences (-1000 to 1000)",
-        ),
-        click.option("-q", "--quiet", is_flag=True, help="Suppress the pull output"),
-        click.option("--shm-size", default=None, help="Size of /dev/shm"),
-        click.option(
-            "--storage-opt", multiple=True, help="Storage driver options for the container"
-        ),
-        click.option("--sysctl", multiple=True, help="Sysctl options"),
-        click.option(
-            "--volume-driver", default="", help="Optional volume driver for the container"
-        ),
-        click.option(
-            "--blkio-weight-device",
-            multiple=True,
-            help="Block IO weight (relative device weight)",
-        ),
-        click.option("--cpu-count", type=int, default=0, help="CPU count (Windows only)"),
-        click.option("--cpu-percent", type=int, default=0, help="CPU percent (Windows only)"),
-        click.option(
-            "--io-maxbandwidth",
-            default=None,
-            help="Maximum IO bandwidth limit for the system drive (Windows only)",
-        ),
-        click.option(
-            "--io-maxiops",
-            type=int,
-            default=0,
-            help="Maximum IOps limit for the system drive (Windows only)",
-        ),
-        click.option(
-            "--platform",
-            default="",
-            envvar="DOCKER_DEFAULT_PLATFORM",
-            help="Set platform if server is multi-platform capable",
-        ),
-        click.option(
-            "--disable-content-trust/--no-disable-content-trust",
-            is_flag=True,
-            default=True,
-            help="Skip image verification (Dockyard verifies no signatures)",
-        ),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+_CGROUP_RULE = r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})\Z"
 
 
 def check_content_trust(disabled: bool) -> None:
@@ -332,7 +182,9 @@ def apply_resource_flags(
 
     check_content_trust(kw["disable_content_trust"])
     for rule in kw["device_cgroup_rule"]:
-        if not _CGROUP_RULE.match(rule):
+        import re
+
+        if not re.match(_CGROUP_RULE, rule):
             raise _bad("--device-cgroup-rule", rule, f"invalid device cgroup format '{rule}'")
     storage_opts: dict[str, str] = {}
     for opt in kw["storage_opt"]:
