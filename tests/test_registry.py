@@ -4,15 +4,18 @@ pulls."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
 import os
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -410,3 +413,176 @@ def test_gzip_manifest_families() -> None:
         manifest["layers"][0],
         {"mediaType": f"{oci}.tar+gzip", "size": 3, "digest": "sha256:bz"},
     ]
+
+
+def _pull_here(
+    name: str,
+    on_message: Callable[[dict], None] | None = None,
+    after_write: Callable[[], None] | None = None,
+) -> None:
+    """Pull ``name`` in this process, as ``dockyard pull`` does (a lease, a state DB
+    connection of its own), calling ``on_message`` with each progress message and
+    ``after_write`` after each of its write transactions: the points where a test makes
+    another command run, to play one interleaving of a race deterministically."""
+    from dockyard import reference
+    from dockyard.distribution import config
+    from dockyard.distribution.pull import Puller
+    from dockyard.image.store import ImageStore
+    from dockyard.paths import Paths
+    from dockyard.state import StateDB
+
+    paths = Paths.from_env()
+    db = StateDB(paths.state_db)
+    if after_write is not None:
+        write = db.write
+
+        @contextlib.contextmanager
+        def hooked() -> Iterator[Any]:
+            with write() as conn:
+                yield conn
+            after_write()
+
+        db.write = hooked  # type: ignore[method-assign]
+    try:
+        store = ImageStore(paths, db)
+        with store.lease():
+            Puller(store, config.load(), on_message or (lambda m: None), paths.runroot).pull(
+                reference.parse(name)
+            )
+    finally:
+        db.close()
+
+
+def test_a_removal_during_a_pull_leaves_its_repo_digest_whole(
+    dy: Runner, busybox: str, registry: Registry, engine_env: dict
+) -> None:
+    """The RepoDigest a pull records goes in with the image row: an ``rmi`` of the last
+    other RepoDigest naming the same manifest, right after that transaction, leaves the
+    manifest blob to the new RepoDigest (it deleted it when the row came later)."""
+    one, two = f"{registry.host}/rda/one", f"{registry.host}/rda/two"
+    digest = _push(dy, busybox, f"{one}:1")
+    assert _push(dy, busybox, f"{two}:1") == digest  # the same gzip bytes, the same manifest
+    dy("rmi", f"{two}:1", f"{one}:1", check=True)
+    dy("pull", "-q", f"{one}:1", check=True)  # busybox is here: only the RepoDigest is new
+    dy("rmi", f"{one}:1", check=True)
+    dy("pull", "-q", f"{one}@{digest}", check=True)
+    removed: list[str] = []
+
+    def rmi_the_other() -> None:
+        if not removed:
+            removed.append(dy("rmi", f"{one}@{digest}", check=True).stdout)
+
+    _pull_here(f"{two}:1", after_write=rmi_the_other)
+    assert removed == [f"Untagged: {one}@{digest}\n"]
+    blob = Path(engine_env["DOCKYARD_ROOT"], "blobs", "sha256", digest[7:])
+    assert blob.exists()
+    digests = dy("image", "inspect", "-f", "{{json .RepoDigests}}", f"{two}:1", check=True)
+    assert json.loads(digests.stdout) == [f"{two}@{digest}"]
+    check = dy("system", "check")
+    assert check.returncode == 0, check.stdout
+
+
+def test_a_layer_a_pull_relies_on_is_not_removed_under_it(
+    dy: Runner, busybox: str, registry: Registry, tmp_path: Path, engine_env: dict
+) -> None:
+    """A pull pins the layers it found here until its image is recorded: neither
+    another pull that is done with a blob (an image here under another manifest
+    discards the layer blobs it fetched) nor an ``rmi`` of the image that had them
+    deletes them under it (it failed 'layer blob sha256:... is missing')."""
+    base = f"{registry.host}/pin/base:1"
+    _push(dy, busybox, base)
+    # Two pulls of an image that is here (busybox, stored uncompressed): the first
+    # fetches the gzip blob and, done, discards it while the second relies on it.
+    fetched, seen, first_done = threading.Event(), threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def first(m: dict) -> None:
+        if m.get("status") == "Pull complete":
+            fetched.set()
+            seen.wait(30)
+
+    def second(m: dict) -> None:
+        if m.get("status") == "Already exists":
+            seen.set()
+            first_done.wait(30)
+
+    def run(name: str, hook: Callable[[dict], None], done: threading.Event | None) -> None:
+        try:
+            _pull_here(name, on_message=hook)
+        except BaseException as e:
+            failures.append(e)
+        finally:
+            seen.set()
+            if done is not None:
+                done.set()
+
+    t1 = threading.Thread(target=run, args=(base, first, first_done))
+    t1.start()
+    assert fetched.wait(30)
+    run(base, second, None)
+    t1.join()
+    assert failures == []
+    check = dy("system", "check")  # the blob nobody uses went with the last pull
+    assert check.returncode == 0, check.stdout
+    # An `rmi` of the image whose layer a pull of another image finds here.
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM {base}\nRUN echo child > /child\n")
+    child = f"{registry.host}/pin/child:1"
+    dy("build", "-q", "-t", child, str(ctx), check=True)
+    _push(dy, child, child)
+    dy("rmi", child, base, busybox, check=True)
+    dy("pull", "-q", base, check=True)
+    removed: list[str] = []
+
+    def rmi_base(m: dict) -> None:
+        if m.get("status") == "Already exists" and not removed:
+            removed.append(dy("rmi", base, check=True).stdout)
+
+    _pull_here(child, on_message=rmi_base)
+    assert removed and removed[0].startswith(f"Untagged: {base}\n")
+    assert "Deleted: sha256:" in removed[0]
+    run_child = dy("run", "--rm", child, "cat", "/child", check=True)
+    assert run_child.stdout == "child\n"
+    check = dy("system", "check")
+    assert check.returncode == 0, check.stdout
+
+
+def test_system_check_with_a_manifest_blob_missing(
+    dy: Runner, busybox: str, registry: Registry, engine_env: dict
+) -> None:
+    """A RepoDigest whose manifest blob is gone is reported and dropped by ``--repair``;
+    an image whose own manifest blob is gone is reported, and its layer blob (which only
+    that manifest names) is neither reported nor deleted."""
+    blobs = Path(engine_env["DOCKYARD_ROOT"], "blobs", "sha256")
+    name = f"{registry.host}/gone/busybox:1"
+    digest = _push(dy, busybox, name)
+    dy("rmi", name, check=True)
+    dy("pull", "-q", name, check=True)  # busybox is here: the registry's manifest beside it
+    (blobs / digest[7:]).unlink()
+    check = dy("system", "check")
+    assert check.returncode == 1
+    assert check.stdout.splitlines() == [
+        f"rows\trepo_digests:{name.rsplit(':', 1)[0]}@{digest}\tdeleted (no blob)",
+        "1 found; Reclaimable space: 0B",
+    ]
+    dy("system", "check", "--repair", check=True)
+    assert dy("system", "check", check=True).stdout.startswith("0 found")
+    assert dy("images", "--digests", "--format", "{{.Digest}}", name, check=True).stdout == (
+        "<none>\n"
+    )
+    # Pulled as a new image: its own manifest names the gzip layer blob.
+    dy("rmi", name, busybox, check=True)
+    dy("pull", "-q", name, check=True)
+    manifest = json.loads((blobs / digest[7:]).read_bytes())
+    layer_blob = blobs / manifest["layers"][0]["digest"][7:]
+    image_id = dy("image", "inspect", "-f", "{{.Id}}", name, check=True).stdout.strip()
+    (blobs / digest[7:]).unlink()
+    check = dy("system", "check")
+    assert check.returncode == 1
+    lines = check.stdout.splitlines()
+    assert lines[0].startswith(f"image\t{image_id}\tdamaged: manifest blob {digest} is missing")
+    assert not any(line.startswith(("blob\t", "layer\t")) for line in lines), lines
+    dy("system", "check", "--repair", check=True)
+    assert layer_blob.exists()
+    assert dy("run", "--rm", name, "true").returncode == 0

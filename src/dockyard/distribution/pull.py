@@ -233,6 +233,7 @@ class Puller:
         want = media.parse_platform(platform)
         target = ref.digest or ref.tag or reference.DEFAULT_TAG
         reg, data, mt, top_digest = self.resolve(ref, target)
+        tag = ref if ref.tag is not None and ref.digest is None else None
         try:
             self._send(msg.status(f"Pulling from {ref.path}", target, layer=False))
             manifest_bytes = data
@@ -241,18 +242,17 @@ class Puller:
                 manifest_bytes, mt, _ = fetch_manifest(reg, ref, str(desc.get("digest", "")))
                 if mt in media.INDEXES:
                     raise DockyardError("invalid manifest: an index inside an index")
+            previous = self.store.lookup_tag(tag) if tag is not None else None
+            repo_digest = (reference.Reference(ref.name, None, top_digest), data)
             image, updated = self._pull_manifest(
-                reg, ref, manifest_bytes, want if platform else None
+                reg, ref, manifest_bytes, want if platform else None, tag, repo_digest
             )
         finally:
             reg.close()
-        if ref.tag is not None and ref.digest is None:
-            previous = self.store.lookup_tag(ref)
+        if tag is not None:
             updated = updated or previous is None or previous.id != image.id
-            self.store.tag(image.id, ref)
-        self.store.add_repo_digest(image.id, reference.Reference(ref.name, None, top_digest))
         self._send(msg.status(f"Digest: {top_digest}"))
-        return PullResult(self.store.get(image.id), top_digest, updated)
+        return PullResult(image, top_digest, updated)
 
     def _pull_manifest(
         self,
@@ -260,7 +260,14 @@ class Puller:
         ref: reference.Reference,
         manifest_bytes: bytes,
         platform: tuple[str, str, str] | None,
+        tag: reference.Reference | None,
+        repo_digest: tuple[reference.Reference, bytes],
     ) -> tuple[Image, bool]:
+        """Fetch what the image of ``manifest_bytes`` lacks and record it, with ``tag``
+        and ``repo_digest`` (see ``ImageStore.add``); returns ``(image, whether it is
+        new)``. The layers it relies on are pinned until the image row exists; those no
+        image uses then (it failed, or the image was here under another manifest) are
+        removed, unless another pull pins them."""
         try:
             m = json.loads(manifest_bytes)
             config_desc = m["config"]
@@ -302,18 +309,22 @@ class Puller:
             raise DockyardError(
                 f"invalid image {config_digest}: {len(layers)} layers, {len(diff_ids)} diff ids"
             )
-        made_blobs: list[str] = []
-        made_layers: list[str] = []
+        pins = self.store.pins()
+        blobs = [str(d["digest"]) for d in layers]
         try:
-            sizes = self._layers(reg, ref, layers, diff_ids, made_blobs, made_layers)
-            image = self.store.add(manifest_bytes, config_bytes, sum(sizes))
+            sizes = self._layers(reg, ref, layers, diff_ids, pins)
+            image = self.store.add(
+                manifest_bytes, config_bytes, sum(sizes), tag=tag, repo_digest=repo_digest
+            )
         except BaseException:
-            self.store.discard_unreferenced(made_blobs, made_layers)
+            pins.release()
+            self.store.discard_unreferenced(blobs, diff_ids)
             raise
+        pins.release()
         if image.manifest_digest != "sha256:" + hashlib.sha256(manifest_bytes).hexdigest():
             # The image was stored before under another manifest (other compression):
-            # it keeps that one, and the blobs fetched for this one are not needed.
-            self.store.discard_unreferenced(made_blobs, made_layers)
+            # it keeps that one, and the layer blobs of this one are not needed.
+            self.store.discard_unreferenced(blobs, [])
         return image, existing is None
 
     def _config(self, reg: Registry, ref: reference.Reference, digest: str, size: int) -> bytes:
@@ -336,8 +347,7 @@ class Puller:
         ref: reference.Reference,
         layers: list[dict[str, Any]],
         diff_ids: list[str],
-        made_blobs: list[str],
-        made_layers: list[str],
+        pins: Any,
     ) -> list[int]:
         """Fetch and unpack the layers, each on a thread of its own, ``max_downloads``
         downloading and as many unpacking at a time; returns their uncompressed sizes
@@ -345,7 +355,9 @@ class Puller:
         thread takes one, then starts the layer's thread with it), as Docker's
         ``Waiting`` lines say. When a layer fails, layers not started yet are not,
         those under way are let finish, and the first failed layer's error (in
-        manifest order) is raised."""
+        manifest order) is raised. Each blob and layer is pinned in ``pins`` (an
+        ``image.store.Pins``) before it is looked for, so that no removal deletes it
+        before the image row exists."""
         from dockyard.snapshot import LayerStore
 
         layer_store = LayerStore(self.store.paths)
@@ -354,6 +366,8 @@ class Puller:
         todo: list[int] = []
         for i, (desc, diff_id) in enumerate(zip(layers, diff_ids, strict=True)):
             short = desc["digest"][7:19]
+            pins.hold(desc["digest"])
+            pins.hold(diff_id)
             if content.exists(desc["digest"]) and layer_store.exists(diff_id):
                 self._send(msg.status("Already exists", short))
                 sizes[i] = layer_store.content_size(diff_id)
@@ -366,26 +380,16 @@ class Puller:
         if not todo:
             return sizes
         limits = _Limits(self.cfg.max_downloads)
-        made_lock = threading.Lock()
         errors: dict[int, BaseException] = {}
 
         def job(i: int, slot: _Slot) -> None:
             try:
-                size, new_blob, new_layer = self._layer(
-                    reg, ref, layers[i], diff_ids[i], layer_store, limits, slot
-                )
+                sizes[i] = self._layer(reg, ref, layers[i], diff_ids[i], layer_store, limits, slot)
             except BaseException as e:  # handed to the pulling thread
                 limits.failed.set()
                 errors[i] = e
-                return
             finally:
                 slot.release()
-            sizes[i] = size
-            with made_lock:
-                if new_blob:
-                    made_blobs.append(layers[i]["digest"])
-                if new_layer:
-                    made_layers.append(diff_ids[i])
 
         if len(todo) == 1:
             job(todo[0], _Slot(limits.downloads))  # on this thread: one thread fewer
@@ -416,11 +420,10 @@ class Puller:
         layer_store: Any,
         limits: _Limits,
         slot: _Slot,
-    ) -> tuple[int, bool, bool]:
+    ) -> int:
         """One layer: unpacked while it downloads (unless stored), blob and layer each
         verified before they are renamed into place. ``slot`` is the layer's download
-        slot, released as soon as it is not needed. Returns ``(uncompressed size, blob
-        new, layer new)``."""
+        slot, released as soon as it is not needed. Returns the uncompressed size."""
         digest, size = str(desc["digest"]), int(desc["size"])
         short = digest[7:19]
         content = self.store.content
@@ -430,7 +433,7 @@ class Puller:
                 if not have_blob:
                     _Download(self, reg, ref, digest, size, short, slot, follow=False).run()
                 self._send(msg.status("Pull complete", short))
-                return layer_store.content_size(diff_id), not have_blob, False
+                return int(layer_store.content_size(diff_id))
             if have_blob:
                 slot.release()
                 self._send(msg.status("Download complete", short))
@@ -442,7 +445,7 @@ class Puller:
                     reg, ref, digest, size, short, diff_id, layer_store, limits, slot
                 )
             self._send(msg.status("Pull complete", short))
-            return unpacked, not have_blob, True
+            return unpacked
 
     def _unpack(
         self, reader: Any, diff_id: str, layer_store: Any, check: Callable[[], None] | None
@@ -498,13 +501,12 @@ class Puller:
                 try:
                     return self._unpack(spool, diff_id, layer_store, check)
                 except DockyardError:
-                    # The blob of a layer that did not unpack is verified, not stored. A
+                    # The blob of a layer that did not unpack is verified, not stored (one
+                    # stored before it was told not to goes with the failed pull's). A
                     # blob that is not what the manifest says, or a download that failed,
                     # explains the failure best.
                     download.keep = False
                     download.join()
-                    if download.stored:  # before it was told not to
-                        self.store.discard_unreferenced([digest], [])
                     raise
         finally:
             download.wait()

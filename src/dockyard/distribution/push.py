@@ -173,7 +173,9 @@ class Pusher:
             ok=(200, 201, 202),
         ):
             pass
-        self.store.add_repo_digest(image.id, reference.Reference(ref.name, None, digest))
+        self.store.add_repo_digest(
+            image.id, reference.Reference(ref.name, None, digest), manifest_bytes
+        )
         self._send(msg.status(f"{tag}: digest: {digest} size: {len(manifest_bytes)}"))
         self._send(
             {

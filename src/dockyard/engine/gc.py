@@ -661,10 +661,32 @@ def _sweep_content(engine: Engine, repair: bool) -> list[Finding]:
     layers = engine.layers
     found = []
     with engine.db.write() as conn:  # add() checks and inserts under this lock
-        keep_blobs, keep_layers = images.referenced(conn)
+        keep_blobs, keep_layers, damaged = images.referenced(conn)
+        for image_id, missing in sorted(damaged.items()):
+            what = "config" if missing == image_id else "manifest"
+            found.append(
+                Finding(
+                    "image",
+                    image_id,
+                    f"damaged: {what} blob {missing} is missing or corrupt, so no blob"
+                    + (" or layer" if what == "config" else "")
+                    + " is collected (remove the image, pull or build it again)",
+                )
+            )
+        for r in conn.execute("SELECT name FROM repo_digests ORDER BY name").fetchall():
+            # A RepoDigest names the manifest (or index) the registry served: kept as a blob.
+            digest = r["name"].rsplit("@", 1)[1]
+            if _fullmatch(_ID, digest[7:]) and not os.path.isfile(
+                os.path.join(paths.blobs, digest[7:])
+            ):
+                found.append(Finding("rows", f"repo_digests:{r['name']}", "deleted (no blob)"))
+                if repair:
+                    conn.execute("DELETE FROM repo_digests WHERE name = ?", (r["name"],))
         with contextlib.suppress(FileNotFoundError):
             for name in os.listdir(paths.blobs):
                 digest = "sha256:" + name
+                if damaged:
+                    break  # which blobs a damaged image uses is not known
                 if _fullmatch(_ID, name) and digest not in keep_blobs:
                     path = os.path.join(paths.blobs, name)
                     found.append(Finding("blob", digest, "deleted (no image)", _size(path)))
@@ -672,8 +694,9 @@ def _sweep_content(engine: Engine, repair: bool) -> list[Finding]:
                         with contextlib.suppress(OSError):
                             os.unlink(path)
         doomed = []
+        unknown_layers = any(missing == image_id for image_id, missing in damaged.items())
         for diff_id in layers.diff_ids():
-            if diff_id not in keep_layers:
+            if diff_id not in keep_layers and not unknown_layers:
                 path = layers.path(diff_id)
                 found.append(Finding("layer", diff_id, "deleted (no image)", _size(path)))
                 if repair:

@@ -33,6 +33,8 @@ MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
 
 #: The lock content writers hold shared (ImageStore.lease) and the collector exclusive.
 CONTENT_LOCK = "{runroot}/content.lock"
+#: A blob's or layer's pin (``Pins``), by the hex of its digest or diff id.
+PIN_LOCK = "{runroot}/locks/pin-{hex}"
 _DIGEST_RE = r"sha256:[a-f0-9]{64}"
 _ID_PREFIX_RE = r"(?:sha256:)?([a-f0-9]{1,64})"
 #: Blobs below this many bytes are hashed without OpenSSL (see _sha256).
@@ -203,6 +205,72 @@ class ContentStore:
             pass
 
 
+class Pins:
+    """Blobs and layers a writer relies on before its image row exists (a pull's layers
+    that are here already, or that it fetched): a shared flock each on
+    ``<runroot>/locks/pin-<hex>``, held until :meth:`release`. A removal deletes no
+    pinned blob or layer (``ImageStore._collect`` takes the pin exclusively, without
+    waiting, around the deletion), so a writer pins first and then checks that what it
+    relies on exists. Thread-safe (a pull's layer threads share one)."""
+
+    def __init__(self, runroot: str) -> None:
+        import threading
+
+        self._runroot = runroot
+        self._fds: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def hold(self, digest: str) -> None:
+        """Pin blob or layer ``digest`` (``sha256:<hex>``; waits while a removal of it
+        is under way)."""
+        import fcntl
+
+        with self._lock:
+            if digest in self._fds:
+                return
+            path = PIN_LOCK.format(runroot=self._runroot, hex=_hex(digest))
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._fds[digest] = fd
+        fcntl.flock(fd, fcntl.LOCK_SH)
+
+    @property
+    def digests(self) -> builtins.list[str]:
+        """What is (or was, before :meth:`release`) pinned."""
+        with self._lock:
+            return builtins.list(self._fds)
+
+    def release(self) -> None:
+        """Drop every pin (the digests stay listed)."""
+        with self._lock:
+            for fd in self._fds.values():
+                if fd >= 0:
+                    os.close(fd)
+            self._fds = dict.fromkeys(self._fds, -1)
+
+
+@contextlib.contextmanager
+def _unpinned(runroot: str, digest: str) -> Iterator[bool]:
+    """Yields whether blob or layer ``digest`` is pinned by nobody; if so, it stays
+    unpinnable (an exclusive flock) until the block ends, so it can be deleted."""
+    import fcntl
+
+    try:
+        fd = os.open(PIN_LOCK.format(runroot=runroot, hex=_hex(digest)), os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        yield True  # a writer pins through this file: it makes it first
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
 class Image:
     """An image in the store. ``id`` is ``sha256:<config hex>``; ``created`` RFC 3339;
     ``size`` bytes (uncompressed layers); ``tags`` full normalised references.
@@ -278,6 +346,10 @@ class ImageStore:
         self.db = db
         self.content = ContentStore(paths)
 
+    def pins(self) -> Pins:
+        """A new, empty set of pins (see ``Pins``) for a writer of this store."""
+        return Pins(self.paths.runroot)
+
     @contextlib.contextmanager
     def lease(self) -> Iterator[None]:
         """Protect the blobs and layers this process writes until an image row references
@@ -352,17 +424,31 @@ class ImageStore:
         rows = self.db.query("SELECT name FROM repo_digests WHERE image_id = ?", (image_id,))
         return sorted(reference.parse(r["name"]).familiar() for r in rows)
 
-    def add_repo_digest(self, image_id: str, ref: reference.Reference) -> None:
+    def add_repo_digest(self, image_id: str, ref: reference.Reference, manifest: bytes) -> None:
         """Record that ``ref.name`` serves ``image_id`` under manifest digest ``ref.digest``
-        (after a pull or push). Raises ``InvalidArgument`` without a digest."""
+        (after a push), ``manifest`` being that manifest's (or index's) bytes: stored as a
+        blob, which the RepoDigest keeps. The blob is (re)stored under the write lock that
+        removals decide under, so no removal deletes it before the row exists. Nothing is
+        recorded when the image was removed meanwhile. Raises ``InvalidArgument`` without
+        a digest or when ``manifest`` does not match it."""
 
         if ref.digest is None:
             raise InvalidArgument(f"{ref} has no digest")
         with self.db.write() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO repo_digests (name, image_id) VALUES (?, ?)",
-                (f"{ref.name}@{ref.digest}", image_id),
-            )
+            if conn.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone():
+                self._insert_repo_digest(conn, image_id, ref, manifest)
+
+    def _insert_repo_digest(
+        self, conn: Any, image_id: str, ref: reference.Reference, manifest: bytes
+    ) -> None:
+        """Store ``manifest`` and record RepoDigest ``ref`` (``name@digest``) of
+        ``image_id``, inside the caller's write transaction ``conn``."""
+        if self.content.put(manifest) != ref.digest:
+            raise InvalidArgument(f"{ref}: the manifest given has another digest")
+        conn.execute(
+            "INSERT OR REPLACE INTO repo_digests (name, image_id) VALUES (?, ?)",
+            (f"{ref.name}@{ref.digest}", image_id),
+        )
 
     def resolve(self, name_or_id: str) -> Image:
         """Find an image as Docker does: full ID, then tag, then unique ID prefix.
@@ -400,13 +486,25 @@ class ImageStore:
         raise NotFound(f"No such image: {shown}")
 
     # -- changes ------------------------------------------------------------------------
-    def add(self, manifest: bytes, config: bytes, size: int | None = None) -> Image:
+    def add(
+        self,
+        manifest: bytes,
+        config: bytes,
+        size: int | None = None,
+        tag: reference.Reference | None = None,
+        repo_digest: tuple[reference.Reference, bytes] | None = None,
+    ) -> Image:
         """Store ``manifest`` and ``config`` blobs and record the image; returns it.
 
         Every layer blob the manifest names and every layer (diff id) the config names must
         already be stored. ``size`` is the uncompressed size in bytes (default: the sum of
-        the manifest's layer sizes). Adding an existing image is a no-op. Raises
-        ``InvalidArgument`` for malformed documents, ``NotFound`` for missing layers.
+        the manifest's layer sizes). Adding an existing image records no other image (it
+        keeps its manifest). ``tag`` (a reference without digest) is pointed at the image
+        and ``repo_digest`` (``(name@digest, the manifest or index bytes of that
+        digest)``, what a pull was served) recorded in the same transaction as the image
+        row, so no removal or prune sees the image untagged or the RepoDigest's blob
+        unreferenced in between. Raises ``InvalidArgument`` for malformed documents,
+        ``NotFound`` for missing layers.
         """
         import json
 
@@ -430,6 +528,9 @@ class ImageStore:
         layers = LayerStore(self.paths)
         with self.db.write() as conn:
             # Checked under the write lock: a concurrent remove cannot delete them now.
+            # The documents are stored again if a removal deleted them since (a stat).
+            self.content.put(config)
+            self.content.put(manifest)
             for d in layer_digests:
                 if not self.content.exists(d):
                     raise NotFound(f"layer blob {d} is missing")
@@ -441,6 +542,15 @@ class ImageStore:
                 "VALUES (?, ?, ?, ?)",
                 (config_digest, manifest_digest, created, layer_size if size is None else size),
             )
+            if tag is not None:
+                if tag.digest is not None:
+                    raise InvalidArgument("refusing to create a tag with a digest reference")
+                conn.execute(
+                    "INSERT OR REPLACE INTO tags (name, image_id) VALUES (?, ?)",
+                    (str(tag), config_digest),
+                )
+            if repo_digest is not None:
+                self._insert_repo_digest(conn, config_digest, *repo_digest)
         return self.get(config_digest)
 
     def tag(self, image_id: str, ref: reference.Reference | str) -> None:
@@ -558,7 +668,7 @@ class ImageStore:
             ).fetchone()
             if row is None:
                 raise NotFound(f"No such image: {image_id}")
-            blobs, diff_ids = self._references_of(image_id, row["manifest_digest"], conn)
+            blobs, diff_ids, _ = self._references_of(image_id, row["manifest_digest"], conn)
             conn.execute("DELETE FROM tags WHERE image_id = ?", (image_id,))
             conn.execute("DELETE FROM repo_digests WHERE image_id = ?", (image_id,))
             conn.execute("DELETE FROM image_parents WHERE image_id = ?", (image_id,))
@@ -574,20 +684,26 @@ class ImageStore:
         """
         return self._collect(blobs, diff_ids)
 
-    def referenced(self, conn: Any = None) -> tuple[set[str], set[str]]:
-        """(blob digests, layer diff ids) the recorded images use: what the garbage
-        collector keeps. ``conn`` is a connection inside a transaction (default: the
-        store's)."""
+    def referenced(self, conn: Any = None) -> tuple[set[str], set[str], dict[str, str]]:
+        """(blob digests, layer diff ids, damaged images) the recorded images use: what
+        the garbage collector keeps. Damaged images map an image ID to the digest of its
+        manifest or config blob that is missing or corrupt: which blobs (manifest) or
+        layers (config) such an image uses is not known, so while one is recorded no
+        blob, or no layer, is unreferenced. ``conn`` is a connection inside a
+        transaction (default: the store's)."""
         conn = conn if conn is not None else self.db.conn
         keep_blobs: set[str] = set()
         keep_layers: set[str] = set()
+        damaged: dict[str, str] = {}
         for other in conn.execute("SELECT id, manifest_digest FROM images").fetchall():
-            other_blobs, other_diffs = self._references_of(
+            other_blobs, other_diffs, unread = self._references_of(
                 other["id"], other["manifest_digest"], conn
             )
             keep_blobs.update(other_blobs)
             keep_layers.update(other_diffs)
-        return keep_blobs, keep_layers
+            if unread:
+                damaged[other["id"]] = unread
+        return keep_blobs, keep_layers, damaged
 
     def _collect(
         self, blobs: builtins.list[str], diff_ids: builtins.list[str]
@@ -603,31 +719,40 @@ class ImageStore:
         from dockyard.snapshot import LayerStore
 
         layers = LayerStore(self.paths)
+        runroot = self.paths.runroot
         removed = []
         doomed = []
         with self.db.write() as conn:
-            keep_blobs, keep_layers = self.referenced(conn)
+            keep_blobs, keep_layers, damaged = self.referenced(conn)
+            unknown_blobs = bool(damaged)
+            unknown_layers = any(d == i for i, d in damaged.items())  # a config is unread
             for d in dict.fromkeys(diff_ids):
-                if d not in keep_layers:
-                    moved = layers.discard(d)
-                    if moved is not None:
-                        doomed.append(moved)
-                        removed.append(d)
-            for b in blobs:
-                if b not in keep_blobs:
-                    self.content.remove(b)
+                if d in keep_layers or unknown_layers:
+                    continue
+                with _unpinned(runroot, d) as free:  # a pull in flight relies on it
+                    moved = layers.discard(d) if free else None
+                if moved is not None:
+                    doomed.append(moved)
+                    removed.append(d)
+            for b in dict.fromkeys(blobs):
+                if b in keep_blobs or unknown_blobs:
+                    continue
+                with _unpinned(runroot, b) as free:
+                    if free:
+                        self.content.remove(b)
         for path in doomed:
             layers.delete_discarded(path)
         return removed
 
     def _references_of(
         self, image_id: str, manifest_digest: str, conn: Any
-    ) -> tuple[builtins.list[str], builtins.list[str]]:
-        """(all blob digests, diff ids) an image uses, read from its blobs and, through
-        ``conn`` (inside the caller's transaction), its RepoDigests: a pull of an image
-        that was here already stores that registry's manifest beside the image's own.
-
-        Unreadable blobs contribute nothing, so a corrupt image can still be removed.
+    ) -> tuple[builtins.list[str], builtins.list[str], str]:
+        """(all blob digests, diff ids, unread) of an image, read from its blobs and,
+        through ``conn`` (inside the caller's transaction), its RepoDigests: a pull of an
+        image that was here already stores that registry's manifest (or index) beside
+        the image's own. ``unread`` is the digest of the manifest or config blob that is
+        missing or corrupt ("" when both were read): its layer blobs or diff ids are
+        then not known, and the caller must keep every blob or layer.
         """
         import json
 
@@ -635,17 +760,18 @@ class ImageStore:
         rows = conn.execute("SELECT name FROM repo_digests WHERE image_id = ?", (image_id,))
         blobs.extend(r["name"].rsplit("@", 1)[1] for r in rows.fetchall())
         diff_ids: builtins.list[str] = []
+        unread = ""
         try:
             m = json.loads(self.content.read(manifest_digest))
-            blobs.extend(d["digest"] for d in m.get("layers", []))
-        except (DockyardError, ValueError, KeyError, TypeError):
-            pass
+            blobs.extend(str(d["digest"]) for d in m.get("layers", []))
+        except (DockyardError, ValueError, KeyError, TypeError, AttributeError):
+            unread = manifest_digest
         try:
             c = json.loads(self.content.read(image_id))
-            diff_ids = list(c["rootfs"]["diff_ids"])
-        except (DockyardError, ValueError, KeyError, TypeError):
-            pass
-        return blobs, diff_ids
+            diff_ids = [str(d) for d in c["rootfs"]["diff_ids"]]
+        except (DockyardError, ValueError, KeyError, TypeError, AttributeError):
+            unread = image_id
+        return blobs, diff_ids, unread
 
     def _containers_using(self, image_id: str) -> builtins.list[tuple[str, bool]]:
         """(container id, running) of every container created from ``image_id``."""
