@@ -293,3 +293,63 @@ def test_an_interrupted_pull_removes_its_temporary_files(
     assert proc.stderr is not None
     proc.stderr.close()
     assert stored(root) == []
+
+
+def test_ctrl_c_against_a_silent_registry_exits_at_once(
+    serve: Callable[..., Server], engine_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the registry sends nothing more (a layer's body stops after its first
+    bytes; a server that never answers at all): the pull cuts its connections and exits
+    130 at once, not after the read timeout, with its temporary files removed."""
+    import socket
+
+    from conftest import DOCKYARD
+
+    monkeypatch.setenv("DOCKYARD_REGISTRY_TIMEOUT", "60")
+    env = {**os.environ, **engine_env}
+    root = engine_env["DOCKYARD_ROOT"]
+
+    def silent(handler: Handler, blob: bytes) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(blob)))
+        handler.end_headers()
+        handler.wfile.write(blob[:4096])
+        handler.wfile.flush()
+        handler.server.stop.wait(60)
+
+    server = serve(Image([tar_of((entry("f"), os.urandom(1 << 20)))]), silent)
+    mute = socket.socket()
+    mute.bind(("127.0.0.1", 0))
+    mute.listen(8)  # connections complete in the kernel; nothing is ever read or sent
+    try:
+        for name, ready in (
+            (
+                f"{server.host}/silent/img:1",
+                lambda: any(n.startswith("tmp/") for n in stored(root)),
+            ),
+            (f"127.0.0.1:{mute.getsockname()[1]}/mute/img:1", lambda: True),
+        ):
+            proc = subprocess.Popen(
+                [DOCKYARD, "pull", name], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+            try:
+                deadline = time.monotonic() + 20
+                while not ready():
+                    assert time.monotonic() < deadline and proc.poll() is None, stored(root)
+                    time.sleep(0.05)
+                time.sleep(0.5)  # blocked reading the socket
+                start = time.monotonic()
+                proc.send_signal(signal.SIGINT)
+                assert proc.wait(10) == 130
+                took = time.monotonic() - start
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            assert proc.stderr is not None
+            proc.stderr.close()
+            # It waited 2 s for its threads, then left them and their files behind.
+            assert took < 1.5, took
+            assert stored(root) == []
+    finally:
+        mute.close()

@@ -30,6 +30,8 @@ from dockyard.errors import DockyardError
 if TYPE_CHECKING:
     import httpx
 
+    from dockyard.distribution.sockets import AbortableBackend
+
 USER_AGENT = "dockyard/0.1.0"
 MAX_REDIRECTS = 10
 _CHALLENGE_PARAM = re.compile(r'([A-Za-z_]+)=(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
@@ -205,13 +207,17 @@ class Registry:
         self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}
         self._lock = threading.Lock()
         self._client: httpx.Client | None = None
+        self._sockets: AbortableBackend | None = None
+        self._aborted = False
 
     # -- connection -----------------------------------------------------------------------
     def _make_client(self, verify: bool) -> httpx.Client:
         import httpx
 
+        from dockyard.distribution.sockets import AbortableBackend
+
         t = self.cfg.timeout
-        return httpx.Client(
+        client = httpx.Client(
             verify=_tls_context(self.cfg, self.host, verify),
             timeout=httpx.Timeout(t, connect=t, read=t, write=t, pool=None),
             follow_redirects=True,
@@ -219,6 +225,27 @@ class Registry:
             headers={"User-Agent": USER_AGENT},
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
         )
+        with self._lock:
+            if self._sockets is None:
+                self._sockets = AbortableBackend()
+                if self._aborted:
+                    self._sockets.abort()
+        # httpx takes no network backend, but its connection pools (httpcore's) do; set
+        # here so that the client keeps its other settings (HTTP(S)_PROXY and NO_PROXY).
+        for transport in [client._transport, *client._mounts.values()]:
+            pool = getattr(transport, "_pool", None)
+            if pool is not None and hasattr(pool, "_network_backend"):
+                pool._network_backend = self._sockets
+        return client
+
+    def abort(self) -> None:
+        """Cut every connection to the registry (from any thread): requests under way
+        fail at once with a transport error, and so do new ones. For Ctrl-C."""
+        with self._lock:
+            self._aborted = True
+            sockets = self._sockets
+        if sockets is not None:
+            sockets.abort()
 
     def ping(self) -> None:
         """Find the endpoint (HTTPS, then HTTP where allowed) and its auth challenge.
@@ -264,6 +291,8 @@ class Registry:
         if self._client is not None:
             self._client.close()
             self._client = None
+        if self._sockets is not None:
+            self._sockets.close()
 
     # -- auth -------------------------------------------------------------------------------
     def _token(self, scopes: tuple[str, ...], refresh: bool) -> str:

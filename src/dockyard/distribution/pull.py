@@ -187,10 +187,21 @@ class Puller:
         self.emit = emit
         self.runroot = runroot
         self._emit_lock = threading.Lock()
+        self._registries: list[Registry] = []
+        self._aborted = False
 
     def _send(self, m: dict[str, Any]) -> None:
         with self._emit_lock:
             self.emit(m)
+
+    def abort(self) -> None:
+        """Cut the pull's connections, now and to come (from any thread, for Ctrl-C):
+        its threads' requests fail at once, and they unwind."""
+        with self._emit_lock:
+            self._aborted = True
+            registries = list(self._registries)
+        for reg in registries:
+            reg.abort()
 
     # -- endpoints ------------------------------------------------------------------------
     def endpoints(self, ref: reference.Reference) -> list[Registry]:
@@ -199,6 +210,12 @@ class Puller:
         if ref.domain == reference.DEFAULT_DOMAIN:
             out += [connect(ref.domain, self.cfg, base=m) for m in self.cfg.mirrors]
         out.append(connect(ref.domain, self.cfg, login=self.login))
+        with self._emit_lock:
+            self._registries += out
+            aborted = self._aborted
+        if aborted:
+            for reg in out:
+                reg.abort()
         return out
 
     def resolve(self, ref: reference.Reference, target: str) -> tuple[Registry, bytes, str, str]:

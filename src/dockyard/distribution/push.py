@@ -63,6 +63,16 @@ class Pusher:
         self.cfg = cfg
         self._emit = emit
         self._lock = threading.Lock()
+        self._registries: list[Registry] = []
+        self._aborted = False
+
+    def abort(self) -> None:
+        """Cut the push's connections, now and to come (from any thread, for Ctrl-C)."""
+        with self._lock:
+            self._aborted = True
+            registries = list(self._registries)
+        for reg in registries:
+            reg.abort()
 
     def _send(self, m: dict[str, Any]) -> None:
         with self._lock:
@@ -84,6 +94,10 @@ class Pusher:
             raise NotFound(f"An image does not exist locally with the tag: {ref.familiar_name()}")
         self._send(msg.status(f"The push refers to repository [{ref.name}]"))
         reg = connect(ref.domain, self.cfg, login=self.login)
+        with self._lock:
+            self._registries.append(reg)
+            if self._aborted:
+                reg.abort()
         try:
             for r in refs:
                 image = self.store.lookup_tag(r)

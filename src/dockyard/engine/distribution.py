@@ -42,14 +42,21 @@ class Cancelled(DockyardError):
     caller stopped (Ctrl-C, SIGTERM, a client gone), so they unwind and clean up."""
 
 
+Emit = Callable[[dict[str, Any]], None]
+#: ``on_cancel(abort)``: ``abort()`` is called (from another thread) when the caller stops.
+OnCancel = Callable[[Callable[[], None]], None]
+
+
 def _stream(
-    paths: Paths, work: Callable[[ImageStore, Callable[[dict[str, Any]], None]], None]
+    paths: Paths, work: Callable[[ImageStore, Emit, OnCancel], None]
 ) -> Iterator[dict[str, Any]]:
-    """Run ``work(store, emit)`` on a thread; yield what it emits; re-raise its error.
-    When the caller stops (an exception here: KeyboardInterrupt, SIGTERM's, the
-    generator closed), ``emit`` raises ``Cancelled`` in the work's threads and they are
-    given ``_CANCEL_WAIT`` seconds to unwind (temporary blobs and layers removed); one
-    stuck on a silent registry is left to the process's end, its files to the sweep."""
+    """Run ``work(store, emit, on_cancel)`` on a thread; yield what it emits; re-raise
+    its error. When the caller stops (an exception here: KeyboardInterrupt, SIGTERM's,
+    the generator closed), ``emit`` raises ``Cancelled`` in the work's threads, the
+    functions given to ``on_cancel`` are called (a pull's or push's cut their registry
+    connections, so a thread waiting on a silent registry wakes at once) and the threads
+    are given ``_CANCEL_WAIT`` seconds to unwind (temporary blobs and layers removed);
+    one stuck anyway is left to the process's end, its files to the sweep."""
     import queue  # here: `run` imports this module for needs_pull only
 
     from dockyard.image.store import ImageStore
@@ -57,6 +64,15 @@ def _stream(
 
     q: queue.Queue[Any] = queue.Queue()
     cancelled = threading.Event()
+    aborts: list[Callable[[], None]] = []
+    aborts_lock = threading.Lock()
+
+    def on_cancel(abort: Callable[[], None]) -> None:
+        with aborts_lock:
+            aborts.append(abort)
+            now = cancelled.is_set()
+        if now:
+            abort()
 
     def emit(message: dict[str, Any]) -> None:
         if cancelled.is_set():
@@ -66,7 +82,7 @@ def _stream(
     def run() -> None:
         db = StateDB(paths.state_db)
         try:
-            work(ImageStore(paths, db), emit)
+            work(ImageStore(paths, db), emit, on_cancel)
             q.put(_DONE)
         except BaseException as e:  # handed to the caller's thread
             q.put(e)
@@ -85,7 +101,11 @@ def _stream(
                 raise item
             yield item
     except BaseException:
-        cancelled.set()
+        with aborts_lock:
+            cancelled.set()
+            registered = list(aborts)
+        for abort in registered:
+            abort()
         thread.join(_CANCEL_WAIT)
         raise
     thread.join()
@@ -140,7 +160,7 @@ def pull(
     media.parse_platform(platform)
     cfg = config.load()
 
-    def work(store: ImageStore, emit: Callable[[dict[str, Any]], None]) -> None:
+    def work(store: ImageStore, emit: Emit, on_cancel: OnCancel) -> None:
         from dockyard.engine.events import image_event
 
         def pulled(one: reference.Reference) -> None:
@@ -149,6 +169,7 @@ def pull(
         # The layers and blobs written are the collector's to keep until the image row exists.
         with store.lease():
             puller = Puller(store, cfg, emit, paths.runroot, login)
+            on_cancel(puller.abort)
             if not all_tags:
                 result = puller.pull(ref, platform)
                 pulled(ref)
@@ -427,10 +448,12 @@ def push(
         raise InvalidArgument("cannot push a digest reference")
     cfg = config.load()
 
-    def work(store: ImageStore, emit: Callable[[dict[str, Any]], None]) -> None:
+    def work(store: ImageStore, emit: Emit, on_cancel: OnCancel) -> None:
         from dockyard.engine.events import image_event
 
-        Pusher(store, cfg, emit, login).push(ref, all_tags)
+        pusher = Pusher(store, cfg, emit, login)
+        on_cancel(pusher.abort)
+        pusher.push(ref, all_tags)
         image_event(store, ref.familiar(), ref.familiar_name(), "push")
 
     return _stream(engine.paths, work)
