@@ -8,7 +8,7 @@ Usage (as root for ``run``; the engine root must exist, with ``busybox`` bootstr
 
 Each run of each build is one child process; its CPU time is the user + system time
 ``wait4`` reports for it (its own and its waited-for children's), which load on the
-machine disturbs far less than wall time. Builds alternate run by run, so load that
+machine disturbs far less than wall time (also printed, as a median). Builds alternate run by run, so load that
 comes and goes hits them alike. Prints the median, mean and min in ms per build.
 """
 
@@ -18,15 +18,19 @@ import argparse
 import os
 import statistics
 import subprocess
+import time
 
 
-def cpu_ms(binary: str, args: list[str], env: dict[str, str]) -> float:
-    """User + system CPU milliseconds of one ``binary args...`` (output discarded)."""
+def cpu_ms(binary: str, args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """User + system CPU milliseconds and wall milliseconds of one ``binary args...``
+    (output discarded)."""
+    started = time.perf_counter()
     p = subprocess.Popen(
         [binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
     )
     _, _, usage = os.wait4(p.pid, 0)
-    return (usage.ru_utime + usage.ru_stime) * 1000
+    wall = (time.perf_counter() - started) * 1000
+    return (usage.ru_utime + usage.ru_stime) * 1000, wall
 
 
 def main() -> None:
@@ -42,13 +46,22 @@ def main() -> None:
     env = dict(os.environ, DOCKYARD_ROOT=opts.root, DOCKYARD_RUNROOT=opts.runroot)
     builds = opts.builds.split(",")
     times: dict[str, list[float]] = {b: [] for b in builds}
+    walls: dict[str, list[float]] = {b: [] for b in builds}
     for _ in range(opts.runs):
         for b in builds:
-            times[b].append(cpu_ms(b, args, env))
-    print(f"dockyard {' '.join(args)}: CPU ms over {opts.runs} runs (median, mean, min)")
+            cpu, wall = cpu_ms(b, args, env)
+            times[b].append(cpu)
+            walls[b].append(wall)
+    print(
+        f"dockyard {' '.join(args)}: CPU ms over {opts.runs} runs (median, mean, min), "
+        "wall ms (median)"
+    )
     for b in builds:
         t = times[b]
-        print(f"  {b}: {statistics.median(t):.1f} {statistics.mean(t):.1f} {min(t):.1f}")
+        print(
+            f"  {b}: {statistics.median(t):.1f} {statistics.mean(t):.1f} {min(t):.1f}, "
+            f"wall {statistics.median(walls[b]):.1f}"
+        )
 
 
 if __name__ == "__main__":

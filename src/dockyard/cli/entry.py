@@ -3,10 +3,11 @@
 This module imports nothing at its top: ``dockyard --version`` (and ``-v``) is answered
 here without loading click or the engine, ``ps``, ``images`` and ``volume ls`` go to
 :mod:`dockyard.cli.fastlist` (their flags parsed without click), ``run``, ``create``,
-``start`` and ``rm`` to :mod:`dockyard.cli.fastrun` (the same) and every other command
-line, and those they leave, to :func:`dockyard.cli.main.main`, which parses it with
-click (its imports, about a third of a bare command's CPU time, are paid only there).
-bench/README.md ("CLI start-up", "Where a run's time goes") has the measurements.
+``start`` and ``rm`` to :mod:`dockyard.cli.fastrun` and ``build`` to
+:mod:`dockyard.cli.fastbuild` (the same), and every other command line, and those they
+leave, to :func:`dockyard.cli.main.main`, which parses it with click (its imports, about
+a third of a bare command's CPU time, are paid only there). bench/README.md ("CLI
+start-up", "Where a run's time goes", "Build-latency benchmark") has the measurements.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import sys
 def main() -> int:
     """Entry point of ``dockyard``: the version for exactly ``--version``/``-v``
     (click's ``version_option`` output, exit 0), the commands click need not parse
-    (:func:`dockyard.cli.fastrun.run`, :func:`dockyard.cli.fastlist.run`), else
-    ``dockyard.cli.main.main()``."""
+    (:func:`dockyard.cli.fastrun.run`, :func:`dockyard.cli.fastlist.run`,
+    :func:`dockyard.cli.fastbuild.run`), else ``dockyard.cli.main.main()``."""
     if sys.argv[1:] in (["--version"], ["-v"]):
         from dockyard import __version__
 
@@ -39,6 +40,10 @@ def main() -> int:
             return 130  # as cli/main.py
         if status is not None:
             return status
+    if sys.argv[1:2] == ["build"] or sys.argv[1:3] == ["image", "build"]:
+        from dockyard.cli import fastbuild
+
+        fastbuild.run(sys.argv[1:])  # returns only when it leaves the build to click
     from dockyard.cli.main import main as cli_main
 
     return int(cli_main() or 0)

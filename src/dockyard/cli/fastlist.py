@@ -83,16 +83,20 @@ ALIASES: dict[tuple[str, ...], tuple[str, ...]] = {
 }
 
 
-def parse(args: list[str]) -> tuple[tuple[str, ...], dict[str, Any], list[str]] | None:
+def parse(
+    args: list[str],
+    commands: dict[tuple[str, ...], tuple[dict[str, tuple[str, str]], int]] = COMMANDS,
+    aliases: dict[tuple[str, ...], tuple[str, ...]] = ALIASES,
+) -> tuple[tuple[str, ...], dict[str, Any], list[str]] | None:
     """``args`` (the command line after ``dockyard``) as (command words, a key of
-    :data:`COMMANDS`, for an alias too; parameters by the click command's names,
-    positional arguments), or None when this is not one of
-    :data:`COMMANDS` in a form parsed here. Only the parameters given are set."""
-    given = next((w for w in (*COMMANDS, *ALIASES) if tuple(args[: len(w)]) == w), None)
+    ``commands`` (:data:`COMMANDS` by default), for an alias too; parameters by the
+    click command's names, positional arguments), or None when this is not one of
+    ``commands`` in a form parsed here. Only the parameters given are set."""
+    given = next((w for w in (*commands, *aliases) if tuple(args[: len(w)]) == w), None)
     if given is None:
         return None
-    words = ALIASES.get(given, given)
-    options, max_positional = COMMANDS[words]
+    words = aliases.get(given, given)
+    options, max_positional = commands[words]
     params: dict[str, Any] = {}
     positional: list[str] = []
     rest = args[len(given) :]
