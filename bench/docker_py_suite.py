@@ -300,6 +300,9 @@ def main() -> int:
             "DOCKYARD_BRIDGE": "dydockerpy0",
             "DOCKYARD_BIP": "10.213.0.1/24",
             "DOCKYARD_CGROUP_PARENT": "dockyard-dockerpy",
+            # Docker 28 sets legacy links' environment variables only when asked so;
+            # docker-py 7.2.0's test_create_with_links predates that and expects them.
+            "DOCKER_KEEP_DEPRECATED_LEGACY_LINKS_ENV_VARS": "1",
         }
         env.pop("DOCKER_HOST", None)
         reg = subprocess.Popen(

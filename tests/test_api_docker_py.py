@@ -189,3 +189,41 @@ def test_network_name_with_space_and_link_names(client: docker.DockerClient) -> 
     ]
     with pytest.raises(docker.errors.NotFound):
         api.remove_container("parent/db", link=True)
+
+
+def test_endpoint_settings(client: docker.DockerClient) -> None:
+    """EndpointSettings through docker-py: DriverOpts and Links at create, MacAddress at
+    connect (a created container), each shown by inspect."""
+    api = client.api
+    api.create_network("epnet")
+    try:
+        c = api.create_container(
+            "busybox",
+            "true",
+            host_config=api.create_host_config(network_mode="epnet"),
+            networking_config=api.create_networking_config(
+                {"epnet": api.create_endpoint_config(links=[("up", "u")], driver_opt={"a": "1"})}
+            ),
+        )
+        net = api.inspect_container(c)["NetworkSettings"]["Networks"]["epnet"]
+        assert (net["Links"], net["DriverOpts"]) == (["up:u"], {"a": "1"})
+        made = api.create_container("busybox", "true")
+        api.connect_container_to_network(made, "epnet", mac_address="02:42:ac:11:00:02")
+        net = api.inspect_container(made)["NetworkSettings"]["Networks"]["epnet"]
+        assert net["MacAddress"] == "02:42:ac:11:00:02"
+        with pytest.raises(docker.errors.APIError, match="for user-defined networks"):
+            api.connect_container_to_network(made, "bridge", links=[("up", "u")])
+    finally:
+        for container in client.containers.list(all=True):
+            container.remove(force=True)
+        api.remove_network("epnet")
+
+
+def test_logs_right_after_start(client: docker.DockerClient) -> None:
+    """``logs`` at once after ``start`` has what the container wrote by then: the
+    monitor's copier begins after the start returned, and the log is waited for."""
+    api = client.api
+    for _ in range(3):
+        c = api.create_container("busybox", ["echo", "hi"])
+        api.start(c)
+        assert api.logs(c) == b"hi\n"

@@ -79,9 +79,8 @@ def test_refused_endpoint_options(dy: Runner, busybox: str) -> None:
         for args, message in [
             (["--ip6", "2001:db8::3"], "IPv6 and link-local addresses are not supported"),
             (["--link-local-ip", "169.254.0.9"], "IPv6 and link-local addresses"),
-            (["--link", "cc:alias"], "links (--link) on a user-defined network"),
-            (["--driver-opt", "a=b"], "endpoint driver options (--driver-opt)"),
-            (["--gw-priority", "5"], "gateway priorities (--gw-priority)"),
+            (["--link", "cc:a:b"], "bad format for links: cc:a:b"),
+            (["--driver-opt", "com.docker.network.endpoint.sysctls=x"], "per-interface sysctls"),
         ]:
             p = dy("network", "connect", *args, "epnet", "cc")
             assert p.returncode == 1 and message in p.stderr, (args, p.stderr)

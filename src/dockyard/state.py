@@ -97,6 +97,12 @@ CREATE TABLE IF NOT EXISTS endpoints (
     UNIQUE (network_id, container_id),
     UNIQUE (network_id, address)
 );
+-- dockyard.network.store: an endpoint's settings beyond its address (a table of its own,
+-- so databases made before them need no change to endpoints)
+CREATE TABLE IF NOT EXISTS endpoint_options (
+    endpoint_id TEXT PRIMARY KEY,     -- an endpoints row
+    options TEXT NOT NULL             -- JSON: {"Links": [...], "DriverOpts": {...}, "GwPriority": n}
+);
 -- dockyard.network.ports
 CREATE TABLE IF NOT EXISTS published_ports (
     container_id TEXT NOT NULL,

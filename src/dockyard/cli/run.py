@@ -158,6 +158,11 @@ def _create_request(
                 settings["Aliases"] = net["network_aliases"]
             if net["mac_address"]:
                 settings["MacAddress"] = net["mac_address"]
+            # docker/cli applyContainerOptions: on a user-defined network --link is the
+            # endpoint's (a DNS alias); on the default bridge a legacy link (HostConfig).
+            builtin = name in ("bridge", "default", "host", "none")
+            if net["links"] and not builtin and not name.startswith("container:"):
+                settings["Links"] = net["links"]
         endpoints[name] = settings
     return config, host_config, {"EndpointsConfig": endpoints}
 

@@ -162,21 +162,25 @@ def read_log(
     until: int = 0,
     follow: Callable[[], bool] | None = None,
     poll: float = 0.1,
+    starting: Callable[[], bool] | None = None,
 ) -> Iterator[LogEntry]:
     """The entries of a json-file log: the last ``tail`` (-1: all), then only those at or
     after ``since`` and not after ``until`` (ns since the epoch; 0: no bound). With
     ``follow``, keep reading new entries while ``follow()`` is true, then the rest; a
     log not there yet (the monitor creates it as the container starts, after the start
-    returned) is waited for while ``follow()`` is true, at most FOLLOW_OPEN_WAIT seconds."""
+    returned) is waited for while ``follow()`` (or, not following, ``starting()``: the
+    container runs) is true, at most FOLLOW_OPEN_WAIT seconds."""
     deadline = time.monotonic() + FOLLOW_OPEN_WAIT
+    waiting = follow or starting
     while True:
         try:
             f = open(path, "rb")  # noqa: SIM115 - closed below, kept open while following
             break
         except FileNotFoundError:
-            if follow is None or time.monotonic() >= deadline or not follow():
+            if waiting is None or time.monotonic() >= deadline or not waiting():
                 return
-            time.sleep(poll)
+            # Not following, an answer is due: the copier begins within milliseconds.
+            time.sleep(poll if follow is not None else 0.01)
     try:
         older = b""
         for name in _rotated(path):  # --log-opt max-file: the rotated files first

@@ -312,6 +312,7 @@ class ContainerManager:
             ip=opts.ip,
             aliases=opts.network_aliases,
             mac=opts.mac_address,
+            options=opts.endpoint_options,
             more=opts.extra_networks,
             more_settings=opts.extra_endpoints,
         )
@@ -362,7 +363,23 @@ class ContainerManager:
             )
         modes = self._namespace_modes(opts)
         links = []
-        for link in opts.links:
+        # On a user-defined network legacy links are not made (moby's registerLinks):
+        # the Docker CLI sends --link there as the endpoint's Links, which alias names
+        # in the container's embedded DNS.
+        user_defined = network_mode not in ("bridge", "host", "none") and not (
+            network_mode.startswith("container:")
+        )
+        if opts.links and network_mode == "host":
+            raise InvalidArgument(
+                "conflicting options: host type networking can't be used with links. "
+                "This would result in undefined behavior"
+            )
+        if opts.links and network_mode.startswith("container:"):
+            raise InvalidArgument(
+                "conflicting options: container type network can't be used with links. "
+                "This would result in undefined behavior"
+            )
+        for link in [] if user_defined else opts.links:
             target, _, alias = link.partition(":")
             if network_mode != "bridge":
                 raise InvalidArgument("--link is only supported on the default bridge network")
@@ -1533,6 +1550,33 @@ class ContainerManager:
         with contextlib.suppress(OSError):
             os.unlink(path)
 
+    def _link_env(self, c: Container) -> list[str]:
+        """The environment of ``c``'s legacy links (``ALIAS_NAME``, ``ALIAS_PORT_...``,
+        ``ALIAS_ENV_...``: moby's links.EnvVars), only when the engine's environment has
+        ``DOCKER_KEEP_DEPRECATED_LEGACY_LINKS_ENV_VARS=1``: Docker 28 sets them no more
+        unless asked with that variable (moby's setupLinkedContainers)."""
+        if os.environ.get("DOCKER_KEEP_DEPRECATED_LEGACY_LINKS_ENV_VARS") != "1":
+            return []
+        env: list[str] = []
+        for link in c.host_config.get("Links") or []:
+            target, _, name = link.partition(":")  # /<linked>:/<parent>/<alias>
+            try:
+                child = self.store.get(target.lstrip("/"))
+            except NotFound:
+                continue
+            address = next(
+                (
+                    ep.address
+                    for net, ep in self.networks.endpoints(child.id)
+                    if net.name == "bridge"
+                ),
+                "",
+            )
+            env += legacy_link_env(
+                name, address, child.config.get("Env") or [], child.config.get("ExposedPorts") or {}
+            )
+        return env
+
     def _spec(
         self,
         c: Container,
@@ -1554,6 +1598,7 @@ class ContainerManager:
         env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={cfg['Hostname']}"]
         if cfg["Tty"]:
             env.append("TERM=xterm")
+        env += self._link_env(c)
         env = merge_env(env, cfg.get("Env") or [])
         if not any(e.startswith("HOME=") for e in env):
             env.append(f"HOME={user.home}")
@@ -2237,6 +2282,54 @@ def _has_nul(value: Any) -> bool:
 
 
 #: The kernel's limit for a host name (HOST_NAME_MAX, sethostname(2)), in bytes.
+def legacy_link_env(
+    name: str, address: str, env: list[str], exposed_ports: dict[str, Any]
+) -> list[str]:
+    """moby's links.Link.ToEnv: the variables of the legacy link ``name``
+    (``/PARENT/ALIAS``) to a container at ``address`` with environment ``env`` and
+    ``exposed_ports`` (``"80/tcp"`` keys): ``ALIAS_PORT`` (the first port),
+    ``ALIAS_PORT_<n>_<PROTO>[_ADDR|_PORT|_PROTO]`` for each, ``_START``/``_END`` for runs
+    of consecutive ports, ``ALIAS_NAME`` and ``ALIAS_ENV_<VAR>`` (not HOME or PATH)."""
+    alias = name.rpartition("/")[2].upper().replace("-", "_")
+    ports: list[tuple[int, str]] = []
+    for key in exposed_ports:
+        port, _, proto = key.partition("/")
+        ports.append((int(port.partition("-")[0]), proto or "tcp"))
+    # TCP first, then by number (moby's withTCPPriority).
+    ports.sort(key=lambda p: (p[1] != "tcp", p[1] if p[1] != "tcp" else "", p[0]))
+    out: list[str] = []
+    start = end = ports[0] if ports else (0, "")
+    for i, (number, proto) in enumerate(ports):
+        if i == 0:
+            out.append(f"{alias}_PORT={proto}://{address}:{number}")
+        prefix = f"{alias}_PORT_{number}_{proto.upper()}"
+        out += [
+            f"{prefix}={proto}://{address}:{number}",
+            f"{prefix}_ADDR={address}",
+            f"{prefix}_PORT={number}",
+            f"{prefix}_PROTO={proto}",
+        ]
+        if number == end[0] + 1 and proto == end[1]:
+            end = (number, proto)
+            if i < len(ports) - 1:
+                continue
+        if end != start:
+            prefix = f"{alias}_PORT_{start[0]}_{start[1].upper()}"
+            out += [
+                f"{prefix}_START={start[1]}://{address}:{start[0]}",
+                f"{prefix}_PORT_START={start[0]}",
+                f"{prefix}_END={end[1]}://{address}:{end[0]}",
+                f"{prefix}_PORT_END={end[0]}",
+            ]
+        start = end = (number, proto)
+    out.append(f"{alias}_NAME={name}")
+    for entry in env:
+        key, sep, value = entry.partition("=")
+        if sep and key not in ("HOME", "PATH"):
+            out.append(f"{alias}_ENV_{key}={value}")
+    return out
+
+
 HOSTNAME_MAX = 64
 
 

@@ -116,17 +116,6 @@ class Watch:
         self.clients: dict[int, _socket.socket] = {}
         self.inputs: dict[int, bytearray] = {}  # client fd -> partial frame
         self.writer: JsonFileWriter | None = None
-        if self.sources:
-            from dockyard.container.jsonfile import JsonFileWriter
-
-            path = os.path.join(args["root"], "containers", args["id"], f"{args['id']}-json.log")
-            if args.get("log_none") == "1":
-                path = os.devnull  # --log-driver none: the output goes nowhere
-            self.writer = JsonFileWriter(
-                path,
-                max_size=int(args.get("log_max_size") or 0),
-                max_files=int(args.get("log_max_files") or 1),
-            )
         self.services = None
         if args.get("ports") or args.get("dns"):
             # Published ports and the embedded DNS, bound by the launch phase: served
@@ -154,6 +143,24 @@ class Watch:
         self.sigchld = -1
         self.health_status = "starting"
         self.next_probe = self._probe_delay() + time.monotonic() if self.health else 0.0
+        if self.sources:
+            from dockyard.container.jsonfile import JsonFileWriter
+
+            # Last, then what the container wrote meanwhile is copied at once: a log
+            # reader waits for the file to exist (the start returned before this phase
+            # began) and then finds that output, as dockerd's copier, attached before
+            # the start, has it.
+            path = os.path.join(args["root"], "containers", args["id"], f"{args['id']}-json.log")
+            if args.get("log_none") == "1":
+                path = os.devnull  # --log-driver none: the output goes nowhere
+            self.writer = JsonFileWriter(
+                path,
+                max_size=int(args.get("log_max_size") or 0),
+                max_files=int(args.get("log_max_files") or 1),
+            )
+            readable, _ = fdwait.wait(list(self.sources), [], 0)
+            for fd in readable:
+                self._read_source(fd)
 
     # -- the loop -------------------------------------------------------------------------
 

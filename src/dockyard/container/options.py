@@ -30,8 +30,11 @@ class CreateOptions:
     # The second and later --network values, attached as eth1, eth2, ... (Docker 25+).
     extra_networks: list[str] = field(default_factory=list)
     # Their endpoint settings (the API's EndpointsConfig): network -> {"ip": str | None,
-    # "aliases": list[str], "mac": str | None}; a network not in it gets none.
+    # "aliases": list[str], "mac": str | None, "options": {"Links", "DriverOpts",
+    # "GwPriority"}}; a network not in it gets none.
     extra_endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The first network's EndpointSettings Links, DriverOpts and GwPriority.
+    endpoint_options: dict[str, Any] = field(default_factory=dict)
     # Network flags: --ip, --network-alias, --mac-address, --add-host (name:ip), --dns,
     # --dns-search, --dns-option, --link (name[:alias]).
     ip: str | None = None

@@ -708,6 +708,7 @@ class ContainerOperations(EngineBase):
             since=since,
             until=until,
             follow=(lambda: running() and (alive is None or alive())) if follow else None,
+            starting=running,
         )
 
         def generate() -> Iterator[tuple[str, bytes]]:

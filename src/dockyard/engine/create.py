@@ -125,7 +125,8 @@ _CONFIG_MAPPED = {
     "StopSignal",
     "StopTimeout",
 }
-_ENDPOINT_MAPPED = {"IPAMConfig", "Aliases", "MacAddress"}
+_ENDPOINT_MAPPED = {"IPAMConfig", "Aliases", "MacAddress", "Links", "DriverOpts", "GwPriority"}
+_ENDPOINT_OPTIONS = ("Links", "DriverOpts", "GwPriority")
 
 
 def _is_zero(value: Any) -> bool:
@@ -221,6 +222,7 @@ def create_options(
             "ip": ((settings or {}).get("IPAMConfig") or {}).get("IPv4Address") or None,
             "aliases": list((settings or {}).get("Aliases") or []),
             "mac": (settings or {}).get("MacAddress") or None,
+            "options": {k: (settings or {}).get(k) for k in _ENDPOINT_OPTIONS},
         }
         for net, settings in endpoints.items()
     }
@@ -254,6 +256,7 @@ def create_options(
         ip=ipam.get("IPv4Address") or None,
         network_aliases=list(first.get("Aliases") or []),
         mac_address=first.get("MacAddress") or config.get("MacAddress") or None,
+        endpoint_options={k: first.get(k) for k in _ENDPOINT_OPTIONS},
         add_hosts=list(hc.get("ExtraHosts") or []),
         dns=list(hc.get("Dns") or []),
         dns_search=list(hc.get("DnsSearch") or []),

@@ -619,6 +619,18 @@ def _rows(engine: Engine, repair: bool) -> list[Finding]:
                         "AND container_id NOT IN (SELECT id FROM containers)",
                         (cid,),
                     )
+    rows = engine.db.query(
+        "SELECT COUNT(*) AS n FROM endpoint_options WHERE endpoint_id NOT IN"
+        " (SELECT id FROM endpoints)"
+    )
+    if rows[0]["n"]:
+        found.append(Finding("rows", "endpoint_options", f"deleted {rows[0]['n']} (no endpoint)"))
+        if repair:
+            with engine.db.write() as conn:
+                conn.execute(
+                    "DELETE FROM endpoint_options WHERE endpoint_id NOT IN"
+                    " (SELECT id FROM endpoints)"
+                )
     # Build cache rows whose image was removed are not debris: they are the dangling
     # build cache that `builder prune` reports and removes, as Docker's.
     rows = engine.db.query(

@@ -142,21 +142,17 @@ class NetworkOperations(EngineBase):
         self, id: str, container: str, endpoint_config: dict[str, Any] | None = None
     ) -> None:
         """``POST /networks/{id}/connect``: attach ``container``, with the
-        EndpointSettings ``endpoint_config`` (``IPAMConfig.IPv4Address``, ``Aliases``).
-        Raises NotFound, Conflict, InvalidArgument (with Docker's messages, or naming an
-        unsupported field)."""
+        EndpointSettings ``endpoint_config`` (``IPAMConfig.IPv4Address``, ``Aliases``,
+        ``MacAddress``, ``Links``, ``DriverOpts``, ``GwPriority``). Raises NotFound,
+        Conflict, InvalidArgument (with Docker's messages, or naming an unsupported
+        field)."""
         settings = dict(endpoint_config or {})
         ipam = settings.pop("IPAMConfig", None) or {}
         aliases = settings.pop("Aliases", None) or []
+        mac = settings.pop("MacAddress", None) or None
+        options = {k: settings.pop(k, None) for k in ("Links", "DriverOpts", "GwPriority")}
         if ipam.get("IPv6Address") or ipam.get("LinkLocalIPs"):
             raise InvalidArgument("IPv6 and link-local addresses are not supported by Dockyard")
-        for key, what in (
-            ("Links", "links (--link) on a user-defined network are"),
-            ("DriverOpts", "endpoint driver options (--driver-opt) are"),
-            ("GwPriority", "gateway priorities (--gw-priority) are"),
-        ):
-            if not _zero(settings.get(key)):
-                raise InvalidArgument(f"{what} not supported by Dockyard")
         for key, value in {
             **settings,
             **{k: v for k, v in ipam.items() if k != "IPv4Address"},
@@ -164,7 +160,14 @@ class NetworkOperations(EngineBase):
             if not _zero(value):
                 raise InvalidArgument(f"EndpointConfig.{key} is not supported by Dockyard")
         c = self.container_store.get(container)
-        self.networks.connect(c, id, ip=ipam.get("IPv4Address") or None, aliases=list(aliases))
+        self.networks.connect(
+            c,
+            id,
+            ip=ipam.get("IPv4Address") or None,
+            aliases=list(aliases),
+            mac=mac,
+            options=options,
+        )
 
     def network_disconnect(self, id: str, container: str, force: bool = False) -> None:
         """``POST /networks/{id}/disconnect``: detach ``container`` (``force`` changes

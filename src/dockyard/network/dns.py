@@ -418,44 +418,83 @@ WHERE json_extract(c.state, '$.Running')
 """
 
 
+_LINKS_SQL = """
+SELECT n.name, o.options
+FROM endpoints e
+JOIN endpoint_options o ON o.endpoint_id = e.id
+JOIN networks n ON n.id = e.network_id
+WHERE e.container_id = ?
+"""
+
+
 class NetworkNames:
     """The names a container resolves through its embedded DNS, read from the state
     database (``db_path``) at each query: every running container sharing one of its
     user-defined networks (not the default ``bridge``, as Docker), by name, short ID
-    (12 hex digits) and ``--network-alias``, also as ``NAME.NETWORK``. Thread-safe: each
-    thread opens its own read connection."""
+    (12 hex digits) and ``--network-alias``, also as ``NAME.NETWORK``; and the aliases of
+    its endpoints' links (``network connect --link NAME:ALIAS``), which only it resolves.
+    Thread-safe: each thread opens its own read connection."""
 
     def __init__(self, db_path: str, container_id: str) -> None:
         self.db_path = db_path
         self.container_id = container_id
         self._local = threading.local()
 
-    def _peers(self) -> list[tuple[str, list[str], str]]:
-        """(address, names, ``NAME.NETWORK``) of every endpoint on the container's
-        user-defined networks."""
-        import json
+    def _conn(self) -> Any:
         import sqlite3
 
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.db_path, timeout=10)
             self._local.conn = conn
+        return conn
+
+    def _peers(self) -> list[tuple[str, list[str], str, str]]:
+        """(address, names, ``NAME.NETWORK``, network) of every endpoint on the
+        container's user-defined networks (names and network lower case)."""
+        import json
+
         out = []
-        for address, cid, name, aliases, network in conn.execute(_PEERS_SQL, (self.container_id,)):
+        for address, cid, name, aliases, network in self._conn().execute(
+            _PEERS_SQL, (self.container_id,)
+        ):
             names = [name, cid[:12], *json.loads(aliases or "[]")]
             names = [n.lower() for n in names]
             qualified = [f"{n}.{network.lower()}" for n in names]
-            out.append((address, names + qualified, qualified[0]))
+            out.append((address, names + qualified, qualified[0], network.lower()))
+        return out
+
+    def _links(self, name: str) -> list[tuple[str, str]]:
+        """(network, linked name) of each of the container's endpoint links whose alias
+        is ``name`` (as ALIAS or ALIAS.NETWORK), lower case."""
+        import json
+
+        out = []
+        for network, options in self._conn().execute(_LINKS_SQL, (self.container_id,)):
+            network = network.lower()
+            for link in json.loads(options).get("Links") or []:
+                target, _, alias = link.lower().partition(":")
+                if name in (alias or target, f"{alias or target}.{network}"):
+                    out.append((network, target))
         return out
 
     def lookup(self, name: str) -> list[str] | None:
-        """IPv4 addresses of ``name`` (lower case, no trailing dot), None if unknown."""
-        found = [address for address, names, _ in self._peers() if name in names]
+        """IPv4 addresses of ``name`` (lower case, no trailing dot), None if unknown. A
+        link alias comes first and hides the same name on its network, as moby's
+        Sandbox.ResolveName."""
+        peers = self._peers()
+        links = self._links(name)
+        for network, target in links:
+            found = [a for a, names, _, net in peers if net == network and target in names]
+            if found:
+                return list(dict.fromkeys(found))
+        hidden = {network for network, _ in links}
+        found = [a for a, names, _, net in peers if name in names and net not in hidden]
         return list(dict.fromkeys(found)) or None
 
     def reverse(self, ip: str) -> str | None:
         """``NAME.NETWORK`` of the container holding ``ip``, as Docker answers PTR."""
-        for address, _, qualified in self._peers():
+        for address, _, qualified, _ in self._peers():
             if address == ip:
                 return qualified
         return None

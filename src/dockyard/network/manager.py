@@ -553,6 +553,7 @@ class NetworkManager:
         ip: str | None = None,
         aliases: list[str] | None = None,
         mac: str | None = None,
+        options: Mapping[str, Any] | None = None,
         more: Sequence[str] = (),
         more_settings: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> list[Endpoint]:
@@ -560,19 +561,21 @@ class NetworkManager:
         host, none and container:X) and then on each network of ``more`` (names or IDs,
         checked by :meth:`validate_modes`), eth0 first. ``ip``, ``aliases`` and ``mac`` apply
         to ``mode``'s endpoint, as the Docker CLI applies ``--ip``, ``--network-alias`` and
-        ``--mac-address`` to the first ``--network``; ``more_settings`` gives a network of
-        ``more`` its own (``{"ip", "aliases", "mac"}``, the API's EndpointsConfig). An
-        address or alias needs a user-defined network (Docker's messages). Raises
+        ``--mac-address`` to the first ``--network``, ``options`` (EndpointSettings
+        ``Links``, ``DriverOpts``, ``GwPriority``: see :func:`endpoint_options`) too;
+        ``more_settings`` gives a network of ``more`` its own (``{"ip", "aliases", "mac",
+        "options"}``, the API's EndpointsConfig). An address or alias needs a user-defined
+        network (Docker's messages). Raises
         InvalidArgument or Conflict; the caller frees what was recorded
         (:meth:`release`) if it raises."""
         if mode in ("host", "none") or mode.startswith("container:"):
-            if ip or aliases or mac:
+            if ip or aliases or mac or any((options or {}).values()):
                 flag = "--ip" if ip else "--network-alias" if aliases else "--mac-address"
                 raise InvalidArgument(
                     f"{flag} needs a network with addresses, not {mode.split(':')[0]}"
                 )
             return []
-        eps = [self._allocate(self.get(mode), container_id, ip, aliases, mac)]
+        eps = [self._allocate(self.get(mode), container_id, ip, aliases, mac, options)]
         for ref in more:
             extra = (more_settings or {}).get(ref) or {}
             eps.append(
@@ -582,6 +585,7 @@ class NetworkManager:
                     extra.get("ip"),
                     extra.get("aliases"),
                     extra.get("mac"),
+                    extra.get("options"),
                 )
             )
         return eps
@@ -593,7 +597,9 @@ class NetworkManager:
         ip: str | None,
         aliases: list[str] | None,
         mac: str | None,
+        options: Mapping[str, Any] | None = None,
     ) -> Endpoint:
+        options = endpoint_options(net, options)
         if net.name == "bridge" and ip:
             raise InvalidArgument(
                 "user specified IP address is supported on user defined networks only"
@@ -609,7 +615,13 @@ class NetworkManager:
         pool = net.pool()
         assert pool is not None
         return self.store.allocate(
-            net, pool, container_id, address=ip, mac=mac and ipam.parse_mac(mac), aliases=aliases
+            net,
+            pool,
+            container_id,
+            address=ip,
+            mac=mac and ipam.parse_mac(mac),
+            aliases=aliases,
+            options=options,
         )
 
     def release(self, container_id: str) -> None:
@@ -654,8 +666,10 @@ class NetworkManager:
         inner = linux.create_netns(path, netlink=True)
         try:
             eps = self.endpoints(c.id)
+            gateway = gateway_endpoint(eps)
             for i, (net, ep) in enumerate(eps):
-                self._attach(path, net, ep, first=i == 0, inner=inner)
+                is_gateway = gateway is not None and ep is gateway[1]
+                self._attach(path, net, ep, first=i == 0, gateway=is_gateway, inner=inner)
             if not eps:
                 batch = netlink.Batch()
                 netlink.set_link(batch, "lo", up=True)
@@ -690,11 +704,18 @@ class NetworkManager:
             self.event(net, "disconnect", container=c.id)
 
     def _attach(
-        self, path: str, net: Network, ep: Endpoint, first: bool, inner: Any = None
+        self,
+        path: str,
+        net: Network,
+        ep: Endpoint,
+        first: bool,
+        gateway: bool = False,
+        inner: Any = None,
     ) -> None:
         """Give the namespace at ``path`` the interface of ``ep``: a veth pair on the
-        network's bridge, or a macvlan/ipvlan device on its parent; then its address, the
-        default route via the gateway (first endpoint, not ``--internal``) and lo up.
+        network's bridge, or a macvlan/ipvlan device on its parent; then its address, lo up
+        (``first``) and, when ``gateway`` (see :func:`gateway_endpoint`), the default route
+        via the network's gateway.
         ``inner``: a netlink socket in that namespace (None: one is opened here). The
         bridge's veth pair and everything inside are made with one netlink batch each
         (dockyard.network.netlink), not by running ``ip``."""
@@ -722,8 +743,8 @@ class NetworkManager:
             netlink.set_link(batch, ep.ifname, index, up=True)
             if first:
                 netlink.set_link(batch, "lo", up=True)
-                if not net.internal:
-                    netlink.add_default_route(batch, str(pool.gateway), index, ep.ifname)
+            if gateway and not net.internal:
+                netlink.add_default_route(batch, str(pool.gateway), index, ep.ifname)
             batch.run(sock)
         finally:
             if inner is None:
@@ -767,7 +788,7 @@ class NetworkManager:
             inner = linux.create_netns(path, netlink=True)
             try:
                 ep = self._allocate(net, sandbox_id, None, None, None)
-                self._attach(path, net, ep, first=True, inner=inner)
+                self._attach(path, net, ep, first=True, gateway=True, inner=inner)
             finally:
                 inner.close()
             yield path
@@ -792,10 +813,15 @@ class NetworkManager:
         *,
         ip: str | None = None,
         aliases: list[str] | None = None,
+        mac: str | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> Endpoint:
         """``docker network connect``: attach ``c`` to network ``ref`` now if it runs (the
-        next interface, ethN), else from its next start. Raises NotFound, Conflict or
-        InvalidArgument with Docker's messages."""
+        next interface, ethN), else from its next start; ``mac`` (``--mac-address``'s
+        form) and ``options`` (see :func:`endpoint_options`) as :meth:`allocate`'s. When
+        the new endpoint becomes the gateway endpoint (``--gw-priority``), the default
+        route moves to it. Raises NotFound, Conflict or InvalidArgument with Docker's
+        messages."""
         net = self.get(ref)
         mode = c.host_config.get("NetworkMode") or "bridge"
         if net.driver == "host" or mode == "host":
@@ -816,12 +842,16 @@ class NetworkManager:
                 if ip
                 else "network-scoped alias is supported only for containers in user defined networks"
             )
-        ep = self._allocate(net, c.id, ip, aliases, None)
+        ep = self._allocate(net, c.id, ip, aliases, mac, options)
         path = self.netns_path(c.id)
         if c.state.get("Running") and os.path.exists(path):
             try:
-                only = len(self.store.endpoints(container_id=c.id)) == 1
-                self._attach(path, net, ep, first=only)
+                eps = self.endpoints(c.id)
+                before = gateway_endpoint([e for e in eps if e[1].id != ep.id])
+                after = gateway_endpoint(eps)
+                self._attach(path, net, ep, first=len(eps) == 1, gateway=before is None)
+                if before is not None and after is not None and after[1].id == ep.id:
+                    self._route_via(path, *after)
             except BaseException:
                 self._detach(path, net, ep)
                 self.store.release(ep.id)
@@ -851,11 +881,25 @@ class NetworkManager:
         )
         if ep is None:
             raise Conflict(f"container {c.id} is not connected to network {net.name}")
-        running = bool(c.state.get("Running")) and os.path.exists(self.netns_path(c.id))
-        self._detach(self.netns_path(c.id), net, ep)
+        path = self.netns_path(c.id)
+        running = bool(c.state.get("Running")) and os.path.exists(path)
+        was = gateway_endpoint(self.endpoints(c.id)) if running else None
+        self._detach(path, net, ep)
         self.store.release(ep.id)
         if running:
+            now_gw = gateway_endpoint(self.endpoints(c.id))
+            if was is not None and was[1].id == ep.id and now_gw is not None:
+                # Its default route went with the interface: the next best supplies one.
+                with contextlib.suppress(DockyardError):
+                    self._route_via(path, *now_gw)
             self.event(net, "disconnect", container=c.id)
+
+    def _route_via(self, path: str, net: Network, ep: Endpoint) -> None:
+        """Point the default route of the namespace at ``path`` at ``net``'s gateway
+        through ``ep``'s interface (moby's Sandbox.updateGateway)."""
+        pool = net.pool()
+        assert pool is not None
+        linux.ip_batch([f"route replace default via {pool.gateway} dev {ep.ifname}"], netns=path)
 
     # -- inspect --------------------------------------------------------------------------
 
@@ -920,6 +964,9 @@ class NetworkManager:
                 MacAddress=ep.mac,
                 Aliases=list(ep.aliases) or None,
                 IPAMConfig={"IPv4Address": ep.address} if ep.fixed else None,
+                Links=ep.links or None,
+                DriverOpts=ep.driver_opts or None,
+                GwPriority=ep.gw_priority,
                 DNSNames=[c.name, c.id[:12], *ep.aliases] if net.name != "bridge" else None,
             )
             networks[net.name] = entry
@@ -948,6 +995,66 @@ class NetworkManager:
             "IPv6Gateway": "",
             "Networks": networks,
         }
+
+
+#: Endpoint driver options Docker's drivers act on that Dockyard does not: refused, not
+#: ignored (any other key is kept and shown, as the built-in drivers ignore them).
+_DRIVER_OPTS_REFUSED = {
+    "com.docker.network.endpoint.ifname": "interface names",
+    "com.docker.network.endpoint.sysctls": "per-interface sysctls",
+}
+
+
+def endpoint_options(net: Network, settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The EndpointSettings ``Links`` (``NAME[:ALIAS]``, user-defined networks only: ALIAS
+    then resolves to NAME in this container's embedded DNS), ``DriverOpts`` (strings)
+    and ``GwPriority`` (an int) of ``settings``, checked; empty ones dropped. Raises
+    InvalidArgument."""
+    settings = settings or {}
+    links = list(settings.get("Links") or [])
+    for link in links:
+        # docker/cli opts.ParseLink
+        parts = str(link).split(":")
+        if not link or len(parts) > 2 or not all(parts):
+            raise InvalidArgument(f"invalid link: bad format for links: {link}")
+    if links and (net.predefined or net.driver not in ENDPOINT_DRIVERS):
+        raise InvalidArgument(
+            f"links on network {net.name}: EndpointSettings.Links (network connect --link) "
+            "are for user-defined networks; the default bridge's are legacy links "
+            "(HostConfig.Links, run --link)"
+        )
+    driver_opts = settings.get("DriverOpts") or {}
+    if not isinstance(driver_opts, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in driver_opts.items()
+    ):
+        raise InvalidArgument("DriverOpts: an object of strings")
+    for key, what in _DRIVER_OPTS_REFUSED.items():
+        if key in driver_opts:
+            raise InvalidArgument(f"driver option {key}: {what} are not supported by Dockyard")
+    priority = settings.get("GwPriority") or 0
+    if not isinstance(priority, int) or isinstance(priority, bool):
+        raise InvalidArgument("GwPriority: an integer")
+    out: dict[str, Any] = {}
+    if links:
+        out["Links"] = [str(link) for link in links]
+    if driver_opts:
+        out["DriverOpts"] = dict(driver_opts)
+    if priority:
+        out["GwPriority"] = priority
+    return out
+
+
+def gateway_endpoint(eps: Sequence[tuple[Network, Endpoint]]) -> tuple[Network, Endpoint] | None:
+    """Of a container's ``(Network, Endpoint)`` pairs, the one supplying its default
+    gateway, as moby 28 orders endpoints (libnetwork Endpoint.Less): the highest
+    ``GwPriority``, then a dual-stack network before an IPv4-only one, then the network
+    name; an ``--internal`` network never does. None if no endpoint can."""
+    candidates = [(n, e) for n, e in eps if not n.internal and n.pool() is not None]
+    return min(
+        candidates,
+        key=lambda ne: (-ne[1].gw_priority, -2 if ne[0].config.get("ipv6") else -1, ne[0].name),
+        default=None,
+    )
 
 
 def _host_routes() -> list[tuple[ipam.IPv4Network, str]]:

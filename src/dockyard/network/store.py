@@ -86,6 +86,25 @@ class Endpoint:
     ifname: str
     fixed: bool
     aliases: list[str]
+    #: EndpointSettings kept as given: ``Links`` ("NAME:ALIAS" on a user-defined
+    #: network), ``DriverOpts`` and ``GwPriority`` (see :attr:`links` ...).
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def links(self) -> list[str]:
+        """``--link NAME:ALIAS`` of a user-defined network: ALIAS resolves to NAME."""
+        return list(self.options.get("Links") or [])
+
+    @property
+    def driver_opts(self) -> dict[str, str]:
+        """The endpoint's driver options (``--driver-opt``)."""
+        return dict(self.options.get("DriverOpts") or {})
+
+    @property
+    def gw_priority(self) -> int:
+        """``--gw-priority``: the endpoint with the highest one supplies the default
+        gateway (moby 28's Endpoint.Less)."""
+        return int(self.options.get("GwPriority") or 0)
 
     @property
     def host_ifname(self) -> str:
@@ -125,6 +144,7 @@ class NetworkStore:
             row["ifname"],
             bool(row["fixed"]),
             json.loads(row["aliases"]),
+            json.loads(row["options"] or "{}"),
         )
 
     # -- networks -------------------------------------------------------------------------
@@ -198,6 +218,11 @@ class NetworkStore:
                         "has active endpoints"
                     )
                 # Rows of containers that are gone (a crash) must not pin the network.
+                conn.execute(
+                    "DELETE FROM endpoint_options WHERE endpoint_id IN"
+                    " (SELECT id FROM endpoints WHERE network_id = ?)",
+                    (network_id,),
+                )
                 conn.execute("DELETE FROM endpoints WHERE network_id = ?", (network_id,))
             conn.execute("DELETE FROM networks WHERE id = ?", (network_id,))
 
@@ -212,6 +237,7 @@ class NetworkStore:
         address: str | None = None,
         mac: str | None = None,
         aliases: list[str] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> Endpoint:
         """Record ``container_id``'s endpoint on ``net`` with the fixed ``address`` (``--ip``)
         or the first free one of ``pool``; the MAC is ``mac`` or derived from the address
@@ -255,6 +281,7 @@ class NetworkStore:
                 ifname,
                 bool(address),
                 list(aliases or []),
+                {k: v for k, v in (options or {}).items() if v},
             )
             conn.execute(
                 "INSERT INTO endpoints (id, network_id, container_id, address, mac, ifname, fixed,"
@@ -270,6 +297,11 @@ class NetworkStore:
                     json.dumps(ep.aliases),
                 ),
             )
+            if ep.options:
+                conn.execute(
+                    "INSERT INTO endpoint_options (endpoint_id, options) VALUES (?, ?)",
+                    (ep.id, json.dumps(ep.options)),
+                )
         return ep
 
     @staticmethod
@@ -282,12 +314,16 @@ class NetworkStore:
         self, *, container_id: str | None = None, network_id: str | None = None
     ) -> list[Endpoint]:
         """Endpoints of one container and/or one network, in interface order."""
-        sql, params = "SELECT * FROM endpoints WHERE 1", []
+        sql = (
+            "SELECT endpoints.*, o.options FROM endpoints"
+            " LEFT JOIN endpoint_options o ON o.endpoint_id = endpoints.id WHERE 1"
+        )
+        params: list[str] = []
         if container_id is not None:
-            sql += " AND container_id = ?"
+            sql += " AND endpoints.container_id = ?"
             params.append(container_id)
         if network_id is not None:
-            sql += " AND network_id = ?"
+            sql += " AND endpoints.network_id = ?"
             params.append(network_id)
         rows = self.db.query(sql + " ORDER BY length(ifname), ifname", tuple(params))
         return [self._endpoint(r) for r in rows]
@@ -295,9 +331,15 @@ class NetworkStore:
     def release(self, endpoint_id: str) -> None:
         """Forget an endpoint, freeing its address."""
         with self.db.write() as conn:
+            conn.execute("DELETE FROM endpoint_options WHERE endpoint_id = ?", (endpoint_id,))
             conn.execute("DELETE FROM endpoints WHERE id = ?", (endpoint_id,))
 
     def release_container(self, container_id: str) -> None:
         """Forget every endpoint of a removed container."""
         with self.db.write() as conn:
+            conn.execute(
+                "DELETE FROM endpoint_options WHERE endpoint_id IN"
+                " (SELECT id FROM endpoints WHERE container_id = ?)",
+                (container_id,),
+            )
             conn.execute("DELETE FROM endpoints WHERE container_id = ?", (container_id,))

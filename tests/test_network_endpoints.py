@@ -1,0 +1,120 @@
+"""Endpoint settings beyond addresses, as Docker 28 has them: legacy link environment
+variables (only with DOCKER_KEEP_DEPRECATED_LEGACY_LINKS_ENV_VARS=1), links on a
+user-defined network (DNS aliases only the linking container resolves), driver options
+kept and shown, and ``--gw-priority`` choosing the
+endpoint that supplies the default route."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import Runner
+from test_network import address, host, networks, subnet
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def test_legacy_link_env_only_when_asked(
+    dy: Runner, busybox: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dy(
+        "run", "-d", "--name", "db", "-e", "FOO=1", "--expose", "5432", "--expose", "5433",
+        "--expose", "53/udp", busybox, "sleep", "60",
+        check=True,
+    )  # fmt: skip
+    try:
+        p = dy("run", "--rm", "--link", "db:my-db", busybox, "env", check=True)
+        assert "MY_DB_" not in p.stdout  # Docker 28 sets none by default
+        monkeypatch.setenv("DOCKER_KEEP_DEPRECATED_LEGACY_LINKS_ENV_VARS", "1")
+        p = dy("run", "--rm", "--name", "web", "--link", "db:my-db", busybox, "env", check=True)
+        db = address(dy, "db", "bridge")
+        lines = p.stdout.splitlines()
+        # moby's links.ToEnv, in its order: TCP first; a run of ports gets START/END
+        # once the next port breaks it (here the UDP one).
+        assert [line for line in lines if line.startswith("MY_DB_")] == [
+            f"MY_DB_PORT=tcp://{db}:5432",
+            f"MY_DB_PORT_5432_TCP=tcp://{db}:5432",
+            f"MY_DB_PORT_5432_TCP_ADDR={db}",
+            "MY_DB_PORT_5432_TCP_PORT=5432",
+            "MY_DB_PORT_5432_TCP_PROTO=tcp",
+            f"MY_DB_PORT_5433_TCP=tcp://{db}:5433",
+            f"MY_DB_PORT_5433_TCP_ADDR={db}",
+            "MY_DB_PORT_5433_TCP_PORT=5433",
+            "MY_DB_PORT_5433_TCP_PROTO=tcp",
+            f"MY_DB_PORT_53_UDP=udp://{db}:53",
+            f"MY_DB_PORT_53_UDP_ADDR={db}",
+            "MY_DB_PORT_53_UDP_PORT=53",
+            "MY_DB_PORT_53_UDP_PROTO=udp",
+            f"MY_DB_PORT_5432_TCP_START=tcp://{db}:5432",
+            "MY_DB_PORT_5432_TCP_PORT_START=5432",
+            f"MY_DB_PORT_5432_TCP_END=tcp://{db}:5433",
+            "MY_DB_PORT_5432_TCP_PORT_END=5433",
+            "MY_DB_NAME=/web/my-db",
+            "MY_DB_ENV_FOO=1",
+        ]
+    finally:
+        dy("rm", "-f", "db")
+
+
+def test_endpoint_links_driver_opts_mac_and_gw_priority(dy: Runner, busybox: str) -> None:
+    sub_a, sub_b = subnet(0), subnet(1)
+    dy("network", "create", "--subnet", sub_a, "neta", check=True)
+    dy("network", "create", "--subnet", sub_b, "netb", check=True)
+    try:
+        # --link on a user-defined network: the endpoint's Links, an alias in the DNS of
+        # this container only; the target need not exist yet.
+        dy(
+            "run", "-d", "--name", "app", "--network", "netb", "--link", "upstream:up",
+            busybox, "sleep", "60",
+            check=True,
+        )  # fmt: skip
+        assert networks(dy, "app")["netb"]["Links"] == ["upstream:up"]
+        assert json.loads(dy("inspect", "app", check=True).stdout)[0]["HostConfig"]["Links"] is None
+        dy(
+            "run",
+            "-d",
+            "--name",
+            "upstream",
+            "--network",
+            "netb",
+            busybox,
+            "sleep",
+            "60",
+            check=True,
+        )
+        p = dy("exec", "app", "nslookup", "up", check=True)
+        assert address(dy, "upstream", "netb") in p.stdout
+        p = dy("run", "--rm", "--network", "netb", busybox, "nslookup", "up")
+        assert p.returncode != 0  # nobody else resolves the alias
+        # Driver options Dockyard's drivers do not act on are kept, as Docker's built-in
+        # drivers keep and ignore them; the ones they act on and Dockyard does not are refused.
+        p = dy("network", "connect", "--driver-opt", "com.docker.network.endpoint.ifname=x0",
+               "neta", "app")  # fmt: skip
+        assert p.returncode == 1 and "interface names are not supported" in p.stderr
+        # A higher gateway priority takes the default route from netb (it sorts after
+        # neta by name, but neta's endpoint was not there yet).
+        gw_b = host(sub_b, 1)
+        assert default_route(dy, "app")[:3] == ["default", "via", gw_b]
+        dy("network", "connect", "--driver-opt", "k=v", "--gw-priority", "-1", "neta", "app",
+           check=True)  # fmt: skip
+        assert default_route(dy, "app")[:3] == ["default", "via", gw_b]  # priority -1 < 0
+        nets = networks(dy, "app")
+        assert (nets["neta"]["DriverOpts"], nets["neta"]["GwPriority"]) == ({"k": "v"}, -1)
+        dy("network", "disconnect", "netb", "app", check=True)
+        assert default_route(dy, "app")[:5] == ["default", "via", host(sub_a, 1), "dev", "eth1"]
+        dy("network", "connect", "--gw-priority", "5", "netb", "app", check=True)
+        assert default_route(dy, "app")[:3] == ["default", "via", gw_b]
+        # At start the order is moby's: priority, then the network's name.
+        dy("restart", "-t", "0", "app", check=True)
+        assert default_route(dy, "app")[:3] == ["default", "via", gw_b]
+    finally:
+        dy("rm", "-f", "app", "upstream")
+        dy("network", "rm", "neta", "netb")
+
+
+def default_route(dy: Runner, container: str) -> list[str]:
+    """The words of ``container``'s default route (busybox ``ip route`` lists them all)."""
+    p = dy("exec", container, "ip", "route", check=True)
+    return next((line.split() for line in p.stdout.splitlines() if line.startswith("default")), [])
