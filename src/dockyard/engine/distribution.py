@@ -239,15 +239,16 @@ def cache_source(engine: Engine, name: str, platform: str | None = None) -> Cach
         for d in layers[:count]:
             if d.get("mediaType") not in media.LAYERS:
                 raise DockyardError(f"unsupported layer media type {d.get('mediaType')!r}")
-        made_blobs: list[str] = []
-        made_layers: list[str] = []
+        pins = store.pins()
         reg, _, _, _ = puller.resolve(ref, manifest_digest)
         try:
-            puller._layers(reg, ref, layers[:count], diff_ids[:count], made_blobs, made_layers)
+            puller._layers(reg, ref, layers[:count], diff_ids[:count], pins)
         except BaseException:
-            store.discard_unreferenced(made_blobs, made_layers)
+            pins.release()
+            store.discard_unreferenced([str(d["digest"]) for d in layers[:count]], diff_ids[:count])
             raise
         finally:
+            pins.release()
             reg.close()
 
     return CacheSource(name, image_config, manifest, load)
