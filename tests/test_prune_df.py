@@ -130,6 +130,30 @@ def test_system_df_verbose_build_cache(dy: Runner, busybox: str, tmp_path: Path)
     assert (by_id[old_cmd]["USAGE"], by_id[old_cmd]["SHARED"]) == ("0", "false")
 
 
+def test_build_cache_sizes_agree(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    """``system df``'s build cache size, ``df -v``'s usage line and the sum of its
+    unshared rows (as docker/cli sums BuildCache records) and what ``builder prune -af``
+    reclaims are one figure: an untagged build's chain only the cache keeps counts, a
+    layer a tagged image also has (the same file copied) does not."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "f").write_text("hi\n")
+    (ctx / "Dockerfile").write_text("FROM busybox\nCOPY f /f\nCMD x\n")
+    dy("build", "-q", "-t", "kept", str(ctx), check=True)
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo a > /a\nCOPY f /f\nRUN echo b > /b\n")
+    dy("build", "-q", str(ctx), check=True)  # untagged: only the cache keeps it
+    size = dy("system", "df", "--format", "{{.Type}}={{.Size}}", check=True).stdout
+    size = next(line for line in size.splitlines() if line.startswith("Build Cache="))[12:]
+    verbose = dy("system", "df", "-v", check=True).stdout
+    assert f"\nBuild cache usage: {size}\n" in verbose
+    rows = _cache_table(dy)
+    unshared = [r for r in rows if r["SHARED"] == "false"]
+    assert len(rows) == 5 and len(unshared) == 2  # RUN echo a, RUN echo b
+    assert all(r["SIZE"] == "10.2kB" for r in unshared) and size == "20.48kB"
+    out = dy("builder", "prune", "-af", check=True).stdout
+    assert out.endswith(f"Total reclaimed space: {size}\n"), out
+
+
 def test_builder_prune(dy: Runner, busybox: str, tmp_path: Path, engine_env: dict) -> None:
     _build(dy, tmp_path, "site:1")
     rows = _cache_rows(engine_env)

@@ -8,6 +8,7 @@ only when its last user goes, so a prune reports the layers its deletions remove
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from typing import Any
 
@@ -140,40 +141,57 @@ def prune_images(
 
 
 def cache_only_images(store: ImageStore) -> list[Image]:
-    """Images only the build cache keeps: untagged, nothing built on them, no container
-    (``builder prune`` deletes them; ``system df`` counts them as the cache's size)."""
-    rows = store.db.query(
-        "SELECT DISTINCT c.image_id AS id FROM build_cache c JOIN images i ON i.id = c.image_id"
-        " WHERE c.image_id NOT IN (SELECT image_id FROM tags)"
-        " AND c.image_id NOT IN (SELECT image_id FROM containers)"
-    )
-    children = with_children(store)
-    return [store.get(r["id"]) for r in rows if r["id"] not in children]
+    """Images only the build cache keeps (``builder prune`` deletes them): an image with a
+    cache entry that is untagged, used by no container and has nothing built on it, and
+    the untagged parents of such images whose every child is one too (they go with their
+    last child, as ``rmi`` prunes an untagged parent)."""
+    entries = {
+        r["id"]
+        for r in store.db.query(
+            "SELECT DISTINCT c.image_id AS id FROM build_cache c JOIN images i ON i.id = c.image_id"
+        )
+    }
+    kept = {r["image_id"] for r in store.db.query("SELECT image_id FROM tags")}
+    kept |= {r["image_id"] for r in store.db.query("SELECT image_id FROM containers")}
+    parent_of: dict[str, str] = {}
+    children: dict[str, set[str]] = {}
+    for r in store.db.query(
+        "SELECT p.image_id, p.parent FROM image_parents p JOIN images i ON i.id = p.image_id"
+    ):
+        parent_of[r["image_id"]] = r["parent"]
+        children.setdefault(r["parent"], set()).add(r["image_id"])
+    only: set[str] = set()
+    todo = [i for i in entries if i not in kept and i not in children]
+    while todo:
+        image_id = todo.pop()
+        only.add(image_id)
+        parent = parent_of.get(image_id)
+        if parent and parent not in only and parent not in kept and children[parent] <= only:
+            todo.append(parent)
+    out = []
+    for image_id in sorted(only):
+        with contextlib.suppress(NotFound):  # removed meanwhile
+            out.append(store.get(image_id))
+    return out
 
 
 def cache_size(store: ImageStore) -> tuple[int, int]:
-    """``(entries, bytes)`` of the build cache: its rows, and the unique layers of the
-    images only it keeps (layers another image uses are not counted)."""
-    entries = int(store.db.query("SELECT COUNT(*) AS n FROM build_cache")[0]["n"])
-    only = cache_only_images(store)
-    if not only:
-        return entries, 0
-    used: set[str] = set()
-    ids = {img.id for img in only}
-    for img in store.list():
-        if img.id not in ids:
-            used.update(img.diff_ids)
-    unique = {d for img in only for d in img.diff_ids} - used
-    return entries, sum(layer_size(store, d) for d in unique)
+    """``(entries, bytes)`` of the build cache as docker/cli's ``system df`` sums the
+    records (:func:`cache_records`): how many there are, and the sizes of those not
+    shared, which is what ``builder prune -a`` reclaims."""
+    records = cache_records(store)
+    return len(records), sum(r["Size"] for r in records if not r["Shared"])
 
 
 def cache_records(store: ImageStore) -> list[dict[str, Any]]:
     """The build cache entries as the Engine API's ``BuildCache`` records (``GET
     /system/df``), oldest first: ``ID`` (the step key's hex), ``Parents`` (the entry of the
     step before, if cached), ``Type`` ``regular``, ``Description`` (the step, its history
-    ``created_by``), ``InUse`` (never: no build holds an entry), ``Shared`` (its image is
-    also kept by a tag, a container or an image built on it), ``Size`` (bytes of the
-    layers the step added, 0 for a step without one), ``CreatedAt``, ``LastUsedAt`` (RFC
+    ``created_by``), ``InUse`` (never: no build holds an entry), ``Size`` (bytes of the
+    layers the step added, 0 for a step without one), ``Shared`` (pruning the entry would
+    not free its size: its image is also kept by a tag, a container or an image built on
+    it, or its layer is used by such an image or counted in an older entry, as
+    BuildKit's records shared with the image store), ``CreatedAt``, ``LastUsedAt`` (RFC
     3339 or None) and ``UsageCount`` (how many later steps reused it). Entries whose image
     is gone are left out (``builder prune`` drops them)."""
     rows = store.db.query(
@@ -183,6 +201,8 @@ def cache_records(store: ImageStore) -> list[dict[str, Any]]:
         " LEFT JOIN image_parents p ON p.image_id = c.image_id ORDER BY c.created, c.key"
     )
     only = {img.id for img in cache_only_images(store)}
+    kept_layers = {d for img in store.list() if img.id not in only for d in img.diff_ids}
+    counted: set[str] = set()
     key_of = {r["image_id"]: r["key"] for r in rows}
     records = []
     for r in rows:
@@ -193,6 +213,10 @@ def cache_records(store: ImageStore) -> list[dict[str, Any]]:
             continue  # removed meanwhile
         history = img.config.get("history") or [{}]
         parent_key = key_of.get(r["parent"])
+        added = img.diff_ids[parent_layers:]
+        shared = img.id not in only or any(d in kept_layers or d in counted for d in added)
+        if not shared:
+            counted.update(added)
         records.append(
             {
                 "ID": r["key"].removeprefix("sha256:"),
@@ -200,8 +224,8 @@ def cache_records(store: ImageStore) -> list[dict[str, Any]]:
                 "Type": "regular",
                 "Description": str(history[-1].get("created_by", "")),
                 "InUse": False,
-                "Shared": img.id not in only,
-                "Size": sum(layer_size(store, d) for d in img.diff_ids[parent_layers:]),
+                "Shared": shared,
+                "Size": sum(layer_size(store, d) for d in added),
                 "CreatedAt": r["created"],
                 "LastUsedAt": r["last_used"],
                 "UsageCount": int(r["usage_count"] or 0),
