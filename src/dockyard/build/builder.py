@@ -522,20 +522,32 @@ class Builder:
         ):
             return False
         with self.store.lease():
-            if source.load is not None:
+            if source.load is None:
+                pins = self.store.pins()
+            else:
                 try:
-                    source.load(layers)
+                    pins = source.load(layers)
                 except DockyardError as e:
                     self.out(f"WARNING: importing cache from {source.name}: {e}")
                     return False
-            self.out(" ---> Using cache")
-            self._commit(
-                state,
-                created_by,
-                None,
-                key,
-                reuse=(entry, descriptors[base:layers], diff_ids[base:layers]),
-            )
+            try:
+                # The layer taken stays until the image row exists (a removal of the
+                # --cache-from image meanwhile deletes nothing pinned).
+                for desc, diff_id in zip(
+                    descriptors[base:layers], diff_ids[base:layers], strict=True
+                ):
+                    pins.hold(str(desc.get("digest")))
+                    pins.hold(diff_id)
+                self.out(" ---> Using cache")
+                self._commit(
+                    state,
+                    created_by,
+                    None,
+                    key,
+                    reuse=(entry, descriptors[base:layers], diff_ids[base:layers]),
+                )
+            finally:
+                pins.release()
         return True
 
     def _commit(

@@ -19,10 +19,13 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import InvalidArgument
 from dockyard.state import StateDB
+
+if TYPE_CHECKING:
+    from dockyard.image.store import Pins
 
 #: The image config's field with the build's cache records: ``[[key, layers, history],
 #: ...]``, one a committed step, in build order (``layers``/``history``: how many
@@ -144,12 +147,13 @@ def parse_cache_from(values: list[str]) -> list[str]:
 class CacheSource:
     """An image ``--cache-from`` named: ``name`` as given, its ``config`` and ``manifest``
     documents, and ``load`` (for an image only in a registry: stores its first N layers
-    here, N an argument; None for a local image, whose layers are here)."""
+    here, N the argument, and returns the ``Pins`` that keep them until the caller's
+    image row exists; None for a local image, whose layers are here)."""
 
     name: str
     config: dict[str, Any]
     manifest: dict[str, Any]
-    load: Callable[[int], None] | None = None
+    load: Callable[[int], Pins] | None = None
     records: dict[str, tuple[int, int]] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from dockyard.build.cache import CacheSource
     from dockyard.distribution.credentials import Credentials
     from dockyard.engine import Engine
-    from dockyard.image.store import ImageStore
+    from dockyard.image.store import ImageStore, Pins
     from dockyard.paths import Paths
 
 _DONE = object()
@@ -234,8 +234,10 @@ def cache_source(engine: Engine, name: str, platform: str | None = None) -> Cach
         raise DockyardError(f"invalid manifest for {ref.familiar()}")
     manifest_digest = "sha256:" + hashlib.sha256(data).hexdigest()
 
-    def load(count: int) -> None:
-        """Store the first ``count`` layers (the caller holds the store's lease)."""
+    def load(count: int) -> Pins:
+        """Store the first ``count`` layers; returns the pins that keep them until the
+        caller's image row exists (it releases them). On failure what it fetched is
+        removed."""
         for d in layers[:count]:
             if d.get("mediaType") not in media.LAYERS:
                 raise DockyardError(f"unsupported layer media type {d.get('mediaType')!r}")
@@ -250,6 +252,7 @@ def cache_source(engine: Engine, name: str, platform: str | None = None) -> Cach
         finally:
             pins.release()
             reg.close()
+        return pins
 
     return CacheSource(name, image_config, manifest, load)
 
