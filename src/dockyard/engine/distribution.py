@@ -250,7 +250,6 @@ def cache_source(engine: Engine, name: str, platform: str | None = None) -> Cach
             store.discard_unreferenced([str(d["digest"]) for d in layers[:count]], diff_ids[:count])
             raise
         finally:
-            pins.release()
             reg.close()
         return pins
 
