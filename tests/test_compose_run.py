@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -701,3 +702,104 @@ def test_dependency_condition_failures_as_compose_words_them(
             assert out.stderr.strip().splitlines()[-1] == message
         finally:
             dy("compose", "-p", "dc", "down", "-t", "0", cwd=tmp_path)
+
+
+INTERRUPTED_PROJECT = """\
+services:
+  a:
+    image: busybox
+    command: sleep 300
+    stop_signal: SIGKILL
+    scale: 4
+  b:
+    image: busybox
+    command: sleep 300
+    stop_signal: SIGKILL
+    scale: 4
+  c:
+    image: busybox
+    command: sleep 300
+    stop_signal: SIGKILL
+    depends_on: [a, b]
+"""
+
+
+def _engine_processes(root: str) -> dict[int, str]:
+    """Processes whose command line names the engine root ``root`` (monitors), by pid."""
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().decode(errors="replace").replace("\0", " ")
+        except OSError:
+            continue
+        if f"root={root} " in cmd:
+            found[int(pid)] = cmd
+    return found
+
+
+def _lock_held(path: str) -> bool:
+    """Whether someone (a container's monitor: its start lock) holds a flock on ``path``."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+@pytest.mark.timeout(240)
+def test_interrupted_parallel_up_leaves_every_container_started_or_not(
+    tmp_path: Path, dy: Runner, busybox: str, engine_env: dict[str, str]
+) -> None:
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) at several points of a
+    parallel ``up -d``: every container is either running (recorded so, its monitor
+    alive) or not started (no monitor, no attach socket), and ``down`` then leaves
+    nothing. The compose process used to exit before its workers, whose forked SQLite
+    connections had taken no locks: it deleted the WAL their monitors' "running" went
+    to, so containers ran behind a ``Created`` record and ``down`` left them running."""
+    (tmp_path / "compose.yaml").write_text(INTERRUPTED_PROJECT)
+    root, runroot = engine_env["DOCKYARD_ROOT"], engine_env["DOCKYARD_RUNROOT"]
+    # After the n-th container progress line (Creating, Created, Starting, Started).
+    for lines in (2, 5, 8, 13, 19):
+        up = subprocess.Popen(
+            [DOCKYARD, "compose", "-p", "ci", "up", "-d"],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            env={**os.environ, **engine_env},
+        )
+        assert up.stderr is not None
+        seen = []
+        while len(seen) < lines:
+            line = up.stderr.readline()
+            if not line:
+                break
+            if " Container " in line:
+                seen.append(line.strip())
+        os.killpg(up.pid, signal.SIGINT)
+        rest = up.communicate(timeout=60)[1]
+        assert up.returncode in (0, 130), rest
+        listed = dy("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}}")
+        for row in listed.stdout.splitlines():
+            cid, name, state = row.split()
+            watched = _lock_held(os.path.join(runroot, f"{cid}.lock"))
+            assert (state == "running") == watched, (lines, name, state, watched, seen)
+            if state != "running":
+                assert not os.path.exists(os.path.join(runroot, f"{cid}.attach")), (lines, name)
+        dy("compose", "-p", "ci", "down", "-t", "0", cwd=tmp_path, check=True, timeout=90)
+        assert dy("ps", "-aq", check=True).stdout == ""
+        deadline = time.monotonic() + 5
+        while _engine_processes(root) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _engine_processes(root) == {}, lines
+        assert [n for n in os.listdir(runroot) if n.endswith(".attach")] == [], lines

@@ -9,6 +9,8 @@ matches its service is left alone by ``up`` (a second ``up`` is a no-op).
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 import threading
 import time
@@ -129,45 +131,69 @@ class Runner:
         results: dict[str, list[str]] = {}
         failure: BaseException | None = None
 
-        with selectors.DefaultSelector() as sel:
-            while pending or running:
-                if failure is None:
-                    for s in list(pending):
-                        if limit and len(running) >= limit:
-                            break
-                        if waits[s] <= set(results):
-                            rfd, pid = self._fork(s, work)
-                            running[rfd] = (s, pid)
-                            chunks[rfd] = []
-                            sel.register(rfd, selectors.EVENT_READ)
-                            pending.remove(s)
-                if not running:
-                    break
-                for key, _ in sel.select():
-                    rfd = int(key.fd)
-                    data = os.read(rfd, 65536)
-                    if data:
-                        chunks[rfd].append(data)
-                        continue
-                    sel.unregister(rfd)
-                    os.close(rfd)
-                    s, pid = running.pop(rfd)
-                    _, status = os.waitpid(pid, 0)
-                    ok, value = _result(b"".join(chunks.pop(rfd)), s, status)
-                    if ok:
-                        results[s] = value
-                    elif failure is None:
-                        failure = value
+        # Not inherited by the children: SQLite's per-process lock bookkeeping copied
+        # into them made their connections (and their monitors') take no locks, so this
+        # process, exiting first on Ctrl-C, deleted the WAL their last writes went to.
+        reopen = self.engine.close_state()
+        try:
+            with selectors.DefaultSelector() as sel:
+                while pending or running:
+                    if failure is None:
+                        # No Ctrl-C between a fork and the child's registration.
+                        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+                        try:
+                            for s in list(pending):
+                                if limit and len(running) >= limit:
+                                    break
+                                if waits[s] <= set(results):
+                                    rfd, pid = self._fork(s, work, mask)
+                                    running[rfd] = (s, pid)
+                                    chunks[rfd] = []
+                                    sel.register(rfd, selectors.EVENT_READ)
+                                    pending.remove(s)
+                        finally:
+                            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                    if not running:
+                        break
+                    for key, _ in sel.select():
+                        rfd = int(key.fd)
+                        data = os.read(rfd, 65536)
+                        if data:
+                            chunks[rfd].append(data)
+                            continue
+                        sel.unregister(rfd)
+                        os.close(rfd)
+                        s, pid = running.pop(rfd)
+                        _, status = os.waitpid(pid, 0)
+                        ok, value = _result(b"".join(chunks.pop(rfd)), s, status)
+                        if ok:
+                            results[s] = value
+                        elif failure is None:
+                            failure = value
+        except KeyboardInterrupt:
+            _interrupt(running)
+            raise
+        finally:
+            if reopen:
+                self.engine.reopen_state()
         if failure is not None:
             raise failure
         if pending:  # a cycle the loader would have refused
             raise ComposeError(f"dependency cycle detected among {', '.join(pending)}")
         return [n for s in services for n in results.get(s, [])]
 
-    def _fork(self, service: str, work: Callable[[Runner, str], list[str]]) -> tuple[int, int]:
+    def _fork(
+        self,
+        service: str,
+        work: Callable[[Runner, str], list[str]],
+        mask: set[int | signal.Signals],
+    ) -> tuple[int, int]:
         """``work(runner, service)`` in a child process, with an engine of its own; its
         pickled outcome (``(True, names)`` or ``(False, exception)``) written to a pipe.
-        Returns ``(read end, pid)``."""
+        Called with SIGINT blocked; ``mask`` is the signal mask the child restores once
+        it takes one SIGINT only (a Ctrl-C reaches it from the terminal and again from
+        this process: a second one would cut its unwinding short). Returns ``(read end,
+        pid)``."""
         import os
         import pickle
 
@@ -183,6 +209,8 @@ class Runner:
             return rfd, pid
         try:  # the child: never returns
             os.close(rfd)
+            signal.signal(signal.SIGINT, _interrupted_once)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             try:
                 outcome: tuple[bool, Any] = (
                     True,
@@ -1289,3 +1317,26 @@ def _mapping(value: Any) -> dict[str, Any]:
 
 # Compose's log prefix colours (docker/compose cmd/formatter/colors.go ``rainbow``).
 _RAINBOW = ["36", "33", "32", "35", "34", "36;1", "33;1", "32;1", "35;1", "34;1"]
+
+
+def _interrupted_once(signum: int, frame: Any) -> None:
+    """A forked worker's SIGINT handler: the first one raises KeyboardInterrupt, later
+    ones are ignored, so the unwinding (undoing a half-made container) runs to its end."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _interrupt(running: dict[int, tuple[str, int]]) -> None:
+    """On Ctrl-C in :meth:`Runner.in_dependency_order`: pass it on to the workers still
+    running (one sent to this process alone must stop them too; each takes one only)
+    and wait for them, so that the command ends with every container either started
+    and recorded running or not started. A second Ctrl-C stops the waiting."""
+    import os
+
+    for _, pid in running.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)
+    for rfd, (_, pid) in list(running.items()):
+        os.close(rfd)  # its outcome is not wanted: a write to the pipe ends at once
+        del running[rfd]
+        os.waitpid(pid, 0)

@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from dockyard.container.names import random_name, validate_name
 from dockyard.container.options import CreateOptions
-from dockyard.container.signals import PROXIED_SIGNALS, detach_from_caller, wait_forwarding
+from dockyard.container.signals import (
+    INTERRUPTING_SIGNALS,
+    PROXIED_SIGNALS,
+    detach_from_caller,
+    wait_forwarding,
+)
 from dockyard.container.store import Container, ContainerStore, initial_state
 from dockyard.errors import (
     Conflict,
@@ -907,23 +912,33 @@ class ContainerManager:
         # lock itself, so /proc/locks names it): from then on a killed CLI leaves a
         # container that is no longer half-made, which the monitor starts.
         held = self._held_locks.pop(c.id, None)
-        read_fd, write_fd = os.pipe()
-        # SQLite's per-process lock bookkeeping must not be inherited (see StateDB.close).
-        self.store.db.close()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the forked child
-            os.close(read_fd)
+        # Ctrl-C, a kill or a hang-up waits until the monitor exists and this side's part
+        # is done: raised between the fork and here, it left the forked child unwinding
+        # the caller's stack, this side's database closed, or the held lock open (the
+        # monitor waited for it while the caller, unwinding, removed the container).
+        # From the fork on the container is the monitor's: it runs (recorded running)
+        # or fails (its error recorded), and the caller waits for which (_read_report).
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTING_SIGNALS)
+        try:
+            read_fd, write_fd = os.pipe()
+            # SQLite's per-process lock bookkeeping must not be inherited (StateDB.close).
+            self.store.db.close()
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - runs in the forked child
+                os.close(read_fd)
+                if held is not None:
+                    os.close(held)
+                self._become_monitor(c.id, write_fd, restarts, mask)
+            self.store.db.connect()
+            os.close(write_fd)
             if held is not None:
+                self.done_creating(c.id)
                 os.close(held)
-            self._become_monitor(c.id, write_fd, restarts)
-        self.store.db.connect()
-        os.close(write_fd)
-        if held is not None:
-            self.done_creating(c.id)
-            os.close(held)
-        os.waitpid(pid, 0)
-        with os.fdopen(read_fd, "rb") as f:
-            report = f.read()
+            os.waitpid(pid, 0)  # the intermediate child: it exits once it has forked
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            raise
+        report = _read_report(read_fd, mask)
         if not report:
             raise DockyardError(f"container {c.id}: the monitor exited before starting it")
         result = json.loads(report)
@@ -931,14 +946,21 @@ class ContainerManager:
             raise RuntimeFailure(result["error"], result["code"])
 
     def _become_monitor(
-        self, container_id: str, report_fd: int, restarts: int | None = None
+        self,
+        container_id: str,
+        report_fd: int,
+        restarts: int | None = None,
+        mask: set[int | signal.Signals] | None = None,
     ) -> NoReturn:
         """The forked monitor: leaves the caller's session, launches the container and
         execs the monitor's watch phase; reports ``{}`` once the container runs, or the
-        error that stopped it, on ``report_fd``. ``restarts``: see :meth:`start_detached`.
-        Never returns."""
+        error that stopped it, on ``report_fd``. ``restarts``: see :meth:`start_detached`;
+        ``mask``: the signal mask to restore once out of the caller's session (the
+        caller blocked its interrupting signals around the fork). Never returns."""
         try:
             detach_from_caller()
+            if mask is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             # Nothing else of the caller's (a pipe a shell reads to its end, say) may
             # stay open for the container's lifetime: closed at the exec. Not closed
             # here, where an object of the CLI's could still close its fd's number
@@ -1843,6 +1865,39 @@ class ContainerManager:
             runtime.kill(c.id, signal.SIGKILL, all=True)
         with contextlib.suppress(DockyardError):
             runtime.delete(c.id, force=True)
+
+
+def _read_report(fd: int, mask: set[int | signal.Signals]) -> bytes:
+    """Everything a monitor writes on ``fd`` (its start report) until it closes it; ``fd``
+    is closed. The signal mask is set to ``mask`` first (letting through the signals
+    :meth:`ContainerManager.start_detached` held back). A Ctrl-C (or a signal handler's
+    SystemExit) meanwhile is raised once the report is in: the monitor starts the
+    container whatever happens here, and the caller must not end before it is recorded
+    running or not (a ``compose down`` run next found it still starting). A second one
+    is raised at once."""
+    chunks = []
+    interrupted: BaseException | None = None
+    try:
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        except (KeyboardInterrupt, SystemExit) as e:  # held back, handled on unblocking
+            interrupted = e
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except (KeyboardInterrupt, SystemExit) as e:
+                if interrupted is not None:
+                    raise
+                interrupted = e
+                continue
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(fd)
+    if interrupted is not None:
+        raise interrupted
+    return b"".join(chunks)
 
 
 def _readable(fd: int, timeout: float) -> bool:

@@ -25,6 +25,10 @@ PROXIED_SIGNALS = {
     if isinstance(sig, signal.Signals) and sig not in _NOT_PROXIED
 }
 
+#: What a user or a supervisor sends to interrupt or end a command (Ctrl-C, Ctrl-\,
+#: kill, a closed terminal): blocked where a fork must not be cut short.
+INTERRUPTING_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
+
 
 def wait_forwarding(pid: int, reap_others: bool = False) -> int:
     """Wait for child ``pid`` while forwarding :data:`PROXIED_SIGNALS` to it; returns

@@ -56,6 +56,21 @@ class EngineBase:
             hook(self)
         return db
 
+    def close_state(self) -> bool:
+        """Close the state database connection if it is open, before this process forks
+        children that use the engine (SQLite's per-process lock bookkeeping must not be
+        inherited: see :meth:`dockyard.state.StateDB.close`). Returns whether it was
+        open; :meth:`reopen_state` opens it again (in the parent, never in a child)."""
+        db = self.__dict__.get("db")
+        if db is None:
+            return False
+        db.close()
+        return True
+
+    def reopen_state(self) -> None:
+        """Open again the connection :meth:`close_state` closed."""
+        self.__dict__["db"].connect()
+
     @cached_property
     def layers(self) -> LayerStore:
         from dockyard.snapshot import LayerStore
