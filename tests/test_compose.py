@@ -192,6 +192,22 @@ def test_profiles_anchors_and_extensions(tmp_path: Path) -> None:
             "services:\n  a:\n    command: 'true'\n",
             r"service 'a' has neither an image nor a build context",
         ),
+        (
+            "services:\n  a:\n    build: https://example.com/app.git\n",
+            r"compose.yaml: services.a.build.context: a remote build context is not supported",
+        ),
+        (
+            "include:\n  - git@example.com:org/app.git\nservices: {}\n",
+            r"compose.yaml: include.0: a remote include \(git@example.com:org/app.git\) is not",
+        ),
+        (
+            "include:\n  - path: [oci://example.com/app:1]\nservices: {}\n",
+            r"compose.yaml: include.0: a remote include \(oci://example.com/app:1\) is not",
+        ),
+        (
+            "services:\n  a:\n    extends: {file: 'https://example.com/c.yaml', service: b}\n",
+            r"compose.yaml: services.a.extends.file: a remote file \(https://example.com/c.yaml\)",
+        ),
     ],
 )
 def test_bad_input_is_one_line_naming_file_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -340,3 +356,15 @@ def test_up_scale_option_refused_as_compose(tmp_path: Path, scale: str, message:
     out = compose(tmp_path, "up", "-d", "--scale", scale, env=env)
     assert (out.returncode, out.stderr.strip()) == (1, message)
     assert not (tmp_path / "root").exists() or not any((tmp_path / "root").iterdir())
+
+
+def test_local_build_context_outside_the_project_is_taken(tmp_path: Path) -> None:
+    """As Compose v2 (compose-go resolves a local context wherever it is; only its remote
+    loaders check paths): a context above the project directory, as a monorepo's
+    ``context: ..``, is resolved, not refused. Remote files are refused above."""
+    write(tmp_path, "app/Dockerfile", "FROM busybox\n")
+    write(tmp_path, "deploy/compose.yaml", "services:\n  a:\n    build: ../app\n")
+    p = load(tmp_path / "deploy")
+    assert p.services["a"]["build"]["context"] == str(tmp_path / "app")
+    with pytest.raises(ComposeError, match=r"^-f https://example.com/c.yaml: a remote compose"):
+        load(tmp_path, files=["https://example.com/c.yaml"])

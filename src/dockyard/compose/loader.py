@@ -190,10 +190,14 @@ def load_project(opts: Options, selected: list[str] | None = None) -> Project:
     _validation_cache = opts.cache_dir
     environ = dict(opts.environ)
     cwd = opts.cwd
-    files = [str(Path(cwd, f)) if f != "-" else f for f in opts.files]
+    files = list(opts.files)
     if not files and environ.get("COMPOSE_FILE"):
         sep = environ.get("COMPOSE_PATH_SEPARATOR", os.pathsep)
-        files = [str(Path(cwd, f)) for f in environ["COMPOSE_FILE"].split(sep) if f]
+        files = [f for f in environ["COMPOSE_FILE"].split(sep) if f]
+    for f in files:
+        if _remote(f):
+            raise ComposeError(f"-f {f}: a remote compose file is not supported by Dockyard")
+    files = [str(Path(cwd, f)) if f != "-" else f for f in files]
     if not files:
         files = find_files(opts.project_directory or cwd)
     stdin_text = None
@@ -338,6 +342,11 @@ def _resolve_extends(data: dict[str, Any], path: str, env: Mapping[str, str]) ->
         ext = svc.pop("extends", None)
         if ext is not None:
             spec = {"service": ext} if isinstance(ext, str) else ext
+            if _remote(str(spec.get("file") or "")):
+                raise ComposeError(
+                    f"{file}: services.{name}.extends.file: a remote file ({spec['file']}) "
+                    "is not supported by Dockyard"
+                )
             base_file = str(Path(Path(file).parent, spec["file"])) if spec.get("file") else file
             if not Path(base_file).is_file():
                 raise ComposeError(f"{file}: services.{name}.extends.file: {base_file} not found")
@@ -369,6 +378,10 @@ def _include(
         spec = {"path": entry} if isinstance(entry, str) else dict(entry)
         paths = spec["path"] if isinstance(spec["path"], list) else [spec["path"]]
         for rel in paths:
+            if _remote(str(rel)):
+                raise ComposeError(
+                    f"{path}: include.{i}: a remote include ({rel}) is not supported by Dockyard"
+                )
             inc = str(Path(Path(path).parent, rel).resolve())
             if inc in chain:
                 raise ComposeError(
@@ -703,13 +716,21 @@ def _integer(value: Any, key: str) -> int:
         raise ComposeError(f"{key} must be an integer, not {value!r}") from None
 
 
+def _remote(path: str) -> bool:
+    """Whether ``path`` names a remote resource, which Compose v2 fetches (its Git and OCI
+    resource loaders: ``git@host:repo``, ``https://...``, ``oci://...``) and Dockyard
+    refuses. A local path is taken wherever it is, as Compose does (a build context
+    outside the project directory, ``../``, is usual and never refused)."""
+    return "://" in path or path.startswith("git@")
+
+
 def _build(value: Any, workdir: str, env: Mapping[str, str], key: str) -> dict[str, Any]:
     """A ``build`` section in long form: the context an absolute path (a Git or URL
     context is refused), ``dockerfile`` relative to it, ``args`` and ``labels`` as
     mappings (an ``arg`` without a value takes the environment's, or is dropped)."""
     spec = {"context": value} if isinstance(value, str) else dict(value)
     context = str(spec.get("context", "."))
-    if "://" in context or context.startswith("git@"):
+    if _remote(context):
         raise ComposeError(f"{key}.context: a remote build context is not supported by Dockyard")
     spec["context"] = str(Path(workdir, os.path.expanduser(context)).resolve())
     spec.setdefault("dockerfile", "Dockerfile")
