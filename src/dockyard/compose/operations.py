@@ -131,6 +131,7 @@ class Runner:
         results: dict[str, list[str]] = {}
         failure: BaseException | None = None
 
+        self.engine.import_container_modules()
         # Not inherited by the children: SQLite's per-process lock bookkeeping copied
         # into them made their connections (and their monitors') take no locks, so this
         # process, exiting first on Ctrl-C, deleted the WAL their last writes went to.
@@ -596,12 +597,12 @@ class Runner:
     def inject_files(self, service: str, cid: str) -> None:
         """Copy the service's ``environment``/``content`` secrets and configs into the
         created container ``cid`` (as a tar at ``/``, as Compose v2 does)."""
-        import io
-        import tarfile
-
         files = convert.injected_files(self.project, service)
         if not files:
             return
+        import io
+        import tarfile
+
         from dockyard.engine import archives
 
         buf = io.BytesIO()

@@ -26,6 +26,28 @@ if TYPE_CHECKING:
 
 _on_first_open: Callable[[Any], None] | None = None
 
+#: What creating, starting, stopping and removing a container import: the manager and
+#: its options, network and volume set-up, snapshot mounts, the runtime, the monitor's
+#: launch phase and health checks (see :meth:`EngineBase.import_container_modules`).
+CONTAINER_MODULES = (
+    "dockyard.engine.create",
+    "dockyard.container.manager",
+    "dockyard.container.supervise",
+    "dockyard.container.monitor",
+    "dockyard.container.attach",
+    "dockyard.container.health",
+    "dockyard.container.logs",
+    "dockyard.container.etcfiles",
+    "dockyard.container.restart",
+    "dockyard.network.manager",
+    "dockyard.network.services",
+    "dockyard.runtime.linux",
+    "dockyard.runtime.spec",
+    "dockyard.runtime.seccomp",
+    "dockyard.snapshot",
+    "dockyard.volume.store",
+)
+
 
 def on_first_open(hook: Callable[[Any], None]) -> None:
     """Run ``hook(engine)`` once, when the first engine of this process opens the state
@@ -70,6 +92,17 @@ class EngineBase:
     def reopen_state(self) -> None:
         """Open again the connection :meth:`close_state` closed."""
         self.__dict__["db"].connect()
+
+    def import_container_modules(self) -> None:
+        """Import :data:`CONTAINER_MODULES` now, in a front end about to fork workers
+        that each create, start, stop or remove containers (compose's parallel
+        services): imported once here instead of once in every worker and monitor (ten
+        workers importing them cost ten times the CPU). Lazily imported otherwise, so a
+        command pays only for what it touches."""
+        import importlib
+
+        for name in CONTAINER_MODULES:
+            importlib.import_module(name)
 
     @cached_property
     def layers(self) -> LayerStore:
