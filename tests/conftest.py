@@ -129,6 +129,8 @@ def _network_leftovers(root: str) -> list[str]:
     from dockyard.network.linux import nft_chains
 
     found += [f"nft chain {c['name']}" for c in nft_chains() if c["comment"] == tag]
+    # IPv6 networks' forward chains (table ip6 dockyard).
+    found += [f"nft6 chain {c['name']}" for c in nft_chains("ip6") if c["comment"] == tag]
     return found
 
 
@@ -195,7 +197,8 @@ def _remove_network_leftovers(root: str) -> None:
         if kind == "interface":
             subprocess.run(["ip", "link", "del", name], check=False)
         else:
-            subprocess.run(["nft", "delete", "chain", "ip", "dockyard", name], check=False)
+            family = "ip6" if kind.startswith("nft6") else "ip"
+            subprocess.run(["nft", "delete", "chain", family, "dockyard", name], check=False)
 
 
 def _children() -> set[int]:

@@ -141,8 +141,8 @@ def test_network_objects(engine: Engine, busybox: str) -> None:
         assert obj["IPAM"]["Options"] is None
         listed = engine.network_list(filters={"label": ["k=v"]})
         assert [n["Name"] for n in listed] == ["n1"] and listed[0]["Containers"] == {}
-        with pytest.raises(InvalidArgument, match="EnableIPv6"):
-            engine.network_create({"Name": "n2", "EnableIPv6": True})
+        with pytest.raises(InvalidArgument, match="needs an IPv6 network: add --ipv6"):
+            engine.network_create({"Name": "n2", "IPAM": {"Config": [{"Subnet": "fd00:1::/64"}]}})
         engine.container_create({"Image": "busybox", "Cmd": ["true"]}, name="c1")
         engine.network_connect("n1", "c1", {"IPAMConfig": {"IPv4Address": "10.231.78.9"}})
         nets = engine.container_inspect("c1")["NetworkSettings"]["Networks"]

@@ -1,6 +1,6 @@
 """``network create``/``connect``/``inspect`` flags: auxiliary addresses, the IPAM driver
-and scope Docker defaults to, ``inspect --verbose``; and the IPv6, swarm, configuration
-network and endpoint options Dockyard refuses (nothing made then)."""
+and scope Docker defaults to, ``inspect --verbose``; and the IPv6-only, swarm,
+configuration network and endpoint options Dockyard refuses (nothing made then)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def test_aux_addresses_are_reserved(dy: Runner, busybox: str) -> None:
         (["--ipam-driver", "foo"], 'plugin "foo" not found'),
         (["--ipam-opt", "a=b"], "IPAM options (--ipam-opt) are not supported"),
         (["--scope", "swarm"], "scope 'swarm' is not supported"),
-        (["--ipv6"], "IPv6 networks (EnableIPv6, --ipv6) are not supported"),
+        (["--subnet", "fd00:dead:beef:77::/64"], "needs an IPv6 network: add --ipv6"),
         (["--ipv4=false"], "IPv6-only networks (EnableIPv4 false, --ipv4=false) are not"),
         (["--ingress"], "swarm mode"),
         (["--config-only"], "configuration-only networks"),
@@ -77,15 +77,15 @@ def test_refused_endpoint_options(dy: Runner, busybox: str) -> None:
     try:
         dy("create", "--name", "cc", busybox, "true", check=True)
         for args, message in [
-            (["--ip6", "2001:db8::3"], "IPv6 and link-local addresses are not supported"),
-            (["--link-local-ip", "169.254.0.9"], "IPv6 and link-local addresses"),
+            (["--ip6", "2001:db8::3"], "network epnet has no IPv6 (network create --ipv6)"),
+            (["--link-local-ip", "10.79.0.9"], "invalid link local IP address: 10.79.0.9"),
             (["--link", "cc:a:b"], "bad format for links: cc:a:b"),
             (["--driver-opt", "com.docker.network.endpoint.sysctls=x"], "per-interface sysctls"),
         ]:
             p = dy("network", "connect", *args, "epnet", "cc")
             assert p.returncode == 1 and message in p.stderr, (args, p.stderr)
         p = dy("run", "--rm", "--network", "epnet", "--ip6", "2001:db8::3", busybox, "true")
-        assert p.returncode == 125 and "IPv6 and link-local addresses" in p.stderr
+        assert p.returncode == 125 and "network epnet has no IPv6" in p.stderr
         assert (
             json.loads(dy("network", "inspect", "epnet", check=True).stdout)[0]["Containers"] == {}
         )

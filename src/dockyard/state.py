@@ -103,6 +103,16 @@ CREATE TABLE IF NOT EXISTS endpoint_options (
     endpoint_id TEXT PRIMARY KEY,     -- an endpoints row
     options TEXT NOT NULL             -- JSON: {"Links": [...], "DriverOpts": {...}, "GwPriority": n}
 );
+-- dockyard.network.store: an endpoint's IPv6 and link-local addresses (a table of its own,
+-- so databases made before IPv6 networks existed need no change to endpoints)
+CREATE TABLE IF NOT EXISTS endpoint_addresses (
+    endpoint_id TEXT PRIMARY KEY,     -- an endpoints row
+    network_id TEXT NOT NULL,
+    address6 TEXT,                    -- IPv6 address without prefix length, NULL when none
+    fixed6 INTEGER NOT NULL,          -- 1: asked for with --ip6
+    link_local TEXT NOT NULL,         -- JSON list of --link-local-ip addresses
+    UNIQUE (network_id, address6)
+);
 -- dockyard.network.ports
 CREATE TABLE IF NOT EXISTS published_ports (
     container_id TEXT NOT NULL,

@@ -54,13 +54,15 @@ def network() -> None:
 @click.option(
     "--subnet", multiple=True, help="Subnet in CIDR format that represents a network segment"
 )
-@click.option("--gateway", multiple=True, help="IPv4 Gateway for the master subnet")
+@click.option("--gateway", multiple=True, help="IPv4 or IPv6 Gateway for the master subnet")
 @click.option("--ip-range", multiple=True, help="Allocate container ip from a sub-range")
 @click.option("-o", "--opt", multiple=True, help="Set driver specific options")
 @click.option("--internal", is_flag=True, help="Restrict external access to the network")
 @click.option("--label", multiple=True, help="Set metadata on a network")
 @click.option("--attachable", is_flag=True, help="Enable manual container attachment")
-@click.option("--aux-address", multiple=True, help="Auxiliary IPv4 addresses (name=address)")
+@click.option(
+    "--aux-address", multiple=True, help="Auxiliary IPv4 or IPv6 addresses used by Network driver"
+)
 @click.option("--ipam-driver", default="default", help="IP Address Management Driver")
 @click.option("--ipam-opt", multiple=True, help="Set IPAM driver specific options")
 @click.option("--ipv4/--no-ipv4", default=True, help="Enable or disable IPv4 address assignment")
@@ -93,17 +95,7 @@ def create(
     config_from: str,
 ) -> None:
     """Create a network."""
-    for flag, values in (("--subnet", subnet), ("--gateway", gateway), ("--ip-range", ip_range)):
-        if len(values) > 1:
-            raise InvalidArgument(
-                f"{flag} given more than once: Dockyard networks have one IPv4 subnet"
-            )
-    ipam: dict[str, Any] = {}
-    for key, values in (("Subnet", subnet), ("Gateway", gateway), ("IPRange", ip_range)):
-        if values:
-            ipam[key] = values[0]
-    if aux_address:
-        ipam["AuxiliaryAddresses"] = _pairs(aux_address, "--aux-address")
+    configs = _ipam_configs(subnet, ip_range, gateway, _pairs(aux_address, "--aux-address"))
     request = {
         "Name": name,
         "Driver": driver,
@@ -114,7 +106,7 @@ def create(
         "IPAM": {
             "Driver": ipam_driver,
             "Options": _pairs(ipam_opt, "--ipam-opt"),
-            "Config": [ipam] if ipam else [],
+            "Config": configs,
         },
         "EnableIPv4": ipv4,
         "EnableIPv6": ipv6,
@@ -124,6 +116,80 @@ def create(
         "ConfigFrom": {"Network": config_from} if config_from else None,
     }
     click.echo(_engine(paths).network_create(request)["Id"])
+
+
+def _ipam_configs(
+    subnets: tuple[str, ...],
+    ranges: tuple[str, ...],
+    gateways: tuple[str, ...],
+    aux: dict[str, str],
+) -> list[dict[str, Any]]:
+    """IPAM.Config entries, one per ``--subnet``, each with the ``--ip-range``,
+    ``--gateway`` and ``--aux-address`` values inside it (docker/cli's
+    createIPAMConfig, its messages). Raises InvalidArgument."""
+    import ipaddress
+
+    def network(text: str, flag: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        try:
+            return ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise InvalidArgument(
+                f'invalid argument "{text}" for "{flag}" flag: invalid CIDR address: {text}'
+            ) from None
+
+    def inside(value: Any, net: Any) -> bool:
+        if value.version != net.version:
+            return False
+        if isinstance(value, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+            return bool(value.subnet_of(net))
+        return value in net
+
+    if len(subnets) < len(ranges) or len(subnets) < len(gateways):
+        raise InvalidArgument("every ip-range or gateway must have a corresponding subnet")
+    configs: list[tuple[Any, dict[str, Any]]] = []
+    for text in subnets:
+        net = network(text, "--subnet")
+        if any(net.version == n.version and net.overlaps(n) for n, _ in configs):
+            raise InvalidArgument("multiple overlapping subnet configuration is not supported")
+        configs.append((net, {"Subnet": text}))
+    for text in ranges:
+        rng = network(text, "--ip-range")
+        matched = [c for n, c in configs if inside(rng, n)]
+        for c in matched:
+            if "IPRange" in c:
+                raise InvalidArgument(
+                    f"cannot configure multiple ranges ({rng}, {c['IPRange']}) on the same "
+                    f"subnet ({c['Subnet']})"
+                )
+            c["IPRange"] = str(rng)
+        if not matched:
+            raise InvalidArgument(f"no matching subnet for range {rng}")
+    for kind, values in (("gateway", gateways), ("aux-address", tuple(aux.items()))):
+        for value in values:
+            name, text = value if isinstance(value, tuple) else ("", value)
+            if kind == "aux-address" and not text:
+                continue
+            try:
+                addr = ipaddress.ip_address(text)
+            except ValueError:
+                raise InvalidArgument(
+                    f'invalid argument "{text}" for "--{kind}" flag: '
+                    "invalid string being converted to IP address"
+                ) from None
+            matched = [c for n, c in configs if inside(addr, n)]
+            for c in matched:
+                if kind == "aux-address":
+                    c.setdefault("AuxiliaryAddresses", {})[name] = text
+                elif "Gateway" in c:
+                    raise InvalidArgument(
+                        f"cannot configure multiple gateways ({addr}, {c['Gateway']}) for the "
+                        f"same subnet ({c['Subnet']})"
+                    )
+                else:
+                    c["Gateway"] = str(addr)
+            if not matched:
+                raise InvalidArgument(f"no matching subnet for {kind} {text}")
+    return [c for _, c in configs]
 
 
 def _row(net: dict[str, Any], no_trunc: bool) -> dict[str, Any]:

@@ -148,7 +148,6 @@ def _create_request(
         if i == 0:
             # --ip, --network-alias and --mac-address go to the first network (Docker 28).
             if net["ip"] or kw["ip6"] or kw["link_local_ip"]:
-                # The engine refuses IPv6 and link-local addresses (no IPv6 networks yet).
                 settings["IPAMConfig"] = {
                     "IPv4Address": net["ip"] or "",
                     "IPv6Address": kw["ip6"],
@@ -235,8 +234,9 @@ def _network_flags(kw: dict[str, Any]) -> dict[str, Any]:
         if not is_ip(server):
             raise bad("--dns", server, f"{server} is not an ip address")
     search = [_dns_search(domain, bad) for domain in kw["dns_search"]]
-    if kw["ip"] and not is_ip(kw["ip"]):
-        raise bad("--ip", kw["ip"], "invalid string being converted to IP address")
+    for flag in ("ip", "ip6"):
+        if kw[flag] and not is_ip(kw[flag]):
+            raise bad(f"--{flag}", kw[flag], "invalid string being converted to IP address")
     # Docker 25+: every --network is attached in order; the first is eth0 and NetworkMode.
     networks = list(kw["network"]) or ["bridge"]
     for i, name in enumerate(networks):

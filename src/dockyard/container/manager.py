@@ -320,9 +320,12 @@ class ContainerManager:
             options=opts.endpoint_options,
             more=opts.extra_networks,
             more_settings=opts.extra_endpoints,
+            ip6=opts.ip6,
+            link_local=opts.link_local_ips,
         )
         hostname = c.config["Hostname"]
-        own = [(ep.address, hostname) for ep in eps]
+        # Each endpoint's IPv4 and IPv6 address (moby's getEtcHostsAddrs).
+        own = [(addr, hostname) for ep in eps for addr in (ep.address, ep.address6) if addr]
         links = []
         for link in c.host_config.get("Links") or []:
             target, alias = (part.rpartition("/")[2] for part in link.split(":"))

@@ -31,13 +31,16 @@ class CreateOptions:
     extra_networks: list[str] = field(default_factory=list)
     # Their endpoint settings (the API's EndpointsConfig): network -> {"ip": str | None,
     # "aliases": list[str], "mac": str | None, "options": {"Links", "DriverOpts",
-    # "GwPriority"}}; a network not in it gets none.
+    # "GwPriority"}, "ip6": str | None, "link_local": list[str]}; a network not in it
+    # gets none.
     extra_endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
     # The first network's EndpointSettings Links, DriverOpts and GwPriority.
     endpoint_options: dict[str, Any] = field(default_factory=dict)
-    # Network flags: --ip, --network-alias, --mac-address, --add-host (name:ip), --dns,
-    # --dns-search, --dns-option, --link (name[:alias]).
+    # Network flags: --ip, --ip6, --link-local-ip, --network-alias, --mac-address,
+    # --add-host (name:ip), --dns, --dns-search, --dns-option, --link (name[:alias]).
     ip: str | None = None
+    ip6: str | None = None
+    link_local_ips: list[str] = field(default_factory=list)
     network_aliases: list[str] = field(default_factory=list)
     mac_address: str | None = None
     add_hosts: list[str] = field(default_factory=list)

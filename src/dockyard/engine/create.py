@@ -153,6 +153,16 @@ def _strings(value: Any, field: str) -> list[str] | None:
     raise InvalidArgument(f"json: cannot unmarshal {field}: a string or an array of strings")
 
 
+def link_local_ips(value: Any) -> list[str]:
+    """``IPAMConfig.LinkLocalIPs`` as a list of strings. Raises InvalidArgument for
+    another type."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidArgument("json: cannot unmarshal LinkLocalIPs: an array of strings")
+    return list(value)
+
+
 def _makes_volumes(config: dict[str, Any], hc: dict[str, Any]) -> bool:
     """Whether the create names a volume (anonymous or named: Config.Volumes, a Binds
     entry whose source is not a host path, a Mounts entry of type volume), for which the
@@ -213,9 +223,6 @@ def create_options(
                 raise InvalidArgument(
                     f"NetworkingConfig.EndpointsConfig.{net}.{key} is not supported by Dockyard"
                 )
-        ipam = (settings or {}).get("IPAMConfig") or {}
-        if ipam.get("IPv6Address") or ipam.get("LinkLocalIPs"):
-            raise InvalidArgument("IPv6 and link-local addresses are not supported by Dockyard")
     ipam = first.get("IPAMConfig") or {}
     extra_endpoints = {
         net: {
@@ -223,6 +230,10 @@ def create_options(
             "aliases": list((settings or {}).get("Aliases") or []),
             "mac": (settings or {}).get("MacAddress") or None,
             "options": {k: (settings or {}).get(k) for k in _ENDPOINT_OPTIONS},
+            "ip6": ((settings or {}).get("IPAMConfig") or {}).get("IPv6Address") or None,
+            "link_local": link_local_ips(
+                ((settings or {}).get("IPAMConfig") or {}).get("LinkLocalIPs")
+            ),
         }
         for net, settings in endpoints.items()
     }
@@ -254,6 +265,8 @@ def create_options(
         extra_networks=list(endpoints),
         extra_endpoints=extra_endpoints,
         ip=ipam.get("IPv4Address") or None,
+        ip6=ipam.get("IPv6Address") or None,
+        link_local_ips=link_local_ips(ipam.get("LinkLocalIPs")),
         network_aliases=list(first.get("Aliases") or []),
         mac_address=first.get("MacAddress") or config.get("MacAddress") or None,
         endpoint_options={k: first.get(k) for k in _ENDPOINT_OPTIONS},

@@ -18,6 +18,23 @@ if TYPE_CHECKING:
 LIST_FILTERS = ("dangling", "driver", "id", "label", "name", "scope", "type")
 
 
+#: The EndpointIPAMConfig fields Dockyard honours.
+_IPAM_FIELDS = ("IPv4Address", "IPv6Address", "LinkLocalIPs")
+
+
+def _config_family(config: Any) -> int:
+    """The IP version (4 or 6) of an IPAM.Config entry: its Subnet's, else its
+    IPRange's or Gateway's (a colon: IPv6; the values are checked later, with Docker's
+    messages); 4 when it names none. Raises InvalidArgument for a non-object."""
+    if not isinstance(config, dict):
+        raise InvalidArgument("IPAM.Config: an array of objects")
+    for key in ("Subnet", "IPRange", "Gateway"):
+        text = config.get(key)
+        if text:
+            return 6 if ":" in str(text) else 4
+    return 4
+
+
 def _zero(value: Any) -> bool:
     if isinstance(value, dict):
         return all(_zero(v) for v in value.values())
@@ -26,6 +43,10 @@ def _zero(value: Any) -> bool:
 
 class NetworkOperations(EngineBase):
     """Networks (Engine API: Network)."""
+
+    if TYPE_CHECKING:
+
+        def engine_id(self) -> str: ...  # dockyard.engine.system.SystemOperations
 
     def network_list(self, filters: Filters | None = None) -> list[dict[str, Any]]:
         """``GET /networks``: every network as the API's Network object (its
@@ -74,16 +95,17 @@ class NetworkOperations(EngineBase):
 
     def network_create(self, request: dict[str, Any]) -> dict[str, str]:
         """``POST /networks/create`` from a NetworkCreateRequest (``Name``, ``Driver``,
-        ``Internal``, ``Attachable``, ``Options``, ``Labels``, ``IPAM.Config`` with one
-        IPv4 ``Subnet``/``Gateway``/``IPRange``/``AuxiliaryAddresses``; ``Scope`` local,
-        ``IPAM.Driver`` default, ``EnableIPv4`` true). Returns ``{"Id", "Warning"}``. Raises
-        InvalidArgument (a bad or unsupported field), Conflict (name taken, subnet
-        overlap), NotFound (an unknown driver)."""
+        ``Internal``, ``Attachable``, ``Options``, ``Labels``, ``EnableIPv6``,
+        ``IPAM.Config`` with at most one IPv4 and one IPv6 entry of
+        ``Subnet``/``Gateway``/``IPRange``/``AuxiliaryAddresses``; ``Scope`` local,
+        ``IPAM.Driver`` default, ``EnableIPv4`` true). An IPv6 network without an IPv6
+        subnet gets a /64 of the engine's ULA prefix (moby's deriveULABaseNetwork).
+        Returns ``{"Id", "Warning"}``. Raises InvalidArgument (a bad or unsupported
+        field), Conflict (name taken, subnet overlap), NotFound (an unknown driver)."""
         name = request.get("Name")
         if not name or not isinstance(name, str):
             raise InvalidArgument("network name must be given")
         for key, what in (
-            ("EnableIPv6", "IPv6 networks (EnableIPv6, --ipv6) are"),
             ("Ingress", "ingress networks (Ingress, --ingress) are for swarm mode, which is"),
             ("ConfigOnly", "configuration-only networks (ConfigOnly, --config-only) are"),
             (
@@ -112,10 +134,23 @@ class NetworkOperations(EngineBase):
             raise InvalidArgument(
                 "IPAM options (--ipam-opt) are not supported by Dockyard's default IPAM driver"
             )
-        configs = ipam.get("Config") or []
-        if len(configs) > 1:
-            raise InvalidArgument("Dockyard networks have one IPv4 subnet: give one IPAM config")
-        config = configs[0] if configs else {}
+        by_family: dict[int, dict[str, Any]] = {}
+        for config in ipam.get("Config") or []:
+            family = _config_family(config)
+            if family in by_family:
+                raise InvalidArgument(
+                    f"Dockyard networks have one IPv{family} subnet: give one IPAM config "
+                    f"of each family"
+                )
+            by_family[family] = config
+        config = by_family.get(4, {})
+        config6 = by_family.get(6, {})
+        enable6 = bool(request.get("EnableIPv6"))
+        pool6 = None
+        if enable6 and not config6.get("Subnet"):
+            from dockyard.network.ipam import ula_pool
+
+            pool6 = ula_pool(self.engine_id())
         net = self.networks.create(
             name,
             request.get("Driver") or "bridge",
@@ -130,6 +165,14 @@ class NetworkOperations(EngineBase):
             aux_addresses={
                 str(k): str(v) for k, v in (config.get("AuxiliaryAddresses") or {}).items()
             },
+            ipv6=enable6,
+            subnet6=config6.get("Subnet") or None,
+            gateway6=config6.get("Gateway") or None,
+            ip_range6=config6.get("IPRange") or None,
+            aux_addresses6={
+                str(k): str(v) for k, v in (config6.get("AuxiliaryAddresses") or {}).items()
+            },
+            pool6=pool6,
         )
         return {"Id": net.id, "Warning": ""}
 
@@ -142,7 +185,8 @@ class NetworkOperations(EngineBase):
         self, id: str, container: str, endpoint_config: dict[str, Any] | None = None
     ) -> None:
         """``POST /networks/{id}/connect``: attach ``container``, with the
-        EndpointSettings ``endpoint_config`` (``IPAMConfig.IPv4Address``, ``Aliases``,
+        EndpointSettings ``endpoint_config`` (``IPAMConfig.IPv4Address``,
+        ``IPAMConfig.IPv6Address``, ``IPAMConfig.LinkLocalIPs``, ``Aliases``,
         ``MacAddress``, ``Links``, ``DriverOpts``, ``GwPriority``). Raises NotFound,
         Conflict, InvalidArgument (with Docker's messages, or naming an unsupported
         field)."""
@@ -151,14 +195,14 @@ class NetworkOperations(EngineBase):
         aliases = settings.pop("Aliases", None) or []
         mac = settings.pop("MacAddress", None) or None
         options = {k: settings.pop(k, None) for k in ("Links", "DriverOpts", "GwPriority")}
-        if ipam.get("IPv6Address") or ipam.get("LinkLocalIPs"):
-            raise InvalidArgument("IPv6 and link-local addresses are not supported by Dockyard")
         for key, value in {
             **settings,
-            **{k: v for k, v in ipam.items() if k != "IPv4Address"},
+            **{k: v for k, v in ipam.items() if k not in _IPAM_FIELDS},
         }.items():
             if not _zero(value):
                 raise InvalidArgument(f"EndpointConfig.{key} is not supported by Dockyard")
+        from dockyard.engine.create import link_local_ips
+
         c = self.container_store.get(container)
         self.networks.connect(
             c,
@@ -167,6 +211,8 @@ class NetworkOperations(EngineBase):
             aliases=list(aliases),
             mac=mac,
             options=options,
+            ip6=ipam.get("IPv6Address") or None,
+            link_local=link_local_ips(ipam.get("LinkLocalIPs")),
         )
 
     def network_disconnect(self, id: str, container: str, force: bool = False) -> None:

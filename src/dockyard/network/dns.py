@@ -360,8 +360,14 @@ class DnsServer:
                 return build_reply(query, q, RCODE_SERVFAIL, [])
             if addrs is None:
                 return None
-            # No IPv6 addresses: an empty NOERROR for AAAA, so clients keep the A answer.
-            answers = [(TYPE_A, socket.inet_aton(a)) for a in addrs] if q.qtype == TYPE_A else []
+            # A name without addresses of the family asked: an empty NOERROR, so clients
+            # keep the other family's answer.
+            family = socket.AF_INET6 if q.qtype == TYPE_AAAA else socket.AF_INET
+            answers = [
+                (q.qtype, socket.inet_pton(family, a))
+                for a in addrs
+                if (":" in a) == (family == socket.AF_INET6)
+            ]
             return build_reply(query, q, 0, answers)
         if q.qtype == TYPE_PTR and self.reverse is not None:
             ip = _reverse_name(q.name)
@@ -408,10 +414,11 @@ def _enter_netns(path: str) -> None:
 
 
 _PEERS_SQL = """
-SELECT e.address, c.id, c.name, e.aliases, n.name AS network
+SELECT e.address, c.id, c.name, e.aliases, n.name AS network, a.address6
 FROM endpoints e
 JOIN containers c ON c.id = e.container_id
 JOIN networks n ON n.id = e.network_id
+LEFT JOIN endpoint_addresses a ON a.endpoint_id = e.id
 WHERE json_extract(c.state, '$.Running')
   AND n.name != 'bridge'
   AND e.network_id IN (SELECT network_id FROM endpoints WHERE container_id = ?)
@@ -449,19 +456,21 @@ class NetworkNames:
             self._local.conn = conn
         return conn
 
-    def _peers(self) -> list[tuple[str, list[str], str, str]]:
-        """(address, names, ``NAME.NETWORK``, network) of every endpoint on the
-        container's user-defined networks (names and network lower case)."""
+    def _peers(self) -> list[tuple[list[str], list[str], str, str]]:
+        """(addresses: IPv4 then IPv6 if any, names, ``NAME.NETWORK``, network) of every
+        endpoint on the container's user-defined networks (names and network lower
+        case)."""
         import json
 
         out = []
-        for address, cid, name, aliases, network in self._conn().execute(
+        for address, cid, name, aliases, network, address6 in self._conn().execute(
             _PEERS_SQL, (self.container_id,)
         ):
             names = [name, cid[:12], *json.loads(aliases or "[]")]
             names = [n.lower() for n in names]
             qualified = [f"{n}.{network.lower()}" for n in names]
-            out.append((address, names + qualified, qualified[0], network.lower()))
+            addrs = [address, address6] if address6 else [address]
+            out.append((addrs, names + qualified, qualified[0], network.lower()))
         return out
 
     def _links(self, name: str) -> list[tuple[str, str]]:
@@ -479,22 +488,32 @@ class NetworkNames:
         return out
 
     def lookup(self, name: str) -> list[str] | None:
-        """IPv4 addresses of ``name`` (lower case, no trailing dot), None if unknown. A
-        link alias comes first and hides the same name on its network, as moby's
+        """IPv4 and IPv6 addresses of ``name`` (lower case, no trailing dot), None if
+        unknown. A link alias comes first and hides the same name on its network, as moby's
         Sandbox.ResolveName."""
         peers = self._peers()
         links = self._links(name)
         for network, target in links:
-            found = [a for a, names, _, net in peers if net == network and target in names]
+            found = [
+                a
+                for addrs, names, _, net in peers
+                if net == network and target in names
+                for a in addrs
+            ]
             if found:
                 return list(dict.fromkeys(found))
         hidden = {network for network, _ in links}
-        found = [a for a, names, _, net in peers if name in names and net not in hidden]
+        found = [
+            a
+            for addrs, names, _, net in peers
+            if name in names and net not in hidden
+            for a in addrs
+        ]
         return list(dict.fromkeys(found)) or None
 
     def reverse(self, ip: str) -> str | None:
         """``NAME.NETWORK`` of the container holding ``ip``, as Docker answers PTR."""
-        for address, _, qualified, _ in self._peers():
-            if address == ip:
+        for addrs, _, qualified, _ in self._peers():
+            if ip in addrs:
                 return qualified
         return None

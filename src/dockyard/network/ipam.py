@@ -13,6 +13,11 @@ from dockyard.errors import Conflict, InvalidArgument
 
 IPv4Network = ipaddress.IPv4Network
 IPv4Address = ipaddress.IPv4Address
+IPv6Network = ipaddress.IPv6Network
+IPv6Address = ipaddress.IPv6Address
+#: A subnet or address of either family.
+IPNetwork = IPv4Network | IPv6Network
+IPAddress = IPv4Address | IPv6Address
 
 #: Docker's default address pools (daemon.json default-address-pools): 172.17.0.0/16 to
 #: 172.31.0.0/16, then 192.168.0.0/16 cut in /20s. 172.17.0.0/16 is the default bridge's.
@@ -23,24 +28,27 @@ DEFAULT_POOLS: tuple[tuple[str, int], ...] = tuple(
 
 @dataclass(frozen=True)
 class Pool:
-    """One network's IPv4 configuration: ``subnet``, ``gateway`` (an address inside it),
-    ``ip_range`` (the part containers get automatic addresses from; the subnet if unset)
-    and ``aux`` (``--aux-address`` name -> address: reserved, never given to a
-    container, as libnetwork's AuxAddresses)."""
+    """One network's configuration of one address family: ``subnet``, ``gateway`` (an
+    address inside it), ``ip_range`` (the part containers get automatic addresses from;
+    the subnet if unset) and ``aux`` (``--aux-address`` name -> address: reserved, never
+    given to a container, as libnetwork's AuxAddresses). IPv4 or IPv6, all of one family."""
 
-    subnet: IPv4Network
-    gateway: IPv4Address
-    ip_range: IPv4Network
-    aux: tuple[tuple[str, IPv4Address], ...] = ()
+    subnet: IPNetwork
+    gateway: IPAddress
+    ip_range: IPNetwork
+    aux: tuple[tuple[str, IPAddress], ...] = ()
 
-    def reserved(self) -> set[IPv4Address]:
-        """The addresses no container gets: network, broadcast, gateway, auxiliary."""
-        return {
+    def reserved(self) -> set[IPAddress]:
+        """The addresses no container gets: network, gateway, auxiliary and, for IPv4, the
+        broadcast address (IPv6 has none: libnetwork's newPoolData, RFC 4291)."""
+        out: set[IPAddress] = {
             self.subnet.network_address,
-            self.subnet.broadcast_address,
             self.gateway,
             *(addr for _, addr in self.aux),
         }
+        if self.subnet.version == 4:
+            out.add(self.subnet.broadcast_address)
+        return out
 
     def to_config(self, explicit_range: bool) -> dict[str, Any]:
         """Docker's IPAM.Config entry."""
@@ -52,79 +60,90 @@ class Pool:
         return cfg
 
 
-def parse_subnet(text: str, flag: str = "--subnet") -> IPv4Network:
-    """``10.1.0.0/16`` as a network. Raises InvalidArgument naming ``flag`` for a malformed
-    value, an IPv6 one or one with host bits set (Docker's messages)."""
+def parse_subnet(text: str, flag: str = "--subnet") -> IPNetwork:
+    """``10.1.0.0/16`` or ``fd00:dead:beef::/64`` as a network. Raises InvalidArgument
+    naming ``flag`` for a malformed value or one with host bits set (Docker's messages)."""
     try:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError:
         raise InvalidArgument(
             f'invalid argument "{text}" for "{flag}" flag: invalid CIDR address: {text}'
         ) from None
-    if net.version != 4:
-        raise InvalidArgument(f"{flag} {text}: IPv6 networks are not supported by Dockyard")
-    if str(net) != text and "/" in text:
+    if "/" in text and ipaddress.ip_interface(text).ip != net.network_address:
+        # Host bits set (the value, not its spelling: 2001:db8::0/64 is 2001:db8::/64).
         raise InvalidArgument(f"invalid {flag.lstrip('-')}: {text}: it should be {net}")
-    assert isinstance(net, IPv4Network)
     return net
 
 
-def parse_address(text: str, flag: str) -> IPv4Address:
-    """An IPv4 address given to ``flag``; raises InvalidArgument."""
+def parse_address(text: str, flag: str, version: int = 4) -> IPAddress:
+    """An address of IP ``version`` (4 or 6) given to ``flag``; raises InvalidArgument
+    (moby's normalizeEndpointIPAMConfig words for the other family)."""
     try:
         addr = ipaddress.ip_address(text)
     except ValueError:
         raise InvalidArgument(f"invalid {flag} address: {text}") from None
-    if addr.version != 4:
-        raise InvalidArgument(f"invalid {flag} address: {text}: IPv6 is not supported by Dockyard")
-    assert isinstance(addr, IPv4Address)
+    if addr.version != version:
+        raise InvalidArgument(f"invalid IPv{version} address: {text} ({flag})")
     return addr
 
 
 #: Ranges a subnet may not touch: the kernel takes them but no container can use them.
-_UNUSABLE = (
+_UNUSABLE: tuple[tuple[IPNetwork, str], ...] = (
     (IPv4Network("0.0.0.0/8"), '"this network" (RFC 1122)'),
     (IPv4Network("224.0.0.0/4"), "multicast"),
     (IPv4Network("255.255.255.255/32"), "the limited broadcast address"),
+    (IPv6Network("::/127"), "the unspecified and loopback addresses"),
+    (IPv6Network("fe80::/10"), "link-local addresses, which every interface has"),
+    (IPv6Network("ff00::/8"), "multicast"),
 )
+#: The smallest subnet of each family with room for a container (network, gateway, one).
+_MAX_PREFIX = {4: 30, 6: 126}
 
 
 def make_pool(
-    subnet: IPv4Network,
+    subnet: IPNetwork,
     gateway: str | None,
     ip_range: str | None,
     aux: Mapping[str, str] | None = None,
 ) -> Pool:
     """Check ``gateway``, ``ip_range`` (strings or None) and the ``aux`` addresses (name
-    -> address) against ``subnet``; the gateway defaults to the subnet's first address,
-    as Docker's. A subnet in 0.0.0.0/8, multicast or holding 255.255.255.255 is refused
-    (Docker takes them). An auxiliary address on the network, broadcast or gateway
-    address or another one is in use, as dockerd's. Raises InvalidArgument."""
+    -> address) against ``subnet`` (IPv4 or IPv6, all of its family); the gateway
+    defaults to the subnet's first address, as Docker's. A subnet in 0.0.0.0/8,
+    multicast, holding 255.255.255.255, or for IPv6 in ::/127, fe80::/10 or ff00::/8 is
+    refused (no interface can use it). An auxiliary address on the network, broadcast
+    or gateway address or another one is in use, as dockerd's. Raises InvalidArgument."""
     for special, what in _UNUSABLE:
-        if subnet.overlaps(special):
+        if special.version == subnet.version and subnet.overlaps(special):
             raise InvalidArgument(
                 f"invalid subnet {subnet}: it overlaps {special}, {what}, which no interface can use"
             )
-    gw = parse_address(gateway, "gateway") if gateway else subnet.network_address + 1
+    v = subnet.version
+    gw = parse_address(gateway, "gateway", v) if gateway else subnet.network_address + 1
     if gw not in subnet:
         raise InvalidArgument(f"no matching subnet for gateway {gw}")
-    if subnet.prefixlen > 30:
-        raise InvalidArgument(f"subnet {subnet} is too small: it needs at least a /30")
-    if gw in (subnet.network_address, subnet.broadcast_address):
+    if subnet.prefixlen > _MAX_PREFIX[v]:
+        raise InvalidArgument(
+            f"subnet {subnet} is too small: it needs at least a /{_MAX_PREFIX[v]}"
+        )
+    edges = {subnet.network_address} | ({subnet.broadcast_address} if v == 4 else set())
+    if gw in edges:
         # The bridge would take the subnet's network or broadcast address.
         raise InvalidArgument(f"failed to allocate gateway ({gw}): Address already in use")
     rng = subnet
     if ip_range:
         rng = parse_subnet(ip_range, "--ip-range")
-        if not rng.subnet_of(subnet):
+        if rng.version != v or not rng.subnet_of(subnet):  # type: ignore[arg-type]
             raise InvalidArgument(f"no matching subnet for range {ip_range}")
-    reserved: list[tuple[str, IPv4Address]] = []
+    reserved: list[tuple[str, IPAddress]] = []
     for name, text in (aux or {}).items():
-        addr = parse_address(text, "aux-address")
+        try:
+            addr = ipaddress.ip_address(text)
+        except ValueError:
+            raise InvalidArgument(f"invalid aux-address address: {text}") from None
         if addr not in subnet:
             # docker/cli consolidateIpam.
             raise InvalidArgument(f"no matching subnet for aux-address {addr}")
-        taken = {subnet.network_address, subnet.broadcast_address, gw}
+        taken = {*edges, gw}
         if addr in taken or any(addr == other for _, other in reserved):
             # libnetwork's ipamAllocateVersion: each is requested from the pool in turn.
             raise InvalidArgument(
@@ -134,30 +153,43 @@ def make_pool(
     return Pool(subnet, gw, rng, tuple(reserved))
 
 
-def candidate_subnets(pools: Iterable[tuple[str, int]] = DEFAULT_POOLS) -> Iterator[IPv4Network]:
+def candidate_subnets(pools: Iterable[tuple[str, int]] = DEFAULT_POOLS) -> Iterator[IPNetwork]:
     """The subnets automatic allocation tries, in Docker's order; 172.17.0.0/16 is left to
     the default bridge even when it is configured elsewhere."""
     for base, size in pools:
         for net in ipaddress.ip_network(base).subnets(new_prefix=size):
-            assert isinstance(net, IPv4Network)
             if str(net) != "172.17.0.0/16":
                 yield net
 
 
-def pick_subnet(taken: Iterable[IPv4Network]) -> IPv4Network:
-    """The first candidate subnet overlapping none of ``taken`` (the engine's networks, the
-    default bridge's subnet and the host's routes: so 172.18.0.0/16 for the first one).
+def ula_pool(host_id: str) -> tuple[str, int]:
+    """The IPv6 pool automatic IPv6 subnets come from: a ULA /48 whose 40-bit global ID is
+    derived from ``host_id`` (the engine's ID), split in /64s, as moby's
+    deriveULABaseNetwork (RFC 4193 section 3.2.2), so it is stable for one engine."""
+    import hashlib
+
+    gid = int.from_bytes(hashlib.sha256(host_id.encode()).digest()[:8], "big") & ((1 << 40) - 1)
+    base = IPv6Network((int(IPv6Address("fd00::")) + (gid << 80), 48))
+    return str(base), 64
+
+
+def pick_subnet(
+    taken: Iterable[IPNetwork], pools: Iterable[tuple[str, int]] = DEFAULT_POOLS
+) -> IPNetwork:
+    """The first candidate subnet of ``pools`` overlapping none of ``taken`` (the
+    engine's networks, the default bridge's subnet and the host's routes: so
+    172.18.0.0/16 for the first IPv4 one).
 
     Raises Conflict with Docker's message when every pool is used up.
     """
     used = list(taken)
-    for net in candidate_subnets():
-        if not any(net.overlaps(t) for t in used):
+    for net in candidate_subnets(pools):
+        if not any(net.version == t.version and net.overlaps(t) for t in used):
             return net
     raise Conflict("all predefined address pools have been fully subnetted")
 
 
-def first_free(pool: Pool, used: set[IPv4Address], network: str = "") -> IPv4Address:
+def first_free(pool: Pool, used: set[IPAddress], network: str = "") -> IPAddress:
     """The lowest address of the pool's range that is neither the subnet's network or
     broadcast address, nor the gateway, nor in ``used``. Raises Conflict when none is left,
     with libnetwork's message naming ``network`` (``NAME (ID)``)."""
@@ -166,11 +198,12 @@ def first_free(pool: Pool, used: set[IPv4Address], network: str = "") -> IPv4Add
         if addr not in bad and addr not in used:
             return addr
     raise Conflict(
-        f"no available IPv4 addresses on this network's address pools: {network or pool.subnet}"
+        f"no available IPv{pool.subnet.version} addresses on this network's address pools: "
+        f"{network or pool.subnet}"
     )
 
 
-def check_fixed(pool: Pool, addr: IPv4Address, used: set[IPv4Address]) -> None:
+def check_fixed(pool: Pool, addr: IPAddress, used: set[IPAddress]) -> None:
     """Check a ``--ip`` address: inside the subnet, not reserved, not taken.
 
     Raises InvalidArgument or Conflict with Docker's messages.
@@ -202,6 +235,19 @@ def parse_mac(text: str) -> str:
             + ("all zeros" if octets == ["00"] * 6 else "a multicast or broadcast address")
         )
     return ":".join(octets)
+
+
+def check_link_local(text: str) -> IPAddress:
+    """A ``--link-local-ip`` address: IPv4 in 169.254.0.0/16 or IPv6 in fe80::/10
+    (libnetwork's createEndpoint: "invalid link local IP address"). Raises
+    InvalidArgument."""
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        raise InvalidArgument(f"invalid link-local IP address: {text}") from None
+    if not addr.is_link_local or addr.is_multicast:
+        raise InvalidArgument(f"invalid link local IP address: {addr}")
+    return addr
 
 
 def mac_for(addr: IPv4Address) -> str:

@@ -219,13 +219,14 @@ def nft(script: str) -> None:
         raise DockyardError(f"failed to set up firewall rules: {' '.join(proc.stderr.split())}")
 
 
-def nft_chains() -> list[dict[str, str]]:
-    """The chains of Dockyard's table as ``{"name", "comment"}`` (empty if there is no
-    table). From nft's text output: its JSON (nftables 1.0.6) leaves chain comments out."""
+def nft_chains(family: str = "ip") -> list[dict[str, str]]:
+    """The chains of Dockyard's table of ``family`` (``ip``, or ``ip6`` for IPv6
+    networks) as ``{"name", "comment"}`` (empty if there is no table). From nft's text
+    output: its JSON (nftables 1.0.6) leaves chain comments out."""
     import subprocess
 
     proc = subprocess.run(
-        [_tool("nft"), "list", "table", "ip", NFT_TABLE],
+        [_tool("nft"), "list", "table", family, NFT_TABLE],
         capture_output=True,
         text=True,
         check=False,
@@ -244,6 +245,23 @@ def nft_chains() -> list[dict[str, str]]:
             except ValueError:
                 chains[-1]["comment"] = text.strip('"')
     return chains
+
+
+def enable_ipv6(ifname: str) -> None:
+    """Turn IPv6 on for interface ``ifname`` of the calling thread's network namespace
+    (``net.ipv6.conf.IFNAME.disable_ipv6=0``, as moby's setIPv6 and setupBridgeIPv6), so
+    it can hold IPv6 addresses. Raises DockyardError when the kernel has no IPv6 for it."""
+    path = f"/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6"
+    try:
+        with open(path) as f:
+            if f.read().strip() == "0":
+                return
+        with open(path, "w") as f:
+            f.write("0")
+    except OSError as e:
+        raise DockyardError(
+            f"failed to set up the network: cannot turn on IPv6 on {ifname}: {e.strerror}"
+        ) from None
 
 
 def set_ip_forward() -> None:

@@ -181,13 +181,22 @@ class NetworkManager:
         attachable: bool = False,
         aux_addresses: dict[str, str] | None = None,
         ipam_options_null: bool = False,
+        ipv6: bool = False,
+        subnet6: str | None = None,
+        gateway6: str | None = None,
+        ip_range6: str | None = None,
+        aux_addresses6: dict[str, str] | None = None,
+        pool6: tuple[str, int] | None = None,
     ) -> Network:
         """``docker network create``: record the network and, for ``bridge``, make its
         bridge device and nftables chains. Addresses are CIDR/dotted strings; ``options``
         are ``-o`` pairs (``parent`` for macvlan and ipvlan); ``aux_addresses``
         (``--aux-address`` name -> address) are reserved in the subnet;
         ``ipam_options_null``: the request had no IPAM options (inspect shows null, as
-        dockerd echoes the request's nil map, not {}). Raises InvalidArgument,
+        dockerd echoes the request's nil map, not {}). ``ipv6`` (``--ipv6``) gives the
+        network IPv6 too: ``subnet6``, ``gateway6``, ``ip_range6`` and ``aux_addresses6``
+        as the IPv4 ones, the subnet by default a free /64 of ``pool6`` (``(base, prefix
+        length)``: :func:`dockyard.network.ipam.ula_pool`). Raises InvalidArgument,
         Conflict (name taken, overlapping subnet), NotFound (unknown driver) or
         DockyardError (the kernel refused, e.g. no ipvlan support); nothing is left then."""
         options = dict(options or {})
@@ -207,7 +216,7 @@ class NetworkManager:
         if ipam_options_null:
             config["ipam_options_null"] = True
         if subnet:
-            pool = ipam.make_pool(ipam.parse_subnet(subnet), gateway, ip_range, aux_addresses)
+            pool = ipam.make_pool(_family(subnet, 4), gateway, ip_range, aux_addresses)
             self._check_subnet(pool.subnet, driver)
             config.update(subnet=str(pool.subnet), gateway=str(pool.gateway))
             if ip_range:
@@ -220,6 +229,13 @@ class NetworkManager:
             # docker/cli consolidateIpam: no subnet to hold them.
             addr = next(iter(aux_addresses.values()))
             raise InvalidArgument(f"no matching subnet for aux-address {addr}")
+        if ipv6:
+            self._ipv6_config(config, driver, subnet6, gateway6, ip_range6, aux_addresses6)
+        elif subnet6 or gateway6 or ip_range6 or aux_addresses6:
+            raise InvalidArgument(
+                f"--subnet {subnet6 or ''}: an IPv6 subnet, gateway or range needs an IPv6 "
+                "network: add --ipv6 (API: EnableIPv6)"
+            )
         net = Network(os.urandom(32).hex(), name, driver, now(), config)
         if driver == "bridge":
             bridge = options.get(BRIDGE_NAME_OPTION) or "br-" + net.id[:12]
@@ -239,8 +255,14 @@ class NetworkManager:
             if driver == "ipvlan":
                 self._check_ipvlan(parent)
         taken = [default_bridge()[1].network, *(r for r, _ in _host_routes())] if not subnet else []
+        if ipv6 and not subnet6:
+            taken += [r for r, _ in _host_routes(6)]
 
-        def choose(nets: list[ipam.IPv4Network]) -> ipam.IPv4Network:
+        def choose(nets: list[ipam.IPNetwork], version: int) -> ipam.IPNetwork:
+            if version == 6:
+                if pool6 is None:
+                    raise InvalidArgument("--ipv6 without --subnet needs an IPv6 address pool")
+                return ipam.pick_subnet([*nets, *taken], [pool6])
             return ipam.pick_subnet([*nets, *taken])
 
         if driver != "bridge":
@@ -259,18 +281,50 @@ class NetworkManager:
         self.event(net, "create")
         return net
 
-    def _check_subnet(self, subnet: ipam.IPv4Network, driver: str) -> None:
-        """Refuse a ``--subnet`` overlapping the default bridge's or another network's
-        (Docker's message) or, for a bridge, any route of the host: the bridge's address
-        and route would take over the host's own traffic to it (its LAN, its gateway,
-        loopback, another engine's bridge). Raises Conflict."""
-        others = [default_bridge()[1].network]
-        others += [p.subnet for n in self.store.list_networks() if (p := n.pool()) is not None]
-        if any(subnet.overlaps(o) for o in others):
+    def _ipv6_config(
+        self,
+        config: dict[str, Any],
+        driver: str,
+        subnet6: str | None,
+        gateway6: str | None,
+        ip_range6: str | None,
+        aux6: dict[str, str] | None,
+    ) -> None:
+        """Check an IPv6 network's settings into ``config`` (``ipv6``, ``subnet6``, ...).
+        Refused where the host's kernel has no IPv6 (booted with ``ipv6.disable=1`` or
+        built without it). Raises InvalidArgument or Conflict."""
+        if not os.path.isdir("/proc/sys/net/ipv6"):
+            raise InvalidArgument(
+                "--ipv6: this host's kernel has IPv6 disabled (ipv6.disable=1) or lacks it, "
+                "so no interface can have an IPv6 address"
+            )
+        config["ipv6"] = True
+        if subnet6:
+            pool = ipam.make_pool(_family(subnet6, 6), gateway6, ip_range6, aux6)
+            self._check_subnet(pool.subnet, driver)
+            config.update(subnet6=str(pool.subnet), gateway6=str(pool.gateway))
+            if ip_range6:
+                config["ip_range6"] = str(pool.ip_range)
+            if pool.aux:
+                config["aux_addresses6"] = {name: str(addr) for name, addr in pool.aux}
+        elif gateway6 or ip_range6:
+            raise InvalidArgument("--gateway and --ip-range need --subnet")
+        elif aux6:
+            raise InvalidArgument(f"no matching subnet for aux-address {next(iter(aux6.values()))}")
+
+    def _check_subnet(self, subnet: ipam.IPNetwork, driver: str) -> None:
+        """Refuse a ``--subnet`` (IPv4 or IPv6) overlapping the default bridge's or
+        another network's (Docker's message) or, for a bridge, any route of the host: the
+        bridge's address and route would take over the host's own traffic to it (its LAN,
+        its gateway, loopback, another engine's bridge). Raises Conflict."""
+        others: list[ipam.IPNetwork] = [default_bridge()[1].network]
+        for n in self.store.list_networks():
+            others += [p.subnet for p in (n.pool(), n.pool6()) if p is not None]
+        if any(subnet.version == o.version and subnet.overlaps(o) for o in others):
             raise Conflict("Pool overlaps with other one on this address space")
         if driver != "bridge":
             return
-        for dst, dev in _host_routes():
+        for dst, dev in _host_routes(subnet.version):
             if subnet.overlaps(dst):
                 raise Conflict(
                     f"--subnet {subnet} overlaps the host's route to {dst} on {dev}: "
@@ -359,14 +413,26 @@ class NetworkManager:
             )
         pool = net.pool()
         assert pool is not None
-        linux.ip_batch(
-            [
-                f"link add {br} type bridge",
-                f"link set {br} alias {quote(self._tag(net))}",
-                f"addr add {pool.gateway}/{pool.subnet.prefixlen} dev {br}",
-                f"link set {br} up",
-            ]
-        )
+        lines = [
+            f"link add {br} type bridge",
+            f"link set {br} alias {quote(self._tag(net))}",
+            f"addr add {pool.gateway}/{pool.subnet.prefixlen} dev {br}",
+            f"link set {br} up",
+        ]
+        pool6 = net.pool6()
+        if pool6 is not None:
+            # IPv6 is turned on for the bridge first (the host may default it off);
+            # nodad: the gateway address is usable at once (moby's IFA_F_NODAD).
+            linux.ip_batch(lines[:2])
+            lines = lines[2:]
+        try:
+            if pool6 is not None:
+                linux.enable_ipv6(br)
+                lines.insert(1, f"addr add {pool6.gateway}/{pool6.subnet.prefixlen} dev {br} nodad")
+            linux.ip_batch(lines)
+        except BaseException:
+            linux.ip_batch([f"link del {br}"], force=True)
+            raise
         try:
             self._add_rules(net, br, pool)
             if not net.internal:
@@ -390,17 +456,28 @@ class NetworkManager:
             f"add chain {t} nat-{br} {{ type nat hook postrouting priority 100; comment {tag}; }}",
             f"flush chain {t} nat-{br}",
         ]
-        if net.internal:
+        if net.ipv6:
+            # The same forward chain for IPv6 (isolation, --internal); no nat chain: IPv6
+            # is not masqueraded, as Docker's default (ip6tables NAT is opt-in there).
+            t6 = f"ip6 {NFT_TABLE}"
             lines += [
-                f'add rule {t} fwd-{br} iifname "{br}" oifname != "{br}" drop',
-                f'add rule {t} fwd-{br} oifname "{br}" iifname != "{br}" drop',
+                f"add table {t6}",
+                f"add chain {t6} fwd-{br} {{ type filter hook forward priority 0; comment {tag}; }}",
+                f"flush chain {t6} fwd-{br}",
             ]
-        else:
-            others = ['"br-*"'] + ([f'"{default}"'] if default != br else [])
-            lines += [
-                f'add rule {t} fwd-{br} iifname "{br}" oifname != "{br}" oifname {o} drop'
-                for o in others
-            ]
+        for family in [t, f"ip6 {NFT_TABLE}"] if net.ipv6 else [t]:
+            if net.internal:
+                lines += [
+                    f'add rule {family} fwd-{br} iifname "{br}" oifname != "{br}" drop',
+                    f'add rule {family} fwd-{br} oifname "{br}" iifname != "{br}" drop',
+                ]
+            else:
+                others = ['"br-*"'] + ([f'"{default}"'] if default != br else [])
+                lines += [
+                    f'add rule {family} fwd-{br} iifname "{br}" oifname != "{br}" oifname {o} drop'
+                    for o in others
+                ]
+        if not net.internal:
             lines.append(
                 f'add rule {t} nat-{br} ip saddr {pool.subnet} oifname != "{br}" masquerade'
             )
@@ -409,14 +486,16 @@ class NetworkManager:
     def _remove_bridge(self, net: Network) -> None:
         """Delete ``net``'s bridge and chains (what is missing is fine)."""
         br = self.bridge_name(net)
-        t = f"ip {NFT_TABLE}"
         # Only chains with this engine's comment: another engine's bridge may share the name.
-        mine = {
-            c["name"]
-            for c in linux.nft_chains()
-            if c.get("comment") == self._tag(net) and c["name"] in (f"fwd-{br}", f"nat-{br}")
-        }
-        script = "".join(f"flush chain {t} {c}\ndelete chain {t} {c}\n" for c in sorted(mine))
+        script = ""
+        for family in ("ip", "ip6") if net.ipv6 else ("ip",):
+            t = f"{family} {NFT_TABLE}"
+            mine = {
+                c["name"]
+                for c in linux.nft_chains(family)
+                if c.get("comment") == self._tag(net) and c["name"] in (f"fwd-{br}", f"nat-{br}")
+            }
+            script += "".join(f"flush chain {t} {c}\ndelete chain {t} {c}\n" for c in sorted(mine))
         if script:
             with contextlib.suppress(DockyardError):
                 linux.nft(script)
@@ -456,20 +535,22 @@ class NetworkManager:
                     found.append(name)
                     if repair:
                         linux.ip_batch([f"link del {name}"], force=True)
-            chains = [
-                c["name"]
-                for c in linux.nft_chains()
-                if c.get("comment") == self.tag
-                and c["name"].startswith(("fwd-", "nat-"))
-                and c["name"][4:] not in ours
-            ]
-            found += chains
-            if repair and chains:
-                t = f"ip {NFT_TABLE}"
-                with contextlib.suppress(DockyardError):
-                    linux.nft(
-                        "".join(f"flush chain {t} {c}\ndelete chain {t} {c}\n" for c in chains)
-                    )
+            for family in ("ip", "ip6"):
+                chains = [
+                    c["name"]
+                    for c in linux.nft_chains(family)
+                    if c.get("comment") == self.tag
+                    and c["name"].startswith(("fwd-", "nat-"))
+                    and c["name"][4:] not in ours
+                ]
+                # An IPv6 chain is named with its family, so a report tells the two apart.
+                found += chains if family == "ip" else [f"ip6 {c}" for c in chains]
+                if repair and chains:
+                    t = f"{family} {NFT_TABLE}"
+                    with contextlib.suppress(DockyardError):
+                        linux.nft(
+                            "".join(f"flush chain {t} {c}\ndelete chain {t} {c}\n" for c in chains)
+                        )
         return found
 
     def prune(self, candidates: list[Network] | None = None) -> list[Network]:
@@ -556,26 +637,34 @@ class NetworkManager:
         options: Mapping[str, Any] | None = None,
         more: Sequence[str] = (),
         more_settings: Mapping[str, Mapping[str, Any]] | None = None,
+        ip6: str | None = None,
+        link_local: Sequence[str] = (),
     ) -> list[Endpoint]:
         """Record the endpoints of a container created with NetworkMode ``mode`` (none for
         host, none and container:X) and then on each network of ``more`` (names or IDs,
         checked by :meth:`validate_modes`), eth0 first. ``ip``, ``aliases`` and ``mac`` apply
         to ``mode``'s endpoint, as the Docker CLI applies ``--ip``, ``--network-alias`` and
         ``--mac-address`` to the first ``--network``, ``options`` (EndpointSettings
-        ``Links``, ``DriverOpts``, ``GwPriority``: see :func:`endpoint_options`) too;
-        ``more_settings`` gives a network of ``more`` its own (``{"ip", "aliases", "mac",
-        "options"}``, the API's EndpointsConfig). An address or alias needs a user-defined
-        network (Docker's messages). Raises
+        ``Links``, ``DriverOpts``, ``GwPriority``: see :func:`endpoint_options`), ``ip6``
+        (``--ip6``) and ``link_local`` (``--link-local-ip``) too; ``more_settings`` gives a
+        network of ``more`` its own (``{"ip", "aliases", "mac", "options", "ip6",
+        "link_local"}``, the API's EndpointsConfig). An address or alias needs a
+        user-defined network (Docker's messages; link-local addresses do not). Raises
         InvalidArgument or Conflict; the caller frees what was recorded
         (:meth:`release`) if it raises."""
         if mode in ("host", "none") or mode.startswith("container:"):
-            if ip or aliases or mac or any((options or {}).values()):
-                flag = "--ip" if ip else "--network-alias" if aliases else "--mac-address"
-                raise InvalidArgument(
-                    f"{flag} needs a network with addresses, not {mode.split(':')[0]}"
-                )
+            given = [("--ip", ip), ("--ip6", ip6), ("--link-local-ip", link_local)]
+            given += [("--network-alias", aliases), ("--mac-address", mac)]
+            given += [(f"EndpointSettings.{k}", v) for k, v in (options or {}).items()]
+            for flag, value in given:
+                if value:
+                    raise InvalidArgument(
+                        f"{flag} needs a network with addresses, not {mode.split(':')[0]}"
+                    )
             return []
-        eps = [self._allocate(self.get(mode), container_id, ip, aliases, mac, options)]
+        eps = [
+            self._allocate(self.get(mode), container_id, ip, aliases, mac, options, ip6, link_local)
+        ]
         for ref in more:
             extra = (more_settings or {}).get(ref) or {}
             eps.append(
@@ -586,6 +675,8 @@ class NetworkManager:
                     extra.get("aliases"),
                     extra.get("mac"),
                     extra.get("options"),
+                    extra.get("ip6"),
+                    extra.get("link_local") or (),
                 )
             )
         return eps
@@ -598,9 +689,11 @@ class NetworkManager:
         aliases: list[str] | None,
         mac: str | None,
         options: Mapping[str, Any] | None = None,
+        ip6: str | None = None,
+        link_local: Sequence[str] = (),
     ) -> Endpoint:
         options = endpoint_options(net, options)
-        if net.name == "bridge" and ip:
+        if net.name == "bridge" and (ip or ip6):
             raise InvalidArgument(
                 "user specified IP address is supported on user defined networks only"
             )
@@ -622,6 +715,8 @@ class NetworkManager:
             mac=mac and ipam.parse_mac(mac),
             aliases=aliases,
             options=options,
+            address6=ip6,
+            link_local=[str(ipam.check_link_local(a)) for a in link_local],
         )
 
     def release(self, container_id: str) -> None:
@@ -667,9 +762,13 @@ class NetworkManager:
         try:
             eps = self.endpoints(c.id)
             gateway = gateway_endpoint(eps)
+            gateway6 = gateway_endpoint(eps, 6)
             for i, (net, ep) in enumerate(eps):
                 is_gateway = gateway is not None and ep is gateway[1]
-                self._attach(path, net, ep, first=i == 0, gateway=is_gateway, inner=inner)
+                route6 = gateway6 is not None and ep is gateway6[1]
+                self._attach(
+                    path, net, ep, first=i == 0, gateway=is_gateway, inner=inner, route6=route6
+                )
             if not eps:
                 batch = netlink.Batch()
                 netlink.set_link(batch, "lo", up=True)
@@ -711,11 +810,15 @@ class NetworkManager:
         first: bool,
         gateway: bool = False,
         inner: Any = None,
+        route6: bool = False,
     ) -> None:
         """Give the namespace at ``path`` the interface of ``ep``: a veth pair on the
         network's bridge, or a macvlan/ipvlan device on its parent; then its address, lo up
         (``first``) and, when ``gateway`` (see :func:`gateway_endpoint`), the default route
-        via the network's gateway.
+        via the network's gateway; its IPv6 address (IPv6 turned on for the interface, no
+        duplicate address detection so it is usable at once, as moby's), link-local
+        addresses, and with ``route6`` the IPv6 default route via the network's IPv6
+        gateway.
         ``inner``: a netlink socket in that namespace (None: one is opened here). The
         bridge's veth pair and everything inside are made with one netlink batch each
         (dockyard.network.netlink), not by running ``ip``."""
@@ -735,16 +838,30 @@ class NetworkManager:
             else:
                 kind = f"netns {ns} type ipvlan mode l2"
             linux.ip_batch([f"link add link {parent} name {ep.ifname} {kind}"])
+        pool6 = net.pool6()
+        if ep.address6 or any(":" in a for a in ep.link_local):
+            linux.in_netns(path, lambda: linux.enable_ipv6(ep.ifname))
         sock = inner if inner is not None else linux.in_netns(path, netlink.open_socket)
         try:
             index = netlink.link_index(sock, ep.ifname)
             batch = netlink.Batch()
             netlink.add_address(batch, index, ep.address, pool.subnet.prefixlen, ep.ifname)
+            if ep.address6 and pool6 is not None:
+                netlink.add_address(
+                    batch, index, ep.address6, pool6.subnet.prefixlen, ep.ifname, nodad=True
+                )
+            for ll in ep.link_local:
+                # libnetwork's CreateOptionIpam: /16 for IPv4, /64 for IPv6.
+                netlink.add_address(
+                    batch, index, ll, 64 if ":" in ll else 16, ep.ifname, nodad=":" in ll
+                )
             netlink.set_link(batch, ep.ifname, index, up=True)
             if first:
                 netlink.set_link(batch, "lo", up=True)
             if gateway and not net.internal:
                 netlink.add_default_route(batch, str(pool.gateway), index, ep.ifname)
+            if route6 and pool6 is not None:
+                netlink.add_default_route(batch, str(pool6.gateway), index, ep.ifname)
             batch.run(sock)
         finally:
             if inner is None:
@@ -815,12 +932,15 @@ class NetworkManager:
         aliases: list[str] | None = None,
         mac: str | None = None,
         options: Mapping[str, Any] | None = None,
+        ip6: str | None = None,
+        link_local: Sequence[str] = (),
     ) -> Endpoint:
         """``docker network connect``: attach ``c`` to network ``ref`` now if it runs (the
         next interface, ethN), else from its next start; ``mac`` (``--mac-address``'s
-        form) and ``options`` (see :func:`endpoint_options`) as :meth:`allocate`'s. When
-        the new endpoint becomes the gateway endpoint (``--gw-priority``), the default
-        route moves to it. Raises NotFound, Conflict or InvalidArgument with Docker's
+        form), ``options`` (see :func:`endpoint_options`), ``ip6`` (``--ip6``) and
+        ``link_local`` (``--link-local-ip``) as :meth:`allocate`'s. When the new endpoint
+        becomes the gateway endpoint of a family (``--gw-priority``), that default route
+        moves to it. Raises NotFound, Conflict or InvalidArgument with Docker's
         messages."""
         net = self.get(ref)
         mode = c.host_config.get("NetworkMode") or "bridge"
@@ -836,22 +956,32 @@ class NetworkManager:
             raise Conflict(
                 "conflicting options: container type network can't be used with other networks"
             )
-        if net.name == "bridge" and (ip or aliases):
+        if net.name == "bridge" and (ip or ip6 or aliases):
             raise InvalidArgument(
                 "user specified IP address is supported on user defined networks only"
-                if ip
+                if ip or ip6
                 else "network-scoped alias is supported only for containers in user defined networks"
             )
-        ep = self._allocate(net, c.id, ip, aliases, mac, options)
+        ep = self._allocate(net, c.id, ip, aliases, mac, options, ip6, link_local)
         path = self.netns_path(c.id)
         if c.state.get("Running") and os.path.exists(path):
             try:
                 eps = self.endpoints(c.id)
-                before = gateway_endpoint([e for e in eps if e[1].id != ep.id])
-                after = gateway_endpoint(eps)
-                self._attach(path, net, ep, first=len(eps) == 1, gateway=before is None)
+                rest = [e for e in eps if e[1].id != ep.id]
+                before, before6 = gateway_endpoint(rest), gateway_endpoint(rest, 6)
+                after, after6 = gateway_endpoint(eps), gateway_endpoint(eps, 6)
+                self._attach(
+                    path,
+                    net,
+                    ep,
+                    first=len(eps) == 1,
+                    gateway=before is None,
+                    route6=before6 is None and after6 is not None and after6[1].id == ep.id,
+                )
                 if before is not None and after is not None and after[1].id == ep.id:
                     self._route_via(path, *after)
+                if before6 is not None and after6 is not None and after6[1].id == ep.id:
+                    self._route_via(path, *after6, version=6)
             except BaseException:
                 self._detach(path, net, ep)
                 self.store.release(ep.id)
@@ -883,22 +1013,26 @@ class NetworkManager:
             raise Conflict(f"container {c.id} is not connected to network {net.name}")
         path = self.netns_path(c.id)
         running = bool(c.state.get("Running")) and os.path.exists(path)
-        was = gateway_endpoint(self.endpoints(c.id)) if running else None
+        before = self.endpoints(c.id) if running else []
         self._detach(path, net, ep)
         self.store.release(ep.id)
         if running:
-            now_gw = gateway_endpoint(self.endpoints(c.id))
-            if was is not None and was[1].id == ep.id and now_gw is not None:
-                # Its default route went with the interface: the next best supplies one.
-                with contextlib.suppress(DockyardError):
-                    self._route_via(path, *now_gw)
+            after = self.endpoints(c.id)
+            for version in (4, 6):
+                was, now_gw = gateway_endpoint(before, version), gateway_endpoint(after, version)
+                if was is not None and was[1].id == ep.id and now_gw is not None:
+                    # Its default route went with the interface: the next best supplies one.
+                    with contextlib.suppress(DockyardError):
+                        self._route_via(path, *now_gw, version=version)
             self.event(net, "disconnect", container=c.id)
 
-    def _route_via(self, path: str, net: Network, ep: Endpoint) -> None:
-        """Point the default route of the namespace at ``path`` at ``net``'s gateway
-        through ``ep``'s interface (moby's Sandbox.updateGateway)."""
-        pool = net.pool()
+    def _route_via(self, path: str, net: Network, ep: Endpoint, version: int = 4) -> None:
+        """Point the default route of IP ``version`` of the namespace at ``path`` at
+        ``net``'s gateway of that version through ``ep``'s interface (moby's
+        Sandbox.updateGateway)."""
+        pool = net.pool6() if version == 6 else net.pool()
         assert pool is not None
+        # ip takes the route's family from the gateway address.
         linux.ip_batch([f"route replace default via {pool.gateway} dev {ep.ifname}"], netns=path)
 
     # -- inspect --------------------------------------------------------------------------
@@ -907,9 +1041,12 @@ class NetworkManager:
         """Docker's ``docker network inspect`` object, with each attached container's
         name, endpoint, MAC and address."""
         pool = net.pool()
+        pool6 = net.pool6()
         ipam_config: list[dict[str, str]] = []
         if pool is not None:
             ipam_config.append(pool.to_config(bool(net.config.get("ip_range"))))
+        if pool6 is not None:
+            ipam_config.append(pool6.to_config(bool(net.config.get("ip_range6"))))
         attached: dict[str, Any] = {}
         for ep in self.store.endpoints(network_id=net.id):
             try:
@@ -921,7 +1058,9 @@ class NetworkManager:
                 "EndpointID": ep.id,
                 "MacAddress": ep.mac,
                 "IPv4Address": f"{ep.address}/{pool.subnet.prefixlen}" if pool else "",
-                "IPv6Address": "",
+                "IPv6Address": (
+                    f"{ep.address6}/{pool6.subnet.prefixlen}" if pool6 and ep.address6 else ""
+                ),
             }
         return {
             "Name": net.name,
@@ -930,7 +1069,7 @@ class NetworkManager:
             "Scope": "local",
             "Driver": net.driver,
             "EnableIPv4": True,
-            "EnableIPv6": False,
+            "EnableIPv6": net.ipv6,
             "IPAM": {
                 "Driver": "default",
                 "Options": None if net.predefined or net.config.get("ipam_options_null") else {},
@@ -955,6 +1094,15 @@ class NetworkManager:
         for net, ep in self.endpoints(c.id):
             pool = net.pool()
             assert pool is not None
+            pool6 = net.pool6()
+            # Docker's EndpointIPAMConfig: each field only when given (omitempty).
+            ipam_config: dict[str, Any] = {}
+            if ep.fixed:
+                ipam_config["IPv4Address"] = ep.address
+            if ep.fixed6:
+                ipam_config["IPv6Address"] = ep.address6
+            if ep.link_local:
+                ipam_config["LinkLocalIPs"] = list(ep.link_local)
             entry = _endpoint_settings(
                 NetworkID=net.id,
                 EndpointID=ep.id,
@@ -963,12 +1111,16 @@ class NetworkManager:
                 IPPrefixLen=pool.subnet.prefixlen,
                 MacAddress=ep.mac,
                 Aliases=list(ep.aliases) or None,
-                IPAMConfig={"IPv4Address": ep.address} if ep.fixed else None,
+                IPAMConfig=ipam_config or None,
                 Links=ep.links or None,
                 DriverOpts=ep.driver_opts or None,
                 GwPriority=ep.gw_priority,
                 DNSNames=[c.name, c.id[:12], *ep.aliases] if net.name != "bridge" else None,
             )
+            if pool6 is not None and ep.address6:
+                entry["IPv6Gateway"] = "" if net.internal else str(pool6.gateway)
+                entry["GlobalIPv6Address"] = ep.address6
+                entry["GlobalIPv6PrefixLen"] = pool6.subnet.prefixlen
             networks[net.name] = entry
             if net.name == "bridge":
                 top = {k: entry[k] for k in top}
@@ -1044,12 +1196,18 @@ def endpoint_options(net: Network, settings: Mapping[str, Any] | None) -> dict[s
     return out
 
 
-def gateway_endpoint(eps: Sequence[tuple[Network, Endpoint]]) -> tuple[Network, Endpoint] | None:
+def gateway_endpoint(
+    eps: Sequence[tuple[Network, Endpoint]], version: int = 4
+) -> tuple[Network, Endpoint] | None:
     """Of a container's ``(Network, Endpoint)`` pairs, the one supplying its default
-    gateway, as moby 28 orders endpoints (libnetwork Endpoint.Less): the highest
-    ``GwPriority``, then a dual-stack network before an IPv4-only one, then the network
-    name; an ``--internal`` network never does. None if no endpoint can."""
-    candidates = [(n, e) for n, e in eps if not n.internal and n.pool() is not None]
+    gateway of IP ``version`` (4, or 6: an endpoint with an IPv6 address), as moby 28
+    orders endpoints (libnetwork Endpoint.Less): the highest ``GwPriority``, then a
+    dual-stack network before an IPv4-only one, then the network name; an
+    ``--internal`` network never does. None if no endpoint can."""
+    if version == 6:
+        candidates = [(n, e) for n, e in eps if _gives_route6(n, e)]
+    else:
+        candidates = [(n, e) for n, e in eps if not n.internal and n.pool() is not None]
     return min(
         candidates,
         key=lambda ne: (-ne[1].gw_priority, -2 if ne[0].config.get("ipv6") else -1, ne[0].name),
@@ -1057,21 +1215,41 @@ def gateway_endpoint(eps: Sequence[tuple[Network, Endpoint]]) -> tuple[Network, 
     )
 
 
-def _host_routes() -> list[tuple[ipam.IPv4Network, str]]:
-    """The host's IPv4 routes other than the default one, with their devices: the main
-    table and the local addresses of the local table (loopback's 127.0.0.0/8 too)."""
-    routes = linux.ip_json(["route", "show", "table", "main"])
+def _family(text: str, version: int) -> ipam.IPNetwork:
+    """``text`` parsed as a subnet of IP ``version``; raises InvalidArgument."""
+    net = ipam.parse_subnet(text)
+    if net.version != version:
+        raise InvalidArgument(f"--subnet {text}: expected an IPv{version} subnet")
+    return net
+
+
+def _host_routes(version: int = 4) -> list[tuple[ipam.IPNetwork, str]]:
+    """The host's routes of IP ``version`` other than the default one, with their
+    devices: the main table and the local addresses of the local table (loopback's
+    127.0.0.0/8 and ::1 too)."""
+    family = ["-6"] if version == 6 else []
+    routes = linux.ip_json([*family, "route", "show", "table", "main"])
     routes += [
-        r for r in linux.ip_json(["route", "show", "table", "local"]) if r.get("type") == "local"
+        r
+        for r in linux.ip_json([*family, "route", "show", "table", "local"])
+        if r.get("type") == "local"
     ]
     out = []
     for route in routes:
         dst = route.get("dst", "")
         if dst and dst != "default":
             with contextlib.suppress(ValueError):
-                net = ipaddress.IPv4Network(dst if "/" in dst else dst + "/32", strict=False)
-                out.append((net, str(route.get("dev", "?"))))
+                full = dst if "/" in dst else f"{dst}/{32 if version == 4 else 128}"
+                net = ipaddress.ip_network(full, strict=False)
+                if net.version == version:
+                    out.append((net, str(route.get("dev", "?"))))
     return out
+
+
+def _gives_route6(net: Network, ep: Endpoint) -> bool:
+    """Whether ``ep`` can carry the container's IPv6 default route: it has an IPv6
+    address on a network that is not ``--internal``."""
+    return bool(ep.address6) and net.ipv6 and not net.internal
 
 
 def _delete_link(name: str) -> None:

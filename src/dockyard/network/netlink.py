@@ -32,6 +32,7 @@ IFLA_IFALIAS, IFLA_NET_NS_FD = 20, 28
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 VETH_INFO_PEER = 1
 IFA_ADDRESS, IFA_LOCAL = 1, 2
+IFA_F_NODAD = 0x02
 RTA_OIF, RTA_GATEWAY = 4, 5
 RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST = 254, 3, 0, 1
 IFF_UP = 0x1
@@ -176,18 +177,28 @@ def set_link(
     batch.add(RTM_NEWLINK, 0, body, f"set link {name or index}")
 
 
-def add_address(batch: Batch, index: int, address: str, prefixlen: int, name: str) -> None:
-    """``ip addr add ADDRESS/PREFIXLEN dev NAME`` (IPv4; NAME has ``index``)."""
-    raw = _socket.inet_aton(address)
-    body = _IFADDR.pack(_socket.AF_INET, prefixlen, 0, 0, index)
+def _packed(address: str) -> tuple[int, bytes]:
+    """The address family and bytes of an IPv4 or IPv6 address."""
+    family = _socket.AF_INET6 if ":" in address else _socket.AF_INET
+    return family, _socket.inet_pton(family, address)
+
+
+def add_address(
+    batch: Batch, index: int, address: str, prefixlen: int, name: str, nodad: bool = False
+) -> None:
+    """``ip addr add ADDRESS/PREFIXLEN dev NAME [nodad]`` (IPv4 or IPv6; NAME has
+    ``index``; ``nodad``: no duplicate address detection, usable at once)."""
+    family, raw = _packed(address)
+    body = _IFADDR.pack(family, prefixlen, IFA_F_NODAD if nodad else 0, 0, index)
     body += attr(IFA_LOCAL, raw) + attr(IFA_ADDRESS, raw)
     batch.add(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, body, f"add address {address} to {name}")
 
 
 def add_default_route(batch: Batch, gateway: str, index: int, name: str) -> None:
-    """``ip route add default via GATEWAY dev NAME`` (IPv4; NAME has ``index``)."""
+    """``ip route add default via GATEWAY dev NAME`` (IPv4 or IPv6; NAME has ``index``)."""
+    family, raw = _packed(gateway)
     body = _RTMSG.pack(
-        _socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST, 0
+        family, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST, 0
     )
-    body += attr(RTA_GATEWAY, _socket.inet_aton(gateway)) + attr(RTA_OIF, index)
+    body += attr(RTA_GATEWAY, raw) + attr(RTA_OIF, index)
     batch.add(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, body, f"add default route via {gateway}")

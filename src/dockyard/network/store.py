@@ -3,13 +3,14 @@ write transactions (so 20 concurrent ``run`` never get the same address)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dockyard.errors import Conflict, NotFound
+from dockyard.errors import Conflict, InvalidArgument, NotFound
 from dockyard.network import ipam
 from dockyard.timetypes import now
 
@@ -25,7 +26,9 @@ PREDEFINED = {"bridge": "bridge", "host": "host", "none": "null"}
 class Network:
     """A network record. ``config`` keys: ``subnet``, ``gateway``, ``ip_range`` (strings,
     the range only when given), ``internal``, ``attachable`` (bools), ``labels`` and
-    ``options`` (dicts of strings; ``parent`` for macvlan/ipvlan)."""
+    ``options`` (dicts of strings; ``parent`` for macvlan/ipvlan); an IPv6 network
+    (``--ipv6``) has ``ipv6`` true and ``subnet6``, ``gateway6``, ``ip_range6``,
+    ``aux_addresses6``, its IPv6 pool's."""
 
     id: str
     name: str
@@ -53,30 +56,44 @@ class Network:
     def labels(self) -> dict[str, str]:
         return dict(self.config.get("labels") or {})
 
+    @property
+    def ipv6(self) -> bool:
+        """Whether the network has IPv6 (``--ipv6``)."""
+        return bool(self.config.get("ipv6"))
+
     def pool(self) -> ipam.Pool | None:
-        """The network's IPAM pool (None for host and none)."""
-        if not self.config.get("subnet"):
+        """The network's IPv4 IPAM pool (None for host and none)."""
+        return self._pool("")
+
+    def pool6(self) -> ipam.Pool | None:
+        """The network's IPv6 IPAM pool (None unless ``--ipv6``)."""
+        return self._pool("6") if self.ipv6 else None
+
+    def _pool(self, suffix: str) -> ipam.Pool | None:
+        config = self.config
+        if not config.get("subnet" + suffix):
             return None
-        subnet = ipaddress_network(self.config["subnet"])
         return ipam.Pool(
-            subnet,
-            ipam.IPv4Address(self.config["gateway"]),
-            ipaddress_network(self.config.get("ip_range") or self.config["subnet"]),
+            ipaddress_network(config["subnet" + suffix]),
+            ipaddress.ip_address(config["gateway" + suffix]),
+            ipaddress_network(config.get("ip_range" + suffix) or config["subnet" + suffix]),
             tuple(
-                (name, ipam.IPv4Address(addr))
-                for name, addr in (self.config.get("aux_addresses") or {}).items()
+                (name, ipaddress.ip_address(addr))
+                for name, addr in (config.get("aux_addresses" + suffix) or {}).items()
             ),
         )
 
 
-def ipaddress_network(text: str) -> ipam.IPv4Network:
-    return ipam.IPv4Network(text, strict=False)
+def ipaddress_network(text: str) -> ipam.IPNetwork:
+    return ipaddress.ip_network(text, strict=False)
 
 
 @dataclass
 class Endpoint:
     """A container's attachment to a network: its ``address`` (IPv4, no prefix), ``mac``,
-    interface name inside the container and ``aliases``."""
+    interface name inside the container and ``aliases``; on an IPv6 network its
+    ``address6`` (no prefix; ``fixed6``: given with ``--ip6``), and the
+    ``link_local`` addresses given with ``--link-local-ip``."""
 
     id: str
     network_id: str
@@ -89,6 +106,9 @@ class Endpoint:
     #: EndpointSettings kept as given: ``Links`` ("NAME:ALIAS" on a user-defined
     #: network), ``DriverOpts`` and ``GwPriority`` (see :attr:`links` ...).
     options: dict[str, Any] = field(default_factory=dict)
+    address6: str = ""
+    fixed6: bool = False
+    link_local: list[str] = field(default_factory=list)
 
     @property
     def links(self) -> list[str]:
@@ -145,6 +165,9 @@ class NetworkStore:
             bool(row["fixed"]),
             json.loads(row["aliases"]),
             json.loads(row["options"] or "{}"),
+            row["address6"] or "",
+            bool(row["fixed6"]),
+            json.loads(row["link_local"] or "[]"),
         )
 
     # -- networks -------------------------------------------------------------------------
@@ -171,28 +194,31 @@ class NetworkStore:
     def add(
         self,
         net: Network,
-        choose_subnet: Callable[[list[ipam.IPv4Network]], ipam.IPv4Network] | None = None,
+        choose_subnet: Callable[[list[ipam.IPNetwork], int], ipam.IPNetwork] | None = None,
     ) -> Network:
-        """Record ``net``. Without ``net.config["subnet"]``, ``choose_subnet`` (given the
-        subnets of every network) picks one inside the write transaction, so two concurrent
+        """Record ``net``. Without ``net.config["subnet"]`` (or ``subnet6`` on an IPv6
+        network), ``choose_subnet`` (given the subnets of that IP version, 4 or 6, of every
+        network, and the version) picks one inside the write transaction, so two concurrent
         creates never get the same one; the gateway is then its first address.
         Raises Conflict when the name is taken or the subnet overlaps another network's."""
         with self.db.write() as conn:
             if conn.execute("SELECT 1 FROM networks WHERE name = ?", (net.name,)).fetchone():
                 raise Conflict(f"network with name {net.name} already exists")
-            taken = [
-                ipaddress_network(json.loads(r["config"])["subnet"])
-                for r in conn.execute("SELECT config FROM networks")
-                if json.loads(r["config"]).get("subnet")
-            ]
-            if choose_subnet is not None and not net.config.get("subnet"):
-                subnet = choose_subnet(taken)
-                net.config["subnet"] = str(subnet)
-                net.config["gateway"] = str(subnet.network_address + 1)
-            elif net.config.get("subnet"):
-                mine = ipaddress_network(net.config["subnet"])
-                if any(mine.overlaps(t) for t in taken):
-                    raise Conflict("Pool overlaps with other one on this address space")
+            configs = [json.loads(r["config"]) for r in conn.execute("SELECT config FROM networks")]
+            for suffix in ("", "6") if net.ipv6 else ("",):
+                taken = [
+                    ipaddress_network(c["subnet" + suffix])
+                    for c in configs
+                    if c.get("subnet" + suffix) and (not suffix or c.get("ipv6"))
+                ]
+                if choose_subnet is not None and not net.config.get("subnet" + suffix):
+                    subnet = choose_subnet(taken, int(suffix or 4))
+                    net.config["subnet" + suffix] = str(subnet)
+                    net.config["gateway" + suffix] = str(subnet.network_address + 1)
+                elif net.config.get("subnet" + suffix):
+                    mine = ipaddress_network(net.config["subnet" + suffix])
+                    if any(mine.version == t.version and mine.overlaps(t) for t in taken):
+                        raise Conflict("Pool overlaps with other one on this address space")
             conn.execute(
                 "INSERT INTO networks (id, name, driver, created, config) VALUES (?, ?, ?, ?, ?)",
                 (net.id, net.name, net.driver, net.created, json.dumps(net.config)),
@@ -223,6 +249,7 @@ class NetworkStore:
                     " (SELECT id FROM endpoints WHERE network_id = ?)",
                     (network_id,),
                 )
+                conn.execute("DELETE FROM endpoint_addresses WHERE network_id = ?", (network_id,))
                 conn.execute("DELETE FROM endpoints WHERE network_id = ?", (network_id,))
             conn.execute("DELETE FROM networks WHERE id = ?", (network_id,))
 
@@ -238,11 +265,17 @@ class NetworkStore:
         mac: str | None = None,
         aliases: list[str] | None = None,
         options: dict[str, Any] | None = None,
+        address6: str | None = None,
+        link_local: list[str] | None = None,
     ) -> Endpoint:
         """Record ``container_id``'s endpoint on ``net`` with the fixed ``address`` (``--ip``)
         or the first free one of ``pool``; the MAC is ``mac`` or derived from the address
-        as Docker's. Raises Conflict (already connected, address taken, pool exhausted),
-        InvalidArgument (address outside the subnet) or NotFound (network removed)."""
+        as Docker's. On an IPv6 network also an IPv6 address: the fixed ``address6``
+        (``--ip6``) or the first free one of its IPv6 pool; ``link_local`` addresses
+        (``--link-local-ip``, checked by the caller) are recorded as given. Raises Conflict
+        (already connected, address taken, pool exhausted), InvalidArgument (address
+        outside the subnet, ``address6`` on a network without IPv6) or NotFound (network
+        removed)."""
         with self.db.write() as conn:
             if not conn.execute("SELECT 1 FROM networks WHERE id = ?", (net.id,)).fetchone():
                 raise NotFound(f"network {net.name} not found")  # removed meanwhile
@@ -254,17 +287,18 @@ class NetworkStore:
                     f"endpoint with name {self._container_name(conn, container_id)} already "
                     f"exists in network {net.name}"
                 )
-            used = {
+            used: set[ipam.IPAddress] = {
                 ipam.IPv4Address(r["address"])
                 for r in conn.execute(
                     "SELECT address FROM endpoints WHERE network_id = ?", (net.id,)
                 )
             }
             if address:
-                addr = ipam.parse_address(address, "--ip")
+                addr: ipam.IPAddress = ipam.parse_address(address, "--ip")
                 ipam.check_fixed(pool, addr, used)
             else:
                 addr = ipam.first_free(pool, used, f"{net.name} ({net.id})")
+            addr6 = self._allocate6(conn, net, address6)
             names = {
                 r["ifname"]
                 for r in conn.execute(
@@ -277,11 +311,14 @@ class NetworkStore:
                 net.id,
                 container_id,
                 str(addr),
-                mac or ipam.mac_for(addr),
+                mac or ipam.mac_for(ipam.IPv4Address(addr)),
                 ifname,
                 bool(address),
                 list(aliases or []),
                 {k: v for k, v in (options or {}).items() if v},
+                str(addr6 or ""),
+                bool(address6),
+                list(link_local or []),
             )
             conn.execute(
                 "INSERT INTO endpoints (id, network_id, container_id, address, mac, ifname, fixed,"
@@ -302,7 +339,46 @@ class NetworkStore:
                     "INSERT INTO endpoint_options (endpoint_id, options) VALUES (?, ?)",
                     (ep.id, json.dumps(ep.options)),
                 )
+            if ep.address6 or ep.link_local:
+                conn.execute(
+                    "INSERT INTO endpoint_addresses (endpoint_id, network_id, address6, fixed6,"
+                    " link_local) VALUES (?, ?, ?, ?, ?)",
+                    (
+                        ep.id,
+                        ep.network_id,
+                        ep.address6 or None,
+                        int(ep.fixed6),
+                        json.dumps(ep.link_local),
+                    ),
+                )
         return ep
+
+    @staticmethod
+    def _allocate6(conn: Any, net: Network, address6: str | None) -> ipam.IPAddress | None:
+        """The IPv6 address of a new endpoint on ``net``: ``address6`` checked, or the
+        first free one; None on a network without IPv6 (``address6`` is refused there,
+        as libnetwork's "no configured subnet contains IP address")."""
+        pool6 = net.pool6()
+        if pool6 is None:
+            if address6:
+                raise InvalidArgument(
+                    f"no configured subnet contains IP address {address6}: network "
+                    f"{net.name} has no IPv6 (network create --ipv6)"
+                )
+            return None
+        used = {
+            ipaddress.ip_address(r[0])
+            for r in conn.execute(
+                "SELECT address6 FROM endpoint_addresses WHERE network_id = ?"
+                " AND address6 IS NOT NULL",
+                (net.id,),
+            )
+        }
+        if address6:
+            addr = ipam.parse_address(address6, "--ip6", 6)
+            ipam.check_fixed(pool6, addr, used)
+            return addr
+        return ipam.first_free(pool6, used, f"{net.name} ({net.id})")
 
     @staticmethod
     def _container_name(conn: Any, container_id: str) -> str:
@@ -315,8 +391,9 @@ class NetworkStore:
     ) -> list[Endpoint]:
         """Endpoints of one container and/or one network, in interface order."""
         sql = (
-            "SELECT endpoints.*, o.options FROM endpoints"
-            " LEFT JOIN endpoint_options o ON o.endpoint_id = endpoints.id WHERE 1"
+            "SELECT endpoints.*, o.options, a.address6, a.fixed6, a.link_local FROM endpoints"
+            " LEFT JOIN endpoint_options o ON o.endpoint_id = endpoints.id"
+            " LEFT JOIN endpoint_addresses a ON a.endpoint_id = endpoints.id WHERE 1"
         )
         params: list[str] = []
         if container_id is not None:
@@ -332,6 +409,7 @@ class NetworkStore:
         """Forget an endpoint, freeing its address."""
         with self.db.write() as conn:
             conn.execute("DELETE FROM endpoint_options WHERE endpoint_id = ?", (endpoint_id,))
+            conn.execute("DELETE FROM endpoint_addresses WHERE endpoint_id = ?", (endpoint_id,))
             conn.execute("DELETE FROM endpoints WHERE id = ?", (endpoint_id,))
 
     def release_container(self, container_id: str) -> None:
@@ -339,6 +417,11 @@ class NetworkStore:
         with self.db.write() as conn:
             conn.execute(
                 "DELETE FROM endpoint_options WHERE endpoint_id IN"
+                " (SELECT id FROM endpoints WHERE container_id = ?)",
+                (container_id,),
+            )
+            conn.execute(
+                "DELETE FROM endpoint_addresses WHERE endpoint_id IN"
                 " (SELECT id FROM endpoints WHERE container_id = ?)",
                 (container_id,),
             )
