@@ -279,3 +279,21 @@ def test_engine_api_ipv6_network(engine_env: dict[str, str]) -> None:
     finally:
         if "db" in engine.__dict__:
             engine.db.close()
+
+
+def test_ipv6_default_route_follows_the_gateway_endpoint(dy: Runner, busybox: str) -> None:
+    # moby 28: the endpoint with the highest --gw-priority supplies each family's route.
+    g1, g2 = prefix(4), prefix(5)
+    dy("network", "create", "--ipv6", "--subnet", f"{g1}/64", "g1", check=True)
+    dy("network", "create", "--ipv6", "--subnet", f"{g2}/64", "g2", check=True)
+    try:
+        dy("run", "-d", "--name", "gw", "--network", "g1", busybox, "sleep", "60", check=True)
+        dy("network", "connect", "--gw-priority", "5", "g2", "gw", check=True)
+        route = dy("exec", "gw", "ip", "-6", "route", "show", "default", check=True).stdout
+        assert route.startswith(f"default via {g2}1 dev eth1"), route
+        dy("network", "disconnect", "g2", "gw", check=True)
+        route = dy("exec", "gw", "ip", "-6", "route", "show", "default", check=True).stdout
+        assert route.startswith(f"default via {g1}1 dev eth0"), route
+    finally:
+        dy("rm", "-f", "gw")
+        dy("network", "rm", "g1", "g2")
