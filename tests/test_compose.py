@@ -193,6 +193,14 @@ def test_profiles_anchors_and_extensions(tmp_path: Path) -> None:
             r"service 'a' has neither an image nor a build context",
         ),
         (
+            "services:\n  a:\n    build: {context: ., cache_from: ['type=local,src=c']}\n",
+            r"compose.yaml: services.a.build.cache_from.0: type=local is not supported by",
+        ),
+        (
+            "services:\n  a:\n    build: {context: ., cache_from: [app, 'ref=app']}\n",
+            r'compose.yaml: services.a.build.cache_from.1: type required form> "ref=app"',
+        ),
+        (
             "services:\n  a:\n    build: https://example.com/app.git\n",
             r"compose.yaml: services.a.build.context: a remote build context is not supported",
         ),

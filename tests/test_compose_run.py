@@ -260,6 +260,28 @@ def test_build_when_missing_or_asked(
 
 
 @pytest.mark.timeout(120)
+def test_build_cache_from_takes_an_images_steps(tmp_path: Path, dy: Runner, busybox: str) -> None:
+    """``build.cache_from`` reaches the builder (``build --cache-from``): with the local
+    build cache pruned, the steps an image named there recorded are taken from it; without
+    it they run again."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "Dockerfile").write_text("FROM busybox\nCOPY a.txt /a.txt\nRUN cat /a.txt > /b\n")
+    (app / "a.txt").write_text("ay\n")
+    dy("build", "-q", "-t", "cachesrc", str(app), check=True)
+    service = "services:\n  web:\n    image: cf-{n}\n    build:\n      context: ./app\n"
+    (tmp_path / "compose.yaml").write_text(service.format(n=1) + "      cache_from: [cachesrc]\n")
+    dy("builder", "prune", "-af", check=True)
+    hit = dy("compose", "build", cwd=tmp_path, check=True)
+    assert hit.stderr.count(" ---> Using cache") == 2, hit.stderr
+    dy("builder", "prune", "-af", check=True)
+    (tmp_path / "compose.yaml").write_text(service.format(n=2))
+    miss = dy("compose", "build", cwd=tmp_path, check=True)
+    assert " ---> Using cache" not in miss.stderr, miss.stderr
+    dy("rmi", "cf-1", "cf-2", "cachesrc", check=True)
+
+
+@pytest.mark.timeout(120)
 def test_service_keys_reach_the_container(tmp_path: Path, dy: Runner, busybox: str) -> None:
     """user, working_dir, hostname, env_file under environment, a secret and a config as
     files, tmpfs, extra_hosts, ulimits, init, read_only and resource limits, as the

@@ -58,6 +58,7 @@ _SUBKEYS: dict[str, frozenset[str]] = {
             "pull",
             "shm_size",
             "extra_hosts",
+            "cache_from",
         }
     ),
     "deploy": frozenset({"replicas", "resources", "restart_policy"}),
@@ -752,6 +753,21 @@ def _build(value: Any, workdir: str, env: Mapping[str, str], key: str) -> dict[s
             spec[flag] = _boolean(spec[flag], f"{key}.{flag}")
     if "shm_size" in spec:
         parse_bytes(spec["shm_size"], f"{key}.shm_size")
+    if "cache_from" in spec:
+        spec["cache_from"] = [str(v) for v in spec["cache_from"] or []]
+        for i, entry in enumerate(spec["cache_from"]):
+            # buildx's cache entries: an image, or type=registry,ref=IMAGE; the other
+            # importers read caches Dockyard never writes (its cache is in its images).
+            kind = next(
+                (f[5:] for f in entry.split(",") if f.strip().lower().startswith("type=")), None
+            )
+            if kind is None and "=" in entry:
+                raise ComposeError(f'{key}.cache_from.{i}: type required form> "{entry}"')
+            if kind is not None and kind.strip() != "registry":
+                raise ComposeError(
+                    f"{key}.cache_from.{i}: type={kind.strip()} is not supported by Dockyard "
+                    "(an image, or type=registry,ref=IMAGE, is)"
+                )
     if "extra_hosts" in spec:
         spec["extra_hosts"] = {
             str(h): "" if ip is None else str(ip)

@@ -383,6 +383,7 @@ class Runner:
                 pull=pull or bool(spec.get("pull")),
                 nocache=no_cache or bool(spec.get("no_cache")),
                 host_config=self.build_host_config(s),
+                cache_from=spec.get("cache_from"),
                 output=line,
             )
             if not quiet:
