@@ -4,6 +4,7 @@ exec, stop, kill, remove, images, tag, networks, volumes) and its errors."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -227,3 +228,53 @@ def test_logs_right_after_start(client: docker.DockerClient) -> None:
         c = api.create_container("busybox", ["echo", "hi"])
         api.start(c)
         assert api.logs(c) == b"hi\n"
+
+
+def test_build_stream_stderr_in_red(client: docker.DockerClient) -> None:
+    """The classic build's JSON stream has a RUN's standard error in red, each write
+    wrapped, as moby's streamformatter.NewStderrWriter."""
+    import io
+
+    script = io.BytesIO(b'FROM busybox\nRUN sh -c "echo out; sleep 0.1; echo err >&2"\n')
+    stream = [c.get("stream") for c in client.api.build(fileobj=script, decode=True, rm=True)]
+    assert "out\n" in stream
+    assert "\x1b[91merr\n\x1b[0m" in stream
+
+
+def test_build_on_a_user_defined_network(client: docker.DockerClient) -> None:
+    """The classic builder's ``networkmode`` may name a user-defined network: its RUN
+    steps join it and resolve its containers through the embedded DNS."""
+    import io
+
+    api = client.api
+    net = api.create_network("bnet")["Id"]
+    try:
+        c = api.create_container(
+            "busybox",
+            ["sleep", "60"],
+            host_config=api.create_host_config(network_mode="bnet"),
+            networking_config=api.create_networking_config(
+                {"bnet": api.create_endpoint_config(aliases=["target.docker"])}
+            ),
+        )
+        api.start(c)
+        script = io.BytesIO(b"FROM busybox\nRUN ping -c1 -W5 target.docker\n")
+        out = list(api.build(fileobj=script, network_mode=net, tag="bnet-built", decode=True))
+        assert "errorDetail" not in out[-1], out
+        script.seek(0)
+        out = list(api.build(fileobj=script, network_mode="none", nocache=True, decode=True))
+        assert "errorDetail" in out[-1]
+        # Looked up by the RUN steps only, as moby's classic builder.
+        out = list(
+            api.build(fileobj=io.BytesIO(b"FROM busybox\n"), network_mode="no", decode=True)
+        )
+        assert "errorDetail" not in out[-1], out
+        script.seek(0)
+        out = list(api.build(fileobj=script, network_mode="no", nocache=True, decode=True))
+        assert out[-1]["errorDetail"]["message"] == "network no not found"
+    finally:
+        for container in client.containers.list(all=True):
+            container.remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            api.remove_image("bnet-built")
+        api.remove_network(net)

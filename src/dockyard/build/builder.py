@@ -49,7 +49,8 @@ class BuildOptions:
     """What ``docker build`` asks for: the Dockerfile ``text`` and its ``filename``; the
     ``context`` (a ``dockyard.build.context.Context``; None or one without a root: no
     files, as ``docker build -``); ``tags`` (references to point at the result); ``build_args``; ``target``
-    stage; ``no_cache``; extra ``labels``; ``network`` for RUN (default, host, none); ``pull``
+    stage; ``no_cache``; extra ``labels``; ``network`` for RUN (default, host, none, or the
+    ID of a user-defined network: the classic builder's ``networkmode``); ``pull``
     (``--pull``: fetch every ``FROM`` image again, through the builder's ``fetch``);
     ``host_config``: resource limits and settings of the RUN containers (not part of the
     cache key, as the classic builder's); ``cache_from``: images whose cache records
@@ -150,7 +151,8 @@ def short(image_id: str) -> str:
 
 class Builder:
     """One ``docker build``: ``store`` is the image store (its DB holds the cache),
-    ``out`` gets each output line (without newline), ``raw`` the RUN output bytes."""
+    ``out`` gets each output line (without newline), ``raw`` the RUN output bytes, its
+    standard error too unless ``raw_err`` takes it (called from another thread)."""
 
     def __init__(
         self,
@@ -161,8 +163,10 @@ class Builder:
         raw: Callable[[bytes], None],
         fetch: Callable[[str], None] | None = None,
         import_cache: Callable[[str], CacheSource] | None = None,
+        raw_err: Callable[[bytes], None] | None = None,
     ) -> None:
         self.paths = paths
+        self.raw_err = raw_err
         # Pulls an image by name (the front end's registry client); None: local images only.
         self.fetch = fetch
         # Reads a --cache-from image that is not here from its registry; None: local only.
@@ -718,8 +722,13 @@ class Builder:
         prefix = f"|{len(build_args)} {' '.join(build_args)} " if build_args else ""
         created_by = f"RUN {prefix}{' '.join(args)} # buildkit"
         network = instr.network or self.opts.network or "default"
+        user_network = None
         if network not in ("default", "host", "none"):
-            raise InvalidArgument(f"network mode {network!r} not supported by the builder")
+            if instr.network:  # RUN --network, BuildKit's: these three only
+                raise InvalidArgument(f"network mode {network!r} not supported by the builder")
+            from dockyard.network.manager import NetworkManager
+
+            user_network = NetworkManager(self.paths, self.store.db).get(network)
         with contextlib.ExitStack() as stack:
             mounts, mount_inputs, mount_env = self._run_mounts(instr, stack)
             key = cache_key(
@@ -734,17 +743,22 @@ class Builder:
             self.out(f" ---> Running in {container_id[:12]}")
             stack.enter_context(_step_lock(self.paths, container_id))
             netns = ""
-            if network == "default":
+            if network == "default" or user_network is not None:
                 from dockyard.network.manager import NetworkManager
 
                 nets = NetworkManager(self.paths, self.store.db)
-                netns = stack.enter_context(nets.sandbox(container_id))
+                netns = stack.enter_context(
+                    nets.sandbox(container_id, user_network.id if user_network else "bridge")
+                )
+            if user_network is not None:
+                self._serve_dns(stack, container_id, netns)
             request = RunRequest(
                 args=args,
                 env=env,
                 cwd=state.config.get("WorkingDir") or "/",
                 user=state.config.get("User") or "",
-                network=network,
+                network="default" if user_network is not None else network,
+                internal_dns=user_network is not None,
                 netns=netns,
                 mounts=mounts,
                 host_config=self.opts.host_config,
@@ -763,6 +777,7 @@ class Builder:
                     rootfs,
                     request,
                     self.raw,
+                    self.raw_err,
                 )
             except RuntimeFailure as e:  # not found / not executable: the shell's codes
                 self.out(str(e))
@@ -771,6 +786,25 @@ class Builder:
                 raise BuildError(f"The command '{' '.join(args)}' returned a non-zero code: {code}")
             self.out(f"Removing intermediate container {container_id[:12]}")
             self._commit_upper(state, created_by, upper, key, tmp)
+
+    def _serve_dns(self, stack: contextlib.ExitStack, sandbox_id: str, netns: str) -> None:
+        """The embedded DNS (127.0.0.11) of a RUN on a user-defined network, in its
+        namespace ``netns``, served by threads of this process until ``stack`` closes:
+        the network's containers by name and alias, as a container there resolves them."""
+        from dockyard.network.dns import DnsServer, NetworkNames
+        from dockyard.network.manager import NetworkManager
+        from dockyard.network.services import upstream_servers
+
+        nets = NetworkManager(self.paths, self.store.db)
+        names = NetworkNames(self.store.db.path, sandbox_id)
+        server = DnsServer(
+            names.lookup,
+            upstream_servers(self.opts.host_config, nets.endpoints(sandbox_id)),
+            reverse=names.reverse,
+        )
+        server.bind(netns)
+        stack.callback(server.close)
+        server.start()
 
     def _run_mounts(
         self, instr: ins.Run, stack: contextlib.ExitStack

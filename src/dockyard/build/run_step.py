@@ -49,6 +49,8 @@ class RunRequest:
     netns: str = ""
     mounts: list[dict[str, Any]] = field(default_factory=list)
     host_config: dict[str, Any] = field(default_factory=dict)
+    #: On a user-defined network: resolv.conf names the embedded DNS (127.0.0.11).
+    internal_dns: bool = False
 
 
 def run_in_container(
@@ -60,10 +62,12 @@ def run_in_container(
     rootfs: str,
     request: RunRequest,
     write: Callable[[bytes], None],
+    write_err: Callable[[bytes], None] | None = None,
 ) -> int:
     """Run ``request`` in container ``container_id`` over ``lowers`` (layer directories,
     topmost first) with writable ``upper``/``work``, mounted at ``rootfs``; ``write``
-    gets the output as it comes. Returns the exit status (128+n for signal n).
+    gets the output as it comes, the standard error too unless ``write_err`` takes it
+    (each from a thread of its own). Returns the exit status (128+n for signal n).
 
     The bundle is ``rootfs``'s parent directory. Raises ``RuntimeFailure`` when the
     command cannot be started (127 not found, 126 not executable), ``DockyardError``
@@ -106,7 +110,11 @@ def run_in_container(
         network = {"default": "bridge"}.get(request.network, request.network)
         hc = request.host_config
         etc_files = write_etc_files(
-            bundle, container_id[:12], network, extra_hosts=hc.get("ExtraHosts") or ()
+            bundle,
+            container_id[:12],
+            network,
+            extra_hosts=hc.get("ExtraHosts") or (),
+            internal_dns=request.internal_dns,
         )
         namespaces = {
             "none": {},
@@ -150,9 +158,13 @@ def run_in_container(
         os.replace(tmp, os.path.join(bundle, "config.json"))
         runtime = get_runtime("dockyard", paths.runtime_state)
         undo.callback(_remove_cgroup_parent)
-        read_end, write_end = os.pipe()
-        os.set_inheritable(read_end, False)
-        relay = threading.Thread(target=_relay, args=(read_end, write), daemon=True)
+        pipes = [os.pipe() for _ in range(1 if write_err is None else 2)]
+        for read_end, _ in pipes:
+            os.set_inheritable(read_end, False)
+        relays = [
+            threading.Thread(target=_relay, args=(read_end, fn), daemon=True)
+            for (read_end, _), fn in zip(pipes, (write, write_err), strict=False)
+        ]
         relay_started = False
         try:
             # The runtime gives the container this process's fds 0-2 at create.
@@ -160,26 +172,30 @@ def run_in_container(
             null = os.open(os.devnull, os.O_RDONLY)
             try:
                 os.dup2(null, 0)
-                os.dup2(write_end, 1)
-                os.dup2(write_end, 2)
+                os.dup2(pipes[0][1], 1)
+                os.dup2(pipes[-1][1], 2)
                 runtime.create(container_id, bundle)
             finally:
                 for fd, copy in saved.items():
                     os.dup2(copy, fd)
                     os.close(copy)
                 os.close(null)
-                os.close(write_end)
+                for _, write_end in pipes:
+                    os.close(write_end)
             undo.callback(runtime.delete, container_id, True)
-            relay.start()
+            for relay in relays:
+                relay.start()
             relay_started = True
             pid = int(runtime.state(container_id)["pid"])
             runtime.start(container_id)
             _, wstatus = os.waitpid(pid, 0)
             code = os.waitstatus_to_exitcode(wstatus)
-            relay.join(10)
+            for relay in relays:
+                relay.join(10)
         finally:
             if not relay_started:
-                os.close(read_end)
+                for read_end, _ in pipes:
+                    os.close(read_end)
     for name in mount_points:
         path = os.path.join(upper, name)
         if name in existed or not os.path.lexists(path):

@@ -90,15 +90,19 @@ class BuildOperations(EngineBase):
                 raise InvalidArgument(f"build parameter {name!r} is not supported by Dockyard")
         if one("remote"):
             raise InvalidArgument("building from a remote context is not supported by Dockyard")
+        # Another name: a user-defined network the RUN steps join (moby's classic
+        # builder: their HostConfig.NetworkMode), looked up when a RUN needs it.
         network = one("networkmode", "default") or "default"
-        if network not in ("default", "host", "none", "bridge"):
-            raise InvalidArgument(f"network mode {network!r} is not supported for builds")
         quiet = flag("q")
         out = os.fdopen(os.dup(out_fd), "w")
+        import threading
+
+        emitting = threading.Lock()  # a RUN's stdout and stderr come from two threads
 
         def emit(message: dict[str, Any]) -> None:
-            out.write(json.dumps(message, separators=(",", ":")) + "\n")
-            out.flush()
+            with emitting:
+                out.write(json.dumps(message, separators=(",", ":")) + "\n")
+                out.flush()
 
         # The closing lines wait for the image ID: dockerd sends {"aux": {"ID"}} before
         # "Successfully built ..." (clients take the last message for the result).
@@ -113,6 +117,12 @@ class BuildOperations(EngineBase):
         def raw(data: bytes) -> None:
             if not quiet:
                 emit({"stream": data.decode("utf-8", errors="replace")})
+
+        def raw_err(data: bytes) -> None:
+            # moby's streamformatter.NewStderrWriter: each write in red.
+            if not quiet:
+                text = data.decode("utf-8", errors="replace")
+                emit({"stream": f"\x1b[91m{text}\x1b[0m"})
 
         platform = one("platform") or None
 
@@ -175,7 +185,9 @@ class BuildOperations(EngineBase):
                 options.text = ctx.dockerfile_text()
                 options.filename = os.path.basename(dockerfile) if dockerfile else "Dockerfile"
                 options.context = ctx
-                image = Builder(self.paths, self.images, options, line, raw, fetch).build()
+                image = Builder(
+                    self.paths, self.images, options, line, raw, fetch, raw_err=raw_err
+                ).build()
             from dockyard.engine.events import tag_events
 
             tag_events(self.images, image.id, options.tags)

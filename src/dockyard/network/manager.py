@@ -892,14 +892,16 @@ class NetworkManager:
             os.close(ns_fd)
 
     @contextlib.contextmanager
-    def sandbox(self, sandbox_id: str) -> Iterator[str]:
+    def sandbox(self, sandbox_id: str, network: str = "bridge") -> Iterator[str]:
         """A network namespace for a build step, BuildKit's default for ``RUN``: its own
-        loopback and an endpoint on the default bridge, so it reaches the outside through
-        the bridge's masquerade but not the host's 127.0.0.1. Yields the namespace file
-        (for the OCI ``network`` namespace ``path``); on exit the namespace is unmounted
-        and the address freed. Raises DockyardError (InvalidArgument for bad default
-        bridge settings)."""
-        net = self.get("bridge")
+        loopback and an endpoint on the default bridge (or on ``network``, a network's
+        name or ID: the classic builder's ``networkmode``), so it reaches the outside
+        through the bridge's masquerade but not the host's 127.0.0.1. Yields the
+        namespace file (for the OCI ``network`` namespace ``path``); on exit the
+        namespace is unmounted and the address freed. Raises DockyardError
+        (InvalidArgument for bad default bridge settings or a network without
+        addresses, NotFound)."""
+        net = self.get(network)
         path = self.netns_path(sandbox_id)
         try:
             inner = linux.create_netns(path, netlink=True)
