@@ -265,9 +265,7 @@ def test_build_on_a_user_defined_network(client: docker.DockerClient) -> None:
         out = list(api.build(fileobj=script, network_mode="none", nocache=True, decode=True))
         assert "errorDetail" in out[-1]
         # Looked up by the RUN steps only, as moby's classic builder.
-        out = list(
-            api.build(fileobj=io.BytesIO(b"FROM busybox\n"), network_mode="no", decode=True)
-        )
+        out = list(api.build(fileobj=io.BytesIO(b"FROM busybox\n"), network_mode="no", decode=True))
         assert "errorDetail" not in out[-1], out
         script.seek(0)
         out = list(api.build(fileobj=script, network_mode="no", nocache=True, decode=True))
