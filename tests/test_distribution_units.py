@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.cli.registry import ProgressDisplay
+from dockyard.cli.fastpull import ProgressDisplay
 from dockyard.distribution import config, credentials, media
 from dockyard.distribution.client import parse_challenge
 from dockyard.distribution.progress import bar, human_size, progress, status

@@ -3,11 +3,12 @@
 This module imports nothing at its top: ``dockyard --version`` (and ``-v``) is answered
 here without loading click or the engine, ``ps``, ``images`` and ``volume ls`` go to
 :mod:`dockyard.cli.fastlist` (their flags parsed without click), ``run``, ``create``,
-``start`` and ``rm`` to :mod:`dockyard.cli.fastrun` and ``build`` to
-:mod:`dockyard.cli.fastbuild` (the same), and every other command line, and those they
-leave, to :func:`dockyard.cli.main.main`, which parses it with click (its imports, about
-a third of a bare command's CPU time, are paid only there). bench/README.md ("CLI
-start-up", "Where a run's time goes", "Build-latency benchmark") has the measurements.
+``start`` and ``rm`` to :mod:`dockyard.cli.fastrun`, ``build`` to
+:mod:`dockyard.cli.fastbuild` and ``pull`` to :mod:`dockyard.cli.fastpull` (the same),
+and every other command line, and those they leave, to :func:`dockyard.cli.main.main`,
+which parses it with click (its imports, about a third of a bare command's CPU time, are
+paid only there). bench/README.md ("CLI start-up", "Where a run's time goes",
+"Build-latency benchmark", "Pull benchmark") has the measurements.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ def main() -> int:
     """Entry point of ``dockyard``: the version for exactly ``--version``/``-v``
     (click's ``version_option`` output, exit 0), the commands click need not parse
     (:func:`dockyard.cli.fastrun.run`, :func:`dockyard.cli.fastlist.run`,
-    :func:`dockyard.cli.fastbuild.run`), else ``dockyard.cli.main.main()``."""
+    :func:`dockyard.cli.fastbuild.run`, :func:`dockyard.cli.fastpull.run`), else
+    ``dockyard.cli.main.main()``."""
     if sys.argv[1:] in (["--version"], ["-v"]):
         from dockyard import __version__
 
@@ -29,6 +31,12 @@ def main() -> int:
         from dockyard.cli import fastrun
 
         status = fastrun.run(sys.argv[1:])
+        if status is not None:
+            return status
+    if sys.argv[1:2] in (["pull"], ["image"]):
+        from dockyard.cli import fastpull
+
+        status = fastpull.run(sys.argv[1:])
         if status is not None:
             return status
     if sys.argv[1:2] in (["ps"], ["images"], ["volume"], ["container"], ["image"]):

@@ -1,10 +1,10 @@
 """Registry commands: ``pull``, ``push``, ``login``, ``logout`` (and ``image pull|push``),
 with the Docker CLI's flags, output and exit codes (1 on an error from the engine).
 
-The work is in ``dockyard.engine.distribution``; this module renders its JSON progress
-messages as the docker CLI's ``jsonmessage.DisplayJSONMessagesStream`` does: on a
+The work is in ``dockyard.engine.distribution``; its JSON progress messages are shown by
+``cli.fastpull.ProgressDisplay`` as the docker CLI's ``jsonmessage`` shows them (on a
 terminal one line per layer, redrawn in place; otherwise plain lines without the
-progress bars.
+progress bars). ``pull``'s plain forms run without click (cli/fastpull.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable
-from typing import Any, TextIO
+from typing import Any
 
 import click
 
@@ -24,100 +24,10 @@ from dockyard.paths import Paths
 _SETTINGS = {"help_option_names": ["--help"]}
 
 
-class ProgressDisplay:
-    """Docker's ``DisplayJSONMessagesStream`` for one stream ``out``."""
-
-    def __init__(self, out: TextIO, terminal: bool | None = None) -> None:
-        self.out = out
-        self.terminal = out.isatty() if terminal is None else terminal
-        self.width = 200
-        if self.terminal:
-            try:
-                self.width = os.get_terminal_size(out.fileno()).columns
-            except OSError:
-                pass
-        self._ids: dict[str, int] = {}
-
-    def show(self, jm: dict[str, Any]) -> None:
-        """Render one message; raises ``DockyardError`` for an error message."""
-        if jm.get("error"):
-            raise DockyardError(str(jm["error"]))
-        if "aux" in jm:
-            return  # for API clients (push's tag, digest and size)
-        ident = jm.get("id") or ""
-        has_progress = "progressDetail" in jm
-        diff = 0
-        if ident and has_progress:
-            line = self._ids.get(ident)
-            if line is None:
-                line = self._ids[ident] = len(self._ids)
-                if self.terminal:
-                    self.out.write("\n")
-            diff = len(self._ids) - line
-            if self.terminal and diff:
-                self.out.write(f"\x1b[{diff}A")
-        else:
-            self._ids = {}
-        self._display(jm, ident, has_progress)
-        if ident and self.terminal and diff:
-            self.out.write(f"\x1b[{diff}B")
-        self.out.flush()
-
-    def _display(self, jm: dict[str, Any], ident: str, has_progress: bool) -> None:
-        from dockyard.distribution.progress import bar
-
-        text = bar(jm.get("progressDetail") or {}, self.width) if has_progress else ""
-        endl = ""
-        if self.terminal and has_progress:
-            self.out.write("\x1b[2K\r")
-            endl = "\r"
-        elif text:
-            return  # no progress bars off a terminal
-        if ident:
-            self.out.write(f"{ident}: ")
-        if has_progress and self.terminal:
-            self.out.write(f"{jm.get('status', '')} {text}{endl}")
-        else:
-            self.out.write(f"{jm.get('status', '')}{endl}\n")
-
-    def show_all(self, messages: Iterable[dict[str, Any]]) -> None:
-        """Render every message of ``messages``; raises on an error message."""
-        for m in messages:
-            self.show(m)
-
-
 def _drain(messages: Iterable[dict[str, Any]], quiet: bool) -> None:
-    if quiet:
-        for m in messages:
-            if m.get("error"):
-                raise DockyardError(str(m["error"]))
-        return
-    ProgressDisplay(sys.stdout).show_all(messages)
+    from dockyard.cli.fastpull import drain
 
-
-def pull_and_show(
-    engine: Any, name: str, platform: str | None, quiet: bool, all_tags: bool = False
-) -> None:
-    """``docker pull``'s client side through ``engine`` (the facade): ``Using default
-    tag: latest`` for a bare name, the progress, then the full reference."""
-    from dockyard import reference
-    from dockyard.engine import distribution
-
-    bare = reference.parse(name, default_tag=False)
-    if all_tags and (bare.tag or bare.digest):
-        fail("tag can't be used with --all-tags/-a")  # the docker CLI's own check
-    ref = distribution.parse_pull_reference(name, all_tags)
-    if not quiet and not all_tags and bare.tag is None and bare.digest is None:
-        click.echo(f"Using default tag: {reference.DEFAULT_TAG}")
-    from dockyard.cli.engine import current_host
-
-    if current_host():
-        # Through -H/DOCKER_HOST: the endpoint pulls (with this host's login).
-        messages = engine.image_pull(name, platform, all_tags)
-    else:
-        messages = distribution.pull(engine, name, platform=platform, all_tags=all_tags)
-    _drain(messages, quiet)
-    click.echo(ref.name if all_tags else str(ref))
+    drain(messages, quiet)
 
 
 @click.command("pull", context_settings=_SETTINGS)
@@ -151,6 +61,7 @@ def pull(
     except DockyardError as e:
         fail(str(e))  # the client's own refusal
     from dockyard.cli.engine import exit_now, open_engine
+    from dockyard.cli.fastpull import pull_and_show
 
     engine = open_engine(paths)
     pull_and_show(

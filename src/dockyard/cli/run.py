@@ -586,7 +586,7 @@ def _create_remote(
 ) -> str:
     """Create on the ``-H`` endpoint as the docker CLI does: ``--pull missing`` pulls
     (through the endpoint) only when the create says the image is missing."""
-    from dockyard.cli.registry import ProgressDisplay
+    from dockyard.cli.fastpull import ProgressDisplay
     from dockyard.errors import NotFound
 
     out = open(os.devnull, "w") if kw["quiet"] else sys.stderr  # noqa: SIM115
@@ -623,8 +623,7 @@ def _pull_image(
             return
     except InvalidArgument as e:
         _fail(e, client=True, command=command)
-    # Only now: the progress display imports cli.images and cli.formatting.
-    from dockyard.cli.registry import ProgressDisplay
+    from dockyard.cli.fastpull import ProgressDisplay
 
     if quiet:
         with open(os.devnull, "w") as devnull:
