@@ -234,14 +234,8 @@ class Pins:
             self._fds[digest] = fd
         fcntl.flock(fd, fcntl.LOCK_SH)
 
-    @property
-    def digests(self) -> builtins.list[str]:
-        """What is (or was, before :meth:`release`) pinned."""
-        with self._lock:
-            return builtins.list(self._fds)
-
     def release(self) -> None:
-        """Drop every pin (the digests stay listed)."""
+        """Drop every pin (again: nothing)."""
         with self._lock:
             for fd in self._fds.values():
                 if fd >= 0:
@@ -434,6 +428,7 @@ class ImageStore:
 
         if ref.digest is None:
             raise InvalidArgument(f"{ref} has no digest")
+        self.content.put(manifest)  # written (and synced) outside the write lock
         with self.db.write() as conn:
             if conn.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone():
                 self._insert_repo_digest(conn, image_id, ref, manifest)
@@ -524,6 +519,8 @@ class ImageStore:
                 f"manifest names config {m.get('config', {}).get('digest')}, not {config_digest}"
             )
         manifest_digest = self.content.put(manifest)
+        if repo_digest is not None:
+            self.content.put(repo_digest[1])  # written (and synced) outside the write lock
         created = str(c.get("created") or "0001-01-01T00:00:00Z")
         layers = LayerStore(self.paths)
         with self.db.write() as conn:
@@ -687,10 +684,10 @@ class ImageStore:
     def referenced(self, conn: Any = None) -> tuple[set[str], set[str], dict[str, str]]:
         """(blob digests, layer diff ids, damaged images) the recorded images use: what
         the garbage collector keeps. Damaged images map an image ID to the digest of its
-        manifest or config blob that is missing or corrupt: which blobs (manifest) or
-        layers (config) such an image uses is not known, so while one is recorded no
-        blob, or no layer, is unreferenced. ``conn`` is a connection inside a
-        transaction (default: the store's)."""
+        blob that is missing or corrupt, the config's when both are: which blobs (its
+        manifest names them) or layers (its config) such an image uses is not known, so
+        while one is recorded no blob is unreferenced, nor any layer when it is the
+        config. ``conn`` is a connection inside a transaction (default: the store's)."""
         conn = conn if conn is not None else self.db.conn
         keep_blobs: set[str] = set()
         keep_layers: set[str] = set()
