@@ -35,8 +35,11 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported on the build path (bench/README.md)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any
 
 #: Size (bytes) at which events.log is rotated to events.log.1.
 MAX_BYTES = 1 << 20

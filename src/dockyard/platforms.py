@@ -4,10 +4,13 @@ this host's): shared by front ends and engine."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
 
 from dockyard.errors import InvalidArgument
+
+TYPE_CHECKING = False  # typing is not imported on the build path (bench/README.md)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 _ARCHES = {
     "x86_64": "amd64",

@@ -18,14 +18,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, BinaryIO
 
 from dockyard import reference
 from dockyard.build import instructions as ins
@@ -33,6 +29,11 @@ from dockyard.build.cache import CACHE_FIELD, BuildCache, CacheSource, cache_key
 from dockyard.errors import DockyardError, InvalidArgument, NotFound, RuntimeFailure
 from dockyard.image.store import MEDIA_LAYER, Image, ImageStore
 from dockyard.paths import Paths
+from dockyard.record import dataclass, field
+
+TYPE_CHECKING = False  # typing is not imported on the build path (bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -650,6 +651,8 @@ class Builder:
             from dockyard.snapshot import unmount_under
 
             unmount_under(path)  # a step that failed half-way may leave its rootfs mounted
+            import shutil
+
             shutil.rmtree(path, ignore_errors=True)
             os.close(lock)
 
@@ -843,6 +846,8 @@ class Builder:
             readonly = fields.get("readonly", fields.get("ro", "false")) == "true"
             if kind == "cache":
                 name = fields.get("id") or target
+                import hashlib
+
                 source = os.path.join(
                     self.paths.root, "build-cache", hashlib.sha256(name.encode()).hexdigest()
                 )
@@ -869,6 +874,8 @@ class Builder:
                     raise BuildError(f"{where}: RUN --mount={text}: {e}") from None
                 inputs.append(ctx.content_hash([source]))
                 if fields.get("rw", "false") == "true" or fields.get("readwrite") == "true":
+                    import shutil
+
                     copy = os.path.join(stack.enter_context(self._scratch_dir()), "src")
                     if os.path.isdir(source):
                         shutil.copytree(source, copy, symlinks=True)
@@ -972,6 +979,14 @@ class Builder:
                 files, source_id = self._source_root(from_, stack)
             else:
                 files, source_id = self.opts.context, "context"
+            downloads: list[str] = []
+
+            def download_dir() -> str:
+                # Made for an ADD of a URL only: a cached COPY makes no scratch directory.
+                if not downloads:
+                    downloads.append(stack.enter_context(self._scratch_dir()))
+                return downloads[0]
+
             plan = _plan(
                 verb,
                 files,
@@ -979,7 +994,7 @@ class Builder:
                 instr.dest,
                 workdir,
                 instr.contents,
-                download_dir=stack.enter_context(self._scratch_dir()),
+                download_dir=download_dir,
                 checksum=instr.checksum if isinstance(instr, ins.Add) else "",
             )
             digest = plan.digest()
@@ -1170,7 +1185,9 @@ class _Plan:
     def digest(self) -> str:
         """sha256 over the sources' names, contents and metadata (not their times) and
         the destination: the cache key input of COPY/ADD."""
-        h = hashlib.sha256()
+        from dockyard.digests import sha256
+
+        h = sha256()
         h.update(json.dumps([self.dest, self.dest_is_dir]).encode())
         paths = []
         for source in self.sources:
@@ -1180,7 +1197,8 @@ class _Plan:
                     h.update(source.data or b"")
                 else:
                     with open(source.path, "rb") as f:
-                        h.update(hashlib.sha256(f.read()).digest())
+                        data = f.read()
+                        h.update(sha256(data).digest())
             else:
                 paths.append(source.path)
         if paths:
@@ -1195,7 +1213,7 @@ def _plan(
     dest: str,
     workdir: str,
     contents: list[ins.SourceContent],
-    download_dir: str,
+    download_dir: Callable[[], str],
     checksum: str = "",
 ) -> _Plan:
     """Resolve COPY/ADD ``sources`` in ``files`` (the build ``Context`` or a stage's
@@ -1210,7 +1228,7 @@ def _plan(
     wildcard = False
     for src in sources:
         if verb == "ADD" and src.startswith(("http://", "https://")):
-            found.append(_download(src, download_dir, checksum))
+            found.append(_download(src, download_dir(), checksum))
             continue
         clean = go_clean("/" + src).lstrip("/")
         if files is None or files.root is None:
@@ -1245,6 +1263,8 @@ def _download(url: str, directory: str, checksum: str) -> _Source:
 
     name = os.path.basename(urllib.parse.urlsplit(url).path.rstrip("/")) or "__unnamed__"
     path = os.path.join(directory, f"download-{len(os.listdir(directory))}")
+    import hashlib
+
     digest = hashlib.sha256()
     try:
         with (
@@ -1351,6 +1371,8 @@ def _put(
         try:
             inroot.remove_entry(parent_fd, name)
         except IsADirectoryError:
+            import shutil
+
             shutil.rmtree(name, dir_fd=parent_fd)
         if st is not None and stat.S_ISLNK(st.st_mode):
             assert src is not None
@@ -1364,6 +1386,8 @@ def _put(
                 if src is None:
                     _write_all(fd, data)
                 else:
+                    import shutil
+
                     with open(src, "rb") as f, os.fdopen(os.dup(fd), "wb") as out:
                         shutil.copyfileobj(f, out, 1 << 20)
             except OSError as e:

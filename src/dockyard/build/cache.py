@@ -15,16 +15,17 @@ looks a step's key up there and rebuilds the step's image from IMAGE's layers.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import InvalidArgument
+from dockyard.record import dataclass, field
 from dockyard.state import StateDB
 
+TYPE_CHECKING = False  # typing is not imported on the build path (bench/README.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from dockyard.image.store import Pins
 
 #: The image config's field with the build's cache records: ``[[key, layers, history],
@@ -37,7 +38,9 @@ def cache_key(parent_id: str, created_by: str, inputs: object = None) -> str:
     """The key of a step: ``parent_id`` (image ID or ``""`` for scratch), ``created_by``
     (the step's history text), ``inputs`` (any JSON-serialisable value)."""
     data = json.dumps([parent_id, created_by, inputs], sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(data.encode()).hexdigest()
+    from dockyard.digests import sha256
+
+    return "sha256:" + sha256(data.encode()).hexdigest()
 
 
 class BuildCache:

@@ -13,12 +13,15 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterator
-from types import TracebackType
-from typing import BinaryIO
 
 from dockyard.build.dockerignore import PatternMatcher, go_clean, read_dockerignore
 from dockyard.errors import DockyardError, InvalidArgument
+
+TYPE_CHECKING = False  # typing is not imported on the build path (bench/README.md)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from types import TracebackType
+    from typing import BinaryIO
 
 DEFAULT_DOCKERFILE = "Dockerfile"
 DOCKERIGNORE = ".dockerignore"
@@ -414,10 +417,11 @@ class Context:
         target, device number and content; not times. Raises ``DockyardError`` naming an
         unreadable file.
         """
-        import hashlib
         import json
 
-        total = hashlib.sha256()
+        from dockyard.digests import sha256
+
+        total = sha256()
         for top in paths:
             for path in self.walk(top):
                 try:
@@ -425,7 +429,7 @@ class Context:
                     link = os.readlink(path) if stat.S_ISLNK(st.st_mode) else ""
                     content = ""
                     if stat.S_ISREG(st.st_mode):
-                        digest = hashlib.sha256()
+                        digest = sha256(size=st.st_size)
                         with open(path, "rb") as f:
                             while chunk := f.read(_CHUNK):
                                 digest.update(chunk)

@@ -9,9 +9,9 @@ A pattern that matches a directory excludes everything under it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from dockyard.errors import InvalidArgument
+from dockyard.record import dataclass
 
 _ESCAPE = set(".+()|{}$")
 

@@ -7,14 +7,12 @@ from BuildKit's ``frontend/dockerfile/instructions`` (flag parsing as its ``BFla
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TypedDict
 
 from dockyard.build.parser import DockerfileError, Heredoc, Node, parse, parse_heredoc
 from dockyard.build.shell import ExpansionError, Lexer, go_quote
+from dockyard.record import dataclass, field, replace
 
 #: ARGs every build accepts without declaring them (the reference's "Predefined ARGs").
 PROXY_ARGS = (
@@ -44,18 +42,21 @@ _DURATION_UNITS = {
 }
 
 
-class _Common(TypedDict):
-    name: str
-    original: str
-    start_line: int
-    end_line: int
-    filename: str
+TYPE_CHECKING = False  # typing is not imported on the build path (bench/README.md)
+if TYPE_CHECKING:
+    from typing import TypedDict
 
+    class _Common(TypedDict):
+        name: str
+        original: str
+        start_line: int
+        end_line: int
+        filename: str
 
-class _CommandFields(TypedDict):
-    command: list[str] | None
-    prepend_shell: bool
-    heredocs: list[Heredoc]
+    class _CommandFields(TypedDict):
+        command: list[str] | None
+        prepend_shell: bool
+        heredocs: list[Heredoc]
 
 
 class _Invalid(Exception):
@@ -681,7 +682,6 @@ def expand_instruction(
     (``Dockerfile:4: failed to process "${x": syntax error: missing '}'``).
     """
     ex = _expander(instr, env, escape, used)
-    replace = dataclasses.replace
     if isinstance(instr, From):
         return replace(instr, base=ex(instr.base), platform=ex(instr.platform))
     if isinstance(instr, Env):

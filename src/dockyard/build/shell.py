@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from dockyard.errors import InvalidArgument
+from dockyard.record import dataclass, field
 
 _EOF = ""
 #: Nesting of ``${...}`` the lexer follows. BuildKit's recursive lexer has no limit of its

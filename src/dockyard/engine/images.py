@@ -456,11 +456,13 @@ class ImageOperations(EngineBase):
         from dockyard.build.builder import Builder, BuildOptions
         from dockyard.build.cache import CacheSource, parse_cache_from
         from dockyard.build.context import Context
-        from dockyard.engine import distribution
         from dockyard.errors import DockyardError
         from dockyard.platforms import check_platform
 
+        # The registry code (with threading) is imported only when a build pulls.
         def fetch(name: str) -> None:
+            from dockyard.engine import distribution
+
             for m in distribution.pull(self, name, platform=platform):  # type: ignore[arg-type]
                 if m.get("error"):
                     raise DockyardError(str(m["error"]))
@@ -469,6 +471,8 @@ class ImageOperations(EngineBase):
                     pull_status(str(text))
 
         def import_cache(name: str) -> CacheSource:
+            from dockyard.engine import distribution
+
             return distribution.cache_source(self, name, platform)  # type: ignore[arg-type]
 
         check_platform(platform)

@@ -5,12 +5,12 @@ Import-light: tarfile, ctypes and the decompressors are imported only when used.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dockyard.snapshot.overlay import mount_rootfs, unmount, unmount_under
 from dockyard.snapshot.securejoin import securejoin
 from dockyard.snapshot.store import LayerStore
 from dockyard.snapshot.unpack import apply_layer, open_decompressed
+
+TYPE_CHECKING = False  # typing itself is not imported
 
 if TYPE_CHECKING:
     from dockyard.snapshot.diff import layer_from_upper, write_layer

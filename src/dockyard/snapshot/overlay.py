@@ -5,9 +5,12 @@ from __future__ import annotations
 import errno
 import functools
 import os
-from typing import Any
 
 from dockyard.errors import DockyardError, InvalidArgument
+
+TYPE_CHECKING = False  # typing is not imported on the build and run paths (bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 MS_RDONLY = 1
 MNT_DETACH = 2

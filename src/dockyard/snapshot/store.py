@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import TYPE_CHECKING, BinaryIO
 
 from dockyard.errors import InvalidArgument, NotFound
 from dockyard.snapshot.unpack import apply_layer
 
+TYPE_CHECKING = False  # typing is not imported on the build and run paths (bench/README.md)
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import BinaryIO
 
     from dockyard.paths import Paths
 

@@ -13,13 +13,19 @@ import io
 import os
 import posixpath
 import stat
-from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
 from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.snapshot.securejoin import securejoin
 
+TYPE_CHECKING = False  # typing is not imported on the build and run paths (bench/README.md)
 if TYPE_CHECKING:
     import tarfile
+    from typing import IO, BinaryIO, cast
+else:
+
+    def cast(_type: object, value: object) -> object:
+        return value
+
 
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_META_PREFIX = ".wh..wh."
@@ -169,7 +175,7 @@ def copy_content(src: IO[bytes] | None, member: tarfile.TarInfo, out: BinaryIO) 
             out.write(chunk)
             written += len(chunk)
         return written
-    raw = cast(BinaryIO, getattr(src, "raw", src))  # unbuffered: seeks only move its position
+    raw = cast("BinaryIO", getattr(src, "raw", src))  # unbuffered: seeks only move its position
     sparse = cast("list[tuple[int, int]]", member.sparse)  # typeshed says bytes
     try:
         for offset, size in sparse:
@@ -421,7 +427,7 @@ def apply_layer(stream: BinaryIO, dest: str, *, allow_devices: bool = True) -> i
     name = ""
     try:
         # What tarfile.open(mode="r|") makes, over a faster stream reader.
-        with tarfile.TarFile(fileobj=cast(BinaryIO, source), mode="r") as tf:
+        with tarfile.TarFile(fileobj=cast("BinaryIO", source), mode="r") as tf:
             for member in tf:
                 name = member.name
                 unpacker.apply(tf, member)
@@ -560,18 +566,18 @@ def open_decompressed(fileobj: BinaryIO) -> BinaryIO:
             break
         head += chunk
     if head.startswith(_GZIP_MAGIC):
-        return cast(BinaryIO, _GzipStream(head, fileobj))
-    stream = cast(BinaryIO, io.BufferedReader(_PrefixedReader(head, fileobj), _COPY_CHUNK))
+        return cast("BinaryIO", _GzipStream(head, fileobj))
+    stream = cast("BinaryIO", io.BufferedReader(_PrefixedReader(head, fileobj), _COPY_CHUNK))
     if head.startswith(_BZIP2_MAGIC):
         import bz2
 
-        return cast(BinaryIO, bz2.BZ2File(stream))
+        return cast("BinaryIO", bz2.BZ2File(stream))
     if head.startswith(_XZ_MAGIC):
         import lzma
 
-        return cast(BinaryIO, lzma.LZMAFile(stream))
+        return cast("BinaryIO", lzma.LZMAFile(stream))
     if head.startswith(_ZSTD_MAGIC):
         import zstandard
 
-        return cast(BinaryIO, zstandard.ZstdDecompressor().stream_reader(stream, closefd=False))
+        return cast("BinaryIO", zstandard.ZstdDecompressor().stream_reader(stream, closefd=False))
     return stream
