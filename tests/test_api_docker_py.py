@@ -276,3 +276,15 @@ def test_build_on_a_user_defined_network(client: docker.DockerClient) -> None:
         with contextlib.suppress(docker.errors.NotFound):
             api.remove_image("bnet-built")
         api.remove_network(net)
+
+
+def test_build_error_before_any_output_is_the_status(client: docker.DockerClient) -> None:
+    """A build that fails before it writes anything (an empty Dockerfile) answers with an
+    error status, not a 200 stream, as moby's postBuild; later errors stay in the stream."""
+    import io
+
+    with pytest.raises(docker.errors.APIError) as e:
+        list(client.api.build(fileobj=io.BytesIO(b""), tag="a/b/c"))
+    assert e.value.status_code == 400, e.value
+    out = list(client.api.build(fileobj=io.BytesIO(b"FROM busybox\nRUN exit 3\n"), decode=True))
+    assert "returned a non-zero code: 3" in out[-1]["errorDetail"]["message"]

@@ -946,8 +946,20 @@ def image_build(req: Request) -> None:
         finally:
             os.close(out_w)
         with os.fdopen(out_r, "rb") as messages:
+            first = messages.readline()
+            if not req.q_bool("q") and (not first or first.startswith(b'{"errorDetail"')):
+                # moby's postBuild: an error before any output is the response's own
+                # status (400 for a bad Dockerfile, ...), not a 200 stream.
+                try:
+                    session.result()
+                finally:
+                    session.close()
+                req.stream(iter([first, *messages]), "application/json")  # no error after all
+                return
 
             def lines() -> Iterator[bytes]:
+                if first:
+                    yield first
                 yield from messages
                 try:
                     session.result()
