@@ -287,4 +287,8 @@ def test_build_error_before_any_output_is_the_status(client: docker.DockerClient
         list(client.api.build(fileobj=io.BytesIO(b""), tag="a/b/c"))
     assert e.value.status_code == 400, e.value
     out = list(client.api.build(fileobj=io.BytesIO(b"FROM busybox\nRUN exit 3\n"), decode=True))
-    assert "returned a non-zero code: 3" in out[-1]["errorDetail"]["message"]
+    # moby's JSONError for a RUN: its exit status as the code.
+    assert out[-1]["errorDetail"] == {
+        "code": 3,
+        "message": "The command '/bin/sh -c exit 3' returned a non-zero code: 3",
+    }

@@ -40,9 +40,14 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 class BuildError(DockyardError):
-    """A build step failed; the CLI prints the message and exits 1."""
+    """A build step failed; the CLI prints the message and exits 1. ``run_code``: the
+    exit status of the RUN that failed (the API's errorDetail ``code``), 0 for others."""
 
     exit_code = 1
+
+    def __init__(self, message: str, run_code: int = 0) -> None:
+        super().__init__(message)
+        self.run_code = run_code
 
 
 @dataclass
@@ -786,7 +791,9 @@ class Builder:
                 self.out(str(e))
                 code = e.exit_code
             if code != 0:
-                raise BuildError(f"The command '{' '.join(args)}' returned a non-zero code: {code}")
+                raise BuildError(
+                    f"The command '{' '.join(args)}' returned a non-zero code: {code}", code
+                )
             self.out(f"Removing intermediate container {container_id[:12]}")
             self._commit_upper(state, created_by, upper, key, tmp)
 

@@ -199,7 +199,11 @@ class BuildOperations(EngineBase):
                     emit({"stream": text + "\n"})
             return image.id
         except DockyardError as e:
-            emit({"errorDetail": {"message": str(e)}, "error": str(e)})
+            detail: dict[str, Any] = {"message": str(e)}
+            if getattr(e, "run_code", 0):
+                # moby's dispatchers: a RUN's failure is a JSONError with its exit status.
+                detail = {"code": e.run_code, **detail}  # type: ignore[attr-defined]
+            emit({"errorDetail": detail, "error": str(e)})
             raise
         finally:
             out.close()
