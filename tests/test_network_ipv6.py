@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -143,7 +144,8 @@ def test_ipv6_network_containers_and_internal_isolation(dy: Runner, busybox: str
             "cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6; ip -6 route show default;"
             " ip -6 -o addr show dev eth0 scope global; grep -v ^127 /etc/hosts | tail -n 2;"
             f" ping6 -c1 -W5 {p6}ffff >/dev/null && echo gw-ok;"
-            " ping6 -c1 -W5 c2 >/dev/null && echo peer-ok; nslookup -type=AAAA c2"
+            " ping6 -c1 -W5 c2 >/dev/null && echo peer-ok; nslookup -type=AAAA c2;"
+            f" nslookup {p6}1"
         )
         out = dy("exec", "c1", "sh", "-c", script, check=True).stdout
         lines = out.splitlines()
@@ -155,6 +157,7 @@ def test_ipv6_network_containers_and_internal_isolation(dy: Runner, busybox: str
         assert lines[4].split()[0] == f"{p6}99"
         assert "gw-ok" in out and "peer-ok" in out
         assert f"Address: {p6}1" in out  # the embedded DNS answers AAAA
+        assert "c2.v6net" in out  # and PTR for IPv6 addresses (ip6.arpa)
 
         # Connected to the internal network while running: an address, no IPv6 route
         # through it, no gateway in inspect, and its bridge forwards nothing out.
@@ -297,3 +300,45 @@ def test_ipv6_default_route_follows_the_gateway_endpoint(dy: Runner, busybox: st
     finally:
         dy("rm", "-f", "gw")
         dy("network", "rm", "g1", "g2")
+
+
+def test_compose_ipv6_network_and_addresses(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    # Compose v2's keys: networks.N.enable_ipv6, ipam.config per family (aux_addresses
+    # too), services.S.networks.N.ipv6_address and link_local_ips.
+    p6 = prefix(6)
+    (tmp_path / "compose.yaml").write_text(
+        f"""services:
+  web:
+    image: {busybox}
+    command: ["sleep", "60"]
+    networks:
+      v6:
+        ipv6_address: "{p6}50"
+        link_local_ips: ["169.254.6.6"]
+networks:
+  v6:
+    enable_ipv6: true
+    ipam:
+      config:
+        - subnet: "{p6}/64"
+          aux_addresses: {{router: "{p6}2"}}
+"""
+    )
+    try:
+        dy("compose", "-p", "cv6", "up", "-d", cwd=tmp_path, check=True, timeout=90)
+        net = json.loads(dy("network", "inspect", "cv6_v6", check=True).stdout)[0]
+        assert net["EnableIPv6"] is True
+        assert net["IPAM"]["Config"][-1]["AuxiliaryAddresses"] == {"router": f"{p6}2"}
+        settings = json.loads(dy("inspect", "cv6-web-1", check=True).stdout)[0]["NetworkSettings"]
+        endpoint = settings["Networks"]["cv6_v6"]
+        assert endpoint["IPAMConfig"] == {"IPv6Address": f"{p6}50", "LinkLocalIPs": ["169.254.6.6"]}
+        assert endpoint["GlobalIPv6Address"] == f"{p6}50"
+        bad = tmp_path / "bad"
+        bad.mkdir()
+        (bad / "compose.yaml").write_text(
+            f"services:\n  s:\n    image: {busybox}\nnetworks:\n  n:\n    enable_ipv4: false\n"
+        )
+        p = dy("compose", "-p", "bad6", "up", "-d", cwd=bad)
+        assert p.returncode != 0 and "networks.n.enable_ipv4 false" in p.stderr, p.stderr
+    finally:
+        dy("compose", "-p", "cv6", "down", cwd=tmp_path)

@@ -359,13 +359,28 @@ def create_request(
         for n in ordered:
             spec = nets[n] or {}
             for k in spec:
-                if k not in ("aliases", "ipv4_address", "priority"):
+                if k not in (
+                    "aliases",
+                    "ipv4_address",
+                    "ipv6_address",
+                    "link_local_ips",
+                    "priority",
+                ):
                     raise ComposeError(f"{key}.networks.{n}.{k} is not supported by Dockyard")
             # As Compose v2: the container's name, the service's, then the aliases.
             cname = name or container_name(project, service, number)
             settings: dict[str, Any] = {"Aliases": [cname, service, *spec.get("aliases", [])]}
-            if spec.get("ipv4_address"):
-                settings["IPAMConfig"] = {"IPv4Address": spec["ipv4_address"]}
+            ipam = {
+                key: spec[k]
+                for k, key in (
+                    ("ipv4_address", "IPv4Address"),
+                    ("ipv6_address", "IPv6Address"),
+                    ("link_local_ips", "LinkLocalIPs"),
+                )
+                if spec.get(k)
+            }
+            if ipam:
+                settings["IPAMConfig"] = ipam
             endpoints.append((project.networks[n]["name"], settings))
         if endpoints:
             host_config["NetworkMode"] = endpoints[0][0]

@@ -70,7 +70,7 @@ _SUBKEYS: dict[str, frozenset[str]] = {
     ),
     "logging": frozenset({"driver", "options"}),
 }
-_NETWORK_KEYS = frozenset({"driver", "driver_opts", "ipam", "internal", "external", "name", "labels", "attachable"})  # fmt: skip
+_NETWORK_KEYS = frozenset({"driver", "driver_opts", "ipam", "internal", "external", "name", "labels", "attachable", "enable_ipv6", "enable_ipv4"})  # fmt: skip
 _VOLUME_KEYS = frozenset({"driver", "driver_opts", "external", "name", "labels"})
 _FILE_OBJECT_KEYS = frozenset({"file", "environment", "content", "name"})
 _SERVICE_VOLUME_KEYS = frozenset({"type", "source", "target", "read_only", "bind", "volume", "tmpfs", "consistency"})  # fmt: skip
@@ -551,6 +551,11 @@ def _check_supported(data: dict[str, Any], path: str) -> None:
                 refuse(f"networks.{nname}.{key}")
             if key == "attachable" and value:
                 refuse(f"networks.{nname}.attachable")
+            if key == "enable_ipv4" and value is False:
+                refuse(
+                    f"networks.{nname}.enable_ipv4",
+                    "false (an IPv6-only network) is not supported by Dockyard",
+                )
             if key == "ipam":
                 for k, v in value.items():
                     if k == "driver" and v not in ("default",):
@@ -559,7 +564,7 @@ def _check_supported(data: dict[str, Any], path: str) -> None:
                         refuse(f"networks.{nname}.ipam.{k}")
                 for i, cfg in enumerate(value.get("config") or []):
                     for k in cfg:
-                        if k not in ("subnet", "ip_range", "gateway"):
+                        if k not in ("subnet", "ip_range", "gateway", "aux_addresses"):
                             refuse(f"networks.{nname}.ipam.config.{i}.{k}")
     for vname, vol in (data.get("volumes") or {}).items():
         for key in vol or {}:

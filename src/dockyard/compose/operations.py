@@ -248,11 +248,14 @@ class Runner:
                     raise ComposeError(
                         f"network {name} declared as external, but could not be found"
                     ) from None
+            keys = {
+                "subnet": "Subnet",
+                "ip_range": "IPRange",
+                "gateway": "Gateway",
+                "aux_addresses": "AuxiliaryAddresses",
+            }
             ipam_configs = [
-                {
-                    {"subnet": "Subnet", "ip_range": "IPRange", "gateway": "Gateway"}[k]: v
-                    for k, v in cfg.items()
-                }
+                {keys[k]: v for k, v in cfg.items()}
                 for cfg in (net.get("ipam") or {}).get("config") or []
             ]
             request = {
@@ -267,6 +270,7 @@ class Runner:
                     convert.HASH_LABEL: convert.config_hash(net),
                 },
                 "IPAM": {"Driver": "default", "Config": ipam_configs, "Options": {}},
+                "EnableIPv6": bool(net.get("enable_ipv6")),
             }
             self.event("Network", name, "Creating")
             self.engine.network_create(request)

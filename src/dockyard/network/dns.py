@@ -115,7 +115,13 @@ def error_reply(query: bytes, rcode: int) -> bytes | None:
 
 
 def _reverse_name(name: str) -> str | None:
-    """The IPv4 address of an ``in-addr.arpa`` name, else None."""
+    """The IPv4 address of an ``in-addr.arpa`` name or the IPv6 one (compressed, as
+    ``ipaddress`` prints it) of an ``ip6.arpa`` name, else None."""
+    if name.endswith(".ip6.arpa"):
+        nibbles = name[: -len(".ip6.arpa")].split(".")
+        if len(nibbles) != 32 or not all(len(n) == 1 and n in "0123456789abcdef" for n in nibbles):
+            return None
+        return str(ipaddress.IPv6Address(int("".join(reversed(nibbles)), 16)))
     if not name.endswith(".in-addr.arpa"):
         return None
     parts = name[: -len(".in-addr.arpa")].split(".")
