@@ -1333,7 +1333,8 @@ class ContainerManager:
         spec = self._spec(c, rootfs, volume_mounts, netns)
         tmp = os.path.join(cdir, "config.json.tmp")
         with open(tmp, "w") as f:
-            json.dump(spec, f)
+            # dumps, not dump: json.dump encodes in pure Python (iterencode), dumps in C.
+            f.write(json.dumps(spec))
         os.replace(tmp, os.path.join(cdir, "config.json"))
 
         runtime = get_runtime(c.host_config.get("Runtime") or "dockyard", self.paths.runtime_state)

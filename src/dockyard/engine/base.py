@@ -45,7 +45,15 @@ CONTAINER_MODULES = (
     "dockyard.runtime.spec",
     "dockyard.runtime.seccomp",
     "dockyard.snapshot",
+    "dockyard.snapshot.inroot",
     "dockyard.volume.store",
+    "dockyard.runtime.cgroups",
+    "dockyard.runtime.init",
+    "dockyard.container.users",
+    "dockyard.mountspec",
+    "dockyard.units",
+    "dockyard.events",
+    "socket",
 )
 
 
@@ -103,6 +111,11 @@ class EngineBase:
 
         for name in CONTAINER_MODULES:
             importlib.import_module(name)
+        from dockyard.runtime.cgroups import detect
+
+        # The backend of this host's cgroup layout (the other is never imported).
+        v2 = detect().mode == "v2"
+        importlib.import_module(f"dockyard.runtime.cgroups.{'v2' if v2 else 'v1'}")
 
     @cached_property
     def layers(self) -> LayerStore:
