@@ -5,7 +5,9 @@ Usage (as root): ``python bench/build_latency.py [--runs 10] [--skip-install] [-
 Every engine builds the same copy of the context from a ``busybox`` base made of the same
 tree (Dockyard's ``bootstrap busybox`` layer, imported into Podman and a private dockerd as
 bench/run_latency.py does; see peers.py). Two figures per engine, medians of ``--runs`` runs
-in milliseconds, each with its ratio to Dockyard's:
+in milliseconds, the engines taking turns run by run, each with its ratio to Dockyard's and
+its CPU time (the command's and the children's it waited for, from ``wait4``, plus for
+Docker the CPU its private dockerd's session used meanwhile: dockerd, containerd, runc):
 
 - cold: the image removed (``rmi site``), then ``build --no-cache -t site CONTEXT``;
 - cached: ``build -t site CONTEXT`` again with nothing changed (every step from the cache).
@@ -24,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,23 +40,66 @@ CONTEXT = peers.REPO / "examples" / "busybox-site"
 TAG = "site"
 
 
+def session_cpu(sid: int) -> float:
+    """CPU seconds (user + system, with the waited-for children's) of every process in
+    session ``sid``: a private dockerd and the containerd, shims and runc it starts."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue  # exited meanwhile
+        # After the command name: state, ppid, pgrp, session, ... utime is the 12th.
+        if int(fields[3]) == sid:
+            total += sum(int(v) for v in fields[11:15])
+    return total / tick
+
+
 @dataclass
 class Builder:
-    """One engine's build: its CLI prefix, extra environment and results (seconds)."""
+    """One engine's build: its CLI prefix, extra environment, results (seconds: wall and
+    CPU per run) and ``daemon``: the session of the daemon doing its builds (Docker's)."""
 
     name: str
     cli: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     reason: str = ""
+    daemon: int | None = None
     cold: list[float] = field(default_factory=list)
     cached: list[float] = field(default_factory=list)
+    cold_cpu: list[float] = field(default_factory=list)
+    cached_cpu: list[float] = field(default_factory=list)
 
-    def build(self, context: Path, no_cache: bool) -> float:
-        """Build ``context`` as ``site``; return the seconds it took. Raises Unavailable."""
-        argv = [*self.cli, "build", *(["--no-cache"] if no_cache else []), "-t", TAG]
+    def build(self, context: Path, no_cache: bool) -> tuple[float, float]:
+        """Build ``context`` as ``site``; return the wall seconds it took and the CPU
+        seconds of the command (with the children it waited for) and of the daemon.
+        Raises Unavailable."""
+        argv = [*self.cli, "build", *(["--no-cache"] if no_cache else []), "-t", TAG, str(context)]
+        daemon_before = session_cpu(self.daemon) if self.daemon else 0.0
         start = time.perf_counter()
-        peers.run([*argv, str(context)], env=self.env, timeout=120)
-        return time.perf_counter() - start
+        proc = subprocess.Popen(
+            argv,
+            env={**os.environ, **self.env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc.stderr.close()
+        if proc.returncode != 0:
+            last = (err.decode(errors="replace").strip().splitlines() or ["(no output)"])[-1]
+            raise Unavailable(f"{' '.join(argv[:3])} ... exited {proc.returncode}: {last}")
+        cpu = usage.ru_utime + usage.ru_stime
+        if self.daemon:
+            cpu += session_cpu(self.daemon) - daemon_before
+        return wall, cpu
 
     def remove_image(self) -> None:
         """``rmi site``; a missing image is fine."""
@@ -99,7 +145,8 @@ def docker_builder(tarball: Path, context: Path, dockerd: peers.Dockerd) -> Buil
     except Unavailable as e:
         return Builder("docker build", reason=str(e))
     cli = ["docker", "-H", dockerd.socket]
-    buildkit = Builder("docker build (BuildKit)", cli, {"DOCKER_BUILDKIT": "1"})
+    sid = dockerd.proc.pid if dockerd.proc is not None else None  # its own session
+    buildkit = Builder("docker build (BuildKit)", cli, {"DOCKER_BUILDKIT": "1"}, daemon=sid)
     try:
         peers.run(["docker", "buildx", "version"])
     except Unavailable:
@@ -111,38 +158,70 @@ def docker_builder(tarball: Path, context: Path, dockerd: peers.Dockerd) -> Buil
         except Unavailable as e:
             why = str(e)
     print(f"docker BuildKit unavailable ({why}); timing the classic builder", file=sys.stderr)
-    return Builder("docker build (classic, DOCKER_BUILDKIT=0)", cli, {"DOCKER_BUILDKIT": "0"})
+    return Builder(
+        "docker build (classic, DOCKER_BUILDKIT=0)", cli, {"DOCKER_BUILDKIT": "0"}, daemon=sid
+    )
 
 
-def measure(builder: Builder, context: Path, runs: int) -> None:
-    """Probe once, then time ``runs`` cold builds and ``runs`` cached rebuilds."""
-    try:
-        builder.remove_image()
-        builder.build(context, no_cache=True)  # the probe, also warming the page cache
-        for _ in range(runs):
-            builder.remove_image()
-            builder.cold.append(builder.build(context, no_cache=True))
-        builder.build(context, no_cache=False)
-        for _ in range(runs):
-            builder.cached.append(builder.build(context, no_cache=False))
-    except Unavailable as e:
-        builder.reason = str(e)
-        builder.cold.clear()
-        builder.cached.clear()
-    finally:
+def measure(builders: list[Builder], context: Path, runs: int) -> None:
+    """Probe each engine once, then time ``runs`` cold builds and ``runs`` cached
+    rebuilds, the engines taking turns run by run (load that comes and goes hits them
+    alike)."""
+    ready = [b for b in builders if not b.reason]
+
+    def each(step: Callable[[Builder], None]) -> None:
+        """``step`` for every engine still timed; one that fails drops out, its reason
+        kept."""
+        for builder in list(ready):
+            try:
+                step(builder)
+            except Unavailable as e:
+                builder.reason = str(e)
+                builder.cold.clear()
+                builder.cached.clear()
+                ready.remove(builder)
+
+    def probe(b: Builder) -> None:
+        b.remove_image()
+        b.build(context, no_cache=True)  # also warms the page cache
+
+    def cold(b: Builder) -> None:
+        b.remove_image()
+        wall, cpu = b.build(context, no_cache=True)
+        b.cold.append(wall)
+        b.cold_cpu.append(cpu)
+
+    def fill(b: Builder) -> None:
+        b.build(context, no_cache=False)  # the image the cached rebuilds find
+
+    def cached(b: Builder) -> None:
+        wall, cpu = b.build(context, no_cache=False)
+        b.cached.append(wall)
+        b.cached_cpu.append(cpu)
+
+    print("probing ...", file=sys.stderr, flush=True)
+    each(probe)
+    print(f"timing {', '.join(b.name for b in ready)} ...", file=sys.stderr, flush=True)
+    for _ in range(runs):
+        each(cold)
+    each(fill)
+    for _ in range(runs):
+        each(cached)
+    for builder in builders:
         builder.remove_image()
 
 
 def report(builders: list[Builder], runs: int) -> None:
-    """Print the table: median cold and cached build in ms, each as a ratio to Dockyard's."""
+    """Print the table: median cold and cached build (wall and CPU ms), the wall times
+    also as a ratio to Dockyard's."""
     timed = {b.name: b for b in builders if b.cold}
     base = next((b for b in builders if b.name == "dockyard build" and b.cold), None)
-    print(f"\nexamples/busybox-site, medians of {runs} runs\n")
-    print("| command | cold ms | ratio | cached ms | ratio |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print(f"\nexamples/busybox-site, medians of {runs} runs, engines taking turns\n")
+    print("| command | cold ms | ratio | cached ms | ratio | cold CPU ms | cached CPU ms |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for b in builders:
         if b.name not in timed:
-            print(f"| `{b.name}` | unavailable: {b.reason} | | | |")
+            print(f"| `{b.name}` | unavailable: {b.reason} | | | | | |")
             continue
         cold, cached = (statistics.median(b.cold) * 1000, statistics.median(b.cached) * 1000)
         if base is None:
@@ -151,7 +230,11 @@ def report(builders: list[Builder], runs: int) -> None:
             base_cold = statistics.median(base.cold) * 1000
             base_cached = statistics.median(base.cached) * 1000
             ratios = (f"{cold / base_cold:.2f}", f"{cached / base_cached:.2f}")
-        print(f"| `{b.name}` | {cold:.1f} | {ratios[0]} | {cached:.1f} | {ratios[1]} |")
+        cpu = (statistics.median(b.cold_cpu) * 1000, statistics.median(b.cached_cpu) * 1000)
+        print(
+            f"| `{b.name}` | {cold:.1f} | {ratios[0]} | {cached:.1f} | {ratios[1]} "
+            f"| {cpu[0]:.1f} | {cpu[1]:.1f} |"
+        )
     if base is not None:
         cached = statistics.median(base.cached)
         verdict = "under" if cached < 1 else "NOT under"
@@ -185,10 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         context = work / "context"
         shutil.copytree(CONTEXT, context)
         builders = set_up(work, context, args.only, dockerd)
-        for builder in builders:
-            if not builder.reason:
-                print(f"timing {builder.name} ...", file=sys.stderr, flush=True)
-                measure(builder, context, args.runs)
+        measure(builders, context, args.runs)
         report(builders, args.runs)
         ours = [b for b in builders if b.name == "dockyard build"]
         return 1 if ours and not ours[0].cold else 0

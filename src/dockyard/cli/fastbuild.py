@@ -80,12 +80,13 @@ def run(args: list[str]) -> None:
     if parsed is None:
         return None
     params, context = parsed
-    import signal
+    # The C module: signal.py turns the signal numbers into enums at import (1-2 ms).
+    import _signal
 
     from dockyard.cli.engine import exit_on_error, terminate
 
     # What cli/main.py's main and click group do before every command.
-    signal.signal(signal.SIGTERM, terminate)
+    _signal.signal(_signal.SIGTERM, terminate)
     try:
         from dockyard.cli.buildrun import run_build
         from dockyard.engine import gc, on_first_open
