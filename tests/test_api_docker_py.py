@@ -286,6 +286,10 @@ def test_build_error_before_any_output_is_the_status(client: docker.DockerClient
     with pytest.raises(docker.errors.APIError) as e:
         list(client.api.build(fileobj=io.BytesIO(b""), tag="a/b/c"))
     assert e.value.status_code == 400, e.value
+    # Linux has the default isolation only (moby's newImageBuildOptions).
+    list(client.api.build(fileobj=io.BytesIO(b"FROM busybox\n"), isolation="default"))
+    with pytest.raises(docker.errors.APIError, match='unsupported isolation: "hyperv"'):
+        list(client.api.build(fileobj=io.BytesIO(b"FROM busybox\n"), isolation="hyperv"))
     out = list(client.api.build(fileobj=io.BytesIO(b"FROM busybox\nRUN exit 3\n"), decode=True))
     # moby's JSONError for a RUN: its exit status as the code.
     assert out[-1]["errorDetail"] == {

@@ -22,7 +22,7 @@ HONOURED = {
     "dockerfile", "t", "buildargs", "labels", "target", "nocache", "q", "pull",
     "networkmode", "platform", "rm", "forcerm", "version", "extrahosts",
     "memory", "memswap", "cpushares", "cpuperiod", "cpuquota", "cpusetcpus", "cpusetmems",
-    "cgroupparent", "shmsize", "ulimits", "cachefrom",
+    "cgroupparent", "shmsize", "ulimits", "isolation", "cachefrom",
 }  # fmt: skip
 
 #: ``POST /build`` parameters of the RUN containers' HostConfig (moby's
@@ -48,7 +48,7 @@ class BuildOperations(EngineBase):
         ``nocache``, ``q``, ``pull``, ``networkmode``, ``platform``, ``extrahosts`` and
         the RUN containers' limits ``memory``, ``memswap``, ``cpushares``, ``cpuperiod``,
         ``cpuquota``, ``cpusetcpus``, ``cpusetmems``, ``cgroupparent``, ``shmsize``,
-        ``ulimits``; ``cachefrom``, a JSON array of images whose steps may be reused,
+        ``ulimits``; ``isolation`` (``default`` only, Linux's); ``cachefrom``, a JSON array of images whose steps may be reused,
         only theirs, as the classic builder's (images not here are skipped with a
         warning line: this endpoint does not pull them); ``rm``/``forcerm`` are moot:
         intermediate containers are always removed). Docker's messages
@@ -88,6 +88,10 @@ class BuildOperations(EngineBase):
                 v not in ("", "0", "false", "null", "{}", "[]") for v in values
             ):
                 raise InvalidArgument(f"build parameter {name!r} is not supported by Dockyard")
+        isolation = one("isolation")
+        if isolation and isolation.lower() != "default":
+            # moby's newImageBuildOptions: Linux has the default isolation only.
+            raise InvalidArgument(f"unsupported isolation: {json.dumps(isolation)}")
         if one("remote"):
             raise InvalidArgument("building from a remote context is not supported by Dockyard")
         # Another name: a user-defined network the RUN steps join (moby's classic
