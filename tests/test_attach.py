@@ -6,11 +6,15 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import select
 import signal
 import struct
 import subprocess
 import termios
 import time
+from pathlib import Path
+
+import pytest
 
 from conftest import DOCKYARD, Runner
 from dockyard.container.attach import STDERR, STDOUT, EscapeFilter, frame, parse_detach_keys
@@ -206,8 +210,143 @@ def test_attach_tty_resize_and_detach_keys(
 def test_escape_filter_holds_a_prefix_back() -> None:
     keys = parse_detach_keys("ctrl-p,ctrl-q")
     assert keys == b"\x10\x11" and parse_detach_keys("ctrl-\\,a") == b"\x1ca"
+    assert parse_detach_keys("ctrl-@,DEL") == b"\x00\x7f"  # moby/term's names
     f = EscapeFilter(keys)
     assert f.feed(b"ab\x10") == (b"ab", False)
     assert f.feed(b"c") == (b"\x10c", False)
     assert f.feed(b"\x10") == (b"", False)
     assert f.feed(b"\x11rest") == (b"", True)
+
+
+def _on_pty(
+    engine_env: dict[str, str], *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, int]:
+    """``dockyard ARGS`` with a new 33x101 pty as its terminal (stderr a pipe), in its
+    own session; returns it and the pty's master."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+    proc = subprocess.Popen(
+        [DOCKYARD, *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **engine_env, **(env or {})},
+        start_new_session=True,
+    )
+    os.close(slave)
+    return proc, master
+
+
+def _read_until(master: int, text: bytes, timeout: float = 20) -> bytes:
+    """The pty's output up to and including ``text``."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while text not in seen:
+        assert time.monotonic() < deadline, f"{text!r} not in {seen!r}"
+        readable, _, _ = select.select([master], [], [], 0.2)
+        if readable:
+            seen += os.read(master, 65536)
+    return seen
+
+
+@pytest.mark.timeout(90)
+def test_run_it_detach_keys(
+    dy: Runner, busybox: str, engine_env: dict[str, str], tmp_path: Path
+) -> None:
+    """``run -it``: the container's first output reaches the terminal (sized as the
+    caller's), Ctrl-P Ctrl-Q detaches with exit 0 and nothing said (docker/cli's run),
+    the container running on; ``start -ai`` likewise; config.json's ``detachKeys``
+    replaces the default; with ``--rm`` the run ends once the container is removed."""
+    try:
+        proc, master = _on_pty(engine_env, "run", "-it", "--name", "r1", busybox, "sh", "-c",
+                               "stty size; while :; do sleep 0.1; done")  # fmt: skip
+        try:
+            assert b"33 101" in _read_until(master, b"33 101")
+            os.write(master, b"\x10\x11")
+            assert proc.wait(timeout=20) == 0
+            assert proc.stderr is not None and proc.stderr.read() == b""
+        finally:
+            os.close(master)
+        assert dy("inspect", "-f", "{{.State.Running}}", "r1").stdout.strip() == "true"
+        # config.json's detachKeys: Ctrl-P Ctrl-Q are passed on, Ctrl-A x detach.
+        (tmp_path / "config.json").write_text('{"detachKeys": "ctrl-a,x"}')
+        dy("create", "-it", "--name", "s1", busybox, "sh", "-c", "echo go; cat", check=True)
+        docker_config = {"DOCKER_CONFIG": str(tmp_path)}
+        proc, master = _on_pty(engine_env, "start", "-ai", "s1", env=docker_config)
+        try:
+            _read_until(master, b"go")
+            os.write(master, b"ab\x10\x11\n")
+            # cat's copy of the line: Ctrl-P passed on (Ctrl-Q is the pty's IXON start).
+            _read_until(master, b"ab\x10\r\n")
+            os.write(master, b"\x01x")
+            assert proc.wait(timeout=20) == 0
+        finally:
+            os.close(master)
+        assert dy("inspect", "-f", "{{.State.Running}}", "s1").stdout.strip() == "true"
+    finally:
+        dy("rm", "-f", "r1", "s1")
+    proc, master = _on_pty(engine_env, "run", "--rm", "-it", busybox, "sh", "-c", "exit 3")
+    try:
+        assert proc.wait(timeout=20) == 3
+    finally:
+        os.close(master)
+    assert dy("ps", "-aq", check=True).stdout == ""
+
+
+@pytest.mark.timeout(60)
+def test_exec_it_detach_keys(dy: Runner, busybox: str, engine_env: dict[str, str]) -> None:
+    """``exec -it``: the detach keys end the session with docker/cli's ``read escape
+    sequence`` (exit 1) and the process runs on."""
+    dy("run", "-d", "--name", "x1", busybox, "sleep", "300", check=True)
+    try:
+        proc, master = _on_pty(engine_env, "exec", "-it", "x1", "sh", "-c",
+                               "echo in; exec sleep 271")  # fmt: skip
+        try:
+            _read_until(master, b"in")
+            os.write(master, b"\x10\x11")
+            assert proc.wait(timeout=20) == 1
+            assert proc.stderr is not None and proc.stderr.read() == b"read escape sequence\n"
+        finally:
+            os.close(master)
+        assert "sleep 271" in dy("top", "x1", check=True).stdout
+    finally:
+        dy("rm", "-f", "x1")
+
+
+@pytest.mark.timeout(60)
+def test_run_sig_proxy_false(dy: Runner, busybox: str, engine_env: dict[str, str]) -> None:
+    """``run --sig-proxy=false``: a SIGINT is not forwarded and does not end the run
+    (docker/cli 28 counts it); the third ends the client with its message, exit 1, the
+    container running on."""
+    proc = subprocess.Popen(
+        [DOCKYARD, "run", "--name", "sp", "--sig-proxy=false", busybox, "sh", "-c",
+         "trap 'echo int' INT; echo a; sleep 2; echo b; exit 5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **engine_env},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"a\n"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert (proc.returncode, out, err) == (5, b"b\n", b"")
+        dy("rm", "sp", check=True)
+        proc = subprocess.Popen(
+            [DOCKYARD, "run", "--name", "sp", "--sig-proxy=false", busybox, "sh", "-c",
+             "echo a; exec sleep 60"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **engine_env},
+        )  # fmt: skip
+        assert proc.stdout is not None and proc.stdout.readline() == b"a\n"
+        for _ in range(3):
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.1)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 1 and err == b"\ngot 3 SIGTERM/SIGINTs, forcefully exiting\n"
+        assert dy("inspect", "-f", "{{.State.Running}}", "sp").stdout.strip() == "true"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        proc.wait()
+        dy("rm", "-f", "sp")

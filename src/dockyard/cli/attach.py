@@ -28,15 +28,19 @@ def attach(
 ) -> None:
     """Attach local standard input, output, and error streams to a running container."""
     from dockyard.cli.engine import open_engine
+    from dockyard.cli.run import detach_keys_option
 
     try:
         status = open_engine(paths).container_attach(
             container,
             stdin=not no_stdin,
             sig_proxy=sig_proxy,
-            detach_keys=detach_keys,
+            detach_keys=detach_keys_option(detach_keys),
         )
     except DockyardError as e:
         print(f"Error response from daemon: {e}", file=sys.stderr)
+        sys.exit(1)
+    if status is None:  # the detach keys: docker/cli's term.EscapeError
+        print("read escape sequence", file=sys.stderr)
         sys.exit(1)
     sys.exit(status)

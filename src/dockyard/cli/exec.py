@@ -53,10 +53,10 @@ def exec_(
     command: tuple[str, ...],
 ) -> None:
     """Execute a command in a running container."""
-    from dockyard.cli.run import check_detach_keys
+    from dockyard.cli.run import detach_keys_option
     from dockyard.units import parse_env_pairs, read_env_file
 
-    check_detach_keys(detach_keys, attached=interactive and not detach, what="exec")
+    keys = detach_keys_option(detach_keys, tty and interactive and not detach)
 
     if workdir is not None and not workdir.startswith("/"):
         raise click.UsageError(
@@ -75,6 +75,7 @@ def exec_(
         "AttachStdout": not detach,
         "AttachStderr": not detach,
         "Detach": detach,
+        "DetachKeys": keys or "",
         "Env": entries,
         "WorkingDir": workdir or "",
         "Cmd": list(command),
@@ -92,6 +93,9 @@ def exec_(
             )
             sys.exit(e.exit_code)
         raise
+    if status is None:  # the detach keys: docker/cli's term.EscapeError
+        print("read escape sequence", file=sys.stderr)
+        sys.exit(1)
     sys.exit(status)
 
 

@@ -38,18 +38,15 @@ def start(
         sys.exit(1)
     engine = open_engine(paths)
     if attach or interactive:
-        try:
-            if engine.container_inspect(containers[0])["State"]["Running"]:
-                status = engine.container_attach(
-                    containers[0], stdin=interactive, detach_keys=detach_keys
-                )
-            else:
-                from dockyard.cli.run import check_detach_keys
+        from dockyard.cli.run import detach_keys_option
 
-                check_detach_keys(
-                    detach_keys, attached=interactive, what="start of a stopped container"
-                )
-                status = engine.container_run_attached(containers[0])
+        try:
+            keys = detach_keys_option(detach_keys, interactive)
+            if engine.container_inspect(containers[0])["State"]["Running"]:
+                found = engine.container_attach(containers[0], stdin=interactive, detach_keys=keys)
+                status = 0 if found is None else found  # detached: docker/cli's start says nothing
+            else:
+                status = engine.container_run_attached(containers[0], detach_keys=keys)
         except DockyardError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)
             print(f"Error: failed to start containers: {containers[0]}", file=sys.stderr)

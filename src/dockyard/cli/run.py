@@ -166,23 +166,26 @@ def _create_request(
     return config, host_config, {"EndpointsConfig": endpoints}
 
 
-def check_detach_keys(keys: str | None, attached: bool, what: str) -> None:
-    """``--detach-keys`` of ``run``/``exec``/``start``: checked (moby/term's syntax), and
-    refused for a session Dockyard cannot detach from (a ``run``, ``exec`` or start of a
-    stopped container with stdin attached: this process runs it). Without stdin attached
-    (``-d``, no ``-i``) Docker reads no keys to detach on either; empty keys are the
-    default ones, as docker/cli's. Raises InvalidArgument."""
-    if not keys:
-        return
-    from dockyard.engine.attach import escape_filter
-    from dockyard.errors import InvalidArgument
+def detach_keys_option(keys: str | None, stdin: bool = True) -> str | None:
+    """``--detach-keys`` of ``run``/``exec``/``start``/``attach``, else (when ``stdin``
+    is attached: nothing reads keys otherwise) the ``detachKeys`` of the client's
+    config.json (``$DOCKER_CONFIG`` or ``~/.docker``), as docker/cli's; None: the default
+    ctrl-p,ctrl-q. Checked (moby/term's syntax) and returned. Raises InvalidArgument."""
+    if not keys and stdin:
+        import json
 
-    escape_filter(keys)  # the facade's check of the keys' syntax
-    if attached:
-        raise InvalidArgument(
-            f"--detach-keys: detaching from an attached {what} is not supported by Dockyard "
-            "(this process runs it); use -d, then `dockyard attach --detach-keys`"
-        )
+        directory = os.environ.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker")
+        try:
+            with open(os.path.join(directory, "config.json"), "rb") as f:
+                configured = json.load(f).get("detachKeys")
+        except (OSError, ValueError, AttributeError):
+            configured = None  # docker/cli warns of a config it cannot load and goes on
+        keys = configured if isinstance(configured, str) and configured else None
+    if keys:
+        from dockyard.engine.attach import escape_filter
+
+        escape_filter(keys)  # the facade's check of the keys' syntax
+    return keys
 
 
 def _attach_streams(values: tuple[str, ...], detach: bool) -> set[str]:
@@ -662,15 +665,10 @@ def run(paths: Paths, detach: bool, sig_proxy: bool, **kw: Any) -> None:
     from dockyard.errors import InvalidArgument
 
     try:
-        stdin = kw["interactive"] or any(v.lower() == "stdin" for v in kw["attach"])
-        check_detach_keys(kw["detach_keys"], attached=stdin and not detach, what="run")
-        if not sig_proxy and not detach and not kw["tty"]:
-            # The attached run's process is the container's monitor: it cannot leave
-            # the container running on a signal, as the docker CLI does without proxying.
-            raise InvalidArgument(
-                "--sig-proxy=false is not supported by Dockyard for an attached run: run "
-                "with -d, then `dockyard attach --sig-proxy=false`"
-            )
+        # config.json is read only for a session with a tty and stdin: run's other
+        # paths do without (start-up time).
+        tty_stdin = kw["tty"] and kw["interactive"] and not detach
+        detach_keys = detach_keys_option(kw["detach_keys"], tty_stdin)
     except InvalidArgument as e:
         _fail(e, client=True)
     try:
@@ -680,7 +678,9 @@ def run(paths: Paths, detach: bool, sig_proxy: bool, **kw: Any) -> None:
                 engine.container_start(container_id)
                 print(container_id)
                 exit_now(engine, 0)
-            status = engine.container_run_attached(container_id)
+            status = engine.container_run_attached(
+                container_id, detach_keys=detach_keys, sig_proxy=sig_proxy
+            )
         except Exception:
             # --rm removes the container whatever stopped it from running.
             if kw["auto_remove"]:

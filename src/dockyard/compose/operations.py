@@ -1261,7 +1261,10 @@ class Runner:
             "Privileged": privileged,
         }
         eid = self.engine.exec_create(c["Id"], config)["Id"]
-        return int(self.engine.exec_start(eid, detach=detach))
+        code = self.engine.exec_start(eid, detach=detach)
+        if code is None:  # the detach keys (docker/cli's RunExec: term.EscapeError)
+            raise ComposeError("read escape sequence")
+        return int(code)
 
     def projects(self) -> Iterator[tuple[str, str, str]]:
         """``ls``: (name, status such as ``running(2)``, config files) of every project

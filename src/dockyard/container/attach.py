@@ -22,7 +22,7 @@ import os
 import struct
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from dockyard.errors import Conflict, DockyardError
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import socket
 
     from dockyard.container.manager import ContainerManager
+    from dockyard.container.store import Container
 
 STDIN, STDOUT, STDERR, RESIZE = 0, 1, 2, 4
 _HEADER = struct.Struct(">BxxxI")
@@ -102,7 +103,7 @@ _CTRL_NAMES += ["ctrl-[", "ctrl-\\", "ctrl-]", "ctrl-^", "ctrl-_"]
 
 def parse_detach_keys(text: str) -> bytes:
     """``--detach-keys`` (``ctrl-p,ctrl-q``, ``ctrl-a,x``: comma-separated single
-    characters or ``ctrl-<a-z @ [ \\ ] ^ _>``) as bytes (moby/term ``ToBytes``).
+    characters, ``ctrl-<a-z @ [ \\ ] ^ _>`` or ``DEL``) as bytes (moby/term ``ToBytes``).
 
     Raises InvalidArgument with the daemon's message."""
     from dockyard.errors import InvalidArgument
@@ -113,6 +114,8 @@ def parse_detach_keys(text: str) -> bytes:
             codes += key.encode()
         elif key in _CTRL_NAMES:
             codes.append(_CTRL_NAMES.index(key))
+        elif key == "DEL":
+            codes.append(127)
         else:
             raise InvalidArgument(f"Invalid detach keys ({text}) provided")
     return bytes(codes)
@@ -177,24 +180,21 @@ def attach(
     stdin: bool = True,
     sig_proxy: bool = True,
     detach_keys: str | None = None,
-) -> int:
+) -> int | None:
     """``docker attach``: copy the running container ``ref``'s output to this process's
     stdout/stderr from now on, this process's stdin to its stdin (with ``stdin`` and a
     container created with ``-i``), forward signals (``sig_proxy``, not for a tty) and
     return its exit code once it stops (Docker's behaviour).
 
     With a tty, the terminal's size is sent at once and on every SIGWINCH, and typing
-    ``detach_keys`` (default ctrl-p,ctrl-q) detaches: the container keeps running and,
-    as Docker's CLI, this prints ``read escape sequence`` and returns 1.
+    ``detach_keys`` (default ctrl-p,ctrl-q) detaches: the container keeps running and
+    this returns None (Docker's ``attach`` then says ``read escape sequence``, exit 1;
+    ``start -a`` exits 0).
 
     Raises NotFound, InvalidArgument (bad ``detach_keys``), or Conflict with Docker's
     texts for a stopped, paused or restarting container, or DockyardError("the input
     device is not a TTY").
     """
-    import signal
-
-    from dockyard.container.signals import PROXIED_SIGNALS
-
     keys = parse_detach_keys(detach_keys or DEFAULT_DETACH_KEYS)
     c = manager.reconcile(manager.store.get(ref))
     if c.state.get("Restarting"):
@@ -208,13 +208,92 @@ def attach(
     if tty and forward_stdin and not os.isatty(0):
         raise DockyardError("the input device is not a TTY")
     sock = connect(manager, c.id)
+    if _session(manager, c, sock, forward_stdin, sig_proxy and not tty, keys, lambda: None):
+        return None
+    return manager.wait(c.id)
+
+
+def run_monitored(
+    manager: ContainerManager,
+    c: Container,
+    sig_proxy: bool = True,
+    detach_keys: str | None = None,
+) -> int:
+    """Start the created container ``c`` under its monitor (as ``run -d``) with this
+    process as its first attach client, as the docker CLI's ``run`` attaches before it
+    starts: the container's output from its first byte (the streams ``-a`` names), this
+    process's stdin with ``-i`` (a tty: in raw mode, watched for ``detach_keys``, default
+    ctrl-p,ctrl-q), signals forwarded with ``sig_proxy``. Without forwarding, SIGINT and
+    SIGTERM are counted as the docker CLI counts them: the third ends this process (exit
+    1), the container running on.
+
+    Returns Docker's exit status once the container has stopped (and, with
+    ``AutoRemove``, been removed), or 0 when the detach keys ended the session (the
+    container runs on; docker/cli's ``run`` and ``start -a`` print nothing). Raises
+    InvalidArgument (bad ``detach_keys``), RuntimeFailure as
+    :meth:`ContainerManager.start_detached`."""
+    import select
+    import socket
+
+    keys = parse_detach_keys(detach_keys or DEFAULT_DETACH_KEYS)
+    config = c.config
+    stdin = bool(config.get("OpenStdin") and config.get("AttachStdin", True))
+    streams = {
+        n
+        for n, key in ((STDOUT, "AttachStdout"), (STDERR, "AttachStderr"))
+        if config.get(key, True)
+    }
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    monitor = -1
+
+    def start() -> None:
+        nonlocal monitor
+        try:
+            manager.start_detached(c, client=theirs.fileno())
+        finally:
+            theirs.close()
+        monitor = manager._monitor_pidfd(c)
+
+    try:
+        if _session(manager, c, ours, stdin, sig_proxy, keys, start, streams):
+            return 0
+        status = manager.wait(c.id)
+        if c.host_config.get("AutoRemove") and monitor >= 0:
+            # As docker/cli's run --rm waits for "removed": the monitor removes it, then ends.
+            select.select([monitor], [], [])
+        return status
+    finally:
+        if monitor >= 0:
+            os.close(monitor)
+
+
+def _session(
+    manager: ContainerManager,
+    c: Container,
+    sock: socket.socket,
+    stdin: bool,
+    sig_proxy: bool,
+    keys: bytes,
+    start: Callable[[], None],
+    streams: frozenset[int] | set[int] = frozenset((STDOUT, STDERR)),
+) -> bool:
+    """Carry an attach session on the connected ``sock`` until the server ends it, and
+    return whether the detach keys ended it instead. ``start()`` runs once this
+    process's terminal and signal handling are set up (before the output is read);
+    ``streams``: the output streams written out (the others dropped). The socket is
+    closed at the end."""
+    import signal
+
+    from dockyard.container.signals import PROXIED_SIGNALS
+
+    tty = bool(c.config.get("Tty"))
     sender = _Sender(sock)
     previous: dict[int, object] = {}
     detached = threading.Event()
     with contextlib.ExitStack() as undo:
         undo.callback(sock.close)
         undo.callback(_restore_handlers, previous)
-        if sig_proxy and not tty:
+        if sig_proxy:
 
             def forward(signum: int, _frame: object) -> None:
                 with contextlib.suppress(DockyardError):
@@ -223,26 +302,36 @@ def attach(
             for sig in PROXIED_SIGNALS:
                 with contextlib.suppress(OSError, ValueError):
                     previous[sig] = signal.signal(sig, forward)
-        if tty:
-            previous[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, sender.resize)
-            sender.resize()
-        if tty and forward_stdin:
+        else:
+            counted = [0]
+
+            def count(_signum: int, _frame: object) -> None:
+                # docker/cli's forceExitAfter3TerminationSignals.
+                counted[0] += 1
+                if counted[0] >= 3:
+                    print("\ngot 3 SIGTERM/SIGINTs, forcefully exiting", file=sys.stderr)
+                    raise SystemExit(1)
+
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, count)
+        if tty and stdin:
             import termios
             import tty as tty_mod
 
             saved_attrs = termios.tcgetattr(0)
             tty_mod.setraw(0)
             undo.callback(termios.tcsetattr, 0, termios.TCSADRAIN, saved_attrs)
-        if forward_stdin:
+        start()
+        if tty:
+            previous[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, sender.resize)
+            sender.resize()
+        if stdin:
             escape = EscapeFilter(keys) if tty else None
             threading.Thread(
                 target=_send_stdin, args=(sender, escape, detached), daemon=True
             ).start()
-        _receive(sock)
-    if detached.is_set():
-        print("read escape sequence", file=sys.stderr)
-        return 1
-    return manager.wait(c.id)
+        _receive(sock, streams)
+    return detached.is_set()
 
 
 def _restore_handlers(previous: dict[int, object]) -> None:
@@ -293,8 +382,8 @@ def _read_exact(sock: socket.socket, size: int) -> bytes | None:
     return bytes(buf)
 
 
-def _receive(sock: socket.socket) -> None:
-    """Write each frame to fd 1 or 2 until the server ends the stream."""
+def _receive(sock: socket.socket, streams: frozenset[int] | set[int]) -> None:
+    """Write each frame of ``streams`` to fd 1 or 2 until the server ends the stream."""
     sys.stdout.flush()
     while True:
         header = _read_exact(sock, _HEADER.size)
@@ -304,6 +393,8 @@ def _receive(sock: socket.socket) -> None:
         data = _read_exact(sock, size)
         if data is None:
             return
+        if stream not in streams:
+            continue
         view = memoryview(data)
         while view:
             view = view[os.write(2 if stream == STDERR else 1, view) :]

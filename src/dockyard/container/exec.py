@@ -29,7 +29,9 @@ class ExecOptions:
     """``docker exec`` options: ``command`` (argv), ``env`` (``KEY=VAL`` entries added to
     the container's), ``user`` (``user[:group]``, None: the container's), ``workdir``
     (None: the container's WorkingDir), ``privileged`` (all capabilities), ``tty``,
-    ``interactive`` (pass stdin), ``detach`` (do not wait)."""
+    ``interactive`` (pass stdin), ``detach`` (do not wait), ``detach_keys`` (Docker's
+    ``ctrl-p,ctrl-q`` syntax, that default when None; typed into a tty with
+    ``interactive``, they leave the process running)."""
 
     command: list[str]
     env: list[str] = field(default_factory=list)
@@ -39,6 +41,7 @@ class ExecOptions:
     tty: bool = False
     interactive: bool = False
     detach: bool = False
+    detach_keys: str | None = None
 
 
 def _runtime(manager: ContainerManager, c: Container) -> Any:
@@ -103,11 +106,13 @@ def build_process(manager: ContainerManager, c: Container, opts: ExecOptions) ->
     return process
 
 
-def exec_in(manager: ContainerManager, ref: str, opts: ExecOptions) -> int:
+def exec_in(manager: ContainerManager, ref: str, opts: ExecOptions) -> int | None:
     """Run ``opts.command`` in running container ``ref`` (``docker exec``).
 
     Returns the command's exit status (128+N when killed by signal N; 0 at once with
-    ``detach``). Signals to the caller are forwarded to the process. Raises NotFound,
+    ``detach``), or None when the detach keys ended the session (the process runs on,
+    its output read and dropped by a background process, as dockerd drops the output
+    of a detached exec). Signals to the caller are forwarded to the process. Raises NotFound,
     Conflict (not running, paused), RuntimeFailure 127 (command not found) or 126 (any
     other exec failure, as Docker's "OCI runtime exec failed").
     """
@@ -173,7 +178,7 @@ def _exec_attached(
     c: Container,
     process: dict[str, Any],
     opts: ExecOptions,
-) -> int:
+) -> int | None:
     from dockyard.container.signals import PROXIED_SIGNALS, wait_forwarding
 
     with contextlib.ExitStack() as undo:
@@ -204,11 +209,43 @@ def _exec_attached(
             for fd, copy in saved:
                 os.dup2(copy, fd)
                 os.close(copy)
-        if console is not None:
-            console.receive()
-            undo.callback(console.close)
-            console.relay_start(opts.interactive)
-        return wait_forwarding(pid)
+        if console is None:
+            return wait_forwarding(pid)
+        escape = None
+        if opts.interactive:
+            from dockyard.container.attach import (
+                DEFAULT_DETACH_KEYS,
+                EscapeFilter,
+                parse_detach_keys,
+            )
+
+            escape = EscapeFilter(parse_detach_keys(opts.detach_keys or DEFAULT_DETACH_KEYS))
+        master = console.receive()
+        undo.callback(console.close)
+        console.relay_start(opts.interactive, escape=escape)
+        status = wait_forwarding(pid, stop=console.detached)
+        if not console.detached.is_set():
+            return status
+        _keep_draining(master)
+        return None
+
+
+def _keep_draining(master: int) -> None:
+    """After the detach keys: a double-forked process in its own session holds the pty
+    ``master`` and drops what the process writes until it ends (closed, the process
+    would get SIGHUP; unread, it would block once the pty's buffer is full)."""
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the forked child
+        try:
+            detach_from_caller()
+            os.closerange(3, master)
+            os.closerange(master + 1, os.sysconf("SC_OPEN_MAX"))
+            while os.read(master, 65536):
+                pass
+        except BaseException:  # noqa: BLE001, S110 - a forked child must never unwind
+            pass
+        os._exit(0)
+    os.waitpid(child, 0)
 
 
 # -- pause / unpause ------------------------------------------------------------------------

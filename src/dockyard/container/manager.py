@@ -134,6 +134,10 @@ class ContainerManager:
         self._held_locks: dict[str, int] = {}
         #: Exit statuses this manager recorded for containers whose monitor was gone.
         self.lost_exits: dict[str, int] = {}
+        #: A tty's first size (rows, columns) when not this process's terminal's: a
+        #: monitor's, taken from its CLI's terminal before leaving it (Docker's CLI sends
+        #: its terminal's size at create, HostConfig.ConsoleSize).
+        self.console_size: tuple[int, int] | None = None
 
     @classmethod
     def open(cls, paths: Paths) -> ContainerManager:
@@ -899,7 +903,9 @@ class ContainerManager:
             self.remove(c.id, force=True, volumes=True)
         return status
 
-    def start_detached(self, c: Container, restarts: int | None = None) -> None:
+    def start_detached(
+        self, c: Container, restarts: int | None = None, client: int | None = None
+    ) -> None:
         """Start ``c`` in the background under a monitor process and return once its
         process runs.
 
@@ -908,8 +914,10 @@ class ContainerManager:
         pty with ``Tty``, copied to ``containers/<id>/<id>-json.log``), waits for it,
         records the exit status, applies the restart policy and ``--rm``. ``restarts``:
         a start by the restart policy, the count it reached (None: the user's start,
-        which begins a new count). Raises RuntimeFailure as :meth:`run_attached` does
-        when the process cannot be started.
+        which begins a new count). ``client``: fd of a connected stream socket the
+        monitor serves as an attach client from the container's first output (see
+        :func:`dockyard.container.attach.run_monitored`). Raises RuntimeFailure as
+        :meth:`run_attached` does when the process cannot be started.
         """
         # A start lock create() kept is let go of once the monitor exists (it takes the
         # lock itself, so /proc/locks names it): from then on a killed CLI leaves a
@@ -931,7 +939,7 @@ class ContainerManager:
                 os.close(read_fd)
                 if held is not None:
                     os.close(held)
-                self._become_monitor(c.id, write_fd, restarts, mask)
+                self._become_monitor(c.id, write_fd, restarts, mask, client)
             self.store.db.connect()
             os.close(write_fd)
             if held is not None:
@@ -954,13 +962,16 @@ class ContainerManager:
         report_fd: int,
         restarts: int | None = None,
         mask: set[int | signal.Signals] | None = None,
+        client: int | None = None,
     ) -> NoReturn:
         """The forked monitor: leaves the caller's session, launches the container and
         execs the monitor's watch phase; reports ``{}`` once the container runs, or the
-        error that stopped it, on ``report_fd``. ``restarts``: see :meth:`start_detached`;
-        ``mask``: the signal mask to restore once out of the caller's session (the
-        caller blocked its interrupting signals around the fork). Never returns."""
+        error that stopped it, on ``report_fd``. ``restarts``, ``client``: see
+        :meth:`start_detached`; ``mask``: the signal mask to restore once out of the
+        caller's session (the caller blocked its interrupting signals around the fork).
+        Never returns."""
         try:
+            size = _terminal_size()
             detach_from_caller()
             if mask is not None:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
@@ -974,11 +985,12 @@ class ContainerManager:
             from dockyard.container.supervise import launch
 
             manager = ContainerManager.open(self.paths)
+            manager.console_size = size
             lock = manager._acquire_start_lock(container_id)
             c = manager._begin_start(container_id)
             if restarts is not None:
                 c.state["RestartCount"] = restarts
-            launch(manager, c, lock, report_fd, restarts or 0)
+            launch(manager, c, lock, report_fd, restarts or 0, client=client)
         except BaseException as e:  # noqa: BLE001 - a forked monitor must never unwind
             exit_code = e.exit_code if isinstance(e, DockyardError) else 125
             with contextlib.suppress(OSError):
@@ -1680,7 +1692,7 @@ class ContainerManager:
             # The host's UTS namespace keeps the host's names.
             hostname="" if uts_host else cfg["Hostname"],
             terminal=bool(cfg["Tty"]),
-            console_size=_terminal_size() if cfg["Tty"] else None,
+            console_size=(self.console_size or _terminal_size()) if cfg["Tty"] else None,
             readonly_rootfs=bool(hc.get("ReadonlyRootfs")),
             privileged=bool(hc.get("Privileged")),
             cap_add=hc.get("CapAdd") or [],

@@ -82,7 +82,8 @@ class Watch:
     ``args``: ``root``, ``runroot``, ``id``, ``pid`` (PID 1, a child of this process),
     ``lock``, ``out``/``err`` (read ends of the container's stdout/stderr, or its pty
     master as ``out``; -1: none), ``stdin`` (write end of its stdin, -1: none),
-    ``stdin_once`` (0/1), ``attach`` (the listening attach socket), health check
+    ``stdin_once`` (0/1), ``attach`` (the listening attach socket), ``client`` (a
+    connected attach client, served from the start; -1: none), health check
     durations in ns (``interval``, ``start_interval``, ``start_period``; absent: no check),
     ``ports``/``dns`` (sockets of its network services, see
     :func:`dockyard.network.services.serve_handed_off`; absent: none),
@@ -115,6 +116,10 @@ class Watch:
         os.set_inheritable(self.listen.fileno(), False)
         self.clients: dict[int, _socket.socket] = {}
         self.inputs: dict[int, bytearray] = {}  # client fd -> partial frame
+        client = int(args.get("client", -1))
+        if client >= 0:
+            os.set_inheritable(client, False)
+            self._add_client(client)
         self.writer: JsonFileWriter | None = None
         self.services = None
         if args.get("ports") or args.get("dns"):
@@ -309,12 +314,15 @@ class Watch:
     # -- attach clients -------------------------------------------------------------------
 
     def _accept(self) -> None:
-        import _socket
-
         try:
             fd, _ = self.listen._accept()  # type: ignore[attr-defined]
         except OSError:
             return
+        self._add_client(fd)
+
+    def _add_client(self, fd: int) -> None:
+        import _socket
+
         conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, fd)
         conn.settimeout(SEND_TIMEOUT)
         self.clients[fd] = conn

@@ -6,6 +6,10 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import threading
 
 # Docker's CLI forwards every signal but these to the container.
 _NOT_PROXIED = {
@@ -30,9 +34,12 @@ PROXIED_SIGNALS = {
 INTERRUPTING_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
 
 
-def wait_forwarding(pid: int, reap_others: bool = False) -> int:
+def wait_forwarding(
+    pid: int, reap_others: bool = False, stop: threading.Event | None = None
+) -> int:
     """Wait for child ``pid`` while forwarding :data:`PROXIED_SIGNALS` to it; returns
-    Docker's exit status (the code, or 128+N when signal N ended it).
+    Docker's exit status (the code, or 128+N when signal N ended it), or -1 once ``stop``
+    is set (whoever sets it then sends this process a SIGCHLD to end the wait at once).
 
     With ``reap_others`` every other child that exits meanwhile is reaped too: a child
     subreaper running a container must, or an orphan of the container's PID namespace
@@ -48,6 +55,8 @@ def wait_forwarding(pid: int, reap_others: bool = False) -> int:
     signal.pthread_sigmask(signal.SIG_BLOCK, watched)
     try:
         while (wstatus := _reaped(pid, reap_others)) is None:
+            if stop is not None and stop.is_set():
+                return -1
             # The timeout only bounds the wait should a SIGCHLD go to another thread.
             info = signal.sigtimedwait(watched, 1.0)
             if info is not None and info.si_signo != signal.SIGCHLD:

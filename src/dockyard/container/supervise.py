@@ -31,13 +31,16 @@ def launch(
     report_fd: int | None = None,
     restarts: int = 0,
     delay: float = 0.0,
+    client: int | None = None,
 ) -> NoReturn:
     """Start ``c`` with its stdio captured, bind its attach socket, then exec the watch
     phase with them; this process (a child subreaper) stays PID 1's parent.
 
     ``lock`` is the held start lock (fd); ``report_fd`` gets ``{}`` once the container
     runs (a first start); ``restarts``/``delay`` are the restart policy's count and
-    back-off in seconds so far. Raises DockyardError (RuntimeFailure with 125/126/127)
+    back-off in seconds so far; ``client`` (fd of a connected stream socket) is an attach
+    client the watch phase serves from its first read of the output (an attached ``run``
+    that has the container under a monitor: nothing it prints is missed). Raises DockyardError (RuntimeFailure with 125/126/127)
     when the container cannot start, with everything made undone.
     """
     from dockyard.container import monitor
@@ -66,6 +69,7 @@ def launch(
             "began": began,
             "restarts": restarts,
             "delay": delay,
+            "client": -1 if client is None else client,
         }
         for fd, stream in stdio.sources:
             args["out" if stream == "stdout" else "err"] = fd
@@ -88,6 +92,8 @@ def launch(
         keep += _handoff_fds(manager.service_handoff)
         if stdio.stdin is not None:
             keep.append(stdio.stdin)
+        if client is not None:
+            keep.append(client)
         for fd in keep:
             os.set_inheritable(fd, True)
         undo.pop_all()  # from here on, the watch phase and then finish() own it all

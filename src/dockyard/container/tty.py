@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from dockyard.container import fdwait
 
 if TYPE_CHECKING:
+    from dockyard.container.attach import EscapeFilter
     from dockyard.container.jsonfile import JsonFileWriter
 
 _MAX_SUN_PATH = 100
@@ -44,7 +45,10 @@ class ConsoleSocket:
         self._thread: threading.Thread | None = None
         self._saved_attrs: list | None = None
         self._old_winch: object = None
+        self._escape: EscapeFilter | None = None
         self._log: JsonFileWriter | None = None
+        #: Set when the detach keys were typed (relay_start's ``escape``).
+        self.detached = threading.Event()
 
     def __enter__(self) -> ConsoleSocket:
         return self
@@ -76,10 +80,18 @@ class ConsoleSocket:
                 fcntl.ioctl(self.master, termios.TIOCSWINSZ, size)
                 return
 
-    def relay_start(self, interactive: bool, log: JsonFileWriter | None = None) -> None:
+    def relay_start(
+        self,
+        interactive: bool,
+        log: JsonFileWriter | None = None,
+        escape: EscapeFilter | None = None,
+    ) -> None:
         """Put the caller's terminal in raw mode and relay in a background thread; the
-        container's output also goes to ``log`` (its json-file log), if given."""
+        container's output also goes to ``log`` (its json-file log), if given. With
+        ``escape``, typing the detach keys ends the relay, sets :attr:`detached` and
+        sends this process a SIGCHLD (which ends a ``wait_forwarding``)."""
         self._log = log
+        self._escape = escape
         if interactive and os.isatty(0):
             self._saved_attrs = termios.tcgetattr(0)
             tty.setraw(0)
@@ -109,10 +121,19 @@ class ConsoleSocket:
                 os.write(1, data)
             if 0 in readable:
                 data = os.read(0, 65536)
+                if not data:
+                    inputs.remove(0)
+                    continue
+                if self._escape is not None:
+                    data, detach = self._escape.feed(data)
+                    if detach:
+                        if data:
+                            os.write(self.master, data)
+                        self.detached.set()
+                        os.kill(os.getpid(), signal.SIGCHLD)
+                        return
                 if data:
                     os.write(self.master, data)
-                else:
-                    inputs.remove(0)
 
     def close(self, drain_timeout: float = 2.0) -> None:
         """Wait for the relay to drain the container's last output; restore the terminal."""

@@ -469,13 +469,33 @@ class ContainerOperations(EngineBase):
         finally:
             os.close(fd)
 
-    def container_run_attached(self, id: str) -> int:
+    def container_run_attached(
+        self, id: str, detach_keys: str | None = None, sig_proxy: bool = True
+    ) -> int:
         """Start the container with this process's stdio and wait for it (``run``
-        without ``-d``, ``start -a``: the front end's process is the container's monitor,
-        so this exists only in-process; over the API a client attaches, then starts).
-        Returns Docker's exit status. Raises NotFound, RuntimeFailure."""
+        without ``-d``, ``start -a``; in-process only: over the API a client attaches,
+        then starts). Returns Docker's exit status, or 0 when ``detach_keys`` (Docker's
+        ``ctrl-p,ctrl-q`` syntax, that default when None) ended a tty session and the
+        container runs on (docker/cli's ``run`` and ``start -a`` print nothing then).
+
+        A run that can outlive this process (a tty with stdin attached, which the detach
+        keys may leave; ``sig_proxy`` false) starts the container under its monitor and
+        attaches to it; any other is run by this process itself, its monitor (signals
+        forwarded). Raises NotFound, InvalidArgument (bad detach keys), RuntimeFailure."""
         c = self.container_store.get(id)
+        config = c.config
+        if config.get("Tty"):
+            monitored = bool(config.get("OpenStdin") and config.get("AttachStdin", True))
+        else:
+            monitored = not sig_proxy
+        if detach_keys or monitored:
+            # Not imported by the other runs (start-up time).
+            from dockyard.container.attach import parse_detach_keys, run_monitored
+
+            parse_detach_keys(detach_keys or "ctrl-p,ctrl-q")
         self.containers.event(c, "attach")  # as dockerd's: the client attaches, then starts
+        if monitored:
+            return run_monitored(self.containers, c, sig_proxy, detach_keys)
         return self.containers.run_attached(c)
 
     def container_attach(
@@ -484,14 +504,15 @@ class ContainerOperations(EngineBase):
         stdin: bool = True,
         sig_proxy: bool = True,
         detach_keys: str | None = None,
-    ) -> int:
+    ) -> int | None:
         """Attach this process's stdio to the running container ``id`` (``attach``,
         ``start -a`` of a running container; in-process, as
         :meth:`container_run_attached`): its output from now on, this process's stdin
         with ``stdin``, signals forwarded with ``sig_proxy`` (not for a tty),
         ``detach_keys`` as Docker's (default Ctrl-P Ctrl-Q). Returns the container's exit
-        status, or 1 when detached. Raises NotFound, Conflict (not running),
-        InvalidArgument (bad detach keys)."""
+        status, or None when the detach keys ended the session (docker/cli's ``attach``
+        says ``read escape sequence`` and exits 1, ``start -a`` exits 0). Raises
+        NotFound, Conflict (not running), InvalidArgument (bad detach keys)."""
         from dockyard.container.attach import attach
 
         c = self.container_store.get(id)

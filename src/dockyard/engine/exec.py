@@ -136,11 +136,14 @@ class ExecOperations(EngineBase):
         record.pop("Config", None)
         return record
 
-    def exec_start(self, id: str, detach: bool = False) -> int:
+    def exec_start(self, id: str, detach: bool = False) -> int | None:
         """``POST /exec/{id}/start``: run the exec instance with this process's stdin,
         stdout and stderr (a front end gives it its own: the API service runs it in a
         child whose stdio is the client's stream), wait for it and return its exit code
-        (0 at once with ``detach``). Raises NotFound, Conflict (started already, or the
+        (0 at once with ``detach``), or None when the instance's ``DetachKeys``
+        (Docker's syntax, ``ctrl-p,ctrl-q`` when empty) typed into its tty ended the
+        session and the process runs on (docker/cli then says ``read escape
+        sequence``). Raises NotFound, Conflict (started already, or the
         container not running), RuntimeFailure (127: not found, 126: cannot invoke)."""
         from dockyard.container.exec import ExecOptions, exec_in
 
@@ -167,21 +170,23 @@ class ExecOperations(EngineBase):
             tty=cfg["Tty"] and not detach,
             interactive=cfg["AttachStdin"] and not detach,
             detach=detach,
+            detach_keys=record.get("DetachKeys") or None,
         )
         record["Running"] = not detach
         self._exec_save(record)
         c = self.container_store.get(record["ContainerID"])
         self.containers.event(c, _exec_action("exec_start", cfg["Cmd"]), execID=id)
-        code = 126
+        code: int | None = 126
         try:
             code = exec_in(self.containers, record["ContainerID"], opts)
         except DockyardError as e:
             code = e.exit_code
             raise
         finally:
+            # Detached by the keys: no exit is known (nothing here waits for it any more).
             record["Running"] = False
             record["ExitCode"] = None if detach else code
             self._exec_save(record)
-            if not detach:
+            if not detach and code is not None:
                 self.containers.event(c, "exec_die", execID=id, exitCode=str(code))
         return code

@@ -223,13 +223,16 @@ class RemoteEngine:
         """``POST /containers/{id}/start`` (NotModified if already running)."""
         self._send("POST", f"/containers/{quote(id, safe='')}/start")
 
-    def container_run_attached(self, id: str) -> int:
+    def container_run_attached(
+        self, id: str, detach_keys: str | None = None, sig_proxy: bool = True
+    ) -> int:
         """Run the created container ``id`` attached to this process's stdio, as the
         docker CLI's ``run`` does over the API: attach (HTTP upgrade; with stdin when
-        the container has ``AttachStdin``), wait (``removed`` with AutoRemove, else
-        ``next-exit``), start, size the terminal (a tty), carry the streams (this
-        terminal in raw mode for ``-it``), return the wait's status code (0 when the
-        detach keys ended a tty session and the container runs on)."""
+        the container has ``AttachStdin``; ``detach_keys`` for the daemon to watch),
+        wait (``removed`` with AutoRemove, else ``next-exit``), start, size the terminal
+        (a tty), carry the streams (this terminal in raw mode for ``-it``), return the
+        wait's status code (0 when the detach keys ended a tty session and the container
+        runs on). Signals are not proxied through an endpoint (``sig_proxy`` or not)."""
         info = self.container_inspect(id)
         config, host_config = info["Config"], info["HostConfig"]
         path = f"/containers/{quote(id, safe='')}"
@@ -237,6 +240,8 @@ class RemoteEngine:
         params = {"stream": "1", "stdout": "1", "stderr": "1"}
         if stdin:
             params["stdin"] = "1"
+        if detach_keys:
+            params["detachKeys"] = detach_keys
         sock = self._hijack(f"{path}/attach", params)
         try:
             condition = "removed" if host_config.get("AutoRemove") else "next-exit"
@@ -267,13 +272,11 @@ class RemoteEngine:
 
     def container_attach(
         self, id: str, stdin: bool = True, sig_proxy: bool = True, detach_keys: str | None = None
-    ) -> int:
+    ) -> int | None:
         """``docker attach`` over the API: attach this process's stdio to the running
         container ``id`` (stdin when asked and the container has ``OpenStdin``); returns
-        its exit code once it ends, or 1 when the detach keys ended the session (Docker's
-        ``read escape sequence``). Signals are not proxied through an endpoint."""
-        import sys
-
+        its exit code once it ends, or None when the detach keys ended the session.
+        Signals are not proxied through an endpoint."""
         info = self.container_inspect(id)
         state, config = info["State"], info["Config"]
         if not state.get("Running"):
@@ -292,8 +295,7 @@ class RemoteEngine:
         finally:
             sock.close()
         if tty and stdin and self._running(id):
-            print("read escape sequence", file=sys.stderr)
-            return 1
+            return None
         return int(self.container_wait(id)["StatusCode"])
 
     # -- archives (docker cp) ----------------------------------------------------------
