@@ -292,6 +292,22 @@ def test_copy_stopped_container_volumes(dy: Runner, busybox: str, tmp_path: Path
     dy("rm", "-v", "stopped", check=True)
 
 
+def test_copy_stopped_container_etc_files(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    """A stopped container's /etc/hosts, /etc/hostname and /etc/resolv.conf are its own
+    files, as Docker's mountVolumes binds them for a copy (not the empty mount points in
+    its layer); a volume at /etc is under them, as when it runs (moby's sortMounts)."""
+    dy("run", "--name", "eh", "--net", "none", "-h", "named", "-v", "etcvol:/etc:nocopy",
+       busybox, "sh", "-c", "echo '5.5.5.5 mine' >> /etc/hosts; ls /etc", check=True)  # fmt: skip
+    try:
+        assert dy("logs", "eh", check=True).stdout == "hostname\nhosts\nresolv.conf\n"
+        dy("cp", "eh:/etc/hosts", str(tmp_path / "hosts"), check=True)
+        assert (tmp_path / "hosts").read_text().endswith("\n5.5.5.5 mine\n")
+        dy("cp", "eh:/etc/hostname", str(tmp_path / "hostname"), check=True)
+        assert (tmp_path / "hostname").read_text() == "named\n"
+    finally:
+        dy("rm", "-v", "eh", check=True)
+
+
 @pytest.mark.timeout(180)
 def test_symlink_swap_race_export_and_commit(
     dy: Runner, busybox: str, tmp_path: Path, racer_bin: Path, engine_env: dict[str, str]

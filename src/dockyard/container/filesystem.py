@@ -95,18 +95,29 @@ def _mount_volumes(
     manager: ContainerManager, c: Container, rootfs: str, undo: contextlib.ExitStack
 ) -> None:
     """Bind the container's volumes and bind mounts (not its tmpfs mounts, which hold
-    nothing while it is stopped) onto their destinations in the mounted ``rootfs``, as
-    its start would; each destination is resolved inside the root right before it is
+    nothing while it is stopped), then its /etc/hosts, /etc/hostname and
+    /etc/resolv.conf files, onto their destinations in the mounted ``rootfs``, as its
+    start would (moby's mountVolumes: the sorted mounts, then the network files not
+    mounted over); each destination is resolved inside the root right before it is
     mounted on, through its fd (``snapshot.inroot``), and checked after. Raises
     ``DockyardError``."""
+    from dockyard.container.manager import mount_depth
     from dockyard.runtime import syscalls as sc
     from dockyard.snapshot import inroot
 
+    binds = [m for m in manager.volumes.oci_mounts(c.id, {}, rootfs, undo) if m["type"] == "bind"]
+    binds.sort(key=lambda m: mount_depth(m["destination"]))
+    cdir = manager.paths.container_dir(c.id)
+    ro = ["ro"] if c.host_config.get("ReadonlyRootfs") else []
+    taken = {os.path.normpath(m["destination"]) for m in binds}
+    for name in ("resolv.conf", "hostname", "hosts"):
+        if f"/etc/{name}" not in taken and os.path.isfile(os.path.join(cdir, name)):
+            binds.append(
+                {"destination": f"/etc/{name}", "source": os.path.join(cdir, name), "options": ro}
+            )
     root_fd = inroot.open_root(rootfs)
     try:
-        for m in manager.volumes.oci_mounts(c.id, {}, rootfs, undo):
-            if m["type"] != "bind":
-                continue
+        for m in binds:
             dest, source = m["destination"], m["source"]
             target = mounted = -1
             try:

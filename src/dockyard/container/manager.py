@@ -98,6 +98,12 @@ class Stdio:
         self.sources, self.stdin, self.master = [], None, None
 
 
+def mount_depth(destination: str) -> int:
+    """The number of components of a mount's ``destination``: moby's sortMounts orders
+    mounts by it, so that a mount is made before those below it."""
+    return len(os.path.normpath(destination).split(os.sep))
+
+
 def _terminal_size() -> tuple[int, int] | None:
     """(rows, columns) of the caller's terminal, if it has one."""
     for fd in (0, 1):
@@ -1673,6 +1679,9 @@ class ContainerManager:
         namespaces, shm_mounts, own_shm = self._namespaces(c.id, hc, netns)
         mounts += shm_mounts
         mounts += volume_mounts
+        # moby's sortMounts: by depth (stable), so a volume at /etc is mounted before,
+        # not over, the engine's /etc/hosts.
+        mounts.sort(key=lambda m: mount_depth(str(m["destination"])))
         uts_host = namespaces.get("uts") == "host"
         resources = cgroups.resources_from_docker(
             memory=hc.get("Memory") or None,
