@@ -248,4 +248,7 @@ def test_commands_print_and_exit_as_under_click(
             (("rm", "-f", name), f"{name}\n"),
         ):
             assert _one(engine_env, side, *args) == [0, expected, "", side], args
+            if args == ("start", name):
+                # Ended before start -a: else start -a may find it still winding down.
+                dy("wait", name, check=True)
     assert dy("ps", "-aq").stdout == ""

@@ -1412,6 +1412,9 @@ class ContainerManager:
         undo.callback(signal.pthread_sigmask, signal.SIG_UNBLOCK, held)
         if console is not None:
             master = console.receive()
+            # Its socket served its purpose; a monitor's undo is dropped at its exec, so
+            # nothing would remove it later (a console-* directory left per tty start).
+            console.remove()
             if capture:
                 stdio.sources.append((master, "stdout"))
                 stdio.master = master

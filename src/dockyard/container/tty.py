@@ -54,9 +54,14 @@ class ConsoleSocket:
         return self
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.remove()
+
+    def remove(self) -> None:
+        """Close the listening socket and remove it with its directory (again: no-op)."""
         self.sock.close()
         with contextlib.suppress(OSError):
             os.unlink(self.path)
+        with contextlib.suppress(OSError):
             os.rmdir(self.dir)
 
     def receive(self, timeout: float = 10.0) -> int:
