@@ -68,6 +68,7 @@ def engine_errors(func: F) -> F:
 @click.option("--format", "fmt", default="", help="Format output using a Go template.")
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
 @click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
+@click.option("--tree", is_flag=True, help="List multi-platform images as a tree (EXPERIMENTAL)")
 @click.pass_obj
 @engine_errors
 def images(
@@ -79,6 +80,7 @@ def images(
     fmt: str,
     no_trunc: bool,
     quiet: bool,
+    tree: bool,
 ) -> None:
     """List images."""
     from dockyard.cli.engine import open_engine
@@ -89,6 +91,24 @@ def images(
         filters = parse_filters(filter_)
     except DockyardError as e:
         fail(str(e), 125)
+    if tree:
+        # docker/cli 28's runImages: these are refused with --tree (exit 1).
+        for given, flag in (
+            (quiet, "--quiet"),
+            (no_trunc, "--no-trunc"),
+            (digests, "--show-digest"),
+            (fmt, "--format"),
+        ):
+            if given:
+                fail(f"{flag} is not yet supported with --tree", 1)
+        from dockyard.cli.imagetree import terminal_width, tree_text
+
+        if repository:
+            filters.setdefault("reference", []).append(repository)
+        terminal, width = terminal_width()
+        found = open_engine(paths).image_list(all=all_, filters=filters)
+        sys.stdout.write(tree_text(found, all_, terminal, width))
+        return
     text = images_text(
         open_engine(paths),
         filters,
