@@ -376,3 +376,68 @@ def test_local_build_context_outside_the_project_is_taken(tmp_path: Path) -> Non
     assert p.services["a"]["build"]["context"] == str(tmp_path / "app")
     with pytest.raises(ComposeError, match=r"^-f https://example.com/c.yaml: a remote compose"):
         load(tmp_path, files=["https://example.com/c.yaml"])
+
+
+@pytest.mark.parametrize(
+    "args, want",
+    [
+        (
+            ["compose", "-f", "a.yaml", "--file=b.yaml", "-p", "ci", "up", "-d"],
+            ("up", {"file": ["a.yaml", "b.yaml"], "project_name": "ci"}, {"services": []}),
+        ),
+        (
+            ["compose", "--profile", "x", "up", "web", "--detach", "db"],
+            ("up", {"profile": ["x"]}, {"services": ["web", "db"]}),
+        ),
+        (
+            ["compose", "--project-directory", "d", "down", "-v", "-t", "0", "--remove-orphans"],
+            (
+                "down",
+                {"project_directory": "d"},
+                {"volumes": True, "remove_orphans": True, "timeout": 0},
+            ),
+        ),
+        (["compose", "down", "--timeout=3"], ("down", {}, {"timeout": 3})),
+        # Left to click: its messages, or flags this path does not take.
+        (["compose", "up"], None),
+        (["compose", "up", "-d", "--build"], None),
+        (["compose", "up", "-d", "-d"], None),
+        (["compose", "up", "-d", "--", "web"], None),
+        (["compose", "-p", "a", "-p", "b", "down"], None),
+        (["compose", "-f", "-", "up", "-d"], None),
+        (["compose", "-p"], None),
+        (["compose", "--verbose", "down"], None),
+        (["compose", "down", "--rmi", "local"], None),
+        (["compose", "down", "-t", "-1"], None),
+        (["compose", "down", "-t", "x"], None),
+        (["compose", "down", "-t", "1", "-t", "2"], None),
+        (["compose", "ps"], None),
+        (["compose", "-h"], None),
+        (["compose"], None),
+        (["ps"], None),
+    ],
+)
+def test_fast_compose_parse(args: list[str], want: tuple | None) -> None:
+    """cli/fastcompose.py takes the plain forms of ``up -d`` and ``down`` only; the rest
+    goes to click (None), which words the errors."""
+    from dockyard.cli.fastcompose import parse
+
+    got = parse(args)
+    if want is None:
+        assert got is None
+        return
+    assert got is not None
+    command, opts, params = got
+    defaults = {
+        "file": [],
+        "project_name": None,
+        "project_directory": None,
+        "env_file": [],
+        "profile": [],
+    }
+    down = {"volumes": False, "remove_orphans": False, "timeout": None}
+    assert (command, opts, params) == (
+        want[0],
+        {**defaults, **want[1]},
+        {**(down if want[0] == "down" else {}), **want[2]},
+    )

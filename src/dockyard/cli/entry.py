@@ -4,8 +4,9 @@ This module imports nothing at its top: ``dockyard --version`` (and ``-v``) is a
 here without loading click or the engine, ``ps``, ``images`` and ``volume ls`` go to
 :mod:`dockyard.cli.fastlist` (their flags parsed without click), ``run``, ``create``,
 ``start`` and ``rm`` to :mod:`dockyard.cli.fastrun`, ``build`` to
-:mod:`dockyard.cli.fastbuild` and ``pull`` to :mod:`dockyard.cli.fastpull` (the same),
-and every other command line, and those they leave, to :func:`dockyard.cli.main.main`,
+:mod:`dockyard.cli.fastbuild`, ``pull`` to :mod:`dockyard.cli.fastpull` and ``compose up
+-d`` and ``compose down`` to :mod:`dockyard.cli.fastcompose` (the same), and every other
+command line, and those they leave, to :func:`dockyard.cli.main.main`,
 which parses it with click (its imports, about a third of a bare command's CPU time, are
 paid only there). bench/README.md ("CLI start-up", "Where a run's time goes",
 "Build-latency benchmark", "Pull benchmark") has the measurements.
@@ -20,7 +21,8 @@ def main() -> int:
     """Entry point of ``dockyard``: the version for exactly ``--version``/``-v``
     (click's ``version_option`` output, exit 0), the commands click need not parse
     (:func:`dockyard.cli.fastrun.run`, :func:`dockyard.cli.fastlist.run`,
-    :func:`dockyard.cli.fastbuild.run`, :func:`dockyard.cli.fastpull.run`), else
+    :func:`dockyard.cli.fastbuild.run`, :func:`dockyard.cli.fastpull.run`,
+    :func:`dockyard.cli.fastcompose.run`), else
     ``dockyard.cli.main.main()``."""
     if sys.argv[1:] in (["--version"], ["-v"]):
         from dockyard import __version__
@@ -48,6 +50,12 @@ def main() -> int:
             return 130  # as cli/main.py
         if status is not None:
             return status
+    if sys.argv[1:2] == ["compose"]:
+        from dockyard.cli import fastcompose
+
+        status = fastcompose.run(sys.argv[1:])
+        if status is not None:
+            return status
     if sys.argv[1:2] == ["build"] or sys.argv[1:3] == ["image", "build"]:
         from dockyard.cli import fastbuild
 
@@ -58,7 +66,13 @@ def main() -> int:
 
 
 def compose_main() -> int:
-    """Entry point of ``dockyard-compose``: ``dockyard compose ARGS``."""
+    """Entry point of ``dockyard-compose``: ``dockyard compose ARGS`` (``up -d`` and
+    ``down`` through :mod:`dockyard.cli.fastcompose` first, as ``dockyard compose``)."""
+    from dockyard.cli import fastcompose
+
+    status = fastcompose.run(["compose", *sys.argv[1:]])
+    if status is not None:
+        return status
     from dockyard.cli.main import compose_main as cli_compose_main
 
     return int(cli_compose_main() or 0)

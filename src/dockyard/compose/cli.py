@@ -12,59 +12,15 @@ from typing import Any
 
 import click
 
+from dockyard.compose.context import ProjectContext
 from dockyard.compose.errors import ComposeError
 
 _SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 
-class _Ctx:
-    """The global options, and the project and runner made from them on demand."""
-
-    def __init__(self, paths: Any, **opts: Any) -> None:
-        self.paths = paths
-        self.opts = opts
-
-    def options(self) -> Any:
-        from dockyard.compose.loader import Options
-
-        o = self.opts
-        return Options(
-            files=list(o["file"]),
-            project_name=o["project_name"],
-            project_directory=o["project_directory"],
-            env_files=list(o["env_file"]),
-            profiles=list(o["profile"]),
-            # Models that passed the schema once, remembered until the run root goes.
-            cache_dir=os.path.join(self.paths.runroot, "compose", "valid"),
-        )
-
-    def project(self, selected: list[str] | None = None) -> Any:
-        from dockyard.compose.loader import load_project
-
-        return load_project(self.options(), selected)
-
-    def runner(self, selected: list[str] | None = None, project: Any = None) -> Any:
-        from dockyard.compose.operations import Runner
-        from dockyard.engine import Engine
-
-        return Runner(Engine(self.paths), project or self.project(selected))
-
-    def name_only_runner(self) -> Any:
-        """A runner for commands that need only the project's name when its files are
-        gone (``down -p NAME``, ``ps -p NAME``): the files if found, else the name."""
-        from dockyard.compose.loader import Project
-
-        try:
-            return self.runner()
-        except ComposeError:
-            name = self.opts["project_name"] or os.environ.get("COMPOSE_PROJECT_NAME")
-            if not name:
-                raise
-            from dockyard.compose.operations import Runner
-            from dockyard.engine import Engine
-
-            empty = Project(name, os.getcwd(), [], {}, {}, {}, {}, {}, {}, {})
-            return Runner(Engine(self.paths), empty)
+# The global options and the project and runner made from them (click-free: shared with
+# cli/fastcompose.py, the fast path of `up -d` and `down`).
+_Ctx = ProjectContext
 
 
 pass_ctx = click.make_pass_decorator(_Ctx)
