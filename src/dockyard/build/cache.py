@@ -160,7 +160,9 @@ class CacheSource:
     records: dict[str, tuple[int, int]] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.records = cache_records(self.config)
+        # An image with a malformed history gives no hits: a step's history entry is
+        # copied into the image the step makes.
+        self.records = cache_records(self.config) if _history_ok(self.config) else {}
 
     @property
     def diff_ids(self) -> list[str]:
@@ -169,5 +171,31 @@ class CacheSource:
 
     @property
     def history(self) -> list[dict[str, Any]]:
-        """The image's history entries."""
-        return [h for h in self.config.get("history") or [] if isinstance(h, dict)]
+        """The image's history entries (none when its history is malformed)."""
+        return list(self.config["history"]) if self.records else []
+
+
+#: The history entry fields (OCI image-spec's config ``history``) and their JSON types.
+_HISTORY_TYPES = {
+    "created": str,
+    "created_by": str,
+    "author": str,
+    "comment": str,
+    "empty_layer": bool,
+}
+
+
+def _history_ok(config: dict[str, Any]) -> bool:
+    """Whether ``config``'s ``history`` is a list of objects whose fields the image
+    spec defines have its types (a ``created`` that is an object or a number would make
+    an image no Docker client can read)."""
+    history = config.get("history")
+    return isinstance(history, list) and all(
+        isinstance(entry, dict)
+        and all(
+            isinstance(entry[name], kind)
+            for name, kind in _HISTORY_TYPES.items()
+            if entry.get(name) is not None
+        )
+        for entry in history
+    )

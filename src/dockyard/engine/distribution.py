@@ -225,6 +225,9 @@ def cache_source(engine: Engine, name: str, platform: str | None = None) -> Cach
             )
             image_config = json.loads(config_bytes)
             layers = [dict(d) for d in manifest.get("layers") or []]
+            # Checked as a pull checks them: load() relies on both.
+            if not all(isinstance(d["digest"], str) and int(d["size"]) >= 0 for d in layers):
+                raise DockyardError(f"invalid manifest for {ref.familiar()}")
             diff_ids = [str(d) for d in image_config["rootfs"]["diff_ids"]]
         except (ValueError, KeyError, TypeError, OverflowError):
             raise DockyardError(f"invalid manifest for {ref.familiar()}") from None
