@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import subprocess
 import tarfile
 import threading
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Runner
+from conftest import DOCKYARD, Runner
 from registry_peer import registry_env
 
 pytestmark = pytest.mark.timeout(180)
@@ -251,3 +252,50 @@ def test_a_layer_cut_off_mid_download_is_a_warning_and_the_step_runs(
     assert dy("run", "--rm", "out", "cat", "/ab", check=True).stdout == AB
     assert dy("system", "check").returncode == 0
     dy("rmi", "out", check=True)
+
+
+def test_a_local_source_removed_while_the_build_runs(
+    dy: Runner, busybox: str, tmp_path: Path
+) -> None:
+    """``rmi`` of the --cache-from image after the build read it and before a step takes
+    its layers: a warning, the steps run, the build succeeds (it failed with "layer blob
+    ... is missing" and left the step's config and manifest blobs behind)."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    # The first stage runs (only the target stage's steps are in the image's records)
+    # while the image is removed; the COPY --from is in the records: its key takes the
+    # first stage's key and the files' contents, not its image.
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox AS slow\nRUN sleep 1 && echo s > /s\n"
+        "FROM busybox\nCOPY a.txt /a.txt\nCOPY --from=slow /s /s\n"
+    )
+    (ctx / "a.txt").write_text("ay\n")
+    dy("build", "-t", "src", str(ctx), check=True)
+    archive = tmp_path / "src.tar"
+    dy("save", "-o", str(archive), "src", check=True)
+    dy("rmi", "src", check=True)
+    dy("builder", "prune", "-af", check=True)
+    dy("load", "-i", str(archive), check=True)
+    build = subprocess.Popen(
+        [DOCKYARD, "build", "--cache-from", "src", "-t", "out", str(ctx)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert build.stdout is not None
+        head = ""
+        while " ---> Running in " not in head:  # the build has read src: it sleeps
+            line = build.stdout.readline()
+            assert line, head
+            head += line
+        dy("rmi", "src", check=True)
+        out, _ = build.communicate(timeout=60)
+        out = head + out
+    finally:
+        build.kill()
+        build.wait()
+    assert build.returncode == 0, out
+    assert "WARNING: importing cache from src: layer blob sha256:" in out
+    assert dy("run", "--rm", "out", "cat", "/a.txt", "/s", check=True).stdout == "ay\ns\n"
+    assert dy("system", "check").returncode == 0

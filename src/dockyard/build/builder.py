@@ -543,11 +543,14 @@ class Builder:
             try:
                 # The layer taken stays until the image row exists (a removal of the
                 # --cache-from image meanwhile deletes nothing pinned).
-                for desc, diff_id in zip(
-                    descriptors[base:layers], diff_ids[base:layers], strict=True
-                ):
+                taken = list(zip(descriptors[base:layers], diff_ids[base:layers], strict=True))
+                for desc, diff_id in taken:
                     pins.hold(str(desc.get("digest")))
                     pins.hold(diff_id)
+                missing = self._missing(taken)
+                if missing:  # a local image removed since the build read it
+                    self.out(f"WARNING: importing cache from {source.name}: {missing} is missing")
+                    return False
                 self.out(" ---> Using cache")
                 self._commit(
                     state,
@@ -559,6 +562,19 @@ class Builder:
             finally:
                 pins.release()
         return True
+
+    def _missing(self, taken: list[tuple[dict[str, Any], str]]) -> str:
+        """The first of ``taken`` (layer descriptor, diff ID) whose blob or layer is not
+        stored, as ``"layer blob <digest>"`` or ``"layer <diff id>"``; "" if none is."""
+        from dockyard.snapshot import LayerStore
+
+        layers = LayerStore(self.paths)
+        for desc, diff_id in taken:
+            if not self.store.content.exists(str(desc.get("digest"))):
+                return f"layer blob {desc.get('digest')}"
+            if not layers.exists(diff_id):
+                return f"layer {diff_id}"
+        return ""
 
     def _commit(
         self,
