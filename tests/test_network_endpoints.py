@@ -118,3 +118,26 @@ def default_route(dy: Runner, container: str) -> list[str]:
     """The words of ``container``'s default route (busybox ``ip route`` lists them all)."""
     p = dy("exec", container, "ip", "route", check=True)
     return next((line.split() for line in p.stdout.splitlines() if line.startswith("default")), [])
+
+
+def test_system_check_removes_options_of_gone_endpoints(
+    dy: Runner, busybox: str, engine_env: dict[str, str]
+) -> None:
+    """An endpoint's options row whose endpoint was deleted (a killed removal) is debris
+    ``system check`` reports and ``--repair`` deletes."""
+    import sqlite3
+    from pathlib import Path
+
+    dy("network", "create", "--subnet", subnet(2), "ck", check=True)
+    try:
+        dy("create", "--name", "cc", "--network", "ck", "--link", "x:y", busybox, "true", check=True)
+        with sqlite3.connect(Path(engine_env["DOCKYARD_ROOT"]) / "state.db") as db:
+            db.execute("DELETE FROM endpoints WHERE container_id IN (SELECT id FROM containers)")
+        p = dy("system", "check")
+        assert "endpoint_options" in p.stdout, p.stdout
+        dy("system", "check", "--repair")
+        p = dy("system", "check")
+        assert "endpoint_options" not in p.stdout, p.stdout
+    finally:
+        dy("rm", "-f", "cc")
+        dy("network", "rm", "ck")
