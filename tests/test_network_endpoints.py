@@ -130,7 +130,18 @@ def test_system_check_removes_options_of_gone_endpoints(
 
     dy("network", "create", "--subnet", subnet(2), "ck", check=True)
     try:
-        dy("create", "--name", "cc", "--network", "ck", "--link", "x:y", busybox, "true", check=True)
+        dy(
+            "create",
+            "--name",
+            "cc",
+            "--network",
+            "ck",
+            "--link",
+            "x:y",
+            busybox,
+            "true",
+            check=True,
+        )
         with sqlite3.connect(Path(engine_env["DOCKYARD_ROOT"]) / "state.db") as db:
             db.execute("DELETE FROM endpoints WHERE container_id IN (SELECT id FROM containers)")
         p = dy("system", "check")

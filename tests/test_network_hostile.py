@@ -215,7 +215,7 @@ def test_link_bad_format_or_off_the_default_bridge(dy: Runner, busybox: str) -> 
     try:
         dy("create", "--name", "onhost", "--network", "host", busybox, "true", check=True)
         dy("create", "--name", "onnet", "--network", "n1", busybox, "true", check=True)
-        dy("create", "--name", "onbridge", busybox, "true", check=True)
+        dy("create", "--name", "onbridge", busybox, "sleep", "60", check=True)
         for target in ("onhost", "onnet"):
             p = dy("create", "--link", f"{target}:t", busybox, "true")
             assert p.returncode == 1
@@ -223,6 +223,11 @@ def test_link_bad_format_or_off_the_default_bridge(dy: Runner, busybox: str) -> 
                 f"Cannot link to /{target}, as it does not belong to the default network"
                 in p.stderr
             )
+        # A link to a container that does not run fails at start, as moby's.
+        p = dy("run", "--rm", "--name", "lk", "--link", "onbridge:t", busybox, "true")
+        assert p.returncode == 125
+        assert "Cannot link to a non running container: /onbridge AS /lk/t" in p.stderr
+        dy("start", "onbridge", check=True)
         p = dy("run", "--rm", "--link", "onbridge:t", busybox, "grep", "-w", "t", "/etc/hosts")
         assert p.returncode == 0, p.stderr
         assert names(dy, "ps", "-a") == ["onbridge", "onnet", "onhost"]

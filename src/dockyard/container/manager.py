@@ -1598,18 +1598,24 @@ class ContainerManager:
             os.unlink(path)
 
     def _link_env(self, c: Container) -> list[str]:
-        """The environment of ``c``'s legacy links (``ALIAS_NAME``, ``ALIAS_PORT_...``,
-        ``ALIAS_ENV_...``: moby's links.EnvVars), only when the engine's environment has
-        ``DOCKER_KEEP_DEPRECATED_LEGACY_LINKS_ENV_VARS=1``: Docker 28 sets them no more
-        unless asked with that variable (moby's setupLinkedContainers)."""
-        if os.environ.get("DOCKER_KEEP_DEPRECATED_LEGACY_LINKS_ENV_VARS") != "1":
-            return []
+        """Check that the containers ``c`` links to (legacy links) run, as moby's
+        setupLinkedContainers at each start (its message), and return their environment
+        (``ALIAS_NAME``, ``ALIAS_PORT_...``, ``ALIAS_ENV_...``: moby's links.EnvVars) only
+        when the engine's environment has ``DOCKER_KEEP_DEPRECATED_LEGACY_LINKS_ENV_VARS=1``:
+        Docker 28 sets them no more unless asked so. Raises DockyardError."""
+        keep = os.environ.get("DOCKER_KEEP_DEPRECATED_LEGACY_LINKS_ENV_VARS") == "1"
         env: list[str] = []
         for link in c.host_config.get("Links") or []:
             target, _, name = link.partition(":")  # /<linked>:/<parent>/<alias>
             try:
                 child = self.store.get(target.lstrip("/"))
             except NotFound:
+                continue
+            if not child.state.get("Running"):
+                raise DockyardError(
+                    f"Cannot link to a non running container: /{child.name} AS {name}"
+                )
+            if not keep:
                 continue
             address = next(
                 (
