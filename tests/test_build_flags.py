@@ -64,7 +64,7 @@ def test_run_containers_get_the_limits(dy: Runner, busybox: str, tmp_path: Path)
         (["--isolation", "hyperv"], 'unsupported isolation: "hyperv"'),
         (["--add-host", "nocolon"], 'invalid argument "nocolon" for "--add-host" flag'),
         (["--ulimit", "nofile=x"], 'invalid argument "nofile=x" for "--ulimit" flag'),
-        (["--memory", "lots"], 'invalid argument "lots" for "--memory" flag'),
+        (["--memory", "lots"], 'invalid argument "lots" for "-m, --memory" flag'),
     ],
 )
 def test_refused_before_building(

@@ -543,7 +543,7 @@ def test_etc_files_flags(dy: Runner, busybox: str) -> None:
         p = dy("run", "--rm", "--add-host", "bad", busybox, "true")
         assert p.returncode == 125 and '"--add-host"' in p.stderr
         p = dy("run", "--rm", "--dns", "nope", busybox, "true")
-        assert p.returncode == 125 and "nope is not an ip address" in p.stderr
+        assert p.returncode == 125 and "IP address is not correctly formatted: nope" in p.stderr
     finally:
         dy("rm", "-f", "db1")
 

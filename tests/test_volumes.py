@@ -147,10 +147,11 @@ def test_mount_errors(dy: Runner, busybox: str, tmp_path: Path) -> None:
         'dockyard: Error response from daemon: invalid mount config for type "bind": '
         "field Source must not be empty\n\nRun 'dockyard run --help' for more information\n"
     )
-    bad = dy("run", "--rm", "--mount", "target=/x", busybox, "true")
+    bad = dy("run", "--rm", "--mount", "type=,target=/x", busybox, "true")
     assert (bad.returncode, bad.stderr) == (
         125,
-        'dockyard: invalid argument "target=/x" for "--mount" flag: type is required\n\n'
+        'invalid argument "type=,target=/x" for "--mount" flag: type is required\n\n'
+        "Usage:  dockyard run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
         "Run 'dockyard run --help' for more information\n",
     )
     bad = dy("run", "--rm", "-v", f"{tmp_path}:/x", "--tmpfs", "/x", busybox, "true")

@@ -11,24 +11,57 @@ import re
 
 from dockyard.errors import InvalidArgument
 
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?$", re.IGNORECASE | re.ASCII)
-_MULT = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+_BINARY = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+# Go's strconv.ParseFloat syntax for a decimal (the forms a size's number takes).
+_GO_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z|[+-]?(inf|infinity|nan)\Z", re.I)
 
 
 def ram_in_bytes(text: str, flag: str) -> int:
-    """Parse a size like ``64m``, ``1.5g`` or ``512`` into bytes (binary units, go-units
-    RAMInBytes). Raises InvalidArgument naming ``flag`` on malformed input."""
-    m = _SIZE.match(text.strip())
-    if not m:
-        raise InvalidArgument(
-            f'invalid argument "{text}" for "{flag}" flag: invalid size: \'{text}\''
+    """Parse a size like ``64m``, ``1.5g``, ``2 GiB`` or ``512`` into bytes (binary units):
+    go-units v0.5.0's RAMInBytes, as docker/cli 28 vendors it. Raises InvalidArgument
+    with pflag's message naming ``flag`` (as the CLI shows it: ``-m, --memory``) and
+    go-units' reason (``invalid size: '...'``, ``invalid suffix: '...'``, or strconv's)."""
+    import json
+
+    def bad(why: str) -> InvalidArgument:
+        quoted = json.dumps(text, ensure_ascii=False)
+        return InvalidArgument(f'invalid argument {quoted} for "{flag}" flag: {why}')
+
+    sep = max(text.rfind(c) for c in "0123456789. ")
+    if sep == -1:
+        raise bad(f"invalid size: '{text}'")
+    number, suffix = (
+        (text[:sep], text[sep + 1 :])
+        if text[sep] == " "
+        else (
+            text[: sep + 1],
+            text[sep + 1 :],
         )
-    size = int(float(m.group(1)) * _MULT[m.group(2).lower()])
-    if size >= 2**63:
-        raise InvalidArgument(
-            f'invalid argument "{text}" for "{flag}" flag: invalid size: \'{text}\''
-        )
-    return size
+    )
+    if not _GO_FLOAT.match(number):
+        raise bad(f"strconv.ParseFloat: parsing {json.dumps(number)}: invalid syntax")
+    size = float(number)
+    if size in (float("inf"), float("-inf")) and "inf" not in number.lower():
+        raise bad(f"strconv.ParseFloat: parsing {json.dumps(number)}: value out of range")
+    if size < 0:
+        raise bad(f"invalid size: '{text}'")
+    if suffix:
+        if len(suffix) > 3:
+            raise bad(f"invalid suffix: '{suffix}'")
+        suffix = suffix.lower()
+        if suffix[0] == "b":
+            if len(suffix) > 1:
+                raise bad(f"invalid suffix: '{suffix}'")
+        elif suffix[0] not in _BINARY or (
+            (len(suffix) == 2 and suffix[1] != "b") or (len(suffix) == 3 and suffix[1:] != "ib")
+        ):
+            raise bad(f"invalid suffix: '{suffix}'")
+        else:
+            size *= _BINARY[suffix[0]]
+    if size != size or size >= 2**63:
+        # Go's int64 of NaN or of a float past its range is no size (amd64: the minimum).
+        raise bad(f"invalid size: '{text}'")
+    return int(size)
 
 
 def memory_swap(text: str) -> int:

@@ -375,7 +375,9 @@ def run_host_config(flags: dict[str, Any]) -> dict[str, Any]:
         "CpuShares": flags["cpu_shares"],
         "CpusetCpus": flags["cpuset_cpus"],
         "CpusetMems": flags["cpuset_mems"],
-        "Memory": ram_in_bytes(flags["memory"], "--memory") if flags["memory"] is not None else 0,
+        "Memory": ram_in_bytes(flags["memory"], "-m, --memory")
+        if flags["memory"] is not None
+        else 0,
         "MemorySwap": memory_swap(flags["memory_swap"]) if flags["memory_swap"] is not None else 0,
         "ShmSize": ram_in_bytes(flags["shm_size"], "--shm-size")
         if flags["shm_size"] is not None

@@ -129,7 +129,7 @@ def _create_request(
         "SecurityOpt": security_opts(list(kw["security_opt"])) or None,
         "Runtime": kw["runtime"],
         "CpuShares": kw["cpu_shares"],
-        "Memory": ram_in_bytes(kw["memory"], "--memory") if kw["memory"] is not None else 0,
+        "Memory": ram_in_bytes(kw["memory"], "-m, --memory") if kw["memory"] is not None else 0,
         "NanoCpus": int(round(cpus * 1e9)),
         "CgroupParent": kw["cgroup_parent"],
         "MemorySwap": memory_swap(kw["memory_swap"]) if kw["memory_swap"] is not None else 0,
@@ -234,8 +234,8 @@ def _network_flags(kw: dict[str, Any]) -> dict[str, Any]:
         if len(parts) > 2 or not all(parts):
             raise bad("--link", link, f"bad format for links: {link}")
     for server in kw["dns"]:
-        if not is_ip(server):
-            raise bad("--dns", server, f"{server} is not an ip address")
+        if not is_ip(server.strip()):  # docker/cli 28's opts.ValidateIPAddress
+            raise bad("--dns", server, f"IP address is not correctly formatted: {server}")
     search = [_dns_search(domain, bad) for domain in kw["dns_search"]]
     for flag in ("ip", "ip6"):
         if kw[flag] and not is_ip(kw[flag]):
@@ -261,8 +261,9 @@ def _network_flags(kw: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_add_hosts(values: tuple[str, ...] | list[str]) -> list[str]:
-    """``--add-host host:ip`` (or ``host=ip``) values as HostConfig.ExtraHosts
-    (``host:ip``), checked as the Docker CLI's opts.ValidateExtraHost (its message).
+    """``--add-host host:ip`` (or ``host=ip``, ``host:[ip]``) values as
+    HostConfig.ExtraHosts (``host:ip``), checked as docker/cli 28's opts.ValidateExtraHost
+    (its messages).
     Raises InvalidArgument; ``host-gateway`` is refused (Dockyard has no host gateway
     address to give)."""
     import ipaddress
@@ -272,16 +273,19 @@ def check_add_hosts(values: tuple[str, ...] | list[str]) -> list[str]:
 
     out = []
     for entry in values:
-        name, sep, addr = entry.replace("=", ":", 1).partition(":")
+        name, sep, addr = entry.partition("=") if "=" in entry else entry.partition(":")
         why = ""
-        try:
-            ipaddress.ip_address(addr)
-        except ValueError:
-            why = f'invalid IP address in add-host: "{addr}"'
-        if addr == "host-gateway":
+        if not sep or not name or ":" in name:
+            why = f"bad format for add-host: {json.dumps(entry, ensure_ascii=False)}"
+        elif addr == "host-gateway":
             why = "host-gateway is not supported by Dockyard"
-        elif not sep or not name:
-            why = f'invalid IP address in add-host: "{addr}"'
+        else:
+            if len(addr) > 2 and addr[0] == "[" and addr[-1] == "]":
+                addr = addr[1:-1]  # an IPv6 (or IPv4) address in brackets
+            try:
+                ipaddress.ip_address(addr.strip())
+            except ValueError:
+                why = f"invalid IP address in add-host: {json.dumps(addr, ensure_ascii=False)}"
         if why:
             quoted = json.dumps(entry, ensure_ascii=False)
             raise InvalidArgument(f'invalid argument {quoted} for "--add-host" flag: {why}')
@@ -366,6 +370,15 @@ def _fail(err: DockyardError, client: bool = False, command: str = "run") -> NoR
     ``command``'s ``--help`` (``run`` or ``create``), and the error's exit code."""
     name = command
     text = str(err) if client else f"Error response from daemon: {err}"
+    if client and text.startswith("invalid argument ") and '" flag: ' in text:
+        # A flag's value refused as pflag refuses it while parsing: docker/cli's flag
+        # error (its FlagErrorFunc), exit 125.
+        print(
+            f"{text}\n\nUsage:  dockyard {name} [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
+            f"Run 'dockyard {name} --help' for more information",
+            file=sys.stderr,
+        )
+        sys.exit(125)
     print(f"dockyard: {text}\n\nRun 'dockyard {name} --help' for more information", file=sys.stderr)
     sys.exit(err.exit_code)
 

@@ -39,7 +39,7 @@ def update_config(kw: dict[str, Any]) -> dict[str, Any]:
         "CpusetCpus": kw["cpuset_cpus"],
         "CpusetMems": kw["cpuset_mems"],
         "CpuShares": kw["cpu_shares"],
-        "Memory": _size(kw["memory"], "--memory"),
+        "Memory": _size(kw["memory"], "-m, --memory"),
         "MemoryReservation": _size(kw["memory_reservation"], "--memory-reservation"),
         "MemorySwap": memory_swap(kw["memory_swap"]) if kw["memory_swap"] is not None else 0,
         "CpuPeriod": kw["cpu_period"],

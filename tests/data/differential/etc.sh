@@ -44,9 +44,21 @@ docker cp dtest-eh:/etc/hosts - | tar -xO | tail -2
 docker rm dtest-eh >/dev/null
 
 ### etc-add-host-bad
-#: known Dockyard's message is 'invalid IP address in add-host: ""' and no usage lines; the docker CLI's is 'bad format for add-host: "nohostip"' as a flag error with the usage
+#: modern the docker CLI 28's flag error ends with the usage line and 'Run ... for more information' (20.10: "See 'docker run --help'.")
+#= invalid argument "nohostip" for "--add-host" flag: bad format for add-host: "nohostip"
+#=
+#= Usage:  docker run [OPTIONS] IMAGE [COMMAND] [ARG...]
+#=
+#= Run 'docker run --help' for more information
+#= exit 125
 docker run --rm --net none --add-host nohostip busybox true; echo "exit $?"
 
 ### etc-dns-bad
-#: known the docker CLI treats a bad --dns as a flag error (no 'docker:' prefix, the usage; 28 says 'IP address is not correctly formatted'); Dockyard reports it as a run error
+#: modern the docker CLI 28 says 'IP address is not correctly formatted' (opts.ValidateIPAddress), its flag error ends with the usage line (20.10: 'not-an-ip is not an ip address', "See 'docker run --help'.")
+#= invalid argument "not-an-ip" for "--dns" flag: IP address is not correctly formatted: not-an-ip
+#=
+#= Usage:  docker run [OPTIONS] IMAGE [COMMAND] [ARG...]
+#=
+#= Run 'docker run --help' for more information
+#= exit 125
 docker run --rm --net none --dns not-an-ip busybox true; echo "exit $?"
