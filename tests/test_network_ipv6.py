@@ -336,9 +336,46 @@ networks:
         bad = tmp_path / "bad"
         bad.mkdir()
         (bad / "compose.yaml").write_text(
-            f"services:\n  s:\n    image: {busybox}\nnetworks:\n  n:\n    enable_ipv4: false\n"
+            f"services:\n  s:\n    image: {busybox}\n    networks: [n]\n"
+            "networks:\n  n:\n    enable_ipv4: false\n"
         )
         p = dy("compose", "-p", "bad6", "up", "-d", cwd=bad)
-        assert p.returncode != 0 and "networks.n.enable_ipv4 false" in p.stderr, p.stderr
+        assert p.returncode != 0 and "IPv4 or IPv6 must be enabled" in p.stderr, p.stderr
     finally:
         dy("compose", "-p", "cv6", "down", cwd=tmp_path)
+        dy("compose", "-p", "bad6", "down", cwd=tmp_path / "bad")
+
+
+def test_ipv6_only_network(dy: Runner, busybox: str) -> None:
+    # Docker 28's --ipv4=false: no IPv4 on the bridge or the container; a random MAC;
+    # published ports reach the container's IPv6 address through the proxy.
+    p6 = prefix(7)
+    dy("network", "create", "--ipv4=false", "--ipv6", "--subnet", f"{p6}/64", "only6", check=True)
+    try:
+        net = json.loads(dy("network", "inspect", "only6", check=True).stdout)[0]
+        assert (net["EnableIPv4"], net["EnableIPv6"]) == (False, True)
+        assert net["IPAM"]["Config"] == [{"Subnet": f"{p6}/64", "Gateway": f"{p6}1"}]
+        dy("run", "-d", "--name", "o1", "--network", "only6", "-p", "127.0.0.1::80", busybox,
+           "sh", "-c", "echo hi > /i.html; exec httpd -f -p [::]:80 -h /", check=True)  # fmt: skip
+        endpoint = json.loads(dy("inspect", "o1", check=True).stdout)[0]["NetworkSettings"][
+            "Networks"
+        ]["only6"]
+        assert (endpoint["IPAddress"], endpoint["Gateway"], endpoint["IPPrefixLen"]) == ("", "", 0)
+        assert endpoint["GlobalIPv6Address"] == f"{p6}2"
+        assert not endpoint["MacAddress"].startswith("02:42:")
+        out = dy(
+            "run", "--rm", "--network", "only6", busybox, "sh", "-c",
+            "ip -4 -o addr show dev eth0 | wc -l; ip -4 route | wc -l; wget -qO- http://o1/i.html",
+            check=True,
+        ).stdout.split()  # fmt: skip
+        assert out == ["0", "0", "hi"]
+        port = dy("port", "o1", "80", check=True).stdout.split(":")[-1].strip()
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/i.html", timeout=10) as r:
+            assert r.read() == b"hi\n"
+        p = dy("run", "--rm", "--network", "only6", "--ip", "10.1.1.1", busybox, "true")
+        assert p.returncode == 125 and "has no IPv4 (network create --ipv4=false)" in p.stderr
+    finally:
+        dy("rm", "-f", "o1")
+        dy("network", "rm", "only6")

@@ -551,11 +551,6 @@ def _check_supported(data: dict[str, Any], path: str) -> None:
                 refuse(f"networks.{nname}.{key}")
             if key == "attachable" and value:
                 refuse(f"networks.{nname}.attachable")
-            if key == "enable_ipv4" and value is False:
-                refuse(
-                    f"networks.{nname}.enable_ipv4",
-                    "false (an IPv6-only network) is not supported by Dockyard",
-                )
             if key == "ipam":
                 for k, v in value.items():
                     if k == "driver" and v not in ("default",):

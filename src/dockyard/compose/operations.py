@@ -271,6 +271,7 @@ class Runner:
                 },
                 "IPAM": {"Driver": "default", "Config": ipam_configs, "Options": {}},
                 "EnableIPv6": bool(net.get("enable_ipv6")),
+                "EnableIPv4": net.get("enable_ipv4") is not False,
             }
             self.event("Network", name, "Creating")
             self.engine.network_create(request)

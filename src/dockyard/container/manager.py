@@ -342,7 +342,7 @@ class ContainerManager:
             linked = self.store.get(target)
             for _, lep in self.networks.endpoints(linked.id)[:1]:
                 names = " ".join(dict.fromkeys([alias, linked.id[:12], linked.name]))
-                links.append((lep.address, names))
+                links.append((lep.address or lep.address6, names))
         internal_dns = bool(eps) and mode != "bridge"
         write_etc_files(
             cdir,

@@ -98,8 +98,9 @@ class NetworkOperations(EngineBase):
         ``Internal``, ``Attachable``, ``Options``, ``Labels``, ``EnableIPv6``,
         ``IPAM.Config`` with at most one IPv4 and one IPv6 entry of
         ``Subnet``/``Gateway``/``IPRange``/``AuxiliaryAddresses``; ``Scope`` local,
-        ``IPAM.Driver`` default, ``EnableIPv4`` true). An IPv6 network without an IPv6
-        subnet gets a /64 of the engine's ULA prefix (moby's deriveULABaseNetwork).
+        ``IPAM.Driver`` default; ``EnableIPv4`` false makes an IPv6-only network). An
+        IPv6 network without an IPv6 subnet gets a /64 of the engine's ULA prefix (moby's
+        deriveULABaseNetwork).
         Returns ``{"Id", "Warning"}``. Raises InvalidArgument (a bad or unsupported
         field), Conflict (name taken, subnet overlap), NotFound (an unknown driver)."""
         name = request.get("Name")
@@ -115,10 +116,6 @@ class NetworkOperations(EngineBase):
         ):
             if not _zero(request.get(key)):
                 raise InvalidArgument(f"{what} not supported by Dockyard")
-        if request.get("EnableIPv4") is False:
-            raise InvalidArgument(
-                "IPv6-only networks (EnableIPv4 false, --ipv4=false) are not supported by Dockyard"
-            )
         if request.get("Driver") == "overlay":
             raise InvalidArgument(
                 "the overlay driver is multi-host networking, which is for an orchestrator "
@@ -166,6 +163,7 @@ class NetworkOperations(EngineBase):
                 str(k): str(v) for k, v in (config.get("AuxiliaryAddresses") or {}).items()
             },
             ipv6=enable6,
+            ipv4=request.get("EnableIPv4") is not False,
             subnet6=config6.get("Subnet") or None,
             gateway6=config6.get("Gateway") or None,
             ip_range6=config6.get("IPRange") or None,

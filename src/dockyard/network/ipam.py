@@ -250,6 +250,16 @@ def check_link_local(text: str) -> IPAddress:
     return addr
 
 
+def random_mac() -> str:
+    """A random locally administered unicast MAC (moby's netutils.GenerateRandomMAC), for
+    an endpoint with no IPv4 address to derive one from."""
+    import os
+
+    raw = bytearray(os.urandom(6))
+    raw[0] = (raw[0] & 0xFE) | 0x02
+    return ":".join(f"{b:02x}" for b in raw)
+
+
 def mac_for(addr: IPv4Address) -> str:
     """Docker's MAC address for an IPv4 address: ``02:42`` then the four address bytes."""
     return "02:42:" + ":".join(f"{b:02x}" for b in addr.packed)

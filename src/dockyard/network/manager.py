@@ -182,6 +182,7 @@ class NetworkManager:
         aux_addresses: dict[str, str] | None = None,
         ipam_options_null: bool = False,
         ipv6: bool = False,
+        ipv4: bool = True,
         subnet6: str | None = None,
         gateway6: str | None = None,
         ip_range6: str | None = None,
@@ -194,7 +195,8 @@ class NetworkManager:
         (``--aux-address`` name -> address) are reserved in the subnet;
         ``ipam_options_null``: the request had no IPAM options (inspect shows null, as
         dockerd echoes the request's nil map, not {}). ``ipv6`` (``--ipv6``) gives the
-        network IPv6 too: ``subnet6``, ``gateway6``, ``ip_range6`` and ``aux_addresses6``
+        network IPv6 too (``ipv4`` false: only IPv6, Docker 28's ``--ipv4=false``):
+        ``subnet6``, ``gateway6``, ``ip_range6`` and ``aux_addresses6``
         as the IPv4 ones, the subnet by default a free /64 of ``pool6`` (``(base, prefix
         length)``: :func:`dockyard.network.ipam.ula_pool`). Raises InvalidArgument,
         Conflict (name taken, overlapping subnet), NotFound (unknown driver) or
@@ -215,6 +217,15 @@ class NetworkManager:
         }
         if ipam_options_null:
             config["ipam_options_null"] = True
+        if not ipv4:
+            if not ipv6:
+                raise InvalidArgument("IPv4 or IPv6 must be enabled")  # moby's bridge driver
+            if subnet or gateway or ip_range or aux_addresses:
+                raise InvalidArgument(
+                    f"--subnet {subnet or ''}: an IPv4 subnet, gateway or range needs IPv4: "
+                    "drop --ipv4=false (API: EnableIPv4)"
+                )
+            config["no_ipv4"] = True
         if subnet:
             pool = ipam.make_pool(_family(subnet, 4), gateway, ip_range, aux_addresses)
             self._check_subnet(pool.subnet, driver)
@@ -254,7 +265,11 @@ class NetworkManager:
                 raise InvalidArgument(f"-o parent={parent}: no such network interface on the host")
             if driver == "ipvlan":
                 self._check_ipvlan(parent)
-        taken = [default_bridge()[1].network, *(r for r, _ in _host_routes())] if not subnet else []
+        taken = (
+            [default_bridge()[1].network, *(r for r, _ in _host_routes())]
+            if ipv4 and not subnet
+            else []
+        )
         if ipv6 and not subnet6:
             taken += [r for r, _ in _host_routes(6)]
 
@@ -412,11 +427,10 @@ class NetworkManager:
                 "not make; remove or rename it"
             )
         pool = net.pool()
-        assert pool is not None
         lines = [
             f"link add {br} type bridge",
             f"link set {br} alias {quote(self._tag(net))}",
-            f"addr add {pool.gateway}/{pool.subnet.prefixlen} dev {br}",
+            *([f"addr add {pool.gateway}/{pool.subnet.prefixlen} dev {br}"] if pool else []),
             f"link set {br} up",
         ]
         pool6 = net.pool6()
@@ -435,13 +449,13 @@ class NetworkManager:
             raise
         try:
             self._add_rules(net, br, pool)
-            if not net.internal:
+            if not net.internal and pool is not None:
                 linux.set_ip_forward()
         except BaseException:
             self._remove_bridge(net)
             raise
 
-    def _add_rules(self, net: Network, br: str, pool: ipam.Pool) -> None:
+    def _add_rules(self, net: Network, br: str, pool: ipam.Pool | None) -> None:
         """One filter and one nat chain per bridge (comment: the tag), so removing a
         network is deleting two chains: isolation from Dockyard's other bridges as Docker's
         DOCKER-ISOLATION chains, masquerade of outbound traffic, or for ``--internal`` no
@@ -477,7 +491,7 @@ class NetworkManager:
                     f'add rule {family} fwd-{br} iifname "{br}" oifname != "{br}" oifname {o} drop'
                     for o in others
                 ]
-        if not net.internal:
+        if not net.internal and pool is not None:
             lines.append(
                 f'add rule {t} nat-{br} ip saddr {pool.subnet} oifname != "{br}" masquerade'
             )
@@ -705,11 +719,9 @@ class NetworkManager:
             raise InvalidArgument(
                 f"container cannot be connected to network {net.name} ({net.driver})"
             )
-        pool = net.pool()
-        assert pool is not None
         return self.store.allocate(
             net,
-            pool,
+            net.pool(),
             container_id,
             address=ip,
             mac=mac and ipam.parse_mac(mac),
@@ -823,7 +835,6 @@ class NetworkManager:
         bridge's veth pair and everything inside are made with one netlink batch each
         (dockyard.network.netlink), not by running ``ip``."""
         pool = net.pool()
-        assert pool is not None
         if net.driver == "bridge":
             with self._lock():
                 self._ensure_bridge(net)
@@ -845,7 +856,8 @@ class NetworkManager:
         try:
             index = netlink.link_index(sock, ep.ifname)
             batch = netlink.Batch()
-            netlink.add_address(batch, index, ep.address, pool.subnet.prefixlen, ep.ifname)
+            if pool is not None and ep.address:
+                netlink.add_address(batch, index, ep.address, pool.subnet.prefixlen, ep.ifname)
             if ep.address6 and pool6 is not None:
                 netlink.add_address(
                     batch, index, ep.address6, pool6.subnet.prefixlen, ep.ifname, nodad=True
@@ -858,7 +870,7 @@ class NetworkManager:
             netlink.set_link(batch, ep.ifname, index, up=True)
             if first:
                 netlink.set_link(batch, "lo", up=True)
-            if gateway and not net.internal:
+            if gateway and not net.internal and pool is not None:
                 netlink.add_default_route(batch, str(pool.gateway), index, ep.ifname)
             if route6 and pool6 is not None:
                 netlink.add_default_route(batch, str(pool6.gateway), index, ep.ifname)
@@ -1059,7 +1071,9 @@ class NetworkManager:
                 "Name": c.name,
                 "EndpointID": ep.id,
                 "MacAddress": ep.mac,
-                "IPv4Address": f"{ep.address}/{pool.subnet.prefixlen}" if pool else "",
+                "IPv4Address": f"{ep.address}/{pool.subnet.prefixlen}"
+                if pool and ep.address
+                else "",
                 "IPv6Address": (
                     f"{ep.address6}/{pool6.subnet.prefixlen}" if pool6 and ep.address6 else ""
                 ),
@@ -1070,7 +1084,7 @@ class NetworkManager:
             "Created": net.created,
             "Scope": "local",
             "Driver": net.driver,
-            "EnableIPv4": True,
+            "EnableIPv4": net.ipv4,
             "EnableIPv6": net.ipv6,
             "IPAM": {
                 "Driver": "default",
@@ -1095,7 +1109,6 @@ class NetworkManager:
         top = {"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}
         for net, ep in self.endpoints(c.id):
             pool = net.pool()
-            assert pool is not None
             pool6 = net.pool6()
             # Docker's EndpointIPAMConfig: each field only when given (omitempty).
             ipam_config: dict[str, Any] = {}
@@ -1108,9 +1121,9 @@ class NetworkManager:
             entry = _endpoint_settings(
                 NetworkID=net.id,
                 EndpointID=ep.id,
-                Gateway="" if net.internal else str(pool.gateway),
+                Gateway="" if net.internal or pool is None else str(pool.gateway),
                 IPAddress=ep.address,
-                IPPrefixLen=pool.subnet.prefixlen,
+                IPPrefixLen=pool.subnet.prefixlen if pool is not None and ep.address else 0,
                 MacAddress=ep.mac,
                 Aliases=list(ep.aliases) or None,
                 IPAMConfig=ipam_config or None,

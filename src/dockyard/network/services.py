@@ -48,7 +48,7 @@ def start_services(
         try:
             published = publish(
                 mappings,
-                ep.address,
+                ep.address or ep.address6,  # an IPv6-only network's: its IPv6 address
                 taken=store.taken(c.id),
                 endpoint=f"{c.name} ({ep.id})",
                 serve=serve,

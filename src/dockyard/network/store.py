@@ -61,6 +61,11 @@ class Network:
         """Whether the network has IPv6 (``--ipv6``)."""
         return bool(self.config.get("ipv6"))
 
+    @property
+    def ipv4(self) -> bool:
+        """Whether the network has IPv4 (all but ``--ipv4=false`` ones)."""
+        return not self.config.get("no_ipv4")
+
     def pool(self) -> ipam.Pool | None:
         """The network's IPv4 IPAM pool (None for host and none)."""
         return self._pool("")
@@ -159,7 +164,7 @@ class NetworkStore:
             row["id"],
             row["network_id"],
             row["container_id"],
-            row["address"],
+            "" if ":" in row["address"] else row["address"],
             row["mac"],
             row["ifname"],
             bool(row["fixed"]),
@@ -205,7 +210,7 @@ class NetworkStore:
             if conn.execute("SELECT 1 FROM networks WHERE name = ?", (net.name,)).fetchone():
                 raise Conflict(f"network with name {net.name} already exists")
             configs = [json.loads(r["config"]) for r in conn.execute("SELECT config FROM networks")]
-            for suffix in ("", "6") if net.ipv6 else ("",):
+            for suffix in [sfx for sfx, on in (("", net.ipv4), ("6", net.ipv6)) if on]:
                 taken = [
                     ipaddress_network(c["subnet" + suffix])
                     for c in configs
@@ -258,7 +263,7 @@ class NetworkStore:
     def allocate(
         self,
         net: Network,
-        pool: ipam.Pool,
+        pool: ipam.Pool | None,
         container_id: str,
         *,
         address: str | None = None,
@@ -269,8 +274,9 @@ class NetworkStore:
         link_local: list[str] | None = None,
     ) -> Endpoint:
         """Record ``container_id``'s endpoint on ``net`` with the fixed ``address`` (``--ip``)
-        or the first free one of ``pool``; the MAC is ``mac`` or derived from the address
-        as Docker's. On an IPv6 network also an IPv6 address: the fixed ``address6``
+        or the first free one of ``pool`` (the IPv4 pool; None on an IPv6-only network:
+        no IPv4 address); the MAC is ``mac``, derived from the IPv4 address as Docker's,
+        or random without one. On an IPv6 network also an IPv6 address: the fixed ``address6``
         (``--ip6``) or the first free one of its IPv6 pool; ``link_local`` addresses
         (``--link-local-ip``, checked by the caller) are recorded as given. Raises Conflict
         (already connected, address taken, pool exhausted), InvalidArgument (address
@@ -287,18 +293,27 @@ class NetworkStore:
                     f"endpoint with name {self._container_name(conn, container_id)} already "
                     f"exists in network {net.name}"
                 )
-            used: set[ipam.IPAddress] = {
-                ipam.IPv4Address(r["address"])
-                for r in conn.execute(
-                    "SELECT address FROM endpoints WHERE network_id = ?", (net.id,)
+            addr: ipam.IPAddress | None = None
+            if pool is not None:
+                used: set[ipam.IPAddress] = {
+                    ipam.IPv4Address(r["address"])
+                    for r in conn.execute(
+                        "SELECT address FROM endpoints WHERE network_id = ?", (net.id,)
+                    )
+                }
+                if address:
+                    addr = ipam.parse_address(address, "--ip")
+                    ipam.check_fixed(pool, addr, used)
+                else:
+                    addr = ipam.first_free(pool, used, f"{net.name} ({net.id})")
+            elif address:
+                raise InvalidArgument(
+                    f"no configured subnet contains IP address {address}: network "
+                    f"{net.name} has no IPv4 (network create --ipv4=false)"
                 )
-            }
-            if address:
-                addr: ipam.IPAddress = ipam.parse_address(address, "--ip")
-                ipam.check_fixed(pool, addr, used)
-            else:
-                addr = ipam.first_free(pool, used, f"{net.name} ({net.id})")
             addr6 = self._allocate6(conn, net, address6)
+            if addr is None and addr6 is None:
+                raise InvalidArgument(f"network {net.name} has no address pool")
             names = {
                 r["ifname"]
                 for r in conn.execute(
@@ -310,8 +325,8 @@ class NetworkStore:
                 os.urandom(32).hex(),
                 net.id,
                 container_id,
-                str(addr),
-                mac or ipam.mac_for(ipam.IPv4Address(addr)),
+                str(addr or ""),
+                mac or (ipam.mac_for(ipam.IPv4Address(addr)) if addr else ipam.random_mac()),
                 ifname,
                 bool(address),
                 list(aliases or []),
@@ -327,7 +342,9 @@ class NetworkStore:
                     ep.id,
                     ep.network_id,
                     ep.container_id,
-                    ep.address,
+                    # An IPv6-only endpoint keeps its IPv6 address here (NOT NULL, UNIQUE
+                    # per network); :meth:`_endpoint` reads it back as no IPv4 address.
+                    ep.address or ep.address6,
                     ep.mac,
                     ep.ifname,
                     int(ep.fixed),
