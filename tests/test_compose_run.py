@@ -8,6 +8,7 @@ published on 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -808,7 +809,8 @@ def test_interrupted_parallel_up_leaves_every_container_started_or_not(
                 break
             if " Container " in line:
                 seen.append(line.strip())
-        os.killpg(up.pid, signal.SIGINT)
+        with contextlib.suppress(ProcessLookupError):  # a fast machine: up is done
+            os.killpg(up.pid, signal.SIGINT)
         rest = up.communicate(timeout=60)[1]
         assert up.returncode in (0, 130), rest
         listed = dy("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}}")

@@ -102,8 +102,9 @@ def parse(args: list[str]) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
 
 
 def run(args: list[str]) -> int | None:
-    """Run ``args`` (the command line after ``dockyard``) if :func:`parse` takes it and
-    return its exit status; None, with nothing done, to have click run it."""
+    """Run ``args`` (the command line after ``dockyard``) if :func:`parse` takes it: the
+    command runs and ends the process, with the exit status it has under click. None,
+    with nothing done, to have click run it."""
     import os
 
     if "DOCKER_HOST" in os.environ:
@@ -114,7 +115,7 @@ def run(args: list[str]) -> int | None:
     command, opts, params = parsed
     import signal
 
-    from dockyard.cli.engine import exit_on_error, terminate
+    from dockyard.cli.engine import exit_now, exit_on_error, terminate
     from dockyard.engine import gc, on_first_open
     from dockyard.paths import Paths
 
@@ -129,8 +130,9 @@ def run(args: list[str]) -> int | None:
         ctx = ProjectContext(paths, **opts)
         if command == "up":
             services = params["services"]
+            runner = ctx.runner(services)
             # dockyard.compose.cli's up with -d and no other flag.
-            ctx.runner(services).up(
+            runner.up(
                 services,
                 no_deps=False,
                 force_recreate=False,
@@ -144,7 +146,8 @@ def run(args: list[str]) -> int | None:
                 scale={},
             )
         else:
-            ctx.name_only_runner().down(
+            runner = ctx.name_only_runner()
+            runner.down(
                 volumes=params["volumes"],
                 remove_orphans=params["remove_orphans"],
                 timeout=params["timeout"],
@@ -152,4 +155,6 @@ def run(args: list[str]) -> int | None:
             )
     except (KeyboardInterrupt, Exception) as e:
         exit_on_error(e)
-    return 0
+    # Done, no thread left: without the interpreter's teardown of every module the
+    # workers needed (its database closed, atexit run, output flushed first).
+    exit_now(runner.engine, 0)

@@ -131,7 +131,8 @@ class Runner:
         results: dict[str, list[str]] = {}
         failure: BaseException | None = None
 
-        self.engine.import_container_modules()
+        # Forward order creates and starts; reverse order stops and removes.
+        self.engine.import_container_modules(start=not reverse)
         # Not inherited by the children: SQLite's per-process lock bookkeeping copied
         # into them made their connections (and their monitors') take no locks, so this
         # process, exiting first on Ctrl-C, deleted the WAL their last writes went to.

@@ -26,12 +26,23 @@ if TYPE_CHECKING:
 
 _on_first_open: Callable[[Any], None] | None = None
 
-#: What creating, starting, stopping and removing a container import: the manager and
-#: its options, network and volume set-up, snapshot mounts, the runtime, the monitor's
-#: launch phase and health checks (see :meth:`EngineBase.import_container_modules`).
-CONTAINER_MODULES = (
-    "dockyard.engine.create",
+#: What stopping and removing a container import: the manager, network and volume
+#: tear-down, snapshot mounts, the runtime and its cgroups, events (see
+#: :meth:`EngineBase.import_container_modules`).
+STOP_MODULES = (
     "dockyard.container.manager",
+    "dockyard.container.operations",
+    "dockyard.network.manager",
+    "dockyard.snapshot",
+    "dockyard.volume.store",
+    "dockyard.runtime.linux",
+    "dockyard.runtime.cgroups",
+    "dockyard.events",
+)
+#: What creating and starting one imports besides: its options, network and log set-up,
+#: the runtime's spec, seccomp and init, the monitor's launch phase and health checks.
+START_MODULES = (
+    "dockyard.engine.create",
     "dockyard.container.supervise",
     "dockyard.container.monitor",
     "dockyard.container.attach",
@@ -39,20 +50,14 @@ CONTAINER_MODULES = (
     "dockyard.container.logs",
     "dockyard.container.etcfiles",
     "dockyard.container.restart",
-    "dockyard.network.manager",
+    "dockyard.container.users",
     "dockyard.network.services",
-    "dockyard.runtime.linux",
     "dockyard.runtime.spec",
     "dockyard.runtime.seccomp",
-    "dockyard.snapshot",
-    "dockyard.snapshot.inroot",
-    "dockyard.volume.store",
-    "dockyard.runtime.cgroups",
     "dockyard.runtime.init",
-    "dockyard.container.users",
+    "dockyard.snapshot.inroot",
     "dockyard.mountspec",
     "dockyard.units",
-    "dockyard.events",
     "socket",
 )
 
@@ -101,15 +106,15 @@ class EngineBase:
         """Open again the connection :meth:`close_state` closed."""
         self.__dict__["db"].connect()
 
-    def import_container_modules(self) -> None:
-        """Import :data:`CONTAINER_MODULES` now, in a front end about to fork workers
-        that each create, start, stop or remove containers (compose's parallel
-        services): imported once here instead of once in every worker and monitor (ten
-        workers importing them cost ten times the CPU). Lazily imported otherwise, so a
-        command pays only for what it touches."""
+    def import_container_modules(self, start: bool = True) -> None:
+        """Import :data:`STOP_MODULES` (and with ``start`` :data:`START_MODULES`) now, in
+        a front end about to fork workers that each stop and remove (or create and
+        start) containers (compose's parallel services): imported once here instead of
+        once in every worker and monitor (ten workers importing them cost ten times the
+        CPU). Lazily imported otherwise, so a command pays only for what it touches."""
         import importlib
 
-        for name in CONTAINER_MODULES:
+        for name in STOP_MODULES + (START_MODULES if start else ()):
             importlib.import_module(name)
         from dockyard.runtime.cgroups import detect
 
