@@ -98,6 +98,7 @@ def test_cli_consolidates_subnets_as_docker_cli() -> None:
             _ipam_configs(*args)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_ipv6_network_containers_and_internal_isolation(dy: Runner, busybox: str) -> None:
     p6 = prefix(1)
@@ -302,6 +303,7 @@ def test_ipv6_default_route_follows_the_gateway_endpoint(dy: Runner, busybox: st
         dy("network", "rm", "g1", "g2")
 
 
+@pytest.mark.slow
 def test_compose_ipv6_network_and_addresses(dy: Runner, busybox: str, tmp_path: Path) -> None:
     # Compose v2's keys: networks.N.enable_ipv6, ipam.config per family (aux_addresses
     # too), services.S.networks.N.ipv6_address and link_local_ips.
