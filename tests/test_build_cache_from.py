@@ -168,6 +168,8 @@ def test_api_cachefrom_takes_only_those_images_steps(
         ("ref=app", 'type required form> "ref=app"'),
         ("type=registry", "ref is required for type=registry"),
         ("type=registry,ref=app,mode=max", "option 'mode' is not supported by Dockyard"),
+        # An unterminated quote (buildx's CSV reader refuses it; it was skipped as empty).
+        ('"', "invalid --cache-from value '\"'"),
     ],
 )
 def test_cache_from_refusals(dy: Runner, tmp_path: Path, value: str, message: str) -> None:

@@ -115,7 +115,7 @@ def parse_cache_from(values: list[str]) -> list[str]:
         if not value:
             continue
         try:
-            fields = next(csv.reader([value]))
+            fields = next(csv.reader([value], strict=True))  # an open quote: an error
         except (csv.Error, StopIteration):
             raise InvalidArgument(f"invalid --cache-from value {value!r}") from None
         if "=" not in value:
