@@ -116,6 +116,26 @@ def test_cache_from_an_image_in_a_registry_on_an_empty_engine(
     other("rmi", "again", "new", app, base, check=True)
 
 
+def test_cache_from_a_registry_fetches_only_the_layers_steps_take(
+    dy: Runner, busybox: str, registry: Registry, engine_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The other engine has the base image (bootstrapped, the same ID) but not its
+    layer's blob as the registry has it (gzip): the import fetches the steps' layers
+    only. It fetched the base layer's blob too, which no image used: system check
+    found it after every such build."""
+    app = f"{registry.host}/cf/onbusybox:1"
+    ctx = _context(tmp_path / "ctx", busybox)
+    dy("build", "-t", app, str(ctx), check=True)
+    dy("push", app, check=True)
+    other = _other_engine(engine_env, tmp_path)
+    other("bootstrap", "busybox", check=True)
+    out = other("build", "--cache-from", f"type=registry,ref={app}", "-t", "again", str(ctx))
+    assert out.stdout.count(" ---> Using cache") == 5, out.stdout + out.stderr
+    check = other("system", "check")
+    assert check.returncode == 0, check.stdout
+    other("rmi", "again", check=True)
+
+
 def test_api_cachefrom_takes_only_those_images_steps(
     dy: Runner, busybox: str, engine_env: dict[str, str], tmp_path: Path
 ) -> None:

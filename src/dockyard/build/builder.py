@@ -536,7 +536,7 @@ class Builder:
                 pins = self.store.pins()
             else:
                 try:
-                    pins = source.load(layers)
+                    pins = source.load(base, layers)
                 except DockyardError as e:
                     self.out(f"WARNING: importing cache from {source.name}: {e}")
                     return False

@@ -149,14 +149,15 @@ def parse_cache_from(values: list[str]) -> list[str]:
 @dataclass
 class CacheSource:
     """An image ``--cache-from`` named: ``name`` as given, its ``config`` and ``manifest``
-    documents, and ``load`` (for an image only in a registry: stores its first N layers
-    here, N the argument, and returns the ``Pins`` that keep them until the caller's
-    image row exists; None for a local image, whose layers are here)."""
+    documents, and ``load`` (for an image only in a registry: ``load(start, end)``
+    stores its layers ``start`` to ``end`` (excluded; those a step takes: the builder
+    has the ones before) here and returns the ``Pins`` that keep them until the
+    caller's image row exists; None for a local image, whose layers are here)."""
 
     name: str
     config: dict[str, Any]
     manifest: dict[str, Any]
-    load: Callable[[int], Pins] | None = None
+    load: Callable[[int, int], Pins] | None = None
     records: dict[str, tuple[int, int]] = field(init=False)
 
     def __post_init__(self) -> None:

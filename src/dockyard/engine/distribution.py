@@ -237,20 +237,22 @@ def cache_source(engine: Engine, name: str, platform: str | None = None) -> Cach
         raise DockyardError(f"invalid manifest for {ref.familiar()}")
     manifest_digest = "sha256:" + hashlib.sha256(data).hexdigest()
 
-    def load(count: int) -> Pins:
-        """Store the first ``count`` layers; returns the pins that keep them until the
-        caller's image row exists (it releases them). On failure what it fetched is
-        removed."""
-        for d in layers[:count]:
+    def load(start: int, end: int) -> Pins:
+        """Store layers ``start`` to ``end`` (excluded: only those, so that no blob of
+        a layer the builder has, in another compression, is fetched for nothing);
+        returns the pins that keep them until the caller's image row exists (it
+        releases them). On failure what it fetched is removed."""
+        taken, taken_ids = layers[start:end], diff_ids[start:end]
+        for d in taken:
             if d.get("mediaType") not in media.LAYERS:
                 raise DockyardError(f"unsupported layer media type {d.get('mediaType')!r}")
         pins = store.pins()
         reg, _, _, _ = puller.resolve(ref, manifest_digest)
         try:
-            puller._layers(reg, ref, layers[:count], diff_ids[:count], pins)
+            puller._layers(reg, ref, taken, taken_ids, pins)
         except BaseException:
             pins.release()
-            store.discard_unreferenced([str(d["digest"]) for d in layers[:count]], diff_ids[:count])
+            store.discard_unreferenced([str(d["digest"]) for d in taken], taken_ids)
             raise
         finally:
             reg.close()
