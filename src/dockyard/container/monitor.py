@@ -10,8 +10,9 @@ almost nothing imported (about 8 MiB RSS, most of it shared; see docs/design.md)
    reports to the CLI and execs phase 2.
 2. *watch* (:class:`Watch`, this module, standard library C modules only): relays the
    container's output into its json-file log and to attach clients, feeds its stdin from
-   them, runs health probes in forked children and waits for PID 1 (a pidfd); then execs
-   phase 3 with the exit status.
+   them, runs health probes in forked children and waits for PID 1 (a pidfd); then goes
+   on to phase 3 with the exit status, in the same interpreter (an exec when it served
+   published ports or DNS, whose threads may outlive their close).
 3. *finish* (:func:`dockyard.container.supervise.finish`): records the exit, cleans up,
    and either restarts the container (back to phase 2) or applies ``--rm`` and exits.
 
@@ -224,9 +225,31 @@ class Watch:
             k: self.args[k] for k in ("root", "runroot", "id", "began", "restarts", "delay")
         }
         args.update(lock=self.lock, status=status)
+        if self.services is None:
+            # Phase 3 in this process: an exec would start an interpreter only to import
+            # the same modules (about 15 ms of CPU per container); the process is single-
+            # threaded, its descriptors closed and the SIGCHLD handling undone.
+            self._unwatch()
+            from dockyard.container.supervise import finish
+
+            finish({k: str(v) for k, v in args.items()})
+        # The services' threads may outlive their close: a fresh process for phase 3,
+        # which forks (a restart).
         os.set_inheritable(self.lock, True)
         argv = command("finish", args)
         os.execv(argv[0], argv)
+
+    def _unwatch(self) -> None:
+        """Undo what :meth:`run` set up for the loop: SIGCHLD back to its default, the
+        wakeup pipe closed."""
+        import _signal
+
+        wakeup = _signal.set_wakeup_fd(-1)
+        _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+        for fd in (wakeup, self.sigchld):
+            if fd >= 0:
+                os.close(fd)
+        self.sigchld = -1
 
     def _wind_down(self) -> None:
         """After PID 1's exit: the last output into the log (bounded: a process that
