@@ -14,9 +14,12 @@ import json
 import os
 import posixpath
 import re
-from typing import Any
 
 from dockyard.errors import InvalidArgument
+
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Names the local driver accepts (moby's RestrictedNameChars).
 NAME_CHARS = "[a-zA-Z0-9][a-zA-Z0-9_.-]"

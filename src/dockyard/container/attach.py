@@ -23,10 +23,10 @@ import struct
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 from dockyard.errors import Conflict, DockyardError
 
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
 if TYPE_CHECKING:
     import socket
 

@@ -17,12 +17,14 @@ import os
 import signal
 import threading
 import time
-from typing import TYPE_CHECKING, Any
 
 from dockyard.container import fdwait
 from dockyard.errors import DockyardError, InvalidArgument
 
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from dockyard.container.manager import ContainerManager
     from dockyard.container.store import Container, ContainerStore
 

@@ -18,7 +18,6 @@ import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from dockyard.container.names import random_name, validate_name
 from dockyard.container.options import CreateOptions
@@ -40,7 +39,10 @@ from dockyard.errors import (
 from dockyard.paths import Paths
 from dockyard.timetypes import now
 
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
 if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
     from dockyard.image.store import Image, ImageStore
     from dockyard.network.manager import NetworkManager
     from dockyard.snapshot import LayerStore

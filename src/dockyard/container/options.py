@@ -4,7 +4,10 @@ HostConfig (Docker CLI reference: docker container create)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 # No __repr__/__eq__ (nothing compares or prints these): generating them for ~90 fields

@@ -5,9 +5,12 @@ the container ran 10 seconds)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from dockyard.errors import InvalidArgument
+
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 POLICIES = ("no", "always", "on-failure", "unless-stopped")
 DEFAULT_DELAY = 0.1

@@ -8,13 +8,14 @@ import contextlib
 import os
 import signal
 import time
-from typing import TYPE_CHECKING, NoReturn
 
 from dockyard.container.signals import PROXIED_SIGNALS
 from dockyard.errors import DiskFull, DockyardError, NotFound
 
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import NoReturn
 
     from dockyard.container.manager import ContainerManager
     from dockyard.container.store import Container

@@ -18,11 +18,11 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 from dockyard.engine.base import EngineBase
 from dockyard.errors import Conflict, DockyardError, NotFound
 
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
 if TYPE_CHECKING:
     import socket
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
 from dockyard.engine.base import EngineBase
 from dockyard.errors import DockyardError, InvalidArgument
+
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: ``POST /build`` parameters the builder honours (others given with a non-default value
 #: are refused by :meth:`BuildOperations.image_build_tar`).

@@ -9,11 +9,12 @@ the daemon's JSON decoding ignores them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from dockyard.errors import InvalidArgument
 
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from dockyard.container.options import CreateOptions
 
 # HostConfig fields Dockyard does not implement, with the values that mean "not set"

@@ -20,17 +20,24 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
 
 from dockyard import reference
 from dockyard.errors import DockyardError, InvalidArgument
 
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from dockyard.build.cache import CacheSource
     from dockyard.distribution.credentials import Credentials
     from dockyard.engine import Engine
     from dockyard.image.store import ImageStore, Pins
     from dockyard.paths import Paths
+
+    Emit = Callable[[dict[str, Any]], None]
+    #: ``on_cancel(abort)``: ``abort()`` is called (from another thread) when the caller
+    #: stops.
+    OnCancel = Callable[[Callable[[], None]], None]
 
 _DONE = object()
 #: Seconds a cancelled pull or push is given to remove its temporary files.
@@ -40,11 +47,6 @@ _CANCEL_WAIT = 2.0
 class Cancelled(DockyardError):
     """Raised in a pull's or push's threads by their next progress message once the
     caller stopped (Ctrl-C, SIGTERM, a client gone), so they unwind and clean up."""
-
-
-Emit = Callable[[dict[str, Any]], None]
-#: ``on_cancel(abort)``: ``abort()`` is called (from another thread) when the caller stops.
-OnCancel = Callable[[Callable[[], None]], None]
 
 
 def _stream(

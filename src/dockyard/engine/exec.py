@@ -11,10 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from typing import Any
 
 from dockyard.engine.base import EngineBase
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
+
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _exec_action(action: str, cmd: list[str]) -> str:

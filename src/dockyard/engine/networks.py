@@ -5,12 +5,13 @@ daemon applies them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from dockyard.engine.base import EngineBase
 from dockyard.errors import InvalidArgument, NotFound
 
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from dockyard.engine.types import Filters
     from dockyard.network.manager import Network
 

@@ -8,9 +8,12 @@ import datetime
 import os
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from dockyard.engine.base import EngineBase
+
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 #: Seconds between two samples of a stream.

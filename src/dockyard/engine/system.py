@@ -5,10 +5,10 @@ v1.51, System).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from dockyard.engine.base import EngineBase
 
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
 if TYPE_CHECKING:
     from dockyard.engine.types import Ping, SystemInfo, SystemVersion
 

@@ -7,9 +7,12 @@ import ipaddress
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from dockyard.errors import Conflict, InvalidArgument
+
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 IPv4Network = ipaddress.IPv4Network
 IPv4Address = ipaddress.IPv4Address

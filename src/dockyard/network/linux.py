@@ -14,20 +14,21 @@ import json
 import os
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from dockyard.errors import DockyardError
 
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
 if TYPE_CHECKING:
     import subprocess
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
 MNT_DETACH = 2
 #: The nftables table holding every Dockyard rule (``table ip dockyard``).
 NFT_TABLE = "dockyard"
-
-T = TypeVar("T")
 
 
 def quote(word: str) -> str:

@@ -19,7 +19,6 @@ import ipaddress
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
 from dockyard.network import ipam, linux, netlink
@@ -27,7 +26,10 @@ from dockyard.network.linux import NFT_TABLE, quote
 from dockyard.network.store import Endpoint, Network, NetworkStore
 from dockyard.timetypes import now
 
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from dockyard.container.store import Container, ContainerStore
     from dockyard.paths import Paths
     from dockyard.state import StateDB

@@ -17,9 +17,12 @@ from __future__ import annotations
 import _socket
 import os
 import struct
-from typing import Any
 
 from dockyard.errors import DockyardError
+
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 NETLINK_ROUTE = 0
 RTM_NEWLINK, RTM_GETLINK = 16, 18

@@ -8,13 +8,15 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import Conflict, InvalidArgument, NotFound
 from dockyard.network import ipam
 from dockyard.timetypes import now
 
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from dockyard.state import StateDB
 
 

@@ -6,8 +6,8 @@ Import-light: the implementations are imported by :func:`get_runtime` only.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
 if TYPE_CHECKING:
     from dockyard.runtime.external import ExternalRuntime
     from dockyard.runtime.linux import LinuxRuntime

@@ -27,7 +27,6 @@ import signal
 import stat
 import struct
 from collections.abc import Callable
-from typing import Any
 
 from dockyard.errors import DockyardError
 from dockyard.runtime import caps as _caps
@@ -35,6 +34,10 @@ from dockyard.runtime import seccomp as _seccomp
 from dockyard.runtime import syscalls as sc
 from dockyard.snapshot import inroot
 from dockyard.snapshot.securejoin import securejoin as _securejoin
+
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

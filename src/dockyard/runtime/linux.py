@@ -20,10 +20,13 @@ import os
 import re
 import signal
 import time
-from typing import Any
 
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound, RuntimeFailure
 from dockyard.runtime import syscalls
+
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 _ID = re.compile(r"^[\w+\-.]+\Z")
 

@@ -25,9 +25,12 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-from typing import Any
 
 from dockyard.errors import InvalidArgument
+
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 PROFILES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profiles")
 DEFAULT_PROFILE = os.path.join(PROFILES_DIR, "seccomp-default.json")

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
 
 from dockyard.errors import InvalidArgument
 from dockyard.runtime import caps as _caps
+
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 OCI_VERSION = "1.1.0"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

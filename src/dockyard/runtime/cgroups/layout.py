@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import NamedTuple
+
+from dockyard.record import Record
 
 # Mount options of a v1 cgroup filesystem that are not controller names.
 _NOT_CONTROLLERS = frozenset(
@@ -28,20 +29,24 @@ _NOT_CONTROLLERS = frozenset(
 _OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 
 
-class Mount(NamedTuple):
+class Mount(Record):
     """One mounted cgroup hierarchy.
 
     ``point`` is the absolute mount point, ``root`` the cgroup path (inside the hierarchy)
     that is mounted there (``/`` except inside containers), ``controllers`` the v1 controller
     names it carries (``("cpu", "cpuacct")``, ``("name=systemd",)``) or ``()`` for cgroup2.
+    (A plain record: typing.NamedTuple would import typing on every run.)
     """
 
-    point: str
-    root: str
-    controllers: tuple[str, ...] = ()
+    _FIELDS = ("point", "root", "controllers")
+
+    def __init__(self, point: str, root: str, controllers: tuple[str, ...] = ()) -> None:
+        self.point = point
+        self.root = root
+        self.controllers = controllers
 
 
-class Layout(NamedTuple):
+class Layout(Record):
     """The cgroup layout of this host as seen from this mount namespace.
 
     ``mode`` is ``"v2"`` when only the unified hierarchy is mounted and ``"v1"`` otherwise
@@ -50,9 +55,12 @@ class Layout(NamedTuple):
     mount; ``unified`` is the cgroup2 mount, if any.
     """
 
-    mode: str
-    v1: dict[str, Mount]
-    unified: Mount | None
+    _FIELDS = ("mode", "v1", "unified")
+
+    def __init__(self, mode: str, v1: dict[str, Mount], unified: Mount | None) -> None:
+        self.mode = mode
+        self.v1 = v1
+        self.unified = unified
 
     def v1_mounts(self) -> list[Mount]:
         """The distinct v1 mounts (``cpu`` and ``cpuacct`` mounted together count once)."""

@@ -11,12 +11,15 @@ import errno
 import os
 import signal
 import time
-from typing import Any
 
 from dockyard.errors import DockyardError, InvalidArgument
 
 from . import fs
 from .layout import Layout, Mount, detect, own_cgroup_paths
+
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 # How long destroy() waits for a cgroup to empty after its processes were killed.
 _RMDIR_TIMEOUT = 2.0

@@ -7,7 +7,6 @@ same path in the unified hierarchy, as runc does; no limits are written there.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from dockyard.errors import DockyardError
 
@@ -15,6 +14,10 @@ from .. import fs
 from .. import pids as pids_ctl
 from ..manager import Hierarchy, Manager
 from . import blkio, cpu, cpuset, devices, freezer, memory
+
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class V1Manager(Manager):

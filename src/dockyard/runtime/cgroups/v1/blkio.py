@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from dockyard.errors import DockyardError
 
 from .. import fs
+
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 _THROTTLE = (
     ("throttleReadBpsDevice", "blkio.throttle.read_bps_device"),

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any
 
 from dockyard.errors import DockyardError
 
 from .. import fs
+
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def apply(path: str, cpu: dict[str, Any]) -> None:
