@@ -9,9 +9,9 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from dockyard.container.jsonfile import PARTIAL_SIZE, JsonFileWriter, format_time
+from dockyard.record import Record
 from dockyard.timetypes import parse_time
 
 __all__ = [
@@ -30,13 +30,26 @@ def log_path(container_dir: str, container_id: str) -> str:
     return os.path.join(container_dir, f"{container_id}-json.log")
 
 
-@dataclass
-class LogEntry:
+# A plain class, not a dataclass: the dataclasses module (with inspect) cost every run
+# about 10 ms of CPU (bench/README.md).
+class LogEntry(Record):
     """One json-file entry: ``log`` bytes, ``stream`` name, ``time`` in ns since the epoch."""
 
     log: bytes
     stream: str
     time: int
+
+    _FIELDS = ("log", "stream", "time")
+
+    def __init__(
+        self,
+        log: bytes,
+        stream: str,
+        time: int,
+    ) -> None:
+        self.log = log
+        self.stream = stream
+        self.time = time
 
 
 def _decode(line: bytes) -> LogEntry | None:

@@ -16,7 +16,6 @@ import json
 import os
 import signal
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from functools import cached_property
 
 from dockyard.container.names import random_name, validate_name
@@ -37,6 +36,7 @@ from dockyard.errors import (
     RuntimeFailure,
 )
 from dockyard.paths import Paths
+from dockyard.record import Record
 from dockyard.timetypes import now
 
 TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
@@ -80,16 +80,29 @@ def cgroups_path(container_id: str, parent: str) -> str:
     return os.path.join(parent or default_cgroup_parent(), container_id)
 
 
-@dataclass
-class Stdio:
+# A plain class, not a dataclass: the dataclasses module (with inspect) cost every run
+# about 10 ms of CPU (bench/README.md).
+class Stdio(Record):
     """The container's side of its stdio kept by whoever runs it: ``sources`` the read
     ends of its output as ``(fd, "stdout"|"stderr")`` (a pty master is ``stdout``),
     ``stdin`` the write end of its input (None: none), ``master`` its pty master, also
     in ``sources`` (None: no pty)."""
 
-    sources: list[tuple[int, str]] = field(default_factory=list)
-    stdin: int | None = None
-    master: int | None = None
+    sources: list[tuple[int, str]]
+    stdin: int | None
+    master: int | None
+
+    _FIELDS = ("sources", "stdin", "master")
+
+    def __init__(
+        self,
+        sources: list[tuple[int, str]] | None = None,
+        stdin: int | None = None,
+        master: int | None = None,
+    ) -> None:
+        self.sources = [] if sources is None else sources
+        self.stdin = stdin
+        self.master = master
 
     def close(self) -> None:
         """Close every fd still held."""
@@ -2436,13 +2449,11 @@ def _check_name_fields(opts: CreateOptions) -> None:
     syscall takes it, so the container was made and failed at start with a Python
     message), and a line break in an ``--add-host`` name (a line of its own in
     /etc/hosts), are refused too."""
-    import dataclasses
-
     from dockyard.errors import InvalidArgument
 
-    for f in dataclasses.fields(opts):
-        if _has_nul(getattr(opts, f.name)):
-            raise InvalidArgument(f"invalid {f.name}: NUL bytes are not allowed")
+    for field_name, value in vars(opts).items():  # in the order of the fields
+        if _has_nul(value):
+            raise InvalidArgument(f"invalid {field_name}: NUL bytes are not allowed")
     name = opts.hostname or ""
     if len(name.encode()) > HOSTNAME_MAX:
         raise InvalidArgument(

@@ -4,9 +4,8 @@ the container ran 10 seconds)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from dockyard.errors import InvalidArgument
+from dockyard.record import Record
 
 TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
 if TYPE_CHECKING:
@@ -45,8 +44,9 @@ def is_none(policy: dict[str, Any] | None) -> bool:
     return not policy or policy.get("Name") in ("", "no")
 
 
-@dataclass
-class RestartManager:
+# A plain class, not a dataclass: the dataclasses module (with inspect) cost every run
+# about 10 ms of CPU (bench/README.md).
+class RestartManager(Record):
     """Decides, after each exit, whether and when to start the container again.
 
     ``policy`` is HostConfig.RestartPolicy; ``restart_count`` is the number of restarts
@@ -54,8 +54,20 @@ class RestartManager:
     """
 
     policy: dict[str, Any]
-    restart_count: int = 0
-    delay: float = 0.0
+    restart_count: int
+    delay: float
+
+    _FIELDS = ("policy", "restart_count", "delay")
+
+    def __init__(
+        self,
+        policy: dict[str, Any],
+        restart_count: int = 0,
+        delay: float = 0.0,
+    ) -> None:
+        self.policy = policy
+        self.restart_count = restart_count
+        self.delay = delay
 
     def should_restart(self, exit_code: int, stopped_by_user: bool, ran_for: float) -> float | None:
         """The delay in seconds before the next start, or None for no restart.

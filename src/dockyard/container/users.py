@@ -5,22 +5,37 @@ accepted even when absent from the files)."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from dockyard.errors import RuntimeFailure
+from dockyard.record import Record
 
 #: The largest uid/gid a container may use (runc's limit, 2^31 - 1).
 MAX_ID = 2**31 - 1
 
 
-@dataclass
-class ExecUser:
+# A plain class, not a dataclass: the dataclasses module (with inspect) cost every run
+# about 10 ms of CPU (bench/README.md).
+class ExecUser(Record):
     """The process identity: numeric uid, gid, supplementary gids and home directory."""
 
-    uid: int = 0
-    gid: int = 0
-    additional_gids: list[int] = field(default_factory=list)
-    home: str = "/"
+    uid: int
+    gid: int
+    additional_gids: list[int]
+    home: str
+
+    _FIELDS = ("uid", "gid", "additional_gids", "home")
+
+    def __init__(
+        self,
+        uid: int = 0,
+        gid: int = 0,
+        additional_gids: list[int] | None = None,
+        home: str = "/",
+    ) -> None:
+        self.uid = uid
+        self.gid = gid
+        self.additional_gids = [] if additional_gids is None else additional_gids
+        self.home = home
 
 
 #: The most of an /etc/passwd or /etc/group file read (a container controls them).

@@ -6,9 +6,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 
 from dockyard.errors import Conflict, InvalidArgument
+from dockyard.record import Record
 
 TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
 if TYPE_CHECKING:
@@ -29,8 +29,9 @@ DEFAULT_POOLS: tuple[tuple[str, int], ...] = tuple(
 ) + (("192.168.0.0/16", 20),)
 
 
-@dataclass(frozen=True)
-class Pool:
+# A plain class, not a dataclass: the dataclasses module (with inspect) cost every run
+# about 10 ms of CPU (bench/README.md).
+class Pool(Record):
     """One network's configuration of one address family: ``subnet``, ``gateway`` (an
     address inside it), ``ip_range`` (the part containers get automatic addresses from;
     the subnet if unset) and ``aux`` (``--aux-address`` name -> address: reserved, never
@@ -39,7 +40,25 @@ class Pool:
     subnet: IPNetwork
     gateway: IPAddress
     ip_range: IPNetwork
-    aux: tuple[tuple[str, IPAddress], ...] = ()
+    aux: tuple[tuple[str, IPAddress], ...]
+
+    _FIELDS = ("subnet", "gateway", "ip_range", "aux")
+
+    def __init__(
+        self,
+        subnet: IPNetwork,
+        gateway: IPAddress,
+        ip_range: IPNetwork,
+        aux: tuple[tuple[str, IPAddress], ...] = (),
+    ) -> None:
+        self.subnet = subnet
+        self.gateway = gateway
+        self.ip_range = ip_range
+        self.aux = aux
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        # Hashable as the frozen dataclass it was (its fields are never reassigned).
+        return hash((self.subnet, self.gateway, self.ip_range, self.aux))
 
     def reserved(self) -> set[IPAddress]:
         """The addresses no container gets: network, gateway, auxiliary and, for IPv4, the

@@ -7,10 +7,10 @@ import ipaddress
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from dockyard.errors import Conflict, InvalidArgument, NotFound
 from dockyard.network import ipam
+from dockyard.record import Record
 from dockyard.timetypes import now
 
 TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 PREDEFINED = {"bridge": "bridge", "host": "host", "none": "null"}
 
 
-@dataclass
-class Network:
+# A plain class, not a dataclass: the dataclasses module (with inspect) cost every run
+# about 10 ms of CPU (bench/README.md).
+class Network(Record):
     """A network record. ``config`` keys: ``subnet``, ``gateway``, ``ip_range`` (strings,
     the range only when given), ``internal``, ``attachable`` (bools), ``labels`` and
     ``options`` (dicts of strings; ``parent`` for macvlan/ipvlan); an IPv6 network
@@ -36,7 +37,23 @@ class Network:
     name: str
     driver: str
     created: str
-    config: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any]
+
+    _FIELDS = ("id", "name", "driver", "created", "config")
+
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        driver: str,
+        created: str,
+        config: dict[str, Any] | None = None,
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.driver = driver
+        self.created = created
+        self.config = {} if config is None else config
 
     @property
     def short_id(self) -> str:
@@ -95,8 +112,9 @@ def ipaddress_network(text: str) -> ipam.IPNetwork:
     return ipaddress.ip_network(text, strict=False)
 
 
-@dataclass
-class Endpoint:
+# A plain class, not a dataclass: the dataclasses module (with inspect) cost every run
+# about 10 ms of CPU (bench/README.md).
+class Endpoint(Record):
     """A container's attachment to a network: its ``address`` (IPv4, no prefix), ``mac``,
     interface name inside the container and ``aliases``; on an IPv6 network its
     ``address6`` (no prefix; ``fixed6``: given with ``--ip6``), and the
@@ -112,10 +130,53 @@ class Endpoint:
     aliases: list[str]
     #: EndpointSettings kept as given: ``Links`` ("NAME:ALIAS" on a user-defined
     #: network), ``DriverOpts`` and ``GwPriority`` (see :attr:`links` ...).
-    options: dict[str, Any] = field(default_factory=dict)
-    address6: str = ""
-    fixed6: bool = False
-    link_local: list[str] = field(default_factory=list)
+    options: dict[str, Any]
+    address6: str
+    fixed6: bool
+    link_local: list[str]
+
+    _FIELDS = (
+        "id",
+        "network_id",
+        "container_id",
+        "address",
+        "mac",
+        "ifname",
+        "fixed",
+        "aliases",
+        "options",
+        "address6",
+        "fixed6",
+        "link_local",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        network_id: str,
+        container_id: str,
+        address: str,
+        mac: str,
+        ifname: str,
+        fixed: bool,
+        aliases: list[str],
+        options: dict[str, Any] | None = None,
+        address6: str = "",
+        fixed6: bool = False,
+        link_local: list[str] | None = None,
+    ) -> None:
+        self.id = id
+        self.network_id = network_id
+        self.container_id = container_id
+        self.address = address
+        self.mac = mac
+        self.ifname = ifname
+        self.fixed = fixed
+        self.aliases = aliases
+        self.options = {} if options is None else options
+        self.address6 = address6
+        self.fixed6 = fixed6
+        self.link_local = [] if link_local is None else link_local
 
     @property
     def links(self) -> list[str]:

@@ -7,9 +7,9 @@ config.md and config-linux.md) with Docker's defaults plus what the options ask 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from dockyard.errors import InvalidArgument
+from dockyard.record import Record
 from dockyard.runtime import caps as _caps
 
 TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
@@ -68,8 +68,9 @@ DEVICE_RULES = (
 )
 
 
-@dataclass
-class SpecOptions:
+# A plain class, not a dataclass: the dataclasses module (with inspect) cost every run
+# about 10 ms of CPU (bench/README.md).
+class SpecOptions(Record):
     """What a container asks for beyond Docker's defaults.
 
     ``user`` is (uid, gid); ``ulimits`` maps Docker names (``nofile``) to (soft, hard);
@@ -85,31 +86,116 @@ class SpecOptions:
     """
 
     args: list[str]
-    env: list[str] = field(default_factory=lambda: [f"PATH={DEFAULT_PATH}"])
-    cwd: str = "/"
-    root_path: str = "rootfs"
-    user: tuple[int, int] = (0, 0)
-    additional_gids: list[int] = field(default_factory=list)
-    hostname: str = ""
-    terminal: bool = False
-    console_size: tuple[int, int] | None = None
-    privileged: bool = False
-    cap_add: list[str] = field(default_factory=list)
-    cap_drop: list[str] = field(default_factory=list)
-    readonly_rootfs: bool = False
-    no_new_privileges: bool = False
-    ulimits: dict[str, tuple[int, int]] = field(default_factory=dict)
-    namespaces: dict[str, str] = field(default_factory=dict)
-    cgroups_path: str | None = None
-    resources: dict[str, Any] | None = None
-    mounts: list[dict[str, Any]] = field(default_factory=list)
-    sysctl: dict[str, str] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
-    shm_size: int = 64 * 1024 * 1024
-    seccomp: dict[str, Any] | None = None
-    domainname: str = ""
-    devices: list[dict[str, Any]] = field(default_factory=list)
-    oom_score_adj: int | None = None
+    env: list[str]
+    cwd: str
+    root_path: str
+    user: tuple[int, int]
+    additional_gids: list[int]
+    hostname: str
+    terminal: bool
+    console_size: tuple[int, int] | None
+    privileged: bool
+    cap_add: list[str]
+    cap_drop: list[str]
+    readonly_rootfs: bool
+    no_new_privileges: bool
+    ulimits: dict[str, tuple[int, int]]
+    namespaces: dict[str, str]
+    cgroups_path: str | None
+    resources: dict[str, Any] | None
+    mounts: list[dict[str, Any]]
+    sysctl: dict[str, str]
+    annotations: dict[str, str]
+    shm_size: int
+    seccomp: dict[str, Any] | None
+    domainname: str
+    devices: list[dict[str, Any]]
+    oom_score_adj: int | None
+
+    _FIELDS = (
+        "args",
+        "env",
+        "cwd",
+        "root_path",
+        "user",
+        "additional_gids",
+        "hostname",
+        "terminal",
+        "console_size",
+        "privileged",
+        "cap_add",
+        "cap_drop",
+        "readonly_rootfs",
+        "no_new_privileges",
+        "ulimits",
+        "namespaces",
+        "cgroups_path",
+        "resources",
+        "mounts",
+        "sysctl",
+        "annotations",
+        "shm_size",
+        "seccomp",
+        "domainname",
+        "devices",
+        "oom_score_adj",
+    )
+
+    def __init__(
+        self,
+        args: list[str],
+        env: list[str] | None = None,
+        cwd: str = "/",
+        root_path: str = "rootfs",
+        user: tuple[int, int] = (0, 0),
+        additional_gids: list[int] | None = None,
+        hostname: str = "",
+        terminal: bool = False,
+        console_size: tuple[int, int] | None = None,
+        privileged: bool = False,
+        cap_add: list[str] | None = None,
+        cap_drop: list[str] | None = None,
+        readonly_rootfs: bool = False,
+        no_new_privileges: bool = False,
+        ulimits: dict[str, tuple[int, int]] | None = None,
+        namespaces: dict[str, str] | None = None,
+        cgroups_path: str | None = None,
+        resources: dict[str, Any] | None = None,
+        mounts: list[dict[str, Any]] | None = None,
+        sysctl: dict[str, str] | None = None,
+        annotations: dict[str, str] | None = None,
+        shm_size: int = 64 * 1024 * 1024,
+        seccomp: dict[str, Any] | None = None,
+        domainname: str = "",
+        devices: list[dict[str, Any]] | None = None,
+        oom_score_adj: int | None = None,
+    ) -> None:
+        self.args = args
+        self.env = [f"PATH={DEFAULT_PATH}"] if env is None else env
+        self.cwd = cwd
+        self.root_path = root_path
+        self.user = user
+        self.additional_gids = [] if additional_gids is None else additional_gids
+        self.hostname = hostname
+        self.terminal = terminal
+        self.console_size = console_size
+        self.privileged = privileged
+        self.cap_add = [] if cap_add is None else cap_add
+        self.cap_drop = [] if cap_drop is None else cap_drop
+        self.readonly_rootfs = readonly_rootfs
+        self.no_new_privileges = no_new_privileges
+        self.ulimits = {} if ulimits is None else ulimits
+        self.namespaces = {} if namespaces is None else namespaces
+        self.cgroups_path = cgroups_path
+        self.resources = resources
+        self.mounts = [] if mounts is None else mounts
+        self.sysctl = {} if sysctl is None else sysctl
+        self.annotations = {} if annotations is None else annotations
+        self.shm_size = shm_size
+        self.seccomp = seccomp
+        self.domainname = domainname
+        self.devices = [] if devices is None else devices
+        self.oom_score_adj = oom_score_adj
 
 
 def _default_mounts(opts: SpecOptions) -> list[dict[str, Any]]:
