@@ -5,7 +5,8 @@ Usage (as root; the engine root must exist, with ``busybox`` bootstrapped for ``
     python bench/run_breakdown.py --runs 20 --root R --runroot RR -- run --rm --network none busybox true
 
 Each run is a fresh interpreter (``python -c``) that wraps a list of the engine's functions
-(``PHASES``) with timers, then calls ``dockyard.cli.main.main`` with the arguments. A
+(``PHASES``) with timers, then calls ``dockyard.cli.entry.main`` (the console script's entry point:
+the click-free fast path, else click's ``dockyard.cli.main``) with the arguments. A
 phase's figures are inclusive of the phases it calls (the indentation shows the nesting);
 ``imports`` is the time spent importing modules while the command ran (outside the
 phases' own work: an import inside a phase counts in both), measured around
@@ -30,7 +31,7 @@ import time
 
 #: (label, module, attribute path) of the functions timed, outermost first.
 PHASES: tuple[tuple[str, str, str], ...] = (
-    ("main", "dockyard.cli.main", "main"),
+    ("main", "dockyard.cli.entry", "main"),
     ("  create request (flags)", "dockyard.cli.run", "_create_request"),
     ("  image present (--pull)", "dockyard.cli.run", "_pull_image"),
     ("  container create", "dockyard.engine.containers", "ContainerOperations.container_create"),
@@ -56,11 +57,6 @@ PHASES: tuple[tuple[str, str, str], ...] = (
         "    clean-up: runtime delete",
         "dockyard.container.manager",
         "ContainerManager._release_runtime",
-    ),
-    (
-        "    clean-up: cgroup parent",
-        "dockyard.container.manager",
-        "ContainerManager._remove_cgroup_parent",
     ),
     ("    network teardown", "dockyard.network.manager", "NetworkManager.teardown"),
     ("    record exit", "dockyard.container.manager", "ContainerManager.record_exit"),
@@ -119,7 +115,7 @@ def find_and_load(name, import_):
         patch(module)
     return module
 boot._find_and_load = find_and_load
-import dockyard.cli.main as cli_main
+import dockyard.cli.entry as cli_entry
 def report():
     # Phases still running: the command ends with os._exit (cli.engine.exit_now).
     for label, w, c in running:
@@ -133,7 +129,7 @@ import atexit
 atexit.register(report)
 if "imports" in acc:
     acc["entry imports (before main)"] = acc.pop("imports")
-cli_main.main()
+cli_entry.main()
 """
 
 

@@ -182,13 +182,22 @@ def _remove_dead_runs_cgroups() -> None:
 @pytest.fixture(autouse=True, scope="session")
 def default_bridge_removed() -> Iterator[None]:
     """Remove this run's default bridge and its chains at the end (like docker0 it stays
-    while the engine lives: alias ``dockyard default bridge``, outside the per-test check),
-    and at the start those, and the cgroup parents, of earlier runs that were killed."""
+    while the engine lives: alias ``dockyard default bridge``, outside the per-test check)
+    and its default cgroup parent (kept too), and at the start those of earlier runs that
+    were killed."""
     for name in _dead_runs_bridges():
         _remove_default_bridge(name)
     _remove_dead_runs_cgroups()
     yield
     _remove_default_bridge(DEFAULT_BRIDGE)
+    # The engines' default cgroup parent, kept from run to run as dockerd keeps its own.
+    for top in Path("/sys/fs/cgroup").iterdir():
+        for dirpath, dirnames, _ in os.walk(top):
+            if CGROUP_PARENT in dirnames:
+                _remove_cgroup_tree(os.path.join(dirpath, CGROUP_PARENT))
+                dirnames.remove(CGROUP_PARENT)
+            if dirpath.count("/") > 12:
+                dirnames.clear()
 
 
 def _remove_network_leftovers(root: str) -> None:

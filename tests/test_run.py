@@ -548,6 +548,24 @@ def test_cgroup_parent(dy: Runner, busybox: str) -> None:
                 os.rmdir(f"{top}{parent}")
 
 
+def test_default_cgroup_parent_is_kept(dy: Runner, busybox: str) -> None:
+    """The default cgroup parent is made once and kept (as dockerd's ``docker`` cgroup),
+    not made and removed in every hierarchy per run: after runs it is there, empty;
+    ``system check`` finds nothing to report in it."""
+    from dockyard.runtime import cgroups
+
+    dy("run", "--rm", "--network", "none", busybox, "true", check=True)
+    cid = dy("run", "-d", "--network", "none", busybox, "true", check=True).stdout.strip()
+    dy("wait", cid, check=True)
+    dy("rm", cid, check=True)
+    parents = list(cgroups.load(CGROUP_PARENT).paths.values())
+    assert parents
+    for parent in parents:
+        assert os.path.isdir(parent), parent
+        assert not [d for d in os.listdir(parent) if os.path.isdir(os.path.join(parent, d))]
+    assert dy("system", "check").returncode == 0
+
+
 def test_alternative_runtime_crun(dy: Runner, busybox: str) -> None:
     """crun 1.8 refuses this hybrid cgroup layout; Dockyard runs it in a private mount
     namespace without the cgroup2 mount (runtime/external.py)."""

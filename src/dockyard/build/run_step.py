@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dockyard.paths import Paths, default_cgroup_parent
+from dockyard.paths import Paths
 
 #: Mount points the runtime creates in the root when missing; not part of the layer
 #: (files first, then the directories that may have been made to hold them).
@@ -83,7 +83,7 @@ def run_in_container(
     from dockyard.container.users import resolve_user
     from dockyard.errors import DockyardError
     from dockyard.runtime import get_runtime
-    from dockyard.runtime.spec import SpecOptions, build_spec
+    from dockyard.runtime.spec import KEEP_CGROUP_PARENTS, SpecOptions, build_spec
     from dockyard.snapshot import inroot, mount_rootfs, unmount
 
     bundle = os.path.dirname(rootfs)
@@ -134,6 +134,8 @@ def run_in_container(
                 hostname=container_id[:12],
                 namespaces=namespaces,
                 cgroups_path=cgroups_path(container_id, hc.get("CgroupParent") or ""),
+                # The default parent is kept, as for containers (container.manager).
+                annotations={} if hc.get("CgroupParent") else {KEEP_CGROUP_PARENTS: "keep"},
                 resources=oci_resources(hc) or None,
                 shm_size=hc.get("ShmSize") or DEFAULT_SHM_SIZE,
                 ulimits={u["Name"]: (u["Soft"], u["Hard"]) for u in hc.get("Ulimits") or []},
@@ -157,7 +159,6 @@ def run_in_container(
             json.dump(spec, f)
         os.replace(tmp, os.path.join(bundle, "config.json"))
         runtime = get_runtime("dockyard", paths.runtime_state)
-        undo.callback(_remove_cgroup_parent)
         pipes = [os.pipe() for _ in range(1 if write_err is None else 2)]
         for read_end, _ in pipes:
             os.set_inheritable(read_end, False)
@@ -228,14 +229,3 @@ def _relay(fd: int, write: Callable[[bytes], None]) -> None:
             write(data)
     finally:
         os.close(fd)
-
-
-def _remove_cgroup_parent() -> None:
-    """Remove the default parent cgroup once empty (external runtimes leave it)."""
-    from dockyard.errors import DockyardError
-    from dockyard.runtime import cgroups
-
-    with contextlib.suppress(DockyardError, OSError):
-        for path in cgroups.load(default_cgroup_parent()).paths.values():
-            with contextlib.suppress(OSError):
-                os.rmdir(path)

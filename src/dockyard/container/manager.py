@@ -72,6 +72,19 @@ RECOVER_IN_PROCESS = True
 INIT_PATH = "/sbin/docker-init"
 
 
+def _annotations(hc: dict[str, Any]) -> dict[str, str]:
+    """The OCI annotations of a container with HostConfig ``hc``: its ``--annotation``
+    values, and under the default cgroup parent the runtime's instruction to leave that
+    parent when the container's cgroup goes (it is made once and kept, as dockerd keeps
+    its ``docker`` cgroup: bench/README.md; ``system check --repair`` removes it empty)."""
+    from dockyard.runtime.spec import KEEP_CGROUP_PARENTS
+
+    annotations = dict(hc.get("Annotations") or {})
+    if not hc.get("CgroupParent"):
+        annotations[KEEP_CGROUP_PARENTS] = "keep"
+    return annotations
+
+
 def cgroups_path(container_id: str, parent: str) -> str:
     """The OCI ``linux.cgroupsPath``: relative (nested under the engine process's own
     cgroup) unless ``--cgroup-parent`` is absolute."""
@@ -1279,7 +1292,6 @@ class ContainerManager:
                 with contextlib.suppress(DockyardError, OSError):
                     cgroups.load(self._cgroups_path(c)).destroy(kill=True)
             self._remove_noted_cgroup_dirs(c)
-            self._remove_cgroup_parent(c)
         unmount(os.path.join(self.paths.container_dir(c.id), "rootfs"))
         unmount(os.path.join(self.paths.container_dir(c.id), "shm"))
         with contextlib.suppress(DockyardError, OSError):
@@ -1539,20 +1551,6 @@ class ContainerManager:
                 with contextlib.suppress(DockyardError):
                     runtime.delete(c.id, True)
             self._remove_noted_cgroup_dirs(c)
-            self._remove_cgroup_parent(c)
-
-    def _remove_cgroup_parent(self, c: Container) -> None:
-        """Remove the default parent cgroup once empty: runc and crun leave the parents
-        of a nested cgroupsPath behind (Dockyard's runtime removes them)."""
-        if c.host_config.get("CgroupParent"):
-            return
-        from dockyard.paths import default_cgroup_parent
-        from dockyard.runtime import cgroups
-
-        with contextlib.suppress(DockyardError, OSError):
-            for path in cgroups.load(default_cgroup_parent()).paths.values():
-                with contextlib.suppress(OSError):
-                    os.rmdir(path)
 
     def _cgroups_path(self, c: Container) -> str:
         path = cgroups_path(c.id, c.host_config.get("CgroupParent") or "")
@@ -1742,7 +1740,7 @@ class ContainerManager:
             oom_score_adj=hc.get("OomScoreAdj") or None,
             shm_size=(hc.get("ShmSize") or DEFAULT_SHM_SIZE) if own_shm else 0,
             sysctl=dict(hc.get("Sysctls") or {}),
-            annotations=dict(hc.get("Annotations") or {}),
+            annotations=_annotations(hc),
         )
         return build_spec(opts)
 

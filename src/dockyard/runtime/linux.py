@@ -298,7 +298,7 @@ class LinuxRuntime:
                 _kill_and_reap(pid1)
             if manager is not None:
                 try:
-                    manager.destroy(kill=True)
+                    manager.destroy(kill=True, parents=_removes_parents(spec))
                 except DockyardError:
                     pass
             _remove_state_dir(state_dir)
@@ -462,7 +462,7 @@ class LinuxRuntime:
         manager = self._manager(state)
         if status != "stopped":
             _kill_and_reap(state["pid"], state["start_time"])
-        manager.destroy(kill=True)
+        manager.destroy(kill=True, parents=_removes_parents(state))
         _remove_state_dir(self._dir(container_id))
         poststop = (state.get("hooks") or {}).get("poststop")
         if poststop:
@@ -599,6 +599,15 @@ class LinuxRuntime:
         from dockyard.runtime import cgroups
 
         return cgroups.load(state["cgroups_path"])
+
+
+def _removes_parents(spec_or_state: dict[str, Any]) -> bool:
+    """Whether deleting the container removes the parents of its cgroup left empty:
+    unless its annotations ask to keep them (``runtime.spec.KEEP_CGROUP_PARENTS``)."""
+    from dockyard.runtime.spec import KEEP_CGROUP_PARENTS
+
+    annotations = spec_or_state.get("annotations") or {}
+    return annotations.get(KEEP_CGROUP_PARENTS) != "keep"
 
 
 def check_signal(sig: int) -> None:

@@ -68,6 +68,13 @@ DEVICE_RULES = (
 )
 
 
+#: Annotation (runtime-specific, as crun's ``run.oci.*``) asking Dockyard's runtime to
+#: leave the parents of the container's cgroup when it deletes it, as runc does, instead
+#: of removing those left empty: the engine keeps its default parent for the next
+#: container (made once, not in every hierarchy per run: bench/README.md).
+KEEP_CGROUP_PARENTS = "org.dockyard.cgroup-parents"
+
+
 # A plain class, not a dataclass: the dataclasses module (with inspect) cost every run
 # about 10 ms of CPU (bench/README.md).
 class SpecOptions(Record):

@@ -236,14 +236,15 @@ class Manager:
                         self.kill_all(signal.SIGKILL)
                     time.sleep(0.02)
 
-    def destroy(self, kill: bool = False) -> None:
+    def destroy(self, kill: bool = False, parents: bool = True) -> None:
         """Remove the cgroup dirs in every hierarchy.
 
         While a dir is busy, removal is retried for a short while; with ``kill=True`` the
-        remaining processes are sent SIGKILL first. Then now-empty parents that a relative
-        cgroups path placed under the caller's own cgroup are removed too (never the
-        caller's own cgroup or anything above it). Raises ``DockyardError`` naming the first
-        dir that could not be removed, after trying all of them.
+        remaining processes are sent SIGKILL first. Then, with ``parents``, now-empty
+        parents that a relative cgroups path placed under the caller's own cgroup are
+        removed too (never the caller's own cgroup or anything above it; without it they
+        stay, as runc leaves them). Raises ``DockyardError`` naming the first dir that
+        could not be removed, after trying all of them.
         """
         if kill:
             self.kill_all(signal.SIGKILL)
@@ -255,7 +256,7 @@ class Manager:
             except DockyardError as e:
                 first = first or e
                 continue
-            if h.base is None:
+            if h.base is None or not parents:
                 continue
             d = os.path.dirname(h.path)
             while d.startswith(h.base + "/"):
