@@ -252,3 +252,37 @@ def test_commands_print_and_exit_as_under_click(
                 # Ended before start -a: else start -a may find it still winding down.
                 dy("wait", name, check=True)
     assert dy("ps", "-aq").stdout == ""
+
+
+# What a run must not import: each cost every run milliseconds of CPU (bench/README.md,
+# "Where a run's time goes"); typing or dataclasses coming back through one module's
+# import would undo it for all.
+HEAVY = ("click", "typing", "dataclasses", "inspect")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--rm", "--network", "none", "busybox", "true"],
+        ["run", "--rm", "busybox", "true"],
+    ],
+    ids=" ".join,
+)
+def test_a_run_imports_nothing_heavy(
+    busybox: str, engine_env: dict[str, str], args: list[str]
+) -> None:
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write(repr(sorted(set(sys.modules) & "
+        f"set({HEAVY!r})))))\n"
+        "from dockyard.cli import fastrun\n"
+        "sys.exit(fastrun.run(sys.argv[1:]))\n"
+    )
+    p = subprocess.run(
+        [sys.executable, "-S", "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **engine_env, "PYTHONPATH": os.pathsep.join(sys.path)},
+        timeout=60,
+    )
+    assert (p.returncode, p.stderr) == (0, "[]")

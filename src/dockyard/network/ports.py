@@ -7,15 +7,19 @@ records which host ports running containers hold (the sockets themselves are
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from dockyard.errors import InvalidArgument
 from dockyard.nat import parse_port_range, port_sort_key, split_proto_port
+from dockyard.record import Record
+
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
-@dataclass(frozen=True)
-class Mapping:
+# A plain class, not a dataclass: the dataclasses module (with inspect) cost every run
+# about 10 ms of CPU (bench/README.md).
+class Mapping(Record):
     """One host socket to open at start: ``proto`` ``tcp``/``udp``/``sctp``, ``host_ip``
     ("" for every address), host ports ``host_first``..``host_last`` to pick one from (0..0
     for any free port) and the container's ``port``."""
@@ -25,6 +29,26 @@ class Mapping:
     host_ip: str
     host_first: int
     host_last: int
+
+    _FIELDS = ("proto", "port", "host_ip", "host_first", "host_last")
+
+    def __init__(
+        self,
+        proto: str,
+        port: int,
+        host_ip: str,
+        host_first: int,
+        host_last: int,
+    ) -> None:
+        self.proto = proto
+        self.port = port
+        self.host_ip = host_ip
+        self.host_first = host_first
+        self.host_last = host_last
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        # Hashable as the frozen dataclass it was (its fields are never reassigned).
+        return hash((self.proto, self.port, self.host_ip, self.host_first, self.host_last))
 
     @property
     def key(self) -> str:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any
 
 from dockyard.errors import DockyardError
 from dockyard.paths import Paths
+
+TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def start_services(
