@@ -67,7 +67,8 @@ def exit_now(engine: Any, status: int) -> NoReturn:
 def exit_on_error(e: BaseException) -> NoReturn:
     """End the command for an exception a command's code let through, as docker/cli
     does: Ctrl-C exits 130; an engine error is ``Error response from daemon: ...``
-    (without the prefix for the client's own), exit 1; a closed stdout exits 125; another
+    (without the prefix for the client's own), exit 1; a closed pipe on stdout exits 1
+    as click's main makes it (:func:`broken_pipe`); another
     OSError (``--root`` naming a file) and an SQLite error no store turned into an engine
     error are one ``Error: ...`` line, exit 125. Anything else is re-raised (a bug: its
     traceback), as is everything with ``DOCKYARD_DEBUG`` set."""
@@ -83,7 +84,7 @@ def exit_on_error(e: BaseException) -> NoReturn:
         print(f"{prefix}{e}", file=sys.stderr)
         sys.exit(1)
     if isinstance(e, BrokenPipeError):
-        sys.exit(EXIT_ENGINE)
+        sys.exit(broken_pipe())
     if isinstance(e, OSError) and not debug:
         where = f": {e.filename}" if e.filename else ""
         print(f"Error: {e.strerror or e}{where}", file=sys.stderr)
@@ -93,6 +94,19 @@ def exit_on_error(e: BaseException) -> NoReturn:
         print(f"Error: the state database: {e}", file=sys.stderr)
         sys.exit(EXIT_ENGINE)
     raise e
+
+
+def broken_pipe() -> int:
+    """After a write to a closed pipe (``dockyard ps | head``): stdout pointed at
+    /dev/null, so the interpreter's last flush of what is still buffered neither fails
+    nor prints "Exception ignored"; returns the exit status, 1, as click's main exits for
+    EPIPE (the click path and the fast paths end alike)."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 1
 
 
 def terminate(signum: int, _frame: object) -> None:

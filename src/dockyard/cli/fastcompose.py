@@ -91,7 +91,8 @@ def parse(args: list[str]) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
                     value = rest[j]
                 else:
                     return None
-                if not value.isdigit() or params["timeout"] is not None:
+                # (isdigit() is true of '²' too, which int() refuses.)
+                if not (value.isdigit() and value.isascii()) or params["timeout"] is not None:
                     return None
                 params["timeout"] = int(value)
             else:

@@ -168,11 +168,17 @@ def run(args: list[str]) -> int | None:
     if parsed is None:
         return None
     words, params, positional = parsed
+    # The C module: signal.py turns the signal numbers into enums at import (1-2 ms).
+    import _signal
+
     from dockyard.cli import listing
+    from dockyard.cli.engine import terminate
     from dockyard.engine import gc, on_first_open
     from dockyard.engine.listing import ListingEngine
     from dockyard.paths import Paths
 
+    # What cli/main.py's main does: SIGTERM unwinds, so the in-flight marker is removed.
+    _signal.signal(_signal.SIGTERM, terminate)
     paths = Paths.from_env()
     # What the click group does before every command (cli/main.py, _recover).
     gc.register_command(paths)
@@ -201,5 +207,7 @@ def run(args: list[str]) -> int | None:
         sys.stdout.write(text)
         sys.stdout.flush()
     except BrokenPipeError:
-        return 125  # as cli/main.py
+        from dockyard.cli.engine import broken_pipe
+
+        return broken_pipe()  # as click's main
     return 0

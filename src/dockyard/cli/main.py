@@ -145,6 +145,14 @@ class LazyGroup(click.Group):
             sys.exit(1)
         return super().resolve_command(ctx, args)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # Exit 130 as docker/cli and the fast paths (cli/engine.py's exit_on_error):
+            # click's main would print an empty line on stderr first.
+            sys.exit(130)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
         if target is None:
