@@ -481,6 +481,24 @@ def test_environment_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not problems, "\n".join(problems[:20])
 
 
+def test_docker_host_goes_to_click(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The remote client is click's (cli/main.py's -H/--host, envvar DOCKER_HOST): every
+    # fast path leaves a command line it parses to click, before doing anything.
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent")
+    modules: list[tuple[Any, list[str]]] = [
+        (fastrun, ["run", "busybox"]),
+        (fastrun, ["container", "rm", "a"]),
+        (fastlist, ["ps"]),
+        (fastlist, ["image", "ls"]),
+        (fastbuild, ["build", "."]),
+        (fastpull, ["image", "pull", "busybox"]),
+        (fastcompose, ["compose", "down"]),
+    ]
+    for module, args in modules:
+        assert module.parse(args) is not None, args
+        assert module.run(args) is None, args
+
+
 # One command line through the console script's entry point (the fast paths) or click's
 # (cli/main.py's main). With FUZZ_SIGNAL set, the listing sends that signal to its own
 # process where it would list (what Ctrl-C or a kill does mid-listing).
@@ -502,55 +520,64 @@ main(sys.argv[1:])
 """
 
 
-def _one(env: dict[str, str], side: str, args: list[str], closed: bool) -> list[object]:
-    """(exit status, stdout, stderr) of ``args`` on ``side``'s path; with ``closed``
-    stdout is a pipe whose reader has gone (``| head`` once head has ended)."""
-    stdout: int = subprocess.PIPE
-    if closed:
-        reader, stdout = os.pipe()
+def _one(env: dict[str, str], side: str, args: list[str], stdout: str) -> list[object]:
+    """(exit status, stdout, stderr) of ``args`` on ``side``'s path; ``stdout`` is
+    "pipe", "broken" (a pipe whose reader has gone: ``| head`` once head has ended) or
+    "closed" (``>&-``)."""
+    out: int = subprocess.PIPE
+    command = [sys.executable, "-c", RUNNER, side, *args]
+    if stdout == "broken":
+        reader, out = os.pipe()
         os.close(reader)
+    elif stdout == "closed":
+        command = ["sh", "-c", 'exec "$@" >&-', "sh", *command]
     try:
         p = subprocess.run(
-            [sys.executable, "-c", RUNNER, side, *args],
-            stdout=stdout,
+            command,
+            stdout=out,
             stderr=subprocess.PIPE,
             env={**os.environ, **env},
             timeout=60,
         )
     finally:
-        if closed:
-            os.close(stdout)
+        if stdout == "broken":
+            os.close(out)
     return [p.returncode, p.stdout, p.stderr]
 
 
 @pytest.mark.timeout(180)
 def test_end_to_end(dy: Runner, busybox: str, engine_env: dict[str, str]) -> None:
-    cases: list[tuple[list[str], bool, str]] = [
+    cases: list[tuple[list[str], str, str]] = [
         # A closed pipe on stdout: click's main exits 1 (the fast paths exited 125).
-        (["ps", "-a"], True, ""),
-        (["images"], True, ""),
-        (["image", "ls", "-q"], True, ""),
-        (["volume", "ls"], True, ""),
-        (["create", "--network", "none", "busybox"], True, ""),
-        (["pull", "localhost:1/x"], True, ""),
+        (["ps", "-a"], "broken", ""),
+        (["images"], "broken", ""),
+        (["image", "ls", "-q"], "broken", ""),
+        (["volume", "ls"], "broken", ""),
+        (["create", "--network", "none", "busybox"], "broken", ""),
+        (["pull", "localhost:1/x"], "broken", ""),
+        # Stdout closed: the output lost, no traceback (both paths had one).
+        (["ps"], "closed", ""),
+        (["pull", "localhost:1/x"], "closed", ""),
+        (["rm", "nosuch"], "closed", ""),
         # Values the listing refuses after fastlist parsed them; int() refuses '²'.
-        (["ps", "--filter="], False, ""),
-        (["images", "--filter", "x"], False, ""),
-        (["compose", "-p", "fuzz", "down", "-t", "²"], False, ""),
+        (["ps", "--filter="], "pipe", ""),
+        (["images", "--filter", "x"], "pipe", ""),
+        (["compose", "-p", "fuzz", "down", "-t", "²"], "pipe", ""),
         # SIGTERM and Ctrl-C mid-listing: 143 and 130, nothing printed, marker removed
         # (the fast path died of SIGTERM and left its marker; click printed a newline).
-        (["ps"], False, "SIGTERM"),
-        (["images"], False, "SIGINT"),
+        (["ps"], "pipe", "SIGTERM"),
+        (["images"], "pipe", "SIGINT"),
     ]
     commands = Path(engine_env["DOCKYARD_RUNROOT"], "commands")
-    for args, closed, sig in cases:
+    for args, stdout, sig in cases:
         env = {**engine_env, "FUZZ_SIGNAL": sig}
-        fast = _one(env, "fast", args, closed)
-        slow = _one(env, "click", args, closed)
+        fast = _one(env, "fast", args, stdout)
+        slow = _one(env, "click", args, stdout)
         assert fast == slow, args
         assert os.listdir(commands) == [], args
-        if closed:
+        if stdout == "broken":
             assert fast[0] == 1, args
+        assert b"Traceback" not in bytes(fast[2]), args
         if sig:
             assert fast == [128 + getattr(signal, sig), b"", b""], args
     # The containers the cases made (a create per side).

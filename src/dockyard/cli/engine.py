@@ -96,6 +96,20 @@ def exit_on_error(e: BaseException) -> NoReturn:
     raise e
 
 
+def reopen_closed_streams() -> None:
+    """Give a command started with stdout or stderr closed (``dockyard ps >&-``; Python
+    then sets ``sys.stdout`` to None and every print raised AttributeError, a traceback)
+    /dev/null in their place: its output is lost and the command works, as docker/cli's
+    writes to a closed descriptor fail silently. The lowest free descriptors are taken,
+    so the new files are fd 1 and 2."""
+    import os
+
+    for name in ("stdin", "stdout", "stderr"):
+        if getattr(sys, name) is None:
+            fd = os.open(os.devnull, os.O_RDONLY if name == "stdin" else os.O_WRONLY)
+            setattr(sys, name, open(fd, "r" if name == "stdin" else "w", closefd=False))
+
+
 def broken_pipe() -> int:
     """After a write to a closed pipe (``dockyard ps | head``): stdout pointed at
     /dev/null, so the interpreter's last flush of what is still buffered neither fails

@@ -24,6 +24,10 @@ def main() -> int:
     :func:`dockyard.cli.fastbuild.run`, :func:`dockyard.cli.fastpull.run`,
     :func:`dockyard.cli.fastcompose.run`), else
     ``dockyard.cli.main.main()``."""
+    if sys.stdout is None or sys.stderr is None or sys.stdin is None:
+        from dockyard.cli.engine import reopen_closed_streams
+
+        reopen_closed_streams()
     if sys.argv[1:] in (["--version"], ["-v"]):
         from dockyard import __version__
 

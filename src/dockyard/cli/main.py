@@ -314,8 +314,9 @@ def main(argv: list[str] | None = None) -> Any:
     """
     import signal
 
-    from dockyard.cli.engine import exit_on_error, terminate
+    from dockyard.cli.engine import exit_on_error, reopen_closed_streams, terminate
 
+    reopen_closed_streams()
     # SIGTERM unwinds like SIGINT, so every command's cleanup runs (`run` forwards it).
     signal.signal(signal.SIGTERM, terminate)
     try:
