@@ -295,7 +295,8 @@ def test_copy_stopped_container_volumes(dy: Runner, busybox: str, tmp_path: Path
 def test_copy_stopped_container_etc_files(dy: Runner, busybox: str, tmp_path: Path) -> None:
     """A stopped container's /etc/hosts, /etc/hostname and /etc/resolv.conf are its own
     files, as Docker's mountVolumes binds them for a copy (not the empty mount points in
-    its layer); a volume at /etc is under them, as when it runs (moby's sortMounts)."""
+    its layer); a volume at /etc is under them, as when it runs (moby's sortMounts); a
+    start writes them afresh."""
     dy("run", "--name", "eh", "--net", "none", "-h", "named", "-v", "etcvol:/etc:nocopy",
        busybox, "sh", "-c", "echo '5.5.5.5 mine' >> /etc/hosts; ls /etc", check=True)  # fmt: skip
     try:
@@ -304,6 +305,10 @@ def test_copy_stopped_container_etc_files(dy: Runner, busybox: str, tmp_path: Pa
         assert (tmp_path / "hosts").read_text().endswith("\n5.5.5.5 mine\n")
         dy("cp", "eh:/etc/hostname", str(tmp_path / "hostname"), check=True)
         assert (tmp_path / "hostname").read_text() == "named\n"
+        # Written afresh at each start, as Docker's: the second run adds its line again.
+        dy("start", "-a", "eh", check=True)
+        dy("cp", "eh:/etc/hosts", str(tmp_path / "again"), check=True)
+        assert (tmp_path / "again").read_text() == (tmp_path / "hosts").read_text()
     finally:
         dy("rm", "-v", "eh", check=True)
 

@@ -26,7 +26,7 @@ from dockyard.container.signals import (
     detach_from_caller,
     wait_forwarding,
 )
-from dockyard.container.store import Container, ContainerStore, initial_state
+from dockyard.container.store import ZERO_TIME, Container, ContainerStore, initial_state
 from dockyard.errors import (
     Conflict,
     DiskFull,
@@ -337,17 +337,10 @@ class ContainerManager:
     def _create_network(self, c: Container, opts: CreateOptions) -> None:
         """Allocate the new container's address (inside the state database's write lock)
         and write its hostname, hosts and resolv.conf files."""
-        from dockyard.container.etcfiles import write_etc_files
-
-        cdir = self.paths.container_dir(c.id)
         mode = c.host_config["NetworkMode"]
         if mode.startswith("container:"):
             # It shares the other container's namespace, so its view of the network too.
-            import shutil
-
-            other = self.paths.container_dir(mode.partition(":")[2])
-            for name in ("hostname", "hosts", "resolv.conf"):
-                shutil.copyfile(os.path.join(other, name), os.path.join(cdir, name))
+            self._write_etc_files(c)
             return
         eps = self.networks.allocate(
             c.id,
@@ -361,13 +354,37 @@ class ContainerManager:
             ip6=opts.ip6,
             link_local=opts.link_local_ips,
         )
+        self._write_etc_files(c, eps)
+
+    def _write_etc_files(self, c: Container, eps: list[Any] | None = None) -> None:
+        """Write ``c``'s hostname, hosts and resolv.conf files from its configuration and
+        its endpoints ``eps`` (None: those recorded), a ``container:`` mode's copied from
+        the other container's. At create, and again at each later start: Docker writes
+        them afresh at every start (libnetwork's sandbox, BuildHostnameFile), so an edit
+        of the running container's /etc/hosts does not outlive it."""
+        from dockyard.container.etcfiles import write_etc_files
+
+        cdir = self.paths.container_dir(c.id)
+        mode = c.host_config["NetworkMode"]
+        if mode.startswith("container:"):  # the other container's, as it has them now
+            import shutil
+
+            other = self.paths.container_dir(mode.partition(":")[2])
+            for name in ("hostname", "hosts", "resolv.conf"):
+                shutil.copyfile(os.path.join(other, name), os.path.join(cdir, name))
+            return
+        if eps is None:
+            eps = [ep for _, ep in self.networks.endpoints(c.id)]
         hostname = c.config["Hostname"]
         # Each endpoint's IPv4 and IPv6 address (moby's getEtcHostsAddrs).
         own = [(addr, hostname) for ep in eps for addr in (ep.address, ep.address6) if addr]
         links = []
         for link in c.host_config.get("Links") or []:
             target, alias = (part.rpartition("/")[2] for part in link.split(":"))
-            linked = self.store.get(target)
+            try:
+                linked = self.store.get(target)
+            except NotFound:
+                continue  # gone since: the start refuses the link (_link_env)
             for _, lep in self.networks.endpoints(linked.id)[:1]:
                 names = " ".join(dict.fromkeys([alias, linked.id[:12], linked.name]))
                 links.append((lep.address or lep.address6, names))
@@ -1334,6 +1351,10 @@ class ContainerManager:
         cdir = self.paths.container_dir(c.id)
         rootfs = os.path.join(cdir, "rootfs")
         self.service_handoff = {}
+        if c.state.get("StartedAt") not in (None, "", ZERO_TIME):
+            # Started before: its /etc files are written afresh, as Docker's are (create
+            # wrote them for the first start).
+            self._write_etc_files(c)
         mount_rootfs(
             self._lower_dirs(c),
             os.path.join(cdir, "upper"),

@@ -36,7 +36,6 @@ docker run --rm --net none --read-only busybox sh -c 'echo x 2>/dev/null >> /etc
 docker run --rm --net none -h aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa busybox hostname; echo "exit $?"
 
 ### etc-hosts-persist-restart
-#: known Docker writes /etc/hosts afresh at each start (libnetwork's sandbox), so the line the first run added is gone when the second adds it; Dockyard writes it at create and the edit stays
 docker run --name dtest-eh --net none busybox sh -c 'echo "5.5.5.5 mine" >> /etc/hosts'
 docker start -a dtest-eh
 docker run --rm --net none busybox true
