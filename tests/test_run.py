@@ -582,3 +582,21 @@ def test_alternative_runtime_crun(dy: Runner, busybox: str) -> None:
         "echo $$; cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
     )
     assert (p.returncode, p.stdout.split()) == (0, ["1", str(32 << 20)])
+
+
+def test_working_dir_that_is_a_file(dy: Runner, busybox: str) -> None:
+    """moby's SetupWorkingDirectory at create: a working directory the image has as a
+    file is refused with its message, and no container is left (the create failed)."""
+    p = dy("run", "--rm", "-w", "/etc/passwd", busybox, "pwd")
+    assert (p.returncode, p.stderr.splitlines()[0]) == (
+        125,
+        "dockyard: Error response from daemon: Cannot mkdir: /etc/passwd is not a directory",
+    )
+    p = dy("create", "-w", "/etc/passwd", busybox)
+    assert (p.returncode, p.stderr) == (
+        1,
+        "Error response from daemon: Cannot mkdir: /etc/passwd is not a directory\n",
+    )
+    assert dy("ps", "-aq", check=True).stdout == ""
+    # A missing one is made at start, as before.
+    assert dy("run", "--rm", "-w", "/new/dir", busybox, "pwd", check=True).stdout == "/new/dir\n"

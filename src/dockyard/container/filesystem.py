@@ -200,6 +200,30 @@ def _lower_lookup(lower_fds: list[int], parts: list[str]) -> os.stat_result | No
     return None
 
 
+def check_working_dir(lower_dirs: list[str], workdir: str) -> None:
+    """Refuse, as moby's SetupWorkingDirectory at create does, a working directory the
+    image has as something else than a directory: DockyardError("Cannot mkdir: X is
+    not a directory"). ``lower_dirs``: the image's layer directories, topmost first.
+    A path through a symlink is left to the runtime (which resolves it in the root)."""
+    parts = [p for p in os.path.normpath(workdir).split("/") if p]
+    if not parts:
+        return
+    fds = [os.open(d, _DIR_FLAGS) for d in lower_dirs]
+    try:
+        for depth in range(1, len(parts) + 1):
+            st = _lower_lookup(fds, parts[:depth])
+            if st is None or stat.S_ISLNK(st.st_mode):
+                return  # missing (made at start) or through a symlink
+            if stat.S_ISDIR(st.st_mode):
+                continue
+            if depth == len(parts):
+                raise DockyardError(f"Cannot mkdir: {workdir} is not a directory")
+            return  # below a file: the runtime's error
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
 def _lower_names(lower_fds: list[int], parts: list[str]) -> set[str]:
     """The names in directory ``parts`` of the merged lower layers (topmost first; a
     whiteout hides a name below it, an opaque directory every layer below it)."""

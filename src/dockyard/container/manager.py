@@ -225,6 +225,10 @@ class ContainerManager:
             host = host_config["NetworkMode"] == "host"
             config["Hostname"] = os.uname().nodename if host else container_id[:12]
         c = Container(container_id, name, image.id, now(), config, host_config, initial_state())
+        if config.get("WorkingDir") not in (None, "", "/"):
+            from dockyard.container.filesystem import check_working_dir
+
+            check_working_dir(self._lower_dirs(c), config["WorkingDir"])
         points = self.volumes.plan(config, host_config, self._mount_points_of)
         cdir = self.paths.container_dir(container_id)
         # The start lock from the first file on: the garbage collector leaves alone what

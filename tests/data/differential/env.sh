@@ -98,5 +98,9 @@ docker run --rm --net none -w /etc busybox pwd
 docker run --rm --net none -u 1000 -w /newdir busybox sh -c 'pwd; stat -c "%u %a" /newdir'
 
 ### workdir-is-file
-#: known Dockyard's runtime creates the working directory (as runc does) and says 'create cwd /etc/passwd: Not a directory'; moby's daemon makes it first and says 'Cannot mkdir: /etc/passwd is not a directory'
+#: modern the docker CLI 28 prints a run's error with 'Run ... for more information' (20.10: a '.' appended, "See 'docker run --help'.")
+#= docker: Error response from daemon: Cannot mkdir: /etc/passwd is not a directory
+#=
+#= Run 'docker run --help' for more information
+#= exit 125
 docker run --rm --net none -w /etc/passwd busybox pwd; echo "exit $?"
