@@ -583,3 +583,16 @@ def test_end_to_end(dy: Runner, busybox: str, engine_env: dict[str, str]) -> Non
     # The containers the cases made (a create per side).
     for c in dy("ps", "-aq").stdout.split():
         dy("rm", "-f", c, check=True)
+
+
+def test_default_platform_of_build(
+    busybox: str, engine_env: dict[str, str], tmp_path: Path
+) -> None:
+    # docker/cli's build takes DOCKER_DEFAULT_PLATFORM as --platform's default: both paths
+    # refuse a platform this host cannot build for (they built for the host's).
+    (tmp_path / "Dockerfile").write_text("FROM busybox\n")
+    env = {**engine_env, "DOCKER_DEFAULT_PLATFORM": "plan9/nonesuch"}
+    for args in (["build", "-q", str(tmp_path)], ["image", "build", str(tmp_path)]):
+        fast = _one(env, "fast", args, "pipe")
+        assert fast == _one(env, "click", args, "pipe"), args
+        assert fast[0] == 1 and bytes(fast[2]).startswith(b'invalid platform "plan9/nonesuch"')

@@ -48,6 +48,8 @@ def test_fast_path_flags_are_the_click_commands() -> None:
             assert not p.is_flag and not p.multiple, opt
         if isinstance(p.type, click.Choice):
             assert tuple(p.type.choices) == fastbuild.CHOICES[name], opt
+        if p.envvar:
+            assert fastbuild.ENVVARS[name] == p.envvar, opt
         # Every name of the option, so -t and --tag both take the fast path.
         assert all(o in options for o in p.opts), opt
     assert set(fastbuild.CHOICES) <= {name for name, _ in options.values()}

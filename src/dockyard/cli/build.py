@@ -47,7 +47,12 @@ DEFAULT_HISTORY_FORMAT = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.S
     type=click.Choice(["auto", "plain", "tty"]),
     help="Type of progress output.",
 )
-@click.option("--platform", default=None, help="Set platform if server is multi-platform capable.")
+@click.option(
+    "--platform",
+    default=None,
+    envvar="DOCKER_DEFAULT_PLATFORM",  # docker/cli's build: the flag's default
+    help="Set platform if server is multi-platform capable.",
+)
 @click.option("--pull", is_flag=True, help="Always attempt to pull a newer version of the image.")
 @click.option(
     "-o",

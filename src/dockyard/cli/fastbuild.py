@@ -6,7 +6,8 @@ A fully cached build is mostly start-up, and ``import click`` costs about a thir
 the flags in :data:`COMMANDS` (kept equal to the click command's by
 tests/test_cli_fastbuild.py) and calls :func:`dockyard.cli.buildrun.run_build` as the
 click command does. Anything else (help, a global option, ``-H``/``DOCKER_HOST``, the
-RUN containers' limits, ``--secret``/``--ssh``/``-o``, a value click would refuse) makes
+RUN containers' limits, ``--secret``/``--ssh``/``-o``, a value click would refuse,
+``DOCKER_DEFAULT_PLATFORM`` without ``--platform``) makes
 :func:`run` return None before it has done anything, and click parses the command line.
 """
 
@@ -46,6 +47,9 @@ COMMANDS: dict[tuple[str, ...], tuple[dict[str, tuple[str, str]], int]] = {
 #: The same command under its other name -> COMMANDS key.
 ALIASES: dict[tuple[str, ...], tuple[str, ...]] = {("image", "build"): ("build",)}
 
+#: Flags click takes from an environment variable when they are not given (left to it).
+ENVVARS = {"platform": "DOCKER_DEFAULT_PLATFORM"}
+
 #: The values click's Choice types accept.
 CHOICES = {"network": ("default", "host", "none"), "progress": ("auto", "plain", "tty")}
 
@@ -63,6 +67,11 @@ def parse(args: list[str]) -> tuple[dict[str, Any], str] | None:
         return None
     for name, allowed in CHOICES.items():
         if name in params and params[name] not in allowed:
+            return None
+    import os
+
+    for name, variable in ENVVARS.items():
+        if name not in params and os.environ.get(variable):
             return None
     return params, positional[0]
 
