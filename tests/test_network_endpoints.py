@@ -11,6 +11,7 @@ import json
 import pytest
 
 from conftest import Runner
+from dockyard.errors import InvalidArgument
 from test_network import address, host, networks, subnet
 
 pytestmark = pytest.mark.timeout(180)
@@ -152,3 +153,26 @@ def test_system_check_removes_options_of_gone_endpoints(
     finally:
         dy("rm", "-f", "cc")
         dy("network", "rm", "ck")
+
+
+def test_driver_opts_and_gw_priority_refused_as_docker_cli() -> None:
+    # docker/cli's convertDriverOpt over pflag's comma-separated string slice: a value
+    # without "=" was kept as KEY with an empty value.
+    from dockyard.cli.networks import _driver_opts
+    from dockyard.network.manager import endpoint_options
+    from dockyard.network.store import Network
+
+    assert _driver_opts(("a=1,b = 2", '"c= x,y "')) == {"a": "1", "b": "2", "c": "x,y"}
+    for bad in ("bad", "=v", " =v", "a=1,b"):
+        with pytest.raises(InvalidArgument, match="invalid key/value pair format in driver"):
+            _driver_opts((bad,))
+    net = Network("n" * 64, "n", "bridge", "2026-01-01T00:00:00Z")
+    assert endpoint_options(net, {"GwPriority": -(1 << 63)}) == {"GwPriority": -(1 << 63)}
+    for huge in (1 << 63, -(1 << 63) - 1, 99999999999999999999):
+        with pytest.raises(InvalidArgument, match="GwPriority of type int .--gw-priority."):
+            endpoint_options(net, {"GwPriority": huge})
+
+
+def test_gw_priority_out_of_range_flag(dy: Runner) -> None:
+    p = dy("network", "connect", "--gw-priority", "99999999999999999999", "n", "c")
+    assert p.returncode == 125 and "'--gw-priority'" in p.stderr and "range" in p.stderr

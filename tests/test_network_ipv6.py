@@ -381,3 +381,52 @@ def test_ipv6_only_network(dy: Runner, busybox: str) -> None:
     finally:
         dy("rm", "-f", "o1")
         dy("network", "rm", "only6")
+
+
+def test_zoned_mapped_and_repeated_addresses_refused() -> None:
+    # Python's ipaddress takes an IPv6 zone (fe80::1%eth0) and IPv4-mapped addresses,
+    # which Go's netip refuses and no bridge can use: each is refused naming its field.
+    from dockyard.network.manager import _link_locals
+
+    for text, flag in [("fd00:1::%eth0/64", "--subnet"), ("fd00:1::%x/80", "--ip-range")]:
+        with pytest.raises(InvalidArgument, match=f'for "{flag}" flag: invalid CIDR address'):
+            ipam.parse_subnet(text, flag)
+    subnet = ipaddress.ip_network("fd00:1::/64")
+    with pytest.raises(InvalidArgument, match="invalid gateway address: fd00:1::1%eth0"):
+        ipam.make_pool(subnet, "fd00:1::1%eth0", None)
+    with pytest.raises(InvalidArgument, match="invalid aux-address address: fd00:1::7%eth0"):
+        ipam.make_pool(subnet, None, None, {"a": "fd00:1::7%eth0"})
+    # moby's validateIPv6Subnet.
+    with pytest.raises(InvalidArgument, match="'::ffff:a00:0/120' is not a valid IPv6 subnet"):
+        ipam.make_pool(ipaddress.ip_network("::ffff:10.0.0.0/120"), None, None)
+    # moby's normalizeEndpointIPAMConfig.
+    for text in ("fd00:1::5%eth0", "::ffff:1.2.3.4", "::"):
+        with pytest.raises(InvalidArgument, match=r"invalid (--ip6 address|IPv6 address)"):
+            ipam.parse_address(text, "--ip6", 6)
+    with pytest.raises(InvalidArgument, match="invalid link-local IP address: fe80::5%eth0"):
+        ipam.check_link_local("fe80::5%eth0")
+    assert _link_locals(["fe80::5", "169.254.1.1"]) == ["fe80::5", "169.254.1.1"]
+    with pytest.raises(InvalidArgument, match="fe80::05: given twice .--link-local-ip."):
+        _link_locals(["fe80::5", "fe80::05"])
+
+
+def test_zoned_ip6_refused_before_anything_is_made(dy: Runner, busybox: str) -> None:
+    # It reached the netlink request: inet_pton's message, naming nothing.
+    dy("network", "create", "--ipv6", "--subnet", f"{prefix(8)}/64", "zoned", check=True)
+    try:
+        for flag, value in [("--ip6", f"{prefix(8)}5%eth0"), ("--link-local-ip", "fe80::5%eth0")]:
+            p = dy("run", "--rm", "--network", "zoned", flag, value, busybox, "true")
+            assert p.returncode == 125 and value in p.stderr and "inet_pton" not in p.stderr
+        dy("create", "--name", "z1", busybox, "true", check=True)
+        p = dy("network", "create", "--ipv6", "--subnet", f"{prefix(9)}/64",
+               "--gateway", f"{prefix(9)}1%eth0", "zoned2")  # fmt: skip
+        assert p.returncode == 1 and p.stderr.strip() == (
+            f"Error response from daemon: invalid gateway address: {prefix(9)}1%eth0"
+        )
+        p = dy("network", "connect", "--ip6", f"{prefix(8)}7%eth0", "zoned", "z1")
+        assert p.returncode == 1 and "invalid --ip6 address" in p.stderr
+        assert dy("ps", "-aq", check=True).stdout.split() == [dy("inspect", "-f", "{{.Id}}", "z1",
+            check=True).stdout.strip()[:12]]  # fmt: skip
+    finally:
+        dy("rm", "-f", "z1")
+        dy("network", "rm", "zoned")

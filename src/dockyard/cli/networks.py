@@ -43,6 +43,28 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
     return out
 
 
+def _driver_opts(values: tuple[str, ...]) -> dict[str, str]:
+    """``--driver-opt`` values as docker/cli's: each comma-separated as pflag's string
+    slice (a CSV record), every item ``KEY=VALUE`` with both trimmed (convertDriverOpt).
+    Raises InvalidArgument."""
+    import csv
+
+    out = {}
+    for value in values:
+        try:
+            items = next(csv.reader([value], strict=True)) if value else []
+        except csv.Error as e:
+            raise InvalidArgument(
+                f'invalid argument "{value}" for "--driver-opt" flag: {e}'
+            ) from None
+        for item in items:
+            key, sep, val = item.partition("=")
+            if not sep or not key.strip():
+                raise InvalidArgument("invalid key/value pair format in driver options")
+            out[key.strip()] = val.strip()
+    return out
+
+
 @click.group("network", context_settings=_SETTINGS)
 def network() -> None:
     """Manage networks."""
@@ -306,7 +328,12 @@ network.add_command(rm, "remove")
 @click.option("--link-local-ip", multiple=True, help="Add a link-local address for the container")
 @click.option("--link", multiple=True, help="Add link to another container")
 @click.option("--driver-opt", multiple=True, help="driver options for the network")
-@click.option("--gw-priority", type=int, default=0, help="Highest gw-priority provides the gateway")
+@click.option(
+    "--gw-priority",
+    type=click.IntRange(-(1 << 63), (1 << 63) - 1),
+    default=0,
+    help="Highest gw-priority provides the gateway",
+)
 @click.pass_obj
 @engine_errors
 def connect(
@@ -330,7 +357,7 @@ def connect(
             "LinkLocalIPs": list(link_local_ip),
         },
         "Links": list(link),
-        "DriverOpts": _pairs(driver_opt, "--driver-opt"),
+        "DriverOpts": _driver_opts(driver_opt),
         "GwPriority": gw_priority,
     }
     _engine(paths).network_connect(net, container, settings)

@@ -82,10 +82,22 @@ class Pool(Record):
         return cfg
 
 
+def ip_address(text: str) -> IPAddress:
+    """``text`` as an address, as Go's ``netip.ParseAddr`` without zones: Python takes an
+    IPv6 scope (``fe80::1%eth0``) that no subnet, route or Docker field holds. Raises
+    ValueError."""
+    if "%" in text:
+        raise ValueError(f"{text}: an IPv6 zone")
+    return ipaddress.ip_address(text)
+
+
 def parse_subnet(text: str, flag: str = "--subnet") -> IPNetwork:
     """``10.1.0.0/16`` or ``fd00:dead:beef::/64`` as a network. Raises InvalidArgument
-    naming ``flag`` for a malformed value or one with host bits set (Docker's messages)."""
+    naming ``flag`` for a malformed value (a zone too, as Go's ``net.ParseCIDR``) or one
+    with host bits set (Docker's messages)."""
     try:
+        if "%" in text:
+            raise ValueError(text)
         net = ipaddress.ip_network(text, strict=False)
     except ValueError:
         raise InvalidArgument(
@@ -99,12 +111,15 @@ def parse_subnet(text: str, flag: str = "--subnet") -> IPNetwork:
 
 def parse_address(text: str, flag: str, version: int = 4) -> IPAddress:
     """An address of IP ``version`` (4 or 6) given to ``flag``; raises InvalidArgument
-    (moby's normalizeEndpointIPAMConfig words for the other family)."""
+    (moby's normalizeEndpointIPAMConfig words for the other family, an IPv4-mapped or
+    the unspecified IPv6 address)."""
     try:
-        addr = ipaddress.ip_address(text)
+        addr = ip_address(text)
     except ValueError:
         raise InvalidArgument(f"invalid {flag} address: {text}") from None
-    if addr.version != version:
+    if addr.version != version or (
+        isinstance(addr, IPv6Address) and (addr.ipv4_mapped or addr.is_unspecified)
+    ):
         raise InvalidArgument(f"invalid IPv{version} address: {text} ({flag})")
     return addr
 
@@ -115,7 +130,7 @@ _UNUSABLE: tuple[tuple[IPNetwork, str], ...] = (
     (IPv4Network("224.0.0.0/4"), "multicast"),
     (IPv4Network("255.255.255.255/32"), "the limited broadcast address"),
     (IPv6Network("::/127"), "the unspecified and loopback addresses"),
-    (IPv6Network("fe80::/10"), "link-local addresses, which every interface has"),
+    (IPv6Network("fe80::/10"), "link-local addresses: each interface makes its own"),
     (IPv6Network("ff00::/8"), "multicast"),
 )
 #: The smallest subnet of each family with room for a container (network, gateway, one).
@@ -134,10 +149,14 @@ def make_pool(
     multicast, holding 255.255.255.255, or for IPv6 in ::/127, fe80::/10 or ff00::/8 is
     refused (no interface can use it). An auxiliary address on the network, broadcast
     or gateway address or another one is in use, as dockerd's. Raises InvalidArgument."""
+    if isinstance(subnet, IPv6Network) and subnet.network_address.ipv4_mapped:
+        # moby's validateIPv6Subnet: ::ffff:0:0/96 is IPv4 written as IPv6.
+        raise InvalidArgument(f"'{subnet}' is not a valid IPv6 subnet")
     for special, what in _UNUSABLE:
         if special.version == subnet.version and subnet.overlaps(special):
             raise InvalidArgument(
-                f"invalid subnet {subnet}: it overlaps {special}, {what}, which no interface can use"
+                f"invalid subnet {subnet}: it overlaps {special} ({what}), which no interface"
+                " can use"
             )
     v = subnet.version
     gw = parse_address(gateway, "gateway", v) if gateway else subnet.network_address + 1
@@ -159,7 +178,7 @@ def make_pool(
     reserved: list[tuple[str, IPAddress]] = []
     for name, text in (aux or {}).items():
         try:
-            addr = ipaddress.ip_address(text)
+            addr = ip_address(text)
         except ValueError:
             raise InvalidArgument(f"invalid aux-address address: {text}") from None
         if addr not in subnet:
@@ -264,7 +283,7 @@ def check_link_local(text: str) -> IPAddress:
     (libnetwork's createEndpoint: "invalid link local IP address"). Raises
     InvalidArgument."""
     try:
-        addr = ipaddress.ip_address(text)
+        addr = ip_address(text)
     except ValueError:
         raise InvalidArgument(f"invalid link-local IP address: {text}") from None
     if not addr.is_link_local or addr.is_multicast:

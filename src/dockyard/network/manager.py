@@ -730,7 +730,7 @@ class NetworkManager:
             aliases=aliases,
             options=options,
             address6=ip6,
-            link_local=[str(ipam.check_link_local(a)) for a in link_local],
+            link_local=_link_locals(link_local),
         )
 
     def release(self, container_id: str) -> None:
@@ -1174,10 +1174,25 @@ _DRIVER_OPTS_REFUSED = {
 }
 
 
+def _link_locals(texts: Sequence[str]) -> list[str]:
+    """``--link-local-ip`` values (``IPAMConfig.LinkLocalIPs``) checked by
+    :func:`ipam.check_link_local`, each at most once: the second would fail the start
+    with the kernel's "File exists". Raises InvalidArgument."""
+    out: list[str] = []
+    for text in texts:
+        addr = str(ipam.check_link_local(text))
+        if addr in out:
+            raise InvalidArgument(
+                f"invalid link-local IP address: {text}: given twice (--link-local-ip)"
+            )
+        out.append(addr)
+    return out
+
+
 def endpoint_options(net: Network, settings: Mapping[str, Any] | None) -> dict[str, Any]:
     """The EndpointSettings ``Links`` (``NAME[:ALIAS]``, user-defined networks only: ALIAS
     then resolves to NAME in this container's embedded DNS), ``DriverOpts`` (strings)
-    and ``GwPriority`` (an int) of ``settings``, checked; empty ones dropped. Raises
+    and ``GwPriority`` (a 64-bit int) of ``settings``, checked; empty ones dropped. Raises
     InvalidArgument."""
     settings = settings or {}
     links = list(settings.get("Links") or [])
@@ -1203,6 +1218,12 @@ def endpoint_options(net: Network, settings: Mapping[str, Any] | None) -> dict[s
     priority = settings.get("GwPriority") or 0
     if not isinstance(priority, int) or isinstance(priority, bool):
         raise InvalidArgument("GwPriority: an integer")
+    if not -(1 << 63) <= priority < 1 << 63:
+        # Go's int (encoding/json's words): the route order compares them as int64.
+        raise InvalidArgument(
+            f"json: cannot unmarshal number {priority} into Go struct field "
+            "EndpointSettings.GwPriority of type int (--gw-priority)"
+        )
     out: dict[str, Any] = {}
     if links:
         out["Links"] = [str(link) for link in links]
