@@ -515,6 +515,12 @@ sys.argv = ["dockyard", *sys.argv[2:]]
 if side == "fast":
     from dockyard.cli.entry import main
     sys.exit(main())
+if side == "fast-compose":
+    from dockyard.cli.entry import compose_main
+    sys.exit(compose_main())
+if side == "click-compose":
+    from dockyard.cli.main import compose_main
+    compose_main()
 from dockyard.cli.main import main
 main(sys.argv[1:])
 """
@@ -522,8 +528,8 @@ main(sys.argv[1:])
 
 def _one(env: dict[str, str], side: str, args: list[str], stdout: str) -> list[object]:
     """(exit status, stdout, stderr) of ``args`` on ``side``'s path; ``stdout`` is
-    "pipe", "broken" (a pipe whose reader has gone: ``| head`` once head has ended) or
-    "closed" (``>&-``)."""
+    "pipe", "broken" (a pipe whose reader has gone: ``| head`` once head has ended),
+    "closed" (``>&-``) or "closed-stderr" (``2>&-``)."""
     out: int = subprocess.PIPE
     command = [sys.executable, "-c", RUNNER, side, *args]
     if stdout == "broken":
@@ -531,6 +537,8 @@ def _one(env: dict[str, str], side: str, args: list[str], stdout: str) -> list[o
         os.close(reader)
     elif stdout == "closed":
         command = ["sh", "-c", 'exec "$@" >&-', "sh", *command]
+    elif stdout == "closed-stderr":
+        command = ["sh", "-c", 'exec "$@" 2>&-', "sh", *command]
     try:
         p = subprocess.run(
             command,
@@ -596,3 +604,18 @@ def test_default_platform_of_build(
         fast = _one(env, "fast", args, "pipe")
         assert fast == _one(env, "click", args, "pipe"), args
         assert fast[0] == 1 and bytes(fast[2]).startswith(b'invalid platform "plan9/nonesuch"')
+
+
+@pytest.mark.timeout(120)
+def test_compose_with_stderr_closed(
+    dy: Runner, busybox: str, engine_env: dict[str, str], tmp_path: Path
+) -> None:
+    # dockyard-compose's fast path printed its progress to a closed stderr: a traceback
+    # nobody saw and exit 1, the containers up.
+    file = tmp_path / "compose.yaml"
+    file.write_text("services:\n  a:\n    image: busybox\n    network_mode: none\n")
+    for side in ("fast-compose", "click-compose"):
+        for command in (["up", "-d"], ["down", "-t", "0"]):
+            args = ["-f", str(file), "-p", "fuzz", *command]
+            assert _one(engine_env, side, args, "closed-stderr") == [0, b"", b""], (side, args)
+    assert dy("ps", "-aq").stdout == ""

@@ -72,6 +72,10 @@ def main() -> int:
 def compose_main() -> int:
     """Entry point of ``dockyard-compose``: ``dockyard compose ARGS`` (``up -d`` and
     ``down`` through :mod:`dockyard.cli.fastcompose` first, as ``dockyard compose``)."""
+    if sys.stdout is None or sys.stderr is None or sys.stdin is None:
+        from dockyard.cli.engine import reopen_closed_streams
+
+        reopen_closed_streams()
     from dockyard.cli import fastcompose
 
     status = fastcompose.run(["compose", *sys.argv[1:]])
