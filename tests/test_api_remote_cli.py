@@ -318,3 +318,71 @@ def test_cp_and_build_through_the_service(
         assert (through.returncode, through.stderr) == (local.returncode, local.stderr)
         assert through.returncode == 1
         remote("rm", "-f", "cpx", check=True)
+
+
+@pytest.mark.timeout(120)
+def test_signals_forwarded_through_the_service(
+    engine_env: dict[str, str], tmp_path: Path, dy: Runner, busybox: str
+) -> None:
+    """Through -H, an attached run, start -a and attach send the signals the client gets
+    to the container (docker/cli's ForwardAllSignals: POST /containers/{id}/kill), as the
+    in-process CLI does; --sig-proxy=false counts SIGINTs instead (the third ends the
+    client, exit 1, the container running on)."""
+    import signal
+
+    from conftest import DOCKYARD
+
+    sock = str(tmp_path / "run" / "docker.sock")
+    env = {**os.environ, **engine_env}
+    # The shell traps the signal and says which; `wait` lets the trap run at once.
+    trapping = "trap 'echo got $1; exit 4' {}; echo ready; sleep 60 & wait"
+
+    def trap(sig: str) -> list[str]:
+        return ["sh", "-c", trapping.format(sig).replace("$1", sig)]
+
+    def client(*args: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [DOCKYARD, "-H", f"unix://{sock}", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        return proc
+
+    def ended(proc: subprocess.Popen[bytes]) -> tuple[int, bytes, bytes]:
+        out, err = proc.communicate(timeout=30)
+        return proc.returncode, out, err
+
+    procs: list[subprocess.Popen[bytes]] = []
+    with running_service(engine_env, sock):
+        try:
+            procs.append(p := client("run", "--name", "s1", busybox, *trap("INT")))
+            p.send_signal(signal.SIGINT)
+            assert ended(p) == (4, b"got INT\n", b"")
+            procs.append(p := client("run", "--rm", busybox, *trap("USR1")))
+            p.send_signal(signal.SIGUSR1)
+            assert ended(p) == (4, b"got USR1\n", b"")
+            dy("create", "--name", "s2", busybox, *trap("TERM"), check=True)
+            procs.append(p := client("start", "-a", "s2"))
+            p.send_signal(signal.SIGTERM)
+            assert ended(p) == (4, b"got TERM\n", b"")
+            dy("run", "-d", "--name", "s3", busybox, "sh", "-c",
+               "trap 'echo got HUP; exit 4' HUP; sleep 1; echo ready; sleep 60 & wait",
+               check=True)  # fmt: skip
+            procs.append(p := client("attach", "s3"))
+            p.send_signal(signal.SIGHUP)
+            assert ended(p) == (4, b"got HUP\n", b"")
+            procs.append(p := client("run", "--name", "s4", "--sig-proxy=false", busybox,
+                                     *trap("INT")))  # fmt: skip
+            for _ in range(3):
+                p.send_signal(signal.SIGINT)
+                time.sleep(0.2)
+            assert ended(p) == (1, b"", b"\ngot 3 SIGTERM/SIGINTs, forcefully exiting\n")
+            assert dy("inspect", "-f", "{{.State.Running}}", "s4").stdout == "true\n"
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                proc.wait()
+            dy("rm", "-f", "s1", "s2", "s3", "s4")

@@ -42,11 +42,15 @@ def start(
 
         try:
             keys = detach_keys_option(detach_keys, interactive)
-            if engine.container_inspect(containers[0])["State"]["Running"]:
+            info = engine.container_inspect(containers[0])
+            if info["State"]["Running"]:
                 found = engine.container_attach(containers[0], stdin=interactive, detach_keys=keys)
                 status = 0 if found is None else found  # detached: docker/cli's start says nothing
             else:
-                status = engine.container_run_attached(containers[0], detach_keys=keys)
+                # docker/cli's start forwards signals to a container without a tty only.
+                status = engine.container_run_attached(
+                    containers[0], detach_keys=keys, sig_proxy=not info["Config"].get("Tty")
+                )
         except DockyardError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)
             print(f"Error: failed to start containers: {containers[0]}", file=sys.stderr)

@@ -11,6 +11,7 @@ CLI does: the lower of the server's ``API-Version`` (``/_ping``) and :data:`API_
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import struct
@@ -232,9 +233,21 @@ class RemoteEngine:
         wait (``removed`` with AutoRemove, else ``next-exit``), start, size the terminal
         (a tty), carry the streams (this terminal in raw mode for ``-it``), return the
         wait's status code (0 when the detach keys ended a tty session and the container
-        runs on). Signals are not proxied through an endpoint (``sig_proxy`` or not)."""
+        runs on). With ``sig_proxy`` the signals this process receives are sent to the
+        container from creation on, tty or not (docker/cli's ``run``); see
+        :meth:`_signal_proxy`."""
         info = self.container_inspect(id)
         config, host_config = info["Config"], info["HostConfig"]
+        with self._signal_proxy(id, sig_proxy):
+            return self._run_attached(id, config, host_config, detach_keys)
+
+    def _run_attached(
+        self,
+        id: str,
+        config: dict[str, Any],
+        host_config: dict[str, Any],
+        detach_keys: str | None,
+    ) -> int:
         path = f"/containers/{quote(id, safe='')}"
         stdin = bool(config.get("OpenStdin") and config.get("AttachStdin"))
         params = {"stream": "1", "stdout": "1", "stderr": "1"}
@@ -276,7 +289,8 @@ class RemoteEngine:
         """``docker attach`` over the API: attach this process's stdio to the running
         container ``id`` (stdin when asked and the container has ``OpenStdin``); returns
         its exit code once it ends, or None when the detach keys ended the session.
-        Signals are not proxied through an endpoint."""
+        Signals are sent to the container with ``sig_proxy`` when it has no tty
+        (docker/cli's ``attach``; :meth:`_signal_proxy`)."""
         info = self.container_inspect(id)
         state, config = info["State"], info["Config"]
         if not state.get("Running"):
@@ -288,15 +302,77 @@ class RemoteEngine:
         params = {"stream": "1", "stdout": "1", "stderr": "1", "stdin": _bool(stdin)}
         if detach_keys:
             params["detachKeys"] = detach_keys
-        sock = self._hijack(f"{path}/attach", params)
+        tty = bool(config.get("Tty"))
+        with self._signal_proxy(id, sig_proxy and not tty):
+            sock = self._hijack(f"{path}/attach", params)
+            try:
+                self._relay(sock, tty, stdin, f"{path}/resize" if tty else None)
+            finally:
+                sock.close()
+            if tty and stdin and self._running(id):
+                return None
+            return int(self.container_wait(id)["StatusCode"])
+
+    @contextlib.contextmanager
+    def _signal_proxy(self, id: str, forward: bool) -> Iterator[None]:
+        """For the block: docker/cli's ``ForwardAllSignals`` with ``forward``: each
+        signal this process receives (all but those docker/cli leaves,
+        :data:`dockyard.container.signals.PROXIED_SIGNALS`) is sent to container ``id``
+        as ``POST /containers/{id}/kill?signal=NAME``, an error ignored (docker/cli
+        logs it at debug level). Without ``forward``, SIGINT and SIGTERM are counted as
+        docker/cli's ``forceExitAfter3TerminationSignals`` counts them: the third ends
+        this process (``got 3 SIGTERM/SIGINTs, forcefully exiting``, exit 1), the
+        container running on. The handlers are restored at the block's end.
+
+        The kill requests go from a thread of their own, in the order the signals came:
+        a handler runs between the main thread's bytecodes, maybe while it holds the
+        HTTP client's connection pool."""
+        import queue
+        import signal
+        import sys
+        import threading
+
+        from dockyard.container.signals import PROXIED_SIGNALS
+
+        previous: dict[int, Any] = {}
+        pending: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        sender: threading.Thread | None = None
+        if forward:
+
+            def send() -> None:
+                while (signum := pending.get()) is not None:
+                    name = signal.Signals(signum).name.removeprefix("SIG")
+                    with contextlib.suppress(DockyardError, httpx.HTTPError):
+                        self.container_kill(id, name)
+
+            sender = threading.Thread(target=send, daemon=True)
+            sender.start()
+
+            def handler(signum: int, _frame: Any) -> None:
+                pending.put(signum)  # SimpleQueue.put is safe in a signal handler
+
+            signals: Any = PROXIED_SIGNALS
+        else:
+            counted = [0]
+
+            def handler(signum: int, _frame: Any) -> None:
+                counted[0] += 1
+                if counted[0] >= 3:
+                    print("\ngot 3 SIGTERM/SIGINTs, forcefully exiting", file=sys.stderr)
+                    raise SystemExit(1)
+
+            signals = (signal.SIGINT, signal.SIGTERM)
         try:
-            tty = bool(config.get("Tty"))
-            self._relay(sock, tty, stdin, f"{path}/resize" if tty else None)
+            for sig in signals:
+                with contextlib.suppress(OSError, ValueError):
+                    previous[sig] = signal.signal(sig, handler)
+            yield
         finally:
-            sock.close()
-        if tty and stdin and self._running(id):
-            return None
-        return int(self.container_wait(id)["StatusCode"])
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+            if sender is not None:
+                pending.put(None)
+                sender.join(timeout=5)  # the signals already taken are sent first
 
     # -- archives (docker cp) ----------------------------------------------------------
 
