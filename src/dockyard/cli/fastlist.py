@@ -72,6 +72,11 @@ COMMANDS: dict[tuple[str, ...], tuple[dict[str, tuple[str, str]], int]] = {
 }
 
 
+#: command words -> parameters of the click command this path does not parse (their
+#: option goes to click): ``images --tree``, a view of its own (cli/imagetree.py).
+LEFT_TO_CLICK: dict[tuple[str, ...], tuple[str, ...]] = {("images",): ("tree",)}
+
+
 #: The same commands under their other names (``docker container ls`` ...) -> COMMANDS key.
 ALIASES: dict[tuple[str, ...], tuple[str, ...]] = {
     ("container", "ls"): ("ps",),
