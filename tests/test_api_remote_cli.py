@@ -96,6 +96,25 @@ def test_docker_host_and_refusals(
             assert f"dockyard system {sub}: not available with -H/DOCKER_HOST" in r.stderr
         r = dy("-H", f"unix://{sock}", "system", "info", "-f", "{{.Images}}")
         assert r.returncode == 0 and r.stdout == "1\n", r
+        # The classic builder's POST /build has no exporter or session: refused as the
+        # docker CLI 28.2.2 refuses them with DOCKER_BUILDKIT=0 (seen on this machine:
+        # `unknown flag: --secret`, the usage line, exit 125; nothing built).
+        (tmp_path / "ctx").mkdir()
+        (tmp_path / "ctx" / "Dockerfile").write_text("FROM busybox\n")
+        for flags, said in [
+            (("-o", str(tmp_path / "out")), "unknown shorthand flag: 'o' in -o"),
+            ((f"--output=type=local,dest={tmp_path}/out",), "unknown flag: --output"),
+            (("--secret", "id=a,src=/etc/hostname"), "unknown flag: --secret"),
+            (("--ssh", "default"), "unknown flag: --ssh"),
+        ]:
+            r = dy("-H", f"unix://{sock}", "build", *flags, str(tmp_path / "ctx"))
+            assert (r.returncode, r.stdout) == (125, ""), r
+            assert r.stderr == (
+                f"{said}\n\nUsage:  dockyard build [OPTIONS] PATH | URL | -\n\n"
+                "Run 'dockyard build --help' for more information\n"
+            )
+        assert not (tmp_path / "out").exists()
+        assert dy("images", "-q").stdout.count("\n") == 1
     r = dy("-H", f"unix://{tmp_path}/nothing.sock", "ps")
     assert r.returncode == 1
     assert r.stderr.startswith(

@@ -7,7 +7,7 @@ without click); what it does then is :func:`dockyard.cli.buildrun.run_build`.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -131,8 +131,10 @@ def build(
 ) -> None:
     """Build an image from a Dockerfile."""
     from dockyard.cli.buildrun import run_build
-    from dockyard.cli.engine import open_engine
+    from dockyard.cli.engine import current_host, open_engine
 
+    if current_host() and (outputs or secrets or ssh):
+        _refuse_session_flags("--output" if outputs else "--secret" if secrets else "--ssh")
     run_build(
         lambda: open_engine(paths),
         context,
@@ -154,6 +156,31 @@ def build(
         cache_from=cache_from,
         limits=limits,
     )
+
+
+def _refuse_session_flags(given: str) -> NoReturn:
+    """Through -H/DOCKER_HOST a build is the classic builder's ``POST /build``, which has
+    no exporter and no session for secrets and ssh agents: ``-o``/``--output``,
+    ``--secret`` and ``--ssh`` are refused as docker/cli 28's build with
+    ``DOCKER_BUILDKIT=0`` refuses them (its legacy command has none of them): pflag's
+    error for the first one on the command line (``unknown flag: --secret``,
+    ``unknown shorthand flag: 'o' in -o``; ``given``, one of the three long names, when
+    the command line shows none plainly), the usage line, exit 125."""
+    from dockyard.cli.help import usage_error
+
+    message = f"unknown flag: {given}"
+    for arg in sys.argv[1:]:
+        if arg == "--":
+            break
+        name = arg.partition("=")[0]
+        if name in ("--output", "--secret", "--ssh"):
+            message = f"unknown flag: {name}"
+            break
+        if arg.startswith("-o"):
+            message = f"unknown shorthand flag: 'o' in {arg}"
+            break
+    print(usage_error(message, click.get_current_context()), file=sys.stderr)
+    sys.exit(125)
 
 
 @click.command("history", context_settings={"help_option_names": ["--help"]})
