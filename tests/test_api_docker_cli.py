@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -419,3 +420,81 @@ def test_classic_build(docker: Docker, dy: Runner, tmp_path: Path) -> None:
     assert bad.returncode == 7  # the errorDetail's code: the RUN's status (docker/cli)
     assert "returned a non-zero code: 7" in bad.stderr
     dy("rmi", "apib:1", check=True)
+
+
+def test_ports_volumes_env_top_logs_follow_tty_signals_and_prune(
+    docker: Docker, dy: Runner, tmp_path: Path
+) -> None:
+    """The rest of issue 11's docker CLI list: run -d -p -v -e --name (the published
+    port answers on loopback), top, logs -f to the end, run -it and exec -it on a
+    terminal, the docker CLI's own signal forwarding (an attached run and attach: its
+    POST /containers/{id}/kill), and system prune."""
+    import signal
+    import urllib.request
+
+    from test_api_remote_cli import _on_pty
+
+    sock = str(tmp_path / "run" / "docker.sock")
+    env = {
+        **os.environ,
+        "DOCKER_HOST": f"unix://{sock}",
+        "DOCKER_CONFIG": str(tmp_path / "docker-config"),
+        "DOCKER_CLI_HINTS": "false",
+    }
+    env.pop("DOCKER_CONTEXT", None)
+    script = "mkdir /www; echo $GREETING > /data/said; cp /data/said /www/i; httpd -f -p 80 -h /www"
+    docker("run", "-d", "--name", "web", "-p", "127.0.0.1::80", "-v", "apivol:/data",
+           "-e", "GREETING=hello", "busybox", "sh", "-c", script)  # fmt: skip
+    port = docker("port", "web", "80").stdout.strip().rpartition(":")[2]
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/i", timeout=5) as response:
+                assert response.read() == b"hello\n"
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    top = docker("top", "web").stdout.splitlines()
+    assert top[0].split()[:2] == ["UID", "PID"] and "httpd -f -p 80 -h /www" in top[1]
+    said = docker("run", "--rm", "-v", "apivol:/data", "busybox", "cat", "/data/said")
+    assert said.stdout == "hello\n"
+    docker("run", "-d", "--name", "lf", "busybox", "sh", "-c", "echo a; sleep 1; echo b")
+    assert docker("logs", "-f", "lf").stdout == "a\nb\n"
+    status, out = _on_pty(
+        [DOCKER, "run", "-it", "--rm", "busybox", "sh"], env, [b"echo $((6*7))\r", b"exit 3\r"]
+    )
+    assert status == 3 and b"42" in out
+    status, out = _on_pty([DOCKER, "exec", "-it", "web", "sh"], env, [b"stty size\r", b"exit 7\r"])
+    assert status == 7 and b"30 90" in out
+    trapping = "trap 'echo got {0}; exit 4' {0}; echo ready; sleep 60 & wait"
+    run = subprocess.Popen(
+        [DOCKER, "run", "--name", "sig", "busybox", "sh", "-c", trapping.format("INT")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert run.stdout is not None and run.stdout.readline() == b"ready\n"
+        run.send_signal(signal.SIGINT)
+        assert run.communicate(timeout=30) == (b"got INT\n", b"") and run.returncode == 4
+        docker("run", "-d", "--name", "sig2", "busybox", "sh", "-c", trapping.format("USR1"))
+        run = subprocess.Popen(
+            [DOCKER, "attach", "sig2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        time.sleep(1.5)  # attached (attach shows no earlier output to wait for)
+        run.send_signal(signal.SIGUSR1)
+        assert run.communicate(timeout=30) == (b"got USR1\n", b"") and run.returncode == 4
+    finally:
+        if run.poll() is None:
+            run.kill()
+        run.wait()
+    stopped = docker("ps", "-aq", "--no-trunc", "--filter", "status=exited").stdout.split()
+    assert len(stopped) == 3  # lf, sig, sig2
+    pruned = docker("system", "prune", "-f").stdout
+    assert pruned.startswith("Deleted Containers:\n")
+    assert sorted(pruned.split("\n\n")[0].split("\n")[1:]) == sorted(stopped)
+    assert re.search(r"\nTotal reclaimed space: [0-9.]+k?M?G?B\n$", pruned), pruned
+    web = docker("inspect", "-f", "{{.Id}}", "web").stdout.strip()
+    assert docker("ps", "-aq").stdout.split() == [web[:12]]
+    docker("rm", "-f", "web")
+    docker("volume", "rm", "apivol")
