@@ -513,3 +513,42 @@ RUN --mount=source=data,target=/data,rw echo changed > /data/f
     bad = dy("build", str(ctx))
     assert bad.returncode == 1
     assert "Dockerfile:2: RUN --mount=from=busybox,target=/x: not supported" in bad.stderr
+
+
+def test_a_removal_during_a_build_leaves_the_layers_it_stands_on(
+    dy: Runner, busybox: str, tmp_path: Path, engine_env: dict
+) -> None:
+    """An ``rmi`` of the base image (or an ``image prune -a`` of the step images) while a
+    build runs on them leaves their layers until the build ends, as BuildKit's lease:
+    the running step saw the base's files vanish ('ls: /base: No such file or
+    directory') and the next step's image named a missing layer. Played in this
+    process: the removals run when the builder announces the step's container."""
+    from dockyard.engine import Engine
+    from dockyard.paths import Paths
+
+    write(tmp_path / "b", {"Dockerfile": "FROM busybox\nRUN echo base > /base\n"})
+    dy("build", "-q", "-t", "base", str(tmp_path / "b"), check=True)
+    ctx = write(
+        tmp_path / "c",
+        {"Dockerfile": "FROM base\nRUN cat /base > /one\nRUN cat /base /one > /two\n"},
+    )
+    removed: list[str] = []
+
+    def line(text: str) -> None:
+        if text.startswith(" ---> Running in"):
+            # The base image, then the first step's image (dangling until the end).
+            what = ["rmi", "base", "busybox"] if not removed else ["image", "prune", "-af"]
+            removed.append(dy(*what, check=True).stdout)
+
+    engine = Engine(Paths(engine_env["DOCKYARD_ROOT"], engine_env["DOCKYARD_RUNROOT"]))
+    try:
+        image_id = engine.image_build_directory(str(ctx), tags=["child"], output=line)
+    finally:
+        engine.close_state()
+    assert len(removed) == 2 and "Deleted: sha256:" in removed[0], removed
+    assert "deleted: sha256:" in removed[1], removed
+    assert inspect(dy, "child")["Id"] == image_id
+    run = dy("run", "--rm", "child", "cat", "/base", "/one", "/two", check=True)
+    assert run.stdout == "base\nbase\nbase\nbase\n"
+    check = dy("system", "check")
+    assert check.returncode == 0, check.stdout

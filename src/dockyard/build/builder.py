@@ -192,6 +192,10 @@ class Builder:
         self.stage_results: dict[int, _State] = {}
         self.df: ins.Dockerfile | None = None
         self.declared_globals: set[str] = set()
+        # The layers (and their blobs) the build's states stand on, pinned until it ends:
+        # a removal of the base image or of a step's image meanwhile leaves them (the
+        # running step's lower directories, the next image's layers), as BuildKit's lease.
+        self.pins = store.pins()
 
     # -- the build ----------------------------------------------------------------------
 
@@ -205,6 +209,14 @@ class Builder:
         self.declared_globals = {k for a in df.args_before_from for k, _ in a.pairs}
         for parse_warning in df.warnings:
             self.out(parse_warning)
+        try:
+            return self._build(opts, refs, df)
+        finally:
+            self.pins.release()
+
+    def _build(
+        self, opts: BuildOptions, refs: list[reference.Reference], df: ins.Dockerfile
+    ) -> Image:
         if not opts.no_cache:
             self.sources = [s for s in map(self._cache_source, opts.cache_from) if s]
         if not df.stages:
@@ -319,10 +331,27 @@ class Builder:
                     str(stage_index),
                 )
             ):
-                state = _State.of(self.store.get(result.image_id))
+                state = self._state_of(self.store.get(result.image_id))
                 state.chain, state.records = result.chain, list(result.records)
                 return state
-        return _State.of(self._image(name))
+        return self._state_of(self._image(name))
+
+    def _state_of(self, image: Image) -> _State:
+        """``_State.of(image)`` with the image's layers and layer blobs pinned in
+        ``self.pins`` until the build ends. Raises ``NotFound`` when the image was
+        removed before they were pinned."""
+        from dockyard.snapshot import LayerStore
+
+        state = _State.of(image)
+        blobs = [str(d.get("digest")) for d in state.layers]
+        for digest in [*blobs, *state.diff_ids]:
+            self.pins.hold(digest)
+        layers = LayerStore(self.paths)
+        if not all(map(layers.exists, state.diff_ids)) or not all(
+            map(self.store.content.exists, blobs)
+        ):
+            raise NotFound(f"No such image: {image.id} (removed while the build took it)")
+        return state
 
     def _cache_source(self, name: str) -> CacheSource | None:
         """The ``--cache-from`` image ``name``: a local image, else (with
@@ -495,7 +524,7 @@ class Builder:
             ):
                 self.out(" ---> Using cache")
                 self.out(f" ---> {short(image.id)}")
-                fresh = _State.of(image)
+                fresh = self._state_of(image)
                 state.image_id, state.diff_ids = fresh.image_id, fresh.diff_ids
                 state.layers, state.history = fresh.layers, fresh.history
                 state.config, state.author = fresh.config, fresh.author
@@ -603,6 +632,7 @@ class Builder:
             diff_ids += reuse[2]
         blobs: list[str] = []
         new_diff: list[str] = []
+        made: list[str] = []
         with self.store.lease():
             writer = self.store.content.writer()
             try:
@@ -615,6 +645,8 @@ class Builder:
                     diff_id, size = LayerStore(self.paths).add(layer, tee=writer)  # type: ignore[arg-type]
                     new_diff.append(diff_id)
                     digest, blob_size = writer.commit(diff_id)
+                    # Pinned before add() checks they are here, unpinned if it fails.
+                    made = [d for d in (diff_id, digest) if self.pins.hold(d)]
                     blobs.append(digest)
                     diff_ids.append(diff_id)
                     layers.append({"mediaType": MEDIA_LAYER, "digest": digest, "size": blob_size})
@@ -635,6 +667,7 @@ class Builder:
             except BaseException:
                 writer.abort()
                 if new_diff:
+                    self.pins.drop(made)
                     self.store.discard_unreferenced(blobs, new_diff)
                 raise
         self.cache.record(key, image.id, created)
@@ -1052,7 +1085,7 @@ class Builder:
                     source_id = self.stage_results[stage.index].chain
         if not image_id:
             image_id = source_id = self._image(name).id
-        state = _State.of(self.store.get(image_id))
+        state = self._state_of(self.store.get(image_id))
         tmp = stack.enter_context(self._scratch_dir())
         root = os.path.join(tmp, "rootfs")
         mount_rootfs(self._lowers(state), os.path.join(tmp, "u"), os.path.join(tmp, "w"), root)

@@ -220,19 +220,29 @@ class Pins:
         self._fds: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def hold(self, digest: str) -> None:
+    def hold(self, digest: str) -> bool:
         """Pin blob or layer ``digest`` (``sha256:<hex>``; waits while a removal of it
-        is under way)."""
+        is under way); returns whether it was not pinned here already."""
         import fcntl
 
         with self._lock:
-            if digest in self._fds:
-                return
+            if self._fds.get(digest, -1) >= 0:
+                return False
             path = PIN_LOCK.format(runroot=self._runroot, hex=_hex(digest))
             os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             self._fds[digest] = fd
         fcntl.flock(fd, fcntl.LOCK_SH)
+        return True
+
+    def drop(self, digests: builtins.list[str]) -> None:
+        """Unpin ``digests`` (what a failed writer made, before it removes them)."""
+        with self._lock:
+            for digest in digests:
+                fd = self._fds.get(digest, -1)
+                if fd >= 0:
+                    os.close(fd)
+                    self._fds[digest] = -1
 
     def release(self) -> None:
         """Drop every pin (again: nothing)."""
