@@ -546,6 +546,40 @@ def test_a_layer_a_pull_relies_on_is_not_removed_under_it(
     assert run_child.stdout == "child\n"
     check = dy("system", "check")
     assert check.returncode == 0, check.stdout
+    # The pins and layer locks were let go of, and their files removed with them: one
+    # file per digest ever pulled piled up in the run root.
+    assert os.listdir(Path(engine_env["DOCKYARD_RUNROOT"]) / "locks") == []
+
+
+def test_a_pin_taken_while_a_removal_holds_it_is_on_the_file_that_stays(
+    engine_env: dict,
+) -> None:
+    """Lock files go with their last holder (``image.store.unlock_file``): a pin that
+    waited for a removal holding the file takes it again on the file at the path, which
+    the next removal sees; a removal that finds no file makes it (a pin made meanwhile
+    must be seen), and the file goes when the pin is let go of."""
+    from dockyard.image.store import PIN_LOCK, Pins, _unpinned
+
+    runroot = engine_env["DOCKYARD_RUNROOT"]
+    digest = "sha256:" + "ab" * 32
+    path = PIN_LOCK.format(runroot=runroot, hex=digest[7:])
+    pins = Pins(runroot)
+    holding = threading.Event()
+    with _unpinned(runroot, digest) as free:
+        assert free and os.path.exists(path)
+        waiter = threading.Thread(target=lambda: holding.set() if pins.hold(digest) else None)
+        waiter.start()
+        time.sleep(0.2)
+        assert not holding.is_set()  # waits for the removal
+    waiter.join(10)
+    assert holding.is_set()
+    with _unpinned(runroot, digest) as free:
+        assert not free  # the pin is on the file the removal opens
+    pins.release()
+    assert not os.path.exists(path)
+    with _unpinned(runroot, digest) as free:
+        assert free
+    assert not os.path.exists(path)
 
 
 def test_system_check_with_a_manifest_blob_missing(

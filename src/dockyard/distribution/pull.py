@@ -30,7 +30,7 @@ from dockyard.distribution.client import Registry, RegistryError, Unreachable, c
 from dockyard.distribution.config import RegistryConfig
 from dockyard.distribution.credentials import Credentials
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
-from dockyard.image.store import Image, ImageStore
+from dockyard.image.store import Image, ImageStore, lock_file, unlock_file
 
 Emit = Callable[[dict[str, Any]], None]
 _CHUNK = 1 << 20
@@ -129,21 +129,19 @@ def fetch_manifest(reg: Registry, ref: reference.Reference, target: str) -> tupl
 
 
 class _LayerLock:
-    """An exclusive flock on ``<runroot>/locks/blob-<hex>`` for one layer's fetch."""
+    """An exclusive flock on ``<runroot>/locks/blob-<hex>`` for one layer's fetch (the
+    file is removed after it: see ``image.store.lock_file``)."""
 
     def __init__(self, runroot: str, digest: str) -> None:
-        directory = os.path.join(runroot, "locks")
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        self._fd = os.open(
-            os.path.join(directory, "blob-" + digest[7:]), os.O_RDWR | os.O_CREAT, 0o600
-        )
+        self._path = os.path.join(runroot, "locks", "blob-" + digest[7:])
+        self._fd = -1
 
     def __enter__(self) -> _LayerLock:
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self._fd = lock_file(self._path, fcntl.LOCK_EX)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        os.close(self._fd)
+        unlock_file(self._path, self._fd)
 
 
 class _ProgressReader:

@@ -36,6 +36,7 @@ CONTENT_LOCK = "{runroot}/content.lock"
 #: A blob's or layer's pin (``Pins``), by the hex of its digest or diff id.
 PIN_LOCK = "{runroot}/locks/pin-{hex}"
 _DIGEST_RE = r"sha256:[a-f0-9]{64}"
+_UNPINNED, _PENDING = -1, -2  # Pins' descriptors of digests not (yet) pinned
 _ID_PREFIX_RE = r"(?:sha256:)?([a-f0-9]{1,64})"
 #: Blobs below this many bytes are hashed without OpenSSL (see _sha256).
 _SMALL_BLOB = 1 << 16
@@ -226,31 +227,31 @@ class Pins:
         import fcntl
 
         with self._lock:
-            if self._fds.get(digest, -1) >= 0:
+            if self._fds.get(digest, _UNPINNED) != _UNPINNED:
                 return False
-            path = PIN_LOCK.format(runroot=self._runroot, hex=_hex(digest))
-            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._fds[digest] = _PENDING  # another thread's hold of it returns at once
+        fd = lock_file(PIN_LOCK.format(runroot=self._runroot, hex=_hex(digest)), fcntl.LOCK_SH)
+        with self._lock:
             self._fds[digest] = fd
-        fcntl.flock(fd, fcntl.LOCK_SH)
         return True
 
     def drop(self, digests: builtins.list[str]) -> None:
         """Unpin ``digests`` (what a failed writer made, before it removes them)."""
         with self._lock:
             for digest in digests:
-                fd = self._fds.get(digest, -1)
-                if fd >= 0:
-                    os.close(fd)
-                    self._fds[digest] = -1
+                self._unpin(digest)
 
     def release(self) -> None:
         """Drop every pin (again: nothing)."""
         with self._lock:
-            for fd in self._fds.values():
-                if fd >= 0:
-                    os.close(fd)
-            self._fds = dict.fromkeys(self._fds, -1)
+            for digest in self._fds:
+                self._unpin(digest)
+
+    def _unpin(self, digest: str) -> None:
+        fd = self._fds.get(digest, _UNPINNED)
+        if fd >= 0:
+            self._fds[digest] = _UNPINNED
+            unlock_file(PIN_LOCK.format(runroot=self._runroot, hex=_hex(digest)), fd)
 
 
 @contextlib.contextmanager
@@ -259,20 +260,69 @@ def _unpinned(runroot: str, digest: str) -> Iterator[bool]:
     unpinnable (an exclusive flock) until the block ends, so it can be deleted."""
     import fcntl
 
+    path = PIN_LOCK.format(runroot=runroot, hex=_hex(digest))
     try:
-        fd = os.open(PIN_LOCK.format(runroot=runroot, hex=_hex(digest)), os.O_RDWR | os.O_CLOEXEC)
-    except FileNotFoundError:
-        yield True  # a writer pins through this file: it makes it first
+        fd = lock_file(path, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        yield False
         return
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
         yield True
     finally:
+        unlock_file(path, fd)
+
+
+def lock_file(path: str, operation: int) -> int:
+    """Open (creating it and its directory) lock file ``path`` and flock it with
+    ``operation`` (``fcntl.LOCK_SH`` or ``LOCK_EX``, maybe ``| LOCK_NB``: then raises
+    ``BlockingIOError`` when it is held); returns the descriptor, the lock held. Lock
+    files are removed when their last holder lets go (:func:`unlock_file`), so the lock
+    is taken again when the file was removed while this waited for it: a lock on a file
+    no longer at ``path`` excludes nobody."""
+    import fcntl
+
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            continue
+        try:
+            fcntl.flock(fd, operation)
+        except BlockingIOError:
+            if _is_at(path, fd):
+                os.close(fd)
+                raise
+        else:
+            if _is_at(path, fd):
+                return fd
+        os.close(fd)  # removed by its holder meanwhile: take the one at path now
+
+
+def unlock_file(path: str, fd: int) -> None:
+    """Let go of lock file ``path`` held through ``fd`` (from :func:`lock_file`), and
+    remove it unless another process holds it or waits for it shared: the lock files
+    of every digest ever pinned or fetched would otherwise pile up in the run root."""
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if _is_at(path, fd):
+            os.unlink(path)
+    except BlockingIOError:
+        pass  # held by another: its last holder removes it
+    finally:
         os.close(fd)
+
+
+def _is_at(path: str, fd: int) -> bool:
+    """Whether the file open at ``fd`` is still the one at ``path``."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    fs = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (fs.st_dev, fs.st_ino)
 
 
 class Image:
