@@ -84,6 +84,39 @@ def test_save_rmi_load_round_trip(dy: Runner, busybox: str, tmp_path: Path) -> N
     assert dy("run", "--rm", "busybox", "echo", "loaded", check=True).stdout == "loaded\n"
 
 
+def test_a_removal_during_a_load_leaves_the_layers_it_found(
+    dy: Runner, busybox: str, tmp_path: Path, engine_env: dict
+) -> None:
+    """A load pins the layers it finds here (another image's) until its image is
+    recorded: an ``rmi`` of that image meanwhile deleted them and the load failed
+    'layer sha256:... is missing'. Played in this process: the rmi runs at the load's
+    first progress message, that of its second layer, after the first was found."""
+    from dockyard.image.archive import load
+    from dockyard.image.store import ImageStore
+    from dockyard.paths import Paths
+    from dockyard.state import StateDB
+
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo child > /child\n")
+    dy("build", "-q", "-t", "child", str(tmp_path), check=True)
+    out = tmp_path / "child.tar"
+    dy("save", "-o", str(out), "child", check=True)
+    dy("rmi", "child", check=True)
+    db = StateDB(Paths.from_env().state_db)
+    removed: list[str] = []
+    try:
+        store = ImageStore(Paths.from_env(), db)
+        with open(out, "rb") as f:
+            for _message in load(store, f):
+                if not removed:
+                    removed.append(dy("rmi", busybox, check=True).stdout)
+    finally:
+        db.close()
+    assert "Deleted: sha256:" in removed[0]
+    assert dy("run", "--rm", "child", "cat", "/child", check=True).stdout == "child\n"
+    check = dy("system", "check")
+    assert check.returncode == 0, check.stdout
+
+
 def test_save_by_id_is_untagged(dy: Runner, busybox: str, tmp_path: Path) -> None:
     iid = image_id(dy, "busybox")
     out = tmp_path / "id.tar"

@@ -639,6 +639,9 @@ def load(store: ImageStore, stream: BinaryIO, quiet: bool = False) -> Iterator[M
         blobs: list[str] = []
         diff_ids: list[str] = []
         messages: list[Message] = []
+        # A layer here already (another image's) is pinned before it is looked for, until
+        # the image row exists: a removal of that image meanwhile leaves it.
+        pins = store.pins()
         try:
             for p in planned:
                 sizes = []
@@ -646,6 +649,7 @@ def load(store: ImageStore, stream: BinaryIO, quiet: bool = False) -> Iterator[M
                 chains = chain_ids([d for _, d, _ in p.layers])
                 for (name, diff_id, _), chain in zip(p.layers, chains, strict=True):
                     report = None if quiet else messages.append
+                    pins.hold(diff_id)  # the layer and its (uncompressed) blob
                     size = _store_layer(
                         store, layers, archive.path(name), diff_id, chain[7:19], report
                     )
@@ -662,6 +666,7 @@ def load(store: ImageStore, stream: BinaryIO, quiet: bool = False) -> Iterator[M
                 if image.id not in existing:
                     added_images.append(image.id)
         except BaseException:
+            pins.release()
             for image_id in added_images:
                 try:
                     store.remove(image_id)
@@ -669,6 +674,7 @@ def load(store: ImageStore, stream: BinaryIO, quiet: bool = False) -> Iterator[M
                     pass
             store.discard_unreferenced(blobs, diff_ids)
             raise
+        pins.release()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     for p in planned:
