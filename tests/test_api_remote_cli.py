@@ -405,3 +405,48 @@ def test_signals_forwarded_through_the_service(
                     proc.kill()
                 proc.wait()
             dy("rm", "-f", "s1", "s2", "s3", "s4")
+
+
+def test_pause_top_stats_port_through_the_service(
+    engine_env: dict[str, str], tmp_path: Path, dy: Runner, busybox: str
+) -> None:
+    """pause, unpause, top, stats --no-stream and port through -H: the same output,
+    errors and exit codes as in process."""
+    sock = str(tmp_path / "run" / "docker.sock")
+    dy("run", "-d", "--name", "p1", "-p", "127.0.0.1::80", "-p", "127.0.0.1::53/udp",
+       busybox, "sleep", "60", check=True)  # fmt: skip
+    dy("create", "--name", "p2", busybox, "true", check=True)
+    with running_service(engine_env, sock):
+
+        def both(*args: str) -> subprocess.CompletedProcess:
+            local = dy(*args)
+            remote = dy("-H", f"unix://{sock}", *args)
+            assert (remote.returncode, remote.stdout, remote.stderr) == (
+                local.returncode,
+                local.stdout,
+                local.stderr,
+            ), args
+            return remote
+
+        try:
+            assert "127.0.0.1:" in both("port", "p1").stdout
+            both("port", "p1", "80")
+            assert both("port", "p1", "81").returncode == 1
+            assert both("port", "nosuch").returncode == 1
+            assert "sleep" in both("top", "p1", "-o", "pid,comm").stdout
+            assert both("top", "p2").returncode == 1
+            assert both("top", "nosuch").returncode == 1
+            stats = ("stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}")
+            assert both(*stats, "p1").stdout == "p1 1\n"
+            assert both(*stats, "nosuch").returncode == 1
+            remote = dy("-H", f"unix://{sock}", "pause", "p1")
+            assert (remote.returncode, remote.stdout) == (0, "p1\n")
+            assert dy("inspect", "-f", "{{.State.Status}}", "p1").stdout == "paused\n"
+            assert both("pause", "p1").returncode == 1
+            remote = dy("-H", f"unix://{sock}", "unpause", "p1")
+            assert (remote.returncode, remote.stdout) == (0, "p1\n")
+            assert dy("inspect", "-f", "{{.State.Status}}", "p1").stdout == "running\n"
+            assert both("unpause", "p1").returncode == 1
+            assert both("pause", "p2", "nosuch").returncode == 1
+        finally:
+            dy("rm", "-f", "p1", "p2")

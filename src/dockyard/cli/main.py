@@ -105,6 +105,11 @@ REMOTE_COMMANDS = frozenset(
         "push",
         "build",
         "cp",
+        "pause",
+        "unpause",
+        "top",
+        "stats",
+        "port",
     }
 )
 

@@ -648,6 +648,44 @@ class RemoteEngine:
         """``POST /containers/{id}/kill``."""
         self._send("POST", f"/containers/{quote(id, safe='')}/kill", {"signal": signal})
 
+    def container_pause(self, id: str) -> None:
+        """``POST /containers/{id}/pause``."""
+        self._send("POST", f"/containers/{quote(id, safe='')}/pause")
+
+    def container_unpause(self, id: str) -> None:
+        """``POST /containers/{id}/unpause``."""
+        self._send("POST", f"/containers/{quote(id, safe='')}/unpause")
+
+    def container_top(self, id: str, ps_args: str = "-ef") -> dict[str, Any]:
+        """``GET /containers/{id}/top``: ``{"Titles", "Processes"}``."""
+        return self._json("GET", f"/containers/{quote(id, safe='')}/top", {"ps_args": ps_args})
+
+    def container_stats(
+        self, id: str, stream: bool = True, one_shot: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """``GET /containers/{id}/stats``: StatsResponse objects as the endpoint sends
+        them (one a second with ``stream``, else one; ``one_shot``: without the sample a
+        second earlier). The request is made at once: NotFound and Conflict (not
+        running) come from this call, not from the iteration."""
+        params = {"stream": _bool(stream), "one-shot": _bool(one_shot) if one_shot else None}
+        response = self._send(
+            "GET",
+            f"/containers/{quote(id, safe='')}/stats",
+            params,
+            stream=True,
+            timeout=None,
+        )
+
+        def samples() -> Iterator[dict[str, Any]]:
+            try:
+                for line in response.iter_lines():
+                    if line.strip():
+                        yield dict(json.loads(line))
+            finally:
+                response.close()
+
+        return samples()
+
     def container_delete(
         self, id: str, force: bool = False, v: bool = False, link: bool = False
     ) -> None:
