@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import Runner
 from dockyard.cli.formatting import (
     TemplateError,
     format_items,
@@ -292,3 +293,15 @@ def test_slice_checks_indexes_as_go(template: str, message: str) -> None:
     with pytest.raises(TemplateError, match=message):
         render(template, {})
     assert render('{{slice "abcd" 1 3}}', {}) == "bc"
+
+
+def test_inspect_template_that_does_not_parse(dy: Runner, busybox: str) -> None:
+    """docker/cli's inspect.Inspect: a template that does not parse is its message and
+    exit 64 (StatusError), before anything is looked up."""
+    for args in (("inspect", busybox), ("image", "inspect", busybox), ("inspect", "nosuch")):
+        p = dy(*args[:-1], "-f", "{{.Nope", args[-1])
+        assert (p.returncode, p.stdout, p.stderr) == (
+            64,
+            "",
+            "template parsing error: template: :1: unclosed action\n",
+        )

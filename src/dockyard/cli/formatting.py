@@ -31,6 +31,10 @@ class TemplateError(InvalidArgument):
     exit_code = 1
 
 
+class TemplateParseError(TemplateError):
+    """A ``--format`` template that does not parse (``inspect`` exits 64 for it)."""
+
+
 # ---------------------------------------------------------------------------------------
 # Values as Go's fmt prints them (%v).
 
@@ -169,7 +173,7 @@ class Template:
 
     def _parse_error(self, pos: int, msg: str) -> TemplateError:
         line = self.text.count("\n", 0, pos) + 1
-        return TemplateError(f"template parsing error: template: :{line}: {msg}")
+        return TemplateParseError(f"template parsing error: template: :{line}: {msg}")
 
     def _tokens(self, inner: str, base: int) -> list[_Tok]:
         toks: list[_Tok] = []
@@ -757,13 +761,19 @@ def print_inspect(fmt: str, items: list[Any], errors: list[str]) -> None:
     found. No ``fmt`` prints an indented JSON array, ``json`` one compact JSON line per
     item, else the Go template ``fmt`` rendered per item (missing keys give
     ``<no value>``). Docker CLI ``cli/command/inspect`` (``NewTemplateInspectorFromString``).
-    Raises ``TemplateError`` before printing anything for a bad template.
+    Raises ``TemplateError`` before printing anything for a template that fails;
+    one that does not parse ends the process with its message, exit 64 (docker/cli's
+    inspect.Inspect: StatusError 64).
     """
     import sys
 
     if fmt:
         # The CLI's TemplateInspector.Flush writes a newline when nothing was rendered.
-        out = format_items(fmt, items, strict=False) or "\n"
+        try:
+            out = format_items(fmt, items, strict=False) or "\n"
+        except TemplateParseError as e:
+            sys.stderr.write(f"{e}\n")
+            sys.exit(64)
     else:
         out = json.dumps(items, indent=4, ensure_ascii=False) + "\n"
     sys.stdout.write(out)

@@ -52,7 +52,6 @@ docker inspect -f '{{upper .Name}} {{lower "AB"}} {{len .Config.Env}} {{join .Co
 docker rm dtest-f9 >/dev/null
 
 ### fmt-template-bad
-#: known docker inspect exits 64 with 'template parsing error: ...' for a template that does not parse; Dockyard prints it as a daemon error and exits 1
 docker inspect -f '{{.Nope' busybox; echo "exit $?"
 
 ### fmt-template-missing-field
