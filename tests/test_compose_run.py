@@ -442,6 +442,41 @@ def test_independent_services_start_and_stop_together(
     assert dy("ps", "-aq", check=True).stdout == ""
 
 
+REPLICAS_PROJECT = """\
+services:
+  slow:
+    image: busybox
+    command: sh -c 'trap "" TERM; while :; do sleep 0.1; done'
+    stop_grace_period: 1s
+    network_mode: none
+    scale: 3
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_services_replicas_stop_and_go_together(tmp_path: Path, dy: Runner, busybox: str) -> None:
+    """As Compose's stopContainers/removeContainers: the three replicas of a service that
+    ignores SIGTERM (1 s grace) are all asked to stop before any has stopped, by ``stop``
+    and by ``down`` (one after another, down took three grace periods)."""
+    (tmp_path / "compose.yaml").write_text(REPLICAS_PROJECT)
+
+    def events(out: subprocess.CompletedProcess) -> list[str]:
+        return [line.split()[-1] for line in out.stderr.splitlines() if "Container" in line]
+
+    try:
+        dy("compose", "-p", "rep", "up", "-d", cwd=tmp_path, check=True, timeout=90)
+        stop = dy("compose", "-p", "rep", "stop", cwd=tmp_path, check=True, timeout=60)
+        assert events(stop) == ["Stopping"] * 3 + ["Stopped"] * 3, stop.stderr
+        dy("compose", "-p", "rep", "start", cwd=tmp_path, check=True, timeout=90)
+        down = dy("compose", "-p", "rep", "down", cwd=tmp_path, check=True, timeout=60)
+        stops = [e for e in events(down) if e.startswith("Stop")]
+        assert stops == ["Stopping"] * 3 + ["Stopped"] * 3, down.stderr
+        assert events(down).count("Removed") == 3
+    finally:
+        dy("compose", "-p", "rep", "down", "-t", "0", cwd=tmp_path, check=True)
+    assert dy("ps", "-aq", check=True).stdout == ""
+
+
 COMMANDS_PROJECT = """\
 services:
   web:
