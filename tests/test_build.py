@@ -521,7 +521,8 @@ def test_a_removal_during_a_build_leaves_the_layers_it_stands_on(
     """An ``rmi`` of the base image (or an ``image prune -a`` of the step images) while a
     build runs on them leaves their layers until the build ends, as BuildKit's lease:
     the running step saw the base's files vanish ('ls: /base: No such file or
-    directory') and the next step's image named a missing layer. Played in this
+    directory') and the next step's image named a missing layer; then ``system check
+    --repair`` deleted them as debris. Played in this
     process: the removals run when the builder announces the step's container."""
     from dockyard.engine import Engine
     from dockyard.paths import Paths
@@ -536,9 +537,12 @@ def test_a_removal_during_a_build_leaves_the_layers_it_stands_on(
 
     def line(text: str) -> None:
         if text.startswith(" ---> Running in"):
-            # The base image, then the first step's image (dangling until the end).
+            # The base image, then the first step's image (dangling until the end); the
+            # garbage collector finds their layers in use, not debris.
             what = ["rmi", "base", "busybox"] if not removed else ["image", "prune", "-af"]
             removed.append(dy(*what, check=True).stdout)
+            swept = dy("system", "check", "--repair")
+            assert swept.stdout == "0 found; Reclaimed space: 0B\n", swept.stdout
 
     engine = Engine(Paths(engine_env["DOCKYARD_ROOT"], engine_env["DOCKYARD_RUNROOT"]))
     try:

@@ -558,14 +558,14 @@ def test_a_pin_taken_while_a_removal_holds_it_is_on_the_file_that_stays(
     waited for a removal holding the file takes it again on the file at the path, which
     the next removal sees; a removal that finds no file makes it (a pin made meanwhile
     must be seen), and the file goes when the pin is let go of."""
-    from dockyard.image.store import PIN_LOCK, Pins, _unpinned
+    from dockyard.image.store import PIN_LOCK, Pins, unpinned
 
     runroot = engine_env["DOCKYARD_RUNROOT"]
     digest = "sha256:" + "ab" * 32
     path = PIN_LOCK.format(runroot=runroot, hex=digest[7:])
     pins = Pins(runroot)
     holding = threading.Event()
-    with _unpinned(runroot, digest) as free:
+    with unpinned(runroot, digest) as free:
         assert free and os.path.exists(path)
         waiter = threading.Thread(target=lambda: holding.set() if pins.hold(digest) else None)
         waiter.start()
@@ -573,11 +573,11 @@ def test_a_pin_taken_while_a_removal_holds_it_is_on_the_file_that_stays(
         assert not holding.is_set()  # waits for the removal
     waiter.join(10)
     assert holding.is_set()
-    with _unpinned(runroot, digest) as free:
+    with unpinned(runroot, digest) as free:
         assert not free  # the pin is on the file the removal opens
     pins.release()
     assert not os.path.exists(path)
-    with _unpinned(runroot, digest) as free:
+    with unpinned(runroot, digest) as free:
         assert free
     assert not os.path.exists(path)
 

@@ -668,6 +668,8 @@ def _content(engine: Engine, repair: bool) -> list[Finding]:
 
 
 def _sweep_content(engine: Engine, repair: bool) -> list[Finding]:
+    from dockyard.image.store import unpinned
+
     paths = engine.paths
     images = engine.images
     layers = engine.layers
@@ -694,27 +696,35 @@ def _sweep_content(engine: Engine, repair: bool) -> list[Finding]:
                 found.append(Finding("rows", f"repo_digests:{r['name']}", "deleted (no blob)"))
                 if repair:
                     conn.execute("DELETE FROM repo_digests WHERE name = ?", (r["name"],))
+        # What a writer pins (a build's base layers after an rmi of its image, a pull's
+        # or load's layers found here) is in use, not debris: neither reported nor deleted.
         with contextlib.suppress(FileNotFoundError):
             for name in os.listdir(paths.blobs):
                 digest = "sha256:" + name
                 if damaged:
                     break  # which blobs a damaged image uses is not known
                 if _fullmatch(_ID, name) and digest not in keep_blobs:
-                    path = os.path.join(paths.blobs, name)
-                    found.append(Finding("blob", digest, "deleted (no image)", _size(path)))
-                    if repair:
-                        with contextlib.suppress(OSError):
-                            os.unlink(path)
+                    with unpinned(paths.runroot, digest) as free:
+                        if not free:
+                            continue
+                        path = os.path.join(paths.blobs, name)
+                        found.append(Finding("blob", digest, "deleted (no image)", _size(path)))
+                        if repair:
+                            with contextlib.suppress(OSError):
+                                os.unlink(path)
         doomed = []
         unknown_layers = any(missing == image_id for image_id, missing in damaged.items())
         for diff_id in layers.diff_ids():
             if diff_id not in keep_layers and not unknown_layers:
-                path = layers.path(diff_id)
-                found.append(Finding("layer", diff_id, "deleted (no image)", _size(path)))
-                if repair:
-                    moved = layers.discard(diff_id)
-                    if moved is not None:
-                        doomed.append(moved)
+                with unpinned(paths.runroot, diff_id) as free:
+                    if not free:
+                        continue
+                    path = layers.path(diff_id)
+                    found.append(Finding("layer", diff_id, "deleted (no image)", _size(path)))
+                    if repair:
+                        moved = layers.discard(diff_id)
+                        if moved is not None:
+                            doomed.append(moved)
     from dockyard.volume.copyup import remove_tree
 
     for path in doomed:

@@ -255,9 +255,11 @@ class Pins:
 
 
 @contextlib.contextmanager
-def _unpinned(runroot: str, digest: str) -> Iterator[bool]:
-    """Yields whether blob or layer ``digest`` is pinned by nobody; if so, it stays
-    unpinnable (an exclusive flock) until the block ends, so it can be deleted."""
+def unpinned(runroot: str, digest: str) -> Iterator[bool]:
+    """Yields whether blob or layer ``digest`` (``sha256:<hex>``) is pinned by nobody
+    (``Pins``, under run root ``runroot``); if so, it stays unpinnable (an exclusive
+    flock) until the block ends, so it can be deleted. Every removal of a blob or layer
+    goes through it (``ImageStore._collect``, the garbage collector)."""
     import fcntl
 
     path = PIN_LOCK.format(runroot=runroot, hex=_hex(digest))
@@ -786,7 +788,7 @@ class ImageStore:
             for d in dict.fromkeys(diff_ids):
                 if d in keep_layers or unknown_layers:
                     continue
-                with _unpinned(runroot, d) as free:  # a pull in flight relies on it
+                with unpinned(runroot, d) as free:  # a pull in flight relies on it
                     moved = layers.discard(d) if free else None
                 if moved is not None:
                     doomed.append(moved)
@@ -794,7 +796,7 @@ class ImageStore:
             for b in dict.fromkeys(blobs):
                 if b in keep_blobs or unknown_blobs:
                     continue
-                with _unpinned(runroot, b) as free:
+                with unpinned(runroot, b) as free:
                     if free:
                         self.content.remove(b)
         for path in doomed:
