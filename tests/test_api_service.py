@@ -546,3 +546,60 @@ def test_create_on_several_networks_with_their_settings(
     finally:
         dy("rm", "-f", "multi")
         dy("network", "rm", "n1", "n2")
+
+
+def test_archive_put_refuses_entries_that_leave_the_destination(
+    engine_env: dict[str, str], sock: str, dy: Runner, busybox: str
+) -> None:
+    """PUT /containers/{id}/archive: an entry, a symlink or a hard link leading out of the
+    destination directory is refused with moby's go-archive breakout message (500), and
+    nothing of the archive is extracted (moby leaves the entries before the bad one);
+    an absolute symlink target stays inside, as moby resolves it, and is taken."""
+    import io
+    import tarfile
+
+    def archive(*entries: tuple[str, str]) -> bytes:
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w") as tf:
+            for name, link in entries:
+                info = tarfile.TarInfo(name)
+                if link.startswith("sym:"):
+                    info.type, info.linkname = tarfile.SYMTYPE, link[4:]
+                    tf.addfile(info)
+                elif link.startswith("hard:"):
+                    info.type, info.linkname = tarfile.LNKTYPE, link[5:]
+                    tf.addfile(info)
+                else:
+                    info.size = len(link)
+                    tf.addfile(info, io.BytesIO(link.encode()))
+        return out.getvalue()
+
+    dy("run", "-d", "--name", "arc", busybox, "sleep", "60", check=True)
+    try:
+        with running_service(engine_env, sock), client(sock) as c:
+            for entries, message in [
+                ((("ok", "x"), ("../escape", "y")), '"../escape" is outside of "/tmp"'),
+                ((("ok", "x"), ("l", "sym:../../etc")), 'invalid symlink "/tmp/l" -> "../../etc"'),
+                (
+                    (("ok", "x"), ("h", "hard:../etc/passwd")),
+                    'invalid hardlink "/etc/passwd" -> "../etc/passwd"',
+                ),
+            ]:
+                r = c.put(
+                    "/v1.51/containers/arc/archive",
+                    params={"path": "/tmp"},
+                    content=archive(*entries),
+                )
+                assert (r.status_code, r.json()["message"]) == (500, message)
+                listed = dy("exec", "arc", "ls", "-A", "/tmp", "/", check=True).stdout
+                assert "ok" not in listed.split() and "escape" not in listed.split()
+            r = c.put(
+                "/v1.51/containers/arc/archive",
+                params={"path": "/tmp"},
+                content=archive(("ok", "x"), ("abs", "sym:/etc/passwd")),
+            )
+            assert r.status_code == 200, r.text
+            shown = dy("exec", "arc", "sh", "-c", "cat /tmp/ok; readlink /tmp/abs", check=True)
+            assert shown.stdout == "x/etc/passwd\n"
+    finally:
+        dy("rm", "-f", "arc")

@@ -225,6 +225,61 @@ def archive_get(
             os.close(parent)
 
 
+def _checked_spool(stream: BinaryIO, dest: str, tmp_dir: str) -> BinaryIO:
+    """The tar ``stream`` copied into an anonymous temporary file in ``tmp_dir``, its
+    entries checked before any is extracted to the container's directory ``dest``, and
+    the file returned at its start (the caller closes it). An entry that would land
+    outside ``dest``, a symlink or hard link whose target would, fails as moby's
+    archive.Unpack fails it (go-archive's breakout errors: ``"../x" is outside of
+    "/dest"``, ``invalid symlink "/dest/l" -> "../.."``, ``invalid hardlink "/x" ->
+    "../x"``), DockyardError (500); but here before anything is written, where moby
+    leaves the entries before it extracted. A malformed archive is left to extract()."""
+    import json
+    import posixpath
+    import shutil
+    import tarfile
+    import tempfile
+
+    def q(text: str) -> str:  # Go's %q, for the names an archive can carry
+        return json.dumps(text, ensure_ascii=False)
+
+    def join(*parts: str) -> str:  # Go's filepath.Join: an absolute part does not reset
+        return posixpath.normpath("/".join(parts))
+
+    dest = posixpath.normpath(dest)
+
+    spool = tempfile.TemporaryFile(dir=tmp_dir)  # noqa: SIM115 - returned, or closed below
+    try:
+        shutil.copyfileobj(stream, spool, 1 << 20)
+        spool.seek(0)
+        try:
+            with tarfile.open(fileobj=spool, mode="r|*") as tf:
+                for member in tf:
+                    name = posixpath.normpath(member.name)
+                    target = join(dest, name)
+                    if posixpath.relpath(target, dest).startswith("../"):
+                        raise DockyardError(f"{q(name)} is outside of {q(dest)}")
+                    if member.issym():
+                        linked = join(posixpath.dirname(target), member.linkname)
+                        if not linked.startswith(dest):
+                            raise DockyardError(
+                                f"invalid symlink {q(target)} -> {q(member.linkname)}"
+                            )
+                    elif member.islnk():
+                        linked = join(dest, member.linkname)
+                        if not linked.startswith(dest):
+                            raise DockyardError(
+                                f"invalid hardlink {q(linked)} -> {q(member.linkname)}"
+                            )
+        except (tarfile.TarError, EOFError):
+            pass  # extract() refuses it, with the entries before the damage (as moby)
+        spool.seek(0)
+        return spool
+    except BaseException:
+        spool.close()
+        raise
+
+
 def archive_put(
     manager: ContainerManager,
     ref: str,
@@ -242,7 +297,9 @@ def archive_put(
     from dockyard.snapshot.tarcopy import extract
 
     path = _abs(path)
-    with container_root(manager, ref) as (c, root):
+    os.makedirs(manager.paths.tmp, exist_ok=True)
+    stream = _checked_spool(stream, path, manager.paths.tmp)
+    with stream, container_root(manager, ref) as (c, root):
         if c.host_config.get("ReadonlyRootfs"):
             raise Conflict("container rootfs is marked read-only")
         try:
