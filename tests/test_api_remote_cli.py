@@ -50,6 +50,14 @@ COMMANDS = [
     ("volume", "ls"),
     ("volume", "inspect", "kept"),
     ("volume", "inspect", "nosuch"),
+    ("container", "ls", "-a", "--format", PS_FORMAT),
+    ("container", "inspect", "made"),
+    ("image", "ls"),
+    ("image", "inspect", "busybox"),
+    ("image", "inspect", "nosuch"),
+    ("history", "--no-trunc", "--format", "{{.ID}} {{.CreatedBy}} {{.Size}}", "busybox"),
+    ("image", "history", "--format", "{{.ID}} {{.CreatedBy}} {{.Comment}}", "busybox"),
+    ("history", "nosuch"),
 ]
 
 
@@ -89,11 +97,13 @@ def test_docker_host_and_refusals(
         r = dy("-H", f"unix://{sock}", "bootstrap", "busybox")
         assert r.returncode == 125
         assert "not available with -H/DOCKER_HOST" in r.stderr
-        # `system` subcommands that cannot go remote are refused, not run locally.
-        for sub in ("df", "prune"):
-            r = dy("-H", f"unix://{sock}", "system", sub)
+        # `system`, `container` and `image` subcommands that cannot go remote are
+        # refused, not run locally.
+        for group, sub in (("system", "df"), ("system", "prune"), ("container", "prune"),
+                           ("image", "prune"), ("image", "save")):  # fmt: skip
+            r = dy("-H", f"unix://{sock}", group, sub)
             assert r.returncode == 125, r
-            assert f"dockyard system {sub}: not available with -H/DOCKER_HOST" in r.stderr
+            assert f"dockyard {group} {sub}: not available with -H/DOCKER_HOST" in r.stderr
         r = dy("-H", f"unix://{sock}", "system", "info", "-f", "{{.Images}}")
         assert r.returncode == 0 and r.stdout == "1\n", r
         # The classic builder's POST /build has no exporter or session: refused as the

@@ -341,8 +341,12 @@ class _ContainerGroup(click.Group):
 
 
 @click.group(cls=_ContainerGroup, context_settings=_SETTINGS)
-def container() -> None:
+@click.pass_context
+def container(ctx: click.Context) -> None:
     """Manage containers."""
+    from dockyard.cli.main import check_remote_subcommand
+
+    check_remote_subcommand(ctx)
 
 
 def _register() -> None:

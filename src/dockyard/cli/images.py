@@ -265,8 +265,12 @@ def bootstrap(paths: Paths, name: str) -> None:
 
 
 @click.group("image", context_settings={"help_option_names": ["--help"]})
-def image() -> None:
+@click.pass_context
+def image(ctx: click.Context) -> None:
     """Manage images."""
+    from dockyard.cli.main import check_remote_subcommand
+
+    check_remote_subcommand(ctx)
 
 
 image.add_command(images, "ls")

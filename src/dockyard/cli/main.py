@@ -110,6 +110,7 @@ REMOTE_COMMANDS = frozenset(
         "top",
         "stats",
         "port",
+        "history",
     }
 )
 
@@ -285,9 +286,10 @@ def cli(
         os.environ["DOCKYARD_DEBUG"] = "1"
     command = ctx.invoked_subcommand
     # `system` checks its own subcommands (cli/system.py): `system service` and `system
-    # boot` act on this machine's engine whatever DOCKER_HOST says.
+    # boot` act on this machine's engine whatever DOCKER_HOST says; `container` and
+    # `image` theirs (check_remote_subcommand).
     if host:
-        if command != "system" and command not in REMOTE_COMMANDS:
+        if command not in ("system", "container", "image") and command not in REMOTE_COMMANDS:
             print(
                 f"dockyard {command}: not available with -H/DOCKER_HOST (a remote engine) yet",
                 file=sys.stderr,
@@ -298,6 +300,26 @@ def cli(
         ctx.meta[HOST_KEY] = host
     if command and not host and "--help" not in sys.argv:
         _recover(ctx.obj, command)
+
+
+def check_remote_subcommand(ctx: click.Context) -> None:
+    """In the ``container`` and ``image`` groups' callbacks: under -H/DOCKER_HOST, refuse
+    a subcommand whose command (``image ls`` is ``images``, ``container ls`` is ``ps``)
+    is not in :data:`REMOTE_COMMANDS`, as the top level refuses one (exit 125)."""
+    from dockyard.cli.engine import current_host
+
+    sub = ctx.invoked_subcommand
+    if not sub or not current_host():
+        return
+    assert isinstance(ctx.command, click.Group)
+    command = ctx.command.get_command(ctx, sub)
+    if command is not None and command.name not in REMOTE_COMMANDS:
+        print(
+            f"dockyard {ctx.info_name} {sub}: not available with -H/DOCKER_HOST "
+            "(a remote engine) yet",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_ENGINE)
 
 
 def _recover(paths: Any, command: str) -> None:
