@@ -677,8 +677,9 @@ class Runner:
         renew_anon_volumes: bool = False,
     ) -> list[str]:
         """Make ``service``'s containers match its configuration (scale, config hash),
-        then start them; a recreated container gets its predecessor's anonymous volumes
-        unless ``renew_anon_volumes`` (``-V``). Returns their names."""
+        then start them, its replicas at the same time; a recreated container gets its
+        predecessor's anonymous volumes unless ``renew_anon_volumes`` (``-V``). Returns
+        their names, in number order."""
         svc = self.project.services[service]
         want = int(svc.get("scale", 1))
         if svc.get("container_name") and want > 1:
@@ -692,11 +693,12 @@ class Runner:
         current = {
             int(c["Labels"].get(convert.NUMBER_LABEL, 0)): c for c in self.containers([service])
         }
-        names = []
         for number, c in sorted(current.items()):
             if number > want or number < 1:
                 self.remove_container(c, timeout, stop=True)
-        for number in range(1, want + 1):
+
+        def one(runner: Runner, key: str) -> list[str]:
+            number = int(key.lstrip("#"))
             existing = current.get(number)
             if existing is not None:
                 c = existing
@@ -704,27 +706,29 @@ class Runner:
                     convert.IMAGE_LABEL
                 ) not in (None, image)
                 if (stale or force_recreate) and not no_recreate:
-                    name = self.name_of(c)
-                    self.event("Container", name, "Recreate")
+                    name = runner.name_of(c)
+                    runner.event("Container", name, "Recreate")
                     if c["State"] in ("running", "paused", "restarting"):
-                        self.engine.container_stop(c["Id"], t=timeout)
-                    reuse = {} if renew_anon_volumes else self.anonymous_volumes(c)
-                    self.engine.container_delete(c["Id"], force=True)
-                    cid = self.create_container(service, number, reuse=reuse)
-                    self.event("Container", name, "Recreated")
+                        runner.engine.container_stop(c["Id"], t=timeout)
+                    reuse = {} if renew_anon_volumes else runner.anonymous_volumes(c)
+                    runner.engine.container_delete(c["Id"], force=True)
+                    cid = runner.create_container(service, number, reuse=reuse)
+                    runner.event("Container", name, "Recreated")
                 else:
                     cid = c["Id"]
                     if not no_start and c["State"] in ("running", "paused"):
-                        self.event("Container", self.name_of(c), "Running")
-                        names.append(self.name_of(c))
-                        continue
+                        runner.event("Container", runner.name_of(c), "Running")
+                        return [runner.name_of(c)]
             else:
-                cid = self.create_container(service, number)
-            name = convert.container_name(self.project, service, number)
-            names.append(name)
+                cid = runner.create_container(service, number)
+            name = convert.container_name(runner.project, service, number)
             if not no_start:
-                self.start_container(cid, name)
-        return names
+                runner.start_container(cid, name)
+            return [name]
+
+        # The replicas at the same time, as Compose's ensureService ('#': no service
+        # name has one, so none is taken for a dependency).
+        return self.in_dependency_order([f"#{n}" for n in range(1, want + 1)], one)
 
     def anonymous_volumes(self, c: Summary) -> dict[str, str]:
         """The anonymous volumes mounted in container ``c``: target -> volume name (those
