@@ -176,3 +176,46 @@ def test_driver_opts_and_gw_priority_refused_as_docker_cli() -> None:
 def test_gw_priority_out_of_range_flag(dy: Runner) -> None:
     p = dy("network", "connect", "--gw-priority", "99999999999999999999", "n", "c")
     assert p.returncode == 125 and "'--gw-priority'" in p.stderr and "range" in p.stderr
+
+
+def test_endpoint_settings_and_ipam_config_of_the_wrong_json_type() -> None:
+    # They reached the engine unchecked: an internal error (TypeError, AttributeError),
+    # or worse Aliases "x" taken as the list of its characters.
+    from dockyard.api import schema
+
+    def message(call: object, body: object) -> str:
+        with pytest.raises(InvalidArgument) as e:
+            call(body)  # type: ignore[operator]
+        return str(e.value)
+
+    prefix = "invalid JSON: json: cannot unmarshal "
+    for settings, field, go in [
+        ({"IPAMConfig": {"IPv6Address": 5}}, "IPAMConfig.IPv6Address", "number"),
+        ({"IPAMConfig": "x"}, "IPAMConfig", "string"),
+        ({"MacAddress": 5}, "MacAddress", "number"),
+        ({"Aliases": "x"}, "Aliases", "string"),
+        ({"Links": [5]}, "Links", "number"),
+        ({"DriverOpts": []}, "DriverOpts", "array"),
+        ({"GwPriority": 1 << 63}, "GwPriority", f"number {1 << 63}"),
+    ]:
+        body = {"Container": "c", "EndpointConfig": settings}
+        assert message(schema.network_connect, body).startswith(
+            f"{prefix}{go} into Go struct field ConnectRequest.EndpointConfig.{field} "
+        )
+        body = {"Image": "i", "NetworkingConfig": {"EndpointsConfig": {"n": settings}}}
+        assert message(schema.create_request, body).startswith(
+            f"{prefix}{go} into Go struct field CreateRequest.NetworkingConfig.EndpointsConfig."
+            f"{field} "
+        )
+    body = {"Image": "i", "NetworkingConfig": {"EndpointsConfig": {"n": "x"}}}
+    assert "EndpointsConfig of type struct" in message(schema.create_request, body)
+    for config, field in [
+        ([{"Subnet": 5}], "IPAM.Config.Subnet of type string"),
+        ([{"AuxiliaryAddresses": "x"}], "IPAM.Config.AuxiliaryAddresses of type map"),
+        (["x"], "IPAM.Config of type struct"),
+        ({"Subnet": "fd00::/64"}, "IPAM.Config of type []struct"),
+    ]:
+        body = {"Name": "n", "IPAM": {"Config": config}}
+        assert field in message(schema.network_create, body)
+    ok = {"Name": "n", "IPAM": {"Config": [{"Subnet": "fd00::/64", "AuxiliaryAddresses": {}}]}}
+    assert schema.network_create(ok) == ok

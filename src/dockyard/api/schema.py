@@ -15,7 +15,8 @@ from dockyard.errors import InvalidArgument
 
 # Type codes (Go's type names, used in the message): "string", "bool", "int64", "int",
 # "uint16", "[]string", "strslice" (a string or []string: Docker's StrSlice),
-# "map[string]string", "object" (any JSON object), "[]object", "[2]uint".
+# "map[string]string", "object" (any JSON object), "[]object", "[2]uint"; a nested Spec
+# is a struct, ("[]", Spec) an array of structs, ("map", Spec) an object of structs.
 Spec = dict[str, Any]
 
 _INT_RANGES = {
@@ -128,7 +129,27 @@ HOST_CONFIG: Spec = {
     "ReadonlyPaths": "[]string",
 }
 
-NETWORKING_CONFIG: Spec = {"EndpointsConfig": "object"}
+#: EndpointSettings (container create's NetworkingConfig.EndpointsConfig values, network
+#: connect's EndpointConfig): the fields a client sends and those inspect shows.
+ENDPOINT_SETTINGS: Spec = {
+    "IPAMConfig": {"IPv4Address": "string", "IPv6Address": "string", "LinkLocalIPs": "[]string"},
+    "Links": "[]string",
+    "Aliases": "[]string",
+    "DriverOpts": "map[string]string",
+    "GwPriority": "int",
+    "MacAddress": "string",
+    "NetworkID": "string",
+    "EndpointID": "string",
+    "Gateway": "string",
+    "IPAddress": "string",
+    "IPPrefixLen": "int",
+    "IPv6Gateway": "string",
+    "GlobalIPv6Address": "string",
+    "GlobalIPv6PrefixLen": "int",
+    "DNSNames": "[]string",
+}
+
+NETWORKING_CONFIG: Spec = {"EndpointsConfig": ("map", ENDPOINT_SETTINGS)}
 
 CREATE_REQUEST: Spec = {
     **CONFIG,
@@ -160,7 +181,19 @@ NETWORK_CREATE: Spec = {
     "EnableIPv4": "bool",
     "EnableIPv6": "bool",
     "CheckDuplicate": "bool",
-    "IPAM": {"Driver": "string", "Config": "[]object", "Options": "map[string]string"},
+    "IPAM": {
+        "Driver": "string",
+        "Config": (
+            "[]",
+            {
+                "Subnet": "string",
+                "IPRange": "string",
+                "Gateway": "string",
+                "AuxiliaryAddresses": "map[string]string",
+            },
+        ),
+        "Options": "map[string]string",
+    },
     "Options": "map[string]string",
     "Labels": "map[string]string",
 }
@@ -199,7 +232,7 @@ AUTH_CONFIG: Spec = {
     "registrytoken": "string",
 }
 
-NETWORK_CONNECT: Spec = {"Container": "string", "EndpointConfig": "object"}
+NETWORK_CONNECT: Spec = {"Container": "string", "EndpointConfig": ENDPOINT_SETTINGS}
 NETWORK_DISCONNECT: Spec = {"Container": "string", "Force": "bool"}
 
 
@@ -222,8 +255,17 @@ def _fail(value: Any, where: str, gotype: str) -> None:
     )
 
 
-def _check(value: Any, spec: Spec | str, where: str) -> None:
+def _check(value: Any, spec: Spec | tuple[str, Spec] | str, where: str) -> None:
     if value is None:
+        return
+    if isinstance(spec, tuple):
+        kind, struct = spec
+        if kind == "[]" and not isinstance(value, list):
+            _fail(value, where, "[]struct")
+        if kind == "map" and not isinstance(value, dict):
+            _fail(value, where, "map[string]struct")
+        for item in value if kind == "[]" else value.values():
+            _check(item, struct, where)
         return
     if isinstance(spec, dict):
         if not isinstance(value, dict):
@@ -263,7 +305,7 @@ def _check(value: Any, spec: Spec | str, where: str) -> None:
     else:  # pragma: no cover - a typo in the tables above
         raise AssertionError(spec)
     if not ok:
-        if isinstance(value, list) and spec in ("[]string", "strslice", "map[string]string"):
+        if isinstance(value, list) and spec in ("[]string", "strslice"):
             # Go names the element that failed.
             bad = next((v for v in value if not isinstance(v, str)), value)
             _fail(bad, where, "string")
