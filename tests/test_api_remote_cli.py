@@ -460,3 +460,47 @@ def test_pause_top_stats_port_through_the_service(
             assert both("pause", "p2", "nosuch").returncode == 1
         finally:
             dy("rm", "-f", "p1", "p2")
+
+
+def test_save_load_export_diff_through_the_service(
+    engine_env: dict[str, str], tmp_path: Path, dy: Runner, busybox: str
+) -> None:
+    """save, load, export and diff through -H: the same archives, messages, errors and
+    exit codes as in process."""
+    import tarfile
+
+    sock = str(tmp_path / "run" / "docker.sock")
+    dy("run", "--name", "d1", busybox, "sh", "-c", "echo x > /made; rm /bin/true", check=True)
+    (tmp_path / "bad.tar").write_bytes(b"not a tar")
+    with running_service(engine_env, sock):
+
+        def both(*args: str) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+            local = dy(*args)
+            remote = dy("-H", f"unix://{sock}", *args)
+            assert (remote.returncode, remote.stderr) == (local.returncode, local.stderr), args
+            return local, remote
+
+        try:
+            local, remote = both("diff", "d1")
+            assert remote.stdout == local.stdout and "A /made" in remote.stdout
+            assert both("diff", "nosuch")[1].returncode == 1
+            both("export", "-o", str(tmp_path / "local.tar"), "d1")
+            both("export", "-o", str(tmp_path / "nosuch.tar"), "nosuch")
+            remote = dy("-H", f"unix://{sock}", "export", "-o", str(tmp_path / "r.tar"), "d1")
+            assert remote.returncode == 0
+            with tarfile.open(tmp_path / "r.tar") as r, tarfile.open(tmp_path / "local.tar") as lo:
+                assert sorted(r.getnames()) == sorted(lo.getnames())
+                assert "made" in r.getnames() and "bin/true" not in r.getnames()
+            assert not (tmp_path / "nosuch.tar").exists()
+            remote = dy("-H", f"unix://{sock}", "save", "-o", str(tmp_path / "s.tar"), busybox)
+            assert remote.returncode == 0
+            assert both("save", "-o", str(tmp_path / "n.tar"), "nosuch:1")[1].returncode == 1
+            dy("rm", "d1", check=True)
+            dy("rmi", busybox, check=True)
+            remote = dy("-H", f"unix://{sock}", "load", "-i", str(tmp_path / "s.tar"))
+            assert (remote.returncode, remote.stdout) == (0, "Loaded image: busybox:latest\n")
+            local, remote = both("load", "-i", str(tmp_path / "s.tar"))
+            assert remote.stdout == local.stdout
+            assert both("load", "-i", str(tmp_path / "bad.tar"))[1].returncode == 1
+        finally:
+            dy("rm", "-f", "d1")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 from typing import Any, BinaryIO, NoReturn
 
 import click
@@ -25,9 +26,18 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def _engine(paths: Paths) -> Any:
-    from dockyard.engine import Engine
+    from dockyard.cli.engine import open_engine
 
-    return Engine(paths)
+    return open_engine(paths)
+
+
+def _remote() -> bool:
+    """Whether this command goes to an endpoint (-H/DOCKER_HOST): then the archive
+    operations are the RemoteEngine's, not dockyard.engine.archives' over the local
+    engine."""
+    from dockyard.cli.engine import current_host
+
+    return current_host() is not None
 
 
 def write_output(path: str | None, what: str, produce: Any) -> None:
@@ -77,7 +87,10 @@ def save(paths: Paths, names: tuple[str, ...], output: str | None, platform: str
     engine = _engine(paths)
     try:
         check_platform(platform)
-        write_output(output, "save image", lambda out: archives.save(engine, list(names), out))
+        if _remote():
+            write_output(output, "save image", lambda out: engine.image_save(list(names), out))
+        else:
+            write_output(output, "save image", lambda out: archives.save(engine, list(names), out))
     except DockyardError as e:
         fail(f"Error response from daemon: {e}")
 
@@ -113,8 +126,10 @@ def load(paths: Paths, input_: str | None, quiet: bool, platform: str | None) ->
     # Progress bars only on a terminal, as the docker CLI.
     terminal = sys.stdout.isatty()
     try:
+        engine = _engine(paths)
+        load_ = engine.image_load if _remote() else partial(archives.load, engine)
         with source:
-            for message in archives.load(_engine(paths), source, quiet or not terminal):
+            for message in load_(source, quiet or not terminal):
                 _show(message, terminal)
     except DockyardError as e:
         fail(str(e))
@@ -143,9 +158,8 @@ def export(paths: Paths, container_ref: str, output: str | None) -> None:
 
     engine = _engine(paths)
     try:
-        write_output(
-            output, "export container", lambda out: archives.export(engine, container_ref, out)
-        )
+        export_ = engine.container_export if _remote() else partial(archives.export, engine)
+        write_output(output, "export container", lambda out: export_(container_ref, out))
     except DockyardError as e:
         fail(f"Error response from daemon: {e}")
 
@@ -158,7 +172,11 @@ def diff(paths: Paths, container_ref: str) -> None:
     from dockyard.engine import archives
 
     try:
-        found = archives.changes(_engine(paths), container_ref)
+        engine = _engine(paths)
+        if _remote():
+            found = engine.container_changes(container_ref)
+        else:
+            found = archives.changes(engine, container_ref)
     except DockyardError as e:
         fail(f"Error response from daemon: {e}")
     sys.stdout.write("".join(f"{kind} {path}\n" for kind, path in found))

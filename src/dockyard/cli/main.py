@@ -111,6 +111,10 @@ REMOTE_COMMANDS = frozenset(
         "stats",
         "port",
         "history",
+        "save",
+        "load",
+        "export",
+        "diff",
     }
 )
 

@@ -686,6 +686,68 @@ class RemoteEngine:
 
         return samples()
 
+    def container_export(self, id: str, out: Any) -> None:
+        """``GET /containers/{id}/export``: the root filesystem's tar written to ``out``."""
+        self._copy_to(out, "GET", f"/containers/{quote(id, safe='')}/export")
+
+    def container_changes(self, id: str) -> list[tuple[str, str]]:
+        """``GET /containers/{id}/changes``: ``[("A"|"C"|"D", "/path")]``, as
+        :func:`dockyard.engine.archives.changes`."""
+        found = self._json("GET", f"/containers/{quote(id, safe='')}/changes") or []
+        kinds = {0: "C", 1: "A", 2: "D"}
+        return [(kinds.get(c.get("Kind"), "?"), str(c.get("Path"))) for c in found]
+
+    def image_save(self, names: list[str], out: Any) -> None:
+        """``GET /images/get?names=...``: the images' tar (Docker's save format) written
+        to ``out``."""
+        self._copy_to(out, "GET", "/images/get", {"names": list(names)})
+
+    def image_load(self, stream: Any, quiet: bool = False) -> Iterator[dict[str, Any]]:
+        """``POST /images/load`` with the archive ``stream``: the JSON messages, as
+        :func:`dockyard.engine.archives.load`; an error message in the stream raises
+        DockyardError with its text."""
+
+        def chunks() -> Iterator[bytes]:
+            while data := stream.read(65536):
+                yield data
+
+        response = self._send(
+            "POST",
+            "/images/load",
+            {"quiet": _bool(quiet)},
+            stream=True,
+            timeout=None,
+            headers={"Content-Type": "application/x-tar"},
+            content=chunks(),
+        )
+
+        def messages() -> Iterator[dict[str, Any]]:
+            try:
+                for line in response.iter_lines():
+                    if not line.strip():
+                        continue
+                    message = dict(json.loads(line))
+                    if message.get("error") or message.get("errorDetail"):
+                        detail = message.get("errorDetail") or {}
+                        raise DockyardError(str(detail.get("message") or message["error"]))
+                    yield message
+            finally:
+                response.close()
+
+        return messages()
+
+    def _copy_to(
+        self, out: Any, method: str, path: str, params: dict[str, Any] | None = None
+    ) -> None:
+        """The body of a streamed request written to ``out`` (an error status raises
+        before anything is written)."""
+        response = self._send(method, path, params, stream=True, timeout=None)
+        try:
+            for chunk in response.iter_raw():
+                out.write(chunk)
+        finally:
+            response.close()
+
     def container_delete(
         self, id: str, force: bool = False, v: bool = False, link: bool = False
     ) -> None:
