@@ -525,6 +525,7 @@ def test_a_removal_during_a_build_leaves_the_layers_it_stands_on(
     --repair`` deleted them as debris. Played in this
     process: the removals run when the builder announces the step's container."""
     from dockyard.engine import Engine
+    from dockyard.errors import DockyardError
     from dockyard.paths import Paths
 
     write(tmp_path / "b", {"Dockerfile": "FROM busybox\nRUN echo base > /base\n"})
@@ -554,5 +555,23 @@ def test_a_removal_during_a_build_leaves_the_layers_it_stands_on(
     assert inspect(dy, "child")["Id"] == image_id
     run = dy("run", "--rm", "child", "cat", "/base", "/one", "/two", check=True)
     assert run.stdout == "base\nbase\nbase\nbase\n"
+    # A build that fails after its base image was removed removes the base's layers it
+    # kept (nothing uses them): they stayed as debris for system check.
+    write(tmp_path / "b", {"Dockerfile": "FROM child\nRUN echo again > /again\n"})
+    dy("build", "-q", "-t", "base", str(tmp_path / "b"), check=True)
+    write(ctx, {"Dockerfile": "FROM base\nRUN exit 3\n"})
+    removed.clear()
+
+    def drop_base(text: str) -> None:
+        if text.startswith(" ---> Running in"):
+            removed.append(dy("rmi", "base", check=True).stdout)
+
+    engine = Engine(Paths(engine_env["DOCKYARD_ROOT"], engine_env["DOCKYARD_RUNROOT"]))
+    try:
+        with pytest.raises(DockyardError, match="returned a non-zero code: 3"):
+            engine.image_build_directory(str(ctx), output=drop_base)
+    finally:
+        engine.close_state()
+    assert "Deleted: sha256:" in removed[0]
     check = dy("system", "check")
-    assert check.returncode == 0, check.stdout
+    assert check.stdout == "0 found; Reclaimable space: 0B\n", check.stdout

@@ -196,6 +196,8 @@ class Builder:
         # a removal of the base image or of a step's image meanwhile leaves them (the
         # running step's lower directories, the next image's layers), as BuildKit's lease.
         self.pins = store.pins()
+        # Image ID -> (layer blobs, diff ids) of each image whose layers were pinned.
+        self.relied: dict[str, tuple[list[str], list[str]]] = {}
 
     # -- the build ----------------------------------------------------------------------
 
@@ -213,6 +215,21 @@ class Builder:
             return self._build(opts, refs, df)
         finally:
             self.pins.release()
+            self._discard_unused()
+
+    def _discard_unused(self) -> None:
+        """Remove what the build pinned of images removed meanwhile that no image uses
+        (a removal skipped it), as a failed pull does, so that nothing stays behind."""
+        ids = list(self.relied)
+        if not ids:
+            return
+        marks = ", ".join("?" * len(ids))
+        rows = self.store.db.query(f"SELECT id FROM images WHERE id IN ({marks})", tuple(ids))
+        if len(rows) == len(ids):
+            return  # the common case: every image is still here, and uses its layers
+        blobs = [b for bs, _ in self.relied.values() for b in bs]
+        diff_ids = [d for _, ds in self.relied.values() for d in ds]
+        self.store.discard_unreferenced(blobs, diff_ids)
 
     def _build(
         self, opts: BuildOptions, refs: list[reference.Reference], df: ins.Dockerfile
@@ -346,6 +363,7 @@ class Builder:
         blobs = [str(d.get("digest")) for d in state.layers]
         for digest in [*blobs, *state.diff_ids]:
             self.pins.hold(digest)
+        self.relied[image.id] = (blobs, list(state.diff_ids))
         layers = LayerStore(self.paths)
         if not all(map(layers.exists, state.diff_ids)) or not all(
             map(self.store.content.exists, blobs)
@@ -670,6 +688,7 @@ class Builder:
                     self.pins.drop(made)
                     self.store.discard_unreferenced(blobs, new_diff)
                 raise
+        self.relied[image.id] = ([str(d.get("digest")) for d in layers], list(diff_ids))
         self.cache.record(key, image.id, created)
         if state.image_id and state.image_id != image.id:
             self.store.set_parent(image.id, state.image_id)
