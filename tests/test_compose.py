@@ -378,6 +378,27 @@ def test_local_build_context_outside_the_project_is_taken(tmp_path: Path) -> Non
         load(tmp_path, files=["https://example.com/c.yaml"])
 
 
+def test_build_context_a_symlink_leads_out_of_the_project_is_refused(tmp_path: Path) -> None:
+    """The issue's bad input 'a build context outside the project that the user did not
+    name': a context written inside the project (``./app``) that a symbolic link takes
+    outside it would send a directory the file does not name; refused naming the file and
+    key, nothing started. A link that stays inside the project is taken."""
+    write(tmp_path, "elsewhere/Dockerfile", "FROM busybox\n")
+    write(tmp_path, "proj/inner/Dockerfile", "FROM busybox\n")
+    (tmp_path / "proj/app").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "proj/ok").symlink_to("inner")
+    write(tmp_path, "proj/compose.yaml", "services:\n  a:\n    build: ./app\n")
+    with pytest.raises(ComposeError) as err:
+        load(tmp_path / "proj")
+    assert str(err.value) == (
+        f"{tmp_path / 'proj/compose.yaml'}: services.a.build.context: ./app leads outside the "
+        f"project directory through a symbolic link (to {tmp_path / 'elsewhere'}); name that "
+        "directory itself to build it"
+    )
+    write(tmp_path, "proj/compose.yaml", "services:\n  a:\n    build: {context: ok}\n")
+    assert load(tmp_path / "proj").services["a"]["build"]["context"] == str(tmp_path / "proj/inner")
+
+
 @pytest.mark.parametrize(
     "args, want",
     [

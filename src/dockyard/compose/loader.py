@@ -725,6 +725,11 @@ def _remote(path: str) -> bool:
     return "://" in path or path.startswith("git@")
 
 
+def _inside(path: str, directory: str) -> bool:
+    """Whether normalised ``path`` is ``directory`` or below it."""
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
 def _build(value: Any, workdir: str, env: Mapping[str, str], key: str) -> dict[str, Any]:
     """A ``build`` section in long form: the context an absolute path (a Git or URL
     context is refused), ``dockerfile`` relative to it, ``args`` and ``labels`` as
@@ -733,7 +738,17 @@ def _build(value: Any, workdir: str, env: Mapping[str, str], key: str) -> dict[s
     context = str(spec.get("context", "."))
     if _remote(context):
         raise ComposeError(f"{key}.context: a remote build context is not supported by Dockyard")
-    spec["context"] = str(Path(workdir, os.path.expanduser(context)).resolve())
+    named = os.path.normpath(Path(workdir, os.path.expanduser(context)))
+    spec["context"] = str(Path(named).resolve())
+    base = str(Path(workdir).resolve())
+    if _inside(named, os.path.normpath(workdir)) and not _inside(spec["context"], base):
+        # A path written inside the project that a symlink leads out of: the user named a
+        # project directory, not the one that would be sent (a context above the project,
+        # written as such, is taken as Compose takes it).
+        raise ComposeError(
+            f"{key}.context: {context} leads outside the project directory through a "
+            f"symbolic link (to {spec['context']}); name that directory itself to build it"
+        )
     spec.setdefault("dockerfile", "Dockerfile")
     args = {}
     for k, v in _as_mapping(spec.get("args")).items():
