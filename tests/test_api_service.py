@@ -603,3 +603,25 @@ def test_archive_put_refuses_entries_that_leave_the_destination(
             assert shown.stdout == "x/etc/passwd\n"
     finally:
         dy("rm", "-f", "arc")
+
+
+def test_unknown_fields_are_ignored(
+    engine_env: dict[str, str], sock: str, dy: Runner, busybox: str
+) -> None:
+    """Fields and query parameters the API does not define are ignored, as moby's JSON
+    decoding (no DisallowUnknownFields) and its form parsing ignore them."""
+    with running_service(engine_env, sock), client(sock) as c:
+        r = c.post(
+            "/v1.51/containers/create",
+            params={"name": "unk", "nosuchparam": "1"},
+            json={"Image": busybox, "Cmd": ["true"], "NoSuchField": {"x": 1},
+                  "HostConfig": {"NoSuchHostField": True}},
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+        r = c.post("/v1.51/networks/create", json={"Name": "unknet", "NoSuchField": 1})
+        assert r.status_code == 201, r.text
+        r = c.post("/v1.51/volumes/create", json={"Name": "unkvol", "NoSuchField": 1})
+        assert r.status_code == 201, r.text
+    dy("rm", "unk", check=True)
+    dy("network", "rm", "unknet", check=True)
+    dy("volume", "rm", "unkvol", check=True)

@@ -331,8 +331,34 @@ def create_request(body: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str,
     """``POST /containers/create``'s body split into (Config, HostConfig,
     NetworkingConfig), each type-checked (absent ones are {})."""
     body = check(body, CREATE_REQUEST, "CreateRequest")
-    config = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
-    return config, body.get("HostConfig") or {}, body.get("NetworkingConfig") or {}
+    # Fields the API does not define are dropped, as Go's decoding into moby's structs
+    # drops them (the engine refuses the defined ones it cannot honour).
+    config = {
+        k: v
+        for k, v in body.items()
+        if k in CREATE_REQUEST and k not in ("HostConfig", "NetworkingConfig")
+    }
+    host_config = body.get("HostConfig") or {}
+    if isinstance(host_config, dict):
+        known = HOST_CONFIG.keys() | _HOST_CONFIG_UNCHECKED
+        host_config = {k: v for k, v in host_config.items() if k in known}
+    return config, host_config, body.get("NetworkingConfig") or {}
+
+
+#: HostConfig fields of the API (v1.51's swagger) not type-checked by HOST_CONFIG: kept
+#: for the engine, which refuses them when set.
+_HOST_CONFIG_UNCHECKED = frozenset(
+    {
+        "BlkioDeviceReadBps",
+        "BlkioDeviceReadIOps",
+        "BlkioDeviceWriteBps",
+        "BlkioDeviceWriteIOps",
+        "BlkioWeightDevice",
+        "DeviceRequests",
+        "IOMaximumBandwidth",
+        "IOMaximumIOps",
+    }
+)
 
 
 def network_create(body: Any) -> dict[str, Any]:
