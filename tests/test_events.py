@@ -547,3 +547,37 @@ def test_oom_event(dy: Runner, busybox: str) -> None:
     until = f"{time.time():.9f}"
     out = dy("events", "--since", since, "--until", until, "--format", "{{.Action}}", check=True)
     assert out.stdout.split()[-3:] == ["oom", "die", "destroy"]
+
+
+def test_image_distribution_events(
+    dy: Runner, busybox: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """save, load, push and pull record moby's image events (save, load, push, pull),
+    with the image's ID or the pushed/pulled reference as its Actor ID."""
+    from registry_peer import Registry, registry_env
+
+    registry_env(monkeypatch, tmp_path)
+    registry = Registry(tmp_path / "registry")
+    try:
+        name = f"{registry.host}/ev/busybox:1"
+        since = f"{time.time():.9f}"
+        dy("save", "-o", str(tmp_path / "s.tar"), busybox, check=True)
+        dy("load", "-i", str(tmp_path / "s.tar"), check=True)
+        dy("tag", busybox, name, check=True)
+        dy("push", name, check=True)
+        dy("rmi", name, check=True)
+        dy("pull", name, check=True)
+        until = f"{time.time():.9f}"
+        out = dy("events", "--since", since, "--until", until, "--filter", "type=image",
+                 "--format", "{{.Action}} {{.Actor.ID}}", check=True)  # fmt: skip
+    finally:
+        registry.stop()
+    image_id = dy("inspect", "-f", "{{.Id}}", busybox, check=True).stdout.strip()
+    assert out.stdout.splitlines() == [
+        f"save {image_id}",
+        f"load {image_id}",
+        f"tag {image_id}",
+        f"push {name}",
+        f"untag {image_id}",
+        f"pull {name}",
+    ]
