@@ -49,6 +49,38 @@ def test_image_prune_dangling(dy: Runner, busybox: str) -> None:
     assert dy("images", "-q", check=True).stdout.count("\n") == 2
 
 
+def test_image_prune_skips_an_image_removed_since_its_listing(
+    dy: Runner, busybox: str, engine_env: dict
+) -> None:
+    """An image another command removes between prune's listing and its removal is
+    skipped (moby's prune skips what is gone): prune failed 'blob sha256:... not found'
+    reading its config. Played in this process: the rmi runs right after the listing."""
+    from dockyard.image.prune import prune_images
+    from dockyard.image.store import ImageStore
+    from dockyard.paths import Paths
+    from dockyard.state import StateDB
+
+    dy("tag", busybox, "gone:1", check=True)
+    dy("tag", busybox, "other:1", check=True)
+    gone = image_id(dy, "gone:1")
+    db = StateDB(Paths.from_env().state_db)
+    try:
+        store = ImageStore(Paths.from_env(), db)
+        listing = store.list
+
+        def listed() -> list:
+            images = listing()
+            dy("rmi", "-f", gone, check=True)
+            return images
+
+        store.list = listed  # type: ignore[method-assign]
+        records, reclaimed = prune_images(store, all_images=True)
+    finally:
+        db.close()
+    assert (records, reclaimed) == ([], 0)
+    assert dy("images", "-q", check=True).stdout == ""
+
+
 def test_image_prune_all_and_filters(dy: Runner, busybox: str) -> None:
     dy("run", "--name", "c1", "busybox", "true", check=True)
     dy("commit", "-c", "LABEL keep=yes", "c1", "kept:1", check=True)

@@ -101,6 +101,15 @@ def _delete(store: ImageStore, img: Image, names: list[str]) -> PruneReport:
     return records, reclaimed
 
 
+def _still_there(img: Image) -> bool:
+    """Whether ``img``'s config can be read (read now, for the filters and the sizes):
+    that of an image another command removed since it was listed cannot."""
+    try:
+        return img.config is not None
+    except NotFound:
+        return False
+
+
 def prune_images(
     store: ImageStore, all_images: bool = False, filters: dict[str, list[str]] | None = None
 ) -> PruneReport:
@@ -126,7 +135,8 @@ def prune_images(
             continue  # an intermediate image: it goes with the image built on it
         if img.tags and not all_images:
             continue
-        candidates.append(img)
+        if _still_there(img):  # else removed since the listing: moby's prune skips it
+            candidates.append(img)
     records: list[tuple[str, str]] = []
     reclaimed = 0
     for img in select(candidates, filters):
