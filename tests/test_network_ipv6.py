@@ -430,3 +430,56 @@ def test_zoned_ip6_refused_before_anything_is_made(dy: Runner, busybox: str) -> 
     finally:
         dy("rm", "-f", "z1")
         dy("network", "rm", "zoned")
+
+
+def test_network_create_killed_once_its_bridge_is_up_leaves_its_chains(
+    dy: Runner, busybox: str, engine_env: dict[str, str]
+) -> None:
+    # The bridge (with the engine's alias: what marks it made) came before its nftables
+    # chains, and a bridge found made was never given them: a create killed between the
+    # two left a network whose containers every other network reached. Killed here the
+    # moment the bridge shows up; its chains must be there already.
+    import signal
+    import subprocess
+    import time
+
+    from conftest import DOCKYARD, network_tag
+    from dockyard.network.linux import nft_chains
+
+    tag = network_tag(engine_env["DOCKYARD_ROOT"])
+    br = f"dyk{os.getpid()}"
+    sysfs = f"/sys/class/net/{br}"
+    proc = subprocess.Popen(
+        [
+            DOCKYARD,
+            "network",
+            "create",
+            "--ipv6",
+            "--subnet",
+            f"{prefix(10)}/64",
+            "-o",
+            f"com.docker.network.bridge.name={br}",
+            "killed",
+        ],  # fmt: skip
+        env={**os.environ, **engine_env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(sysfs) and proc.poll() is None and time.monotonic() < deadline:
+            pass  # a busy poll: the window was an nft exec long
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert os.path.exists(sysfs), proc.stderr.read() if proc.stderr else ""
+        for family in ("ip", "ip6"):
+            chains = {c["name"] for c in nft_chains(family) if c["comment"] == tag}
+            assert f"fwd-{br}" in chains, (family, chains)
+        # The killed create's network works and goes away whole.
+        dy("run", "--rm", "--network", "killed", busybox, "true", check=True)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        dy("network", "rm", "killed")

@@ -415,8 +415,8 @@ class NetworkManager:
         linux.ip_batch([f"link del {probe}"], force=True)
 
     def _ensure_bridge(self, net: Network) -> None:
-        """Make ``net``'s bridge (gateway address, up) and its nftables chains unless the
-        bridge exists (an engine restart or reboot re-creates them). Call under _lock."""
+        """Make ``net``'s nftables chains, then its bridge (gateway address, up), unless
+        the bridge exists (an engine restart or reboot re-creates them). Call under _lock."""
         br = self.bridge_name(net)
         alias = linux.link_alias(br)
         if net.name == "bridge":
@@ -429,6 +429,16 @@ class NetworkManager:
                 "not make; remove or rename it"
             )
         pool = net.pool()
+        # The chains first: the bridge with its alias is what the check above takes as
+        # made, so a kill between the two must leave chains (added again by the next
+        # call) and never a bridge without its isolation rules.
+        try:
+            self._add_rules(net, br, pool)
+            if not net.internal and pool is not None:
+                linux.set_ip_forward()
+        except BaseException:
+            self._remove_bridge(net)
+            raise
         lines = [
             f"link add {br} type bridge",
             f"link set {br} alias {quote(self._tag(net))}",
@@ -436,24 +446,17 @@ class NetworkManager:
             f"link set {br} up",
         ]
         pool6 = net.pool6()
-        if pool6 is not None:
-            # IPv6 is turned on for the bridge first (the host may default it off);
-            # nodad: the gateway address is usable at once (moby's IFA_F_NODAD).
-            linux.ip_batch(lines[:2])
-            lines = lines[2:]
         try:
             if pool6 is not None:
+                # IPv6 is turned on for the bridge first (the host may default it off);
+                # nodad: the gateway address is usable at once (moby's IFA_F_NODAD).
+                linux.ip_batch(lines[:2])
+                lines = lines[2:]
                 linux.enable_ipv6(br)
                 lines.insert(1, f"addr add {pool6.gateway}/{pool6.subnet.prefixlen} dev {br} nodad")
             linux.ip_batch(lines)
         except BaseException:
             linux.ip_batch([f"link del {br}"], force=True)
-            raise
-        try:
-            self._add_rules(net, br, pool)
-            if not net.internal and pool is not None:
-                linux.set_ip_forward()
-        except BaseException:
             self._remove_bridge(net)
             raise
 
