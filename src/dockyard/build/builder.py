@@ -579,21 +579,21 @@ class Builder:
         ):
             return False
         with self.store.lease():
-            if source.load is None:
-                pins = self.store.pins()
-            else:
+            loaded = None  # a registry source's pins on what it fetched
+            if source.load is not None:
                 try:
-                    pins = source.load(base, layers)
+                    loaded = source.load(base, layers)
                 except DockyardError as e:
                     self.out(f"WARNING: importing cache from {source.name}: {e}")
                     return False
             try:
-                # The layer taken stays until the image row exists (a removal of the
-                # --cache-from image meanwhile deletes nothing pinned).
+                # Pinned until the build ends, as the layers of its other states: the
+                # next steps stand on them (a removal of the --cache-from image, or of
+                # this step's image, meanwhile deletes nothing pinned).
                 taken = list(zip(descriptors[base:layers], diff_ids[base:layers], strict=True))
                 for desc, diff_id in taken:
-                    pins.hold(str(desc.get("digest")))
-                    pins.hold(diff_id)
+                    self.pins.hold(str(desc.get("digest")))
+                    self.pins.hold(diff_id)
                 missing = self._missing(taken)
                 if missing:  # a local image removed since the build read it
                     self.out(f"WARNING: importing cache from {source.name}: {missing} is missing")
@@ -607,7 +607,8 @@ class Builder:
                     reuse=(entry, descriptors[base:layers], diff_ids[base:layers]),
                 )
             finally:
-                pins.release()
+                if loaded is not None:
+                    loaded.release()
         return True
 
     def _missing(self, taken: list[tuple[dict[str, Any], str]]) -> str:
