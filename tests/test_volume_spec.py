@@ -139,6 +139,8 @@ def test_mount_flag_keys() -> None:
     }
     t = spec.parse_mount_flag("type=tmpfs,destination=/t,tmpfs-size=1m,tmpfs-mode=1770")
     assert t["TmpfsOptions"] == {"SizeBytes": 1 << 20, "Mode": 0o1770}
+    # No type: a volume, as docker/cli 28's MountOpt.
+    assert spec.parse_mount_flag("source=v,target=/t")["Type"] == "volume"
     b = spec.parse_mount_flag("type=bind,source=/s,target=/t,ro=false,bind-propagation=rslave")
     assert (b["ReadOnly"], b["BindOptions"]) == (False, {"Propagation": "rslave"})
 
@@ -146,7 +148,7 @@ def test_mount_flag_keys() -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("source=/a,target=/b", "type is required"),
+        ("type=,source=/a,target=/b", "type is required"),
         ("type=bind,source=/a", "target is required"),
         ("type=bind,foo=bar,target=/b", "unexpected key 'foo' in 'foo=bar'"),
         ("type=bind,bogus,target=/b", "invalid field 'bogus' must be a key=value pair"),

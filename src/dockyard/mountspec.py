@@ -225,7 +225,7 @@ def _parse_bool(key: str, value: str) -> bool:
 def parse_mount_flag(value: str) -> dict[str, Any]:
     """A ``--mount`` value (CSV of key=value) as Docker's API ``Mount`` object.
 
-    Keys: type, source|src, target|dst|destination, readonly|ro, bind-propagation,
+    Keys: type (default volume), source|src, target|dst|destination, readonly|ro, bind-propagation,
     volume-nocopy, volume-label, volume-driver, volume-opt, tmpfs-size (bytes, go-units
     RAM sizes), tmpfs-mode (octal). Raises InvalidArgument with the Docker CLI's message,
     prefixed ``invalid argument "<value>" for "--mount" flag: ``.
@@ -245,7 +245,8 @@ def _parse_mount(value: str) -> dict[str, Any]:
         fields = next(csv.reader([value]))
     except (csv.Error, StopIteration) as e:
         raise InvalidArgument(str(e)) from None
-    m: dict[str, Any] = {"Type": ""}
+    # docker/cli 28 (opts/mount.go): a volume unless a type is given; `type=` is an error.
+    m: dict[str, Any] = {"Type": "volume"}
     volume: dict[str, Any] = {}
     bind: dict[str, Any] = {}
     tmpfs: dict[str, Any] = {}
