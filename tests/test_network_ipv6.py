@@ -45,6 +45,7 @@ def test_ipv6_pools_and_link_local_checks() -> None:
         ("fd00:1::/64", None, "fd00:2::/96", "no matching subnet for range"),
         ("fd00:1::/64", None, "10.1.0.0/24", "no matching subnet for range"),
         ("fd00:1::/127", None, None, "needs at least a /126"),
+        ("fd00:1::/128", None, None, "needs at least a /126"),
         ("fe80::/64", None, None, "link-local addresses"),
         ("ff02::/64", None, None, "multicast"),
     ]:

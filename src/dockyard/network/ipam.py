@@ -159,13 +159,14 @@ def make_pool(
                 " can use"
             )
     v = subnet.version
-    gw = parse_address(gateway, "gateway", v) if gateway else subnet.network_address + 1
-    if gw not in subnet:
-        raise InvalidArgument(f"no matching subnet for gateway {gw}")
     if subnet.prefixlen > _MAX_PREFIX[v]:
+        # Before the gateway: a /128's default gateway is outside it.
         raise InvalidArgument(
             f"subnet {subnet} is too small: it needs at least a /{_MAX_PREFIX[v]}"
         )
+    gw = parse_address(gateway, "gateway", v) if gateway else subnet.network_address + 1
+    if gw not in subnet:
+        raise InvalidArgument(f"no matching subnet for gateway {gw}")
     edges = {subnet.network_address} | ({subnet.broadcast_address} if v == 4 else set())
     if gw in edges:
         # The bridge would take the subnet's network or broadcast address.
