@@ -52,7 +52,7 @@ class BuildOperations(EngineBase):
         the RUN containers' limits ``memory``, ``memswap``, ``cpushares``, ``cpuperiod``,
         ``cpuquota``, ``cpusetcpus``, ``cpusetmems``, ``cgroupparent``, ``shmsize``,
         ``ulimits``; ``isolation`` (``default`` only, Linux's); ``cachefrom``, a JSON array of images whose steps may be reused,
-        only theirs, as the classic builder's (images not here are skipped with a
+        only theirs, as the classic builder's (an empty array: the local cache; images not here are skipped with a
         warning line: this endpoint does not pull them); ``rm``/``forcerm`` are moot:
         intermediate containers are always removed). Docker's messages
         (``{"stream"}``, ``{"status"}``, ``{"aux": {"ID"}}``) are written to ``out_fd``,
@@ -183,9 +183,10 @@ class BuildOperations(EngineBase):
                 network="default" if network == "bridge" else network,
                 pull=flag("pull"),
                 host_config=host_config,
-                # With cachefrom, moby's ImageCache takes only those images' steps.
+                # With images in cachefrom, moby's ImageCache takes only their steps; an
+                # empty array is its local cache (MakeImageCache: len(sourceRefs) == 0).
                 cache_from=parse_cache_from(cache_from or []),
-                cache_from_only=cache_from is not None,
+                cache_from_only=bool(cache_from),
             )
             dockerfile = one("dockerfile") or None
             with open(context, "rb") as f, Context.from_tar(f, dockerfile) as ctx:
