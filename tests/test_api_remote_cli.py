@@ -100,7 +100,7 @@ def test_docker_host_and_refusals(
         # `system`, `container` and `image` subcommands that cannot go remote are
         # refused, not run locally.
         for group, sub in (("system", "df"), ("system", "prune"), ("container", "prune"),
-                           ("image", "prune"), ("image", "save")):  # fmt: skip
+                           ("image", "prune"), ("image", "import")):  # fmt: skip
             r = dy("-H", f"unix://{sock}", group, sub)
             assert r.returncode == 125, r
             assert f"dockyard {group} {sub}: not available with -H/DOCKER_HOST" in r.stderr
