@@ -426,6 +426,18 @@ def test_zoned_ip6_refused_before_anything_is_made(dy: Runner, busybox: str) -> 
         )
         p = dy("network", "connect", "--ip6", f"{prefix(8)}7%eth0", "zoned", "z1")
         assert p.returncode == 1 and "invalid --ip6 address" in p.stderr
+        # Sharing z1's namespace: endpoint settings were ignored, as host's and none's are not.
+        for flag, value in [
+            ("--ip6", f"{prefix(8)}9"),
+            ("--link-local-ip", "fe80::9"),
+            ("--network-alias", "x"),
+            ("--mac-address", "02:00:00:00:00:09"),
+        ]:
+            p = dy("create", "--network", "container:z1", flag, value, busybox, "true")
+            assert p.returncode == 1 and p.stderr.strip() == (
+                f"Error response from daemon: {flag} needs a network with addresses, "
+                "not container"
+            )  # fmt: skip
         assert dy("ps", "-aq", check=True).stdout.split() == [dy("inspect", "-f", "{{.Id}}", "z1",
             check=True).stdout.strip()[:12]]  # fmt: skip
     finally:

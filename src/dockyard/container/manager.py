@@ -342,10 +342,6 @@ class ContainerManager:
         """Allocate the new container's address (inside the state database's write lock)
         and write its hostname, hosts and resolv.conf files."""
         mode = c.host_config["NetworkMode"]
-        if mode.startswith("container:"):
-            # It shares the other container's namespace, so its view of the network too.
-            self._write_etc_files(c)
-            return
         eps = self.networks.allocate(
             c.id,
             mode,
@@ -358,6 +354,11 @@ class ContainerManager:
             ip6=opts.ip6,
             link_local=opts.link_local_ips,
         )
+        if mode.startswith("container:"):
+            # It shares the other container's namespace, so its view of the network too;
+            # allocate only refused endpoint settings it would have ignored (none recorded).
+            self._write_etc_files(c)
+            return
         self._write_etc_files(c, eps)
 
     def _write_etc_files(self, c: Container, eps: list[Any] | None = None) -> None:
