@@ -471,6 +471,14 @@ def test_client_side_errors(dy: Runner, busybox: str) -> None:
         "",
         "Usage:  dockyard run [OPTIONS] IMAGE [COMMAND] [ARG...]",
     ]
+    # docker/cli 28 checks --mac-address as net.ParseMAC before any request.
+    for command in ("run", "create"):
+        p = dy(command, "--mac-address", "02:42:zz", busybox, "true")
+        assert (p.returncode, p.stderr) == (
+            125,
+            "dockyard: 02:42:zz is not a valid mac address\n\n"
+            f"Run 'dockyard {command} --help' for more information\n",
+        )
     assert dy("ps", "-aq", check=True).stdout == ""
 
 

@@ -240,6 +240,9 @@ def _network_flags(kw: dict[str, Any]) -> dict[str, Any]:
     for flag in ("ip", "ip6"):
         if kw[flag] and not is_ip(kw[flag]):
             raise bad(f"--{flag}", kw[flag], "invalid string being converted to IP address")
+    if kw["mac_address"] and not _go_parse_mac(kw["mac_address"]):
+        # docker/cli 28's parse(): opts.ValidateMACAddress before any request.
+        raise InvalidArgument(f"{kw['mac_address']} is not a valid mac address")
     # Docker 25+: every --network is attached in order; the first is eth0 and NetworkMode.
     networks = list(kw["network"]) or ["bridge"]
     for i, name in enumerate(networks):
@@ -258,6 +261,29 @@ def _network_flags(kw: dict[str, Any]) -> dict[str, Any]:
         "dns_options": list(kw["dns_option"]),
         "links": list(kw["link"]),
     }
+
+
+def _go_parse_mac(text: str) -> bool:
+    """Whether Go's ``net.ParseMAC`` takes ``text``: 6, 8 or 20 octets as ``xx:xx:..``
+    or ``xx-xx-..`` (one separator throughout) or ``xxxx.xxxx.xxxx``."""
+    import re
+
+    n = len(text)
+    if n < 14:
+        return False
+    if text[2] in ":-":
+        groups = (n + 1) // 3
+        pattern = "[0-9a-fA-F]{2}(?:" + re.escape(text[2]) + "[0-9a-fA-F]{2})*"
+        if (n + 1) % 3:
+            return False
+    elif text[4] == ".":
+        groups = 2 * (n + 1) // 5
+        pattern = r"[0-9a-fA-F]{4}(?:\.[0-9a-fA-F]{4})*"
+        if (n + 1) % 5:
+            return False
+    else:
+        return False
+    return groups in (6, 8, 20) and re.fullmatch(pattern, text) is not None
 
 
 def check_add_hosts(values: tuple[str, ...] | list[str]) -> list[str]:
