@@ -99,6 +99,10 @@ def test_error_position_on_later_line() -> None:
         ("{{if .ID}}x", "unexpected EOF"),
         ("{{end}}", "unexpected {{end}}"),
         ("{{.ID |}}", "missing command"),
+        # A traceback (json.loads at execution): inspect -f '{{"\n"}}' once the CLI's
+        # pre-formatting made the \n a newline inside the quotes.
+        ('{{"a\nb"}}', "unterminated quoted string"),
+        ('{{"\\q"}}', "invalid syntax"),
     ],
 )
 def test_parse_errors(template: str, message: str) -> None:

@@ -87,7 +87,7 @@ def _go_float(f: float) -> str:
 _TOKEN_RE = re.compile(
     r"""
     (?P<ws>\s+)
-  | (?P<string>"(?:\\.|[^"\\])*")
+  | (?P<string>"(?:\\[^\n]|[^"\\\n])*")
   | (?P<raw>`[^`]*`)
   | (?P<char>'(?:\\.|[^'\\])')
   | (?P<decl>:=|=)
@@ -180,9 +180,20 @@ class Template:
         pos = 0
         while pos < len(inner):
             m = _TOKEN_RE.match(inner, pos)
+            if m is None and inner[pos] == '"':
+                # Go's lexer: a quoted string ends on its line (the pre-formatting turns a
+                # backslash-n into a newline).
+                raise self._parse_error(base + pos, "unterminated quoted string")
             if m is None:
                 raise self._parse_error(base + pos, f"unexpected {inner[pos]!r} in command")
             kind = m.lastgroup or ""
+            if kind == "string":
+                try:
+                    json.loads(m.group())
+                except ValueError:
+                    # strconv.Unquote's error; Go's \x and octal escapes, which JSON lacks,
+                    # are refused too (they were a traceback).
+                    raise self._parse_error(base + pos, "invalid syntax") from None
             if kind != "ws":
                 toks.append(_Tok(kind, m.group(), base + pos))
             pos = m.end()
