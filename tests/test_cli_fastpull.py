@@ -165,3 +165,41 @@ def test_pulls_print_and_exit_as_under_click(
         assert fast[3] == "fast" and slow[3] == "click", (args, fast, slow)
         assert fast[:3] == slow[:3], args
         assert fast[0] == status and shown in f"{fast[1]}{fast[2]}", (args, fast)
+
+
+# Ctrl-C at the moment the module ``sys.argv[1]`` is imported: the interpreter raises
+# KeyboardInterrupt there, as this import hook does (a signal's timing cannot be chosen).
+CTRL_C_AT_IMPORT = """
+import builtins, sys
+at = sys.argv[1]
+real = builtins.__import__
+def hooked(name, *args, **kwargs):
+    if name == at:
+        raise KeyboardInterrupt
+    return real(name, *args, **kwargs)
+builtins.__import__ = hooked
+sys.argv = ["dockyard", *sys.argv[2:]]
+from dockyard.cli.entry import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["dockyard.cli.engine", "pull", "-q", "127.0.0.1:1/x/y:1"],  # fast path, starting
+        ["click", "--root", "/nonexistent", "pull", "busybox"],  # click path, its import
+    ],
+    ids=["fast", "click"],
+)
+def test_ctrl_c_while_it_starts_exits_130_without_a_traceback(
+    args: list[str], engine_env: dict[str, str]
+) -> None:
+    p = subprocess.run(
+        [sys.executable, "-c", CTRL_C_AT_IMPORT, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **engine_env},
+        timeout=60,
+    )
+    assert (p.returncode, p.stdout, p.stderr) == (130, "", "")

@@ -23,7 +23,15 @@ def main() -> int:
     (:func:`dockyard.cli.fastrun.run`, :func:`dockyard.cli.fastlist.run`,
     :func:`dockyard.cli.fastbuild.run`, :func:`dockyard.cli.fastpull.run`,
     :func:`dockyard.cli.fastcompose.run`), else
-    ``dockyard.cli.main.main()``."""
+    ``dockyard.cli.main.main()``. Ctrl-C while a module loads, before a command's own
+    handling, exits 130 without a traceback, as cli/main.py does after."""
+    try:
+        return _main()
+    except KeyboardInterrupt:
+        return 130
+
+
+def _main() -> int:
     if sys.stdout is None or sys.stderr is None or sys.stdin is None:
         from dockyard.cli.engine import reopen_closed_streams
 
