@@ -155,6 +155,7 @@ def build(
         outputs=outputs,
         cache_from=cache_from,
         limits=limits,
+        command=click.get_current_context().command_path,
     )
 
 

@@ -80,14 +80,28 @@ def run_build(
     outputs: tuple[str, ...] = (),
     cache_from: tuple[str, ...] = (),
     limits: dict[str, Any] | None = None,
+    command: str = "dockyard build",
 ) -> NoReturn:
     """``docker build CONTEXT`` with these flags' values (``limits``: the RUN
     containers' flags, :data:`LIMIT_DEFAULTS` for those not given) against the engine
     ``open_engine()`` gives. Ends the process: exit 0 after the build, 1 with the
-    message on stderr when it fails."""
+    message on stderr when it fails, 125 with the usage line of ``command``
+    (``dockyard build`` or ``dockyard image build``) for a flag value docker/cli
+    refuses while parsing."""
     limits = {**LIMIT_DEFAULTS, **(limits or {})}
     try:
         host_config = run_host_config(limits)
+    except DockyardError as e:
+        text = str(e)
+        if text.startswith("invalid argument ") and '" flag: ' in text:
+            # pflag's flag error (docker/cli's FlagErrorFunc), as for run's flags.
+            _fail(
+                f"{text}\n\nUsage:  {command} [OPTIONS] PATH | URL | -\n\n"
+                f"Run '{command} --help' for more information",
+                125,
+            )
+        _fail(text)
+    try:
         secret_values = dict(parse_secret(s) for s in secrets)
         agents = dict(parse_ssh(s) for s in ssh)
         output = parse_output(outputs)

@@ -105,6 +105,7 @@ def run(args: list[str]) -> None:
         paths = Paths.from_env()
         gc.register_command(paths)
         on_first_open(gc.recover)
-        run_build(lambda: ImageOperations(paths), context, **params)
+        command = "dockyard image build" if args[:1] == ["image"] else "dockyard build"
+        run_build(lambda: ImageOperations(paths), context, command=command, **params)
     except (KeyboardInterrupt, Exception) as e:
         exit_on_error(e)
