@@ -341,6 +341,8 @@ COMPOSE_COMMAND_FORMS = [
 ]
 GLOBAL_FORMS = [["--log-level", "debug"], ["-D"], ["--config", "x"], ["-H", "unix:///x"]]
 GLOBAL_FORMS += [["--context", "default"], ["--root", "/x"], ["--debug"]]
+GLOBAL_FORMS += [["-c", "default"], ["-l", "info"], ["--tls"], ["--tlsverify"]]
+GLOBAL_FORMS += [["--tlscacert", "x"], ["--tlscert=x"], ["--tlskey", "x"], ["--config=x"]]
 
 
 def _commands(

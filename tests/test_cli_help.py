@@ -54,7 +54,7 @@ def test_root_help_sections() -> None:
     # Docker's order, not alphabetical.
     assert [line.split()[0] for line in common][:4] == ["run", "exec", "ps", "build"]
     assert "  system      Manage Dockyard\n" in text
-    assert re.search(r"^  -H, --host string +Engine API endpoint", text, re.M)
+    assert re.search(r"^  -H, --host list +Daemon socket to connect to", text, re.M)
 
 
 def test_every_command_has_help() -> None:

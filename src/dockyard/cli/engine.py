@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 #: Key of the ``-H`` endpoint in the root click context's ``meta``.
 HOST_KEY = "dockyard.host"
+#: Key of the client's TLS (a dockyard.engine.remote.TLSOptions, or None) in the same.
+TLS_KEY = "dockyard.tls"
 
 
 def current_host() -> str | None:
@@ -30,6 +32,15 @@ def current_host() -> str | None:
     return str(host) if host else None
 
 
+def current_tls() -> Any:
+    """The client's TLS for the ``-H``/``DOCKER_HOST`` endpoint (``--tls``,
+    ``--tlsverify``... as cli/main.py resolved them: a
+    :class:`dockyard.engine.remote.TLSOptions`), or None."""
+    click = sys.modules.get("click")
+    ctx = click.get_current_context(silent=True) if click is not None else None
+    return None if ctx is None else ctx.find_root().meta.get(TLS_KEY)
+
+
 def open_engine(paths: Paths) -> Any:
     """The facade for this command: remote when ``-H``/``DOCKER_HOST`` is set, else the
     engine rooted at ``paths`` in this process."""
@@ -37,7 +48,7 @@ def open_engine(paths: Paths) -> Any:
     if host:
         from dockyard.engine.remote import RemoteEngine
 
-        return RemoteEngine(host)
+        return RemoteEngine(host, tls=current_tls())
     from dockyard.engine import Engine
 
     return Engine(paths)

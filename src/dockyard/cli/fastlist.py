@@ -167,8 +167,8 @@ def run(args: list[str]) -> int | None:
     nothing printed, to have click run it instead."""
     import os
 
-    if "DOCKER_HOST" in os.environ:
-        return None
+    if "DOCKER_HOST" in os.environ or os.environ.get("DOCKER_CONTEXT", "default") != "default":
+        return None  # click's: the endpoint, or a context it refuses
     parsed = parse(args)
     if parsed is None:
         return None

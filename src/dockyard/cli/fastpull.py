@@ -88,8 +88,8 @@ def parse(args: list[str]) -> dict[str, Any] | None:
 def run(args: list[str]) -> int | None:
     """Pull as the click command does if ``args`` is a pull this module parses (the
     process ends here); None, with nothing done, to have click run it instead."""
-    if "DOCKER_HOST" in os.environ:
-        return None
+    if "DOCKER_HOST" in os.environ or os.environ.get("DOCKER_CONTEXT", "default") != "default":
+        return None  # click's: the endpoint, or a context it refuses
     params = parse(args)
     if params is None:
         return None

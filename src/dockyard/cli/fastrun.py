@@ -181,8 +181,8 @@ def run(args: list[str]) -> int | None:
     status is returned. None, with nothing done, to have click run it instead."""
     import os
 
-    if "DOCKER_HOST" in os.environ:
-        return None
+    if "DOCKER_HOST" in os.environ or os.environ.get("DOCKER_CONTEXT", "default") != "default":
+        return None  # click's: the endpoint, or a context it refuses
     parsed = parse(args)
     if parsed is None:
         return None

@@ -222,6 +222,36 @@ def _columns() -> int:
     return width - 1
 
 
+def global_flags() -> list[dict[str, str]]:
+    """docker/cli's global options as its help lists them (cli/flags/options.go), with
+    their defaults from ``DOCKER_CONFIG`` and ``DOCKER_CERT_PATH``."""
+    config = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    certs = os.environ.get("DOCKER_CERT_PATH") or config
+    context = (
+        "Name of the context to use to connect to the daemon (overrides DOCKER_HOST env "
+        'var and default context set with "docker context use")'
+    )
+    levels = 'Set the logging level ("debug", "info", "warn", "error", "fatal")'
+    rows = [
+        ("config", "string", f"Location of client config files (default {json.dumps(config)})"),
+        ("context", "string", context),
+        ("debug", "", "Enable debug mode"),
+        ("host", "list", "Daemon socket to connect to"),
+        ("log-level", "string", levels + ' (default "info")'),
+        ("tls", "", "Use TLS; implied by --tlsverify"),
+        ("version", "", "Print version information and quit"),
+        ("tlsverify", "", "Use TLS and verify the remote"),
+    ]
+    for name, file, usage in (
+        ("tlscacert", "ca.pem", "Trust certs signed only by this CA"),
+        ("tlscert", "cert.pem", "Path to TLS certificate file"),
+        ("tlskey", "key.pem", "Path to TLS key file"),
+    ):
+        default = json.dumps(os.path.join(certs, file))
+        rows.append((name, "string", f"{usage} (default {default})"))
+    return [{"name": n, "type": t, "usage": u} for n, t, u in rows]
+
+
 def _listing(entries: list[tuple[str, str]], pad: int) -> list[str]:
     return [f"  {name.ljust(pad)} {short}" for name, short in entries]
 
@@ -243,7 +273,7 @@ def render(ctx: click.Context) -> str:
     if isinstance(command, click.Group):
         sections.extend(_group_sections(ctx))
         if ctx.parent is None:
-            flags = flag_usages(flag_lines(ctx, []), cols)
+            flags = flag_usages(flag_lines(ctx, global_flags()), cols)
             sections.append("Global Options:\n" + flags.rstrip())
         sections.append(
             f"Run '{ctx.command_path} COMMAND --help' for more information on a command."

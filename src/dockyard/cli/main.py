@@ -271,16 +271,37 @@ def _parse_args(command: click.Command, ctx: click.Context, args: list[str]) -> 
 @click.version_option(__version__, "-v", "--version", message="Dockyard version %(version)s")
 @click.option("--root", envvar="DOCKYARD_ROOT", help="Engine root (default /var/lib/dockyard).")
 @click.option("--runroot", envvar="DOCKYARD_RUNROOT", help="Run root (default /run/dockyard).")
+@click.option("--config", "config_dir", help="Location of client config files.")
+@click.option("--context", "-c", help="Name of the context to use to connect to the daemon.")
 @click.option("--debug", "-D", is_flag=True, help="Show tracebacks of engine errors.")
+@click.option("--log-level", "-l", help="Set the logging level.")
 @click.option(
     "-H",
     "--host",
     envvar="DOCKER_HOST",
+    multiple=True,
     help="Engine API endpoint to use instead of the local engine (unix://PATH, tcp://HOST:PORT).",
 )
+@click.option("--tls", is_flag=True, help="Use TLS; implied by --tlsverify.")
+@click.option("--tlscacert", help="Trust certs signed only by this CA.")
+@click.option("--tlscert", help="Path to TLS certificate file.")
+@click.option("--tlskey", help="Path to TLS key file.")
+@click.option("--tlsverify", is_flag=True, help="Use TLS and verify the remote.")
 @click.pass_context
 def cli(
-    ctx: click.Context, root: str | None, runroot: str | None, debug: bool, host: str | None
+    ctx: click.Context,
+    root: str | None,
+    runroot: str | None,
+    config_dir: str | None,
+    context: str | None,
+    debug: bool,
+    log_level: str | None,
+    host: tuple[str, ...],
+    tls: bool,
+    tlscacert: str | None,
+    tlscert: str | None,
+    tlskey: str | None,
+    tlsverify: bool,
 ) -> None:
     """A Docker-compatible container engine."""
     from dockyard.paths import Paths
@@ -288,22 +309,121 @@ def cli(
     ctx.obj = Paths.from_env(root, runroot)
     if debug:
         os.environ["DOCKYARD_DEBUG"] = "1"
+    _check_log_level(log_level)
+    # The TLS files' defaults are docker/cli's: the config directory before --config.
+    certs = os.environ.get("DOCKER_CERT_PATH") or default_config_dir()
+    if config_dir is not None:
+        # Everything that reads the client's config.json (credentials, detachKeys,
+        # formats) finds the directory as docker/cli's config.Dir: through DOCKER_CONFIG.
+        os.environ["DOCKER_CONFIG"] = config_dir
+    host_given = ctx.get_parameter_source("host") == click.core.ParameterSource.COMMANDLINE
+    _check_context(context, host_given)
+    if len(host) > 1:
+        _init_error("Specify only one -H")
+    endpoint = host[0] if host else None
     command = ctx.invoked_subcommand
     # `system` checks its own subcommands (cli/system.py): `system service` and `system
     # boot` act on this machine's engine whatever DOCKER_HOST says; `container` and
     # `image` theirs (check_remote_subcommand).
-    if host:
+    if endpoint:
         if command not in ("system", "container", "image") and command not in REMOTE_COMMANDS:
             print(
                 f"dockyard {command}: not available with -H/DOCKER_HOST (a remote engine) yet",
                 file=sys.stderr,
             )
             sys.exit(EXIT_ENGINE)
-        from dockyard.cli.engine import HOST_KEY
+        from dockyard.cli.engine import HOST_KEY, TLS_KEY
 
-        ctx.meta[HOST_KEY] = host
-    if command and not host and "--help" not in sys.argv:
+        ctx.meta[HOST_KEY] = endpoint
+        changed = {
+            name
+            for name in ("tlsverify", "tlscert", "tlskey")
+            if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+        }
+        ctx.meta[TLS_KEY] = _tls_options(
+            tls, tlsverify, (tlscacert, tlscert, tlskey), certs, changed
+        )
+    if command and not endpoint and "--help" not in sys.argv:
         _recover(ctx.obj, command)
+
+
+#: logrus.ParseLevel's names (docker/cli's --log-level), lowercased.
+_LOG_LEVELS = frozenset({"panic", "fatal", "error", "warn", "warning", "info", "debug", "trace"})
+
+
+def _check_log_level(level: str | None) -> None:
+    """Refuse a ``-l/--log-level`` logrus does not know, as docker/cli's SetLogLevel
+    (exit 1). Dockyard's client writes no log lines of its own (its errors and warnings
+    are Docker's, printed at every level), so a valid level has nothing more to set."""
+    if level is not None and level.lower() not in _LOG_LEVELS:
+        print(f"Unable to parse logging level: {level}", file=sys.stderr)
+        sys.exit(1)
+
+
+def _init_error(message: str) -> NoReturn:
+    """docker/cli's failure to resolve the endpoint before any command runs (exit 1)."""
+    print(f"Failed to initialize: unable to resolve docker endpoint: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def default_config_dir() -> str:
+    """The client's configuration directory as docker/cli's config.Dir:
+    ``$DOCKER_CONFIG`` (which ``--config`` sets), else ``~/.docker``."""
+    return os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+
+
+def _check_context(context: str | None, host_given: bool) -> None:
+    """docker/cli's context resolution (cli/command/cli.go resolveContextName): ``-c``
+    with ``-H`` conflict; else ``-c``, then (unless ``-H`` or ``DOCKER_HOST`` is set)
+    ``DOCKER_CONTEXT``, names the context. Only ``default`` (the local engine, or the
+    ``-H``/``DOCKER_HOST`` endpoint) exists here: any other is docker's missing
+    context, exit 1."""
+    if context and host_given:
+        print("conflicting options: cannot specify both --host and --context", file=sys.stderr)
+        sys.exit(1)
+    if not context and not host_given and not os.environ.get("DOCKER_HOST"):
+        context = os.environ.get("DOCKER_CONTEXT")
+    if context and context != "default":
+        import hashlib
+
+        digest = hashlib.sha256(context.encode()).hexdigest()
+        meta = os.path.join(default_config_dir(), "contexts", "meta", digest, "meta.json")
+        _init_error(
+            f'context "{context}": context not found: open {meta}: no such file or directory'
+        )
+
+
+def _tls_options(
+    tls: bool,
+    verify: bool,
+    files: tuple[str | None, str | None, str | None],
+    certs: str,
+    changed: set[str],
+) -> Any:
+    """The client's TLS as docker/cli's ClientOptions.SetDefaultOptions: on with
+    ``--tls``/``DOCKER_TLS``, ``--tlsverify``/``DOCKER_TLS_VERIFY``; the files default to
+    ca.pem, cert.pem and key.pem in ``certs`` (``DOCKER_CERT_PATH`` or the config
+    directory); ``files`` are the ``--tlscacert``, ``--tlscert``, ``--tlskey``; a
+    default client certificate or key that does not exist is left out. A CA or named
+    file that does not exist ends the command as docker/cli does (exit 1). None: no
+    TLS."""
+    verify = verify or bool(os.environ.get("DOCKER_TLS_VERIFY"))
+    if not (tls or verify or "tlsverify" in changed or os.environ.get("DOCKER_TLS")):
+        return None
+    from dockyard.engine.remote import TLSOptions
+
+    cafile, certfile, keyfile = files
+    cafile = cafile or os.path.join(certs, "ca.pem")
+    certfile = certfile or os.path.join(certs, "cert.pem")
+    keyfile = keyfile or os.path.join(certs, "key.pem")
+    if "tlscert" not in changed and not os.path.exists(certfile):
+        certfile = None
+    if "tlskey" not in changed and not os.path.exists(keyfile):
+        keyfile = None
+    for path in (cafile if verify else None, certfile, keyfile):
+        if path is not None and not os.path.exists(path):
+            _init_error(f"open {path}: no such file or directory")
+    return TLSOptions(verify, cafile, certfile, keyfile)
 
 
 def check_remote_subcommand(ctx: click.Context) -> None:

@@ -247,7 +247,7 @@ def search(
     paths: Paths, term: str, filters: tuple[str, ...], format_: str, limit: int, no_trunc: bool
 ) -> None:
     """Search Docker Hub for images."""
-    from dockyard.cli.engine import current_host
+    from dockyard.cli.engine import current_host, current_tls
     from dockyard.cli.formatting import format_items
     from dockyard.cli.opts import parse_filters
 
@@ -262,7 +262,7 @@ def search(
     if host:
         from dockyard.engine.remote import RemoteEngine
 
-        results = RemoteEngine(host).image_search(term, limit, wanted)
+        results = RemoteEngine(host, tls=current_tls()).image_search(term, limit, wanted)
     else:
         from dockyard.engine import distribution
 

@@ -16,7 +16,7 @@ import json
 import os
 import struct
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from urllib.parse import quote
 
 import httpx
@@ -53,10 +53,24 @@ def _error(response: httpx.Response) -> DockyardError:
     return err
 
 
-def transport_for(host: str) -> tuple[httpx.BaseTransport, str]:
+class TLSOptions(NamedTuple):
+    """The client's TLS for a ``tcp://`` endpoint, as docker/cli's ``--tls``,
+    ``--tlsverify``, ``--tlscacert``, ``--tlscert``, ``--tlskey`` (cli/flags/options.go):
+    ``verify`` checks the server's certificate against ``cafile`` (a PEM path; unused
+    when not verifying); ``certfile`` and ``keyfile`` (PEM paths, or None for no client
+    certificate) are presented to the server."""
+
+    verify: bool
+    cafile: str
+    certfile: str | None
+    keyfile: str | None
+
+
+def transport_for(host: str, tls: TLSOptions | None = None) -> tuple[httpx.BaseTransport, str]:
     """(transport, base URL) for a ``DOCKER_HOST`` value: ``unix:///path``,
-    ``tcp://host:port`` (https with client certificates from ``DOCKER_CERT_PATH`` when
-    ``DOCKER_TLS_VERIFY`` is set, as the docker CLI). InvalidArgument for others."""
+    ``tcp://host:port`` (https with ``tls`` when given, as the docker CLI; ``https://``
+    verifies against the system's CAs without it). InvalidArgument for others, and for
+    certificate files that cannot be loaded."""
     scheme, sep, rest = host.partition("://")
     if not sep:
         raise InvalidArgument(
@@ -65,14 +79,21 @@ def transport_for(host: str) -> tuple[httpx.BaseTransport, str]:
     if scheme == "unix":
         return httpx.HTTPTransport(uds=rest), "http://docker"
     if scheme in ("tcp", "http", "https"):
-        tls = scheme == "https" or bool(os.environ.get("DOCKER_TLS_VERIFY"))
-        if not tls:
+        if tls is None and scheme != "https":
             return httpx.HTTPTransport(), f"http://{rest.rstrip('/')}"
         import ssl
 
-        certs = os.environ.get("DOCKER_CERT_PATH") or os.path.expanduser("~/.docker")
-        ctx = ssl.create_default_context(cafile=os.path.join(certs, "ca.pem"))
-        ctx.load_cert_chain(os.path.join(certs, "cert.pem"), os.path.join(certs, "key.pem"))
+        ctx = ssl.create_default_context()
+        try:
+            if tls is not None and not tls.verify:
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            elif tls is not None:
+                ctx.load_verify_locations(cafile=tls.cafile)
+            if tls is not None and (tls.certfile or tls.keyfile):
+                ctx.load_cert_chain(tls.certfile or "", tls.keyfile)
+        except (OSError, ssl.SSLError) as e:
+            raise InvalidArgument(f"could not load TLS certificates: {e}") from None
         return httpx.HTTPTransport(verify=ctx), f"https://{rest.rstrip('/')}"
     raise InvalidArgument(f"invalid -H/DOCKER_HOST {host!r}: unsupported scheme {scheme!r}")
 
@@ -92,9 +113,11 @@ class RemoteEngine:
     (``unix:///path`` or ``tcp://host:port``). Connection failures raise DockyardError
     with the docker CLI's wording."""
 
-    def __init__(self, host: str, timeout: float | None = None) -> None:
+    def __init__(
+        self, host: str, timeout: float | None = None, tls: TLSOptions | None = None
+    ) -> None:
         self.host = host
-        transport, base = transport_for(host)
+        transport, base = transport_for(host, tls)
         self._http = httpx.Client(transport=transport, base_url=base, timeout=timeout)
         self._version: str | None = None
 
