@@ -18,6 +18,7 @@ import pytest
 
 from conftest import DOCKYARD, Runner
 from dockyard.container.attach import STDERR, STDOUT, EscapeFilter, frame, parse_detach_keys
+from dockyard.errors import InvalidArgument
 
 
 def _attach(engine_env: dict[str, str], *args: str) -> subprocess.Popen:
@@ -211,6 +212,10 @@ def test_escape_filter_holds_a_prefix_back() -> None:
     keys = parse_detach_keys("ctrl-p,ctrl-q")
     assert keys == b"\x10\x11" and parse_detach_keys("ctrl-\\,a") == b"\x1ca"
     assert parse_detach_keys("ctrl-@,DEL") == b"\x00\x7f"  # moby/term's names
+    # A single byte as Go counts them: a non-UTF-8 argument byte is taken, "é" refused.
+    assert parse_detach_keys("\udcff,a") == b"\xffa"
+    with pytest.raises(InvalidArgument, match=r"Invalid detach keys \(é\) provided"):
+        parse_detach_keys("é")
     f = EscapeFilter(keys)
     assert f.feed(b"ab\x10") == (b"ab", False)
     assert f.feed(b"c") == (b"\x10c", False)

@@ -110,8 +110,11 @@ def parse_detach_keys(text: str) -> bytes:
 
     codes = bytearray()
     for key in text.split(","):
-        if len(key) == 1:
-            codes += key.encode()
+        # One byte as Go's len(key) counts it: "é" is two (refused), and an argument's
+        # byte that is not UTF-8 (a surrogate here) is that byte.
+        raw = key.encode("utf-8", "surrogateescape")
+        if len(raw) == 1:
+            codes += raw
         elif key in _CTRL_NAMES:
             codes.append(_CTRL_NAMES.index(key))
         elif key == "DEL":
