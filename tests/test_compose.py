@@ -113,8 +113,18 @@ def test_several_files_project_names_and_env_files(tmp_path: Path) -> None:
     env = {"COMPOSE_PROJECT_NAME": "envname", "COMPOSE_FILE": "a.yml:b.yml"}
     p = load(tmp_path, env)
     assert (p.name, len(p.config_files)) == ("envname", 2)
-    with pytest.raises(ComposeError, match='"Bad" is not a valid project name'):
-        load(tmp_path, files=["a.yml"], project_name="Bad")
+    # compose-go: -p and COMPOSE_PROJECT_NAME are refused (InvalidProjectNameErr's text),
+    # the file's name: is normalized.
+    why = (
+        r'^invalid project name "Bad!": must consist only of lowercase alphanumeric '
+        "characters, hyphens, and underscores as well as start with a letter or number$"
+    )
+    with pytest.raises(ComposeError, match=why):
+        load(tmp_path, files=["a.yml"], project_name="Bad!")
+    with pytest.raises(ComposeError, match=why):
+        load(tmp_path, {"COMPOSE_PROJECT_NAME": "Bad!"}, files=["a.yml"])
+    write(tmp_path, "c.yml", "name: _My.App!\nservices:\n  s:\n    image: busybox\n")
+    assert load(tmp_path, files=["c.yml"]).name == "myapp"
 
 
 def test_profiles_anchors_and_extensions(tmp_path: Path) -> None:

@@ -862,3 +862,24 @@ def test_interrupted_parallel_up_leaves_every_container_started_or_not(
             time.sleep(0.1)
         assert _engine_processes(root) == {}, lines
         assert [n for n in os.listdir(runroot) if n.endswith(".attach")] == [], lines
+
+
+def test_invalid_project_name_as_compose_refuses_it(
+    tmp_path: Path, dy: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """compose-go's WithName refuses an invalid -p (or COMPOSE_PROJECT_NAME) when the files
+    are loaded: down with -f (the fast path), up and ps (click); ``down -p`` alone loads
+    nothing in docker compose (projectOrName), so it is no error."""
+    (tmp_path / "compose.yaml").write_text("services:\n  s:\n    image: busybox\n")
+    why = (
+        'invalid project name "Bad!": must consist only of lowercase alphanumeric '
+        "characters, hyphens, and underscores as well as start with a letter or number\n"
+    )
+    for args in (["-f", "compose.yaml", "down"], ["up", "-d"], ["-f", "compose.yaml", "ps"]):
+        p = dy("compose", "-p", "Bad!", *args, cwd=tmp_path)
+        assert (p.returncode, p.stderr) == (1, why), args
+    assert dy("compose", "-p", "Bad!", "down", cwd=tmp_path).returncode == 0
+    monkeypatch.setenv("COMPOSE_PROJECT_NAME", "Bad!")
+    p = dy("compose", "up", "-d", cwd=tmp_path)
+    assert (p.returncode, p.stderr) == (1, why)
+    assert dy("ps", "-aq", check=True).stdout == ""

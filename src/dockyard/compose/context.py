@@ -59,7 +59,11 @@ class ProjectContext:
         try:
             return self.runner()
         except ComposeError:
-            name = self.opts["project_name"] or os.environ.get("COMPOSE_PROJECT_NAME")
+            # docker compose's projectOrName: with -f the files must load (an invalid
+            # -p refused) unless COMPOSE_PROJECT_NAME names the project.
+            name = os.environ.get("COMPOSE_PROJECT_NAME")
+            if not self.opts["file"]:
+                name = self.opts["project_name"] or name
             if not name:
                 raise
             from dockyard.compose.operations import Runner

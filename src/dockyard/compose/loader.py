@@ -177,9 +177,11 @@ def _check_project_name(name: str, origin: str) -> str:
     if not name:
         raise ComposeError(f"project name must not be empty ({origin})")
     if not _PROJECT_NAME.match(name):
+        # compose-go's InvalidProjectNameErr (a name given by -p or COMPOSE_PROJECT_NAME).
         raise ComposeError(
-            f'"{name}" is not a valid project name: it must contain only characters from '
-            "[a-z0-9_-] and start with [a-z0-9]"
+            f"invalid project name {json.dumps(name, ensure_ascii=False)}: must consist only "
+            "of lowercase alphanumeric characters, hyphens, and underscores as well as start "
+            "with a letter or number"
         )
     return name
 
@@ -246,7 +248,8 @@ def load_project(opts: Options, selected: list[str] | None = None) -> Project:
     elif env.get("COMPOSE_PROJECT_NAME"):
         name = _check_project_name(env["COMPOSE_PROJECT_NAME"], "COMPOSE_PROJECT_NAME")
     elif merged.get("name"):
-        name = _check_project_name(str(merged["name"]), "name")
+        # compose-go's projectName: the file's name is normalized, not refused.
+        name = _check_project_name(normalize_project_name(str(merged["name"])), "name")
     else:
         name = _check_project_name(normalize_project_name(Path(workdir).name), workdir)
 
