@@ -204,6 +204,12 @@ def test_tls_client(dy: Runner, engine_env: dict[str, str], tmp_path: Path) -> N
             r = _dy(*args, *version, env={**base, **engine_env, **env})
             assert (r.returncode, r.stderr) == (0, ""), args
             assert r.stdout.strip() and r.stdout[0].isdigit()
+        # --tlsverify=false: TLS with a client certificate, the server not verified (no
+        # CA at all); it overrides DOCKER_TLS_VERIFY. Quotes around a path are trimmed.
+        env = {**base, **engine_env, "HOME": str(d), "DOCKER_TLS_VERIFY": "1"}
+        args = [f"--tlscert='{d}/client.pem'", f'--tlskey="{d}/client.key"']
+        r = _dy("-H", host, "--tlsverify=false", *args, *version, env=env)
+        assert (r.returncode, r.stderr) == (0, ""), r
         # No client certificate (none in the config directory): the handshake fails.
         r = _dy("-H", host, "--tls", *version, env={**base, **engine_env, "HOME": str(d)})
         assert r.returncode != 0 and r.stdout == ""

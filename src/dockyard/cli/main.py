@@ -282,11 +282,11 @@ def _parse_args(command: click.Command, ctx: click.Context, args: list[str]) -> 
     multiple=True,
     help="Engine API endpoint to use instead of the local engine (unix://PATH, tcp://HOST:PORT).",
 )
-@click.option("--tls", is_flag=True, help="Use TLS; implied by --tlsverify.")
+@click.option("--tls/--no-tls", help="Use TLS; implied by --tlsverify.")
 @click.option("--tlscacert", help="Trust certs signed only by this CA.")
 @click.option("--tlscert", help="Path to TLS certificate file.")
 @click.option("--tlskey", help="Path to TLS key file.")
-@click.option("--tlsverify", is_flag=True, help="Use TLS and verify the remote.")
+@click.option("--tlsverify/--no-tlsverify", help="Use TLS and verify the remote.")
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -337,7 +337,7 @@ def cli(
         ctx.meta[HOST_KEY] = endpoint
         changed = {
             name
-            for name in ("tlsverify", "tlscert", "tlskey")
+            for name in ("tls", "tlsverify", "tlscert", "tlskey")
             if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
         }
         ctx.meta[TLS_KEY] = _tls_options(
@@ -393,6 +393,14 @@ def _check_context(context: str | None, host_given: bool) -> None:
         )
 
 
+def _trim_quotes(value: str) -> str:
+    """A TLS file flag's value without one pair of enclosing quotes (docker/cli's
+    quotedString)."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
 def _tls_options(
     tls: bool,
     verify: bool,
@@ -407,12 +415,17 @@ def _tls_options(
     default client certificate or key that does not exist is left out. A CA or named
     file that does not exist ends the command as docker/cli does (exit 1). None: no
     TLS."""
-    verify = verify or bool(os.environ.get("DOCKER_TLS_VERIFY"))
-    if not (tls or verify or "tlsverify" in changed or os.environ.get("DOCKER_TLS")):
+    # Each flag's default is its environment variable's (--tlsverify=false overrides
+    # DOCKER_TLS_VERIFY), and giving --tlsverify at all turns TLS on.
+    if "tlsverify" not in changed:
+        verify = bool(os.environ.get("DOCKER_TLS_VERIFY"))
+    if "tls" not in changed:
+        tls = bool(os.environ.get("DOCKER_TLS"))
+    if not (tls or verify or "tlsverify" in changed):
         return None
     from dockyard.engine.remote import TLSOptions
 
-    cafile, certfile, keyfile = files
+    cafile, certfile, keyfile = (_trim_quotes(f) if f else None for f in files)
     cafile = cafile or os.path.join(certs, "ca.pem")
     certfile = certfile or os.path.join(certs, "cert.pem")
     keyfile = keyfile or os.path.join(certs, "key.pem")
@@ -424,6 +437,11 @@ def _tls_options(
         if path is not None and not os.path.exists(path):
             _init_error(f"open {path}: no such file or directory")
     return TLSOptions(verify, cafile, certfile, keyfile)
+
+
+# pflag's `--tlsverify=false`, `-D=true`, `-H=URI` before the command too.
+cli._click_parse_args = cli.parse_args  # type: ignore[attr-defined]
+cli.parse_args = functools.partial(_parse_args, cli)  # type: ignore[method-assign]
 
 
 def check_remote_subcommand(ctx: click.Context) -> None:
