@@ -357,6 +357,37 @@ def test_schema_validation_is_remembered_only_for_valid_models(tmp_path: Path) -
     assert list(cache.iterdir()) == [marker]
 
 
+def test_loading_a_project_imports_nothing_heavy(tmp_path: Path) -> None:
+    """Loading a project (with the remembered validation, as every compose command does)
+    and the modules ``compose down`` runs import neither ``dataclasses`` (with
+    ``inspect``) nor ``hashlib`` (OpenSSL): each cost every command milliseconds of CPU
+    (bench/README.md, "Compose: up -d and down of 10 services")."""
+    import sys
+
+    project = tmp_path / "p"
+    project.mkdir()
+    write(project, "compose.yaml", "services:\n  web:\n    image: busybox\n")
+    code = (
+        "import sys\n"
+        "from dockyard.compose import loader, operations\n"
+        f"o = loader.Options(cwd={str(project)!r}, environ={{}}, cache_dir={str(tmp_path)!r})\n"
+        "loader.load_project(o)\n"
+        "print(sorted(set(sys.modules) & {'dataclasses', 'inspect', 'hashlib'}))\n"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-S", "-c", code],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+            timeout=60,
+        )
+        for _ in range(2)  # validated (jsonschema imports dataclasses), then remembered
+    ]
+    assert [(p.returncode, p.stderr) for p in runs] == [(0, "")] * 2
+    assert runs[1].stdout == "[]\n"
+
+
 @pytest.mark.parametrize(
     ("scale", "message"),
     [

@@ -4,7 +4,6 @@ NetworkingConfig), with Docker Compose v2's names and ``com.docker.compose.*`` l
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -37,6 +36,8 @@ def config_hash(svc: dict[str, Any]) -> str:
     profiles...); resource limits under ``deploy`` count."""
     data = {k: v for k, v in svc.items() if k not in _UNHASHED}
     data["deploy.resources"] = (svc.get("deploy") or {}).get("resources")
+    import hashlib  # only up and config need it (with OpenSSL, a cost at every start)
+
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 

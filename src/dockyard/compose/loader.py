@@ -15,12 +15,15 @@ import re
 import shlex
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from dockyard.compose.errors import ComposeError
 from dockyard.compose.interpolate import interpolate, read_env_file
+
+# Not the dataclasses module: it imports inspect (ast, dis, tokenize), a cost every compose
+# command paid at start-up.
+from dockyard.record import dataclass, field
 
 #: Compose files looked up, in compose-go's order (cli/options.go DefaultFileNames).
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
@@ -456,10 +459,14 @@ def _validate(data: dict[str, Any], path: str, cache_dir: str | None = None) -> 
     schema_path = Path(__file__).with_name("schema") / "compose-spec.json"
     marker = None
     if cache_dir is not None:
-        import hashlib
         import pickle
 
-        digest = hashlib.sha256(schema_path.read_bytes())
+        from dockyard.digests import sha256
+
+        # The interpreter's SHA-256 (not OpenSSL's, whose loading costs more than hashing
+        # these ~100 KiB): every compose command validates.
+        digest = sha256()
+        digest.update(schema_path.read_bytes())
         digest.update(pickle.dumps(data, protocol=5))
         marker = os.path.join(cache_dir, digest.hexdigest())
         if os.path.exists(marker):

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 _on_first_open: Callable[[Any], None] | None = None
 
 #: What stopping and removing a container import: the manager, network and volume
-#: tear-down, snapshot mounts, the runtime and its cgroups, events (see
+#: tear-down, snapshot mounts, the runtime and its cgroups, events, the stop signal's
+#: parser, the attach socket's name and the container directory's removal (see
 #: :meth:`EngineBase.import_container_modules`).
 STOP_MODULES = (
     "dockyard.container.manager",
@@ -38,6 +39,9 @@ STOP_MODULES = (
     "dockyard.runtime.linux",
     "dockyard.runtime.cgroups",
     "dockyard.events",
+    "dockyard.sysignal",
+    "dockyard.container.attach",
+    "dockyard.volume.copyup",
 )
 #: What creating and starting one imports besides: its options, network and log set-up,
 #: the runtime's spec, seccomp and init, the monitor's launch phase and health checks.
