@@ -56,6 +56,33 @@ def test_output_after_connect_and_exit_code(
     dy("rm", "a1", check=True)
 
 
+def test_attach_while_the_monitor_shuts_down(
+    dy: Runner, busybox: str, engine_env: dict[str, str]
+) -> None:
+    """PID 1 gone, the socket closed, the exit not yet recorded (the monitor stopped with
+    SIGSTOP to hold it there): a stopped container in Docker's words, not 'started by a
+    foreground run'."""
+    cid = dy("run", "-d", busybox, "sleep", "300", check=True).stdout.strip()
+    pid = int(dy("inspect", "-f", "{{.State.Pid}}", cid, check=True).stdout)
+    status = Path(f"/proc/{pid}/status").read_text()
+    monitor = int(next(line for line in status.splitlines() if line.startswith("PPid:"))[5:])
+    os.kill(monitor, signal.SIGSTOP)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while b") Z " not in Path(f"/proc/{pid}/stat").read_bytes():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.unlink(os.path.join(engine_env["DOCKYARD_RUNROOT"], f"{cid}.attach"))
+        for args in (["attach", cid], ["start", "-a", cid]):
+            p = dy(*args)
+            assert p.returncode == 1, args
+            assert "You cannot attach to a stopped container, start it first" in p.stderr, args
+    finally:
+        os.kill(monitor, signal.SIGCONT)
+        dy("rm", "-f", cid, check=True)
+
+
 def test_stdin_through_attach(dy: Runner, busybox: str, engine_env: dict[str, str]) -> None:
     dy(
         "run", "-d", "-i", "--name", "a2", busybox, "sh", "-c",

@@ -88,11 +88,29 @@ def connect(manager: ContainerManager, container_id: str) -> socket.socket:
             sock.connect(path)
     except OSError:
         sock.close()
+        if _exiting(manager, container_id):
+            # Its monitor closed the socket on the way out: stopped, as Docker says.
+            raise Conflict("You cannot attach to a stopped container, start it first") from None
         raise Conflict(
             f"container {container_id} has no attach socket: it was started by a foreground "
             "run, which holds its output"
         ) from None
     return sock
+
+
+def _exiting(manager: ContainerManager, container_id: str) -> bool:
+    """Whether the container has stopped or is stopping: not running any more, or its
+    PID 1 gone or a zombie while the monitor records the exit. Raises NotFound."""
+    c = manager.reconcile(manager.store.get(container_id))
+    pid = c.state.get("Pid") or 0
+    if not c.state["Running"] or pid <= 0:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return True
+    return stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] in (b"Z", b"X")
 
 
 DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
