@@ -382,3 +382,31 @@ def test_run_sig_proxy_false(dy: Runner, busybox: str, engine_env: dict[str, str
             proc.kill()
         proc.wait()
         dy("rm", "-f", "sp")
+
+
+@pytest.mark.timeout(60)
+def test_run_it_forwards_no_signal(dy: Runner, busybox: str, engine_env: dict[str, str]) -> None:
+    """``run -it``: the CLI forwards no signal to a tty container (docker/cli's
+    runContainer: 'Disable sigProxy when in TTY mode'); the third SIGTERM/SIGINT ends the
+    client (exit 1), the container running on."""
+    proc, master = _on_pty(engine_env, "run", "-it", "--name", "st", busybox, "sh", "-c",
+                           "trap 'exit 7' TERM INT; echo go; while :; do sleep 0.1; done")  # fmt: skip
+    try:
+        _read_until(master, b"go")
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(1)
+        assert proc.poll() is None
+        assert dy("inspect", "-f", "{{.State.Running}}", "st").stdout.strip() == "true"
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            proc.send_signal(sig)
+            time.sleep(0.1)
+        assert proc.wait(timeout=20) == 1
+        assert proc.stderr is not None
+        assert proc.stderr.read() == b"\ngot 3 SIGTERM/SIGINTs, forcefully exiting\n"
+        assert dy("inspect", "-f", "{{.State.Running}}", "st").stdout.strip() == "true"
+    finally:
+        os.close(master)
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        proc.wait()
+        dy("rm", "-f", "st")

@@ -717,8 +717,9 @@ def run(paths: Paths, detach: bool, sig_proxy: bool, **kw: Any) -> None:
                 engine.container_start(container_id)
                 print(container_id)
                 exit_now(engine, 0)
+            # docker/cli's runContainer: "Disable sigProxy when in TTY mode".
             status = engine.container_run_attached(
-                container_id, detach_keys=detach_keys, sig_proxy=sig_proxy
+                container_id, detach_keys=detach_keys, sig_proxy=sig_proxy and not kw["tty"]
             )
         except Exception:
             # --rm removes the container whatever stopped it from running.
