@@ -92,9 +92,12 @@ ULIMIT_NAMES = {
 
 def parse_ulimit(text: str) -> dict[str, int | str]:
     """``--ulimit name=soft[:hard]`` into Docker's HostConfig.Ulimits entry
-    ``{"Name": name, "Soft": n, "Hard": n}``. -1 means unlimited."""
+    ``{"Name": name, "Soft": n, "Hard": n}``. -1 means unlimited. Raises InvalidArgument
+    with go-units v0.5.0 ParseUlimit's reasons (strconv's for a number)."""
+    import json
+
     name, sep, values = text.partition("=")
-    if not sep or not values:
+    if not sep:
         raise InvalidArgument(
             f'invalid argument "{text}" for "--ulimit" flag: invalid ulimit argument: {text}'
         )
@@ -102,16 +105,31 @@ def parse_ulimit(text: str) -> dict[str, int | str]:
         raise InvalidArgument(
             f'invalid argument "{text}" for "--ulimit" flag: invalid ulimit type: {name}'
         )
-    soft_s, _, hard_s = values.partition(":")
-    try:
-        soft = int(soft_s)
-        hard = int(hard_s) if hard_s else soft
-        if not (-1 <= soft < 2**63 and -1 <= hard < 2**63):
-            raise ValueError(values)
-    except ValueError:
+    parts = values.split(":")
+    if len(parts) > 2:
+        raise InvalidArgument(
+            f'invalid argument "{text}" for "--ulimit" flag: too many limit value arguments - '
+            f"{values}, can only have up to two, `soft[:hard]`"
+        )
+    numbers = []
+    for part in reversed(parts):  # go-units parses the hard limit first
+        # strconv.ParseInt(part, 10, 64): an optional sign and decimal digits only.
+        if not re.fullmatch(r"[+-]?[0-9]+", part):
+            why = "invalid syntax"
+        elif not -(2**63) <= int(part) < 2**63:
+            why = "value out of range"
+        else:
+            numbers.append(int(part))
+            continue
+        raise InvalidArgument(
+            f'invalid argument "{text}" for "--ulimit" flag: strconv.ParseInt: parsing '
+            f"{json.dumps(part)}: {why}"
+        )
+    hard, soft = numbers if len(numbers) == 2 else numbers * 2
+    if soft < -1 or hard < -1:  # no such rlimit: -1 is unlimited, the rest is refused
         raise InvalidArgument(
             f'invalid argument "{text}" for "--ulimit" flag: invalid ulimit value: {values}'
-        ) from None
+        )
     if soft > hard and hard != -1:
         raise InvalidArgument(
             f'invalid argument "{text}" for "--ulimit" flag: ulimit soft limit must be less '
