@@ -99,8 +99,7 @@ def test_docker_host_and_refusals(
         assert "not available with -H/DOCKER_HOST" in r.stderr
         # `system`, `container` and `image` subcommands that cannot go remote are
         # refused, not run locally.
-        for group, sub in (("system", "df"), ("system", "prune"), ("container", "prune"),
-                           ("image", "prune"), ("image", "import")):  # fmt: skip
+        for group, sub in (("system", "df"), ("image", "import")):
             r = dy("-H", f"unix://{sock}", group, sub)
             assert r.returncode == 125, r
             assert f"dockyard {group} {sub}: not available with -H/DOCKER_HOST" in r.stderr
@@ -130,6 +129,62 @@ def test_docker_host_and_refusals(
     assert r.stderr.startswith(
         f"Cannot connect to the Docker daemon at unix://{tmp_path}/nothing.sock."
     )
+
+
+PRUNES = [
+    ("container", "prune", "-f"),
+    ("container", "prune", "-f", "--filter", "bogus=1"),
+    ("network", "prune", "-f"),
+    ("volume", "prune", "-af"),
+    ("image", "prune", "-f"),
+    ("builder", "prune", "-af"),
+    ("system", "prune", "-f", "--volumes"),
+    ("system", "prune", "-f", "--volumes", "--filter", "until=1h"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_prunes_in_process_and_through_the_service(
+    engine_env: dict[str, str], tmp_path: Path, dy: Runner, busybox: str
+) -> None:
+    """Each prune command, run on the same objects made afresh, prints the same in
+    process and through the service (the IDs of the containers and the anonymous
+    volume made, which differ between the two runs, replaced by placeholders)."""
+    sock = str(tmp_path / "run" / "docker.sock")
+
+    def make() -> dict[str, str]:
+        ids = {}
+        for i, label in enumerate(("x=y", "x=z")):
+            cid = dy("create", "--label", label, busybox, "true", check=True).stdout.strip()
+            ids[cid] = f"<container {i}>"
+        dy("network", "create", "--label", "x=y", "pnet", check=True)
+        dy("volume", "create", "--label", "x=y", "pvol", check=True)
+        dy("run", "-v", "/data", "--name", "anon", busybox, "true", check=True)
+        dy("rm", "anon", check=True)
+        for name in dy("volume", "ls", "-q", check=True).stdout.split():
+            if name != "pvol":
+                ids[name] = "<anonymous volume>"
+        return ids
+
+    def clean() -> None:
+        dy("rm", "-f", *dy("ps", "-aq", check=True).stdout.split())
+        dy("network", "rm", "pnet")
+        dy("volume", "prune", "-af", check=True)
+
+    with running_service(engine_env, sock):
+        for args in PRUNES:
+            results = []
+            for via in ((), ("-H", f"unix://{sock}")):
+                ids = make()
+                r = dy(*via, *args)
+                out = r.stdout
+                for cid, placeholder in ids.items():
+                    out = out.replace(cid, placeholder)
+                results.append((r.returncode, out, r.stderr))
+                clean()
+            assert results[0] == results[1], args
+            assert results[0][1] or results[0][0] != 0, results
 
 
 def test_lifecycle_through_the_service(

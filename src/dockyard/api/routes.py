@@ -990,27 +990,15 @@ def image_build(req: Request) -> None:
 
 @router.route("POST", "/images/prune")
 def image_prune(req: Request) -> None:
-    from dockyard.engine import prune
-
-    filters = req.q_filters()
-    # dangling=false prunes every unused image (docker image prune -a).
-    all_images = filters.get("dangling") in (["false"], ["0"])
-    removed, reclaimed = prune.image_prune(req.engine, all_images, filters)
-    deleted = [{"Untagged" if kind == "untagged" else "Deleted": value} for kind, value in removed]
-    req.send_json({"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
+    req.send_json(call(req, "image_prune", filters=req.q_filters()))
 
 
 @router.route("POST", "/build/prune")
 def build_prune(req: Request) -> None:
-    from dockyard.engine import prune
-
-    ids, reclaimed = prune.build_cache_prune(
-        req.engine,
-        req.q_bool("all"),
-        req.q_filters(),
-        req.q_int("keep-storage", 0) or req.q_int("reserved-space", 0) or 0,
+    keep = req.q_int("keep-storage", 0) or req.q_int("reserved-space", 0) or 0
+    req.send_json(
+        call(req, "build_prune", all=req.q_bool("all"), filters=req.q_filters(), keep_storage=keep)
     )
-    req.send_json({"CachesDeleted": ids or None, "SpaceReclaimed": reclaimed})
 
 
 # -- networks ----------------------------------------------------------------------------

@@ -115,6 +115,9 @@ REMOTE_COMMANDS = frozenset(
         "load",
         "export",
         "diff",
+        # `container prune` and `image prune` (subcommands named `prune`).
+        "prune",
+        "builder",
     }
 )
 

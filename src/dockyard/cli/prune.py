@@ -18,9 +18,9 @@ _FILTER_HELP = 'Provide filter values (e.g. "until=<timestamp>")'
 
 
 def _engine(paths: Paths) -> Any:
-    from dockyard.engine import Engine
+    from dockyard.cli.engine import open_engine
 
-    return Engine(paths)
+    return open_engine(paths)
 
 
 def _confirm(warning: str) -> bool:
@@ -47,6 +47,12 @@ def _image_section(records: list[tuple[str, str]]) -> str:
     return "Deleted Images:\n" + "".join(f"{kind}: {value}\n" for kind, value in records)
 
 
+def _image_records(deleted: list[dict[str, str]]) -> list[tuple[str, str]]:
+    """The API's ``ImagesDeleted`` (``[{"Untagged"|"Deleted": value}]``) as
+    ``("untagged"|"deleted", value)`` records."""
+    return [(kind.lower(), value) for record in deleted for kind, value in record.items()]
+
+
 def _cache_section(ids: list[str]) -> str:
     if not ids:
         return ""
@@ -62,8 +68,6 @@ def _cache_section(ids: list[str]) -> str:
 @click.pass_obj
 def image_prune(paths: Paths, all_: bool, force: bool, filters: tuple[str, ...]) -> None:
     """Remove unused images."""
-    from dockyard.engine import prune
-
     warning = (
         "WARNING! This will remove all images without at least one container associated to them."
         if all_
@@ -72,12 +76,15 @@ def image_prune(paths: Paths, all_: bool, force: bool, filters: tuple[str, ...])
     if not force and not _confirm(warning + "\nAre you sure you want to continue?"):
         return
     try:
-        records, reclaimed = prune.image_prune(_engine(paths), all_, parse_filters(filters))
+        parsed = parse_filters(filters)
+        if all_:
+            parsed.setdefault("dangling", ["false"])  # docker/cli's -a
+        report = _engine(paths).image_prune(parsed)
     except DockyardError as e:
         _fail(f"Error response from daemon: {e}")
-    if records:
-        print(_image_section(records))
-    print(f"Total reclaimed space: {_size(reclaimed)}")
+    if report["ImagesDeleted"]:
+        print(_image_section(_image_records(report["ImagesDeleted"])))
+    print(f"Total reclaimed space: {_size(report['SpaceReclaimed'])}")
 
 
 @click.command("prune", context_settings=_SETTINGS)
@@ -102,7 +109,6 @@ def builder_prune(
     paths: Paths, all_: bool, force: bool, filters: tuple[str, ...], keep_storage: str | None
 ) -> None:
     """Remove build cache."""
-    from dockyard.engine import prune
     from dockyard.units import ram_in_bytes
 
     try:
@@ -127,12 +133,12 @@ def builder_prune(
     if not force and not _confirm(warning + " Are you sure you want to continue?"):
         return
     try:
-        ids, reclaimed = prune.build_cache_prune(_engine(paths), all_, parsed, keep)
+        report = _engine(paths).build_prune(all_, parsed, keep)
     except DockyardError as e:
         _fail(f"Error response from daemon: {e}")
-    if ids:
-        print(_cache_section(ids))
-    print(f"Total reclaimed space: {_size(reclaimed)}")
+    if report["CachesDeleted"]:
+        print(_cache_section(report["CachesDeleted"]))
+    print(f"Total reclaimed space: {_size(report['SpaceReclaimed'])}")
 
 
 @click.group("builder", context_settings=_SETTINGS)
@@ -178,7 +184,7 @@ def system_prune(
     if not force and not _confirm(text + "\nAre you sure you want to continue?"):
         return
     try:
-        report = prune.system_prune(_engine(paths), all_, volumes, parsed)
+        report = _engine(paths).system_prune(all_, volumes, parsed)
     except DockyardError as e:
         _fail(f"Error response from daemon: {e}")
     sections = [

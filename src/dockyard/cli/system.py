@@ -19,7 +19,7 @@ from dockyard.errors import DockyardError
 from dockyard.paths import Paths
 
 #: ``system`` subcommands that drive the engine named by -H/DOCKER_HOST.
-REMOTE_SUBCOMMANDS = frozenset({"info", "events"})
+REMOTE_SUBCOMMANDS = frozenset({"info", "events", "prune"})
 #: ``system`` subcommands that act on this machine's engine whatever -H/DOCKER_HOST say.
 LOCAL_SUBCOMMANDS = frozenset({"service", "boot"})
 

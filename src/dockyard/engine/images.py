@@ -237,6 +237,18 @@ class ImageOperations(EngineBase):
         self.images.tag(image_id, ref)
         image_event(self.images, image_id, ref.familiar(), "tag")
 
+    def image_prune(self, filters: Filters | None = None) -> dict[str, Any]:
+        """``POST /images/prune``: delete the dangling images (every image no container
+        uses with ``dangling=false``, ``docker image prune -a``) matching ``filters``
+        (``until``, ``label``, ``label!``, ``dangling``). Returns
+        ``{"ImagesDeleted": [{"Untagged"|"Deleted": value}] | None, "SpaceReclaimed":
+        bytes}``. Raises InvalidArgument (a bad filter)."""
+        from dockyard.engine import prune
+
+        removed, reclaimed = prune.image_prune(self, False, dict(filters or {}))  # type: ignore[arg-type]
+        deleted = [{"Untagged" if k == "untagged" else "Deleted": v} for k, v in removed]
+        return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
     def image_delete(
         self, name: str, force: bool = False, noprune: bool = False
     ) -> list[dict[str, str]]:

@@ -1052,6 +1052,59 @@ class RemoteEngine:
         body = {"Container": container, "Force": force}
         self._send("POST", f"/networks/{quote(id, safe='')}/disconnect", None, body)
 
+    def container_prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        """``POST /containers/prune``: ``{"ContainersDeleted", "SpaceReclaimed"}``."""
+        return self._json("POST", "/containers/prune", {"filters": _filters(filters)})
+
+    def image_prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        """``POST /images/prune``: ``{"ImagesDeleted", "SpaceReclaimed"}``."""
+        return self._json("POST", "/images/prune", {"filters": _filters(filters)})
+
+    def build_prune(
+        self, all: bool = False, filters: dict[str, list[str]] | None = None, keep_storage: int = 0
+    ) -> dict[str, Any]:
+        """``POST /build/prune``: ``{"CachesDeleted", "SpaceReclaimed"}``."""
+        params = {"all": _bool(all), "filters": _filters(filters)}
+        if keep_storage:
+            params["keep-storage"] = str(keep_storage)
+        return self._json("POST", "/build/prune", params)
+
+    def system_prune(
+        self,
+        all_images: bool = False,
+        volumes: bool = False,
+        filters: dict[str, list[str]] | None = None,
+    ) -> Any:
+        """``docker system prune`` as docker/cli runs it (cli/command/system/prune.go):
+        ``POST /containers/prune``, ``/networks/prune``, ``/volumes/prune`` (with
+        ``volumes``), ``/images/prune`` (``dangling=false`` with ``all_images``) and
+        ``/build/prune``, in turn. Returns a :class:`dockyard.engine.prune.SystemPruneReport`.
+        Raises what the first failing request answers."""
+        from dockyard.engine.prune import SystemPruneReport
+
+        parsed = dict(filters or {})
+        report = SystemPruneReport()
+        done = self.container_prune(parsed)
+        report.containers = done.get("ContainersDeleted") or []
+        report.reclaimed += done.get("SpaceReclaimed") or 0
+        report.networks = self.network_prune(parsed).get("NetworksDeleted") or []
+        if volumes:
+            done = self.volume_prune({k: v for k, v in parsed.items() if k != "until"})
+            report.volumes = done.get("VolumesDeleted") or []
+            report.reclaimed += done.get("SpaceReclaimed") or 0
+        wanted = {**parsed, "dangling": ["false"]} if all_images else parsed
+        done = self.image_prune(wanted)
+        report.images = [
+            (kind.lower(), value)
+            for record in done.get("ImagesDeleted") or []
+            for kind, value in record.items()
+        ]
+        report.reclaimed += done.get("SpaceReclaimed") or 0
+        done = self.build_prune(all_images)
+        report.build_cache = done.get("CachesDeleted") or []
+        report.reclaimed += done.get("SpaceReclaimed") or 0
+        return report
+
     def network_prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
         """``POST /networks/prune``: ``{"NetworksDeleted"}``."""
         return self._json("POST", "/networks/prune", {"filters": _filters(filters)})

@@ -10,7 +10,10 @@ from dockyard.engine.base import EngineBase
 
 TYPE_CHECKING = False  # typing only for the type checker (start-up cost: bench/README.md)
 if TYPE_CHECKING:
-    from dockyard.engine.types import Ping, SystemInfo, SystemVersion
+    from typing import Any
+
+    from dockyard.engine.prune import SystemPruneReport
+    from dockyard.engine.types import Filters, Ping, SystemInfo, SystemVersion
 
 #: The Engine API version Dockyard implements, and the oldest it answers (moby's
 #: api.DefaultVersion and MinSupportedAPIVersion for Docker 28.3).
@@ -58,6 +61,29 @@ class SystemOperations(EngineBase):
         from dockyard.engine import gc
 
         gc.recover(self)
+
+    def build_prune(
+        self, all: bool = False, filters: Filters | None = None, keep_storage: int = 0
+    ) -> dict[str, Any]:
+        """``POST /build/prune``: drop unused build cache entries (every one with
+        ``all``; ``until`` in ``filters``; until at most ``keep_storage`` bytes remain).
+        Returns ``{"CachesDeleted": [entry IDs] | None, "SpaceReclaimed": bytes}``.
+        Raises InvalidArgument (a bad filter)."""
+        from dockyard.engine import prune
+
+        ids, reclaimed = prune.build_cache_prune(self, all, filters, keep_storage)  # type: ignore[arg-type]
+        return {"CachesDeleted": ids or None, "SpaceReclaimed": reclaimed}
+
+    def system_prune(
+        self, all_images: bool = False, volumes: bool = False, filters: Filters | None = None
+    ) -> SystemPruneReport:
+        """``docker system prune`` (:func:`dockyard.engine.prune.system_prune`): stopped
+        containers, unused networks, unused anonymous volumes (with ``volumes``), dangling
+        images (every unused one with ``all_images``) and build cache. Raises
+        InvalidArgument (Docker's messages) before removing anything."""
+        from dockyard.engine import prune
+
+        return prune.system_prune(self, all_images, volumes, filters)  # type: ignore[arg-type]
 
     def system_ping(self) -> Ping:
         """What ``GET /_ping`` reports: the API version, OS type, experimental flag and
