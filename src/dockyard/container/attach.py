@@ -341,7 +341,9 @@ def _session(
 
             saved_attrs = termios.tcgetattr(0)
             tty_mod.setraw(0)
-            undo.callback(termios.tcsetattr, 0, termios.TCSADRAIN, saved_attrs)
+            # TCSANOW, as moby/term's RestoreTerminal: a drain would wait for a terminal
+            # that takes no output (the session detached while a write to it blocked).
+            undo.callback(termios.tcsetattr, 0, termios.TCSANOW, saved_attrs)
         start()
         if tty:
             previous[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, sender.resize)
@@ -351,8 +353,33 @@ def _session(
             threading.Thread(
                 target=_send_stdin, args=(sender, escape, detached), daemon=True
             ).start()
-        _receive(sock, streams)
+        if tty and stdin:
+            _receive_until_detached(sock, streams, detached)
+        else:
+            _receive(sock, streams)
     return detached.is_set()
+
+
+def _receive_until_detached(
+    sock: socket.socket, streams: frozenset[int] | set[int], detached: threading.Event
+) -> None:
+    """:func:`_receive` in a thread left behind once the detach keys are typed: they end
+    the session even while a write to a terminal that takes no output blocks (docker/cli's
+    input copy ends it without its output copy). Raises what :func:`_receive` raised."""
+    failed: list[BaseException] = []
+
+    def receive() -> None:
+        try:
+            _receive(sock, streams)
+        except BaseException as e:  # handed to the caller's thread
+            failed.append(e)
+
+    thread = threading.Thread(target=receive, daemon=True)
+    thread.start()
+    while thread.is_alive() and not detached.is_set():
+        thread.join(0.05)  # signal handlers run between the waits
+    if failed and not detached.is_set():
+        raise failed[0]
 
 
 def _restore_handlers(previous: dict[int, object]) -> None:
