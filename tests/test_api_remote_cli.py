@@ -58,6 +58,8 @@ COMMANDS = [
     ("history", "--no-trunc", "--format", "{{.ID}} {{.CreatedBy}} {{.Size}}", "busybox"),
     ("image", "history", "--format", "{{.ID}} {{.CreatedBy}} {{.Comment}}", "busybox"),
     ("history", "nosuch"),
+    ("commit", "nosuch"),
+    ("commit", "made", "Bad:Name"),
 ]
 
 
@@ -239,6 +241,18 @@ def test_lifecycle_through_the_service(
         )
         remote("rm", "-f", "r2")
         assert remote("network", "rm", "rnet").stdout == "rnet\n"
+        remote("create", "--name", "c1", busybox, "true")
+        iid = remote(
+            "commit", "-c", "ENV A=b", "-m", "msg", "-a", "me", "c1", "committed:1"
+        ).stdout.strip()
+        assert iid.startswith("sha256:") and len(iid) == 71
+        shown = dy(
+            "image", "inspect", "-f", "{{.Id}} {{.Comment}} {{.Author}} {{.Config.Env}}",
+            "committed:1", check=True,
+        ).stdout  # fmt: skip
+        assert shown.startswith(f"{iid} msg me [") and "A=b" in shown, shown
+        remote("rm", "c1")
+        remote("rmi", "committed:1")
         assert remote("volume", "create", "rvol").stdout == "rvol\n"
         assert remote("volume", "rm", "rvol").stdout == "rvol\n"
 

@@ -568,8 +568,6 @@ def container_changes(req: Request) -> None:
 
 @router.route("POST", "/commit")
 def image_commit(req: Request) -> None:
-    from dockyard.engine import archives
-
     config = req.json()
     if config:
         raise InvalidArgument(
@@ -580,8 +578,9 @@ def image_commit(req: Request) -> None:
         raise InvalidArgument("container is required")
     repo, tag = req.q("repo") or "", req.q("tag") or ""
     repository = (f"{repo}:{tag}" if tag else repo) or None
-    image = archives.commit(
-        req.engine,
+    created = call(
+        req,
+        "image_commit",
         container,
         repository,
         author=req.q("author") or "",
@@ -589,7 +588,7 @@ def image_commit(req: Request) -> None:
         changes=req.query.get("changes") or None,
         pause=req.q_bool("pause", True),
     )
-    req.send_json({"Id": image.id}, 201)
+    req.send_json(created, 201)
 
 
 # -- exec --------------------------------------------------------------------------------

@@ -208,11 +208,8 @@ def commit(
     pause: bool,
 ) -> None:
     """Create a new image from a container's changes."""
-    from dockyard.engine import archives
-
     try:
-        image = archives.commit(
-            _engine(paths),
+        created = _engine(paths).image_commit(
             container_ref,
             repository,
             author=author,
@@ -222,4 +219,4 @@ def commit(
         )
     except DockyardError as e:
         fail(f"Error response from daemon: {e}")
-    click.echo(image.id)
+    click.echo(created["Id"])

@@ -118,6 +118,7 @@ REMOTE_COMMANDS = frozenset(
         # `container prune` and `image prune` (subcommands named `prune`).
         "prune",
         "builder",
+        "commit",
     }
 )
 

@@ -249,6 +249,32 @@ class ImageOperations(EngineBase):
         deleted = [{"Untagged" if k == "untagged" else "Deleted": v} for k, v in removed]
         return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
+    def image_commit(
+        self,
+        container: str,
+        repository: str | None = None,
+        author: str = "",
+        message: str = "",
+        changes: list[str] | None = None,
+        pause: bool = True,
+    ) -> dict[str, str]:
+        """``POST /commit``: a new image from ``container``'s changes, tagged
+        ``repository`` (``name[:tag]``) if given, ``changes`` Dockerfile instructions
+        applied. Returns ``{"Id": image ID}``. Raises NotFound, InvalidArgument
+        (:func:`dockyard.engine.archives.commit`)."""
+        from dockyard.engine import archives
+
+        image = archives.commit(
+            self,  # type: ignore[arg-type]
+            container,
+            repository,
+            author=author,
+            message=message,
+            changes=changes,
+            pause=pause,
+        )
+        return {"Id": image.id}
+
     def image_delete(
         self, name: str, force: bool = False, noprune: bool = False
     ) -> list[dict[str, str]]:

@@ -1052,6 +1052,28 @@ class RemoteEngine:
         body = {"Container": container, "Force": force}
         self._send("POST", f"/networks/{quote(id, safe='')}/disconnect", None, body)
 
+    def image_commit(
+        self,
+        container: str,
+        repository: str | None = None,
+        author: str = "",
+        message: str = "",
+        changes: list[str] | None = None,
+        pause: bool = True,
+    ) -> dict[str, str]:
+        """``POST /commit`` (``repository`` sent as ``repo`` and ``tag``): ``{"Id"}``."""
+        repo, tag = _split_reference(repository) if repository else ("", "")
+        params = {
+            "container": container,
+            "repo": repo,
+            "tag": tag,
+            "author": author,
+            "comment": message,
+            "pause": _bool(pause),
+            "changes": list(changes or []),
+        }
+        return self._json("POST", "/commit", params)
+
     def container_prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
         """``POST /containers/prune``: ``{"ContainersDeleted", "SpaceReclaimed"}``."""
         return self._json("POST", "/containers/prune", {"filters": _filters(filters)})
