@@ -617,3 +617,32 @@ def test_working_dir_that_is_a_file(dy: Runner, busybox: str) -> None:
     assert dy("ps", "-aq", check=True).stdout == ""
     # A missing one is made at start, as before.
     assert dy("run", "--rm", "-w", "/new/dir", busybox, "pwd", check=True).stdout == "/new/dir\n"
+
+
+@pytest.mark.timeout(60)
+def test_interrupted_rm_run_leaves_no_container(
+    dy: Runner, busybox: str, engine_env: dict[str, str]
+) -> None:
+    """A SIGINT to ``run --rm`` between the create and the start (sent a few ms after
+    the container's directory appears) ends the run and removes the container: --rm
+    removes it whatever stopped it from running (it was left Created)."""
+    containers = Path(engine_env["DOCKYARD_ROOT"]) / "containers"
+    for delay in (0.02, 0.04, 0.06, 0.09):
+        proc = subprocess.Popen(
+            [DOCKYARD, "run", "--rm", busybox, "sleep", "1"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **engine_env},
+        )
+        deadline = time.monotonic() + 20
+        while proc.poll() is None and not (containers.is_dir() and any(containers.iterdir())):
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+        # A run interrupted once its container ran: the monitor removes it.
+        deadline = time.monotonic() + 10
+        while (left := dy("ps", "-aq", check=True).stdout) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert left == "", (delay, proc.returncode)

@@ -721,8 +721,9 @@ def run(paths: Paths, detach: bool, sig_proxy: bool, **kw: Any) -> None:
             status = engine.container_run_attached(
                 container_id, detach_keys=detach_keys, sig_proxy=sig_proxy and not kw["tty"]
             )
-        except Exception:
-            # --rm removes the container whatever stopped it from running.
+        except (Exception, KeyboardInterrupt):
+            # --rm removes the container whatever stopped it from running (a Ctrl-C
+            # before the start too; a third signal's SystemExit leaves it running on).
             if kw["auto_remove"]:
                 with contextlib.suppress(Exception):
                     engine.container_delete(container_id, force=True, v=True)
