@@ -361,3 +361,32 @@ def test_login_given_by_the_caller(
     assert from_auth_config({"username": "", "password": ""}) is None
     with pytest.raises(DockyardError, match="registrytoken is not supported"):
         from_auth_config({"registrytoken": "x"})
+
+
+def test_login_through_the_service(
+    dy: Runner, engine_env: dict[str, str], basic_registry: Registry, tmp_path: Path
+) -> None:
+    """``login -H``: the service checks the credentials (POST /auth) and the client stores
+    them in its own config.json, as docker/cli does; a refused login stores nothing, with
+    the in-process CLI's message; ``logout -H`` forgets the client's login."""
+    from api_service import running_service
+
+    host = basic_registry.host
+    sock = str(tmp_path / "run" / "docker.sock")
+    with running_service({**engine_env, **os.environ}, sock):
+        remote = ("-H", f"unix://{sock}")
+        local = dy("login", "-u", "alice", "--password-stdin", host, input="wrong\n")
+        bad = dy(*remote, "login", "-u", "alice", "--password-stdin", host, input="wrong\n")
+        assert (bad.returncode, bad.stdout, bad.stderr) == (
+            local.returncode, local.stdout, local.stderr,
+        )  # fmt: skip
+        assert bad.returncode == 1 and "401 Unauthorized" in bad.stderr
+        assert not (tmp_path / "docker-config" / "config.json").exists()
+        ok = dy(*remote, "login", "-u", "alice", "--password-stdin", host, input="s3cret\n")
+        assert (ok.returncode, ok.stdout) == (0, "Login Succeeded\n"), ok
+        assert _config(tmp_path) == {
+            "auths": {host: {"auth": base64.b64encode(b"alice:s3cret").decode()}}
+        }
+        out = dy(*remote, "logout", host, check=True)
+        assert out.stdout == f"Removing login credentials for {host}\n"
+        assert _config(tmp_path) == {"auths": {}}

@@ -142,15 +142,10 @@ def events(req: Request) -> None:
 
 @router.route("POST", "/auth")
 def auth(req: Request) -> None:
-    from dockyard.engine import distribution
-
     body = schema.check(req.json(required=True), schema.AUTH_CONFIG, "AuthConfig")
     if not body.get("username"):
         raise InvalidArgument("username is required")
-    status, _ = distribution.login(
-        body.get("serveraddress") or None, body["username"], body.get("password") or ""
-    )
-    req.send_json({"Status": status, "IdentityToken": ""})
+    req.send_json(call(req, "system_auth", body))
 
 
 def _login(req: Request) -> Any:

@@ -119,6 +119,8 @@ REMOTE_COMMANDS = frozenset(
         "prune",
         "builder",
         "commit",
+        "login",
+        "logout",
     }
 )
 

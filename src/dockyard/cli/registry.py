@@ -165,7 +165,12 @@ def login(
         fail("Error: Non-null Username Required")
     if not password:
         fail("Error: Password Required")
-    status, unencrypted = distribution.login(server, username, password)
+    from dockyard.cli.engine import open_engine
+
+    # docker/cli: the engine checks the login (POST /auth), the client stores it.
+    auth = {"username": username, "password": password, "serveraddress": server or ""}
+    status = open_engine(paths).system_auth(auth)["Status"]
+    unencrypted = distribution.store_login(server, username, password)
     if unencrypted:
         click.echo(
             f"\nWARNING! Your credentials are stored unencrypted in '{unencrypted}'.\n"

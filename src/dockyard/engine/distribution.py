@@ -475,17 +475,34 @@ def login(server: str | None, username: str, password: str) -> tuple[str, str | 
     ``"Login Succeeded"`` and the config.json path when the password was stored there
     unencrypted (the CLI warns then), else ``None``. Raises ``RegistryError`` (``login
     attempt to ... failed with status: 401 Unauthorized``) or ``Unreachable``."""
+    status = check_login(server, username, password)
+    return status, store_login(server, username, password)
+
+
+def check_login(server: str | None, username: str, password: str) -> str:
+    """``POST /auth``: check ``username``/``password`` against registry ``server``
+    (Docker Hub when ``None``) without storing them; returns ``"Login Succeeded"``.
+    Raises ``RegistryError`` or ``Unreachable`` as :func:`login`."""
     from dockyard.distribution import config, credentials
     from dockyard.distribution.client import Registry
 
-    domain, key = _server(server)
-    creds = credentials.Credentials(username, password)
-    reg = Registry(domain, config.load(), creds)
+    domain, _ = _server(server)
+    reg = Registry(domain, config.load(), credentials.Credentials(username, password))
     try:
         reg.check_login()
     finally:
         reg.close()
-    return "Login Succeeded", credentials.store(key, creds)
+    return "Login Succeeded"
+
+
+def store_login(server: str | None, username: str, password: str) -> str | None:
+    """Store a login checked already (docker/cli's step after ``POST /auth``) in
+    config.json or its credential helper; returns the config.json path when the
+    password was stored there unencrypted, else ``None``."""
+    from dockyard.distribution import credentials
+
+    _, key = _server(server)
+    return credentials.store(key, credentials.Credentials(username, password))
 
 
 def logout(server: str | None) -> tuple[str, bool]:

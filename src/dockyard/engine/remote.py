@@ -1074,6 +1074,10 @@ class RemoteEngine:
         }
         return self._json("POST", "/commit", params)
 
+    def system_auth(self, auth_config: dict[str, Any]) -> dict[str, str]:
+        """``POST /auth``: ``{"Status", "IdentityToken"}``."""
+        return self._json("POST", "/auth", None, auth_config)
+
     def container_prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
         """``POST /containers/prune``: ``{"ContainersDeleted", "SpaceReclaimed"}``."""
         return self._json("POST", "/containers/prune", {"filters": _filters(filters)})

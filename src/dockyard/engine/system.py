@@ -85,6 +85,20 @@ class SystemOperations(EngineBase):
 
         return prune.system_prune(self, all_images, volumes, filters)  # type: ignore[arg-type]
 
+    def system_auth(self, auth_config: dict[str, Any]) -> dict[str, str]:
+        """``POST /auth``: check an ``AuthConfig`` (``username``, ``password``,
+        ``serveraddress``: Docker Hub when empty) against its registry, storing nothing
+        (the client stores it). Returns ``{"Status": "Login Succeeded",
+        "IdentityToken": ""}``. Raises RegistryError, Unreachable."""
+        from dockyard.engine import distribution
+
+        status = distribution.check_login(
+            auth_config.get("serveraddress") or None,
+            auth_config.get("username") or "",
+            auth_config.get("password") or "",
+        )
+        return {"Status": status, "IdentityToken": ""}
+
     def system_ping(self) -> Ping:
         """What ``GET /_ping`` reports: the API version, OS type, experimental flag and
         builder version (1: the classic builder)."""
