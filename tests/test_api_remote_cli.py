@@ -9,6 +9,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,8 @@ COMMANDS = [
     ("image", "history", "--format", "{{.ID}} {{.CreatedBy}} {{.Comment}}", "busybox"),
     ("history", "nosuch"),
     ("commit", "nosuch"),
+    ("import", "/nonexistent/rootfs.tar"),
+    ("import", "http://127.0.0.1:9/rootfs.tar"),
     ("commit", "made", "Bad:Name"),
 ]
 
@@ -101,7 +104,7 @@ def test_docker_host_and_refusals(
         assert "not available with -H/DOCKER_HOST" in r.stderr
         # `system`, `container` and `image` subcommands that cannot go remote are
         # refused, not run locally.
-        for group, sub in (("system", "df"), ("image", "import")):
+        for group, sub in (("system", "df"),):
             r = dy("-H", f"unix://{sock}", group, sub)
             assert r.returncode == 125, r
             assert f"dockyard {group} {sub}: not available with -H/DOCKER_HOST" in r.stderr
@@ -197,8 +200,8 @@ def test_lifecycle_through_the_service(
     sock = str(tmp_path / "run" / "docker.sock")
     with running_service(engine_env, sock):
 
-        def remote(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-            return dy("-H", f"unix://{sock}", *args, check=check)
+        def remote(*args: str, check: bool = True, **kw: Any) -> subprocess.CompletedProcess:
+            return dy("-H", f"unix://{sock}", *args, check=check, **kw)
 
         cid = remote(
             "run", "-d", "--name", "r1", busybox, "sh", "-c", "echo hi; sleep 60"
@@ -253,6 +256,13 @@ def test_lifecycle_through_the_service(
         assert shown.startswith(f"{iid} msg me [") and "A=b" in shown, shown
         remote("rm", "c1")
         remote("rmi", "committed:1")
+        rootfs = tmp_path / "rootfs.tar"
+        dy("export", "-o", str(rootfs), dy("create", busybox).stdout.strip(), check=True)
+        iid = remote("import", "-c", 'CMD ["sh"]', "-m", "m", str(rootfs), "imp:1").stdout
+        assert dy("images", "-q", "--no-trunc", "imp:1", check=True).stdout == iid
+        out = remote("image", "import", "-", "imp:2", input=rootfs.read_bytes()).stdout
+        assert dy("images", "-q", "--no-trunc", "imp:2", check=True).stdout == out.decode()
+        remote("rmi", "imp:1", "imp:2")
         assert remote("volume", "create", "rvol").stdout == "rvol\n"
         assert remote("volume", "rm", "rvol").stdout == "rvol\n"
 

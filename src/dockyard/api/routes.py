@@ -881,14 +881,13 @@ def image_create(req: Request) -> None:
 
 def _image_import(req: Request, source: str) -> None:
     """``fromSrc=-``: the request body is the tarball (a URL source is refused)."""
-    from dockyard.engine.imports import image_import
-
     if source != "-":
         raise InvalidArgument(f"importing from a URL is not supported: {source}")
     repo, tag = req.q("repo") or "", req.q("tag") or ""
     repository = (f"{repo}:{tag}" if tag else repo) or None
-    image_id = image_import(
-        req.engine,
+    image_id = call(
+        req,
+        "image_import",
         cast(BinaryIO, req.reader()),
         repository,
         req.query.get("changes") or None,

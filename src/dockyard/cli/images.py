@@ -221,15 +221,14 @@ def import_(
     platform: str | None,
 ) -> None:
     """Import the contents from a tarball to create a filesystem image."""
-    from dockyard.engine import Engine
-    from dockyard.engine.imports import image_import
+    from dockyard.cli.engine import open_engine
     from dockyard.errors import InvalidArgument
 
     if source.startswith(("http://", "https://")):
         raise InvalidArgument(f"importing from a URL is not supported: {source}")
     if source == "-":
-        image_id = image_import(
-            Engine(paths), sys.stdin.buffer, repository, list(changes), message, platform
+        image_id = open_engine(paths).image_import(
+            sys.stdin.buffer, repository, list(changes), message, platform
         )
     else:
         # The docker CLI opens the file itself and sends it as the request body.
@@ -242,7 +241,9 @@ def import_(
         with f:
             if not os.path.isfile(source):
                 raise InvalidArgument(f"{source} is not a regular file")
-            image_id = image_import(Engine(paths), f, repository, list(changes), message, platform)
+            image_id = open_engine(paths).image_import(
+                f, repository, list(changes), message, platform
+            )
     click.echo(image_id)
 
 

@@ -121,6 +121,7 @@ REMOTE_COMMANDS = frozenset(
         "commit",
         "login",
         "logout",
+        "import",
     }
 )
 

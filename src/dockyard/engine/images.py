@@ -275,6 +275,22 @@ class ImageOperations(EngineBase):
         )
         return {"Id": image.id}
 
+    def image_import(
+        self,
+        stream: BinaryIO,
+        repository: str | None = None,
+        changes: list[str] | None = None,
+        message: str = "",
+        platform: str | None = None,
+    ) -> str:
+        """``POST /images/create?fromSrc=-``: an image from the root filesystem tarball
+        ``stream``, tagged ``repository`` (``name[:tag]``) if given, ``changes`` applied;
+        returns its ID. Raises InvalidArgument, NotFound
+        (:func:`dockyard.engine.imports.image_import`)."""
+        from dockyard.engine.imports import image_import
+
+        return image_import(self, stream, repository, changes, message, platform)  # type: ignore[arg-type]
+
     def image_delete(
         self, name: str, force: bool = False, noprune: bool = False
     ) -> list[dict[str, str]]:

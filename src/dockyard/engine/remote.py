@@ -1078,6 +1078,45 @@ class RemoteEngine:
         """``POST /auth``: ``{"Status", "IdentityToken"}``."""
         return self._json("POST", "/auth", None, auth_config)
 
+    def image_import(
+        self,
+        stream: Any,
+        repository: str | None = None,
+        changes: list[str] | None = None,
+        message: str = "",
+        platform: str | None = None,
+    ) -> str:
+        """``POST /images/create?fromSrc=-`` with the tarball ``stream`` as the body
+        (``repository`` sent as ``repo`` and ``tag``): the new image's ID, the stream's
+        last ``status``. Raises DockyardError (an error in the stream)."""
+        repo, tag = _split_reference(repository) if repository else ("", "")
+        params = {
+            "fromSrc": "-",
+            "repo": repo,
+            "tag": tag,
+            "message": message,
+            "platform": platform,
+            "changes": list(changes or []),
+        }
+
+        def chunks() -> Iterator[bytes]:
+            while data := stream.read(65536):
+                yield data
+
+        response = self._send(
+            "POST",
+            "/images/create",
+            params,
+            stream=True,
+            timeout=None,
+            headers={"Content-Type": "application/x-tar"},
+            content=chunks(),
+        )
+        image_id = ""
+        for message_ in _messages(response):
+            image_id = str(message_.get("status") or image_id)
+        return image_id
+
     def container_prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
         """``POST /containers/prune``: ``{"ContainersDeleted", "SpaceReclaimed"}``."""
         return self._json("POST", "/containers/prune", {"filters": _filters(filters)})
