@@ -67,3 +67,32 @@ def test_sigterm_cleans_up_an_import(engine_env: dict[str, str]) -> None:
         assert proc.wait(timeout=20) == 143
     assert list((root / "tmp").glob("blob-*")) == []
     assert list((root / "layers").glob(".tmp-*")) == []
+
+
+def test_a_writer_interrupted_before_its_with_block_leaves_no_blob(tmp_path: Path) -> None:
+    """A SIGTERM (SystemExit) or Ctrl-C landing after a BlobWriter made its temporary file
+    but before the ``with`` block that aborts it (test_sigterm_cleans_up_an_import hit that
+    window under load): the process removes the file as it exits; a forked child exiting
+    leaves its parent's alone."""
+    import sys
+
+    code = (
+        "import os, sys\n"
+        "from dockyard.paths import Paths\n"
+        "from dockyard.image.store import ContentStore\n"
+        "store = ContentStore(Paths(root=sys.argv[1], runroot=sys.argv[2]))\n"
+        "w = store.writer()\n"
+        "w.write(b'x')\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    sys.exit(0)\n"
+        "os.waitpid(pid, 0)\n"
+        "assert os.path.exists(w.temp_path), 'the child removed its parent file'\n"
+        "raise SystemExit(143)\n"
+    )
+    root, run = tmp_path / "root", tmp_path / "run"
+    p = subprocess.run(
+        [sys.executable, "-c", code, str(root), str(run)], capture_output=True, text=True
+    )
+    assert (p.returncode, p.stderr) == (143, "")
+    assert list((root / "tmp").glob("blob-*")) == []

@@ -78,6 +78,23 @@ def chain_ids(diff_ids: list[str]) -> list[str]:
     return out
 
 
+# Temporary blob files of this process not yet committed or aborted: removed at exit, so
+# a SIGTERM or Ctrl-C that lands between a writer's creation and its ``with`` block (or
+# anywhere its owner's clean-up cannot reach) leaves none behind. Each is kept with the
+# PID that made it: a forked child (a monitor) exits without touching its parent's.
+_unfinished: dict[str, int] = {}
+
+
+def _remove_unfinished() -> None:
+    for path, pid in list(_unfinished.items()):
+        if pid != os.getpid():
+            continue
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
 class BlobWriter:
     """A blob being written: ``write`` bytes, then ``commit`` (atomic rename) or ``abort``.
 
@@ -93,6 +110,12 @@ class BlobWriter:
 
         sweep(paths.tmp, "blob-")
         self._tmp = os.path.join(paths.tmp, temp_name("blob-"))
+        if not _unfinished:
+            import atexit
+
+            atexit.unregister(_remove_unfinished)
+            atexit.register(_remove_unfinished)
+        _unfinished[self._tmp] = os.getpid()
         self._file: Any = open(self._tmp, "xb")
         self._sha = _sha256()
         self.size = 0
@@ -134,6 +157,7 @@ class BlobWriter:
         os.fsync(self._file.fileno())
         self._file.close()
         os.rename(self._tmp, os.path.join(self._blobs, digest[7:]))
+        _unfinished.pop(self._tmp, None)
         self.committed = True
         return digest, self.size
 
@@ -146,6 +170,7 @@ class BlobWriter:
             os.unlink(self._tmp)
         except FileNotFoundError:
             pass
+        _unfinished.pop(self._tmp, None)
 
     def __enter__(self) -> BlobWriter:
         return self
