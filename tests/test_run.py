@@ -625,9 +625,10 @@ def test_interrupted_rm_run_leaves_no_container(
 ) -> None:
     """A SIGINT to ``run --rm`` between the create and the start (sent a few ms after
     the container's directory appears) ends the run and removes the container: --rm
-    removes it whatever stopped it from running (it was left Created)."""
+    removes it whatever stopped it from running (it was left Created), and one just as
+    the create commits its record leaves no record without its directory."""
     containers = Path(engine_env["DOCKYARD_ROOT"]) / "containers"
-    for delay in (0.02, 0.04, 0.06, 0.09):
+    for delay in (0.0, 0.003, 0.0, 0.006, 0.02, 0.04, 0.06, 0.09):
         proc = subprocess.Popen(
             [DOCKYARD, "run", "--rm", busybox, "sleep", "1"],
             stdout=subprocess.PIPE,

@@ -89,6 +89,9 @@ def exit_on_error(e: BaseException) -> NoReturn:
 
     debug = bool(os.environ.get("DOCKYARD_DEBUG"))
     if isinstance(e, KeyboardInterrupt):
+        from dockyard.engine.gc import command_interrupted
+
+        command_interrupted()  # the next command collects what it left half-made
         sys.exit(130)
     if isinstance(e, DockyardError) and not debug:
         prefix = "" if getattr(e, "from_client", False) else "Error response from daemon: "

@@ -245,8 +245,10 @@ class ContainerManager:
             # Under the volume lock: a volume rm cannot slip between creating the
             # container's volumes and recording it as their user.
             with self.volumes.lock():
-                self._add_record(c, generated_name=not opts.name)
+                # Set first: an interrupt (Ctrl-C) just after the record's commit must
+                # remove it too (it was left without its directory).
                 added = True
+                self._add_record(c, generated_name=not opts.name)
                 self._create_network(c, opts)
                 if points:
                     self.volumes.attach(c.id, points, lambda: self._mounted_rootfs(c))

@@ -100,11 +100,22 @@ def register_command(paths: Paths) -> None:
     pid = os.getpid()
 
     def done() -> None:
-        if os.getpid() == pid:  # not in a forked child that returned to Python
+        # Not in a forked child that returned to Python, nor after an interrupt.
+        if os.getpid() == pid and not _interrupted:
             with contextlib.suppress(OSError):
                 os.unlink(path)
 
     atexit.register(done)
+
+
+_interrupted: list[bool] = []
+
+
+def command_interrupted() -> None:
+    """Leave this command's marker at its exit, as a killed command's: an interrupt
+    (Ctrl-C) may have cut short what it made (``run --rm`` just after the create left a
+    half-made container), and the next command's :func:`recover` then collects."""
+    _interrupted.append(True)
 
 
 def _dead_commands(paths: Paths) -> list[str]:
