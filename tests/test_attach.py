@@ -416,16 +416,17 @@ def test_run_it_forwards_no_signal(dy: Runner, busybox: str, engine_env: dict[st
 def test_detach_while_the_terminal_takes_no_output(
     dy: Runner, busybox: str, engine_env: dict[str, str]
 ) -> None:
-    """The detach keys end ``run -it`` and ``attach`` even while the terminal reads none
+    """The detach keys end ``run -it``, ``attach`` and ``exec -it`` even while the terminal reads none
     of the container's output (the client's write to it blocked), as docker/cli's input
     copy ends the session without its output copy; the container runs on."""
     flood = "echo go; while :; do echo xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; done"
     try:
         for args, status in ((("run", "-it", "--name", "fl", busybox, "sh", "-c", flood), 0),
-                             (("attach", "fl"), 1)):  # fmt: skip
+                             (("attach", "fl"), 1),
+                             (("exec", "-it", "fl", "sh", "-c", flood), 1)):  # fmt: skip
             proc, master = _on_pty(engine_env, *args)
             try:
-                if status == 0:
+                if args[0] != "attach":
                     _read_until(master, b"go")
                 time.sleep(1)  # the pty's buffer fills: the client blocks writing to it
                 os.write(master, b"\x10\x11")

@@ -106,15 +106,21 @@ class ConsoleSocket:
 
     def _relay(self, interactive: bool) -> None:
         assert self.master is not None
-        inputs = [self.master] + ([0] if interactive else [])
-        while True:
-            try:
-                readable, _ = fdwait.wait(inputs)
-            except InterruptedError:
-                continue
-            if self.master in readable:
+        if interactive:
+            # Its own thread: the detach keys are read even while this one's write to a
+            # terminal that takes no output blocks (as docker/cli's input copy).
+            threading.Thread(target=self._relay_input, args=(self.master,), daemon=True).start()
+        # A copy of the master of its own: close() may close the master while a write to
+        # the terminal blocks this thread, which then must not read a reused fd.
+        master = os.dup(self.master)
+        try:
+            while not self.detached.is_set():
                 try:
-                    data = os.read(self.master, 65536)
+                    fdwait.wait([master])
+                except InterruptedError:
+                    continue
+                try:
+                    data = os.read(master, 65536)
                 except OSError:
                     data = b""
                 if not data:
@@ -124,28 +130,42 @@ class ConsoleSocket:
                 if self._log is not None:
                     self._log.feed("stdout", data)
                 os.write(1, data)
-            if 0 in readable:
+        finally:
+            os.close(master)
+
+    def _relay_input(self, master: int) -> None:
+        """Copy this process's stdin to the pty ``master`` until its end, or until the
+        detach keys (:attr:`detached` set, a SIGCHLD sent to this process)."""
+        while True:
+            try:
                 data = os.read(0, 65536)
-                if not data:
-                    inputs.remove(0)
-                    continue
-                if self._escape is not None:
-                    data, detach = self._escape.feed(data)
-                    if detach:
-                        if data:
-                            os.write(self.master, data)
-                        self.detached.set()
-                        os.kill(os.getpid(), signal.SIGCHLD)
-                        return
-                if data:
-                    os.write(self.master, data)
+            except OSError:
+                return
+            if not data:
+                return
+            if self._escape is not None:
+                data, detach = self._escape.feed(data)
+                if detach:
+                    if data:
+                        with contextlib.suppress(OSError):
+                            os.write(master, data)
+                    self.detached.set()
+                    os.kill(os.getpid(), signal.SIGCHLD)
+                    return
+            if data and self.master is not None:
+                try:
+                    os.write(master, data)
+                except OSError:
+                    return
 
     def close(self, drain_timeout: float = 2.0) -> None:
         """Wait for the relay to drain the container's last output; restore the terminal."""
         if self._thread is not None:
             self._thread.join(drain_timeout)
         if self._saved_attrs is not None:
-            termios.tcsetattr(0, termios.TCSADRAIN, self._saved_attrs)
+            # TCSANOW, as moby/term's RestoreTerminal: a drain would wait for a terminal
+            # that takes no output (detached while a write to it blocked).
+            termios.tcsetattr(0, termios.TCSANOW, self._saved_attrs)
         if self._old_winch is not None:
             signal.signal(signal.SIGWINCH, self._old_winch)  # type: ignore[arg-type]
         if self.master is not None:
