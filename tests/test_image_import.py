@@ -150,6 +150,10 @@ def test_import_message(dy: Runner, tmp_path: Path, engine_env: dict[str, str]) 
         (["-c", 'VOLUME ["/a", ""]'], TAR, "VOLUME specified can not be an empty string"),
         (["-c", "STOPSIGNAL NOPE"], TAR, "Invalid signal: NOPE"),
         (["-c", "STOPSIGNAL 99"], TAR, "Invalid signal: 99"),
+        # moby's parseOnBuild: an image whose trigger no build could run
+        (["-c", "ONBUILD onbuild RUN x"], TAR, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't"),
+        (["-c", "ONBUILD from scratch"], TAR, "FROM isn't allowed as an ONBUILD trigger"),
+        (["-c", "ONBUILD MAINTAINER me"], TAR, "MAINTAINER isn't allowed as an ONBUILD trigger"),
         (["-c", "CMD x\ny"], TAR, "parse error on line 2: unknown instruction: y"),
         (["-c", "CMD x", "-c", "\nBOGUS"], TAR, "parse error on line 3: unknown instruction"),
         (["--platform", "linux/s390x"], TAR, "invalid platform"),

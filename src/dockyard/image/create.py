@@ -222,6 +222,12 @@ def apply_changes(changes: list[str], config: dict[str, Any] | None = None) -> d
             check_stop_signal(value)
             cfg["StopSignal"] = value
         elif upper == "ONBUILD":
+            # moby's parseOnBuild, which commit and import changes go through too
+            trigger = value.split()[0].upper()
+            if trigger == "ONBUILD":
+                raise InvalidArgument("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
+            if trigger in ("MAINTAINER", "FROM"):
+                raise InvalidArgument(f"{trigger} isn't allowed as an ONBUILD trigger")
             cfg["OnBuild"] = [*(cfg.get("OnBuild") or []), value]
     return cfg
 
