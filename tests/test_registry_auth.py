@@ -390,3 +390,22 @@ def test_login_through_the_service(
         out = dy(*remote, "logout", host, check=True)
         assert out.stdout == f"Removing login credentials for {host}\n"
         assert _config(tmp_path) == {"auths": {}}
+
+
+@pytest.mark.parametrize("host_flag", [[], ["-H", "unix:///nonexistent/no-daemon.sock"]])
+def test_logout_with_a_missing_helper_warns(
+    dy: Runner, tmp_path: Path, host_flag: list[str]
+) -> None:
+    """docker/cli 28's runLogout: a credential helper that cannot erase is a warning, the
+    ``auths`` entry goes all the same, exit 0 (it was 'Error response from daemon: error
+    getting credentials', exit 1, leaving the entry). Client side, so the same through -H."""
+    (tmp_path / "docker-config").mkdir()
+    auth = {"auths": {"127.0.0.1:1": {"auth": "YTpi"}}, "credsStore": "dytest-missing"}
+    (tmp_path / "docker-config" / "config.json").write_text(json.dumps(auth))
+    out = dy(*host_flag, "logout", "127.0.0.1:1")
+    assert out.returncode == 0 and out.stdout == "Removing login credentials for 127.0.0.1:1\n"
+    assert out.stderr == (
+        "WARNING: could not erase credentials:\n127.0.0.1:1: error erasing credentials - err: "
+        'exec: "docker-credential-dytest-missing": executable file not found in $PATH, out: ``\n'
+    )
+    assert _config(tmp_path) == {"auths": {}, "credsStore": "dytest-missing"}

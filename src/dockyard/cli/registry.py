@@ -189,7 +189,11 @@ def logout(paths: Paths, server: str | None) -> None:
     """Log out from a registry. Defaults to Docker Hub if no server is specified."""
     from dockyard.engine import distribution
 
-    key, found = distribution.logout(server)
+    key, found, error = distribution.logout(server)
+    if error is not None:  # docker/cli's runLogout: a warning, exit 0
+        click.echo(f"Removing login credentials for {key}")
+        click.echo(f"WARNING: could not erase credentials:\n{key}: {error}", err=True)
+        return
     if not found:
         click.echo(f"Not logged in to {key}")
         return

@@ -105,20 +105,20 @@ def _run_helper(helper: str, action: str, payload: str) -> str:
     import subprocess  # here: a pull without a credential helper never needs it
 
     program = f"docker-credential-{helper}"
+    verb = {"get": "getting", "store": "storing", "erase": "erasing", "list": "listing"}[action]
     try:
         proc = subprocess.run(
             [program, action], input=payload.encode(), capture_output=True, timeout=60
         )
     except FileNotFoundError:
         raise DockyardError(
-            f'error getting credentials - err: exec: "{program}": executable file not found '
+            f'error {verb} credentials - err: exec: "{program}": executable file not found '
             "in $PATH, out: ``"
         ) from None
     out = proc.stdout.decode(errors="replace").strip()
     if proc.returncode != 0:
         if action == "get" and "credentials not found" in out:
             return ""
-        verb = {"get": "getting", "store": "storing", "erase": "erasing", "list": "listing"}[action]
         raise DockyardError(
             f"error {verb} credentials - err: exit status {proc.returncode}, out: `{out}`"
         )
@@ -220,24 +220,33 @@ def store(key: str, creds: Credentials) -> str | None:
     return config_path()
 
 
-def erase(key: str) -> bool:
+def erase(key: str) -> tuple[bool, str | None]:
     """Remove the stored credentials for ``key`` (``docker logout``); returns whether
-    any were there."""
+    any were there and, when the credential helper failed, its error (docker/cli's
+    runLogout only warns of it: the ``auths`` entries are removed all the same).
+
+    Raises ``InvalidArgument`` for an unreadable config.json."""
     data = _load()
     auths = data.get("auths") or {}
     names = [n for n in auths if n == key or _hostname(n) == _hostname(key)]
     helper = _helper_for(data, key)
-    found = bool(names)
+    found, error = bool(names), None
     if helper is not None:
-        had = bool(_run_helper(helper, "get", key))
-        if had:
-            _run_helper(helper, "erase", key)
-        found = found or had
+        try:
+            had = bool(_run_helper(helper, "get", key))
+        except DockyardError:
+            had = True  # the erase says why, in docker's words
+        try:
+            if had:
+                _run_helper(helper, "erase", key)
+                found = True
+        except DockyardError as e:
+            error = str(e)
     if names:
         for n in names:
             del auths[n]
         _save(data)
-    return found
+    return found, error
 
 
 def from_auth_config(data: object) -> Credentials | None:

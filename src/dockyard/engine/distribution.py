@@ -505,13 +505,14 @@ def store_login(server: str | None, username: str, password: str) -> str | None:
     return credentials.store(key, credentials.Credentials(username, password))
 
 
-def logout(server: str | None) -> tuple[str, bool]:
+def logout(server: str | None) -> tuple[str, bool, str | None]:
     """Forget the stored login for ``server`` (Docker Hub when ``None``). Returns
-    ``(the server's config.json key, whether a login was stored)``."""
+    ``(the server's config.json key, whether a login was stored, the credential
+    helper's error or None)``."""
     from dockyard.distribution import credentials
 
     _, key = _server(server)
-    return key, credentials.erase(key)
+    return key, *credentials.erase(key)
 
 
 def _server(server: str | None) -> tuple[str, str]:
