@@ -409,3 +409,22 @@ def test_logout_with_a_missing_helper_warns(
         'exec: "docker-credential-dytest-missing": executable file not found in $PATH, out: ``\n'
     )
     assert _config(tmp_path) == {"auths": {}, "credsStore": "dytest-missing"}
+
+
+def test_login_that_cannot_store_writes_nothing(
+    dy: Runner, basic_registry: Registry, tmp_path: Path
+) -> None:
+    """docker/cli's runLogin: a login the registry accepted but the client cannot store is
+    'Error saving credentials: ...', exit 1, config.json as it was (it was 'Error response
+    from daemon: ...', the engine blamed for the client's helper)."""
+    host = basic_registry.host
+    config = tmp_path / "docker-config" / "config.json"
+    config.parent.mkdir()
+    config.write_text('{"credsStore": "dytest-missing"}')
+    out = dy("login", "-u", "alice", "--password-stdin", host, input="s3cret\n")
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr == (
+        "Error saving credentials: error storing credentials - err: exec: "
+        '"docker-credential-dytest-missing": executable file not found in $PATH, out: ``\n'
+    )
+    assert config.read_text() == '{"credsStore": "dytest-missing"}'

@@ -170,7 +170,13 @@ def login(
     # docker/cli: the engine checks the login (POST /auth), the client stores it.
     auth = {"username": username, "password": password, "serveraddress": server or ""}
     status = open_engine(paths).system_auth(auth)["Status"]
-    unencrypted = distribution.store_login(server, username, password)
+    try:
+        unencrypted = distribution.store_login(server, username, password)
+    except DockyardError as e:  # docker/cli's runLogin: the client's own failure
+        fail(f"Error saving credentials: {e}")
+    except OSError as e:
+        where = f"rename {e.filename} {e.filename2}" if e.filename2 else f"open {e.filename}"
+        fail(f"Error saving credentials: {where}: {(e.strerror or str(e)).lower()}")
     if unencrypted:
         click.echo(
             f"\nWARNING! Your credentials are stored unencrypted in '{unencrypted}'.\n"
