@@ -159,6 +159,33 @@ def test_network_objects(engine: Engine, busybox: str) -> None:
             engine.network_delete("n1")
 
 
+def test_network_config_only_and_ipam_options(engine: Engine) -> None:
+    engine.network_create(
+        {
+            "Name": "cfg",
+            "ConfigOnly": True,
+            "IPAM": {"Config": [{"Subnet": "10.231.79.0/24"}], "Options": {"o": "1"}},
+        }
+    )
+    try:
+        engine.network_create({"Name": "n2", "ConfigFrom": {"Network": "cfg"}})
+        obj = engine.network_inspect("n2")
+        assert_shape(obj, "Network")
+        assert obj["ConfigFrom"] == {"Network": "cfg"} and obj["IPAM"]["Options"] == {"o": "1"}
+        assert obj["IPAM"]["Config"][0]["Subnet"] == "10.231.79.0/24"
+        with pytest.raises(Conflict, match='configuration network "cfg" is in use'):
+            engine.network_delete("cfg")
+        with pytest.raises(InvalidArgument, match="user specified configurations"):
+            engine.network_create(
+                {"Name": "n3", "ConfigFrom": {"Network": "cfg"}, "IPAM": {"Options": {"a": "b"}}}
+            )
+        assert engine.network_inspect("cfg")["ConfigOnly"] is True
+    finally:
+        with contextlib.suppress(NotFound):
+            engine.network_delete("n2")
+        engine.network_delete("cfg")
+
+
 CLI_REQUESTS = json.loads(
     (Path(__file__).parent / "data" / "docker-cli-28-create.json").read_text()
 )["requests"]

@@ -1,10 +1,12 @@
 """``network create``/``connect``/``inspect`` flags: auxiliary addresses, the IPAM driver
-and scope Docker defaults to, ``inspect --verbose``; and the IPv6-only, swarm,
-configuration network and endpoint options Dockyard refuses (nothing made then)."""
+and scope Docker defaults to, ``inspect --verbose``, IPAM options, configuration-only
+networks and networks made from them; and the swarm and endpoint options Dockyard refuses
+(nothing made then)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -34,6 +36,45 @@ def test_aux_addresses_are_reserved(dy: Runner, busybox: str) -> None:
         dy("network", "rm", "auxnet", check=True)
 
 
+def test_config_only_and_config_from(dy: Runner, busybox: str) -> None:
+    dy(
+        "network",
+        "create",
+        "--config-only",
+        *("--subnet", "10.76.0.0/24", "--gateway", "10.76.0.254", "--ipam-opt", "foo=bar"),
+        *("--label", "k=v", "-o", "com.docker.network.bridge.name=dycfgfrom0", "cfg"),
+        check=True,
+    )
+    try:
+        cfg = json.loads(dy("network", "inspect", "cfg", check=True).stdout)[0]
+        assert (cfg["ConfigOnly"], cfg["Driver"], cfg["Scope"]) == (True, "null", "local")
+        assert cfg["IPAM"]["Config"] == [{"Subnet": "10.76.0.0/24", "Gateway": "10.76.0.254"}]
+        assert cfg["IPAM"]["Options"] == {"foo": "bar"} and cfg["Labels"] == {"k": "v"}
+        assert "cfg" in dy("network", "ls", "--format", "{{.Name}}", check=True).stdout.split()
+        p = dy("run", "--rm", "--network", "cfg", busybox, "true")
+        assert p.returncode == 125
+        assert "cannot create endpoint on configuration-only network" in p.stderr, p.stderr
+        dy("network", "create", "--config-from", "cfg", "net1", check=True)
+        try:
+            net = json.loads(dy("network", "inspect", "net1", check=True).stdout)[0]
+            assert (net["ConfigFrom"], net["ConfigOnly"]) == ({"Network": "cfg"}, False)
+            assert net["Driver"] == "bridge" and net["Labels"] == {"k": "v"}
+            assert net["IPAM"]["Options"] == {"foo": "bar"}
+            assert net["IPAM"]["Config"][0]["Gateway"] == "10.76.0.254"
+            assert net["Options"] == {"com.docker.network.bridge.name": "dycfgfrom0"}
+            p = dy("run", "--rm", "--network", "net1", busybox, "ip", "-4", "-o", "addr")
+            assert p.returncode == 0 and "10.76.0." in p.stdout, p.stderr
+            p = dy("network", "rm", "cfg")
+            assert p.returncode == 1
+            assert 'configuration network "cfg" is in use' in p.stderr, p.stderr
+        finally:
+            dy("network", "rm", "net1", check=True)
+        dy("network", "rm", "cfg", check=True)
+    finally:
+        for name in ("net1", "cfg"):
+            dy("network", "rm", name)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -55,14 +96,19 @@ def test_aux_addresses_are_reserved(dy: Runner, busybox: str) -> None:
             "failed to allocate secondary ip address (b:10.78.0.9): Address already in use",
         ),
         (["--ipam-driver", "foo"], 'plugin "foo" not found'),
-        (["--ipam-opt", "a=b"], "IPAM options (--ipam-opt) are not supported"),
         (["--scope", "swarm"], "scope 'swarm' is not supported"),
         (["--subnet", "fd00:dead:beef:77::/64"], "needs an IPv6 network: add --ipv6"),
         (["--ipv4=false"], "IPv4 or IPv6 must be enabled"),
         (["--ipv4=false", "--ipv6", "--subnet", "10.78.0.0/24"], "needs IPv4: drop --ipv4=false"),
         (["--ingress"], "swarm mode"),
-        (["--config-only"], "configuration-only networks"),
-        (["--config-from", "other"], "(ConfigFrom, --config-from) are not supported"),
+        (["--config-from", "other"], 'configuration network "other" does not exist'),
+        (["--config-only", "--internal"], "Network operator fields like [ ingress | internal"),
+        (["--config-only", "--scope", "local"], "Network operator fields like"),
+        (["--config-only", "--config-from", "x"], "cannot depend on another configuration"),
+        (["--config-from", "x", "--subnet", "10.78.0.0/24"], "user specified configurations"),
+        (["--config-from", "x", "--ipam-opt", "a=b"], "user specified configurations"),
+        (["--config-from", "x", "--label", "a=b"], "user specified configurations"),
+        (["--config-from", "x", "-o", "a=b"], "network driver options are not supported if"),
         (["-d", "overlay"], "multi-host networking, which is for an orchestrator"),
     ],
 )
@@ -93,3 +139,26 @@ def test_refused_endpoint_options(dy: Runner, busybox: str) -> None:
     finally:
         dy("rm", "-f", "cc")
         dy("network", "rm", "epnet", check=True)
+
+
+def test_compose_ipam_options(dy: Runner, busybox: str, tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        f"""services:
+  c:
+    image: {busybox}
+    command: ["true"]
+    networks: [n]
+networks:
+  n:
+    ipam:
+      options: {{foo: bar}}
+      config:
+        - subnet: 10.75.0.0/24
+"""
+    )
+    try:
+        dy("compose", "-p", "cipam", "up", "-d", cwd=tmp_path, check=True, timeout=90)
+        net = json.loads(dy("network", "inspect", "cipam_n", check=True).stdout)[0]
+        assert net["IPAM"]["Options"] == {"foo": "bar"}
+    finally:
+        dy("compose", "-p", "cipam", "down", cwd=tmp_path)

@@ -565,7 +565,7 @@ def _check_supported(data: dict[str, Any], path: str) -> None:
                 for k, v in value.items():
                     if k == "driver" and v not in ("default",):
                         refuse(f"networks.{nname}.ipam.driver")
-                    if k not in ("driver", "config"):
+                    if k not in ("driver", "config", "options"):
                         refuse(f"networks.{nname}.ipam.{k}")
                 for i, cfg in enumerate(value.get("config") or []):
                     for k in cfg:

@@ -285,7 +285,13 @@ class Runner:
                     convert.NETWORK_LABEL: key,
                     convert.HASH_LABEL: convert.config_hash(net),
                 },
-                "IPAM": {"Driver": "default", "Config": ipam_configs, "Options": {}},
+                "IPAM": {
+                    "Driver": "default",
+                    "Config": ipam_configs,
+                    "Options": {
+                        k: str(v) for k, v in ((net.get("ipam") or {}).get("options") or {}).items()
+                    },
+                },
                 "EnableIPv6": bool(net.get("enable_ipv6")),
                 "EnableIPv4": net.get("enable_ipv4") is not False,
             }

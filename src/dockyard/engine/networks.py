@@ -99,7 +99,8 @@ class NetworkOperations(EngineBase):
         ``Internal``, ``Attachable``, ``Options``, ``Labels``, ``EnableIPv6``,
         ``IPAM.Config`` with at most one IPv4 and one IPv6 entry of
         ``Subnet``/``Gateway``/``IPRange``/``AuxiliaryAddresses``; ``Scope`` local,
-        ``IPAM.Driver`` default; ``EnableIPv4`` false makes an IPv6-only network). An
+        ``IPAM.Driver`` default with ``IPAM.Options`` recorded; ``EnableIPv4`` false makes
+        an IPv6-only network; ``ConfigOnly``, ``ConfigFrom.Network`` as libnetwork's). An
         IPv6 network without an IPv6 subnet gets a /64 of the engine's ULA prefix (moby's
         deriveULABaseNetwork).
         Returns ``{"Id", "Warning"}``. Raises InvalidArgument (a bad or unsupported
@@ -107,16 +108,11 @@ class NetworkOperations(EngineBase):
         name = request.get("Name")
         if not name or not isinstance(name, str):
             raise InvalidArgument("network name must be given")
-        for key, what in (
-            ("Ingress", "ingress networks (Ingress, --ingress) are for swarm mode, which is"),
-            ("ConfigOnly", "configuration-only networks (ConfigOnly, --config-only) are"),
-            (
-                "ConfigFrom",
-                "networks made from a configuration network (ConfigFrom, --config-from) are",
-            ),
-        ):
-            if not _zero(request.get(key)):
-                raise InvalidArgument(f"{what} not supported by Dockyard")
+        if not _zero(request.get("Ingress")):
+            raise InvalidArgument(
+                "ingress networks (Ingress, --ingress) are for swarm mode, which is "
+                "not supported by Dockyard"
+            )
         if request.get("Driver") == "overlay":
             raise InvalidArgument(
                 "the overlay driver is multi-host networking, which is for an orchestrator "
@@ -127,11 +123,20 @@ class NetworkOperations(EngineBase):
         ipam = request.get("IPAM") or {}
         if ipam.get("Driver") not in (None, "", "default"):
             raise NotFound(f'plugin "{ipam["Driver"]}" not found')
-        if not _zero(ipam.get("Options")):
-            # libnetwork's default IPAM driver takes no options but these two.
-            raise InvalidArgument(
-                "IPAM options (--ipam-opt) are not supported by Dockyard's default IPAM driver"
-            )
+        ipam_options = ipam.get("Options") or {}
+        if not isinstance(ipam_options, dict):
+            raise InvalidArgument("IPAM.Options: an object of strings")
+        config_only = bool(request.get("ConfigOnly"))
+        config_from = request.get("ConfigFrom") or {}
+        if not isinstance(config_from, dict):
+            raise InvalidArgument('ConfigFrom: an object such as {"Network": "NAME"}')
+        config_from = config_from.get("Network") or ""
+        if config_only and request.get("Scope"):
+            from dockyard.network.manager import CONFIG_ONLY_OPERATOR_FIELDS
+
+            raise InvalidArgument(CONFIG_ONLY_OPERATOR_FIELDS)
+        if config_from:
+            return self._network_create_from(request, config_from)
         by_family: dict[int, dict[str, Any]] = {}
         for config in ipam.get("Config") or []:
             family = _config_family(config)
@@ -160,6 +165,8 @@ class NetworkOperations(EngineBase):
             labels=dict(request.get("Labels") or {}),
             attachable=bool(request.get("Attachable")),
             ipam_options_null=ipam.get("Options") is None,
+            ipam_options={str(k): str(v) for k, v in ipam_options.items()},
+            config_only=config_only,
             aux_addresses={
                 str(k): str(v) for k, v in (config.get("AuxiliaryAddresses") or {}).items()
             },
@@ -172,6 +179,66 @@ class NetworkOperations(EngineBase):
                 str(k): str(v) for k, v in (config6.get("AuxiliaryAddresses") or {}).items()
             },
             pool6=pool6,
+        )
+        return {"Id": net.id, "Warning": ""}
+
+    def _network_create_from(self, request: dict[str, Any], source: str) -> dict[str, str]:
+        """A ``ConfigFrom`` network: the IPAM config, IPAM options, driver options,
+        labels and IP versions of the config-only network ``source`` (libnetwork's
+        validateConfiguration and applyConfigurationTo, their messages); the request may
+        give only the name, driver, ``Internal`` and ``Attachable``. Raises
+        InvalidArgument, NotFound (no such config-only network) or as network_create."""
+        ipam = request.get("IPAM") or {}
+        if request.get("ConfigOnly"):
+            raise InvalidArgument(
+                "a configuration network cannot depend on another configuration network"
+            )
+        if (
+            request.get("EnableIPv4") is False
+            or request.get("EnableIPv6")
+            or not _zero(request.get("Labels"))
+            or not _zero(ipam.get("Options"))
+            or ipam.get("Config")
+        ):
+            raise InvalidArgument(
+                "user specified configurations are not supported if the network depends "
+                "on a configuration network"
+            )
+        if not _zero(request.get("Options")):
+            raise InvalidArgument(
+                "network driver options are not supported if the network depends on a "
+                "configuration network"
+            )
+        src = self.networks.config_network(source)
+        by_family = {_config_family(entry): entry for entry in src.config.get("ipam_config") or []}
+        config = by_family.get(4, {})
+        config6 = by_family.get(6, {})
+        pool6 = None
+        if src.ipv6 and not config6.get("Subnet"):
+            from dockyard.network.ipam import ula_pool
+
+            pool6 = ula_pool(self.engine_id())
+        net = self.networks.create(
+            request["Name"],
+            request.get("Driver") or "bridge",
+            subnet=config.get("Subnet"),
+            gateway=config.get("Gateway"),
+            ip_range=config.get("IPRange"),
+            options=src.options,
+            internal=bool(request.get("Internal")),
+            labels=src.labels,
+            attachable=bool(request.get("Attachable")),
+            aux_addresses=config.get("AuxiliaryAddresses"),
+            ipam_options_null=not src.config.get("ipam_options"),
+            ipam_options=src.config.get("ipam_options"),
+            ipv6=src.ipv6,
+            ipv4=src.ipv4,
+            subnet6=config6.get("Subnet"),
+            gateway6=config6.get("Gateway"),
+            ip_range6=config6.get("IPRange"),
+            aux_addresses6=config6.get("AuxiliaryAddresses"),
+            pool6=pool6,
+            config_from=src.name,
         )
         return {"Id": net.id, "Warning": ""}
 

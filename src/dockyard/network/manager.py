@@ -42,6 +42,13 @@ DEFAULT_BRIDGE_TAG = "dockyard default bridge"
 ENDPOINT_DRIVERS = ("bridge", "macvlan", "ipvlan")
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+#: libnetwork's validateConfiguration, for a config-only network with operator fields.
+CONFIG_ONLY_OPERATOR_FIELDS = (
+    "configuration network can only contain network specific fields. Network operator "
+    "fields like [ ingress | internal | attachable | scope ] are not supported."
+)
+#: libnetwork's CreateEndpoint on a config-only network.
+CONFIG_ONLY_ENDPOINT = "cannot create endpoint on configuration-only network"
 
 
 def default_bridge() -> tuple[str, ipaddress.IPv4Interface]:
@@ -190,6 +197,9 @@ class NetworkManager:
         ip_range6: str | None = None,
         aux_addresses6: dict[str, str] | None = None,
         pool6: tuple[str, int] | None = None,
+        ipam_options: dict[str, str] | None = None,
+        config_only: bool = False,
+        config_from: str | None = None,
     ) -> Network:
         """``docker network create``: record the network and, for ``bridge``, make its
         bridge device and nftables chains. Addresses are CIDR/dotted strings; ``options``
@@ -200,13 +210,33 @@ class NetworkManager:
         network IPv6 too (``ipv4`` false: only IPv6, Docker 28's ``--ipv4=false``):
         ``subnet6``, ``gateway6``, ``ip_range6`` and ``aux_addresses6``
         as the IPv4 ones, the subnet by default a free /64 of ``pool6`` (``(base, prefix
-        length)``: :func:`dockyard.network.ipam.ula_pool`). Raises InvalidArgument,
+        length)``: :func:`dockyard.network.ipam.ula_pool`). ``ipam_options``
+        (``--ipam-opt``) are recorded and shown, as moby's default IPAM driver does.
+        ``config_only`` (``--config-only``): only the row, see :meth:`_create_config_only`;
+        ``config_from``: the name of the config-only network the caller took the
+        settings from (recorded; that network must still exist when the row is written).
+        Raises InvalidArgument,
         Conflict (name taken, overlapping subnet), NotFound (unknown driver) or
         DockyardError (the kernel refused, e.g. no ipvlan support); nothing is left then."""
         options = dict(options or {})
         if not name.strip():
             # libnetwork's only rule (NewNetwork): any other name, spaces included, is fine.
             raise InvalidArgument("invalid name: name is empty")
+        if config_only:
+            return self._create_config_only(
+                name,
+                options=options,
+                labels=dict(labels or {}),
+                ipam_options=ipam_options,
+                internal=internal,
+                attachable=attachable,
+                ipv4=ipv4,
+                ipv6=ipv6,
+                entries=[
+                    (4, subnet, gateway, ip_range, aux_addresses),
+                    (6, subnet6, gateway6, ip_range6, aux_addresses6),
+                ],
+            )
         if driver in ("host", "null"):
             raise Conflict(f'only one instance of "{driver}" network is allowed')
         if driver not in ENDPOINT_DRIVERS:
@@ -219,6 +249,10 @@ class NetworkManager:
         }
         if ipam_options_null:
             config["ipam_options_null"] = True
+        if ipam_options:
+            config["ipam_options"] = dict(ipam_options)
+        if config_from:
+            config["config_from"] = config_from
         if not ipv4:
             if not ipv6:
                 raise InvalidArgument("IPv4 or IPv6 must be enabled")  # moby's bridge driver
@@ -297,6 +331,71 @@ class NetworkManager:
                 raise
         self.event(net, "create")
         return net
+
+    def _create_config_only(
+        self,
+        name: str,
+        *,
+        options: dict[str, str],
+        labels: dict[str, str],
+        ipam_options: dict[str, str] | None,
+        internal: bool,
+        attachable: bool,
+        ipv4: bool,
+        ipv6: bool,
+        entries: list[tuple[int, str | None, str | None, str | None, dict[str, str] | None]],
+    ) -> Network:
+        """``docker network create --config-only``: a network that only holds settings
+        for ``--config-from`` networks (libnetwork's configOnly: driver ``null``, scope
+        local, no device, no rules, no address allocation). ``entries``: per IP version
+        (4 or 6), the subnet, gateway, IP range and auxiliary addresses, checked as a
+        network's are but recorded as given (``ipam_config``), so they reserve nothing.
+        Raises InvalidArgument (libnetwork's validateConfiguration message for
+        ``--internal``/``--attachable``, a bad address) or Conflict (name taken)."""
+        if internal or attachable:
+            raise InvalidArgument(CONFIG_ONLY_OPERATOR_FIELDS)
+        ipam_config = []
+        for version, subnet, gateway, ip_range, aux in entries:
+            if subnet:
+                pool = ipam.make_pool(_family(subnet, version), gateway, ip_range, aux)
+                entry: dict[str, Any] = {"Subnet": str(pool.subnet)}
+                if ip_range:
+                    entry["IPRange"] = str(pool.ip_range)
+                if gateway:
+                    entry["Gateway"] = str(pool.gateway)
+                if pool.aux:
+                    entry["AuxiliaryAddresses"] = {n: str(a) for n, a in pool.aux}
+                ipam_config.append(entry)
+            elif gateway or ip_range:
+                raise InvalidArgument("--gateway and --ip-range need --subnet")
+            elif aux:
+                raise InvalidArgument(
+                    f"no matching subnet for aux-address {next(iter(aux.values()))}"
+                )
+        config: dict[str, Any] = {
+            "config_only": True,
+            "labels": labels,
+            "options": options,
+            "ipam_config": ipam_config,
+        }
+        if ipam_options:
+            config["ipam_options"] = dict(ipam_options)
+        if ipv6:
+            config["ipv6"] = True
+        if not ipv4:
+            config["no_ipv4"] = True
+        # The row is all there is: nothing to undo on any failure.
+        net = self.store.add(Network(os.urandom(32).hex(), name, "null", now(), config))
+        self.event(net, "create")
+        return net
+
+    def config_network(self, name: str) -> Network:
+        """The config-only network named ``name`` (libnetwork's getConfigNetwork, by name
+        only). Raises NotFound with moby's NewNetwork message."""
+        for net in self.store.list_networks():
+            if net.name == name and net.config.get("config_only"):
+                return net
+        raise NotFound(f'configuration network "{name}" does not exist')
 
     def _ipv6_config(
         self,
@@ -601,7 +700,9 @@ class NetworkManager:
             if not ref:
                 raise InvalidArgument("--network container: needs a container name or ID")
             return "container:" + containers.get(ref).id
-        self.get(mode)
+        if self.get(mode).config.get("config_only"):
+            # moby refuses it at start (CreateEndpoint); refused here, nothing is made.
+            raise Conflict(CONFIG_ONLY_ENDPOINT)
         return mode
 
     def validate_modes(self, modes: Sequence[str], containers: ContainerStore) -> list[str]:
@@ -962,6 +1063,8 @@ class NetworkManager:
         moves to it. Raises NotFound, Conflict or InvalidArgument with Docker's
         messages."""
         net = self.get(ref)
+        if net.config.get("config_only"):
+            raise Conflict(CONFIG_ONLY_ENDPOINT)
         mode = c.host_config.get("NetworkMode") or "bridge"
         if net.driver == "host" or mode == "host":
             raise Conflict(
@@ -1066,6 +1169,11 @@ class NetworkManager:
             ipam_config.append(pool.to_config(bool(net.config.get("ip_range"))))
         if pool6 is not None:
             ipam_config.append(pool6.to_config(bool(net.config.get("ip_range6"))))
+        if net.config.get("config_only"):
+            ipam_config = [dict(e) for e in net.config.get("ipam_config") or []]
+        ipam_options: dict[str, str] | None = dict(net.config.get("ipam_options") or {})
+        if not ipam_options and (net.predefined or net.config.get("ipam_options_null")):
+            ipam_options = None
         attached: dict[str, Any] = {}
         for ep in self.store.endpoints(network_id=net.id):
             try:
@@ -1093,14 +1201,14 @@ class NetworkManager:
             "EnableIPv6": net.ipv6,
             "IPAM": {
                 "Driver": "default",
-                "Options": None if net.predefined or net.config.get("ipam_options_null") else {},
+                "Options": ipam_options,
                 "Config": ipam_config,
             },
             "Internal": net.internal,
             "Attachable": bool(net.config.get("attachable")),
             "Ingress": False,
-            "ConfigFrom": {"Network": ""},
-            "ConfigOnly": False,
+            "ConfigFrom": {"Network": net.config.get("config_from") or ""},
+            "ConfigOnly": bool(net.config.get("config_only")),
             "Containers": attached,
             "Options": net.options,
             "Labels": net.labels,

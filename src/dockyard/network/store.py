@@ -268,11 +268,20 @@ class NetworkStore:
         network), ``choose_subnet`` (given the subnets of that IP version, 4 or 6, of every
         network, and the version) picks one inside the write transaction, so two concurrent
         creates never get the same one; the gateway is then its first address.
-        Raises Conflict when the name is taken or the subnet overlaps another network's."""
+        Raises Conflict when the name is taken or the subnet overlaps another network's,
+        NotFound when ``config["config_from"]`` names no config-only network (checked in
+        the transaction, so a concurrent ``network rm`` of it cannot slip between)."""
         with self.db.write() as conn:
             if conn.execute("SELECT 1 FROM networks WHERE name = ?", (net.name,)).fetchone():
                 raise Conflict(f"network with name {net.name} already exists")
-            configs = [json.loads(r["config"]) for r in conn.execute("SELECT config FROM networks")]
+            rows = conn.execute("SELECT name, config FROM networks").fetchall()
+            configs = [json.loads(r["config"]) for r in rows]
+            source = net.config.get("config_from")
+            if source and not any(
+                r["name"] == source and c.get("config_only")
+                for r, c in zip(rows, configs, strict=True)
+            ):
+                raise NotFound(f'configuration network "{source}" does not exist')
             for suffix in [sfx for sfx, on in (("", net.ipv4), ("6", net.ipv6)) if on]:
                 taken = [
                     ipaddress_network(c["subnet" + suffix])
@@ -297,9 +306,17 @@ class NetworkStore:
         """Forget a network. With ``unused``, only if no recorded container has an endpoint
         on it, checked in the same write transaction (so a concurrent ``create`` cannot slip
         onto a network being removed; endpoints of containers gone in a crash go with it):
-        raises Conflict with Docker's "has active endpoints" message."""
+        raises Conflict with Docker's "has active endpoints" message, or libnetwork's "is
+        in use" one for a config-only network another network was made from."""
         with self.db.write() as conn:
             if unused:
+                row = conn.execute(
+                    "SELECT name, config FROM networks WHERE id = ?", (network_id,)
+                ).fetchone()
+                if row and json.loads(row["config"]).get("config_only"):
+                    for (other,) in conn.execute("SELECT config FROM networks"):
+                        if json.loads(other).get("config_from") == row["name"]:
+                            raise Conflict(f'configuration network "{row["name"]}" is in use')
                 row = conn.execute(
                     "SELECT name FROM networks WHERE id = ? AND EXISTS (SELECT 1 FROM endpoints"
                     " JOIN containers ON containers.id = endpoints.container_id"
