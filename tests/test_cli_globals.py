@@ -227,3 +227,55 @@ def test_tls_client(dy: Runner, engine_env: dict[str, str], tmp_path: Path) -> N
         proc.wait(timeout=10)
         assert proc.stderr is not None
         proc.stderr.close()
+
+
+def test_tls_files_that_do_not_parse(tmp_path: Path, engine_env: dict[str, str]) -> None:
+    """docker/cli 28's words (cli/context/docker/load.go) for a CA, certificate or key
+    that does not parse, before any connection; a certificate without its key is left
+    out as docker/cli does (it was 'Error response from daemon: could not load TLS
+    certificates: [SSL] PEM lib (_ssl.c:3895)' for each). Paths with a space too."""
+    d = tmp_path / "t l s"
+    d.mkdir()
+    _certificates(d)
+    (d / "garbage.pem").write_text("garbage\n")
+    _openssl(d, "genrsa", "-out", "other.key", "2048")
+    prefix = "Failed to initialize: failed to retrieve context tls info: "
+    env = {**os.environ, **engine_env, "HOME": str(tmp_path)}
+    for files, message in [
+        (("garbage.pem", "client.pem", "client.key"), f"{prefix}ca.pem seems invalid"),
+        (
+            ("ca.pem", "client.pem", "other.key"),
+            f"{prefix}tls: private key does not match public key",
+        ),
+        (
+            ("ca.pem", "garbage.pem", "client.key"),
+            f"{prefix}tls: failed to find any PEM data in certificate input",
+        ),
+        (
+            ("ca.pem", "client.pem", "garbage.pem"),
+            "Failed to initialize: no valid private key found",
+        ),
+        (
+            ("ca.pem", "client.key", "client.pem"),
+            f"{prefix}tls: failed to find certificate PEM data in certificate input, but did "
+            "find a private key; PEM inputs may have been switched",
+        ),
+    ]:
+        flags = [f"--tls{k}={d}/{f}" for k, f in zip(("cacert", "cert", "key"), files, strict=True)]
+        r = _dy("-H", "tcp://127.0.0.1:1", "--tlsverify", *flags, "version", env=env)
+        assert (r.returncode, r.stderr) == (1, message + "\n"), files
+    # A certificate without its key (key.pem missing from the default place): no client
+    # certificate, so the command gets as far as connecting.
+    r = _dy(
+        "-H",
+        "tcp://127.0.0.1:1",
+        "--tlsverify",
+        f"--tlscacert={d}/ca.pem",
+        f"--tlscert={d}/client.pem",
+        "ps",
+        env=env,
+    )
+    assert (r.returncode, r.stderr) == (
+        1,
+        "Cannot connect to the Docker daemon at tcp://127.0.0.1:1. Is the docker daemon running?\n",
+    )

@@ -430,7 +430,8 @@ def _tls_options(
         tls = bool(os.environ.get("DOCKER_TLS"))
     if not (tls or verify or "tlsverify" in changed):
         return None
-    from dockyard.engine.remote import TLSOptions
+    from dockyard.engine.remote import TLSOptions, check_tls
+    from dockyard.errors import InvalidArgument
 
     cafile, certfile, keyfile = (_trim_quotes(f) if f else None for f in files)
     cafile = cafile or os.path.join(certs, "ca.pem")
@@ -443,7 +444,11 @@ def _tls_options(
     for path in (cafile if verify else None, certfile, keyfile):
         if path is not None and not os.path.exists(path):
             _init_error(f"open {path}: no such file or directory")
-    return TLSOptions(verify, cafile, certfile, keyfile)
+    try:
+        return check_tls(TLSOptions(verify, cafile, certfile, keyfile))
+    except InvalidArgument as e:
+        print(f"Failed to initialize: {e}", file=sys.stderr)
+        sys.exit(1)
 
 
 # pflag's `--tlsverify=false`, `-D=true`, `-H=URI` before the command too.

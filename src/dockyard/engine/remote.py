@@ -66,6 +66,45 @@ class TLSOptions(NamedTuple):
     keyfile: str | None
 
 
+def check_tls(tls: TLSOptions) -> TLSOptions:
+    """``tls`` as docker/cli's context endpoint loads it (cli/context/docker/load.go
+    tlsConfig): a client certificate without its key, or a key without its
+    certificate, is left out; a CA (when verifying), certificate or key that does not
+    parse raises ``InvalidArgument`` in docker's words (``failed to retrieve context tls
+    info: ca.pem seems invalid``, ``no valid private key found``, ``failed to retrieve
+    context tls info: tls: private key does not match public key``). The files exist
+    (the caller checked)."""
+    import ssl
+
+    if tls.verify:
+        try:
+            ssl.create_default_context().load_verify_locations(cafile=tls.cafile)
+        except (OSError, ssl.SSLError):
+            raise InvalidArgument("failed to retrieve context tls info: ca.pem seems invalid") from None
+    if not (tls.certfile and tls.keyfile):
+        return tls._replace(certfile=None, keyfile=None)
+    info = "failed to retrieve context tls info: tls: "
+    with open(tls.keyfile, "rb") as f:
+        if b"-----BEGIN " not in f.read():
+            raise InvalidArgument("no valid private key found")
+    with open(tls.certfile, "rb") as f:
+        cert = f.read()
+    if b"-----BEGIN " not in cert:
+        raise InvalidArgument(f"{info}failed to find any PEM data in certificate input")
+    if b"-----BEGIN CERTIFICATE" not in cert and b"PRIVATE KEY-----" in cert:
+        raise InvalidArgument(
+            f"{info}failed to find certificate PEM data in certificate input, but did find "
+            "a private key; PEM inputs may have been switched"
+        )
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(tls.certfile, tls.keyfile)
+    except ssl.SSLError as e:
+        if "KEY_VALUES_MISMATCH" in str(e):
+            raise InvalidArgument(f"{info}private key does not match public key") from None
+        raise InvalidArgument(f"{info}{e.reason or e}") from None
+    return tls
+
+
 def transport_for(host: str, tls: TLSOptions | None = None) -> tuple[httpx.BaseTransport, str]:
     """(transport, base URL) for a ``DOCKER_HOST`` value: ``unix:///path``,
     ``tcp://host:port`` (https with ``tls`` when given, as the docker CLI; ``https://``
