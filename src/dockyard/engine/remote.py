@@ -80,7 +80,9 @@ def check_tls(tls: TLSOptions) -> TLSOptions:
         try:
             ssl.create_default_context().load_verify_locations(cafile=tls.cafile)
         except (OSError, ssl.SSLError):
-            raise InvalidArgument("failed to retrieve context tls info: ca.pem seems invalid") from None
+            raise InvalidArgument(
+                "failed to retrieve context tls info: ca.pem seems invalid"
+            ) from None
     if not (tls.certfile and tls.keyfile):
         return tls._replace(certfile=None, keyfile=None)
     info = "failed to retrieve context tls info: tls: "
