@@ -168,6 +168,16 @@ def test_networks_and_volumes(docker: Docker) -> None:
     names = docker("network", "ls", "--format", "{{.Name}}").stdout.split()
     assert "apinet" in names and "bridge" in names
     assert docker("network", "rm", "apinet").stdout == "apinet\n"
+    # The docker CLI's --config-only/--config-from/--ipam-opt reach the API as theirs.
+    flags = ("--config-only", "--subnet", "10.231.1.0/24", "--ipam-opt", "a=b")
+    docker("network", "create", *flags, "apicfg")
+    docker("network", "create", "--config-from", "apicfg", "apifrom")
+    fmt = "{{.ConfigFrom.Network}} {{.IPAM.Options}} {{(index .IPAM.Config 0).Subnet}}"
+    shown = docker("network", "inspect", "--format", fmt, "apifrom").stdout
+    assert shown == "apicfg map[a:b] 10.231.1.0/24\n"
+    busy = docker("network", "rm", "apicfg", check=False)
+    assert busy.returncode == 1 and 'configuration network "apicfg" is in use' in busy.stderr
+    assert docker("network", "rm", "apifrom", "apicfg").stdout == "apifrom\napicfg\n"
     assert docker("volume", "create", "apivol").stdout == "apivol\n"
     assert docker("volume", "ls", "--format", "{{.Name}}").stdout.split() == ["apivol"]
     assert docker("volume", "rm", "apivol").stdout == "apivol\n"
