@@ -286,3 +286,24 @@ def test_container_lifecycle(engine: Engine, busybox: str) -> None:
     assert [line for _, line in engine.container_logs("l2")] == []
     report = engine.container_prune()
     assert report == {"ContainersDeleted": [summary["Id"]], "SpaceReclaimed": 0}
+
+
+def test_commit_of_a_container_removed_meanwhile(
+    engine: Engine, dy: Runner, busybox: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A container removed (a real ``rm -f``) just as its commit's image is made: the
+    image is the result, not 'No such container' for an image that exists (seen with
+    commit and rm -f racing through -H). The wrapper only fixes the moment of the race."""
+    import dockyard.container.filesystem as filesystem
+
+    cid = dy("create", busybox, "true", check=True).stdout.strip()
+    real = filesystem.commit
+
+    def commit_then_rm(*args: Any, **kwargs: Any) -> Any:
+        image = real(*args, **kwargs)
+        dy("rm", "-f", cid, check=True)
+        return image
+
+    monkeypatch.setattr(filesystem, "commit", commit_then_rm)
+    image = engine.image_commit(cid, "gone:v1")
+    assert engine.image_inspect("gone:v1")["Id"] == image["Id"]

@@ -103,6 +103,9 @@ def commit(
     ``dockyard.container.filesystem.commit``."""
     from dockyard.container.filesystem import commit as commit_container
 
+    # The record for the commit event, taken first: a container removed while its
+    # layer is written must not turn the image made into a reported failure.
+    record = engine.container_store.get(container)
     with engine.images.lease():  # the collector keeps the new layer until it is an image
         image = commit_container(
             engine.containers,
@@ -121,7 +124,7 @@ def commit(
 
         image_event(engine.images, image.id, reference.parse(repository).familiar(), "tag")
     engine.containers.event(
-        engine.container_store.get(container),
+        record,
         "commit",
         comment=message,
         imageID=image.id,
