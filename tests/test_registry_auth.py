@@ -72,7 +72,9 @@ def test_basic_auth_login_push_pull_logout(
     )
     assert not (tmp_path / "docker-config" / "config.json").exists()
     both = dy("login", "-u", "alice", "-p", "x", "--password-stdin", host, input="s3cret\n")
-    assert both.returncode == 1 and "mutually exclusive" in both.stderr
+    assert both.returncode == 1 and both.stderr == (
+        "conflicting options: cannot specify both --password and --password-stdin\n"
+    )
     ok = dy("login", "-u", "alice", "-p", "s3cret", host)
     assert ok.returncode == 0 and ok.stdout == "Login Succeeded\n"
     assert ok.stderr.startswith(
@@ -428,3 +430,26 @@ def test_login_that_cannot_store_writes_nothing(
         '"docker-credential-dytest-missing": executable file not found in $PATH, out: ``\n'
     )
     assert config.read_text() == '{"credsStore": "dytest-missing"}'
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--password-stdin"], "the --password-stdin option requires --username to be set"),
+        (["-u", "", "--password-stdin"], "username is empty"),
+        (["-u", "", "-p", "x"], "username is empty"),
+        (["-u", "a", "-p", ""], "password is empty"),
+        (
+            ["-u", "a", "-p", "x", "--password-stdin"],
+            "conflicting options: cannot specify both --password and --password-stdin",
+        ),
+    ],
+)
+def test_login_flags_refused_as_docker_28(
+    dy: Runner, tmp_path: Path, args: list[str], message: str
+) -> None:
+    """docker/cli 28.2's verifyLoginFlags, checked before any request or warning (the
+    words recorded from docker 28.2.2); nothing is written."""
+    r = dy("login", *args, "127.0.0.1:1", input="pw\n")
+    assert (r.returncode, r.stdout, r.stderr) == (1, "", message + "\n")
+    assert not (tmp_path / "docker-config").exists()

@@ -142,15 +142,22 @@ def login(
     """Authenticate to a registry. Defaults to Docker Hub if no server is specified."""
     from dockyard.engine import distribution
 
+    # docker/cli 28's verifyLoginFlags (flags given, before any warning), then
+    # verifyLoginOptions
+    if password_stdin:
+        if password is not None:
+            fail("conflicting options: cannot specify both --password and --password-stdin")
+        if username is None:
+            fail("the --password-stdin option requires --username to be set")
+    if username == "":
+        fail("username is empty")
+    if password == "":
+        fail("password is empty")
     if password is not None:
         click.echo(
             "WARNING! Using --password via the CLI is insecure. Use --password-stdin.", err=True
         )
-        if password_stdin:
-            fail("--password and --password-stdin are mutually exclusive")
     if password_stdin:
-        if not username:
-            fail("Must provide --username with --password-stdin")
         password = sys.stdin.read().removesuffix("\n").removesuffix("\r")
     if not username or password is None:
         if not sys.stdin.isatty():
