@@ -46,7 +46,7 @@ def test_log_level(dy: Runner) -> None:
     """logrus's levels are taken; another is docker's error, exit 1."""
     r = dy("-l", "bogus", "images", "-q")
     assert (r.returncode, r.stderr) == (1, "Unable to parse logging level: bogus\n")
-    for level in ("debug", "info", "WARN", "error", "fatal"):
+    for level in ("debug", "info", "WARN", "error", "fatal", ""):  # "": docker's default
         r = dy("--log-level", level, "images", "-q")
         assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
 

@@ -361,8 +361,9 @@ _LOG_LEVELS = frozenset({"panic", "fatal", "error", "warn", "warning", "info", "
 def _check_log_level(level: str | None) -> None:
     """Refuse a ``-l/--log-level`` logrus does not know, as docker/cli's SetLogLevel
     (exit 1). Dockyard's client writes no log lines of its own (its errors and warnings
-    are Docker's, printed at every level), so a valid level has nothing more to set."""
-    if level is not None and level.lower() not in _LOG_LEVELS:
+    are Docker's, printed at every level), so a valid level has nothing more to set.
+    An empty level is the default, as docker/cli's ``if opts.LogLevel != ""``."""
+    if level and level.lower() not in _LOG_LEVELS:
         print(f"Unable to parse logging level: {level}", file=sys.stderr)
         sys.exit(1)
 
