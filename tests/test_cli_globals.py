@@ -5,6 +5,7 @@ and ``DOCKER_CERT_PATH`` against Dockyard's own TLS Engine API service."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -279,3 +280,53 @@ def test_tls_files_that_do_not_parse(tmp_path: Path, engine_env: dict[str, str])
         1,
         "Cannot connect to the Docker daemon at tcp://127.0.0.1:1. Is the docker daemon running?\n",
     )
+
+
+@pytest.mark.timeout(60)
+def test_tls_server_not_verified(tmp_path: Path, engine_env: dict[str, str]) -> None:
+    """A server whose certificate the CA did not sign is docker/cli's 'error during
+    connect: ...: tls: failed to verify certificate: ...', not 'Cannot connect to the
+    Docker daemon ... Is the docker daemon running?' (the daemon is there; TLS failed)."""
+    import ssl
+    import threading
+
+    d = tmp_path / "tls"
+    d.mkdir()
+    _certificates(d)
+    other = ["-newkey", "rsa:2048", "-nodes", "-keyout", "ca2.key", "-out", "ca2.pem"]
+    _openssl(d, "req", "-x509", *other, "-days", "1", "-subj", "/CN=other-ca")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(d / "server.pem", d / "server.key")
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    port = listener.getsockname()[1]
+    done = threading.Event()
+
+    def serve() -> None:  # handshakes until done; the client refuses each
+        while not done.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # the accept's timeout: look at done again
+                continue
+            with conn, contextlib.suppress(OSError):
+                ctx.wrap_socket(conn, server_side=True).close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        env = {**os.environ, **engine_env, "HOME": str(tmp_path)}
+        r = _dy(
+            "-H",
+            f"tcp://127.0.0.1:{port}",
+            "--tlsverify",
+            f"--tlscacert={d}/ca2.pem",
+            "ps",
+            env=env,
+        )
+        assert r.returncode == 1 and len(r.stderr.splitlines()) == 1, r.stderr
+        assert r.stderr.startswith(f'error during connect: Get "https://127.0.0.1:{port}/')
+        assert '": tls: failed to verify certificate: ' in r.stderr
+    finally:
+        done.set()
+        thread.join(timeout=10)
+        listener.close()

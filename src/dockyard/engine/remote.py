@@ -66,6 +66,21 @@ class TLSOptions(NamedTuple):
     keyfile: str | None
 
 
+def _tls_failure(error: BaseException) -> str | None:
+    """The TLS handshake's failure behind a transport error (Go's crypto/tls words
+    where they are known: ``tls: failed to verify certificate: ...``), or None."""
+    import ssl
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return f"tls: failed to verify certificate: {seen.verify_message}"
+        if isinstance(seen, ssl.SSLError):
+            return f"tls: {seen.reason or seen}"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def check_tls(tls: TLSOptions) -> TLSOptions:
     """``tls`` as docker/cli's context endpoint loads it (cli/context/docker/load.go
     tlsConfig): a client certificate without its key, or a key without its
@@ -212,6 +227,12 @@ class RemoteEngine:
         try:
             response = self._http.send(request, stream=stream)
         except httpx.TransportError as e:
+            tls = _tls_failure(e)
+            if tls is not None:  # docker/cli: the url.Error, not 'Is the daemon running?'
+                verb = method.capitalize()
+                raise ConnectionFailed(
+                    f'error during connect: {verb} "{request.url}": {tls}'
+                ) from e
             raise ConnectionFailed(
                 f"Cannot connect to the Docker daemon at {self.host}. Is the docker daemon running?"
             ) from e
