@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Runner, need
+from conftest import DOCKYARD, Runner, need
 from test_image_import import state
 
 DATA = Path(__file__).parent / "data"
@@ -373,3 +373,22 @@ def test_save_loads_into_docker_20_10(dy: Runner, tmp_path: Path) -> None:
     dy("save", "-o", str(out), "tiny:1", "tiny:2", check=True)
     assert out.read_bytes() == (DATA / "dockyard-save-tiny.tar").read_bytes()
     assert not [name for name in members(out) if name.endswith(("layer.tar", "/json", "VERSION"))]
+
+
+def test_save_to_a_reader_that_goes_away(busybox: str, engine_env: dict[str, str]) -> None:
+    """``save busybox | head -c 100``: the command ends without a traceback; the
+    streaming tar left unclosed by the broken pipe flushed again when collected
+    ('Exception ignored in: <function _Stream.__del__ ...> BrokenPipeError')."""
+    proc = subprocess.Popen(
+        [DOCKYARD, "save", busybox],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **engine_env},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert len(proc.stdout.read(100)) == 100
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) != 0
+    assert "Traceback" not in err and "Exception ignored" not in err, err

@@ -26,7 +26,7 @@ import shutil
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from dockyard import reference
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
@@ -148,12 +148,32 @@ def _unlink_quietly(path: str) -> None:
         pass
 
 
+class _UntilFailed:
+    """``out`` whose writes after a failed one are dropped: a streaming tarfile left
+    unclosed by that failure (a reader gone: ``save | head``, a client hung up) flushes
+    its buffer again when collected, a traceback on stderr ('Exception ignored in
+    _Stream.__del__'); the first failure is raised as it happens."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out, self._failed = out, False
+
+    def write(self, data: bytes) -> int:
+        if self._failed:
+            return len(data)
+        try:
+            return self._out.write(data)
+        except BaseException:
+            self._failed = True
+            raise
+
+
 class _TarOut:
     """Entries written to a streaming tar with fixed owner and mtime 0 (same bytes for
     the same images)."""
 
     def __init__(self, out: BinaryIO) -> None:
-        self.tf = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT)
+        sink = cast(BinaryIO, _UntilFailed(out))  # a stream tarfile only writes to
+        self.tf = tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT)
 
     def _info(self, name: str, kind: bytes, mode: int, size: int = 0) -> tarfile.TarInfo:
         ti = tarfile.TarInfo(name)
