@@ -155,8 +155,8 @@ def test_credentials_in_the_docker_cli_format(
     assert data["psFormat"] == "table {{.ID}}"  # other settings are kept
     assert data["auths"]["registry.lan:5000"] == {"auth": base64.b64encode(b"a:b").decode()}
     assert (tmp_path / "config.json").read_text().startswith('{\n\t"auths"')
-    assert credentials.erase("registry.example.com") is True
-    assert credentials.erase("registry.example.com") is False
+    assert credentials.erase("registry.example.com") == (True, None)
+    assert credentials.erase("registry.example.com") == (False, None)
 
 
 @pytest.mark.parametrize(
