@@ -197,6 +197,14 @@ class Attachment:
         f = None
         pending = b""
         started = False
+        with contextlib.suppress(OSError):
+            # The log made now (the monitor appends to it) and held open: a run that
+            # starts, ends and is auto-removed between two polls is still read whole.
+            os.close(
+                os.open(self._log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+            )
+            f = open(self._log, "rb")  # noqa: SIM115 - closed below
+            f.seek(self._offset)
         try:
             while True:
                 self._drain()
