@@ -16,7 +16,7 @@ import json
 import os
 import struct
 from collections.abc import Iterator
-from typing import Any, NamedTuple, cast
+from typing import IO, Any, NamedTuple, cast
 from urllib.parse import quote
 
 import httpx
@@ -792,10 +792,6 @@ class RemoteEngine:
         :func:`dockyard.engine.archives.load`; an error message in the stream raises
         DockyardError with its text."""
 
-        def chunks() -> Iterator[bytes]:
-            while data := stream.read(65536):
-                yield data
-
         response = self._send(
             "POST",
             "/images/load",
@@ -803,7 +799,7 @@ class RemoteEngine:
             stream=True,
             timeout=None,
             headers={"Content-Type": "application/x-tar"},
-            content=chunks(),
+            content=_chunks(stream),
         )
 
         def messages() -> Iterator[dict[str, Any]]:
@@ -1054,10 +1050,6 @@ class RemoteEngine:
                         else value
                     )  # fmt: skip
 
-            def chunks() -> Iterator[bytes]:
-                while data := body.read(65536):
-                    yield data
-
             response = self._send(
                 "POST",
                 "/build",
@@ -1065,7 +1057,7 @@ class RemoteEngine:
                 stream=True,
                 timeout=None,
                 headers={"Content-Type": "application/x-tar"},
-                content=chunks(),
+                content=_chunks(body),
             )
             image_id = ""
             for message in _messages(response):
@@ -1161,10 +1153,6 @@ class RemoteEngine:
             "changes": list(changes or []),
         }
 
-        def chunks() -> Iterator[bytes]:
-            while data := stream.read(65536):
-                yield data
-
         response = self._send(
             "POST",
             "/images/create",
@@ -1172,7 +1160,7 @@ class RemoteEngine:
             stream=True,
             timeout=None,
             headers={"Content-Type": "application/x-tar"},
-            content=chunks(),
+            content=_chunks(stream),
         )
         image_id = ""
         for message_ in _messages(response):
@@ -1407,6 +1395,12 @@ def _registry_auth(name: str) -> dict[str, str]:
         key = "identitytoken" if creds.identity_token else "password"
         auth = {"username": creds.username, key: creds.secret}
     return {"X-Registry-Auth": base64.urlsafe_b64encode(json.dumps(auth).encode()).decode()}
+
+
+def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
+    """``stream`` read to its end in 64 KiB pieces: a request body httpx sends chunked."""
+    while data := stream.read(65536):
+        yield data
 
 
 def _messages(response: httpx.Response) -> Iterator[dict[str, Any]]:
